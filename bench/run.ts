@@ -1,0 +1,35 @@
+// `npm run bench`: runs every benchmark one after another (never side by side: they would measure each
+// other) and writes bench/RESULTS.md. Each module exports `run(): Promise<string>` returning its markdown.
+// `npm run bench -- http` runs only the named ones.
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+
+const benches = ['primitives', 'http', 'downstream', 'pipeline'] as const;
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const chosen = only.length ? benches.filter((b) => only.includes(b)) : benches;
+  const sections: string[] = [];
+  for (const name of chosen) {
+    console.error(`bench: ${name}`);
+    const mod = (await import(`./${name}.js`)) as { run: () => Promise<string> };
+    sections.push(await mod.run());
+  }
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  const header = [
+    '# Benchmark results',
+    '',
+    `Machine: ${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
+    'Shared, noisy machine: absolute figures move about 15% between runs; ratios measured side by side in one run hold.',
+    '',
+  ].join('\n');
+  const body = `${header}\n${sections.join('\n\n')}\n`;
+  if (only.length) {
+    console.log(body);
+  } else {
+    await writeFile(new URL('./RESULTS.md', import.meta.url), body);
+    console.log(body);
+  }
+}
+
+await main();

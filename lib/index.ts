@@ -1,0 +1,3 @@
+// The public surface of bounded-fanout: every primitive and its types.
+export * from './errors.js';
+export * from './config.js';
