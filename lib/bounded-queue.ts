@@ -1,0 +1,222 @@
+import { InvalidArgumentError, QueueClosedError, assertInteger } from './errors.js';
+import { Fifo } from './fifo.js';
+
+/*
+How it works (asyncio.Queue(maxsize)):
+- Items wait in `#items`, producers blocked on a full queue in `#putters` (with their item), consumers
+  blocked on an empty queue in `#getters`; all three are FIFO.
+- Hand-off, not notification: a `put` that finds a waiting consumer gives it the item directly, and a `get`
+  that frees a place moves the oldest blocked producer's item in. A woken waiter therefore never has to
+  re-check, and a waiter that was cancelled (signal) is simply skipped: the item or the place goes to the
+  next live waiter, so a cancellation never swallows a wake-up.
+- An item, once handed to a consumer, is delivered even if that consumer's signal aborts in the same tick:
+  an item is never lost between a producer and a consumer.
+- `close()` refuses new puts, rejects blocked producers and lets consumers drain what is queued, then end.
+  `close({ immediate: true })` also drops the queued items (returned to the caller) and ends consumers now.
+*/
+
+export interface WaitOptions {
+  readonly signal?: AbortSignal;
+}
+
+export interface CloseOptions {
+  /** Drop queued items and end consumers at once, instead of letting them drain. */
+  readonly immediate?: boolean;
+}
+
+interface Waiter<V> {
+  live: boolean;
+  resolve: (value: V) => void;
+  reject: (reason: unknown) => void;
+  cleanup: (() => void) | undefined;
+}
+
+interface Putter<T> extends Waiter<void> {
+  item: T;
+}
+
+const DONE = Symbol('done');
+
+export class BoundedQueue<T> implements AsyncIterable<T> {
+  readonly #maxSize: number;
+  readonly #items = new Fifo<T>();
+  readonly #putters = new Fifo<Putter<T>>();
+  readonly #getters = new Fifo<Waiter<T | typeof DONE>>();
+  #waitingPut = 0;
+  #waitingGet = 0;
+  #peakSize = 0;
+  #closed = false;
+
+  constructor(maxSize: number) {
+    this.#maxSize = assertInteger('maxSize', maxSize, { allowInfinity: true });
+  }
+
+  get maxSize(): number {
+    return this.#maxSize;
+  }
+
+  get size(): number {
+    return this.#items.size;
+  }
+
+  get peakSize(): number {
+    return this.#peakSize;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Producers blocked on a full queue. */
+  get waitingPut(): number {
+    return this.#waitingPut;
+  }
+
+  /** Consumers blocked on an empty queue. */
+  get waitingGet(): number {
+    return this.#waitingGet;
+  }
+
+  /** Adds an item, waiting while the queue is full. Rejects with QueueClosedError after `close()`. */
+  put(item: T, options?: WaitOptions): Promise<void> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = checkSignal(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#closed) return Promise.reject(new QueueClosedError('Cannot put: the queue is closed'));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#handToGetter(item)) return Promise.resolve();
+    if (this.#items.size < this.#maxSize && this.#waitingPut === 0) {
+      this.#pushItem(item);
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const putter: Putter<T> = { live: true, item, resolve, reject, cleanup: undefined };
+      this.#waitingPut++;
+      this.#putters.push(putter);
+      putter.cleanup = onAbort(signal, () => this.#cancel(putter, signal!.reason, 'put'));
+    });
+  }
+
+  /** Adds an item now if there is room and nobody waits to put; returns whether it did. */
+  tryPut(item: T): boolean {
+    if (this.#closed) throw new QueueClosedError('Cannot put: the queue is closed');
+    if (this.#handToGetter(item)) return true;
+    if (this.#items.size >= this.#maxSize || this.#waitingPut > 0) return false;
+    this.#pushItem(item);
+    return true;
+  }
+
+  /** Takes the oldest item, waiting while the queue is empty. Rejects with QueueClosedError once closed and drained. */
+  get(options?: WaitOptions): Promise<T> {
+    return this.#next(options).then((value) => {
+      if (value === DONE) throw new QueueClosedError('Cannot get: the queue is closed and drained');
+      return value;
+    });
+  }
+
+  /** Refuses further puts. Consumers drain what is queued and then end, unless `immediate`. Returns dropped items. */
+  close(options: CloseOptions = {}): T[] {
+    const { immediate = false } = options;
+    if (typeof immediate !== 'boolean') throw new InvalidArgumentError('immediate', immediate, 'a boolean');
+    this.#closed = true;
+    for (let p = this.#putters.shift(); p; p = this.#putters.shift()) {
+      if (p.live) this.#settle(p, 'put').reject(new QueueClosedError('Cannot put: the queue was closed'));
+    }
+    const dropped: T[] = [];
+    if (immediate) {
+      for (const item of this.#items) dropped.push(item);
+      this.#items.clear();
+    }
+    if (this.#items.size === 0) {
+      for (let g = this.#getters.shift(); g; g = this.#getters.shift()) {
+        if (g.live) this.#settle(g, 'get').resolve(DONE);
+      }
+    }
+    return dropped;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    for (;;) {
+      const value = await this.#next(undefined);
+      if (value === DONE) return;
+      yield value;
+    }
+  }
+
+  #next(options: WaitOptions | undefined): Promise<T | typeof DONE> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = checkSignal(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#items.size > 0) {
+      const item = this.#items.shift() as T;
+      this.#admitPutter();
+      return Promise.resolve(item);
+    }
+    if (this.#closed) return Promise.resolve(DONE);
+    return new Promise((resolve, reject) => {
+      const getter: Waiter<T | typeof DONE> = { live: true, resolve, reject, cleanup: undefined };
+      this.#waitingGet++;
+      this.#getters.push(getter);
+      getter.cleanup = onAbort(signal, () => this.#cancel(getter, signal!.reason, 'get'));
+    });
+  }
+
+  #pushItem(item: T): void {
+    this.#items.push(item);
+    if (this.#items.size > this.#peakSize) this.#peakSize = this.#items.size;
+  }
+
+  #handToGetter(item: T): boolean {
+    for (let g = this.#getters.shift(); g; g = this.#getters.shift()) {
+      if (!g.live) continue;
+      this.#settle(g, 'get').resolve(item);
+      return true;
+    }
+    return false;
+  }
+
+  // A place was freed: the oldest live blocked producer's item moves in.
+  #admitPutter(): void {
+    for (let p = this.#putters.shift(); p; p = this.#putters.shift()) {
+      if (!p.live) continue;
+      this.#pushItem(p.item);
+      this.#settle(p, 'put').resolve();
+      return;
+    }
+  }
+
+  #settle<W extends { live: boolean; cleanup: (() => void) | undefined }>(waiter: W, kind: 'put' | 'get'): W {
+    waiter.live = false;
+    waiter.cleanup?.();
+    if (kind === 'put') this.#waitingPut--;
+    else this.#waitingGet--;
+    return waiter;
+  }
+
+  // Cancelled waiters stay in their list, marked dead, and are skipped when reached.
+  #cancel(waiter: Waiter<T | typeof DONE> | Putter<T>, reason: unknown, kind: 'put' | 'get'): void {
+    if (!waiter.live) return;
+    this.#settle(waiter, kind).reject(reason);
+  }
+}
+
+function checkSignal(options: WaitOptions | undefined): AbortSignal | undefined {
+  const signal = options?.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError('signal', signal, 'an AbortSignal');
+  }
+  return signal;
+}
+
+function onAbort(signal: AbortSignal | undefined, fn: () => void): (() => void) | undefined {
+  if (!signal) return undefined;
+  signal.addEventListener('abort', fn, { once: true });
+  return () => signal.removeEventListener('abort', fn);
+}

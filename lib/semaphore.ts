@@ -1,0 +1,269 @@
+import { InvalidArgumentError, TimeoutError, assertInteger } from './errors.js';
+import { Fifo } from './fifo.js';
+
+/*
+How it works (asyncio.Semaphore, FIFO with no barging):
+- `#inFlight` counts held permits. It is raised synchronously, before any await, so no interleaving can
+  admit more than `permits` holders.
+- A caller that cannot take a permit at once queues a waiter. A newcomer takes the fast path only when
+  nobody waits, so it never overtakes a waiter (no barging).
+- Releasing hands the permit straight to the oldest live waiter (`#drain`). Aborted or timed-out waiters
+  are marked dead and skipped lazily; they never hold a permit.
+- A waiter whose signal aborts after it was granted, before its caller resumed, gives the permit back at
+  once, so it passes on to the next waiter and is never leaked.
+- `setPermits` changes the limit live: growing drains waiters at once; shrinking lets holders finish and
+  admits nobody until `inFlight` is below the new limit.
+*/
+
+export type Release = () => void;
+
+export interface AcquireOptions {
+  /** Aborting leaves the queue and rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+  /** Gives up waiting after this many milliseconds with a TimeoutError. */
+  readonly timeoutMs?: number;
+}
+
+const WAITING = 0;
+const GRANTED = 1;
+const CANCELLED = 2;
+
+interface Waiter {
+  state: number;
+  /** Lean waiters (Semaphore.run without options) are resolved with no release closure. */
+  lean: boolean;
+  resolve: (release: Release | undefined) => void;
+  reject: (reason: unknown) => void;
+  cleanup: (() => void) | undefined;
+}
+
+/** Above this many dead waiters (and more dead than live), the queue is compacted. */
+const COMPACT_AT = 1024;
+
+export class Semaphore {
+  #permits: number;
+  #inFlight = 0;
+  #peakInFlight = 0;
+  #waiting = 0;
+  #dead = 0;
+  #queue = new Fifo<Waiter>();
+
+  constructor(permits: number) {
+    this.#permits = assertInteger('permits', permits, { allowInfinity: true });
+  }
+
+  get permits(): number {
+    return this.#permits;
+  }
+
+  get available(): number {
+    return Math.max(0, this.#permits - this.#inFlight);
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  get waiting(): number {
+    return this.#waiting;
+  }
+
+  get peakInFlight(): number {
+    return this.#peakInFlight;
+  }
+
+  /** Changes the limit at run time. Growing wakes waiters at once; shrinking applies as permits return. */
+  setPermits(permits: number): void {
+    this.#permits = assertInteger('permits', permits, { allowInfinity: true });
+    this.#drain();
+  }
+
+  /** Takes a permit now if one is free and nobody waits; otherwise undefined. */
+  tryAcquire(): Release | undefined {
+    if (!this.#canTakeNow()) return undefined;
+    this.#take();
+    return this.#makeRelease();
+  }
+
+  /** Resolves to a release function once a permit is held. Calling the release twice releases once. */
+  acquire(options?: AcquireOptions): Promise<Release> {
+    let signal: AbortSignal | undefined;
+    let timeoutMs: number | undefined;
+    try {
+      ({ signal, timeoutMs } = validateOptions(options));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#canTakeNow()) {
+      this.#take();
+      return Promise.resolve(this.#makeRelease());
+    }
+    const granted = new Promise<Release>((resolve, reject) =>
+      this.#enqueue(resolve as Waiter['resolve'], reject, signal, timeoutMs),
+    );
+    if (!signal) return granted;
+    // Granted, then aborted before the caller resumed: hand the permit on rather than keep it.
+    return granted.then((release) => {
+      if (!signal.aborted) return release;
+      release();
+      throw signal.reason;
+    });
+  }
+
+  /** Runs `fn` holding one permit and always releases it (`async with semaphore:`). */
+  run<T>(fn: () => T | PromiseLike<T>, options?: AcquireOptions): Promise<Awaited<T>> {
+    if (typeof fn !== 'function') return Promise.reject(new InvalidArgumentError('fn', fn, 'a function'));
+    if (options === undefined && this.#canTakeNow()) {
+      // Fast path: no waiter object, no release closure, fn called in the caller's own context.
+      this.#take();
+      let result: T | PromiseLike<T>;
+      try {
+        result = fn();
+      } catch (error) {
+        this.#release();
+        return Promise.reject(error);
+      }
+      return Promise.resolve(result).then(this.#releaseWith, this.#releaseAndThrow) as Promise<Awaited<T>>;
+    }
+    return this.#runQueued(fn, options);
+  }
+
+  // Queued: the permit is granted by a release elsewhere, but `fn` runs in a reaction registered here, so
+  // it keeps the caller's async context (AsyncLocalStorage) rather than the releaser's.
+  #runQueued<T>(fn: () => T | PromiseLike<T>, options?: AcquireOptions): Promise<Awaited<T>> {
+    const signal = options?.signal;
+    const granted = options === undefined ? this.#wait() : this.acquire(options);
+    return granted.then((release) => {
+      if (signal?.aborted) {
+        release?.();
+        throw signal.reason;
+      }
+      let result: T | PromiseLike<T>;
+      try {
+        result = fn();
+      } catch (error) {
+        this.#releaseGrant(release);
+        throw error;
+      }
+      if (release) return Promise.resolve(result).finally(release) as Promise<Awaited<T>>;
+      return Promise.resolve(result).then(this.#releaseWith, this.#releaseAndThrow) as Promise<Awaited<T>>;
+    });
+  }
+
+  /** A lean waiter with no signal or timeout: resolved with no release closure, the caller releases. */
+  #wait(): Promise<Release | undefined> {
+    if (this.#canTakeNow()) {
+      this.#take();
+      return Promise.resolve(undefined);
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ state: WAITING, resolve, reject, cleanup: undefined, lean: true });
+      this.#waiting++;
+    });
+  }
+
+  #releaseGrant(release: Release | undefined): void {
+    if (release) release();
+    else this.#release();
+  }
+
+  #releaseWith = <T>(value: T): T => {
+    this.#release();
+    return value;
+  };
+
+  #releaseAndThrow = (error: unknown): never => {
+    this.#release();
+    throw error;
+  };
+
+  #canTakeNow(): boolean {
+    return this.#inFlight < this.#permits && this.#waiting === 0;
+  }
+
+  #take(): void {
+    if (++this.#inFlight > this.#peakInFlight) this.#peakInFlight = this.#inFlight;
+  }
+
+  #makeRelease(): Release {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#release();
+    };
+  }
+
+  #release(): void {
+    this.#inFlight--;
+    this.#drain();
+  }
+
+  #enqueue(
+    resolve: Waiter['resolve'],
+    reject: Waiter['reject'],
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+  ): void {
+    const waiter: Waiter = { state: WAITING, resolve, reject, cleanup: undefined, lean: false };
+    const cancel = (reason: unknown) => {
+      if (waiter.state !== WAITING) return;
+      waiter.state = CANCELLED;
+      waiter.cleanup?.();
+      this.#waiting--;
+      this.#dead++;
+      reject(reason);
+      this.#compactIfNeeded();
+    };
+    const onAbort = () => cancel(signal!.reason);
+    const timer =
+      timeoutMs === undefined ? undefined : setTimeout(() => cancel(new TimeoutError(timeoutMs, 'acquire')), timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal || timer) {
+      waiter.cleanup = () => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+    }
+    this.#queue.push(waiter);
+    this.#waiting++;
+  }
+
+  #drain(): void {
+    while (this.#inFlight < this.#permits) {
+      const waiter = this.#queue.shift();
+      if (!waiter) return;
+      if (waiter.state !== WAITING) {
+        this.#dead--;
+        continue;
+      }
+      waiter.state = GRANTED;
+      waiter.cleanup?.();
+      this.#waiting--;
+      this.#take();
+      waiter.resolve(waiter.lean ? undefined : this.#makeRelease());
+    }
+  }
+
+  #compactIfNeeded(): void {
+    if (this.#dead < COMPACT_AT || this.#dead < this.#waiting) return;
+    const live = new Fifo<Waiter>();
+    for (const waiter of this.#queue) if (waiter.state === WAITING) live.push(waiter);
+    this.#queue = live;
+    this.#dead = 0;
+  }
+}
+
+function validateOptions(options: AcquireOptions | undefined): AcquireOptions {
+  if (options === undefined) return {};
+  const { signal, timeoutMs } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError('signal', signal, 'an AbortSignal');
+  }
+  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0 && Number.isFinite(timeoutMs))) {
+    throw new InvalidArgumentError('timeoutMs', timeoutMs, 'a finite number >= 0');
+  }
+  return { signal, timeoutMs };
+}
+
