@@ -1,4 +1,4 @@
-import { InvalidArgumentError, QueueClosedError, assertInteger } from './errors.js';
+import { assertInteger, InvalidArgumentError, QueueClosedError } from './errors.js';
 import { Fifo } from './fifo.js';
 
 /*

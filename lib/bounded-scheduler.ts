@@ -1,4 +1,4 @@
-import { InvalidArgumentError, assertInteger } from './errors.js';
+import { assertInteger, InvalidArgumentError } from './errors.js';
 import { type Release, Semaphore } from './semaphore.js';
 
 /*
@@ -45,7 +45,11 @@ interface Lane<T> {
 }
 
 export function validateBoundedArgs(source: unknown, fn: unknown, options: unknown): BoundedOptions {
-  if (source === null || typeof source !== 'object' || !(Symbol.iterator in source || Symbol.asyncIterator in source)) {
+  if (
+    source === null ||
+    typeof source !== 'object' ||
+    !(Symbol.iterator in source || Symbol.asyncIterator in source)
+  ) {
     throw new InvalidArgumentError('source', source, 'an iterable or an async iterable');
   }
   if (typeof fn !== 'function') throw new InvalidArgumentError('fn', fn, 'a function');
@@ -57,7 +61,8 @@ export function validateBoundedArgs(source: unknown, fn: unknown, options: unkno
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidArgumentError('signal', signal, 'an AbortSignal');
   }
-  if (typeof stopOnError !== 'boolean') throw new InvalidArgumentError('stopOnError', stopOnError, 'a boolean');
+  if (typeof stopOnError !== 'boolean')
+    throw new InvalidArgumentError('stopOnError', stopOnError, 'a boolean');
   return { concurrency, signal, stopOnError };
 }
 
@@ -86,7 +91,13 @@ export class BoundedScheduler<T, R> {
   #granted: Release | undefined;
   #acquiring: AbortController | undefined;
 
-  constructor(source: Source<T>, fn: TaskFn<T, R>, options: BoundedOptions, hooks: SchedulerHooks<T>, freeOnSettle: boolean) {
+  constructor(
+    source: Source<T>,
+    fn: TaskFn<T, R>,
+    options: BoundedOptions,
+    hooks: SchedulerHooks<T>,
+    freeOnSettle: boolean,
+  ) {
     this.#source = source;
     this.#fn = fn;
     this.#hooks = hooks;
@@ -158,7 +169,7 @@ export class BoundedScheduler<T, R> {
       }
       if (result.done) {
         this.#giveSlot(slot);
-        this.#exhausted = true;
+        this.#markExhausted();
         break;
       }
       this.#start(result.value, slot);
@@ -181,7 +192,7 @@ export class BoundedScheduler<T, R> {
           this.#giveSlot(slot);
         } else if (result.done) {
           this.#giveSlot(slot);
-          this.#exhausted = true;
+          this.#markExhausted();
         } else {
           this.#start(result.value, slot);
         }
@@ -208,7 +219,11 @@ export class BoundedScheduler<T, R> {
       Promise.reject(error).then(undefined, lane.fail);
       return;
     }
-    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<R>).then === 'function') {
+    if (
+      result !== null &&
+      typeof result === 'object' &&
+      typeof (result as PromiseLike<R>).then === 'function'
+    ) {
       (result as PromiseLike<R>).then(lane.ok, lane.fail);
     } else {
       Promise.resolve(result).then(lane.ok, lane.fail);
@@ -267,7 +282,8 @@ export class BoundedScheduler<T, R> {
     semaphore.acquire({ signal: acquiring.signal }).then(
       (release) => {
         this.#acquiring = undefined;
-        if (this.#stopped || this.#ended) {
+        // Other slots may have finished the source while this permit was on its way.
+        if (this.#stopped || this.#exhausted || this.#ended) {
           release();
           return;
         }
@@ -285,6 +301,18 @@ export class BoundedScheduler<T, R> {
     else this.#held--;
   }
 
+  #markExhausted(): void {
+    this.#exhausted = true;
+    this.#releaseGranted();
+  }
+
+  // A permit granted for a pull that will not happen goes back at once.
+  #releaseGranted(): void {
+    const granted = this.#granted;
+    this.#granted = undefined;
+    granted?.();
+  }
+
   #sourceFailed(error: unknown): void {
     if (!this.#failed) {
       this.#failed = true;
@@ -298,10 +326,7 @@ export class BoundedScheduler<T, R> {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#acquiring?.abort();
-    if (this.#granted) {
-      this.#granted();
-      this.#granted = undefined;
-    }
+    this.#releaseGranted();
     if (!this.#exhausted) this.#closeSource();
   }
 

@@ -1,5 +1,5 @@
 import type { BoundedQueue } from './bounded-queue.js';
-import { InvalidArgumentError, assertInteger } from './errors.js';
+import { assertInteger, InvalidArgumentError } from './errors.js';
 
 export interface ConsumeResult {
   /** Items whose handler resolved. */

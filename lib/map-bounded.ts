@@ -1,5 +1,11 @@
+import {
+  type BoundedOptions,
+  BoundedScheduler,
+  type Source,
+  type TaskFn,
+  validateBoundedArgs,
+} from './bounded-scheduler.js';
 import { AbortError } from './errors.js';
-import { type BoundedOptions, BoundedScheduler, type Source, type TaskFn, validateBoundedArgs } from './bounded-scheduler.js';
 import { Fifo } from './fifo.js';
 import type { Release } from './semaphore.js';
 

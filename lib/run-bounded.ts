@@ -1,4 +1,10 @@
-import { type BoundedOptions, BoundedScheduler, type Source, type TaskFn, validateBoundedArgs } from './bounded-scheduler.js';
+import {
+  type BoundedOptions,
+  BoundedScheduler,
+  type Source,
+  type TaskFn,
+  validateBoundedArgs,
+} from './bounded-scheduler.js';
 
 export type SettledResult<R> = { status: 'fulfilled'; value: R } | { status: 'rejected'; reason: unknown };
 

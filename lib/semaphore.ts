@@ -1,4 +1,4 @@
-import { InvalidArgumentError, TimeoutError, assertInteger } from './errors.js';
+import { assertInteger, InvalidArgumentError, TimeoutError } from './errors.js';
 import { Fifo } from './fifo.js';
 
 /*
@@ -99,9 +99,7 @@ export class Semaphore {
       this.#take();
       return Promise.resolve(this.#makeRelease());
     }
-    const granted = new Promise<Release>((resolve, reject) =>
-      this.#enqueue(resolve as Waiter['resolve'], reject, signal, timeoutMs),
-    );
+    const granted = this.#enqueue(false, signal, timeoutMs) as Promise<Release>;
     if (!signal) return granted;
     // Granted, then aborted before the caller resumed: hand the permit on rather than keep it.
     return granted.then((release) => {
@@ -114,58 +112,41 @@ export class Semaphore {
   /** Runs `fn` holding one permit and always releases it (`async with semaphore:`). */
   run<T>(fn: () => T | PromiseLike<T>, options?: AcquireOptions): Promise<Awaited<T>> {
     if (typeof fn !== 'function') return Promise.reject(new InvalidArgumentError('fn', fn, 'a function'));
-    if (options === undefined && this.#canTakeNow()) {
-      // Fast path: no waiter object, no release closure, fn called in the caller's own context.
-      this.#take();
-      let result: T | PromiseLike<T>;
-      try {
-        result = fn();
-      } catch (error) {
-        this.#release();
-        return Promise.reject(error);
-      }
-      return Promise.resolve(result).then(this.#releaseWith, this.#releaseAndThrow) as Promise<Awaited<T>>;
+    let signal: AbortSignal | undefined;
+    let timeoutMs: number | undefined;
+    try {
+      ({ signal, timeoutMs } = validateOptions(options));
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return this.#runQueued(fn, options);
-  }
-
-  // Queued: the permit is granted by a release elsewhere, but `fn` runs in a reaction registered here, so
-  // it keeps the caller's async context (AsyncLocalStorage) rather than the releaser's.
-  #runQueued<T>(fn: () => T | PromiseLike<T>, options?: AcquireOptions): Promise<Awaited<T>> {
-    const signal = options?.signal;
-    const granted = options === undefined ? this.#wait() : this.acquire(options);
-    return granted.then((release) => {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#canTakeNow()) {
+      // Fast path: no waiter, no release closure, fn called at once in the caller's own context.
+      this.#take();
+      return this.#callHolding(fn);
+    }
+    // Queued: the permit is granted by a release elsewhere, but `fn` runs in a reaction registered here,
+    // so it keeps the caller's async context (AsyncLocalStorage) rather than the releaser's. Every queued
+    // run takes the same number of hops from grant to `fn`, so calls start in the order they were admitted.
+    return this.#enqueue(true, signal, timeoutMs).then(() => {
       if (signal?.aborted) {
-        release?.();
+        this.#release(); // granted, then aborted before it resumed: pass the permit on
         throw signal.reason;
       }
-      let result: T | PromiseLike<T>;
-      try {
-        result = fn();
-      } catch (error) {
-        this.#releaseGrant(release);
-        throw error;
-      }
-      if (release) return Promise.resolve(result).finally(release) as Promise<Awaited<T>>;
-      return Promise.resolve(result).then(this.#releaseWith, this.#releaseAndThrow) as Promise<Awaited<T>>;
+      return this.#callHolding(fn);
     });
   }
 
-  /** A lean waiter with no signal or timeout: resolved with no release closure, the caller releases. */
-  #wait(): Promise<Release | undefined> {
-    if (this.#canTakeNow()) {
-      this.#take();
-      return Promise.resolve(undefined);
+  // Called with a permit held; gives it back when fn settles, whatever the outcome.
+  #callHolding<T>(fn: () => T | PromiseLike<T>): Promise<Awaited<T>> {
+    let result: T | PromiseLike<T>;
+    try {
+      result = fn();
+    } catch (error) {
+      this.#release();
+      return Promise.reject(error);
     }
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ state: WAITING, resolve, reject, cleanup: undefined, lean: true });
-      this.#waiting++;
-    });
-  }
-
-  #releaseGrant(release: Release | undefined): void {
-    if (release) release();
-    else this.#release();
+    return Promise.resolve(result).then(this.#releaseWith, this.#releaseAndThrow) as Promise<Awaited<T>>;
   }
 
   #releaseWith = <T>(value: T): T => {
@@ -200,34 +181,37 @@ export class Semaphore {
     this.#drain();
   }
 
+  // Lean waiters (run) are granted with no release closure: run releases through #release itself.
   #enqueue(
-    resolve: Waiter['resolve'],
-    reject: Waiter['reject'],
+    lean: boolean,
     signal: AbortSignal | undefined,
     timeoutMs: number | undefined,
-  ): void {
-    const waiter: Waiter = { state: WAITING, resolve, reject, cleanup: undefined, lean: false };
-    const cancel = (reason: unknown) => {
-      if (waiter.state !== WAITING) return;
-      waiter.state = CANCELLED;
-      waiter.cleanup?.();
-      this.#waiting--;
-      this.#dead++;
-      reject(reason);
-      this.#compactIfNeeded();
-    };
-    const onAbort = () => cancel(signal!.reason);
-    const timer =
-      timeoutMs === undefined ? undefined : setTimeout(() => cancel(new TimeoutError(timeoutMs, 'acquire')), timeoutMs);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (signal || timer) {
+  ): Promise<Release | undefined> {
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { state: WAITING, lean, resolve, reject, cleanup: undefined };
+      this.#queue.push(waiter);
+      this.#waiting++;
+      if (!signal && timeoutMs === undefined) return;
+      const cancel = (reason: unknown) => {
+        if (waiter.state !== WAITING) return;
+        waiter.state = CANCELLED;
+        waiter.cleanup?.();
+        this.#waiting--;
+        this.#dead++;
+        reject(reason);
+        this.#compactIfNeeded();
+      };
+      const onAbort = () => cancel(signal!.reason);
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => cancel(new TimeoutError(timeoutMs, 'acquire')), timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
       waiter.cleanup = () => {
         if (timer) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
       };
-    }
-    this.#queue.push(waiter);
-    this.#waiting++;
+    });
   }
 
   #drain(): void {
@@ -261,9 +245,11 @@ function validateOptions(options: AcquireOptions | undefined): AcquireOptions {
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidArgumentError('signal', signal, 'an AbortSignal');
   }
-  if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0 && Number.isFinite(timeoutMs))) {
+  if (
+    timeoutMs !== undefined &&
+    !(typeof timeoutMs === 'number' && timeoutMs >= 0 && Number.isFinite(timeoutMs))
+  ) {
     throw new InvalidArgumentError('timeoutMs', timeoutMs, 'a finite number >= 0');
   }
   return { signal, timeoutMs };
 }
-

@@ -1,13 +1,20 @@
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { InvalidArgumentError, QueueClosedError, QueueFullError, assertInteger } from './errors.js';
+import { assertInteger, InvalidArgumentError, QueueClosedError, QueueFullError } from './errors.js';
+import { type Release, Semaphore } from './semaphore.js';
 
 /*
 The pool for blocking work (asyncio.to_thread on a ThreadPoolExecutor(max_workers)): CPU-bound or
-synchronous work runs on at most `maxWorkers` worker threads, off the event loop. Built on piscina, which
-already does the thread management well; this class only fixes the bounds and the error contract:
-the backlog is capped (`maxQueue`), and a full backlog rejects with QueueFullError instead of growing.
+synchronous work runs on at most `maxWorkers` worker threads, off the event loop.
+- piscina owns the threads (start, reuse, idle timeout, errors); we never pass it an AbortSignal.
+- Admission is ours: a Semaphore of `maxWorkers` permits, so a task reaches piscina only when a thread is
+  free, and the backlog is the semaphore's waiters, capped at `maxQueue` (QueueFullError beyond it).
+- Abort follows asyncio's to_thread: a queued task leaves the queue; a running task's caller is rejected at
+  once with the reason, but the thread finishes the call (a thread cannot be stopped safely) and keeps its
+  permit until then, so the bound on threads holds.
+Why not piscina's own signal and maxQueue: in piscina 5.3.2, aborting running tasks can leave queued tasks
+with no thread to run them, forever (found by this pool's property test; piscina issue #805 is a relative).
 */
 
 export interface ThreadPoolOptions {
@@ -29,10 +36,14 @@ export interface ThreadRunOptions {
   readonly signal?: AbortSignal;
 }
 
-const QUEUE_FULL_MESSAGES = new Set(['Task queue is at limit', 'No task queue available and all Workers are busy']);
+const QUEUE_FULL_MESSAGES = new Set([
+  'Task queue is at limit',
+  'No task queue available and all Workers are busy',
+]);
 
 export class ThreadPool<Task = unknown, Result = unknown> {
   readonly #piscina: Piscina<Task, Result>;
+  readonly #gate: Semaphore;
   readonly #maxWorkers: number;
   readonly #maxQueue: number;
   #destroyed = false;
@@ -55,15 +66,16 @@ export class ThreadPool<Task = unknown, Result = unknown> {
     assertInteger('maxWorkers', maxWorkers);
     assertInteger('maxQueue', maxQueue, { min: 0, allowInfinity: true });
     assertInteger('minWorkers', minWorkers, { min: 0 });
-    if (minWorkers > maxWorkers) throw new InvalidArgumentError('minWorkers', minWorkers, `at most maxWorkers (${maxWorkers})`);
+    if (minWorkers > maxWorkers)
+      throw new InvalidArgumentError('minWorkers', minWorkers, `at most maxWorkers (${maxWorkers})`);
     assertInteger('idleTimeoutMs', idleTimeoutMs, { min: 0 });
     this.#maxWorkers = maxWorkers;
     this.#maxQueue = maxQueue;
+    this.#gate = new Semaphore(maxWorkers);
     this.#piscina = new Piscina<Task, Result>({
       filename: filename instanceof URL ? fileURLToPath(filename) : filename,
       maxThreads: maxWorkers,
       minThreads: minWorkers,
-      maxQueue,
       idleTimeout: idleTimeoutMs,
       workerData,
     });
@@ -82,16 +94,21 @@ export class ThreadPool<Task = unknown, Result = unknown> {
     return this.#piscina.threads.length;
   }
 
+  /** Tasks running on a thread now (including ones whose caller aborted). */
+  get running(): number {
+    return this.#gate.inFlight;
+  }
+
   /** Tasks waiting for a thread. */
   get queueSize(): number {
-    return this.#piscina.queueSize;
+    return this.#gate.waiting;
   }
 
-  get completed(): number {
-    return this.#piscina.completed;
+  get peakRunning(): number {
+    return this.#gate.peakInFlight;
   }
 
-  /** Runs `task` on a worker thread. Rejects with QueueFullError when the backlog is full. */
+  /** Runs `task` on a worker thread. Rejects with QueueFullError when `maxQueue` tasks already wait. */
   async run(task: Task, options: ThreadRunOptions = {}): Promise<Result> {
     const { signal } = options;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
@@ -99,27 +116,34 @@ export class ThreadPool<Task = unknown, Result = unknown> {
     }
     if (this.#destroyed) throw new QueueClosedError('Cannot run: the thread pool is destroyed');
     if (signal?.aborted) throw signal.reason;
-    try {
-      return await this.#piscina.run(task, { signal: signal ?? null });
-    } catch (error) {
-      throw this.#translate(error, signal);
-    }
+    const release = this.#gate.tryAcquire() ?? (await this.#waitForThread(signal));
+    const work = this.#piscina.run(task);
+    work.then(release, release);
+    if (!signal) return work;
+    return abortable(work, signal);
   }
 
-  /** Stops every thread; queued tasks reject. */
+  /** Stops every thread; tasks still running or queued reject. */
   async destroy(): Promise<void> {
     this.#destroyed = true;
     await this.#piscina.destroy();
   }
 
-  #translate(error: unknown, signal: AbortSignal | undefined): unknown {
-    if (signal?.aborted) return signal.reason;
-    if (error instanceof Error && QUEUE_FULL_MESSAGES.has(error.message)) {
-      return new QueueFullError(
+  #waitForThread(signal: AbortSignal | undefined): Promise<Release> {
+    if (this.#gate.waiting >= this.#maxQueue) {
+      throw new QueueFullError(
         `Cannot run: ${this.#maxWorkers} workers busy and ${this.#maxQueue} tasks queued (maxQueue ${this.#maxQueue})`,
       );
     }
-    if (this.#destroyed) return new QueueClosedError('The thread pool was destroyed before the task finished');
-    return error;
+    return this.#gate.acquire({ signal });
   }
+}
+
+// Rejects with the signal's reason as soon as it aborts; the work itself goes on and its outcome is dropped.
+function abortable<R>(work: Promise<R>, signal: AbortSignal): Promise<R> {
+  return new Promise<R>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
