@@ -141,7 +141,7 @@ describe('BoundedQueue: properties', () => {
             }
             return q.close({ immediate });
           })();
-          controllers.forEach((c) => s.schedule(Promise.resolve()).then(() => c.abort()));
+          for (const c of controllers) s.schedule(Promise.resolve()).then(() => c.abort());
           const consumerRuns = Array.from({ length: consumers }, async () => {
             for await (const item of q) {
               received.push(item);
