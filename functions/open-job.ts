@@ -1,0 +1,105 @@
+// Opens the job an orchestrator event names: an inline manifest, an S3 object read as a stream, or the
+// manifest of a continuation (re-read from the start, so duplicate ids are still caught across
+// invocations; the segment skips the tasks before its cursor without running them).
+import type { Context } from 'aws-lambda';
+import { jobIdFromKey, openS3Manifest, parseS3Uri } from '../lib/aws/s3-manifest.js';
+import type { Continuation, ManifestSource, OrchestratorEvent } from '../lib/fanout/continuation.js';
+import type { FailureCounts } from '../lib/fanout/failure-budget.js';
+import { emptyCounts, emptyPeaks, type JobCounts, type JobPeaks } from '../lib/fanout/summary.js';
+import { type Manifest, parseInlineManifest, parseManifestStream } from '../lib/manifest/parse.js';
+import type { FunctionRuntime } from './runtime.js';
+
+export interface JobState {
+  readonly cursor: number;
+  readonly nextMessageSeq: number;
+  readonly segment: number;
+  readonly startedAt: number;
+  readonly counts: JobCounts;
+  readonly peaks: JobPeaks;
+  readonly budget: FailureCounts;
+}
+
+export interface OpenJob {
+  readonly jobId: string;
+  readonly runId: string;
+  readonly manifest: Manifest;
+  readonly source: ManifestSource;
+  readonly state: JobState;
+}
+
+const freshState = (): JobState => ({
+  cursor: 0,
+  nextMessageSeq: 0,
+  segment: 0,
+  startedAt: Date.now(),
+  counts: emptyCounts(),
+  peaks: emptyPeaks(),
+  budget: { finished: 0, failed: 0 },
+});
+
+/** A run id from the first invocation's request id: the same on Lambda's own retries of that event. */
+export function runIdOf(context: Pick<Context, 'awsRequestId'>): string {
+  const id = String(context.awsRequestId ?? '')
+    .replace(/[^A-Za-z0-9._:-]/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '');
+  return (id || `run-${Date.now()}`).slice(0, 128);
+}
+
+export async function openJob(
+  event: OrchestratorEvent,
+  context: Context,
+  rt: FunctionRuntime,
+): Promise<OpenJob> {
+  if (event.kind === 'continuation') return reopen(event.continuation, rt);
+  if (event.kind === 'inline') {
+    const manifest = parseInlineManifest(event.job);
+    const runId = manifest.header.runId ?? runIdOf(context);
+    return {
+      jobId: manifest.header.jobId,
+      runId,
+      manifest,
+      source: { kind: 'inline', job: event.job },
+      state: freshState(),
+    };
+  }
+  const location = parseS3Uri(event.uri);
+  const object = await openS3Manifest(rt.aws.s3, location);
+  const manifest = await parseManifestStream(object.chunks, {
+    format: object.format,
+    overrides: event.overrides,
+    defaultJobId: jobIdFromKey(location.key),
+  });
+  const { jobId } = manifest.header;
+  const runId = manifest.header.runId ?? runIdOf(context);
+  const source: ManifestSource = {
+    kind: 's3',
+    ...location,
+    ...(object.etag ? { etag: object.etag } : {}),
+    format: manifest.format === 'inline' ? 'auto' : manifest.format,
+    // Later segments must see the same job id and run id whatever the file says.
+    overrides: { ...event.overrides, jobId, runId },
+  };
+  return { jobId, runId, manifest, source, state: freshState() };
+}
+
+async function reopen(c: Continuation, rt: FunctionRuntime): Promise<OpenJob> {
+  const { source } = c;
+  let manifest: Manifest;
+  if (source.kind === 'inline')
+    manifest = parseInlineManifest({ ...source.job, jobId: c.jobId, runId: c.runId });
+  else {
+    const object = await openS3Manifest(rt.aws.s3, source, source.etag);
+    manifest = await parseManifestStream(object.chunks, {
+      format: source.format,
+      overrides: source.overrides,
+    });
+  }
+  const { cursor, nextMessageSeq, segment, startedAt, counts, peaks, budget } = c;
+  return {
+    jobId: c.jobId,
+    runId: c.runId,
+    manifest,
+    source,
+    state: { cursor, nextMessageSeq, segment, startedAt, counts, peaks, budget },
+  };
+}

@@ -1,0 +1,104 @@
+// What a handler needs for the life of its container, built once from the environment: the config (all
+// limits, from BOUNDED_FANOUT_CONFIG), the wiring (queue URLs, table, bucket, function names), the AWS
+// clients on bounded sockets and the bounded HTTP agents. AWS endpoints come from the standard
+// AWS_ENDPOINT_URL* variables, read by the SDK itself, so the same code runs on AWS, LocalStack and the
+// local emulators.
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { type AwsClients, createAwsClients } from '../lib/aws/clients.js';
+import { EnvVars, type FanoutConfig, fromEnvironment, IdempotencyModes } from '../lib/config.js';
+import { createHttpAgents, type HttpAgents } from '../lib/http/agents.js';
+
+export interface Wiring {
+  readonly queueUrl?: string;
+  readonly dlqUrl?: string;
+  readonly idempotencyTable?: string;
+  readonly bucket?: string;
+  readonly workerFunction?: string;
+  readonly orchestratorFunction?: string;
+}
+
+export interface FunctionRuntime {
+  readonly config: FanoutConfig;
+  readonly wiring: Wiring;
+  readonly aws: AwsClients;
+  readonly http: HttpAgents;
+  /**
+   * The idempotency store of one use (`task`, `message`, `segment`), when a table is wired. Powertools
+   * configures a persistence layer once, so each use gets its own instance on the shared client.
+   */
+  persistence(use: string): DynamoDBPersistenceLayer | undefined;
+  destroy(): Promise<void>;
+}
+
+export function wiringFromEnvironment(env: NodeJS.ProcessEnv = process.env): Wiring {
+  const get = (name: string) => (env[name] ? env[name] : undefined);
+  return {
+    queueUrl: get(EnvVars.QUEUE_URL),
+    dlqUrl: get(EnvVars.DLQ_URL),
+    idempotencyTable: get(EnvVars.IDEMPOTENCY_TABLE),
+    bucket: get(EnvVars.BUCKET),
+    workerFunction: get(EnvVars.WORKER_FUNCTION),
+    orchestratorFunction: get(EnvVars.ORCHESTRATOR_FUNCTION),
+  };
+}
+
+export function createRuntime(env: NodeJS.ProcessEnv = process.env): FunctionRuntime {
+  const config = fromEnvironment(env);
+  const wiring = wiringFromEnvironment(env);
+  const aws = createAwsClients({ maxSockets: config.awsMaxSockets }, env);
+  const http = createHttpAgents(
+    {
+      maxSockets: config.maxSockets,
+      maxSocketsPerHost: config.maxSocketsPerHost,
+      connectTimeoutMs: config.connectTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+    },
+    { allow: config.allowHosts },
+  );
+  const layers = new Map<string, DynamoDBPersistenceLayer>();
+  const table = wiring.idempotencyTable;
+  const persistence = (use: string) => {
+    if (!table) return undefined;
+    let layer = layers.get(use);
+    if (!layer) {
+      layer = new DynamoDBPersistenceLayer({ tableName: table, awsSdkV3Client: aws.dynamodb });
+      layers.set(use, layer);
+    }
+    return layer;
+  };
+  return {
+    config,
+    wiring,
+    aws,
+    http,
+    persistence,
+    async destroy() {
+      await http.destroy();
+      aws.destroy();
+    },
+  };
+}
+
+/** The runtime of this container, made on first use (so importing a handler has no side effects). */
+export function lazyRuntime(env: NodeJS.ProcessEnv = process.env): () => FunctionRuntime {
+  let runtime: FunctionRuntime | undefined;
+  return () => {
+    runtime ??= createRuntime(env);
+    return runtime;
+  };
+}
+
+/** Worker idempotency needs a table unless it is off; say so plainly rather than run unguarded. */
+export function requirePersistence(
+  runtime: FunctionRuntime,
+  use: string,
+): DynamoDBPersistenceLayer | undefined {
+  if (runtime.config.idempotency === IdempotencyModes.OFF) return undefined;
+  const layer = runtime.persistence(use);
+  if (!layer) {
+    throw new Error(
+      `${EnvVars.IDEMPOTENCY_TABLE} is not set but idempotency is "${runtime.config.idempotency}": set the table or idempotency "off"`,
+    );
+  }
+  return layer;
+}

@@ -1,0 +1,276 @@
+// The worker Lambda: SQS batches of packed task messages, and direct synchronous Invokes with a chunk of
+// tasks (the orchestrator's 'invoke' mode).
+//
+// Bounded concurrency inside a batch: every record of the batch is started at once (at most batchSize
+// of them, a cheap promise each), and every task of every record takes a permit of ONE Semaphore of
+// perInvocationConcurrency, through runBounded. So the HTTP calls in flight never exceed the limit across
+// the whole batch, and a slow message does not leave permits idle the way a record-by-record loop would.
+// Powertools' BatchProcessor then awaits the records' outcomes one by one (sequential mode: its parallel
+// mode is an unbounded Promise.all over records' handlers) and turns failures into batchItemFailures.
+//
+// A record fails alone (batchItemFailures) when its body is not a valid task message, or when its failed
+// tasks could not be handed on (re-sent or dead-lettered): SQS then redelivers it, and after
+// maxReceiveCount moves it to the DLQ. Task failures themselves never fail the record: see
+// lib/fanout/settle.ts for how failed tasks alone are retried or dead-lettered.
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { sendMessageBatch } from '../lib/aws/enqueue.js';
+import { IdempotencyModes } from '../lib/config.js';
+import { BoundedFanoutError } from '../lib/errors.js';
+import {
+  type DeadLetterTask,
+  encodeMessage,
+  MESSAGE_VERSION,
+  MessageKinds,
+  parseTaskMessage,
+  type TaskMessage,
+} from '../lib/fanout/messages.js';
+import { errorText, newDeadLetterPacker, newSendBatcher } from '../lib/fanout/segment.js';
+import { type Settlement, settleMessage, type TaskOutcome } from '../lib/fanout/settle.js';
+import { runBounded } from '../lib/run-bounded.js';
+import { Semaphore } from '../lib/semaphore.js';
+import { type FunctionRuntime, lazyRuntime, requirePersistence } from './runtime.js';
+import { TaskRunner } from './task-runner.js';
+
+const logger = new Logger({ serviceName: 'bounded-fanout-worker' });
+const metrics = new Metrics({ namespace: 'BoundedFanout', serviceName: 'worker' });
+const processor = new BatchProcessor(EventType.SQS);
+
+export class InvalidMessageError extends BoundedFanoutError {
+  constructor(message: string) {
+    super(message, 'BF_INVALID_MESSAGE');
+    this.name = 'InvalidMessageError';
+  }
+}
+
+/** What one invocation did, logged and published as EMF metrics. */
+export interface WorkerStats {
+  records: number;
+  invalidMessages: number;
+  tasks: number;
+  succeeded: number;
+  duplicates: number;
+  retried: number;
+  deadLettered: number;
+  peakInFlight: number;
+}
+
+export interface InvokeResponse {
+  readonly results: readonly TaskOutcome[];
+}
+
+type WorkerEvent = SQSEvent | TaskMessage;
+
+const isSqsEvent = (event: WorkerEvent): event is SQSEvent => Array.isArray((event as SQSEvent)?.Records);
+
+export function createWorkerHandler(getRuntime: () => FunctionRuntime) {
+  let core: Worker | undefined;
+  return (event: WorkerEvent, context: Context) => {
+    core ??= new Worker(getRuntime());
+    return isSqsEvent(event) ? core.batch(event, context) : core.invoke(event, context);
+  };
+}
+
+export const handler = createWorkerHandler(lazyRuntime());
+
+class Worker {
+  readonly #rt: FunctionRuntime;
+  readonly #tasks: TaskRunner;
+  readonly #messageConfig: IdempotencyConfig | undefined;
+
+  constructor(runtime: FunctionRuntime) {
+    this.#rt = runtime;
+    this.#tasks = new TaskRunner(runtime);
+    if (runtime.config.idempotency === IdempotencyModes.MESSAGE) {
+      requirePersistence(runtime, 'message');
+      this.#messageConfig = new IdempotencyConfig({
+        eventKeyJmesPath: 'key',
+        expiresAfterSeconds: runtime.config.idempotencyTtlSeconds,
+      });
+    }
+  }
+
+  async batch(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+    this.#register(context);
+    const slots = new Semaphore(this.#rt.config.perInvocationConcurrency);
+    const stats: WorkerStats = {
+      records: event.Records.length,
+      invalidMessages: 0,
+      tasks: 0,
+      succeeded: 0,
+      duplicates: 0,
+      retried: 0,
+      deadLettered: 0,
+      peakInFlight: 0,
+    };
+    const outcomes = new Map(
+      event.Records.map((record) => [record.messageId, this.#record(record, slots, stats)]),
+    );
+    const response = await processPartialResponse(
+      event,
+      async (record: SQSRecord) => {
+        const outcome = await outcomes.get(record.messageId);
+        if (outcome instanceof Error) throw outcome;
+        return outcome;
+      },
+      processor,
+      { context, processInParallel: false, throwOnFullBatchFailure: false },
+    );
+    stats.peakInFlight = slots.peakInFlight;
+    this.#publish(stats, response.batchItemFailures.length);
+    return response;
+  }
+
+  async invoke(payload: unknown, context: Context): Promise<InvokeResponse> {
+    this.#register(context);
+    const parsed = parseTaskMessage(payload);
+    if (!parsed.ok) {
+      logger.error('invalid invoke payload', { error: parsed.error });
+      throw new InvalidMessageError(parsed.error);
+    }
+    const message = parsed.value;
+    const slots = new Semaphore(this.#rt.config.perInvocationConcurrency);
+    const results = await this.#once(message, () => this.#runTasks(message, slots));
+    logger.info('invoke done', {
+      jobId: message.jobId,
+      key: message.key,
+      tasks: results.length,
+      peakInFlight: slots.peakInFlight,
+    });
+    return { results };
+  }
+
+  #register(context: Context): void {
+    logger.addContext(context);
+    this.#tasks.registerContext(context);
+    this.#messageConfig?.registerLambdaContext(context);
+  }
+
+  async #record(record: SQSRecord, slots: Semaphore, stats: WorkerStats): Promise<object | Error> {
+    const parsed = parseTaskMessage(record.body);
+    if (!parsed.ok) {
+      stats.invalidMessages++;
+      logger.error('invalid message: it fails alone and reaches the DLQ after maxReceiveCount', {
+        messageId: record.messageId,
+        receiveCount: record.attributes?.ApproximateReceiveCount,
+        error: parsed.error,
+      });
+      return new InvalidMessageError(`message ${record.messageId}: ${parsed.error}`);
+    }
+    const message = parsed.value;
+    try {
+      return await this.#once(message, async () => {
+        const outcomes = await this.#runTasks(message, slots);
+        const settlement = settleMessage(message, outcomes, this.#rt.config.maxReceiveCount);
+        await this.#handOn(message, settlement);
+        stats.tasks += message.tasks.length;
+        stats.succeeded += settlement.succeeded;
+        stats.duplicates += settlement.duplicates;
+        stats.retried += settlement.retries.reduce((n, r) => n + r.message.tasks.length, 0);
+        stats.deadLettered += settlement.deadLetters.length;
+        return {
+          succeeded: settlement.succeeded,
+          duplicates: settlement.duplicates,
+          deadLettered: settlement.deadLetters.length,
+        };
+      });
+    } catch (error) {
+      logger.error('message not settled: SQS will redeliver it', {
+        messageId: record.messageId,
+        key: message.key,
+        error: errorText(error),
+      });
+      return error instanceof Error ? error : new Error(String(error));
+    }
+  }
+
+  /** Runs `work` once per message key when idempotency is per message; otherwise just runs it. */
+  async #once<T>(message: TaskMessage, work: () => Promise<T>): Promise<T> {
+    if (!this.#messageConfig) return work();
+    const idempotent = makeIdempotent(async (_payload: { key: string }) => work(), {
+      persistenceStore: this.#rt.persistence('message')!,
+      config: this.#messageConfig,
+      keyPrefix: 'bounded-fanout.message',
+    });
+    return (await idempotent({ key: message.key })) as T;
+  }
+
+  async #runTasks(message: TaskMessage, slots: Semaphore): Promise<TaskOutcome[]> {
+    const { jobId, runId, tasks } = message;
+    const settled = await runBounded(tasks, (task) => this.#tasks.run(jobId, runId, task), {
+      concurrency: slots,
+    });
+    return settled.map((s, i) =>
+      s.status === 'fulfilled'
+        ? s.value
+        : { id: tasks[i].id, ok: false, attempts: 0, error: errorText(s.reason) },
+    );
+  }
+
+  /** Sends the failed tasks on: a retry message, or the DLQ. Throws when any could not be sent. */
+  async #handOn(message: TaskMessage, settlement: Settlement): Promise<void> {
+    const { queueUrl, dlqUrl } = this.#rt.wiring;
+    const failures: string[] = [];
+    for (const { message: retry, delaySeconds } of settlement.retries) {
+      if (!queueUrl) throw new Error('BOUNDED_FANOUT_QUEUE_URL is not set: failed tasks cannot be retried');
+      const entry = { Id: 'r0', MessageBody: JSON.stringify(retry) };
+      const failed = await sendMessageBatch(this.#rt.aws.sqs, queueUrl, [entry], { delaySeconds });
+      failures.push(...failed.map((f) => `retry ${retry.key}: ${f.error}`));
+    }
+    if (settlement.deadLetters.length > 0) {
+      if (!dlqUrl) throw new Error('BOUNDED_FANOUT_DLQ_URL is not set: failed tasks cannot be dead-lettered');
+      for (const entries of deadLetterBatches(message, settlement.deadLetters)) {
+        const failed = await sendMessageBatch(this.#rt.aws.sqs, dlqUrl, entries);
+        failures.push(...failed.map((f) => `dead letter ${f.id}: ${f.error}`));
+      }
+    }
+    if (failures.length > 0) throw new Error(`failed tasks not handed on: ${failures.join('; ')}`);
+  }
+
+  #publish(stats: WorkerStats, failedRecords: number): void {
+    logger.info('batch done', { ...stats, failedRecords });
+    const counts: [string, number][] = [
+      ['TasksSucceeded', stats.succeeded],
+      ['TasksDuplicate', stats.duplicates],
+      ['TasksRetried', stats.retried],
+      ['TasksDeadLettered', stats.deadLettered],
+      ['MessagesInvalid', stats.invalidMessages],
+      ['RecordsFailed', failedRecords],
+    ];
+    for (const [name, value] of counts) metrics.addMetric(name, MetricUnit.Count, value);
+    metrics.addMetric('PeakInFlight', MetricUnit.Count, stats.peakInFlight);
+    metrics.publishStoredMetrics();
+  }
+}
+
+/** Dead-letter bodies (packed under 256 KiB) grouped into SendMessageBatch calls. */
+function deadLetterBatches(message: TaskMessage, records: readonly DeadLetterTask[]) {
+  const envelope = {
+    v: MESSAGE_VERSION,
+    kind: MessageKinds.DEAD_LETTER,
+    jobId: message.jobId,
+    runId: message.runId,
+    source: 'worker' as const,
+  };
+  const packer = newDeadLetterPacker<string>();
+  const bodies: string[] = [];
+  for (const record of records) {
+    const json = JSON.stringify(record);
+    const group = packer.add(json, Buffer.byteLength(json));
+    if (group) bodies.push(encodeMessage(envelope, group.items));
+  }
+  const last = packer.flush();
+  if (last) bodies.push(encodeMessage(envelope, last.items));
+  const batcher = newSendBatcher<{ Id: string; MessageBody: string }>();
+  const batches: { Id: string; MessageBody: string }[][] = [];
+  bodies.forEach((body, i) => {
+    const batch = batcher.add({ Id: `d${i}`, MessageBody: body }, Buffer.byteLength(body));
+    if (batch) batches.push(batch.items);
+  });
+  const tail = batcher.flush();
+  if (tail) batches.push(tail.items);
+  return batches;
+}

@@ -1,0 +1,120 @@
+import { Readable } from 'node:stream';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+
+/*
+The result object of a job: `results/<jobId>/<runId>.ndjson`, its first line the summary, then one line
+per dead-lettered (and per invalid) task. A job spans several invocations and may dead-letter a million
+tasks, so each invocation writes its lines as numbered part objects (at most `partBytes` held in memory),
+and the last one writes the result object by streaming the parts after the summary.
+*/
+
+export const DEFAULT_PART_BYTES = 4 * 1024 * 1024;
+
+export interface ResultWriterOptions {
+  readonly bucket: string;
+  readonly jobId: string;
+  readonly runId: string;
+  /** The invocation's number within the job: part names sort in the order they were written. */
+  readonly segment: number;
+  readonly partBytes?: number;
+}
+
+export class ResultWriter {
+  readonly #s3: S3Client;
+  readonly #bucket: string;
+  readonly #prefix: string;
+  readonly #segment: number;
+  readonly #partBytes: number;
+  #lines: string[] = [];
+  #bytes = 0;
+  #part = 0;
+  #writes: Promise<unknown>[] = [];
+
+  constructor(
+    s3: S3Client,
+    { bucket, jobId, runId, segment, partBytes = DEFAULT_PART_BYTES }: ResultWriterOptions,
+  ) {
+    this.#s3 = s3;
+    this.#bucket = bucket;
+    this.#prefix = `results/${jobId}/${runId}`;
+    this.#segment = segment;
+    this.#partBytes = partBytes;
+  }
+
+  /** The key of the final result object. */
+  get key(): string {
+    return `${this.#prefix}.ndjson`;
+  }
+
+  add(record: object): void {
+    const line = `${JSON.stringify(record)}\n`;
+    this.#lines.push(line);
+    this.#bytes += Buffer.byteLength(line);
+    if (this.#bytes >= this.#partBytes) this.#writePart();
+  }
+
+  /** Writes what is held as a part; call at the end of every invocation. */
+  async flush(): Promise<void> {
+    if (this.#lines.length > 0) this.#writePart();
+    const writes = this.#writes;
+    this.#writes = [];
+    await Promise.all(writes);
+  }
+
+  /** Writes the result object: the summary line, then every part of every invocation, streamed. */
+  async finish(summary: object): Promise<string> {
+    await this.flush();
+    const parts = await this.#listParts();
+    const head = Buffer.from(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
+    const length = head.length + parts.reduce((sum, p) => sum + p.size, 0);
+    const s3 = this.#s3;
+    const bucket = this.#bucket;
+    const body = Readable.from(
+      (async function* () {
+        yield head;
+        for (const part of parts) {
+          const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: part.key }));
+          yield* out.Body as AsyncIterable<Uint8Array>;
+        }
+      })(),
+    );
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: this.key,
+        Body: body,
+        ContentLength: length,
+        ContentType: 'application/x-ndjson',
+      }),
+    );
+    return this.key;
+  }
+
+  #writePart(): void {
+    const key = `${this.#prefix}/part-${pad(this.#segment)}-${pad(this.#part++)}.ndjson`;
+    const body = this.#lines.join('');
+    this.#lines = [];
+    this.#bytes = 0;
+    this.#writes.push(this.#s3.send(new PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: body })));
+  }
+
+  async #listParts(): Promise<{ key: string; size: number }[]> {
+    const parts: { key: string; size: number }[] = [];
+    let token: string | undefined;
+    do {
+      const out = await this.#s3.send(
+        new ListObjectsV2Command({
+          Bucket: this.#bucket,
+          Prefix: `${this.#prefix}/part-`,
+          ContinuationToken: token,
+        }),
+      );
+      for (const item of out.Contents ?? [])
+        if (item.Key) parts.push({ key: item.Key, size: item.Size ?? 0 });
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    } while (token);
+    return parts.sort((a, b) => (a.key < b.key ? -1 : 1));
+  }
+}
+
+const pad = (n: number) => String(n).padStart(6, '0');

@@ -1,0 +1,76 @@
+import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import { ManifestError } from '../manifest/errors.js';
+import { type ManifestFormat, ManifestFormats } from '../manifest/parse.js';
+
+export interface S3Location {
+  readonly bucket: string;
+  readonly key: string;
+}
+
+export interface S3ManifestObject {
+  /** The body as a stream of chunks: never read whole. */
+  readonly chunks: AsyncIterable<Uint8Array>;
+  /** The object's ETag: continuations read the same version or fail. */
+  readonly etag?: string;
+  /** From the key's extension or the content type; `auto` when neither says. */
+  readonly format: ManifestFormat | 'auto';
+}
+
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** `s3://bucket/key` to its parts; a ManifestError naming `manifest` otherwise. */
+export function parseS3Uri(uri: unknown): S3Location {
+  const bad = (why: string) => ManifestError.of('manifest', `${JSON.stringify(uri)} ${why}`);
+  if (typeof uri !== 'string') throw bad('is not an s3://bucket/key string');
+  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
+  if (!match) throw bad('is not an s3://bucket/key URI');
+  const [, bucket, key] = match;
+  if (!BUCKET.test(bucket)) throw bad(`names an invalid bucket "${bucket}"`);
+  return { bucket, key };
+}
+
+export function formatOf(key: string, contentType?: string): ManifestFormat | 'auto' {
+  const lower = key.toLowerCase();
+  if (lower.endsWith('.ndjson') || lower.endsWith('.jsonl')) return ManifestFormats.NDJSON;
+  if (lower.endsWith('.json')) return ManifestFormats.JSON;
+  if (contentType && /ndjson|jsonl|jsonlines/i.test(contentType)) return ManifestFormats.NDJSON;
+  if (contentType && /application\/json/i.test(contentType)) return ManifestFormats.JSON;
+  return 'auto';
+}
+
+/** A job id from the key's file name (`manifests/nightly.ndjson` -> `nightly`), for manifests naming none. */
+export function jobIdFromKey(key: string): string {
+  const base = key.slice(key.lastIndexOf('/') + 1).replace(/\.[^.]*$/, '');
+  const cleaned = base.replace(/[^A-Za-z0-9._:-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  return (cleaned || 'job').slice(0, 128);
+}
+
+/**
+ * Opens the manifest object as a stream. With `etag`, the read is conditional (If-Match): a manifest
+ * replaced while its job runs fails the continuation with a named error instead of mixing two versions.
+ */
+export async function openS3Manifest(
+  s3: S3Client,
+  location: S3Location,
+  etag?: string,
+): Promise<S3ManifestObject> {
+  let out: GetObjectCommandOutput;
+  try {
+    out = await s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: location.key, IfMatch: etag }));
+  } catch (error) {
+    const name = (error as { name?: string }).name ?? 'Error';
+    const where = `s3://${location.bucket}/${location.key}`;
+    if (name === 'PreconditionFailed') {
+      throw ManifestError.of('manifest', `${JSON.stringify(where)} changed while the job ran (ETag ${etag})`);
+    }
+    if (name === 'NoSuchKey' || name === 'NoSuchBucket' || name === 'NotFound') {
+      throw ManifestError.of('manifest', `${JSON.stringify(where)} does not exist (${name})`);
+    }
+    throw error;
+  }
+  const body = out.Body as AsyncIterable<Uint8Array> | undefined;
+  if (!body || typeof (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] !== 'function') {
+    throw ManifestError.of('manifest', 'has no readable body');
+  }
+  return { chunks: body, etag: out.ETag, format: formatOf(location.key, out.ContentType) };
+}

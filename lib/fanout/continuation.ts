@@ -1,0 +1,128 @@
+import { z } from 'zod';
+import { ManifestError } from '../manifest/errors.js';
+import { toManifestIssues } from '../manifest/issues.js';
+import { JobIdSchema } from '../manifest/schema.js';
+import type { FailureCounts } from './failure-budget.js';
+import type { JobCounts, JobPeaks } from './summary.js';
+
+/*
+The orchestrator's three kinds of event:
+- an inline manifest `{ jobId, defaults?, limits?, toleratedFailurePercent?, tasks }`;
+- a pointer `{ manifest: "s3://bucket/key", jobId?, runId?, defaults?, limits?, toleratedFailurePercent? }`
+  (the fields beside `manifest` override the file's header);
+- a continuation `{ continuation: {...} }` that an invocation near its deadline sends to itself (Event
+  invoke): where the manifest is, the cursor (index of the first task not yet read), the next message
+  sequence number, and the counts, peaks and failure budget so far.
+*/
+
+export interface InlineSource {
+  readonly kind: 'inline';
+  /** The original inline event, tasks included. */
+  readonly job: Record<string, unknown>;
+}
+
+export interface S3Source {
+  readonly kind: 's3';
+  readonly bucket: string;
+  readonly key: string;
+  /** The object's ETag at the first read: later segments read the same version. */
+  readonly etag?: string;
+  readonly format: 'json' | 'ndjson' | 'auto';
+  /** Header fields given in the event, beside the pointer. */
+  readonly overrides: Record<string, unknown>;
+}
+
+export type ManifestSource = InlineSource | S3Source;
+
+export interface Continuation {
+  readonly v: 1;
+  readonly jobId: string;
+  readonly runId: string;
+  readonly source: ManifestSource;
+  /** Index of the first task the next segment reads. */
+  readonly cursor: number;
+  readonly nextMessageSeq: number;
+  /** Number of the next segment (the first invocation is 0). */
+  readonly segment: number;
+  /** Epoch milliseconds when the job started. */
+  readonly startedAt: number;
+  readonly counts: JobCounts;
+  readonly peaks: JobPeaks;
+  readonly budget: FailureCounts;
+}
+
+const count = z.number().int().min(0);
+const countsShape = {
+  read: count,
+  invalid: count,
+  inlineSucceeded: count,
+  inlineFailed: count,
+  enqueued: count,
+  messages: count,
+  batches: count,
+  invokeSucceeded: count,
+  invokeFailed: count,
+  invokeCalls: count,
+  deadLettered: count,
+  undeliverable: count,
+};
+
+const ContinuationSchema = z.strictObject({
+  v: z.literal(1),
+  jobId: JobIdSchema,
+  runId: JobIdSchema,
+  source: z.discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('inline'), job: z.record(z.string(), z.unknown()) }),
+    z.strictObject({
+      kind: z.literal('s3'),
+      bucket: z.string().min(1),
+      key: z.string().min(1),
+      etag: z.string().optional(),
+      format: z.enum(['json', 'ndjson', 'auto']),
+      overrides: z.record(z.string(), z.unknown()),
+    }),
+  ]),
+  cursor: count,
+  nextMessageSeq: count,
+  segment: count,
+  startedAt: count,
+  counts: z.strictObject(countsShape),
+  peaks: z.strictObject({ inline: count, enqueue: count, invoke: count }),
+  budget: z.strictObject({ finished: count, failed: count }),
+});
+
+export type OrchestratorEvent =
+  | { readonly kind: 'inline'; readonly job: Record<string, unknown> }
+  | { readonly kind: 's3'; readonly uri: unknown; readonly overrides: Record<string, unknown> }
+  | { readonly kind: 'continuation'; readonly continuation: Continuation };
+
+/** Tells the three kinds apart; a malformed continuation is a ManifestError naming the field. */
+export function classifyEvent(event: unknown): OrchestratorEvent {
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+    throw ManifestError.of(
+      'event',
+      'is not an object (an inline manifest, { manifest } or { continuation })',
+    );
+  }
+  const record = event as Record<string, unknown>;
+  if ('continuation' in record) {
+    const parsed = ContinuationSchema.safeParse(record.continuation);
+    if (!parsed.success) {
+      throw new ManifestError(
+        toManifestIssues(parsed.error.issues, record.continuation, 'continuation').map(prefixed),
+      );
+    }
+    return { kind: 'continuation', continuation: parsed.data as Continuation };
+  }
+  if ('manifest' in record) {
+    const { manifest, ...overrides } = record;
+    return { kind: 's3', uri: manifest, overrides };
+  }
+  return { kind: 'inline', job: record };
+}
+
+function prefixed(issue: { path: string; message: string }) {
+  return issue.path.startsWith('continuation')
+    ? issue
+    : { path: `continuation.${issue.path}`, message: `continuation.${issue.message}` };
+}

@@ -1,0 +1,147 @@
+import { z } from 'zod';
+import type { ManifestIssue } from '../manifest/errors.js';
+import { toManifestIssues } from '../manifest/issues.js';
+import { JobIdSchema, type JobTask, RawTaskSchema } from '../manifest/schema.js';
+import { MAX_ERROR_CHARS } from './sqs-limits.js';
+
+/*
+What travels between the orchestrator, the worker and the dead-letter queue, as JSON:
+- a task message (an SQS body, or the payload of a direct Invoke of the worker): the job, run, an
+  idempotency key, the delivery attempt (1 for the orchestrator's send, +1 for each re-send of failed
+  tasks) and the tasks themselves;
+- a dead-letter message: tasks that failed for good, each with its attempts and last error.
+`tasks` is always the last member, so a body can be built by joining pre-serialized tasks (see encode*).
+*/
+
+export const MESSAGE_VERSION = 1 as const;
+export const MessageKinds = { TASKS: 'tasks', DEAD_LETTER: 'dead-letter' } as const;
+
+const attempt = z
+  .number({ error: 'is not an attempt number' })
+  .int({ error: 'is not an attempt number' })
+  .min(1, {
+    error: 'is not an attempt number',
+  });
+
+export const TaskMessageSchema = z.strictObject(
+  {
+    v: z.literal(MESSAGE_VERSION, { error: `is not message version ${MESSAGE_VERSION}` }),
+    kind: z.literal(MessageKinds.TASKS, { error: `is not "${MessageKinds.TASKS}"` }),
+    jobId: JobIdSchema,
+    runId: JobIdSchema,
+    /** Idempotency key of the message: deterministic, so a re-run of the same segment sends the same keys. */
+    key: z
+      .string({ error: 'is not a string' })
+      .min(1, { error: 'is empty' })
+      .max(1024, { error: 'is too long' }),
+    attempt,
+    retryDelaySeconds: z.number().int().min(0).max(900).optional(),
+    tasks: z.array(RawTaskSchema, { error: 'is not an array of tasks' }).min(1, { error: 'is empty' }),
+  },
+  { error: 'is not an object' },
+);
+
+export interface TaskMessage {
+  readonly v: typeof MESSAGE_VERSION;
+  readonly kind: typeof MessageKinds.TASKS;
+  readonly jobId: string;
+  readonly runId: string;
+  readonly key: string;
+  readonly attempt: number;
+  readonly retryDelaySeconds?: number;
+  readonly tasks: readonly JobTask[];
+}
+
+export type TaskEnvelope = Omit<TaskMessage, 'tasks'>;
+
+/** One task that failed for good. */
+export interface DeadLetterTask {
+  readonly task: JobTask;
+  /** Deliveries of the task (messages or Invoke calls), each with runHttpTask's own retries. */
+  readonly attempts: number;
+  readonly error: string;
+  readonly status?: number;
+}
+
+export interface DeadLetterEnvelope {
+  readonly v: typeof MESSAGE_VERSION;
+  readonly kind: typeof MessageKinds.DEAD_LETTER;
+  readonly jobId: string;
+  readonly runId: string;
+  /** Who dead-lettered: the orchestrator (inline, invoke, enqueue failures) or the worker. */
+  readonly source: 'orchestrator' | 'worker';
+}
+
+export interface DeadLetterMessage extends DeadLetterEnvelope {
+  readonly tasks: readonly DeadLetterTask[];
+}
+
+/** A message body from pre-serialized items: the envelope's JSON with `tasks` appended last. */
+export function encodeMessage(
+  envelope: TaskEnvelope | DeadLetterEnvelope,
+  itemsJson: readonly string[],
+): string {
+  const head = JSON.stringify(envelope);
+  return `${head.slice(0, -1)},"tasks":[${itemsJson.join(',')}]}`;
+}
+
+export function deadLetterTask(
+  task: JobTask,
+  attempts: number,
+  error: string,
+  status?: number,
+): DeadLetterTask {
+  const text = error.length > MAX_ERROR_CHARS ? `${error.slice(0, MAX_ERROR_CHARS)}…` : error;
+  return status === undefined ? { task, attempts, error: text } : { task, attempts, error: text, status };
+}
+
+export type Parsed<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: string; readonly issues: readonly ManifestIssue[] };
+
+/** Parses a task message (an SQS body or an Invoke payload); every error names the field. */
+export function parseTaskMessage(input: string | unknown): Parsed<TaskMessage> {
+  let value = input;
+  if (typeof input === 'string') {
+    try {
+      value = JSON.parse(input);
+    } catch (error) {
+      const message = `body: is not valid JSON (${(error as Error).message})`;
+      return { ok: false, error: message, issues: [{ path: 'body', message }] };
+    }
+  }
+  const parsed = TaskMessageSchema.safeParse(value);
+  if (parsed.success) return { ok: true, value: parsed.data as TaskMessage };
+  const issues = toManifestIssues(parsed.error.issues.slice(0, 5), value, 'body');
+  return { ok: false, error: issues.map((i) => i.message).join('; '), issues };
+}
+
+export type DeadLetterBody =
+  | { readonly kind: 'dead-letter'; readonly message: DeadLetterMessage }
+  | { readonly kind: 'tasks'; readonly message: TaskMessage }
+  | { readonly kind: 'unreadable'; readonly body: string; readonly error: string };
+
+/**
+ * What a body found in the dead-letter queue holds: tasks dead-lettered with their errors, a whole task
+ * message SQS moved after maxReceiveCount (the worker could not finish it), or a body that was never a
+ * valid message (SQS moved it after maxReceiveCount too).
+ */
+export function readDeadLetterBody(body: string): DeadLetterBody {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (error) {
+    return { kind: 'unreadable', body, error: `body: is not valid JSON (${(error as Error).message})` };
+  }
+  if (isObject(value) && value.kind === MessageKinds.DEAD_LETTER && Array.isArray(value.tasks)) {
+    return { kind: 'dead-letter', message: value as unknown as DeadLetterMessage };
+  }
+  const parsed = parseTaskMessage(value);
+  return parsed.ok
+    ? { kind: 'tasks', message: parsed.value }
+    : { kind: 'unreadable', body, error: parsed.error };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

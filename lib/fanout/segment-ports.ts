@@ -1,0 +1,125 @@
+import type { InvalidTaskItem, ManifestItem } from '../manifest/parse.js';
+import type { JobTask } from '../manifest/schema.js';
+import { Batcher } from './batcher.js';
+import type { FailureBudget } from './failure-budget.js';
+import type { DeadLetterTask, TaskMessage } from './messages.js';
+import {
+  DEAD_LETTER_ENVELOPE_BYTES,
+  SQS_MAX_BATCH_BYTES,
+  SQS_MAX_BATCH_ENTRIES,
+  SQS_MAX_MESSAGE_BYTES,
+} from './sqs-limits.js';
+import type { JobCounts, JobPeaks, StopReason } from './summary.js';
+
+// The contract of a segment (lib/fanout/segment.ts): its options, its result, and the ports through which
+// the AWS side comes in, plus the small helpers the lanes share with the worker.
+
+export interface TaskResult {
+  readonly id: string;
+  readonly ok: boolean;
+  readonly status?: number;
+  readonly attempts: number;
+  readonly durationMs?: number;
+  readonly error?: string;
+}
+
+export interface SendEntry {
+  readonly Id: string;
+  readonly MessageBody: string;
+}
+
+export interface EntryFailure {
+  readonly id: string;
+  readonly error: string;
+}
+
+export interface SegmentPorts {
+  runInline(task: JobTask): Promise<TaskResult>;
+  /** Sends one SendMessageBatch to the work queue; resolves to the entries that still failed after retries. */
+  sendTasks(entries: readonly SendEntry[]): Promise<readonly EntryFailure[]>;
+  /** The same to the dead-letter queue. */
+  sendDeadLetters(entries: readonly SendEntry[]): Promise<readonly EntryFailure[]>;
+  /** Invokes the worker synchronously with a chunk; rejects when the call itself failed after retries. */
+  invoke(message: TaskMessage): Promise<readonly TaskResult[]>;
+}
+
+export interface SegmentHooks {
+  onInvalid?(item: InvalidTaskItem): void;
+  onDeadLetter?(record: DeadLetterTask): void;
+  /** A task that could be neither run, enqueued nor dead-lettered. */
+  onUndeliverable?(record: DeadLetterTask, error: string): void;
+}
+
+export interface SegmentLimits {
+  readonly inline: number;
+  readonly enqueue: number;
+  readonly invoke: number;
+  readonly tasksPerMessage: number;
+  readonly tasksPerInvoke: number;
+  readonly retryDelaySeconds?: number;
+}
+
+export interface SegmentOptions {
+  readonly jobId: string;
+  readonly runId: string;
+  readonly items: AsyncIterable<ManifestItem>;
+  /** Index of the first task of this segment: earlier ones were handled by earlier invocations. */
+  readonly startAt: number;
+  /** Sequence number of the first message this segment sends (keys stay unique across segments). */
+  readonly firstMessageSeq: number;
+  readonly limits: SegmentLimits;
+  readonly budget: FailureBudget;
+  readonly counts: JobCounts;
+  readonly shouldStop: () => boolean;
+  readonly ports: SegmentPorts;
+  readonly hooks?: SegmentHooks;
+}
+
+export interface SegmentResult {
+  readonly reason: StopReason;
+  /** Index of the first task not read; undefined when the manifest was read to its end. */
+  readonly cursor?: number;
+  readonly nextMessageSeq: number;
+  readonly counts: JobCounts;
+  readonly peaks: JobPeaks;
+}
+
+/** Dead-letter records (a task with its last error) packed into DLQ messages. */
+export function newDeadLetterPacker<T = DeadLetterTask>(): Batcher<T> {
+  return new Batcher<T>({
+    maxItems: 100,
+    maxBytes: SQS_MAX_MESSAGE_BYTES,
+    overheadBytes: DEAD_LETTER_ENVELOPE_BYTES,
+    separatorBytes: 1,
+  });
+}
+
+export function newSendBatcher<T>(): Batcher<T> {
+  return new Batcher<T>({ maxItems: SQS_MAX_BATCH_ENTRIES, maxBytes: SQS_MAX_BATCH_BYTES });
+}
+
+/** A port's result, or a failed one when it threw. */
+export async function settleResult(run: () => Promise<TaskResult>): Promise<TaskResult> {
+  try {
+    return await run();
+  } catch (error) {
+    return { id: '?', ok: false, attempts: 1, error: errorText(error) };
+  }
+}
+
+/** A send's failures, or every entry failed when it threw. */
+export async function settleFailures(
+  send: () => Promise<readonly EntryFailure[]>,
+  entries: readonly SendEntry[],
+): Promise<readonly EntryFailure[]> {
+  try {
+    return await send();
+  } catch (error) {
+    return entries.map((e) => ({ id: e.Id, error: errorText(error) }));
+  }
+}
+
+export function errorText(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}

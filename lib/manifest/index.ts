@@ -1,0 +1,5 @@
+export * from './errors.js';
+export { renderPath } from './issues.js';
+export * from './parse.js';
+export * from './schema.js';
+export { checkTask, DEFAULT_TASK_MODE, DuplicateIds, type TaskCheck } from './task.js';

@@ -1,0 +1,68 @@
+import type { z } from 'zod';
+import type { ManifestIssue } from './errors.js';
+
+const IDENTIFIER = /^[A-Za-z_$][\w$-]*$/;
+const PREVIEW_CHARS = 80;
+
+/** `limits.inline`, `tasks[3]`, `headers["x y"]`; the empty path is `root`. */
+export function renderPath(path: readonly PropertyKey[], root: string): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else {
+      const name = String(key);
+      out += IDENTIFIER.test(name) ? `${out ? '.' : ''}${name}` : `[${JSON.stringify(name)}]`;
+    }
+  }
+  return out === '' ? root : out.startsWith('[') ? `${root}${out}` : out;
+}
+
+/** A value as it should appear in a message, cut short so a 300 KiB body does not become the message. */
+export function preview(value: unknown): string {
+  let text: string;
+  if (typeof value === 'string') text = JSON.stringify(value);
+  else if (typeof value === 'bigint') text = `${value}n`;
+  else if (value === null || typeof value !== 'object') text = String(value);
+  else if (Array.isArray(value)) text = `an array of ${value.length}`;
+  else text = 'an object';
+  return text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}…(${text.length} chars)` : text;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+/** Turns zod's issues into ones that each start with the field's path and the value it had. */
+export function toManifestIssues(
+  issues: readonly z.core.$ZodIssue[],
+  input: unknown,
+  root: string,
+): ManifestIssue[] {
+  const out: ManifestIssue[] = [];
+  for (const issue of issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        const path = renderPath([...issue.path, key], root);
+        out.push({ path, message: `${path}: is not a known field` });
+      }
+      continue;
+    }
+    const path = renderPath(issue.path, root);
+    if (issue.code === 'invalid_key') {
+      const key = issue.path[issue.path.length - 1];
+      const reason = issue.issues[0]?.message ?? 'is not a valid key';
+      out.push({ path, message: `${path}: ${preview(String(key))} ${reason}` });
+      continue;
+    }
+    const value = valueAt(input, issue.path);
+    const message =
+      value === undefined ? `${path}: is required` : `${path}: ${preview(value)} ${issue.message}`;
+    out.push({ path, message });
+  }
+  return out;
+}

@@ -1,0 +1,303 @@
+import { ManifestError, type ManifestIssue } from './errors.js';
+import { renderPath, toManifestIssues } from './issues.js';
+import { scanJson } from './scan-json.js';
+import { HEADER_KEYS, type JobHeader, JobHeaderSchema, type JobTask } from './schema.js';
+import { type Chunk, splitLines } from './split-lines.js';
+import { checkTask, DuplicateIds } from './task.js';
+
+/** Longest line (NDJSON) or element (JSON) read as one task; a longer one is reported and skipped. */
+export const MAX_TASK_LINE_BYTES = 1024 * 1024;
+
+export const ManifestFormats = { INLINE: 'inline', JSON: 'json', NDJSON: 'ndjson' } as const;
+export type ManifestFormat = (typeof ManifestFormats)[keyof typeof ManifestFormats];
+
+export interface ValidTaskItem {
+  /** 0-based position among the manifest's tasks, valid or not: the cursor of continuations. */
+  readonly index: number;
+  /** 1-based line in the manifest file (JSON and NDJSON). */
+  readonly line?: number;
+  readonly ok: true;
+  readonly task: JobTask;
+}
+
+export interface InvalidTaskItem {
+  readonly index: number;
+  readonly line?: number;
+  readonly ok: false;
+  /** The task's id, when it had a usable one. */
+  readonly id?: string;
+  /** Every issue's message, joined: `timeoutMs: -5 is not a positive integer`. */
+  readonly error: string;
+  readonly issues: readonly ManifestIssue[];
+}
+
+export type ManifestItem = ValidTaskItem | InvalidTaskItem;
+
+export interface Manifest {
+  readonly header: JobHeader;
+  readonly format: ManifestFormat;
+  /** The tasks in order, validated one by one; iterate once. */
+  readonly items: AsyncIterable<ManifestItem>;
+}
+
+export interface StreamOptions {
+  /** `auto` reads the first line: an object without `tasks` there means NDJSON. */
+  readonly format?: ManifestFormat | 'auto';
+  /** Header fields given outside the file (the event's `jobId`, `runId`...): they win over the file's. */
+  readonly overrides?: Readonly<Record<string, unknown>>;
+  /** The job id when neither the file nor the overrides give one. */
+  readonly defaultJobId?: string;
+  readonly maxTaskLineBytes?: number;
+}
+
+/** Validates a job header; throws a ManifestError naming each bad field and its value. */
+export function parseJobHeader(raw: unknown): JobHeader {
+  const parsed = JobHeaderSchema.safeParse(raw);
+  if (!parsed.success) throw new ManifestError(toManifestIssues(parsed.error.issues, raw, 'manifest'));
+  return parsed.data;
+}
+
+/** An inline manifest `{ jobId, defaults?, limits?, toleratedFailurePercent?, tasks }`, as events carry it. */
+export function parseInlineManifest(event: unknown): Manifest {
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+    throw new ManifestError(
+      toManifestIssues(JobHeaderSchema.safeParse(event).error?.issues ?? [], event, 'manifest'),
+    );
+  }
+  const { tasks, ...rest } = event as Record<string, unknown>;
+  const header = parseJobHeader(rest);
+  if (!Array.isArray(tasks)) {
+    throw ManifestError.of('tasks', tasks === undefined ? 'is required' : 'is not an array');
+  }
+  const items = (async function* () {
+    const dups = new DuplicateIds('tasks');
+    for (let index = 0; index < tasks.length; index++) {
+      yield toItem(tasks[index], index, undefined, index, header, dups);
+    }
+  })();
+  return { header, format: ManifestFormats.INLINE, items };
+}
+
+/** A JSON or NDJSON manifest read as a stream: resolves once the header is read; tasks follow lazily. */
+export async function parseManifestStream(
+  chunks: AsyncIterable<Chunk> | Iterable<Chunk>,
+  options: StreamOptions = {},
+): Promise<Manifest> {
+  const { format = 'auto', overrides = {}, defaultJobId, maxTaskLineBytes = MAX_TASK_LINE_BYTES } = options;
+  let source = chunks;
+  let resolved = format;
+  if (resolved === 'auto') [resolved, source] = await sniffFormat(chunks, maxTaskLineBytes);
+  const withFallback = (file: Record<string, unknown>) =>
+    parseJobHeader({ ...(defaultJobId === undefined ? {} : { jobId: defaultJobId }), ...file, ...overrides });
+  if (resolved === ManifestFormats.NDJSON) return ndjsonManifest(source, withFallback, maxTaskLineBytes);
+  return jsonManifest(source, withFallback, maxTaskLineBytes);
+}
+
+async function ndjsonManifest(
+  chunks: AsyncIterable<Chunk> | Iterable<Chunk>,
+  headerOf: (file: Record<string, unknown>) => JobHeader,
+  maxBytes: number,
+): Promise<Manifest> {
+  const lines = splitLines(chunks, maxBytes)[Symbol.asyncIterator]();
+  let first = await lines.next();
+  while (!first.done && first.value.text !== undefined && first.value.text.trim() === '')
+    first = await lines.next();
+  let fileHeader: Record<string, unknown> = {};
+  let pending = first.done ? undefined : first.value;
+  if (pending?.text !== undefined) {
+    const value = tryJson(pending.text);
+    if (value.ok && isHeaderLike(value.value)) {
+      fileHeader = value.value as Record<string, unknown>;
+      pending = undefined;
+    }
+  }
+  const header = headerOf(fileHeader);
+  const items = (async function* () {
+    const dups = new DuplicateIds('line');
+    let index = 0;
+    let next = pending ? { done: false as const, value: pending } : await lines.next();
+    while (!next.done) {
+      const { line, text, tooLongBytes } = next.value;
+      if (tooLongBytes !== undefined) yield tooLong(index++, line, tooLongBytes, maxBytes);
+      else if (text !== undefined && text.trim() !== '') {
+        const value = tryJson(text);
+        yield value.ok
+          ? toItem(value.value, index++, line, line, header, dups)
+          : notJson(index++, line, value.error);
+      }
+      next = await lines.next();
+    }
+  })();
+  return { header, format: ManifestFormats.NDJSON, items };
+}
+
+async function jsonManifest(
+  chunks: AsyncIterable<Chunk> | Iterable<Chunk>,
+  headerOf: (file: Record<string, unknown>) => JobHeader,
+  maxBytes: number,
+): Promise<Manifest> {
+  const events = scanJson(chunks, maxBytes)[Symbol.asyncIterator]();
+  const fileHeader: Record<string, unknown> = {};
+  let sawTasks = false;
+  for (let next = await events.next(); !next.done; next = await events.next()) {
+    const event = next.value;
+    if (event.type === 'tasks-start') {
+      sawTasks = true;
+      break;
+    }
+    if (event.type !== 'member') continue;
+    if (event.key === 'tasks') throw ManifestError.of('tasks', 'is not an array');
+    if (event.tooLongBytes !== undefined) {
+      throw ManifestError.of(
+        memberPath(event.key),
+        `is ${event.tooLongBytes} bytes, over the ${maxBytes}-byte limit`,
+      );
+    }
+    const value = tryJson(event.text ?? '');
+    if (!value.ok) throw ManifestError.of(memberPath(event.key), `is not valid JSON (${value.error})`);
+    fileHeader[event.key] = value.value;
+  }
+  let header: JobHeader;
+  try {
+    header = headerOf(fileHeader);
+  } catch (error) {
+    if (!(error instanceof ManifestError) || !sawTasks) throw error;
+    // Members after "tasks" are not read yet: say where a missing one belongs.
+    const hint = 'is required before "tasks" (a JSON manifest is read as a stream)';
+    throw new ManifestError(
+      error.issues.map((i) => ({ path: i.path, message: i.message.replace(/is required$/, hint) })),
+    );
+  }
+  if (!sawTasks) throw ManifestError.of('tasks', 'is required');
+  const items = (async function* () {
+    const dups = new DuplicateIds('tasks');
+    let index = 0;
+    for (let next = await events.next(); !next.done; next = await events.next()) {
+      const event = next.value;
+      if (event.type === 'element') {
+        const { line, text, tooLongBytes } = event;
+        if (tooLongBytes !== undefined) yield tooLong(index++, line, tooLongBytes, maxBytes);
+        else {
+          const value = tryJson(text ?? '');
+          yield value.ok
+            ? toItem(value.value, index, line, index++, header, dups)
+            : notJson(index++, line, value.error);
+        }
+      } else if (event.type === 'member' && HEADER_KEYS.includes(event.key)) {
+        throw ManifestError.of(
+          memberPath(event.key),
+          'must come before "tasks" in a JSON manifest (it is read as a stream)',
+        );
+      } else if (event.type === 'member') {
+        throw ManifestError.of(
+          memberPath(event.key),
+          event.key === 'tasks' ? 'appears twice' : 'is not a known field',
+        );
+      } else if (event.type === 'tasks-start') {
+        throw ManifestError.of('tasks', 'appears twice');
+      }
+    }
+  })();
+  return { header, format: ManifestFormats.JSON, items };
+}
+
+/** A top-level member's name as a path: `limits`, or `manifest[""]` for an odd one. */
+const memberPath = (key: string) => renderPath([key], 'manifest');
+
+function toItem(
+  raw: unknown,
+  index: number,
+  line: number | undefined,
+  position: number,
+  header: JobHeader,
+  dups: DuplicateIds,
+): ManifestItem {
+  const checked = checkTask(raw, header.defaults);
+  if (!checked.ok) return invalid(index, line, checked.issues, checked.id);
+  const duplicate = dups.check(checked.task.id, position);
+  if (duplicate) return invalid(index, line, [duplicate], checked.task.id);
+  return line === undefined
+    ? { index, ok: true, task: checked.task }
+    : { index, line, ok: true, task: checked.task };
+}
+
+function invalid(
+  index: number,
+  line: number | undefined,
+  issues: readonly ManifestIssue[],
+  id?: string,
+): InvalidTaskItem {
+  const item = { index, ok: false as const, error: issues.map((i) => i.message).join('; '), issues };
+  return { ...item, ...(line === undefined ? {} : { line }), ...(id === undefined ? {} : { id }) };
+}
+
+function notJson(index: number, line: number, reason: string): InvalidTaskItem {
+  return invalid(index, line, [{ path: 'task', message: `task: is not valid JSON (${reason})` }]);
+}
+
+function tooLong(index: number, line: number, bytes: number, max: number): InvalidTaskItem {
+  return invalid(index, line, [
+    { path: 'task', message: `task: is ${bytes} bytes, over the ${max}-byte limit of one task` },
+  ]);
+}
+
+function tryJson(text: string): { ok: true; value: unknown } | { ok: false; error: string } {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (error) {
+    return { ok: false, error: (error as Error).message };
+  }
+}
+
+/** The first NDJSON line is the job header when it is an object with neither `url` nor `id`. */
+function isHeaderLike(value: unknown): boolean {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
+    !('url' in value) &&
+    !('id' in value)
+  );
+}
+
+/** Reads up to the first line break to tell NDJSON from JSON, and hands back a stream that replays it. */
+async function sniffFormat(
+  chunks: AsyncIterable<Chunk> | Iterable<Chunk>,
+  maxBytes: number,
+): Promise<[ManifestFormat, AsyncIterable<Chunk>]> {
+  const iterator = (chunks as AsyncIterable<Chunk>)[Symbol.asyncIterator]
+    ? (chunks as AsyncIterable<Chunk>)[Symbol.asyncIterator]()
+    : toAsync(chunks as Iterable<Chunk>);
+  const seen: Buffer[] = [];
+  let bytes = 0;
+  let done = false;
+  while (bytes <= maxBytes) {
+    const next = await iterator.next();
+    if (next.done) {
+      done = true;
+      break;
+    }
+    const buf = typeof next.value === 'string' ? Buffer.from(next.value) : Buffer.from(next.value);
+    seen.push(buf);
+    bytes += buf.length;
+    if (buf.includes(0x0a)) break;
+  }
+  const head = Buffer.concat(seen)
+    .toString('utf8')
+    .replace(/^\uFEFF/, '')
+    .trimStart();
+  const firstLine = head.split('\n', 1)[0];
+  const value = tryJson(firstLine);
+  const isNdjson =
+    value.ok && value.value !== null && typeof value.value === 'object' && !('tasks' in value.value);
+  const replay = (async function* () {
+    yield* seen;
+    if (done) return;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+  })();
+  return [isNdjson ? ManifestFormats.NDJSON : ManifestFormats.JSON, replay];
+}
+
+async function* toAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
+  yield* items;
+}

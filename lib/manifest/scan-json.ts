@@ -1,0 +1,274 @@
+import { ManifestError } from './errors.js';
+import type { Chunk } from './split-lines.js';
+
+/*
+A streaming scanner for a JSON manifest `{ "jobId": ..., "tasks": [ {...}, {...} ] }`. It only finds the
+boundaries of the top-level members and of each element of `tasks` (tracking strings, escapes and
+nesting); JSON.parse does the parsing of each piece. So a million-task document costs memory for one task
+at a time, and parsing runs at native speed. (stream-json would assemble every value token by token.)
+A piece over `maxValueBytes` is reported by size and skipped, never buffered.
+*/
+
+export type ScanEvent =
+  | { readonly type: 'member'; readonly key: string; readonly text?: string; readonly tooLongBytes?: number }
+  | { readonly type: 'tasks-start' }
+  | {
+      readonly type: 'element';
+      readonly line: number;
+      readonly text?: string;
+      readonly tooLongBytes?: number;
+    }
+  | { readonly type: 'tasks-end' };
+
+const State = {
+  START: 0,
+  KEY: 1,
+  IN_KEY: 2,
+  COLON: 3,
+  VALUE: 4,
+  CAPTURE: 5,
+  AFTER_MEMBER: 6,
+  ELEMENT: 7,
+  AFTER_ELEMENT: 8,
+  DONE: 9,
+} as const;
+type StateValue = (typeof State)[keyof typeof State];
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+const LBRACKET = 0x5b;
+const RBRACKET = 0x5d;
+const LF = 0x0a;
+
+const isSpace = (b: number) => b === 0x20 || b === 0x09 || b === LF || b === 0x0d;
+
+export class JsonManifestScanner {
+  readonly #max: number;
+  #state: StateValue = State.START;
+  #line = 1;
+  #firstMember = true;
+  #firstElement = true;
+  #key = '';
+  #inTasks = false;
+  // The piece being captured (a key, a member value or an element).
+  #parts: Buffer[] = [];
+  #bytes = 0;
+  #overflow = 0;
+  #captureLine = 1;
+  #depth = 0;
+  #inString = false;
+  #escaped = false;
+
+  constructor(maxValueBytes: number) {
+    this.#max = maxValueBytes;
+  }
+
+  feed(chunk: Buffer): ScanEvent[] {
+    const events: ScanEvent[] = [];
+    let captureFrom = -1;
+    if (this.#state === State.CAPTURE || this.#state === State.IN_KEY) captureFrom = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i];
+      if (b === LF) this.#line++;
+      switch (this.#state) {
+        case State.START:
+          if (isSpace(b) || b === 0xef || b === 0xbb || b === 0xbf) break; // whitespace, UTF-8 BOM
+          if (b !== LBRACE) this.#fail('a JSON object starting with "{"');
+          this.#state = State.KEY;
+          break;
+        case State.KEY:
+          if (isSpace(b)) break;
+          if (b === RBRACE && this.#firstMember) {
+            this.#state = State.DONE;
+            break;
+          }
+          if (b !== QUOTE) this.#fail('a member name in double quotes');
+          this.#beginCapture();
+          captureFrom = i;
+          this.#inString = true;
+          this.#state = State.IN_KEY;
+          break;
+        case State.IN_KEY:
+          if (this.#escaped) this.#escaped = false;
+          else if (b === BACKSLASH) this.#escaped = true;
+          else if (b === QUOTE) {
+            this.#take(chunk.subarray(captureFrom, i + 1));
+            captureFrom = -1;
+            const raw = this.#endCapture();
+            this.#key = this.#parseKey(raw.text);
+            this.#state = State.COLON;
+          }
+          break;
+        case State.COLON:
+          if (isSpace(b)) break;
+          if (b !== COLON) this.#fail('":" after a member name');
+          this.#state = State.VALUE;
+          break;
+        case State.VALUE:
+          if (isSpace(b)) break;
+          if (this.#key === 'tasks' && b === LBRACKET) {
+            events.push({ type: 'tasks-start' });
+            this.#inTasks = true;
+            this.#firstElement = true;
+            this.#state = State.ELEMENT;
+            break;
+          }
+          this.#inTasks = false;
+          this.#beginCapture();
+          captureFrom = i;
+          i = this.#capture(chunk, i, events, captureFrom) - 1;
+          if (!this.#capturing()) captureFrom = -1;
+          break;
+        case State.CAPTURE:
+          i = this.#capture(chunk, i, events, captureFrom) - 1;
+          if (!this.#capturing()) captureFrom = -1;
+          break;
+        case State.AFTER_MEMBER:
+          if (isSpace(b)) break;
+          if (b === COMMA) {
+            this.#firstMember = false;
+            this.#state = State.KEY;
+          } else if (b === RBRACE) this.#state = State.DONE;
+          else this.#fail('"," or "}" after a member');
+          break;
+        case State.ELEMENT:
+          if (isSpace(b)) break;
+          if (b === RBRACKET && this.#firstElement) {
+            events.push({ type: 'tasks-end' });
+            this.#state = State.AFTER_MEMBER;
+            break;
+          }
+          this.#beginCapture();
+          captureFrom = i;
+          i = this.#capture(chunk, i, events, captureFrom) - 1;
+          if (!this.#capturing()) captureFrom = -1;
+          break;
+        case State.AFTER_ELEMENT:
+          if (isSpace(b)) break;
+          if (b === COMMA) {
+            this.#firstElement = false;
+            this.#state = State.ELEMENT;
+          } else if (b === RBRACKET) {
+            events.push({ type: 'tasks-end' });
+            this.#state = State.AFTER_MEMBER;
+          } else this.#fail('"," or "]" after a task');
+          break;
+        default:
+          if (!isSpace(b)) this.#fail('the end of the manifest after its closing "}"');
+      }
+    }
+    // Keep the unfinished piece: copied, since the stream may reuse the chunk's memory.
+    if (captureFrom !== -1) this.#take(Buffer.from(chunk.subarray(captureFrom)));
+    return events;
+  }
+
+  /** Checks the document was complete. */
+  end(): void {
+    if (this.#state !== State.DONE) this.#fail('more input: the manifest ends early', true);
+  }
+
+  /**
+   * Scans a member value or a task from `from`; returns the index after the scan. The piece ends at a
+   * "," "}" or "]" outside strings and at its own nesting level.
+   */
+  #capture(chunk: Buffer, from: number, events: ScanEvent[], captureFrom: number): number {
+    this.#state = State.CAPTURE;
+    for (let i = from; i < chunk.length; i++) {
+      const b = chunk[i];
+      if (i !== from && b === LF) this.#line++;
+      if (this.#inString) {
+        if (this.#escaped) this.#escaped = false;
+        else if (b === BACKSLASH) this.#escaped = true;
+        else if (b === QUOTE) this.#inString = false;
+        continue;
+      }
+      if (b === QUOTE) this.#inString = true;
+      else if (b === LBRACE || b === LBRACKET) this.#depth++;
+      else if (b === RBRACE || b === RBRACKET || b === COMMA) {
+        if (this.#depth > 0) {
+          if (b !== COMMA) this.#depth--;
+          continue;
+        }
+        this.#take(chunk.subarray(captureFrom, i));
+        const piece = this.#endCapture();
+        if (this.#inTasks) {
+          events.push({ type: 'element', line: this.#captureLine, ...piece });
+          this.#state = State.AFTER_ELEMENT;
+        } else {
+          events.push({ type: 'member', key: this.#key, ...piece });
+          this.#state = State.AFTER_MEMBER;
+        }
+        // The closing byte goes back to the state that follows.
+        return i;
+      }
+    }
+    return chunk.length;
+  }
+
+  #parseKey(text: string | undefined): string {
+    if (text === undefined) this.#fail('a member name of at most the piece limit');
+    try {
+      return JSON.parse(text) as string;
+    } catch {
+      this.#fail('a member name that is a valid JSON string');
+    }
+  }
+
+  #capturing(): boolean {
+    return this.#state === State.CAPTURE;
+  }
+
+  #beginCapture(): void {
+    this.#parts = [];
+    this.#bytes = 0;
+    this.#overflow = 0;
+    this.#depth = 0;
+    this.#inString = false;
+    this.#escaped = false;
+    this.#captureLine = this.#line;
+  }
+
+  #take(slice: Buffer): void {
+    if (this.#overflow > 0 || this.#bytes + slice.length > this.#max) {
+      this.#overflow = (this.#overflow > 0 ? this.#overflow : this.#bytes) + slice.length;
+      this.#parts = [];
+      this.#bytes = 0;
+    } else if (slice.length > 0) {
+      this.#parts.push(slice);
+      this.#bytes += slice.length;
+    }
+  }
+
+  #endCapture(): { text?: string; tooLongBytes?: number } {
+    const out =
+      this.#overflow > 0
+        ? { tooLongBytes: this.#overflow }
+        : { text: Buffer.concat(this.#parts, this.#bytes).toString('utf8') };
+    this.#parts = [];
+    this.#bytes = 0;
+    this.#overflow = 0;
+    return out;
+  }
+
+  #fail(expected: string, atEnd = false): never {
+    const where = atEnd ? 'at the end' : `at line ${this.#line}`;
+    throw ManifestError.of('manifest', `is not valid JSON ${where}: expected ${expected}`);
+  }
+}
+
+/** The scanner over a stream of chunks. */
+export async function* scanJson(chunks: AsyncIterable<Chunk> | Iterable<Chunk>, maxValueBytes: number) {
+  const scanner = new JsonManifestScanner(maxValueBytes);
+  for await (const chunk of chunks) {
+    const buf =
+      typeof chunk === 'string'
+        ? Buffer.from(chunk)
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    yield* scanner.feed(buf);
+  }
+  scanner.end();
+}

@@ -1,0 +1,171 @@
+import { z } from 'zod';
+
+// The job manifest's shape, validated with zod. Every message is worded to follow the offending value
+// (`limits.inline: -1 is not a positive integer`); lib/manifest/issues.ts puts the path and value in front.
+
+export const TaskModes = { INLINE: 'inline', QUEUE: 'queue', INVOKE: 'invoke' } as const;
+export type TaskMode = (typeof TaskModes)[keyof typeof TaskModes];
+
+export const HttpMethods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+export type HttpMethod = (typeof HttpMethods)[number];
+
+/** Longest task id and URL accepted: ids end up in idempotency keys and logs. */
+export const MAX_ID_LENGTH = 256;
+export const MAX_URL_LENGTH = 8192;
+export const MAX_HEADERS = 100;
+/** Longest per-attempt timeout of one task: Lambda's own ceiling. */
+export const MAX_TASK_TIMEOUT_MS = 900_000;
+
+const positiveInt = (max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .number({ error: 'is not a positive integer' })
+    .int({ error: 'is not a positive integer' })
+    .min(1, { error: 'is not a positive integer' })
+    .max(max, { error: `is above the maximum of ${max}` });
+
+const nonNegativeInt = (max: number) =>
+  z
+    .number({ error: 'is not a non-negative integer' })
+    .int({ error: 'is not a non-negative integer' })
+    .min(0, { error: 'is not a non-negative integer' })
+    .max(max, { error: `is above the maximum of ${max}` });
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
+const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: CR, LF and NUL would split or truncate a header
+const HEADER_VALUE = /^[^\r\n\u0000]*$/;
+const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+
+export const JobIdSchema = z
+  .string({ error: 'is not a string' })
+  .min(1, { error: 'is empty' })
+  .max(128, { error: 'is longer than 128 characters' })
+  .regex(JOB_ID, { error: 'is not a job id (letters, digits, ".", "_", ":", "-")' });
+
+const TaskIdSchema = z.union(
+  [
+    z
+      .string()
+      .min(1, { error: 'is empty' })
+      .max(MAX_ID_LENGTH, { error: `is longer than ${MAX_ID_LENGTH} characters` })
+      .regex(NO_CONTROL, { error: 'contains control characters' }),
+    z
+      .number()
+      .int()
+      .min(0)
+      .max(Number.MAX_SAFE_INTEGER)
+      .transform((n) => String(n)),
+  ],
+  { error: 'is not a task id (a non-empty string or a non-negative integer)' },
+);
+
+const UrlSchema = z
+  .string({ error: 'is not a string' })
+  .max(MAX_URL_LENGTH, { error: `is longer than ${MAX_URL_LENGTH} characters` })
+  .refine(isHttpUrl, { error: 'is not an http(s) URL' });
+
+function isHttpUrl(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const { protocol } = new URL(value);
+  return protocol === 'http:' || protocol === 'https:';
+}
+
+const MethodSchema = z
+  .string({ error: 'is not a string' })
+  .transform((m) => m.toUpperCase())
+  .pipe(z.enum(HttpMethods, { error: `is not one of ${HttpMethods.join(', ')}` }));
+
+const HeadersSchema = z
+  .record(
+    z.string().regex(HEADER_NAME, { error: 'is not a valid header name' }),
+    z.string({ error: 'is not a string' }).regex(HEADER_VALUE, { error: 'contains CR, LF or NUL' }),
+    { error: 'is not an object of header names to strings' },
+  )
+  .refine((headers) => Object.keys(headers).length <= MAX_HEADERS, {
+    error: `has more than ${MAX_HEADERS} headers`,
+  });
+
+const StatusSchema = z
+  .number({ error: 'is not an HTTP status' })
+  .int({ error: 'is not an HTTP status' })
+  .min(100, { error: 'is not an HTTP status' })
+  .max(599, { error: 'is not an HTTP status' });
+
+/** The fields a task may leave to `defaults`. */
+const taskFields = {
+  method: MethodSchema.optional(),
+  headers: HeadersSchema.optional(),
+  body: z.string({ error: 'is not a string' }).optional(),
+  timeoutMs: positiveInt(MAX_TASK_TIMEOUT_MS).optional(),
+  mode: z.enum(['inline', 'queue', 'invoke'], { error: 'is not one of inline, queue, invoke' }).optional(),
+  retryNonIdempotent: z.boolean({ error: 'is not a boolean' }).optional(),
+  expectStatus: z
+    .union([StatusSchema, z.array(StatusSchema, { error: 'is not a status or a list of statuses' }).min(1)], {
+      error: 'is not a status or a list of statuses',
+    })
+    .optional(),
+};
+
+export const TaskDefaultsSchema = z.strictObject(taskFields, { error: 'is not an object' });
+export const RawTaskSchema = z.strictObject(
+  { id: TaskIdSchema, url: UrlSchema, ...taskFields },
+  { error: 'is not an object' },
+);
+
+/**
+ * Per-job limits. Concurrency limits can only lower the deployed config's (the budget proven at deploy
+ * time); packing sizes and the retry delay are the job's own.
+ */
+export const JobLimitsSchema = z.strictObject(
+  {
+    inline: positiveInt(10_000).optional(),
+    enqueue: positiveInt(1_000).optional(),
+    invoke: positiveInt(1_000).optional(),
+    tasksPerMessage: positiveInt(1_000).optional(),
+    tasksPerInvoke: positiveInt(1_000).optional(),
+    /** Base delay of a message-level retry of failed tasks (doubles per attempt, at most 900 s). */
+    retryDelaySeconds: nonNegativeInt(900).optional(),
+  },
+  { error: 'is not an object' },
+);
+
+export const JobHeaderSchema = z.strictObject(
+  {
+    jobId: JobIdSchema,
+    /** One run of the job: idempotency keys include it, so a schedule can re-run the same jobId. */
+    runId: JobIdSchema.optional(),
+    defaults: TaskDefaultsSchema.optional(),
+    limits: JobLimitsSchema.optional(),
+    toleratedFailurePercent: z
+      .number({ error: 'is not a percentage' })
+      .min(0, { error: 'is not a percentage (0 to 100)' })
+      .max(100, { error: 'is not a percentage (0 to 100)' })
+      .optional(),
+  },
+  { error: 'is not an object' },
+);
+
+export type TaskDefaults = z.output<typeof TaskDefaultsSchema>;
+export type JobLimits = z.output<typeof JobLimitsSchema>;
+export type JobHeader = z.output<typeof JobHeaderSchema>;
+export type RawTask = z.output<typeof RawTaskSchema>;
+
+/**
+ * A task after `defaults` filled it in: what runs, travels in messages and lands in the DLQ. A type alias,
+ * not an interface, so it stays assignable to `Record<string, unknown>` (plain JSON).
+ */
+export type JobTask = {
+  readonly id: string;
+  readonly url: string;
+  readonly method?: HttpMethod;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string;
+  readonly timeoutMs?: number;
+  readonly mode: TaskMode;
+  readonly retryNonIdempotent?: boolean;
+  readonly expectStatus?: number | readonly number[];
+};
+
+/** Keys that make the first NDJSON line or an inline event a job header rather than a task. */
+export const HEADER_KEYS: readonly string[] = Object.keys(JobHeaderSchema.shape);

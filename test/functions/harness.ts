@@ -1,0 +1,150 @@
+// The AWS side for handler tests: the backend vitest's global setup chose (the embedded fauxqs and
+// dynalite in process, or LocalStack), this file's own queue, DLQ, idempotency table and bucket (unique
+// prefix), the environment the handlers read, and a Lambda context whose remaining time the test controls.
+import { randomUUID } from 'node:crypto';
+import {
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { inject } from 'vitest';
+import { EnvVars, type FanoutConfig, withDefaults } from '../../lib/config.js';
+import { createResources, type LocalResources, localCredentials } from '../../local/resources.js';
+
+export interface Harness {
+  readonly resources: LocalResources;
+  readonly config: FanoutConfig;
+  readonly env: NodeJS.ProcessEnv;
+  readonly sqs: SQSClient;
+  destroy(): void;
+}
+
+/** Quiet Powertools in tests: set before the handler modules are imported. */
+export function quietPowertools(): void {
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+  process.env.POWERTOOLS_DEV = 'false';
+}
+
+export async function startHarness(
+  overrides: Partial<FanoutConfig>,
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<Harness> {
+  const backend = inject('backend');
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const config = withDefaults({
+    prefix,
+    allowHosts: ['127.0.0.1'],
+    visibilityTimeoutSeconds: 30,
+    ...overrides,
+  });
+  const resources = await createResources(config, backend);
+  // The SDK reads endpoints and credentials from the process environment, as on Lambda.
+  Object.assign(process.env, {
+    AWS_REGION: backend.region,
+    AWS_ACCESS_KEY_ID: localCredentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
+    AWS_ENDPOINT_URL_SQS: backend.endpoints.sqs,
+    AWS_ENDPOINT_URL_S3: backend.endpoints.s3,
+    AWS_ENDPOINT_URL_DYNAMODB: backend.endpoints.dynamodb,
+    ...extraEnv,
+  });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    [EnvVars.CONFIG]: JSON.stringify(config),
+    [EnvVars.QUEUE_URL]: resources.queueUrl,
+    [EnvVars.DLQ_URL]: resources.deadLetterQueueUrl,
+    [EnvVars.IDEMPOTENCY_TABLE]: resources.idempotencyTable,
+    [EnvVars.BUCKET]: resources.bucket,
+    [EnvVars.WORKER_FUNCTION]: `${prefix}-worker`,
+    [EnvVars.ORCHESTRATOR_FUNCTION]: `${prefix}-orchestrator`,
+  };
+  const sqs = new SQSClient({
+    endpoint: backend.endpoints.sqs,
+    region: backend.region,
+    credentials: localCredentials,
+  });
+  return { resources, config, env, sqs, destroy: () => sqs.destroy() };
+}
+
+/** A Lambda context whose remaining time is whatever `remaining()` says at each call. */
+export function fakeContext(
+  remaining: () => number = () => 60_000,
+  awsRequestId: string = randomUUID(),
+): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: 'test',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:test',
+    memoryLimitInMB: '512',
+    awsRequestId,
+    logGroupName: '/aws/lambda/test',
+    logStreamName: 'test',
+    getRemainingTimeInMillis: remaining,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** Receives every message now in a queue (deleting them), the way a drain would. */
+export async function drainQueue(
+  sqs: SQSClient,
+  queueUrl: string,
+  { keep = false } = {},
+): Promise<Message[]> {
+  const out: Message[] = [];
+  for (let empty = 0; empty < 2; ) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        VisibilityTimeout: 30,
+        MessageSystemAttributeNames: ['All'],
+      }),
+    );
+    if (Messages.length === 0) {
+      empty++;
+      continue;
+    }
+    out.push(...Messages);
+    if (!keep) {
+      await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+        }),
+      );
+    }
+  }
+  return out;
+}
+
+/** An SQS event as Lambda's event source builds it from received messages. */
+export function sqsEvent(
+  messages: readonly Message[],
+  queueArn = 'arn:aws:sqs:us-east-1:000000000000:q',
+): SQSEvent {
+  return {
+    Records: messages.map((m) => ({
+      messageId: m.MessageId!,
+      receiptHandle: m.ReceiptHandle!,
+      body: m.Body!,
+      attributes: {
+        ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1',
+        SentTimestamp: m.Attributes?.SentTimestamp ?? String(Date.now()),
+        SenderId: 'test',
+        ApproximateFirstReceiveTimestamp: String(Date.now()),
+      },
+      messageAttributes: {},
+      md5OfBody: m.MD5OfBody ?? '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: queueArn,
+      awsRegion: 'us-east-1',
+    })),
+  };
+}

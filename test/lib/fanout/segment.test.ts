@@ -1,0 +1,229 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { FailureBudget } from '../../../lib/fanout/failure-budget.js';
+import { parseTaskMessage, readDeadLetterBody } from '../../../lib/fanout/messages.js';
+import {
+  runSegment,
+  type SegmentLimits,
+  type SegmentPorts,
+  type SendEntry,
+  type TaskResult,
+} from '../../../lib/fanout/segment.js';
+import { SQS_MAX_BATCH_BYTES, SQS_MAX_BATCH_ENTRIES } from '../../../lib/fanout/sqs-limits.js';
+import { emptyCounts, type JobCounts } from '../../../lib/fanout/summary.js';
+import { parseInlineManifest } from '../../../lib/manifest/index.js';
+import { RUNS } from '../../helpers/runs.js';
+
+// runSegment is the AWS-free core of the orchestrator. Its ports are in-memory stand-ins for SQS and
+// Lambda here (a FAKE, named so); test/functions runs the same core against the real emulators.
+
+type Mode = 'inline' | 'queue' | 'invoke';
+
+class FakePorts implements SegmentPorts {
+  readonly started = new Map<string, number>();
+  readonly keys = new Set<string>();
+  readonly deadLettered: string[] = [];
+  inFlight = { inline: 0, send: 0, invoke: 0 };
+  peak = { inline: 0, send: 0, invoke: 0 };
+  constructor(
+    readonly fails: ReadonlySet<string>,
+    readonly sendFailsEvery = 0,
+  ) {}
+  #sends = 0;
+
+  #start(id: string) {
+    this.started.set(id, (this.started.get(id) ?? 0) + 1);
+  }
+  async #hold<T>(lane: 'inline' | 'send' | 'invoke', fn: () => T): Promise<T> {
+    this.inFlight[lane]++;
+    this.peak[lane] = Math.max(this.peak[lane], this.inFlight[lane]);
+    await sleep(lane === 'send' || Math.random() < 0.5 ? 1 : 0);
+    this.inFlight[lane]--;
+    return fn();
+  }
+  runInline = (task: { id: string }) =>
+    this.#hold('inline', (): TaskResult => {
+      this.#start(task.id);
+      return this.fails.has(task.id)
+        ? { id: task.id, ok: false, status: 500, attempts: 1, error: 'boom' }
+        : { id: task.id, ok: true, status: 200, attempts: 1 };
+    });
+  sendTasks = (entries: readonly SendEntry[]) =>
+    this.#hold('send', () => {
+      expect(entries.length).toBeLessThanOrEqual(SQS_MAX_BATCH_ENTRIES);
+      expect(entries.reduce((n, e) => n + Buffer.byteLength(e.MessageBody), 0)).toBeLessThanOrEqual(
+        SQS_MAX_BATCH_BYTES,
+      );
+      const failures = [];
+      for (const entry of entries) {
+        if (this.sendFailsEvery && ++this.#sends % this.sendFailsEvery === 0) {
+          failures.push({ id: entry.Id, error: 'InternalError' });
+          continue;
+        }
+        const parsed = parseTaskMessage(entry.MessageBody);
+        if (!parsed.ok) throw new Error(parsed.error);
+        expect(this.keys.has(parsed.value.key)).toBe(false);
+        this.keys.add(parsed.value.key);
+        for (const t of parsed.value.tasks) this.#start(t.id);
+      }
+      return failures;
+    });
+  sendDeadLetters = (entries: readonly SendEntry[]) =>
+    this.#hold('send', () => {
+      for (const entry of entries) {
+        const body = readDeadLetterBody(entry.MessageBody);
+        if (body.kind !== 'dead-letter') throw new Error('not a dead letter');
+        for (const t of body.message.tasks) this.deadLettered.push(t.task.id);
+      }
+      return [];
+    });
+  invoke = (message: { tasks: readonly { id: string }[] }) =>
+    this.#hold('invoke', () =>
+      message.tasks.map((t): TaskResult => {
+        this.#start(t.id);
+        return this.fails.has(t.id)
+          ? { id: t.id, ok: false, attempts: 1, error: 'boom' }
+          : { id: t.id, ok: true, attempts: 1 };
+      }),
+    );
+}
+
+const limits: SegmentLimits = { inline: 3, enqueue: 2, invoke: 2, tasksPerMessage: 4, tasksPerInvoke: 3 };
+
+function jobOf(modes: readonly (Mode | 'bad')[]) {
+  return {
+    jobId: 'job',
+    runId: 'run',
+    tasks: modes.map((mode, i) =>
+      mode === 'bad' ? { id: `t${i}`, url: 'nope' } : { id: `t${i}`, url: `http://h/${i}`, mode },
+    ),
+  };
+}
+
+/** Runs a job segment after segment, each stopping after `stopAfter[k]` deadline checks, until it ends. */
+async function runAll(
+  job: ReturnType<typeof jobOf>,
+  ports: FakePorts,
+  stopAfter: readonly number[],
+  tolerated = 100,
+) {
+  let cursor = 0;
+  let seq = 0;
+  let counts: JobCounts = emptyCounts();
+  let budgetCounts = { finished: 0, failed: 0 };
+  for (let segment = 0; ; segment++) {
+    let checks = 0;
+    const budget = new FailureBudget(tolerated, budgetCounts);
+    const result = await runSegment({
+      jobId: 'job',
+      runId: 'run',
+      items: parseInlineManifest(job).items,
+      startAt: cursor,
+      firstMessageSeq: seq,
+      limits,
+      budget,
+      counts,
+      shouldStop: () => ++checks > (stopAfter[segment] ?? Number.POSITIVE_INFINITY),
+      ports,
+    });
+    expect(result.peaks.inline).toBeLessThanOrEqual(limits.inline);
+    expect(result.peaks.enqueue).toBeLessThanOrEqual(limits.enqueue);
+    expect(result.peaks.invoke).toBeLessThanOrEqual(limits.invoke);
+    counts = result.counts;
+    budgetCounts = budget.counts;
+    seq = result.nextMessageSeq;
+    if (result.reason !== 'deadline') return { result, segments: segment + 1 };
+    expect(result.cursor).toBeGreaterThanOrEqual(cursor);
+    cursor = result.cursor!;
+  }
+}
+
+describe('runSegment', () => {
+  it('starts every task exactly once across any number of deadline continuations, and accounts for all', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom<Mode | 'bad'>('inline', 'queue', 'invoke', 'bad'), { maxLength: 40 }),
+        fc.array(fc.integer({ min: 1, max: 30 }), { maxLength: 6 }),
+        fc.func(fc.boolean()),
+        async (modes, stopAfter, failOf) => {
+          const job = jobOf(modes);
+          const fails = new Set(modes.map((_, i) => `t${i}`).filter((id) => failOf(id) === true));
+          const ports = new FakePorts(fails);
+          const { result } = await runAll(job, ports, stopAfter);
+          expect(result.reason).toBe('complete');
+          const valid = modes.flatMap((m, i) => (m === 'bad' ? [] : [`t${i}`]));
+          expect([...ports.started.keys()].sort()).toEqual([...valid].sort());
+          for (const n of ports.started.values()) expect(n).toBe(1);
+          const c = result.counts;
+          expect(c.read).toBe(modes.length);
+          expect(c.invalid).toBe(modes.length - valid.length);
+          expect(
+            c.inlineSucceeded + c.inlineFailed + c.enqueued + c.invokeSucceeded + c.invokeFailed + c.invalid,
+          ).toBe(c.read);
+          const failedRun = modes.flatMap((m, i) =>
+            m !== 'bad' && m !== 'queue' && fails.has(`t${i}`) ? [`t${i}`] : [],
+          );
+          expect(ports.deadLettered.sort()).toEqual(failedRun.sort());
+          expect(c.deadLettered).toBe(failedRun.length);
+          expect(c.undeliverable).toBe(0);
+          expect(ports.peak.inline).toBeLessThanOrEqual(limits.inline);
+          expect(ports.peak.invoke).toBeLessThanOrEqual(limits.invoke);
+        },
+      ),
+      { numRuns: Math.min(RUNS, 300) },
+    );
+  });
+
+  it('reaches its limits on a large job and never goes above them', async () => {
+    const modes: Mode[] = Array.from(
+      { length: 600 },
+      (_, i) => (['inline', 'queue', 'invoke'] as const)[i % 3],
+    );
+    const ports = new FakePorts(new Set());
+    const { result } = await runAll(jobOf(modes), ports, []);
+    expect(result.peaks.inline).toBe(limits.inline);
+    expect(result.peaks.invoke).toBe(limits.invoke);
+    expect(result.peaks.enqueue).toBeLessThanOrEqual(limits.enqueue);
+    expect(result.counts).toMatchObject({
+      read: 600,
+      inlineSucceeded: 200,
+      enqueued: 200,
+      messages: 50,
+      invokeSucceeded: 200,
+      invokeCalls: 67,
+    });
+    // Queue work alone keeps the enqueue lane full.
+    const queued = await runAll(
+      jobOf(Array.from({ length: 800 }, () => 'queue' as const)),
+      new FakePorts(new Set()),
+      [],
+    );
+    expect(queued.result.peaks.enqueue).toBe(limits.enqueue);
+    expect(queued.result.counts).toMatchObject({ enqueued: 800, messages: 200, batches: 20 });
+  });
+
+  it('dead-letters the tasks of entries SQS kept refusing, so nothing is dropped', async () => {
+    const modes: Mode[] = Array.from({ length: 80 }, () => 'queue');
+    const ports = new FakePorts(new Set(), 3);
+    const { result } = await runAll(jobOf(modes), ports, []);
+    const c = result.counts;
+    expect(c.enqueued + c.deadLettered).toBe(80);
+    expect(c.deadLettered).toBeGreaterThan(0);
+    expect(ports.deadLettered.length).toBe(c.deadLettered);
+  });
+
+  it('stops starting work once the failure budget trips, and reports where it stopped', async () => {
+    const modes: Mode[] = Array.from({ length: 100 }, () => 'inline');
+    const fails = new Set(Array.from({ length: 100 }, (_, i) => `t${i}`).filter((_, i) => i >= 10));
+    const ports = new FakePorts(fails);
+    const { result } = await runAll(jobOf(modes), ports, [], 20);
+    expect(result.reason).toBe('failure-budget');
+    const started = ports.started.size;
+    expect(started).toBeLessThan(100);
+    // Once tripped, only the tasks already holding a permit finish: at most `inline` more than the trip point.
+    expect(started).toBeLessThanOrEqual(13 + limits.inline);
+    expect(result.cursor).toBe(started);
+    expect(result.counts.inlineSucceeded + result.counts.inlineFailed).toBe(started);
+  });
+});

@@ -1,0 +1,164 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { FailureBudget } from '../../../lib/fanout/failure-budget.js';
+import {
+  MESSAGE_VERSION,
+  MessageKinds,
+  parseTaskMessage,
+  readDeadLetterBody,
+  type TaskMessage,
+} from '../../../lib/fanout/messages.js';
+import { retryDelaySeconds, settleMessage, type TaskOutcome } from '../../../lib/fanout/settle.js';
+import { RUNS } from '../../helpers/runs.js';
+
+const message = (n: number, attempt = 1): TaskMessage => ({
+  v: MESSAGE_VERSION,
+  kind: MessageKinds.TASKS,
+  jobId: 'job',
+  runId: 'run',
+  key: 'job:run:7',
+  attempt,
+  retryDelaySeconds: 2,
+  tasks: Array.from({ length: n }, (_, i) => ({ id: `t${i}`, url: `http://h/${i}`, mode: 'queue' as const })),
+});
+
+describe('settleMessage: each task ends exactly once', () => {
+  it('hands on only the failed tasks, in one retry message with the next attempt and a deterministic key', () => {
+    const m = message(5);
+    const outcomes: TaskOutcome[] = m.tasks.map((t, i) =>
+      i % 2 === 0
+        ? { id: t.id, ok: true, attempts: 1 }
+        : { id: t.id, ok: false, status: 503, attempts: 4, error: 'BF_HTTP_STATUS: 503' },
+    );
+    outcomes[2] = { ...outcomes[2], duplicate: true };
+    const s = settleMessage(m, outcomes, 5);
+    expect(s.succeeded).toBe(2);
+    expect(s.duplicates).toBe(1);
+    expect(s.deadLetters).toEqual([]);
+    expect(s.retries).toHaveLength(1);
+    const [{ message: retry, delaySeconds }] = s.retries;
+    expect(retry.tasks.map((t) => t.id)).toEqual(['t1', 't3']);
+    expect(retry.attempt).toBe(2);
+    expect(retry.key).toBe('job:run:7#2');
+    expect(delaySeconds).toBe(2);
+    expect(settleMessage(m, outcomes, 5)).toEqual(s);
+    expect(parseTaskMessage(JSON.stringify(retry)).ok).toBe(true);
+  });
+
+  it('dead-letters the failed tasks alone, with their last error, once the attempts are spent', () => {
+    const m = message(3, 5);
+    const outcomes: TaskOutcome[] = [
+      { id: 't0', ok: true, attempts: 1 },
+      { id: 't1', ok: false, status: 500, attempts: 4, error: 'BF_HTTP_STATUS: 500' },
+      { id: 't2', ok: false, status: 0, attempts: 1, error: 'x'.repeat(5000) },
+    ];
+    const s = settleMessage(m, outcomes, 5);
+    expect(s.retries).toEqual([]);
+    expect(s.deadLetters.map((d) => [d.task.id, d.attempts, d.status])).toEqual([
+      ['t1', 5, 500],
+      ['t2', 5, 0],
+    ]);
+    expect(s.deadLetters[0].error).toBe('BF_HTTP_STATUS: 500');
+    expect(s.deadLetters[1].error.length).toBe(1025);
+  });
+
+  it('accounts every task once, whatever the outcomes and attempt', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom('ok', 'dup', 'fail'), { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 6 }),
+        (kinds, attempt, maxAttempts) => {
+          const m = message(kinds.length, attempt);
+          const outcomes = kinds.map(
+            (k, i): TaskOutcome =>
+              k === 'fail'
+                ? { id: `t${i}`, ok: false, attempts: 1, error: 'e' }
+                : { id: `t${i}`, ok: true, attempts: 1, duplicate: k === 'dup' },
+          );
+          const s = settleMessage(m, outcomes, maxAttempts);
+          const handedOn = [
+            ...s.retries.flatMap((r) => r.message.tasks.map((t) => t.id)),
+            ...s.deadLetters.map((d) => d.task.id),
+          ];
+          expect(s.succeeded + s.duplicates + handedOn.length).toBe(kinds.length);
+          expect(handedOn.sort()).toEqual(kinds.flatMap((k, i) => (k === 'fail' ? [`t${i}`] : [])).sort());
+          if (attempt >= maxAttempts) expect(s.retries).toEqual([]);
+          else expect(s.deadLetters).toEqual([]);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('doubles the retry delay per attempt, at most 900 s', () => {
+    expect([1, 2, 3, 4].map((a) => retryDelaySeconds(5, a))).toEqual([5, 10, 20, 40]);
+    expect(retryDelaySeconds(600, 3)).toBe(900);
+    expect(retryDelaySeconds(0, 4)).toBe(0);
+  });
+});
+
+describe('messages', () => {
+  it('names the field of a bad message', () => {
+    expect(parseTaskMessage('{oops').ok).toBe(false);
+    const notJson = parseTaskMessage('{oops');
+    expect(!notJson.ok && notJson.error).toMatch(/^body: is not valid JSON/);
+    const bad = parseTaskMessage(
+      JSON.stringify({ ...message(1), attempt: 0, tasks: [{ id: 'a', url: 'ftp://x' }] }),
+    );
+    expect(!bad.ok && bad.error).toBe(
+      'attempt: 0 is not an attempt number; tasks[0].url: "ftp://x" is not an http(s) URL',
+    );
+    const empty = parseTaskMessage(JSON.stringify({ ...message(1), tasks: [] }));
+    expect(!empty.ok && empty.error).toBe('tasks: an array of 0 is empty');
+  });
+
+  it('tells what a DLQ body holds', () => {
+    expect(readDeadLetterBody('nope').kind).toBe('unreadable');
+    expect(readDeadLetterBody(JSON.stringify(message(2))).kind).toBe('tasks');
+    const dead = { v: 1, kind: 'dead-letter', jobId: 'j', runId: 'r', source: 'worker', tasks: [] };
+    expect(readDeadLetterBody(JSON.stringify(dead))).toEqual({ kind: 'dead-letter', message: dead });
+  });
+});
+
+describe('FailureBudget', () => {
+  it('trips once more than the tolerated share of finished tasks failed; 100 never trips', () => {
+    const b = new FailureBudget(10);
+    for (let i = 0; i < 9; i++) b.record(true);
+    b.record(false);
+    expect(b.tripped).toBe(false); // 1 of 10 = 10%: not more than 10%
+    b.record(false);
+    expect(b.tripped).toBe(true); // 2 of 11
+    const never = new FailureBudget(100);
+    never.record(false);
+    expect(never.tripped).toBe(false);
+    const zero = new FailureBudget(0);
+    zero.record(true);
+    expect(zero.tripped).toBe(false);
+    zero.record(false);
+    expect(zero.tripped).toBe(true);
+    expect(new FailureBudget(50, { finished: 4, failed: 3 }).tripped).toBe(true);
+    expect(() => new FailureBudget(101)).toThrow(
+      'Expected `toleratedFailurePercent` to be a number from 0 to 100, got 101',
+    );
+  });
+
+  it('matches the exact ratio for any sequence', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 100 }),
+        fc.array(fc.boolean(), { maxLength: 200 }),
+        (pct, oks) => {
+          const b = new FailureBudget(pct);
+          let failed = 0;
+          oks.forEach((ok, i) => {
+            b.record(ok);
+            if (!ok) failed++;
+            expect(b.tripped).toBe(pct < 100 && failed / (i + 1) > pct / 100 + 1e-12);
+          });
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+});

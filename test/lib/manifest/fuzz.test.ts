@@ -1,0 +1,157 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  checkTask,
+  ManifestError,
+  type ManifestIssue,
+  parseInlineManifest,
+  parseManifestStream,
+} from '../../../lib/manifest/index.js';
+import { RUNS } from '../../helpers/runs.js';
+
+// Fuzzing the manifest parser: whatever comes in, no crash, and every error names a field: a non-empty
+// path, and a message that starts with that path.
+
+function expectNamed(issues: readonly ManifestIssue[]): void {
+  expect(issues.length).toBeGreaterThan(0);
+  for (const issue of issues) {
+    expect(issue.path.length).toBeGreaterThan(0);
+    expect(issue.message.startsWith(`${issue.path}: `)).toBe(true);
+    expect(issue.message.length).toBeGreaterThan(issue.path.length + 2);
+  }
+}
+
+async function drain(run: () => Promise<AsyncIterable<unknown>> | AsyncIterable<unknown>): Promise<void> {
+  try {
+    const items = await run();
+    for await (const item of items as AsyncIterable<{
+      ok: boolean;
+      issues?: ManifestIssue[];
+      error?: string;
+    }>) {
+      if (!item.ok) {
+        expectNamed(item.issues ?? []);
+        expect(item.error).toBe((item.issues ?? []).map((i) => i.message).join('; '));
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof ManifestError)) throw error;
+    expectNamed(error.issues);
+    expect(error.message.startsWith(`${error.field}: `)).toBe(true);
+  }
+}
+
+/** Values that are sometimes right for a field and often wrong. */
+const fieldValue = fc.oneof(
+  fc.anything(),
+  fc.string(),
+  fc.integer({ min: -5, max: 1_000_000 }),
+  fc.constantFrom(
+    'GET',
+    'post',
+    'inline',
+    'queue',
+    'invoke',
+    'http://h/x',
+    'https://example.com/',
+    'ftp://x',
+  ),
+  fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.string({ maxLength: 8 }), fc.integer())),
+  fc.array(fc.integer({ min: 0, max: 700 }), { maxLength: 3 }),
+);
+
+const taskLike = fc.record(
+  {
+    id: fc.oneof(fc.string({ maxLength: 12 }), fc.nat(), fieldValue),
+    url: fc.oneof(fc.webUrl(), fieldValue),
+    method: fieldValue,
+    headers: fieldValue,
+    body: fieldValue,
+    timeoutMs: fieldValue,
+    mode: fieldValue,
+    retryNonIdempotent: fc.oneof(fc.boolean(), fieldValue),
+    expectStatus: fieldValue,
+    extra: fieldValue,
+  },
+  { requiredKeys: [] },
+);
+
+const headerLike = fc.record(
+  {
+    jobId: fc.oneof(fc.stringMatching(/^[a-z][a-z0-9-]{0,10}$/), fieldValue),
+    runId: fieldValue,
+    defaults: fc.oneof(taskLike, fieldValue),
+    limits: fc.oneof(
+      fc.dictionary(fc.constantFrom('inline', 'enqueue', 'invoke', 'tasksPerMessage', 'other'), fieldValue),
+      fieldValue,
+    ),
+    toleratedFailurePercent: fc.oneof(fc.double(), fieldValue),
+  },
+  { requiredKeys: [] },
+);
+
+describe('manifest parser fuzzing', () => {
+  it('checks any task-like value without crashing, naming the field of each problem', () => {
+    fc.assert(
+      fc.property(taskLike, fc.option(taskLike, { nil: undefined }), (raw, defaults) => {
+        const checked = checkTask(raw, defaults as never);
+        if (checked.ok) {
+          expect(typeof checked.task.id).toBe('string');
+          expect(['inline', 'queue', 'invoke']).toContain(checked.task.mode);
+        } else expectNamed(checked.issues);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('parses any inline event: a named ManifestError or items whose errors are named', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.anything(),
+          headerLike.map((h) => ({ ...h })),
+          fc
+            .tuple(headerLike, fc.array(fc.oneof(taskLike, fc.anything()), { maxLength: 6 }))
+            .map(([h, tasks]) => ({ ...h, tasks })),
+        ),
+        async (event) => drain(() => parseInlineManifest(event).items),
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('streams any text as JSON, NDJSON or auto, chunked anywhere: a named error or named item errors', async () => {
+    const docText = fc.oneof(
+      fc.string({ maxLength: 120 }),
+      fc
+        .tuple(headerLike, fc.array(fc.oneof(taskLike, fc.anything()), { maxLength: 5 }))
+        .map(([h, tasks]) => JSON.stringify({ ...h, tasks }) ?? ''),
+      fc
+        .array(fc.oneof(headerLike, taskLike, fc.anything()), { maxLength: 6 })
+        .map((lines) => lines.map((l) => JSON.stringify(l) ?? 'undefined').join('\n')),
+    );
+    // Break valid-looking text at random places, by removing or inserting structural characters.
+    const mutated = fc
+      .tuple(docText, fc.nat(), fc.constantFrom('', '{', '}', '[', ']', '"', ',', '\n', '\\', ':'))
+      .map(([text, at, ch]) => {
+        const i = text.length === 0 ? 0 : at % text.length;
+        return ch === '' ? text.slice(0, i) + text.slice(i + 1) : text.slice(0, i) + ch + text.slice(i);
+      });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(docText, mutated),
+        fc.integer({ min: 1, max: 40 }),
+        fc.constantFrom('json' as const, 'ndjson' as const, 'auto' as const),
+        async (text, size, format) => {
+          const chunks: Buffer[] = [];
+          const bytes = Buffer.from(text);
+          for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+          await drain(
+            async () => (await parseManifestStream(chunks, { format, maxTaskLineBytes: 256 })).items,
+          );
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+});
