@@ -36,8 +36,16 @@ export interface FanoutConfig {
   readonly tasksPerMessage: number;
   /** SQS event source maximum concurrency of the worker (2..1000). */
   readonly workerMaxConcurrency: number;
-  /** Reserved concurrency of the worker: the hard cap, never below workerMaxConcurrency. */
+  /**
+   * Reserved concurrency of the worker: the hard cap, shared by the SQS poller and the orchestrator's direct
+   * invokes, so never below workerMaxConcurrency + invokeConcurrency x orchestratorReservedConcurrency.
+   */
   readonly workerReservedConcurrency: number;
+  /**
+   * Reserved concurrency of the orchestrator: at most this many jobs (or continuations) run at once. A schedule
+   * that fires while a job still runs waits in Lambda's asynchronous queue instead of doubling the load.
+   */
+  readonly orchestratorReservedConcurrency: number;
   /** Tasks one worker invocation runs at once. */
   readonly perInvocationConcurrency: number;
   /** Sockets one process may open in all, and to one host. */
@@ -64,6 +72,9 @@ export interface FanoutConfig {
   readonly deadlineMarginMs: number;
   /** Days result objects are kept in the bucket. */
   readonly resultsRetentionDays: number;
+  /** Key prefixes in the data bucket: the orchestrator may read `manifestsPrefix*` and write `resultsPrefix*`. */
+  readonly manifestsPrefix: string;
+  readonly resultsPrefix: string;
   readonly logRetentionDays: number;
   readonly schedule: ScheduleConfig;
   /** Per-host limits of partners: host name to caps. */
@@ -81,7 +92,8 @@ export const defaultConfig: FanoutConfig = {
   invokeConcurrency: 4,
   tasksPerMessage: 25,
   workerMaxConcurrency: 10,
-  workerReservedConcurrency: 10,
+  workerReservedConcurrency: 14,
+  orchestratorReservedConcurrency: 1,
   perInvocationConcurrency: 16,
   maxSockets: 64,
   maxSocketsPerHost: 16,
@@ -101,6 +113,8 @@ export const defaultConfig: FanoutConfig = {
   toleratedFailurePercent: 100,
   deadlineMarginMs: 10_000,
   resultsRetentionDays: 30,
+  manifestsPrefix: 'manifests/',
+  resultsPrefix: 'results/',
   logRetentionDays: 30,
   schedule: {
     expression: 'rate(5 minutes)',
@@ -123,6 +137,9 @@ export function resourceNames(config: Pick<FanoutConfig, 'prefix'>) {
     bucket: `${p}-data`,
     orchestrator: `${p}-orchestrator`,
     worker: `${p}-worker`,
+    /** Events the orchestrator could not take: failed schedule deliveries and failed asynchronous invocations. */
+    orchestratorDeadLetterQueue: `${p}-orchestrator-dlq`,
+    schedule: `${p}-schedule`,
   } as const;
 }
 
@@ -166,3 +183,86 @@ export function fromEnvironment(env: NodeJS.ProcessEnv = process.env): FanoutCon
   }
   return withDefaults(parsed as Partial<FanoutConfig>);
 }
+
+/**
+ * In the schedule's input, this bucket name stands for the stack's own data bucket (its name is generated at
+ * deploy time): `{ "manifest": "s3://REPLACE-WITH-BUCKET/manifests/job.ndjson" }` reads from that bucket.
+ */
+export const BUCKET_PLACEHOLDER = 'REPLACE-WITH-BUCKET';
+
+/**
+ * The config as the functions receive it: without the schedule's input, which reaches the orchestrator as its
+ * event (an inline manifest would not fit Lambda's 4 KB of environment).
+ */
+export function functionConfig(config: FanoutConfig): FanoutConfig {
+  return { ...config, schedule: { ...config.schedule, input: {} } };
+}
+
+/** Reads one setting by its key: `workerMaxConcurrency`, `schedule.expression`, ... (CDK context, flags). */
+export type SettingGetter = (key: string) => unknown;
+
+const optionalKeys = ['alarmTopicArn'] as const;
+
+/**
+ * Builds the config from settings given by key, as CDK context gives them: values from cdk.json keep their
+ * JSON types, values from `-c key=value` arrive as strings and are converted by the type of the default.
+ * `schedule` may come whole (an object or JSON) and `schedule.<field>` keys override its fields. A value that
+ * does not convert is kept as given, so that validateBudget names it in its error.
+ */
+export function readConfig(get: SettingGetter): FanoutConfig {
+  const config: Record<string, unknown> = { ...defaultConfig };
+  for (const key of [...Object.keys(defaultConfig), ...optionalKeys]) {
+    if (key === 'schedule') continue;
+    const value = get(key);
+    if (value === undefined || value === null || value === '') continue;
+    config[key] = convert(value, (defaultConfig as unknown as Record<string, unknown>)[key] ?? '');
+  }
+  config.schedule = readSchedule(get);
+  return config as unknown as FanoutConfig;
+}
+
+function readSchedule(get: SettingGetter): ScheduleConfig {
+  const whole = get('schedule');
+  const base = whole === undefined ? {} : convert(whole, {});
+  const schedule: Record<string, unknown> = {
+    ...defaultConfig.schedule,
+    ...(typeof base === 'object' && base !== null ? base : {}),
+  };
+  for (const [key, fallback] of Object.entries(defaultConfig.schedule)) {
+    const value = get(`schedule.${key}`);
+    if (value !== undefined && value !== null && value !== '') schedule[key] = convert(value, fallback);
+  }
+  return schedule as unknown as ScheduleConfig;
+}
+
+/** Converts a string to the type of `like`; anything else, or a string that does not convert, is returned as is. */
+function convert(value: unknown, like: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const text = value.trim();
+  if (typeof like === 'number')
+    return /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(text) ? Number(text) : value;
+  if (typeof like === 'boolean') return text === 'true' ? true : text === 'false' ? false : value;
+  if (Array.isArray(like)) {
+    if (text.startsWith('[')) return parseJson(text, value);
+    return text
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
+  }
+  if (typeof like === 'object' && like !== null) return parseJson(text, value);
+  return value;
+}
+
+function parseJson(text: string, fallback: unknown): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return fallback;
+  }
+}
+
+/** The idempotency table's partition key and TTL attribute: Powertools' DynamoDBPersistenceLayer defaults. */
+export const idempotencyTableAttributes = { partitionKey: 'id', timeToLive: 'expiration' } as const;
+
+/** Where the orchestrator keeps an inline job too large to continue in an event (read back by its next run). */
+export const CONTINUATIONS_PREFIX = 'continuations/';

@@ -1,0 +1,241 @@
+// The figures of the concurrency budget: worst-case concurrency and rate per downstream host, time to drain a
+// job on each path, and the AWS cost per million queued tasks from the published prices in lib/prices.ts.
+// A simple model, stated where it is made: full batches, every request taking the plan's latency, no cold
+// starts, no retries, and the free tiers left out.
+import type { concurrencyOf } from './budget-rules.js';
+import type { BudgetProblem } from './budget-schema.js';
+import { type FanoutConfig, type IdempotencyMode, IdempotencyModes } from './config.js';
+import { type AwsPrices, awsPrices } from './prices.js';
+
+const SQS_BATCH_ENTRIES = 10;
+const SQS_MAX_REQUEST_BYTES = 256 * 1024;
+const MILLION = 1_000_000;
+
+/** What the plan assumes besides the config. */
+export interface PlanBudgetOptions {
+  /** Tasks of the job whose drain time is estimated. */
+  readonly tasks: number;
+  /** Latency of one task's request, in ms. */
+  readonly latencyMs: number;
+  /** Size of one task in a message, for SQS's 64 KiB billing chunks and the 256 KiB message limit. */
+  readonly bytesPerTask?: number;
+  /** Latency of one SQS or Lambda API call, in ms (the orchestrator's enqueueing time). */
+  readonly awsCallMs?: number;
+}
+
+export const defaultPlanOptions = {
+  tasks: 1_000_000,
+  latencyMs: 100,
+  bytesPerTask: 256,
+  awsCallMs: 20,
+} as const satisfies Required<PlanBudgetOptions>;
+
+export interface HostPlan {
+  readonly host: string;
+  readonly worstCaseConcurrency: number;
+  /** Requests per second the fleet can send the host at the worst-case concurrency and the plan's latency. */
+  readonly worstCaseRequestsPerSecond: number;
+  readonly maxConcurrency?: number;
+  readonly maxRequestsPerSecond?: number;
+  readonly withinConcurrency: boolean;
+  readonly withinRate: boolean;
+}
+
+export interface DrainPlan {
+  /** Tasks in flight at once on this path. */
+  readonly inFlight: number;
+  readonly ms: number;
+  readonly tasksPerSecond: number;
+}
+
+export interface CostPlan {
+  /** The cost is per this many tasks, sent through the queue. */
+  readonly tasks: number;
+  readonly sqs: {
+    readonly messages: number;
+    readonly sendRequests: number;
+    readonly receiveRequests: number;
+    readonly deleteRequests: number;
+    readonly usd: number;
+  };
+  readonly lambda: {
+    readonly workerInvocations: number;
+    readonly workerGbSeconds: number;
+    readonly orchestratorInvocations: number;
+    readonly orchestratorGbSeconds: number;
+    readonly requestsUsd: number;
+    readonly durationUsd: number;
+    readonly usd: number;
+  };
+  /** DynamoDB writes of the configured idempotency mode. */
+  readonly dynamodb: { readonly writeUnits: number; readonly usd: number };
+  readonly usd: number;
+  /** The total in each idempotency mode (each mode writes twice per record: in progress, then completed). */
+  readonly usdByIdempotency: Readonly<Record<IdempotencyMode, number>>;
+}
+
+export interface BudgetPlan {
+  readonly config: FanoutConfig;
+  readonly options: Required<PlanBudgetOptions>;
+  readonly concurrency: ReturnType<typeof concurrencyOf>;
+  readonly hosts: readonly HostPlan[];
+  /** Time to drain the job's tasks on each path, when each request takes the plan's latency. */
+  readonly drain: { readonly queue: DrainPlan; readonly inline: DrainPlan; readonly invoke: DrainPlan };
+  /** One worker invocation's batch (batchSize messages of tasksPerMessage tasks). */
+  readonly workerBatch: {
+    readonly tasks: number;
+    readonly ms: number;
+    /** When every request runs to requestTimeoutMs (one attempt each). */
+    readonly timeoutMs: number;
+    readonly limitMs: number;
+  };
+  readonly cost: CostPlan;
+  /** What validateBudget would refuse (the plan is still computed, so the table can show why). */
+  readonly problems: readonly BudgetProblem[];
+  readonly warnings: readonly string[];
+  readonly prices: AwsPrices;
+}
+
+/** Tasks one worker invocation runs at once (spread over hosts; to one host, maxSocketsPerHost caps it). */
+const workerInFlight = (c: FanoutConfig) => Math.min(c.perInvocationConcurrency, c.maxSockets);
+const waves = (tasks: number, inFlight: number) => Math.ceil(tasks / inFlight);
+
+export function workerBatch(c: FanoutConfig, latencyMs: number) {
+  const tasks = c.batchSize * c.tasksPerMessage;
+  const rounds = waves(tasks, workerInFlight(c));
+  return {
+    tasks,
+    ms: rounds * latencyMs,
+    timeoutMs: rounds * c.requestTimeoutMs,
+    limitMs: c.workerTimeoutSeconds * 1000,
+  };
+}
+
+/** How SQS carries `tasks`: messages, SendMessageBatch calls and the billed requests of each kind. */
+function packing(c: FanoutConfig, tasks: number, bytesPerTask: number) {
+  const chunk = awsPrices.sqs.billedChunkBytes;
+  const messages = Math.ceil(tasks / c.tasksPerMessage);
+  const messageBytes = c.tasksPerMessage * bytesPerTask;
+  const perSend = Math.max(1, Math.min(SQS_BATCH_ENTRIES, Math.floor(SQS_MAX_REQUEST_BYTES / messageBytes)));
+  const sendCalls = Math.ceil(messages / perSend);
+  // The event source receives up to 10 messages a call and deletes a batch's successes in one call.
+  const perReceive = Math.min(SQS_BATCH_ENTRIES, c.batchSize);
+  const receiveCalls = Math.ceil(messages / perReceive);
+  return {
+    messages,
+    messageBytes,
+    sendCalls,
+    sendRequests: sendCalls * Math.ceil((perSend * messageBytes) / chunk),
+    receiveRequests: receiveCalls * Math.ceil((perReceive * messageBytes) / chunk),
+    deleteRequests: receiveCalls,
+  };
+}
+
+/** Time for the orchestrator to enqueue `tasks`: SendMessageBatch calls, enqueueConcurrency at once. */
+function enqueueMs(c: FanoutConfig, tasks: number, o: Required<PlanBudgetOptions>): number {
+  return waves(packing(c, tasks, o.bytesPerTask).sendCalls, c.enqueueConcurrency) * o.awsCallMs;
+}
+
+export function drainTimes(c: FanoutConfig, o: Required<PlanBudgetOptions>): BudgetPlan['drain'] {
+  const drain = (inFlight: number, ms: number): DrainPlan => ({
+    inFlight,
+    ms,
+    tasksPerSecond: (o.tasks * 1000) / ms,
+  });
+  const batch = workerBatch(c, o.latencyMs);
+  const invocations = Math.ceil(o.tasks / batch.tasks);
+  // Enqueueing and draining overlap: the slower of the two sets the pace.
+  const queueMs = Math.max(enqueueMs(c, o.tasks, o), waves(invocations, c.workerMaxConcurrency) * batch.ms);
+  const inline = Math.min(c.inlineConcurrency, c.maxSockets);
+  // Invoke sends chunks of tasksPerMessage tasks, invokeConcurrency synchronous invocations at once.
+  const chunkMs = waves(c.tasksPerMessage, workerInFlight(c)) * o.latencyMs;
+  const invokeMs = waves(Math.ceil(o.tasks / c.tasksPerMessage), c.invokeConcurrency) * chunkMs;
+  return {
+    queue: drain(c.workerMaxConcurrency * workerInFlight(c), queueMs),
+    inline: drain(inline, waves(o.tasks, inline) * o.latencyMs),
+    invoke: drain(c.invokeConcurrency * Math.min(workerInFlight(c), c.tasksPerMessage), invokeMs),
+  };
+}
+
+export function costPerMillion(c: FanoutConfig, o: Required<PlanBudgetOptions>): CostPlan {
+  const { lambda, sqs, dynamodb } = awsPrices;
+  const pack = packing(c, MILLION, o.bytesPerTask);
+  const sqsUsd =
+    ((pack.sendRequests + pack.receiveRequests + pack.deleteRequests) * sqs.usdPerMillionRequests) / MILLION;
+  const batch = workerBatch(c, o.latencyMs);
+  const workerInvocations = Math.ceil(pack.messages / c.batchSize);
+  const workerGbSeconds = (workerInvocations * batch.ms * c.workerMemoryMb) / 1024 / 1000;
+  const orchestratorMs = enqueueMs(c, MILLION, o);
+  const orchestratorGbSeconds = (orchestratorMs * c.orchestratorMemoryMb) / 1024 / 1000;
+  // The orchestrator continues itself each time it nears its deadline.
+  const orchestratorInvocations = Math.ceil(
+    orchestratorMs / (c.orchestratorTimeoutSeconds * 1000 - c.deadlineMarginMs),
+  );
+  const requestsUsd =
+    ((workerInvocations + orchestratorInvocations) * lambda.usdPerMillionRequests) / MILLION;
+  const durationUsd = (workerGbSeconds + orchestratorGbSeconds) * lambda.usdPerGbSecond;
+  const writes: Record<IdempotencyMode, number> = {
+    [IdempotencyModes.TASK]: 2 * MILLION,
+    [IdempotencyModes.MESSAGE]: 2 * pack.messages,
+    [IdempotencyModes.OFF]: 0,
+  };
+  const base = sqsUsd + requestsUsd + durationUsd;
+  const dynamoUsd = (mode: IdempotencyMode) => (writes[mode] * dynamodb.usdPerMillionWriteUnits) / MILLION;
+  const usdByIdempotency = Object.fromEntries(
+    Object.values(IdempotencyModes).map((mode) => [mode, base + dynamoUsd(mode)]),
+  ) as Record<IdempotencyMode, number>;
+  return {
+    tasks: MILLION,
+    sqs: {
+      messages: pack.messages,
+      sendRequests: pack.sendRequests,
+      receiveRequests: pack.receiveRequests,
+      deleteRequests: pack.deleteRequests,
+      usd: sqsUsd,
+    },
+    lambda: {
+      workerInvocations,
+      workerGbSeconds,
+      orchestratorInvocations,
+      orchestratorGbSeconds,
+      requestsUsd,
+      durationUsd,
+      usd: requestsUsd + durationUsd,
+    },
+    dynamodb: { writeUnits: writes[c.idempotency], usd: dynamoUsd(c.idempotency) },
+    usd: usdByIdempotency[c.idempotency],
+    usdByIdempotency,
+  };
+}
+
+export function warningsOf(
+  c: FanoutConfig,
+  o: Required<PlanBudgetOptions>,
+  batch: BudgetPlan['workerBatch'],
+  hosts: readonly HostPlan[],
+): string[] {
+  const warnings: string[] = [];
+  const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+  const shape = `${c.batchSize} messages x ${c.tasksPerMessage} tasks, ${workerInFlight(c)} at once`;
+  if (batch.ms > batch.limitMs) {
+    warnings.push(
+      `A worker batch (${shape}) takes ${seconds(batch.ms)} at ${o.latencyMs} ms a request, beyond workerTimeoutSeconds (${c.workerTimeoutSeconds} s): every batch would time out and be received again.`,
+    );
+  } else if (batch.timeoutMs > batch.limitMs) {
+    warnings.push(
+      `A worker batch (${shape}) whose requests all run to requestTimeoutMs takes ${seconds(batch.timeoutMs)}, beyond workerTimeoutSeconds (${c.workerTimeoutSeconds} s): against a stalled host its messages are received again, and after maxReceiveCount (${c.maxReceiveCount}) dead-lettered.`,
+    );
+  }
+  const messageBytes = c.tasksPerMessage * o.bytesPerTask;
+  if (messageBytes > SQS_MAX_REQUEST_BYTES) {
+    warnings.push(
+      `A message of ${c.tasksPerMessage} tasks of ${o.bytesPerTask} bytes (${messageBytes} bytes) is above SQS's 256 KiB.`,
+    );
+  }
+  for (const host of hosts.filter((h) => !h.withinRate)) {
+    warnings.push(
+      `${host.host}: the fleet can send ${Math.round(host.worstCaseRequestsPerSecond)} requests/s at ${o.latencyMs} ms, above its maxRequestsPerSecond (${host.maxRequestsPerSecond}): only the per-host rate limiter keeps it within.`,
+    );
+  }
+  return warnings;
+}

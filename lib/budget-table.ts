@@ -1,0 +1,170 @@
+// The budget plan as a plain-text table: printed by `cdk synth` (on stderr) and by the CLI's `plan` command.
+import type { BudgetPlan } from './budget-plan.js';
+import { formatProblem } from './budget-schema.js';
+
+const count = (n: number) => Math.round(n).toLocaleString('en-US');
+const usd = (n: number) => n.toFixed(4);
+
+/** A duration as people read it: `850 ms`, `3.2 s`, `21 min 20 s`, `1 h 44 min 10 s`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${Math.round(ms / 100) / 10} s`;
+  const total = Math.round(ms / 1000);
+  const [h, m, s] = [Math.floor(total / 3600), Math.floor((total % 3600) / 60), total % 60];
+  return [h && `${h} h`, (h || m) && `${m} min`, s && `${s} s`].filter(Boolean).join(' ');
+}
+
+/** Rows as aligned columns: `right` lists the columns aligned to the right (numbers). */
+export function renderColumns(rows: readonly (readonly string[])[], right: readonly number[] = []): string[] {
+  const widths = rows.reduce<number[]>(
+    (acc, row) => row.map((cell, i) => Math.max(acc[i] ?? 0, cell.length)),
+    [],
+  );
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (right.includes(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+const section = (title: string, lines: readonly string[]) => [title, ...lines.map((line) => `  ${line}`)];
+
+function concurrencyRows(plan: BudgetPlan): string[] {
+  const { config: c, concurrency: k } = plan;
+  return renderColumns(
+    [
+      ['orchestrator invocations', String(k.orchestrators), 'orchestratorReservedConcurrency'],
+      ['worker invocations from the queue', String(k.queueWorkers), 'workerMaxConcurrency'],
+      ['worker invocations from invoke', String(k.invokeWorkers), 'invokeConcurrency x orchestrators'],
+      [
+        'worker invocations in all',
+        String(k.workers),
+        `workerReservedConcurrency ${c.workerReservedConcurrency} caps it`,
+      ],
+      [
+        'sockets to one host, per worker',
+        String(k.workerSocketsPerHost),
+        'min(perInvocationConcurrency, maxSocketsPerHost, maxSockets)',
+      ],
+      [
+        'sockets to one host, per orchestrator',
+        String(k.orchestratorSocketsPerHost),
+        'min(inlineConcurrency, maxSocketsPerHost, maxSockets)',
+      ],
+      [
+        'connections one host can see',
+        count(k.perHost),
+        `${k.workers} x ${k.workerSocketsPerHost} + ${k.orchestrators} x ${k.orchestratorSocketsPerHost}`,
+      ],
+    ],
+    [1],
+  );
+}
+
+function hostRows(plan: BudgetPlan): string[] {
+  if (plan.hosts.length === 0) {
+    return [
+      `none configured: any one host may see ${count(plan.concurrency.perHost)} concurrent connections`,
+    ];
+  }
+  const head = ['host', 'worst case', 'maxConcurrency', 'worst req/s', 'maxRequestsPerSecond', 'status'];
+  const rows = plan.hosts.map((h) => [
+    h.host,
+    count(h.worstCaseConcurrency),
+    h.maxConcurrency === undefined ? '-' : count(h.maxConcurrency),
+    count(h.worstCaseRequestsPerSecond),
+    h.maxRequestsPerSecond === undefined ? '-' : count(h.maxRequestsPerSecond),
+    [!h.withinConcurrency && 'OVER CONCURRENCY', !h.withinRate && 'over rate'].filter(Boolean).join(', ') ||
+      'ok',
+  ]);
+  return renderColumns([head, ...rows], [1, 2, 3, 4]);
+}
+
+function drainRows(plan: BudgetPlan): string[] {
+  const { drain, workerBatch: b } = plan;
+  const rows = (['queue', 'inline', 'invoke'] as const).map((path) => [
+    path,
+    count(drain[path].inFlight),
+    count(drain[path].tasksPerSecond),
+    formatDuration(drain[path].ms),
+  ]);
+  return [
+    ...renderColumns([['path', 'in flight', 'tasks/s', 'time'], ...rows], [1, 2, 3]),
+    `one worker batch: ${count(b.tasks)} tasks in ${formatDuration(b.ms)} (${formatDuration(b.timeoutMs)} if every request times out); worker timeout ${formatDuration(b.limitMs)}`,
+  ];
+}
+
+function costRows(plan: BudgetPlan): string[] {
+  const { cost, config: c } = plan;
+  const { sqs, lambda, dynamodb } = cost;
+  const requests = sqs.sendRequests + sqs.receiveRequests + sqs.deleteRequests;
+  const rows = [
+    [
+      'SQS requests',
+      count(requests),
+      `${count(sqs.messages)} messages of ${c.tasksPerMessage} tasks: ${count(sqs.sendRequests)} send + ${count(sqs.receiveRequests)} receive + ${count(sqs.deleteRequests)} delete`,
+      usd(sqs.usd),
+    ],
+    [
+      'Lambda invocations',
+      count(lambda.workerInvocations + lambda.orchestratorInvocations),
+      `${count(lambda.workerInvocations)} worker + ${count(lambda.orchestratorInvocations)} orchestrator`,
+      usd(lambda.requestsUsd),
+    ],
+    [
+      'Lambda GB-seconds',
+      count(lambda.workerGbSeconds + lambda.orchestratorGbSeconds),
+      `worker ${count(lambda.workerGbSeconds)} + orchestrator ${count(lambda.orchestratorGbSeconds)}, arm64`,
+      usd(lambda.durationUsd),
+    ],
+    ['DynamoDB writes', count(dynamodb.writeUnits), `idempotency: ${c.idempotency}`, usd(dynamodb.usd)],
+    ['total', '', '', usd(cost.usd)],
+  ];
+  const modes = Object.entries(cost.usdByIdempotency).map(([mode, total]) => `${mode} ${usd(total)}`);
+  return [
+    ...renderColumns([['item', 'quantity', 'detail', 'USD'], ...rows], [1, 3]),
+    `total by idempotency mode: ${modes.join(', ')}`,
+    'left out: free tiers, retries, the event source polling an idle queue, logs and S3',
+  ];
+}
+
+/** The whole plan as text: concurrency, downstream hosts, drain times, cost, then warnings and problems. */
+export function formatBudgetTable(plan: BudgetPlan): string {
+  const { options: o, prices } = plan;
+  const lines = [
+    `Concurrency budget (${count(o.tasks)} tasks at ${count(o.latencyMs)} ms a request)`,
+    '',
+    ...section('Worst-case concurrency', concurrencyRows(plan)),
+    '',
+    ...section('Downstream hosts', hostRows(plan)),
+    '',
+    ...section(
+      `Time to drain ${count(o.tasks)} tasks (every request ${count(o.latencyMs)} ms, full batches, no cold starts)`,
+      drainRows(plan),
+    ),
+    '',
+    ...section(
+      `Cost per ${count(plan.cost.tasks)} queued tasks (${prices.currency}, ${prices.region}, ${prices.architecture}, prices checked ${prices.checkedOn})`,
+      costRows(plan),
+    ),
+  ];
+  if (plan.warnings.length > 0)
+    lines.push(
+      '',
+      ...section(
+        'Warnings',
+        plan.warnings.map((w) => `- ${w}`),
+      ),
+    );
+  if (plan.problems.length > 0) {
+    lines.push(
+      '',
+      ...section(
+        'Problems (validateBudget refuses this config)',
+        plan.problems.map((p) => `- ${formatProblem(p)}`),
+      ),
+    );
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import { App } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { configFromContext, PlanContextKeys, planOptionsFromContext } from '../../cdk/context.js';
+import { checkBudget, defaultPlanOptions } from '../../lib/budget.js';
+import { defaultConfig } from '../../lib/config.js';
+
+const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
+  app: string;
+  context: Record<string, unknown>;
+};
+
+/** An app whose context is cdk.json's, with `-c` overrides on top (as the CLI gives them: strings). */
+const appWith = (overrides: Record<string, string> = {}) =>
+  new App({ context: { ...cdkJson.context, ...overrides } });
+
+describe('cdk.json', () => {
+  it('runs the app through tsx', () => {
+    expect(cdkJson.app).toBe('npx tsx cdk/app.ts');
+  });
+
+  it('holds every setting at its default, and nothing else', () => {
+    expect(configFromContext(appWith())).toEqual(defaultConfig);
+    const known = [
+      ...Object.keys(defaultConfig).filter((key) => key !== 'schedule'),
+      ...Object.keys(defaultConfig.schedule).map((key) => `schedule.${key}`),
+      'alarmTopicArn',
+      ...Object.values(PlanContextKeys),
+    ];
+    expect(Object.keys(cdkJson.context).sort()).toEqual(known.sort());
+  });
+
+  it('plans for the same tasks and latency as the CLI by default', () => {
+    expect(planOptionsFromContext(appWith())).toEqual({
+      tasks: defaultPlanOptions.tasks,
+      latencyMs: defaultPlanOptions.latencyMs,
+    });
+  });
+});
+
+describe('-c overrides', () => {
+  it('convert strings by the type of the default', () => {
+    const config = configFromContext(
+      appWith({
+        workerMaxConcurrency: '20',
+        workerReservedConcurrency: '24',
+        toleratedFailurePercent: '2.5',
+        idempotency: 'message',
+        'schedule.enabled': 'true',
+        'schedule.flexibleWindowMinutes': '15',
+        'schedule.expression': 'cron(0 2 * * ? *)',
+        'schedule.input': '{"manifest":"s3://my-bucket/jobs/nightly.ndjson"}',
+        downstream: '{"api.example.com":{"maxConcurrency":400,"maxRequestsPerSecond":50}}',
+        allowHosts: '10.0.0.0/8, internal.example.com',
+        alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:alarms',
+      }),
+    );
+    expect(config).toMatchObject({
+      workerMaxConcurrency: 20,
+      workerReservedConcurrency: 24,
+      toleratedFailurePercent: 2.5,
+      idempotency: 'message',
+      schedule: {
+        enabled: true,
+        flexibleWindowMinutes: 15,
+        expression: 'cron(0 2 * * ? *)',
+        timeZone: 'UTC',
+        input: { manifest: 's3://my-bucket/jobs/nightly.ndjson' },
+      },
+      downstream: { 'api.example.com': { maxConcurrency: 400, maxRequestsPerSecond: 50 } },
+      allowHosts: ['10.0.0.0/8', 'internal.example.com'],
+      alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:alarms',
+    });
+    expect(checkBudget(config)).toEqual([]);
+  });
+
+  it('take a whole schedule as JSON, its dotted keys still winning', () => {
+    const app = new App({
+      context: { schedule: '{"expression":"rate(1 hour)","enabled":true}', 'schedule.enabled': 'false' },
+    });
+    expect(configFromContext(app).schedule).toEqual({
+      ...defaultConfig.schedule,
+      expression: 'rate(1 hour)',
+    });
+  });
+
+  it('keep a value that does not convert, so that the budget names it', () => {
+    const config = configFromContext(
+      appWith({ batchSize: 'ten', 'schedule.enabled': 'yes', downstream: '{not json' }),
+    );
+    expect(
+      checkBudget(config).map(({ path, value, message }) => `${path}: ${JSON.stringify(value)} ${message}`),
+    ).toEqual([
+      'batchSize: "ten" is not a number',
+      'schedule.enabled: "yes" is not a boolean',
+      'downstream: "{not json" is not an object',
+    ]);
+  });
+
+  it('set the plan printed at synth', () => {
+    const app = appWith({ [PlanContextKeys.TASKS]: '5000', [PlanContextKeys.LATENCY_MS]: '250' });
+    expect(planOptionsFromContext(app)).toEqual({ tasks: 5000, latencyMs: 250 });
+    expect(() => planOptionsFromContext(appWith({ [PlanContextKeys.TASKS]: 'many' }))).toThrow(
+      'Expected `plan.tasks` to be a number above 0, got "many"',
+    );
+  });
+});
