@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { sendMessageBatch } from '../lib/aws/enqueue.js';
-import { EnvVars } from '../lib/config.js';
+import { CONTINUATIONS_PREFIX, EnvVars } from '../lib/config.js';
 import type { Continuation } from '../lib/fanout/continuation.js';
 import type { TaskMessage } from '../lib/fanout/messages.js';
 import type { SegmentPorts, SendEntry, TaskResult } from '../lib/fanout/segment.js';
@@ -101,7 +101,7 @@ async function stashInlineJob(rt: FunctionRuntime, c: Continuation): Promise<Con
   const { tasks, ...header } = c.source.job;
   // Header members first, tasks last: the JSON manifest is read as a stream.
   const body = JSON.stringify({ ...header, jobId: c.jobId, runId: c.runId, tasks });
-  const key = `continuations/${c.jobId}/${c.runId}/manifest.json`;
+  const key = `${CONTINUATIONS_PREFIX}${c.jobId}/${c.runId}/manifest.json`;
   const out = await rt.aws.s3.send(
     new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' }),
   );

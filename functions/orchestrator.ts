@@ -118,7 +118,13 @@ async function runJobSegment(
   const { header } = manifest;
   const { bucket } = rt.wiring;
   const results = bucket
-    ? new ResultWriter(rt.aws.s3, { bucket, jobId, runId, segment: state.segment })
+    ? new ResultWriter(rt.aws.s3, {
+        bucket,
+        jobId,
+        runId,
+        segment: state.segment,
+        prefix: rt.config.resultsPrefix,
+      })
     : undefined;
   const budget = new FailureBudget(
     header.toleratedFailurePercent ?? rt.config.toleratedFailurePercent,

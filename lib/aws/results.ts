@@ -16,6 +16,8 @@ export interface ResultWriterOptions {
   readonly runId: string;
   /** The invocation's number within the job: part names sort in the order they were written. */
   readonly segment: number;
+  /** Key prefix of result objects: the config's resultsPrefix, which the stack's grants use too. */
+  readonly prefix?: string;
   readonly partBytes?: number;
 }
 
@@ -32,11 +34,18 @@ export class ResultWriter {
 
   constructor(
     s3: S3Client,
-    { bucket, jobId, runId, segment, partBytes = DEFAULT_PART_BYTES }: ResultWriterOptions,
+    {
+      bucket,
+      jobId,
+      runId,
+      segment,
+      prefix = 'results/',
+      partBytes = DEFAULT_PART_BYTES,
+    }: ResultWriterOptions,
   ) {
     this.#s3 = s3;
     this.#bucket = bucket;
-    this.#prefix = `results/${jobId}/${runId}`;
+    this.#prefix = `${prefix}${jobId}/${runId}`;
     this.#segment = segment;
     this.#partBytes = partBytes;
   }
