@@ -1,0 +1,153 @@
+// Hand-written, part of the product: the `downstream` config read once, checked, and cut to the share of one
+// process. The fleet (every worker instance plus the orchestrator) splits each host's rate, so together
+// they stay within it; planBudget prints the same figures.
+import type { DownstreamLimits, FanoutConfig } from '../config.js';
+import { InvalidArgumentError } from '../errors.js';
+
+/** A host's limits as the config declares them, plus an optional burst for its token bucket. */
+export interface HostLimits extends DownstreamLimits {
+  /** Requests the host may get at once after a quiet spell (split like the rate). Default: a tenth of a second's worth, at least 1. */
+  readonly burst?: number;
+}
+
+/** One process's limits for one host, after its share is taken. */
+export interface ResolvedHostLimits {
+  /** Concurrent requests; Infinity when the host declares none. */
+  readonly maxConcurrency: number;
+  /** Requests per second; Infinity when the host declares none. */
+  readonly maxRequestsPerSecond: number;
+  readonly burst: number;
+  readonly adaptive: boolean;
+}
+
+/** Processes that share one host's budget in the cloud: every worker instance, plus the orchestrator. */
+export function fleetInstances(config: Pick<FanoutConfig, 'workerMaxConcurrency'>): number {
+  const n = config.workerMaxConcurrency;
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError('workerMaxConcurrency', n, 'an integer >= 1');
+  return n + 1;
+}
+
+/** The fraction of each host's limits one process may use: 1 / fleetInstances. */
+export function fleetShare(config: Pick<FanoutConfig, 'workerMaxConcurrency'>): number {
+  return 1 / fleetInstances(config);
+}
+
+/**
+ * One process's request rate to `host`: the host's maxRequestsPerSecond divided among the worker's
+ * maximum concurrency plus the orchestrator. undefined when the host declares no rate.
+ */
+export function shareOfRate(
+  config: Pick<FanoutConfig, 'workerMaxConcurrency' | 'downstream'>,
+  host: string,
+): number | undefined {
+  const rate = config.downstream[host]?.maxRequestsPerSecond;
+  return rate === undefined ? undefined : rate / fleetInstances(config);
+}
+
+/** What the whole fleet can send to a host at worst: per-process shares times the processes. */
+export interface FleetHostBudget {
+  readonly host: string;
+  readonly instances: number;
+  readonly perInstance: ResolvedHostLimits;
+  /** Concurrent requests from the fleet at most (Infinity when the host declares no cap). */
+  readonly concurrency: number;
+  /** Requests per second from the fleet in the long run (Infinity when none declared). */
+  readonly requestsPerSecond: number;
+  /** Requests the fleet can send at once after a quiet spell: instances x burst. */
+  readonly burst: number;
+}
+
+/** The fleet's worst case for each declared host, for planBudget's table. */
+export function fleetDownstreamBudget(
+  config: Pick<FanoutConfig, 'workerMaxConcurrency' | 'downstream'>,
+): FleetHostBudget[] {
+  const instances = fleetInstances(config);
+  return Object.keys(config.downstream).map((host) => {
+    const perInstance = resolveHostLimits(host, config.downstream[host], 1 / instances);
+    return {
+      host,
+      instances,
+      perInstance,
+      concurrency: perInstance.maxConcurrency * instances,
+      requestsPerSecond: perInstance.maxRequestsPerSecond * instances,
+      burst:
+        perInstance.maxRequestsPerSecond === Number.POSITIVE_INFINITY
+          ? Number.POSITIVE_INFINITY
+          : perInstance.burst * instances,
+    };
+  });
+}
+
+/**
+ * Checks one host's entry and takes `share` of it. Concurrency is rounded down but kept at least 1 (a
+ * budget that leaves a process less than one request is validateBudget's to refuse); the rate may be
+ * fractional (0.5 means one request every two seconds).
+ */
+export function resolveHostLimits(
+  host: string,
+  limits: HostLimits | undefined,
+  share = 1,
+): ResolvedHostLimits {
+  const where = `downstream[${JSON.stringify(host)}]`;
+  if (typeof share !== 'number' || !(share > 0 && share <= 1)) {
+    throw new InvalidArgumentError('share', share, 'a number in (0, 1]');
+  }
+  if (limits === undefined) {
+    return { maxConcurrency: Infinity, maxRequestsPerSecond: Infinity, burst: 1, adaptive: false };
+  }
+  if (limits === null || typeof limits !== 'object') {
+    throw new InvalidArgumentError(
+      where,
+      limits,
+      'an object like { maxConcurrency: 8, maxRequestsPerSecond: 50 }',
+    );
+  }
+  const { maxConcurrency, maxRequestsPerSecond, burst, adaptive = false } = limits;
+  if (maxConcurrency !== undefined && (!Number.isInteger(maxConcurrency) || maxConcurrency < 1)) {
+    throw new InvalidArgumentError(`${where}.maxConcurrency`, maxConcurrency, 'an integer >= 1');
+  }
+  if (
+    maxRequestsPerSecond !== undefined &&
+    (typeof maxRequestsPerSecond !== 'number' ||
+      !(maxRequestsPerSecond > 0) ||
+      !Number.isFinite(maxRequestsPerSecond))
+  ) {
+    throw new InvalidArgumentError(
+      `${where}.maxRequestsPerSecond`,
+      maxRequestsPerSecond,
+      'a finite number > 0',
+    );
+  }
+  if (burst !== undefined && (!Number.isInteger(burst) || burst < 1)) {
+    throw new InvalidArgumentError(`${where}.burst`, burst, 'an integer >= 1');
+  }
+  if (typeof adaptive !== 'boolean')
+    throw new InvalidArgumentError(`${where}.adaptive`, adaptive, 'true or false');
+  const rate = maxRequestsPerSecond === undefined ? Infinity : maxRequestsPerSecond * share;
+  return {
+    maxConcurrency: maxConcurrency === undefined ? Infinity : Math.max(1, Math.floor(maxConcurrency * share)),
+    maxRequestsPerSecond: rate,
+    // A tenth of a second's worth: enough that late timers lose no tokens, small enough not to burst.
+    burst:
+      burst !== undefined
+        ? Math.max(1, Math.floor(burst * share))
+        : rate === Infinity
+          ? 1
+          : Math.max(1, Math.ceil(rate / 10)),
+    adaptive,
+  };
+}
+
+/** Checks every entry of a `downstream` map; throws on the first bad one, naming host and field. */
+export function validateDownstream(downstream: Readonly<Record<string, HostLimits>>): void {
+  if (downstream === null || typeof downstream !== 'object' || Array.isArray(downstream)) {
+    throw new InvalidArgumentError('downstream', downstream, 'an object of host names to limits');
+  }
+  for (const [host, limits] of Object.entries(downstream)) {
+    if (host === '' || /[/\s]/.test(host)) {
+      throw new InvalidArgumentError('downstream', host, 'host names (or host:port) as keys');
+    }
+    resolveHostLimits(host, limits);
+  }
+}
