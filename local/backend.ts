@@ -1,0 +1,121 @@
+// Picks the AWS side the local runtime talks to: LocalStack in a container where a container runtime
+// answers (checked first, in about a second), otherwise the embedded emulators. Either way the handlers
+// see only the standard endpoint variables, so the same code runs against AWS, LocalStack and the emulators.
+// LocalStack plays SQS, S3 and DynamoDB only: the functions always run in this process, driven by the local
+// poller and the local Invoke endpoint.
+import { InvalidArgumentError } from '../lib/errors.js';
+import { type ProbeResult, probeContainerRuntime } from './container-runtime.js';
+import { type Endpoints, startEmulators } from './emulators.js';
+
+export const BackendKinds = { AUTO: 'auto', EMULATORS: 'emulators', LOCALSTACK: 'localstack' } as const;
+export type BackendKind = (typeof BackendKinds)[keyof typeof BackendKinds];
+type StartedKind = Exclude<BackendKind, 'auto'>;
+
+/** LocalStack tags up to 4.14.0 run without an auth token; later ones need LOCALSTACK_AUTH_TOKEN. */
+export const DEFAULT_LOCALSTACK_IMAGE = 'localstack/localstack:4.14.0';
+/** Environment variable that forces a backend: auto (the default), emulators or localstack. */
+export const BACKEND_ENV = 'BOUNDED_FANOUT_BACKEND';
+
+export interface BackendInfo {
+  readonly kind: StartedKind;
+  readonly endpoints: Endpoints;
+  readonly region: string;
+  /** One line saying what runs and why it was chosen. */
+  readonly description: string;
+}
+
+export interface Backend extends BackendInfo {
+  stop(): Promise<void>;
+}
+
+export interface StartBackendOptions {
+  readonly kind?: BackendKind;
+  readonly region?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Where the choice is printed; pass `() => {}` to stay quiet. */
+  readonly log?: (line: string) => void;
+}
+
+export async function startBackend({
+  kind,
+  region = 'us-east-1',
+  env = process.env,
+  log = (line) => console.log(line),
+}: StartBackendOptions = {}): Promise<Backend> {
+  const wanted = kind ?? (env[BACKEND_ENV] as BackendKind | undefined) ?? BackendKinds.AUTO;
+  if (!Object.values(BackendKinds).includes(wanted)) {
+    throw new InvalidArgumentError(BACKEND_ENV, wanted, 'one of auto, emulators, localstack');
+  }
+  let probe: ProbeResult | undefined;
+  if (wanted !== BackendKinds.EMULATORS) {
+    probe = await probeContainerRuntime(env);
+    if (!probe.runtime && wanted === BackendKinds.LOCALSTACK) {
+      throw new Error(
+        `LocalStack was asked for, but no container runtime answers (${probe.tried.join('; ')})`,
+      );
+    }
+  }
+  const backend = probe?.runtime
+    ? await startLocalStack(probe.runtime.dockerHost, region, env)
+    : await startEmbedded(region, probe);
+  log(`[bounded-fanout] backend: ${backend.description}`);
+  return backend;
+}
+
+async function startEmbedded(region: string, probe: ProbeResult | undefined): Promise<Backend> {
+  const emulators = await startEmulators({ region });
+  const why = probe ? `no container runtime answered (${probe.tried.join('; ')})` : 'asked for';
+  return {
+    kind: BackendKinds.EMULATORS,
+    endpoints: emulators.endpoints,
+    region,
+    description: `embedded emulators, fauxqs (SQS, S3) and dynalite (DynamoDB), in process: ${why}`,
+    stop: () => emulators.stop(),
+  };
+}
+
+async function startLocalStack(dockerHost: string, region: string, env: NodeJS.ProcessEnv): Promise<Backend> {
+  // testcontainers reads DOCKER_HOST when imported; point it at the runtime the probe found.
+  process.env.DOCKER_HOST ??= dockerHost;
+  const { LocalstackContainer } = await import('@testcontainers/localstack');
+  const image = env.LOCALSTACK_IMAGE || DEFAULT_LOCALSTACK_IMAGE;
+  const container = new LocalstackContainer(image).withEnvironment({
+    SERVICES: 'sqs,s3,dynamodb',
+    // Queue URLs on the request's own host and port (the mapped one), not localhost.localstack.cloud:4566.
+    SQS_ENDPOINT_STRATEGY: 'path',
+    DEFAULT_REGION: region,
+    ...(env.LOCALSTACK_AUTH_TOKEN ? { LOCALSTACK_AUTH_TOKEN: env.LOCALSTACK_AUTH_TOKEN } : {}),
+  });
+  const started = await container.start();
+  // An IP endpoint keeps the S3 client on path-style addressing (no `bucket.localhost` host names).
+  const uri = `http://${started.getHost() === 'localhost' ? '127.0.0.1' : started.getHost()}:${started.getPort()}`;
+  return {
+    kind: BackendKinds.LOCALSTACK,
+    endpoints: { sqs: uri, s3: uri, dynamodb: uri },
+    region,
+    description: `LocalStack ${image} at ${uri} (container runtime at ${dockerHost})`,
+    stop: async () => {
+      await started.stop();
+    },
+  };
+}
+
+/**
+ * The environment the handlers and any AWS SDK client need to reach a backend: the standard endpoint
+ * variables, a region and dummy credentials (emulators and LocalStack accept any).
+ */
+export function backendEnvironment(
+  backend: Pick<BackendInfo, 'endpoints' | 'region'>,
+  lambdaEndpoint?: string,
+): Record<string, string> {
+  return {
+    AWS_REGION: backend.region,
+    AWS_DEFAULT_REGION: backend.region,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_SQS: backend.endpoints.sqs,
+    AWS_ENDPOINT_URL_S3: backend.endpoints.s3,
+    AWS_ENDPOINT_URL_DYNAMODB: backend.endpoints.dynamodb,
+    ...(lambdaEndpoint ? { AWS_ENDPOINT_URL_LAMBDA: lambdaEndpoint } : {}),
+  };
+}

@@ -1,0 +1,124 @@
+// Reads the dead-letter queue after a run and counts the tasks of one run in it: dead-letter messages
+// (tasks the orchestrator or the worker gave up on, each with its last error) and whole task messages
+// SQS moved there after maxReceiveCount (every task in them ended unprocessed). The messages are made
+// visible again afterwards, so they stay in the queue for a redrive.
+import {
+  ChangeMessageVisibilityBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { readDeadLetterBody } from '../lib/fanout/messages.js';
+import type { JobTask } from '../lib/manifest/schema.js';
+
+/** Tasks listed in full in a report; the counts are always exact. */
+export const MAX_LISTED = 1_000;
+
+export interface DeadLetteredTask {
+  readonly id: string;
+  readonly attempts: number;
+  readonly error: string;
+  readonly source: 'orchestrator' | 'worker' | 'redrive';
+  readonly task?: JobTask;
+}
+
+export interface DeadLetterCount {
+  /** Tasks of the run found in the dead-letter queue (a task dead-lettered twice counts twice). */
+  readonly tasks: number;
+  /** Distinct task ids among them: below `tasks` when some task was dead-lettered more than once. */
+  readonly distinct: number;
+  readonly bySource: { readonly orchestrator: number; readonly worker: number; readonly redrive: number };
+  /** The first MAX_LISTED of them. */
+  readonly listed: readonly DeadLetteredTask[];
+  /** Bodies that are not messages of any run (malformed messages moved there by SQS). */
+  readonly unreadable: number;
+  /** Messages of other runs left in the same queue. */
+  readonly otherRuns: number;
+}
+
+const REDRIVE_ERROR = 'moved to the dead-letter queue by SQS after maxReceiveCount receives';
+
+export async function readDeadLetters(
+  sqs: SQSClient,
+  queueUrl: string,
+  run: { jobId?: string; runId?: string },
+): Promise<DeadLetterCount> {
+  const bySource = { orchestrator: 0, worker: 0, redrive: 0 };
+  const listed: DeadLetteredTask[] = [];
+  let unreadable = 0;
+  let otherRuns = 0;
+  const held: Message[] = [];
+  const ids = new Set<string>();
+  const mine = (jobId: string, runId: string) =>
+    (run.jobId === undefined || run.jobId === jobId) && (run.runId === undefined || run.runId === runId);
+  const list = (task: DeadLetteredTask) => {
+    if (listed.length < MAX_LISTED) listed.push(task);
+  };
+  try {
+    for (;;) {
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 0,
+          VisibilityTimeout: 120,
+          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+        }),
+      );
+      if (Messages.length === 0) break;
+      held.push(...Messages);
+      for (const message of Messages) {
+        const read = readDeadLetterBody(message.Body ?? '');
+        if (read.kind === 'unreadable') {
+          unreadable++;
+          continue;
+        }
+        const { jobId, runId } = read.message;
+        if (!mine(jobId, runId)) {
+          otherRuns++;
+          continue;
+        }
+        if (read.kind === 'dead-letter') {
+          const source = read.message.source === 'worker' ? 'worker' : 'orchestrator';
+          for (const t of read.message.tasks) {
+            bySource[source]++;
+            ids.add(t.task.id);
+            list({ id: t.task.id, attempts: t.attempts, error: t.error, source, task: t.task });
+          }
+        } else {
+          for (const task of read.message.tasks) {
+            bySource.redrive++;
+            ids.add(task.id);
+            list({
+              id: task.id,
+              attempts: read.message.attempt,
+              error: REDRIVE_ERROR,
+              source: 'redrive',
+              task,
+            });
+          }
+        }
+      }
+    }
+  } finally {
+    await release(sqs, queueUrl, held);
+  }
+  const tasks = bySource.orchestrator + bySource.worker + bySource.redrive;
+  return { tasks, distinct: ids.size, bySource, listed, unreadable, otherRuns };
+}
+
+/** Makes the messages read visible again at once. */
+async function release(sqs: SQSClient, queueUrl: string, messages: readonly Message[]): Promise<void> {
+  for (let i = 0; i < messages.length; i += 10) {
+    await sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: messages.slice(i, i + 10).map((m, j) => ({
+          Id: String(j),
+          ReceiptHandle: m.ReceiptHandle!,
+          VisibilityTimeout: 0,
+        })),
+      }),
+    );
+  }
+}

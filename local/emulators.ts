@@ -1,0 +1,67 @@
+// The embedded AWS side: fauxqs (SQS + S3) and dynalite (DynamoDB) in this process, on free loopback ports.
+// Both speak the real wire protocols, so the handlers' unchanged AWS SDK clients talk to them.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import dynalite from 'dynalite';
+import { startFauxqs } from 'fauxqs';
+
+export interface Endpoints {
+  readonly sqs: string;
+  readonly s3: string;
+  readonly dynamodb: string;
+}
+
+export interface Emulators {
+  readonly endpoints: Endpoints;
+  readonly region: string;
+  stop(): Promise<void>;
+}
+
+export interface EmulatorOptions {
+  readonly region?: string;
+}
+
+// fauxqs names its queues `http://sqs.<region>.<host>:<port>/<account>/<name>` (host "localhost" by default),
+// and the SQS client sends each call to its QueueUrl's origin when that differs from the endpoint (and warns).
+// `*.localhost` does not resolve here (glibc), so the host is given as `local@127.0.0.1`: the URL then reads
+// `http://sqs.<region>.local@127.0.0.1:<port>/...`, whose origin is the endpoint itself (the part before `@`
+// is a user name no one reads). The queue URL stays an exact key of fauxqs's store, so nothing is rewritten.
+const QUEUE_URL_HOST = 'local@127.0.0.1';
+
+export async function startEmulators({ region = 'us-east-1' }: EmulatorOptions = {}): Promise<Emulators> {
+  const fauxqs = await startFauxqs({ port: 0, logger: false, defaultRegion: region, host: QUEUE_URL_HOST });
+  let dynamo: Server;
+  try {
+    // Tables become ACTIVE at once: nothing here waits on a table state machine.
+    dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }) as Server;
+    await new Promise<void>((resolve, reject) => {
+      dynamo.once('error', reject);
+      dynamo.listen(0, '127.0.0.1', () => resolve());
+    });
+  } catch (error) {
+    await fauxqs.stop();
+    throw error;
+  }
+  const dynamoPort = (dynamo.address() as AddressInfo).port;
+  const endpoints: Endpoints = {
+    sqs: `http://127.0.0.1:${fauxqs.port}`,
+    // An IP endpoint makes the S3 client use path-style addressing: no per-bucket host names needed.
+    s3: `http://127.0.0.1:${fauxqs.port}`,
+    dynamodb: `http://127.0.0.1:${dynamoPort}`,
+  };
+  let stopped: Promise<void> | undefined;
+  return {
+    endpoints,
+    region,
+    stop() {
+      stopped ??= Promise.all([
+        fauxqs.stop(),
+        new Promise<void>((resolve) => {
+          dynamo.closeAllConnections?.();
+          dynamo.close(() => resolve());
+        }),
+      ]).then(() => undefined);
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,266 @@
+// The Lambda Invoke API on loopback: the one route `POST /2015-03-31/functions/{name}/invocations`, so the
+// handlers' unchanged @aws-sdk/client-lambda code runs locally through AWS_ENDPOINT_URL_LAMBDA.
+// RequestResponse answers 200 with the result (or `X-Amz-Function-Error: Unhandled` and the error);
+// Event answers 202 at once and runs the invocation in the background, retried on error as Lambda does
+// (twice by default) and held back, not dropped, while the function is at its reserved concurrency.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { assertInteger } from '../lib/errors.js';
+import { FunctionThrottledError, type LocalFunction } from './local-function.js';
+
+/** Lambda's payload quotas: 6 MB for a synchronous request, 1 MB for an asynchronous one. */
+export const MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024;
+export const MAX_ASYNC_PAYLOAD_BYTES = 1024 * 1024;
+
+export const InvocationTypes = {
+  REQUEST_RESPONSE: 'RequestResponse',
+  EVENT: 'Event',
+  DRY_RUN: 'DryRun',
+} as const;
+
+const ROUTE = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
+
+export interface AsyncInvocationRecord {
+  readonly functionName: string;
+  readonly requestId: string;
+  /** 1 + retries after errors (throttled waits are not attempts). */
+  readonly attempts: number;
+  readonly status: 'succeeded' | 'failed';
+  readonly result?: unknown;
+  readonly error?: string;
+  /** Which delivery of the event this was: 2 for a duplicate delivered by fault injection. */
+  readonly delivery: number;
+}
+
+export interface InvokeServerOptions {
+  readonly functions: Iterable<LocalFunction>;
+  /** Retries of a failed asynchronous invocation (Lambda's MaximumRetryAttempts, 0..2). */
+  readonly asyncRetryAttempts?: number;
+  readonly asyncRetryDelayMs?: number;
+  /**
+   * Fault injection: deliver an asynchronous event this many times (Lambda's async delivery is at least
+   * once). A function of the function name and payload, or a number for every event.
+   */
+  readonly asyncDeliveries?: number | ((functionName: string, payload: unknown) => number);
+}
+
+export class InvokeServer {
+  readonly #functions = new Map<string, LocalFunction>();
+  readonly #server: Server;
+  readonly #pending = new Set<Promise<void>>();
+  readonly #records: AsyncInvocationRecord[] = [];
+  readonly #retryAttempts: number;
+  readonly #retryDelayMs: number;
+  readonly #deliveries: (functionName: string, payload: unknown) => number;
+  #endpoint: string | undefined;
+  #closing = false;
+
+  constructor({
+    functions,
+    asyncRetryAttempts = 2,
+    asyncRetryDelayMs = 50,
+    asyncDeliveries = 1,
+  }: InvokeServerOptions) {
+    for (const fn of functions) this.#functions.set(fn.name, fn);
+    this.#retryAttempts = assertInteger('asyncRetryAttempts', asyncRetryAttempts, { min: 0 });
+    this.#retryDelayMs = assertInteger('asyncRetryDelayMs', asyncRetryDelayMs, { min: 0 });
+    if (typeof asyncDeliveries === 'number') assertInteger('asyncDeliveries', asyncDeliveries);
+    this.#deliveries = typeof asyncDeliveries === 'number' ? () => asyncDeliveries : asyncDeliveries;
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch((error) =>
+        reply(res, 500, errorHeaders('ServiceException'), errorBody(error)),
+      );
+    });
+  }
+
+  /** Listens on 127.0.0.1 (a free port unless given) and resolves to the endpoint URL. */
+  async listen(port = 0): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, '127.0.0.1', () => resolve());
+    });
+    this.#endpoint = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return this.#endpoint;
+  }
+
+  get endpoint(): string {
+    if (!this.#endpoint) throw new Error('InvokeServer is not listening: call listen() first');
+    return this.#endpoint;
+  }
+
+  /** Outcomes of the asynchronous invocations finished so far, in order of completion. */
+  get asyncInvocations(): readonly AsyncInvocationRecord[] {
+    return this.#records;
+  }
+
+  get pendingAsyncInvocations(): number {
+    return this.#pending.size;
+  }
+
+  /** Resolves once no asynchronous invocation runs or waits, including those started meanwhile. */
+  async idle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+
+  /** Stops accepting requests, waits for the background invocations, closes the sockets. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    await this.idle();
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const route = ROUTE.exec(url.pathname);
+    if (req.method !== 'POST' || !route) {
+      return reply(res, 404, errorHeaders('UnknownOperationException'), { message: 'Unknown operation' });
+    }
+    const name = functionNameOf(decodeURIComponent(route[1]));
+    const fn = this.#functions.get(name);
+    if (!fn || this.#closing) {
+      const arn = `arn:aws:lambda:us-east-1:000000000000:function:${name}`;
+      return reply(res, 404, errorHeaders('ResourceNotFoundException'), {
+        Type: 'User',
+        message: `Function not found: ${arn}`,
+      });
+    }
+    const type = String(req.headers['x-amz-invocation-type'] ?? InvocationTypes.REQUEST_RESPONSE);
+    const limit = type === InvocationTypes.EVENT ? MAX_ASYNC_PAYLOAD_BYTES : MAX_SYNC_PAYLOAD_BYTES;
+    const raw = await readBody(req, limit);
+    if (raw === undefined) {
+      return reply(res, 413, errorHeaders('RequestEntityTooLargeException'), {
+        Type: 'User',
+        message: `Request must be smaller than ${limit} bytes for the ${type} invocation type`,
+      });
+    }
+    let payload: unknown;
+    try {
+      payload = raw.length === 0 ? {} : JSON.parse(raw.toString('utf8'));
+    } catch {
+      return reply(res, 400, errorHeaders('InvalidRequestContentException'), {
+        Type: 'User',
+        message: 'Could not parse request body into json',
+      });
+    }
+    const requestId = randomUUID();
+    const ids = { 'x-amzn-requestid': requestId };
+    if (type === InvocationTypes.DRY_RUN) return reply(res, 204, ids);
+    if (type === InvocationTypes.EVENT) {
+      const deliveries = assertInteger('asyncDeliveries', this.#deliveries(name, payload));
+      for (let delivery = 1; delivery <= deliveries; delivery++)
+        this.#runAsync(fn, payload, requestId, delivery);
+      return reply(res, 202, ids);
+    }
+    if (type !== InvocationTypes.REQUEST_RESPONSE) {
+      return reply(res, 400, errorHeaders('InvalidParameterValueException'), {
+        Type: 'User',
+        message: `Unsupported invocation type: ${type}`,
+      });
+    }
+    try {
+      const result = await fn.invoke(payload, { awsRequestId: requestId });
+      return reply(res, 200, { ...ids, 'x-amz-executed-version': '$LATEST' }, result ?? null);
+    } catch (error) {
+      if (error instanceof FunctionThrottledError) {
+        return reply(res, 429, errorHeaders('TooManyRequestsException'), {
+          Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded',
+          Type: 'User',
+          message: 'Rate Exceeded.',
+        });
+      }
+      const headers = { ...ids, 'x-amz-executed-version': '$LATEST', 'x-amz-function-error': 'Unhandled' };
+      return reply(res, 200, headers, errorBody(error));
+    }
+  }
+
+  #runAsync(fn: LocalFunction, payload: unknown, requestId: string, delivery: number): void {
+    const run = (async () => {
+      let attempts = 0;
+      for (;;) {
+        try {
+          attempts++;
+          const result = await fn.invoke(payload, { awsRequestId: requestId });
+          this.#records.push({
+            functionName: fn.name,
+            requestId,
+            attempts,
+            status: 'succeeded',
+            result,
+            delivery,
+          });
+          return;
+        } catch (error) {
+          if (error instanceof FunctionThrottledError) {
+            // Lambda keeps throttled events queued and tries again later; a throttle is not an attempt.
+            attempts--;
+            await sleep(Math.max(10, this.#retryDelayMs));
+            continue;
+          }
+          if (attempts > this.#retryAttempts) {
+            const message = `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`;
+            this.#records.push({
+              functionName: fn.name,
+              requestId,
+              attempts,
+              status: 'failed',
+              error: message,
+              delivery,
+            });
+            return;
+          }
+          await sleep(this.#retryDelayMs);
+        }
+      }
+    })();
+    this.#pending.add(run);
+    run.finally(() => this.#pending.delete(run));
+  }
+}
+
+/** The function's name from a name, a `name:qualifier`, or a full or partial ARN. */
+export function functionNameOf(identifier: string): string {
+  const arn = /^(?:arn:[^:]+:lambda:[^:]+:)?\d{12}:function:([^:]+)(?::.*)?$/.exec(identifier);
+  if (arn) return arn[1];
+  return identifier.split(':')[0];
+}
+
+function errorHeaders(type: string): Record<string, string> {
+  return { 'x-amzn-errortype': type, 'x-amzn-requestid': randomUUID() };
+}
+
+function errorBody(error: unknown) {
+  const e = error instanceof Error ? error : new Error(String(error));
+  return {
+    errorType: e.name,
+    errorMessage: e.message,
+    trace: (e.stack ?? '').split('\n'),
+  };
+}
+
+function reply(res: ServerResponse, status: number, headers: Record<string, string>, body?: unknown): void {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+/** The request body, or undefined when it exceeds `limit` bytes (the rest is discarded, not buffered). */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooLarge = false;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) tooLarge = true;
+    if (!tooLarge) chunks.push(chunk as Buffer);
+  }
+  return tooLarge ? undefined : Buffer.concat(chunks);
+}

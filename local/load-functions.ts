@@ -1,0 +1,54 @@
+// Execution environments for the real handlers. Lambda gives each container its own copy of a function's
+// modules; the handlers keep per-container state at module level (Powertools' BatchProcessor, Logger,
+// Metrics), which must not be shared by two invocations running at once. So each local container imports
+// its handler module afresh (a distinct module URL per container: its own instance; the stateless lib/
+// modules under it stay shared) and builds its own runtime: AWS clients, HTTP agents, idempotency stores.
+// Imports happen in the container's init phase (a cold start, outside the invocation timeout), after the
+// job's environment is set.
+import type { Context } from 'aws-lambda';
+import type { FunctionRuntime } from '../functions/runtime.js';
+import type { LambdaHandler, LocalContainer } from './local-function.js';
+
+type WorkerModule = typeof import('../functions/worker.js');
+type OrchestratorModule = typeof import('../functions/orchestrator.js');
+type RuntimeModule = typeof import('../functions/runtime.js');
+
+/** A container whose runtime is visible to the local runtime (for its socket counts). */
+export interface FunctionContainer extends LocalContainer {
+  readonly runtime: FunctionRuntime | undefined;
+}
+
+let containerSeq = 0;
+
+/** A factory of containers for one function: `kind` names which handler module it loads. */
+export function functionContainers(
+  kind: 'worker' | 'orchestrator',
+  wrap: (handler: LambdaHandler) => LambdaHandler = (handler) => handler,
+): () => FunctionContainer {
+  return () => {
+    const seq = ++containerSeq;
+    let runtime: FunctionRuntime | undefined;
+    let handler: LambdaHandler | undefined;
+    const init = async () => {
+      const { createRuntime } = (await import('../functions/runtime.js')) as RuntimeModule;
+      const rt = createRuntime(process.env);
+      runtime = rt;
+      // A specifier computed at run time (bundlers must not rewrite it): the query makes the module URL
+      // distinct, so this container gets its own instance of the handler module.
+      const specifier = `../functions/${kind}.js?container=${seq}`;
+      const mod = (await import(/* @vite-ignore */ specifier)) as WorkerModule & OrchestratorModule;
+      handler = (
+        kind === 'worker' ? mod.createWorkerHandler(() => rt) : mod.createOrchestratorHandler(() => rt)
+      ) as LambdaHandler;
+    };
+    const inner: LambdaHandler = (event: unknown, context: Context) => handler!(event, context);
+    return {
+      handler: wrap(inner),
+      init,
+      get runtime() {
+        return runtime;
+      },
+      destroy: () => runtime?.destroy(),
+    };
+  };
+}

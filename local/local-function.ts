@@ -1,0 +1,232 @@
+// One Lambda function as the local runtime runs it: the handler, its timeout and memory, and its reserved
+// concurrency as the hard cap (an invocation above it is throttled, as Lambda answers 429). It counts the
+// invocations running at once and their peak, whoever invokes it (the poller or the Invoke endpoint).
+import type { Context } from 'aws-lambda';
+import { assertInteger, BoundedFanoutError, InvalidArgumentError } from '../lib/errors.js';
+import { Semaphore } from '../lib/semaphore.js';
+import { createLambdaContext } from './lambda-context.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: handlers take and return any JSON, as Lambda's own types do.
+export type LambdaHandler = (event: any, context: Context) => unknown;
+
+export const LocalFunctionErrorCodes = {
+  THROTTLED: 'BF_LAMBDA_THROTTLED',
+  TIMED_OUT: 'BF_LAMBDA_TIMED_OUT',
+} as const;
+
+/** Reserved concurrency exhausted: Lambda's TooManyRequestsException. */
+export class FunctionThrottledError extends BoundedFanoutError {
+  readonly functionName: string;
+  constructor(functionName: string, limit: number) {
+    super(
+      `Rate Exceeded: ${functionName} is at its reserved concurrency of ${limit}`,
+      LocalFunctionErrorCodes.THROTTLED,
+    );
+    this.name = 'TooManyRequestsException';
+    this.functionName = functionName;
+  }
+}
+
+/** The invocation ran past its timeout (Lambda's "Task timed out after N seconds"). */
+export class FunctionTimeoutError extends BoundedFanoutError {
+  constructor(functionName: string, timeoutMs: number) {
+    super(
+      `${functionName}: Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`,
+      LocalFunctionErrorCodes.TIMED_OUT,
+    );
+    this.name = 'Sandbox.Timedout';
+  }
+}
+
+/** One execution environment: a handler with the state it built at init, reused while warm. */
+export interface LocalContainer {
+  readonly handler: LambdaHandler;
+  /**
+   * The init phase, run once before the container's first invocation (a cold start): module loading and
+   * clients. As in Lambda it is not part of the invocation's timeout.
+   */
+  init?(): Promise<void>;
+  /** Frees what the container holds (sockets, clients) when the function is closed. */
+  destroy?(): void | Promise<void>;
+}
+
+export interface LocalFunctionOptions {
+  readonly name: string;
+  /**
+   * Either one handler shared by all invocations, or `container`: a factory of execution environments, as
+   * Lambda runs them: each serves one invocation at a time, a free one is reused (warm), a new one is made
+   * when all are busy (cold start), and one that timed out is thrown away.
+   */
+  readonly handler?: LambdaHandler;
+  readonly container?: () => LocalContainer;
+  readonly timeoutMs: number;
+  readonly memoryMb?: number;
+  /** Hard cap of invocations at once; above it an invocation is throttled. Unlimited when absent. */
+  readonly reservedConcurrency?: number;
+  readonly region?: string;
+}
+
+export class LocalFunction {
+  readonly name: string;
+  readonly timeoutMs: number;
+  readonly memoryMb: number;
+  readonly reservedConcurrency: number;
+  readonly #newContainer: () => LocalContainer;
+  readonly #shared: boolean;
+  readonly #idle: LocalContainer[] = [];
+  readonly #all = new Set<LocalContainer>();
+  readonly #initialized = new WeakMap<LocalContainer, Promise<void>>();
+  #coldStarts = 0;
+  readonly #region: string;
+  readonly #slots: Semaphore;
+  #invocations = 0;
+  #errors = 0;
+  #throttles = 0;
+
+  constructor({
+    name,
+    handler,
+    container,
+    timeoutMs,
+    memoryMb = 128,
+    reservedConcurrency,
+    region,
+  }: LocalFunctionOptions) {
+    if (typeof name !== 'string' || name === '')
+      throw new InvalidArgumentError('name', name, 'a function name');
+    if ((handler === undefined) === (container === undefined)) {
+      throw new InvalidArgumentError(
+        'handler',
+        handler,
+        'a function, or else `container` (exactly one of them)',
+      );
+    }
+    if (handler !== undefined && typeof handler !== 'function') {
+      throw new InvalidArgumentError('handler', handler, 'a function');
+    }
+    if (container !== undefined && typeof container !== 'function') {
+      throw new InvalidArgumentError('container', container, 'a function returning { handler }');
+    }
+    this.name = name;
+    this.timeoutMs = assertInteger('timeoutMs', timeoutMs);
+    this.memoryMb = assertInteger('memoryMb', memoryMb);
+    this.reservedConcurrency = assertInteger('reservedConcurrency', reservedConcurrency ?? Infinity, {
+      allowInfinity: true,
+    });
+    this.#shared = handler !== undefined;
+    this.#newContainer = handler ? () => ({ handler }) : container!;
+    this.#region = region ?? 'us-east-1';
+    this.#slots = new Semaphore(this.reservedConcurrency);
+  }
+
+  /** Invocations running now (a timed-out one counts until its handler really settles). */
+  get inFlight(): number {
+    return this.#slots.inFlight;
+  }
+
+  get peakInFlight(): number {
+    return this.#slots.peakInFlight;
+  }
+
+  get stats() {
+    return {
+      invocations: this.#invocations,
+      errors: this.#errors,
+      throttles: this.#throttles,
+      peakInFlight: this.peakInFlight,
+      containers: this.#all.size,
+      coldStarts: this.#coldStarts,
+    };
+  }
+
+  /** Every execution environment made so far and not thrown away, busy or idle. */
+  get containers(): readonly LocalContainer[] {
+    return [...this.#all];
+  }
+
+  /** Destroys the idle containers (call once no invocation runs). */
+  async close(): Promise<void> {
+    const idle = this.#idle.splice(0);
+    for (const c of idle) this.#all.delete(c);
+    if (!this.#shared) await Promise.all(idle.map((c) => c.destroy?.()));
+  }
+
+  /**
+   * Runs the handler once with a fresh context. Resolves to its result; rejects with its error, a
+   * FunctionTimeoutError past the timeout, or a FunctionThrottledError when the reserved concurrency is used up.
+   */
+  async invoke(event: unknown, { awsRequestId }: { awsRequestId?: string } = {}): Promise<unknown> {
+    const release = this.#slots.tryAcquire();
+    if (!release) {
+      this.#throttles++;
+      throw new FunctionThrottledError(this.name, this.reservedConcurrency);
+    }
+    this.#invocations++;
+    const container = this.#take();
+    try {
+      await this.#init(container);
+    } catch (error) {
+      release();
+      this.#errors++;
+      this.#all.delete(container);
+      throw error;
+    }
+    const context = createLambdaContext({
+      functionName: this.name,
+      timeoutMs: this.timeoutMs,
+      memoryMb: this.memoryMb,
+      region: this.#region,
+      awsRequestId,
+    });
+    const running = (async () => container.handler(event, context))();
+    let timedOutFlag = false; // set when the timeout fires first
+    const settle = () => {
+      release();
+      if (this.#shared) return;
+      if (!timedOutFlag) this.#idle.push(container);
+      else {
+        // Lambda resets a sandbox that timed out; this one is dropped once its handler really ends.
+        this.#all.delete(container);
+        void container.destroy?.();
+      }
+    };
+    running.then(settle, settle);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        timedOutFlag = true;
+        reject(new FunctionTimeoutError(this.name, this.timeoutMs));
+      }, this.timeoutMs);
+    });
+    try {
+      return await Promise.race([running, timedOut]);
+    } catch (error) {
+      this.#errors++;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #init(container: LocalContainer): Promise<void> {
+    let ready = this.#initialized.get(container);
+    if (!ready) {
+      this.#coldStarts++;
+      ready = container.init ? container.init() : Promise.resolve();
+      this.#initialized.set(container, ready);
+    }
+    return ready;
+  }
+
+  #take(): LocalContainer {
+    if (this.#shared) {
+      if (this.#all.size === 0) this.#all.add(this.#newContainer());
+      return [...this.#all][0];
+    }
+    const warm = this.#idle.pop();
+    if (warm) return warm;
+    const cold = this.#newContainer();
+    this.#all.add(cold);
+    return cold;
+  }
+}

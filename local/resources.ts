@@ -1,0 +1,156 @@
+// Creates the stack's resources on a local backend (the embedded emulators or LocalStack), with the names and
+// settings the CDK stack gives them, all from the one shared config. Through the AWS SDK, so it works against
+// any endpoint; creating what already exists is fine (queues with the same attributes, the table, the bucket).
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import { BucketAlreadyOwnedByYou, CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { type FanoutConfig, resourceNames } from '../lib/config.js';
+import type { Endpoints } from './emulators.js';
+
+/** DLQ retention as in the stack: 14 days, the SQS maximum. */
+export const DLQ_RETENTION_SECONDS = 14 * 24 * 3600;
+/** Powertools' DynamoDBPersistenceLayer defaults: partition key and TTL attribute of the idempotency table. */
+export const IDEMPOTENCY_KEY_ATTRIBUTE = 'id';
+export const IDEMPOTENCY_TTL_ATTRIBUTE = 'expiration';
+
+export interface LocalResources {
+  readonly queueUrl: string;
+  readonly queueArn: string;
+  readonly deadLetterQueueUrl: string;
+  readonly deadLetterQueueArn: string;
+  readonly idempotencyTable: string;
+  readonly bucket: string;
+}
+
+export interface AwsTarget {
+  readonly endpoints: Endpoints;
+  readonly region: string;
+}
+
+export const localCredentials = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+
+export function sqsClient({ endpoints, region }: AwsTarget): SQSClient {
+  return new SQSClient({ endpoint: endpoints.sqs, region, credentials: localCredentials });
+}
+
+export async function createResources(
+  config: Pick<FanoutConfig, 'prefix' | 'visibilityTimeoutSeconds' | 'maxReceiveCount'>,
+  target: AwsTarget,
+): Promise<LocalResources> {
+  const names = resourceNames(config);
+  const sqs = sqsClient(target);
+  const dynamodb = new DynamoDBClient({
+    endpoint: target.endpoints.dynamodb,
+    region: target.region,
+    credentials: localCredentials,
+  });
+  const s3 = new S3Client({
+    endpoint: target.endpoints.s3,
+    region: target.region,
+    credentials: localCredentials,
+    forcePathStyle: true,
+  });
+  try {
+    const [queues] = await Promise.all([
+      createQueues(sqs, target, names, config),
+      createTable(dynamodb, names.idempotencyTable),
+      createBucket(s3, names.bucket),
+    ]);
+    return { ...queues, idempotencyTable: names.idempotencyTable, bucket: names.bucket };
+  } finally {
+    sqs.destroy();
+    dynamodb.destroy();
+    s3.destroy();
+  }
+}
+
+async function createQueues(
+  sqs: SQSClient,
+  target: AwsTarget,
+  names: ReturnType<typeof resourceNames>,
+  config: Pick<FanoutConfig, 'visibilityTimeoutSeconds' | 'maxReceiveCount'>,
+) {
+  const dlq = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: names.deadLetterQueue,
+      Attributes: { MessageRetentionPeriod: String(DLQ_RETENTION_SECONDS) },
+    }),
+  );
+  const deadLetterQueueUrl = sameOrigin(dlq.QueueUrl!, target.endpoints.sqs);
+  const deadLetterQueueArn = await queueArn(sqs, deadLetterQueueUrl);
+  const queue = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: names.queue,
+      Attributes: {
+        VisibilityTimeout: String(config.visibilityTimeoutSeconds),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: deadLetterQueueArn,
+          maxReceiveCount: config.maxReceiveCount,
+        }),
+      },
+    }),
+  );
+  const queueUrl = sameOrigin(queue.QueueUrl!, target.endpoints.sqs);
+  return { queueUrl, queueArn: await queueArn(sqs, queueUrl), deadLetterQueueUrl, deadLetterQueueArn };
+}
+
+async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+  );
+  return Attributes!.QueueArn!;
+}
+
+/**
+ * A queue URL on the endpoint's origin. LocalStack (behind a mapped port) may name another host in its URLs;
+ * it finds queues by path, and the SDK then keeps to the configured endpoint.
+ */
+export function sameOrigin(queueUrl: string, endpoint: string): string {
+  const url = new URL(queueUrl);
+  const origin = new URL(endpoint);
+  if (url.origin === origin.origin) return queueUrl;
+  return new URL(url.pathname, origin).href;
+}
+
+async function createTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await dynamodb.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        AttributeDefinitions: [{ AttributeName: IDEMPOTENCY_KEY_ATTRIBUTE, AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: IDEMPOTENCY_KEY_ATTRIBUTE, KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
+  try {
+    await dynamodb.send(
+      new UpdateTimeToLiveCommand({
+        TableName: tableName,
+        TimeToLiveSpecification: { AttributeName: IDEMPOTENCY_TTL_ATTRIBUTE, Enabled: true },
+      }),
+    );
+  } catch (error) {
+    // dynalite has no TTL API (UnknownOperationException): records there simply never expire. DynamoDB
+    // refuses to enable TTL twice (ValidationException): already on is what we want.
+    const { name, message } = error as Error;
+    if (name !== 'UnknownOperationException' && !/already enabled/i.test(message)) throw error;
+  }
+}
+
+async function createBucket(s3: S3Client, bucket: string): Promise<void> {
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (error) {
+    if (!(error instanceof BucketAlreadyOwnedByYou) && (error as Error).name !== 'BucketAlreadyExists') {
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,309 @@
+// Runs one whole job on this machine and resolves to its report. It starts (or reuses) the AWS side,
+// creates the stack's resources from the shared config, serves the Lambda Invoke API on loopback, points
+// the standard endpoint variables at all of it, invokes the orchestrator with the job event as the
+// schedule would, and lets the local event-source poller drive the worker until the queue is empty and no
+// invocation runs. The counts come from what the functions really did, never from the manifest alone:
+//   submitted, invalid        the orchestrator's final summary (tasks read, tasks refused by the schema);
+//   succeeded                 inline and invoked successes from that summary, plus the worker's own
+//                             TasksSucceeded EMF metric over all its invocations;
+//   deadLettered              tasks found in the dead-letter queue at the end (left there for a redrive).
+// `unaccounted = submitted - succeeded - deadLettered - invalid` is reported, not assumed to be zero.
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { SQSRecord } from 'aws-lambda';
+import {
+  EnvVars,
+  type FanoutConfig,
+  functionConfig,
+  resourceNames,
+  toEnvironment,
+  withDefaults,
+} from '../lib/config.js';
+import { Semaphore } from '../lib/semaphore.js';
+import { type BackendInfo, type BackendKind, backendEnvironment, startBackend } from './backend.js';
+import { readDeadLetters } from './dead-letters.js';
+import { FunctionLogs, type LogSink } from './function-logs.js';
+import { type AsyncInvocationRecord, InvokeServer } from './invoke-server.js';
+import { buildReport, type LocalJobReport, type OrchestratorOutcome } from './job-report.js';
+import { type LocalProgress, startSampler } from './job-sampler.js';
+import { type FunctionContainer, functionContainers } from './load-functions.js';
+import { type LambdaHandler, LocalFunction } from './local-function.js';
+import { EventSourcePoller } from './poller.js';
+import { queueDepth } from './queue-depth.js';
+import { createResources, type LocalResources, sqsClient } from './resources.js';
+
+export type { LocalJobReport } from './job-report.js';
+export type { LocalProgress } from './job-sampler.js';
+
+export interface RunLocalJobFaults {
+  /** Deliver each asynchronous invocation (the orchestrator's continuations) this many times. */
+  readonly asyncDeliveries?: number;
+  /** Lose the delete of a processed message (it is redelivered after the visibility timeout). */
+  readonly loseDelete?: (record: SQSRecord) => boolean;
+  /** Wrap each worker container's handler (to make it throw mid-batch, say). */
+  readonly wrapWorker?: (handler: LambdaHandler) => LambdaHandler;
+}
+
+export interface RunLocalJobOptions {
+  /** The shared config (defaults fill the rest): limits, names, queue settings. */
+  readonly config?: Partial<FanoutConfig>;
+  /** A backend already started (its endpoints are used as they are), or the kind to start for this job. */
+  readonly backend?: BackendInfo | BackendKind;
+  /** Invocation timeouts, when not the config's whole seconds (tests force deadlines with these). */
+  readonly orchestratorTimeoutMs?: number;
+  readonly workerTimeoutMs?: number;
+  readonly faults?: RunLocalJobFaults;
+  /** The functions' own log lines: dropped by default (their EMF metrics are read either way). */
+  readonly functionLogs?: LogSink;
+  readonly onProgress?: (progress: LocalProgress) => void;
+  /** Sees every batch the poller receives, before the worker does (tracing, tests). */
+  readonly onReceive?: (records: readonly SQSRecord[]) => void;
+  readonly progressIntervalMs?: number;
+  /** Stops polling: unfinished work stays in the queue and the report says `interrupted`. */
+  readonly signal?: AbortSignal;
+  /** Upper bound on the whole run; past it the report says `interrupted`. 10 minutes by default. */
+  readonly timeoutMs?: number;
+  /** Where the backend choice is printed. */
+  readonly log?: (line: string) => void;
+}
+
+// One job at a time per process: the endpoint variables and the functions' stdout are process-wide.
+const oneAtATime = new Semaphore(1);
+
+export async function runLocalJob(
+  jobEvent: unknown,
+  options: RunLocalJobOptions = {},
+): Promise<LocalJobReport> {
+  return oneAtATime.run(() => runExclusive(jobEvent, options));
+}
+
+async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Promise<LocalJobReport> {
+  const started = Date.now();
+  const config = withDefaults({ ...options.config });
+  const names = resourceNames(config);
+  const owned =
+    typeof options.backend === 'object'
+      ? undefined
+      : await startBackend({ kind: options.backend, log: options.log });
+  const backend: BackendInfo = owned ?? (options.backend as BackendInfo);
+  const cleanups: (() => unknown)[] = [];
+  const logs = new FunctionLogs(options.functionLogs ?? 'silent');
+  try {
+    const resources = await createResources(config, backend);
+    const sqs = sqsClient(backend);
+    cleanups.push(() => sqs.destroy());
+    const functions = buildFunctions(config, options);
+    const invokeServer = new InvokeServer({
+      functions: [functions.orchestrator, functions.worker],
+      asyncDeliveries: options.faults?.asyncDeliveries ?? 1,
+    });
+    const lambdaEndpoint = await invokeServer.listen();
+    cleanups.push(() => invokeServer.close());
+    cleanups.push(withEnvironment(jobEnvironment(config, backend, resources, names, lambdaEndpoint)));
+    logs.start();
+    cleanups.push(() => logs.stop());
+    cleanups.push(() => functions.close());
+
+    const poller = new EventSourcePoller({
+      sqs,
+      queueUrl: resources.queueUrl,
+      queueArn: resources.queueArn,
+      worker: functions.worker,
+      batchSize: config.batchSize,
+      maxConcurrency: config.workerMaxConcurrency,
+      maxBatchingWindowMs: config.maxBatchingWindowSeconds * 1000,
+      region: backend.region,
+      loseDelete: options.faults?.loseDelete,
+      onReceive: options.onReceive,
+    }).start();
+    cleanups.push(() => poller.stop());
+
+    const sampler = startSampler(options, started, functions, sqs, resources.queueUrl);
+    cleanups.push(() => sampler.stop());
+
+    // The schedule's invocation. Continuations arrive through the Invoke endpoint as Event invocations.
+    const first = await invokeFirst(functions.orchestrator, jobEvent);
+    const interrupted = await drain({
+      options,
+      started,
+      poller,
+      invokeServer,
+      functions,
+      sqs,
+      queueUrl: resources.queueUrl,
+    });
+    await poller.stop();
+    await invokeServer.idle();
+    sampler.stop();
+
+    const outcome = orchestratorOutcome(first, invokeServer.asyncInvocations, names.orchestrator);
+    const deadLetters = await readDeadLetters(sqs, resources.deadLetterQueueUrl, outcome);
+    return await buildReport({
+      config,
+      jobEvent,
+      backend,
+      started,
+      interrupted,
+      outcome,
+      deadLetters,
+      logs,
+      worker: functions.worker,
+      pollerStats: poller.stats,
+      sockets: { total: sampler.peakSockets, perContainer: functions.sockets().perContainer },
+      resources,
+    });
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    await owned?.stop();
+  }
+}
+
+export type LocalFunctions = ReturnType<typeof buildFunctions>;
+
+function buildFunctions(config: FanoutConfig, options: RunLocalJobOptions) {
+  const names = resourceNames(config);
+  const worker = new LocalFunction({
+    name: names.worker,
+    timeoutMs: options.workerTimeoutMs ?? config.workerTimeoutSeconds * 1000,
+    memoryMb: config.workerMemoryMb,
+    reservedConcurrency: config.workerReservedConcurrency,
+    container: functionContainers('worker', options.faults?.wrapWorker),
+  });
+  const orchestrator = new LocalFunction({
+    name: names.orchestrator,
+    timeoutMs: options.orchestratorTimeoutMs ?? config.orchestratorTimeoutSeconds * 1000,
+    memoryMb: config.orchestratorMemoryMb,
+    reservedConcurrency: config.orchestratorReservedConcurrency,
+    container: functionContainers('orchestrator'),
+  });
+  return {
+    worker,
+    orchestrator,
+    /** Sockets the functions' HTTP agents hold open now, and the most any one container held at once. */
+    sockets() {
+      let open = 0;
+      let perContainer = 0;
+      for (const fn of [worker, orchestrator]) {
+        for (const container of fn.containers) {
+          const budget = (container as FunctionContainer).runtime?.http.budget;
+          open += budget?.open ?? 0;
+          perContainer = Math.max(perContainer, budget?.peak ?? 0);
+        }
+      }
+      return { open, perContainer };
+    },
+    async close() {
+      await Promise.all([worker.close(), orchestrator.close()]);
+    },
+  };
+}
+
+function jobEnvironment(
+  config: FanoutConfig,
+  backend: BackendInfo,
+  resources: LocalResources,
+  names: ReturnType<typeof resourceNames>,
+  lambdaEndpoint: string,
+): Record<string, string> {
+  return {
+    ...backendEnvironment(backend, lambdaEndpoint),
+    [EnvVars.CONFIG]: toEnvironment(functionConfig(config)),
+    [EnvVars.QUEUE_URL]: resources.queueUrl,
+    [EnvVars.DLQ_URL]: resources.deadLetterQueueUrl,
+    [EnvVars.IDEMPOTENCY_TABLE]: resources.idempotencyTable,
+    [EnvVars.BUCKET]: resources.bucket,
+    [EnvVars.WORKER_FUNCTION]: names.worker,
+    [EnvVars.ORCHESTRATOR_FUNCTION]: names.orchestrator,
+    // One JSON line per log record and EMF metrics on: the runtime reads the worker's counts from them.
+    POWERTOOLS_DEV: 'false',
+    POWERTOOLS_METRICS_DISABLED: 'false',
+  };
+}
+
+/** Sets the variables for the run; the returned function puts the previous values back. */
+function withEnvironment(vars: Record<string, string>): () => void {
+  const previous = new Map(Object.keys(vars).map((key) => [key, process.env[key]]));
+  Object.assign(process.env, vars);
+  return () => {
+    for (const [key, value] of previous) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  };
+}
+
+async function invokeFirst(orchestrator: LocalFunction, jobEvent: unknown) {
+  const requestId = randomUUID();
+  try {
+    return { requestId, result: await orchestrator.invoke(jobEvent, { awsRequestId: requestId }) };
+  } catch (error) {
+    return { requestId, error: `${(error as Error)?.name}: ${(error as Error)?.message ?? String(error)}` };
+  }
+}
+
+function orchestratorOutcome(
+  first: { requestId: string; result?: unknown; error?: string },
+  asyncRecords: readonly AsyncInvocationRecord[],
+  orchestratorName: string,
+): OrchestratorOutcome {
+  const mine = asyncRecords.filter((r) => r.functionName === orchestratorName);
+  const results = [first.result, ...mine.filter((r) => r.status === 'succeeded').map((r) => r.result)];
+  const errors = [first.error, ...mine.filter((r) => r.status === 'failed').map((r) => r.error)].filter(
+    (e): e is string => e !== undefined,
+  );
+  type Result = {
+    status?: string;
+    summary?: { jobId?: string; runId?: string };
+    jobId?: string;
+    runId?: string;
+  };
+  const final = results.find((r): r is Result =>
+    ['succeeded', 'failed', 'refused'].includes((r as Result)?.status ?? ''),
+  );
+  const statuses = results.map((r) => (r as Result)?.status ?? 'error');
+  const named = results.find((r) => (r as Result)?.runId) as Result | undefined;
+  return {
+    jobId: final?.summary?.jobId ?? named?.jobId,
+    runId: final?.summary?.runId ?? named?.runId,
+    final: final as OrchestratorOutcome['final'],
+    invocations: 1 + mine.length,
+    continuations: statuses.filter((s) => s === 'continued').length,
+    duplicates: statuses.filter((s) => s === 'duplicate').length,
+    errors,
+  };
+}
+
+interface DrainArgs {
+  options: RunLocalJobOptions;
+  started: number;
+  poller: EventSourcePoller;
+  invokeServer: InvokeServer;
+  functions: LocalFunctions;
+  sqs: ReturnType<typeof sqsClient>;
+  queueUrl: string;
+}
+
+/** Waits until no invocation runs or waits and the queue is empty, twice in a row. True when cut short. */
+async function drain({
+  options,
+  started,
+  poller,
+  invokeServer,
+  functions,
+  sqs,
+  queueUrl,
+}: DrainArgs): Promise<boolean> {
+  const deadline = started + (options.timeoutMs ?? 600_000);
+  let quiet = 0;
+  while (quiet < 2) {
+    if (options.signal?.aborted || Date.now() > deadline) return true;
+    await sleep(quiet === 0 ? 50 : 100);
+    const busy =
+      invokeServer.pendingAsyncInvocations > 0 ||
+      poller.inFlight > 0 ||
+      functions.worker.inFlight > 0 ||
+      functions.orchestrator.inFlight > 0;
+    quiet = !busy && (await queueDepth(sqs, queueUrl)).total === 0 ? quiet + 1 : 0;
+  }
+  return false;
+}

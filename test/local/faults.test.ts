@@ -1,0 +1,238 @@
+// Faults, end to end with the real handlers on the chosen backend: a message delivered twice, a worker
+// invocation that throws mid-batch, a deadline that forces continuations (each delivered twice), and a
+// failure budget that trips. Each is checked against the target server's own record of what it answered.
+import type { SQSRecord } from 'aws-lambda';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FanoutConfig } from '../../lib/config.js';
+import type { LambdaHandler } from '../../local/local-function.js';
+import { type LocalJobReport, runLocalJob } from '../../local/run-local-job.js';
+import { backend, uniquePrefix } from './fixtures/aws.js';
+import { startTarget, type Target } from './fixtures/targets.js';
+
+const targets: Target[] = [];
+afterEach(async () => {
+  while (targets.length > 0) await targets.pop()!.close();
+});
+
+async function target(...args: Parameters<typeof startTarget>): Promise<Target> {
+  const t = await startTarget(...args);
+  targets.push(t);
+  return t;
+}
+
+function config(label: string, overrides: Partial<FanoutConfig> = {}): Partial<FanoutConfig> {
+  return {
+    prefix: uniquePrefix(label),
+    allowHosts: ['127.0.0.1'],
+    inlineConcurrency: 4,
+    tasksPerMessage: 10,
+    batchSize: 5,
+    maxBatchingWindowSeconds: 0,
+    workerMaxConcurrency: 2,
+    workerReservedConcurrency: 6,
+    perInvocationConcurrency: 4,
+    maxSockets: 8,
+    maxSocketsPerHost: 8,
+    maxReceiveCount: 3,
+    // Longer than any one invocation here, even on a loaded machine (an invocation that outlives it is
+    // redelivered while it runs: the misconfiguration the stack refuses), short enough for a quick test.
+    visibilityTimeoutSeconds: 10,
+    ...overrides,
+  };
+}
+
+/** One line per run in the test output: what a failure needs to be understood. */
+function log(label: string, report: LocalJobReport) {
+  const { deadLetteredTasks, invalidTasks, summary, limits, ...rest } = report;
+  console.log(`[${label}]`, JSON.stringify(rest), JSON.stringify(deadLetteredTasks.slice(0, 3)));
+}
+
+function expectAccounted(report: LocalJobReport) {
+  expect(report.unaccounted).toBe(0);
+  expect(report.succeeded + report.deadLettered + report.invalid).toBe(report.submitted);
+}
+
+const queued = (t: Target, n: number, prefix = 'q') =>
+  Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}${i}`,
+    url: t.url('queue', `${prefix}${i}`),
+    mode: 'queue',
+  }));
+
+/** The target answered 2xx to each of these ids exactly once. */
+function expectEachSucceededOnce(t: Target, ids: readonly string[]) {
+  const successes = t.successes();
+  expect(ids.filter((id) => successes.get(id) !== 1)).toEqual([]);
+}
+
+describe('faults', () => {
+  it('a message delivered twice does not run its tasks twice', async () => {
+    const t = await target();
+    const tasks = queued(t, 60);
+    // The first delete of every message is lost: SQS delivers each message a second time.
+    const loseDelete = (record: SQSRecord) => record.attributes.ApproximateReceiveCount === '1';
+
+    const report = await runLocalJob(
+      { jobId: 'twice', tasks },
+      { config: config('twice'), backend: backend(), faults: { loseDelete } },
+    );
+    log('twice', report);
+
+    expect(report.status).toBe('succeeded');
+    expectAccounted(report);
+    expect(report.succeeded).toBe(60);
+    expect(report.poller.deletesLost).toBe(6);
+    expect(report.worker.duplicates).toBe(60);
+    expectEachSucceededOnce(
+      t,
+      tasks.map((task) => task.id),
+    );
+  }, 180_000);
+
+  // KNOWN GAP in the worker's hand-off (functions/worker.ts, lib/fanout/settle.ts), found by this test: a
+  // message delivered twice is settled twice, so its failed tasks are re-sent twice (and each retry message,
+  // delivered twice, twice again) and dead-lettered up to 2^maxReceiveCount times: the DLQ then holds
+  // more dead letters than failed tasks and `unaccounted` goes negative. `it.fails` keeps the suite green
+  // while it holds; once the hand-off is idempotent this test fails: turn it into a plain `it`.
+  it.fails('a message delivered twice does not dead-letter its failed tasks twice', async () => {
+    const failing = (id: string) => id.endsWith('7');
+    const t = await target((id) => (failing(id) ? { status: 404 } : undefined));
+    const tasks = queued(t, 30);
+    const loseDelete = (record: SQSRecord) => record.attributes.ApproximateReceiveCount === '1';
+
+    const report = await runLocalJob(
+      { jobId: 'twice-failed', tasks },
+      {
+        config: config('twice-failed', { maxReceiveCount: 2, visibilityTimeoutSeconds: 5 }),
+        backend: backend(),
+        faults: { loseDelete },
+      },
+    );
+    log('twice-failed', report);
+
+    expect(report.succeeded).toBe(27);
+    expect(report.deadLetters.distinct).toBe(3);
+    expect(report.deadLettered).toBe(3);
+    expectAccounted(report);
+  }, 180_000);
+
+  it('a worker invocation that throws mid-batch loses nothing', async () => {
+    const t = await target(undefined, 10);
+    const tasks = queued(t, 100);
+    let crashes = 0;
+    // The first two SQS invocations throw once their batch has started hitting the target: SQS then
+    // redelivers the whole batch. (The handler's own promise cannot be frozen here as Lambda would freeze
+    // it; it runs on, and its tasks must not run again on the redelivery.)
+    const wrapWorker =
+      (handler: LambdaHandler): LambdaHandler =>
+      async (event, context) => {
+        if (!event?.Records || crashes >= 2) return handler(event, context);
+        crashes++;
+        const before = t.server.tally.requests;
+        const running = Promise.resolve(handler(event, context));
+        running.catch(() => {});
+        while (t.server.tally.requests === before) await new Promise((resolve) => setTimeout(resolve, 2));
+        throw new Error('scripted crash mid-batch');
+      };
+
+    const report = await runLocalJob(
+      { jobId: 'crash', tasks },
+      { config: config('crash'), backend: backend(), faults: { wrapWorker } },
+    );
+
+    log('crash', report);
+    expect(crashes).toBe(2);
+    expect(report.poller.invocationErrors).toBe(2);
+    expect(report.status).toBe('succeeded');
+    expectAccounted(report);
+    expect(report.succeeded).toBe(100);
+    expect(report.deadLettered).toBe(0);
+    expect(report.worker.duplicates).toBeGreaterThan(0);
+    expectEachSucceededOnce(
+      t,
+      tasks.map((task) => task.id),
+    );
+  }, 180_000);
+
+  it('a deadline that forces continuations, each delivered twice, completes with each task enqueued once', async () => {
+    // Inline tasks take 50 ms at 4 at once: 150 of them need about 1.9 s, over 500 ms windows.
+    const slow = await target(undefined, 50);
+    const fast = await target();
+    const tasks = Array.from({ length: 300 }, (_, i) =>
+      i % 2 === 0
+        ? { id: `i${i}`, url: slow.url('inline', `i${i}`), mode: 'inline' }
+        : { id: `q${i}`, url: fast.url('queue', `q${i}`), mode: 'queue' },
+    );
+    const firstDeliveries = new Map<string, string>();
+    const onReceive = (records: readonly SQSRecord[]) => {
+      for (const r of records)
+        if (!firstDeliveries.has(r.messageId)) firstDeliveries.set(r.messageId, r.body);
+    };
+
+    const report = await runLocalJob(
+      { jobId: 'deadline', tasks },
+      {
+        config: config('deadline', { deadlineMarginMs: 1_000, visibilityTimeoutSeconds: 20 }),
+        backend: backend(),
+        orchestratorTimeoutMs: 1_500,
+        faults: { asyncDeliveries: 2 },
+        onReceive,
+      },
+    );
+    log('deadline', report);
+
+    expect(report.status).toBe('succeeded');
+    expect(report.orchestrator.continuations).toBeGreaterThanOrEqual(2);
+    // Every continuation was delivered twice; the second delivery of each did nothing.
+    expect(report.orchestrator.duplicates).toBe(report.orchestrator.continuations);
+    expect(report.summary?.segments).toBe(report.orchestrator.continuations + 1);
+    expectAccounted(report);
+    expect(report.succeeded).toBe(300);
+    const enqueued = new Map<string, number>();
+    for (const body of firstDeliveries.values()) {
+      const message = JSON.parse(body) as { attempt: number; tasks: { id: string }[] };
+      if (message.attempt === 1)
+        for (const task of message.tasks) enqueued.set(task.id, (enqueued.get(task.id) ?? 0) + 1);
+    }
+    expect(enqueued.size).toBe(150);
+    expect([...enqueued.values()].every((n) => n === 1)).toBe(true);
+    expectEachSucceededOnce(
+      slow,
+      tasks.filter((task) => task.mode === 'inline').map((task) => task.id),
+    );
+    expectEachSucceededOnce(
+      fast,
+      tasks.filter((task) => task.mode === 'queue').map((task) => task.id),
+    );
+  }, 180_000);
+
+  it('a failure budget that trips stops the job: nothing after it starts, everything started is accounted for', async () => {
+    // The first 100 tasks succeed, then every other one fails: past 20% failed the budget trips, midway.
+    const failing = (id: string) => Number(id.slice(1)) >= 100 && Number(id.slice(1)) % 2 === 0;
+    const t = await target((id) => (failing(id) ? { status: 404 } : undefined), 5);
+    const tasks = Array.from({ length: 400 }, (_, i) => ({
+      id: `i${i}`,
+      url: t.url('inline', `i${i}`),
+      mode: 'inline',
+    }));
+
+    const report = await runLocalJob(
+      { jobId: 'budget', toleratedFailurePercent: 20, tasks },
+      { config: config('budget'), backend: backend() },
+    );
+    log('budget', report);
+
+    expect(report.status).toBe('failed');
+    expect(report.reason).toBe('failure-budget');
+    expectAccounted(report);
+    expect(report.submitted).toBeGreaterThan(100);
+    expect(report.notStarted).toBeGreaterThan(0);
+    expect(report.submitted + report.notStarted!).toBe(400);
+    // The target saw no task the job did not start.
+    const stoppedAt = report.summary!.stoppedAtTask!;
+    expect(stoppedAt).toBe(report.submitted);
+    const seen = [...t.answers.keys()].map((id) => Number(id.slice(1)));
+    expect(Math.max(...seen)).toBeLessThan(stoppedAt);
+    expect(report.deadLettered).toBe(tasks.slice(0, stoppedAt).filter((task) => failing(task.id)).length);
+  }, 180_000);
+});
