@@ -80,7 +80,11 @@ export function describe(value: unknown): string {
 }
 
 /** Throws InvalidArgumentError unless `value` is an integer >= min (Infinity allowed when asked). */
-export function assertInteger(option: string, value: unknown, { min = 1, allowInfinity = false } = {}): number {
+export function assertInteger(
+  option: string,
+  value: unknown,
+  { min = 1, allowInfinity = false } = {},
+): number {
   const ok =
     typeof value === 'number' &&
     ((Number.isInteger(value) && value >= min) || (allowInfinity && value === Number.POSITIVE_INFINITY));
