@@ -84,7 +84,10 @@ class Worker {
   constructor(runtime: FunctionRuntime) {
     this.#rt = runtime;
     this.#tasks = new TaskRunner(runtime);
-    if (runtime.config.idempotency === IdempotencyModes.MESSAGE) {
+    // Per message in both 'message' and 'task' modes: a message delivered twice must not be settled twice,
+    // or its failed tasks would be re-sent (and dead-lettered) once per delivery. In 'task' mode the
+    // per-task records still keep a redelivery after a crash from re-running the tasks that had succeeded.
+    if (runtime.config.idempotency !== IdempotencyModes.OFF) {
       requirePersistence(runtime, 'message');
       this.#messageConfig = new IdempotencyConfig({
         eventKeyJmesPath: 'key',
@@ -187,7 +190,7 @@ class Worker {
     }
   }
 
-  /** Runs `work` once per message key when idempotency is per message; otherwise just runs it. */
+  /** Runs `work` once per message key unless idempotency is off. */
   async #once<T>(message: TaskMessage, work: () => Promise<T>): Promise<T> {
     if (!this.#messageConfig) return work();
     const idempotent = makeIdempotent(async (_payload: { key: string }) => work(), {
