@@ -1,0 +1,283 @@
+// One HTTP task with retries that respect the server, on undici's `request` over a bounded dispatcher.
+// Never throws for a failed request: every outcome is a result, so a fan-out can count and keep each one.
+import { setTimeout as sleepFor } from 'node:timers/promises';
+import type { Dispatcher } from 'undici';
+import { AbortError, assertInteger, ErrorCodes, InvalidArgumentError, TimeoutError } from '../errors.js';
+import { DESTINATION_REFUSED } from './destination-guard.js';
+import { type HttpTask, type HttpTaskError, type HttpTaskResult, validateTask } from './http-task.js';
+import { RESPONSE_TOO_LARGE, readCappedBody } from './read-body.js';
+import { Redactor, type SecretNames } from './redact.js';
+import {
+  backoffDelay,
+  isIdempotent,
+  isRetryableStatus,
+  parseRetryAfter,
+  type ResolvedRetryOptions,
+  type RetryOptions,
+  resolveRetryOptions,
+} from './retry.js';
+
+export const HTTP_STATUS = 'BF_HTTP_STATUS';
+
+/** Why an attempt is followed by another, for logs and tests. */
+export interface RetryEvent {
+  readonly id: string;
+  /** The attempt that failed (1-based). */
+  readonly attempt: number;
+  /** The wait before the next attempt. */
+  readonly delayMs: number;
+  /** `retry-after` when the server set the wait, `backoff` otherwise. */
+  readonly source: 'retry-after' | 'backoff';
+  readonly status: number;
+  readonly code?: string;
+}
+
+export interface RunHttpTaskOptions {
+  /** The bounded undici dispatcher (createHttpAgents().dispatcher). */
+  readonly dispatcher: Dispatcher;
+  readonly retry?: RetryOptions;
+  /** Stops the task: the attempt in flight is aborted and no other starts; the result has code BF_ABORTED. */
+  readonly signal?: AbortSignal;
+  /** Per-attempt timeout when the task has none: for the headers once sent, and again for the body. */
+  readonly timeoutMs?: number;
+  /** Response bodies longer than this fail the task (code BF_RESPONSE_TOO_LARGE). */
+  readonly maxBodyBytes?: number;
+  /** Return the final response body as text in `result.body`. */
+  readonly keepBody?: boolean;
+  /** More header names or patterns to keep out of errors, beyond authorization, cookie, x-api-key and the like. */
+  readonly secretHeaders?: SecretNames;
+  readonly onRetry?: (event: RetryEvent) => void;
+  /** The jitter source, Math.random unless given. */
+  readonly random?: () => number;
+  /** How a wait is spent; timers/promises' setTimeout unless given (tests record the waits instead). */
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+export const defaultTaskTimeoutMs = 10_000;
+export const defaultMaxBodyBytes = 1024 * 1024;
+
+interface Resolved {
+  readonly dispatcher: Dispatcher;
+  readonly retry: ResolvedRetryOptions;
+  readonly timeoutMs: number;
+  readonly maxBodyBytes: number;
+  readonly keepBody: boolean;
+  readonly redactor: Redactor;
+  readonly onRetry: ((event: RetryEvent) => void) | undefined;
+  readonly random: () => number;
+  readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+const defaultSleep = (ms: number, signal?: AbortSignal) => sleepFor(ms, undefined, { signal });
+const resolvedCache = new WeakMap<RunHttpTaskOptions, Resolved>();
+
+function resolveOptions(options: RunHttpTaskOptions): Resolved {
+  const cached = resolvedCache.get(options);
+  if (cached) return cached;
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError('options', options, 'an object with a `dispatcher`');
+  }
+  const { dispatcher, retry, timeoutMs = defaultTaskTimeoutMs, maxBodyBytes = defaultMaxBodyBytes } = options;
+  if (!dispatcher || typeof (dispatcher as Dispatcher).dispatch !== 'function') {
+    throw new InvalidArgumentError('dispatcher', dispatcher, 'an undici Dispatcher');
+  }
+  const resolved: Resolved = {
+    dispatcher,
+    retry: resolveRetryOptions(retry),
+    timeoutMs: assertInteger('timeoutMs', timeoutMs),
+    maxBodyBytes: assertInteger('maxBodyBytes', maxBodyBytes, { min: 0 }),
+    keepBody: options.keepBody === true,
+    redactor: new Redactor(options.secretHeaders),
+    onRetry: options.onRetry,
+    random: options.random ?? Math.random,
+    sleep: options.sleep ?? defaultSleep,
+  };
+  resolvedCache.set(options, resolved);
+  return resolved;
+}
+
+/** What one attempt came to: a response (read or not), or the error it failed with. */
+type Outcome =
+  | {
+      readonly status: number;
+      readonly retryAfter?: string | string[];
+      readonly bytes: number;
+      readonly text?: string;
+    }
+  | { readonly status: number; readonly error: unknown };
+
+const UNDICI_TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/**
+ * One attempt. Its clock is undici's own: `headersTimeout` from the moment the request is written to a
+ * socket (time queued for a socket under the cap does not count), then `bodyTimeout` between chunks and a
+ * deadline of `ms` for the whole body, checked on each chunk (a trickle cannot go on for ever).
+ */
+async function attempt(
+  task: HttpTask,
+  method: string,
+  ms: number,
+  r: Resolved,
+  expect: readonly number[] | undefined,
+  signal?: AbortSignal,
+): Promise<Outcome> {
+  let status = 0;
+  try {
+    const { origin, path } = toRequest(task.url);
+    const { statusCode, headers, body } = await r.dispatcher.request({
+      origin,
+      path,
+      method: method as Dispatcher.HttpMethod,
+      headers: task.headers,
+      body: task.body ?? undefined,
+      signal,
+      headersTimeout: ms,
+      bodyTimeout: ms,
+    });
+    status = statusCode;
+    if (!isSuccess(statusCode, expect)) {
+      await body.dump();
+      return { status: statusCode, retryAfter: headers['retry-after'], bytes: 0 };
+    }
+    const read = await readCappedBody(body, r.maxBodyBytes, r.keepBody, headers['content-length'], ms);
+    return { status: statusCode, bytes: read.bytes, text: read.text };
+  } catch (error) {
+    const code = (error as { code?: unknown } | undefined)?.code;
+    if (typeof code === 'string' && UNDICI_TIMEOUTS.has(code)) {
+      return { status, error: new TimeoutError(ms, `Attempt of task ${task.id}`) };
+    }
+    return { status, error };
+  }
+}
+
+const urlCache = new Map<string, { origin: string; path: string }>();
+
+/** origin + path for dispatcher.request; cached because a fan-out calls a few URL shapes many times. */
+function toRequest(url: string): { origin: string; path: string } {
+  let parts = urlCache.get(url);
+  if (!parts) {
+    const u = new URL(url);
+    parts = { origin: u.origin, path: `${u.pathname}${u.search}` };
+    if (urlCache.size > 1000) urlCache.clear();
+    urlCache.set(url, parts);
+  }
+  return parts;
+}
+
+function isSuccess(status: number, expect: readonly number[] | undefined): boolean {
+  return expect ? expect.includes(status) : status >= 200 && status <= 299;
+}
+
+const FINAL_CODES = new Set<string>([
+  DESTINATION_REFUSED,
+  RESPONSE_TOO_LARGE,
+  ErrorCodes.ABORTED,
+  ErrorCodes.INVALID_ARGUMENT,
+  'UND_ERR_INVALID_ARG',
+  'UND_ERR_ABORTED',
+  'UND_ERR_NOT_SUPPORTED',
+  'ERR_INVALID_URL',
+  'ENOTFOUND',
+]);
+
+function toTaskError(error: unknown, task: HttpTask, r: Resolved): HttpTaskError {
+  const e = error as
+    | { name?: string; code?: unknown; message?: string; cause?: { code?: unknown } }
+    | undefined;
+  const code =
+    typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : 'BF_NETWORK';
+  const message = r.redactor.scrub(String(e?.message ?? error), r.redactor.secretValues(task.headers));
+  return { name: e?.name ?? 'Error', code, message };
+}
+
+/** What follows an attempt: the end (a success when no error), or a wait before the next attempt. */
+type Next =
+  | { readonly end: true; readonly error?: HttpTaskError }
+  | {
+      readonly end: false;
+      readonly delayMs: number;
+      readonly source: RetryEvent['source'];
+      readonly code: string;
+    };
+
+interface Attempted {
+  readonly n: number;
+  readonly id: string;
+  readonly retryable: boolean;
+  readonly expect: readonly number[] | undefined;
+}
+
+/** The retry rules applied to one attempt's outcome. */
+function next(outcome: Outcome, { n, id, retryable, expect }: Attempted, task: HttpTask, r: Resolved): Next {
+  const { maxAttempts, maxRetryAfterMs } = r.retry;
+  if ('error' in outcome) {
+    const error = toTaskError(outcome.error, task, r);
+    if (FINAL_CODES.has(error.code) || !retryable || n >= maxAttempts) return { end: true, error };
+    return { end: false, delayMs: backoffDelay(n, r.retry, r.random), source: 'backoff', code: error.code };
+  }
+  const { status } = outcome;
+  if (isSuccess(status, expect)) return { end: true };
+  const failure = (detail = '') => ({
+    name: 'HttpStatusError',
+    code: HTTP_STATUS,
+    message: `Unexpected status ${status} from task ${id}${detail}`,
+  });
+  if (!isRetryableStatus(status) || !retryable) return { end: true, error: failure() };
+  if (n >= maxAttempts) return { end: true, error: failure(` after ${n} attempts`) };
+  const retryAfter = parseRetryAfter(outcome.retryAfter);
+  if (retryAfter === undefined) {
+    return { end: false, delayMs: backoffDelay(n, r.retry, r.random), source: 'backoff', code: HTTP_STATUS };
+  }
+  if (retryAfter > maxRetryAfterMs) {
+    const detail = `: Retry-After ${retryAfter} ms exceeds maxRetryAfterMs (${maxRetryAfterMs})`;
+    return { end: true, error: failure(detail) };
+  }
+  return { end: false, delayMs: retryAfter, source: 'retry-after', code: HTTP_STATUS };
+}
+
+/**
+ * Runs `task` on `options.dispatcher`: per-attempt timeout, up to `retry.maxAttempts` attempts on network
+ * errors, 5xx and 429 with full-jitter backoff or the server's Retry-After, never retrying POST or PATCH
+ * unless the task allows it, the body streamed and capped. Resolves to a result for every outcome.
+ * Throws InvalidArgumentError only for bad `options` (a bad task is a failed result).
+ */
+export async function runHttpTask(task: HttpTask, options: RunHttpTaskOptions): Promise<HttpTaskResult> {
+  const r = resolveOptions(options);
+  const started = performance.now();
+  const id = typeof task?.id === 'string' ? task.id : String(task?.id);
+  const done = (ok: boolean, status: number, attempts: number, error?: HttpTaskError, read?: Outcome) => {
+    const result: { -readonly [K in keyof HttpTaskResult]: HttpTaskResult[K] } = {
+      id,
+      ok,
+      status,
+      attempts,
+      durationMs: Math.round(performance.now() - started),
+    };
+    if (error) result.error = error;
+    if (read && 'bytes' in read) result.bytes = read.bytes;
+    if (read && 'text' in read && read.text !== undefined) result.body = read.text;
+    return result as HttpTaskResult;
+  };
+  const valid = validateTask(task);
+  if ('code' in valid) return done(false, 0, 0, valid);
+  const { signal } = options;
+  const aborted = () => toTaskError(new AbortError(`Task ${id} was aborted`), task, r);
+  if (signal?.aborted) return done(false, 0, 0, aborted());
+  const ms = valid.timeoutMs ?? r.timeoutMs;
+  const retryable = task.retryNonIdempotent === true || isIdempotent(valid.method);
+
+  for (let n = 1; ; n++) {
+    const outcome = await attempt(task, valid.method, ms, r, valid.expect, signal);
+    const { status } = outcome;
+    if (signal?.aborted) return done(false, status, n, aborted());
+    const then = next(outcome, { n, id, retryable, expect: valid.expect }, task, r);
+    if (then.end) return done(then.error === undefined, status, n, then.error, outcome);
+    r.onRetry?.({ id, attempt: n, delayMs: then.delayMs, source: then.source, status, code: then.code });
+    try {
+      await r.sleep(then.delayMs, signal);
+    } catch (error) {
+      return done(false, status, n, signal?.aborted ? aborted() : toTaskError(error, task, r));
+    }
+    if (signal?.aborted) return done(false, status, n, aborted());
+  }
+}
