@@ -1,11 +1,13 @@
 // What a handler needs for the life of its container, built once from the environment: the config (all
 // limits, from BOUNDED_FANOUT_CONFIG), the wiring (queue URLs, table, bucket, function names), the AWS
-// clients on bounded sockets and the bounded HTTP agents. AWS endpoints come from the standard
-// AWS_ENDPOINT_URL* variables, read by the SDK itself, so the same code runs on AWS, LocalStack and the
-// local emulators.
+// clients on bounded sockets, the bounded HTTP agents and the downstream policy (this container's share of
+// each partner host's limits). AWS endpoints come from the standard AWS_ENDPOINT_URL* variables, read by
+// the SDK itself, so the same code runs on AWS, LocalStack and the local emulators.
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { type AwsClients, createAwsClients } from '../lib/aws/clients.js';
 import { EnvVars, type FanoutConfig, fromEnvironment, IdempotencyModes } from '../lib/config.js';
+import { createDownstream, type DownstreamPolicy } from '../lib/downstream/downstream-policy.js';
+import { fleetShare } from '../lib/downstream/host-limits.js';
 import { createHttpAgents, type HttpAgents } from '../lib/http/agents.js';
 
 export interface Wiring {
@@ -22,6 +24,11 @@ export interface FunctionRuntime {
   readonly wiring: Wiring;
   readonly aws: AwsClients;
   readonly http: HttpAgents;
+  /**
+   * The limits of the hosts `config.downstream` names, cut to this container's share (fleetShare: every
+   * worker instance and orchestrator of the fleet holds its own); undefined when it names none.
+   */
+  readonly downstream: DownstreamPolicy | undefined;
   /**
    * The idempotency store of one use (`task`, `message`, `segment`), when a table is wired. Powertools
    * configures a persistence layer once, so each use gets its own instance on the shared client.
@@ -44,6 +51,8 @@ export function wiringFromEnvironment(env: NodeJS.ProcessEnv = process.env): Wir
 
 export function createRuntime(env: NodeJS.ProcessEnv = process.env): FunctionRuntime {
   const config = fromEnvironment(env);
+  // First: a bad entry fails the container's start before any client or socket is made.
+  const downstream = createContainerDownstream(config);
   const wiring = wiringFromEnvironment(env);
   const aws = createAwsClients({ maxSockets: config.awsMaxSockets }, env);
   const http = createHttpAgents(
@@ -71,12 +80,22 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): FunctionRun
     wiring,
     aws,
     http,
+    downstream,
     persistence,
     async destroy() {
       await http.destroy();
       aws.destroy();
     },
   };
+}
+
+/**
+ * One policy per container, so each process of the fleet keeps its own share: a worker instance runs one
+ * invocation at a time and its permits and token buckets carry over from one invocation to the next.
+ */
+export function createContainerDownstream(config: FanoutConfig): DownstreamPolicy | undefined {
+  if (Object.keys(config.downstream ?? {}).length === 0) return undefined;
+  return createDownstream(config.downstream, { share: fleetShare(config) });
 }
 
 /** The runtime of this container, made on first use (so importing a handler has no side effects). */

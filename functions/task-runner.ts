@@ -1,4 +1,5 @@
-// Runs one task through runHttpTask on the container's bounded dispatcher, exactly once per job run when
+// Runs one task through runHttpTask on the container's bounded dispatcher (through the downstream policy
+// when config.downstream names the task's host), exactly once per job run when
 // idempotency is per task: Powertools' makeIdempotent on DynamoDB, keyed by job, run and task id. A failed
 // task throws inside the idempotent function, so Powertools deletes its record and a later attempt runs
 // again; a completed one returns its stored result, marked `duplicate`, without running.
@@ -9,8 +10,10 @@ import {
 } from '@aws-lambda-powertools/idempotency';
 import type { Context } from 'aws-lambda';
 import { IdempotencyModes } from '../lib/config.js';
+import type { ResolvedHostLimits } from '../lib/downstream/host-limits.js';
 import { errorText } from '../lib/fanout/segment.js';
 import type { TaskOutcome } from '../lib/fanout/settle.js';
+import type { HttpTaskResult } from '../lib/http/http-task.js';
 import { runHttpTask } from '../lib/http/run-http-task.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 import { type FunctionRuntime, requirePersistence } from './runtime.js';
@@ -77,7 +80,7 @@ export class TaskRunner {
 
 /** The task over HTTP on the container's dispatcher, no idempotency: the result flattened to JSON. */
 export async function runOverHttp(task: JobTask, runtime: FunctionRuntime): Promise<TaskOutcome> {
-  const r = await runHttpTask(task, { dispatcher: runtime.http.dispatcher });
+  const r = await sendTask(task, runtime);
   const base = {
     id: r.id,
     ok: r.ok,
@@ -87,3 +90,21 @@ export async function runOverHttp(task: JobTask, runtime: FunctionRuntime): Prom
   };
   return r.error ? { ...base, error: `${r.error.code}: ${r.error.message}` } : base;
 }
+
+/**
+ * A host `config.downstream` limits goes through the container's policy (its share of the host's
+ * concurrency, rate and adaptive limit, retries included); any other host goes straight to runHttpTask,
+ * as before the policy existed, bounded by the invocation's semaphore and the socket caps alone.
+ */
+function sendTask(task: JobTask, runtime: FunctionRuntime): Promise<HttpTaskResult> {
+  const options = { dispatcher: runtime.http.dispatcher };
+  const policy = runtime.downstream;
+  const key = policy?.keyOf(task.url);
+  if (policy && key !== undefined && isLimited(policy.limitsOf(key))) return policy.run(task, options);
+  return runHttpTask(task, options);
+}
+
+const isLimited = (limits: ResolvedHostLimits) =>
+  limits.adaptive ||
+  limits.maxConcurrency !== Number.POSITIVE_INFINITY ||
+  limits.maxRequestsPerSecond !== Number.POSITIVE_INFINITY;

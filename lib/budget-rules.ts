@@ -10,12 +10,38 @@ import {
 } from './budget-schema.js';
 import { type FanoutConfig, functionConfig, IdempotencyModes, toEnvironment } from './config.js';
 
-/** The quantities the rules and the plan share, from a config whose values are each valid. */
-export function concurrencyOf(config: FanoutConfig) {
+/** The values that say how many processes of the fleet can run at once. */
+export type FleetSize = Pick<
+  FanoutConfig,
+  | 'workerMaxConcurrency'
+  | 'workerReservedConcurrency'
+  | 'invokeConcurrency'
+  | 'orchestratorReservedConcurrency'
+>;
+
+/**
+ * The processes that can run at once in the cloud: worker instances from the queue and from the
+ * orchestrators' direct invokes (their sum capped by the worker's reserved concurrency), and the
+ * orchestrators. Each has its own downstream policy, so each gets 1 / processes of every host's limits.
+ */
+export function fleetProcesses(config: FleetSize) {
   const orchestrators = config.orchestratorReservedConcurrency;
   const invokeWorkers = config.invokeConcurrency * orchestrators;
   // The poller and the direct invokes share the worker's reserved concurrency: it caps their sum.
   const workers = Math.min(config.workerReservedConcurrency, config.workerMaxConcurrency + invokeWorkers);
+  return {
+    orchestrators,
+    queueWorkers: config.workerMaxConcurrency,
+    invokeWorkers,
+    workers,
+    processes: workers + orchestrators,
+  };
+}
+
+/** The quantities the rules and the plan share, from a config whose values are each valid. */
+export function concurrencyOf(config: FanoutConfig) {
+  const fleet = fleetProcesses(config);
+  const { workers, orchestrators } = fleet;
   const workerSocketsPerHost = Math.min(
     config.perInvocationConcurrency,
     config.maxSocketsPerHost,
@@ -27,10 +53,7 @@ export function concurrencyOf(config: FanoutConfig) {
     config.maxSockets,
   );
   return {
-    orchestrators,
-    queueWorkers: config.workerMaxConcurrency,
-    invokeWorkers,
-    workers,
+    ...fleet,
     workerSocketsPerHost,
     orchestratorSocketsPerHost,
     /** The most concurrent connections one downstream host can see from the whole fleet. */
@@ -189,32 +212,30 @@ const rules: ReadonlyArray<{ readonly reads: readonly string[]; readonly check: 
     },
   },
   {
-    // Reads each downstream entry only when its maxConcurrency is a valid number, so that a bad host name
-    // elsewhere in the map does not hide this check for the good ones.
+    // Each process holds a host to its share of maxConcurrency (lib/downstream), rounded down but never
+    // below 1 request, so the fleet stays within the cap exactly when it has no more processes than the
+    // cap has requests. Reads each entry only when its maxConcurrency is a valid number, so that a bad host
+    // name elsewhere in the map does not hide this check for the good ones.
     reads: [
       'workerReservedConcurrency',
       'workerMaxConcurrency',
       'invokeConcurrency',
       'orchestratorReservedConcurrency',
-      'perInvocationConcurrency',
-      'inlineConcurrency',
-      'maxSockets',
-      'maxSocketsPerHost',
     ],
     check: (c) => {
-      const k = concurrencyOf(c);
-      const formula = `(${k.workers} workers x ${k.workerSocketsPerHost} sockets + ${k.orchestrators} orchestrator x ${k.orchestratorSocketsPerHost} sockets)`;
+      const { workers, orchestrators, processes } = fleetProcesses(c);
+      const formula = `${processes} processes (${workers} workers + ${orchestrators} orchestrator${orchestrators === 1 ? '' : 's'}) x 1 request each`;
       const entries =
         typeof c.downstream === 'object' && c.downstream !== null ? Object.entries(c.downstream) : [];
       return entries
         .filter(
-          ([, limits]) => Number.isInteger(limits?.maxConcurrency) && k.perHost > limits.maxConcurrency!,
+          ([, limits]) => Number.isInteger(limits?.maxConcurrency) && processes > limits.maxConcurrency!,
         )
         .map(([host, limits]) =>
           problem(
             `downstream${pathKey(host)}.maxConcurrency`,
             limits.maxConcurrency,
-            `is below the worst case of ${k.perHost} concurrent connections to ${host} ${formula}: lower workerMaxConcurrency, invokeConcurrency, perInvocationConcurrency or maxSocketsPerHost`,
+            `is below ${formula} = ${processes} concurrent requests to ${host}: each process's share (${limits.maxConcurrency} / ${processes}) is raised to the minimum of 1; lower workerMaxConcurrency, invokeConcurrency or orchestratorReservedConcurrency, or raise maxConcurrency to ${processes}`,
           ),
         );
     },

@@ -55,12 +55,26 @@ function concurrencyRows(plan: BudgetPlan): string[] {
       [
         'connections one host can see',
         count(k.perHost),
-        `${k.workers} x ${k.workerSocketsPerHost} + ${k.orchestrators} x ${k.orchestratorSocketsPerHost}`,
+        `${k.workers} x ${k.workerSocketsPerHost} + ${k.orchestrators} x ${k.orchestratorSocketsPerHost} (a declared host: below)`,
+      ],
+      [
+        'processes sharing a host',
+        String(k.processes),
+        `${k.workers} workers + ${k.orchestrators} orchestrator${k.orchestrators === 1 ? '' : 's'}: each gets 1/${k.processes} of a declared host's limits`,
       ],
     ],
     [1],
   );
 }
+
+const limit = (n: number | undefined) => (n === undefined || n === Number.POSITIVE_INFINITY ? '-' : count(n));
+/** A rate as people read it: whole requests per second, or two decimals below 10. */
+const rate = (n: number | undefined) =>
+  n === undefined || n === Number.POSITIVE_INFINITY
+    ? '-'
+    : n < 10
+      ? String(Math.round(n * 100) / 100)
+      : count(n);
 
 function hostRows(plan: BudgetPlan): string[] {
   if (plan.hosts.length === 0) {
@@ -68,17 +82,39 @@ function hostRows(plan: BudgetPlan): string[] {
       `none configured: any one host may see ${count(plan.concurrency.perHost)} concurrent connections`,
     ];
   }
-  const head = ['host', 'worst case', 'maxConcurrency', 'worst req/s', 'maxRequestsPerSecond', 'status'];
+  const head = [
+    'host',
+    'maxConcurrency',
+    'per process',
+    'worst case',
+    'maxRequestsPerSecond',
+    'per process',
+    'held to req/s',
+    'fleet burst',
+    'status',
+  ];
   const rows = plan.hosts.map((h) => [
     h.host,
+    limit(h.maxConcurrency),
+    limit(h.perProcessConcurrency),
     count(h.worstCaseConcurrency),
-    h.maxConcurrency === undefined ? '-' : count(h.maxConcurrency),
-    count(h.worstCaseRequestsPerSecond),
-    h.maxRequestsPerSecond === undefined ? '-' : count(h.maxRequestsPerSecond),
-    [!h.withinConcurrency && 'OVER CONCURRENCY', !h.withinRate && 'over rate'].filter(Boolean).join(', ') ||
-      'ok',
+    rate(h.maxRequestsPerSecond),
+    rate(h.perProcessRequestsPerSecond),
+    rate(h.worstCaseRequestsPerSecond),
+    limit(h.fleetBurst),
+    [
+      !h.withinConcurrency && 'OVER CONCURRENCY',
+      h.rateLimited && 'held by its rate',
+      h.adaptive && 'adaptive',
+    ]
+      .filter(Boolean)
+      .join(', ') || 'ok',
   ]);
-  return renderColumns([head, ...rows], [1, 2, 3, 4]);
+  const processes = plan.hosts[0].processes;
+  return [
+    ...renderColumns([head, ...rows], [1, 2, 3, 4, 5, 6, 7]),
+    `each of ${processes} processes holds a host to its share of the limits: concurrency floor(max / ${processes}) (at least 1), rate max / ${processes}; req/s at ${count(plan.options.latencyMs)} ms a request`,
+  ];
 }
 
 function drainRows(plan: BudgetPlan): string[] {

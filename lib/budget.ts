@@ -7,7 +7,7 @@ import {
   costPerMillion,
   defaultPlanOptions,
   drainTimes,
-  type HostPlan,
+  hostPlans,
   type PlanBudgetOptions,
   warningsOf,
   workerBatch,
@@ -20,7 +20,7 @@ import { awsPrices } from './prices.js';
 
 export type { BudgetPlan, CostPlan, DrainPlan, HostPlan, PlanBudgetOptions } from './budget-plan.js';
 export { defaultPlanOptions } from './budget-plan.js';
-export { concurrencyOf } from './budget-rules.js';
+export { concurrencyOf, type FleetSize, fleetProcesses } from './budget-rules.js';
 export {
   BUDGET_ERROR_CODE,
   BudgetError,
@@ -46,7 +46,8 @@ export function validateBudget(config: FanoutConfig): FanoutConfig {
 }
 
 /**
- * The budget's figures for a config: the worst-case concurrency and rate each downstream host can see, the time
+ * The budget's figures for a config: the worst-case concurrency each downstream host can see and the rate the
+ * fleet is held to (each process at its share of the host's limits, lib/downstream), the time
  * to drain `tasks` at `latencyMs` a request on each path, and the AWS cost per million queued tasks. Throws a
  * BudgetError (the one validateBudget throws) when a value is invalid on its own; otherwise problems across
  * values are returned in `problems`, so that a table can show them beside the figures.
@@ -57,19 +58,7 @@ export function planBudget(config: FanoutConfig, options: PlanBudgetOptions): Bu
   // The same error validateBudget throws: every problem, not only those that stop the arithmetic.
   if (fields.length > 0) throw new BudgetError([...fields, ...crossProblems(config, fields)]);
   const k = concurrencyOf(config);
-  const hosts = Object.entries(config.downstream).map(([host, limits]): HostPlan => {
-    const worstCaseRequestsPerSecond = (k.perHost * 1000) / opts.latencyMs;
-    return {
-      host,
-      worstCaseConcurrency: k.perHost,
-      worstCaseRequestsPerSecond,
-      ...limits,
-      withinConcurrency: limits.maxConcurrency === undefined || k.perHost <= limits.maxConcurrency,
-      withinRate:
-        limits.maxRequestsPerSecond === undefined ||
-        worstCaseRequestsPerSecond <= limits.maxRequestsPerSecond,
-    };
-  });
+  const hosts = hostPlans(config, opts.latencyMs, k);
   const batch = workerBatch(config, opts.latencyMs);
   const cost = costPerMillion(config, opts);
   return {

@@ -1,8 +1,9 @@
 // Hand-written, part of the product: the `downstream` config read once, checked, and cut to the share of one
-// process. The fleet (every worker instance plus the orchestrator) splits each host's rate, so together
-// they stay within it; planBudget prints the same figures.
+// process. The fleet (every worker instance plus the orchestrators) splits each host's limits, so together
+// they stay within them; planBudget prints the same figures.
+import { type FleetSize, fleetProcesses } from '../budget-rules.js';
 import type { DownstreamLimits, FanoutConfig } from '../config.js';
-import { InvalidArgumentError } from '../errors.js';
+import { assertInteger, InvalidArgumentError } from '../errors.js';
 
 /** A host's limits as the config declares them, plus an optional burst for its token bucket. */
 export interface HostLimits extends DownstreamLimits {
@@ -20,25 +21,34 @@ export interface ResolvedHostLimits {
   readonly adaptive: boolean;
 }
 
-/** Processes that share one host's budget in the cloud: every worker instance, plus the orchestrator. */
-export function fleetInstances(config: Pick<FanoutConfig, 'workerMaxConcurrency'>): number {
-  const n = config.workerMaxConcurrency;
-  if (!Number.isInteger(n) || n < 1)
-    throw new InvalidArgumentError('workerMaxConcurrency', n, 'an integer >= 1');
-  return n + 1;
+/**
+ * Processes that share one host's budget in the cloud, each with its own policy: the worker instances (from
+ * the queue, plus the orchestrators' direct invokes, capped by the worker's reserved concurrency) and the
+ * orchestrators. The same count as the budget's worst case (lib/budget-rules.ts, fleetProcesses).
+ */
+export function fleetInstances(config: FleetSize): number {
+  for (const field of [
+    'workerMaxConcurrency',
+    'workerReservedConcurrency',
+    'invokeConcurrency',
+    'orchestratorReservedConcurrency',
+  ] as const) {
+    assertInteger(field, config?.[field]);
+  }
+  return fleetProcesses(config).processes;
 }
 
 /** The fraction of each host's limits one process may use: 1 / fleetInstances. */
-export function fleetShare(config: Pick<FanoutConfig, 'workerMaxConcurrency'>): number {
+export function fleetShare(config: FleetSize): number {
   return 1 / fleetInstances(config);
 }
 
 /**
- * One process's request rate to `host`: the host's maxRequestsPerSecond divided among the worker's
- * maximum concurrency plus the orchestrator. undefined when the host declares no rate.
+ * One process's request rate to `host`: the host's maxRequestsPerSecond divided among the fleet's
+ * processes (fleetInstances). undefined when the host declares no rate.
  */
 export function shareOfRate(
-  config: Pick<FanoutConfig, 'workerMaxConcurrency' | 'downstream'>,
+  config: FleetSize & Pick<FanoutConfig, 'downstream'>,
   host: string,
 ): number | undefined {
   const rate = config.downstream[host]?.maxRequestsPerSecond;
@@ -60,7 +70,7 @@ export interface FleetHostBudget {
 
 /** The fleet's worst case for each declared host, for planBudget's table. */
 export function fleetDownstreamBudget(
-  config: Pick<FanoutConfig, 'workerMaxConcurrency' | 'downstream'>,
+  config: FleetSize & Pick<FanoutConfig, 'downstream'>,
 ): FleetHostBudget[] {
   const instances = fleetInstances(config);
   return Object.keys(config.downstream).map((host) => {

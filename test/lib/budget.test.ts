@@ -110,37 +110,55 @@ describe('validateBudget', () => {
     expect(checkBudget(configWith({ workerTimeoutSeconds: 90, visibilityTimeoutSeconds: 540 }))).toEqual([]);
   });
 
-  it('refuses a budget that lets a downstream host see more connections than its maxConcurrency', () => {
-    // Defaults: (10 queue + 4 x 1 invoke) workers x min(16, 16, 64) + 1 orchestrator x min(32, 16, 64) = 240.
+  it('refuses a host whose maxConcurrency is below one request per process of the fleet', () => {
+    // Defaults: min(reserved 14, 10 queue + 4 invoke x 1 orchestrator) = 14 workers + 1 orchestrator = 15
+    // processes, each holding every host to at least 1 request.
     const downstream = {
-      'api.example.com': { maxConcurrency: 239 },
-      'ok.example.com': { maxConcurrency: 240 },
+      'api.example.com': { maxConcurrency: 14 },
+      'ok.example.com': { maxConcurrency: 15 },
     };
     const error = refusal(configWith({ downstream }));
     expect(error.problems).toHaveLength(1);
     expect(error.message).toContain(
-      'downstream["api.example.com"].maxConcurrency: 239 is below the worst case of 240 concurrent connections to api.example.com (14 workers x 16 sockets + 1 orchestrator x 16 sockets)',
+      'downstream["api.example.com"].maxConcurrency: 14 is below 15 processes (14 workers + 1 orchestrator) x 1 request each = 15 concurrent requests to api.example.com: each process\'s share (14 / 15) is raised to the minimum of 1',
     );
-    // Fewer sockets per worker invocation bring it within: 14 x 8 + 1 x 8 = 120.
-    expect(checkBudget(configWith({ downstream, maxSocketsPerHost: 8 }))).toEqual([]);
+    // Fewer invokes: min(14, 10 + 3 x 1) = 13 workers + 1 = 14 processes, one request each.
+    expect(checkBudget(configWith({ downstream, invokeConcurrency: 3 }))).toEqual([]);
+    // Two orchestrators with 2 invokes each: min(16, 10 + 2 x 2) = 14 workers + 2 orchestrators = 16.
+    const two = refusal(
+      configWith({
+        downstream,
+        invokeConcurrency: 2,
+        orchestratorReservedConcurrency: 2,
+        workerReservedConcurrency: 16,
+      }),
+    );
+    expect(two.problems.map((p) => [p.path, p.value])).toEqual([
+      ['downstream["api.example.com"].maxConcurrency', 14],
+      ['downstream["ok.example.com"].maxConcurrency', 15],
+    ]);
+    expect(two.message).toContain('16 processes (14 workers + 2 orchestrators) x 1 request each = 16');
+  });
+
+  it('accepts a host cap far below the sockets: each process holds the host to its share', () => {
+    // 240 connections through the sockets (14 x 16 + 1 x 16), but 20 over 15 processes is 1 each: 15 at most.
+    const config = configWith({ downstream: { 'api.example.com': { maxConcurrency: 20 } } });
+    expect(checkBudget(config)).toEqual([]);
+    expect(planBudget(config, { tasks: 10, latencyMs: 100 }).hosts[0].worstCaseConcurrency).toBe(15);
   });
 
   it('checks the good downstream hosts even when another entry is malformed', () => {
     const downstream = {
       'bad host': { maxConcurrency: 5 },
       'api.example.com': { maxConcurrency: 100, maxConcurency: 3 },
-      'b.example.com': { maxConcurrency: 100 },
+      'b.example.com': { maxConcurrency: 10 },
+      'c.example.com': { maxConcurrency: 100 },
     };
     expect(refusal(configWith({ downstream })).message.split('\n').slice(1)).toEqual([
       '  - downstream["bad host"]: "bad host" is not a host name (host or host:port)',
       '  - downstream["api.example.com"]: {"maxConcurrency":100,"maxConcurency":3} has unknown field maxConcurency',
-      expect.stringContaining('  - downstream["bad host"].maxConcurrency: 5 is below the worst case of 240'),
-      expect.stringContaining(
-        '  - downstream["api.example.com"].maxConcurrency: 100 is below the worst case of 240',
-      ),
-      expect.stringContaining(
-        '  - downstream["b.example.com"].maxConcurrency: 100 is below the worst case of 240',
-      ),
+      expect.stringContaining('  - downstream["bad host"].maxConcurrency: 5 is below 15 processes'),
+      expect.stringContaining('  - downstream["b.example.com"].maxConcurrency: 10 is below 15 processes'),
     ]);
   });
 
@@ -239,6 +257,7 @@ describe('planBudget: hand-computed examples', () => {
       queueWorkers: 10,
       invokeWorkers: 4,
       workers: 14,
+      processes: 15,
       workerSocketsPerHost: 16,
       orchestratorSocketsPerHost: 16,
       perHost: 240,
@@ -302,21 +321,24 @@ describe('planBudget: hand-computed examples', () => {
     const plan = planBudget(config, { tasks: 10_000, latencyMs: 50, bytesPerTask: 1000, awsCallMs: 10 });
     // min(30, 20 + 2 x 2) = 24 workers x min(50, 8, 40) = 8, + 2 orchestrators x min(5, 8, 40) = 5: 202.
     expect(plan.concurrency.perHost).toBe(202);
-    expect(plan.hosts).toEqual([
-      {
-        host: 'api.example.com',
-        worstCaseConcurrency: 202,
-        worstCaseRequestsPerSecond: 4040, // 202 / 50 ms
-        maxConcurrency: 250,
-        maxRequestsPerSecond: 1000,
-        withinConcurrency: true,
-        withinRate: false,
-      },
-    ]);
+    expect(plan.concurrency.processes).toBe(26);
+    const [api] = plan.hosts;
+    // 250 over 26 processes: 9 each (floor 9.6), above the sockets, so the sockets bound it: 202.
+    expect(api).toMatchObject({
+      host: 'api.example.com',
+      processes: 26,
+      perProcessConcurrency: 9,
+      worstCaseConcurrency: 202,
+      fleetBurst: 104, // 1000 / 26 = 38.46/s each, a burst of ceil(3.846) = 4, x 26
+      maxConcurrency: 250,
+      maxRequestsPerSecond: 1000,
+      withinConcurrency: true,
+      rateLimited: true, // 202 / 50 ms = 4,040/s by concurrency, held to 1,000 by the rate
+    });
+    expect(api.perProcessRequestsPerSecond).toBeCloseTo(1000 / 26, 9);
+    expect(api.worstCaseRequestsPerSecond).toBeCloseTo(1000, 9);
     expect(plan.problems).toEqual([]);
-    expect(plan.warnings).toContainEqual(
-      expect.stringContaining('api.example.com: the fleet can send 4040 requests/s'),
-    );
+    expect(plan.warnings).not.toContainEqual(expect.stringContaining('api.example.com'));
     // A batch: 5 x 100 = 500 tasks, min(50, 40) = 40 at once: 13 waves x 50 ms.
     expect(plan.workerBatch.ms).toBe(650);
     // 20 invocations of 500 tasks, 20 at once: one round. Enqueue: 50 calls / 4 = 13 x 10 ms = 130 ms.
@@ -347,6 +369,52 @@ describe('planBudget: hand-computed examples', () => {
     expect(dynamodb.writeUnits).toBe(20_000); // message mode: 2 writes x 10,000 messages
     expect(dynamodb.usd).toBeCloseTo(0.0125, 10);
     expect(plan.cost.usd).toBeCloseTo(0.0454752869, 10);
+  });
+
+  it('holds each declared host to the share of every process: concurrency, rate and burst', () => {
+    const config = configWith({
+      downstream: {
+        'api.example.com': { maxConcurrency: 30, maxRequestsPerSecond: 20 },
+        'wide.example.com': { maxConcurrency: 100, adaptive: true },
+        'slow.example.com': { maxRequestsPerSecond: 5 },
+      },
+    });
+    const plan = planBudget(config, { tasks: 1000, latencyMs: 200 });
+    const [api, wide, slow] = plan.hosts;
+    // 15 processes. api: 30 / 15 = 2 each, below the 16 sockets: 14 x 2 + 1 x 2 = 30; 30 / 200 ms = 150/s
+    // by concurrency, held to 20/s (1.33/s each, a burst of 1 each: 15 at once).
+    expect(api).toMatchObject({
+      processes: 15,
+      perProcessConcurrency: 2,
+      worstCaseConcurrency: 30,
+      fleetBurst: 15,
+      withinConcurrency: true,
+      rateLimited: true,
+    });
+    expect(api.perProcessRequestsPerSecond).toBeCloseTo(20 / 15, 9);
+    expect(api.worstCaseRequestsPerSecond).toBeCloseTo(20, 9);
+    // wide: 100 / 15 = 6 each: 14 x 6 + 1 x 6 = 90 (the adaptive limit only lowers it); 90 / 200 ms = 450/s.
+    expect(wide).toMatchObject({
+      perProcessConcurrency: 6,
+      worstCaseConcurrency: 90,
+      worstCaseRequestsPerSecond: 450,
+      perProcessRequestsPerSecond: Number.POSITIVE_INFINITY,
+      fleetBurst: Number.POSITIVE_INFINITY,
+      adaptive: true,
+      rateLimited: false,
+    });
+    // slow: no cap, so the sockets: 240 at once, 1,200/s by concurrency, held to 5/s; but 15 processes
+    // each keep a burst of 1, so 15 can go at once after a quiet spell: three seconds' worth.
+    expect(slow).toMatchObject({
+      perProcessConcurrency: Number.POSITIVE_INFINITY,
+      worstCaseConcurrency: 240,
+      fleetBurst: 15,
+      rateLimited: true,
+    });
+    expect(slow.worstCaseRequestsPerSecond).toBeCloseTo(5, 9);
+    expect(plan.warnings.filter((w) => w.includes('quiet spell'))).toEqual([
+      'slow.example.com: after a quiet spell the fleet can send 15 requests at once (15 processes x a burst of 1), more than one second of its maxRequestsPerSecond (5): each process keeps a burst of at least 1.',
+    ]);
   });
 
   it('counts one orchestrator invocation per deadline it runs into', () => {
@@ -418,7 +486,8 @@ describe('planBudget: properties', () => {
           const needed = l.workerMaxConcurrency + l.invokeConcurrency * l.orchestratorReservedConcurrency;
           expect(problems.includes('workerReservedConcurrency')).toBe(l.workerReservedConcurrency < needed);
           expect(problems.includes('maxSocketsPerHost')).toBe(l.maxSocketsPerHost > l.maxSockets);
-          expect(problems.includes('downstream["h.example.com"].maxConcurrency')).toBe(k.perHost > hostCap);
+          expect(problems.includes('downstream["h.example.com"].maxConcurrency')).toBe(k.processes > hostCap);
+          expect(k.processes).toBe(k.workers + k.orchestrators);
           // The worst case never counts more workers than the reserved concurrency allows.
           expect(k.workers).toBeLessThanOrEqual(l.workerReservedConcurrency);
           expect(k.perHost).toBeLessThanOrEqual(
@@ -426,6 +495,16 @@ describe('planBudget: properties', () => {
           );
 
           const plan = planBudget(config, { tasks, latencyMs });
+          // With every process at its share, the host sees no more than its cap unless refused, and never
+          // more than the sockets allow.
+          const [host] = plan.hosts;
+          expect(host.worstCaseConcurrency).toBeLessThanOrEqual(k.perHost);
+          expect(host.withinConcurrency).toBe(k.processes <= hostCap);
+          if (k.processes <= hostCap) expect(host.worstCaseConcurrency).toBeLessThanOrEqual(hostCap);
+          expect(host.worstCaseRequestsPerSecond).toBeCloseTo(
+            (host.worstCaseConcurrency * 1000) / latencyMs,
+            6,
+          );
           const { task, message, off } = plan.cost.usdByIdempotency;
           expect(off).toBeLessThanOrEqual(message + 1e-12);
           expect(message).toBeLessThanOrEqual(task + 1e-12);
@@ -449,12 +528,20 @@ describe('planBudget: properties', () => {
 describe('formatBudgetTable', () => {
   it('prints the figures of the plan, its warnings and its problems', () => {
     const config = configWith({
-      downstream: { 'api.example.com': { maxConcurrency: 200, maxRequestsPerSecond: 50 } },
+      downstream: {
+        'api.example.com': { maxConcurrency: 200, maxRequestsPerSecond: 50 },
+        'tiny.example.com': { maxConcurrency: 10 },
+      },
     });
     const table = formatBudgetTable(planBudget(config, { tasks: 1_000_000, latencyMs: 200 }));
     expect(table).toContain('Concurrency budget (1,000,000 tasks at 200 ms a request)');
     expect(table).toMatch(/connections one host can see\s+240\s+14 x 16 \+ 1 x 16/);
-    expect(table).toMatch(/api\.example\.com\s+240\s+200\s+1,200\s+50\s+OVER CONCURRENCY, over rate/);
+    expect(table).toMatch(/processes sharing a host\s+15\s+14 workers \+ 1 orchestrator:/);
+    // api: 200 / 15 = 13 each, 14 x 13 + 13 = 195 at once; 975/s by concurrency, held to 50 (3.33 each),
+    // a burst of 1 each: 15.
+    expect(table).toMatch(/api\.example\.com\s+200\s+13\s+195\s+50\s+3\.33\s+50\s+15\s+held by its rate/);
+    // tiny: 10 / 15 is raised to 1 each: 15 at once, 75/s, above its cap.
+    expect(table).toMatch(/tiny\.example\.com\s+10\s+1\s+15\s+-\s+-\s+75\s+-\s+OVER CONCURRENCY/);
     expect(table).toMatch(/queue\s+160\s+781\s+21 min 20 s/);
     expect(table).toMatch(/SQS requests\s+12,000 .* 0\.0048/);
     expect(table).toMatch(/DynamoDB writes\s+2,000,000\s+idempotency: task\s+1\.2500/);
@@ -463,8 +550,9 @@ describe('formatBudgetTable', () => {
     expect(table).toContain('us-east-1, arm64, prices checked 2026-11-25');
     expect(table).toContain('Problems (validateBudget refuses this config)');
     expect(table).toContain(
-      '- downstream["api.example.com"].maxConcurrency: 200 is below the worst case of 240',
+      '- downstream["tiny.example.com"].maxConcurrency: 10 is below 15 processes (14 workers + 1 orchestrator) x 1 request each = 15',
     );
+    expect(table).not.toContain('downstream["api.example.com"].maxConcurrency');
   });
 
   it.each([
