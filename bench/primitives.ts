@@ -25,10 +25,14 @@ interface Sample {
 
 function measure(name: string): Sample {
   const script = fileURLToPath(new URL('./primitives-case.ts', import.meta.url));
-  const out = execFileSync(process.execPath, ['--import', 'tsx', script, name, String(N), String(CONCURRENCY)], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 20,
-  });
+  const out = execFileSync(
+    process.execPath,
+    ['--import', 'tsx', script, name, String(N), String(CONCURRENCY)],
+    {
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    },
+  );
   return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Sample;
 }
 
