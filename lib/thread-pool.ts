@@ -36,11 +36,6 @@ export interface ThreadRunOptions {
   readonly signal?: AbortSignal;
 }
 
-const QUEUE_FULL_MESSAGES = new Set([
-  'Task queue is at limit',
-  'No task queue available and all Workers are busy',
-]);
-
 export class ThreadPool<Task = unknown, Result = unknown> {
   readonly #piscina: Piscina<Task, Result>;
   readonly #gate: Semaphore;
