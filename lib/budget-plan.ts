@@ -113,12 +113,39 @@ export interface CostPlan {
     readonly durationUsd: number;
     readonly usd: number;
   };
-  /** DynamoDB writes of the configured idempotency mode. */
-  readonly dynamodb: { readonly writeUnits: number; readonly usd: number };
+  /** DynamoDB writes of the configured idempotency mode: idempotencyWrites, one write unit each. */
+  readonly dynamodb: IdempotencyWrites & { readonly writeUnits: number; readonly usd: number };
   readonly usd: number;
-  /** The total in each idempotency mode (each mode writes twice per record: in progress, then completed). */
+  /** The total in each idempotency mode. */
   readonly usdByIdempotency: Readonly<Record<IdempotencyMode, number>>;
 }
+
+/**
+ * The idempotency records of a job, two writes each (Powertools puts the record in progress, then completes
+ * it, or deletes it when the function throws), each record under 1 KB: one write unit a write.
+ */
+export interface IdempotencyWrites {
+  /** Worker, 'task' mode only: one record per task (functions/task-runner.ts). */
+  readonly taskWrites: number;
+  /** Worker, 'task' and 'message' modes: one record per message, so no message is settled twice. */
+  readonly messageWrites: number;
+  /** Orchestrator, in every mode (the stack always wires the table): one record per segment. */
+  readonly segmentWrites: number;
+}
+
+/** What each mode writes for `tasks` queued in `messages` messages by `segments` orchestrator invocations. */
+export function idempotencyWrites(
+  mode: IdempotencyMode,
+  { tasks, messages, segments }: { tasks: number; messages: number; segments: number },
+): IdempotencyWrites {
+  return {
+    taskWrites: mode === IdempotencyModes.TASK ? 2 * tasks : 0,
+    messageWrites: mode === IdempotencyModes.OFF ? 0 : 2 * messages,
+    segmentWrites: 2 * segments,
+  };
+}
+
+const totalWrites = (w: IdempotencyWrites) => w.taskWrites + w.messageWrites + w.segmentWrites;
 
 export interface BudgetPlan {
   readonly config: FanoutConfig;
@@ -220,13 +247,11 @@ export function costPerMillion(c: FanoutConfig, o: Required<PlanBudgetOptions>):
   const requestsUsd =
     ((workerInvocations + orchestratorInvocations) * lambda.usdPerMillionRequests) / MILLION;
   const durationUsd = (workerGbSeconds + orchestratorGbSeconds) * lambda.usdPerGbSecond;
-  const writes: Record<IdempotencyMode, number> = {
-    [IdempotencyModes.TASK]: 2 * MILLION,
-    [IdempotencyModes.MESSAGE]: 2 * pack.messages,
-    [IdempotencyModes.OFF]: 0,
-  };
+  // Each orchestrator invocation runs one segment, and keeps one idempotency record for it.
+  const job = { tasks: MILLION, messages: pack.messages, segments: orchestratorInvocations };
+  const writes = (mode: IdempotencyMode) => totalWrites(idempotencyWrites(mode, job));
   const base = sqsUsd + requestsUsd + durationUsd;
-  const dynamoUsd = (mode: IdempotencyMode) => (writes[mode] * dynamodb.usdPerMillionWriteUnits) / MILLION;
+  const dynamoUsd = (mode: IdempotencyMode) => (writes(mode) * dynamodb.usdPerMillionWriteUnits) / MILLION;
   const usdByIdempotency = Object.fromEntries(
     Object.values(IdempotencyModes).map((mode) => [mode, base + dynamoUsd(mode)]),
   ) as Record<IdempotencyMode, number>;
@@ -248,7 +273,11 @@ export function costPerMillion(c: FanoutConfig, o: Required<PlanBudgetOptions>):
       durationUsd,
       usd: requestsUsd + durationUsd,
     },
-    dynamodb: { writeUnits: writes[c.idempotency], usd: dynamoUsd(c.idempotency) },
+    dynamodb: {
+      ...idempotencyWrites(c.idempotency, job),
+      writeUnits: writes(c.idempotency),
+      usd: dynamoUsd(c.idempotency),
+    },
     usd: usdByIdempotency[c.idempotency],
     usdByIdempotency,
   };

@@ -131,6 +131,19 @@ function drainRows(plan: BudgetPlan): string[] {
   ];
 }
 
+/** Two writes per idempotency record: per task ('task'), per message (unless 'off'), per orchestrator segment. */
+function writesDetail(plan: BudgetPlan): string {
+  const { cost, config: c } = plan;
+  const { taskWrites, messageWrites, segmentWrites } = cost.dynamodb;
+  const segments = segmentWrites / 2;
+  const parts = [
+    taskWrites > 0 && `2 x ${count(taskWrites / 2)} tasks`,
+    messageWrites > 0 && `2 x ${count(messageWrites / 2)} messages`,
+    segmentWrites > 0 && `2 x ${count(segments)} segment${segments === 1 ? '' : 's'}`,
+  ].filter(Boolean);
+  return `idempotency ${c.idempotency}: ${parts.join(' + ') || 'none'}`;
+}
+
 function costRows(plan: BudgetPlan): string[] {
   const { cost, config: c } = plan;
   const { sqs, lambda, dynamodb } = cost;
@@ -154,13 +167,14 @@ function costRows(plan: BudgetPlan): string[] {
       `worker ${count(lambda.workerGbSeconds)} + orchestrator ${count(lambda.orchestratorGbSeconds)}, arm64`,
       usd(lambda.durationUsd),
     ],
-    ['DynamoDB writes', count(dynamodb.writeUnits), `idempotency: ${c.idempotency}`, usd(dynamodb.usd)],
+    ['DynamoDB writes', count(dynamodb.writeUnits), writesDetail(plan), usd(dynamodb.usd)],
     ['total', '', '', usd(cost.usd)],
   ];
   const modes = Object.entries(cost.usdByIdempotency).map(([mode, total]) => `${mode} ${usd(total)}`);
   return [
     ...renderColumns([['item', 'quantity', 'detail', 'USD'], ...rows], [1, 3]),
     `total by idempotency mode: ${modes.join(', ')}`,
+    'DynamoDB: 2 writes per idempotency record; records per task (task), per message (task, message), per orchestrator segment (all)',
     'left out: free tiers, retries, the event source polling an idle queue, logs and S3',
   ];
 }

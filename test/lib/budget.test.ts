@@ -288,11 +288,24 @@ describe('planBudget: hand-computed examples', () => {
     });
     expect(lambda.requestsUsd).toBeCloseTo(0.0008002, 10); // 4,001 x $0.20 / M
     expect(lambda.durationUsd).toBeCloseTo(0.085400427, 9); // 6,405 GB-s x $0.0000133334
-    expect(dynamodb).toEqual({ writeUnits: 2_000_000, usd: 1.25 }); // 2 writes a task x $0.625 / M
-    expect(plan.cost.usd).toBeCloseTo(1.341000627, 9);
-    expect(plan.cost.usdByIdempotency.task).toBeCloseTo(1.341000627, 9);
-    expect(plan.cost.usdByIdempotency.message).toBeCloseTo(0.141000627, 9); // 80,000 writes: $0.05
-    expect(plan.cost.usdByIdempotency.off).toBeCloseTo(0.091000627, 9);
+    // Task mode (the default): two writes per record, one record per task (task-runner), one per message
+    // (the worker settles each message once) and one per orchestrator segment (1 invocation: 1 segment):
+    // 2 x 1,000,000 + 2 x 40,000 + 2 x 1 = 2,080,002 writes x $0.625 / M = $1.30000125.
+    expect(dynamodb).toEqual({
+      taskWrites: 2_000_000,
+      messageWrites: 80_000,
+      segmentWrites: 2,
+      writeUnits: 2_080_002,
+      usd: expect.closeTo(1.30000125, 12),
+    });
+    // Without DynamoDB: SQS $0.0048 + requests $0.0008002 + duration $0.085400427 = $0.091000627.
+    // task: + $1.30000125 = $1.391001877.
+    expect(plan.cost.usd).toBeCloseTo(1.391001877, 9);
+    expect(plan.cost.usdByIdempotency.task).toBeCloseTo(1.391001877, 9);
+    // message: 2 x 40,000 + 2 x 1 = 80,002 writes = $0.05000125: $0.141001877.
+    expect(plan.cost.usdByIdempotency.message).toBeCloseTo(0.141001877, 9);
+    // off: the orchestrator's segment record alone, 2 writes = $0.00000125: $0.091001877.
+    expect(plan.cost.usdByIdempotency.off).toBeCloseTo(0.091001877, 9);
     expect(plan.problems).toEqual([]);
     expect(plan.warnings).toEqual([
       expect.stringContaining('whose requests all run to requestTimeoutMs takes 160 s'),
@@ -366,9 +379,19 @@ describe('planBudget: hand-computed examples', () => {
     expect(lambda.orchestratorGbSeconds).toBeCloseTo(3.125, 10);
     expect(lambda.durationUsd).toBeCloseTo(0.0173750869, 10);
     expect(lambda.requestsUsd).toBeCloseTo(0.0004002, 10);
-    expect(dynamodb.writeUnits).toBe(20_000); // message mode: 2 writes x 10,000 messages
-    expect(dynamodb.usd).toBeCloseTo(0.0125, 10);
-    expect(plan.cost.usd).toBeCloseTo(0.0454752869, 10);
+    // Message mode: 2 writes x 10,000 messages + 2 x 1 segment = 20,002 x $0.625 / M = $0.01250125.
+    expect(dynamodb).toMatchObject({
+      taskWrites: 0,
+      messageWrites: 20_000,
+      segmentWrites: 2,
+      writeUnits: 20_002,
+    });
+    expect(dynamodb.usd).toBeCloseTo(0.01250125, 12);
+    // $0.0152 + $0.0004002 + $0.0173750869 + $0.01250125 = $0.0454765369.
+    expect(plan.cost.usd).toBeCloseTo(0.0454765369, 10);
+    // Task mode adds a record per task: 2,000,000 + 20,002 = 2,020,002 writes = $1.26250125, and
+    // $0.0329752869 without DynamoDB: $1.2954765369.
+    expect(plan.cost.usdByIdempotency.task).toBeCloseTo(1.2954765369, 10);
   });
 
   it('holds each declared host to the share of every process: concurrency, rate and burst', () => {
@@ -422,6 +445,10 @@ describe('planBudget: hand-computed examples', () => {
     const config = configWith({ enqueueConcurrency: 1, orchestratorTimeoutSeconds: 60 });
     const plan = planBudget(config, { tasks: 1, latencyMs: 100, awsCallMs: 100 });
     expect(plan.cost.lambda.orchestratorInvocations).toBe(8);
+    // One segment record per invocation: 2 x 1,000,000 tasks + 2 x 40,000 messages + 2 x 8 segments.
+    expect(plan.cost.dynamodb).toMatchObject({ segmentWrites: 16, writeUnits: 2_080_016 });
+    const off = planBudget({ ...config, idempotency: 'off' }, { tasks: 1, latencyMs: 100, awsCallMs: 100 });
+    expect(off.cost.dynamodb).toMatchObject({ taskWrites: 0, messageWrites: 0, writeUnits: 16 });
   });
 
   it('warns when a batch cannot finish within the worker timeout even at the planned latency', () => {
@@ -512,6 +539,14 @@ describe('planBudget: properties', () => {
             plan.cost.sqs.usd + plan.cost.lambda.usd + plan.cost.dynamodb.usd,
             9,
           );
+          // Two writes per record: per task in 'task' mode, per message unless 'off', per segment always.
+          const { dynamodb, sqs, lambda } = plan.cost;
+          expect(dynamodb.taskWrites).toBe(l.idempotency === 'task' ? 2 * plan.cost.tasks : 0);
+          expect(dynamodb.messageWrites).toBe(l.idempotency === 'off' ? 0 : 2 * sqs.messages);
+          expect(dynamodb.segmentWrites).toBe(2 * lambda.orchestratorInvocations);
+          expect(dynamodb.writeUnits).toBe(
+            dynamodb.taskWrites + dynamodb.messageWrites + dynamodb.segmentWrites,
+          );
           // Nothing drains faster than its in-flight tasks allow.
           for (const path of ['queue', 'inline', 'invoke'] as const) {
             expect(plan.drain[path].ms).toBeGreaterThanOrEqual(
@@ -544,15 +579,29 @@ describe('formatBudgetTable', () => {
     expect(table).toMatch(/tiny\.example\.com\s+10\s+1\s+15\s+-\s+-\s+75\s+-\s+OVER CONCURRENCY/);
     expect(table).toMatch(/queue\s+160\s+781\s+21 min 20 s/);
     expect(table).toMatch(/SQS requests\s+12,000 .* 0\.0048/);
-    expect(table).toMatch(/DynamoDB writes\s+2,000,000\s+idempotency: task\s+1\.2500/);
-    expect(table).toMatch(/total\s+1\.3410/);
-    expect(table).toContain('total by idempotency mode: task 1.3410, message 0.1410, off 0.0910');
+    expect(table).toMatch(
+      /DynamoDB writes\s+2,080,002\s+idempotency task: 2 x 1,000,000 tasks \+ 2 x 40,000 messages \+ 2 x 1 segment\s+1\.3000/,
+    );
+    expect(table).toMatch(/total\s+1\.3910/);
+    expect(table).toContain('total by idempotency mode: task 1.3910, message 0.1410, off 0.0910');
     expect(table).toContain('us-east-1, arm64, prices checked 2026-11-25');
     expect(table).toContain('Problems (validateBudget refuses this config)');
     expect(table).toContain(
       '- downstream["tiny.example.com"].maxConcurrency: 10 is below 15 processes (14 workers + 1 orchestrator) x 1 request each = 15',
     );
     expect(table).not.toContain('downstream["api.example.com"].maxConcurrency');
+  });
+
+  it('details the DynamoDB writes of the configured idempotency mode', () => {
+    const line = (idempotency: string) =>
+      formatBudgetTable(planBudget(configWith({ idempotency }), { tasks: 1_000, latencyMs: 100 }))
+        .split('\n')
+        .find((l) => l.includes('DynamoDB writes'));
+    // 40,000 messages of 25 tasks per million, one orchestrator segment; $0.625 per million writes.
+    expect(line('message')).toMatch(
+      /DynamoDB writes\s+80,002\s+idempotency message: 2 x 40,000 messages \+ 2 x 1 segment\s+0\.0500$/,
+    );
+    expect(line('off')).toMatch(/DynamoDB writes\s+2\s+idempotency off: 2 x 1 segment\s+0\.0000$/);
   });
 
   it.each([
