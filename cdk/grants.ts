@@ -40,7 +40,7 @@ export function grantWorker(worker: IFunction, { queues, storage }: GrantProps):
 
 /**
  * The orchestrator sends task batches to the queue (and invalid or failed tasks to the dead-letter queue),
- * invokes the worker and itself (continuations), keeps idempotency records (per segment, and per inline task),
+ * invokes the worker and itself (continuations), keeps idempotency records (one per segment),
  * reads manifests, and writes results and oversized continuations.
  */
 export function grantOrchestrator(orchestrator: IFunction, worker: IFunction, props: GrantProps): void {
