@@ -6,6 +6,7 @@ import {
   type AdaptiveOutcome,
 } from '../../../lib/downstream/adaptive-limit.js';
 import { InvalidArgumentError } from '../../../lib/errors.js';
+import { RUNS } from '../../helpers/runs.js';
 import { FakeClock } from './fake-clock.js';
 import { simulate } from './simulated-partner.js';
 
@@ -229,7 +230,7 @@ describe('AdaptiveLimit: properties', () => {
           expect(last).toEqual(seen);
         },
       ),
-      { numRuns: 1000 },
+      { numRuns: RUNS },
     );
   });
 });

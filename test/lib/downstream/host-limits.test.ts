@@ -12,6 +12,7 @@ import {
   validateDownstream,
 } from '../../../lib/downstream/host-limits.js';
 import { InvalidArgumentError } from '../../../lib/errors.js';
+import { RUNS } from '../../helpers/runs.js';
 
 const config = withDefaults({
   workerMaxConcurrency: 10,
@@ -72,7 +73,7 @@ describe('fleet share', () => {
           );
         },
       ),
-      { numRuns: 1000 },
+      { numRuns: RUNS },
     );
   });
 
@@ -148,7 +149,7 @@ describe('fleet share', () => {
           else expect(budget.concurrency).toBe(processes);
         },
       ),
-      { numRuns: 1000 },
+      { numRuns: RUNS },
     );
   });
 });
