@@ -36,12 +36,19 @@ interface Putter<T> extends Waiter<void> {
 }
 
 const DONE = Symbol('done');
+const COMPACT_AT = 1024;
+
+function liveOnly<W extends { live: boolean }>(list: Fifo<W>): Fifo<W> {
+  const live = new Fifo<W>();
+  for (const waiter of list) if (waiter.live) live.push(waiter);
+  return live;
+}
 
 export class BoundedQueue<T> implements AsyncIterable<T> {
   readonly #maxSize: number;
   readonly #items = new Fifo<T>();
-  readonly #putters = new Fifo<Putter<T>>();
-  readonly #getters = new Fifo<Waiter<T | typeof DONE>>();
+  #putters = new Fifo<Putter<T>>();
+  #getters = new Fifo<Waiter<T | typeof DONE>>();
   #waitingPut = 0;
   #waitingGet = 0;
   #peakSize = 0;
@@ -200,10 +207,16 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     return waiter;
   }
 
-  // Cancelled waiters stay in their list, marked dead, and are skipped when reached.
+  // Cancelled waiters stay in their list, marked dead, and are skipped when reached; a list that is mostly
+  // dead (many timed-out waiters while nothing flows) is rebuilt so it cannot grow without bound.
   #cancel(waiter: Waiter<T | typeof DONE> | Putter<T>, reason: unknown, kind: 'put' | 'get'): void {
     if (!waiter.live) return;
     this.#settle(waiter, kind).reject(reason);
+    if (kind === 'put' && this.#putters.size > COMPACT_AT + 2 * this.#waitingPut) {
+      this.#putters = liveOnly(this.#putters);
+    } else if (kind === 'get' && this.#getters.size > COMPACT_AT + 2 * this.#waitingGet) {
+      this.#getters = liveOnly(this.#getters);
+    }
   }
 }
 

@@ -60,6 +60,21 @@ describe('BoundedQueue', () => {
     expect(q.size).toBe(0);
   });
 
+  it('thousands of cancelled getters leave no trace: the next item still reaches the live getter', async () => {
+    const q = new BoundedQueue<number>(1);
+    const live = q.get();
+    for (let i = 0; i < 5000; i++) {
+      const controller = new AbortController();
+      const cancelled = q.get({ signal: controller.signal });
+      controller.abort();
+      await expect(cancelled).rejects.toBeDefined();
+    }
+    expect(q.waitingGet).toBe(1);
+    await q.put(42);
+    expect(await live).toBe(42);
+    expect(q.waitingGet).toBe(0);
+  });
+
   it('an item handed to a getter is delivered even if its signal aborts in the same tick', async () => {
     const q = new BoundedQueue<number>(1);
     const controller = new AbortController();
