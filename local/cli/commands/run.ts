@@ -1,0 +1,199 @@
+// `bounded-fanout run`: one whole job on the local runtime (or against --endpoint), with live progress, a summary
+// table, and the JSON and HTML reports. Ctrl-C once stops taking new work and lets in-flight tasks finish; twice
+// cuts them off. Either way the summary is printed, and unstarted work stays in the queue.
+import { validateBudget } from '../../../lib/budget.js';
+import { AbortError } from '../../../lib/errors.js';
+import { assembleReport, socketLimits } from '../../report/assemble.js';
+import { TimelineSampler } from '../../report/timeline.js';
+import type { RunReport } from '../../report/types.js';
+import { accountingError, writeReport } from '../../report/write.js';
+import { runLocalJob } from '../../run-local-job.js';
+import type { RunArgs } from '../args.js';
+import { ExitCodes, exitCodeFor } from '../exit-code.js';
+import type { CliIo } from '../io.js';
+import { type JobSource, openJobSource } from '../job-source.js';
+import { LiveProgress } from '../live-progress.js';
+import { type CliBackend, openBackend, uploadManifest } from '../local-backend.js';
+import { ProgressDisplay, progressModeFor } from '../progress.js';
+import { formatAbortSummary, formatSummary } from '../summary.js';
+import { UsageError } from '../usage-error.js';
+
+/** A local run may take long (a million tasks); Ctrl-C is the way to stop it early. */
+const RUN_TIMEOUT_MS = 6 * 3600_000;
+
+export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
+  validateBudget(args.config);
+  const source = await openJobSource(args);
+  let backend: CliBackend | undefined;
+  const signals = new Interrupts();
+  try {
+    const config = validateBudget({
+      ...args.config,
+      allowHosts: [...new Set([...args.config.allowHosts, ...source.allowHosts])],
+    });
+    const log = (line: string) => {
+      if (args.verbose) io.stderr.write(`${line}\n`);
+    };
+    if (source.demo) {
+      io.stderr.write(
+        `Demo: ${source.demo.manifest.expected.submitted.toLocaleString('en-US')} tasks against a target server at ${source.demo.server.url} (varied latency, some 429s with Retry-After, some permanent failures, ${source.demo.manifest.expected.invalid} malformed lines).\n`,
+      );
+    }
+    backend = await openBackend({ endpoint: args.endpoint, log });
+    const uri =
+      source.uri ?? (await uploadManifest(config, backend.info, source.file ?? '', source.objectName));
+    const demoServer = source.demo?.server;
+    const live = new LiveProgress({
+      tasksPerMessage: config.tasksPerMessage,
+      ...(demoServer ? { inlineFallback: () => demoServer.inFlightOf('inline') } : {}),
+    });
+    const display = new ProgressDisplay({
+      view: {
+        jobId: source.label,
+        // Sockets are counted over every container: against the sum of their caps.
+        limits: {
+          inline: config.inlineConcurrency,
+          workers: config.workerMaxConcurrency,
+          sockets: socketLimits(config).all,
+        },
+        total: source.total,
+      },
+      mode: progressModeFor({ isTTY: io.stderrIsTTY, env: io.env }),
+      stream: io.stderr,
+    });
+    const sampler = new TimelineSampler({ probe: () => live.snapshot(), onSample: (s) => display.update(s) });
+    const startedAt = new Date();
+    signals.listen({
+      stop: () =>
+        display.note('Stopping: no new work is taken; in-flight tasks finish. Ctrl-C again to cut them off.'),
+      abort: () => {
+        const last = sampler.samples[sampler.samples.length - 1];
+        const now = live.snapshot();
+        display.finish();
+        io.stdout.write(
+          `\n${formatAbortSummary({ elapsedMs: last?.t ?? 0, done: now.done, failed: now.failed, total: source.total, embedded: args.endpoint === undefined })}`,
+        );
+      },
+    });
+    sampler.start();
+    let local: Awaited<ReturnType<typeof runLocalJob>>;
+    try {
+      local = await runLocalJob(
+        { manifest: uri },
+        {
+          config,
+          backend: backend.info,
+          onProgress: live.onProgress,
+          progressIntervalMs: 250,
+          functionLogs: args.verbose ? verboseLines(io, live) : live.onLogLine,
+          signal: signals.stopSignal,
+          timeoutMs: RUN_TIMEOUT_MS,
+          log,
+        },
+      );
+    } finally {
+      sampler.stop();
+    }
+    // The orchestrator refused the job (a bad header found where no check could see it first): bad input.
+    if (local.status === 'refused') {
+      throw new UsageError(`${source.label}: ${local.error ?? 'the job was refused'}`, {
+        flag: '--manifest',
+      });
+    }
+    const timeline = finalTimeline(sampler.samples, local);
+    display.finish(timeline[timeline.length - 1]);
+    const target = source.demo?.server.stats();
+    const report = assembleReport({
+      local,
+      config,
+      timeline,
+      manifest: source.label,
+      startedAt,
+      interrupted: signals.stopSignal.aborted,
+      inlineInFlightSource: live.inlineSource,
+      ...(source.demo
+        ? {
+            latency: source.demo.server.latency(),
+            latencySource: 'target' as const,
+            target: {
+              peakSockets: target?.peakSockets ?? 0,
+              peakInFlight: target?.peakInFlight ?? 0,
+              requests: target?.requests ?? 0,
+            },
+          }
+        : {}),
+    });
+    for (const file of args.reports) await writeReport(file, report);
+    printOutcome(io, args, report, local.error);
+    // A job that broke, or whose counts do not add up, did not do its work: never exit 0 on it.
+    if (local.status === 'broken' || accountingError(report)) return ExitCodes.TASKS_FAILED;
+    return exitCodeFor({ report });
+  } finally {
+    signals.close();
+    await backend?.stop();
+    await source.close();
+  }
+}
+
+/**
+ * With --verbose the functions' log lines are shown too. The runtime takes JSON lines off stderr while the job
+ * runs, so they are written through the stream's own write, taken before the run.
+ */
+function verboseLines(io: CliIo, live: LiveProgress): (line: string) => void {
+  const write = io.stderr.write.bind(io.stderr);
+  return (line) => {
+    live.onLogLine(line);
+    write(line.endsWith('\n') ? line : `${line}\n`);
+  };
+}
+
+/** The timeline ends on the exact final counts (the live ones come from metrics as they are written). */
+function finalTimeline(
+  samples: RunReport['timeline'],
+  local: { succeeded: number; deadLettered: number },
+): RunReport['timeline'] {
+  if (samples.length === 0) return samples;
+  const last = samples[samples.length - 1];
+  return [...samples.slice(0, -1), { ...last, done: local.succeeded, failed: local.deadLettered, queued: 0 }];
+}
+
+function printOutcome(io: CliIo, args: RunArgs, report: RunReport, runtimeError?: string): void {
+  if (runtimeError) io.stderr.write(`bounded-fanout: the job did not run to its end: ${runtimeError}\n`);
+  if (args.format === 'json') io.stdout.write(`${JSON.stringify(report)}\n`);
+  else io.stdout.write(`\n${formatSummary(report, { reportFiles: args.reports })}`);
+}
+
+/**
+ * Ctrl-C handling: the first SIGINT (or SIGTERM) aborts `stopSignal`, which the runtime takes as "stop polling,
+ * let running invocations finish"; the second ends the process at once with code 130.
+ */
+class Interrupts {
+  readonly #stop = new AbortController();
+  #handler?: () => void;
+
+  get stopSignal(): AbortSignal {
+    return this.#stop.signal;
+  }
+
+  listen({ stop, abort }: { stop: () => void; abort: () => void }): void {
+    this.#handler = () => {
+      if (!this.#stop.signal.aborted) {
+        stop();
+        this.#stop.abort(new AbortError('Interrupted: stopping'));
+        return;
+      }
+      abort();
+      process.exit(ExitCodes.INTERRUPTED);
+    };
+    process.on('SIGINT', this.#handler);
+    process.on('SIGTERM', this.#handler);
+  }
+
+  close(): void {
+    if (!this.#handler) return;
+    process.off('SIGINT', this.#handler);
+    process.off('SIGTERM', this.#handler);
+  }
+}
+
+export type { JobSource };

@@ -1,0 +1,63 @@
+// The process exit code, as a pure function of how the command ended.
+import { BUDGET_ERROR_CODE } from '../../lib/budget-schema.js';
+import { ErrorCodes } from '../../lib/errors.js';
+import { ManifestErrorCodes } from '../../lib/manifest/errors.js';
+import type { RunReport } from '../report/types.js';
+
+export const ExitCodes = {
+  /** Every task succeeded (or, for plan and redrive, the command did what it was asked). */
+  OK: 0,
+  /** The job ran, and some tasks were invalid or dead-lettered. Also an unexpected failure mid-run. */
+  TASKS_FAILED: 1,
+  /** Bad usage or config: nothing ran. */
+  USAGE: 2,
+  /** Ctrl-C: the run stopped before every task ended (128 + SIGINT, the shell's convention). */
+  INTERRUPTED: 130,
+} as const;
+export type ExitCode = (typeof ExitCodes)[keyof typeof ExitCodes];
+
+/**
+ * Codes of errors that mean "fix the command line, the config or the input", raised before any task runs: our
+ * own (usage, invalid argument, report file, budget, manifest) and the system's for a missing file or an
+ * endpoint that cannot be reached.
+ */
+const usageCodes = new Set<string>([
+  'BF_USAGE',
+  ErrorCodes.INVALID_ARGUMENT,
+  'BF_REPORT_FILE',
+  BUDGET_ERROR_CODE,
+  ManifestErrorCodes.INVALID_MANIFEST,
+  'BF_ENDPOINT_UNREACHABLE',
+  'ENOENT',
+  'EISDIR',
+  'EACCES',
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ERR_INVALID_URL',
+]);
+
+/** True for errors that exit 2. RangeErrors are bad values too (every invalid-argument error is one). */
+export function isUsageError(error: unknown): boolean {
+  if (error instanceof RangeError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && usageCodes.has(code)) return true;
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  return cause !== undefined && cause !== error && isUsageError(cause);
+}
+
+export type Outcome =
+  | { readonly error: unknown }
+  | { readonly report: Pick<RunReport, 'invalid' | 'deadLettered' | 'interrupted' | 'unfinished'> }
+  | { readonly ok: true };
+
+export function exitCodeFor(outcome: Outcome): ExitCode {
+  if ('error' in outcome) return isUsageError(outcome.error) ? ExitCodes.USAGE : ExitCodes.TASKS_FAILED;
+  if ('ok' in outcome) return ExitCodes.OK;
+  const { report } = outcome;
+  if (report.interrupted) return ExitCodes.INTERRUPTED;
+  return report.invalid > 0 || report.deadLettered > 0 || (report.unfinished ?? 0) > 0
+    ? ExitCodes.TASKS_FAILED
+    : ExitCodes.OK;
+}

@@ -1,0 +1,67 @@
+// The value of one flag, checked on its own: each error names the flag and the value it got.
+import ipaddr from 'ipaddr.js';
+import { UsageError } from './usage-error.js';
+
+export function stringValue(flag: string, raw: unknown): string | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || raw.trim() === '') throw UsageError.invalid(flag, raw, 'a non-empty value');
+  return raw;
+}
+
+export function integer(flag: string, raw: unknown, min: number): number {
+  const text = typeof raw === 'string' ? raw.trim() : raw;
+  const value = typeof text === 'string' && /^[+]?\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min)
+    throw UsageError.invalid(flag, raw, `an integer >= ${min}`);
+  return value;
+}
+
+export function oneOf<T extends string>(flag: string, raw: unknown, allowed: readonly T[], fallback: T): T {
+  if (raw === undefined) return fallback;
+  if (typeof raw === 'string' && (allowed as readonly string[]).includes(raw)) return raw as T;
+  throw UsageError.invalid(flag, raw, `one of ${allowed.join(', ')}`);
+}
+
+export function manifestValue(raw: unknown): string | undefined {
+  const value = stringValue('--manifest', raw);
+  if (value?.startsWith('s3://') && !/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+/.test(value)) {
+    throw UsageError.invalid('--manifest', value, 's3://BUCKET/KEY or a file path');
+  }
+  return value;
+}
+
+export function endpointUrl(raw: unknown): string {
+  let url: URL | undefined;
+  try {
+    url = typeof raw === 'string' ? new URL(raw) : undefined;
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw UsageError.invalid('--endpoint', raw, 'an http:// or https:// URL');
+  }
+  return url.href.replace(/\/$/, '');
+}
+
+const hostName =
+  /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/** A host name, an IP address or a CIDR range. */
+export function hostOrCidr(raw: string): string {
+  const value = raw.trim();
+  if (value.includes('/')) {
+    try {
+      ipaddr.parseCIDR(value);
+      return value;
+    } catch {
+      throw UsageError.invalid(
+        '--allow-host',
+        raw,
+        'a host name, an IP address or a CIDR such as 10.0.0.0/8',
+      );
+    }
+  }
+  const numeric = /^[\d.]+$/.test(value);
+  if (ipaddr.isValid(value) || (!numeric && hostName.test(value))) return value;
+  throw UsageError.invalid('--allow-host', raw, 'a host name, an IP address or a CIDR such as 10.0.0.0/8');
+}

@@ -1,0 +1,99 @@
+// Help text: every command, every flag with its allowed values and its default from the shared config.
+import { defaultConfig } from '../../lib/config.js';
+import { demoTasksEnv } from './args.js';
+
+const d = defaultConfig;
+
+const limits = `Limits (over cdk.json's context; each checked with the others by validateBudget, as at synth):
+  --inline-concurrency N          tasks the orchestrator runs in-process at once (default ${d.inlineConcurrency})
+  --worker-concurrency N          worker invocations at once: the event source's maximum concurrency,
+                                  2..1000 (default ${d.workerMaxConcurrency})
+  --per-invocation-concurrency N  tasks one worker invocation runs at once (default ${d.perInvocationConcurrency})
+  --tasks-per-message N           tasks packed into one SQS message (default ${d.tasksPerMessage})
+  --max-sockets N                 sockets one process may open in all (default ${d.maxSockets})
+  --max-sockets-per-host N        sockets one process may open to one host (default ${d.maxSocketsPerHost})
+  --max-receive-count N           receives before a message goes to the dead-letter queue (default ${d.maxReceiveCount})
+  --idempotency task|message|off  exactly-once per task (two DynamoDB writes each), per message, or off
+                                  (default ${d.idempotency})
+  Every N is an integer >= 1.`;
+
+const common = `  --format text|json              text (default) prints progress and a summary table; json prints the report
+  --verbose                       stack traces on errors (run: also the functions' own log lines)
+  -h, --help                      this help`;
+
+export const runHelp = `bounded-fanout run [options]
+
+Runs a whole fan-out job on this machine: embedded SQS/S3 and DynamoDB emulators, the local poller and the
+local Invoke endpoint, with the stack's names and settings. With no --manifest it runs the built-in demo: a
+target server on 127.0.0.1 with varied latency, some 429s with Retry-After and some permanent failures.
+
+Options:
+  --manifest FILE|s3://BUCKET/KEY JSON ({ jobId, defaults?, tasks }) or NDJSON (one task per line)
+  --retry-from REPORT.json        run again the dead-lettered tasks of an earlier run's JSON report
+  --report FILE.json|FILE.html    write the report (repeat the flag for both kinds)
+  --allow-host HOST|CIDR          let requests reach this private host or range (repeatable); loopback,
+                                  private and link-local destinations are refused otherwise, as in the cloud
+  --endpoint URL                  use this endpoint for SQS, S3 and DynamoDB (LocalStack) instead of the
+                                  embedded emulators
+  --demo-tasks N                  size of the built-in demo (default 3000; or set ${demoTasksEnv})
+${common}
+
+${limits}
+
+Exit codes: 0 every task succeeded; 1 some tasks were invalid or dead-lettered; 2 bad usage or config;
+130 interrupted (Ctrl-C: the first stops taking new work and lets in-flight tasks finish, the second
+aborts them; unstarted work stays in the queue).`;
+
+export const planHelp = `bounded-fanout plan [options]
+
+Prints the concurrency budget without running anything: the worst-case concurrency each host can see, the
+time to drain the tasks at the given latency, and the AWS cost per million tasks.
+
+Options:
+  --manifest FILE                 count the tasks of this manifest
+  --tasks N                       number of tasks to plan for (default 1000000; not with --manifest)
+  --latency-ms N                  expected latency of one task, in ms (default 100)
+${common}
+
+${limits}`;
+
+export const redriveHelp = `bounded-fanout redrive --endpoint URL [options]
+
+Moves the dead-lettered messages back to the work queue: with SQS's message-move task where the endpoint
+supports it, otherwise by receiving each message from the dead-letter queue, sending it to the work queue and
+then deleting it.
+
+Options:
+  --endpoint URL                  the SQS endpoint (required; AWS needs credentials in the usual places)
+  --prefix NAME                   resource name prefix of the stack (default ${d.prefix})
+  --region REGION                 AWS region (default: AWS_REGION, else us-east-1)
+${common}`;
+
+export const mainHelp = `bounded-fanout: scheduled, bounded fan-out work, run on this machine.
+
+Usage:
+  bounded-fanout run [--manifest FILE|s3://...] [--report FILE.json|FILE.html] [limits] [options]
+  bounded-fanout plan [--manifest FILE] [--latency-ms N] [limits]
+  bounded-fanout redrive --endpoint URL
+  bounded-fanout help [run|plan|redrive]
+
+Commands:
+  run       run a job end to end on the local runtime (the built-in demo with no --manifest)
+  plan      print the concurrency budget and cost table, without running anything
+  redrive   move dead-lettered messages back to the work queue
+  help      show help for a command
+
+Run \`bounded-fanout help run\` for the options of one command.`;
+
+export function helpText(topic?: 'run' | 'plan' | 'redrive'): string {
+  switch (topic) {
+    case 'run':
+      return runHelp;
+    case 'plan':
+      return planHelp;
+    case 'redrive':
+      return redriveHelp;
+    default:
+      return mainHelp;
+  }
+}

@@ -1,0 +1,135 @@
+// The AWS side of a CLI run: the embedded emulators (the default), or the endpoint given with --endpoint
+// (LocalStack serves SQS, S3 and DynamoDB on one URL). The manifest file goes into the stack's data bucket,
+// under the manifests prefix, and the orchestrator reads it from there as it would in the cloud.
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import type { FanoutConfig } from '../../lib/config.js';
+import { type Backend, type BackendInfo, BackendKinds, startBackend } from '../backend.js';
+import { createResources, localCredentials } from '../resources.js';
+import { asEndpointError } from './sqs-endpoint.js';
+
+export interface CliBackend {
+  readonly info: BackendInfo;
+  stop(): Promise<void>;
+}
+
+export async function openBackend({
+  endpoint,
+  region,
+  log,
+}: {
+  endpoint?: string;
+  region?: string;
+  log: (line: string) => void;
+}): Promise<CliBackend> {
+  if (endpoint !== undefined) {
+    const info: BackendInfo = {
+      kind: BackendKinds.LOCALSTACK,
+      endpoints: { sqs: endpoint, s3: endpoint, dynamodb: endpoint },
+      region: region ?? 'us-east-1',
+      description: `the endpoint ${endpoint} (SQS, S3 and DynamoDB)`,
+    };
+    log(`[bounded-fanout] backend: ${info.description}`);
+    return { info, stop: async () => {} };
+  }
+  const backend: Backend = await startBackend({ kind: BackendKinds.EMULATORS, region, log });
+  return { info: backend, stop: () => backend.stop() };
+}
+
+/** Creates the stack's resources (as the runtime would) and uploads the manifest; returns its s3:// URI. */
+export async function uploadManifest(
+  config: FanoutConfig,
+  backend: BackendInfo,
+  file: string,
+  objectName: string,
+  { partBytes = PART_BYTES }: { partBytes?: number } = {},
+): Promise<string> {
+  const resources = await createResources(config, backend).catch((error) => {
+    throw asEndpointError(backend.endpoints.sqs, error);
+  });
+  const s3 = new S3Client({
+    endpoint: backend.endpoints.s3,
+    region: backend.region,
+    credentials: localCredentials,
+    forcePathStyle: true,
+  });
+  const key = `${config.manifestsPrefix}${objectName}`;
+  try {
+    const { size } = await stat(file);
+    if (size <= partBytes) {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: resources.bucket,
+          Key: key,
+          Body: createReadStream(file),
+          ContentLength: size,
+          ContentType: 'application/x-ndjson',
+        }),
+      );
+    } else {
+      await uploadInParts(s3, { bucket: resources.bucket, key, file, size, partBytes });
+    }
+  } finally {
+    s3.destroy();
+  }
+  return `s3://${resources.bucket}/${key}`;
+}
+
+/** Part size of a multipart upload: S3 takes 5 MiB and up; the embedded emulator takes requests up to 11 MiB. */
+export const PART_BYTES = 8 * 1024 * 1024;
+
+/** A large manifest goes up in parts, one part in memory at a time (a million tasks is about 60 MB). */
+async function uploadInParts(
+  s3: S3Client,
+  {
+    bucket,
+    key,
+    file,
+    size,
+    partBytes,
+  }: { bucket: string; key: string; file: string; size: number; partBytes: number },
+): Promise<void> {
+  const { UploadId } = await s3.send(
+    new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: 'application/x-ndjson' }),
+  );
+  const handle = await open(file, 'r');
+  try {
+    const parts: { ETag?: string; PartNumber: number }[] = [];
+    const buffer = Buffer.alloc(partBytes);
+    for (let offset = 0, part = 1; offset < size; offset += partBytes, part++) {
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(partBytes, size - offset), offset);
+      const { ETag } = await s3.send(
+        new UploadPartCommand({
+          Bucket: bucket,
+          Key: key,
+          UploadId,
+          PartNumber: part,
+          Body: buffer.subarray(0, bytesRead),
+          ContentLength: bytesRead,
+        }),
+      );
+      parts.push({ ETag, PartNumber: part });
+    }
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId,
+        MultipartUpload: { Parts: parts },
+      }),
+    );
+  } catch (error) {
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId })).catch(() => {});
+    throw error;
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,43 @@
+// The config a local run is held to: the stack's own, read from cdk.json's context exactly as the CDK app reads
+// it (lib/config.ts readConfig), so `bounded-fanout run` and `cdk deploy` use the same names and limits; the
+// command line's limit flags then override it.
+import { readFileSync } from 'node:fs';
+import { defaultConfig, type FanoutConfig, readConfig } from '../../lib/config.js';
+import { UsageError } from './usage-error.js';
+
+export const cdkJsonUrl = new URL('../../cdk.json', import.meta.url);
+
+export function loadSharedConfig(file: URL | string = cdkJsonUrl): FanoutConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return defaultConfig;
+    throw error;
+  }
+  let context: Record<string, unknown>;
+  try {
+    context = (JSON.parse(text) as { context?: Record<string, unknown> }).context ?? {};
+  } catch (error) {
+    throw new UsageError(
+      `${String(file)}: not valid JSON (${(error as Error).message})`,
+      {},
+      { cause: error },
+    );
+  }
+  return readConfig((key) => context[key]);
+}
+
+/**
+ * The base config with the flags applied. --worker-concurrency sets the event source's maximum concurrency; the
+ * worker's reserved concurrency (the hard cap, which no flag sets) is raised to what the budget needs beside
+ * it, the event source's maximum plus the orchestrator's direct invokes, rather than refusing the flag.
+ */
+export function applyOverrides(base: FanoutConfig, overrides: Partial<FanoutConfig>): FanoutConfig {
+  const config: FanoutConfig = { ...base, ...overrides };
+  const needed =
+    config.workerMaxConcurrency + config.invokeConcurrency * config.orchestratorReservedConcurrency;
+  return config.workerReservedConcurrency >= needed
+    ? config
+    : { ...config, workerReservedConcurrency: needed };
+}

@@ -1,0 +1,121 @@
+// The table printed at the end of a run: counts that add up, peaks against limits, and the first few
+// dead-lettered and invalid tasks (the report lists them all).
+import type { RunReport } from '../report/types.js';
+import { accountingError } from '../report/write.js';
+
+const n = (v: number) => v.toLocaleString('en-US');
+const shown = 5;
+
+function table(rows: ReadonlyArray<readonly string[]>, alignRight: readonly boolean[]): string[] {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) =>
+    r
+      .map((cell, c) => (alignRight[c] ? cell.padStart(widths[c]) : cell.padEnd(widths[c])))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+export function formatSummary(
+  report: RunReport,
+  { reportFiles = [] }: { reportFiles?: readonly string[] } = {},
+): string {
+  const seconds = (report.durationMs / 1000).toFixed(1);
+  const rate =
+    report.durationMs > 0
+      ? Math.round(((report.succeeded + report.deadLettered) / report.durationMs) * 1000)
+      : 0;
+  const out: string[] = [];
+  out.push(
+    report.interrupted
+      ? `Job ${report.jobId} interrupted after ${seconds} s: unstarted work was left in the queue.`
+      : `Job ${report.jobId} finished in ${seconds} s (${n(rate)} tasks/s).`,
+    '',
+  );
+  const counts: Array<[string, string]> = [
+    ['submitted', n(report.submitted)],
+    ['succeeded', n(report.succeeded)],
+    ['dead-lettered', n(report.deadLettered)],
+    ['invalid', n(report.invalid)],
+  ];
+  if (report.unfinished) counts.push(['unfinished', n(report.unfinished)]);
+  out.push(...table(counts, [false, true]).map((l) => `  ${l}`));
+  const mismatch = accountingError(report);
+  out.push(mismatch ? `  ACCOUNTING MISMATCH: ${mismatch}` : '  every task accounted for', '');
+  const { peaks, limits } = report;
+  const peakRows: string[][] = [['in flight at once', 'peak', 'limit']];
+  const add = (label: string, peak: number | undefined, limit: number | undefined) => {
+    if (peak !== undefined && limit !== undefined) peakRows.push([label, String(peak), String(limit)]);
+  };
+  add('inline tasks (orchestrator)', peaks.inline, limits.inline);
+  add('worker invocations (queue)', peaks.workers, limits.workers);
+  add('worker invocations (all)', peaks.workersAll, limits.workersReserved);
+  add('tasks in one invocation', peaks.perInvocation, limits.perInvocation);
+  add('sockets, one container', peaks.socketsPerContainer, limits.socketsPerContainer);
+  add('sockets, all containers', peaks.sockets, limits.sockets);
+  if (report.target) add('connections at the target', report.target.peakSockets, limits.socketsToOneHost);
+  out.push(...table(peakRows, [false, true, true]).map((l) => `  ${l}`));
+  if (report.latency && report.latency.count > 0) {
+    const h = report.latency;
+    out.push(
+      '',
+      `  ${report.latencySource === 'target' ? 'response time at the target' : 'latency'}: p50 ${h.p50} ms, p90 ${h.p90} ms, p99 ${h.p99} ms, max ${Math.round(h.maxMs)} ms`,
+    );
+  }
+  if (report.deadLetteredTasks.length) {
+    out.push('', `Dead-lettered (${n(report.deadLetteredTasks.length)}):`);
+    for (const t of report.deadLetteredTasks.slice(0, shown)) {
+      out.push(`  ${t.id}  after ${t.attempts} attempt${t.attempts === 1 ? '' : 's'}: ${oneLine(t.error)}`);
+    }
+    if (report.deadLetteredTasks.length > shown)
+      out.push(`  ... and ${n(report.deadLetteredTasks.length - shown)} more`);
+  }
+  if (report.invalidTasks.length) {
+    out.push('', `Invalid (${n(report.invalidTasks.length)}):`);
+    for (const t of report.invalidTasks.slice(0, shown)) {
+      const where = [t.line === undefined ? '' : `line ${t.line}`, t.id ?? ''].filter(Boolean).join(' ');
+      out.push(`  ${where || '?'}: ${oneLine(t.error)}`);
+    }
+    if (report.invalidTasks.length > shown)
+      out.push(`  ... and ${n(report.invalidTasks.length - shown)} more`);
+  }
+  if (reportFiles.length) out.push('', `Report: ${reportFiles.join(', ')}`);
+  return `${out.join('\n')}\n`;
+}
+
+function oneLine(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > 160 ? `${flat.slice(0, 157)}...` : flat;
+}
+
+/** What is known when a second Ctrl-C cuts the run off: the counts so far, from the functions' metrics. */
+export function formatAbortSummary({
+  elapsedMs,
+  done,
+  failed,
+  total,
+  embedded,
+}: {
+  elapsedMs: number;
+  done: number;
+  failed: number;
+  total?: number;
+  embedded: boolean;
+}): string {
+  const rows: Array<[string, string]> = [
+    ['succeeded so far', n(done)],
+    ['failed so far', n(failed)],
+  ];
+  if (total !== undefined) rows.push(['submitted', n(total)]);
+  return [
+    `Aborted after ${(elapsedMs / 1000).toFixed(1)} s: in-flight tasks were cut off.`,
+    embedded
+      ? 'Unstarted work was in the embedded queue, which ends with this process: run again to do it.'
+      : 'Unstarted work stays in the queue; in-flight messages reappear there after their visibility timeout.',
+    '',
+    ...table(rows, [false, true]).map((l) => `  ${l}`),
+    '',
+    'No report written: the run did not end.',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,98 @@
+// Builds the CLI's report from the local runtime's (counts, peaks, dead-lettered and invalid tasks) and what the
+// CLI watched itself (the timeline, and for the demo the target server's own counts and response times).
+import { concurrencyOf } from '../../lib/budget.js';
+import type { FanoutConfig } from '../../lib/config.js';
+import type { LocalJobReport } from '../run-local-job.js';
+import type { LatencyHistogramData, ReportLimits, ReportPeaks, RunReport, TimelineSample } from './types.js';
+
+export interface AssembleInputs {
+  readonly local: LocalJobReport;
+  readonly config: FanoutConfig;
+  readonly timeline: readonly TimelineSample[];
+  readonly manifest: string;
+  readonly startedAt: Date;
+  readonly latency?: LatencyHistogramData;
+  readonly latencySource?: RunReport['latencySource'];
+  readonly inlineInFlightSource?: RunReport['inlineInFlightSource'];
+  readonly target?: RunReport['target'];
+  /** Ctrl-C stopped the run (the runtime's own `interrupted` also counts). */
+  readonly interrupted?: boolean;
+}
+
+/** The most sockets every container of the run may hold at once, and to one host (the budget's figures). */
+export function socketLimits(config: FanoutConfig): { all: number; toOneHost: number } {
+  const k = concurrencyOf(config);
+  const perWorker = Math.min(config.perInvocationConcurrency, config.maxSockets);
+  const perOrchestrator = Math.min(config.inlineConcurrency, config.maxSockets);
+  return { all: k.workers * perWorker + k.orchestrators * perOrchestrator, toOneHost: k.perHost };
+}
+
+export function assembleReport(inputs: AssembleInputs): RunReport {
+  const { local, config, timeline } = inputs;
+  const sockets = socketLimits(config);
+  const peaks: ReportPeaks = {
+    inline: local.peaks.inline,
+    workers: local.peaks.pollerWorkers,
+    sockets: local.peaks.sockets,
+    workersAll: local.peaks.workers,
+    perInvocation: local.peaks.perInvocation,
+    socketsPerContainer: local.peaks.socketsPerContainer,
+  };
+  const limits: ReportLimits = {
+    inline: local.limits.inline,
+    workers: local.limits.workers,
+    sockets: sockets.all,
+    workersReserved: local.limits.workerReserved,
+    perInvocation: local.limits.perInvocation,
+    socketsPerContainer: local.limits.sockets,
+    socketsPerHost: local.limits.socketsPerHost,
+    socketsToOneHost: sockets.toOneHost,
+    tasksPerMessage: local.limits.tasksPerMessage,
+    maxReceiveCount: local.limits.maxReceiveCount,
+  };
+  const interrupted = Boolean(inputs.interrupted || local.interrupted);
+  const unfinished = Math.max(0, local.unaccounted);
+  return {
+    jobId: local.jobId,
+    submitted: local.submitted,
+    invalid: local.invalid,
+    succeeded: local.succeeded,
+    deadLettered: local.deadLettered,
+    durationMs: local.durationMs,
+    peaks,
+    limits,
+    invalidTasks: local.invalidTasks.map(({ id, line, error }) => ({
+      ...(id === undefined ? {} : { id }),
+      ...(line === undefined ? {} : { line }),
+      error,
+    })),
+    deadLetteredTasks: local.deadLetteredTasks.map(({ id, attempts, error, task }) => ({
+      id,
+      attempts,
+      error,
+      ...(task === undefined ? {} : { task }),
+    })),
+    timeline,
+    ...(inputs.latency && inputs.latency.count > 0
+      ? { latency: inputs.latency, latencySource: inputs.latencySource ?? 'tasks' }
+      : {}),
+    ...(inputs.inlineInFlightSource ? { inlineInFlightSource: inputs.inlineInFlightSource } : {}),
+    manifest: inputs.manifest,
+    ...(interrupted ? { interrupted } : {}),
+    // An interrupted run leaves tasks neither succeeded nor dead-lettered; they are counted, not hidden.
+    ...(interrupted && unfinished > 0 ? { unfinished } : {}),
+    ...(inputs.target ? { target: inputs.target } : {}),
+    startedAt: inputs.startedAt.toISOString(),
+    runtime: {
+      status: local.status,
+      ...(local.reason ? { reason: local.reason } : {}),
+      ...(local.error ? { error: local.error } : {}),
+      unaccounted: local.unaccounted,
+      backend: local.backend,
+      orchestrator: local.orchestrator,
+      worker: local.worker,
+      deadLetters: local.deadLetters,
+      ...(local.functionErrors.length ? { functionErrors: local.functionErrors.slice(-10) } : {}),
+    },
+  };
+}

@@ -1,0 +1,192 @@
+import { describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../../lib/config.js';
+import { demoTasksEnv, hostOrCidr, parseCliArgs } from '../../../local/cli/args.js';
+import { UsageError } from '../../../local/cli/usage-error.js';
+
+function usage(argv: string[], env: NodeJS.ProcessEnv = {}): UsageError {
+  try {
+    parseCliArgs(argv, env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(UsageError);
+    return error as UsageError;
+  }
+  throw new Error(`expected ${argv.join(' ')} to be refused`);
+}
+
+describe('parseCliArgs', () => {
+  it('parses run with every flag into the shared config', () => {
+    const args = parseCliArgs([
+      'run',
+      '--manifest',
+      'jobs/a.ndjson',
+      '--report',
+      'out/r.json',
+      '--report',
+      'out/r.html',
+      '--allow-host',
+      '10.0.0.0/8',
+      '--allow-host',
+      'partner.internal',
+      '--inline-concurrency',
+      '8',
+      '--worker-concurrency',
+      '20',
+      '--per-invocation-concurrency',
+      '4',
+      '--tasks-per-message',
+      '10',
+      '--max-sockets',
+      '32',
+      '--max-sockets-per-host',
+      '8',
+      '--max-receive-count',
+      '3',
+      '--idempotency',
+      'message',
+      '--endpoint',
+      'http://localhost:4566/',
+      '--format',
+      'json',
+      '--verbose',
+    ]);
+    expect(args).toMatchObject({
+      command: 'run',
+      manifest: 'jobs/a.ndjson',
+      reports: ['out/r.json', 'out/r.html'],
+      endpoint: 'http://localhost:4566',
+      format: 'json',
+      verbose: true,
+    });
+    if (args.command !== 'run') throw new Error('not run');
+    expect(args.config).toMatchObject({
+      inlineConcurrency: 8,
+      workerMaxConcurrency: 20,
+      // Raised to the event source's maximum plus the direct invokes: below it the poller would be throttled.
+      workerReservedConcurrency:
+        20 + defaultConfig.invokeConcurrency * defaultConfig.orchestratorReservedConcurrency,
+      perInvocationConcurrency: 4,
+      tasksPerMessage: 10,
+      maxSockets: 32,
+      maxSocketsPerHost: 8,
+      maxReceiveCount: 3,
+      idempotency: 'message',
+      allowHosts: ['10.0.0.0/8', 'partner.internal'],
+    });
+    expect(args.config.prefix).toBe(defaultConfig.prefix);
+  });
+
+  it('keeps defaults when no flag is given, and a reserved concurrency above the maximum', () => {
+    const args = parseCliArgs(['run']);
+    if (args.command !== 'run') throw new Error('not run');
+    expect(args.config).toEqual(defaultConfig);
+    expect(args.reports).toEqual([]);
+    expect(args.format).toBe('text');
+    const low = parseCliArgs(['run', '--worker-concurrency', '2']);
+    if (low.command !== 'run') throw new Error('not run');
+    expect(low.config.workerReservedConcurrency).toBe(defaultConfig.workerReservedConcurrency);
+  });
+
+  it('sizes the demo from --demo-tasks, else from the environment', () => {
+    expect(parseCliArgs(['run', '--demo-tasks', '50'], { [demoTasksEnv]: '9' })).toMatchObject({
+      demoTasks: 50,
+    });
+    expect(parseCliArgs(['run'], { [demoTasksEnv]: '9' })).toMatchObject({ demoTasks: 9 });
+    expect(usage(['run'], { [demoTasksEnv]: 'lots' }).message).toBe(
+      `${demoTasksEnv}: expected an integer >= 1, got "lots"`,
+    );
+  });
+
+  it.each([
+    [['run', '--inline-concurrency', '0'], '--inline-concurrency: expected an integer >= 1, got "0"'],
+    [['run', '--max-sockets', 'abc'], '--max-sockets: expected an integer >= 1, got "abc"'],
+    [['run', '--tasks-per-message', '2.5'], '--tasks-per-message: expected an integer >= 1, got "2.5"'],
+    [['run', '--worker-concurrency=-3'], '--worker-concurrency: expected an integer >= 1, got "-3"'],
+    [
+      ['run', '--worker-concurrency', '-3'],
+      '--worker-concurrency: missing value (a value starting with "-" is written --worker-concurrency=-VALUE)',
+    ],
+    [['plan', '--latency-ms', '1e3'], '--latency-ms: expected an integer >= 1, got "1e3"'],
+    [['run', '--format', 'yaml'], '--format: expected one of text, json, got "yaml"'],
+    [
+      ['run', '--idempotency', 'sometimes'],
+      '--idempotency: expected one of task, message, off, got "sometimes"',
+    ],
+    [
+      ['run', '--report', 'out.txt'],
+      '--report: expected a file name ending in .json or .html, got "out.txt"',
+    ],
+    [
+      ['run', '--endpoint', 'localhost:4566'],
+      '--endpoint: expected an http:// or https:// URL, got "localhost:4566"',
+    ],
+    [['run', '--endpoint', 'ftp://x'], '--endpoint: expected an http:// or https:// URL, got "ftp://x"'],
+    [
+      ['run', '--allow-host', '10.0.0.0/33'],
+      '--allow-host: expected a host name, an IP address or a CIDR such as 10.0.0.0/8, got "10.0.0.0/33"',
+    ],
+    [
+      ['run', '--allow-host', 'bad host'],
+      '--allow-host: expected a host name, an IP address or a CIDR such as 10.0.0.0/8, got "bad host"',
+    ],
+    [['run', '--manifest', 's3://'], '--manifest: expected s3://BUCKET/KEY or a file path, got "s3://"'],
+    [['run', '--bogus'], 'Unknown option --bogus for "run" (see: bounded-fanout help run)'],
+    [['plan', '--report', 'x.json'], 'Unknown option --report for "plan" (see: bounded-fanout help plan)'],
+    [['run', '--manifest'], '--manifest: missing value'],
+    [['run', '--verbose=yes'], '--verbose: takes no value'],
+    [['run', 'extra'], 'Unexpected argument "extra" for "run"'],
+    [['deploy'], 'Unknown command "deploy": expected one of run, plan, redrive, help'],
+    [[], 'Missing command: expected one of run, plan, redrive, help'],
+    [['redrive'], 'redrive needs --endpoint URL (the SQS endpoint holding the dead-letter queue)'],
+    [
+      ['redrive', '--endpoint', 'http://x', '--region', 'mars'],
+      '--region: expected an AWS region such as us-east-1, got "mars"',
+    ],
+    [['help', 'deploy'], 'Unknown help topic "deploy": expected one of run, plan, redrive'],
+  ])('refuses %j with a message naming the flag and the value', (argv, message) => {
+    expect(usage(argv).message).toBe(message);
+  });
+
+  it('refuses --manifest with --retry-from, and --tasks with --manifest', () => {
+    expect(usage(['run', '--manifest', 'a.json', '--retry-from', 'r.json']).flag).toBe('--retry-from');
+    expect(usage(['plan', '--manifest', 'a.json', '--tasks', '5']).flag).toBe('--tasks');
+  });
+
+  it('parses plan and redrive', () => {
+    expect(
+      parseCliArgs(['plan', '--tasks', '5000', '--latency-ms', '250', '--max-sockets', '8']),
+    ).toMatchObject({
+      command: 'plan',
+      tasks: 5000,
+      latencyMs: 250,
+      config: { maxSockets: 8 },
+    });
+    expect(parseCliArgs(['plan'])).toMatchObject({ latencyMs: 100, tasks: undefined });
+    expect(
+      parseCliArgs(['redrive', '--endpoint', 'http://127.0.0.1:4566', '--prefix', 'acme']),
+    ).toMatchObject({
+      command: 'redrive',
+      endpoint: 'http://127.0.0.1:4566',
+      prefix: 'acme',
+    });
+  });
+
+  it('answers help in every form', () => {
+    expect(parseCliArgs(['--help'])).toEqual({ command: 'help' });
+    expect(parseCliArgs(['-h'])).toEqual({ command: 'help' });
+    expect(parseCliArgs(['help', 'plan'])).toEqual({ command: 'help', topic: 'plan' });
+    expect(parseCliArgs(['run', '--help'])).toEqual({ command: 'help', topic: 'run' });
+    expect(parseCliArgs(['--version'])).toEqual({ command: 'version' });
+  });
+});
+
+describe('hostOrCidr', () => {
+  it.each(['10.0.0.0/8', 'fd00::/8', '127.0.0.1', '::1', 'partner.example.com', 'localhost'])(
+    'accepts %s',
+    (h) => {
+      expect(hostOrCidr(h)).toBe(h);
+    },
+  );
+  it.each(['1.2.3.999', '10.0.0.0/99', '-bad.example', 'a..b', ''])('refuses %j', (h) => {
+    expect(() => hostOrCidr(h)).toThrow(UsageError);
+  });
+});

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { formatSummary } from '../../../local/cli/summary.js';
+import { fixtureReport } from '../report/fixture.js';
+
+describe('formatSummary', () => {
+  it('prints counts that add up, peaks against limits, and the first failures', () => {
+    const text = formatSummary(
+      fixtureReport({ target: { peakSockets: 16, peakInFlight: 16, requests: 1100 } }),
+      {
+        reportFiles: ['.tmp/report.html'],
+      },
+    );
+    expect(text).toContain('Job fixture finished in 10.0 s (102 tasks/s).');
+    expect(text).toMatch(/submitted\s+1,023\n\s+succeeded\s+1,000\n\s+dead-lettered\s+20\n\s+invalid\s+3\n/);
+    expect(text).toContain('every task accounted for');
+    expect(text).toMatch(/inline tasks \(orchestrator\)\s+8\s+8\n/);
+    expect(text).toMatch(/worker invocations \(queue\)\s+4\s+4\n/);
+    expect(text).toMatch(/sockets, all containers\s+16\s+16\n/);
+    // The target's own count appears only with the budget's figure for one host to compare it with.
+    expect(text).not.toContain('connections at the target');
+    const withBudget = formatSummary(
+      fixtureReport({
+        target: { peakSockets: 15, peakInFlight: 12, requests: 1100 },
+        limits: { ...fixtureReport().limits, socketsToOneHost: 20 },
+      }),
+    );
+    expect(withBudget).toMatch(/connections at the target\s+15\s+20\n/);
+    expect(text).toContain('Dead-lettered (20):');
+    expect(text).toContain('  task-0  after 3 attempts: HTTP 404 & <gone>');
+    expect(text).toContain('  ... and 15 more');
+    expect(text).toContain('  line 7 bad-1: url: is required');
+    expect(text).toContain('Report: .tmp/report.html');
+  });
+
+  it('says when a run was interrupted and when counts do not add up', () => {
+    const text = formatSummary(
+      fixtureReport({ interrupted: true, unfinished: 4, submitted: 1027, succeeded: 999 }),
+    );
+    expect(text).toContain('interrupted after 10.0 s: unstarted work was left in the queue');
+    expect(text).toMatch(/unfinished\s+4/);
+    expect(text).toContain(
+      'ACCOUNTING MISMATCH: succeeded 999 + dead-lettered 20 + invalid 3 + unfinished 4 = 1026',
+    );
+  });
+});
