@@ -87,14 +87,8 @@ export class Semaphore {
 
   /** Resolves to a release function once a permit is held. Calling the release twice releases once. */
   acquire(options?: AcquireOptions): Promise<Release> {
-    let signal: AbortSignal | undefined;
-    let timeoutMs: number | undefined;
-    try {
-      ({ signal, timeoutMs } = validateOptions(options));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    const { signal, timeoutMs, refused } = admission(options);
+    if (refused) return refused;
     if (this.#canTakeNow()) {
       this.#take();
       return Promise.resolve(this.#makeRelease());
@@ -112,14 +106,8 @@ export class Semaphore {
   /** Runs `fn` holding one permit and always releases it (`async with semaphore:`). */
   run<T>(fn: () => T | PromiseLike<T>, options?: AcquireOptions): Promise<Awaited<T>> {
     if (typeof fn !== 'function') return Promise.reject(new InvalidArgumentError('fn', fn, 'a function'));
-    let signal: AbortSignal | undefined;
-    let timeoutMs: number | undefined;
-    try {
-      ({ signal, timeoutMs } = validateOptions(options));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    const { signal, timeoutMs, refused } = admission(options);
+    if (refused) return refused;
     if (this.#canTakeNow()) {
       // Fast path: no waiter, no release closure, fn called at once in the caller's own context.
       this.#take();
@@ -239,17 +227,22 @@ export class Semaphore {
   }
 }
 
-function validateOptions(options: AcquireOptions | undefined): AcquireOptions {
+// Validates the options before any state is touched. A bad option, or a signal already aborted, comes back
+// as the rejected promise the caller returns, so neither acquire() nor run() ever throws synchronously.
+function admission(options: AcquireOptions | undefined): AcquireOptions & { refused?: Promise<never> } {
   if (options === undefined) return {};
   const { signal, timeoutMs } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError('signal', signal, 'an AbortSignal');
+    return { refused: Promise.reject(new InvalidArgumentError('signal', signal, 'an AbortSignal')) };
   }
   if (
     timeoutMs !== undefined &&
     !(typeof timeoutMs === 'number' && timeoutMs >= 0 && Number.isFinite(timeoutMs))
   ) {
-    throw new InvalidArgumentError('timeoutMs', timeoutMs, 'a finite number >= 0');
+    return {
+      refused: Promise.reject(new InvalidArgumentError('timeoutMs', timeoutMs, 'a finite number >= 0')),
+    };
   }
+  if (signal?.aborted) return { refused: Promise.reject(signal.reason) };
   return { signal, timeoutMs };
 }
