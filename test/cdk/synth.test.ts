@@ -48,7 +48,7 @@ describe('npm run synth', () => {
     expect(outcome.code, outcome.stderr).toBe(0);
     expect(outcome.stderr).toContain('Concurrency budget (1,000,000 tasks at 100 ms a request)');
     expect(outcome.stderr).toMatch(/connections one host can see\s+240/);
-    expect(outcome.stderr).toMatch(/total by idempotency mode: task 1\.2983, message 0\.0983, off 0\.0483/);
+    expect(outcome.stderr).toMatch(/total by idempotency mode: task 1\.3483, message 0\.0983, off 0\.0483/);
     expect(outcome.stdout.trimStart()).toMatch(
       /^Description: "bounded-fanout: scheduled, bounded fan-out work"/,
     );
