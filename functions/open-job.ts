@@ -9,15 +9,11 @@ import { emptyCounts, emptyPeaks, type JobCounts, type JobPeaks } from '../lib/f
 import { type Manifest, parseInlineManifest, parseManifestStream } from '../lib/manifest/parse.js';
 import type { FunctionRuntime } from './runtime.js';
 
-export interface JobState {
-  readonly cursor: number;
-  readonly nextMessageSeq: number;
-  readonly segment: number;
-  readonly startedAt: number;
-  readonly counts: JobCounts;
-  readonly peaks: JobPeaks;
-  readonly budget: FailureCounts;
-}
+/** Where a job stands between segments: the part of a continuation that moves. */
+export type JobState = Pick<
+  Continuation,
+  'cursor' | 'nextMessageSeq' | 'segment' | 'startedAt' | 'counts' | 'peaks' | 'budget'
+>;
 
 export interface OpenJob {
   readonly jobId: string;
