@@ -5,18 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { FanoutConfig } from '../../lib/config.js';
 import { type LocalJobReport, runLocalJob } from '../../local/run-local-job.js';
 import { backend, uniquePrefix } from './fixtures/aws.js';
-import { startTarget, type Target } from './fixtures/targets.js';
+import { type Target, trackTargets } from './fixtures/targets.js';
 
-const targets: Target[] = [];
-afterEach(async () => {
-  while (targets.length > 0) await targets.pop()!.close();
-});
-
-async function target(...args: Parameters<typeof startTarget>): Promise<Target> {
-  const t = await startTarget(...args);
-  targets.push(t);
-  return t;
-}
+const target = trackTargets();
 
 /** Small limits, so every cap is reached and checked; loopback allowed for the test's own servers. */
 function limits(overrides: Partial<FanoutConfig> = {}): Partial<FanoutConfig> {

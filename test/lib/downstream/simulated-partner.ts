@@ -3,6 +3,7 @@
 // loopback servers of downstream-policy.test.ts check the same bounds end to end.
 import { AdaptiveLimit, type AdaptiveLimitOptions } from '../../../lib/downstream/adaptive-limit.js';
 import { KeyedLimiter } from '../../../lib/downstream/keyed-limiter.js';
+import { seededRandom } from '../../../local/demo/manifest.js';
 import { FakeClock, flush } from './fake-clock.js';
 
 export interface PartnerCapacity {
@@ -25,18 +26,6 @@ export interface SimulationResult {
   readonly finalLimit: number;
 }
 
-/** A seeded generator, so a simulation is the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export async function simulate(
   capacity: PartnerCapacity,
   {
@@ -48,7 +37,7 @@ export async function simulate(
   } = {},
 ): Promise<SimulationResult> {
   const clock = new FakeClock();
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const sleep = (ms: number) => new Promise<void>((resolve) => clock.setTimeout(resolve, ms));
   // A fixed limit ignores what the adaptive one learns (it still observes, to keep the code paths the same).
   const onChange = fixedLimit ? undefined : (key: string, n: number) => limiter.setLimit(key, n);
