@@ -17,7 +17,45 @@ function* items(): Generator<number> {
   for (let i = 0; i < N; i++) yield i;
 }
 
+// The practical limit the issue names: a minimal hand-written counter loop over the same generator that
+// keeps settled results, with no validation, no abort, no shared limit and one closure pair per task.
+function counterLoopKeep(): Promise<unknown[]> {
+  return new Promise((resolve) => {
+    const iterator = items();
+    const results: unknown[] = [];
+    let running = 0;
+    let next = 0;
+    let done = false;
+    const pump = (): void => {
+      while (running < C && !done) {
+        const step = iterator.next();
+        if (step.done) {
+          done = true;
+          break;
+        }
+        const index = next++;
+        running++;
+        task().then(
+          (value) => {
+            results[index] = { status: 'fulfilled', value };
+            running--;
+            pump();
+          },
+          (reason) => {
+            results[index] = { status: 'rejected', reason };
+            running--;
+            pump();
+          },
+        );
+      }
+      if (done && running === 0) resolve(results);
+    };
+    pump();
+  });
+}
+
 const contenders: Record<string, () => Promise<unknown>> = {
+  counterLoopKeep,
   runBounded: () => runBounded(items(), task, { concurrency: C }),
   mapBoundedStream: async () => {
     let n = 0;

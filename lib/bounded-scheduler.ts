@@ -75,6 +75,8 @@ export class BoundedScheduler<T, R> {
   readonly #semaphore: Semaphore | undefined;
   readonly #userSignal: AbortSignal | undefined;
   readonly #controller = new AbortController();
+  // AbortController's `signal` is a getter; read once rather than per task.
+  readonly #signal = this.#controller.signal;
   #iterator: Iterator<T> | AsyncIterator<T> | undefined;
   #async = false;
   #source: Source<T>;
@@ -110,7 +112,7 @@ export class BoundedScheduler<T, R> {
 
   /** The signal passed to every task: aborted by the caller's signal or when the consumer stops. */
   get signal(): AbortSignal {
-    return this.#controller.signal;
+    return this.#signal;
   }
 
   start(): void {
@@ -214,7 +216,7 @@ export class BoundedScheduler<T, R> {
     this.#running++;
     let result: R | PromiseLike<R>;
     try {
-      result = this.#fn(item, lane.index, this.#controller.signal);
+      result = this.#fn(item, lane.index, this.#signal);
     } catch (error) {
       Promise.reject(error).then(undefined, lane.fail);
       return;

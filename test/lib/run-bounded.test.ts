@@ -81,6 +81,32 @@ describe('runBounded', () => {
     expect(results[1]).toEqual({ status: 'rejected', reason: new Error('sync b') });
   });
 
+
+  it('reports exactly what each task gave: values that look like failures stay values, undefined reasons stay failures', async () => {
+    const lookalike = { status: 'rejected', reason: 'not really' };
+    const error = new Error('a value, not a failure');
+    const results = await runBounded(
+      [0, 1, 2, 3, 4],
+      (i) =>
+        [
+          () => lookalike,
+          () => error,
+          () => undefined,
+          () => Promise.reject(undefined),
+          () => Promise.reject(null),
+        ][i]!(),
+      { concurrency: 2 },
+    );
+    expect(results).toEqual([
+      { status: 'fulfilled', value: lookalike },
+      { status: 'fulfilled', value: error },
+      { status: 'fulfilled', value: undefined },
+      { status: 'rejected', reason: undefined },
+      { status: 'rejected', reason: null },
+    ]);
+    expect(results[0]).toHaveProperty('value', lookalike);
+    expect(Object.keys(results[3]!)).toEqual(['status', 'reason']);
+  });
   it('stopOnError stops pulling after the first failure and rejects with it once the running ones settle', async () => {
     const taken = { count: 0 };
     let settledAfterFailure = 0;
