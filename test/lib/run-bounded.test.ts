@@ -81,7 +81,6 @@ describe('runBounded', () => {
     expect(results[1]).toEqual({ status: 'rejected', reason: new Error('sync b') });
   });
 
-
   it('reports exactly what each task gave: values that look like failures stay values, undefined reasons stay failures', async () => {
     const lookalike = { status: 'rejected', reason: 'not really' };
     const error = new Error('a value, not a failure');
