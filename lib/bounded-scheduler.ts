@@ -1,5 +1,5 @@
 import { assertInteger, InvalidArgumentError } from './errors.js';
-import { type Release, Semaphore } from './semaphore.js';
+import { type QueuedAcquire, type Release, Semaphore } from './semaphore.js';
 
 /*
 How it works (a running count plus asyncio.wait(FIRST_COMPLETED)):
@@ -91,7 +91,7 @@ export class BoundedScheduler<T, R> {
   #failed = false;
   #lanes: Lane<T>[] = [];
   #granted: Release | undefined;
-  #acquiring: AbortController | undefined;
+  #acquiring: QueuedAcquire | undefined;
 
   constructor(
     source: Source<T>,
@@ -279,9 +279,9 @@ export class BoundedScheduler<T, R> {
 
   // One queued acquire at a time: the scheduler waits its turn in the semaphore's FIFO like any caller.
   #waitForPermit(semaphore: Semaphore): void {
-    const acquiring = new AbortController();
+    const acquiring = semaphore.queue();
     this.#acquiring = acquiring;
-    semaphore.acquire({ signal: acquiring.signal }).then(
+    acquiring.granted.then(
       (release) => {
         this.#acquiring = undefined;
         // Other slots may have finished the source while this permit was on its way.
@@ -327,7 +327,7 @@ export class BoundedScheduler<T, R> {
   #stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#acquiring?.abort();
+    this.#acquiring?.cancel();
     this.#releaseGranted();
     if (!this.#exhausted) this.#closeSource();
   }

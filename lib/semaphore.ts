@@ -1,4 +1,4 @@
-import { assertInteger, InvalidArgumentError, TimeoutError } from './errors.js';
+import { AbortError, assertInteger, InvalidArgumentError, TimeoutError } from './errors.js';
 import { Fifo } from './fifo.js';
 
 /*
@@ -17,6 +17,14 @@ How it works (asyncio.Semaphore, FIFO with no barging):
 
 export type Release = () => void;
 
+/** A queued acquire that can be cancelled without an AbortSignal (see `Semaphore.queue`). */
+export interface QueuedAcquire {
+  /** Resolves to the release once the permit is held; rejects with an AbortError if cancelled first. */
+  readonly granted: Promise<Release>;
+  /** Leaves the queue and returns true; returns false, changing nothing, once the permit was granted. */
+  cancel(): boolean;
+}
+
 export interface AcquireOptions {
   /** Aborting leaves the queue and rejects with the signal's reason. */
   readonly signal?: AbortSignal;
@@ -32,10 +40,13 @@ interface Waiter {
   state: number;
   /** Lean waiters (Semaphore.run without options) are resolved with no release closure. */
   lean: boolean;
+  promise: Promise<Release | undefined>;
   resolve: (release: Release | undefined) => void;
   reject: (reason: unknown) => void;
   cleanup: (() => void) | undefined;
 }
+
+const refuseCancel = () => false;
 
 /** Above this many dead waiters (and more dead than live), the queue is compacted. */
 const COMPACT_AT = 1024;
@@ -101,6 +112,22 @@ export class Semaphore {
       release();
       throw signal.reason;
     });
+  }
+
+  /**
+   * Queues for a permit like `acquire()` and returns a handle whose `cancel()` leaves the queue. For callers
+   * that wait on every pull, as the bounded scheduler does: no AbortController or listener per wait.
+   */
+  queue(): QueuedAcquire {
+    if (this.#canTakeNow()) {
+      this.#take();
+      return { granted: Promise.resolve(this.#makeRelease()), cancel: refuseCancel };
+    }
+    const waiter = this.#newWaiter(false);
+    return {
+      granted: waiter.promise as Promise<Release>,
+      cancel: () => this.#cancel(waiter, new AbortError('The queued acquire was cancelled')),
+    };
   }
 
   /** Runs `fn` holding one permit and always releases it (`async with semaphore:`). */
@@ -175,31 +202,44 @@ export class Semaphore {
     signal: AbortSignal | undefined,
     timeoutMs: number | undefined,
   ): Promise<Release | undefined> {
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = { state: WAITING, lean, resolve, reject, cleanup: undefined };
-      this.#queue.push(waiter);
-      this.#waiting++;
-      if (!signal && timeoutMs === undefined) return;
-      const cancel = (reason: unknown) => {
-        if (waiter.state !== WAITING) return;
-        waiter.state = CANCELLED;
-        waiter.cleanup?.();
-        this.#waiting--;
-        this.#dead++;
-        reject(reason);
-        this.#compactIfNeeded();
-      };
-      const onAbort = () => cancel(signal!.reason);
-      const timer =
-        timeoutMs === undefined
-          ? undefined
-          : setTimeout(() => cancel(new TimeoutError(timeoutMs, 'acquire')), timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      waiter.cleanup = () => {
-        if (timer) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-      };
+    const waiter = this.#newWaiter(lean);
+    if (!signal && timeoutMs === undefined) return waiter.promise;
+    const onAbort = () => this.#cancel(waiter, signal!.reason);
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => this.#cancel(waiter, new TimeoutError(timeoutMs, 'acquire')), timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    waiter.cleanup = () => {
+      if (timer) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    return waiter.promise;
+  }
+
+  #newWaiter(lean: boolean): Waiter {
+    let resolve!: Waiter['resolve'];
+    let reject!: Waiter['reject'];
+    const promise = new Promise<Release | undefined>((res, rej) => {
+      resolve = res;
+      reject = rej;
     });
+    const waiter: Waiter = { state: WAITING, lean, promise, resolve, reject, cleanup: undefined };
+    this.#queue.push(waiter);
+    this.#waiting++;
+    return waiter;
+  }
+
+  /** Takes a waiter out of line (lazily: it stays in the queue, marked dead); false if already granted. */
+  #cancel(waiter: Waiter, reason: unknown): boolean {
+    if (waiter.state !== WAITING) return false;
+    waiter.state = CANCELLED;
+    waiter.cleanup?.();
+    this.#waiting--;
+    this.#dead++;
+    waiter.reject(reason);
+    this.#compactIfNeeded();
+    return true;
   }
 
   #drain(): void {

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, TimeoutError } from '../../lib/errors.js';
+import { AbortError, InvalidArgumentError, TimeoutError } from '../../lib/errors.js';
 import { Semaphore } from '../../lib/semaphore.js';
 import { collectUnhandled, RUNS } from '../helpers/runs.js';
 
@@ -207,6 +207,48 @@ describe('Semaphore: abort and timeout', () => {
   });
 });
 
+describe('Semaphore: queue (cancellable without a signal)', () => {
+  it('grants at once when free, otherwise in FIFO order with acquire()', async () => {
+    const sem = new Semaphore(1);
+    const first = sem.queue();
+    const release1 = await first.granted;
+    const order: string[] = [];
+    const viaAcquire = sem.acquire().then((release) => {
+      order.push('acquire');
+      return release;
+    });
+    const viaQueue = sem.queue().granted.then((release) => {
+      order.push('queue');
+      return release;
+    });
+    expect(sem.waiting).toBe(2);
+    release1();
+    (await viaAcquire)();
+    (await viaQueue)();
+    expect(order).toEqual(['acquire', 'queue']);
+    expect([sem.inFlight, sem.waiting, sem.available]).toEqual([0, 0, 1]);
+  });
+
+  it('cancel() before the grant leaves the queue and rejects with an AbortError; after it, changes nothing', async () => {
+    const sem = new Semaphore(1);
+    const held = sem.queue();
+    expect(held.cancel()).toBe(false); // granted at once: nothing to cancel
+    const waiting = sem.queue();
+    const next = sem.queue();
+    expect(sem.waiting).toBe(2);
+    expect(waiting.cancel()).toBe(true);
+    expect(waiting.cancel()).toBe(false);
+    await expect(waiting.granted).rejects.toBeInstanceOf(AbortError);
+    expect(sem.waiting).toBe(1);
+    (await held.granted)();
+    const release = await next.granted; // the cancelled waiter was skipped: the permit went to the next one
+    expect(next.cancel()).toBe(false);
+    expect(sem.inFlight).toBe(1);
+    release();
+    expect([sem.inFlight, sem.waiting, sem.available]).toEqual([0, 0, 1]);
+  });
+});
+
 describe('Semaphore: run', () => {
   it('returns the value and releases', async () => {
     const sem = new Semaphore(1);
@@ -343,6 +385,65 @@ describe('Semaphore: properties', () => {
           expect(settled.every((n) => n === 1)).toBe(true);
           expect([sem.inFlight, sem.waiting, sem.available]).toEqual([0, 0, sem.permits]);
           expect(started).toEqual([...started].sort((a, b) => a - b));
+          expect(sem.peakInFlight).toBeLessThanOrEqual(Math.max(permits, ...resizes));
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('queue() callers cancelled at random times: never above the limit, no leak, each settles once, FIFO', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.scheduler(),
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.record({ cancel: fc.boolean(), viaQueue: fc.boolean() }), {
+          minLength: 1,
+          maxLength: 25,
+        }),
+        fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 2 }),
+        async (s, permits, callers, resizes) => {
+          const sem = new Semaphore(permits);
+          let running = 0;
+          const admitted: number[] = [];
+          const outcomes = new Array(callers.length).fill(0);
+          const work = (i: number) => async (release: () => void) => {
+            running++;
+            expect(running).toBeLessThanOrEqual(sem.permits);
+            admitted.push(i);
+            await s.schedule(Promise.resolve());
+            running--;
+            release();
+          };
+          const runs = callers.map((caller, i) => {
+            if (!caller.viaQueue)
+              return sem
+                .acquire()
+                .then(work(i))
+                .then(() => outcomes[i]++);
+            const pending = sem.queue();
+            let cancelled = false;
+            if (caller.cancel)
+              s.schedule(Promise.resolve()).then(() => {
+                cancelled = pending.cancel();
+              });
+            return pending.granted.then(work(i)).then(
+              () => {
+                expect(cancelled).toBe(false);
+                outcomes[i]++;
+              },
+              (error) => {
+                expect(error).toBeInstanceOf(AbortError);
+                expect(cancelled).toBe(true);
+                outcomes[i]++;
+              },
+            );
+          });
+          for (const n of resizes) s.schedule(Promise.resolve()).then(() => sem.setPermits(n));
+          await s.waitFor(Promise.all(runs));
+          expect(outcomes.every((n) => n === 1)).toBe(true);
+          expect([sem.inFlight, sem.waiting, sem.available]).toEqual([0, 0, sem.permits]);
+          expect(admitted).toEqual([...admitted].sort((a, b) => a - b));
           expect(sem.peakInFlight).toBeLessThanOrEqual(Math.max(permits, ...resizes));
         },
       ),
