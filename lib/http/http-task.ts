@@ -47,12 +47,15 @@ export interface HttpTaskResult {
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 export interface ValidTask {
+  /** The URL's origin and path with query, as dispatcher.request takes them (parsed once, here). */
+  readonly origin: string;
+  readonly path: string;
   readonly method: string;
   readonly timeoutMs: number | undefined;
   readonly expect: readonly number[] | undefined;
 }
 
-/** The reason `task` cannot be run, or its normalised method, timeout and expected statuses. */
+/** The reason `task` cannot be run, or its parsed URL and normalised method, timeout and expected statuses. */
 export function validateTask(task: HttpTask): ValidTask | HttpTaskError {
   const bad = (field: string, value: unknown, expected: string): HttpTaskError => ({
     name: 'InvalidArgumentError',
@@ -61,9 +64,8 @@ export function validateTask(task: HttpTask): ValidTask | HttpTaskError {
   });
   if (task === null || typeof task !== 'object') return bad('', task, 'an object');
   if (typeof task.id !== 'string' || task.id === '') return bad('id', task.id, 'a non-empty string');
-  if (typeof task.url !== 'string' || !/^https?:\/\//i.test(task.url) || !URL.canParse(task.url)) {
-    return bad('url', task.url, 'an absolute http: or https: URL');
-  }
+  const url = typeof task.url === 'string' && /^https?:\/\//i.test(task.url) ? parseUrl(task.url) : undefined;
+  if (url === undefined) return bad('url', task.url, 'an absolute http: or https: URL');
   const method = task.method === undefined ? 'GET' : task.method;
   if (typeof method !== 'string' || !TOKEN.test(method)) return bad('method', task.method, 'an HTTP method');
   const { timeoutMs, expectStatus, body, headers } = task;
@@ -81,5 +83,20 @@ export function validateTask(task: HttpTask): ValidTask | HttpTaskError {
   if (headers !== undefined && (headers === null || typeof headers !== 'object' || Array.isArray(headers))) {
     return bad('headers', headers, 'an object of header names to values');
   }
-  return { method: method.toUpperCase(), timeoutMs, expect: expect as readonly number[] | undefined };
+  return {
+    origin: url.origin,
+    path: `${url.pathname}${url.search}`,
+    method: method.toUpperCase(),
+    timeoutMs,
+    expect: expect as readonly number[] | undefined,
+  };
+}
+
+// One parse (URL.parse arrives only in Node 22): canParse and then new URL would parse twice.
+function parseUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
 }

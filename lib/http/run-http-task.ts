@@ -4,7 +4,13 @@ import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { AbortError, assertInteger, ErrorCodes, InvalidArgumentError, TimeoutError } from '../errors.js';
 import { DESTINATION_REFUSED } from './destination-guard.js';
-import { type HttpTask, type HttpTaskError, type HttpTaskResult, validateTask } from './http-task.js';
+import {
+  type HttpTask,
+  type HttpTaskError,
+  type HttpTaskResult,
+  type ValidTask,
+  validateTask,
+} from './http-task.js';
 import { RESPONSE_TOO_LARGE, readCappedBody } from './read-body.js';
 import { Redactor, type SecretNames } from './redact.js';
 import {
@@ -115,19 +121,18 @@ const UNDICI_TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOU
  */
 async function attempt(
   task: HttpTask,
-  method: string,
+  valid: ValidTask,
   ms: number,
   r: Resolved,
-  expect: readonly number[] | undefined,
   signal?: AbortSignal,
 ): Promise<Outcome> {
   let status = 0;
+  const { expect } = valid;
   try {
-    const { origin, path } = toRequest(task.url);
     const { statusCode, headers, body } = await r.dispatcher.request({
-      origin,
-      path,
-      method: method as Dispatcher.HttpMethod,
+      origin: valid.origin,
+      path: valid.path,
+      method: valid.method as Dispatcher.HttpMethod,
       headers: task.headers,
       body: task.body ?? undefined,
       signal,
@@ -148,20 +153,6 @@ async function attempt(
     }
     return { status, error };
   }
-}
-
-const urlCache = new Map<string, { origin: string; path: string }>();
-
-/** origin + path for dispatcher.request; cached because a fan-out calls a few URL shapes many times. */
-function toRequest(url: string): { origin: string; path: string } {
-  let parts = urlCache.get(url);
-  if (!parts) {
-    const u = new URL(url);
-    parts = { origin: u.origin, path: `${u.pathname}${u.search}` };
-    if (urlCache.size > 1000) urlCache.clear();
-    urlCache.set(url, parts);
-  }
-  return parts;
 }
 
 function isSuccess(status: number, expect: readonly number[] | undefined): boolean {
@@ -267,7 +258,7 @@ export async function runHttpTask(task: HttpTask, options: RunHttpTaskOptions): 
   const retryable = task.retryNonIdempotent === true || isIdempotent(valid.method);
 
   for (let n = 1; ; n++) {
-    const outcome = await attempt(task, valid.method, ms, r, valid.expect, signal);
+    const outcome = await attempt(task, valid, ms, r, signal);
     const { status } = outcome;
     if (signal?.aborted) return done(false, status, n, aborted());
     const then = next(outcome, { n, id, retryable, expect: valid.expect }, task, r);

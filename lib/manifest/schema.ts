@@ -65,7 +65,9 @@ const UrlSchema = z
   .max(MAX_URL_LENGTH, { error: `is longer than ${MAX_URL_LENGTH} characters` })
   .refine(isHttpUrl, { error: 'is not an http(s) URL' });
 
+// The common case, a plain http(s) prefix, costs one parse; anything else is parsed to read its scheme.
 function isHttpUrl(value: string): boolean {
+  if (/^https?:/i.test(value)) return URL.canParse(value);
   if (!URL.canParse(value)) return false;
   const { protocol } = new URL(value);
   return protocol === 'http:' || protocol === 'https:';
