@@ -24,6 +24,8 @@ let containerSeq = 0;
 export function functionContainers(
   kind: 'worker' | 'orchestrator',
   wrap: (handler: LambdaHandler) => LambdaHandler = (handler) => handler,
+  /** Sees each container's runtime once it is built (the local runtime adds its SQS backlog hold here). */
+  onRuntime?: (runtime: FunctionRuntime) => void,
 ): () => FunctionContainer {
   return () => {
     const seq = ++containerSeq;
@@ -33,6 +35,7 @@ export function functionContainers(
       const { createRuntime } = (await import('../functions/runtime.js')) as RuntimeModule;
       const rt = createRuntime(process.env);
       runtime = rt;
+      onRuntime?.(rt);
       // A specifier computed at run time (bundlers must not rewrite it): the query makes the module URL
       // distinct, so this container gets its own instance of the handler module.
       const specifier = `../functions/${kind}.js?container=${seq}`;

@@ -19,6 +19,7 @@ import {
   toEnvironment,
   withDefaults,
 } from '../lib/config.js';
+import { assertInteger } from '../lib/errors.js';
 import { Semaphore } from '../lib/semaphore.js';
 import { type BackendInfo, type BackendKind, backendEnvironment, startBackend } from './backend.js';
 import { readDeadLetters } from './dead-letters.js';
@@ -29,6 +30,7 @@ import { type LocalProgress, startSampler } from './job-sampler.js';
 import { type FunctionContainer, functionContainers } from './load-functions.js';
 import { type LambdaHandler, LocalFunction } from './local-function.js';
 import { EventSourcePoller } from './poller.js';
+import { QueueBacklog } from './queue-backlog.js';
 import { queueDepth } from './queue-depth.js';
 import { createResources, type LocalResources, sqsClient } from './resources.js';
 
@@ -65,6 +67,11 @@ export interface RunLocalJobOptions {
   readonly timeoutMs?: number;
   /** Where the backend choice is printed. */
   readonly log?: (line: string) => void;
+  /**
+   * About how many tasks the local work queue may hold before the orchestrator's sends wait for the workers
+   * (the emulator keeps the backlog in this process's memory). 50,000 by default.
+   */
+  readonly maxQueuedTasks?: number;
 }
 
 // One job at a time per process: the endpoint variables and the functions' stdout are process-wide.
@@ -92,7 +99,14 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
     const resources = await createResources(config, backend);
     const sqs = sqsClient(backend);
     cleanups.push(() => sqs.destroy());
-    const functions = buildFunctions(config, options);
+    const backlog = new QueueBacklog({
+      sqs,
+      queueUrl: resources.queueUrl,
+      maxMessages: Math.ceil(
+        assertInteger('maxQueuedTasks', options.maxQueuedTasks ?? 50_000, { min: 1 }) / config.tasksPerMessage,
+      ),
+    });
+    const functions = buildFunctions(config, options, backlog);
     const invokeServer = new InvokeServer({
       functions: [functions.orchestrator, functions.worker],
       asyncDeliveries: options.faults?.asyncDeliveries ?? 1,
@@ -160,7 +174,7 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
 
 export type LocalFunctions = ReturnType<typeof buildFunctions>;
 
-function buildFunctions(config: FanoutConfig, options: RunLocalJobOptions) {
+function buildFunctions(config: FanoutConfig, options: RunLocalJobOptions, backlog?: QueueBacklog) {
   const names = resourceNames(config);
   const worker = new LocalFunction({
     name: names.worker,
@@ -174,7 +188,7 @@ function buildFunctions(config: FanoutConfig, options: RunLocalJobOptions) {
     timeoutMs: options.orchestratorTimeoutMs ?? config.orchestratorTimeoutSeconds * 1000,
     memoryMb: config.orchestratorMemoryMb,
     reservedConcurrency: config.orchestratorReservedConcurrency,
-    container: functionContainers('orchestrator'),
+    container: functionContainers('orchestrator', undefined, (rt) => backlog?.attach(rt.aws.sqs)),
   });
   return {
     worker,
