@@ -60,6 +60,8 @@ export class EventSourcePoller {
   readonly #dispatches = new Set<Promise<void>>();
   #loops: Promise<void>[] = [];
   #running = false;
+  // Aborts the long polls in flight when the poller stops, so stop() does not wait out WaitTimeSeconds.
+  #polls = new AbortController();
   #stats: PollerStats = {
     receives: 0,
     messagesReceived: 0,
@@ -142,13 +144,19 @@ export class EventSourcePoller {
   start(): this {
     if (this.#running) return this;
     this.#running = true;
+    this.#polls = new AbortController();
     this.#loops = Array.from({ length: this.#options.pollers }, () => this.#poll());
     return this;
   }
 
-  /** Stops receiving and waits for the running invocations and their deletes. */
+  /**
+   * Stops receiving and waits for the running invocations and their deletes. A receive still waiting is
+   * abandoned: a message it took at that instant stays invisible until its visibility timeout ends and is
+   * then delivered again, as after a lost receive in SQS (never lost).
+   */
   async stop(): Promise<void> {
     this.#running = false;
+    this.#polls.abort();
     await Promise.all(this.#loops);
     while (this.#dispatches.size > 0) await Promise.allSettled([...this.#dispatches]);
   }
@@ -165,6 +173,7 @@ export class EventSourcePoller {
         this.#dispatches.add(dispatch);
         dispatch.finally(() => this.#dispatches.delete(dispatch));
       } catch (error) {
+        if (!this.#running) continue; // the receive was abandoned by stop()
         this.#lastError = error;
         await new Promise((resolve) => setTimeout(resolve, 100));
       } finally {
@@ -196,6 +205,7 @@ export class EventSourcePoller {
         MessageSystemAttributeNames: ['All'],
         MessageAttributeNames: ['All'],
       }),
+      { abortSignal: this.#polls.signal },
     );
     this.#stats.messagesReceived += Messages.length;
     return Messages;
