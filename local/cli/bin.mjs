@@ -1,9 +1,20 @@
 #!/usr/bin/env node
-// The `bounded-fanout` executable: runs the TypeScript entry through tsx's loader (a devDependency, present
-// after `npm install` in a clone), then exits with the command's code even if a stray handle is still open.
-import { register } from 'tsx/esm/api';
+// The `bounded-fanout` executable: runs the TypeScript entry through our module hooks (ts-hooks.mjs: esbuild's
+// transform, present after `npm install` in a clone), then exits with the command's code even if a stray
+// handle is still open.
+import { register } from 'node:module';
+import v8 from 'node:v8';
 
-register();
+// The local runtime allocates fast and keeps little (about 100 MB live at the end of a million-task job), and
+// V8 then lets the heap grow to three or four times what is live before a full collection. A growth factor of
+// 1.5 keeps the process near its live size (peak RSS 0.25 GB instead of 0.4 GB for 200,000 tasks) at no cost
+// in throughput measured here. V8 reads this flag at every collection, so setting it now takes effect; a
+// value given on the command line wins.
+if (!process.execArgv.some((arg) => arg.startsWith('--heap-growing-percent'))) {
+  v8.setFlagsFromString('--heap-growing-percent=50');
+}
+
+register('./ts-hooks.mjs', import.meta.url);
 const { main } = await import('./main.ts');
 const code = await main(process.argv.slice(2));
 process.exit(code);
