@@ -20,6 +20,8 @@ export interface QueueBacklogOptions {
   readonly maxHoldMs?: number;
   /** How often a held send looks at the depth again. */
   readonly pollMs?: number;
+  /** Once aborted (the run is stopping and nothing drains the queue any more), no send is held. */
+  readonly signal?: AbortSignal;
 }
 
 export interface BacklogStats {
@@ -40,16 +42,18 @@ export class QueueBacklog {
   readonly #maxMessages: number;
   readonly #maxHoldMs: number;
   readonly #pollMs: number;
+  readonly #signal: AbortSignal | undefined;
   // One depth reading shared by every send that asks within pollMs: a burst of sends costs one call.
   #reading: Promise<QueueDepth> | undefined;
   #readAt = 0;
 
-  constructor({ sqs, queueUrl, maxMessages, maxHoldMs = 30_000, pollMs = 20 }: QueueBacklogOptions) {
+  constructor({ sqs, queueUrl, maxMessages, maxHoldMs = 30_000, pollMs = 50, signal }: QueueBacklogOptions) {
     this.#maxMessages = assertInteger('maxMessages', maxMessages, { min: 1 });
     this.#maxHoldMs = assertInteger('maxHoldMs', maxHoldMs, { min: 0 });
     this.#pollMs = assertInteger('pollMs', pollMs, { min: 1 });
     this.#sqs = sqs;
     this.#queueUrl = queueUrl;
+    this.#signal = signal;
   }
 
   /** Adds the hold to `client`: its sends to the work queue wait while the queue is full. */
@@ -69,6 +73,7 @@ export class QueueBacklog {
     const deadline = Date.now() + this.#maxHoldMs;
     let held = false;
     for (;;) {
+      if (this.#signal?.aborted) return;
       let depth: number;
       try {
         depth = (await this.#depth()).total;

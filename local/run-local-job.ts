@@ -102,8 +102,10 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
     const backlog = new QueueBacklog({
       sqs,
       queueUrl: resources.queueUrl,
+      signal: options.signal,
       maxMessages: Math.ceil(
-        assertInteger('maxQueuedTasks', options.maxQueuedTasks ?? 50_000, { min: 1 }) / config.tasksPerMessage,
+        assertInteger('maxQueuedTasks', options.maxQueuedTasks ?? 50_000, { min: 1 }) /
+          config.tasksPerMessage,
       ),
     });
     const functions = buildFunctions(config, options, backlog);
@@ -131,6 +133,12 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
       onReceive: options.onReceive,
     }).start();
     cleanups.push(() => poller.stop());
+    // Stopping takes no new work at once: no receive starts, while the running invocations finish. The
+    // orchestrator's invocation runs to its end (a Lambda invocation cannot be cut short); what it still
+    // enqueues stays in the queue, unstarted.
+    const stopPolling = () => void poller.stop();
+    options.signal?.addEventListener('abort', stopPolling, { once: true });
+    cleanups.push(() => options.signal?.removeEventListener('abort', stopPolling));
 
     const sampler = startSampler(options, started, functions, sqs, resources.queueUrl);
     cleanups.push(() => sampler.stop());

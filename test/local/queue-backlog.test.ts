@@ -13,14 +13,21 @@ afterEach(() => {
   while (cleanups.length > 0) cleanups.pop()!();
 });
 
-async function rig(label: string, maxMessages: number, maxHoldMs?: number) {
+async function rig(label: string, maxMessages: number, maxHoldMs?: number, signal?: AbortSignal) {
   const { resources, sqs } = await freshResources(label);
   const producer = sqsClient(backend()); // stands for the orchestrator's own client
   cleanups.push(
     () => sqs.destroy(),
     () => producer.destroy(),
   );
-  const backlog = new QueueBacklog({ sqs, queueUrl: resources.queueUrl, maxMessages, maxHoldMs, pollMs: 5 });
+  const backlog = new QueueBacklog({
+    sqs,
+    queueUrl: resources.queueUrl,
+    maxMessages,
+    maxHoldMs,
+    pollMs: 5,
+    signal,
+  });
   backlog.attach(producer);
   return { resources, sqs, producer, backlog };
 }
@@ -69,6 +76,19 @@ describe('QueueBacklog', () => {
     );
     expect(backlog.stats).toMatchObject({ held: 1, overrun: 1 });
     expect((await drainBodies(sqs, resources.queueUrl)).sort()).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('holds nothing once the run is stopping: a held send goes at the abort', async () => {
+    const stopping = new AbortController();
+    const { resources, sqs, producer, backlog } = await rig('backlog-stop', 1, 60_000, stopping.signal);
+    await sendBodies(producer, resources.queueUrl, ['a']);
+    const held = producer.send(new SendMessageCommand({ QueueUrl: resources.queueUrl, MessageBody: 'b' }));
+    await waitFor(() => backlog.stats.held === 1, 'the second send to be held');
+    stopping.abort();
+    await held;
+    await producer.send(new SendMessageCommand({ QueueUrl: resources.queueUrl, MessageBody: 'c' }));
+    expect(backlog.stats).toMatchObject({ held: 1, overrun: 0 });
+    expect((await drainBodies(sqs, resources.queueUrl)).sort()).toEqual(['a', 'b', 'c']);
   });
 
   it('refuses a bad bound, naming it', () => {
