@@ -11,6 +11,7 @@ import { type DeadLetterCount, type DeadLetteredTask, MAX_LISTED } from './dead-
 import type { FunctionLogs } from './function-logs.js';
 import type { LocalFunction } from './local-function.js';
 import type { PollerStats } from './poller.js';
+import type { LatencyHistogramData } from './report/types.js';
 import { type LocalResources, localCredentials } from './resources.js';
 
 type FinalResult =
@@ -105,6 +106,8 @@ export interface LocalJobReport {
   readonly summary?: JobSummary;
   /** The functions' last error log lines. */
   readonly functionErrors: readonly string[];
+  /** Response times of the tasks' HTTP attempts, seen on undici's diagnostics channels (local/http-observer.ts). */
+  readonly latency: LatencyHistogramData;
 }
 
 export interface ReportInputs {
@@ -120,6 +123,7 @@ export interface ReportInputs {
   readonly pollerStats: PollerStats;
   readonly sockets: { readonly total: number; readonly perContainer: number };
   readonly resources: LocalResources;
+  readonly latency: LatencyHistogramData;
 }
 
 const WORKER = 'worker';
@@ -203,6 +207,7 @@ export async function buildReport(inputs: ReportInputs): Promise<LocalJobReport>
     ...(final && 'resultKey' in final && final.resultKey ? { resultKey: final.resultKey } : {}),
     ...(summary ? { summary } : {}),
     functionErrors: logs.errors,
+    latency: inputs.latency,
   };
 }
 

@@ -15,12 +15,18 @@ export interface LocalProgress {
   readonly socketsOpen: number;
   readonly queue: { readonly visible: number; readonly inFlight: number; readonly delayed: number };
   readonly workerContainers: number;
+  /** The orchestrator's inline tasks with an HTTP request in flight now (seen on undici's channels). */
+  readonly inlineInFlight: number;
+  /** The workers' task requests in flight now, over every invocation. */
+  readonly workerTasksInFlight: number;
 }
 
 export interface SampledFunctions {
   readonly orchestrator: LocalFunction;
   readonly worker: LocalFunction;
   sockets(): { open: number; perContainer: number };
+  /** Task requests in flight now, per function name. */
+  tasksInFlight(functionName: string): number;
 }
 
 export interface SamplerOptions {
@@ -55,6 +61,8 @@ export function startSampler(
         socketsOpen: functions.sockets().open,
         queue: { visible: depth.visible, inFlight: depth.inFlight, delayed: depth.delayed },
         workerContainers: functions.worker.containers.length,
+        inlineInFlight: functions.tasksInFlight(functions.orchestrator.name),
+        workerTasksInFlight: functions.tasksInFlight(functions.worker.name),
       });
     } catch {
       // A sample that cannot be taken is skipped; the run does not depend on it.

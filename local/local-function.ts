@@ -4,6 +4,7 @@
 import type { Context } from 'aws-lambda';
 import { assertInteger, BoundedFanoutError, InvalidArgumentError } from '../lib/errors.js';
 import { Semaphore } from '../lib/semaphore.js';
+import { invocationScope } from './invocation-scope.js';
 import { createLambdaContext } from './lambda-context.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: handlers take and return any JSON, as Lambda's own types do.
@@ -178,7 +179,9 @@ export class LocalFunction {
       region: this.#region,
       awsRequestId,
     });
-    const running = (async () => container.handler(event, context))();
+    const running = invocationScope.run({ functionName: this.name }, async () =>
+      container.handler(event, context),
+    );
     let timedOutFlag = false; // set when the timeout fires first
     const settle = () => {
       release();

@@ -24,6 +24,7 @@ import { Semaphore } from '../lib/semaphore.js';
 import { type BackendInfo, type BackendKind, backendEnvironment, startBackend } from './backend.js';
 import { readDeadLetters } from './dead-letters.js';
 import { FunctionLogs, type LogSink } from './function-logs.js';
+import { HttpObserver } from './http-observer.js';
 import { type AsyncInvocationRecord, InvokeServer } from './invoke-server.js';
 import { buildReport, type LocalJobReport, type OrchestratorOutcome } from './job-report.js';
 import { type LocalProgress, startSampler } from './job-sampler.js';
@@ -108,7 +109,9 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
           config.tasksPerMessage,
       ),
     });
-    const functions = buildFunctions(config, options, backlog);
+    const observer = new HttpObserver().start();
+    cleanups.push(() => observer.stop());
+    const functions = buildFunctions(config, options, backlog, observer);
     const invokeServer = new InvokeServer({
       functions: [functions.orchestrator, functions.worker],
       asyncDeliveries: options.faults?.asyncDeliveries ?? 1,
@@ -173,6 +176,7 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
       pollerStats: poller.stats,
       sockets: { total: sampler.peakSockets, perContainer: functions.sockets().perContainer },
       resources,
+      latency: observer.latency(),
     });
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup();
@@ -182,7 +186,12 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
 
 export type LocalFunctions = ReturnType<typeof buildFunctions>;
 
-function buildFunctions(config: FanoutConfig, options: RunLocalJobOptions, backlog?: QueueBacklog) {
+function buildFunctions(
+  config: FanoutConfig,
+  options: RunLocalJobOptions,
+  backlog?: QueueBacklog,
+  observer?: HttpObserver,
+) {
   const names = resourceNames(config);
   const worker = new LocalFunction({
     name: names.worker,
@@ -214,6 +223,7 @@ function buildFunctions(config: FanoutConfig, options: RunLocalJobOptions, backl
       }
       return { open, perContainer };
     },
+    tasksInFlight: (functionName: string) => observer?.inFlight(functionName) ?? 0,
     async close() {
       await Promise.all([worker.close(), orchestrator.close()]);
     },

@@ -3,10 +3,10 @@
 // functions' EMF metric lines (tasks succeeded and dead-lettered per worker batch, the orchestrator's counts
 // when a segment ends), read as they are written.
 //
-// What the runtime does not hand out yet: the orchestrator's inline tasks in flight over time (only their peak
-// arrives, at the end), taken from `inlineFallback` where there is one (the demo's target server), else left
-// out of the report (`inlineInFlightSource: 'none'`); and the tasks queued, estimated from the queue's depth in
-// messages times tasks per message.
+// The orchestrator's inline tasks in flight come with each LocalProgress (the runtime sees their requests on
+// undici's diagnostics channels); before the first sample they are taken from `inlineFallback` where there is
+// one (the demo's target server). The tasks queued are estimated from the queue's depth in messages times
+// tasks per message.
 
 import type { ProgressSnapshot } from '../report/types.js';
 import type { LocalProgress } from '../run-local-job.js';
@@ -74,7 +74,7 @@ export class LiveProgress {
     }
   };
 
-  /** Whether the runtime reports inline tasks in flight over time (a field LocalProgress does not have yet). */
+  /** Whether the runtime has reported inline tasks in flight (from its first sample on). */
   get hasInlineInFlight(): boolean {
     return (
       this.#last !== undefined &&

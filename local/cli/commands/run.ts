@@ -111,10 +111,11 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
       startedAt,
       interrupted: signals.stopSignal.aborted,
       inlineInFlightSource: live.inlineSource,
+      // Every attempt's response time as the functions saw it (local/http-observer.ts).
+      latency: local.latency,
+      latencySource: 'tasks' as const,
       ...(source.demo
         ? {
-            latency: source.demo.server.latency(),
-            latencySource: 'target' as const,
             target: {
               peakSockets: target?.peakSockets ?? 0,
               peakInFlight: target?.peakInFlight ?? 0,

@@ -45,6 +45,8 @@ const progress = (over: Partial<LocalProgress> = {}): LocalProgress => ({
   socketsOpen: 40,
   queue: { visible: 4, inFlight: 2, delayed: 1 },
   workerContainers: 3,
+  inlineInFlight: 0,
+  workerTasksInFlight: 12,
   ...over,
 });
 
@@ -66,17 +68,21 @@ describe('LiveProgress', () => {
       // Visible and delayed messages, times tasks per message: in-flight messages are being worked on.
       queued: (4 + 1) * 25,
     });
-    expect(live.inlineSource).toBe('none');
+    expect(live.inlineSource).toBe('runtime');
   });
 
-  it('takes inline tasks in flight from the runtime when it gives them, else from the fallback', () => {
+  it('before the first sample says nobody counted inline tasks, or takes them from the fallback', () => {
+    expect(new LiveProgress({ tasksPerMessage: 1 }).inlineSource).toBe('none');
+  });
+
+  it('takes inline tasks in flight from the runtime once it samples, from the fallback before', () => {
     let atTarget = 7;
     const live = new LiveProgress({ tasksPerMessage: 1, inlineFallback: () => atTarget });
     expect(live.snapshot().inlineInFlight).toBe(7);
     expect(live.inlineSource).toBe('target');
     atTarget = 2;
     expect(live.snapshot().inlineInFlight).toBe(2);
-    live.onProgress({ ...progress(), inlineInFlight: 11 } as LocalProgress);
+    live.onProgress(progress({ inlineInFlight: 11 }));
     expect(live.snapshot().inlineInFlight).toBe(11);
     expect(live.inlineSource).toBe('runtime');
   });
