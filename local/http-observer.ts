@@ -2,8 +2,9 @@
 // diagnostics channels, and the local runtime runs every invocation inside an AsyncLocalStorage store that
 // names the function, so a request made by a task is counted against the function that made it. The
 // function code is the deployed code, unchanged: no hook in it reports anything.
-//   in flight   from the request's creation (the task asked for it: waiting for a socket counts) to its end
-//               (trailers or an error), per function: the orchestrator's are its inline tasks;
+//   in flight   from the request's creation in undici (past our own per-host and total socket admission, so
+//               a task still waiting for its host's permit is not counted) to its end (trailers or an error),
+//               per function: the orchestrator's are its inline tasks with a request out;
 //   latency     from the moment the request is written to a socket to its end: each attempt's response time,
 //               in the constant-memory histogram of the report.
 // Every task request goes through undici (runHttpTask); the AWS SDK's calls go through node:http and are not
