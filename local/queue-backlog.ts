@@ -61,8 +61,14 @@ export class QueueBacklog {
     client.middlewareStack.add(
       (next, context) => async (args) => {
         const input = args.input as { QueueUrl?: string };
-        if (SENDS.has(context.commandName ?? '') && input.QueueUrl === this.#queueUrl) await this.#room();
-        return next(args);
+        if (!SENDS.has(context.commandName ?? '') || input.QueueUrl !== this.#queueUrl) return next(args);
+        await this.#room();
+        try {
+          return await next(args);
+        } finally {
+          // The queue has grown: a reading taken before this send no longer says how full it is.
+          this.#reading = undefined;
+        }
       },
       { step: 'initialize', name: 'boundedFanoutLocalBacklog' },
     );

@@ -20,6 +20,26 @@ import {
 const kinds = ['dispatcher', 'httpAgent', 'httpsAgent'] as const;
 type Kind = (typeof kinds)[number];
 
+/**
+ * Counts the sockets a node Agent holds open, on the client side, exactly: up at creation, down at 'close'.
+ * (The server's count can run one over at a hand-off between hosts: the closed socket's FIN and the next
+ * socket's SYN reach its event loop in either order.)
+ */
+function clientSockets(agent: http.Agent): { readonly peak: number } {
+  const counter = { open: 0, peak: 0 };
+  const internals = agent as http.Agent & {
+    createConnection: (...args: unknown[]) => import('node:net').Socket;
+  };
+  const create = internals.createConnection.bind(agent);
+  internals.createConnection = (...args: unknown[]) => {
+    const socket = create(...args);
+    if (++counter.open > counter.peak) counter.peak = counter.open;
+    socket.once('close', () => counter.open--);
+    return socket;
+  };
+  return counter;
+}
+
 /** One GET through the client of `kind`; resolves to the status. */
 function get(agents: HttpAgents, kind: Kind, url: string): Promise<number> {
   if (kind === 'dispatcher') {
@@ -84,6 +104,7 @@ describe('createHttpAgents: per-host and total caps at once', () => {
       const s1 = await server(kind, { delayMs: 1, tallies: [total] });
       const s2 = await server(kind, { delayMs: 1, tallies: [total] });
       const a = agents({ maxSockets: 8, maxSocketsPerHost: 5 });
+      const client = kind === 'dispatcher' ? a.budget : clientSockets(a[kind]);
       // The first host's requests come first: it takes its 5, the second gets the 3 left of the total.
       const urls = Array.from({ length: 1200 }, (_, i) => `${i < 600 ? s1.url : s2.url}/y`);
       const statuses = await Promise.all(urls.map((u) => get(a, kind, u)));
@@ -92,7 +113,10 @@ describe('createHttpAgents: per-host and total caps at once', () => {
       expect(s2.tally.requests).toBe(600);
       expect(s1.tally.peakSockets).toBe(5);
       expect(s2.tally.peakSockets).toBeLessThanOrEqual(5);
-      expect(total.peakSockets).toBe(8);
+      // The client never holds more than 8, and reaches 8; the servers agree up to the hand-off race above.
+      expect(client.peak).toBe(8);
+      expect(total.peakSockets).toBeGreaterThanOrEqual(8);
+      expect(total.peakSockets).toBeLessThanOrEqual(9);
       expect(total.peakInFlight).toBeLessThanOrEqual(8);
       // Once the first host goes quiet its slots pass to the second, which reaches its own cap too.
       expect(s2.tally.peakSockets).toBe(5);
