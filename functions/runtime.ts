@@ -9,6 +9,7 @@ import { EnvVars, type FanoutConfig, fromEnvironment, IdempotencyModes } from '.
 import { createDownstream, type DownstreamPolicy } from '../lib/downstream/downstream-policy.js';
 import { fleetShare } from '../lib/downstream/host-limits.js';
 import { createHttpAgents, type HttpAgents } from '../lib/http/agents.js';
+import type { RunHttpTaskOptions } from '../lib/http/run-http-task.js';
 
 export interface Wiring {
   readonly queueUrl?: string;
@@ -24,6 +25,11 @@ export interface FunctionRuntime {
   readonly wiring: Wiring;
   readonly aws: AwsClients;
   readonly http: HttpAgents;
+  /**
+   * runHttpTask's options for this container, one object for its life: runHttpTask resolves and caches its
+   * options per object, so a fresh object per task would validate them and build a redactor every time.
+   */
+  readonly taskOptions: RunHttpTaskOptions;
   /**
    * The limits of the hosts `config.downstream` names, cut to this container's share (fleetShare: every
    * worker instance and orchestrator of the fleet holds its own); undefined when it names none.
@@ -80,6 +86,7 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): FunctionRun
     wiring,
     aws,
     http,
+    taskOptions: { dispatcher: http.dispatcher },
     downstream,
     persistence,
     async destroy() {

@@ -14,7 +14,7 @@ import type { ResolvedHostLimits } from '../lib/downstream/host-limits.js';
 import { errorText } from '../lib/fanout/segment.js';
 import type { TaskOutcome } from '../lib/fanout/settle.js';
 import type { HttpTaskResult } from '../lib/http/http-task.js';
-import { type RunHttpTaskOptions, runHttpTask } from '../lib/http/run-http-task.js';
+import { runHttpTask } from '../lib/http/run-http-task.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 import { type FunctionRuntime, requirePersistence } from './runtime.js';
 
@@ -97,24 +97,11 @@ export async function runOverHttp(task: JobTask, runtime: FunctionRuntime): Prom
  * as before the policy existed, bounded by the invocation's semaphore and the socket caps alone.
  */
 function sendTask(task: JobTask, runtime: FunctionRuntime): Promise<HttpTaskResult> {
-  const options = taskOptions(runtime);
+  const options = runtime.taskOptions;
   const policy = runtime.downstream;
   const key = policy?.keyOf(task.url);
   if (policy && key !== undefined && isLimited(policy.limitsOf(key))) return policy.run(task, options);
   return runHttpTask(task, options);
-}
-
-// One options object per container: runHttpTask resolves and caches its options per object, so a fresh
-// object per task would validate them and build a redactor again for every task.
-const optionsByRuntime = new WeakMap<FunctionRuntime, RunHttpTaskOptions>();
-
-function taskOptions(runtime: FunctionRuntime): RunHttpTaskOptions {
-  let options = optionsByRuntime.get(runtime);
-  if (!options) {
-    options = { dispatcher: runtime.http.dispatcher };
-    optionsByRuntime.set(runtime, options);
-  }
-  return options;
 }
 
 const isLimited = (limits: ResolvedHostLimits) =>

@@ -88,6 +88,7 @@ export async function runLocalJob(
 async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Promise<LocalJobReport> {
   const started = Date.now();
   const config = withDefaults({ ...options.config });
+  const maxQueuedTasks = assertInteger('maxQueuedTasks', options.maxQueuedTasks ?? 50_000, { min: 1 });
   const names = resourceNames(config);
   const owned =
     typeof options.backend === 'object'
@@ -104,10 +105,7 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
       sqs,
       queueUrl: resources.queueUrl,
       signal: options.signal,
-      maxMessages: Math.ceil(
-        assertInteger('maxQueuedTasks', options.maxQueuedTasks ?? 50_000, { min: 1 }) /
-          config.tasksPerMessage,
-      ),
+      maxMessages: Math.ceil(maxQueuedTasks / config.tasksPerMessage),
     });
     const observer = new HttpObserver().start();
     cleanups.push(() => observer.stop());
@@ -189,8 +187,8 @@ export type LocalFunctions = ReturnType<typeof buildFunctions>;
 function buildFunctions(
   config: FanoutConfig,
   options: RunLocalJobOptions,
-  backlog?: QueueBacklog,
-  observer?: HttpObserver,
+  backlog: QueueBacklog,
+  observer: HttpObserver,
 ) {
   const names = resourceNames(config);
   const worker = new LocalFunction({
@@ -205,7 +203,7 @@ function buildFunctions(
     timeoutMs: options.orchestratorTimeoutMs ?? config.orchestratorTimeoutSeconds * 1000,
     memoryMb: config.orchestratorMemoryMb,
     reservedConcurrency: config.orchestratorReservedConcurrency,
-    container: functionContainers('orchestrator', undefined, (rt) => backlog?.attach(rt.aws.sqs)),
+    container: functionContainers('orchestrator', undefined, (rt) => backlog.attach(rt.aws.sqs)),
   });
   return {
     worker,
@@ -223,7 +221,7 @@ function buildFunctions(
       }
       return { open, perContainer };
     },
-    tasksInFlight: (functionName: string) => observer?.inFlight(functionName) ?? 0,
+    tasksInFlight: (functionName: string) => observer.inFlight(functionName),
     async close() {
       await Promise.all([worker.close(), orchestrator.close()]);
     },
