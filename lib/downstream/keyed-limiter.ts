@@ -4,6 +4,7 @@ import { assertInteger, InvalidArgumentError } from '../errors.js';
 import type { Release } from '../semaphore.js';
 import { assertClock, type Clock, systemClock, type TimerHandle } from './clock.js';
 import { type HeapEntry, KeyHeap } from './key-heap.js';
+import { appendWaiter, type ListedWaiter, removeWaiter, type WaiterList } from './waiter-list.js';
 
 /*
 How it works:
@@ -43,15 +44,12 @@ export interface KeyStats {
   readonly waiting: number;
 }
 
-interface Waiter {
+interface Waiter extends ListedWaiter<Waiter> {
   readonly seq: number;
   readonly onAdmit: (release: Release) => void;
-  prev: Waiter | undefined;
-  next: Waiter | undefined;
-  queued: boolean;
 }
 
-class KeyState implements HeapEntry {
+class KeyState implements HeapEntry, WaiterList<Waiter> {
   heapIndex = -1;
   inFlight = 0;
   waiting = 0;
@@ -306,22 +304,13 @@ export class KeyedLimiter<I = string> {
   }
 
   #enqueue(state: KeyState, waiter: Waiter): void {
-    waiter.queued = true;
-    waiter.prev = state.tail;
-    if (state.tail) state.tail.next = waiter;
-    else state.head = waiter;
-    state.tail = waiter;
+    appendWaiter(state, waiter);
     state.waiting++;
     this.#waiting++;
   }
 
   #dequeue(state: KeyState, waiter: Waiter): Waiter {
-    waiter.queued = false;
-    if (waiter.prev) waiter.prev.next = waiter.next;
-    else state.head = waiter.next;
-    if (waiter.next) waiter.next.prev = waiter.prev;
-    else state.tail = waiter.prev;
-    waiter.prev = waiter.next = undefined;
+    removeWaiter(state, waiter);
     state.waiting--;
     this.#waiting--;
     return waiter;

@@ -1,6 +1,7 @@
 // Hand-written, part of the product: a request rate per key (per partner host), as a token bucket.
 import { InvalidArgumentError } from '../errors.js';
 import { assertClock, type Clock, systemClock, type TimerHandle, unrefTimer } from './clock.js';
+import { appendWaiter, type ListedWaiter, removeWaiter, type WaiterList } from './waiter-list.js';
 
 /*
 How it works:
@@ -27,21 +28,16 @@ export interface RateLimiterOptions {
   readonly sweepMs?: number;
 }
 
-interface Waiter {
+interface Waiter extends ListedWaiter<Waiter> {
   readonly resolve: () => void;
-  prev: Waiter | undefined;
-  next: Waiter | undefined;
-  queued: boolean;
 }
 
-interface Bucket {
+interface Bucket extends WaiterList<Waiter> {
   readonly key: string;
   readonly perMs: number;
   readonly burst: number;
   tokens: number;
   stamp: number;
-  head: Waiter | undefined;
-  tail: Waiter | undefined;
   timer: TimerHandle | undefined;
 }
 
@@ -129,7 +125,7 @@ export class RateLimiter {
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {
         if (!waiter.queued) return;
-        this.#unlink(queued, waiter);
+        removeWaiter(queued, waiter);
         if (queued.head === undefined && queued.timer !== undefined) {
           this.#clock.clearTimeout(queued.timer);
           queued.timer = undefined;
@@ -141,13 +137,11 @@ export class RateLimiter {
           signal?.removeEventListener('abort', onAbort);
           resolve();
         },
-        prev: queued.tail,
+        prev: undefined,
         next: undefined,
-        queued: true,
+        queued: false,
       };
-      if (queued.tail) queued.tail.next = waiter;
-      else queued.head = waiter;
-      queued.tail = waiter;
+      appendWaiter(queued, waiter);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (queued.timer === undefined) this.#arm(queued);
     });
@@ -212,19 +206,10 @@ export class RateLimiter {
     while (bucket.head !== undefined && bucket.tokens >= 1 - EPSILON) {
       bucket.tokens -= 1;
       const waiter = bucket.head;
-      this.#unlink(bucket, waiter);
+      removeWaiter(bucket, waiter);
       waiter.resolve();
     }
     if (bucket.head !== undefined) this.#arm(bucket);
-  }
-
-  #unlink(bucket: Bucket, waiter: Waiter): void {
-    waiter.queued = false;
-    if (waiter.prev) waiter.prev.next = waiter.next;
-    else bucket.head = waiter.next;
-    if (waiter.next) waiter.next.prev = waiter.prev;
-    else bucket.tail = waiter.prev;
-    waiter.prev = waiter.next = undefined;
   }
 
   #armSweep(): void {
