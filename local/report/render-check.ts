@@ -1,13 +1,14 @@
-// Renders an HTML report in headless Chromium (Debian's `chromium` package, driven by playwright-core) and says
-// what is wrong with it: page errors, console errors, any request beyond the file itself (the page must need no
+// Renders an HTML report in headless Chromium (driven by playwright-core) and says what is wrong with it: page errors, console errors, any request beyond the file itself (the page must need no
 // network), and charts that are missing or drawn empty. Optionally takes a full-page screenshot.
 //   npx tsx local/report/render-check.ts .tmp/report.html [.tmp/report.png]
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Debian's `chromium` package, used when it is installed (or CHROMIUM_PATH, when set). */
+export const systemChromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const chromiumArgs = [
   '--headless',
   '--no-sandbox',
@@ -17,6 +18,17 @@ export const chromiumArgs = [
   '--disable-component-update',
   '--disable-sync',
 ] as const;
+
+/**
+ * The browser to render with: CHROMIUM_PATH or Debian's chromium when present; otherwise the Chromium that
+ * @sparticuz/chromium ships inside its npm package (unpacked to the temp folder on first use). So the check
+ * needs nothing but `npm install` on a fresh machine: no apt step, no browser download.
+ */
+export async function chromiumExecutable(): Promise<string> {
+  if (process.env.CHROMIUM_PATH || existsSync(systemChromiumPath)) return systemChromiumPath;
+  const { default: packaged } = await import('@sparticuz/chromium');
+  return packaged.executablePath();
+}
 
 export interface ChartCheck {
   readonly id: string;
@@ -48,7 +60,7 @@ export async function checkHtmlReport(file: string, options: RenderCheckOptions 
   const {
     screenshot,
     expectCharts = [],
-    executablePath = chromiumPath,
+    executablePath,
     viewport = { width: 1280, height: 900 },
     fullPage = true,
   } = options;
@@ -56,7 +68,7 @@ export async function checkHtmlReport(file: string, options: RenderCheckOptions 
   const userDataDir = await mkdtemp(join(tmpdir(), 'bf-chromium-'));
   const problems: string[] = [];
   const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath,
+    executablePath: executablePath ?? (await chromiumExecutable()),
     headless: true,
     args: [...chromiumArgs],
     viewport: { ...viewport },
