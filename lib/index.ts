@@ -1,22 +1,21 @@
-// The public surface of bounded-fanout: every primitive and its types.
+// The package's main entry: the in-process primitives alone, named one by one. Importing it loads no AWS SDK,
+// undici or zod (test/package.test.ts checks the built graph); the rest of the library is behind subpaths:
+// bounded-fanout/http, /downstream, /fanout, /manifest, /aws, /budget and /config (package.json `exports`).
 
-export * from './aws/clients.js';
-export * from './aws/enqueue.js';
-export * from './aws/results.js';
-export * from './aws/s3-manifest.js';
-export * from './bounded-queue.js';
+export { BoundedQueue, type CloseOptions, type WaitOptions } from './bounded-queue.js';
 export type { BoundedOptions, Source, TaskFn } from './bounded-scheduler.js';
-export * from './budget.js';
-export { formatBudgetTable } from './budget-table.js';
-export * from './config.js';
-export * from './consume.js';
-export * from './downstream/index.js';
-export * from './errors.js';
-export * from './fanout/index.js';
-export * from './http/index.js';
-export * from './manifest/index.js';
-export * from './map-bounded.js';
-export * from './prices.js';
-export * from './run-bounded.js';
-export * from './semaphore.js';
-export * from './thread-pool.js';
+export { type ConsumeOptions, type ConsumeResult, consume } from './consume.js';
+export {
+  AbortError,
+  BoundedFanoutError,
+  type ErrorCode,
+  ErrorCodes,
+  InvalidArgumentError,
+  QueueClosedError,
+  QueueFullError,
+  TimeoutError,
+} from './errors.js';
+export { type MapResult, mapBounded } from './map-bounded.js';
+export { runBounded, type SettledResult } from './run-bounded.js';
+export { type AcquireOptions, type QueuedAcquire, type Release, Semaphore } from './semaphore.js';
+export { ThreadPool, type ThreadPoolOptions, type ThreadRunOptions } from './thread-pool.js';

@@ -10,7 +10,8 @@ import { CreateQueueCommand, ListQueuesCommand, SendMessageCommand } from '@aws-
 import dynalite from 'dynalite';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type AwsClients, createAwsClients, InvalidArgumentError } from '../../../lib/index.js';
+import { type AwsClients, createAwsClients } from '../../../lib/aws/index.js';
+import { InvalidArgumentError } from '../../../lib/index.js';
 import {
   type CountingProxy,
   createTally,

@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import fc from 'fast-check';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { createHttpAgents, type HttpAgents } from '../../../lib/index.js';
+import { createHttpAgents, type HttpAgents } from '../../../lib/http/index.js';
 import {
   type CountingServer,
   createTally,

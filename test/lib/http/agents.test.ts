@@ -4,12 +4,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createHttpAgents,
-  DestinationRefusedError,
-  type HttpAgents,
-  InvalidArgumentError,
-} from '../../../lib/index.js';
+import { createHttpAgents, DestinationRefusedError, type HttpAgents } from '../../../lib/http/index.js';
+import { InvalidArgumentError } from '../../../lib/index.js';
 import {
   type CountingServer,
   createTally,

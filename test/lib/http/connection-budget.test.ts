@@ -2,7 +2,7 @@
 // order, every slot returned exactly once.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConnectionBudget } from '../../../lib/index.js';
+import { ConnectionBudget } from '../../../lib/http/index.js';
 
 describe('ConnectionBudget', () => {
   it('for any interleaving of acquires and releases: open <= limit, FIFO, nothing lost', () => {

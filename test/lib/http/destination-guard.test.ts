@@ -3,13 +3,8 @@
 import type dns from 'node:dns';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  BoundedFanoutError,
-  checkDestination,
-  DestinationGuard,
-  DestinationRefusedError,
-  InvalidArgumentError,
-} from '../../../lib/index.js';
+import { checkDestination, DestinationGuard, DestinationRefusedError } from '../../../lib/http/index.js';
+import { BoundedFanoutError, InvalidArgumentError } from '../../../lib/index.js';
 
 /** The verdict as a string: 'allowed' or the refused range. */
 async function verdict(url: string, options: Parameters<typeof checkDestination>[1] = {}): Promise<string> {

@@ -1,7 +1,7 @@
 // Secret headers stay out of logs and error text.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { REDACTED, Redactor, redactHeaders } from '../../../lib/index.js';
+import { REDACTED, Redactor, redactHeaders } from '../../../lib/http/index.js';
 
 describe('redactHeaders', () => {
   it('replaces the values of secret headers, whatever their case, and keeps the rest', () => {

@@ -5,12 +5,12 @@ import { describe, expect, it } from 'vitest';
 import {
   backoffDelay,
   defaultRetryOptions,
-  InvalidArgumentError,
   isIdempotent,
   isRetryableStatus,
   parseRetryAfter,
   resolveRetryOptions,
-} from '../../../lib/index.js';
+} from '../../../lib/http/index.js';
+import { InvalidArgumentError } from '../../../lib/index.js';
 
 describe('backoffDelay', () => {
   it('is a whole number in [0, min(maxMs, baseMs * 2^(attempt-1))) for any jitter', () => {

@@ -3,7 +3,7 @@
 // the final result match the rules of the issue, and the server saw exactly `attempts` requests.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpAgents, type HttpAgents, runHttpTask } from '../../../lib/index.js';
+import { createHttpAgents, type HttpAgents, runHttpTask } from '../../../lib/http/index.js';
 import {
   type CountingServer,
   type ScriptedReply,

@@ -6,11 +6,11 @@ import {
   createHttpAgents,
   type HttpAgents,
   type HttpTask,
-  InvalidArgumentError,
   type RetryEvent,
   type RunHttpTaskOptions,
   runHttpTask,
-} from '../../../lib/index.js';
+} from '../../../lib/http/index.js';
+import { InvalidArgumentError } from '../../../lib/index.js';
 import {
   type CountingServer,
   type ScriptedReply,
