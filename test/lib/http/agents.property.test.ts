@@ -33,12 +33,23 @@ async function hosts(): Promise<{ servers: CountingServer[]; total: Tally }> {
  * (independent of the code under test). An abort can close a socket before the server has even accepted
  * it; the server then counts it next to its successor, so under aborts the bound is checked here.
  */
-const client = { open: 0, peak: 0 };
+const client = { open: 0, peak: 0, byPort: new Map<number, { open: number; peak: number }>() };
 diagnostics.subscribe('net.client.socket', (message) => {
   const { socket } = message as { socket: Socket };
   if (++client.open > client.peak) client.peak = client.open;
   socket.once('close', () => client.open--);
+  // Per host, counted from the connect to the close on the client's side, so the per-host cap is checked on
+  // every run, aborts or not (the servers' own counts can run one over at an abort's hand-off).
+  socket.once('connect', () => {
+    const port = socket.remotePort!;
+    const host = client.byPort.get(port) ?? { open: 0, peak: 0 };
+    client.byPort.set(port, host);
+    if (++host.open > host.peak) host.peak = host.open;
+    socket.once('close', () => host.open--);
+  });
 });
+
+const peakAt = (url: string) => client.byPort.get(Number(new URL(url).port))?.peak ?? 0;
 
 const call = fc.record({
   host: fc.nat(2),
@@ -92,6 +103,7 @@ describe('createHttpAgents: property', () => {
             for (let i = 0; i < 200 && client.open > 0; i++) await new Promise((r) => setTimeout(r, 5));
             expect(client.open).toBe(0);
             client.peak = 0;
+            client.byPort.clear();
             const agents = createHttpAgents({ maxSockets, maxSocketsPerHost }, { allow: ['127.0.0.1'] });
             try {
               const settled = await Promise.all(
@@ -99,7 +111,10 @@ describe('createHttpAgents: property', () => {
               );
               expect(settled).toHaveLength(calls.length);
               expect(client.peak).toBeLessThanOrEqual(maxSockets);
+              for (const s of servers) expect(peakAt(s.url)).toBeLessThanOrEqual(maxSocketsPerHost);
               if (calls.every((c) => c.abortAfterMs === null)) {
+                // The client-side count is live: every host sent a request connected at least once.
+                for (const c of calls) expect(peakAt(servers[c.host].url)).toBeGreaterThan(0);
                 for (const s of servers) expect(s.tally.peakSockets).toBeLessThanOrEqual(maxSocketsPerHost);
                 expect(total.peakSockets).toBeLessThanOrEqual(maxSockets);
               }
