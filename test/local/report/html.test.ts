@@ -27,7 +27,16 @@ describe('renderHtmlReport', () => {
       'chart-progress',
       'chart-latency',
     ]);
-    for (const [id, marks] of found) expect(marks, id).toBeGreaterThan(0);
+    // The fixture has 41 samples: one point each per layer, 40 intervals of throughput, three progress
+    // series (done, failed, queued) and the latency histogram's 18 occupied buckets.
+    expect(Object.fromEntries(found)).toEqual({
+      'chart-inline': 41,
+      'chart-workers': 41,
+      'chart-sockets': 41,
+      'chart-throughput': 40,
+      'chart-progress': 3 * 41,
+      'chart-latency': 18,
+    });
     expect(html).toContain('limit 8');
     expect(html).toContain('max concurrency 4');
     expect(html).toContain('limit 16');
