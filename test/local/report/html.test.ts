@@ -28,7 +28,7 @@ describe('renderHtmlReport', () => {
       'chart-latency',
     ]);
     // The fixture has 41 samples: one point each per layer, 40 intervals of throughput, three progress
-    // series (done, failed, queued) and the latency histogram's 18 occupied buckets.
+    // series (done, failed, queued) and the latency chart's 18 bars.
     expect(Object.fromEntries(found)).toEqual({
       'chart-inline': 41,
       'chart-workers': 41,
