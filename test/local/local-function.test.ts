@@ -55,21 +55,25 @@ describe('LocalFunction', () => {
 
   it('fails an invocation past its timeout, counts it in flight until it really ends, and drops its container', async () => {
     let made = 0;
+    // Each handler runs until the test lets it end: no race between the timeout and a sleep.
+    const endings: (() => void)[] = [];
     const fn = new LocalFunction({
       name: 'slow',
       timeoutMs: 20,
       container: () => {
         made++;
-        return { handler: () => sleep(60) };
+        return { handler: () => new Promise<void>((resolve) => endings.push(resolve)) };
       },
     });
     await expect(fn.invoke({})).rejects.toBeInstanceOf(FunctionTimeoutError);
-    expect(fn.inFlight).toBe(1);
-    await sleep(80);
+    expect(fn.inFlight).toBe(1); // timed out, but its handler still runs
+    endings[0]();
+    for (let turn = 0; turn < 100 && fn.inFlight > 0; turn++) await new Promise((r) => setImmediate(r));
     expect(fn.inFlight).toBe(0);
-    expect(fn.containers).toHaveLength(0);
+    expect(fn.containers).toHaveLength(0); // a timed-out container is not reused
     await expect(fn.invoke({})).rejects.toThrow(/Task timed out after 0.02 seconds/);
     expect(made).toBe(2);
+    endings[1]();
   });
 
   it('runs a container init once, on its cold start, outside the invocation timeout', async () => {
