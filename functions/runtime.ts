@@ -68,7 +68,7 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): FunctionRun
       connectTimeoutMs: config.connectTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
     },
-    { allow: config.allowHosts },
+    { allow: config.allowHosts, refuse: refusedHosts(env) },
   );
   const layers = new Map<string, DynamoDBPersistenceLayer>();
   const table = wiring.idempotencyTable;
@@ -127,4 +127,10 @@ export function requirePersistence(
     );
   }
   return layer;
+}
+
+/** The local runtime's own endpoints, which no task may reach whatever allowHosts says (unset in AWS). */
+function refusedHosts(env: NodeJS.ProcessEnv): string[] {
+  const raw = env[EnvVars.REFUSE_HOSTS];
+  return raw ? raw.split(',').filter((entry) => entry.trim() !== '') : [];
 }

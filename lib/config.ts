@@ -155,6 +155,8 @@ export const EnvVars = {
   BUCKET: 'BOUNDED_FANOUT_BUCKET',
   WORKER_FUNCTION: 'BOUNDED_FANOUT_WORKER_FUNCTION',
   ORCHESTRATOR_FUNCTION: 'BOUNDED_FANOUT_ORCHESTRATOR_FUNCTION',
+  /** Comma-separated destination-guard entries tasks may never reach: the local runtime's own endpoints. */
+  REFUSE_HOSTS: 'BOUNDED_FANOUT_REFUSE_HOSTS',
 } as const;
 
 /** Merges overrides over the defaults (one level deep for `schedule`). */

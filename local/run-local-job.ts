@@ -30,6 +30,7 @@ import { buildReport, type LocalJobReport, type OrchestratorOutcome } from './jo
 import { type LocalProgress, startSampler } from './job-sampler.js';
 import { type FunctionContainer, functionContainers } from './load-functions.js';
 import { type LambdaHandler, LocalFunction } from './local-function.js';
+import { ownEndpointEntries } from './own-endpoints.js';
 import { EventSourcePoller } from './poller.js';
 import { QueueBacklog } from './queue-backlog.js';
 import { queueDepth } from './queue-depth.js';
@@ -238,6 +239,9 @@ function jobEnvironment(
   return {
     ...backendEnvironment(backend, lambdaEndpoint),
     [EnvVars.CONFIG]: toEnvironment(functionConfig(config)),
+    [EnvVars.REFUSE_HOSTS]: ownEndpointEntries(Object.values(backend.endpoints).concat(lambdaEndpoint)).join(
+      ',',
+    ),
     [EnvVars.QUEUE_URL]: resources.queueUrl,
     [EnvVars.DLQ_URL]: resources.deadLetterQueueUrl,
     [EnvVars.IDEMPOTENCY_TABLE]: resources.idempotencyTable,

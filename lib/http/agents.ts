@@ -12,6 +12,8 @@ import { createNodeAgents, type HttpTlsOptions } from './node-agents.js';
 export interface HttpAgentsOptions {
   /** Hosts, IP addresses or CIDRs the destination guard lets through although not public. */
   readonly allow?: readonly string[];
+  /** Entries refused whatever `allow` says (the local runtime's own endpoints). */
+  readonly refuse?: readonly string[];
   /** TLS settings for https (a private CA); the default trusts Node's CA store. */
   readonly tls?: HttpTlsOptions;
 }
@@ -34,9 +36,12 @@ export interface HttpAgents {
  * Builds the bounded clients of one process from one limits object. Throws InvalidArgumentError naming
  * the option and value for bad limits or allowlist entries, before anything is created.
  */
-export function createHttpAgents(limits: HttpLimits, { allow, tls }: HttpAgentsOptions = {}): HttpAgents {
+export function createHttpAgents(
+  limits: HttpLimits,
+  { allow, refuse, tls }: HttpAgentsOptions = {},
+): HttpAgents {
   const resolved = resolveHttpLimits(limits);
-  const guard = new DestinationGuard({ allow });
+  const guard = new DestinationGuard({ allow, refuse });
   const { httpAgent, httpsAgent } = createNodeAgents(resolved, guard, tls);
   const { dispatcher, budget } = createBoundedDispatcher(resolved, guard, tls);
   return {

@@ -7,6 +7,13 @@ import dns from 'node:dns';
 import net from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { BoundedFanoutError, InvalidArgumentError } from '../errors.js';
+import {
+  type Address,
+  type AllowEntry,
+  normaliseHost,
+  parseAddress,
+  parseAllowEntry,
+} from './allow-entry.js';
 
 export const DESTINATION_REFUSED = 'BF_DESTINATION_REFUSED';
 
@@ -15,6 +22,10 @@ export const RefusalReasons = {
   RANGE: 'range',
   /** The URL's scheme is not http: or https:. */
   PROTOCOL: 'protocol',
+  /** An allowed name resolved to loopback, link-local or a metadata address: only an IP or CIDR entry lets those. */
+  NAME_TO_HOST: 'name-to-host',
+  /** On the guard's `refuse` list (the local runtime's own endpoints), whatever `allow` says. */
+  REFUSED_ENTRY: 'refused-entry',
 } as const;
 export type RefusalReason = (typeof RefusalReasons)[keyof typeof RefusalReasons];
 
@@ -26,13 +37,7 @@ export class DestinationRefusedError extends BoundedFanoutError {
   readonly range: string;
   readonly reason: RefusalReason;
   constructor(host: string, address: string | undefined, range: string, reason: RefusalReason) {
-    const what =
-      reason === RefusalReasons.PROTOCOL
-        ? `protocol ${range} is not http: or https:`
-        : address !== undefined && address !== host
-          ? `${host} resolves to ${address} (${range})`
-          : `${host} is ${range}`;
-    super(`Destination refused: ${what}; add it to \`allow\` to permit it`, DESTINATION_REFUSED);
+    super(`Destination refused: ${describeRefusal(host, address, range, reason)}`, DESTINATION_REFUSED);
     this.name = 'DestinationRefusedError';
     this.host = host;
     this.address = address;
@@ -41,112 +46,139 @@ export class DestinationRefusedError extends BoundedFanoutError {
   }
 }
 
+function describeRefusal(host: string, address: string | undefined, range: string, reason: RefusalReason) {
+  if (reason === RefusalReasons.PROTOCOL) return `protocol ${range} is not http: or https:`;
+  const what =
+    address !== undefined && address !== host
+      ? `${host} resolves to ${address} (${range})`
+      : `${host} is ${range}`;
+  if (reason === RefusalReasons.REFUSED_ENTRY) return `${what}, an endpoint of the runtime itself`;
+  if (reason === RefusalReasons.NAME_TO_HOST) {
+    return `${what}, which an allowed name may not reach; add the address itself to \`allow\` to permit it`;
+  }
+  return `${what}; add it to \`allow\` to permit it`;
+}
+
 export interface DestinationGuardOptions {
-  /** Host names (`api.example.com`, `*.example.com`), IP addresses or CIDRs let through although not public. */
+  /** Entries let through although not public: names, IP addresses or CIDRs, optionally with a port (allow-entry.ts). */
   readonly allow?: readonly string[];
+  /** Entries refused whatever `allow` says: the local runtime lists its own listening endpoints here. */
+  readonly refuse?: readonly string[];
   /** The resolver; dns.lookup unless given (tests and custom resolvers). */
   readonly lookup?: typeof dns.lookup;
 }
 
-type Address = ipaddr.IPv4 | ipaddr.IPv6;
 type LookupCallback = (
   err: NodeJS.ErrnoException | null,
   address: string | dns.LookupAddress[],
   family?: number,
 ) => void;
+export type GuardLookup = (hostname: string, options: dns.LookupOptions, callback: LookupCallback) => void;
 
-const HOST_NAME =
-  /^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.?$/i;
+// An allowed name lets private addresses through (partners on a VPC by name), but never these: loopback,
+// link-local and unspecified (0.0.0.0 reaches this host) ranges, and the cloud's metadata addresses, unless
+// an IP or CIDR entry names them. A name can be re-pointed (DNS rebinding); an address entry cannot.
+const NAME_NEVER_REACHES = new Set(['loopback', 'linkLocal', 'unspecified']);
+const METADATA = ['169.254.169.254', '169.254.170.2', 'fd00:ec2::254'].map((a) => ipaddr.parse(a).toString());
 
-/** A name as compared: lower case, no trailing dot, no IPv6 brackets. */
-function normaliseHost(host: string): string {
-  let h = host.toLowerCase();
-  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
-  return h.endsWith('.') ? h.slice(0, -1) : h;
-}
-
-/** IPv4-mapped IPv6 (::ffff:a.b.c.d) is judged as the IPv4 address it carries. */
-function parseAddress(address: string): Address {
-  const ip = ipaddr.parse(address);
-  return ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()
-    ? (ip as ipaddr.IPv6).toIPv4Address()
-    : ip;
-}
+const portMatches = (entry: AllowEntry, port: number | undefined) =>
+  entry.port === undefined || entry.port === port;
 
 export class DestinationGuard {
-  readonly #hosts = new Set<string>();
-  readonly #suffixes: string[] = [];
-  readonly #ranges: Array<[Address, number]> = [];
+  readonly #allowNames: AllowEntry[] = [];
+  readonly #allowRanges: Extract<AllowEntry, { kind: 'range' }>[] = [];
+  readonly #refused: AllowEntry[] = [];
   readonly #lookup: typeof dns.lookup;
+  readonly #lookups = new Map<number | undefined, GuardLookup>();
 
-  constructor({ allow = [], lookup = dns.lookup }: DestinationGuardOptions = {}) {
-    if (!Array.isArray(allow)) throw new InvalidArgumentError('allow', allow, 'an array of hosts or CIDRs');
-    allow.forEach((entry, i) => {
-      this.#addEntry(entry, `allow[${i}]`);
+  constructor({ allow = [], refuse = [], lookup = dns.lookup }: DestinationGuardOptions = {}) {
+    if (!Array.isArray(allow)) throw new InvalidArgumentError('allow', allow, 'an array of entries');
+    if (!Array.isArray(refuse)) throw new InvalidArgumentError('refuse', refuse, 'an array of entries');
+    allow.forEach((raw, i) => {
+      const entry = parseAllowEntry(raw, `allow[${i}]`);
+      if (entry.kind === 'range') this.#allowRanges.push(entry);
+      else this.#allowNames.push(entry);
+    });
+    refuse.forEach((raw, i) => {
+      this.#refused.push(parseAllowEntry(raw, `refuse[${i}]`));
     });
     this.#lookup = lookup;
   }
 
-  #addEntry(entry: unknown, option: string): void {
-    const expected = 'a host name, an IP address or a CIDR';
-    if (typeof entry !== 'string' || entry.trim() === '')
-      throw new InvalidArgumentError(option, entry, expected);
-    const value = entry.trim();
-    if (ipaddr.isValidCIDR(value)) {
-      const [ip, bits] = ipaddr.parseCIDR(value);
-      const mapped = ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress() && bits >= 96;
-      this.#ranges.push(mapped ? [(ip as ipaddr.IPv6).toIPv4Address(), bits - 96] : [ip, bits]);
-    } else if (ipaddr.IPv4.isValidFourPartDecimal(value) || ipaddr.IPv6.isValid(normaliseHost(value))) {
-      const ip = parseAddress(normaliseHost(value));
-      this.#ranges.push([ip, ip.kind() === 'ipv4' ? 32 : 128]);
-    } else if (HOST_NAME.test(value) && !/^[\d.]+$/.test(value) && !/^0x/i.test(value)) {
-      const host = normaliseHost(value);
-      if (host.startsWith('*.')) this.#suffixes.push(host.slice(1));
-      else this.#hosts.add(host);
-    } else {
-      throw new InvalidArgumentError(option, entry, expected);
-    }
-  }
-
-  /** True when the name itself is on the allowlist (then whatever it resolves to is let through). */
-  allowsHost(host: string): boolean {
+  /** True when a name entry allows `host` (on `port`). Name entries never match an IP literal. */
+  allowsHost(host: string, port?: number): boolean {
     const h = normaliseHost(host);
-    return this.#hosts.has(h) || this.#suffixes.some((s) => h.endsWith(s));
+    if (net.isIP(h) !== 0) return false;
+    return this.#allowNames.some((e) => portMatches(e, port) && matchesName(e, h));
   }
 
-  /** The refusal for one resolved address of `host`, or undefined when it may be called. */
-  refusal(host: string, address: string): DestinationRefusedError | undefined {
+  /** The refusal for one address `host` is called at, or undefined when it may be called. */
+  refusal(
+    host: string,
+    address: string,
+    port?: number,
+    nameAllowed = false,
+  ): DestinationRefusedError | undefined {
     let ip: Address;
     try {
       ip = parseAddress(address);
     } catch {
       return new DestinationRefusedError(host, address, 'unparsable', RefusalReasons.RANGE);
     }
-    for (const range of this.#ranges) if (ip.kind() === range[0].kind() && ip.match(range)) return undefined;
+    const h = normaliseHost(host);
+    const refused = this.#refused.some(
+      (e) => portMatches(e, port) && (e.kind === 'range' ? inRange(ip, e) : matchesName(e, h)),
+    );
+    if (refused)
+      return new DestinationRefusedError(h, ip.toString(), ip.range(), RefusalReasons.REFUSED_ENTRY);
+    if (this.#allowRanges.some((e) => portMatches(e, port) && inRange(ip, e))) return undefined;
     const name = ip.range();
+    if (nameAllowed) {
+      const guarded = NAME_NEVER_REACHES.has(name) || METADATA.includes(ip.toString());
+      return guarded
+        ? new DestinationRefusedError(h, ip.toString(), name, RefusalReasons.NAME_TO_HOST)
+        : undefined;
+    }
     return name === 'unicast'
       ? undefined
-      : new DestinationRefusedError(host, ip.toString(), name, RefusalReasons.RANGE);
+      : new DestinationRefusedError(h, ip.toString(), name, RefusalReasons.RANGE);
   }
 
   /** The connect-time check of an IP literal (net skips `lookup` for those); undefined for names. */
-  refuseLiteral(host: string): DestinationRefusedError | undefined {
+  refuseLiteral(host: string, port?: number): DestinationRefusedError | undefined {
     const h = normaliseHost(host);
-    if (net.isIP(h) === 0 || this.allowsHost(h)) return undefined;
-    return this.refusal(h, h);
+    return net.isIP(h) === 0 ? undefined : this.refusal(h, h, port);
   }
 
-  /** A `lookup` for net.connect / tls.connect: resolves all addresses and refuses if any is refused. */
-  readonly lookup = (hostname: string, options: dns.LookupOptions, callback: LookupCallback): void => {
-    if (this.allowsHost(hostname)) {
-      this.#lookup(hostname, options, callback as never);
-      return;
+  /**
+   * A `lookup` for net.connect / tls.connect to `port`: resolves every address and refuses the connect if
+   * any is refused. net does not tell a lookup the port, so each port gets its own.
+   */
+  lookupFor(port?: number): GuardLookup {
+    let fn = this.#lookups.get(port);
+    if (!fn) {
+      fn = (hostname, options, callback) => this.#guardedLookup(hostname, port, options, callback);
+      this.#lookups.set(port, fn);
     }
+    return fn;
+  }
+
+  /** lookupFor() with no port: only entries without a port apply. */
+  readonly lookup: GuardLookup = (hostname, options, callback) =>
+    this.#guardedLookup(hostname, undefined, options, callback);
+
+  #guardedLookup(
+    hostname: string,
+    port: number | undefined,
+    options: dns.LookupOptions,
+    callback: LookupCallback,
+  ) {
+    const nameAllowed = this.allowsHost(hostname, port);
     this.#lookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '');
       const list = addresses as unknown as dns.LookupAddress[];
       for (const { address } of list) {
-        const refused = this.refusal(hostname, address);
+        const refused = this.refusal(hostname, address, port, nameAllowed);
         if (refused) return callback(refused as NodeJS.ErrnoException, '');
       }
       if (options.all) return callback(null, list);
@@ -154,12 +186,9 @@ export class DestinationGuard {
         return callback(Object.assign(new Error(`No address for ${hostname}`), { code: 'ENOTFOUND' }), '');
       callback(null, list[0].address, list[0].family);
     });
-  };
+  }
 
-  /**
-   * Resolves to the addresses `url` would be called at, or rejects with DestinationRefusedError.
-   * A name on the allowlist resolves to [] without a lookup.
-   */
+  /** Resolves to the addresses `url` would be called at, or rejects with DestinationRefusedError. */
   async check(url: string | URL): Promise<{ host: string; addresses: string[] }> {
     let parsed: URL;
     try {
@@ -172,14 +201,14 @@ export class DestinationGuard {
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
       throw new DestinationRefusedError(host, undefined, parsed.protocol, RefusalReasons.PROTOCOL);
     }
-    if (this.allowsHost(host)) return { host, addresses: [] };
+    const port = Number(parsed.port) || (parsed.protocol === 'https:' ? 443 : 80);
     if (net.isIP(host) !== 0) {
-      const refused = this.refusal(host, host);
+      const refused = this.refusal(host, host, port);
       if (refused) throw refused;
       return { host, addresses: [parseAddress(host).toString()] };
     }
     const addresses = await new Promise<string[]>((resolve, reject) => {
-      this.lookup(host, { all: true }, (err, list) => {
+      this.lookupFor(port)(host, { all: true }, (err, list) => {
         if (err) reject(err);
         else resolve((list as dns.LookupAddress[]).map((a) => a.address));
       });
@@ -188,10 +217,21 @@ export class DestinationGuard {
   }
 }
 
+function matchesName(entry: AllowEntry, host: string): boolean {
+  if (entry.kind === 'name') return entry.name === host;
+  if (entry.kind === 'suffix') return host.endsWith(entry.suffix);
+  return false;
+}
+
+function inRange(ip: Address, entry: Extract<AllowEntry, { kind: 'range' }>): boolean {
+  return ip.kind() === entry.ip.kind() && ip.match(entry.ip, entry.bits);
+}
+
 /**
  * Resolves when `url` may be called and rejects with DestinationRefusedError when not: link-local
  * (169.254.0.0/16, fe80::/10, the instance metadata endpoint among them), loopback, private, unique-local
- * and every other non-unicast range are refused unless `allow` lists the host or a CIDR covering it.
+ * and every other non-unicast range are refused unless `allow` lists the host or a CIDR covering it; an
+ * allowed name still never reaches loopback, link-local, unspecified or metadata addresses.
  */
 export function checkDestination(
   url: string | URL,

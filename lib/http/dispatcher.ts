@@ -33,11 +33,21 @@ export function createBoundedDispatcher(
   tls: HttpTlsOptions = {},
 ): BoundedDispatcher {
   const budget = new ConnectionBudget(limits.maxSockets);
-  const base = buildConnector({
-    timeout: limits.connectTimeoutMs,
-    ...tls,
-    ...(guard ? { lookup: guard.lookup } : {}),
-  } as buildConnector.BuildOptions);
+  // net gives a lookup no port, and allow entries may name one: one connector per port, each with the
+  // guard's lookup for that port (a handful of ports in practice).
+  const connectors = new Map<number, buildConnector.connector>();
+  const connectorFor = (port: number): buildConnector.connector => {
+    let connector = connectors.get(port);
+    if (!connector) {
+      connector = buildConnector({
+        timeout: limits.connectTimeoutMs,
+        ...tls,
+        ...(guard ? { lookup: guard.lookupFor(port) } : {}),
+      } as buildConnector.BuildOptions);
+      connectors.set(port, connector);
+    }
+    return connector;
+  };
   const byOrigin = new Map<string, Set<Socket>>();
   let sweeper: NodeJS.Timeout | undefined;
 
@@ -78,14 +88,15 @@ export function createBoundedDispatcher(
   };
 
   const connect: buildConnector.connector = (options, callback) => {
-    const refused = guard?.refuseLiteral(options.hostname);
+    const port = Number(options.port) || (options.protocol === 'https:' ? 443 : 80);
+    const refused = guard?.refuseLiteral(options.hostname, port);
     if (refused) {
       callback(refused, null);
       return;
     }
     const origin = `${options.protocol}//${options.host}`;
     budget.acquire((release) => {
-      base(options, (err, socket) => {
+      connectorFor(port)(options, (err, socket) => {
         if (err || !socket) {
           release();
           callback(err ?? new Error('connector returned no socket'), null);

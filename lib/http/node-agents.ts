@@ -39,13 +39,18 @@ function instrument<A extends http.Agent>(agent: A, limits: ResolvedHttpLimits, 
   const create = agent.createConnection as CreateConnection;
   const createConnection: CreateConnection = function (this: A, options, callback) {
     const host = String(options.host ?? options.hostname ?? 'localhost');
-    const refused = guard?.refuseLiteral(host);
+    const port = Number(options.port) || Number((this as { defaultPort?: number }).defaultPort) || 80;
+    const refused = guard?.refuseLiteral(host, port);
     if (refused) {
       // Node's Agent counts a socket only once created, so failing here holds no slot.
       callback?.(refused, undefined as unknown as Duplex);
       return undefined;
     }
-    const socket = create.call(this, guard ? { ...options, lookup: guard.lookup } : options, callback);
+    const socket = create.call(
+      this,
+      guard ? { ...options, lookup: guard.lookupFor(port) } : options,
+      callback,
+    );
     if (socket) {
       boundConnect(socket, host, limits.connectTimeoutMs);
       socket.once('close', onClose);

@@ -1,5 +1,6 @@
 // The value of one flag, checked on its own: each error names the flag and the value it got.
-import ipaddr from 'ipaddr.js';
+import { InvalidArgumentError } from '../../lib/errors.js';
+import { ALLOW_ENTRY_FORMS, parseAllowEntry } from '../../lib/http/allow-entry.js';
 import { UsageError } from './usage-error.js';
 
 export function stringValue(flag: string, raw: unknown): string | undefined {
@@ -43,25 +44,18 @@ export function endpointUrl(raw: unknown): string {
   return url.href.replace(/\/$/, '');
 }
 
-const hostName =
-  /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-
-/** A host name, an IP address or a CIDR range. */
+/**
+ * An --allow-host value, checked by the destination guard's own parser (lib/http/allow-entry.ts), so a value
+ * the flag accepts never fails a container at start: a host name, `*.name`, an IP address or a CIDR,
+ * optionally with a port.
+ */
 export function hostOrCidr(raw: string): string {
-  const value = raw.trim();
-  if (value.includes('/')) {
-    try {
-      ipaddr.parseCIDR(value);
-      return value;
-    } catch {
-      throw UsageError.invalid(
-        '--allow-host',
-        raw,
-        'a host name, an IP address or a CIDR such as 10.0.0.0/8',
-      );
-    }
+  try {
+    parseAllowEntry(raw, '--allow-host');
+    return raw.trim();
+  } catch (error) {
+    if (error instanceof InvalidArgumentError)
+      throw UsageError.invalid('--allow-host', raw, ALLOW_ENTRY_FORMS);
+    throw error;
   }
-  const numeric = /^[\d.]+$/.test(value);
-  if (ipaddr.isValid(value) || (!numeric && hostName.test(value))) return value;
-  throw UsageError.invalid('--allow-host', raw, 'a host name, an IP address or a CIDR such as 10.0.0.0/8');
 }

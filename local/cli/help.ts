@@ -31,8 +31,10 @@ Options:
   --manifest FILE|s3://BUCKET/KEY JSON ({ jobId, defaults?, tasks }) or NDJSON (one task per line)
   --retry-from REPORT.json        run again the dead-lettered tasks of an earlier run's JSON report
   --report FILE.json|FILE.html    write the report (repeat the flag for both kinds)
-  --allow-host HOST|CIDR          let requests reach this private host or range (repeatable); loopback,
-                                  private and link-local destinations are refused otherwise, as in the cloud
+  --allow-host HOST[:PORT]|CIDR   let requests reach this private host, address or range (repeatable;
+                                  127.0.0.1:8080, [::1]:8080, *.internal.example, 10.0.0.0/8); loopback,
+                                  private and link-local destinations are refused otherwise, as in the cloud;
+                                  an allowed name never reaches loopback or metadata addresses
   --endpoint URL                  use this endpoint for SQS, S3 and DynamoDB (LocalStack) instead of the
                                   embedded emulators
   --demo-tasks N                  size of the built-in demo (default 3000; or set ${demoTasksEnv})

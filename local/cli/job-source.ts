@@ -70,8 +70,8 @@ async function demoSource(tasks: number): Promise<JobSource> {
       label: 'demo',
       file,
       objectName: 'demo.ndjson',
-      // The demo's target is on loopback, which the destination guard refuses unless allowed.
-      allowHosts: ['127.0.0.1'],
+      // The demo's target is on loopback, which the destination guard refuses unless allowed: its port only.
+      allowHosts: [`127.0.0.1:${new URL(server.url).port}`],
       total: manifest.expected.submitted,
       demo: { server, manifest },
       close: async () => {

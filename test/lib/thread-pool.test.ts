@@ -5,7 +5,7 @@ import { ThreadPool } from '../../lib/thread-pool.js';
 import { RUNS } from '../helpers/runs.js';
 
 const filename = new URL('../fixtures/cpu-task.mjs', import.meta.url);
-type Task = { spinMs?: number; counters?: SharedArrayBuffer; fail?: boolean };
+type Task = { spinMs?: number; counters?: SharedArrayBuffer; fail?: boolean; gate?: boolean };
 type Result = { threadId: number; spins: number };
 
 const pools: ThreadPool<Task, Result>[] = [];

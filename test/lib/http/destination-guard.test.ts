@@ -48,6 +48,12 @@ describe('checkDestination: refused by default', () => {
     ['http://255.255.255.255/', 'broadcast'],
     ['http://[64:ff9b::7f00:1]/', 'rfc6052'],
     ['http://[2002:7f00:1::]/', '6to4'],
+    // IPv4-compatible IPv6 (the deprecated ::/96 form) is judged as the IPv4 it carries.
+    ['http://[::127.0.0.1]/', 'loopback'],
+    ['http://[::7f00:1]/', 'loopback'],
+    ['http://[::169.254.169.254]/', 'linkLocal'],
+    ['http://[::10.0.0.1]/', 'private'],
+    ['http://[0:0:0:0:0:0:127.0.0.1]:8080/', 'loopback'],
   ];
   for (const [url, range] of refused) {
     it(`${url} is refused as ${range}`, async () => {
@@ -106,9 +112,18 @@ describe('checkDestination: allowed', () => {
     ['http://192.168.0.1/', ['10.0.0.0/8'], 'private'],
     ['http://[fe80::1]/', ['fe80::/10'], 'allowed'],
     ['http://127.0.0.9/', ['::ffff:127.0.0.0/104'], 'allowed'],
-    ['http://localhost/', ['localhost'], 'allowed'],
-    ['http://api.internal.example/', ['*.internal.example'], 'allowed'],
+    // An allowed name never reaches loopback; the address itself must be allowed.
+    ['http://localhost/', ['localhost'], 'loopback'],
+    ['http://localhost/', ['localhost', '127.0.0.1', '::1'], 'allowed'],
     ['http://[::1]/', ['127.0.0.0/8'], 'loopback'],
+    ['http://[::127.0.0.1]/', ['127.0.0.1'], 'allowed'],
+    // An entry with a port allows that port only.
+    ['http://127.0.0.1:8080/', ['127.0.0.1:8080'], 'allowed'],
+    ['http://127.0.0.1:8081/', ['127.0.0.1:8080'], 'loopback'],
+    ['http://127.0.0.1/', ['127.0.0.1:80'], 'allowed'],
+    ['https://127.0.0.1/', ['127.0.0.1:80'], 'loopback'],
+    ['http://[::1]:8080/', ['[::1]:8080'], 'allowed'],
+    ['http://[::1]:9/', ['[::1]:8080'], 'loopback'],
   ];
   for (const [url, allow, expected] of withAllow) {
     it(`${url} with allow ${JSON.stringify(allow)}: ${expected}`, async () => {
@@ -126,13 +141,22 @@ describe('checkDestination: allowed', () => {
     expect(guard.allowsHost('www.api.example.com')).toBe(false);
   });
 
-  it('a name on the allowlist is let through without a lookup', async () => {
-    expect(await checkDestination('http://api.internal.example/', { allow: ['*.internal.example'] })).toEqual(
-      {
-        host: 'api.internal.example',
-        addresses: [],
-      },
+  it('a name pattern never matches an IP literal', () => {
+    const guard = new DestinationGuard({ allow: ['*.example', 'localhost'] });
+    expect(guard.allowsHost('169.254.169.254')).toBe(false);
+    expect(guard.allowsHost('127.0.0.1')).toBe(false);
+    expect(() => new DestinationGuard({ allow: ['*.254'] })).toThrow(InvalidArgumentError);
+  });
+
+  it('a refuse entry wins over allow: the local runtime keeps tasks off its own ports', async () => {
+    const options = { allow: ['127.0.0.1'], refuse: ['127.0.0.1:4566'] };
+    const error = await checkDestination('http://127.0.0.1:4566/', options).catch((e: unknown) => e);
+    expect(error).toMatchObject({ reason: 'refused-entry', range: 'loopback' });
+    expect((error as Error).message).toBe(
+      'Destination refused: 127.0.0.1 is loopback, an endpoint of the runtime itself',
     );
+    expect(await verdict('http://[::ffff:127.0.0.1]:4566/', options)).toBe('loopback');
+    expect(await verdict('http://127.0.0.1:4567/', options)).toBe('allowed');
   });
 });
 
@@ -141,6 +165,12 @@ describe('checkDestination: names, through a stub resolver (no DNS beyond loopba
     'public.test': ['93.184.216.34'],
     'rebind.test': ['93.184.216.34', '10.0.0.1'],
     'metadata.test': ['fd00:ec2::254'],
+    'api.internal.example': ['10.1.2.3'],
+    'private.test': ['10.0.0.5'],
+    'imds.test': ['169.254.169.254'],
+    'ecs.test': ['169.254.170.2'],
+    'loop.test': ['127.0.0.1'],
+    'zero.test': ['0.0.0.0'],
   };
   const lookup = ((
     host: string,
@@ -168,6 +198,34 @@ describe('checkDestination: names, through a stub resolver (no DNS beyond loopba
     expect(await verdict('http://metadata.test/', { lookup })).toBe('uniqueLocal');
   });
 
+  it('an allowed name reaches private addresses, on its port when the entry names one', async () => {
+    expect(await verdict('http://api.internal.example/', { lookup, allow: ['*.internal.example'] })).toBe(
+      'allowed',
+    );
+    expect(await verdict('https://private.test:8443/', { lookup, allow: ['private.test:8443'] })).toBe(
+      'allowed',
+    );
+    expect(await verdict('https://private.test/', { lookup, allow: ['private.test:8443'] })).toBe('private');
+  });
+
+  it('an allowed name never reaches loopback, link-local, unspecified or metadata addresses', async () => {
+    const allow = ['*.test'];
+    const refusal = await checkDestination('http://imds.test/', { lookup, allow }).catch((e: unknown) => e);
+    expect((refusal as Error).message).toBe(
+      'Destination refused: imds.test resolves to 169.254.169.254 (linkLocal), which an allowed name may not reach; add the address itself to `allow` to permit it',
+    );
+    expect(await verdict('http://ecs.test/', { lookup, allow })).toBe('linkLocal');
+    expect(await verdict('http://metadata.test/', { lookup, allow })).toBe('uniqueLocal');
+    expect(await verdict('http://loop.test/', { lookup, allow })).toBe('loopback');
+    expect(await verdict('http://zero.test/', { lookup, allow })).toBe('unspecified');
+    expect(await verdict('http://private.test/', { lookup, allow })).toBe('allowed');
+    // Unless an address entry names them.
+    expect(await verdict('http://loop.test/', { lookup, allow: [...allow, '127.0.0.1'] })).toBe('allowed');
+    expect(await verdict('http://imds.test/', { lookup, allow: [...allow, '169.254.169.254/32'] })).toBe(
+      'allowed',
+    );
+  });
+
   it('passes a lookup failure through unchanged', async () => {
     await expect(checkDestination('http://missing.test/', { lookup })).rejects.toMatchObject({
       code: 'ENOTFOUND',
@@ -176,7 +234,25 @@ describe('checkDestination: names, through a stub resolver (no DNS beyond loopba
 });
 
 describe('DestinationGuard: allowlist validation', () => {
-  const bad: unknown[] = ['', '  ', 'http://x/', '10.0.0.0/33', '2130706433', '0x7f.1', 'a b', 42, null];
+  const bad: unknown[] = [
+    '',
+    '  ',
+    'http://x/',
+    '10.0.0.0/33',
+    '2130706433',
+    '0x7f.1',
+    '127.1',
+    '0x7f000001',
+    '*.254',
+    '*.169.254',
+    '127.0.0.1:0',
+    '127.0.0.1:65536',
+    '[::1',
+    '[zz::1]:80',
+    'a b',
+    42,
+    null,
+  ];
   for (const entry of bad) {
     it(`refuses allow entry ${JSON.stringify(entry)} naming allow[1]`, () => {
       const call = () => new DestinationGuard({ allow: ['10.0.0.0/8', entry as string] });

@@ -13,6 +13,10 @@ function usage(argv: string[], env: NodeJS.ProcessEnv = {}): UsageError {
   throw new Error(`expected ${argv.join(' ')} to be refused`);
 }
 
+// The destination guard's own words (lib/http/allow-entry.ts): the flag and the guard share one parser.
+const ALLOW_FORMS =
+  'a host name (api.example.com, *.example.com), an IP address or a CIDR, optionally with a port (127.0.0.1:8080, [::1]:8080, api.example.com:8443)';
+
 describe('parseCliArgs', () => {
   it('parses run with every flag into the shared config', () => {
     const args = parseCliArgs([
@@ -27,6 +31,8 @@ describe('parseCliArgs', () => {
       '10.0.0.0/8',
       '--allow-host',
       'partner.internal',
+      '--allow-host',
+      '127.0.0.1:8080',
       '--inline-concurrency',
       '8',
       '--worker-concurrency',
@@ -70,7 +76,7 @@ describe('parseCliArgs', () => {
       maxSocketsPerHost: 8,
       maxReceiveCount: 3,
       idempotency: 'message',
-      allowHosts: ['10.0.0.0/8', 'partner.internal'],
+      allowHosts: ['10.0.0.0/8', 'partner.internal', '127.0.0.1:8080'],
     });
     expect(args.config.prefix).toBe(defaultConfig.prefix);
   });
@@ -120,14 +126,13 @@ describe('parseCliArgs', () => {
       '--endpoint: expected an http:// or https:// URL, got "localhost:4566"',
     ],
     [['run', '--endpoint', 'ftp://x'], '--endpoint: expected an http:// or https:// URL, got "ftp://x"'],
-    [
-      ['run', '--allow-host', '10.0.0.0/33'],
-      '--allow-host: expected a host name, an IP address or a CIDR such as 10.0.0.0/8, got "10.0.0.0/33"',
-    ],
-    [
-      ['run', '--allow-host', 'bad host'],
-      '--allow-host: expected a host name, an IP address or a CIDR such as 10.0.0.0/8, got "bad host"',
-    ],
+    [['run', '--allow-host', '10.0.0.0/33'], `--allow-host: expected ${ALLOW_FORMS}, got "10.0.0.0/33"`],
+    [['run', '--allow-host', 'bad host'], `--allow-host: expected ${ALLOW_FORMS}, got "bad host"`],
+    [['run', '--allow-host', '127.1'], `--allow-host: expected ${ALLOW_FORMS}, got "127.1"`],
+    [['run', '--allow-host', '0x7f000001'], `--allow-host: expected ${ALLOW_FORMS}, got "0x7f000001"`],
+    [['run', '--allow-host', '*.254'], `--allow-host: expected ${ALLOW_FORMS}, got "*.254"`],
+    [['run', '--allow-host', '127.0.0.1:0'], `--allow-host: expected ${ALLOW_FORMS}, got "127.0.0.1:0"`],
+
     [['run', '--manifest', 's3://'], '--manifest: expected s3://BUCKET/KEY or a file path, got "s3://"'],
     [['run', '--bogus'], 'Unknown option --bogus for "run" (see: bounded-fanout help run)'],
     [['plan', '--report', 'x.json'], 'Unknown option --report for "plan" (see: bounded-fanout help plan)'],
