@@ -265,22 +265,13 @@ export class BoundedScheduler<T, R> {
     lane.item = item;
     lane.slot = slot;
     this.#running++;
-    let result: R | PromiseLike<R>;
+    let settled: Promise<unknown>;
     try {
-      result = this.#fn(item, lane.index, this.#signal);
+      settled = Promise.resolve(this.#fn(item, lane.index, this.#signal));
     } catch (error) {
-      Promise.reject(error).then(undefined, lane.fail);
-      return;
+      settled = Promise.reject(error);
     }
-    if (
-      result !== null &&
-      typeof result === 'object' &&
-      typeof (result as PromiseLike<R>).then === 'function'
-    ) {
-      (result as PromiseLike<R>).then(lane.ok, lane.fail);
-    } else {
-      Promise.resolve(result).then(lane.ok, lane.fail);
-    }
+    promiseThen.call(settled, lane.ok, lane.fail);
   }
 
   #newLane(): Lane<T> {
