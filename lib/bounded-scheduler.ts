@@ -1,10 +1,10 @@
+import type { BoundedOptions, Source, TaskFn } from './bounded-options.js';
 import {
   type CancellablePullSource,
   isCancellablePullSource,
   type PendingPull,
   pullCancellable,
 } from './cancellable-pull.js';
-import { assertInteger, InvalidArgumentError } from './errors.js';
 import { type QueuedAcquire, type Release, Semaphore } from './semaphore.js';
 
 /*
@@ -29,18 +29,6 @@ How it works (a running count plus asyncio.wait(FIRST_COMPLETED)):
   Promise.resolve as itself, so the common case costs nothing extra.
 */
 
-export type Source<T> = Iterable<T> | AsyncIterable<T>;
-export type TaskFn<T, R> = (item: T, index: number, signal: AbortSignal) => R | PromiseLike<R>;
-
-export interface BoundedOptions {
-  /** How many items may be taken and unfinished at once: a count, or a Semaphore shared with other work. */
-  readonly concurrency: number | Semaphore;
-  /** Aborting stops pulling at once, is passed on to running tasks, and rejects with the reason. */
-  readonly signal?: AbortSignal;
-  /** Stop pulling after the first failure and reject with it once the running tasks settle. */
-  readonly stopOnError?: boolean;
-}
-
 export interface SchedulerHooks<T> {
   /** A task settled. Unless `freeOnSettle`, the hook hands `slot` back with `scheduler.free(slot)`. */
   onSettle(index: number, item: T, ok: boolean, valueOrReason: unknown, slot: Release): void;
@@ -59,28 +47,6 @@ interface Lane<T> {
   slot: Release;
   ok: (value: unknown) => void;
   fail: (reason: unknown) => void;
-}
-
-export function validateBoundedArgs(source: unknown, fn: unknown, options: unknown): BoundedOptions {
-  if (
-    source === null ||
-    typeof source !== 'object' ||
-    !(Symbol.iterator in source || Symbol.asyncIterator in source)
-  ) {
-    throw new InvalidArgumentError('source', source, 'an iterable or an async iterable');
-  }
-  if (typeof fn !== 'function') throw new InvalidArgumentError('fn', fn, 'a function');
-  if (options === null || typeof options !== 'object') {
-    throw new InvalidArgumentError('options', options, 'an object with `concurrency`');
-  }
-  const { concurrency, signal, stopOnError = false } = options as BoundedOptions;
-  if (!(concurrency instanceof Semaphore)) assertInteger('concurrency', concurrency, { allowInfinity: true });
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError('signal', signal, 'an AbortSignal');
-  }
-  if (typeof stopOnError !== 'boolean')
-    throw new InvalidArgumentError('stopOnError', stopOnError, 'a boolean');
-  return { concurrency, signal, stopOnError };
 }
 
 export class BoundedScheduler<T, R> {

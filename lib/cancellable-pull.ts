@@ -2,6 +2,7 @@
 A source that can withdraw a pending get taking nothing (asyncio's cancelled getter), so a consumer that
 stops never loses an item. BoundedQueue implements it; the bounded scheduler pulls through it in preference
 to the source's async iterator, whose pending next() cannot be withdrawn (see bounded-scheduler.ts).
+runBounded and mapBounded still require the source to be (async) iterable, as BoundedQueue is.
 */
 
 export const pullCancellable: unique symbol = Symbol.for('bounded-fanout.pullCancellable');
