@@ -1,3 +1,4 @@
+import { type PendingPull, pullCancellable } from './cancellable-pull.js';
 import { assertInteger, InvalidArgumentError, QueueClosedError } from './errors.js';
 import { Fifo } from './fifo.js';
 
@@ -13,6 +14,11 @@ How it works (asyncio.Queue(maxsize)):
   an item is never lost between a producer and a consumer.
 - `close()` refuses new puts, rejects blocked producers and lets consumers drain what is queued, then end.
   `close({ immediate: true })` also drops the queued items (returned to the caller) and ends consumers now.
+- The bounded scheduler gets through `[pullCancellable]` (asyncio's getter, which takes nothing if it is
+  cancelled before it resumes): the item handed to such a pull stays reserved, counted in `size`, until the
+  pull's reaction runs; a pull cancelled in between gives the item back to the head of the queue (or to the
+  next waiting consumer). Because a reserved item still takes a place, a pull is only handed an item while
+  there is room, so giving it back can never overfill the queue.
 */
 
 export interface WaitOptions {
@@ -26,6 +32,8 @@ export interface CloseOptions {
 
 interface Waiter<V> {
   live: boolean;
+  /** A cancellable pull: the item handed to it is reserved (takes a place) until delivered. */
+  pull?: boolean;
   resolve: (value: V) => void;
   reject: (reason: unknown) => void;
   cleanup: (() => void) | undefined;
@@ -37,6 +45,11 @@ interface Putter<T> extends Waiter<void> {
 
 const DONE = Symbol('done');
 const COMPACT_AT = 1024;
+const PULL_WAITING = 0;
+const PULL_HANDED = 1;
+const PULL_DELIVERED = 2;
+const PULL_CANCELLED = 3;
+const ignore = () => {};
 
 function liveOnly<W extends { live: boolean }>(list: Fifo<W>): Fifo<W> {
   const live = new Fifo<W>();
@@ -51,6 +64,8 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
   #getters = new Fifo<Waiter<T | typeof DONE>>();
   #waitingPut = 0;
   #waitingGet = 0;
+  /** Items handed to cancellable pulls whose reaction has not run yet: still in the queue. */
+  #reserved = 0;
   #peakSize = 0;
   #closed = false;
 
@@ -62,8 +77,9 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     return this.#maxSize;
   }
 
+  /** Items queued, counting any handed to a cancellable pull that has not resumed yet. */
   get size(): number {
-    return this.#items.size;
+    return this.#items.size + this.#reserved;
   }
 
   get peakSize(): number {
@@ -95,7 +111,7 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     if (this.#closed) return Promise.reject(new QueueClosedError('Cannot put: the queue is closed'));
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#handToGetter(item)) return Promise.resolve();
-    if (this.#items.size < this.#maxSize && this.#waitingPut === 0) {
+    if (this.#hasRoom() && this.#waitingPut === 0) {
       this.#pushItem(item);
       return Promise.resolve();
     }
@@ -111,7 +127,7 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
   tryPut(item: T): boolean {
     if (this.#closed) throw new QueueClosedError('Cannot put: the queue is closed');
     if (this.#handToGetter(item)) return true;
-    if (this.#items.size >= this.#maxSize || this.#waitingPut > 0) return false;
+    if (!this.#hasRoom() || this.#waitingPut > 0) return false;
     this.#pushItem(item);
     return true;
   }
@@ -145,6 +161,48 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     return dropped;
   }
 
+  /** The bounded scheduler's get (see cancellable-pull.ts and the notes at the top). */
+  [pullCancellable](deliver: (result: IteratorResult<T, undefined>) => void): PendingPull {
+    let state = PULL_WAITING;
+    let handed: T | typeof DONE = DONE;
+    let getter: Waiter<T | typeof DONE> | undefined;
+    let wake!: () => void;
+    const arrived = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    const hand = (value: T | typeof DONE): void => {
+      state = PULL_HANDED;
+      handed = value;
+      if (value !== DONE) this.#reserve();
+      wake();
+    };
+    if (this.#items.size > 0) {
+      hand(this.#items.shift() as T); // from queued to reserved: no place is freed yet
+    } else if (this.#closed) {
+      hand(DONE);
+    } else {
+      getter = { live: true, pull: true, resolve: hand, reject: ignore, cleanup: undefined };
+      this.#waitingGet++;
+      this.#getters.push(getter);
+    }
+    arrived.then(() => {
+      if (state !== PULL_HANDED) return; // cancelled: the item went back at cancel()
+      state = PULL_DELIVERED;
+      if (handed === DONE) return deliver({ done: true, value: undefined });
+      this.#reserved--;
+      this.#admitPutter();
+      deliver({ done: false, value: handed });
+    });
+    const cancel = (): boolean => {
+      if (state === PULL_DELIVERED) return false;
+      if (state === PULL_WAITING && getter) this.#cancel(getter, undefined, 'get');
+      if (state === PULL_HANDED && handed !== DONE) this.#giveBack(handed);
+      state = PULL_CANCELLED;
+      return true;
+    };
+    return { cancel };
+  }
+
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
     for (;;) {
       const value = await this.#next(undefined);
@@ -175,25 +233,54 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     });
   }
 
-  #pushItem(item: T): void {
-    this.#items.push(item);
-    if (this.#items.size > this.#peakSize) this.#peakSize = this.#items.size;
+  #hasRoom(): boolean {
+    return this.#items.size + this.#reserved < this.#maxSize;
   }
 
+  #pushItem(item: T): void {
+    this.#items.push(item);
+    this.#notePeak();
+  }
+
+  #reserve(): void {
+    this.#reserved++;
+    this.#notePeak();
+  }
+
+  #notePeak(): void {
+    if (this.size > this.#peakSize) this.#peakSize = this.size;
+  }
+
+  // A pull at the head of the line with no room left waits (it would reserve a place): the put blocks.
   #handToGetter(item: T): boolean {
     for (let g = this.#getters.shift(); g; g = this.#getters.shift()) {
       if (!g.live) continue;
+      if (g.pull && !this.#hasRoom()) {
+        this.#getters.unshift(g);
+        return false;
+      }
       this.#settle(g, 'get').resolve(item);
       return true;
     }
     return false;
   }
 
-  // A place was freed: the oldest live blocked producer's item moves in.
+  // A cancelled pull's item was never taken: it goes to the next waiting consumer, or back to the head.
+  #giveBack(item: T): void {
+    this.#reserved--;
+    if (!this.#handToGetter(item)) {
+      this.#items.unshift(item);
+      return;
+    }
+    this.#admitPutter();
+  }
+
+  // A place was freed: the oldest live blocked producer's item moves in (or on, to a waiting consumer).
   #admitPutter(): void {
+    if (!this.#hasRoom()) return;
     for (let p = this.#putters.shift(); p; p = this.#putters.shift()) {
       if (!p.live) continue;
-      this.#pushItem(p.item);
+      if (!this.#handToGetter(p.item)) this.#pushItem(p.item);
       this.#settle(p, 'put').resolve();
       return;
     }

@@ -1,4 +1,10 @@
-import { assertInteger, InvalidArgumentError } from './errors.js';
+import type { BoundedOptions, Source, TaskFn } from './bounded-options.js';
+import {
+  type CancellablePullSource,
+  isCancellablePullSource,
+  type PendingPull,
+  pullCancellable,
+} from './cancellable-pull.js';
 import { type QueuedAcquire, type Release, Semaphore } from './semaphore.js';
 
 /*
@@ -12,20 +18,16 @@ How it works (a running count plus asyncio.wait(FIRST_COMPLETED)):
 - The limit is either a plain count or a shared Semaphore; with a Semaphore each slot is one permit, so the
   limit is shared with other work and follows `setPermits` live.
 - Stopping (abort, stopOnError, a failing source, a consumer that leaves) stops pulling at once and closes
-  the source's iterator, as `for...of` would on break.
+  the source's iterator, as `for...of` would on break. A pull still pending gives its slot back at the stop.
+  A source with a cancellable get (BoundedQueue, see cancellable-pull.ts) is pulled through it and the get
+  is withdrawn, taking nothing: the item stays in the queue. A generic async iterator's pending next() cannot
+  be withdrawn: `return()` is called at once (an async generator runs it after that next() and finishes),
+  and the item that next() yields is dropped, since the iterator protocol has no way to give an item back.
+- Results and pulls are taken as `await` takes them: through Promise.resolve, so a thenable's `then` is
+  called once, later, its first callback counts, a throwing `then` is a rejection, and no callback runs
+  synchronously (no recursion however many thenables settle at once). A native promise passes through
+  Promise.resolve as itself, so the common case costs nothing extra.
 */
-
-export type Source<T> = Iterable<T> | AsyncIterable<T>;
-export type TaskFn<T, R> = (item: T, index: number, signal: AbortSignal) => R | PromiseLike<R>;
-
-export interface BoundedOptions {
-  /** How many items may be taken and unfinished at once: a count, or a Semaphore shared with other work. */
-  readonly concurrency: number | Semaphore;
-  /** Aborting stops pulling at once, is passed on to running tasks, and rejects with the reason. */
-  readonly signal?: AbortSignal;
-  /** Stop pulling after the first failure and reject with it once the running tasks settle. */
-  readonly stopOnError?: boolean;
-}
 
 export interface SchedulerHooks<T> {
   /** A task settled. Unless `freeOnSettle`, the hook hands `slot` back with `scheduler.free(slot)`. */
@@ -35,6 +37,9 @@ export interface SchedulerHooks<T> {
 }
 
 const NOOP: Release = () => {};
+const ignore = () => {};
+// Called on the promise itself, as `await` does, so an own `then` put on a native promise is not consulted.
+const promiseThen = Promise.prototype.then;
 
 interface Lane<T> {
   index: number;
@@ -42,28 +47,6 @@ interface Lane<T> {
   slot: Release;
   ok: (value: unknown) => void;
   fail: (reason: unknown) => void;
-}
-
-export function validateBoundedArgs(source: unknown, fn: unknown, options: unknown): BoundedOptions {
-  if (
-    source === null ||
-    typeof source !== 'object' ||
-    !(Symbol.iterator in source || Symbol.asyncIterator in source)
-  ) {
-    throw new InvalidArgumentError('source', source, 'an iterable or an async iterable');
-  }
-  if (typeof fn !== 'function') throw new InvalidArgumentError('fn', fn, 'a function');
-  if (options === null || typeof options !== 'object') {
-    throw new InvalidArgumentError('options', options, 'an object with `concurrency`');
-  }
-  const { concurrency, signal, stopOnError = false } = options as BoundedOptions;
-  if (!(concurrency instanceof Semaphore)) assertInteger('concurrency', concurrency, { allowInfinity: true });
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError('signal', signal, 'an AbortSignal');
-  }
-  if (typeof stopOnError !== 'boolean')
-    throw new InvalidArgumentError('stopOnError', stopOnError, 'a boolean');
-  return { concurrency, signal, stopOnError };
 }
 
 export class BoundedScheduler<T, R> {
@@ -78,6 +61,10 @@ export class BoundedScheduler<T, R> {
   // AbortController's `signal` is a getter; read once rather than per task.
   readonly #signal = this.#controller.signal;
   #iterator: Iterator<T> | AsyncIterator<T> | undefined;
+  #pullable: CancellablePullSource<T> | undefined;
+  #pendingPull: PendingPull | undefined;
+  /** The slot held by the pull under way; given back (and cleared) if the run stops first. */
+  #pullSlot: Release | undefined;
   #async = false;
   #source: Source<T>;
   #held = 0;
@@ -124,7 +111,10 @@ export class BoundedScheduler<T, R> {
     const source = this.#source as Partial<AsyncIterable<T> & Iterable<T>>;
     try {
       const asyncIterator = source[Symbol.asyncIterator];
-      if (typeof asyncIterator === 'function') {
+      if (isCancellablePullSource<T>(source)) {
+        this.#async = true;
+        this.#pullable = source;
+      } else if (typeof asyncIterator === 'function') {
         this.#async = true;
         this.#iterator = asyncIterator.call(source);
       } else {
@@ -169,6 +159,11 @@ export class BoundedScheduler<T, R> {
         this.#sourceFailed(error);
         return;
       }
+      if (!isObject(result)) {
+        this.#giveSlot(slot);
+        this.#sourceFailed(notAnIteratorResult(result));
+        return;
+      }
       if (result.done) {
         this.#giveSlot(slot);
         this.#markExhausted();
@@ -181,31 +176,53 @@ export class BoundedScheduler<T, R> {
 
   #pullAsync(slot: Release): void {
     this.#pulling = true;
-    let pulled: Promise<IteratorResult<T>>;
+    this.#pullSlot = slot;
+    let pulled: Promise<unknown>;
     try {
-      pulled = (this.#iterator as AsyncIterator<T>).next();
+      if (this.#pullable) {
+        this.#pendingPull = this.#pullable[pullCancellable](this.#onPulled);
+        return;
+      }
+      // Promise.resolve, as `for await` does: next() may return a plain { value, done } or any thenable.
+      pulled = Promise.resolve((this.#iterator as AsyncIterator<T>).next());
     } catch (error) {
       pulled = Promise.reject(error);
     }
-    pulled.then(
-      (result) => {
-        this.#pulling = false;
-        if (this.#stopped) {
-          this.#giveSlot(slot);
-        } else if (result.done) {
-          this.#giveSlot(slot);
-          this.#markExhausted();
-        } else {
-          this.#start(result.value, slot);
-        }
-        this.#fill();
-      },
-      (error) => {
-        this.#pulling = false;
-        this.#giveSlot(slot);
-        this.#sourceFailed(error);
-      },
-    );
+    promiseThen.call(pulled, this.#onPulled, this.#onPullFailed);
+  }
+
+  // A pull that ends after the run stopped finds no slot (it went back at the stop) and is ignored.
+  #onPulled = (result: unknown): void => {
+    const slot = this.#endPull();
+    if (slot === undefined) return;
+    if (!isObject(result)) {
+      this.#giveSlot(slot);
+      this.#sourceFailed(notAnIteratorResult(result));
+      return;
+    }
+    const { done, value } = result as IteratorResult<T>;
+    if (done) {
+      this.#giveSlot(slot);
+      this.#markExhausted();
+    } else {
+      this.#start(value, slot);
+    }
+    this.#fill();
+  };
+
+  #onPullFailed = (error: unknown): void => {
+    const slot = this.#endPull();
+    if (slot === undefined) return;
+    this.#giveSlot(slot);
+    this.#sourceFailed(error);
+  };
+
+  #endPull(): Release | undefined {
+    const slot = this.#pullSlot;
+    this.#pulling = false;
+    this.#pendingPull = undefined;
+    this.#pullSlot = undefined;
+    return slot;
   }
 
   #start(item: T, slot: Release): void {
@@ -214,22 +231,13 @@ export class BoundedScheduler<T, R> {
     lane.item = item;
     lane.slot = slot;
     this.#running++;
-    let result: R | PromiseLike<R>;
+    let settled: Promise<unknown>;
     try {
-      result = this.#fn(item, lane.index, this.#signal);
+      settled = Promise.resolve(this.#fn(item, lane.index, this.#signal));
     } catch (error) {
-      Promise.reject(error).then(undefined, lane.fail);
-      return;
+      settled = Promise.reject(error);
     }
-    if (
-      result !== null &&
-      typeof result === 'object' &&
-      typeof (result as PromiseLike<R>).then === 'function'
-    ) {
-      (result as PromiseLike<R>).then(lane.ok, lane.fail);
-    } else {
-      Promise.resolve(result).then(lane.ok, lane.fail);
-    }
+    promiseThen.call(settled, lane.ok, lane.fail);
   }
 
   #newLane(): Lane<T> {
@@ -329,17 +337,22 @@ export class BoundedScheduler<T, R> {
     this.#stopped = true;
     this.#acquiring?.cancel();
     this.#releaseGranted();
+    this.#abandonPull();
     if (!this.#exhausted) this.#closeSource();
+  }
+
+  // The pull under way, if any, gives its slot back now rather than when (or if) the source answers.
+  #abandonPull(): void {
+    this.#pendingPull?.cancel(); // a cancellable get takes nothing: the item stays in the source
+    const slot = this.#endPull();
+    if (slot !== undefined) this.#giveSlot(slot);
   }
 
   #closeSource(): void {
     const iterator = this.#iterator;
     if (!iterator || typeof iterator.return !== 'function') return;
     try {
-      const closing = iterator.return();
-      if (closing && typeof (closing as Promise<unknown>).then === 'function') {
-        (closing as Promise<unknown>).then(undefined, () => {});
-      }
+      promiseThen.call(Promise.resolve(iterator.return()), undefined, ignore);
     } catch {
       // A generator that is running, or a return() that throws: nothing to close, nothing to report.
     }
@@ -356,4 +369,12 @@ export class BoundedScheduler<T, R> {
     this.#userSignal?.removeEventListener('abort', this.#onUserAbort);
     this.#hooks.onEnd(failed, error);
   }
+}
+
+function isObject(value: unknown): value is object {
+  return (typeof value === 'object' && value !== null) || typeof value === 'function';
+}
+
+function notAnIteratorResult(result: unknown): TypeError {
+  return new TypeError(`Iterator result ${String(result)} is not an object`);
 }

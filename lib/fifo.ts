@@ -27,6 +27,13 @@ export class Fifo<T> {
     this.#size++;
   }
 
+  /** Puts a value back at the head (it is the next out). */
+  unshift(value: T): void {
+    this.#head = { value, next: this.#head };
+    if (!this.#tail) this.#tail = this.#head;
+    this.#size++;
+  }
+
   shift(): T | undefined {
     const node = this.#head;
     if (!node) return undefined;

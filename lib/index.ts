@@ -2,8 +2,14 @@
 // undici or zod (test/package.test.ts checks the built graph); the rest of the library is behind subpaths:
 // bounded-fanout/http, /downstream, /fanout, /manifest, /aws, /budget and /config (package.json `exports`).
 
+export type { BoundedOptions, Source, TaskFn } from './bounded-options.js';
 export { BoundedQueue, type CloseOptions, type WaitOptions } from './bounded-queue.js';
-export type { BoundedOptions, Source, TaskFn } from './bounded-scheduler.js';
+export {
+  type CancellablePullSource,
+  isCancellablePullSource,
+  type PendingPull,
+  pullCancellable,
+} from './cancellable-pull.js';
 export { type ConsumeOptions, type ConsumeResult, consume } from './consume.js';
 export {
   AbortError,

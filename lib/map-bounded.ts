@@ -1,10 +1,5 @@
-import {
-  type BoundedOptions,
-  BoundedScheduler,
-  type Source,
-  type TaskFn,
-  validateBoundedArgs,
-} from './bounded-scheduler.js';
+import { type BoundedOptions, type Source, type TaskFn, validateBoundedArgs } from './bounded-options.js';
+import { BoundedScheduler } from './bounded-scheduler.js';
 import { AbortError } from './errors.js';
 import { Fifo } from './fifo.js';
 import type { Release } from './semaphore.js';

@@ -93,7 +93,9 @@ describe('the package', () => {
         'ThreadPool',
         'TimeoutError',
         'consume',
+        'isCancellablePullSource',
         'mapBounded',
+        'pullCancellable',
         'runBounded',
       ].sort(),
     );
