@@ -166,22 +166,9 @@ export function withDefaults(overrides: Partial<FanoutConfig> = {}): FanoutConfi
   };
 }
 
-/** The config serialised for a function's environment. */
+/** The config serialised for a function's environment (read back by lib/config-environment.ts fromEnvironment). */
 export function toEnvironment(config: FanoutConfig): string {
   return JSON.stringify(config);
-}
-
-/** Reads the config from the environment; defaults fill anything absent. */
-export function fromEnvironment(env: NodeJS.ProcessEnv = process.env): FanoutConfig {
-  const raw = env[EnvVars.CONFIG];
-  if (!raw) return defaultConfig;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch (error) {
-    throw new SyntaxError(`${EnvVars.CONFIG} is not valid JSON: ${(error as Error).message}`);
-  }
-  return withDefaults(parsed as Partial<FanoutConfig>);
 }
 
 /**

@@ -9,6 +9,7 @@ export type { BoundedOptions, Source, TaskFn } from './bounded-scheduler.js';
 export * from './budget.js';
 export { formatBudgetTable } from './budget-table.js';
 export * from './config.js';
+export * from './config-environment.js';
 export * from './consume.js';
 export * from './downstream/index.js';
 export * from './errors.js';
