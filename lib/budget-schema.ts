@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { FanoutConfig } from './config.js';
 import { IdempotencyModes } from './config.js';
 import { BoundedFanoutError, describe } from './errors.js';
+import { scheduleExpressionProblem } from './schedule-expression.js';
 
 /** One problem of a config: the path of the value, the value, and what is wrong with it. */
 export interface BudgetProblem {
@@ -114,7 +115,10 @@ const configSchema = z.object({
     }),
   schedule: z.object(
     {
-      expression: text().regex(/^(rate|cron|at)\(.+\)$/, 'is not rate(...), cron(...) or at(...)'),
+      expression: text().check((ctx) => {
+        const message = scheduleExpressionProblem(ctx.value);
+        if (message) ctx.issues.push({ code: 'custom', message, input: ctx.value });
+      }),
       timeZone: text().refine(isTimeZone, 'is not an IANA time zone'),
       enabled: z.boolean({ error: 'is not a boolean' }),
       flexibleWindowMinutes: int(0, 1440, ' (EventBridge Scheduler takes 0..1440)'),
