@@ -6,6 +6,18 @@
 export const IdempotencyModes = { TASK: 'task', MESSAGE: 'message', OFF: 'off' } as const;
 export type IdempotencyMode = (typeof IdempotencyModes)[keyof typeof IdempotencyModes];
 
+/**
+ * A function's reserved concurrency: a whole number >= 1, or `"none"` for no reservation (the function runs
+ * from the account's unreserved pool). Not 0: Lambda's reserved concurrency 0 throttles every invocation.
+ */
+export const NO_RESERVATION = 'none';
+export type ReservedConcurrency = number | typeof NO_RESERVATION;
+
+/** The reservation to give Lambda, undefined for `"none"` (the stack then sets none). */
+export function reservationOf(value: ReservedConcurrency): number | undefined {
+  return value === NO_RESERVATION ? undefined : value;
+}
+
 export interface DownstreamLimits {
   readonly maxConcurrency?: number;
   readonly maxRequestsPerSecond?: number;
@@ -39,13 +51,16 @@ export interface FanoutConfig {
   /**
    * Reserved concurrency of the worker: the hard cap, shared by the SQS poller and the orchestrator's direct
    * invokes, so never below workerMaxConcurrency + invokeConcurrency x orchestratorReservedConcurrency.
+   * `"none"`: no reservation (an account whose quota leaves nothing to reserve); workerMaxConcurrency and the
+   * direct invokes still bound the worker's invocations, from the account's shared pool.
    */
-  readonly workerReservedConcurrency: number;
+  readonly workerReservedConcurrency: ReservedConcurrency;
   /**
    * Reserved concurrency of the orchestrator: at most this many jobs (or continuations) run at once. A schedule
    * that fires while a job still runs waits in Lambda's asynchronous queue instead of doubling the load.
+   * `"none"`: nothing caps the jobs at once; the budget counts one (UNRESERVED_ORCHESTRATORS) and says so.
    */
-  readonly orchestratorReservedConcurrency: number;
+  readonly orchestratorReservedConcurrency: ReservedConcurrency;
   /** Tasks one worker invocation runs at once. */
   readonly perInvocationConcurrency: number;
   /** Sockets one process may open in all, and to one host. */

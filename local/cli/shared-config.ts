@@ -2,7 +2,8 @@
 // it (lib/config.ts readConfig), so `bounded-fanout run` and `cdk deploy` use the same names and limits; the
 // command line's limit flags then override it.
 import { readFileSync } from 'node:fs';
-import { defaultConfig, type FanoutConfig, readConfig } from '../../lib/config.js';
+import { fleetProcesses } from '../../lib/budget-rules.js';
+import { defaultConfig, type FanoutConfig, readConfig, reservationOf } from '../../lib/config.js';
 import { UsageError } from './usage-error.js';
 
 export const cdkJsonUrl = new URL('../../cdk.json', import.meta.url);
@@ -35,9 +36,10 @@ export function loadSharedConfig(file: URL | string = cdkJsonUrl): FanoutConfig 
  */
 export function applyOverrides(base: FanoutConfig, overrides: Partial<FanoutConfig>): FanoutConfig {
   const config: FanoutConfig = { ...base, ...overrides };
-  const needed =
-    config.workerMaxConcurrency + config.invokeConcurrency * config.orchestratorReservedConcurrency;
-  return config.workerReservedConcurrency >= needed
-    ? config
-    : { ...config, workerReservedConcurrency: needed };
+  // "none" (no reservation) has nothing to raise: the event source's maximum and the invokes bound the worker.
+  const workerReserved = reservationOf(config.workerReservedConcurrency);
+  const { orchestrators } = fleetProcesses(config);
+  if (workerReserved === undefined) return config;
+  const needed = config.workerMaxConcurrency + config.invokeConcurrency * orchestrators;
+  return workerReserved >= needed ? config : { ...config, workerReservedConcurrency: needed };
 }
