@@ -31,11 +31,14 @@ export function loadSharedConfig(file: URL | string = cdkJsonUrl): FanoutConfig 
 
 /**
  * The base config with the flags applied. --worker-concurrency sets the event source's maximum concurrency; the
- * worker's reserved concurrency (the hard cap, which no flag sets) is raised to what the budget needs beside
- * it, the event source's maximum plus the orchestrator's direct invokes, rather than refusing the flag.
+ * worker's reserved concurrency (the hard cap), unless --worker-reserved-concurrency sets it, is raised to what
+ * the budget needs beside it, the event source's maximum plus the orchestrator's direct invokes, rather than
+ * refusing the flag.
  */
 export function applyOverrides(base: FanoutConfig, overrides: Partial<FanoutConfig>): FanoutConfig {
   const config: FanoutConfig = { ...base, ...overrides };
+  // A reservation given by flag is the user's: validateBudget judges it, nothing raises it.
+  if (overrides.workerReservedConcurrency !== undefined) return config;
   // "none" (no reservation) has nothing to raise: the event source's maximum and the invokes bound the worker.
   const workerReserved = reservationOf(config.workerReservedConcurrency);
   const { orchestrators } = fleetProcesses(config);
