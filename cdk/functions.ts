@@ -9,7 +9,14 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { EnvVars, type FanoutConfig, functionConfig, resourceNames, toEnvironment } from '../lib/config.js';
+import {
+  EnvVars,
+  type FanoutConfig,
+  functionConfig,
+  reservationOf,
+  resourceNames,
+  toEnvironment,
+} from '../lib/config.js';
 import { grantOrchestrator, grantWorker } from './grants.js';
 import type { FanoutQueues } from './queues.js';
 import type { FanoutStorage } from './storage.js';
@@ -67,7 +74,7 @@ export class FanoutFunctions extends Construct {
       entry: props.entries.worker,
       timeoutSeconds: config.workerTimeoutSeconds,
       memoryMb: config.workerMemoryMb,
-      reserved: config.workerReservedConcurrency,
+      reserved: reservationOf(config.workerReservedConcurrency),
     });
     this.worker.addEventSource(
       new SqsEventSource(queues.queue, {
@@ -85,7 +92,7 @@ export class FanoutFunctions extends Construct {
       entry: props.entries.orchestrator,
       timeoutSeconds: config.orchestratorTimeoutSeconds,
       memoryMb: config.orchestratorMemoryMb,
-      reserved: config.orchestratorReservedConcurrency,
+      reserved: reservationOf(config.orchestratorReservedConcurrency),
       // Failed asynchronous invocations (schedules, continuations) keep their event there after the retries.
       deadLetterQueue: queues.orchestratorDeadLetterQueue,
     });
@@ -101,7 +108,8 @@ export class FanoutFunctions extends Construct {
       entry: string;
       timeoutSeconds: number;
       memoryMb: number;
-      reserved: number;
+      /** undefined: no reservation. Never 0, which Lambda takes as "throttle every invocation". */
+      reserved: number | undefined;
       deadLetterQueue?: IQueue;
     },
   ): NodejsFunction {

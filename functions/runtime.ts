@@ -1,11 +1,12 @@
 // What a handler needs for the life of its container, built once from the environment: the config (all
-// limits, from BOUNDED_FANOUT_CONFIG), the wiring (queue URLs, table, bucket, function names), the AWS
+// limits, from BOUNDED_FANOUT_CONFIG, required and checked by lib/config-environment.ts), the wiring (queue URLs, table, bucket, function names), the AWS
 // clients on bounded sockets, the bounded HTTP agents and the downstream policy (this container's share of
 // each partner host's limits). AWS endpoints come from the standard AWS_ENDPOINT_URL* variables, read by
 // the SDK itself, so the same code runs on AWS, LocalStack and the local emulators.
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { type AwsClients, createAwsClients } from '../lib/aws/clients.js';
-import { EnvVars, type FanoutConfig, fromEnvironment, IdempotencyModes } from '../lib/config.js';
+import { EnvVars, type FanoutConfig, IdempotencyModes } from '../lib/config.js';
+import { fromEnvironment } from '../lib/config-environment.js';
 import { createDownstream, type DownstreamPolicy } from '../lib/downstream/downstream-policy.js';
 import { fleetShare } from '../lib/downstream/host-limits.js';
 import { createHttpAgents, type HttpAgents } from '../lib/http/agents.js';
@@ -56,8 +57,9 @@ export function wiringFromEnvironment(env: NodeJS.ProcessEnv = process.env): Wir
 }
 
 export function createRuntime(env: NodeJS.ProcessEnv = process.env): FunctionRuntime {
+  // First: a missing or bad config, or a bad downstream entry, fails the container's start before any client
+  // or socket is made.
   const config = fromEnvironment(env);
-  // First: a bad entry fails the container's start before any client or socket is made.
   const downstream = createContainerDownstream(config);
   const wiring = wiringFromEnvironment(env);
   const aws = createAwsClients({ maxSockets: config.awsMaxSockets }, env);

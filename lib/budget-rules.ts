@@ -8,7 +8,19 @@ import {
   problem,
   SCHEDULE_INPUT_MAX_BYTES,
 } from './budget-schema.js';
-import { type FanoutConfig, functionConfig, IdempotencyModes, toEnvironment } from './config.js';
+import {
+  type FanoutConfig,
+  functionConfig,
+  IdempotencyModes,
+  reservationOf,
+  toEnvironment,
+} from './config.js';
+
+/**
+ * Orchestrators the budget counts when orchestratorReservedConcurrency is "none": one job at a time, as when the
+ * schedule fires less often than a job lasts. Nothing enforces it; the plan says so in its warnings.
+ */
+export const UNRESERVED_ORCHESTRATORS = 1;
 
 /** The values that say how many processes of the fleet can run at once. */
 export type FleetSize = Pick<
@@ -21,14 +33,19 @@ export type FleetSize = Pick<
 
 /**
  * The processes that can run at once in the cloud: worker instances from the queue and from the
- * orchestrators' direct invokes (their sum capped by the worker's reserved concurrency), and the
- * orchestrators. Each has its own downstream policy, so each gets 1 / processes of every host's limits.
+ * orchestrators' direct invokes (their sum capped by the worker's reserved concurrency, when it has one), and
+ * the orchestrators (their reserved concurrency, or UNRESERVED_ORCHESTRATORS without one). Each has its own
+ * downstream policy, so each gets 1 / processes of every host's limits.
  */
 export function fleetProcesses(config: FleetSize) {
-  const orchestrators = config.orchestratorReservedConcurrency;
+  const orchestratorsReserved = reservationOf(config.orchestratorReservedConcurrency);
+  const orchestrators = orchestratorsReserved ?? UNRESERVED_ORCHESTRATORS;
   const invokeWorkers = config.invokeConcurrency * orchestrators;
-  // The poller and the direct invokes share the worker's reserved concurrency: it caps their sum.
-  const workers = Math.min(config.workerReservedConcurrency, config.workerMaxConcurrency + invokeWorkers);
+  // The poller and the direct invokes share the worker's reserved concurrency: it caps their sum. Without a
+  // reservation, the event source's maximum and the invokes are the only bounds.
+  const workerReserved = reservationOf(config.workerReservedConcurrency);
+  const unreserved = config.workerMaxConcurrency + invokeWorkers;
+  const workers = workerReserved === undefined ? unreserved : Math.min(workerReserved, unreserved);
   return {
     orchestrators,
     queueWorkers: config.workerMaxConcurrency,
@@ -73,12 +90,19 @@ const rules: ReadonlyArray<{ readonly reads: readonly string[]; readonly check: 
       'orchestratorReservedConcurrency',
     ],
     check: (c) => {
-      const needed = c.workerMaxConcurrency + c.invokeConcurrency * c.orchestratorReservedConcurrency;
-      if (c.workerReservedConcurrency >= needed) return;
+      const { orchestrators } = fleetProcesses(c);
+      const workerReserved = reservationOf(c.workerReservedConcurrency);
+      const orchestratorsReserved = reservationOf(c.orchestratorReservedConcurrency);
+      const needed = c.workerMaxConcurrency + c.invokeConcurrency * orchestrators;
+      if (workerReserved === undefined || workerReserved >= needed) return;
+      const counted =
+        orchestratorsReserved === undefined
+          ? 'orchestrators (not reserved: counted as 1)'
+          : 'orchestratorReservedConcurrency';
       return problem(
         'workerReservedConcurrency',
         c.workerReservedConcurrency,
-        `is below workerMaxConcurrency + invokeConcurrency x orchestratorReservedConcurrency = ${c.workerMaxConcurrency} + ${c.invokeConcurrency} x ${c.orchestratorReservedConcurrency} = ${needed}: the poller would be throttled, and throttled messages count toward maxReceiveCount and reach the dead-letter queue unprocessed`,
+        `is below workerMaxConcurrency + invokeConcurrency x ${counted} = ${c.workerMaxConcurrency} + ${c.invokeConcurrency} x ${orchestrators} = ${needed}: the poller would be throttled, and throttled messages count toward maxReceiveCount and reach the dead-letter queue unprocessed`,
       );
     },
   },

@@ -2,8 +2,9 @@
 // and the problem type every check reports (the value's path, the value, what is wrong with it).
 import { z } from 'zod';
 import type { FanoutConfig } from './config.js';
-import { IdempotencyModes } from './config.js';
+import { IdempotencyModes, NO_RESERVATION } from './config.js';
 import { BoundedFanoutError, describe } from './errors.js';
+import { scheduleExpressionProblem } from './schedule-expression.js';
 
 /** One problem of a config: the path of the value, the value, and what is wrong with it. */
 export interface BudgetProblem {
@@ -58,6 +59,18 @@ const isTimeZone = (zone: string) => {
 const prefix = () =>
   text().regex(/^[^/].*\/$/, 'is not a key prefix ending in "/" (and not starting with one)');
 
+/** A reserved concurrency: a whole number >= 1 or "none"; 0 is Lambda's "throttle everything", never meant here. */
+const reserved = () =>
+  z.unknown().check((ctx) => {
+    const value = ctx.value;
+    if (value === NO_RESERVATION || (Number.isInteger(value) && (value as number) >= 1)) return;
+    const message =
+      value === 0
+        ? `is not allowed: Lambda's reserved concurrency 0 throttles every invocation; "${NO_RESERVATION}" leaves the function unreserved`
+        : `is not a whole number >= 1 or "${NO_RESERVATION}" (no reservation)`;
+    ctx.issues.push({ code: 'custom', message, input: value });
+  });
+
 const downstreamLimits = z.strictObject(
   {
     maxConcurrency: int(1).optional(),
@@ -79,8 +92,8 @@ const configSchema = z.object({
   invokeConcurrency: int(1),
   tasksPerMessage: int(1),
   workerMaxConcurrency: int(2, 1000, ' (the SQS event source takes 2..1000)'),
-  workerReservedConcurrency: int(1),
-  orchestratorReservedConcurrency: int(1),
+  workerReservedConcurrency: reserved(),
+  orchestratorReservedConcurrency: reserved(),
   perInvocationConcurrency: int(1),
   maxSockets: int(1),
   maxSocketsPerHost: int(1),
@@ -114,7 +127,10 @@ const configSchema = z.object({
     }),
   schedule: z.object(
     {
-      expression: text().regex(/^(rate|cron|at)\(.+\)$/, 'is not rate(...), cron(...) or at(...)'),
+      expression: text().check((ctx) => {
+        const message = scheduleExpressionProblem(ctx.value);
+        if (message) ctx.issues.push({ code: 'custom', message, input: ctx.value });
+      }),
       timeZone: text().refine(isTimeZone, 'is not an IANA time zone'),
       enabled: z.boolean({ error: 'is not a boolean' }),
       flexibleWindowMinutes: int(0, 1440, ' (EventBridge Scheduler takes 0..1440)'),

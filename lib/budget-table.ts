@@ -1,6 +1,8 @@
 // The budget plan as a plain-text table: printed by `cdk synth` (on stderr) and by the CLI's `plan` command.
 import type { BudgetPlan } from './budget-plan.js';
+import { reservationLines } from './budget-reservations.js';
 import { formatProblem } from './budget-schema.js';
+import { reservationOf } from './config.js';
 
 const count = (n: number) => Math.round(n).toLocaleString('en-US');
 const usd = (n: number) => n.toFixed(4);
@@ -34,13 +36,21 @@ function concurrencyRows(plan: BudgetPlan): string[] {
   const { config: c, concurrency: k } = plan;
   return renderColumns(
     [
-      ['orchestrator invocations', String(k.orchestrators), 'orchestratorReservedConcurrency'],
+      [
+        'orchestrator invocations',
+        String(k.orchestrators),
+        reservationOf(c.orchestratorReservedConcurrency) === undefined
+          ? 'not reserved: counted as 1, nothing caps it (see the warnings)'
+          : 'orchestratorReservedConcurrency',
+      ],
       ['worker invocations from the queue', String(k.queueWorkers), 'workerMaxConcurrency'],
       ['worker invocations from invoke', String(k.invokeWorkers), 'invokeConcurrency x orchestrators'],
       [
         'worker invocations in all',
         String(k.workers),
-        `workerReservedConcurrency ${c.workerReservedConcurrency} caps it`,
+        reservationOf(c.workerReservedConcurrency) === undefined
+          ? 'not reserved: the event source maximum + the invokes bound it'
+          : `workerReservedConcurrency ${c.workerReservedConcurrency} caps it`,
       ],
       [
         'sockets to one host, per worker',
@@ -186,6 +196,8 @@ export function formatBudgetTable(plan: BudgetPlan): string {
     `Concurrency budget (${count(o.tasks)} tasks at ${count(o.latencyMs)} ms a request)`,
     '',
     ...section('Worst-case concurrency', concurrencyRows(plan)),
+    '',
+    ...section('Reserved concurrency', reservationLines(plan.config)),
     '',
     ...section('Downstream hosts', hostRows(plan)),
     '',

@@ -12,6 +12,7 @@ import {
   warningsOf,
   workerBatch,
 } from './budget-plan.js';
+import { reservationWarnings } from './budget-reservations.js';
 import { concurrencyOf, crossProblems } from './budget-rules.js';
 import { BudgetError, type BudgetProblem, fieldProblems } from './budget-schema.js';
 import type { FanoutConfig } from './config.js';
@@ -20,7 +21,15 @@ import { awsPrices } from './prices.js';
 
 export type { BudgetPlan, CostPlan, DrainPlan, HostPlan, PlanBudgetOptions } from './budget-plan.js';
 export { defaultPlanOptions } from './budget-plan.js';
-export { concurrencyOf, type FleetSize, fleetProcesses } from './budget-rules.js';
+export {
+  type AccountConcurrency,
+  type AccountFit,
+  accountFit,
+  minimumUnreserved,
+  reservationLines,
+  stackReservations,
+} from './budget-reservations.js';
+export { concurrencyOf, type FleetSize, fleetProcesses, UNRESERVED_ORCHESTRATORS } from './budget-rules.js';
 export {
   BUDGET_ERROR_CODE,
   BudgetError,
@@ -70,7 +79,7 @@ export function planBudget(config: FanoutConfig, options: PlanBudgetOptions): Bu
     workerBatch: batch,
     cost,
     problems: crossProblems(config, fields),
-    warnings: warningsOf(config, opts, batch, hosts),
+    warnings: [...warningsOf(config, opts, batch, hosts), ...reservationWarnings(config)],
     prices: awsPrices,
   };
 }

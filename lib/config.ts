@@ -6,6 +6,18 @@
 export const IdempotencyModes = { TASK: 'task', MESSAGE: 'message', OFF: 'off' } as const;
 export type IdempotencyMode = (typeof IdempotencyModes)[keyof typeof IdempotencyModes];
 
+/**
+ * A function's reserved concurrency: a whole number >= 1, or `"none"` for no reservation (the function runs
+ * from the account's unreserved pool). Not 0: Lambda's reserved concurrency 0 throttles every invocation.
+ */
+export const NO_RESERVATION = 'none';
+export type ReservedConcurrency = number | typeof NO_RESERVATION;
+
+/** The reservation to give Lambda, undefined for `"none"` (the stack then sets none). */
+export function reservationOf(value: ReservedConcurrency): number | undefined {
+  return value === NO_RESERVATION ? undefined : value;
+}
+
 export interface DownstreamLimits {
   readonly maxConcurrency?: number;
   readonly maxRequestsPerSecond?: number;
@@ -39,13 +51,16 @@ export interface FanoutConfig {
   /**
    * Reserved concurrency of the worker: the hard cap, shared by the SQS poller and the orchestrator's direct
    * invokes, so never below workerMaxConcurrency + invokeConcurrency x orchestratorReservedConcurrency.
+   * `"none"`: no reservation (an account whose quota leaves nothing to reserve); workerMaxConcurrency and the
+   * direct invokes still bound the worker's invocations, from the account's shared pool.
    */
-  readonly workerReservedConcurrency: number;
+  readonly workerReservedConcurrency: ReservedConcurrency;
   /**
    * Reserved concurrency of the orchestrator: at most this many jobs (or continuations) run at once. A schedule
    * that fires while a job still runs waits in Lambda's asynchronous queue instead of doubling the load.
+   * `"none"`: nothing caps the jobs at once; the budget counts one (UNRESERVED_ORCHESTRATORS) and says so.
    */
-  readonly orchestratorReservedConcurrency: number;
+  readonly orchestratorReservedConcurrency: ReservedConcurrency;
   /** Tasks one worker invocation runs at once. */
   readonly perInvocationConcurrency: number;
   /** Sockets one process may open in all, and to one host. */
@@ -168,22 +183,9 @@ export function withDefaults(overrides: Partial<FanoutConfig> = {}): FanoutConfi
   };
 }
 
-/** The config serialised for a function's environment. */
+/** The config serialised for a function's environment (read back by lib/config-environment.ts fromEnvironment). */
 export function toEnvironment(config: FanoutConfig): string {
   return JSON.stringify(config);
-}
-
-/** Reads the config from the environment; defaults fill anything absent. */
-export function fromEnvironment(env: NodeJS.ProcessEnv = process.env): FanoutConfig {
-  const raw = env[EnvVars.CONFIG];
-  if (!raw) return defaultConfig;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch (error) {
-    throw new SyntaxError(`${EnvVars.CONFIG} is not valid JSON: ${(error as Error).message}`);
-  }
-  return withDefaults(parsed as Partial<FanoutConfig>);
 }
 
 /**
@@ -268,3 +270,6 @@ export const idempotencyTableAttributes = { partitionKey: 'id', timeToLive: 'exp
 
 /** Where the orchestrator keeps an inline job too large to continue in an event (read back by its next run). */
 export const CONTINUATIONS_PREFIX = 'continuations/';
+
+// Read back at cold start with the same schema and rules (its own file: it needs the budget's checks).
+export { ConfigEnvironmentError, fromEnvironment } from './config-environment.js';

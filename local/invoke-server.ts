@@ -3,11 +3,18 @@
 // RequestResponse answers 200 with the result (or `X-Amz-Function-Error: Unhandled` and the error);
 // Event answers 202 at once and runs the invocation in the background, retried on error as Lambda does
 // (twice by default) and held back, not dropped, while the function is at its reserved concurrency.
+// It also answers GetAccountSettings (local/account-settings.ts), for `plan`'s check of the account's quota.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { assertInteger } from '../lib/errors.js';
+import {
+  ACCOUNT_SETTINGS_ROUTE,
+  type AccountSettingsOptions,
+  accountSettingsBody,
+  checkAccountSettings,
+} from './account-settings.js';
 import { FunctionThrottledError, type LocalFunction } from './local-function.js';
 
 /** Lambda's payload quotas: 6 MB for a synchronous request, 1 MB for an asynchronous one. */
@@ -44,6 +51,8 @@ export interface InvokeServerOptions {
    * once). A function of the function name and payload, or a number for every event.
    */
   readonly asyncDeliveries?: number | ((functionName: string, payload: unknown) => number);
+  /** What GetAccountSettings answers: a quota of 1,000 less the functions' reservations unless given. */
+  readonly accountSettings?: AccountSettingsOptions;
 }
 
 export class InvokeServer {
@@ -54,6 +63,7 @@ export class InvokeServer {
   readonly #retryAttempts: number;
   readonly #retryDelayMs: number;
   readonly #deliveries: (functionName: string, payload: unknown) => number;
+  readonly #accountSettings: AccountSettingsOptions;
   #endpoint: string | undefined;
   #closing = false;
 
@@ -62,8 +72,10 @@ export class InvokeServer {
     asyncRetryAttempts = 2,
     asyncRetryDelayMs = 50,
     asyncDeliveries = 1,
+    accountSettings,
   }: InvokeServerOptions) {
     for (const fn of functions) this.#functions.set(fn.name, fn);
+    this.#accountSettings = checkAccountSettings(accountSettings);
     this.#retryAttempts = assertInteger('asyncRetryAttempts', asyncRetryAttempts, { min: 0 });
     this.#retryDelayMs = assertInteger('asyncRetryDelayMs', asyncRetryDelayMs, { min: 0 });
     if (typeof asyncDeliveries === 'number') assertInteger('asyncDeliveries', asyncDeliveries);
@@ -116,6 +128,10 @@ export class InvokeServer {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method === 'GET' && ACCOUNT_SETTINGS_ROUTE.test(url.pathname)) {
+      const body = accountSettingsBody(this.#accountSettings, [...this.#functions.values()]);
+      return reply(res, 200, { 'x-amzn-requestid': randomUUID() }, body);
+    }
     const route = ROUTE.exec(url.pathname);
     if (req.method !== 'POST' || !route) {
       return reply(res, 404, errorHeaders('UnknownOperationException'), { message: 'Unknown operation' });

@@ -4,7 +4,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { FanoutConfig } from '../lib/config.js';
+import { type FanoutConfig, reservationOf } from '../lib/config.js';
 import type { JobSummary, StopReason } from '../lib/fanout/summary.js';
 import type { BackendInfo } from './backend.js';
 import { type DeadLetterCount, type DeadLetteredTask, MAX_LISTED } from './dead-letters.js';
@@ -75,7 +75,8 @@ export interface LocalJobReport {
     readonly enqueue: number;
     readonly invoke: number;
     readonly workers: number;
-    readonly workerReserved: number;
+    /** The worker's reserved concurrency; undefined when it has none ("none"). */
+    readonly workerReserved: number | undefined;
     readonly perInvocation: number;
     /** Per container (each has its own agents, as each Lambda sandbox does). */
     readonly sockets: number;
@@ -174,7 +175,7 @@ export async function buildReport(inputs: ReportInputs): Promise<LocalJobReport>
       enqueue: lower(header.limits?.enqueue, config.enqueueConcurrency),
       invoke: lower(header.limits?.invoke, config.invokeConcurrency),
       workers: config.workerMaxConcurrency,
-      workerReserved: config.workerReservedConcurrency,
+      workerReserved: reservationOf(config.workerReservedConcurrency),
       perInvocation: config.perInvocationConcurrency,
       sockets: config.maxSockets,
       socketsPerHost: config.maxSocketsPerHost,

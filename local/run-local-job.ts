@@ -15,6 +15,7 @@ import {
   EnvVars,
   type FanoutConfig,
   functionConfig,
+  reservationOf,
   resourceNames,
   toEnvironment,
   withDefaults,
@@ -196,14 +197,14 @@ function buildFunctions(
     name: names.worker,
     timeoutMs: options.workerTimeoutMs ?? config.workerTimeoutSeconds * 1000,
     memoryMb: config.workerMemoryMb,
-    reservedConcurrency: config.workerReservedConcurrency,
+    reservedConcurrency: reservationOf(config.workerReservedConcurrency),
     container: functionContainers('worker', options.faults?.wrapWorker),
   });
   const orchestrator = new LocalFunction({
     name: names.orchestrator,
     timeoutMs: options.orchestratorTimeoutMs ?? config.orchestratorTimeoutSeconds * 1000,
     memoryMb: config.orchestratorMemoryMb,
-    reservedConcurrency: config.orchestratorReservedConcurrency,
+    reservedConcurrency: reservationOf(config.orchestratorReservedConcurrency),
     container: functionContainers('orchestrator', undefined, (rt) => backlog.attach(rt.aws.sqs)),
   });
   return {

@@ -2,7 +2,7 @@
 // process. The fleet (every worker instance plus the orchestrators) splits each host's limits, so together
 // they stay within them; planBudget prints the same figures.
 import { type FleetSize, fleetProcesses } from '../budget-rules.js';
-import type { DownstreamLimits, FanoutConfig } from '../config.js';
+import { type DownstreamLimits, type FanoutConfig, NO_RESERVATION } from '../config.js';
 import { assertInteger, InvalidArgumentError } from '../errors.js';
 
 /** A host's limits as the config declares them, plus an optional burst for its token bucket. */
@@ -27,13 +27,12 @@ export interface ResolvedHostLimits {
  * orchestrators. The same count as the budget's worst case (lib/budget-rules.ts, fleetProcesses).
  */
 export function fleetInstances(config: FleetSize): number {
-  for (const field of [
-    'workerMaxConcurrency',
-    'workerReservedConcurrency',
-    'invokeConcurrency',
-    'orchestratorReservedConcurrency',
-  ] as const) {
+  for (const field of ['workerMaxConcurrency', 'invokeConcurrency'] as const) {
     assertInteger(field, config?.[field]);
+  }
+  for (const field of ['workerReservedConcurrency', 'orchestratorReservedConcurrency'] as const) {
+    // "none": no reservation (lib/config.ts ReservedConcurrency); fleetProcesses counts the fleet without it.
+    if (config?.[field] !== NO_RESERVATION) assertInteger(field, config?.[field]);
   }
   return fleetProcesses(config).processes;
 }

@@ -9,7 +9,15 @@ import {
   IdempotencyModes,
 } from '../../lib/config.js';
 import { reportFormatOf } from '../report/write.js';
-import { endpointUrl, hostOrCidr, integer, manifestValue, oneOf, stringValue } from './flag-values.js';
+import {
+  endpointUrl,
+  hostOrCidr,
+  integer,
+  manifestValue,
+  oneOf,
+  reservation,
+  stringValue,
+} from './flag-values.js';
 import { applyOverrides } from './shared-config.js';
 import { UsageError } from './usage-error.js';
 
@@ -37,6 +45,12 @@ export const limitFlags = {
 } as const satisfies Record<string, keyof FanoutConfig>;
 export type LimitFlag = keyof typeof limitFlags;
 
+/** The reserved concurrency flags: N >= 1, or "none" for no reservation (lib/config.ts ReservedConcurrency). */
+export const reservedFlags = {
+  'worker-reserved-concurrency': 'workerReservedConcurrency',
+  'orchestrator-reserved-concurrency': 'orchestratorReservedConcurrency',
+} as const satisfies Record<string, keyof FanoutConfig>;
+
 /** Environment variable that sizes the built-in demo when --demo-tasks is not given (tests keep it small). */
 export const demoTasksEnv = 'BOUNDED_FANOUT_DEMO_TASKS';
 
@@ -63,6 +77,8 @@ export interface PlanArgs extends Common {
   readonly manifest?: string;
   readonly tasks?: number;
   readonly latencyMs: number;
+  /** Where to read the account's Lambda concurrency (--endpoint, or --account for AWS); undefined: not asked. */
+  readonly account?: { readonly endpoint?: string; readonly region?: string };
   readonly config: FanoutConfig;
   readonly overrides: Partial<FanoutConfig>;
 }
@@ -94,8 +110,8 @@ const commonOptions = {
 } as const satisfies Record<string, OptionSpec>;
 
 const limitOptions = Object.fromEntries(
-  Object.keys(limitFlags).map((flag) => [flag, { type: 'string' }]),
-) as Record<LimitFlag, { type: 'string' }>;
+  [...Object.keys(limitFlags), ...Object.keys(reservedFlags)].map((flag) => [flag, { type: 'string' }]),
+) as Record<LimitFlag | keyof typeof reservedFlags, { type: 'string' }>;
 
 export const commandOptions = {
   run: {
@@ -116,6 +132,9 @@ export const commandOptions = {
     manifest: { type: 'string' },
     tasks: { type: 'string' },
     'latency-ms': { type: 'string' },
+    account: { type: 'boolean' },
+    endpoint: { type: 'string' },
+    region: { type: 'string' },
   },
   redrive: {
     ...commonOptions,
@@ -261,11 +280,15 @@ function parsePlan(values: Values, common: Common, base: FanoutConfig): PlanArgs
       flag: '--tasks',
     });
   }
+  const endpoint = values.endpoint === undefined ? undefined : endpointUrl(values.endpoint);
+  const region = stringValue('--region', values.region);
+  const asked = values.account === true || endpoint !== undefined;
   return {
     command: 'plan',
     ...common,
     manifest,
     tasks,
+    ...(asked ? { account: { endpoint, region } } : {}),
     latencyMs: values['latency-ms'] === undefined ? 100 : integer('--latency-ms', values['latency-ms'], 1),
     overrides,
     config: applyOverrides(base, overrides),
@@ -291,11 +314,15 @@ function parseRedrive(values: Values, common: Common): RedriveArgs {
 
 /** Applies the limit flags over the shared config. */
 export function limitOverrides(values: Values): Partial<FanoutConfig> {
-  const overrides: Record<string, number> = {};
+  const overrides: Record<string, number | string> = {};
   for (const [flag, key] of Object.entries(limitFlags)) {
     const raw = values[flag];
     if (raw === undefined) continue;
     overrides[key] = integer(`--${flag}`, raw, 1);
+  }
+  for (const [flag, key] of Object.entries(reservedFlags)) {
+    const raw = values[flag];
+    if (raw !== undefined) overrides[key] = reservation(`--${flag}`, raw);
   }
   const result = overrides as Partial<FanoutConfig> & { idempotency?: IdempotencyMode };
   if (values.idempotency !== undefined) {

@@ -17,6 +17,23 @@ export function integer(flag: string, raw: unknown, min: number): number {
   return value;
 }
 
+/** A reserved concurrency: N >= 1 or "none". Not 0: Lambda's reserved concurrency 0 throttles everything. */
+export function reservation(flag: string, raw: unknown): number | 'none' {
+  if (raw === 'none') return raw;
+  if (typeof raw === 'string' && /^[+]?0+$/.test(raw.trim())) {
+    throw UsageError.invalid(
+      flag,
+      raw,
+      'an integer >= 1, or "none" for no reservation (0 would throttle every invocation)',
+    );
+  }
+  try {
+    return integer(flag, raw, 1);
+  } catch {
+    throw UsageError.invalid(flag, raw, 'an integer >= 1, or "none" for no reservation');
+  }
+}
+
 export function oneOf<T extends string>(flag: string, raw: unknown, allowed: readonly T[], fallback: T): T {
   if (raw === undefined) return fallback;
   if (typeof raw === 'string' && (allowed as readonly string[]).includes(raw)) return raw as T;

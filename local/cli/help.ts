@@ -13,9 +13,15 @@ const limits = `Limits (over cdk.json's context; each checked with the others by
   --max-sockets N                 sockets one process may open in all (default ${d.maxSockets})
   --max-sockets-per-host N        sockets one process may open to one host (default ${d.maxSocketsPerHost})
   --max-receive-count N           receives before a message goes to the dead-letter queue (default ${d.maxReceiveCount})
+  --worker-reserved-concurrency N|none
+                                  the worker's reserved concurrency, the hard cap on its invocations (default
+                                  ${d.workerReservedConcurrency}, raised to fit --worker-concurrency); none: no reservation, the event
+                                  source's maximum and the invokes still bound it
+  --orchestrator-reserved-concurrency N|none
+                                  jobs at once (default ${d.orchestratorReservedConcurrency}); none: no reservation, nothing caps them
   --idempotency task|message|off  exactly-once per task (two DynamoDB writes each), per message, or off
                                   (default ${d.idempotency})
-  Every N is an integer >= 1.`;
+  Every N is an integer >= 1. A reservation of 0 is refused: Lambda takes it as "throttle everything".`;
 
 const common = `  --format text|json              text (default) prints progress and a summary table; json prints the report
   --verbose                       stack traces on errors (run: also the functions' own log lines)
@@ -55,6 +61,10 @@ Options:
   --manifest FILE                 count the tasks of this manifest
   --tasks N                       number of tasks to plan for (default 1000000; not with --manifest)
   --latency-ms N                  expected latency of one task, in ms (default 100)
+  --account                       check the reserved concurrency against the account's (Lambda
+                                  GetAccountSettings) with the default AWS credentials
+  --endpoint URL                  the same check against this Lambda endpoint (e.g. the local Invoke server)
+  --region REGION                 AWS region of the check (default: AWS_REGION, else us-east-1)
 ${common}
 
 ${limits}`;

@@ -2,7 +2,8 @@
 // it (lib/config.ts readConfig), so `bounded-fanout run` and `cdk deploy` use the same names and limits; the
 // command line's limit flags then override it.
 import { readFileSync } from 'node:fs';
-import { defaultConfig, type FanoutConfig, readConfig } from '../../lib/config.js';
+import { fleetProcesses } from '../../lib/budget-rules.js';
+import { defaultConfig, type FanoutConfig, readConfig, reservationOf } from '../../lib/config.js';
 import { UsageError } from './usage-error.js';
 
 export const cdkJsonUrl = new URL('../../cdk.json', import.meta.url);
@@ -30,14 +31,18 @@ export function loadSharedConfig(file: URL | string = cdkJsonUrl): FanoutConfig 
 
 /**
  * The base config with the flags applied. --worker-concurrency sets the event source's maximum concurrency; the
- * worker's reserved concurrency (the hard cap, which no flag sets) is raised to what the budget needs beside
- * it, the event source's maximum plus the orchestrator's direct invokes, rather than refusing the flag.
+ * worker's reserved concurrency (the hard cap), unless --worker-reserved-concurrency sets it, is raised to what
+ * the budget needs beside it, the event source's maximum plus the orchestrator's direct invokes, rather than
+ * refusing the flag.
  */
 export function applyOverrides(base: FanoutConfig, overrides: Partial<FanoutConfig>): FanoutConfig {
   const config: FanoutConfig = { ...base, ...overrides };
-  const needed =
-    config.workerMaxConcurrency + config.invokeConcurrency * config.orchestratorReservedConcurrency;
-  return config.workerReservedConcurrency >= needed
-    ? config
-    : { ...config, workerReservedConcurrency: needed };
+  // A reservation given by flag is the user's: validateBudget judges it, nothing raises it.
+  if (overrides.workerReservedConcurrency !== undefined) return config;
+  // "none" (no reservation) has nothing to raise: the event source's maximum and the invokes bound the worker.
+  const workerReserved = reservationOf(config.workerReservedConcurrency);
+  const { orchestrators } = fleetProcesses(config);
+  if (workerReserved === undefined) return config;
+  const needed = config.workerMaxConcurrency + config.invokeConcurrency * orchestrators;
+  return workerReserved >= needed ? config : { ...config, workerReservedConcurrency: needed };
 }

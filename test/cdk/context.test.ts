@@ -74,6 +74,21 @@ describe('-c overrides', () => {
     expect(checkBudget(config)).toEqual([]);
   });
 
+  it('take "none" for no reserved concurrency, and name 0 (Lambda\'s "throttle everything")', () => {
+    const none = configFromContext(
+      appWith({ workerReservedConcurrency: 'none', orchestratorReservedConcurrency: 'none' }),
+    );
+    expect(none).toMatchObject({
+      workerReservedConcurrency: 'none',
+      orchestratorReservedConcurrency: 'none',
+    });
+    expect(checkBudget(none)).toEqual([]);
+    const zero = configFromContext(appWith({ workerReservedConcurrency: '0' }));
+    expect(checkBudget(zero).map(({ path, value, message }) => `${path}: ${value} ${message}`)).toEqual([
+      'workerReservedConcurrency: 0 is not allowed: Lambda\'s reserved concurrency 0 throttles every invocation; "none" leaves the function unreserved',
+    ]);
+  });
+
   it('take a whole schedule as JSON, its dotted keys still winning', () => {
     const app = new App({
       context: { schedule: '{"expression":"rate(1 hour)","enabled":true}', 'schedule.enabled': 'false' },

@@ -499,14 +499,33 @@ describe('the default config', () => {
     }
   });
 
-  it('leaves out a batching window of 0, and grants exactly the scheduled manifest kept elsewhere', () => {
+  it('leaves out a batching window of 0 and a reservation of "none", and grants exactly the scheduled manifest kept elsewhere', () => {
     const schedule = {
       ...defaultConfig.schedule,
       input: { manifest: 's3://partner-drops/exports/nightly.ndjson' },
     };
-    const other = synthesize(withDefaults({ maxBatchingWindowSeconds: 0, schedule }));
+    const other = synthesize(
+      withDefaults({
+        maxBatchingWindowSeconds: 0,
+        schedule,
+        // An account whose quota leaves nothing to reserve (a new one: 10): no reservation at all.
+        workerReservedConcurrency: 'none',
+        orchestratorReservedConcurrency: 'none',
+      }),
+    );
     try {
       const t = other.template;
+      // No ReservedConcurrentExecutions on either function (never 0, which would throttle everything)...
+      const functions = Object.values(t.findResources('AWS::Lambda::Function'));
+      expect(functions.map((f) => f.Properties.FunctionName).sort()).toEqual([
+        'bounded-fanout-orchestrator',
+        'bounded-fanout-worker',
+      ]);
+      for (const fn of functions) expect(fn.Properties).not.toHaveProperty('ReservedConcurrentExecutions');
+      // ...and the event source's maximum concurrency still bounds the queue path.
+      t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        ScalingConfig: { MaximumConcurrency: 10 },
+      });
       t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
         MaximumBatchingWindowInSeconds: Match.absent(),
       });

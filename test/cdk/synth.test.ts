@@ -118,12 +118,42 @@ describe('npm run synth', () => {
       );
       if (name.endsWith('worker')) expect(stdout).toContain('RESULT {"batchItemFailures":[]}');
     }
+    // Inside Lambda the bundle refuses to run without its config, naming the variable (no defaults).
+    const worker = bundles.find((b) => b.name.endsWith('worker'))!;
+    const script = `
+      const { handler } = await import(${JSON.stringify(join(worker.dir, 'index.mjs'))});
+      await handler({ Records: [] }, { getRemainingTimeInMillis: () => 60000, functionName: 'w', awsRequestId: 'r' });`;
+    const missing = await run(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: tmpdir(),
+      env: {
+        PATH: process.env.PATH,
+        AWS_REGION: 'us-east-1',
+        AWS_LAMBDA_FUNCTION_NAME: 'bounded-fanout-worker',
+      },
+      timeout: 60_000,
+    }).then(
+      () => 'ran without its config',
+      (error: { stderr: string }) => error.stderr,
+    );
+    expect(missing).toContain(
+      'BOUNDED_FANOUT_CONFIG: is not set: the functions take every limit from it; inside Lambda (AWS_LAMBDA_FUNCTION_NAME=bounded-fanout-worker) the stack sets it',
+    );
   }, 120_000);
 
   it('refuses a bad budget with every problem named, before bundling anything', async () => {
-    const refused = await synth('-c', 'workerReservedConcurrency=5', '-c', 'schedule.timeZone=Mars/Base');
+    const refused = await synth(
+      '-c',
+      'workerReservedConcurrency=5',
+      '-c',
+      'schedule.timeZone=Mars/Base',
+      '-c',
+      'schedule.expression=cron(0 2 * * *)',
+    );
     expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toContain('Invalid concurrency budget (2 problems):');
+    expect(refused.stderr).toContain('Invalid concurrency budget (3 problems):');
+    expect(refused.stderr).toContain(
+      '  - schedule.expression: "cron(0 2 * * *)" has 5 fields; EventBridge Scheduler cron needs 6 (minutes hours day-of-month month day-of-week year)',
+    );
     expect(refused.stderr).toContain('  - schedule.timeZone: "Mars/Base" is not an IANA time zone');
     expect(refused.stderr).toContain('  - workerReservedConcurrency: 5 is below workerMaxConcurrency');
     expect(refused.stderr).not.toContain('Bundling asset');

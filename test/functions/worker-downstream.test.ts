@@ -242,6 +242,8 @@ describe('config.downstream in the worker', () => {
     const config = withDefaults({ downstream: { 'api.example.com': { maxConcurrency: 0 } } });
     expect(() =>
       createRuntime({ ...h.env, BOUNDED_FANOUT_CONFIG: JSON.stringify({ ...config, allowHosts: [] }) }),
-    ).toThrow('Expected `downstream["api.example.com"].maxConcurrency` to be an integer >= 1, got 0');
+    ).toThrow(
+      'BOUNDED_FANOUT_CONFIG: Invalid concurrency budget (1 problem):\n  - downstream["api.example.com"].maxConcurrency: 0 is below 1',
+    );
   });
 });

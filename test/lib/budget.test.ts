@@ -211,7 +211,7 @@ describe('validateBudget', () => {
       input: [],
     };
     expect(refusal(configWith({ schedule })).message.split('\n').slice(1)).toEqual([
-      '  - schedule.expression: "every 5 minutes" is not rate(...), cron(...) or at(...)',
+      '  - schedule.expression: "every 5 minutes" is not rate(value unit), cron(minutes hours day-of-month month day-of-week year) or at(yyyy-mm-ddThh:mm:ss)',
       '  - schedule.timeZone: "Mars/Olympus" is not an IANA time zone',
       '  - schedule.flexibleWindowMinutes: 2000 is above 1440 (EventBridge Scheduler takes 0..1440)',
       '  - schedule.input: [] is not an object',

@@ -1,6 +1,7 @@
 // The local Invoke endpoint through the real @aws-sdk/client-lambda, configured the way the handlers are:
 // by AWS_ENDPOINT_URL_LAMBDA only.
 import {
+  GetAccountSettingsCommand,
   InvokeCommand,
   LambdaClient,
   ResourceNotFoundException,
@@ -190,5 +191,47 @@ describe('InvokeServer', () => {
       client.destroy();
       await twice.close();
     }
+  });
+
+  it('answers GetAccountSettings: a quota of 1,000 less the reservations, or the numbers it is given', async () => {
+    // The shared server: 'single' reserves 1, the others nothing.
+    const settings = await lambda.send(new GetAccountSettingsCommand({}));
+    expect(settings.AccountLimit).toMatchObject({
+      ConcurrentExecutions: 1000,
+      UnreservedConcurrentExecutions: 999,
+    });
+    expect(settings.AccountUsage).toMatchObject({ FunctionCount: 4 });
+    const newAccount = new InvokeServer({
+      functions: [],
+      accountSettings: { concurrentExecutions: 10, unreservedConcurrentExecutions: 10 },
+    });
+    const client = new LambdaClient({
+      region: 'us-east-1',
+      endpoint: await newAccount.listen(),
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    });
+    try {
+      const answer = await client.send(new GetAccountSettingsCommand({}));
+      expect(answer.AccountLimit).toMatchObject({
+        ConcurrentExecutions: 10,
+        UnreservedConcurrentExecutions: 10,
+      });
+      // The path as the API reference writes it, with its trailing slash, answers too.
+      const raw = await fetch(`${newAccount.endpoint}/2016-08-19/account-settings/`);
+      expect(raw.status).toBe(200);
+      expect(((await raw.json()) as { AccountLimit: unknown }).AccountLimit).toMatchObject({
+        ConcurrentExecutions: 10,
+      });
+    } finally {
+      client.destroy();
+      await newAccount.close();
+    }
+    expect(
+      () =>
+        new InvokeServer({
+          functions: [],
+          accountSettings: { concurrentExecutions: 10, unreservedConcurrentExecutions: 11 },
+        }),
+    ).toThrow('Expected `unreservedConcurrentExecutions` to be at most concurrentExecutions (10), got 11');
   });
 });

@@ -131,7 +131,7 @@ describe('runLocalJob end to end', () => {
     expect(report.peaks.inline).toBeLessThanOrEqual(config.inlineConcurrency!);
     expect(report.peaks.enqueue).toBeLessThanOrEqual(config.enqueueConcurrency!);
     expect(report.peaks.pollerWorkers).toBeLessThanOrEqual(workersLimit);
-    expect(report.peaks.workers).toBeLessThanOrEqual(config.workerReservedConcurrency!);
+    expect(report.peaks.workers).toBeLessThanOrEqual(config.workerReservedConcurrency as number);
     expect(report.peaks.perInvocation).toBeLessThanOrEqual(perInvocation);
     expect(report.peaks.socketsPerContainer).toBeLessThanOrEqual(config.maxSocketsPerHost!);
     expect(inlineTarget.server.tally.peakInFlight).toBeLessThanOrEqual(config.inlineConcurrency!);
@@ -165,7 +165,7 @@ describe('runLocalJob end to end', () => {
     expect(report.deadLetteredTasks.map((d) => [d.id, d.source])).toEqual([['v13', 'orchestrator']]);
     expect(report.summary?.counts.invokeCalls).toBe(12);
     expect(report.peaks.invoke).toBeLessThanOrEqual(config.invokeConcurrency!);
-    expect(report.peaks.workers).toBeLessThanOrEqual(config.workerReservedConcurrency!);
+    expect(report.peaks.workers).toBeLessThanOrEqual(config.workerReservedConcurrency as number);
     expect(t.server.tally.peakInFlight).toBeLessThanOrEqual(
       config.invokeConcurrency! * config.perInvocationConcurrency!,
     );

@@ -1,8 +1,10 @@
-// `bounded-fanout plan`: the budget table of planBudget for the config and the flags, without running anything.
+// `bounded-fanout plan`: the budget table of planBudget for the config and the flags, without running anything,
+// then whether the stack's reserved concurrency fits the account (local/cli/account-check.ts), when asked.
 // A config that validateBudget would refuse still gets its table (it shows why), then the same error as at
 // synth, and exit code 2.
 import { BudgetError, defaultPlanOptions, planBudget } from '../../../lib/budget.js';
 import { formatBudgetTable } from '../../../lib/budget-table.js';
+import { checkAccount, formatAccountCheck } from '../account-check.js';
 import type { PlanArgs } from '../args.js';
 import { ExitCodes } from '../exit-code.js';
 import type { CliIo } from '../io.js';
@@ -36,8 +38,9 @@ export async function planCommand(args: PlanArgs, io: CliIo): Promise<number> {
     tasks: tasks ?? defaultPlanOptions.tasks,
     latencyMs: args.latencyMs,
   });
-  if (args.format === 'json') io.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
-  else io.stdout.write(`${note}${formatBudgetTable(plan)}\n`);
+  const account = await checkAccount(args.config, args.account, io.env);
+  if (args.format === 'json') io.stdout.write(`${JSON.stringify({ ...plan, account }, null, 2)}\n`);
+  else io.stdout.write(`${note}${formatBudgetTable(plan)}\n\n${formatAccountCheck(account)}\n`);
   if (plan.problems.length > 0) throw new BudgetError(plan.problems);
   return ExitCodes.OK;
 }

@@ -69,7 +69,7 @@ describe('parseCliArgs', () => {
       workerMaxConcurrency: 20,
       // Raised to the event source's maximum plus the direct invokes: below it the poller would be throttled.
       workerReservedConcurrency:
-        20 + defaultConfig.invokeConcurrency * defaultConfig.orchestratorReservedConcurrency,
+        20 + defaultConfig.invokeConcurrency * (defaultConfig.orchestratorReservedConcurrency as number),
       perInvocationConcurrency: 4,
       tasksPerMessage: 10,
       maxSockets: 32,
