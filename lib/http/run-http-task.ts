@@ -24,6 +24,8 @@ import {
 } from './retry.js';
 
 export const HTTP_STATUS = 'BF_HTTP_STATUS';
+/** The task was not started, or not tried again, because an attempt would have ended after `deadline`. */
+export const DEADLINE = 'BF_DEADLINE';
 
 /** Why an attempt is followed by another, for logs and tests. */
 export interface RetryEvent {
@@ -46,6 +48,16 @@ export interface RunHttpTaskOptions {
   readonly signal?: AbortSignal;
   /** Per-attempt timeout when the task has none: for the headers once sent, and again for the body. */
   readonly timeoutMs?: number;
+  /**
+   * When every attempt must be over, on the `now` clock (epoch ms): an attempt, its backoff wait included,
+   * starts only if its timeout ends by then. The result of a task cut short says `retryable: true`, with
+   * `attempts: 0` (code BF_DEADLINE) when no attempt started. A worker passes its invocation's deadline
+   * less the time it needs to settle, so no attempt outlives the invocation (an attempt's body may still
+   * take up to its timeout again: the caller's `signal` is the backstop).
+   */
+  readonly deadline?: number;
+  /** The clock of `deadline`; Date.now unless given. */
+  readonly now?: () => number;
   /** Response bodies longer than this fail the task (code BF_RESPONSE_TOO_LARGE). */
   readonly maxBodyBytes?: number;
   /** Return the final response body as text in `result.body`. */
@@ -72,6 +84,7 @@ interface Resolved {
   readonly onRetry: ((event: RetryEvent) => void) | undefined;
   readonly random: () => number;
   readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  readonly now: () => number;
 }
 
 const defaultSleep = (ms: number, signal?: AbortSignal) => sleepFor(ms, undefined, { signal });
@@ -87,6 +100,9 @@ function resolveOptions(options: RunHttpTaskOptions): Resolved {
   if (!dispatcher || typeof (dispatcher as Dispatcher).dispatch !== 'function') {
     throw new InvalidArgumentError('dispatcher', dispatcher, 'an undici Dispatcher');
   }
+  if (options.deadline !== undefined && !Number.isFinite(options.deadline)) {
+    throw new InvalidArgumentError('deadline', options.deadline, 'a finite time in milliseconds');
+  }
   const resolved: Resolved = {
     dispatcher,
     retry: resolveRetryOptions(retry),
@@ -97,6 +113,7 @@ function resolveOptions(options: RunHttpTaskOptions): Resolved {
     onRetry: options.onRetry,
     random: options.random ?? Math.random,
     sleep: options.sleep ?? defaultSleep,
+    now: options.now ?? Date.now,
   };
   resolvedCache.set(options, resolved);
   return resolved;
@@ -181,94 +198,128 @@ function toTaskError(error: unknown, task: HttpTask, r: Resolved): HttpTaskError
   return { name: e?.name ?? 'Error', code, message };
 }
 
-/** What follows an attempt: the end (a success when no error), or a wait before the next attempt. */
+/**
+ * What follows an attempt: the end (a success when no error; `retryable` says whether a failure is worth
+ * another delivery), or a wait before the next attempt (`error` is the failure should it not come).
+ */
 type Next =
-  | { readonly end: true; readonly error?: HttpTaskError }
+  | { readonly end: true; readonly error?: HttpTaskError; readonly retryable: boolean }
   | {
       readonly end: false;
+      readonly error: HttpTaskError;
       readonly delayMs: number;
       readonly source: RetryEvent['source'];
-      readonly code: string;
     };
 
 interface Attempted {
   readonly n: number;
   readonly id: string;
-  readonly retryable: boolean;
+  /** The method may be sent again: idempotent, or the task allows it. */
+  readonly mayRepeat: boolean;
   readonly expect: readonly number[] | undefined;
 }
 
 /** The retry rules applied to one attempt's outcome. */
-function next(outcome: Outcome, { n, id, retryable, expect }: Attempted, task: HttpTask, r: Resolved): Next {
+function next(outcome: Outcome, { n, id, mayRepeat, expect }: Attempted, task: HttpTask, r: Resolved): Next {
   const { maxAttempts, maxRetryAfterMs } = r.retry;
   if ('error' in outcome) {
     const error = toTaskError(outcome.error, task, r);
-    if (FINAL_CODES.has(error.code) || !retryable || n >= maxAttempts) return { end: true, error };
-    return { end: false, delayMs: backoffDelay(n, r.retry, r.random), source: 'backoff', code: error.code };
+    const retryable = mayRepeat && !FINAL_CODES.has(error.code);
+    if (!retryable || n >= maxAttempts) return { end: true, error, retryable };
+    return { end: false, error, delayMs: backoffDelay(n, r.retry, r.random), source: 'backoff' };
   }
   const { status } = outcome;
-  if (isSuccess(status, expect)) return { end: true };
+  if (isSuccess(status, expect)) return { end: true, retryable: false };
   const failure = (detail = '') => ({
     name: 'HttpStatusError',
     code: HTTP_STATUS,
     message: `Unexpected status ${status} from task ${id}${detail}`,
   });
-  if (!isRetryableStatus(status) || !retryable) return { end: true, error: failure() };
-  if (n >= maxAttempts) return { end: true, error: failure(` after ${n} attempts`) };
+  if (!isRetryableStatus(status) || !mayRepeat) return { end: true, error: failure(), retryable: false };
+  if (n >= maxAttempts) return { end: true, error: failure(` after ${n} attempts`), retryable: true };
   const retryAfter = parseRetryAfter(outcome.retryAfter);
   if (retryAfter === undefined) {
-    return { end: false, delayMs: backoffDelay(n, r.retry, r.random), source: 'backoff', code: HTTP_STATUS };
+    return { end: false, error: failure(), delayMs: backoffDelay(n, r.retry, r.random), source: 'backoff' };
   }
   if (retryAfter > maxRetryAfterMs) {
     const detail = `: Retry-After ${retryAfter} ms exceeds maxRetryAfterMs (${maxRetryAfterMs})`;
-    return { end: true, error: failure(detail) };
+    return { end: true, error: failure(detail), retryable: true };
   }
-  return { end: false, delayMs: retryAfter, source: 'retry-after', code: HTTP_STATUS };
+  return { end: false, error: failure(), delayMs: retryAfter, source: 'retry-after' };
+}
+
+/** The failure of a task its deadline cut short: no time for (another) attempt. */
+function cutShort(id: string, ms: number, last?: HttpTaskError): HttpTaskError {
+  const why = `an attempt of ${ms} ms would end after the deadline`;
+  if (last) return { ...last, message: `${last.message} (not tried again: ${why})` };
+  return { name: 'DeadlineError', code: DEADLINE, message: `Task ${id} not started: ${why}` };
 }
 
 /**
  * Runs `task` on `options.dispatcher`: per-attempt timeout, up to `retry.maxAttempts` attempts on network
- * errors, 5xx and 429 with full-jitter backoff or the server's Retry-After, never retrying POST or PATCH
- * unless the task allows it, the body streamed and capped. Resolves to a result for every outcome.
- * Throws InvalidArgumentError only for bad `options` (a bad task is a failed result).
+ * errors, timeouts, 408, 425, 429 and 5xx with full-jitter backoff or the server's Retry-After, never
+ * retrying POST or PATCH unless the task allows it, no attempt started that would end after
+ * `options.deadline`, the body streamed and capped. Resolves to a result for every outcome; a failed one
+ * says whether it is `retryable`. Throws InvalidArgumentError only for bad `options` (a bad task is a
+ * failed result).
  */
 export async function runHttpTask(task: HttpTask, options: RunHttpTaskOptions): Promise<HttpTaskResult> {
   const r = resolveOptions(options);
   const started = performance.now();
   const id = typeof task?.id === 'string' ? task.id : String(task?.id);
-  const done = (ok: boolean, status: number, attempts: number, error?: HttpTaskError, read?: Outcome) => {
+  const done = (status: number, attempts: number, end: Failure | undefined, read?: Outcome) => {
     const result: { -readonly [K in keyof HttpTaskResult]: HttpTaskResult[K] } = {
       id,
-      ok,
+      ok: end === undefined,
       status,
       attempts,
       durationMs: Math.round(performance.now() - started),
     };
-    if (error) result.error = error;
+    if (end) [result.error, result.retryable] = [end.error, end.retryable];
     if (read && 'bytes' in read) result.bytes = read.bytes;
     if (read && 'text' in read && read.text !== undefined) result.body = read.text;
     return result as HttpTaskResult;
   };
   const valid = validateTask(task);
-  if ('code' in valid) return done(false, 0, 0, valid);
-  const { signal } = options;
-  const aborted = () => toTaskError(new AbortError(`Task ${id} was aborted`), task, r);
-  if (signal?.aborted) return done(false, 0, 0, aborted());
+  if ('code' in valid) return done(0, 0, { error: valid, retryable: false });
+  const { signal, deadline } = options;
   const ms = valid.timeoutMs ?? r.timeoutMs;
-  const retryable = task.retryNonIdempotent === true || isIdempotent(valid.method);
+  const fits = (waitMs: number) => deadline === undefined || r.now() + waitMs + ms <= deadline;
+  // Nothing was sent: another delivery may run it, whatever the method.
+  if (signal?.aborted) return done(0, 0, { error: aborted(id, task, r), retryable: true });
+  if (!fits(0)) return done(0, 0, { error: cutShort(id, ms), retryable: true });
+  const mayRepeat = task.retryNonIdempotent === true || isIdempotent(valid.method);
+  // An abort mid-attempt: the request may have reached the server, so only a repeatable method is retryable.
+  const abortedAt = (status: number, n: number) =>
+    done(status, n, { error: aborted(id, task, r), retryable: mayRepeat });
 
   for (let n = 1; ; n++) {
     const outcome = await attempt(task, valid, ms, r, signal);
     const { status } = outcome;
-    if (signal?.aborted) return done(false, status, n, aborted());
-    const then = next(outcome, { n, id, retryable, expect: valid.expect }, task, r);
-    if (then.end) return done(then.error === undefined, status, n, then.error, outcome);
-    r.onRetry?.({ id, attempt: n, delayMs: then.delayMs, source: then.source, status, code: then.code });
-    try {
-      await r.sleep(then.delayMs, signal);
-    } catch (error) {
-      return done(false, status, n, signal?.aborted ? aborted() : toTaskError(error, task, r));
+    if (signal?.aborted) return abortedAt(status, n);
+    const then = next(outcome, { n, id, mayRepeat, expect: valid.expect }, task, r);
+    if (then.end) {
+      return done(status, n, then.error && { error: then.error, retryable: then.retryable }, outcome);
     }
-    if (signal?.aborted) return done(false, status, n, aborted());
+    if (!fits(then.delayMs)) return done(status, n, { error: cutShort(id, ms, then.error), retryable: true });
+    const { delayMs, source, error } = then;
+    r.onRetry?.({ id, attempt: n, delayMs, source, status, code: error.code });
+    try {
+      await r.sleep(delayMs, signal);
+    } catch (e) {
+      if (signal?.aborted) return abortedAt(status, n);
+      return done(status, n, { error: toTaskError(e, task, r), retryable: mayRepeat });
+    }
+    if (signal?.aborted) return abortedAt(status, n);
+    // The wait may have run long (a downstream policy queues the retry behind its limits).
+    if (!fits(0)) return done(status, n, { error: cutShort(id, ms, error), retryable: true });
   }
 }
+
+interface Failure {
+  readonly error: HttpTaskError;
+  readonly retryable: boolean;
+}
+
+const aborted = (id: string, task: HttpTask, r: Resolved) =>
+  toTaskError(new AbortError(`Task ${id} was aborted`), task, r);
