@@ -194,6 +194,44 @@ describe('faults', () => {
     );
   }, 180_000);
 
+  // The worker times itself: against a host that never answers, with 2 s invocations and 1 s attempts, it
+  // starts only the attempts it can finish, hands the rest on unspent and settles every message before
+  // Lambda's timeout. So no invocation is killed, no raw message reaches the DLQ through SQS redrive, and
+  // each task is dead-lettered once, by the worker, after maxReceiveCount deliveries in which it started:
+  // one request each (a retry never fits in what is left after the first attempt).
+  it('a host that never answers: each task dead-lettered once, by the worker, no invocation timed out', async () => {
+    const t = await target(() => ({ stall: 'headers' }));
+    const tasks = queued(t, 20, 's');
+    const maxReceiveCount = 2;
+    const report = await runLocalJob(
+      { jobId: 'stalled', tasks },
+      {
+        config: config('stalled', {
+          tasksPerMessage: 5,
+          batchSize: 2,
+          workerTimeoutSeconds: 2,
+          requestTimeoutMs: 1_000,
+          visibilityTimeoutSeconds: 12,
+          maxReceiveCount,
+        }),
+        backend: backend(),
+      },
+    );
+    log('stalled', report);
+
+    expectAccounted(report);
+    expect(report.succeeded).toBe(0);
+    expect(report.deadLettered).toBe(20);
+    expect(report.deadLetters).toMatchObject({ tasks: 20, distinct: 20 });
+    expect(report.deadLetters.bySource).toEqual({ orchestrator: 0, worker: 20, redrive: 0 });
+    expect(report.worker.errors).toBe(0);
+    expect(report.poller.invocationErrors).toBe(0);
+    expect(report.deadLetteredTasks.every((d) => d.attempts === maxReceiveCount)).toBe(true);
+    expect(tasks.map((task) => t.answers.get(task.id)?.length ?? 0)).toEqual(
+      tasks.map(() => maxReceiveCount),
+    );
+  }, 180_000);
+
   it('a failure budget that trips stops the job: nothing after it starts, everything started is accounted for', async () => {
     // The first 100 tasks succeed, then every other one fails: past 20% failed the budget trips, midway.
     const failing = (id: string) => Number(id.slice(1)) >= 100 && Number(id.slice(1)) % 2 === 0;
