@@ -21,7 +21,11 @@ export interface InvocationDeadline {
   readonly at: number;
   /** The container's runHttpTask options with `deadline` and an abort `signal` at it, for this invocation. */
   readonly taskOptions: RunHttpTaskOptions;
-  /** The outcome of a task not started because an attempt started now would end after `at`; else undefined. */
+  /**
+   * The outcome of a task not started because an attempt started now would end after `at` (handed on), or
+   * because one would not fit in a whole invocation (failed for good: handing it on would never end);
+   * undefined when it may start.
+   */
   tooLate(task: JobTask): TaskOutcome | undefined;
   /** Stops the abort timer (the invocation is settled). */
   close(): void;
@@ -46,8 +50,13 @@ export function invocationDeadline(
     tooLate(task) {
       const ms = task.timeoutMs ?? fallbackMs;
       if (now() + ms <= at && !abort.signal.aborted) return undefined;
+      const notStarted = { id: task.id, ok: false, attempts: 0 };
+      if (ms > at - start) {
+        const error = `${DEADLINE}: not started: an attempt of ${ms} ms does not fit in the ${at - start} ms an invocation has for tasks`;
+        return { ...notStarted, error, retryable: false };
+      }
       const error = `${DEADLINE}: not started: an attempt of ${ms} ms would end after the invocation's deadline`;
-      return { id: task.id, ok: false, attempts: 0, error, retryable: true, unstarted: true };
+      return { ...notStarted, error, retryable: true, unstarted: true };
     },
     close: () => clearTimeout(timer),
   };

@@ -232,6 +232,20 @@ describe('worker settlement: a host that never answers', () => {
     ]);
   }, 30_000);
 
+  it('dead-letters at once a task whose one attempt cannot fit in a whole invocation, sending nothing', async () => {
+    const handler = await worker();
+    await send(taskMessage([task('stall/long', { timeoutMs: 5_000 })]));
+    expect(await drive(handler, 2_000)).toBe(1);
+    expect(hits('stall/long')).toBe(0);
+    const { records, raw } = await deadLetterQueue();
+    expect(raw).toEqual([]);
+    // The time left for tasks is the fake context's remaining time when the invocation began, less 10%.
+    expect(records.map((r) => [r.task.id, r.attempts])).toEqual([['stall/long', 1]]);
+    expect(records[0].error).toMatch(
+      /^BF_DEADLINE: not started: an attempt of 5000 ms does not fit in the 1[78]\d\d ms an invocation has for tasks$/,
+    );
+  }, 60_000);
+
   it('starts no attempt it cannot finish, hands the rest on unspent, and dead-letters each task once', async () => {
     const handler = await worker();
     // 6 tasks, 4 at once, 2 s invocations (1.8 s for tasks, 0.2 s kept to settle), 1 s attempts: 4 tasks
