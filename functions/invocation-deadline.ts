@@ -6,15 +6,11 @@
 // did not start are handed on with their attempt unspent (lib/fanout/settle.ts).
 import type { Context } from 'aws-lambda';
 import type { TaskOutcome } from '../lib/fanout/settle.js';
+import { taskWindowMs } from '../lib/fanout/settle-reserve.js';
 import { DEADLINE, defaultTaskTimeoutMs, type RunHttpTaskOptions } from '../lib/http/run-http-task.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 
-/** The most time kept back to settle a batch (SQS sends, idempotency writes). */
-export const MAX_SETTLE_RESERVE_MS = 5_000;
-
-/** Time kept back to settle: a tenth of the invocation, at most MAX_SETTLE_RESERVE_MS (5 s of 60 s). */
-export const settleReserveMs = (remainingMs: number) =>
-  Math.min(MAX_SETTLE_RESERVE_MS, Math.ceil(remainingMs / 10));
+export { MAX_SETTLE_RESERVE_MS, settleReserveMs } from '../lib/fanout/settle-reserve.js';
 
 export interface InvocationDeadline {
   /** When every task attempt must be over (epoch ms): the invocation's end less the settle reserve. */
@@ -38,7 +34,7 @@ export function invocationDeadline(
 ): InvocationDeadline {
   const remaining = context.getRemainingTimeInMillis();
   const start = now();
-  const at = start + remaining - settleReserveMs(remaining);
+  const at = start + taskWindowMs(remaining);
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), Math.max(0, at - start));
   timer.unref();

@@ -170,7 +170,11 @@ describe('validateBudget', () => {
     ],
     [
       { requestTimeoutMs: 60_000, deadlineMarginMs: 60_000 },
-      'requestTimeoutMs: 60000 is not below workerTimeoutSeconds (60 s)',
+      'requestTimeoutMs: 60000 is not below the 55000 ms a worker invocation has for tasks (workerTimeoutSeconds 60 s less 5000 ms kept to settle): the worker could start no task',
+    ],
+    [
+      { requestTimeoutMs: 55_000, deadlineMarginMs: 60_000 },
+      'requestTimeoutMs: 55000 is not below the 55000 ms a worker invocation has for tasks',
     ],
     [{ deadlineMarginMs: 5_000 }, 'deadlineMarginMs: 5000 is below requestTimeoutMs (10000)'],
     [
