@@ -232,6 +232,25 @@ describe('worker settlement: a host that never answers', () => {
     ]);
   }, 30_000);
 
+  it('invoke mode answers before its deadline: the tasks it had no time to start say so, unsent', async () => {
+    const handler = await worker();
+    const tasks = Array.from({ length: 6 }, (_, i) => task(`stall/invoke${i}`));
+    const end = Date.now() + 2_000;
+    const out = (await handler(
+      taskMessage(tasks),
+      fakeContext(() => Math.max(0, end - Date.now())),
+    )) as {
+      results: { id: string; ok: boolean; attempts: number; retryable?: boolean; unstarted?: boolean }[];
+    };
+    // 4 at once run one attempt each (no retry fits); the other 2 get a permit too late to start.
+    const started = out.results.filter((r) => r.attempts === 1);
+    const unstarted = out.results.filter((r) => r.unstarted);
+    expect([started.length, unstarted.length, out.results.length]).toEqual([PER_INVOCATION, 2, 6]);
+    expect(out.results.every((r) => !r.ok && r.retryable === true)).toBe(true);
+    expect(unstarted.every((r) => r.attempts === 0 && hits(r.id) === 0)).toBe(true);
+    expect(started.every((r) => hits(r.id) === 1)).toBe(true);
+  }, 30_000);
+
   it('dead-letters at once a task whose one attempt cannot fit in a whole invocation, sending nothing', async () => {
     const handler = await worker();
     await send(taskMessage([task('stall/long', { timeoutMs: 5_000 })]));
