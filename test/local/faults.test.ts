@@ -225,6 +225,8 @@ describe('faults', () => {
     expect(report.deadLetters).toMatchObject({ tasks: 20, distinct: 20 });
     expect(report.deadLetters.bySource).toEqual({ orchestrator: 0, worker: 20, redrive: 0 });
     expect(report.worker.errors).toBe(0);
+    // 10 tasks a batch, 4 at once: every invocation hands some on.
+    expect(report.worker.handedOn).toBeGreaterThan(0);
     expect(report.poller.invocationErrors).toBe(0);
     expect(report.deadLetteredTasks.every((d) => d.attempts === maxReceiveCount)).toBe(true);
     expect(tasks.map((task) => t.answers.get(task.id)?.length ?? 0)).toEqual(
