@@ -2,8 +2,7 @@
 // Never throws for a failed request: every outcome is a result, so a fan-out can count and keep each one.
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
-import { AbortError, assertInteger, ErrorCodes, InvalidArgumentError, TimeoutError } from '../errors.js';
-import { DESTINATION_REFUSED } from './destination-guard.js';
+import { AbortError, assertInteger, InvalidArgumentError, TimeoutError } from '../errors.js';
 import {
   type HttpTask,
   type HttpTaskError,
@@ -11,21 +10,12 @@ import {
   type ValidTask,
   validateTask,
 } from './http-task.js';
-import { RESPONSE_TOO_LARGE, readCappedBody } from './read-body.js';
+import { cutShort, isSuccess, next, type Outcome } from './next-attempt.js';
+import { readCappedBody } from './read-body.js';
 import { Redactor, type SecretNames } from './redact.js';
-import {
-  backoffDelay,
-  isIdempotent,
-  isRetryableStatus,
-  parseRetryAfter,
-  type ResolvedRetryOptions,
-  type RetryOptions,
-  resolveRetryOptions,
-} from './retry.js';
+import { isIdempotent, type ResolvedRetryOptions, type RetryOptions, resolveRetryOptions } from './retry.js';
 
-export const HTTP_STATUS = 'BF_HTTP_STATUS';
-/** The task was not started, or not tried again, because an attempt would have ended after `deadline`. */
-export const DEADLINE = 'BF_DEADLINE';
+export { DEADLINE, HTTP_STATUS } from './next-attempt.js';
 
 /** Why an attempt is followed by another, for logs and tests. */
 export interface RetryEvent {
@@ -119,16 +109,6 @@ function resolveOptions(options: RunHttpTaskOptions): Resolved {
   return resolved;
 }
 
-/** What one attempt came to: a response (read or not), or the error it failed with. */
-type Outcome =
-  | {
-      readonly status: number;
-      readonly retryAfter?: string | string[];
-      readonly bytes: number;
-      readonly text?: string;
-    }
-  | { readonly status: number; readonly error: unknown };
-
 const UNDICI_TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 /**
@@ -172,22 +152,6 @@ async function attempt(
   }
 }
 
-function isSuccess(status: number, expect: readonly number[] | undefined): boolean {
-  return expect ? expect.includes(status) : status >= 200 && status <= 299;
-}
-
-const FINAL_CODES = new Set<string>([
-  DESTINATION_REFUSED,
-  RESPONSE_TOO_LARGE,
-  ErrorCodes.ABORTED,
-  ErrorCodes.INVALID_ARGUMENT,
-  'UND_ERR_INVALID_ARG',
-  'UND_ERR_ABORTED',
-  'UND_ERR_NOT_SUPPORTED',
-  'ERR_INVALID_URL',
-  'ENOTFOUND',
-]);
-
 function toTaskError(error: unknown, task: HttpTask, r: Resolved): HttpTaskError {
   const e = error as
     | { name?: string; code?: unknown; message?: string; cause?: { code?: unknown } }
@@ -196,63 +160,6 @@ function toTaskError(error: unknown, task: HttpTask, r: Resolved): HttpTaskError
     typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : 'BF_NETWORK';
   const message = r.redactor.scrub(String(e?.message ?? error), r.redactor.secretValues(task.headers));
   return { name: e?.name ?? 'Error', code, message };
-}
-
-/**
- * What follows an attempt: the end (a success when no error; `retryable` says whether a failure is worth
- * another delivery), or a wait before the next attempt (`error` is the failure should it not come).
- */
-type Next =
-  | { readonly end: true; readonly error?: HttpTaskError; readonly retryable: boolean }
-  | {
-      readonly end: false;
-      readonly error: HttpTaskError;
-      readonly delayMs: number;
-      readonly source: RetryEvent['source'];
-    };
-
-interface Attempted {
-  readonly n: number;
-  readonly id: string;
-  /** The method may be sent again: idempotent, or the task allows it. */
-  readonly mayRepeat: boolean;
-  readonly expect: readonly number[] | undefined;
-}
-
-/** The retry rules applied to one attempt's outcome. */
-function next(outcome: Outcome, { n, id, mayRepeat, expect }: Attempted, task: HttpTask, r: Resolved): Next {
-  const { maxAttempts, maxRetryAfterMs } = r.retry;
-  if ('error' in outcome) {
-    const error = toTaskError(outcome.error, task, r);
-    const retryable = mayRepeat && !FINAL_CODES.has(error.code);
-    if (!retryable || n >= maxAttempts) return { end: true, error, retryable };
-    return { end: false, error, delayMs: backoffDelay(n, r.retry, r.random), source: 'backoff' };
-  }
-  const { status } = outcome;
-  if (isSuccess(status, expect)) return { end: true, retryable: false };
-  const failure = (detail = '') => ({
-    name: 'HttpStatusError',
-    code: HTTP_STATUS,
-    message: `Unexpected status ${status} from task ${id}${detail}`,
-  });
-  if (!isRetryableStatus(status) || !mayRepeat) return { end: true, error: failure(), retryable: false };
-  if (n >= maxAttempts) return { end: true, error: failure(` after ${n} attempts`), retryable: true };
-  const retryAfter = parseRetryAfter(outcome.retryAfter);
-  if (retryAfter === undefined) {
-    return { end: false, error: failure(), delayMs: backoffDelay(n, r.retry, r.random), source: 'backoff' };
-  }
-  if (retryAfter > maxRetryAfterMs) {
-    const detail = `: Retry-After ${retryAfter} ms exceeds maxRetryAfterMs (${maxRetryAfterMs})`;
-    return { end: true, error: failure(detail), retryable: true };
-  }
-  return { end: false, error: failure(), delayMs: retryAfter, source: 'retry-after' };
-}
-
-/** The failure of a task its deadline cut short: no time for (another) attempt. */
-function cutShort(id: string, ms: number, last?: HttpTaskError): HttpTaskError {
-  const why = `an attempt of ${ms} ms would end after the deadline`;
-  if (last) return { ...last, message: `${last.message} (not tried again: ${why})` };
-  return { name: 'DeadlineError', code: DEADLINE, message: `Task ${id} not started: ${why}` };
 }
 
 /**
@@ -289,6 +196,7 @@ export async function runHttpTask(task: HttpTask, options: RunHttpTaskOptions): 
   if (signal?.aborted) return done(0, 0, { error: aborted(id, task, r), retryable: true });
   if (!fits(0)) return done(0, 0, { error: cutShort(id, ms), retryable: true });
   const mayRepeat = task.retryNonIdempotent === true || isIdempotent(valid.method);
+  const rules = { retry: r.retry, random: r.random, toError: (e: unknown) => toTaskError(e, task, r) };
   // An abort mid-attempt: the request may have reached the server, so only a repeatable method is retryable.
   const abortedAt = (status: number, n: number) =>
     done(status, n, { error: aborted(id, task, r), retryable: mayRepeat });
@@ -297,7 +205,7 @@ export async function runHttpTask(task: HttpTask, options: RunHttpTaskOptions): 
     const outcome = await attempt(task, valid, ms, r, signal);
     const { status } = outcome;
     if (signal?.aborted) return abortedAt(status, n);
-    const then = next(outcome, { n, id, mayRepeat, expect: valid.expect }, task, r);
+    const then = next(outcome, { n, id, mayRepeat, expect: valid.expect }, rules);
     if (then.end) {
       return done(status, n, then.error && { error: then.error, retryable: then.retryable }, outcome);
     }
