@@ -128,8 +128,7 @@ class Worker {
       },
       processor,
       { context, processInParallel: false, throwOnFullBatchFailure: false },
-    );
-    run.deadline.close();
+    ).finally(() => run.deadline.close());
     stats.peakInFlight = run.slots.peakInFlight;
     this.#publish(stats, response.batchItemFailures.length);
     return response;
