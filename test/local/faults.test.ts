@@ -194,6 +194,51 @@ describe('faults', () => {
     );
   }, 180_000);
 
+  // Only a failure another try could fix goes round the queue: a permanent one is sent once and dead-lettered
+  // on its first delivery; a retryable one gets maxReceiveCount deliveries of runHttpTask's 4 attempts.
+  it('permanent failures are sent once, retryable ones go round maxReceiveCount deliveries, all accounted', async () => {
+    const replies: Record<string, { status?: number; reset?: boolean; headers?: Record<string, string> }> = {
+      p404: { status: 404 },
+      p400: { status: 400 },
+      p401: { status: 401 },
+      p410: { status: 410 },
+      p422: { status: 422 },
+      post500: { status: 500 },
+      r503: { status: 503, headers: { 'retry-after': '0' } },
+      reset: { reset: true },
+    };
+    const t = await target((id) => replies[id]);
+    const failing = Object.keys(replies).map((id) => ({
+      id,
+      url: t.url('queue', id),
+      mode: 'queue',
+      ...(id === 'post500' ? { method: 'POST', body: '{}' } : {}),
+    }));
+    const tasks = [...failing, ...queued(t, 12, 'ok'), { id: 'bad', url: 'nope', mode: 'queue' }];
+    const report = await runLocalJob(
+      { jobId: 'permanent', tasks },
+      { config: config('permanent', { tasksPerMessage: 5 }), backend: backend() },
+    );
+    log('permanent', report);
+
+    expectAccounted(report);
+    expect([report.submitted, report.succeeded, report.deadLettered, report.invalid]).toEqual([21, 12, 8, 1]);
+    const requests = Object.fromEntries(failing.map(({ id }) => [id, t.answers.get(id)?.length ?? 0]));
+    expect(requests).toEqual({
+      p404: 1,
+      p400: 1,
+      p401: 1,
+      p410: 1,
+      p422: 1,
+      post500: 1,
+      r503: 12,
+      reset: 12,
+    });
+    const attempts = Object.fromEntries(report.deadLetteredTasks.map((d) => [d.id, d.attempts]));
+    expect(attempts).toEqual({ p404: 1, p400: 1, p401: 1, p410: 1, p422: 1, post500: 1, r503: 3, reset: 3 });
+    expect(report.deadLetters).toMatchObject({ tasks: 8, distinct: 8 });
+  }, 180_000);
+
   // The worker times itself: against a host that never answers, with 2 s invocations and 1 s attempts, it
   // starts only the attempts it can finish, hands the rest on unspent and settles every message before
   // Lambda's timeout. So no invocation is killed, no raw message reaches the DLQ through SQS redrive, and
