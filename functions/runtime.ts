@@ -88,7 +88,8 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): FunctionRun
     wiring,
     aws,
     http,
-    taskOptions: { dispatcher: http.dispatcher },
+    // requestTimeoutMs is every attempt's timeout unless the task sets its own (the budget checks it).
+    taskOptions: { dispatcher: http.dispatcher, timeoutMs: config.requestTimeoutMs },
     downstream,
     persistence,
     async destroy() {

@@ -14,7 +14,7 @@ import type { ResolvedHostLimits } from '../lib/downstream/host-limits.js';
 import { errorText } from '../lib/fanout/segment.js';
 import type { TaskOutcome } from '../lib/fanout/settle.js';
 import type { HttpTaskResult } from '../lib/http/http-task.js';
-import { runHttpTask } from '../lib/http/run-http-task.js';
+import { type RunHttpTaskOptions, runHttpTask } from '../lib/http/run-http-task.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 import { type FunctionRuntime, requirePersistence } from './runtime.js';
 
@@ -30,7 +30,9 @@ class TaskFailed extends Error {
 export class TaskRunner {
   readonly #runtime: FunctionRuntime;
   readonly #config: IdempotencyConfig | undefined;
-  readonly #idempotent: ((payload: { key: string; task: JobTask }) => Promise<TaskOutcome>) | undefined;
+  readonly #idempotent:
+    | ((payload: { key: string; task: JobTask }, options: RunHttpTaskOptions) => Promise<TaskOutcome>)
+    | undefined;
 
   constructor(runtime: FunctionRuntime) {
     this.#runtime = runtime;
@@ -40,9 +42,10 @@ export class TaskRunner {
       expiresAfterSeconds: runtime.config.idempotencyTtlSeconds,
       responseHook: (response) => ({ ...(response as object), duplicate: true }),
     });
+    // The options travel as a second argument: Powertools hashes the first alone and passes both on.
     this.#idempotent = makeIdempotent(
-      async ({ task }: { key: string; task: JobTask }): Promise<TaskOutcome> => {
-        const result = await this.runHttp(task);
+      async ({ task }: { key: string; task: JobTask }, options: RunHttpTaskOptions): Promise<TaskOutcome> => {
+        const result = await this.runHttp(task, options);
         if (!result.ok) throw new TaskFailed(result);
         return result;
       },
@@ -59,10 +62,16 @@ export class TaskRunner {
     this.#config?.registerLambdaContext(context);
   }
 
-  async run(jobId: string, runId: string, task: JobTask): Promise<TaskOutcome> {
-    if (!this.#idempotent) return this.runHttp(task);
+  /** Runs `task` with `options` (the invocation's: its deadline and abort signal), the container's unless given. */
+  async run(
+    jobId: string,
+    runId: string,
+    task: JobTask,
+    options: RunHttpTaskOptions = this.#runtime.taskOptions,
+  ): Promise<TaskOutcome> {
+    if (!this.#idempotent) return this.runHttp(task, options);
     try {
-      return await this.#idempotent({ key: `${jobId}:${runId}:${task.id}`, task });
+      return await this.#idempotent({ key: `${jobId}:${runId}:${task.id}`, task }, options);
     } catch (error) {
       if (error instanceof TaskFailed) return error.result;
       const reason =
@@ -73,14 +82,21 @@ export class TaskRunner {
     }
   }
 
-  runHttp(task: JobTask): Promise<TaskOutcome> {
-    return runOverHttp(task, this.#runtime);
+  runHttp(task: JobTask, options: RunHttpTaskOptions = this.#runtime.taskOptions): Promise<TaskOutcome> {
+    return runOverHttp(task, this.#runtime, options);
   }
 }
 
-/** The task over HTTP on the container's dispatcher, no idempotency: the result flattened to JSON. */
-export async function runOverHttp(task: JobTask, runtime: FunctionRuntime): Promise<TaskOutcome> {
-  const r = await sendTask(task, runtime);
+/**
+ * The task over HTTP on the container's dispatcher, no idempotency: the result flattened to JSON, a failure
+ * with runHttpTask's `retryable`, and `unstarted` when no attempt began (the deadline or an abort came first).
+ */
+export async function runOverHttp(
+  task: JobTask,
+  runtime: FunctionRuntime,
+  options: RunHttpTaskOptions = runtime.taskOptions,
+): Promise<TaskOutcome> {
+  const r = await sendTask(task, runtime, options);
   const base = {
     id: r.id,
     ok: r.ok,
@@ -88,7 +104,9 @@ export async function runOverHttp(task: JobTask, runtime: FunctionRuntime): Prom
     attempts: r.attempts,
     durationMs: Math.round(r.durationMs),
   };
-  return r.error ? { ...base, error: `${r.error.code}: ${r.error.message}` } : base;
+  if (!r.error) return base;
+  const failed = { ...base, error: `${r.error.code}: ${r.error.message}`, retryable: r.retryable !== false };
+  return r.attempts === 0 && r.retryable === true ? { ...failed, unstarted: true } : failed;
 }
 
 /**
@@ -96,8 +114,11 @@ export async function runOverHttp(task: JobTask, runtime: FunctionRuntime): Prom
  * concurrency, rate and adaptive limit, retries included); any other host goes straight to runHttpTask,
  * as before the policy existed, bounded by the invocation's semaphore and the socket caps alone.
  */
-function sendTask(task: JobTask, runtime: FunctionRuntime): Promise<HttpTaskResult> {
-  const options = runtime.taskOptions;
+function sendTask(
+  task: JobTask,
+  runtime: FunctionRuntime,
+  options: RunHttpTaskOptions,
+): Promise<HttpTaskResult> {
   const policy = runtime.downstream;
   const key = policy?.keyOf(task.url);
   if (policy && key !== undefined && isLimited(policy.limitsOf(key))) return policy.run(task, options);

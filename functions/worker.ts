@@ -11,7 +11,9 @@
 // A record fails alone (batchItemFailures) when its body is not a valid task message, or when its failed
 // tasks could not be handed on (re-sent or dead-lettered): SQS then redelivers it, and after
 // maxReceiveCount moves it to the DLQ. Task failures themselves never fail the record: see
-// lib/fanout/settle.ts for how failed tasks alone are retried or dead-lettered.
+// lib/fanout/settle.ts for how failed tasks alone are retried or dead-lettered, and unstarted ones handed
+// on. The invocation's deadline (invocation-deadline.ts) keeps back time to settle every message: no task
+// attempt is started that would end after it, and the tasks left unstarted spend no attempt.
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -30,8 +32,10 @@ import {
 } from '../lib/fanout/messages.js';
 import { errorText, newDeadLetterPacker, newSendBatcher } from '../lib/fanout/segment.js';
 import { type Settlement, settleMessage, type TaskOutcome } from '../lib/fanout/settle.js';
+import type { JobTask } from '../lib/manifest/schema.js';
 import { runBounded } from '../lib/run-bounded.js';
 import { Semaphore } from '../lib/semaphore.js';
+import { type InvocationDeadline, invocationDeadline } from './invocation-deadline.js';
 import { type FunctionRuntime, lazyRuntime, requirePersistence } from './runtime.js';
 import { TaskRunner } from './task-runner.js';
 
@@ -54,6 +58,8 @@ export interface WorkerStats {
   succeeded: number;
   duplicates: number;
   retried: number;
+  /** Tasks not started before the deadline, handed on with their attempt unspent. */
+  handedOn: number;
   deadLettered: number;
   peakInFlight: number;
 }
@@ -98,7 +104,7 @@ class Worker {
 
   async batch(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
     this.#register(context);
-    const slots = new Semaphore(this.#rt.config.perInvocationConcurrency);
+    const run = this.#invocation(context);
     const stats: WorkerStats = {
       records: event.Records.length,
       invalidMessages: 0,
@@ -106,11 +112,12 @@ class Worker {
       succeeded: 0,
       duplicates: 0,
       retried: 0,
+      handedOn: 0,
       deadLettered: 0,
       peakInFlight: 0,
     };
     const outcomes = new Map(
-      event.Records.map((record) => [record.messageId, this.#record(record, slots, stats)]),
+      event.Records.map((record) => [record.messageId, this.#record(record, run, stats)]),
     );
     const response = await processPartialResponse(
       event,
@@ -121,8 +128,8 @@ class Worker {
       },
       processor,
       { context, processInParallel: false, throwOnFullBatchFailure: false },
-    );
-    stats.peakInFlight = slots.peakInFlight;
+    ).finally(() => run.deadline.close());
+    stats.peakInFlight = run.slots.peakInFlight;
     this.#publish(stats, response.batchItemFailures.length);
     return response;
   }
@@ -135,15 +142,25 @@ class Worker {
       throw new InvalidMessageError(parsed.error);
     }
     const message = parsed.value;
-    const slots = new Semaphore(this.#rt.config.perInvocationConcurrency);
-    const results = await this.#once(message, () => this.#runTasks(message, slots));
+    const run = this.#invocation(context);
+    const results = await this.#once(message, () => this.#runTasks(message, run)).finally(() =>
+      run.deadline.close(),
+    );
     logger.info('invoke done', {
       jobId: message.jobId,
       key: message.key,
       tasks: results.length,
-      peakInFlight: slots.peakInFlight,
+      peakInFlight: run.slots.peakInFlight,
     });
     return { results };
+  }
+
+  /** One invocation's shared permits and deadline. */
+  #invocation(context: Context): Invocation {
+    return {
+      slots: new Semaphore(this.#rt.config.perInvocationConcurrency),
+      deadline: invocationDeadline(context, this.#rt.taskOptions),
+    };
   }
 
   #register(context: Context): void {
@@ -152,7 +169,7 @@ class Worker {
     this.#messageConfig?.registerLambdaContext(context);
   }
 
-  async #record(record: SQSRecord, slots: Semaphore, stats: WorkerStats): Promise<object | Error> {
+  async #record(record: SQSRecord, run: Invocation, stats: WorkerStats): Promise<object | Error> {
     const parsed = parseTaskMessage(record.body);
     if (!parsed.ok) {
       stats.invalidMessages++;
@@ -166,17 +183,20 @@ class Worker {
     const message = parsed.value;
     try {
       return await this.#once(message, async () => {
-        const outcomes = await this.#runTasks(message, slots);
+        const outcomes = await this.#runTasks(message, run);
         const settlement = settleMessage(message, outcomes, this.#rt.config.maxReceiveCount);
         await this.#handOn(message, settlement);
+        const count = (list: Settlement['retries']) => list.reduce((n, r) => n + r.message.tasks.length, 0);
         stats.tasks += message.tasks.length;
         stats.succeeded += settlement.succeeded;
         stats.duplicates += settlement.duplicates;
-        stats.retried += settlement.retries.reduce((n, r) => n + r.message.tasks.length, 0);
+        stats.retried += count(settlement.retries);
+        stats.handedOn += count(settlement.handedOn);
         stats.deadLettered += settlement.deadLetters.length;
         return {
           succeeded: settlement.succeeded,
           duplicates: settlement.duplicates,
+          handedOn: count(settlement.handedOn),
           deadLettered: settlement.deadLetters.length,
         };
       });
@@ -201,11 +221,13 @@ class Worker {
     return (await idempotent({ key: message.key })) as T;
   }
 
-  async #runTasks(message: TaskMessage, slots: Semaphore): Promise<TaskOutcome[]> {
+  async #runTasks(message: TaskMessage, { slots, deadline }: Invocation): Promise<TaskOutcome[]> {
     const { jobId, runId, tasks } = message;
-    const settled = await runBounded(tasks, (task) => this.#tasks.run(jobId, runId, task), {
-      concurrency: slots,
-    });
+    // Checked once the task holds its permit, when it would start: a task that waited for a permit past
+    // the deadline is not started.
+    const runOne = async (task: JobTask) =>
+      deadline.tooLate(task) ?? this.#tasks.run(jobId, runId, task, deadline.taskOptions);
+    const settled = await runBounded(tasks, runOne, { concurrency: slots });
     return settled.map((s, i) =>
       s.status === 'fulfilled'
         ? s.value
@@ -217,7 +239,7 @@ class Worker {
   async #handOn(message: TaskMessage, settlement: Settlement): Promise<void> {
     const { queueUrl, dlqUrl } = this.#rt.wiring;
     const failures: string[] = [];
-    for (const { message: retry, delaySeconds } of settlement.retries) {
+    for (const { message: retry, delaySeconds } of [...settlement.retries, ...settlement.handedOn]) {
       if (!queueUrl) throw new Error('BOUNDED_FANOUT_QUEUE_URL is not set: failed tasks cannot be retried');
       const entry = { Id: 'r0', MessageBody: JSON.stringify(retry) };
       const failed = await sendMessageBatch(this.#rt.aws.sqs, queueUrl, [entry], { delaySeconds });
@@ -239,6 +261,7 @@ class Worker {
       ['TasksSucceeded', stats.succeeded],
       ['TasksDuplicate', stats.duplicates],
       ['TasksRetried', stats.retried],
+      ['TasksHandedOn', stats.handedOn],
       ['TasksDeadLettered', stats.deadLettered],
       ['MessagesInvalid', stats.invalidMessages],
       ['RecordsFailed', failedRecords],
@@ -247,6 +270,12 @@ class Worker {
     metrics.addMetric('PeakInFlight', MetricUnit.Count, stats.peakInFlight);
     metrics.publishStoredMetrics();
   }
+}
+
+interface Invocation {
+  /** perInvocationConcurrency permits shared by every task of the invocation. */
+  readonly slots: Semaphore;
+  readonly deadline: InvocationDeadline;
 }
 
 /** Dead-letter bodies (packed under 256 KiB) grouped into SendMessageBatch calls. */

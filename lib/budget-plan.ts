@@ -6,6 +6,7 @@ import type { concurrencyOf } from './budget-rules.js';
 import type { BudgetProblem } from './budget-schema.js';
 import { type FanoutConfig, type IdempotencyMode, IdempotencyModes } from './config.js';
 import { fleetDownstreamBudget } from './downstream/host-limits.js';
+import { defaultRetryOptions, type ResolvedRetryOptions } from './http/retry.js';
 import { type AwsPrices, awsPrices } from './prices.js';
 
 const SQS_BATCH_ENTRIES = 10;
@@ -158,7 +159,10 @@ export interface BudgetPlan {
   readonly workerBatch: {
     readonly tasks: number;
     readonly ms: number;
-    /** When every request runs to requestTimeoutMs (one attempt each). */
+    /**
+     * Against a stalled host: every attempt runs to requestTimeoutMs, each task makes all its attempts with
+     * the longest backoff between them (taskWorstMs).
+     */
     readonly timeoutMs: number;
     readonly limitMs: number;
   };
@@ -173,13 +177,24 @@ export interface BudgetPlan {
 const workerInFlight = (c: FanoutConfig) => Math.min(c.perInvocationConcurrency, c.maxSockets);
 const waves = (tasks: number, inFlight: number) => Math.ceil(tasks / inFlight);
 
+/**
+ * One task's longest run in one delivery against a host that never answers: runHttpTask's maxAttempts
+ * attempts of requestTimeoutMs each and the backoff ceilings between them (a server's Retry-After, up to
+ * maxRetryAfterMs, can ask for longer; a stalled host sends none).
+ */
+export function taskWorstMs(c: FanoutConfig, retry: ResolvedRetryOptions = defaultRetryOptions): number {
+  let backoffMs = 0;
+  for (let n = 1; n < retry.maxAttempts; n++) backoffMs += Math.min(retry.maxMs, retry.baseMs * 2 ** (n - 1));
+  return retry.maxAttempts * c.requestTimeoutMs + backoffMs;
+}
+
 export function workerBatch(c: FanoutConfig, latencyMs: number) {
   const tasks = c.batchSize * c.tasksPerMessage;
   const rounds = waves(tasks, workerInFlight(c));
   return {
     tasks,
     ms: rounds * latencyMs,
-    timeoutMs: rounds * c.requestTimeoutMs,
+    timeoutMs: rounds * taskWorstMs(c),
     limitMs: c.workerTimeoutSeconds * 1000,
   };
 }
@@ -298,7 +313,7 @@ export function warningsOf(
     );
   } else if (batch.timeoutMs > batch.limitMs) {
     warnings.push(
-      `A worker batch (${shape}) whose requests all run to requestTimeoutMs takes ${seconds(batch.timeoutMs)}, beyond workerTimeoutSeconds (${c.workerTimeoutSeconds} s): against a stalled host its messages are received again, and after maxReceiveCount (${c.maxReceiveCount}) dead-lettered.`,
+      `A worker batch (${shape}) against a stalled host, every request running to requestTimeoutMs (${defaultRetryOptions.maxAttempts} attempts a task, with backoff), takes ${seconds(batch.timeoutMs)}, beyond workerTimeoutSeconds (${c.workerTimeoutSeconds} s): each invocation starts only the attempts it can finish and hands the other tasks on unspent, so a stalled host takes several invocations per batch before its tasks are dead-lettered after maxReceiveCount (${c.maxReceiveCount}) started deliveries.`,
     );
   }
   const messageBytes = c.tasksPerMessage * o.bytesPerTask;

@@ -15,6 +15,7 @@ import {
   reservationOf,
   toEnvironment,
 } from './config.js';
+import { settleReserveMs, taskWindowMs } from './fanout/settle-reserve.js';
 
 /**
  * Orchestrators the budget counts when orchestratorReservedConcurrency is "none": one job at a time, as when the
@@ -137,14 +138,17 @@ const rules: ReadonlyArray<{ readonly reads: readonly string[]; readonly check: 
   },
   {
     reads: ['requestTimeoutMs', 'workerTimeoutSeconds'],
-    check: (c) =>
-      c.requestTimeoutMs < c.workerTimeoutSeconds * 1000
+    check: (c) => {
+      // The worker starts an attempt only if it ends before the time it keeps back to settle.
+      const windowMs = taskWindowMs(c.workerTimeoutSeconds * 1000);
+      return c.requestTimeoutMs < windowMs
         ? undefined
         : problem(
             'requestTimeoutMs',
             c.requestTimeoutMs,
-            `is not below workerTimeoutSeconds (${c.workerTimeoutSeconds} s): one request could outlive the worker`,
-          ),
+            `is not below the ${windowMs} ms a worker invocation has for tasks (workerTimeoutSeconds ${c.workerTimeoutSeconds} s less ${settleReserveMs(c.workerTimeoutSeconds * 1000)} ms kept to settle): the worker could start no task`,
+          );
+    },
   },
   {
     reads: ['deadlineMarginMs', 'requestTimeoutMs', 'orchestratorTimeoutSeconds'],

@@ -137,7 +137,7 @@ function drainRows(plan: BudgetPlan): string[] {
   ]);
   return [
     ...renderColumns([['path', 'in flight', 'tasks/s', 'time'], ...rows], [1, 2, 3]),
-    `one worker batch: ${count(b.tasks)} tasks in ${formatDuration(b.ms)} (${formatDuration(b.timeoutMs)} if every request times out); worker timeout ${formatDuration(b.limitMs)}`,
+    `one worker batch: ${count(b.tasks)} tasks in ${formatDuration(b.ms)} (${formatDuration(b.timeoutMs)} if every request times out, retries included); worker timeout ${formatDuration(b.limitMs)}`,
   ];
 }
 

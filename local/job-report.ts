@@ -98,6 +98,8 @@ export interface LocalJobReport {
     readonly containers: number;
     readonly duplicates: number;
     readonly retried: number;
+    /** Tasks the worker had no time to start, handed on in new messages with their attempt unspent. */
+    readonly handedOn: number;
     readonly invalidMessages: number;
   };
   readonly poller: PollerStats;
@@ -200,6 +202,7 @@ export async function buildReport(inputs: ReportInputs): Promise<LocalJobReport>
       containers: worker.stats.containers,
       duplicates: logs.metric(WORKER, 'TasksDuplicate'),
       retried: logs.metric(WORKER, 'TasksRetried'),
+      handedOn: logs.metric(WORKER, 'TasksHandedOn'),
       invalidMessages: logs.metric(WORKER, 'MessagesInvalid'),
     },
     poller: pollerStats,

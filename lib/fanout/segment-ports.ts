@@ -21,6 +21,13 @@ export interface TaskResult {
   readonly attempts: number;
   readonly durationMs?: number;
   readonly error?: string;
+  /**
+   * On a failure: false when another delivery would fail the same way or repeat a side effect (runHttpTask's
+   * `retryable`), so it is dead-lettered at once; a failure that does not say is retryable.
+   */
+  readonly retryable?: boolean;
+  /** Not started (the invocation's deadline was too near): handed on without spending an attempt. */
+  readonly unstarted?: boolean;
 }
 
 export interface SendEntry {

@@ -225,8 +225,11 @@ class Segment {
         if (result.ok) this.#counts.invokeSucceeded++;
         else {
           this.#counts.invokeFailed++;
+          // Invoke mode has no redelivery: every failure is dead-lettered, a task the worker had no time
+          // to start with no delivery spent.
+          const deliveries = result.unstarted ? 0 : 1;
           await this.#deadLetter(
-            deadLetterTask(task, 1, result.error ?? `status ${result.status}`, result.status),
+            deadLetterTask(task, deliveries, result.error ?? `status ${result.status}`, result.status),
           );
         }
       }

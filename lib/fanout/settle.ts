@@ -5,12 +5,20 @@ import type { TaskResult } from './segment.js';
 import { SQS_MAX_DELAY_SECONDS, SQS_MAX_MESSAGE_BYTES, TASK_ENVELOPE_BYTES } from './sqs-limits.js';
 
 /*
-How a packed message keeps the accounting exact: the worker runs every task of the message, then settles
-the message as a whole. Succeeded tasks end there. Failed tasks alone go on: in a new message (attempt + 1,
-a deterministic key, a growing delay) while attempts remain, to the dead-letter queue with their last
-error once `maxAttempts` deliveries failed. The original message is then reported as processed, so SQS
-deletes it and never redelivers the succeeded neighbours. Each task thus ends exactly once: succeeded, or
-dead-lettered after its last attempt.
+How a packed message keeps the accounting exact: the worker runs the tasks of the message, then settles
+the message as a whole, each task by its outcome:
+- succeeded: it ends there;
+- failed and retryable (runHttpTask's rules: a network error, a timeout, 408, 425, 429, 5xx, for a method
+  that may be repeated) while attempts remain: in a new message (attempt + 1, key `<key>#<attempt>`, a
+  growing delay);
+- failed for good (any other failure), or retryable with its `maxAttempts` deliveries spent: to the
+  dead-letter queue with its last error and the deliveries it had;
+- not started (the invocation's deadline was too near): in a new message with the same attempt, key
+  `<key>~<n>`, no delay, so running out of time spends no attempt.
+The original message is then reported as processed, so SQS deletes it and never redelivers the succeeded
+neighbours. Each task thus ends exactly once: succeeded, or dead-lettered. The new messages' keys derive
+from the original's alone, so settling the same delivery twice sends the same keys, and the message-level
+idempotency record of the first one sent makes the other a duplicate.
 */
 
 export interface TaskOutcome extends TaskResult {
@@ -18,12 +26,19 @@ export interface TaskOutcome extends TaskResult {
   readonly duplicate?: boolean;
 }
 
+export interface FollowUp {
+  readonly message: TaskMessage;
+  readonly delaySeconds: number;
+}
+
 export interface Settlement {
   readonly succeeded: number;
   readonly duplicates: number;
-  /** Messages carrying only the failed tasks, for another attempt. */
-  readonly retries: readonly { readonly message: TaskMessage; readonly delaySeconds: number }[];
-  /** Tasks out of attempts, with their last error. */
+  /** Messages carrying only the retryable failed tasks, for another attempt. */
+  readonly retries: readonly FollowUp[];
+  /** Messages carrying the tasks not started, with the same attempt. */
+  readonly handedOn: readonly FollowUp[];
+  /** Tasks failed for good or out of attempts, with their last error. */
   readonly deadLetters: readonly DeadLetterTask[];
 }
 
@@ -32,7 +47,16 @@ export function retryDelaySeconds(base: number, attempt: number): number {
   return Math.min(SQS_MAX_DELAY_SECONDS, base * 2 ** (attempt - 1));
 }
 
-/** Settles one message from its tasks' outcomes (in the order of `message.tasks`). */
+/** The key of the message that hands on a message's unstarted tasks: `<key>~1`, then `~2`, ... */
+export function handOnKey(key: string): string {
+  const n = /~(\d+)$/.exec(key);
+  return n ? `${key.slice(0, n.index)}~${Number(n[1]) + 1}` : `${key}~1`;
+}
+
+/**
+ * Settles one message from its tasks' outcomes (in the order of `message.tasks`). A failed outcome is
+ * retried unless it says `retryable: false`; a missing one counts as a retryable failure.
+ */
 export function settleMessage(
   message: TaskMessage,
   outcomes: readonly TaskOutcome[],
@@ -40,34 +64,36 @@ export function settleMessage(
 ): Settlement {
   let succeeded = 0;
   let duplicates = 0;
-  const failed: { task: JobTask; outcome: TaskOutcome }[] = [];
+  const [retry, handOn]: JobTask[][] = [[], []];
+  const deadLetters: DeadLetterTask[] = [];
   message.tasks.forEach((task, i) => {
     const outcome = outcomes[i] ?? { id: task.id, ok: false, attempts: 0, error: 'no outcome' };
-    if (!outcome.ok) failed.push({ task, outcome });
-    else if (outcome.duplicate) duplicates++;
-    else succeeded++;
+    if (outcome.ok && outcome.duplicate) duplicates++;
+    else if (outcome.ok) succeeded++;
+    else if (outcome.unstarted) handOn.push(task);
+    else if (outcome.retryable !== false && message.attempt < maxAttempts) retry.push(task);
+    else {
+      const error = outcome.error ?? `status ${outcome.status}`;
+      deadLetters.push(deadLetterTask(task, message.attempt, error, outcome.status));
+    }
   });
-  if (failed.length === 0) return { succeeded, duplicates, retries: [], deadLetters: [] };
-  if (message.attempt >= maxAttempts) {
-    const deadLetters = failed.map(({ task, outcome }) =>
-      deadLetterTask(task, message.attempt, outcome.error ?? `status ${outcome.status}`, outcome.status),
-    );
-    return { succeeded, duplicates, retries: [], deadLetters };
-  }
+  const { attempt, key } = message;
+  const delaySeconds = retryDelaySeconds(message.retryDelaySeconds ?? 0, attempt);
   return {
     succeeded,
     duplicates,
-    retries: retryMessages(
-      message,
-      failed.map((f) => f.task),
-    ),
-    deadLetters: [],
+    retries: followUps(message, retry, { attempt: attempt + 1, key: `${key}#${attempt + 1}`, delaySeconds }),
+    handedOn: followUps(message, handOn, { attempt, key: handOnKey(key), delaySeconds: 0 }),
+    deadLetters,
   };
 }
 
-function retryMessages(message: TaskMessage, tasks: readonly JobTask[]) {
-  const attempt = message.attempt + 1;
-  const delaySeconds = retryDelaySeconds(message.retryDelaySeconds ?? 0, message.attempt);
+function followUps(
+  message: TaskMessage,
+  tasks: readonly JobTask[],
+  { attempt, key, delaySeconds }: { attempt: number; key: string; delaySeconds: number },
+): FollowUp[] {
+  if (tasks.length === 0) return [];
   // Usually one message; more only if a task grew past the original's room (it cannot, but stay exact).
   const packer = new Batcher<JobTask>({
     maxItems: message.tasks.length,
@@ -86,7 +112,7 @@ function retryMessages(message: TaskMessage, tasks: readonly JobTask[]) {
   return groups.map((group, i) => ({
     message: {
       ...message,
-      key: `${message.key}#${attempt}${groups.length > 1 ? `.${i}` : ''}`,
+      key: `${key}${groups.length > 1 ? `.${i}` : ''}`,
       attempt,
       tasks: group,
     },

@@ -38,6 +38,14 @@ export interface HttpTaskResult {
   /** From the call to the result, waits between attempts included. */
   readonly durationMs: number;
   readonly error?: HttpTaskError;
+  /**
+   * On a failure, whether another delivery of the task may succeed, by runHttpTask's own retry rules: a
+   * network error, a timeout, 408, 425, 429 or 5xx, or the task was cut short by an abort or the deadline,
+   * and the method may be repeated (idempotent, or `retryNonIdempotent`). false for the rest (any other
+   * status, a refused destination, an invalid task, a POST or PATCH without `retryNonIdempotent`): the
+   * same request would fail the same way or repeat a side effect. Absent on success.
+   */
+  readonly retryable?: boolean;
   /** Bytes of the last response body read. */
   readonly bytes?: number;
   /** The last response body as text, when `keepBody` is set. */

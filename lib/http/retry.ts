@@ -63,9 +63,12 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   return Math.max(0, at - now);
 }
 
-/** 5xx and 429 are worth another try; the rest of 4xx will answer the same again. */
+/**
+ * 408 (Request Timeout), 425 (Too Early), 429 and 5xx are worth another try; the rest of 4xx will answer
+ * the same again. The worker settles a failed task by the same rule (lib/fanout/settle.ts).
+ */
 export function isRetryableStatus(status: number): boolean {
-  return status === 429 || (status >= 500 && status <= 599);
+  return status === 408 || status === 425 || status === 429 || (status >= 500 && status <= 599);
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);

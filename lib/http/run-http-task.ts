@@ -2,8 +2,7 @@
 // Never throws for a failed request: every outcome is a result, so a fan-out can count and keep each one.
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
-import { AbortError, assertInteger, ErrorCodes, InvalidArgumentError, TimeoutError } from '../errors.js';
-import { DESTINATION_REFUSED } from './destination-guard.js';
+import { AbortError, assertInteger, InvalidArgumentError, TimeoutError } from '../errors.js';
 import {
   type HttpTask,
   type HttpTaskError,
@@ -11,19 +10,12 @@ import {
   type ValidTask,
   validateTask,
 } from './http-task.js';
-import { RESPONSE_TOO_LARGE, readCappedBody } from './read-body.js';
+import { cutShort, isSuccess, next, type Outcome } from './next-attempt.js';
+import { readCappedBody } from './read-body.js';
 import { Redactor, type SecretNames } from './redact.js';
-import {
-  backoffDelay,
-  isIdempotent,
-  isRetryableStatus,
-  parseRetryAfter,
-  type ResolvedRetryOptions,
-  type RetryOptions,
-  resolveRetryOptions,
-} from './retry.js';
+import { isIdempotent, type ResolvedRetryOptions, type RetryOptions, resolveRetryOptions } from './retry.js';
 
-export const HTTP_STATUS = 'BF_HTTP_STATUS';
+export { DEADLINE, HTTP_STATUS } from './next-attempt.js';
 
 /** Why an attempt is followed by another, for logs and tests. */
 export interface RetryEvent {
@@ -46,6 +38,16 @@ export interface RunHttpTaskOptions {
   readonly signal?: AbortSignal;
   /** Per-attempt timeout when the task has none: for the headers once sent, and again for the body. */
   readonly timeoutMs?: number;
+  /**
+   * When every attempt must be over, on the `now` clock (epoch ms): an attempt, its backoff wait included,
+   * starts only if its timeout ends by then. The result of a task cut short says `retryable: true`, with
+   * `attempts: 0` (code BF_DEADLINE) when no attempt started. A worker passes its invocation's deadline
+   * less the time it needs to settle, so no attempt outlives the invocation (an attempt's body may still
+   * take up to its timeout again: the caller's `signal` is the backstop).
+   */
+  readonly deadline?: number;
+  /** The clock of `deadline`; Date.now unless given. */
+  readonly now?: () => number;
   /** Response bodies longer than this fail the task (code BF_RESPONSE_TOO_LARGE). */
   readonly maxBodyBytes?: number;
   /** Return the final response body as text in `result.body`. */
@@ -72,6 +74,7 @@ interface Resolved {
   readonly onRetry: ((event: RetryEvent) => void) | undefined;
   readonly random: () => number;
   readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  readonly now: () => number;
 }
 
 const defaultSleep = (ms: number, signal?: AbortSignal) => sleepFor(ms, undefined, { signal });
@@ -87,6 +90,9 @@ function resolveOptions(options: RunHttpTaskOptions): Resolved {
   if (!dispatcher || typeof (dispatcher as Dispatcher).dispatch !== 'function') {
     throw new InvalidArgumentError('dispatcher', dispatcher, 'an undici Dispatcher');
   }
+  if (options.deadline !== undefined && !Number.isFinite(options.deadline)) {
+    throw new InvalidArgumentError('deadline', options.deadline, 'a finite time in milliseconds');
+  }
   const resolved: Resolved = {
     dispatcher,
     retry: resolveRetryOptions(retry),
@@ -97,20 +103,11 @@ function resolveOptions(options: RunHttpTaskOptions): Resolved {
     onRetry: options.onRetry,
     random: options.random ?? Math.random,
     sleep: options.sleep ?? defaultSleep,
+    now: options.now ?? Date.now,
   };
   resolvedCache.set(options, resolved);
   return resolved;
 }
-
-/** What one attempt came to: a response (read or not), or the error it failed with. */
-type Outcome =
-  | {
-      readonly status: number;
-      readonly retryAfter?: string | string[];
-      readonly bytes: number;
-      readonly text?: string;
-    }
-  | { readonly status: number; readonly error: unknown };
 
 const UNDICI_TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
@@ -155,22 +152,6 @@ async function attempt(
   }
 }
 
-function isSuccess(status: number, expect: readonly number[] | undefined): boolean {
-  return expect ? expect.includes(status) : status >= 200 && status <= 299;
-}
-
-const FINAL_CODES = new Set<string>([
-  DESTINATION_REFUSED,
-  RESPONSE_TOO_LARGE,
-  ErrorCodes.ABORTED,
-  ErrorCodes.INVALID_ARGUMENT,
-  'UND_ERR_INVALID_ARG',
-  'UND_ERR_ABORTED',
-  'UND_ERR_NOT_SUPPORTED',
-  'ERR_INVALID_URL',
-  'ENOTFOUND',
-]);
-
 function toTaskError(error: unknown, task: HttpTask, r: Resolved): HttpTaskError {
   const e = error as
     | { name?: string; code?: unknown; message?: string; cause?: { code?: unknown } }
@@ -181,94 +162,72 @@ function toTaskError(error: unknown, task: HttpTask, r: Resolved): HttpTaskError
   return { name: e?.name ?? 'Error', code, message };
 }
 
-/** What follows an attempt: the end (a success when no error), or a wait before the next attempt. */
-type Next =
-  | { readonly end: true; readonly error?: HttpTaskError }
-  | {
-      readonly end: false;
-      readonly delayMs: number;
-      readonly source: RetryEvent['source'];
-      readonly code: string;
-    };
-
-interface Attempted {
-  readonly n: number;
-  readonly id: string;
-  readonly retryable: boolean;
-  readonly expect: readonly number[] | undefined;
-}
-
-/** The retry rules applied to one attempt's outcome. */
-function next(outcome: Outcome, { n, id, retryable, expect }: Attempted, task: HttpTask, r: Resolved): Next {
-  const { maxAttempts, maxRetryAfterMs } = r.retry;
-  if ('error' in outcome) {
-    const error = toTaskError(outcome.error, task, r);
-    if (FINAL_CODES.has(error.code) || !retryable || n >= maxAttempts) return { end: true, error };
-    return { end: false, delayMs: backoffDelay(n, r.retry, r.random), source: 'backoff', code: error.code };
-  }
-  const { status } = outcome;
-  if (isSuccess(status, expect)) return { end: true };
-  const failure = (detail = '') => ({
-    name: 'HttpStatusError',
-    code: HTTP_STATUS,
-    message: `Unexpected status ${status} from task ${id}${detail}`,
-  });
-  if (!isRetryableStatus(status) || !retryable) return { end: true, error: failure() };
-  if (n >= maxAttempts) return { end: true, error: failure(` after ${n} attempts`) };
-  const retryAfter = parseRetryAfter(outcome.retryAfter);
-  if (retryAfter === undefined) {
-    return { end: false, delayMs: backoffDelay(n, r.retry, r.random), source: 'backoff', code: HTTP_STATUS };
-  }
-  if (retryAfter > maxRetryAfterMs) {
-    const detail = `: Retry-After ${retryAfter} ms exceeds maxRetryAfterMs (${maxRetryAfterMs})`;
-    return { end: true, error: failure(detail) };
-  }
-  return { end: false, delayMs: retryAfter, source: 'retry-after', code: HTTP_STATUS };
-}
-
 /**
  * Runs `task` on `options.dispatcher`: per-attempt timeout, up to `retry.maxAttempts` attempts on network
- * errors, 5xx and 429 with full-jitter backoff or the server's Retry-After, never retrying POST or PATCH
- * unless the task allows it, the body streamed and capped. Resolves to a result for every outcome.
- * Throws InvalidArgumentError only for bad `options` (a bad task is a failed result).
+ * errors, timeouts, 408, 425, 429 and 5xx with full-jitter backoff or the server's Retry-After, never
+ * retrying POST or PATCH unless the task allows it, no attempt started that would end after
+ * `options.deadline`, the body streamed and capped. Resolves to a result for every outcome; a failed one
+ * says whether it is `retryable`. Throws InvalidArgumentError only for bad `options` (a bad task is a
+ * failed result).
  */
 export async function runHttpTask(task: HttpTask, options: RunHttpTaskOptions): Promise<HttpTaskResult> {
   const r = resolveOptions(options);
   const started = performance.now();
   const id = typeof task?.id === 'string' ? task.id : String(task?.id);
-  const done = (ok: boolean, status: number, attempts: number, error?: HttpTaskError, read?: Outcome) => {
+  const done = (status: number, attempts: number, end: Failure | undefined, read?: Outcome) => {
     const result: { -readonly [K in keyof HttpTaskResult]: HttpTaskResult[K] } = {
       id,
-      ok,
+      ok: end === undefined,
       status,
       attempts,
       durationMs: Math.round(performance.now() - started),
     };
-    if (error) result.error = error;
+    if (end) [result.error, result.retryable] = [end.error, end.retryable];
     if (read && 'bytes' in read) result.bytes = read.bytes;
     if (read && 'text' in read && read.text !== undefined) result.body = read.text;
     return result as HttpTaskResult;
   };
   const valid = validateTask(task);
-  if ('code' in valid) return done(false, 0, 0, valid);
-  const { signal } = options;
-  const aborted = () => toTaskError(new AbortError(`Task ${id} was aborted`), task, r);
-  if (signal?.aborted) return done(false, 0, 0, aborted());
+  if ('code' in valid) return done(0, 0, { error: valid, retryable: false });
+  const { signal, deadline } = options;
   const ms = valid.timeoutMs ?? r.timeoutMs;
-  const retryable = task.retryNonIdempotent === true || isIdempotent(valid.method);
+  const fits = (waitMs: number) => deadline === undefined || r.now() + waitMs + ms <= deadline;
+  // Nothing was sent: another delivery may run it, whatever the method.
+  if (signal?.aborted) return done(0, 0, { error: aborted(id, task, r), retryable: true });
+  if (!fits(0)) return done(0, 0, { error: cutShort(id, ms), retryable: true });
+  const mayRepeat = task.retryNonIdempotent === true || isIdempotent(valid.method);
+  const rules = { retry: r.retry, random: r.random, toError: (e: unknown) => toTaskError(e, task, r) };
+  // An abort mid-attempt: the request may have reached the server, so only a repeatable method is retryable.
+  const abortedAt = (status: number, n: number) =>
+    done(status, n, { error: aborted(id, task, r), retryable: mayRepeat });
 
   for (let n = 1; ; n++) {
     const outcome = await attempt(task, valid, ms, r, signal);
     const { status } = outcome;
-    if (signal?.aborted) return done(false, status, n, aborted());
-    const then = next(outcome, { n, id, retryable, expect: valid.expect }, task, r);
-    if (then.end) return done(then.error === undefined, status, n, then.error, outcome);
-    r.onRetry?.({ id, attempt: n, delayMs: then.delayMs, source: then.source, status, code: then.code });
-    try {
-      await r.sleep(then.delayMs, signal);
-    } catch (error) {
-      return done(false, status, n, signal?.aborted ? aborted() : toTaskError(error, task, r));
+    if (signal?.aborted) return abortedAt(status, n);
+    const then = next(outcome, { n, id, mayRepeat, expect: valid.expect }, rules);
+    if (then.end) {
+      return done(status, n, then.error && { error: then.error, retryable: then.retryable }, outcome);
     }
-    if (signal?.aborted) return done(false, status, n, aborted());
+    if (!fits(then.delayMs)) return done(status, n, { error: cutShort(id, ms, then.error), retryable: true });
+    const { delayMs, source, error } = then;
+    r.onRetry?.({ id, attempt: n, delayMs, source, status, code: error.code });
+    try {
+      await r.sleep(delayMs, signal);
+    } catch (e) {
+      if (signal?.aborted) return abortedAt(status, n);
+      return done(status, n, { error: toTaskError(e, task, r), retryable: mayRepeat });
+    }
+    if (signal?.aborted) return abortedAt(status, n);
+    // The wait may have run long (a downstream policy queues the retry behind its limits).
+    if (!fits(0)) return done(status, n, { error: cutShort(id, ms, error), retryable: true });
   }
 }
+
+interface Failure {
+  readonly error: HttpTaskError;
+  readonly retryable: boolean;
+}
+
+const aborted = (id: string, task: HttpTask, r: Resolved) =>
+  toTaskError(new AbortError(`Task ${id} was aborted`), task, r);

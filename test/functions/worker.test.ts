@@ -33,7 +33,10 @@ let seq = 0;
 
 beforeAll(async () => {
   server = await startCountingServer({ delayMs: 5 });
-  server.script((req) => (req.path.includes('/fail/') ? { status: 404, body: 'gone' } : undefined));
+  // A retryable failure, retried at once by runHttpTask (Retry-After 0) up to its 4 attempts per delivery.
+  server.script((req) =>
+    req.path.includes('/fail/') ? { status: 503, headers: { 'retry-after': '0' }, body: 'busy' } : undefined,
+  );
   h = await startHarness({ perInvocationConcurrency: PER_INVOCATION, maxReceiveCount: MAX_RECEIVE });
   const { createRuntime } = await import('../../functions/runtime.js');
   const { createWorkerHandler } = await import('../../functions/worker.js');
@@ -98,7 +101,9 @@ describe('worker on SQS batches', () => {
     expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(invalidIds.sort());
     // Bounded across the whole batch, counted on the server, and the bound is reached.
     expect(server.tally.peakInFlight).toBe(PER_INVOCATION);
-    for (const m of messages) for (const t of m.tasks) expect(hits(new URL(t.url).pathname)).toBe(1);
+    for (const m of messages) {
+      for (const t of m.tasks) expect(hits(new URL(t.url).pathname)).toBe(t.url.includes('/fail/') ? 4 : 1);
+    }
 
     const retries = (await drainQueue(h.sqs, h.resources.queueUrl)).map(
       (m) => JSON.parse(m.Body!) as TaskMessage,
@@ -127,7 +132,7 @@ describe('worker on SQS batches', () => {
     expect(second.batchItemFailures).toEqual([]);
     expect([hits('/d1'), hits('/d2')]).toEqual([1, 1]);
     // The message was settled once: the second delivery runs nothing and re-sends nothing.
-    expect(hits('/fail/d3')).toBe(1);
+    expect(hits('/fail/d3')).toBe(4);
     const retries = (await drainQueue(h.sqs, h.resources.queueUrl)).map(
       (m) => JSON.parse(m.Body!) as TaskMessage,
     );
@@ -147,7 +152,7 @@ describe('worker on SQS batches', () => {
     if (body.kind !== 'dead-letter') return;
     expect(body.message).toMatchObject({ jobId: 'wjob', runId: 'run1', source: 'worker' });
     expect(body.message.tasks).toEqual([
-      { task: message.tasks[1], attempts: MAX_RECEIVE, status: 404, error: expect.stringContaining('404') },
+      { task: message.tasks[1], attempts: MAX_RECEIVE, status: 503, error: expect.stringContaining('503') },
     ]);
   });
 
@@ -205,7 +210,7 @@ describe('worker on direct Invoke (invoke mode)', () => {
       results: { id: string; ok: boolean; status: number }[];
     };
     expect(out.results.map((r) => [r.id, r.ok, r.status])).toEqual(
-      tasks.map((t, i) => [t.id, i !== 5, i === 5 ? 404 : 200]),
+      tasks.map((t, i) => [t.id, i !== 5, i === 5 ? 503 : 200]),
     );
     expect(server.tally.peakInFlight).toBeLessThanOrEqual(PER_INVOCATION);
   });

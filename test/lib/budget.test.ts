@@ -170,7 +170,11 @@ describe('validateBudget', () => {
     ],
     [
       { requestTimeoutMs: 60_000, deadlineMarginMs: 60_000 },
-      'requestTimeoutMs: 60000 is not below workerTimeoutSeconds (60 s)',
+      'requestTimeoutMs: 60000 is not below the 55000 ms a worker invocation has for tasks (workerTimeoutSeconds 60 s less 5000 ms kept to settle): the worker could start no task',
+    ],
+    [
+      { requestTimeoutMs: 55_000, deadlineMarginMs: 60_000 },
+      'requestTimeoutMs: 55000 is not below the 55000 ms a worker invocation has for tasks',
     ],
     [{ deadlineMarginMs: 5_000 }, 'deadlineMarginMs: 5000 is below requestTimeoutMs (10000)'],
     [
@@ -263,7 +267,8 @@ describe('planBudget: hand-computed examples', () => {
       perHost: 240,
     });
     // A batch: 10 messages x 25 tasks = 250 tasks, 16 at once: 16 waves x 200 ms = 3.2 s (160 s at 10 s each).
-    expect(plan.workerBatch).toEqual({ tasks: 250, ms: 3_200, timeoutMs: 160_000, limitMs: 60_000 });
+    // 16 rounds of 16 tasks; a stalled task: 4 attempts x 10 s + backoff ceilings 100 + 200 + 400 ms.
+    expect(plan.workerBatch).toEqual({ tasks: 250, ms: 3_200, timeoutMs: 16 * 40_700, limitMs: 60_000 });
     // Queue: 4,000 invocations, 10 at once: 400 rounds x 3.2 s. Enqueueing: 4,000 calls / 8 x 20 ms = 10 s.
     expect(plan.drain.queue).toEqual({ inFlight: 160, ms: 1_280_000, tasksPerSecond: 781.25 });
     // Inline: 32 at once, 31,250 waves x 200 ms.
@@ -308,7 +313,9 @@ describe('planBudget: hand-computed examples', () => {
     expect(plan.cost.usdByIdempotency.off).toBeCloseTo(0.091001877, 9);
     expect(plan.problems).toEqual([]);
     expect(plan.warnings).toEqual([
-      expect.stringContaining('whose requests all run to requestTimeoutMs takes 160 s'),
+      expect.stringContaining(
+        '(4 attempts a task, with backoff), takes 651.2 s, beyond workerTimeoutSeconds (60 s)',
+      ),
     ]);
   });
 

@@ -194,6 +194,91 @@ describe('faults', () => {
     );
   }, 180_000);
 
+  // Only a failure another try could fix goes round the queue: a permanent one is sent once and dead-lettered
+  // on its first delivery; a retryable one gets maxReceiveCount deliveries of runHttpTask's 4 attempts.
+  it('permanent failures are sent once, retryable ones go round maxReceiveCount deliveries, all accounted', async () => {
+    const replies: Record<string, { status?: number; reset?: boolean; headers?: Record<string, string> }> = {
+      p404: { status: 404 },
+      p400: { status: 400 },
+      p401: { status: 401 },
+      p410: { status: 410 },
+      p422: { status: 422 },
+      post500: { status: 500 },
+      r503: { status: 503, headers: { 'retry-after': '0' } },
+      reset: { reset: true },
+    };
+    const t = await target((id) => replies[id]);
+    const failing = Object.keys(replies).map((id) => ({
+      id,
+      url: t.url('queue', id),
+      mode: 'queue',
+      ...(id === 'post500' ? { method: 'POST', body: '{}' } : {}),
+    }));
+    const tasks = [...failing, ...queued(t, 12, 'ok'), { id: 'bad', url: 'nope', mode: 'queue' }];
+    const report = await runLocalJob(
+      { jobId: 'permanent', tasks },
+      { config: config('permanent', { tasksPerMessage: 5 }), backend: backend() },
+    );
+    log('permanent', report);
+
+    expectAccounted(report);
+    expect([report.submitted, report.succeeded, report.deadLettered, report.invalid]).toEqual([21, 12, 8, 1]);
+    const requests = Object.fromEntries(failing.map(({ id }) => [id, t.answers.get(id)?.length ?? 0]));
+    expect(requests).toEqual({
+      p404: 1,
+      p400: 1,
+      p401: 1,
+      p410: 1,
+      p422: 1,
+      post500: 1,
+      r503: 12,
+      reset: 12,
+    });
+    const attempts = Object.fromEntries(report.deadLetteredTasks.map((d) => [d.id, d.attempts]));
+    expect(attempts).toEqual({ p404: 1, p400: 1, p401: 1, p410: 1, p422: 1, post500: 1, r503: 3, reset: 3 });
+    expect(report.deadLetters).toMatchObject({ tasks: 8, distinct: 8 });
+  }, 180_000);
+
+  // The worker times itself: against a host that never answers, with 2 s invocations and 1 s attempts, it
+  // starts only the attempts it can finish, hands the rest on unspent and settles every message before
+  // Lambda's timeout. So no invocation is killed, no raw message reaches the DLQ through SQS redrive, and
+  // each task is dead-lettered once, by the worker, after maxReceiveCount deliveries in which it started:
+  // one request each (a retry never fits in what is left after the first attempt).
+  it('a host that never answers: each task dead-lettered once, by the worker, no invocation timed out', async () => {
+    const t = await target(() => ({ stall: 'headers' }));
+    const tasks = queued(t, 20, 's');
+    const maxReceiveCount = 2;
+    const report = await runLocalJob(
+      { jobId: 'stalled', tasks },
+      {
+        config: config('stalled', {
+          tasksPerMessage: 5,
+          batchSize: 2,
+          workerTimeoutSeconds: 2,
+          requestTimeoutMs: 1_000,
+          visibilityTimeoutSeconds: 12,
+          maxReceiveCount,
+        }),
+        backend: backend(),
+      },
+    );
+    log('stalled', report);
+
+    expectAccounted(report);
+    expect(report.succeeded).toBe(0);
+    expect(report.deadLettered).toBe(20);
+    expect(report.deadLetters).toMatchObject({ tasks: 20, distinct: 20 });
+    expect(report.deadLetters.bySource).toEqual({ orchestrator: 0, worker: 20, redrive: 0 });
+    expect(report.worker.errors).toBe(0);
+    // 10 tasks a batch, 4 at once: every invocation hands some on.
+    expect(report.worker.handedOn).toBeGreaterThan(0);
+    expect(report.poller.invocationErrors).toBe(0);
+    expect(report.deadLetteredTasks.every((d) => d.attempts === maxReceiveCount)).toBe(true);
+    expect(tasks.map((task) => t.answers.get(task.id)?.length ?? 0)).toEqual(
+      tasks.map(() => maxReceiveCount),
+    );
+  }, 180_000);
+
   it('a failure budget that trips stops the job: nothing after it starts, everything started is accounted for', async () => {
     // The first 100 tasks succeed, then every other one fails: past 20% failed the budget trips, midway.
     const failing = (id: string) => Number(id.slice(1)) >= 100 && Number(id.slice(1)) % 2 === 0;

@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDownstream } from '../../../lib/downstream/downstream-policy.js';
 import { createHttpAgents, type HttpAgents } from '../../../lib/http/agents.js';
 import type { HttpTaskResult } from '../../../lib/http/http-task.js';
+import type { RunHttpTaskOptions } from '../../../lib/http/run-http-task.js';
+import { startCountingServer } from '../../helpers/counting-server.js';
 import { type CapacityServer, startCapacityServer } from './capacity-server.js';
 import { FakeClock, flush } from './fake-clock.js';
 
@@ -201,5 +203,44 @@ describe('DownstreamPolicy: tasks it cannot limit, and aborts', () => {
     expect(() => createDownstream({ 'a.example': { adaptive: 'yes' as never } })).toThrow(/adaptive/);
     expect(() => createDownstream({}, { share: 2 })).toThrow(/`share`/);
     expect(() => createDownstream({}, { global: 0 })).toThrow(/`global`/);
+  });
+});
+
+describe('DownstreamPolicy: carries runHttpTask retryable decision and deadline', () => {
+  it('a permanent failure is not retryable, a retryable one is, and the deadline holds through the policy', async () => {
+    let clock = 0;
+    const target = await startCountingServer({
+      script: ({ path }) => {
+        if (path === '/slow-503') clock += 600;
+        return path === '/404' ? { status: 404 } : { status: 503, headers: { 'retry-after': '0' } };
+      },
+    });
+    try {
+      const host = new URL(target.url).host;
+      const policy = createDownstream({ [host]: { maxConcurrency: 1, maxRequestsPerSecond: 100 } });
+      const run = (path: string, extra: Partial<RunHttpTaskOptions> = {}) =>
+        policy.run(
+          { id: path, url: `${target.url}${path}`, timeoutMs: 1_000 },
+          { dispatcher: agents.dispatcher, retry: { maxAttempts: 3 }, ...extra },
+        );
+      expect(await run('/404')).toMatchObject({ ok: false, status: 404, attempts: 1, retryable: false });
+      expect(await run('/503')).toMatchObject({ ok: false, status: 503, attempts: 3, retryable: true });
+      // Too late to start: nothing is sent.
+      expect(await run('/late', { now: () => 0, deadline: 999 })).toMatchObject({
+        attempts: 0,
+        retryable: true,
+        error: { code: 'BF_DEADLINE' },
+      });
+      // Each request moves the clock 600 ms: a retry would end at 600 + 1000 > 1500.
+      expect(await run('/slow-503', { now: () => clock, deadline: 1_500 })).toMatchObject({
+        status: 503,
+        attempts: 1,
+        retryable: true,
+      });
+      const paths = target.requests.map((r) => r.path);
+      expect([paths.length, paths.filter((p) => p === '/late').length]).toEqual([5, 0]);
+    } finally {
+      await target.close();
+    }
   });
 });

@@ -24,6 +24,10 @@ class FakePorts implements SegmentPorts {
   readonly started = new Map<string, number>();
   readonly keys = new Set<string>();
   readonly deadLettered: string[] = [];
+  /** Dead-letter records as `id:attempts`. */
+  readonly deadAttempts: string[] = [];
+  /** Invoke-mode tasks the worker answers as not started (its deadline came first). */
+  unstarted: ReadonlySet<string> = new Set();
   inFlight = { inline: 0, send: 0, invoke: 0 };
   peak = { inline: 0, send: 0, invoke: 0 };
   constructor(
@@ -74,13 +78,19 @@ class FakePorts implements SegmentPorts {
       for (const entry of entries) {
         const body = readDeadLetterBody(entry.MessageBody);
         if (body.kind !== 'dead-letter') throw new Error('not a dead letter');
-        for (const t of body.message.tasks) this.deadLettered.push(t.task.id);
+        for (const t of body.message.tasks) {
+          this.deadLettered.push(t.task.id);
+          this.deadAttempts.push(`${t.task.id}:${t.attempts}`);
+        }
       }
       return [];
     });
   invoke = (message: { tasks: readonly { id: string }[] }) =>
     this.#hold('invoke', () =>
       message.tasks.map((t): TaskResult => {
+        if (this.unstarted.has(t.id)) {
+          return { id: t.id, ok: false, attempts: 0, retryable: true, unstarted: true, error: 'BF_DEADLINE' };
+        }
         this.#start(t.id);
         return this.fails.has(t.id)
           ? { id: t.id, ok: false, attempts: 1, error: 'boom' }
@@ -211,6 +221,14 @@ describe('runSegment', () => {
     expect(c.enqueued + c.deadLettered).toBe(80);
     expect(c.deadLettered).toBeGreaterThan(0);
     expect(ports.deadLettered.length).toBe(c.deadLettered);
+  });
+
+  it('invoke mode: a task the worker had no time to start is dead-lettered with 0 deliveries, a failed one with 1', async () => {
+    const ports = new FakePorts(new Set(['t1']));
+    ports.unstarted = new Set(['t2']);
+    const { result } = await runAll(jobOf(['invoke', 'invoke', 'invoke']), ports, []);
+    expect(result.counts).toMatchObject({ invokeSucceeded: 1, invokeFailed: 2, deadLettered: 2 });
+    expect(ports.deadAttempts.sort()).toEqual(['t1:1', 't2:0']);
   });
 
   it('stops starting work once the failure budget trips, and reports where it stopped', async () => {

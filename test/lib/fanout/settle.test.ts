@@ -22,6 +22,8 @@ const message = (n: number, attempt = 1): TaskMessage => ({
   tasks: Array.from({ length: n }, (_, i) => ({ id: `t${i}`, url: `http://h/${i}`, mode: 'queue' as const })),
 });
 
+const byIndex = (a: string, b: string) => Number(a.slice(1)) - Number(b.slice(1));
+
 describe('settleMessage: each task ends exactly once', () => {
   it('hands on only the failed tasks, in one retry message with the next attempt and a deterministic key', () => {
     const m = message(5);
@@ -62,29 +64,86 @@ describe('settleMessage: each task ends exactly once', () => {
     expect(s.deadLetters[1].error.length).toBe(1025);
   });
 
-  it('accounts every task once, whatever the outcomes and attempt', () => {
+  it('dead-letters a permanent failure on its first delivery, with that delivery as its attempts', () => {
+    const m = message(3, 1);
+    const outcomes: TaskOutcome[] = [
+      { id: 't0', ok: false, status: 404, attempts: 1, retryable: false, error: 'BF_HTTP_STATUS: 404' },
+      { id: 't1', ok: false, status: 503, attempts: 4, retryable: true, error: 'BF_HTTP_STATUS: 503' },
+      { id: 't2', ok: false, status: 0, attempts: 0, retryable: false, error: 'BF_INVALID_ARGUMENT: x' },
+    ];
+    const s = settleMessage(m, outcomes, 5);
+    expect(s.deadLetters.map((d) => [d.task.id, d.attempts, d.status, d.error])).toEqual([
+      ['t0', 1, 404, 'BF_HTTP_STATUS: 404'],
+      ['t2', 1, 0, 'BF_INVALID_ARGUMENT: x'],
+    ]);
+    expect(s.retries.map((r) => r.message.tasks.map((t) => t.id))).toEqual([['t1']]);
+  });
+
+  it('hands on the unstarted tasks with their attempt, no delay, and a key that counts the hand-ons', () => {
+    const m = { ...message(4, 5), key: 'job:run:7#5' };
+    const outcomes: TaskOutcome[] = [
+      { id: 't0', ok: true, attempts: 1 },
+      { id: 't1', ok: false, attempts: 0, retryable: true, unstarted: true, error: 'BF_DEADLINE: x' },
+      { id: 't2', ok: false, status: 503, attempts: 2, retryable: true, error: 'BF_HTTP_STATUS: 503' },
+      { id: 't3', ok: false, attempts: 0, retryable: true, unstarted: true, error: 'BF_DEADLINE: x' },
+    ];
+    const s = settleMessage(m, outcomes, 5);
+    expect(s.handedOn).toHaveLength(1);
+    const [{ message: next, delaySeconds }] = s.handedOn;
+    expect([next.key, next.attempt, delaySeconds, next.tasks.map((t) => t.id)]).toEqual([
+      'job:run:7#5~1',
+      5,
+      0,
+      ['t1', 't3'],
+    ]);
+    // The retryable failure was on its last delivery: dead-lettered, the unstarted ones not.
+    expect(s.deadLetters.map((d) => [d.task.id, d.attempts])).toEqual([['t2', 5]]);
+    expect(settleMessage(m, outcomes, 5)).toEqual(s);
+    const again = settleMessage(next, [outcomes[1], outcomes[3]], 5);
+    expect(again.handedOn[0].message.key).toBe('job:run:7#5~2');
+    expect(parseTaskMessage(JSON.stringify(next)).ok).toBe(true);
+  });
+
+  it('each task ends in exactly one of succeeded, retried, dead-lettered, handed on, whatever the outcomes and attempt', () => {
+    const kinds = ['ok', 'dup', 'retryable', 'unsaid', 'permanent', 'unstarted'] as const;
     fc.assert(
       fc.property(
-        fc.array(fc.constantFrom('ok', 'dup', 'fail'), { minLength: 1, maxLength: 30 }),
+        fc.array(fc.constantFrom(...kinds), { minLength: 1, maxLength: 30 }),
         fc.integer({ min: 1, max: 6 }),
         fc.integer({ min: 1, max: 6 }),
-        (kinds, attempt, maxAttempts) => {
-          const m = message(kinds.length, attempt);
-          const outcomes = kinds.map(
-            (k, i): TaskOutcome =>
-              k === 'fail'
-                ? { id: `t${i}`, ok: false, attempts: 1, error: 'e' }
-                : { id: `t${i}`, ok: true, attempts: 1, duplicate: k === 'dup' },
-          );
+        fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 30, maxLength: 30 }),
+        (picked, attempt, maxAttempts, tries) => {
+          const m = message(picked.length, attempt);
+          const outcomes = picked.map((k, i): TaskOutcome => {
+            const failed = { id: `t${i}`, ok: false, attempts: tries[i], error: 'e' };
+            if (k === 'ok' || k === 'dup')
+              return { id: `t${i}`, ok: true, attempts: 1, duplicate: k === 'dup' };
+            if (k === 'retryable') return { ...failed, retryable: true };
+            if (k === 'permanent') return { ...failed, retryable: false };
+            if (k === 'unstarted') return { ...failed, attempts: 0, retryable: true, unstarted: true };
+            return failed; // a failure that does not say: retryable
+          });
           const s = settleMessage(m, outcomes, maxAttempts);
-          const handedOn = [
-            ...s.retries.flatMap((r) => r.message.tasks.map((t) => t.id)),
-            ...s.deadLetters.map((d) => d.task.id),
-          ];
-          expect(s.succeeded + s.duplicates + handedOn.length).toBe(kinds.length);
-          expect(handedOn.sort()).toEqual(kinds.flatMap((k, i) => (k === 'fail' ? [`t${i}`] : [])).sort());
-          if (attempt >= maxAttempts) expect(s.retries).toEqual([]);
-          else expect(s.deadLetters).toEqual([]);
+          const ids = (kind: (typeof kinds)[number][]) =>
+            picked.flatMap((k, i) => (kind.includes(k) ? [`t${i}`] : []));
+          const retried = s.retries.flatMap((r) => r.message.tasks.map((t) => t.id));
+          const handedOn = s.handedOn.flatMap((r) => r.message.tasks.map((t) => t.id));
+          const dead = s.deadLetters.map((d) => d.task.id);
+          const ended = [...retried, ...handedOn, ...dead];
+          // Exactly one end each: no task twice, none missing.
+          expect(s.succeeded + s.duplicates + ended.length).toBe(picked.length);
+          expect(new Set(ended).size).toBe(ended.length);
+          expect([s.succeeded, s.duplicates]).toEqual([ids(['ok']).length, ids(['dup']).length]);
+          // Unstarted tasks keep their attempt, whatever it is; permanent ones are never retried.
+          expect(handedOn).toEqual(ids(['unstarted']));
+          for (const h of s.handedOn) expect([h.message.attempt, h.delaySeconds]).toEqual([attempt, 0]);
+          const failing = ids(['retryable', 'unsaid']);
+          expect(retried).toEqual(attempt < maxAttempts ? failing : []);
+          for (const r of s.retries) expect(r.message.attempt).toBe(attempt + 1);
+          expect(dead).toEqual(
+            ids(attempt < maxAttempts ? ['permanent'] : ['permanent', 'retryable', 'unsaid']).sort(byIndex),
+          );
+          for (const d of s.deadLetters) expect(d.attempts).toBe(attempt);
         },
       ),
       { numRuns: RUNS },

@@ -79,9 +79,9 @@ describe('parseRetryAfter', () => {
 });
 
 describe('what is retried', () => {
-  it('429 and 5xx, nothing else', () => {
+  it('408, 425, 429 and 5xx, nothing else', () => {
     const retried = Array.from({ length: 500 }, (_, i) => i + 100).filter(isRetryableStatus);
-    expect(retried).toEqual([429, ...Array.from({ length: 100 }, (_, i) => 500 + i)]);
+    expect(retried).toEqual([408, 425, 429, ...Array.from({ length: 100 }, (_, i) => 500 + i)]);
   });
 
   it('idempotent methods only (RFC 9110), any case', () => {

@@ -1,6 +1,7 @@
 // A property of runHttpTask against a real scripted server: for any sequence of answers (2xx, 4xx, 5xx,
 // 429 with Retry-After, resets), any method and any retry settings, the attempts, the waits requested and
-// the final result match the rules of the issue, and the server saw exactly `attempts` requests.
+// the final result (whether a failure is retryable included) match the rules of the issue, and the server
+// saw exactly `attempts` requests.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpAgents, type HttpAgents, runHttpTask } from '../../../lib/http/index.js';
@@ -34,6 +35,8 @@ const reply = fc.oneof(
   fc.constant<ScriptedReply>({ status: 503 }),
   fc.constant<ScriptedReply>({ status: 500 }),
   fc.constant<ScriptedReply>({ status: 404 }),
+  fc.constant<ScriptedReply>({ status: 408 }),
+  fc.constant<ScriptedReply>({ status: 422 }),
   fc.constant<ScriptedReply>({ reset: true }),
   fc.nat(40).map<ScriptedReply>((s) => ({ status: 429, headers: { 'retry-after': String(s) } })),
 );
@@ -43,6 +46,8 @@ interface Expected {
   status: number;
   attempts: number;
   waits: number[];
+  /** On a failure: another delivery may succeed (a retryable answer and a repeatable method). */
+  retryable?: boolean;
 }
 
 /** The rules, stated once more as a small model: what runHttpTask must do with these answers. */
@@ -58,11 +63,11 @@ function model(
     const r = replies[Math.min(n - 1, replies.length - 1)];
     const status = r.reset ? 0 : (r.status ?? 200);
     if (status === 200) return { ok: true, status, attempts: n, waits };
-    const retryable = status === 0 || status >= 500 || status === 429;
-    if (!retryable || !mayRetry || n >= maxAttempts) return { ok: false, status, attempts: n, waits };
+    const retryable = mayRetry && [0, 408, 425, 429].includes(status) ? true : mayRetry && status >= 500;
+    if (!retryable || n >= maxAttempts) return { ok: false, status, attempts: n, waits, retryable };
     const retryAfter = r.headers?.['retry-after'];
     if (retryAfter !== undefined && Number(retryAfter) * 1000 > 30_000)
-      return { ok: false, status, attempts: n, waits };
+      return { ok: false, status, attempts: n, waits, retryable };
     waits.push(
       retryAfter !== undefined
         ? Number(retryAfter) * 1000
@@ -100,9 +105,9 @@ describe('runHttpTask: property', () => {
             },
           );
           const expected = model(replies, method, retry, jitter);
-          expect({ ok: result.ok, status: result.status, attempts: result.attempts, waits }).toEqual(
-            expected,
-          );
+          const { ok, status, attempts, retryable } = result;
+          const seen = { ok, status, attempts, waits, ...(ok ? {} : { retryable }) };
+          expect(seen).toEqual(expected);
           expect(result.attempts).toBeLessThanOrEqual(retry.maxAttempts);
           expect(scripts.get(path)?.served).toBe(result.attempts);
           expect(result.ok).toBe(result.error === undefined);

@@ -335,6 +335,134 @@ describe('runHttpTask: aborts', () => {
   });
 });
 
+describe('runHttpTask: retryable, the decision the worker settles a failed task by', () => {
+  const cases: Array<[string, ScriptedReply, Partial<HttpTask>, boolean]> = [
+    ['404', { status: 404 }, {}, false],
+    ['400', { status: 400 }, {}, false],
+    ['401', { status: 401 }, {}, false],
+    ['410', { status: 410 }, {}, false],
+    ['422', { status: 422 }, {}, false],
+    ['POST 500', { status: 500 }, { method: 'POST' }, false],
+    ['PATCH 503', { status: 503 }, { method: 'PATCH' }, false],
+    ['POST reset', { reset: true }, { method: 'POST' }, false],
+    ['POST 500, retryNonIdempotent', { status: 500 }, { method: 'POST', retryNonIdempotent: true }, true],
+    ['503', { status: 503 }, {}, true],
+    ['408', { status: 408 }, {}, true],
+    ['425', { status: 425 }, {}, true],
+    ['429', { status: 429 }, {}, true],
+    ['a reset connection', { reset: true }, {}, true],
+    ['a stalled answer (timeout)', { stall: 'headers' }, { timeoutMs: 50 }, true],
+  ];
+  for (const [name, reply, extra, retryable] of cases) {
+    it(`${name}: retryable ${retryable}`, async () => {
+      const path = `/retryable/${encodeURIComponent(name)}`;
+      const url = replies(path, [reply]);
+      const result = await runHttpTask({ id: 'r', url, ...extra }, options({ retry: { maxAttempts: 2 } }));
+      expect(result).toMatchObject({ ok: false, retryable });
+      // A permanent failure is sent once; a retryable one up to maxAttempts.
+      expect(hits(path)).toBe(retryable ? 2 : 1);
+    });
+  }
+
+  it('a success says nothing; an invalid task and a refused destination are permanent', async () => {
+    const ok = await runHttpTask({ id: 'ok', url: replies('/retryable-ok', [{}]) }, options());
+    expect(ok.ok).toBe(true);
+    expect('retryable' in ok).toBe(false);
+    expect(await runHttpTask({ id: 'bad', url: 'ftp://x' }, options())).toMatchObject({
+      attempts: 0,
+      retryable: false,
+    });
+    const strict = createHttpAgents({ maxSockets: 1 });
+    try {
+      const refused = await runHttpTask(
+        { id: 'r', url: `${server.url}/refused` },
+        options({ dispatcher: strict.dispatcher }),
+      );
+      expect(refused).toMatchObject({
+        attempts: 1,
+        retryable: false,
+        error: { code: 'BF_DESTINATION_REFUSED' },
+      });
+    } finally {
+      await strict.destroy();
+    }
+  });
+});
+
+describe('runHttpTask: deadline (an injected clock, no time spent)', () => {
+  it('starts no attempt that would end after the deadline: attempts 0, BF_DEADLINE, retryable', async () => {
+    const url = replies('/deadline-none', [{}]);
+    const result = await runHttpTask(
+      { id: 'd0', url, timeoutMs: 1_000 },
+      options({ now: () => 5_000, deadline: 5_999 }),
+    );
+    expect(result).toMatchObject({
+      ok: false,
+      status: 0,
+      attempts: 0,
+      retryable: true,
+      error: {
+        code: 'BF_DEADLINE',
+        message: 'Task d0 not started: an attempt of 1000 ms would end after the deadline',
+      },
+    });
+    expect(hits('/deadline-none')).toBe(0);
+  });
+
+  it('an attempt that fits exactly is started', async () => {
+    const url = replies('/deadline-exact', [{}]);
+    const result = await runHttpTask(
+      { id: 'd1', url, timeoutMs: 1_000 },
+      options({ now: () => 5_000, deadline: 6_000 }),
+    );
+    expect(result).toMatchObject({ ok: true, attempts: 1 });
+  });
+
+  it('starts no retry it cannot finish: the last failure is reported, retryable', async () => {
+    // Each request moves the clock 600 ms: after attempt 1 (at 600) a retry would end at 600 + 50 + 1000.
+    let clock = 0;
+    server.script((req) => {
+      if (req.path === '/deadline-retry') clock += 600;
+      return { status: 503 };
+    });
+    const url = `${server.url}/deadline-retry`;
+    const result = await runHttpTask(
+      { id: 'd2', url, timeoutMs: 1_000 },
+      options({ now: () => clock, deadline: 1_600, retry: { maxAttempts: 4, baseMs: 100 } }),
+    );
+    expect(result).toMatchObject({ ok: false, status: 503, attempts: 1, retryable: true });
+    expect(result.error?.message).toBe(
+      'Unexpected status 503 from task d2 (not tried again: an attempt of 1000 ms would end after the deadline)',
+    );
+    expect(hits('/deadline-retry')).toBe(1);
+    expect(waits).toEqual([]);
+  });
+
+  it('retries while they fit, then stops', async () => {
+    let clock = 0;
+    server.script((req) => {
+      if (req.path === '/deadline-some') clock += 600;
+      return { status: 503 };
+    });
+    const url = `${server.url}/deadline-some`;
+    // Attempt 1 ends at 600, attempt 2 (wait 50) must end by 600 + 50 + 1000 = 1650 <= 2_300; attempt 3
+    // would end at 1200 + 100 + 1000 = 2300 (fits); attempt 4 at 1800 + 200 + 1000 = 3000 (does not).
+    const result = await runHttpTask(
+      { id: 'd3', url, timeoutMs: 1_000 },
+      options({ now: () => clock, deadline: 2_300, retry: { maxAttempts: 10, baseMs: 100 } }),
+    );
+    expect(result).toMatchObject({ ok: false, status: 503, attempts: 3, retryable: true });
+    expect(waits).toEqual([50, 100]);
+    expect(hits('/deadline-some')).toBe(3);
+  });
+
+  it('refuses a deadline that is not a finite number, naming it', async () => {
+    await expect(
+      runHttpTask({ id: 'x', url: `${server.url}/x` }, options({ deadline: Number.NaN })),
+    ).rejects.toThrow('Expected `deadline` to be a finite time in milliseconds, got NaN');
+  });
+});
+
 describe('runHttpTask: bad input', () => {
   const bad: Array<[unknown, string]> = [
     [{ id: '', url: 'http://127.0.0.1/' }, 'Expected `task.id` to be a non-empty string, got ""'],
