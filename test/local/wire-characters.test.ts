@@ -73,4 +73,27 @@ describe('a task with characters SQS refuses', () => {
     },
     60_000,
   );
+
+  it('a poison task that fails for good reaches the dead-letter queue, and the report shows its original characters', async () => {
+    const target = await bodyTarget((path) => (path === '/task/3' ? 404 : 200));
+    const id = 'p\uFFFE\uFFFF\uD800\u{1F600}';
+    const tasks = Array.from({ length: 50 }, (_, i) => ({
+      id: i === 3 ? id : `t${i}`,
+      url: `${target.url}/task/${i}`,
+      method: 'POST',
+      body: i === 3 ? `b\uFFFE\u{1F600}\u0001` : `plain ${i}`,
+    }));
+
+    const report = await runLocalJob({ jobId: 'wiredlq', tasks }, { config: config(), backend: backend() });
+
+    expectAccounted(report);
+    expect([report.submitted, report.succeeded, report.deadLettered]).toEqual([50, 49, 1]);
+    expect(report.deadLetteredTasks.map((d) => [d.id, d.task?.body, d.source])).toEqual([
+      [id, 'b\uFFFE\u{1F600}\u0001', 'worker'],
+    ]);
+    // Its neighbours ran once; it ran once per delivery (how many depends on the retry policy, not on this).
+    for (let i = 0; i < 50; i++)
+      if (i !== 3) expect(target.received.get(`/task/${i}`)?.length, `task ${i}`).toBe(1);
+    expect(target.received.get('/task/3')?.[0].body.equals(Buffer.from(tasks[3].body))).toBe(true);
+  }, 60_000);
 });
