@@ -83,11 +83,9 @@ const MethodSchema = z
 const HeadersSchema = z
   .record(
     z.string().regex(HEADER_NAME, { error: 'is not a valid header name' }),
-    z
-      .string({ error: 'is not a string' })
-      .regex(HEADER_VALUE, {
-        error: 'contains a character HTTP cannot send (CR, LF, a control character, or one above U+00FF)',
-      }),
+    z.string({ error: 'is not a string' }).regex(HEADER_VALUE, {
+      error: 'contains a character HTTP cannot send (CR, LF, a control character, or one above U+00FF)',
+    }),
     { error: 'is not an object of header names to strings' },
   )
   .refine((headers) => Object.keys(headers).length <= MAX_HEADERS, {
