@@ -19,18 +19,11 @@ import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempo
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { sendMessageBatch } from '../lib/aws/enqueue.js';
+import { sendDeadLetters, sendRetry } from '../lib/aws/hand-on.js';
 import { IdempotencyModes } from '../lib/config.js';
 import { BoundedFanoutError } from '../lib/errors.js';
-import {
-  type DeadLetterTask,
-  encodeMessage,
-  MESSAGE_VERSION,
-  MessageKinds,
-  parseTaskMessage,
-  type TaskMessage,
-} from '../lib/fanout/messages.js';
-import { errorText, newDeadLetterPacker, newSendBatcher } from '../lib/fanout/segment.js';
+import { parseTaskMessage, type TaskMessage } from '../lib/fanout/messages.js';
+import { errorText } from '../lib/fanout/segment.js';
 import { type Settlement, settleMessage, type TaskOutcome } from '../lib/fanout/settle.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 import { runBounded } from '../lib/run-bounded.js';
@@ -61,6 +54,8 @@ export interface WorkerStats {
   /** Tasks not started before the deadline, handed on with their attempt unspent. */
   handedOn: number;
   deadLettered: number;
+  /** Failed tasks SQS refused to take even alone, as a retry and as a dead letter: logged by task id. */
+  undeliverable: number;
   peakInFlight: number;
 }
 
@@ -114,6 +109,7 @@ class Worker {
       retried: 0,
       handedOn: 0,
       deadLettered: 0,
+      undeliverable: 0,
       peakInFlight: 0,
     };
     const outcomes = new Map(
@@ -185,19 +181,19 @@ class Worker {
       return await this.#once(message, async () => {
         const outcomes = await this.#runTasks(message, run);
         const settlement = settleMessage(message, outcomes, this.#rt.config.maxReceiveCount);
-        await this.#handOn(message, settlement);
-        const count = (list: Settlement['retries']) => list.reduce((n, r) => n + r.message.tasks.length, 0);
+        const handed = await this.#handOn(message, settlement);
         stats.tasks += message.tasks.length;
         stats.succeeded += settlement.succeeded;
         stats.duplicates += settlement.duplicates;
-        stats.retried += count(settlement.retries);
-        stats.handedOn += count(settlement.handedOn);
-        stats.deadLettered += settlement.deadLetters.length;
+        stats.retried += handed.retried;
+        stats.handedOn += handed.handedOn;
+        stats.deadLettered += handed.deadLettered;
+        stats.undeliverable += handed.undeliverable;
         return {
           succeeded: settlement.succeeded,
           duplicates: settlement.duplicates,
-          handedOn: count(settlement.handedOn),
-          deadLettered: settlement.deadLetters.length,
+          handedOn: handed.handedOn,
+          deadLettered: handed.deadLettered,
         };
       });
     } catch (error) {
@@ -235,24 +231,46 @@ class Worker {
     );
   }
 
-  /** Sends the failed tasks on: a retry message, or the DLQ. Throws when any could not be sent. */
-  async #handOn(message: TaskMessage, settlement: Settlement): Promise<void> {
+  /**
+   * Sends the failed tasks on: a retry message, or the DLQ (lib/aws/hand-on.ts: a message SQS refuses is
+   * split until the task at fault stands alone). Throws when any could not be sent for another reason.
+   */
+  async #handOn(message: TaskMessage, settlement: Settlement) {
     const { queueUrl, dlqUrl } = this.#rt.wiring;
     const failures: string[] = [];
-    for (const { message: retry, delaySeconds } of [...settlement.retries, ...settlement.handedOn]) {
+    const deadLetters = [...settlement.deadLetters];
+    let retried = 0;
+    let handedOn = 0;
+    const followUps = [
+      ...settlement.retries.map((r) => ({ ...r, handOn: false })),
+      ...settlement.handedOn.map((r) => ({ ...r, handOn: true })),
+    ];
+    for (const { message: retry, delaySeconds, handOn } of followUps) {
       if (!queueUrl) throw new Error('BOUNDED_FANOUT_QUEUE_URL is not set: failed tasks cannot be retried');
-      const entry = { Id: 'r0', MessageBody: JSON.stringify(retry) };
-      const failed = await sendMessageBatch(this.#rt.aws.sqs, queueUrl, [entry], { delaySeconds });
-      failures.push(...failed.map((f) => `retry ${retry.key}: ${f.error}`));
+      const sent = await sendRetry(this.#rt.aws.sqs, queueUrl, retry, delaySeconds);
+      if (handOn) handedOn += sent.retried;
+      else retried += sent.retried;
+      deadLetters.push(...sent.deadLetters);
+      failures.push(...sent.failures);
     }
-    if (settlement.deadLetters.length > 0) {
+    let undeliverable = 0;
+    if (deadLetters.length > 0) {
       if (!dlqUrl) throw new Error('BOUNDED_FANOUT_DLQ_URL is not set: failed tasks cannot be dead-lettered');
-      for (const entries of deadLetterBatches(message, settlement.deadLetters)) {
-        const failed = await sendMessageBatch(this.#rt.aws.sqs, dlqUrl, entries);
-        failures.push(...failed.map((f) => `dead letter ${f.id}: ${f.error}`));
+      const sent = await sendDeadLetters(this.#rt.aws.sqs, dlqUrl, message, deadLetters);
+      failures.push(...sent.failures);
+      undeliverable = sent.undeliverable.length;
+      for (const { record, error } of sent.undeliverable) {
+        logger.error('failed task undeliverable: SQS refused its dead letter even alone', {
+          jobId: message.jobId,
+          key: message.key,
+          id: record.task.id,
+          error: record.error,
+          sendError: error,
+        });
       }
     }
     if (failures.length > 0) throw new Error(`failed tasks not handed on: ${failures.join('; ')}`);
+    return { retried, handedOn, deadLettered: deadLetters.length - undeliverable, undeliverable };
   }
 
   #publish(stats: WorkerStats, failedRecords: number): void {
@@ -263,6 +281,7 @@ class Worker {
       ['TasksRetried', stats.retried],
       ['TasksHandedOn', stats.handedOn],
       ['TasksDeadLettered', stats.deadLettered],
+      ['TasksUndeliverable', stats.undeliverable],
       ['MessagesInvalid', stats.invalidMessages],
       ['RecordsFailed', failedRecords],
     ];
@@ -276,33 +295,4 @@ interface Invocation {
   /** perInvocationConcurrency permits shared by every task of the invocation. */
   readonly slots: Semaphore;
   readonly deadline: InvocationDeadline;
-}
-
-/** Dead-letter bodies (packed under 256 KiB) grouped into SendMessageBatch calls. */
-function deadLetterBatches(message: TaskMessage, records: readonly DeadLetterTask[]) {
-  const envelope = {
-    v: MESSAGE_VERSION,
-    kind: MessageKinds.DEAD_LETTER,
-    jobId: message.jobId,
-    runId: message.runId,
-    source: 'worker' as const,
-  };
-  const packer = newDeadLetterPacker<string>();
-  const bodies: string[] = [];
-  for (const record of records) {
-    const json = JSON.stringify(record);
-    const group = packer.add(json, Buffer.byteLength(json));
-    if (group) bodies.push(encodeMessage(envelope, group.items));
-  }
-  const last = packer.flush();
-  if (last) bodies.push(encodeMessage(envelope, last.items));
-  const batcher = newSendBatcher<{ Id: string; MessageBody: string }>();
-  const batches: { Id: string; MessageBody: string }[][] = [];
-  bodies.forEach((body, i) => {
-    const batch = batcher.add({ Id: `d${i}`, MessageBody: body }, Buffer.byteLength(body));
-    if (batch) batches.push(batch.items);
-  });
-  const tail = batcher.flush();
-  if (tail) batches.push(tail.items);
-  return batches;
 }

@@ -17,8 +17,10 @@ export const defaultSendBatchOptions = { maxRounds: 5, baseDelayMs: 100, maxDela
 /**
  * One SendMessageBatch of at most 10 entries, with the entries that fail resent (exponential backoff with
  * full jitter) until they succeed or the rounds run out. A failure SQS blames on the sender (a body too
- * large, a bad attribute) is not retried: it cannot succeed. Resolves to the entries that still failed,
- * with their errors, so the caller dead-letters them: nothing is dropped silently. Never rejects.
+ * large, a character SQS does not take) is not retried: it cannot succeed; it comes back marked
+ * `senderFault`, for the caller to split its message (lib/fanout/send-isolated.ts). Resolves to the entries
+ * that still failed, with their errors, so the caller dead-letters them: nothing is dropped silently.
+ * Never rejects.
  */
 export async function sendMessageBatch(
   sqs: SQSClient,
@@ -52,7 +54,7 @@ export async function sendMessageBatch(
         const entry = failure.Id === undefined ? undefined : byId.get(failure.Id);
         if (!entry) continue;
         const error = `${failure.Code ?? 'Failed'}: ${failure.Message ?? 'no message'}`;
-        if (failure.SenderFault) final.push({ id: entry.Id, error });
+        if (failure.SenderFault) final.push({ id: entry.Id, error, senderFault: true });
         else {
           retry.push(entry);
           lastErrors.set(entry.Id, error);

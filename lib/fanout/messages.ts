@@ -3,6 +3,7 @@ import type { ManifestIssue } from '../manifest/errors.js';
 import { toManifestIssues } from '../manifest/issues.js';
 import { JobIdSchema, type JobTask, RawTaskSchema } from '../manifest/schema.js';
 import { MAX_ERROR_CHARS } from './sqs-limits.js';
+import { toWireJson } from './wire-json.js';
 
 /*
 What travels between the orchestrator, the worker and the dead-letter queue, as JSON:
@@ -11,6 +12,8 @@ What travels between the orchestrator, the worker and the dead-letter queue, as 
   tasks) and the tasks themselves;
 - a dead-letter message: tasks that failed for good, each with its attempts and last error.
 `tasks` is always the last member, so a body can be built by joining pre-serialized tasks (see encode*).
+Every SQS body is wire JSON (lib/fanout/wire-json.ts): characters SQS refuses travel escaped, and
+JSON.parse gives them back, so the readers below need nothing special.
 */
 
 export const MESSAGE_VERSION = 1 as const;
@@ -76,12 +79,15 @@ export interface DeadLetterMessage extends DeadLetterEnvelope {
   readonly tasks: readonly DeadLetterTask[];
 }
 
-/** A message body from pre-serialized items: the envelope's JSON with `tasks` appended last. */
+/**
+ * A message body from pre-serialized items (each one's wire JSON: wireJson(item)): the envelope's JSON with
+ * `tasks` appended last. The body is wire JSON too, so SQS takes it whatever the items hold.
+ */
 export function encodeMessage(
   envelope: TaskEnvelope | DeadLetterEnvelope,
   itemsJson: readonly string[],
 ): string {
-  const head = JSON.stringify(envelope);
+  const head = toWireJson(JSON.stringify(envelope));
   return `${head.slice(0, -1)},"tasks":[${itemsJson.join(',')}]}`;
 }
 

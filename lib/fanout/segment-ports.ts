@@ -38,6 +38,8 @@ export interface SendEntry {
 export interface EntryFailure {
   readonly id: string;
   readonly error: string;
+  /** SQS blamed the entry's content (InvalidMessageContents, too long): resending it as it is cannot succeed. */
+  readonly senderFault?: boolean;
 }
 
 export interface SegmentPorts {

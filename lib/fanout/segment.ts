@@ -3,25 +3,34 @@ import type { JobTask } from '../manifest/schema.js';
 import { Semaphore } from '../semaphore.js';
 import { Batcher, type Group } from './batcher.js';
 import {
+  type DeadLetterEnvelope,
   type DeadLetterTask,
   deadLetterTask,
-  encodeMessage,
   MESSAGE_VERSION,
   MessageKinds,
   type TaskEnvelope,
   type TaskMessage,
 } from './messages.js';
 import {
+  type DeadLetterPacket,
+  deadLetterPacket,
+  splitDeadLetterPacket,
+  splitTaskPacket,
+  type TaskPacket,
+  taskPacket,
+  type WireItem,
+  wireItem,
+} from './packets.js';
+import {
   errorText,
   newDeadLetterPacker,
   newSendBatcher,
   type SegmentOptions,
   type SegmentResult,
-  type SendEntry,
-  settleFailures,
   settleResult,
   type TaskResult,
 } from './segment-ports.js';
+import { sendIsolated } from './send-isolated.js';
 import { SQS_MAX_MESSAGE_BYTES, TASK_ENVELOPE_BYTES } from './sqs-limits.js';
 import { type JobCounts, type StopReason, StopReasons } from './summary.js';
 
@@ -35,6 +44,8 @@ fails for good. Reading stops when `shouldStop()` says so (the deadline) or the 
 then everything already read is flushed and awaited, so the cursor (the index of the first task not
 read) splits the manifest cleanly: every task before it was run, enqueued or dead-lettered, none after it
 was started. The AWS side comes in through `ports`, so this file has no AWS in it.
+Messages go out through sendIsolated: a message SQS refuses for its content is split until the task at
+fault stands alone, and only that task is dead-lettered (lib/fanout/send-isolated.ts).
 */
 
 const DLQ_SENDS_IN_FLIGHT = 2;
@@ -51,11 +62,11 @@ class Segment {
   readonly #invoke: Semaphore;
   readonly #dlq = new Semaphore(DLQ_SENDS_IN_FLIGHT);
   readonly #pending = new Set<Promise<void>>();
-  readonly #taskPacker: Batcher<JobTask>;
+  readonly #taskPacker: Batcher<WireItem<JobTask>>;
   readonly #invokePacker: Batcher<JobTask>;
-  readonly #deadPacker: Batcher<DeadLetterTask>;
-  readonly #sendBatcher = newSendBatcher<{ entry: SendEntry; tasks: JobTask[] }>();
-  readonly #deadBatcher = newSendBatcher<{ entry: SendEntry; records: DeadLetterTask[] }>();
+  readonly #deadPacker: Batcher<WireItem<DeadLetterTask>>;
+  readonly #sendBatcher = newSendBatcher<TaskPacket>();
+  readonly #deadBatcher = newSendBatcher<DeadLetterPacket>();
   #seq: number;
   #deadSeq = 0;
   #bug: unknown;
@@ -118,7 +129,6 @@ class Segment {
       return true;
     }
     const { task } = item;
-    const bytes = Buffer.byteLength(JSON.stringify(task));
     if (task.mode === 'inline') {
       const release = await this.#inline.acquire();
       if (this.#o.budget.tripped || this.#o.shouldStop()) {
@@ -130,11 +140,14 @@ class Segment {
       return true;
     }
     this.#counts.read++;
+    // Serialized once, to its wire JSON: its size here is the bytes it takes in the message body.
+    const wired = wireItem(task);
+    const bytes = Buffer.byteLength(wired.json);
     if (task.mode === 'invoke') {
       const chunk = this.#invokePacker.add(task, bytes);
       if (chunk) await this.#startInvoke(chunk.items);
     } else {
-      const pack = this.#taskPacker.add(task, bytes);
+      const pack = this.#taskPacker.add(wired, bytes);
       if (pack) await this.#addMessage(pack.items);
     }
     return true;
@@ -166,31 +179,23 @@ class Segment {
     return limits.retryDelaySeconds ? { ...envelope, retryDelaySeconds: limits.retryDelaySeconds } : envelope;
   }
 
-  async #addMessage(tasks: JobTask[]): Promise<void> {
+  async #addMessage(tasks: WireItem<JobTask>[]): Promise<void> {
     const envelope = this.#envelope();
-    const body = encodeMessage(
-      envelope,
-      tasks.map((t) => JSON.stringify(t)),
-    );
-    const entry = { Id: `m${envelope.key.slice(envelope.key.lastIndexOf(':') + 1)}`, MessageBody: body };
-    const batch = this.#sendBatcher.add({ entry, tasks }, Buffer.byteLength(body));
+    const packet = taskPacket(`m${envelope.key.slice(envelope.key.lastIndexOf(':') + 1)}`, envelope, tasks);
+    const batch = this.#sendBatcher.add(packet, packet.bytes);
     if (batch) await this.#sendBatch(batch);
   }
 
-  async #sendBatch(batch: Group<{ entry: SendEntry; tasks: JobTask[] }>): Promise<void> {
+  async #sendBatch(batch: Group<TaskPacket>): Promise<void> {
     const release = await this.#enqueue.acquire();
     const send = async () => {
-      const entries = batch.items.map((i) => i.entry);
-      const failures = await settleFailures(() => this.#o.ports.sendTasks(entries), entries);
-      const failed = new Map(failures.map((f) => [f.id, f.error]));
-      this.#counts.batches++;
-      for (const { entry, tasks } of batch.items) {
-        const error = failed.get(entry.Id);
-        if (error === undefined) {
-          this.#counts.messages++;
-          this.#counts.enqueued += tasks.length;
-        } else {
-          for (const task of tasks) await this.#deadLetter(deadLetterTask(task, 0, `not enqueued: ${error}`));
+      const out = await sendIsolated(batch.items, (e) => this.#o.ports.sendTasks(e), splitTaskPacket);
+      this.#counts.batches += out.calls;
+      this.#counts.messages += out.sent.length;
+      for (const packet of out.sent) this.#counts.enqueued += packet.items.length;
+      for (const { packet, error } of out.refused) {
+        for (const { value } of packet.items) {
+          await this.#deadLetter(deadLetterTask(value, 0, `not enqueued: ${error}`));
         }
       }
     };
@@ -239,41 +244,38 @@ class Segment {
 
   async #deadLetter(record: DeadLetterTask): Promise<void> {
     this.#o.hooks?.onDeadLetter?.(record);
-    const pack = this.#deadPacker.add(record, Buffer.byteLength(JSON.stringify(record)));
+    const wired = wireItem(record);
+    const pack = this.#deadPacker.add(wired, Buffer.byteLength(wired.json));
     if (pack) await this.#packDeadLetters(pack.items);
   }
 
-  async #packDeadLetters(records: DeadLetterTask[]): Promise<void> {
+  async #packDeadLetters(records: WireItem<DeadLetterTask>[]): Promise<void> {
     const { jobId, runId } = this.#o;
-    const envelope = {
+    const envelope: DeadLetterEnvelope = {
       v: MESSAGE_VERSION,
       kind: MessageKinds.DEAD_LETTER,
       jobId,
       runId,
-      source: 'orchestrator' as const,
+      source: 'orchestrator',
     };
-    const body = encodeMessage(
-      envelope,
-      records.map((r) => JSON.stringify(r)),
-    );
-    const entry = { Id: `d${this.#deadSeq++}`, MessageBody: body };
-    const batch = this.#deadBatcher.add({ entry, records }, Buffer.byteLength(body));
+    const packet = deadLetterPacket(`d${this.#deadSeq++}`, envelope, records);
+    const batch = this.#deadBatcher.add(packet, packet.bytes);
     if (batch) await this.#sendDeadBatch(batch);
   }
 
-  async #sendDeadBatch(batch: Group<{ entry: SendEntry; records: DeadLetterTask[] }>): Promise<void> {
+  async #sendDeadBatch(batch: Group<DeadLetterPacket>): Promise<void> {
     const release = await this.#dlq.acquire();
     const send = async () => {
-      const entries = batch.items.map((i) => i.entry);
-      const failures = await settleFailures(() => this.#o.ports.sendDeadLetters(entries), entries);
-      const failed = new Map(failures.map((f) => [f.id, f.error]));
-      for (const { entry, records } of batch.items) {
-        const error = failed.get(entry.Id);
-        if (error === undefined) this.#counts.deadLettered += records.length;
-        else {
-          this.#counts.undeliverable += records.length;
-          for (const r of records) this.#o.hooks?.onUndeliverable?.(r, error);
-        }
+      const out = await sendIsolated(
+        batch.items,
+        (e) => this.#o.ports.sendDeadLetters(e),
+        splitDeadLetterPacket,
+      );
+      for (const packet of out.sent) this.#counts.deadLettered += packet.items.length;
+      // A record the DLQ refuses even alone: counted and reported by task id with SQS's error, never dropped.
+      for (const { packet, error } of out.refused) {
+        this.#counts.undeliverable += packet.items.length;
+        for (const { value } of packet.items) this.#o.hooks?.onUndeliverable?.(value, error);
       }
     };
     this.#track(send().finally(release));

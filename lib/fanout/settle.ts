@@ -3,6 +3,7 @@ import { Batcher } from './batcher.js';
 import { type DeadLetterTask, deadLetterTask, type TaskMessage } from './messages.js';
 import type { TaskResult } from './segment.js';
 import { SQS_MAX_DELAY_SECONDS, SQS_MAX_MESSAGE_BYTES, TASK_ENVELOPE_BYTES } from './sqs-limits.js';
+import { wireJson } from './wire-json.js';
 
 /*
 How a packed message keeps the accounting exact: the worker runs the tasks of the message, then settles
@@ -103,7 +104,7 @@ function followUps(
   });
   const groups: JobTask[][] = [];
   for (const task of tasks) {
-    const group = packer.add(task, Buffer.byteLength(JSON.stringify(task)));
+    const group = packer.add(task, Buffer.byteLength(wireJson(task)));
     if (group) groups.push(group.items);
   }
   const last = packer.flush();

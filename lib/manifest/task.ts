@@ -1,4 +1,5 @@
 import { MAX_TASK_BYTES } from '../fanout/sqs-limits.js';
+import { wireJson } from '../fanout/wire-json.js';
 import type { ManifestIssue } from './errors.js';
 import { preview, toManifestIssues } from './issues.js';
 import { type JobTask, RawTaskSchema, type TaskDefaults, type TaskMode, TaskModes } from './schema.js';
@@ -32,9 +33,10 @@ export function checkTask(raw: unknown, defaults: TaskDefaults | undefined): Tas
     retryNonIdempotent: own.retryNonIdempotent ?? defaults?.retryNonIdempotent,
     expectStatus: own.expectStatus ?? defaults?.expectStatus,
   });
-  const size = Buffer.byteLength(JSON.stringify(merged));
+  // Counted as it travels (wire JSON: characters SQS refuses are escaped), so an accepted task always fits.
+  const size = Buffer.byteLength(wireJson(merged));
   if (size > MAX_TASK_BYTES) {
-    const bodyBytes = merged.body === undefined ? 0 : Buffer.byteLength(merged.body);
+    const bodyBytes = merged.body === undefined ? 0 : Buffer.byteLength(wireJson(merged.body)) - 2;
     const path = size - bodyBytes <= MAX_TASK_BYTES ? 'body' : 'task';
     const what = path === 'body' ? `${bodyBytes} bytes` : `${size} bytes`;
     const message = `${path}: ${what} makes the task ${size} bytes, over the ${MAX_TASK_BYTES}-byte limit of one task (it must fit one SQS message)`;
