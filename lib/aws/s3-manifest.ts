@@ -38,6 +38,9 @@ export function formatOf(key: string, contentType?: string): ManifestFormat | 'a
   return 'auto';
 }
 
+const statusOf = (error: unknown) =>
+  (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+
 /** A job id from the key's file name (`manifests/nightly.ndjson` -> `nightly`), for manifests naming none. */
 export function jobIdFromKey(key: string): string {
   const base = key.slice(key.lastIndexOf('/') + 1).replace(/\.[^.]*$/, '');
@@ -65,6 +68,15 @@ export async function openS3Manifest(
     }
     if (name === 'NoSuchKey' || name === 'NoSuchBucket' || name === 'NotFound') {
       throw ManifestError.of('manifest', `${JSON.stringify(where)} does not exist (${name})`);
+    }
+    // S3 answers a missing key with 403, not 404, to a caller that may not list the bucket (the
+    // orchestrator's role may read manifests/ but not list it): missing and unreadable look the same. A
+    // retry cannot change either, so it is refused, not thrown (a throw is retried, then dead-lettered).
+    if (name === 'AccessDenied' || statusOf(error) === 403) {
+      throw ManifestError.of(
+        'manifest',
+        `${JSON.stringify(where)} is missing or may not be read (403 ${name}: S3 answers 403, not 404, for a missing key when the reader may not list the bucket)`,
+      );
     }
     throw error;
   }
