@@ -1,11 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  CLIENT_SET_HEADERS,
   checkTask,
   ManifestError,
   type ManifestIssue,
   parseInlineManifest,
+  parseJobHeader,
   parseManifestStream,
+  renderPath,
 } from '../../../lib/manifest/index.js';
 import { RUNS } from '../../helpers/runs.js';
 
@@ -90,7 +93,61 @@ const headerLike = fc.record(
   { requiredKeys: [] },
 );
 
+/** A header the HTTP client refuses: a name it sets itself (any case), or a value with a character it cannot send. */
+const refusedHeader = fc.oneof(
+  fc
+    .tuple(fc.constantFrom(...CLIENT_SET_HEADERS), fc.array(fc.boolean(), { minLength: 20, maxLength: 20 }))
+    .map(([name, upper]) => [...name].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join(''))
+    .chain((name) => fc.tuple(fc.constant(name), fc.string({ maxLength: 6 }))),
+  fc.tuple(
+    fc
+      .stringMatching(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,10}$/)
+      .filter((n) => !CLIENT_SET_HEADERS.includes(n.toLowerCase())),
+    fc
+      .tuple(
+        fc.string({ maxLength: 4 }),
+        fc.oneof(
+          fc.integer({ min: 1, max: 0x08 }),
+          fc.integer({ min: 0x0b, max: 0x1f }),
+          fc.constant(0x7f),
+          fc.integer({ min: 0x100, max: 0x10ffff }),
+        ),
+        fc.string({ maxLength: 4 }),
+      )
+      .filter(([, c]) => c !== 0x0d && (c < 0xd800 || c > 0xdfff))
+      .map(([a, c, b]) => a + String.fromCodePoint(c) + b),
+  ),
+);
+
 describe('manifest parser fuzzing', () => {
+  it('refuses any header the client would refuse, in a task or in defaults, naming headers.NAME', () => {
+    fc.assert(
+      fc.property(refusedHeader, fc.boolean(), ([name, value], inDefaults) => {
+        const headers = { [name]: value };
+        if (inDefaults) {
+          let error: unknown;
+          try {
+            parseJobHeader({ jobId: 'j', defaults: { headers } });
+          } catch (e) {
+            error = e;
+          }
+          expect(error).toBeInstanceOf(ManifestError);
+          expect((error as ManifestError).issues.map((i) => i.path)).toContain(
+            renderPath(['defaults', 'headers', name], 'manifest'),
+          );
+          return;
+        }
+        const checked = checkTask({ id: 't', url: 'http://127.0.0.1/', headers }, undefined);
+        expect(checked.ok).toBe(false);
+        if (!checked.ok) {
+          expectNamed(checked.issues);
+          expect(checked.issues.map((i) => i.path)).toContain(renderPath(['headers', name], 'task'));
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   it('checks any task-like value without crashing, naming the field of each problem', () => {
     fc.assert(
       fc.property(taskLike, fc.option(taskLike, { nil: undefined }), (raw, defaults) => {
