@@ -107,6 +107,13 @@ async function ndjsonManifest(
   if (pending?.text !== undefined) {
     const value = tryJson(pending.text);
     if (value.ok && isHeaderLike(value.value)) {
+      // A header read with U+FFFD in it would fill every task with values the file never held.
+      if (pending.badUtf8) {
+        throw ManifestError.of(
+          'manifest',
+          `line ${pending.line} (the header) is not valid UTF-8 (${pending.badUtf8})`,
+        );
+      }
       fileHeader = value.value as Record<string, unknown>;
       pending = undefined;
     }
@@ -117,8 +124,9 @@ async function ndjsonManifest(
     let index = 0;
     let next = pending ? { done: false as const, value: pending } : await lines.next();
     while (!next.done) {
-      const { line, text, tooLongBytes } = next.value;
+      const { line, text, tooLongBytes, badUtf8 } = next.value;
       if (tooLongBytes !== undefined) yield tooLong(index++, line, tooLongBytes, maxBytes);
+      else if (badUtf8 !== undefined) yield notUtf8(index++, line, badUtf8);
       else if (text !== undefined && text.trim() !== '') {
         const value = tryJson(text);
         yield value.ok
@@ -153,6 +161,9 @@ async function jsonManifest(
         `is ${event.tooLongBytes} bytes, over the ${maxBytes}-byte limit`,
       );
     }
+    if (event.badUtf8 !== undefined) {
+      throw ManifestError.of(memberPath(event.key), `is not valid UTF-8 (${event.badUtf8})`);
+    }
     const value = tryJson(event.text ?? '');
     if (!value.ok) throw ManifestError.of(memberPath(event.key), `is not valid JSON (${value.error})`);
     fileHeader[event.key] = value.value;
@@ -175,8 +186,9 @@ async function jsonManifest(
     for (let next = await events.next(); !next.done; next = await events.next()) {
       const event = next.value;
       if (event.type === 'element') {
-        const { line, text, tooLongBytes } = event;
+        const { line, text, tooLongBytes, badUtf8 } = event;
         if (tooLongBytes !== undefined) yield tooLong(index++, line, tooLongBytes, maxBytes);
+        else if (badUtf8 !== undefined) yield notUtf8(index++, line, badUtf8);
         else {
           const value = tryJson(text ?? '');
           yield value.ok
@@ -233,6 +245,10 @@ function invalid(
 
 function notJson(index: number, line: number, reason: string): InvalidTaskItem {
   return invalid(index, line, [{ path: 'task', message: `task: is not valid JSON (${reason})` }]);
+}
+
+function notUtf8(index: number, line: number, where: string): InvalidTaskItem {
+  return invalid(index, line, [{ path: 'task', message: `task: is not valid UTF-8 (${where})` }]);
 }
 
 function tooLong(index: number, line: number, bytes: number, max: number): InvalidTaskItem {

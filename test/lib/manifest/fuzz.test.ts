@@ -119,7 +119,67 @@ const refusedHeader = fc.oneof(
   ),
 );
 
+/** Byte sequences that are not UTF-8: stray continuation, truncated, overlong, surrogate, above U+10FFFF. */
+const badUtf8 = fc.constantFrom(
+  [0x80],
+  [0xff],
+  [0xfe],
+  [0xc3],
+  [0xe2, 0x82],
+  [0xc0, 0xaf],
+  [0xed, 0xa0, 0x80],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0xf0, 0x9f, 0x98],
+);
+
+/** A task line, and whether bad bytes were put in its URL; chunked anywhere. */
+const utf8Case = fc.record({
+  lines: fc.array(fc.tuple(fc.boolean(), badUtf8, fc.string({ maxLength: 6 })), {
+    minLength: 1,
+    maxLength: 8,
+  }),
+  json: fc.boolean(),
+  size: fc.integer({ min: 1, max: 64 }),
+});
+
 describe('manifest parser fuzzing', () => {
+  it('never decodes bytes that are not UTF-8 into a task: exactly the tasks holding them are invalid', async () => {
+    await fc.assert(
+      fc.asyncProperty(utf8Case, async ({ lines, json, size }) => {
+        const pieces = lines.map(([bad, seq, tail], i) => {
+          const url = Buffer.from(`http://127.0.0.1/${i}/${encodeURIComponent(tail)}`);
+          return Buffer.concat([
+            Buffer.from(`{"id":"t${i}","url":"`),
+            bad ? Buffer.concat([url, Buffer.from(seq)]) : url,
+            Buffer.from('"}'),
+          ]);
+        });
+        const sep = Buffer.from(json ? ',\n' : '\n');
+        const body = Buffer.concat(pieces.flatMap((p, i) => (i === 0 ? [p] : [sep, p])));
+        const doc = json
+          ? Buffer.concat([Buffer.from('{"jobId":"j","tasks":[\n'), body, Buffer.from(']}')])
+          : Buffer.concat([Buffer.from('{"jobId":"j"}\n'), body]);
+        const chunks: Buffer[] = [];
+        for (let i = 0; i < doc.length; i += size) chunks.push(doc.subarray(i, i + size));
+        const manifest = await parseManifestStream(chunks, { format: json ? 'json' : 'ndjson' });
+        const invalid: string[] = [];
+        const valid: string[] = [];
+        for await (const item of manifest.items) {
+          if (item.ok) {
+            expect(JSON.stringify(item.task)).not.toContain('\uFFFD');
+            valid.push(item.task.id);
+          } else {
+            expect(item.error).toMatch(/^task: is not valid UTF-8 \(0x[0-9A-F]{2} at byte \d+\)$/);
+            invalid.push(String(item.line));
+          }
+        }
+        expect(valid).toEqual(lines.flatMap(([bad], i) => (bad ? [] : [`t${i}`])));
+        expect(invalid).toEqual(lines.flatMap(([bad], i) => (bad ? [String(2 + i)] : [])));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   it('refuses any header the client would refuse, in a task or in defaults, naming headers.NAME', () => {
     fc.assert(
       fc.property(refusedHeader, fc.boolean(), ([name, value], inDefaults) => {
