@@ -61,7 +61,7 @@ export async function openJob(
   const location = parseS3Uri(event.uri);
   const object = await openS3Manifest(rt.aws.s3, location);
   const manifest = await parseManifestStream(object.chunks, {
-    format: object.format,
+    declared: object.declared,
     overrides: event.overrides,
     defaultJobId: jobIdFromKey(location.key),
   });

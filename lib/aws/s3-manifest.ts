@@ -1,6 +1,6 @@
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { ManifestError } from '../manifest/errors.js';
-import { type ManifestFormat, ManifestFormats } from '../manifest/parse.js';
+import { type DeclaredFormat, declaredFormat } from '../manifest/format.js';
 
 export interface S3Location {
   readonly bucket: string;
@@ -12,8 +12,8 @@ export interface S3ManifestObject {
   readonly chunks: AsyncIterable<Uint8Array>;
   /** The object's ETag: continuations read the same version or fail. */
   readonly etag?: string;
-  /** From the key's extension or the content type; `auto` when neither says. */
-  readonly format: ManifestFormat | 'auto';
+  /** What the key's extension or the content type declares (the bytes decide when they can: format.ts). */
+  readonly declared: DeclaredFormat;
 }
 
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -27,15 +27,6 @@ export function parseS3Uri(uri: unknown): S3Location {
   const [, bucket, key] = match;
   if (!BUCKET.test(bucket)) throw bad(`names an invalid bucket "${bucket}"`);
   return { bucket, key };
-}
-
-export function formatOf(key: string, contentType?: string): ManifestFormat | 'auto' {
-  const lower = key.toLowerCase();
-  if (lower.endsWith('.ndjson') || lower.endsWith('.jsonl')) return ManifestFormats.NDJSON;
-  if (lower.endsWith('.json')) return ManifestFormats.JSON;
-  if (contentType && /ndjson|jsonl|jsonlines/i.test(contentType)) return ManifestFormats.NDJSON;
-  if (contentType && /application\/json/i.test(contentType)) return ManifestFormats.JSON;
-  return 'auto';
 }
 
 const statusOf = (error: unknown) =>
@@ -84,5 +75,5 @@ export async function openS3Manifest(
   if (!body || typeof (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] !== 'function') {
     throw ManifestError.of('manifest', 'has no readable body');
   }
-  return { chunks: body, etag: out.ETag, format: formatOf(location.key, out.ContentType) };
+  return { chunks: body, etag: out.ETag, declared: declaredFormat(location.key, out.ContentType) };
 }

@@ -1,4 +1,5 @@
 import { ManifestError, type ManifestIssue } from './errors.js';
+import { type DeclaredFormat, type ManifestFormat, ManifestFormats, resolveFormat } from './format.js';
 import { renderPath, toManifestIssues } from './issues.js';
 import { scanJson } from './scan-json.js';
 import { HEADER_KEYS, type JobHeader, JobHeaderSchema, type JobTask } from './schema.js';
@@ -8,8 +9,7 @@ import { checkTask, DuplicateIds } from './task.js';
 /** Longest line (NDJSON) or element (JSON) read as one task; a longer one is reported and skipped. */
 export const MAX_TASK_LINE_BYTES = 1024 * 1024;
 
-export const ManifestFormats = { INLINE: 'inline', JSON: 'json', NDJSON: 'ndjson' } as const;
-export type ManifestFormat = (typeof ManifestFormats)[keyof typeof ManifestFormats];
+export { type ManifestFormat, ManifestFormats } from './format.js';
 
 export interface ValidTaskItem {
   /** 0-based position among the manifest's tasks, valid or not: the cursor of continuations. */
@@ -41,8 +41,10 @@ export interface Manifest {
 }
 
 export interface StreamOptions {
-  /** `auto` reads the first line: an object without `tasks` there means NDJSON. */
+  /** `auto` (the default) applies lib/manifest/format.ts's rule to the first line and `declared`. */
   readonly format?: ManifestFormat | 'auto';
+  /** What the file's name or content type says (`declaredFormat()`): used only where the bytes cannot tell. */
+  readonly declared?: DeclaredFormat;
   /** Header fields given outside the file (the event's `jobId`, `runId`...): they win over the file's. */
   readonly overrides?: Readonly<Record<string, unknown>>;
   /** The job id when neither the file nor the overrides give one. */
@@ -86,7 +88,7 @@ export async function parseManifestStream(
   const { format = 'auto', overrides = {}, defaultJobId, maxTaskLineBytes = MAX_TASK_LINE_BYTES } = options;
   let source = chunks;
   let resolved = format;
-  if (resolved === 'auto') [resolved, source] = await sniffFormat(chunks, maxTaskLineBytes);
+  if (resolved === 'auto') [resolved, source] = await sniffFormat(chunks, maxTaskLineBytes, options.declared);
   const withFallback = (file: Record<string, unknown>) =>
     parseJobHeader({ ...(defaultJobId === undefined ? {} : { jobId: defaultJobId }), ...file, ...overrides });
   if (resolved === ManifestFormats.NDJSON) return ndjsonManifest(source, withFallback, maxTaskLineBytes);
@@ -276,10 +278,23 @@ function isHeaderLike(value: unknown): boolean {
   );
 }
 
+/**
+ * The format a manifest stream is in, by lib/manifest/format.ts's rule (its first line, then `declared`):
+ * what the CLI labels its upload with, so the orchestrator reads the file as the CLI checked it.
+ */
+export async function sniffManifestFormat(
+  chunks: AsyncIterable<Chunk> | Iterable<Chunk>,
+  declared: DeclaredFormat,
+  maxBytes = MAX_TASK_LINE_BYTES,
+): Promise<ManifestFormat> {
+  return (await sniffFormat(chunks, maxBytes, declared))[0];
+}
+
 /** Reads up to the first line break to tell NDJSON from JSON, and hands back a stream that replays it. */
 async function sniffFormat(
   chunks: AsyncIterable<Chunk> | Iterable<Chunk>,
   maxBytes: number,
+  declared: DeclaredFormat,
 ): Promise<[ManifestFormat, AsyncIterable<Chunk>]> {
   const iterator = (chunks as AsyncIterable<Chunk>)[Symbol.asyncIterator]
     ? (chunks as AsyncIterable<Chunk>)[Symbol.asyncIterator]()
@@ -302,16 +317,13 @@ async function sniffFormat(
     .toString('utf8')
     .replace(/^\uFEFF/, '')
     .trimStart();
-  const firstLine = head.split('\n', 1)[0];
-  const value = tryJson(firstLine);
-  const isNdjson =
-    value.ok && value.value !== null && typeof value.value === 'object' && !('tasks' in value.value);
+  const format = resolveFormat(head.split('\n', 1)[0], declared);
   const replay = (async function* () {
     yield* seen;
     if (done) return;
     for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
   })();
-  return [isNdjson ? ManifestFormats.NDJSON : ManifestFormats.JSON, replay];
+  return [format, replay];
 }
 
 async function* toAsync<T>(items: Iterable<T>): AsyncGenerator<T> {

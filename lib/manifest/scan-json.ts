@@ -187,6 +187,11 @@ export class JsonManifestScanner {
     return events;
   }
 
+  /** True while the scan is inside a string (a key or a string value): no valid JSON breaks a line there. */
+  get inString(): boolean {
+    return this.#state === State.IN_KEY || (this.#state === State.CAPTURE && this.#inString);
+  }
+
   /** Checks the document was complete. */
   end(): void {
     if (this.#state !== State.DONE) this.#fail('more input: the manifest ends early', true);
