@@ -163,6 +163,30 @@ describe('orchestrator: a JSON manifest that breaks after its tasks began', () =
   });
 });
 
+describe('orchestrator: the format of an S3 manifest', () => {
+  it('reads JSON named .ndjson as JSON and NDJSON named .json as NDJSON (the bytes decide)', async () => {
+    const tasks = ['fa', 'fb', 'fc'].map((id) => ({ id, url: `${server.url}/${id}`, mode: 'queue' }));
+    const pretty = await put('manifests/pretty.ndjson', JSON.stringify({ jobId: 'pretty', tasks }, null, 2));
+    const json = await orchestrator({ manifest: pretty }, fakeContext());
+    expect(json).toMatchObject({
+      status: 'succeeded',
+      summary: { counts: { read: 3, invalid: 0, enqueued: 3 } },
+    });
+    const lines = [{ jobId: 'lines' }, ...tasks.map((t) => ({ ...t, id: `n${t.id}` }))].map((l) =>
+      JSON.stringify(l),
+    );
+    const nd = await orchestrator(
+      { manifest: await put('manifests/lines.json', lines.join('\n')) },
+      fakeContext(),
+    );
+    expect(nd).toMatchObject({
+      status: 'succeeded',
+      summary: { counts: { read: 3, invalid: 0, enqueued: 3 } },
+    });
+    expect((await queuedIds()).sort()).toEqual(['fa', 'fb', 'fc', 'nfa', 'nfb', 'nfc']);
+  });
+});
+
 /**
  * A stand-in for S3 (no emulator here has IAM): answers every request as S3 does a GetObject of a key the
  * caller may not list the bucket for, 403 AccessDenied with S3's XML error body.
