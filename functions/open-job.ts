@@ -4,8 +4,7 @@
 import type { Context } from 'aws-lambda';
 import { jobIdFromKey, openS3Manifest, parseS3Uri } from '../lib/aws/s3-manifest.js';
 import type { Continuation, ManifestSource, OrchestratorEvent } from '../lib/fanout/continuation.js';
-import type { FailureCounts } from '../lib/fanout/failure-budget.js';
-import { emptyCounts, emptyPeaks, type JobCounts, type JobPeaks } from '../lib/fanout/summary.js';
+import { emptyCounts, emptyPeaks } from '../lib/fanout/summary.js';
 import { type Manifest, parseInlineManifest, parseManifestStream } from '../lib/manifest/parse.js';
 import type { FunctionRuntime } from './runtime.js';
 
@@ -61,7 +60,7 @@ export async function openJob(
   const location = parseS3Uri(event.uri);
   const object = await openS3Manifest(rt.aws.s3, location);
   const manifest = await parseManifestStream(object.chunks, {
-    format: object.format,
+    declared: object.declared,
     overrides: event.overrides,
     defaultJobId: jobIdFromKey(location.key),
   });

@@ -191,12 +191,23 @@ async function runJobSegment(
     });
     return { status: 'continued', jobId, runId, segment: state.segment, cursor: outcome.cursor };
   }
-  const failed = outcome.reason === StopReasons.FAILURE_BUDGET || outcome.counts.undeliverable > 0;
+  if (outcome.reason === StopReasons.MANIFEST_ERROR) {
+    logger.error('manifest unreadable past its first tasks: job failed', {
+      jobId,
+      runId,
+      error: outcome.error,
+    });
+  }
+  const failed =
+    outcome.reason === StopReasons.FAILURE_BUDGET ||
+    outcome.reason === StopReasons.MANIFEST_ERROR ||
+    outcome.counts.undeliverable > 0;
   const summary: JobSummary = {
     jobId,
     runId,
     status: failed ? 'failed' : 'succeeded',
     reason: outcome.reason,
+    ...(outcome.error === undefined ? {} : { error: outcome.error }),
     ...(outcome.cursor === undefined ? {} : { stoppedAtTask: outcome.cursor }),
     segments: state.segment + 1,
     durationMs: Date.now() - state.startedAt,

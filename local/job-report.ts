@@ -154,6 +154,7 @@ export async function buildReport(inputs: ReportInputs): Promise<LocalJobReport>
     status,
     ...(summary ? { reason: summary.reason } : {}),
     ...(final?.status === 'refused' ? { error: final.error } : {}),
+    ...(summary?.error ? { error: summary.error } : {}),
     ...(!final && outcome.errors.length > 0 ? { error: outcome.errors.join('; ') } : {}),
     submitted,
     invalid,

@@ -1,6 +1,6 @@
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { ManifestError } from '../manifest/errors.js';
-import { type ManifestFormat, ManifestFormats } from '../manifest/parse.js';
+import { type DeclaredFormat, declaredFormat } from '../manifest/format.js';
 
 export interface S3Location {
   readonly bucket: string;
@@ -12,8 +12,8 @@ export interface S3ManifestObject {
   readonly chunks: AsyncIterable<Uint8Array>;
   /** The object's ETag: continuations read the same version or fail. */
   readonly etag?: string;
-  /** From the key's extension or the content type; `auto` when neither says. */
-  readonly format: ManifestFormat | 'auto';
+  /** What the key's extension or the content type declares (the bytes decide when they can: format.ts). */
+  readonly declared: DeclaredFormat;
 }
 
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -29,14 +29,8 @@ export function parseS3Uri(uri: unknown): S3Location {
   return { bucket, key };
 }
 
-export function formatOf(key: string, contentType?: string): ManifestFormat | 'auto' {
-  const lower = key.toLowerCase();
-  if (lower.endsWith('.ndjson') || lower.endsWith('.jsonl')) return ManifestFormats.NDJSON;
-  if (lower.endsWith('.json')) return ManifestFormats.JSON;
-  if (contentType && /ndjson|jsonl|jsonlines/i.test(contentType)) return ManifestFormats.NDJSON;
-  if (contentType && /application\/json/i.test(contentType)) return ManifestFormats.JSON;
-  return 'auto';
-}
+const statusOf = (error: unknown) =>
+  (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 
 /** A job id from the key's file name (`manifests/nightly.ndjson` -> `nightly`), for manifests naming none. */
 export function jobIdFromKey(key: string): string {
@@ -66,11 +60,20 @@ export async function openS3Manifest(
     if (name === 'NoSuchKey' || name === 'NoSuchBucket' || name === 'NotFound') {
       throw ManifestError.of('manifest', `${JSON.stringify(where)} does not exist (${name})`);
     }
+    // S3 answers a missing key with 403, not 404, to a caller that may not list the bucket (the
+    // orchestrator's role may read manifests/ but not list it): missing and unreadable look the same. A
+    // retry cannot change either, so it is refused, not thrown (a throw is retried, then dead-lettered).
+    if (name === 'AccessDenied' || statusOf(error) === 403) {
+      throw ManifestError.of(
+        'manifest',
+        `${JSON.stringify(where)} is missing or may not be read (403 ${name}: S3 answers 403, not 404, for a missing key when the reader may not list the bucket)`,
+      );
+    }
     throw error;
   }
   const body = out.Body as AsyncIterable<Uint8Array> | undefined;
   if (!body || typeof (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] !== 'function') {
     throw ManifestError.of('manifest', 'has no readable body');
   }
-  return { chunks: body, etag: out.ETag, format: formatOf(location.key, out.ContentType) };
+  return { chunks: body, etag: out.ETag, declared: declaredFormat(location.key, out.ContentType) };
 }

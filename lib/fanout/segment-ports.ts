@@ -86,6 +86,8 @@ export interface SegmentOptions {
 
 export interface SegmentResult {
   readonly reason: StopReason;
+  /** Why reading the manifest failed, when `reason` is `manifest-error`. */
+  readonly error?: string;
   /** Index of the first task not read; undefined when the manifest was read to its end. */
   readonly cursor?: number;
   readonly nextMessageSeq: number;

@@ -1,3 +1,4 @@
+import { ManifestError } from '../manifest/errors.js';
 import type { ManifestItem } from '../manifest/parse.js';
 import type { JobTask } from '../manifest/schema.js';
 import { Semaphore } from '../semaphore.js';
@@ -50,6 +51,17 @@ fault stands alone, and only that task is dead-lettered (lib/fanout/send-isolate
 
 const DLQ_SENDS_IN_FLIGHT = 2;
 
+/** The next item, or the error reading it (a ManifestError by its message: it names the field). */
+async function readNext(
+  reader: AsyncIterator<ManifestItem>,
+): Promise<IteratorResult<ManifestItem> | { error: string }> {
+  try {
+    return await reader.next();
+  } catch (error) {
+    return { error: error instanceof ManifestError ? error.message : errorText(error) };
+  }
+}
+
 export async function runSegment(options: SegmentOptions): Promise<SegmentResult> {
   return new Segment(options).run();
 }
@@ -92,7 +104,19 @@ class Segment {
     const { items, startAt, shouldStop, budget } = this.#o;
     let cursor: number | undefined;
     let reason: StopReason = StopReasons.COMPLETE;
-    for await (const item of items) {
+    let readError: string | undefined;
+    const reader = items[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await readNext(reader);
+      if ('error' in next) {
+        // The manifest broke after some tasks were read (truncated, a second "tasks"): what was read
+        // still runs to its end below and is counted; the job ends failed, never thrown, since a retry
+        // of the invocation would run those tasks again.
+        [reason, readError] = [StopReasons.MANIFEST_ERROR, next.error];
+        break;
+      }
+      if (next.done) break;
+      const item = next.value;
       if (item.index < startAt) continue;
       const stop = budget.tripped
         ? StopReasons.FAILURE_BUDGET
@@ -109,6 +133,8 @@ class Segment {
         break;
       }
     }
+    // Stops the stream (an S3 body) when reading ended early, as `break` in a for-await would.
+    if (cursor !== undefined) await reader.return?.();
     await this.#drain();
     const peaks = {
       inline: this.#inline.peakInFlight,
@@ -117,7 +143,8 @@ class Segment {
     };
     // A budget that tripped on the last tasks still fails the job.
     if (reason === StopReasons.COMPLETE && budget.tripped) reason = StopReasons.FAILURE_BUDGET;
-    return { reason, cursor, nextMessageSeq: this.#seq, counts: this.#counts, peaks };
+    const out = { reason, cursor, nextMessageSeq: this.#seq, counts: this.#counts, peaks };
+    return readError === undefined ? out : { ...out, error: readError };
   }
 
   /** Starts one task; false when it was not started because the segment must stop. */

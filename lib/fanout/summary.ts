@@ -32,6 +32,8 @@ export const StopReasons = {
   COMPLETE: 'complete',
   DEADLINE: 'deadline',
   FAILURE_BUDGET: 'failure-budget',
+  /** The manifest broke after some of its tasks were read: those ran; the job failed. */
+  MANIFEST_ERROR: 'manifest-error',
 } as const;
 export type StopReason = (typeof StopReasons)[keyof typeof StopReasons];
 
@@ -39,8 +41,10 @@ export interface JobSummary {
   readonly jobId: string;
   readonly runId: string;
   readonly status: 'succeeded' | 'failed';
-  /** Why it ended: all tasks handled, or the failure budget tripped. */
+  /** Why it ended: all tasks handled, the failure budget tripped, or the manifest broke. */
   readonly reason: StopReason;
+  /** The manifest's fault, when `reason` is `manifest-error`: `tasks: appears twice`. */
+  readonly error?: string;
   /** Index of the first task not started when the job stopped early; absent when complete. */
   readonly stoppedAtTask?: number;
   readonly segments: number;

@@ -1,4 +1,5 @@
 export * from './errors.js';
+export { contentTypeOf, type DeclaredFormat, declaredFormat, resolveFormat } from './format.js';
 export { renderPath } from './issues.js';
 export * from './parse.js';
 export * from './schema.js';

@@ -1,4 +1,5 @@
 import { ManifestError, type ManifestIssue } from './errors.js';
+import { type DeclaredFormat, type ManifestFormat, ManifestFormats, resolveFormat } from './format.js';
 import { renderPath, toManifestIssues } from './issues.js';
 import { scanJson } from './scan-json.js';
 import { HEADER_KEYS, type JobHeader, JobHeaderSchema, type JobTask } from './schema.js';
@@ -8,8 +9,7 @@ import { checkTask, DuplicateIds } from './task.js';
 /** Longest line (NDJSON) or element (JSON) read as one task; a longer one is reported and skipped. */
 export const MAX_TASK_LINE_BYTES = 1024 * 1024;
 
-export const ManifestFormats = { INLINE: 'inline', JSON: 'json', NDJSON: 'ndjson' } as const;
-export type ManifestFormat = (typeof ManifestFormats)[keyof typeof ManifestFormats];
+export { type ManifestFormat, ManifestFormats } from './format.js';
 
 export interface ValidTaskItem {
   /** 0-based position among the manifest's tasks, valid or not: the cursor of continuations. */
@@ -41,8 +41,10 @@ export interface Manifest {
 }
 
 export interface StreamOptions {
-  /** `auto` reads the first line: an object without `tasks` there means NDJSON. */
+  /** `auto` (the default) applies lib/manifest/format.ts's rule to the first line and `declared`. */
   readonly format?: ManifestFormat | 'auto';
+  /** What the file's name or content type says (`declaredFormat()`): used only where the bytes cannot tell. */
+  readonly declared?: DeclaredFormat;
   /** Header fields given outside the file (the event's `jobId`, `runId`...): they win over the file's. */
   readonly overrides?: Readonly<Record<string, unknown>>;
   /** The job id when neither the file nor the overrides give one. */
@@ -86,7 +88,7 @@ export async function parseManifestStream(
   const { format = 'auto', overrides = {}, defaultJobId, maxTaskLineBytes = MAX_TASK_LINE_BYTES } = options;
   let source = chunks;
   let resolved = format;
-  if (resolved === 'auto') [resolved, source] = await sniffFormat(chunks, maxTaskLineBytes);
+  if (resolved === 'auto') [resolved, source] = await sniffFormat(chunks, maxTaskLineBytes, options.declared);
   const withFallback = (file: Record<string, unknown>) =>
     parseJobHeader({ ...(defaultJobId === undefined ? {} : { jobId: defaultJobId }), ...file, ...overrides });
   if (resolved === ManifestFormats.NDJSON) return ndjsonManifest(source, withFallback, maxTaskLineBytes);
@@ -107,6 +109,13 @@ async function ndjsonManifest(
   if (pending?.text !== undefined) {
     const value = tryJson(pending.text);
     if (value.ok && isHeaderLike(value.value)) {
+      // A header read with U+FFFD in it would fill every task with values the file never held.
+      if (pending.badUtf8) {
+        throw ManifestError.of(
+          'manifest',
+          `line ${pending.line} (the header) is not valid UTF-8 (${pending.badUtf8})`,
+        );
+      }
       fileHeader = value.value as Record<string, unknown>;
       pending = undefined;
     }
@@ -117,8 +126,9 @@ async function ndjsonManifest(
     let index = 0;
     let next = pending ? { done: false as const, value: pending } : await lines.next();
     while (!next.done) {
-      const { line, text, tooLongBytes } = next.value;
+      const { line, text, tooLongBytes, badUtf8 } = next.value;
       if (tooLongBytes !== undefined) yield tooLong(index++, line, tooLongBytes, maxBytes);
+      else if (badUtf8 !== undefined) yield notUtf8(index++, line, badUtf8);
       else if (text !== undefined && text.trim() !== '') {
         const value = tryJson(text);
         yield value.ok
@@ -153,6 +163,9 @@ async function jsonManifest(
         `is ${event.tooLongBytes} bytes, over the ${maxBytes}-byte limit`,
       );
     }
+    if (event.badUtf8 !== undefined) {
+      throw ManifestError.of(memberPath(event.key), `is not valid UTF-8 (${event.badUtf8})`);
+    }
     const value = tryJson(event.text ?? '');
     if (!value.ok) throw ManifestError.of(memberPath(event.key), `is not valid JSON (${value.error})`);
     fileHeader[event.key] = value.value;
@@ -175,8 +188,9 @@ async function jsonManifest(
     for (let next = await events.next(); !next.done; next = await events.next()) {
       const event = next.value;
       if (event.type === 'element') {
-        const { line, text, tooLongBytes } = event;
+        const { line, text, tooLongBytes, badUtf8 } = event;
         if (tooLongBytes !== undefined) yield tooLong(index++, line, tooLongBytes, maxBytes);
+        else if (badUtf8 !== undefined) yield notUtf8(index++, line, badUtf8);
         else {
           const value = tryJson(text ?? '');
           yield value.ok
@@ -235,6 +249,10 @@ function notJson(index: number, line: number, reason: string): InvalidTaskItem {
   return invalid(index, line, [{ path: 'task', message: `task: is not valid JSON (${reason})` }]);
 }
 
+function notUtf8(index: number, line: number, where: string): InvalidTaskItem {
+  return invalid(index, line, [{ path: 'task', message: `task: is not valid UTF-8 (${where})` }]);
+}
+
 function tooLong(index: number, line: number, bytes: number, max: number): InvalidTaskItem {
   return invalid(index, line, [
     { path: 'task', message: `task: is ${bytes} bytes, over the ${max}-byte limit of one task` },
@@ -260,10 +278,23 @@ function isHeaderLike(value: unknown): boolean {
   );
 }
 
+/**
+ * The format a manifest stream is in, by lib/manifest/format.ts's rule (its first line, then `declared`):
+ * what the CLI labels its upload with, so the orchestrator reads the file as the CLI checked it.
+ */
+export async function sniffManifestFormat(
+  chunks: AsyncIterable<Chunk> | Iterable<Chunk>,
+  declared: DeclaredFormat,
+  maxBytes = MAX_TASK_LINE_BYTES,
+): Promise<ManifestFormat> {
+  return (await sniffFormat(chunks, maxBytes, declared))[0];
+}
+
 /** Reads up to the first line break to tell NDJSON from JSON, and hands back a stream that replays it. */
 async function sniffFormat(
   chunks: AsyncIterable<Chunk> | Iterable<Chunk>,
   maxBytes: number,
+  declared: DeclaredFormat,
 ): Promise<[ManifestFormat, AsyncIterable<Chunk>]> {
   const iterator = (chunks as AsyncIterable<Chunk>)[Symbol.asyncIterator]
     ? (chunks as AsyncIterable<Chunk>)[Symbol.asyncIterator]()
@@ -286,16 +317,13 @@ async function sniffFormat(
     .toString('utf8')
     .replace(/^\uFEFF/, '')
     .trimStart();
-  const firstLine = head.split('\n', 1)[0];
-  const value = tryJson(firstLine);
-  const isNdjson =
-    value.ok && value.value !== null && typeof value.value === 'object' && !('tasks' in value.value);
+  const format = resolveFormat(head.split('\n', 1)[0], declared);
   const replay = (async function* () {
     yield* seen;
     if (done) return;
     for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
   })();
-  return [isNdjson ? ManifestFormats.NDJSON : ManifestFormats.JSON, replay];
+  return [format, replay];
 }
 
 async function* toAsync<T>(items: Iterable<T>): AsyncGenerator<T> {

@@ -1,5 +1,6 @@
 import { ManifestError } from './errors.js';
 import type { Chunk } from './split-lines.js';
+import { utf8Fault } from './utf8.js';
 
 /*
 A streaming scanner for a JSON manifest `{ "jobId": ..., "tasks": [ {...}, {...} ] }`. It only finds the
@@ -9,15 +10,17 @@ at a time, and parsing runs at native speed. (stream-json would assemble every v
 A piece over `maxValueBytes` is reported by size and skipped, never buffered.
 */
 
+/** A captured piece: its text, or its size when over the cap, or where it is not valid UTF-8. */
+interface Piece {
+  readonly text?: string;
+  readonly tooLongBytes?: number;
+  readonly badUtf8?: string;
+}
+
 export type ScanEvent =
-  | { readonly type: 'member'; readonly key: string; readonly text?: string; readonly tooLongBytes?: number }
+  | ({ readonly type: 'member'; readonly key: string } & Piece)
   | { readonly type: 'tasks-start' }
-  | {
-      readonly type: 'element';
-      readonly line: number;
-      readonly text?: string;
-      readonly tooLongBytes?: number;
-    }
+  | ({ readonly type: 'element'; readonly line: number } & Piece)
   | { readonly type: 'tasks-end' };
 
 const State = {
@@ -43,6 +46,7 @@ const RBRACE = 0x7d;
 const LBRACKET = 0x5b;
 const RBRACKET = 0x5d;
 const LF = 0x0a;
+const BOM = [0xef, 0xbb, 0xbf];
 
 const isSpace = (b: number) => b === 0x20 || b === 0x09 || b === LF || b === 0x0d;
 
@@ -62,6 +66,9 @@ export class JsonManifestScanner {
   #depth = 0;
   #inString = false;
   #escaped = false;
+  /** Bytes of the BOM matched, and bytes seen, before the first "{". */
+  #bom = 0;
+  #started = 0;
 
   constructor(maxValueBytes: number) {
     this.#max = maxValueBytes;
@@ -76,7 +83,15 @@ export class JsonManifestScanner {
       if (b === LF) this.#line++;
       switch (this.#state) {
         case State.START:
-          if (isSpace(b) || b === 0xef || b === 0xbb || b === 0xbf) break; // whitespace, UTF-8 BOM
+          // A UTF-8 BOM, whole and first, then whitespace: any other byte before "{" is a fault.
+          if (this.#bom < 3 && this.#started === this.#bom && b === BOM[this.#bom]) {
+            this.#bom++;
+            this.#started++;
+            break;
+          }
+          this.#started++;
+          if (this.#bom !== 0 && this.#bom !== 3) this.#fail('a whole UTF-8 byte order mark');
+          if (isSpace(b)) break;
           if (b !== LBRACE) this.#fail('a JSON object starting with "{"');
           this.#state = State.KEY;
           break;
@@ -99,6 +114,12 @@ export class JsonManifestScanner {
             this.#take(chunk.subarray(captureFrom, i + 1));
             captureFrom = -1;
             const raw = this.#endCapture();
+            if (raw.badUtf8) {
+              throw ManifestError.of(
+                'manifest',
+                `has a member name at line ${this.#line} that is not valid UTF-8 (${raw.badUtf8})`,
+              );
+            }
             this.#key = this.#parseKey(raw.text);
             this.#state = State.COLON;
           }
@@ -164,6 +185,11 @@ export class JsonManifestScanner {
     // Keep the unfinished piece: copied, since the stream may reuse the chunk's memory.
     if (captureFrom !== -1) this.#take(Buffer.from(chunk.subarray(captureFrom)));
     return events;
+  }
+
+  /** True while the scan is inside a string (a key or a string value): no valid JSON breaks a line there. */
+  get inString(): boolean {
+    return this.#state === State.IN_KEY || (this.#state === State.CAPTURE && this.#inString);
   }
 
   /** Checks the document was complete. */
@@ -243,11 +269,14 @@ export class JsonManifestScanner {
     }
   }
 
-  #endCapture(): { text?: string; tooLongBytes?: number } {
-    const out =
-      this.#overflow > 0
-        ? { tooLongBytes: this.#overflow }
-        : { text: Buffer.concat(this.#parts, this.#bytes).toString('utf8') };
+  #endCapture(): Piece {
+    let out: Piece;
+    if (this.#overflow > 0) out = { tooLongBytes: this.#overflow };
+    else {
+      const bytes = Buffer.concat(this.#parts, this.#bytes);
+      const badUtf8 = utf8Fault(bytes);
+      out = badUtf8 === undefined ? { text: bytes.toString('utf8') } : { badUtf8 };
+    }
     this.#parts = [];
     this.#bytes = 0;
     this.#overflow = 0;

@@ -33,10 +33,52 @@ const nonNegativeInt = (max: number) =>
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-// What an HTTP client sends in a header value (RFC 9110 field-value; undici refuses anything else, so a task
-// with another character could never run): tab, printable ASCII, Latin-1. CR, LF and NUL would split or
-// truncate the header; emoji, U+FFFE, lone surrogates and other controls are not sendable at all.
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: CR, LF and NUL would split or truncate a header
+const HEADER_VALUE = /^[^\r\n\u0000]*$/;
+// The rules undici's request() applies to headers (lib/core/request.js, processHeader), so that a header
+// the manifest accepts is never refused at send time (then retried and dead-lettered task by task).
+// Values: tab, visible ASCII and obs-text (0x80-0xff) only; undici writes them as Latin-1 bytes.
+const HEADER_VALUE_CHARS = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** Headers undici refuses from a caller (or, `connection`, takes over): the client sets them itself. */
+export const CLIENT_SET_HEADERS: readonly string[] = [
+  'connection',
+  'content-length',
+  'expect',
+  'keep-alive',
+  'transfer-encoding',
+  'upgrade',
+];
+
+/** Why undici would refuse this header value, or undefined. CR, LF and NUL have their own message. */
+function headerValueFault(value: string): string | undefined {
+  if (HEADER_VALUE_CHARS.test(value)) return undefined;
+  for (const char of value) {
+    const code = char.codePointAt(0) ?? 0;
+    const hex = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+    if (code === 0x0d || code === 0x0a || code === 0) return undefined;
+    if (code < 0x20 || code === 0x7f) return `contains the control character ${hex}`;
+    if (code > 0xff) {
+      return `contains ${JSON.stringify(char)} (${hex}), outside Latin-1: a header value is sent as bytes 0-255 (percent-encode it)`;
+    }
+  }
+  return undefined;
+}
+
+/** Names undici refuses: one it sets itself, or a second `host` (names are case-insensitive). */
+function headerNameFaults(names: readonly string[]): { path: string[]; message: string }[] {
+  const out: { path: string[]; message: string }[] = [];
+  let hosts = 0;
+  for (const name of names) {
+    const lower = name.toLowerCase();
+    if (CLIENT_SET_HEADERS.includes(lower))
+      out.push({ path: [name], message: 'is set by the client; remove it' });
+    else if (lower === 'host' && ++hosts > 1) {
+      out.push({ path: [name], message: 'repeats the host header (header names are case-insensitive)' });
+    }
+  }
+  return out;
+}
+
 const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 
 export const JobIdSchema = z
@@ -80,17 +122,38 @@ const MethodSchema = z
   .transform((m) => m.toUpperCase())
   .pipe(z.enum(HttpMethods, { error: `is not one of ${HttpMethods.join(', ')}` }));
 
-const HeadersSchema = z
-  .record(
-    z.string().regex(HEADER_NAME, { error: 'is not a valid header name' }),
-    z.string({ error: 'is not a string' }).regex(HEADER_VALUE, {
-      error: 'contains a character HTTP cannot send (CR, LF, a control character, or one above U+00FF)',
+// zod's record skips a `__proto__` key without a word (JSON.parse makes it an own key): it would be
+// dropped from the request, so it is refused by name first.
+const NoProtoKey = z.unknown().superRefine((value, ctx) => {
+  if (value !== null && typeof value === 'object' && Object.hasOwn(value, '__proto__')) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['__proto__'],
+      message: 'is a header name the manifest cannot carry',
+    });
+  }
+});
+
+const HeadersSchema = NoProtoKey.pipe(
+  z
+    .record(
+      z.string().regex(HEADER_NAME, { error: 'is not a valid header name' }),
+      z
+        .string({ error: 'is not a string' })
+        .regex(HEADER_VALUE, { error: 'contains CR, LF or NUL' })
+        .superRefine((value, ctx) => {
+          const why = headerValueFault(value);
+          if (why) ctx.addIssue({ code: 'custom', message: why });
+        }),
+      { error: 'is not an object of header names to strings' },
+    )
+    .refine((headers) => Object.keys(headers).length <= MAX_HEADERS, {
+      error: `has more than ${MAX_HEADERS} headers`,
+    })
+    .superRefine((headers, ctx) => {
+      for (const issue of headerNameFaults(Object.keys(headers))) ctx.addIssue({ code: 'custom', ...issue });
     }),
-    { error: 'is not an object of header names to strings' },
-  )
-  .refine((headers) => Object.keys(headers).length <= MAX_HEADERS, {
-    error: `has more than ${MAX_HEADERS} headers`,
-  });
+);
 
 const StatusSchema = z
   .number({ error: 'is not an HTTP status' })

@@ -1,6 +1,8 @@
 // Splits a byte stream into lines with a cap on each line, so a manifest of a million lines (or one
 // gigantic line) never sits whole in memory. node:readline has no cap: it would buffer a 1 GB line.
 
+import { utf8Fault } from './utf8.js';
+
 export type Chunk = Uint8Array | string;
 
 export interface Line {
@@ -10,6 +12,8 @@ export interface Line {
   readonly text?: string;
   /** Bytes of a line that was over the cap (its text is dropped). */
   readonly tooLongBytes?: number;
+  /** Where the line is not valid UTF-8 (`0xFF at byte 13`); its text then holds U+FFFD, not to be run. */
+  readonly badUtf8?: string;
 }
 
 const LF = 0x0a;
@@ -46,10 +50,11 @@ export async function* splitLines(chunks: AsyncIterable<Chunk> | Iterable<Chunk>
     parts = [];
     partBytes = 0;
     if (buf.length > 0 && buf[buf.length - 1] === CR) buf = buf.subarray(0, buf.length - 1);
+    const badUtf8 = utf8Fault(buf);
     let text = buf.toString('utf8');
     if (first && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     first = false;
-    return { line, text };
+    return badUtf8 === undefined ? { line, text } : { line, text, badUtf8 };
   };
 
   for await (const chunk of chunks) {

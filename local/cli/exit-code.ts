@@ -49,7 +49,10 @@ export function isUsageError(error: unknown): boolean {
 
 export type Outcome =
   | { readonly error: unknown }
-  | { readonly report: Pick<RunReport, 'invalid' | 'deadLettered' | 'interrupted' | 'unfinished'> }
+  | {
+      readonly report: Pick<RunReport, 'invalid' | 'deadLettered' | 'interrupted' | 'unfinished'> &
+        Partial<Pick<RunReport, 'runtime'>>;
+    }
   | { readonly ok: true };
 
 export function exitCodeFor(outcome: Outcome): ExitCode {
@@ -57,6 +60,8 @@ export function exitCodeFor(outcome: Outcome): ExitCode {
   if ('ok' in outcome) return ExitCodes.OK;
   const { report } = outcome;
   if (report.interrupted) return ExitCodes.INTERRUPTED;
+  // The job itself failed (its manifest broke after some tasks ran): never 0, whatever the counts.
+  if (report.runtime?.status === 'failed') return ExitCodes.TASKS_FAILED;
   return report.invalid > 0 || report.deadLettered > 0 || (report.unfinished ?? 0) > 0
     ? ExitCodes.TASKS_FAILED
     : ExitCodes.OK;

@@ -12,8 +12,10 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import type { FanoutConfig } from '../../lib/config.js';
+import { contentTypeOf } from '../../lib/manifest/index.js';
 import { type Backend, type BackendInfo, BackendKinds, startBackend } from '../backend.js';
 import { createResources, localCredentials } from '../resources.js';
+import { manifestFileFormat } from './manifest-file.js';
 import { asEndpointError } from './sqs-endpoint.js';
 
 export interface CliBackend {
@@ -62,6 +64,8 @@ export async function uploadManifest(
     forcePathStyle: true,
   });
   const key = `${config.manifestsPrefix}${objectName}`;
+  // The format the CLI checked the file as, so the orchestrator reads it the same way (format.ts).
+  const contentType = contentTypeOf(await manifestFileFormat(file));
   try {
     const { size } = await stat(file);
     if (size <= partBytes) {
@@ -71,11 +75,11 @@ export async function uploadManifest(
           Key: key,
           Body: createReadStream(file),
           ContentLength: size,
-          ContentType: 'application/x-ndjson',
+          ContentType: contentType,
         }),
       );
     } else {
-      await uploadInParts(s3, { bucket: resources.bucket, key, file, size, partBytes });
+      await uploadInParts(s3, { bucket: resources.bucket, key, file, size, partBytes, contentType });
     }
   } finally {
     s3.destroy();
@@ -95,10 +99,11 @@ async function uploadInParts(
     file,
     size,
     partBytes,
-  }: { bucket: string; key: string; file: string; size: number; partBytes: number },
+    contentType,
+  }: { bucket: string; key: string; file: string; size: number; partBytes: number; contentType: string },
 ): Promise<void> {
   const { UploadId } = await s3.send(
-    new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: 'application/x-ndjson' }),
+    new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType }),
   );
   const handle = await open(file, 'r');
   try {

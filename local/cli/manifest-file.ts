@@ -1,7 +1,14 @@
 // Opening a manifest file given on the command line, with one clear error when it is missing or unreadable.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { type Manifest, ManifestError, parseManifestStream } from '../../lib/manifest/index.js';
+import {
+  declaredFormat,
+  type Manifest,
+  ManifestError,
+  type ManifestFormat,
+  parseManifestStream,
+  sniffManifestFormat,
+} from '../../lib/manifest/index.js';
 import { UsageError } from './usage-error.js';
 
 export async function checkManifestFile(file: string, flag = '--manifest'): Promise<void> {
@@ -25,7 +32,10 @@ export async function checkManifestFile(file: string, flag = '--manifest'): Prom
 export async function openManifestFile(file: string, defaultJobId?: string): Promise<Manifest> {
   await checkManifestFile(file);
   try {
-    return await parseManifestStream(createReadStream(file), { defaultJobId });
+    return await parseManifestStream(createReadStream(file), {
+      defaultJobId,
+      declared: declaredFormat(file),
+    });
   } catch (error) {
     throw inFile(file, error);
   }
@@ -36,9 +46,22 @@ export async function checkManifestHeader(file: string): Promise<void> {
   await checkManifestFile(file);
   const stream = createReadStream(file);
   try {
-    await parseManifestStream(stream, { defaultJobId: 'manifest' });
+    await parseManifestStream(stream, { defaultJobId: 'manifest', declared: declaredFormat(file) });
   } catch (error) {
     throw inFile(file, error);
+  } finally {
+    stream.destroy();
+  }
+}
+
+/**
+ * The format the orchestrator will read the file as (lib/manifest/format.ts: the bytes, then the name):
+ * its upload carries it as the content type.
+ */
+export async function manifestFileFormat(file: string): Promise<ManifestFormat> {
+  const stream = createReadStream(file);
+  try {
+    return await sniffManifestFormat(stream, declaredFormat(file));
   } finally {
     stream.destroy();
   }

@@ -26,10 +26,14 @@ export function formatSummary(
       ? Math.round(((report.succeeded + report.deadLettered) / report.durationMs) * 1000)
       : 0;
   const out: string[] = [];
+  // The orchestrator's own verdict: a manifest that broke mid-read fails the job whatever the counts say.
+  const runtime = report.runtime as { status?: string; reason?: string; error?: string } | undefined;
   out.push(
     report.interrupted
       ? `Job ${report.jobId} interrupted after ${seconds} s: unstarted work was left in the queue.`
-      : `Job ${report.jobId} finished in ${seconds} s (${n(rate)} tasks/s).`,
+      : runtime?.status === 'failed' && runtime.error
+        ? `Job ${report.jobId} FAILED after ${seconds} s (${runtime.reason ?? 'error'}): ${oneLine(runtime.error)}`
+        : `Job ${report.jobId} finished in ${seconds} s (${n(rate)} tasks/s).`,
     '',
   );
   const counts: Array<[string, string]> = [

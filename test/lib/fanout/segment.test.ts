@@ -12,7 +12,7 @@ import {
 } from '../../../lib/fanout/segment.js';
 import { SQS_MAX_BATCH_BYTES, SQS_MAX_BATCH_ENTRIES } from '../../../lib/fanout/sqs-limits.js';
 import { emptyCounts, type JobCounts } from '../../../lib/fanout/summary.js';
-import { parseInlineManifest } from '../../../lib/manifest/index.js';
+import { ManifestError, parseInlineManifest } from '../../../lib/manifest/index.js';
 import { RUNS } from '../../helpers/runs.js';
 
 // runSegment is the AWS-free core of the orchestrator. Its ports are in-memory stand-ins for SQS and
@@ -117,6 +117,7 @@ async function runAll(
   ports: FakePorts,
   stopAfter: readonly number[],
   tolerated = 100,
+  breakAt?: number,
 ) {
   let cursor = 0;
   let seq = 0;
@@ -128,7 +129,7 @@ async function runAll(
     const result = await runSegment({
       jobId: 'job',
       runId: 'run',
-      items: parseInlineManifest(job).items,
+      items: breakAt === undefined ? parseInlineManifest(job).items : breaking(job, breakAt),
       startAt: cursor,
       firstMessageSeq: seq,
       limits,
@@ -149,7 +150,42 @@ async function runAll(
   }
 }
 
+/** The job's items up to `at`, then the manifest's fault, as a stream that breaks after `tasks` throws it. */
+async function* breaking(job: ReturnType<typeof jobOf>, at: number) {
+  for await (const item of parseInlineManifest(job).items) {
+    if (item.index === at) throw ManifestError.of('tasks', 'appears twice');
+    yield item;
+  }
+  throw ManifestError.of('tasks', 'appears twice');
+}
+
 describe('runSegment', () => {
+  it('a manifest that breaks mid-read: every task before the fault runs once, none after, the job says why', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom<Mode | 'bad'>('inline', 'queue', 'invoke', 'bad'), { maxLength: 30 }),
+        fc.nat({ max: 35 }),
+        fc.array(fc.integer({ min: 1, max: 20 }), { maxLength: 4 }),
+        async (modes, at, stopAfter) => {
+          const ports = new FakePorts(new Set());
+          const { result } = await runAll(jobOf(modes), ports, stopAfter, 100, at);
+          expect(result.reason).toBe('manifest-error');
+          expect(result.error).toBe('tasks: appears twice');
+          expect(result.cursor).toBeUndefined();
+          const before = modes.slice(0, at);
+          const valid = before.flatMap((m, i) => (m === 'bad' ? [] : [`t${i}`]));
+          expect([...ports.started.keys()].sort()).toEqual(valid.sort());
+          for (const n of ports.started.values()) expect(n).toBe(1);
+          const c = result.counts;
+          expect(c.read).toBe(before.length);
+          expect(c.invalid).toBe(before.length - valid.length);
+          expect(c.inlineSucceeded + c.enqueued + c.invokeSucceeded).toBe(valid.length);
+        },
+      ),
+      { numRuns: Math.min(RUNS, 200) },
+    );
+  });
+
   it('starts every task exactly once across any number of deadline continuations, and accounts for all', async () => {
     await fc.assert(
       fc.asyncProperty(

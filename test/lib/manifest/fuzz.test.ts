@@ -1,11 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  CLIENT_SET_HEADERS,
   checkTask,
   ManifestError,
   type ManifestIssue,
   parseInlineManifest,
+  parseJobHeader,
   parseManifestStream,
+  renderPath,
 } from '../../../lib/manifest/index.js';
 import { RUNS } from '../../helpers/runs.js';
 
@@ -90,7 +93,121 @@ const headerLike = fc.record(
   { requiredKeys: [] },
 );
 
+/** A header the HTTP client refuses: a name it sets itself (any case), or a value with a character it cannot send. */
+const refusedHeader = fc.oneof(
+  fc
+    .tuple(fc.constantFrom(...CLIENT_SET_HEADERS), fc.array(fc.boolean(), { minLength: 20, maxLength: 20 }))
+    .map(([name, upper]) => [...name].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join(''))
+    .chain((name) => fc.tuple(fc.constant(name), fc.string({ maxLength: 6 }))),
+  fc.tuple(
+    fc
+      .stringMatching(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,10}$/)
+      .filter((n) => !CLIENT_SET_HEADERS.includes(n.toLowerCase())),
+    fc
+      .tuple(
+        fc.string({ maxLength: 4 }),
+        fc.oneof(
+          fc.integer({ min: 1, max: 0x08 }),
+          fc.integer({ min: 0x0b, max: 0x1f }),
+          fc.constant(0x7f),
+          fc.integer({ min: 0x100, max: 0x10ffff }),
+        ),
+        fc.string({ maxLength: 4 }),
+      )
+      .filter(([, c]) => c !== 0x0d && (c < 0xd800 || c > 0xdfff))
+      .map(([a, c, b]) => a + String.fromCodePoint(c) + b),
+  ),
+);
+
+/** Byte sequences that are not UTF-8: stray continuation, truncated, overlong, surrogate, above U+10FFFF. */
+const badUtf8 = fc.constantFrom(
+  [0x80],
+  [0xff],
+  [0xfe],
+  [0xc3],
+  [0xe2, 0x82],
+  [0xc0, 0xaf],
+  [0xed, 0xa0, 0x80],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0xf0, 0x9f, 0x98],
+);
+
+/** A task line, and whether bad bytes were put in its URL; chunked anywhere. */
+const utf8Case = fc.record({
+  lines: fc.array(fc.tuple(fc.boolean(), badUtf8, fc.string({ maxLength: 6 })), {
+    minLength: 1,
+    maxLength: 8,
+  }),
+  json: fc.boolean(),
+  size: fc.integer({ min: 1, max: 64 }),
+});
+
 describe('manifest parser fuzzing', () => {
+  it('never decodes bytes that are not UTF-8 into a task: exactly the tasks holding them are invalid', async () => {
+    await fc.assert(
+      fc.asyncProperty(utf8Case, async ({ lines, json, size }) => {
+        const pieces = lines.map(([bad, seq, tail], i) => {
+          const url = Buffer.from(`http://127.0.0.1/${i}/${encodeURIComponent(tail)}`);
+          return Buffer.concat([
+            Buffer.from(`{"id":"t${i}","url":"`),
+            bad ? Buffer.concat([url, Buffer.from(seq)]) : url,
+            Buffer.from('"}'),
+          ]);
+        });
+        const sep = Buffer.from(json ? ',\n' : '\n');
+        const body = Buffer.concat(pieces.flatMap((p, i) => (i === 0 ? [p] : [sep, p])));
+        const doc = json
+          ? Buffer.concat([Buffer.from('{"jobId":"j","tasks":[\n'), body, Buffer.from(']}')])
+          : Buffer.concat([Buffer.from('{"jobId":"j"}\n'), body]);
+        const chunks: Buffer[] = [];
+        for (let i = 0; i < doc.length; i += size) chunks.push(doc.subarray(i, i + size));
+        const manifest = await parseManifestStream(chunks, { format: json ? 'json' : 'ndjson' });
+        const invalid: string[] = [];
+        const valid: string[] = [];
+        for await (const item of manifest.items) {
+          if (item.ok) {
+            expect(JSON.stringify(item.task)).not.toContain('\uFFFD');
+            valid.push(item.task.id);
+          } else {
+            expect(item.error).toMatch(/^task: is not valid UTF-8 \(0x[0-9A-F]{2} at byte \d+\)$/);
+            invalid.push(String(item.line));
+          }
+        }
+        expect(valid).toEqual(lines.flatMap(([bad], i) => (bad ? [] : [`t${i}`])));
+        expect(invalid).toEqual(lines.flatMap(([bad], i) => (bad ? [String(2 + i)] : [])));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('refuses any header the client would refuse, in a task or in defaults, naming headers.NAME', () => {
+    fc.assert(
+      fc.property(refusedHeader, fc.boolean(), ([name, value], inDefaults) => {
+        const headers = { [name]: value };
+        if (inDefaults) {
+          let error: unknown;
+          try {
+            parseJobHeader({ jobId: 'j', defaults: { headers } });
+          } catch (e) {
+            error = e;
+          }
+          expect(error).toBeInstanceOf(ManifestError);
+          expect((error as ManifestError).issues.map((i) => i.path)).toContain(
+            renderPath(['defaults', 'headers', name], 'manifest'),
+          );
+          return;
+        }
+        const checked = checkTask({ id: 't', url: 'http://127.0.0.1/', headers }, undefined);
+        expect(checked.ok).toBe(false);
+        if (!checked.ok) {
+          expectNamed(checked.issues);
+          expect(checked.issues.map((i) => i.path)).toContain(renderPath(['headers', name], 'task'));
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   it('checks any task-like value without crashing, naming the field of each problem', () => {
     fc.assert(
       fc.property(taskLike, fc.option(taskLike, { nil: undefined }), (raw, defaults) => {
