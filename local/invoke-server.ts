@@ -44,6 +44,16 @@ export interface InvokeServerOptions {
    * once). A function of the function name and payload, or a number for every event.
    */
   readonly asyncDeliveries?: number | ((functionName: string, payload: unknown) => number);
+  /**
+   * Events this returns true for are accepted (202) and kept, not run: a stopping run keeps the orchestrator's
+   * continuation (where it would have read on) instead of reading the rest of the manifest.
+   */
+  readonly holdAsync?: (functionName: string, payload: unknown) => boolean;
+}
+
+export interface HeldEvent {
+  readonly functionName: string;
+  readonly payload: unknown;
 }
 
 export class InvokeServer {
@@ -51,6 +61,8 @@ export class InvokeServer {
   readonly #server: Server;
   readonly #pending = new Set<Promise<void>>();
   readonly #records: AsyncInvocationRecord[] = [];
+  readonly #held: HeldEvent[] = [];
+  readonly #hold: InvokeServerOptions['holdAsync'];
   readonly #retryAttempts: number;
   readonly #retryDelayMs: number;
   readonly #deliveries: (functionName: string, payload: unknown) => number;
@@ -62,7 +74,9 @@ export class InvokeServer {
     asyncRetryAttempts = 2,
     asyncRetryDelayMs = 50,
     asyncDeliveries = 1,
+    holdAsync,
   }: InvokeServerOptions) {
+    this.#hold = holdAsync;
     for (const fn of functions) this.#functions.set(fn.name, fn);
     this.#retryAttempts = assertInteger('asyncRetryAttempts', asyncRetryAttempts, { min: 0 });
     this.#retryDelayMs = assertInteger('asyncRetryDelayMs', asyncRetryDelayMs, { min: 0 });
@@ -95,6 +109,11 @@ export class InvokeServer {
     return this.#records;
   }
 
+  /** Events accepted and kept unrun (see `holdAsync`), in order. */
+  get heldEvents(): readonly HeldEvent[] {
+    return this.#held;
+  }
+
   get pendingAsyncInvocations(): number {
     return this.#pending.size;
   }
@@ -104,10 +123,11 @@ export class InvokeServer {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
 
-  /** Stops accepting requests, waits for the background invocations, closes the sockets. */
-  async close(): Promise<void> {
+  /** Stops accepting requests, waits for the background invocations (unless told not to), closes the sockets. */
+  async close({ wait = true }: { wait?: boolean } = {}): Promise<void> {
     this.#closing = true;
-    await this.idle();
+    // A run cut off does not wait for the invocations it let go of.
+    if (wait) await this.idle();
     await new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();
@@ -150,6 +170,10 @@ export class InvokeServer {
     const requestId = randomUUID();
     const ids = { 'x-amzn-requestid': requestId };
     if (type === InvocationTypes.DRY_RUN) return reply(res, 204, ids);
+    if (type === InvocationTypes.EVENT && this.#hold?.(name, payload)) {
+      this.#held.push({ functionName: name, payload });
+      return reply(res, 202, ids);
+    }
     if (type === InvocationTypes.EVENT) {
       const deliveries = assertInteger('asyncDeliveries', this.#deliveries(name, payload));
       for (let delivery = 1; delivery <= deliveries; delivery++)

@@ -13,6 +13,7 @@ const limits = `Limits (over cdk.json's context; each checked with the others by
   --max-sockets N                 sockets one process may open in all (default ${d.maxSockets})
   --max-sockets-per-host N        sockets one process may open to one host (default ${d.maxSocketsPerHost})
   --max-receive-count N           receives before a message goes to the dead-letter queue (default ${d.maxReceiveCount})
+  --batch-size N                  messages in one worker invocation's batch (default ${d.batchSize})
   --idempotency task|message|off  exactly-once per task (two DynamoDB writes each), per message, or off
                                   (default ${d.idempotency})
   Every N is an integer >= 1.`;
