@@ -17,6 +17,7 @@ import { LiveProgress } from '../live-progress.js';
 import { type CliBackend, openBackend, uploadManifest } from '../local-backend.js';
 import { ProgressDisplay, progressModeFor } from '../progress.js';
 import { formatAbortSummary, formatSummary } from '../summary.js';
+import { withManifestLines } from '../task-lines.js';
 import { UsageError } from '../usage-error.js';
 
 /** A local run may take long (a million tasks); Ctrl-C is the way to stop it early. */
@@ -111,7 +112,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
     const timeline = finalTimeline(sampler.samples, local);
     display.finish(timeline[timeline.length - 1]);
     const target = source.demo?.server.stats();
-    const report = assembleReport({
+    const assembled = assembleReport({
       local,
       config,
       timeline,
@@ -132,6 +133,8 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
           }
         : {}),
     });
+    // Lines are known for a manifest file given as such (a retry's or the demo's file is a temporary one).
+    const report = args.manifest && source.file ? await withManifestLines(assembled, source.file) : assembled;
     // Each report on its own: one that fails keeps neither the others nor the summary from being written.
     const failed = await writeReports(args.reports, report);
     const written = args.reports.filter((file) => !failed.some((f) => f.file === file));

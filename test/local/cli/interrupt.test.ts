@@ -78,6 +78,8 @@ function expectUnfinishedAreTheUncompleted(report: RunReport, all: readonly stri
   for (const t of report.unfinishedTasks ?? []) {
     expect(t.task).toMatchObject({ id: t.id, url: target.url('task', t.id) });
     expect(t.error).toMatch(/^not (finished|read): /);
+    // Found in the manifest file (its header is line 1).
+    expect(t.line).toBe(all.indexOf(t.id) + 2);
   }
 }
 
@@ -224,6 +226,7 @@ describe('--retry-from', () => {
       tasksFile: 'many.tasks.ndjson',
     });
     expect(written.deadLetteredTasks).toHaveLength(1000);
+    for (const t of written.deadLetteredTasks) expect(t.line).toBe(all.indexOf(t.id) + 2);
     expect(existsSync(join(dir, 'many.tasks.ndjson'))).toBe(true);
     expect((await readReport(file)).deadLetteredTasks).toHaveLength(1500);
 
