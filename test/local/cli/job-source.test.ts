@@ -9,7 +9,22 @@ const task = (id: string) => ({ id, url: `https://example.com/${id}` });
 
 describe('retryJobId', () => {
   it('is a valid job id of at most 128 characters for every valid job id, numbering the retries', () => {
-    const jobId = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/);
+    const head = fc.constantFrom(...'Aa9z');
+    const rest = fc.string({ unit: fc.constantFrom(...'a0._:-'), maxLength: 127 });
+    // Long ids (near the 128-character limit) as often as short ones, and ids already ending in -retryN.
+    const jobId = fc
+      .tuple(
+        head,
+        fc.oneof(
+          rest,
+          rest.map((r) => r.padEnd(127, '-')),
+        ),
+        fc.option(fc.nat(99)),
+      )
+      .map(([h, r, n]) => {
+        const id = `${h}${r}`.slice(0, 128);
+        return n === null ? id : `${id.slice(0, 128 - `-retry${n}`.length)}-retry${n}`;
+      });
     fc.assert(
       fc.property(jobId, (id) => {
         const retry = retryJobId(id);

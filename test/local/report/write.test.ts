@@ -101,7 +101,9 @@ describe('report files', () => {
     const good = join(dir, 'good.html');
     const failed = await writeReports([bad, good], fixtureReport());
     expect(failed.map((f) => f.file)).toEqual([bad]);
-    expect(failed[0].error.message).toMatch(new RegExp(`^Report "${bad}": not written: EEXIST: file already exists`));
+    expect(failed[0].error.message).toMatch(
+      new RegExp(`^Report "${bad}": not written: EEXIST: file already exists`),
+    );
     expect(existsSync(good)).toBe(true);
   });
 
