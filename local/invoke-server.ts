@@ -123,11 +123,10 @@ export class InvokeServer {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
 
-  /** Stops accepting requests, waits for the background invocations (unless told not to), closes the sockets. */
-  async close({ wait = true }: { wait?: boolean } = {}): Promise<void> {
+  /** Stops accepting requests, waits for the background invocations, closes the sockets. */
+  async close(): Promise<void> {
     this.#closing = true;
-    // A run cut off does not wait for the invocations it let go of.
-    if (wait) await this.idle();
+    await this.idle();
     await new Promise<void>((resolve) => {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();

@@ -132,10 +132,13 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
       holdAsync: (name) => name === names.orchestrator && stopping(),
     });
     const lambdaEndpoint = await invokeServer.listen();
-    cleanups.push(() => invokeServer.close({ wait: !cut.done }));
+    cleanups.push(() => invokeServer.close());
     cleanups.push(withEnvironment(jobEnvironment(config, backend, resources, names, lambdaEndpoint)));
     logs.start();
-    cleanups.push(() => logs.stop());
+    // After a cut-off the invocations let go of still log: their lines stay off the CLI's stdout and stderr.
+    cleanups.push(() => {
+      if (!cut.done) logs.stop();
+    });
     cleanups.push(() => functions.close());
 
     const poller = new EventSourcePoller({
@@ -173,10 +176,9 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
     cleanups.push(() => sampler.stop());
 
     // The schedule's invocation. Continuations arrive through the Invoke endpoint as Event invocations.
-    const first = await cut.race(invokeFirst(functions.orchestrator, jobEvent), () => ({
-      requestId: '',
-      error: 'cut off while the orchestrator was reading the manifest: its counts are unknown',
-    }));
+    // Even a cut-off waits for the orchestrator: its counts are known only when it returns, and once stopping
+    // it reads no further, so only its tasks already running remain (a third Ctrl-C in the CLI does not wait).
+    const first = await invokeFirst(functions.orchestrator, jobEvent);
     const interrupted = await drain({
       options,
       started,
@@ -186,13 +188,9 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
       sqs,
       queueUrl: resources.queueUrl,
     });
-    await cut.race(
-      (async () => {
-        await poller.stop();
-        await invokeServer.idle();
-      })(),
-      () => undefined,
-    );
+    await cut.race(poller.stop(), () => undefined);
+    // The orchestrator's asynchronous invocations (continuations started before the stop; later ones are kept).
+    await invokeServer.idle();
     sampler.stop();
 
     const outcome = orchestratorOutcome(first, invokeServer.asyncInvocations, names.orchestrator);
@@ -218,7 +216,9 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
     });
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup();
-    await owned?.stop();
+    // The invocations let go of by a cut-off still use the emulators (dynalite throws on a closed database):
+    // a backend of the run's own is then left to end with the process.
+    if (!options.cutOff?.aborted) await owned?.stop();
   }
 }
 

@@ -1,5 +1,6 @@
 // How a local run stops. A first stop (Ctrl-C) takes no new work and lets running invocations finish; a cut-off
-// (a second Ctrl-C) lets go of them at once. Either way the orchestrator's continuation is kept rather than
+// (a second Ctrl-C) lets go of the running worker invocations at once (the orchestrator's is waited for: its
+// counts are known only when it returns). Either way the orchestrator's continuation is kept rather than
 // run, and the manifest's unread tasks are read from where it would have gone on (local/manifest-tail.ts).
 import type { BackendInfo } from './backend.js';
 import type { InvokeServer } from './invoke-server.js';

@@ -72,7 +72,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
         display.note('Stopping: no new work is taken; in-flight tasks finish. Ctrl-C again to cut them off.'),
       cutOff: () =>
         display.note(
-          'Cutting off: in-flight tasks are let go of and listed as unfinished. Ctrl-C again to exit at once, with no report.',
+          'Cutting off: worker invocations in flight are let go of, their tasks listed as unfinished (the orchestrator finishes its running tasks first). Ctrl-C again to exit at once, with no report.',
         ),
       abort: () => {
         const last = sampler.samples[sampler.samples.length - 1];
@@ -146,7 +146,8 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
     return failed.length > 0 && code !== ExitCodes.INTERRUPTED ? ExitCodes.REPORT_NOT_WRITTEN : code;
   } finally {
     signals.close();
-    await backend?.stop();
+    // After a cut-off the invocations let go of still use the emulators: they end with the process instead.
+    if (!signals.cutOffSignal.aborted) await backend?.stop();
     await source.close();
   }
 }

@@ -174,7 +174,9 @@ describe('Ctrl-C twice', () => {
     run.child.kill('SIGINT');
     const result = await run.done;
     expect(result.code, result.stderr).toBe(130);
-    expect(result.stderr).toContain('Cutting off: in-flight tasks are let go of and listed as unfinished.');
+    expect(result.stderr).toContain(
+      'Cutting off: worker invocations in flight are let go of, their tasks listed as unfinished',
+    );
     expect(target.successes().size).toBe(40);
     const report = await readReport(file);
     expect(report).toMatchObject({
