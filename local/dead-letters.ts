@@ -11,7 +11,7 @@ import {
 import { readDeadLetterBody } from '../lib/fanout/messages.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 
-/** Tasks listed in full in a report; the counts are always exact. */
+/** Invalid tasks listed in a report (the result object holds them all); the counts are always exact. */
 export const MAX_LISTED = 1_000;
 
 export interface DeadLetteredTask {
@@ -28,7 +28,7 @@ export interface DeadLetterCount {
   /** Distinct task ids among them: below `tasks` when some task was dead-lettered more than once. */
   readonly distinct: number;
   readonly bySource: { readonly orchestrator: number; readonly worker: number; readonly redrive: number };
-  /** The first MAX_LISTED of them. */
+  /** Every one of them, so a retry can run them all (`run --retry-from`). */
   readonly listed: readonly DeadLetteredTask[];
   /** Bodies that are not messages of any run (malformed messages moved there by SQS). */
   readonly unreadable: number;
@@ -51,9 +51,7 @@ export async function readDeadLetters(
   const ids = new Set<string>();
   const mine = (jobId: string, runId: string) =>
     (run.jobId === undefined || run.jobId === jobId) && (run.runId === undefined || run.runId === runId);
-  const list = (task: DeadLetteredTask) => {
-    if (listed.length < MAX_LISTED) listed.push(task);
-  };
+  const list = (task: DeadLetteredTask) => listed.push(task);
   try {
     for (;;) {
       const { Messages = [] } = await sqs.send(

@@ -18,6 +18,7 @@ export class FunctionLogs {
   readonly #metrics = new Map<string, number>();
   readonly #errors: string[] = [];
   #lines = 0;
+  #frozen = false;
   #restore: (() => void) | undefined;
 
   constructor(sink: LogSink = 'silent') {
@@ -52,6 +53,14 @@ export class FunctionLogs {
   stop(): void {
     this.#restore?.();
     this.#restore = undefined;
+  }
+
+  /**
+   * Metrics stay as they are from now on (lines are still taken off the streams): a run cut off keeps the counts
+   * of the invocations that had ended, not of those it let go of (local/task-ledger.ts).
+   */
+  freeze(): void {
+    this.#frozen = true;
   }
 
   /** A metric summed over every EMF line of a service (`worker`, `orchestrator`); peaks are maxima. */
@@ -98,6 +107,7 @@ export class FunctionLogs {
     if (typeof this.#sink === 'function') this.#sink(line);
     const emf = record._aws as { CloudWatchMetrics?: { Metrics?: { Name?: string }[] }[] } | undefined;
     if (emf?.CloudWatchMetrics) {
+      if (this.#frozen) return;
       const service = String(record.service ?? '');
       for (const directive of emf.CloudWatchMetrics) {
         for (const { Name } of directive.Metrics ?? []) {

@@ -53,6 +53,16 @@ export interface InvokeServerOptions {
   readonly asyncDeliveries?: number | ((functionName: string, payload: unknown) => number);
   /** What GetAccountSettings answers: a quota of 1,000 less the functions' reservations unless given. */
   readonly accountSettings?: AccountSettingsOptions;
+  /**
+   * Events this returns true for are accepted (202) and kept, not run: a stopping run keeps the orchestrator's
+   * continuation (where it would have read on) instead of reading the rest of the manifest.
+   */
+  readonly holdAsync?: (functionName: string, payload: unknown) => boolean;
+}
+
+export interface HeldEvent {
+  readonly functionName: string;
+  readonly payload: unknown;
 }
 
 export class InvokeServer {
@@ -60,6 +70,8 @@ export class InvokeServer {
   readonly #server: Server;
   readonly #pending = new Set<Promise<void>>();
   readonly #records: AsyncInvocationRecord[] = [];
+  readonly #held: HeldEvent[] = [];
+  readonly #hold: InvokeServerOptions['holdAsync'];
   readonly #retryAttempts: number;
   readonly #retryDelayMs: number;
   readonly #deliveries: (functionName: string, payload: unknown) => number;
@@ -73,7 +85,9 @@ export class InvokeServer {
     asyncRetryDelayMs = 50,
     asyncDeliveries = 1,
     accountSettings,
+    holdAsync,
   }: InvokeServerOptions) {
+    this.#hold = holdAsync;
     for (const fn of functions) this.#functions.set(fn.name, fn);
     this.#accountSettings = checkAccountSettings(accountSettings);
     this.#retryAttempts = assertInteger('asyncRetryAttempts', asyncRetryAttempts, { min: 0 });
@@ -105,6 +119,11 @@ export class InvokeServer {
   /** Outcomes of the asynchronous invocations finished so far, in order of completion. */
   get asyncInvocations(): readonly AsyncInvocationRecord[] {
     return this.#records;
+  }
+
+  /** Events accepted and kept unrun (see `holdAsync`), in order. */
+  get heldEvents(): readonly HeldEvent[] {
+    return this.#held;
   }
 
   get pendingAsyncInvocations(): number {
@@ -166,6 +185,10 @@ export class InvokeServer {
     const requestId = randomUUID();
     const ids = { 'x-amzn-requestid': requestId };
     if (type === InvocationTypes.DRY_RUN) return reply(res, 204, ids);
+    if (type === InvocationTypes.EVENT && this.#hold?.(name, payload)) {
+      this.#held.push({ functionName: name, payload });
+      return reply(res, 202, ids);
+    }
     if (type === InvocationTypes.EVENT) {
       const deliveries = assertInteger('asyncDeliveries', this.#deliveries(name, payload));
       for (let delivery = 1; delivery <= deliveries; delivery++)

@@ -5,14 +5,17 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type FanoutConfig, reservationOf } from '../lib/config.js';
-import type { JobSummary, StopReason } from '../lib/fanout/summary.js';
+import type { JobCounts, JobSummary, StopReason } from '../lib/fanout/summary.js';
+import type { JobTask } from '../lib/manifest/schema.js';
 import type { BackendInfo } from './backend.js';
 import { type DeadLetterCount, type DeadLetteredTask, MAX_LISTED } from './dead-letters.js';
 import type { FunctionLogs } from './function-logs.js';
 import type { LocalFunction } from './local-function.js';
+import type { ManifestTail } from './manifest-tail.js';
 import type { PollerStats } from './poller.js';
 import type { LatencyHistogramData } from './report/types.js';
 import { type LocalResources, localCredentials } from './resources.js';
+import type { TaskLedger } from './task-ledger.js';
 
 type FinalResult =
   | { readonly status: 'succeeded' | 'failed'; readonly summary: JobSummary; readonly resultKey?: string }
@@ -38,10 +41,27 @@ export interface InvalidTaskEntry {
   readonly error: string;
 }
 
+/** A task a stopped run left undone: in the work queue, cut off in flight, or not read from the manifest. */
+export interface UnfinishedTask {
+  readonly id: string;
+  /** Its line in the manifest, when known (tasks the run never read). */
+  readonly line?: number;
+  /** Why it is unfinished (the last error of a task waiting for a retry is not kept in its message). */
+  readonly error: string;
+  readonly task: JobTask;
+}
+
+export const UnfinishedReasons = {
+  QUEUED: 'not finished: its message was in the work queue (unstarted or in flight) when the run stopped',
+  RETRY: 'not finished: it had failed and was waiting in the work queue for another attempt',
+  UNREAD: 'not read: the orchestrator had not reached it when the run stopped',
+} as const;
+
 export interface LocalJobReport {
   readonly jobId: string;
   readonly runId?: string;
-  readonly status: 'succeeded' | 'failed' | 'refused' | 'broken';
+  /** `stopped`: the run was stopped before the orchestrator read the whole manifest. */
+  readonly status: 'succeeded' | 'failed' | 'refused' | 'stopped' | 'broken';
   /** Why the orchestrator stopped: complete, failure-budget (or an error for refused and broken jobs). */
   readonly reason?: StopReason;
   readonly error?: string;
@@ -50,7 +70,9 @@ export interface LocalJobReport {
   readonly invalid: number;
   readonly succeeded: number;
   readonly deadLettered: number;
-  /** submitted - succeeded - deadLettered - invalid: zero when every task is accounted for. */
+  /** Tasks a stopped run left undone (listed in `unfinishedTasks`). */
+  readonly unfinished: number;
+  /** submitted - succeeded - deadLettered - invalid - unfinished: zero when every task is accounted for. */
   readonly unaccounted: number;
   /** Tasks of an inline manifest never read because the job stopped early (failure budget). */
   readonly notStarted?: number;
@@ -87,6 +109,8 @@ export interface LocalJobReport {
   };
   readonly invalidTasks: readonly InvalidTaskEntry[];
   readonly deadLetteredTasks: readonly DeadLetteredTask[];
+  /** Every unfinished task, each id once. */
+  readonly unfinishedTasks: readonly UnfinishedTask[];
   readonly deadLetters: Omit<DeadLetterCount, 'listed'>;
   readonly orchestrator: Omit<OrchestratorOutcome, 'final' | 'jobId' | 'runId'> & {
     readonly segments?: number;
@@ -105,6 +129,8 @@ export interface LocalJobReport {
   readonly poller: PollerStats;
   readonly backend: BackendInfo['kind'];
   readonly interrupted: boolean;
+  /** A second Ctrl-C let go of the running invocations: their tasks are unfinished, their successes uncounted. */
+  readonly cutOff?: boolean;
   readonly resultKey?: string;
   readonly summary?: JobSummary;
   /** The functions' last error log lines. */
@@ -127,6 +153,11 @@ export interface ReportInputs {
   readonly sockets: { readonly total: number; readonly perContainer: number };
   readonly resources: LocalResources;
   readonly latency: LatencyHistogramData;
+  /** Task messages sent to the work queue and not settled. */
+  readonly ledger: TaskLedger;
+  /** The manifest's unread tasks, when the orchestrator's continuation was kept. */
+  readonly tail?: ManifestTail;
+  readonly cutOff?: boolean;
 }
 
 const WORKER = 'worker';
@@ -135,19 +166,23 @@ export async function buildReport(inputs: ReportInputs): Promise<LocalJobReport>
   const { config, jobEvent, outcome, deadLetters, logs, worker, pollerStats, sockets } = inputs;
   const final = outcome.final;
   const summary = final && final.status !== 'refused' ? final.summary : undefined;
-  const counts = summary?.counts;
+  const tail = summary ? undefined : inputs.tail;
+  // A stopped job has no summary: its counts are the kept continuation's, up to where reading stopped.
+  const counts: Partial<JobCounts> | undefined = summary?.counts ?? tail?.continuation.counts;
   const workerSucceeded = logs.metric(WORKER, 'TasksSucceeded');
-  const submitted = counts?.read ?? 0;
-  const invalid = counts?.invalid ?? 0;
+  const unread = (tail?.valid.length ?? 0) + (tail?.invalid.length ?? 0);
+  const submitted = (counts?.read ?? 0) + unread;
+  const invalid = (counts?.invalid ?? 0) + (tail?.invalid.length ?? 0);
   const succeeded = (counts?.inlineSucceeded ?? 0) + (counts?.invokeSucceeded ?? 0) + workerSucceeded;
   const deadLettered = deadLetters.tasks;
+  const unfinishedTasks = unfinishedOf(inputs, tail);
   const header = (isObject(jobEvent) ? jobEvent : {}) as { tasks?: unknown; limits?: Record<string, number> };
   const notStarted =
     summary?.stoppedAtTask !== undefined && Array.isArray(header.tasks)
       ? header.tasks.length - submitted
       : undefined;
   const { listed, ...deadLetterCounts } = deadLetters;
-  const status = final ? final.status : 'broken';
+  const status = final ? final.status : tail ? 'stopped' : 'broken';
   return {
     jobId: outcome.jobId ?? summary?.jobId ?? String((header as { jobId?: unknown }).jobId ?? ''),
     ...(outcome.runId ? { runId: outcome.runId } : {}),
@@ -160,7 +195,8 @@ export async function buildReport(inputs: ReportInputs): Promise<LocalJobReport>
     invalid,
     succeeded,
     deadLettered,
-    unaccounted: submitted - succeeded - deadLettered - invalid,
+    unfinished: unfinishedTasks.length,
+    unaccounted: submitted - succeeded - deadLettered - invalid - unfinishedTasks.length,
     ...(notStarted !== undefined ? { notStarted } : {}),
     durationMs: Date.now() - inputs.started,
     peaks: {
@@ -186,8 +222,11 @@ export async function buildReport(inputs: ReportInputs): Promise<LocalJobReport>
       maxReceiveCount: config.maxReceiveCount,
       batchSize: config.batchSize,
     },
-    invalidTasks: summary ? await readInvalidTasks(inputs, final as { resultKey?: string }) : [],
+    invalidTasks: summary
+      ? await readInvalidTasks(inputs, final as { resultKey?: string })
+      : [...(tail?.invalid ?? [])],
     deadLetteredTasks: listed,
+    unfinishedTasks,
     deadLetters: deadLetterCounts,
     orchestrator: {
       invocations: outcome.invocations,
@@ -209,11 +248,25 @@ export async function buildReport(inputs: ReportInputs): Promise<LocalJobReport>
     poller: pollerStats,
     backend: inputs.backend.kind,
     interrupted: inputs.interrupted,
+    ...(inputs.cutOff ? { cutOff: true } : {}),
     ...(final && 'resultKey' in final && final.resultKey ? { resultKey: final.resultKey } : {}),
     ...(summary ? { summary } : {}),
     functionErrors: logs.errors,
     latency: inputs.latency,
   };
+}
+
+/** The open messages' tasks (less the dead-lettered ones, ended for good), then the unread ones. */
+function unfinishedOf(inputs: ReportInputs, tail: ManifestTail | undefined): UnfinishedTask[] {
+  const dead = new Set(inputs.deadLetters.listed.map((t) => t.id));
+  const out: UnfinishedTask[] = [];
+  for (const { task, attempt } of inputs.ledger.tasks(inputs.outcome, dead)) {
+    out.push({ id: task.id, error: attempt > 1 ? UnfinishedReasons.RETRY : UnfinishedReasons.QUEUED, task });
+  }
+  for (const { task, line } of tail?.valid ?? []) {
+    out.push({ id: task.id, ...(line === undefined ? {} : { line }), error: UnfinishedReasons.UNREAD, task });
+  }
+  return out;
 }
 
 /** Job limits can only lower the deployed ones (as the orchestrator applies them). */

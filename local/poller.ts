@@ -39,6 +39,8 @@ export interface PollerOptions {
   readonly onReceive?: (records: readonly SQSRecord[]) => void;
   /** Fault injection: a succeeded message for which this returns true is not deleted (a lost delete). */
   readonly loseDelete?: (record: SQSRecord) => boolean;
+  /** The messages of a batch the worker is done with (not reported failed), before they are deleted. */
+  readonly onSettled?: (messageIds: readonly string[]) => void;
 }
 
 export interface PollerStats {
@@ -54,12 +56,13 @@ export interface PollerStats {
 }
 
 export class EventSourcePoller {
-  readonly #options: Required<Omit<PollerOptions, 'onReceive' | 'loseDelete'>> &
-    Pick<PollerOptions, 'onReceive' | 'loseDelete'>;
+  readonly #options: Required<Omit<PollerOptions, 'onReceive' | 'loseDelete' | 'onSettled'>> &
+    Pick<PollerOptions, 'onReceive' | 'loseDelete' | 'onSettled'>;
   readonly #slots: Semaphore;
   readonly #dispatches = new Set<Promise<void>>();
   #loops: Promise<void>[] = [];
   #running = false;
+  #abandoned = false;
   // Aborts the long polls in flight when the poller stops, so stop() does not wait out WaitTimeSeconds.
   #polls = new AbortController();
   #stats: PollerStats = {
@@ -90,6 +93,7 @@ export class EventSourcePoller {
       region = 'us-east-1',
       onReceive,
       loseDelete,
+      onSettled,
     } = options;
     if (!sqs || typeof sqs.send !== 'function') throw new InvalidArgumentError('sqs', sqs, 'an SQSClient');
     if (typeof queueUrl !== 'string' || !queueUrl)
@@ -119,6 +123,7 @@ export class EventSourcePoller {
       region,
       onReceive,
       loseDelete,
+      onSettled,
     };
     this.#slots = new Semaphore(maxConcurrency);
   }
@@ -157,8 +162,21 @@ export class EventSourcePoller {
   async stop(): Promise<void> {
     this.#running = false;
     this.#polls.abort();
+    // Let go of (abandon()): nothing of the running invocations is waited for.
+    if (this.#abandoned) return;
     await Promise.all(this.#loops);
     while (this.#dispatches.size > 0) await Promise.allSettled([...this.#dispatches]);
+  }
+
+  /**
+   * Stops receiving and lets go of the running invocations without waiting: what they return is ignored (no
+   * delete, nothing settled), as when Lambda's sandbox is killed: their messages come back after the visibility
+   * timeout. A run cut off by a second Ctrl-C ends this way.
+   */
+  abandon(): void {
+    this.#abandoned = true;
+    this.#running = false;
+    this.#polls.abort();
   }
 
   async #poll(): Promise<void> {
@@ -227,8 +245,10 @@ export class EventSourcePoller {
     } finally {
       this.#invoking--;
     }
+    if (this.#abandoned) return;
     this.#stats.messagesFailed += failed.size;
     const done = records.filter((r) => !failed.has(r.messageId));
+    this.#options.onSettled?.(done.map((r) => r.messageId));
     const lost = done.filter((r) => this.#options.loseDelete?.(r) === true);
     this.#stats.deletesLost += lost.length;
     await this.#delete(done.filter((r) => !lost.includes(r)));

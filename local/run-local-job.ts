@@ -6,8 +6,10 @@
 //   submitted, invalid        the orchestrator's final summary (tasks read, tasks refused by the schema);
 //   succeeded                 inline and invoked successes from that summary, plus the worker's own
 //                             TasksSucceeded EMF metric over all its invocations;
-//   deadLettered              tasks found in the dead-letter queue at the end (left there for a redrive).
-// `unaccounted = submitted - succeeded - deadLettered - invalid` is reported, not assumed to be zero.
+//   deadLettered              tasks found in the dead-letter queue at the end (left there for a redrive);
+//   unfinished                after a stop: the tasks of messages sent to the work queue and never settled
+//                             (local/task-ledger.ts), and the manifest's tasks never read (manifest-tail.ts).
+// `unaccounted = submitted - succeeded - deadLettered - invalid - unfinished` is reported, not assumed zero.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SQSRecord } from 'aws-lambda';
@@ -36,6 +38,8 @@ import { EventSourcePoller } from './poller.js';
 import { QueueBacklog } from './queue-backlog.js';
 import { queueDepth } from './queue-depth.js';
 import { createResources, type LocalResources, sqsClient } from './resources.js';
+import { cutOffWhen, listen, manifestTail } from './run-stop.js';
+import { TaskLedger } from './task-ledger.js';
 
 export type { LocalJobReport } from './job-report.js';
 export type { LocalProgress } from './job-sampler.js';
@@ -64,8 +68,16 @@ export interface RunLocalJobOptions {
   /** Sees every batch the poller receives, before the worker does (tracing, tests). */
   readonly onReceive?: (records: readonly SQSRecord[]) => void;
   readonly progressIntervalMs?: number;
-  /** Stops polling: unfinished work stays in the queue and the report says `interrupted`. */
+  /**
+   * Stops the run: no receive starts, the orchestrator reads no further (its continuation is kept, not run),
+   * running invocations finish. Unfinished work stays in the queue, and the report lists it (`unfinishedTasks`).
+   */
   readonly signal?: AbortSignal;
+  /**
+   * Cuts a stopping run off: the running invocations are let go of (their results ignored, their messages left
+   * in the queue) and the report is built at once from what had ended. Their tasks are listed as unfinished.
+   */
+  readonly cutOff?: AbortSignal;
   /** Upper bound on the whole run; past it the report says `interrupted`. 10 minutes by default. */
   readonly timeoutMs?: number;
   /** Where the backend choice is printed. */
@@ -111,16 +123,24 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
     });
     const observer = new HttpObserver().start();
     cleanups.push(() => observer.stop());
-    const functions = buildFunctions(config, options, backlog, observer);
+    const ledger = new TaskLedger(resources.queueUrl);
+    const functions = buildFunctions(config, options, backlog, observer, ledger);
+    const stopping = () => options.signal?.aborted === true;
+    const cut = cutOffWhen(options.cutOff);
     const invokeServer = new InvokeServer({
       functions: [functions.orchestrator, functions.worker],
       asyncDeliveries: options.faults?.asyncDeliveries ?? 1,
+      // Once stopping, the orchestrator's continuation is kept: the rest of the manifest is listed, not enqueued.
+      holdAsync: (name) => name === names.orchestrator && stopping(),
     });
     const lambdaEndpoint = await invokeServer.listen();
     cleanups.push(() => invokeServer.close());
     cleanups.push(withEnvironment(jobEnvironment(config, backend, resources, names, lambdaEndpoint)));
     logs.start();
-    cleanups.push(() => logs.stop());
+    // After a cut-off the invocations let go of still log: their lines stay off the CLI's stdout and stderr.
+    cleanups.push(() => {
+      if (!cut.done) logs.stop();
+    });
     cleanups.push(() => functions.close());
 
     const poller = new EventSourcePoller({
@@ -134,19 +154,32 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
       region: backend.region,
       loseDelete: options.faults?.loseDelete,
       onReceive: options.onReceive,
+      onSettled: (ids) => ledger.settled(ids),
     }).start();
     cleanups.push(() => poller.stop());
     // Stopping takes no new work at once: no receive starts, while the running invocations finish. The
-    // orchestrator's invocation runs to its end (a Lambda invocation cannot be cut short); what it still
-    // enqueues stays in the queue, unstarted.
-    const stopPolling = () => void poller.stop();
-    options.signal?.addEventListener('abort', stopPolling, { once: true });
-    cleanups.push(() => options.signal?.removeEventListener('abort', stopPolling));
+    // orchestrator's running invocation sees no time left, so it stops reading and hands on a continuation,
+    // which is kept (holdAsync above); what it enqueued stays in the queue, unstarted.
+    const stop = () => {
+      functions.orchestrator.hurry();
+      void poller.stop();
+    };
+    // Cut off: the worker's counts and the ledger are taken at the same instant, and nothing the let-go
+    // invocations do later changes either (a task is counted once: succeeded, or open in the ledger).
+    const cutOff = () => {
+      poller.abandon();
+      logs.freeze();
+      ledger.freeze();
+    };
+    listen(options.signal, stop, cleanups);
+    listen(options.cutOff, cutOff, cleanups);
 
     const sampler = startSampler(options, started, functions, sqs, resources.queueUrl);
     cleanups.push(() => sampler.stop());
 
     // The schedule's invocation. Continuations arrive through the Invoke endpoint as Event invocations.
+    // Even a cut-off waits for the orchestrator: its counts are known only when it returns, and once stopping
+    // it reads no further, so only its tasks already running remain (a third Ctrl-C in the CLI does not wait).
     const first = await invokeFirst(functions.orchestrator, jobEvent);
     const interrupted = await drain({
       options,
@@ -157,12 +190,14 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
       sqs,
       queueUrl: resources.queueUrl,
     });
-    await poller.stop();
+    await cut.race(poller.stop(), () => undefined);
+    // The orchestrator's asynchronous invocations (continuations started before the stop; later ones are kept).
     await invokeServer.idle();
     sampler.stop();
 
     const outcome = orchestratorOutcome(first, invokeServer.asyncInvocations, names.orchestrator);
     const deadLetters = await readDeadLetters(sqs, resources.deadLetterQueueUrl, outcome);
+    const tail = await manifestTail(backend, invokeServer, names.orchestrator);
     return await buildReport({
       config,
       jobEvent,
@@ -177,10 +212,15 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
       sockets: { total: sampler.peakSockets, perContainer: functions.sockets().perContainer },
       resources,
       latency: observer.latency(),
+      ledger,
+      tail,
+      cutOff: cut.done,
     });
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup();
-    await owned?.stop();
+    // The invocations let go of by a cut-off still use the emulators (dynalite throws on a closed database):
+    // a backend of the run's own is then left to end with the process.
+    if (!options.cutOff?.aborted) await owned?.stop();
   }
 }
 
@@ -191,6 +231,7 @@ function buildFunctions(
   options: RunLocalJobOptions,
   backlog: QueueBacklog,
   observer: HttpObserver,
+  ledger: TaskLedger,
 ) {
   const names = resourceNames(config);
   const worker = new LocalFunction({
@@ -198,14 +239,17 @@ function buildFunctions(
     timeoutMs: options.workerTimeoutMs ?? config.workerTimeoutSeconds * 1000,
     memoryMb: config.workerMemoryMb,
     reservedConcurrency: reservationOf(config.workerReservedConcurrency),
-    container: functionContainers('worker', options.faults?.wrapWorker),
+    container: functionContainers('worker', options.faults?.wrapWorker, (rt) => ledger.attach(rt.aws.sqs)),
   });
   const orchestrator = new LocalFunction({
     name: names.orchestrator,
     timeoutMs: options.orchestratorTimeoutMs ?? config.orchestratorTimeoutSeconds * 1000,
     memoryMb: config.orchestratorMemoryMb,
     reservedConcurrency: reservationOf(config.orchestratorReservedConcurrency),
-    container: functionContainers('orchestrator', undefined, (rt) => backlog.attach(rt.aws.sqs)),
+    container: functionContainers('orchestrator', undefined, (rt) => {
+      backlog.attach(rt.aws.sqs);
+      ledger.attach(rt.aws.sqs);
+    }),
   });
   return {
     worker,

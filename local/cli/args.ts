@@ -42,6 +42,7 @@ export const limitFlags = {
   'max-sockets': 'maxSockets',
   'max-sockets-per-host': 'maxSocketsPerHost',
   'max-receive-count': 'maxReceiveCount',
+  'batch-size': 'batchSize',
 } as const satisfies Record<string, keyof FanoutConfig>;
 export type LimitFlag = keyof typeof limitFlags;
 

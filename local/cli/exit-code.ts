@@ -11,6 +11,8 @@ export const ExitCodes = {
   TASKS_FAILED: 1,
   /** Bad usage or config: nothing ran. */
   USAGE: 2,
+  /** The job ran, but a report could not be written (its error is printed; the summary still is). */
+  REPORT_NOT_WRITTEN: 3,
   /** Ctrl-C: the run stopped before every task ended (128 + SIGINT, the shell's convention). */
   INTERRUPTED: 130,
 } as const;

@@ -19,6 +19,7 @@ const limits = `Limits (over cdk.json's context; each checked with the others by
                                   source's maximum and the invokes still bound it
   --orchestrator-reserved-concurrency N|none
                                   jobs at once (default ${d.orchestratorReservedConcurrency}); none: no reservation, nothing caps them
+  --batch-size N                  messages in one worker invocation's batch (default ${d.batchSize})
   --idempotency task|message|off  exactly-once per task (two DynamoDB writes each), per message, or off
                                   (default ${d.idempotency})
   Every N is an integer >= 1. A reservation of 0 is refused: Lambda takes it as "throttle everything".`;
@@ -35,7 +36,8 @@ target server on 127.0.0.1 with varied latency, some 429s with Retry-After and s
 
 Options:
   --manifest FILE|s3://BUCKET/KEY JSON ({ jobId, defaults?, tasks }) or NDJSON (one task per line)
-  --retry-from REPORT.json        run again the dead-lettered tasks of an earlier run's JSON report
+  --retry-from REPORT.json        run again the dead-lettered and unfinished tasks of an earlier run's
+                                  JSON report
   --report FILE.json|FILE.html    write the report (repeat the flag for both kinds)
   --allow-host HOST[:PORT]|CIDR   let requests reach this private host, address or range (repeatable;
                                   127.0.0.1:8080, [::1]:8080, *.internal.example, 10.0.0.0/8); loopback,
@@ -48,9 +50,10 @@ ${common}
 
 ${limits}
 
-Exit codes: 0 every task succeeded; 1 some tasks were invalid or dead-lettered; 2 bad usage or config;
-130 interrupted (Ctrl-C: the first stops taking new work and lets in-flight tasks finish, the second
-aborts them; unstarted work stays in the queue).`;
+Exit codes: 0 every task succeeded; 1 some tasks were invalid, dead-lettered or unfinished; 2 bad usage or
+config (nothing ran); 3 a report could not be written; 130 interrupted (Ctrl-C: the first stops taking new
+work and lets in-flight tasks finish, the second cuts them off, both write the reports listing every unfinished
+task; the third exits at once).`;
 
 export const planHelp = `bounded-fanout plan [options]
 

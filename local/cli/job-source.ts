@@ -1,15 +1,19 @@
 // Where a run's tasks come from, made into an NDJSON file the local runtime can put in its bucket: a manifest
-// file as it is, the built-in demo (generated against its own target server), or the dead-lettered tasks of an
-// earlier run's report (`--retry-from`). An s3:// manifest is passed through by its URI.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+// file as it is, the built-in demo (generated against its own target server), or the dead-lettered and
+// unfinished tasks of an earlier run's report (`--retry-from`). An s3:// manifest is passed through by its URI.
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { buildDemoManifest, type DemoManifest, defaultDemoTasks, toNdjson } from '../demo/manifest.js';
 import { TargetServer } from '../demo/target-server.js';
+import type { RunReport } from '../report/types.js';
 import { readReport } from '../report/write.js';
 import type { RunArgs } from './args.js';
 import { checkManifestHeader } from './manifest-file.js';
 import { UsageError } from './usage-error.js';
+
+/** lib/manifest/schema.ts JobIdSchema's maximum. */
+const MAX_JOB_ID_LENGTH = 128;
 
 export interface JobSource {
   /** What the report calls it: the file, the s3:// URI, `demo` or `retry-from:FILE`. */
@@ -88,33 +92,23 @@ async function demoSource(tasks: number): Promise<JobSource> {
 
 async function retrySource(reportFile: string): Promise<JobSource> {
   const report = await readReport(reportFile);
-  const tasks = report.deadLetteredTasks;
-  const missing = tasks.filter((t) => t.task === undefined).map((t) => t.id);
-  if (missing.length > 0) {
-    throw new UsageError(
-      `--retry-from ${reportFile}: ${missing.length} dead-lettered task(s) have no task body in the report (first: ${missing[0]}); run them from the manifest instead`,
-      { flag: '--retry-from', value: reportFile },
-    );
-  }
-  if (report.deadLettered > tasks.length) {
-    throw new UsageError(
-      `--retry-from ${reportFile}: the report lists ${tasks.length} of its ${report.deadLettered} dead-lettered tasks; redrive the dead-letter queue instead`,
-      { flag: '--retry-from', value: reportFile },
-    );
-  }
-  if (tasks.length === 0) {
-    throw new UsageError(`--retry-from ${reportFile}: no dead-lettered task to run again`, {
-      flag: '--retry-from',
-      value: reportFile,
-    });
-  }
+  const tasks = retryTasks(report, reportFile);
   const dir = await mkdtemp(join(tmpdir(), 'bounded-fanout-retry-'));
   const file = join(dir, 'retry.ndjson');
-  const lines = [
-    JSON.stringify({ jobId: retryJobId(report.jobId) }),
-    ...tasks.map((t) => JSON.stringify(t.task)),
-  ];
-  await writeFile(file, `${lines.join('\n')}\n`);
+  const out = await open(file, 'w');
+  try {
+    await out.write(`${JSON.stringify({ jobId: retryJobId(report.jobId) })}\n`);
+    for (let i = 0; i < tasks.length; i += 1_000) {
+      await out.write(
+        `${tasks
+          .slice(i, i + 1_000)
+          .map((t) => JSON.stringify(t))
+          .join('\n')}\n`,
+      );
+    }
+  } finally {
+    await out.close();
+  }
   return {
     label: `retry-from:${reportFile}`,
     file,
@@ -125,9 +119,47 @@ async function retrySource(reportFile: string): Promise<JobSource> {
   };
 }
 
-/** `job` -> `job-retry1`, `job-retry1` -> `job-retry2`. */
+/**
+ * The tasks to run again: every dead-lettered and every unfinished task of the report, each id once. The report
+ * must list all it counts, each with its task, or the retry would silently leave some out.
+ */
+export function retryTasks(report: RunReport, reportFile: string): object[] {
+  const refuse = (message: string) =>
+    new UsageError(`--retry-from ${reportFile}: ${message}`, { flag: '--retry-from', value: reportFile });
+  const listed = [...report.deadLetteredTasks, ...(report.unfinishedTasks ?? [])];
+  const missing = listed.filter((t) => t.task === undefined).map((t) => t.id);
+  if (missing.length > 0) {
+    throw refuse(
+      `${missing.length} task(s) have no task body in the report (first: ${missing[0]}); run them from the manifest instead`,
+    );
+  }
+  if (report.deadLettered > report.deadLetteredTasks.length) {
+    throw refuse(
+      `the report lists ${report.deadLetteredTasks.length} of its ${report.deadLettered} dead-lettered tasks; redrive the dead-letter queue instead`,
+    );
+  }
+  const unfinished = report.unfinishedTasks?.length ?? 0;
+  if ((report.unfinished ?? 0) > unfinished) {
+    throw refuse(`the report lists ${unfinished} of its ${report.unfinished} unfinished tasks`);
+  }
+  const seen = new Set<string>();
+  const tasks: object[] = [];
+  for (const t of listed) {
+    if (seen.has(t.id)) continue; // a task dead-lettered twice runs once
+    seen.add(t.id);
+    tasks.push(t.task as object);
+  }
+  if (tasks.length === 0) throw refuse('no dead-lettered or unfinished task to run again');
+  return tasks;
+}
+
+/**
+ * `job` -> `job-retry1`, `job-retry1` -> `job-retry2`. A job id is at most 128 characters: a long one is cut
+ * before the suffix, so the result is still a valid job id (lib/manifest/schema.ts JobIdSchema).
+ */
 export function retryJobId(jobId: string): string {
   const match = /^(.*)-retry(\d+)$/.exec(jobId);
-  const id = match ? `${match[1]}-retry${Number(match[2]) + 1}` : `${jobId}-retry1`;
-  return id.slice(-128);
+  const base = match ? match[1] : jobId;
+  const suffix = `-retry${match ? Number(match[2]) + 1 : 1}`;
+  return `${base.slice(0, MAX_JOB_ID_LENGTH - suffix.length)}${suffix}`;
 }

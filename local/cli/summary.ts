@@ -1,5 +1,5 @@
 // The table printed at the end of a run: counts that add up, peaks against limits, and the first few
-// dead-lettered and invalid tasks (the report lists them all).
+// dead-lettered, unfinished and invalid tasks (the report lists them all).
 import type { RunReport } from '../report/types.js';
 import { accountingError } from '../report/write.js';
 
@@ -34,8 +34,10 @@ export function formatSummary(
       : runtime?.status === 'failed' && runtime.error
         ? `Job ${report.jobId} FAILED after ${seconds} s (${runtime.reason ?? 'error'}): ${oneLine(runtime.error)}`
         : `Job ${report.jobId} finished in ${seconds} s (${n(rate)} tasks/s).`,
-    '',
   );
+  if (report.cutOff)
+    out.push('Cut off: tasks running then count as unfinished, even those whose requests had completed.');
+  out.push('');
   const counts: Array<[string, string]> = [
     ['submitted', n(report.submitted)],
     ['succeeded', n(report.succeeded)],
@@ -74,6 +76,14 @@ export function formatSummary(
     if (report.deadLetteredTasks.length > shown)
       out.push(`  ... and ${n(report.deadLetteredTasks.length - shown)} more`);
   }
+  const unfinished = report.unfinishedTasks ?? [];
+  if (unfinished.length) {
+    out.push('', `Unfinished (${n(unfinished.length)}):`);
+    for (const t of unfinished.slice(0, shown)) {
+      out.push(`  ${t.line === undefined ? '' : `line ${t.line} `}${t.id}: ${oneLine(t.error)}`);
+    }
+    if (unfinished.length > shown) out.push(`  ... and ${n(unfinished.length - shown)} more`);
+  }
   if (report.invalidTasks.length) {
     out.push('', `Invalid (${n(report.invalidTasks.length)}):`);
     for (const t of report.invalidTasks.slice(0, shown)) {
@@ -84,6 +94,10 @@ export function formatSummary(
       out.push(`  ... and ${n(report.invalidTasks.length - shown)} more`);
   }
   if (reportFiles.length) out.push('', `Report: ${reportFiles.join(', ')}`);
+  const json = reportFiles.find((f) => f.toLowerCase().endsWith('.json'));
+  if (json && (report.deadLettered > 0 || unfinished.length > 0)) {
+    out.push(`Run the dead-lettered and unfinished tasks again: bounded-fanout run --retry-from ${json}`);
+  }
   return `${out.join('\n')}\n`;
 }
 
@@ -112,7 +126,7 @@ export function formatAbortSummary({
   ];
   if (total !== undefined) rows.push(['submitted', n(total)]);
   return [
-    `Aborted after ${(elapsedMs / 1000).toFixed(1)} s: in-flight tasks were cut off.`,
+    `Aborted after ${(elapsedMs / 1000).toFixed(1)} s: the process ended at once.`,
     embedded
       ? 'Unstarted work was in the embedded queue, which ends with this process: run again to do it.'
       : 'Unstarted work stays in the queue; in-flight messages reappear there after their visibility timeout.',

@@ -51,7 +51,7 @@ export function assembleReport(inputs: AssembleInputs): RunReport {
     maxReceiveCount: local.limits.maxReceiveCount,
   };
   const interrupted = Boolean(inputs.interrupted || local.interrupted);
-  const unfinished = Math.max(0, local.unaccounted);
+  const unfinished = local.unfinished;
   return {
     jobId: local.jobId,
     submitted: local.submitted,
@@ -72,6 +72,7 @@ export function assembleReport(inputs: AssembleInputs): RunReport {
       error,
       ...(task === undefined ? {} : { task }),
     })),
+    ...(unfinished > 0 ? { unfinishedTasks: local.unfinishedTasks } : {}),
     timeline,
     ...(inputs.latency && inputs.latency.count > 0
       ? { latency: inputs.latency, latencySource: inputs.latencySource ?? 'tasks' }
@@ -80,7 +81,8 @@ export function assembleReport(inputs: AssembleInputs): RunReport {
     manifest: inputs.manifest,
     ...(interrupted ? { interrupted } : {}),
     // An interrupted run leaves tasks neither succeeded nor dead-lettered; they are counted, not hidden.
-    ...(interrupted && unfinished > 0 ? { unfinished } : {}),
+    ...(unfinished > 0 ? { unfinished } : {}),
+    ...(local.cutOff ? { cutOff: true } : {}),
     ...(inputs.target ? { target: inputs.target } : {}),
     startedAt: inputs.startedAt.toISOString(),
     runtime: {

@@ -52,6 +52,7 @@ export function renderHtmlReport(report: RunReport): string {
     '<h2>Over time</h2>',
     `<div class="charts">${charts(report).join('\n')}</div>`,
     deadLetteredTable(report),
+    unfinishedTable(report),
     invalidTable(report),
     '</body></html>',
   ].join('\n');
@@ -278,6 +279,23 @@ function deadLetteredTable(report: RunReport): string {
       ? `<table id="dead-lettered"><thead><tr><th>task id</th><th class="num">attempts</th><th>last error</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
       : '<p class="ok">None.</p>',
     more(report.deadLetteredTasks.length),
+  ].join('\n');
+}
+
+/** Only when the run left tasks unfinished (a stop or a cut-off). */
+function unfinishedTable(report: RunReport): string {
+  const tasks = report.unfinishedTasks ?? [];
+  if (tasks.length === 0) return '';
+  const rows = tasks
+    .slice(0, maxTableRows)
+    .map(
+      (t) =>
+        `<tr><td class="num">${t.line ?? ''}</td><td><code>${escapeXml(t.id)}</code></td><td>${escapeXml(t.error)}</td></tr>`,
+    );
+  return [
+    `<h2>Unfinished tasks (${tasks.length.toLocaleString('en-US')})</h2>`,
+    `<table id="unfinished"><thead><tr><th class="num">line</th><th>task id</th><th>why</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
+    more(tasks.length),
   ].join('\n');
 }
 

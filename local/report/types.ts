@@ -1,5 +1,5 @@
 // The report of one run of the main job: what `--report FILE.json` writes, what the HTML page draws, and what
-// `run --retry-from` reads back. `submitted = succeeded + deadLettered + invalid` always holds.
+// `run --retry-from` reads back. `submitted = succeeded + deadLettered + invalid + unfinished` always holds.
 
 /** In-flight work and counters at one moment of a run. The runtime (or the CLI's sampler) produces these. */
 export interface ProgressSnapshot {
@@ -72,6 +72,17 @@ export interface DeadLetteredTask {
   readonly error: string;
   /** The task itself when known, so `run --retry-from` can run it again without the manifest. */
   readonly task?: object;
+  /** Its line in the manifest file, when the CLI could find it there. */
+  readonly line?: number;
+}
+
+/** A task a stopped run left undone: `run --retry-from` runs it with the dead-lettered ones. */
+export interface UnfinishedTask {
+  readonly id: string;
+  readonly line?: number;
+  /** Why it did not finish (its message was in the queue, it waited for a retry, it was never read). */
+  readonly error: string;
+  readonly task?: object;
 }
 
 /** Task latencies in buckets: counts[i] counts latencies <= boundsMs[i]; the last count is above every bound. */
@@ -105,6 +116,15 @@ export interface RunReport {
   readonly interrupted?: boolean;
   /** Tasks neither succeeded, dead-lettered nor invalid because the run was interrupted. */
   readonly unfinished?: number;
+  /** Every unfinished task (in the JSON file only the first ones when `tasksFile` is given). */
+  readonly unfinishedTasks?: readonly UnfinishedTask[];
+  /** A second Ctrl-C cut the run off: tasks running then are unfinished, and counted so. */
+  readonly cutOff?: boolean;
+  /**
+   * NDJSON file beside the JSON report (a name in the same folder) holding every dead-lettered and unfinished
+   * task, one per line with `kind`, when there are more than the JSON file lists.
+   */
+  readonly tasksFile?: string;
   /** The demo target server's own count, to compare with `peaks.sockets`. */
   readonly target?: {
     readonly peakSockets: number;

@@ -234,4 +234,35 @@ describe('InvokeServer', () => {
         }),
     ).toThrow('Expected `unreservedConcurrentExecutions` to be at most concurrentExecutions (10), got 11');
   });
+
+  it('keeps the Event invocations holdAsync picks (202, not run) and runs the others', async () => {
+    const calls: unknown[] = [];
+    let holding = false;
+    const held = new InvokeServer({
+      functions: [new LocalFunction({ name: 'next', timeoutMs: 1_000, handler: async (e) => calls.push(e) })],
+      holdAsync: (name) => name === 'next' && holding,
+    });
+    const endpoint = await held.listen();
+    const client = new LambdaClient({
+      region: 'us-east-1',
+      endpoint,
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    });
+    try {
+      const send = (n: number) =>
+        client.send(
+          new InvokeCommand({ FunctionName: 'next', InvocationType: 'Event', Payload: encode({ n }) }),
+        );
+      expect((await send(1)).StatusCode).toBe(202);
+      await held.idle();
+      holding = true;
+      expect((await send(2)).StatusCode).toBe(202);
+      await held.idle();
+      expect(calls).toEqual([{ n: 1 }]);
+      expect(held.heldEvents).toEqual([{ functionName: 'next', payload: { n: 2 } }]);
+    } finally {
+      client.destroy();
+      await held.close();
+    }
+  });
 });

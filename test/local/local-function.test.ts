@@ -105,4 +105,33 @@ describe('LocalFunction', () => {
       () => new LocalFunction({ name: 'x', timeoutMs: 1, handler: () => 1, reservedConcurrency: 0 }),
     ).toThrow(/`reservedConcurrency`/);
   });
+
+  it('hurry(): running and later invocations see no time left, as at their deadline', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started!: () => void;
+    const running0 = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    const fn = new LocalFunction({
+      name: 'hurried',
+      timeoutMs: 60_000,
+      handler: async (wait: boolean, context) => {
+        const before = context.getRemainingTimeInMillis();
+        if (wait) {
+          started();
+          await gate;
+        }
+        return [before > 0, context.getRemainingTimeInMillis()];
+      },
+    });
+    const running = fn.invoke(true);
+    await running0;
+    fn.hurry();
+    release();
+    expect(await running).toEqual([true, 0]);
+    expect(await fn.invoke(false)).toEqual([false, 0]);
+  });
 });

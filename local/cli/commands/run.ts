@@ -1,12 +1,13 @@
 // `bounded-fanout run`: one whole job on the local runtime (or against --endpoint), with live progress, a summary
 // table, and the JSON and HTML reports. Ctrl-C once stops taking new work and lets in-flight tasks finish; twice
-// cuts them off. Either way the summary is printed, and unstarted work stays in the queue.
+// cuts them off. Either way the summary and the reports are written, listing every unfinished task for
+// `--retry-from`. A third Ctrl-C ends the process at once with the counts so far.
 import { validateBudget } from '../../../lib/budget.js';
 import { AbortError } from '../../../lib/errors.js';
 import { assembleReport, socketLimits } from '../../report/assemble.js';
 import { TimelineSampler } from '../../report/timeline.js';
 import type { RunReport } from '../../report/types.js';
-import { accountingError, writeReport } from '../../report/write.js';
+import { accountingError, checkReportPath, writeReports } from '../../report/write.js';
 import { runLocalJob } from '../../run-local-job.js';
 import type { RunArgs } from '../args.js';
 import { ExitCodes, exitCodeFor } from '../exit-code.js';
@@ -16,6 +17,7 @@ import { LiveProgress } from '../live-progress.js';
 import { type CliBackend, openBackend, uploadManifest } from '../local-backend.js';
 import { ProgressDisplay, progressModeFor } from '../progress.js';
 import { formatAbortSummary, formatSummary } from '../summary.js';
+import { withManifestLines } from '../task-lines.js';
 import { UsageError } from '../usage-error.js';
 
 /** A local run may take long (a million tasks); Ctrl-C is the way to stop it early. */
@@ -23,6 +25,8 @@ const RUN_TIMEOUT_MS = 6 * 3600_000;
 
 export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
   validateBudget(args.config);
+  // A report that cannot be written is found now, before anything runs, not after the job.
+  for (const file of args.reports) await checkReportPath(file);
   const source = await openJobSource(args);
   let backend: CliBackend | undefined;
   const signals = new Interrupts();
@@ -66,6 +70,10 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
     signals.listen({
       stop: () =>
         display.note('Stopping: no new work is taken; in-flight tasks finish. Ctrl-C again to cut them off.'),
+      cutOff: () =>
+        display.note(
+          'Cutting off: worker invocations in flight are let go of, their tasks listed as unfinished (the orchestrator finishes its running tasks first). Ctrl-C again to exit at once, with no report.',
+        ),
       abort: () => {
         const last = sampler.samples[sampler.samples.length - 1];
         const now = live.snapshot();
@@ -87,6 +95,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
           progressIntervalMs: 250,
           functionLogs: args.verbose ? verboseLines(io, live) : live.onLogLine,
           signal: signals.stopSignal,
+          cutOff: signals.cutOffSignal,
           timeoutMs: RUN_TIMEOUT_MS,
           log,
         },
@@ -103,7 +112,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
     const timeline = finalTimeline(sampler.samples, local);
     display.finish(timeline[timeline.length - 1]);
     const target = source.demo?.server.stats();
-    const report = assembleReport({
+    const assembled = assembleReport({
       local,
       config,
       timeline,
@@ -124,14 +133,21 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
           }
         : {}),
     });
-    for (const file of args.reports) await writeReport(file, report);
-    printOutcome(io, args, report, local.error);
-    // A job that broke, or whose counts do not add up, did not do its work: never exit 0 on it.
-    if (local.status === 'broken' || accountingError(report)) return ExitCodes.TASKS_FAILED;
-    return exitCodeFor({ report });
+    // Lines are known for a manifest file given as such (a retry's or the demo's file is a temporary one).
+    const report = args.manifest && source.file ? await withManifestLines(assembled, source.file) : assembled;
+    // Each report on its own: one that fails keeps neither the others nor the summary from being written.
+    const failed = await writeReports(args.reports, report);
+    const written = args.reports.filter((file) => !failed.some((f) => f.file === file));
+    printOutcome(io, args, report, written, local.error);
+    for (const { error } of failed) io.stderr.write(`bounded-fanout: ${error.message}\n`);
+    const code =
+      // A job that broke, or whose counts do not add up, did not do its work: never exit 0 on it.
+      local.status === 'broken' || accountingError(report) ? ExitCodes.TASKS_FAILED : exitCodeFor({ report });
+    return failed.length > 0 && code !== ExitCodes.INTERRUPTED ? ExitCodes.REPORT_NOT_WRITTEN : code;
   } finally {
     signals.close();
-    await backend?.stop();
+    // After a cut-off the invocations let go of still use the emulators: they end with the process instead.
+    if (!signals.cutOffSignal.aborted) await backend?.stop();
     await source.close();
   }
 }
@@ -158,29 +174,46 @@ function finalTimeline(
   return [...samples.slice(0, -1), { ...last, done: local.succeeded, failed: local.deadLettered, queued: 0 }];
 }
 
-function printOutcome(io: CliIo, args: RunArgs, report: RunReport, runtimeError?: string): void {
+function printOutcome(
+  io: CliIo,
+  args: RunArgs,
+  report: RunReport,
+  reportFiles: readonly string[],
+  runtimeError?: string,
+): void {
   if (runtimeError) io.stderr.write(`bounded-fanout: the job did not run to its end: ${runtimeError}\n`);
   if (args.format === 'json') io.stdout.write(`${JSON.stringify(report)}\n`);
-  else io.stdout.write(`\n${formatSummary(report, { reportFiles: args.reports })}`);
+  else io.stdout.write(`\n${formatSummary(report, { reportFiles })}`);
 }
 
 /**
  * Ctrl-C handling: the first SIGINT (or SIGTERM) aborts `stopSignal`, which the runtime takes as "stop polling,
- * let running invocations finish"; the second ends the process at once with code 130.
+ * let running invocations finish"; the second aborts `cutOffSignal`: the runtime lets go of the running
+ * invocations and the report is written at once; the third ends the process there and then with code 130.
  */
 class Interrupts {
   readonly #stop = new AbortController();
+  readonly #cutOff = new AbortController();
   #handler?: () => void;
 
   get stopSignal(): AbortSignal {
     return this.#stop.signal;
   }
 
-  listen({ stop, abort }: { stop: () => void; abort: () => void }): void {
+  get cutOffSignal(): AbortSignal {
+    return this.#cutOff.signal;
+  }
+
+  listen({ stop, cutOff, abort }: { stop: () => void; cutOff: () => void; abort: () => void }): void {
     this.#handler = () => {
       if (!this.#stop.signal.aborted) {
         stop();
         this.#stop.abort(new AbortError('Interrupted: stopping'));
+        return;
+      }
+      if (!this.#cutOff.signal.aborted) {
+        cutOff();
+        this.#cutOff.abort(new AbortError('Interrupted: cut off'));
         return;
       }
       abort();

@@ -42,4 +42,26 @@ describe('formatSummary', () => {
       'ACCOUNTING MISMATCH: succeeded 999 + dead-lettered 20 + invalid 3 + unfinished 4 = 1026',
     );
   });
+
+  it('lists the first unfinished tasks with their lines, says a run was cut off, and how to retry', () => {
+    const unfinishedTasks = Array.from({ length: 7 }, (_, i) => ({
+      id: `u${i}`,
+      line: i + 2,
+      error: 'not finished: its message was in the work queue',
+      task: { id: `u${i}` },
+    }));
+    const text = formatSummary(
+      fixtureReport({ interrupted: true, cutOff: true, unfinished: 7, unfinishedTasks, submitted: 1030 }),
+      { reportFiles: ['out/r.html', 'out/r.json'] },
+    );
+    expect(text).toContain(
+      'Cut off: tasks running then count as unfinished, even those whose requests had completed.',
+    );
+    expect(text).toContain('every task accounted for');
+    expect(text).toContain('Unfinished (7):\n  line 2 u0: not finished: its message was in the work queue\n');
+    expect(text).toContain('  ... and 2 more');
+    expect(text).toContain(
+      'Run the dead-lettered and unfinished tasks again: bounded-fanout run --retry-from out/r.json',
+    );
+  });
 });

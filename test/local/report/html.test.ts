@@ -70,6 +70,20 @@ describe('renderHtmlReport', () => {
     expect(big).toContain(`First ${maxTableRows} of ${many.length}`);
   });
 
+  it('lists the unfinished tasks with their lines, and no such table when there are none', () => {
+    expect(renderHtmlReport(fixtureReport())).not.toContain('id="unfinished"');
+    const unfinishedTasks = [
+      { id: 'u<1>', line: 4, error: 'not read: the orchestrator had not reached it when the run stopped' },
+    ];
+    const html = renderHtmlReport(
+      fixtureReport({ interrupted: true, unfinished: 1, unfinishedTasks, submitted: 1024 }),
+    );
+    expect(html).toContain('<h2>Unfinished tasks (1)</h2>');
+    expect(html).toContain(
+      '<tr><td class="num">4</td><td><code>u&#60;1&#62;</code></td><td>not read: the orchestrator had not reached it when the run stopped</td></tr>',
+    );
+  });
+
   it('names where the inline series and the latencies were counted, and leaves out a series nobody counted', () => {
     const fromTarget = renderHtmlReport(
       fixtureReport({ inlineInFlightSource: 'target', latencySource: 'target' }),

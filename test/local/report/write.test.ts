@@ -1,13 +1,17 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   accountingError,
+  checkReportPath,
   ReportFileError,
   readReport,
   reportFormatOf,
+  TASKS_IN_JSON,
   writeReport,
+  writeReports,
 } from '../../../local/report/write.js';
 import { fixtureReport } from './fixture.js';
 
@@ -56,6 +60,69 @@ describe('report files', () => {
     expect(accountingError(fixtureReport({ unfinished: 5, submitted: 1028 }))).toBeUndefined();
     expect(accountingError(fixtureReport({ deadLettered: 19 }))).toBe(
       'succeeded 1000 + dead-lettered 19 + invalid 3 = 1022, but submitted = 1023',
+    );
+  });
+
+  it('puts every task in a tasks file beside a JSON report past TASKS_IN_JSON, and reads them back', async () => {
+    const dead = Array.from({ length: 1200 }, (_, i) => ({
+      id: `d${i}`,
+      attempts: 2,
+      error: 'HTTP 500',
+      line: i + 2,
+    }));
+    const unfinished = Array.from({ length: 300 }, (_, i) => ({
+      id: `u${i}`,
+      error: 'not read',
+      task: { id: `u${i}` },
+    }));
+    const report = fixtureReport({
+      deadLettered: 1200,
+      deadLetteredTasks: dead,
+      unfinished: 300,
+      unfinishedTasks: unfinished,
+    });
+    const file = join(dir, 'big.json');
+    await writeReport(file, report);
+    const written = JSON.parse(await readFile(file, 'utf8'));
+    expect(written.tasksFile).toBe('big.tasks.ndjson');
+    expect(written.deadLetteredTasks.length + written.unfinishedTasks.length).toBe(TASKS_IN_JSON);
+    const lines = (await readFile(join(dir, 'big.tasks.ndjson'), 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(1500);
+    expect(JSON.parse(lines[1200])).toEqual({ kind: 'unfinished', ...unfinished[0] });
+    const back = await readReport(file);
+    expect(back.deadLetteredTasks).toEqual(dead);
+    expect(back.unfinishedTasks).toEqual(unfinished);
+  });
+
+  it('writes each report on its own: one that fails does not stop the others', async () => {
+    const blocker = join(dir, 'blocker');
+    await writeFile(blocker, 'a file');
+    const bad = join(blocker, 'r.json');
+    const good = join(dir, 'good.html');
+    const failed = await writeReports([bad, good], fixtureReport());
+    expect(failed.map((f) => f.file)).toEqual([bad]);
+    expect(failed[0].error.message).toMatch(
+      new RegExp(`^Report "${bad}": not written: EEXIST: file already exists`),
+    );
+    expect(existsSync(good)).toBe(true);
+  });
+
+  it('checks a report path before the run, making nothing', async () => {
+    const blocker = join(dir, 'blocker2');
+    await writeFile(blocker, 'a file');
+    await expect(checkReportPath(join(blocker, 'x', 'r.json'))).rejects.toThrow(
+      `Report "${join(blocker, 'x', 'r.json')}": cannot be written: "${blocker}" is not a folder`,
+    );
+    const folder = join(dir, 'folder.json');
+    await mkdir(folder);
+    await expect(checkReportPath(folder)).rejects.toThrow(
+      `Report "${folder}": cannot be written: it is not a regular file`,
+    );
+    const fresh = join(dir, 'new', 'deeper', 'r.json');
+    await checkReportPath(fresh);
+    expect(existsSync(join(dir, 'new'))).toBe(false);
+    await expect(checkReportPath(join(dir, 'r.txt'))).rejects.toThrow(
+      'expected a name ending in .json or .html',
     );
   });
 });

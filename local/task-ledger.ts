@@ -1,0 +1,104 @@
+// The run's task messages that no worker has finished yet. The local runtime sees every message the functions
+// send to the work queue (a middleware on their SQS clients, as QueueBacklog's) and every message the poller
+// settles (the worker's invocation returned and did not report it failed). What is sent and not settled is
+// what a stopped run left undone: unstarted, delayed for a retry, or cut off in flight. The emulator's own
+// queue cannot say as much (delayed and in-flight messages cannot be received), and neither can SQS.
+// Memory: one body per open message, bounded by the queue's backlog (local/queue-backlog.ts).
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { parseTaskMessage } from '../lib/fanout/messages.js';
+import type { JobTask } from '../lib/manifest/schema.js';
+
+const SENDS = new Set(['SendMessageCommand', 'SendMessageBatchCommand']);
+
+interface SendInput {
+  readonly QueueUrl?: string;
+  readonly MessageBody?: string;
+  readonly Entries?: ReadonlyArray<{ readonly Id?: string; readonly MessageBody?: string }>;
+}
+
+interface SendOutput {
+  readonly MessageId?: string;
+  readonly Successful?: ReadonlyArray<{ readonly Id?: string; readonly MessageId?: string }>;
+}
+
+export interface OpenTask {
+  readonly task: JobTask;
+  /** The delivery attempt of the message it is in (above 1: a retry of a task that failed before). */
+  readonly attempt: number;
+}
+
+export class TaskLedger {
+  readonly #queueUrl: string;
+  readonly #open = new Map<string, string>();
+  #frozen = false;
+
+  constructor(queueUrl: string) {
+    this.#queueUrl = queueUrl;
+  }
+
+  /** Messages sent to the work queue and not settled. */
+  get size(): number {
+    return this.#open.size;
+  }
+
+  /** Records what `client` sends to the work queue once the send succeeded. */
+  attach(client: SQSClient): void {
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as SendInput;
+        const result = await next(args);
+        if (SENDS.has(context.commandName ?? '') && input.QueueUrl === this.#queueUrl)
+          this.#sent(input, result.output as SendOutput);
+        return result;
+      },
+      { step: 'initialize', name: 'boundedFanoutTaskLedger' },
+    );
+  }
+
+  /** The poller's word that these messages are done with (their tasks succeeded, were retried or dead-lettered). */
+  settled(messageIds: Iterable<string>): void {
+    if (this.#frozen) return;
+    for (const id of messageIds) this.#open.delete(id);
+  }
+
+  /**
+   * No change from now on: a run cut off reads the ledger as it stood when the worker's counts were taken, so a
+   * task is either counted by the worker's metrics or open here, never both nor neither.
+   */
+  freeze(): void {
+    this.#frozen = true;
+  }
+
+  /** The tasks of the open messages of one run, each id once, leaving out `except` (dead-lettered ones). */
+  *tasks(run: { jobId?: string; runId?: string }, except: ReadonlySet<string>): Generator<OpenTask> {
+    const seen = new Set<string>();
+    for (const body of this.#open.values()) {
+      const parsed = parseTaskMessage(body);
+      if (!parsed.ok) continue;
+      const { jobId, runId, attempt, tasks } = parsed.value;
+      if (
+        (run.jobId !== undefined && run.jobId !== jobId) ||
+        (run.runId !== undefined && run.runId !== runId)
+      )
+        continue;
+      for (const task of tasks) {
+        if (seen.has(task.id) || except.has(task.id)) continue;
+        seen.add(task.id);
+        yield { task, attempt };
+      }
+    }
+  }
+
+  #sent(input: SendInput, output: SendOutput): void {
+    if (this.#frozen) return;
+    if (input.MessageBody !== undefined && output.MessageId) {
+      this.#open.set(output.MessageId, input.MessageBody);
+      return;
+    }
+    const bodies = new Map((input.Entries ?? []).map((e) => [e.Id, e.MessageBody]));
+    for (const ok of output.Successful ?? []) {
+      const body = bodies.get(ok.Id);
+      if (ok.MessageId && body !== undefined) this.#open.set(ok.MessageId, body);
+    }
+  }
+}
