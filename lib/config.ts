@@ -270,6 +270,3 @@ export const idempotencyTableAttributes = { partitionKey: 'id', timeToLive: 'exp
 
 /** Where the orchestrator keeps an inline job too large to continue in an event (read back by its next run). */
 export const CONTINUATIONS_PREFIX = 'continuations/';
-
-// Read back at cold start with the same schema and rules (its own file: it needs the budget's checks).
-export { ConfigEnvironmentError, fromEnvironment } from './config-environment.js';

@@ -117,6 +117,7 @@ describe('the package', () => {
       './aws': 'sendMessageBatch',
       './budget': 'validateBudget',
       './config': 'defaultConfig',
+      './config-environment': 'fromEnvironment',
     };
     expect(names).toContain(expected[entry]);
   });

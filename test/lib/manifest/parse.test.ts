@@ -155,7 +155,7 @@ describe('inline manifests', () => {
       'timeoutMs: -5 is not a positive integer',
       'colour: is not a known field',
       'id: is required',
-      'headers["bad name"]: "bad name" is not a valid header name; headers.ok: "a\\r\\nb" contains a character HTTP cannot send (CR, LF, a control character, or one above U+00FF)',
+      'headers["bad name"]: "bad name" is not a valid header name; headers.ok: "a\\r\\nb" contains CR, LF or NUL',
       'task: "not an object" is not an object',
       'method: "FETCH" is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS',
     ]);
