@@ -164,23 +164,21 @@ describe('worker settlement: permanent failures', () => {
       task('410/a'),
       task('422/a'),
       task('500/post', { method: 'POST', body: '{}' }),
-      // undici refuses to send it: an invalid request is final.
-      task('200/invalid', { headers: { 'transfer-encoding': 'chunked' } }),
     ];
+    // A request undici refuses (transfer-encoding, a non-Latin-1 value) no longer gets this far: the
+    // manifest schema refuses it (test/lib/manifest/headers-sent.test.ts), and so does the worker's message
+    // schema, so there is no invalid request left to send here.
     const ok = task('200/ok');
     await send(taskMessage([...permanent, ok]));
     expect(await drive(handler)).toBe(1);
 
-    expect(permanent.map((t) => [t.id, hits(t.id)])).toEqual(
-      permanent.map((t) => [t.id, t.id === '200/invalid' ? 0 : 1]),
-    );
+    expect(permanent.map((t) => [t.id, hits(t.id)])).toEqual(permanent.map((t) => [t.id, 1]));
     expect(hits('200/ok')).toBe(1);
     const { records, raw } = await deadLetterQueue();
     expect(raw).toEqual([]);
     expect(records.map((r) => [r.task.id, r.attempts, r.status ?? 0])).toEqual(
-      permanent.map((t) => [t.id, 1, t.id === '200/invalid' ? 0 : Number(t.id.slice(0, 3))]),
+      permanent.map((t) => [t.id, 1, Number(t.id.slice(0, 3))]),
     );
-    expect(records.find((r) => r.task.id === '200/invalid')?.error).toMatch(/^UND_ERR_INVALID_ARG: /);
   }, 60_000);
 
   it('dead-letters a refused destination on delivery 1 with attempts 1, nothing sent', async () => {
