@@ -1,8 +1,6 @@
 // The socket caps of the three clients createHttpAgents returns, measured on real loopback servers that
 // count their open sockets and in-flight requests at every moment.
-import http from 'node:http';
-import https from 'node:https';
-import { request } from 'undici';
+import type http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHttpAgents, DestinationRefusedError, type HttpAgents } from '../../../lib/http/index.js';
 import { InvalidArgumentError } from '../../../lib/index.js';
@@ -12,9 +10,7 @@ import {
   startCountingServer,
   testCertificate,
 } from '../../helpers/counting-server.js';
-
-const kinds = ['dispatcher', 'httpAgent', 'httpsAgent'] as const;
-type Kind = (typeof kinds)[number];
+import { get, type Kind, kinds } from './clients.js';
 
 /**
  * Counts the sockets a node Agent holds open, on the client side, exactly: up at creation, down at 'close'.
@@ -34,25 +30,6 @@ function clientSockets(agent: http.Agent): { readonly peak: number } {
     return socket;
   };
   return counter;
-}
-
-/** One GET through the client of `kind`; resolves to the status. */
-function get(agents: HttpAgents, kind: Kind, url: string): Promise<number> {
-  if (kind === 'dispatcher') {
-    return request(url, { dispatcher: agents.dispatcher }).then(async ({ statusCode, body }) => {
-      await body.dump();
-      return statusCode;
-    });
-  }
-  const mod = kind === 'httpsAgent' ? https : http;
-  return new Promise((resolve, reject) => {
-    mod
-      .get(url, { agent: agents[kind] }, (res) => {
-        res.resume();
-        res.once('end', () => resolve(res.statusCode ?? 0));
-      })
-      .once('error', reject);
-  });
 }
 
 const open: Array<{ close(): Promise<void> } | HttpAgents> = [];

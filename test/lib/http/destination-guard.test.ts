@@ -5,17 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkDestination, DestinationGuard, DestinationRefusedError } from '../../../lib/http/index.js';
 import { BoundedFanoutError, InvalidArgumentError } from '../../../lib/index.js';
-
-/** The verdict as a string: 'allowed' or the refused range. */
-async function verdict(url: string, options: Parameters<typeof checkDestination>[1] = {}): Promise<string> {
-  try {
-    await checkDestination(url, options);
-    return 'allowed';
-  } catch (error) {
-    if (error instanceof DestinationRefusedError) return error.range;
-    throw error;
-  }
-}
+import { verdict } from './clients.js';
 
 describe('checkDestination: refused by default', () => {
   const refused: Array<[string, string]> = [

@@ -1,20 +1,7 @@
-// The destination guard against a table of more than 200 destinations: every spelling of each address a URL
-// accepts (dotted, integer, hex, octal, short, trailing dot, IPv4-mapped, IPv4-compatible, NAT64, 6to4, ...)
-// with the verdict it must get, through checkDestination; then every loopback spelling through a real connect
-// on each of the three clients (undici dispatcher, http.Agent, https.Agent) against a loopback server that
-// counts its connections: refused ones never reach it, allowed ones (by address, by port) do.
-// Real connects go to loopback only: the other rows are checked without a connect.
-import http from 'node:http';
-import https from 'node:https';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  checkDestination,
-  createHttpAgents,
-  DestinationRefusedError,
-  type HttpAgents,
-} from '../../../lib/http/index.js';
+import { createHttpAgents, DestinationRefusedError } from '../../../lib/http/index.js';
 import { type CountingServer, startCountingServer, testCertificate } from '../../helpers/counting-server.js';
+import { get, type Kind, kinds, verdict } from './clients.js';
 
 type Octets = readonly [number, number, number, number];
 
@@ -94,16 +81,6 @@ const table: Array<[string, string]> = [
   ['http://LOCALHOST./', 'loopback'],
 ];
 
-async function verdict(url: string, options: Parameters<typeof checkDestination>[1] = {}): Promise<string> {
-  try {
-    await checkDestination(url, options);
-    return 'allowed';
-  } catch (error) {
-    if (error instanceof DestinationRefusedError) return error.range;
-    throw error;
-  }
-}
-
 describe('the destination table', () => {
   it('holds more than 200 destinations', () => {
     expect(table.length).toBeGreaterThanOrEqual(200);
@@ -145,26 +122,6 @@ const loopbackSpellings = [
   '[::1]',
   'localhost',
 ];
-const kinds = ['dispatcher', 'httpAgent', 'httpsAgent'] as const;
-type Kind = (typeof kinds)[number];
-
-function get(agents: HttpAgents, kind: Kind, url: string): Promise<number> {
-  if (kind === 'dispatcher') {
-    return request(url, { dispatcher: agents.dispatcher }).then(async ({ statusCode, body }) => {
-      await body.dump();
-      return statusCode;
-    });
-  }
-  const mod = kind === 'httpsAgent' ? https : http;
-  return new Promise((resolve, reject) => {
-    mod
-      .get(url, { agent: agents[kind], ca: testCertificate.cert }, (res) => {
-        res.resume();
-        res.once('end', () => resolve(res.statusCode ?? 0));
-      })
-      .once('error', reject);
-  });
-}
 
 const outcome = (p: Promise<number>) =>
   p.then(
