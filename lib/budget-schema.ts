@@ -2,7 +2,7 @@
 // and the problem type every check reports (the value's path, the value, what is wrong with it).
 import { z } from 'zod';
 import type { FanoutConfig } from './config.js';
-import { IdempotencyModes, NO_RESERVATION } from './config.js';
+import { IdempotencyModes, NO_RESERVATION, OverlapPolicies } from './config.js';
 import { BoundedFanoutError, describe } from './errors.js';
 import { scheduleExpressionProblem } from './schedule-expression.js';
 
@@ -135,6 +135,9 @@ const configSchema = z.object({
       enabled: z.boolean({ error: 'is not a boolean' }),
       flexibleWindowMinutes: int(0, 1440, ' (EventBridge Scheduler takes 0..1440)'),
       input: z.record(z.string(), z.unknown(), { error: 'is not an object' }),
+      overlap: z.enum(Object.values(OverlapPolicies), {
+        error: `is not one of ${Object.values(OverlapPolicies).join(', ')}`,
+      }),
     },
     { error: 'is not an object' },
   ),

@@ -33,7 +33,15 @@ export interface ScheduleConfig {
   readonly flexibleWindowMinutes: number;
   /** The event the schedule sends: an inline manifest or `{ manifest: "s3://bucket/key" }`. */
   readonly input: Record<string, unknown>;
+  /**
+   * What a run does when the job's previous run is still running (Kubernetes CronJob's concurrencyPolicy):
+   * `forbid` records the new run `skipped`, `replace` cancels the old one, `allow` runs both.
+   */
+  readonly overlap: OverlapPolicy;
 }
+
+export const OverlapPolicies = { FORBID: 'forbid', REPLACE: 'replace', ALLOW: 'allow' } as const;
+export type OverlapPolicy = (typeof OverlapPolicies)[keyof typeof OverlapPolicies];
 
 export interface FanoutConfig {
   /** Prefix of every resource name, in the stack and in the local runtime. */
@@ -137,6 +145,7 @@ export const defaultConfig: FanoutConfig = {
     enabled: false,
     flexibleWindowMinutes: 0,
     input: { manifest: 's3://REPLACE-WITH-BUCKET/manifests/job.ndjson' },
+    overlap: OverlapPolicies.FORBID,
   },
   downstream: {},
   allowHosts: [],
@@ -149,6 +158,8 @@ export function resourceNames(config: Pick<FanoutConfig, 'prefix'>) {
     queue: `${p}-work`,
     deadLetterQueue: `${p}-work-dlq`,
     idempotencyTable: `${p}-idempotency`,
+    /** The job ledger: one record per run (lib/ledger/). */
+    jobTable: `${p}-jobs`,
     bucket: `${p}-data`,
     orchestrator: `${p}-orchestrator`,
     worker: `${p}-worker`,
@@ -167,6 +178,8 @@ export const EnvVars = {
   QUEUE_URL: 'BOUNDED_FANOUT_QUEUE_URL',
   DLQ_URL: 'BOUNDED_FANOUT_DLQ_URL',
   IDEMPOTENCY_TABLE: 'BOUNDED_FANOUT_IDEMPOTENCY_TABLE',
+  /** The job ledger's table; unset, the functions keep no ledger (and say so once). */
+  JOB_TABLE: 'BOUNDED_FANOUT_JOB_TABLE',
   BUCKET: 'BOUNDED_FANOUT_BUCKET',
   WORKER_FUNCTION: 'BOUNDED_FANOUT_WORKER_FUNCTION',
   ORCHESTRATOR_FUNCTION: 'BOUNDED_FANOUT_ORCHESTRATOR_FUNCTION',
@@ -267,6 +280,9 @@ function parseJson(text: string, fallback: unknown): unknown {
 
 /** The idempotency table's partition key and TTL attribute: Powertools' DynamoDBPersistenceLayer defaults. */
 export const idempotencyTableAttributes = { partitionKey: 'id', timeToLive: 'expiration' } as const;
+
+/** The job ledger table's keys and TTL attribute (lib/ledger/ledger-keys.ts says what goes in them). */
+export const jobTableAttributes = { partitionKey: 'pk', sortKey: 'sk', timeToLive: 'expiresAt' } as const;
 
 /** Where the orchestrator keeps an inline job too large to continue in an event (read back by its next run). */
 export const CONTINUATIONS_PREFIX = 'continuations/';

@@ -35,6 +35,7 @@ const configured = withDefaults({
     enabled: true,
     flexibleWindowMinutes: 10,
     input: { manifest: 's3://REPLACE-WITH-BUCKET/manifests/nightly.ndjson' },
+    overlap: 'forbid',
   },
   downstream: { 'api.example.com': { maxConcurrency: 500 } },
   alarmTopicArn: topicArn,

@@ -1,0 +1,79 @@
+// The job ledger as the functions, the local runtime and the CLI see it: a port with no AWS in it. The
+// DynamoDB store (lib/aws/job-ledger-table.ts) implements it on the stack's job table, in AWS, LocalStack
+// and the local emulators alike.
+import type { OverlapPolicy } from '../config.js';
+import type { CountDelta, RunLimits, RunReason, RunRecord, RunStatus } from './run-record.js';
+import type { Ending, OverlapAction } from './run-rules.js';
+
+export interface StartRunInput {
+  readonly jobId: string;
+  readonly runId: string;
+  /** Epoch milliseconds. */
+  readonly startedAt: number;
+  readonly toleratedFailurePercent: number;
+  readonly overlap: OverlapPolicy;
+}
+
+export interface StartRunResult {
+  /**
+   * `start`: this run's record is running (created now, or found: a retried first segment gets the same
+   * answer); `replace`: likewise, and `previous` was cancelled for it; `skip`: this run is recorded `skipped`
+   * and must start nothing, `previous` is still running.
+   */
+  readonly action: OverlapAction;
+  readonly record: RunRecord;
+  readonly previous?: RunRecord;
+}
+
+export interface SettleInput {
+  readonly jobId: string;
+  readonly runId: string;
+  /**
+   * Unique per unit of settled work, and the same for every delivery of it: the SQS message's key, the
+   * orchestrator's `segment:<n>`, the invoke chunk's key. A key already settled is not counted again.
+   */
+  readonly key: string;
+  readonly delta: CountDelta;
+  /** Reading the manifest has ended (its end, or a stop for good): `submitted` is final. */
+  readonly manifestDone?: boolean;
+}
+
+export interface SettleResult {
+  /** False when `key` had been settled before: nothing was added. */
+  readonly applied: boolean;
+  /** The record after the write (read strongly consistent), undefined when the run has no record. */
+  readonly record: RunRecord | undefined;
+}
+
+export interface StatusChange {
+  readonly status: RunStatus;
+  readonly reason?: RunReason;
+  readonly detail?: string;
+  /** The change is made only from one of these statuses. */
+  readonly from: readonly RunStatus[];
+}
+
+export interface StatusChangeResult {
+  readonly changed: boolean;
+  /** The record after the change, or as it stands when it was not made; undefined when there is no run. */
+  readonly record: RunRecord | undefined;
+}
+
+export interface JobLedger {
+  /** Records a new run under the overlap policy: exactly one of two runs racing for one job wins `forbid`. */
+  startRun(input: StartRunInput): Promise<StartRunResult>;
+  /** Adds counts once per key: one atomic write for the counts and the key's marker. */
+  settle(input: SettleInput): Promise<SettleResult>;
+  /** One run; without `runId`, the job's latest. Strongly consistent. */
+  getRun(jobId: string, runId?: string): Promise<RunRecord | undefined>;
+  /** The job's runs, newest first. */
+  listRuns(jobId: string, options?: { readonly limit?: number }): Promise<RunRecord[]>;
+  setStatus(jobId: string, runId: string, change: StatusChange): Promise<StatusChangeResult>;
+  /** Replaces the run's limit overrides (already checked against the budget by the caller). */
+  setLimits(jobId: string, runId: string, limits: RunLimits): Promise<RunRecord | undefined>;
+  /**
+   * Ends a complete run exactly once: the write succeeds only if the run is not finished and its counts
+   * are still those of `record` (isComplete(record) must hold). Undefined when another writer ended it.
+   */
+  finish(record: RunRecord, ending: Ending, resultUri?: string): Promise<RunRecord | undefined>;
+}
