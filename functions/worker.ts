@@ -40,12 +40,6 @@ const logger = new Logger({ serviceName: 'bounded-fanout-worker' });
 const metrics = new Metrics({ namespace: 'BoundedFanout', serviceName: 'worker' });
 const processor = new BatchProcessor(EventType.SQS);
 
-/**
- * A message of a paused run goes back to the queue as a new message after this delay (its tasks unstarted,
- * no attempt spent): a new message starts with no receives, so however long the pause, SQS never moves it
- * to the dead-letter queue for it. Resumed runs carry on within this delay plus the 2 s of RunControl.
- */
-export const PAUSED_RECHECK_SECONDS = 10;
 
 export class InvalidMessageError extends BoundedFanoutError {
   constructor(message: string) {
@@ -252,12 +246,16 @@ class Worker {
     };
   }
 
-  /** A paused run's message goes back whole, as a new message, after PAUSED_RECHECK_SECONDS. */
+  /**
+   * A paused run's message goes back whole as a new message, delayed pauseRecheckSeconds (its tasks
+   * unstarted, no attempt spent): a new message starts with no receives, so however long the pause, SQS never
+   * moves it to the dead-letter queue for it. A resumed run carries on within that delay plus RunControl's 2 s.
+   */
   async #holdPaused(message: TaskMessage, stats: WorkerStats): Promise<object> {
     const { queueUrl } = this.#rt.wiring;
     if (!queueUrl) throw new Error('BOUNDED_FANOUT_QUEUE_URL is not set: a paused run cannot be held');
     const held = { ...message, key: handOnKey(message.key) };
-    const sent = await sendRetry(this.#rt.aws.sqs, queueUrl, held, PAUSED_RECHECK_SECONDS);
+    const sent = await sendRetry(this.#rt.aws.sqs, queueUrl, held, this.#rt.config.pauseRecheckSeconds);
     if (sent.failures.length > 0 || sent.deadLetters.length > 0) {
       throw new Error(`paused run's message not put back: ${sent.failures.join('; ') || 'refused by SQS'}`);
     }
@@ -304,7 +302,7 @@ class Worker {
     // Checked once the task holds its permit, when it would start: a task that waited for a permit past
     // the deadline is not started.
     const runOne = async (task: JobTask) =>
-      this.#stopped(jobId, runId, task) ??
+      (await this.#stopped(jobId, runId, task)) ??
       deadline.tooLate(task) ??
       this.#tasks.run(jobId, runId, task, deadline.taskOptions);
     const settled = await runBounded(tasks, runOne, { concurrency: slots });
@@ -316,11 +314,12 @@ class Worker {
   }
 
   /**
-   * The outcome of a task its run no longer lets start (the cached record, refreshed every 2 s and by each
-   * settle): a paused run's task is handed on unstarted; a cancelled or failed run's ends `cancelled`.
+   * The outcome of a task its run no longer lets start (the cached record, re-read once it is 2 s old and
+   * refreshed by each settle): a paused run's task is handed on unstarted; a cancelled or failed run's ends `cancelled`.
    */
-  #stopped(jobId: string, runId: string, task: JobTask): TaskOutcome | undefined {
-    const record = this.#ledger?.control.peek(jobId, runId);
+  async #stopped(jobId: string, runId: string, task: JobTask): Promise<TaskOutcome | undefined> {
+    // view(), not peek(): once the cached copy is 2 s old no task starts before the shared re-read.
+    const record = await this.#ledger?.control.view(jobId, runId);
     if (!record || acceptsTasks(record.status)) return undefined;
     const notStarted = { id: task.id, ok: false, attempts: 0, error: `run ${record.status}` };
     return record.status === RunStatuses.PAUSED
