@@ -23,7 +23,7 @@ import { sendDeadLetters, sendRetry } from '../lib/aws/hand-on.js';
 import { putResultPart } from '../lib/aws/results.js';
 import { IdempotencyModes } from '../lib/config.js';
 import { BoundedFanoutError } from '../lib/errors.js';
-import { parseTaskMessage, type TaskMessage } from '../lib/fanout/messages.js';
+import { parseTaskMessage, parseWorkBody, type TaskMessage } from '../lib/fanout/messages.js';
 import { errorText } from '../lib/fanout/segment.js';
 import { handOnKey, type Settlement, settleMessage, type TaskOutcome } from '../lib/fanout/settle.js';
 import { type RunRecord, RunStatuses } from '../lib/ledger/run-record.js';
@@ -179,7 +179,7 @@ class Worker {
   }
 
   async #record(record: SQSRecord, run: Invocation, stats: WorkerStats): Promise<object | Error> {
-    const parsed = parseTaskMessage(record.body);
+    const parsed = parseWorkBody(record.body, record.messageId);
     if (!parsed.ok) {
       stats.invalidMessages++;
       logger.error('invalid message: it fails alone and reaches the DLQ after maxReceiveCount', {
@@ -229,13 +229,7 @@ class Worker {
       jobId: message.jobId,
       runId: message.runId,
       key: message.key,
-      // A duplicate succeeded in an earlier delivery of this message that was never settled: count it now.
-      delta: {
-        succeeded: settlement.succeeded + settlement.duplicates,
-        deadLettered: handed.deadLettered,
-        undeliverable: handed.undeliverable,
-        cancelled: settlement.cancelled,
-      },
+      delta: settleDelta(message, settlement, handed),
     });
     return {
       succeeded: settlement.succeeded,
@@ -270,7 +264,8 @@ class Worker {
       jobId: message.jobId,
       runId: message.runId,
       key: message.key,
-      delta: { cancelled },
+      // Redriven tasks were counted dead-lettered: cancelled now, they leave that count.
+      delta: message.redrive ? { cancelled, deadLettered: -cancelled } : { cancelled },
     });
     stats.cancelled += cancelled;
     logger.info('run not live: tasks cancelled', { key: message.key, status: record.status, cancelled });
@@ -398,4 +393,21 @@ interface Invocation {
   /** perInvocationConcurrency permits shared by every task of the invocation. */
   readonly slots: Semaphore;
   readonly deadline: InvocationDeadline;
+}
+
+/**
+ * What a settled message adds to its run's counts. A duplicate succeeded in an earlier delivery that was
+ * never settled: it counts now. A redriven message's tasks were counted dead-lettered already: those that
+ * end now another way leave `deadLettered` (those dead-lettered again stay), so the sum stays `submitted`.
+ */
+export function settleDelta(
+  message: TaskMessage,
+  settlement: Settlement,
+  handed: { readonly deadLettered: number; readonly undeliverable: number },
+) {
+  const succeeded = settlement.succeeded + settlement.duplicates;
+  const { cancelled } = settlement;
+  const { undeliverable } = handed;
+  const deadLettered = message.redrive ? -(succeeded + cancelled + undeliverable) : handed.deadLettered;
+  return { succeeded, deadLettered, undeliverable, cancelled };
 }

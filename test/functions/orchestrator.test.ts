@@ -270,7 +270,11 @@ describe('orchestrator', () => {
     const { summary } = result;
     expect(summary.reason).toBe('failure-budget');
     const finished = summary.counts.inlineSucceeded + summary.counts.inlineFailed;
-    expect(finished).toBeLessThan(200);
+    // Every second task fails and 8 run at once. With n tasks started and 8 still running, at least
+    // n/2 - 8 of the n - 8 finished failed; the budget trips once that is over 10% (4n > 72): by the 19th
+    // start at the latest, and no task starts after it trips.
+    expect(finished).toBeGreaterThan(0);
+    expect(finished).toBeLessThanOrEqual(19);
     expect(summary.stoppedAtTask).toBe(finished);
     const started = tasks.filter((t) => hits(new URL(t.url).pathname) > 0).length;
     expect(started).toBe(finished);
