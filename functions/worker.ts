@@ -40,7 +40,6 @@ const logger = new Logger({ serviceName: 'bounded-fanout-worker' });
 const metrics = new Metrics({ namespace: 'BoundedFanout', serviceName: 'worker' });
 const processor = new BatchProcessor(EventType.SQS);
 
-
 export class InvalidMessageError extends BoundedFanoutError {
   constructor(message: string) {
     super(message, 'BF_INVALID_MESSAGE');

@@ -38,6 +38,7 @@ import { EventSourcePoller } from './poller.js';
 import { QueueBacklog } from './queue-backlog.js';
 import { queueDepth } from './queue-depth.js';
 import { createResources, type LocalResources, sqsClient } from './resources.js';
+import { readRunRecord } from './run-record.js';
 import { cutOffWhen, listen, manifestTail } from './run-stop.js';
 import { TaskLedger } from './task-ledger.js';
 
@@ -198,7 +199,9 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
     const outcome = orchestratorOutcome(first, invokeServer.asyncInvocations, names.orchestrator);
     const deadLetters = await readDeadLetters(sqs, resources.deadLetterQueueUrl, outcome);
     const tail = await manifestTail(backend, invokeServer, names.orchestrator);
+    const run = await readRunRecord(backend, resources, config, outcome);
     return await buildReport({
+      ...(run ? { run } : {}),
       config,
       jobEvent,
       backend,

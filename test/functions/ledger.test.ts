@@ -75,7 +75,11 @@ afterAll(async () => {
 const hits = (id: string) => server.requests.filter((r) => r.path.endsWith(`/${id}`)).length;
 const url = (id: string, kind = '') => `${server.url}/${kind ? `${kind}/` : ''}${id}`;
 const queued = (prefix: string, n: number, kind = '') =>
-  Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}`, url: url(`${prefix}${i}`, kind), mode: 'queue' }));
+  Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}${i}`,
+    url: url(`${prefix}${i}`, kind),
+    mode: 'queue',
+  }));
 
 /** Receives what the work queue holds now (deleting it) and hands it to `handler`, until it is empty. */
 async function drain(handler: Worker = worker, rounds = 50): Promise<number> {
@@ -84,7 +88,8 @@ async function drain(handler: Worker = worker, rounds = 50): Promise<number> {
     const messages = await drainQueue(h.sqs, h.resources.queueUrl);
     if (messages.length === 0) return delivered;
     delivered += messages.length;
-    for (let j = 0; j < messages.length; j += 10) await handler(sqsEvent(messages.slice(j, j + 10)), fakeContext());
+    for (let j = 0; j < messages.length; j += 10)
+      await handler(sqsEvent(messages.slice(j, j + 10)), fakeContext());
   }
   throw new Error(`queue not empty after ${rounds} rounds`);
 }
@@ -185,7 +190,10 @@ describe('job ledger through the handlers', () => {
     for (let round = 0; round < 6; round++) {
       const messages = await drainQueue(h.sqs, h.resources.queueUrl);
       expect(messages.map((m) => JSON.parse(m.Body!).tasks.length).reduce((a, b) => a + b, 0)).toBe(30);
-      await worker(sqsEvent(messages), fakeContext(() => 60_000));
+      await worker(
+        sqsEvent(messages),
+        fakeContext(() => 60_000),
+      );
       // The worker's cached record may be read again only after 2 s: it stays paused here anyway.
     }
     expect(await drainQueue(h.sqs, h.resources.deadLetterQueueUrl, { keep: true })).toEqual([]);
@@ -209,11 +217,12 @@ describe('job ledger through the handlers', () => {
     );
     let cancelled: Promise<unknown> | undefined;
     onRequest = (path) => {
-      if (path.endsWith('/ds3')) cancelled ??= ledger.setStatus('ledger-d', 'r1', {
-        status: 'cancelled',
-        reason: 'cancelled',
-        from: ['running', 'paused'],
-      });
+      if (path.endsWith('/ds3'))
+        cancelled ??= ledger.setStatus('ledger-d', 'r1', {
+          status: 'cancelled',
+          reason: 'cancelled',
+          from: ['running', 'paused'],
+        });
     };
     await drain();
     onRequest = () => {};
@@ -245,7 +254,10 @@ describe('job ledger through the handlers', () => {
     const first = messages.filter((m) => m.Body!.includes('"ef0"'));
     const rest = messages.filter((m) => !m.Body!.includes('"ef0"'));
     await worker(sqsEvent(first), fakeContext());
-    expect(await ledger.getRun('ledger-e', 'r1')).toMatchObject({ status: 'failed', reason: 'failure-budget' });
+    expect(await ledger.getRun('ledger-e', 'r1')).toMatchObject({
+      status: 'failed',
+      reason: 'failure-budget',
+    });
     await worker(sqsEvent(rest), fakeContext());
     for (let i = 0; i < 40; i++) expect(hits(`e${i}`)).toBe(0);
     const record = await ledger.getRun('ledger-e', 'r1');
@@ -297,7 +309,10 @@ describe('job ledger through the handlers', () => {
 
   it('overlap: forbid (the default) skips a new run while the last one runs, and starts nothing', async () => {
     await orchestrator({ jobId: 'ledger-f', runId: 'r1', tasks: queued('f', 5) }, fakeContext());
-    const skipped = await orchestrator({ jobId: 'ledger-f', runId: 'r2', tasks: queued('g', 5) }, fakeContext());
+    const skipped = await orchestrator(
+      { jobId: 'ledger-f', runId: 'r2', tasks: queued('g', 5) },
+      fakeContext(),
+    );
     expect(skipped).toEqual({ status: 'skipped', jobId: 'ledger-f', runId: 'r2', previousRunId: 'r1' });
     expect(await ledger.getRun('ledger-f', 'r2')).toMatchObject({ status: 'skipped', reason: 'overlap' });
     expect((await ledger.getRun('ledger-f'))?.runId).toBe('r1');
