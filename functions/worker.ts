@@ -205,7 +205,8 @@ class Worker {
   async #settle(message: TaskMessage, run: Invocation, stats: WorkerStats): Promise<object> {
     const record = await this.#ledger?.control.view(message.jobId, message.runId);
     if (record?.status === RunStatuses.PAUSED) return this.#holdPaused(message, stats);
-    if (record && (!isLive(record.status) || record.finishedAt !== undefined)) {
+    // A redrive is the operator's ask to run a finished run's dead letters again: only a pause holds it.
+    if (record && !message.redrive && (!isLive(record.status) || record.finishedAt !== undefined)) {
       return this.#cancel(message, record, stats);
     }
     this.#ledger?.applyDownstream(record);
@@ -296,7 +297,7 @@ class Worker {
     // Checked once the task holds its permit, when it would start: a task that waited for a permit past
     // the deadline is not started.
     const runOne = async (task: JobTask) =>
-      (await this.#stopped(jobId, runId, task)) ??
+      (await this.#stopped(message, task)) ??
       deadline.tooLate(task) ??
       this.#tasks.run(jobId, runId, task, deadline.taskOptions);
     const settled = await runBounded(tasks, runOne, { concurrency: slots });
@@ -311,10 +312,11 @@ class Worker {
    * The outcome of a task its run no longer lets start (the cached record, re-read once it is 2 s old and
    * refreshed by each settle): a paused run's task is handed on unstarted; a cancelled or failed run's ends `cancelled`.
    */
-  async #stopped(jobId: string, runId: string, task: JobTask): Promise<TaskOutcome | undefined> {
+  async #stopped(message: TaskMessage, task: JobTask): Promise<TaskOutcome | undefined> {
     // view(), not peek(): once the cached copy is 2 s old no task starts before the shared re-read.
-    const record = await this.#ledger?.control.view(jobId, runId);
+    const record = await this.#ledger?.control.view(message.jobId, message.runId);
     if (!record || acceptsTasks(record.status)) return undefined;
+    if (message.redrive && record.status !== RunStatuses.PAUSED) return undefined;
     const notStarted = { id: task.id, ok: false, attempts: 0, error: `run ${record.status}` };
     return record.status === RunStatuses.PAUSED
       ? { ...notStarted, retryable: true, unstarted: true }
