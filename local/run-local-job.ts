@@ -293,6 +293,7 @@ function jobEnvironment(
     [EnvVars.QUEUE_URL]: resources.queueUrl,
     [EnvVars.DLQ_URL]: resources.deadLetterQueueUrl,
     [EnvVars.IDEMPOTENCY_TABLE]: resources.idempotencyTable,
+    [EnvVars.JOB_TABLE]: resources.jobTable,
     [EnvVars.BUCKET]: resources.bucket,
     [EnvVars.WORKER_FUNCTION]: names.worker,
     [EnvVars.ORCHESTRATOR_FUNCTION]: names.orchestrator,

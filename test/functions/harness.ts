@@ -57,6 +57,7 @@ export async function startHarness(
     [EnvVars.QUEUE_URL]: resources.queueUrl,
     [EnvVars.DLQ_URL]: resources.deadLetterQueueUrl,
     [EnvVars.IDEMPOTENCY_TABLE]: resources.idempotencyTable,
+    [EnvVars.JOB_TABLE]: resources.jobTable,
     [EnvVars.BUCKET]: resources.bucket,
     [EnvVars.WORKER_FUNCTION]: `${prefix}-worker`,
     [EnvVars.ORCHESTRATOR_FUNCTION]: `${prefix}-orchestrator`,
