@@ -135,6 +135,12 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
     });
     const lambdaEndpoint = await invokeServer.listen();
     cleanups.push(() => invokeServer.close());
+    // The one local endpoint serves this run's Invoke endpoint as Lambda while the run lasts.
+    const edge = backend.edge;
+    if (edge) {
+      edge.setUpstream('lambda', lambdaEndpoint);
+      cleanups.push(() => edge.setUpstream('lambda', undefined));
+    }
     cleanups.push(withEnvironment(jobEnvironment(config, backend, resources, names, lambdaEndpoint)));
     logs.start();
     // After a cut-off the invocations let go of still log: their lines stay off the CLI's stdout and stderr.
@@ -284,9 +290,11 @@ function jobEnvironment(
   return {
     ...backendEnvironment(backend, lambdaEndpoint),
     [EnvVars.CONFIG]: toEnvironment(functionConfig(config)),
-    [EnvVars.REFUSE_HOSTS]: ownEndpointEntries(Object.values(backend.endpoints).concat(lambdaEndpoint)).join(
-      ',',
-    ),
+    [EnvVars.REFUSE_HOSTS]: ownEndpointEntries([
+      ...Object.values(backend.endpoints),
+      lambdaEndpoint,
+      backend.edge?.url,
+    ]).join(','),
     [EnvVars.QUEUE_URL]: resources.queueUrl,
     [EnvVars.DLQ_URL]: resources.deadLetterQueueUrl,
     [EnvVars.IDEMPOTENCY_TABLE]: resources.idempotencyTable,
