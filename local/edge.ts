@@ -70,7 +70,7 @@ export class Edge {
   readonly #upstreams: EdgeUpstreams;
   readonly #pools = new Map<string, Pooled>();
   readonly #maxSockets: number;
-  readonly #info: () => Record<string, unknown>;
+  #info: () => Record<string, unknown>;
   #url: string | undefined;
 
   private constructor(options: EdgeOptions) {
@@ -100,6 +100,11 @@ export class Edge {
   setUpstream(service: Exclude<Service, 'events'>, url: string | undefined): void {
     if (url !== undefined) new URL(url);
     this.#upstreams[service] = url;
+  }
+
+  /** What the health route reports besides the services, from now on. */
+  setInfo(info: () => Record<string, unknown>): void {
+    this.#info = info;
   }
 
   /** Most sockets open at once to each upstream origin so far. */

@@ -232,7 +232,7 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
 
 export type LocalFunctions = ReturnType<typeof buildFunctions>;
 
-function buildFunctions(
+export function buildFunctions(
   config: FanoutConfig,
   options: RunLocalJobOptions,
   backlog: QueueBacklog,
@@ -280,7 +280,7 @@ function buildFunctions(
   };
 }
 
-function jobEnvironment(
+export function jobEnvironment(
   config: FanoutConfig,
   backend: BackendInfo,
   resources: LocalResources,
@@ -308,7 +308,7 @@ function jobEnvironment(
 }
 
 /** Sets the variables for the run; the returned function puts the previous values back. */
-function withEnvironment(vars: Record<string, string>): () => void {
+export function withEnvironment(vars: Record<string, string>): () => void {
   const previous = new Map(Object.keys(vars).map((key) => [key, process.env[key]]));
   Object.assign(process.env, vars);
   return () => {
