@@ -11,6 +11,8 @@ export interface Endpoints {
   readonly sqs: string;
   readonly s3: string;
   readonly dynamodb: string;
+  /** EventBridge (PutEvents): the local endpoint's event bus, or LocalStack's. */
+  readonly events?: string;
 }
 
 export interface Emulators {

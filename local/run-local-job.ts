@@ -136,6 +136,12 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
     });
     const lambdaEndpoint = await invokeServer.listen();
     cleanups.push(() => invokeServer.close());
+    // The one local endpoint serves this run's Invoke endpoint as Lambda while the run lasts.
+    const edge = backend.edge;
+    if (edge) {
+      edge.setUpstream('lambda', lambdaEndpoint);
+      cleanups.push(() => edge.setUpstream('lambda', undefined));
+    }
     cleanups.push(withEnvironment(jobEnvironment(config, backend, resources, names, lambdaEndpoint)));
     logs.start();
     // After a cut-off the invocations let go of still log: their lines stay off the CLI's stdout and stderr.
@@ -229,7 +235,7 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
 
 export type LocalFunctions = ReturnType<typeof buildFunctions>;
 
-function buildFunctions(
+export function buildFunctions(
   config: FanoutConfig,
   options: RunLocalJobOptions,
   backlog: QueueBacklog,
@@ -277,7 +283,7 @@ function buildFunctions(
   };
 }
 
-function jobEnvironment(
+export function jobEnvironment(
   config: FanoutConfig,
   backend: BackendInfo,
   resources: LocalResources,
@@ -287,9 +293,11 @@ function jobEnvironment(
   return {
     ...backendEnvironment(backend, lambdaEndpoint),
     [EnvVars.CONFIG]: toEnvironment(functionConfig(config)),
-    [EnvVars.REFUSE_HOSTS]: ownEndpointEntries(Object.values(backend.endpoints).concat(lambdaEndpoint)).join(
-      ',',
-    ),
+    [EnvVars.REFUSE_HOSTS]: ownEndpointEntries([
+      ...Object.values(backend.endpoints),
+      lambdaEndpoint,
+      backend.edge?.url,
+    ]).join(','),
     [EnvVars.QUEUE_URL]: resources.queueUrl,
     [EnvVars.DLQ_URL]: resources.deadLetterQueueUrl,
     [EnvVars.IDEMPOTENCY_TABLE]: resources.idempotencyTable,
@@ -304,7 +312,7 @@ function jobEnvironment(
 }
 
 /** Sets the variables for the run; the returned function puts the previous values back. */
-function withEnvironment(vars: Record<string, string>): () => void {
+export function withEnvironment(vars: Record<string, string>): () => void {
   const previous = new Map(Object.keys(vars).map((key) => [key, process.env[key]]));
   Object.assign(process.env, vars);
   return () => {

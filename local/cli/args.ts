@@ -8,6 +8,8 @@ import {
   type IdempotencyMode,
   IdempotencyModes,
 } from '../../lib/config.js';
+import { InvalidArgumentError } from '../../lib/errors.js';
+import { type ListenAddress, parseListenAddress } from '../edge-listen.js';
 import { reportFormatOf } from '../report/write.js';
 import {
   endpointUrl,
@@ -25,6 +27,7 @@ export const Commands = {
   RUN: 'run',
   PLAN: 'plan',
   REDRIVE: 'redrive',
+  SERVE: 'serve',
   HELP: 'help',
   VERSION: 'version',
 } as const;
@@ -66,6 +69,8 @@ export interface RunArgs extends Common {
   readonly retryFrom?: string;
   readonly reports: readonly string[];
   readonly endpoint?: string;
+  /** Where the runtime's one endpoint listens (undefined: 127.0.0.1:4566 when free, else a free port). */
+  readonly listen?: ListenAddress;
   /** Demo size (only used without --manifest and --retry-from). */
   readonly demoTasks?: number;
   /** The shared config with the flags applied (not yet checked as a whole). */
@@ -91,16 +96,25 @@ export interface RedriveArgs extends Common {
   readonly prefix?: string;
 }
 
+export interface ServeArgs extends Common {
+  readonly command: 'serve';
+  readonly listen?: ListenAddress;
+  readonly config: FanoutConfig;
+  readonly overrides: Partial<FanoutConfig>;
+}
+
+export type HelpTopic = 'run' | 'plan' | 'redrive' | 'serve';
+
 export interface HelpArgs {
   readonly command: 'help';
-  readonly topic?: 'run' | 'plan' | 'redrive';
+  readonly topic?: HelpTopic;
 }
 
 export interface VersionArgs {
   readonly command: 'version';
 }
 
-export type ParsedArgs = RunArgs | PlanArgs | RedriveArgs | HelpArgs | VersionArgs;
+export type ParsedArgs = RunArgs | PlanArgs | RedriveArgs | ServeArgs | HelpArgs | VersionArgs;
 
 type OptionSpec = { type: 'string' | 'boolean'; multiple?: boolean; short?: string };
 
@@ -114,6 +128,12 @@ const limitOptions = Object.fromEntries(
   [...Object.keys(limitFlags), ...Object.keys(reservedFlags)].map((flag) => [flag, { type: 'string' }]),
 ) as Record<LimitFlag | keyof typeof reservedFlags, { type: 'string' }>;
 
+/** Where the runtime's one endpoint listens; a host other than loopback only with --allow-remote. */
+const listenOptions = {
+  listen: { type: 'string' },
+  'allow-remote': { type: 'boolean' },
+} as const satisfies Record<string, OptionSpec>;
+
 export const commandOptions = {
   run: {
     ...commonOptions,
@@ -125,6 +145,7 @@ export const commandOptions = {
     'allow-host': { type: 'string', multiple: true },
     endpoint: { type: 'string' },
     'demo-tasks': { type: 'string' },
+    ...listenOptions,
   },
   plan: {
     ...commonOptions,
@@ -143,6 +164,13 @@ export const commandOptions = {
     region: { type: 'string' },
     prefix: { type: 'string' },
   },
+  serve: {
+    ...commonOptions,
+    ...limitOptions,
+    idempotency: { type: 'string' },
+    'allow-host': { type: 'string', multiple: true },
+    ...listenOptions,
+  },
 } as const satisfies Record<string, Record<string, OptionSpec>>;
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -154,12 +182,13 @@ export function parseCliArgs(
   base: FanoutConfig = defaultConfig,
 ): ParsedArgs {
   const [first, ...rest] = argv;
-  if (first === undefined) throw new UsageError('Missing command: expected one of run, plan, redrive, help');
+  if (first === undefined)
+    throw new UsageError('Missing command: expected one of run, serve, plan, redrive, help');
   if (first === '--help' || first === '-h' || first === 'help') return parseHelp(rest);
   if (first === '--version' || first === 'version') return { command: 'version' };
   if (!(first in commandOptions)) {
     throw new UsageError(
-      `Unknown command ${JSON.stringify(first)}: expected one of run, plan, redrive, help`,
+      `Unknown command ${JSON.stringify(first)}: expected one of run, serve, plan, redrive, help`,
       {
         value: first,
       },
@@ -177,6 +206,8 @@ export function parseCliArgs(
       return parseRun(values, common, env, base);
     case 'plan':
       return parsePlan(values, common, base);
+    case 'serve':
+      return parseServe(values, common, base);
     default:
       return parseRedrive(values, common);
   }
@@ -185,10 +216,14 @@ export function parseCliArgs(
 function parseHelp(rest: readonly string[]): HelpArgs {
   const topic = rest.find((arg) => !arg.startsWith('-'));
   if (topic === undefined) return { command: 'help' };
-  if (topic === 'run' || topic === 'plan' || topic === 'redrive') return { command: 'help', topic };
-  throw new UsageError(`Unknown help topic ${JSON.stringify(topic)}: expected one of run, plan, redrive`, {
-    value: topic,
-  });
+  if (['run', 'plan', 'redrive', 'serve'].includes(topic))
+    return { command: 'help', topic: topic as HelpTopic };
+  throw new UsageError(
+    `Unknown help topic ${JSON.stringify(topic)}: expected one of run, serve, plan, redrive`,
+    {
+      value: topic,
+    },
+  );
 }
 
 function parse(command: keyof typeof commandOptions, args: string[]): Values {
@@ -255,6 +290,13 @@ function parseRun(values: Values, common: Common, env: NodeJS.ProcessEnv, base: 
   });
   const allowHosts = ((values['allow-host'] as string[] | undefined) ?? []).map(hostOrCidr);
   const endpoint = values.endpoint === undefined ? undefined : endpointUrl(values.endpoint);
+  const listen = listenValue(values);
+  if (endpoint !== undefined && listen !== undefined) {
+    throw new UsageError(
+      '--listen and --endpoint cannot be used together: against --endpoint the run serves no endpoint of its own',
+      { flag: '--listen' },
+    );
+  }
   let demoTasks: number | undefined;
   if (values['demo-tasks'] !== undefined) demoTasks = integer('--demo-tasks', values['demo-tasks'], 1);
   else if (env[demoTasksEnv]) demoTasks = integer(demoTasksEnv, env[demoTasksEnv], 1);
@@ -266,10 +308,47 @@ function parseRun(values: Values, common: Common, env: NodeJS.ProcessEnv, base: 
     retryFrom,
     reports,
     endpoint,
+    listen,
     demoTasks,
     overrides,
     config: applyOverrides(base, overrides),
   };
+}
+
+function parseServe(values: Values, common: Common, base: FanoutConfig): ServeArgs {
+  const allowHosts = ((values['allow-host'] as string[] | undefined) ?? []).map(hostOrCidr);
+  const overrides = { ...limitOverrides(values), ...(allowHosts.length ? { allowHosts } : {}) };
+  return {
+    command: 'serve',
+    ...common,
+    listen: listenValue(values),
+    overrides,
+    config: applyOverrides(base, overrides),
+  };
+}
+
+/** --listen HOST:PORT, loopback unless --allow-remote; --allow-remote alone says nothing. */
+function listenValue(values: Values): ListenAddress | undefined {
+  const allowRemote = values['allow-remote'] === true;
+  if (values.listen === undefined) {
+    if (allowRemote)
+      throw new UsageError('--allow-remote needs --listen HOST:PORT', { flag: '--allow-remote' });
+    return undefined;
+  }
+  const raw = stringValue('--listen', values.listen) ?? '';
+  try {
+    return parseListenAddress(raw, { allowNonLoopback: allowRemote });
+  } catch (error) {
+    if (!(error instanceof InvalidArgumentError)) throw error;
+    const loopbackOnly = !allowRemote && error.message.includes('loopback');
+    throw UsageError.invalid(
+      '--listen',
+      raw,
+      loopbackOnly
+        ? 'a loopback address (127.0.0.1, [::1], localhost): the endpoint has no authentication, so anyone who reaches it could read the queues and invoke the functions; add --allow-remote to listen there anyway'
+        : 'HOST:PORT with an IP address or localhost, e.g. 127.0.0.1:4566',
+    );
+  }
 }
 
 function parsePlan(values: Values, common: Common, base: FanoutConfig): PlanArgs {

@@ -30,6 +30,8 @@ const usageCodes = new Set<string>([
   BUDGET_ERROR_CODE,
   ManifestErrorCodes.INVALID_MANIFEST,
   'BF_ENDPOINT_UNREACHABLE',
+  // --listen names an address that is taken or not on this machine.
+  'BF_EDGE_LISTEN',
   'ENOENT',
   'EISDIR',
   'EACCES',
