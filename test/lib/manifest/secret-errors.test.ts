@@ -27,6 +27,21 @@ describe('manifest errors show no secret', () => {
     ]);
   });
 
+  it('refuses credentials in a URL (they would be dropped silently), without echoing them', () => {
+    const why =
+      'carries credentials in the URL (user:password@): put credentials in a header or a secret reference';
+    expect(issuesOf({ url: 'https://user:pw-s3cret@h.example/x' })).toEqual([
+      `url: "https://[REDACTED]@h.example/x" ${why}`,
+    ]);
+    expect(issuesOf({ url: 'https://tok-s3cret@h.example/x' })).toEqual([
+      `url: "https://[REDACTED]@h.example/x" ${why}`,
+    ]);
+    expect(issuesOf({ url: 'http:user:pw-s3cret@h.example/' })).toEqual([
+      `url: "http:[REDACTED]@h.example/" ${why}`,
+    ]);
+    expect(issuesOf({ url: 'https://h.example/a@b?q=c@d' })).toEqual([]);
+  });
+
   it("a job header's secret default header is redacted too", () => {
     expect(() => parseJobHeader({ jobId: 'j', defaults: { headers: { Cookie: 'sid=s3cret\n' } } })).toThrow(
       'defaults.headers.Cookie: [REDACTED] contains CR, LF or NUL',
