@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { redactRecord } from '../http/redact.js';
 
 /*
 The result object of a job: `results/<jobId>/<runId>.ndjson`, its first line the summary, then one line
@@ -89,8 +90,9 @@ export class ResultWriter {
     return `${this.#prefix}.ndjson`;
   }
 
+  /** One line per record, redacted (lib/http/redact.ts): a result object keeps no secret a task carried. */
   add(record: object): void {
-    const line = `${JSON.stringify(record)}\n`;
+    const line = `${JSON.stringify(redactRecord(record))}\n`;
     this.#lines.push(line);
     this.#bytes += Buffer.byteLength(line);
     if (this.#bytes >= this.#partBytes) this.#writePart();

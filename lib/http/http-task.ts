@@ -1,6 +1,7 @@
 // The shape of one HTTP task and its result, and the checks a task from a manifest must pass. A task is
 // data: a bad one yields a failed result (code BF_INVALID_ARGUMENT), never an exception that fails a batch.
 import { ErrorCodes } from '../errors.js';
+import { redactUrl } from './redact.js';
 
 export interface HttpTask {
   readonly id: string;
@@ -73,7 +74,10 @@ export function validateTask(task: HttpTask): ValidTask | HttpTaskError {
   if (task === null || typeof task !== 'object') return bad('', task, 'an object');
   if (typeof task.id !== 'string' || task.id === '') return bad('id', task.id, 'a non-empty string');
   const url = typeof task.url === 'string' && /^https?:\/\//i.test(task.url) ? parseUrl(task.url) : undefined;
-  if (url === undefined) return bad('url', task.url, 'an absolute http: or https: URL');
+  if (url === undefined) {
+    const shown = typeof task.url === 'string' ? redactUrl(task.url) : task.url;
+    return bad('url', shown, 'an absolute http: or https: URL');
+  }
   const method = task.method === undefined ? 'GET' : task.method;
   if (typeof method !== 'string' || !TOKEN.test(method)) return bad('method', task.method, 'an HTTP method');
   const { timeoutMs, expectStatus, body, headers } = task;

@@ -1,5 +1,7 @@
-// Secrets in request headers never reach an error or a log line: headers named like secrets are replaced,
-// and their values are scrubbed from any text (an error message echoing a header) before it leaves.
+// The one place secrets are kept out of what leaves a run (errors, logs, reports, result objects): headers
+// named like secrets, URL userinfo, secret-named query parameters and bodies are replaced, and their values
+// scrubbed from any text (an error message echoing a header) before it leaves. Queue messages are not
+// redacted: they must carry tasks whole to run them again.
 
 export const REDACTED = '[REDACTED]';
 
@@ -79,3 +81,128 @@ export function redactHeaders(
 ): Record<string, string> {
   return new Redactor(extra).headers(headers);
 }
+
+// Query parameters named like a credential (api_key, access_token, sig... as whole names or parts), and every
+// X-Amz-* parameter of a presigned URL (the signature, the credential scope, the session token).
+const SECRET_QUERY = /(token|key|secret|signature|password|passwd|session|auth|credential)/i;
+const AMZ_QUERY = /^x-amz-/i;
+
+export function isSecretQueryName(name: string): boolean {
+  return SECRET_QUERY.test(name) || AMZ_QUERY.test(name);
+}
+
+// userinfo (user:password@ or token@) between the scheme and the host; WHATWG URLs also take `http:u:p@h`
+// and backslashes for an http(s) URL's slashes.
+const USERINFO = /^([a-z][a-z0-9+.-]*:[\\/]*)[^/\\?#@\s]*@/i;
+
+/**
+ * `url` with its userinfo and the values of secret-named query parameters replaced. Works on text that is
+ * not a valid URL too (a manifest line may hold anything): only the shape is read, never resolved.
+ */
+export function redactUrl(url: string): string {
+  let out = url.replace(USERINFO, `$1${REDACTED}@`);
+  const q = out.indexOf('?');
+  if (q < 0) return out;
+  const hash = out.indexOf('#', q);
+  const end = hash < 0 ? out.length : hash;
+  const query = out
+    .slice(q + 1, end)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const raw = eq < 0 ? pair : pair.slice(0, eq);
+      let name = raw;
+      try {
+        name = decodeURIComponent(raw.replace(/\+/g, ' '));
+      } catch {}
+      return eq >= 0 && isSecretQueryName(name) ? `${raw}=${REDACTED}` : pair;
+    })
+    .join('&');
+  out = `${out.slice(0, q + 1)}${query}${out.slice(end)}`;
+  return out;
+}
+
+// URLs inside free text (an error message naming the request).
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
+
+/** A task as it may be shown: secret headers, URL userinfo, secret query values and the body redacted. */
+export interface RedactableTask {
+  readonly url?: unknown;
+  readonly headers?: unknown;
+  readonly body?: unknown;
+}
+
+/**
+ * Everything secret a task carries, as strings to scrub from text about it: secret header values (and the
+ * credential after an auth scheme), the URL's userinfo and secret query values, the body.
+ */
+export function taskSecrets(task: RedactableTask, redactor = defaultRedactor): string[] {
+  const out: string[] = [];
+  if (isRecord(task.headers)) out.push(...redactor.secretValues(task.headers as Record<string, string>));
+  if (typeof task.url === 'string') out.push(...urlSecrets(task.url));
+  if (typeof task.body === 'string' && task.body.length >= 4) out.push(task.body);
+  return out;
+}
+
+function urlSecrets(url: string): string[] {
+  const out: string[] = [];
+  const user = USERINFO.exec(url);
+  if (user) {
+    const info = user[0].slice(user[1].length, -1);
+    out.push(info, ...info.split(':'));
+  }
+  const q = url.indexOf('?');
+  if (q >= 0) {
+    for (const pair of url.slice(q + 1).split(/[&#]/)) {
+      const eq = pair.indexOf('=');
+      if (eq < 0 || !isSecretQueryName(pair.slice(0, eq))) continue;
+      const raw = pair.slice(eq + 1);
+      out.push(raw);
+      try {
+        out.push(decodeURIComponent(raw.replace(/\+/g, ' ')));
+      } catch {}
+    }
+  }
+  return out.filter((s) => s.length >= 4);
+}
+
+/** A copy of `task` fit for a report, a log or a result object; tasks in queue messages stay whole. */
+export function redactTask<T extends RedactableTask>(task: T, redactor = defaultRedactor): T {
+  const out: Record<string, unknown> = { ...(task as object) };
+  if (typeof task.url === 'string') out.url = redactUrl(task.url);
+  if (isRecord(task.headers)) out.headers = redactor.headers(task.headers as Record<string, string>);
+  if (task.body !== undefined && task.body !== null) out.body = REDACTED;
+  return out as T;
+}
+
+/** `text` with every URL in it redacted (redactUrl), and `secrets` replaced wherever they appear. */
+export function redactText(
+  text: string,
+  secrets: readonly string[] = [],
+  redactor = defaultRedactor,
+): string {
+  return redactor.scrub(
+    text.replace(URL_IN_TEXT, (url) => redactUrl(url)),
+    [...secrets].sort((a, b) => b.length - a.length),
+  );
+}
+
+/**
+ * A record about one task (a dead letter, an invalid line) fit for a result object, a log or a report: its
+ * `task` redacted, and each of its strings scrubbed of that task's secrets and of URL secrets.
+ */
+export function redactRecord<T extends object>(record: T, redactor = defaultRedactor): T {
+  const task = (record as { task?: unknown }).task;
+  const secrets = isRecord(task) ? taskSecrets(task, redactor) : [];
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(record)) {
+    if (key === 'task' && isRecord(value)) out[key] = redactTask(value, redactor);
+    else out[key] = typeof value === 'string' ? redactText(value, secrets, redactor) : value;
+  }
+  return out as T;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+const defaultRedactor = new Redactor();

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { REDACTED, Redactor, redactUrl } from '../http/redact.js';
 import type { ManifestIssue } from './errors.js';
 
 const IDENTIFIER = /^[A-Za-z_$][\w$-]*$/;
@@ -26,6 +27,22 @@ export function preview(value: unknown): string {
   else if (Array.isArray(value)) text = `an array of ${value.length}`;
   else text = 'an object';
   return text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}…(${text.length} chars)` : text;
+}
+
+const redactor = new Redactor();
+
+/**
+ * The value of the field at `path` as a message may show it: a secret-named header's value and a body are
+ * never shown, a URL only with its userinfo and secret query values redacted (messages reach logs and reports).
+ */
+export function previewAt(path: readonly PropertyKey[], value: unknown): string {
+  const at = path.lastIndexOf('headers');
+  const name = at >= 0 ? path[at + 1] : undefined;
+  if (typeof name === 'string' && at === path.length - 2 && redactor.isSecret(name)) return REDACTED;
+  const field = path[path.length - 1];
+  if (field === 'body' && typeof value === 'string') return `${REDACTED} (${value.length} chars)`;
+  if (field === 'url' && typeof value === 'string') return preview(redactUrl(value));
+  return preview(value);
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
@@ -61,7 +78,9 @@ export function toManifestIssues(
     }
     const value = valueAt(input, issue.path);
     const message =
-      value === undefined ? `${path}: is required` : `${path}: ${preview(value)} ${issue.message}`;
+      value === undefined
+        ? `${path}: is required`
+        : `${path}: ${previewAt(issue.path, value)} ${issue.message}`;
     out.push({ path, message });
   }
   return out;

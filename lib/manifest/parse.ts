@@ -263,8 +263,16 @@ function tryJson(text: string): { ok: true; value: unknown } | { ok: false; erro
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (error) {
-    return { ok: false, error: (error as Error).message };
+    return { ok: false, error: withoutExcerpt((error as Error).message) };
   }
+}
+
+/**
+ * V8's JSON errors quote the text around the fault (`Unexpected token 'B', ..."ization": Bearer sek"... is not
+ * valid JSON`): that text may be a secret header's value, so the excerpt is cut and the reason kept.
+ */
+export function withoutExcerpt(message: string): string {
+  return message.replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, '');
 }
 
 /** The first NDJSON line is the job header when it is an object with neither `url` nor `id`. */

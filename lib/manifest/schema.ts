@@ -107,7 +107,18 @@ const TaskIdSchema = z.union(
 const UrlSchema = z
   .string({ error: 'is not a string' })
   .max(MAX_URL_LENGTH, { error: `is longer than ${MAX_URL_LENGTH} characters` })
-  .refine(isHttpUrl, { error: 'is not an http(s) URL' });
+  .refine(isHttpUrl, { error: 'is not an http(s) URL', abort: true })
+  // fetch-like clients drop userinfo without a word (the request goes out with no credentials), and the URL
+  // reaches logs and reports: refused, and shown redacted (lib/manifest/issues.ts).
+  .refine((value) => !hasUserinfo(value), {
+    error:
+      'carries credentials in the URL (user:password@): put credentials in a header or a secret reference',
+  });
+
+function hasUserinfo(value: string): boolean {
+  const url = new URL(value);
+  return url.username !== '' || url.password !== '';
+}
 
 // The common case, a plain http(s) prefix, costs one parse; anything else is parsed to read its scheme.
 function isHttpUrl(value: string): boolean {

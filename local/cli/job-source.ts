@@ -1,19 +1,17 @@
 // Where a run's tasks come from, made into an NDJSON file the local runtime can put in its bucket: a manifest
 // file as it is, the built-in demo (generated against its own target server), or the dead-lettered and
 // unfinished tasks of an earlier run's report (`--retry-from`). An s3:// manifest is passed through by its URI.
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { buildDemoManifest, type DemoManifest, defaultDemoTasks, toNdjson } from '../demo/manifest.js';
 import { TargetServer } from '../demo/target-server.js';
-import type { RunReport } from '../report/types.js';
-import { readReport } from '../report/write.js';
 import type { RunArgs } from './args.js';
 import { checkManifestHeader } from './manifest-file.js';
+import { manifestIdentity, openRetrySource } from './retry-from.js';
 import { UsageError } from './usage-error.js';
 
-/** lib/manifest/schema.ts JobIdSchema's maximum. */
-const MAX_JOB_ID_LENGTH = 128;
+export { retryJobId, retryTasks } from './retry-from.js';
 
 export interface JobSource {
   /** What the report calls it: the file, the s3:// URI, `demo` or `retry-from:FILE`. */
@@ -25,6 +23,9 @@ export interface JobSource {
   readonly objectName: string;
   /** Hosts the run must let through the destination guard (the demo's own loopback server). */
   readonly allowHosts: readonly string[];
+  /** The manifest file the tasks are read from and its SHA-256, for the report (`--retry-from` needs them). */
+  readonly manifestFile?: string;
+  readonly manifestSha256?: string;
   /** Tasks expected in all, when known in advance (for the progress display). */
   readonly total?: number;
   readonly demo?: { readonly server: TargetServer; readonly manifest: DemoManifest };
@@ -55,6 +56,7 @@ export async function openJobSource(args: RunArgs): Promise<JobSource> {
     return {
       label: args.manifest,
       file: args.manifest,
+      ...(await manifestIdentity(args.manifest)),
       objectName: basename(args.manifest),
       allowHosts: [],
       close: async () => {},
@@ -91,75 +93,15 @@ async function demoSource(tasks: number): Promise<JobSource> {
 }
 
 async function retrySource(reportFile: string): Promise<JobSource> {
-  const report = await readReport(reportFile);
-  const tasks = retryTasks(report, reportFile);
-  const dir = await mkdtemp(join(tmpdir(), 'bounded-fanout-retry-'));
-  const file = join(dir, 'retry.ndjson');
-  const out = await open(file, 'w');
-  try {
-    await out.write(`${JSON.stringify({ jobId: retryJobId(report.jobId) })}\n`);
-    for (let i = 0; i < tasks.length; i += 1_000) {
-      await out.write(
-        `${tasks
-          .slice(i, i + 1_000)
-          .map((t) => JSON.stringify(t))
-          .join('\n')}\n`,
-      );
-    }
-  } finally {
-    await out.close();
-  }
+  const retry = await openRetrySource(reportFile);
   return {
     label: `retry-from:${reportFile}`,
-    file,
+    file: retry.file,
     objectName: 'retry.ndjson',
     allowHosts: [],
-    total: tasks.length,
-    close: () => rm(dir, { recursive: true, force: true }),
+    total: retry.total,
+    manifestFile: retry.manifestFile,
+    manifestSha256: retry.manifestSha256,
+    close: retry.close,
   };
-}
-
-/**
- * The tasks to run again: every dead-lettered and every unfinished task of the report, each id once. The report
- * must list all it counts, each with its task, or the retry would silently leave some out.
- */
-export function retryTasks(report: RunReport, reportFile: string): object[] {
-  const refuse = (message: string) =>
-    new UsageError(`--retry-from ${reportFile}: ${message}`, { flag: '--retry-from', value: reportFile });
-  const listed = [...report.deadLetteredTasks, ...(report.unfinishedTasks ?? [])];
-  const missing = listed.filter((t) => t.task === undefined).map((t) => t.id);
-  if (missing.length > 0) {
-    throw refuse(
-      `${missing.length} task(s) have no task body in the report (first: ${missing[0]}); run them from the manifest instead`,
-    );
-  }
-  if (report.deadLettered > report.deadLetteredTasks.length) {
-    throw refuse(
-      `the report lists ${report.deadLetteredTasks.length} of its ${report.deadLettered} dead-lettered tasks; redrive the dead-letter queue instead`,
-    );
-  }
-  const unfinished = report.unfinishedTasks?.length ?? 0;
-  if ((report.unfinished ?? 0) > unfinished) {
-    throw refuse(`the report lists ${unfinished} of its ${report.unfinished} unfinished tasks`);
-  }
-  const seen = new Set<string>();
-  const tasks: object[] = [];
-  for (const t of listed) {
-    if (seen.has(t.id)) continue; // a task dead-lettered twice runs once
-    seen.add(t.id);
-    tasks.push(t.task as object);
-  }
-  if (tasks.length === 0) throw refuse('no dead-lettered or unfinished task to run again');
-  return tasks;
-}
-
-/**
- * `job` -> `job-retry1`, `job-retry1` -> `job-retry2`. A job id is at most 128 characters: a long one is cut
- * before the suffix, so the result is still a valid job id (lib/manifest/schema.ts JobIdSchema).
- */
-export function retryJobId(jobId: string): string {
-  const match = /^(.*)-retry(\d+)$/.exec(jobId);
-  const base = match ? match[1] : jobId;
-  const suffix = `-retry${match ? Number(match[2]) + 1 : 1}`;
-  return `${base.slice(0, MAX_JOB_ID_LENGTH - suffix.length)}${suffix}`;
 }

@@ -3,6 +3,7 @@
 import { concurrencyOf } from '../../lib/budget.js';
 import type { FanoutConfig } from '../../lib/config.js';
 import type { LocalJobReport } from '../run-local-job.js';
+import { redactReport } from './redact-report.js';
 import type { LatencyHistogramData, ReportLimits, ReportPeaks, RunReport, TimelineSample } from './types.js';
 
 export interface AssembleInputs {
@@ -10,6 +11,9 @@ export interface AssembleInputs {
   readonly config: FanoutConfig;
   readonly timeline: readonly TimelineSample[];
   readonly manifest: string;
+  /** The manifest file and its SHA-256, when the tasks came from one (`--retry-from` reads it back). */
+  readonly manifestFile?: string;
+  readonly manifestSha256?: string;
   readonly startedAt: Date;
   readonly latency?: LatencyHistogramData;
   readonly latencySource?: RunReport['latencySource'];
@@ -52,7 +56,8 @@ export function assembleReport(inputs: AssembleInputs): RunReport {
   };
   const interrupted = Boolean(inputs.interrupted || local.interrupted);
   const unfinished = local.unfinished;
-  return {
+  // Every output of the run (files, stdout, the tasks file) is printed from this: secrets are redacted here.
+  return redactReport({
     jobId: local.jobId,
     ...(local.runId ? { runId: local.runId } : {}),
     status: local.status,
@@ -84,6 +89,8 @@ export function assembleReport(inputs: AssembleInputs): RunReport {
       : {}),
     ...(inputs.inlineInFlightSource ? { inlineInFlightSource: inputs.inlineInFlightSource } : {}),
     manifest: inputs.manifest,
+    ...(inputs.manifestFile ? { manifestFile: inputs.manifestFile } : {}),
+    ...(inputs.manifestSha256 ? { manifestSha256: inputs.manifestSha256 } : {}),
     ...(interrupted ? { interrupted } : {}),
     // An interrupted run leaves tasks neither succeeded nor dead-lettered; they are counted, not hidden.
     ...(unfinished > 0 ? { unfinished } : {}),
@@ -101,5 +108,5 @@ export function assembleReport(inputs: AssembleInputs): RunReport {
       deadLetters: local.deadLetters,
       ...(local.functionErrors.length ? { functionErrors: local.functionErrors.slice(-10) } : {}),
     },
-  };
+  });
 }

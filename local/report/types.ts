@@ -70,7 +70,8 @@ export interface DeadLetteredTask {
   /** Deliveries of its message (or attempts inline) before it was given up on. */
   readonly attempts: number;
   readonly error: string;
-  /** The task itself when known, so `run --retry-from` can run it again without the manifest. */
+  /** The task as far as it may be shown: secret headers, URL credentials and secret query values and the body
+   * redacted (lib/http/redact.ts). `run --retry-from` takes the task itself from the manifest, by id. */
   readonly task?: object;
   /** Its line in the manifest file, when the CLI could find it there. */
   readonly line?: number;
@@ -123,6 +124,10 @@ export interface RunReport {
   readonly latency?: LatencyHistogramData;
   /** Where the tasks came from: a file, an s3:// URL, `demo` or `retry-from:FILE`. */
   readonly manifest?: string;
+  /** The manifest file the tasks were read from (absolute; a retry's is its original's), for `--retry-from`. */
+  readonly manifestFile?: string;
+  /** SHA-256 (hex) of that file's bytes when the run read it: `--retry-from` refuses a changed manifest. */
+  readonly manifestSha256?: string;
   /** True when Ctrl-C stopped the run before every task ended: unstarted work is left in the queue. */
   readonly interrupted?: boolean;
   /** Tasks neither succeeded, dead-lettered nor invalid because the run was interrupted. */

@@ -204,6 +204,11 @@ const reportSchema = z.looseObject({
     )
     .optional(),
   tasksFile: z.string().min(1).optional(),
+  manifestFile: z.string().min(1).optional(),
+  manifestSha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   timeline: z.array(z.unknown()),
 });
 

@@ -121,6 +121,8 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
       config,
       timeline,
       manifest: source.label,
+      ...(source.manifestFile ? { manifestFile: source.manifestFile } : {}),
+      ...(source.manifestSha256 ? { manifestSha256: source.manifestSha256 } : {}),
       startedAt,
       interrupted: signals.stopSignal.aborted,
       inlineInFlightSource: live.inlineSource,

@@ -1,7 +1,15 @@
 // Secret headers stay out of logs and error text.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { REDACTED, Redactor, redactHeaders } from '../../../lib/http/index.js';
+import {
+  REDACTED,
+  Redactor,
+  redactHeaders,
+  redactRecord,
+  redactTask,
+  redactText,
+  redactUrl,
+} from '../../../lib/http/index.js';
 
 describe('redactHeaders', () => {
   it('replaces the values of secret headers, whatever their case, and keeps the rest', () => {
@@ -60,6 +68,98 @@ describe('Redactor.scrub', () => {
         const values = r.secretValues({ 'x-api-key': s, authorization: `Bearer ${s}` });
         return !r.scrub(`${before}${s}${after}`, values).includes(s) || `${before}${after}`.includes(s);
       }),
+    );
+  });
+});
+
+describe('redactUrl', () => {
+  it.each([
+    ['https://user:pw-123@host.example/x', 'https://[REDACTED]@host.example/x'],
+    ['https://tok-only@host.example/x', 'https://[REDACTED]@host.example/x'],
+    [
+      'https://h.example/p?token=t1&page=2&api_key=k1&access_token=a1&Session=s1',
+      'https://h.example/p?token=[REDACTED]&page=2&api_key=[REDACTED]&access_token=[REDACTED]&Session=[REDACTED]',
+    ],
+    [
+      'https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4&X-Amz-Credential=AKIA%2F1&X-Amz-Date=2026&X-Amz-Signature=abc#frag',
+      'https://b.s3.amazonaws.com/k?X-Amz-Algorithm=[REDACTED]&X-Amz-Credential=[REDACTED]&X-Amz-Date=[REDACTED]&X-Amz-Signature=[REDACTED]#frag',
+    ],
+    [
+      'https://h.example/p?sig=1&password=p&client_secret=c&auth=a',
+      'https://h.example/p?sig=1&password=[REDACTED]&client_secret=[REDACTED]&auth=[REDACTED]',
+    ],
+    ['https://h.example/p?q=search&id=7', 'https://h.example/p?q=search&id=7'],
+    ['not a url?token=abc', 'not a url?token=[REDACTED]'],
+  ])('%s', (url, shown) => {
+    expect(redactUrl(url)).toBe(shown);
+  });
+});
+
+describe('redactTask, redactRecord, redactText', () => {
+  const task = {
+    id: 'a',
+    url: 'https://u:p4ssword@h.example/x?token=t0k3n-1&page=1',
+    method: 'POST',
+    headers: { Authorization: 'Bearer b3arer-1', 'X-Partner-Secret': 'p4rtner-1', accept: 'text/plain' },
+    body: '{"password":"b0dy-1"}',
+    mode: 'queue',
+  };
+
+  it('redacts the headers, the URL and the body of a task, and leaves the rest', () => {
+    expect(redactTask(task)).toEqual({
+      id: 'a',
+      url: 'https://[REDACTED]@h.example/x?token=[REDACTED]&page=1',
+      method: 'POST',
+      headers: { Authorization: REDACTED, 'X-Partner-Secret': REDACTED, accept: 'text/plain' },
+      body: REDACTED,
+      mode: 'queue',
+    });
+  });
+
+  it("scrubs a record's texts of its task's secrets", () => {
+    const record = { task, attempts: 1, error: 'got b3arer-1 and p4rtner-1 at https://x.example/?auth=zz' };
+    expect(redactRecord(record)).toEqual({
+      task: redactTask(task),
+      attempts: 1,
+      error: `got ${REDACTED} and ${REDACTED} at https://x.example/?auth=${REDACTED}`,
+    });
+  });
+
+  it('no secret of a task, wherever it is placed, survives in its redacted record (property)', () => {
+    const value = fc.stringMatching(/^[A-Za-z0-9_\-.~]{6,40}$/);
+    const headerName = fc.constantFrom(
+      'Authorization',
+      'Cookie',
+      'X-Api-Key',
+      'x-auth-token',
+      'X-Client-Secret',
+    );
+    const queryName = fc.constantFrom(
+      'token',
+      'api_key',
+      'access_token',
+      'X-Amz-Signature',
+      'password',
+      'sessionId',
+    );
+    const place = fc.constantFrom('header', 'query', 'userinfo', 'body');
+    fc.assert(
+      fc.property(value, headerName, queryName, place, fc.string(), (v, h, q, where, noise) => {
+        const t: Record<string, unknown> = { id: 'p', url: 'https://h.example/x', mode: 'queue' };
+        if (where === 'header') t.headers = { [h]: h === 'Authorization' ? `Bearer ${v}` : v };
+        if (where === 'query') t.url = `https://h.example/x?${q}=${v}&n=1`;
+        if (where === 'userinfo') t.url = `https://user:${v}@h.example/x`;
+        if (where === 'body') t.body = v;
+        const out = JSON.stringify(redactRecord({ task: t, error: `${noise}${v}${noise}`, url: t.url }));
+        return !out.includes(v) || noise.includes(v) || JSON.stringify(noise).includes(v);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('redactText redacts every URL in a text', () => {
+    expect(redactText('GET https://a:b@h.example/?key=1 failed; see http://h2.example/?x=1&secret=2.')).toBe(
+      `GET https://${REDACTED}@h.example/?key=${REDACTED} failed; see http://h2.example/?x=1&secret=${REDACTED}`,
     );
   });
 });

@@ -1,11 +1,19 @@
-// `run --retry-from`: which tasks a report gives to run again, and the retry's job id.
+// `run --retry-from`: which tasks a report gives to run again (taken whole from its manifest), and the retry's job id.
+import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobIdSchema } from '../../../lib/manifest/schema.js';
 import { retryJobId, retryTasks } from '../../../local/cli/job-source.js';
+import { type ManifestIdentity, manifestIdentity } from '../../../local/cli/retry-from.js';
 import { fixtureReport } from '../report/fixture.js';
 
-const task = (id: string) => ({ id, url: `https://example.com/${id}` });
+const task = (id: string) => ({
+  id,
+  url: `https://example.com/${id}`,
+  headers: { authorization: `Bearer s-${id}` },
+});
 
 describe('retryJobId', () => {
   it('is a valid job id of at most 128 characters for every valid job id, numbering the retries', () => {
@@ -45,34 +53,62 @@ describe('retryJobId', () => {
 });
 
 describe('retryTasks', () => {
-  it('gives every dead-lettered and unfinished task, each id once', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bf-retry-tasks-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  /** A manifest file of tasks a..e (their secret header whole) and what a report records of it. */
+  async function manifest(name: string): Promise<ManifestIdentity> {
+    const file = join(dir, `${name}.ndjson`);
+    const lines = [{ jobId: 'j' }, ...['a', 'b', 'c', 'd', 'e'].map(task)].map((l) => JSON.stringify(l));
+    await writeFile(file, `${lines.join('\n')}\n`);
+    return manifestIdentity(file);
+  }
+
+  it('gives every dead-lettered and unfinished task, each id once, whole from the manifest, not the report', async () => {
+    const identity = await manifest('whole');
+    const shown = (id: string) => ({ ...task(id), headers: { authorization: '[REDACTED]' } });
     const report = fixtureReport({
+      ...identity,
       deadLettered: 3,
-      deadLetteredTasks: ['a', 'b', 'a'].map((id) => ({ id, attempts: 1, error: 'x', task: task(id) })),
+      deadLetteredTasks: ['a', 'b', 'a'].map((id) => ({ id, attempts: 1, error: 'x', task: shown(id) })),
       unfinished: 2,
-      unfinishedTasks: ['c', 'd'].map((id) => ({ id, error: 'not finished', task: task(id) })),
+      unfinishedTasks: ['d', 'c'].map((id) => ({ id, error: 'not finished', task: shown(id) })),
     });
-    expect(retryTasks(report, 'r.json')).toEqual(['a', 'b', 'c', 'd'].map(task));
+    expect(await retryTasks(report, 'r.json')).toEqual(
+      ['a', 'b', 'd', 'c'].map((id) => ({ ...task(id), mode: 'queue' })),
+    );
   });
 
-  it('refuses a report that lists fewer unfinished tasks than it counts, or a task without its body', () => {
+  it('refuses a report that lists fewer unfinished tasks than it counts', async () => {
     const short = fixtureReport({
+      ...(await manifest('short')),
       deadLettered: 0,
       deadLetteredTasks: [],
       unfinished: 3,
-      unfinishedTasks: [{ id: 'c', error: 'not finished', task: task('c') }],
-    });
-    expect(() => retryTasks(short, 'r.json')).toThrow(
-      '--retry-from r.json: the report lists 1 of its 3 unfinished tasks',
-    );
-    const bodiless = fixtureReport({
-      deadLettered: 0,
-      deadLetteredTasks: [],
-      unfinished: 1,
       unfinishedTasks: [{ id: 'c', error: 'not finished' }],
     });
-    expect(() => retryTasks(bodiless, 'r.json')).toThrow(
-      '--retry-from r.json: 1 task(s) have no task body in the report (first: c); run them from the manifest instead',
+    await expect(retryTasks(short, 'r.json')).rejects.toThrow(
+      '--retry-from r.json: the report lists 1 of its 3 unfinished tasks',
+    );
+  });
+
+  it('refuses a report naming no manifest, a manifest changed since, or ids it does not hold', async () => {
+    const failed = { deadLettered: 1, deadLetteredTasks: [{ id: 'c', attempts: 1, error: 'x' }] };
+    await expect(retryTasks(fixtureReport({ ...failed, manifest: 'demo' }), 'r.json')).rejects.toThrow(
+      '--retry-from r.json: the report names no manifest file to take its tasks from (its tasks came from demo); run them with --manifest',
+    );
+    const identity = await manifest('changed');
+    await appendFile(identity.manifestFile, `${JSON.stringify(task('f'))}\n`);
+    const now = await manifestIdentity(identity.manifestFile);
+    await expect(retryTasks(fixtureReport({ ...failed, ...identity }), 'r.json')).rejects.toThrow(
+      `--retry-from r.json: its manifest "${identity.manifestFile}" has changed since the run (SHA-256 ${now.manifestSha256}, the report says ${identity.manifestSha256}); run the tasks with --manifest`,
+    );
+    const unknown = { deadLettered: 1, deadLetteredTasks: [{ id: 'zz', attempts: 1, error: 'x' }] };
+    await expect(retryTasks(fixtureReport({ ...unknown, ...now }), 'r.json')).rejects.toThrow(
+      `--retry-from r.json: 1 task(s) are not valid tasks of "${identity.manifestFile}" (first: zz)`,
     );
   });
 });
