@@ -40,7 +40,8 @@ export async function putResultPart(
     new PutObjectCommand({
       Bucket: bucket,
       Key: `${prefix}${jobId}/${runId}/part-w-${encodeURIComponent(name)}.ndjson`,
-      Body: records.map((r) => `${JSON.stringify(r)}\n`).join(''),
+      // Redacted like every line of the result object: it keeps no secret a task carried.
+      Body: records.map((r) => `${JSON.stringify(redactRecord(r))}\n`).join(''),
     }),
   );
 }

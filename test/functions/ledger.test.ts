@@ -317,6 +317,23 @@ describe('job ledger through the handlers', () => {
     expect(record?.status).toBe('partial');
   });
 
+  it('the result object a worker completes keeps no secret of a dead-lettered task', async () => {
+    const secret = {
+      id: 'sx',
+      url: `${url('sx', 'fail')}?token=tok-zz-1`,
+      mode: 'queue',
+      headers: { Authorization: 'Bearer s3cr3t-zz-2' },
+    };
+    await orchestrator({ jobId: 'ledger-s', runId: 'r1', tasks: [secret, ...queued('s', 3)] }, fakeContext());
+    await drain();
+    const record = await ledger.getRun('ledger-s', 'r1');
+    expect(record).toMatchObject({ status: 'partial', deadLettered: 1, succeeded: 3 });
+    const text = JSON.stringify(await resultLines(record!));
+    expect(text).toContain('"sx"');
+    expect(text).not.toContain('tok-zz-1');
+    expect(text).not.toContain('s3cr3t-zz-2');
+  });
+
   it('overlap: forbid (the default) skips a new run while the last one runs, and starts nothing', async () => {
     await orchestrator({ jobId: 'ledger-f', runId: 'r1', tasks: queued('f', 5) }, fakeContext());
     const skipped = await orchestrator(
