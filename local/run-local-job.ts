@@ -88,6 +88,11 @@ export interface RunLocalJobOptions {
    * (the emulator keeps the backlog in this process's memory). 50,000 by default.
    */
   readonly maxQueuedTasks?: number;
+  /**
+   * Keep the job ledger (default true): false leaves the functions without a job table, so the report's
+   * counts come from the runtime's own observations (bench/pipeline.ts measures the ledger's cost with it).
+   */
+  readonly ledger?: boolean;
 }
 
 // One job at a time per process: the endpoint variables and the functions' stdout are process-wide.
@@ -142,7 +147,11 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
       edge.setUpstream('lambda', lambdaEndpoint);
       cleanups.push(() => edge.setUpstream('lambda', undefined));
     }
-    cleanups.push(withEnvironment(jobEnvironment(config, backend, resources, names, lambdaEndpoint)));
+    cleanups.push(
+      withEnvironment(
+        jobEnvironment(config, backend, resources, names, lambdaEndpoint, options.ledger !== false),
+      ),
+    );
     logs.start();
     // After a cut-off the invocations let go of still log: their lines stay off the CLI's stdout and stderr.
     cleanups.push(() => {
@@ -205,7 +214,8 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
     const outcome = orchestratorOutcome(first, invokeServer.asyncInvocations, names.orchestrator);
     const deadLetters = await readDeadLetters(sqs, resources.deadLetterQueueUrl, outcome);
     const tail = await manifestTail(backend, invokeServer, names.orchestrator);
-    const run = await readRunRecord(backend, resources, config, outcome);
+    const run =
+      options.ledger === false ? undefined : await readRunRecord(backend, resources, config, outcome);
     return await buildReport({
       ...(run ? { run } : {}),
       config,
@@ -289,6 +299,7 @@ export function jobEnvironment(
   resources: LocalResources,
   names: ReturnType<typeof resourceNames>,
   lambdaEndpoint: string,
+  ledger = true,
 ): Record<string, string> {
   return {
     ...backendEnvironment(backend, lambdaEndpoint),
@@ -301,7 +312,7 @@ export function jobEnvironment(
     [EnvVars.QUEUE_URL]: resources.queueUrl,
     [EnvVars.DLQ_URL]: resources.deadLetterQueueUrl,
     [EnvVars.IDEMPOTENCY_TABLE]: resources.idempotencyTable,
-    [EnvVars.JOB_TABLE]: resources.jobTable,
+    [EnvVars.JOB_TABLE]: ledger ? resources.jobTable : '',
     [EnvVars.BUCKET]: resources.bucket,
     [EnvVars.WORKER_FUNCTION]: names.worker,
     [EnvVars.ORCHESTRATOR_FUNCTION]: names.orchestrator,

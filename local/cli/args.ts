@@ -73,6 +73,8 @@ export interface RunArgs extends Common {
   readonly listen?: ListenAddress;
   /** Demo size (only used without --manifest and --retry-from). */
   readonly demoTasks?: number;
+  /** `--ledger off`: run without the job ledger (for measuring its cost). */
+  readonly ledger: boolean;
   /** The shared config with the flags applied (not yet checked as a whole). */
   readonly config: FanoutConfig;
   readonly overrides: Partial<FanoutConfig>;
@@ -145,6 +147,7 @@ export const commandOptions = {
     'allow-host': { type: 'string', multiple: true },
     endpoint: { type: 'string' },
     'demo-tasks': { type: 'string' },
+    ledger: { type: 'string' },
     ...listenOptions,
   },
   plan: {
@@ -310,6 +313,7 @@ function parseRun(values: Values, common: Common, env: NodeJS.ProcessEnv, base: 
     endpoint,
     listen,
     demoTasks,
+    ledger: oneOf('--ledger', values.ledger, ['on', 'off'] as const, 'on') === 'on',
     overrides,
     config: applyOverrides(base, overrides),
   };

@@ -57,12 +57,15 @@ Options:
                                   functions run here (against a serve, under a prefix of the run's own, so the
                                   serve's worker does not take the run's messages)
   --demo-tasks N                  size of the built-in demo (default 3000; or set ${demoTasksEnv})
+  --ledger on|off                 keep the job ledger, the run's record of status and counts (default on;
+                                  off: counts from the runtime's own observations, to measure its cost)
 ${listen}
 ${common}
 
 ${limits}
 
-Exit codes: 0 every task succeeded; 1 some tasks were invalid, dead-lettered or unfinished; 2 bad usage or
+Exit codes: 0 every task succeeded; 1 some tasks were invalid, dead-lettered, cancelled or unfinished, or the
+run failed, was cancelled or skipped; 2 bad usage or
 config (nothing ran); 3 a report could not be written; 130 interrupted (Ctrl-C: the first stops taking new
 work and lets in-flight tasks finish, the second cuts them off, both write the reports listing every unfinished
 task; the third exits at once).`;

@@ -102,6 +102,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
           cutOff: signals.cutOffSignal,
           timeoutMs: RUN_TIMEOUT_MS,
           log,
+          ledger: args.ledger,
         },
       );
     } finally {

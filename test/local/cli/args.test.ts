@@ -92,6 +92,13 @@ describe('parseCliArgs', () => {
     expect(low.config.workerReservedConcurrency).toBe(defaultConfig.workerReservedConcurrency);
   });
 
+  it('keeps the job ledger unless --ledger off, and names a bad value', () => {
+    expect(parseCliArgs(['run'])).toMatchObject({ ledger: true });
+    expect(parseCliArgs(['run', '--ledger', 'off'])).toMatchObject({ ledger: false });
+    expect(() => parseCliArgs(['run', '--ledger', 'no'])).toThrow('--ledger');
+    expect(() => parseCliArgs(['run', '--ledger', 'no'])).toThrow('one of on, off');
+  });
+
   it('sizes the demo from --demo-tasks, else from the environment', () => {
     expect(parseCliArgs(['run', '--demo-tasks', '50'], { [demoTasksEnv]: '9' })).toMatchObject({
       demoTasks: 50,
