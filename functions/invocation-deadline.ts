@@ -36,6 +36,9 @@ export function invocationDeadline(
   const start = now();
   const at = start + taskWindowMs(remaining);
   const abort = new AbortController();
+  // Every task of the invocation listens on this one signal (perInvocationConcurrency at once, more over a
+  // batch): not a leak, so Node's 10-listener warning is turned off for it.
+  setMaxListeners(0, abort.signal);
   const timer = setTimeout(() => abort.abort(), Math.max(0, at - start));
   timer.unref();
   const taskOptions: RunHttpTaskOptions = { ...base, deadline: at, now, signal: abort.signal };

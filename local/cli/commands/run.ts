@@ -181,7 +181,7 @@ function verboseLines(io: CliIo, live: LiveProgress): (line: string) => void {
   const write = io.stderr.write.bind(io.stderr);
   return (line) => {
     live.onLogLine(line);
-    write(line.endsWith('\n') ? line : `$line\n`);
+    write(line.endsWith('\n') ? line : `${line}\n`);
   };
 }
 
