@@ -59,6 +59,7 @@ export class FanoutFunctions extends Construct {
       [EnvVars.QUEUE_URL]: queues.queue.queueUrl,
       [EnvVars.DLQ_URL]: queues.deadLetterQueue.queueUrl,
       [EnvVars.IDEMPOTENCY_TABLE]: storage.idempotencyTable.tableName,
+      [EnvVars.JOB_TABLE]: storage.jobTable.tableName,
       [EnvVars.BUCKET]: storage.bucket.bucketName,
       // Names, not ARNs: known before deploy, so the orchestrator can name itself without a circular reference.
       [EnvVars.WORKER_FUNCTION]: names.worker,

@@ -5,6 +5,7 @@ import { type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { BUCKET_PLACEHOLDER, CONTINUATIONS_PREFIX, type FanoutConfig, resourceNames } from '../lib/config.js';
+import { RUN_FINISHED_EVENT } from '../lib/ledger/run-finished-event.js';
 import type { FanoutQueues } from './queues.js';
 import type { FanoutStorage } from './storage.js';
 
@@ -16,6 +17,24 @@ const IDEMPOTENCY_ACTIONS = [
   'dynamodb:DeleteItem',
 ];
 
+/**
+ * What each function does with the job table (lib/aws/job-ledger-table.ts). A settle is one TransactWriteItems
+ * of a PutItem (the settled key's marker) and an UpdateItem (the counts): IAM checks each item's own action,
+ * there is no TransactWriteItems action. Neither function scans or deletes.
+ */
+const LEDGER_ACTIONS = {
+  // Starts runs (Query: the job's latest run, for the overlap policy), settles segments, finishes runs.
+  orchestrator: [
+    'dynamodb:GetItem',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:Query',
+    'dynamodb:ConditionCheckItem',
+  ],
+  // Settles messages, reads its run's record (cached per container), may finish the run.
+  worker: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+} as const;
+
 export interface GrantProps {
   readonly config: FanoutConfig;
   readonly queues: FanoutQueues;
@@ -25,9 +44,11 @@ export interface GrantProps {
 /**
  * The worker consumes the queue (the event source grants receive, delete, change visibility and attributes),
  * keeps idempotency records, and hands failed tasks on by itself: a retry message with only the tasks that
- * failed to the work queue, the tasks that failed for good to the dead-letter queue.
+ * failed to the work queue, the tasks that failed for good to the dead-letter queue. It settles each message
+ * in the job ledger and writes result parts; the worker that ends a run writes its result and event.
  */
-export function grantWorker(worker: IFunction, { queues, storage }: GrantProps): void {
+export function grantWorker(worker: IFunction, props: GrantProps): void {
+  const { queues, storage } = props;
   const role = worker.role!;
   storage.idempotencyTable.grant(role, ...IDEMPOTENCY_ACTIONS);
   role.addToPrincipalPolicy(
@@ -36,12 +57,14 @@ export function grantWorker(worker: IFunction, { queues, storage }: GrantProps):
       resources: [queues.queue.queueArn, queues.deadLetterQueue.queueArn],
     }),
   );
+  grantLedger(role, LEDGER_ACTIONS.worker, props);
+  grantResults(role, props);
 }
 
 /**
  * The orchestrator sends task batches to the queue (and invalid or failed tasks to the dead-letter queue),
- * invokes the worker and itself (continuations), keeps idempotency records (one per segment),
- * reads manifests, and writes results and oversized continuations.
+ * invokes the worker and itself (continuations), keeps idempotency records (one per segment), starts runs
+ * and settles segments in the job ledger, reads manifests, and writes results and oversized continuations.
  */
 export function grantOrchestrator(orchestrator: IFunction, worker: IFunction, props: GrantProps): void {
   const { config, queues, storage } = props;
@@ -63,7 +86,59 @@ export function grantOrchestrator(orchestrator: IFunction, worker: IFunction, pr
     new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [worker.functionArn, self] }),
   );
   storage.idempotencyTable.grant(role, ...IDEMPOTENCY_ACTIONS);
+  grantLedger(role, LEDGER_ACTIONS.orchestrator, props);
   grantBucket(role, props);
+}
+
+/**
+ * The job table with `actions`, and the Run Finished event: whoever ends a run puts it on the account's
+ * default bus, with our source only (PutEvents checks `events:source` per entry).
+ */
+function grantLedger(role: IRole, actions: readonly string[], { storage }: GrantProps): void {
+  storage.jobTable.grant(role, ...actions);
+  const defaultBus = Stack.of(role).formatArn({
+    service: 'events',
+    resource: 'event-bus',
+    resourceName: RUN_FINISHED_EVENT.eventBusName,
+  });
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      actions: ['events:PutEvents'],
+      resources: [defaultBus],
+      conditions: { StringEquals: { 'events:source': RUN_FINISHED_EVENT.source } },
+    }),
+  );
+}
+
+/**
+ * The worker's share of a run's result: it writes the parts of the tasks it settled, and the one that ends a
+ * run lists and reads the parts and writes the result object, all under the results prefix.
+ */
+function grantResults(role: IRole, { config, storage }: GrantProps): void {
+  const results = storage.bucket.arnForObjects(`${config.resultsPrefix}*`);
+  role.addToPrincipalPolicy(
+    new PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [results] }),
+  );
+  role.addToPrincipalPolicy(listResults(config, storage));
+  acknowledgePrefix(role, storage, config.resultsPrefix, 'the worker');
+}
+
+/** Listing is needed to gather a result's parts; only under the results prefix. */
+function listResults({ resultsPrefix }: FanoutConfig, storage: FanoutStorage): PolicyStatement {
+  return new PolicyStatement({
+    actions: ['s3:ListBucket'],
+    resources: [storage.bucket.bucketArn],
+    conditions: { StringLike: { 's3:prefix': [`${resultsPrefix}*`] } },
+  });
+}
+
+function acknowledgePrefix(role: IRole, storage: FanoutStorage, prefix: string, who: string): void {
+  const bucket = storage.bucket;
+  const bucketId = Stack.of(bucket).getLogicalId(bucket.node.defaultChild as CfnBucket);
+  Validations.of(role).acknowledge({
+    id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${prefix}*]`,
+    reason: `S3 scopes object permissions by key prefix: ${who}'s objects are those under "${prefix}".`,
+  });
 }
 
 function grantBucket(role: IRole, { config, storage }: GrantProps): void {
@@ -87,20 +162,9 @@ function grantBucket(role: IRole, { config, storage }: GrantProps): void {
       resources: [under(resultsPrefix), under(CONTINUATIONS_PREFIX)],
     }),
   );
-  // Listing is needed to gather a result's parts; only under the results prefix.
-  role.addToPrincipalPolicy(
-    new PolicyStatement({
-      actions: ['s3:ListBucket'],
-      resources: [bucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': [`${resultsPrefix}*`] } },
-    }),
-  );
-  const bucketId = Stack.of(bucket).getLogicalId(bucket.node.defaultChild as CfnBucket);
+  role.addToPrincipalPolicy(listResults(config, storage));
   for (const prefix of new Set([manifestsPrefix, resultsPrefix, CONTINUATIONS_PREFIX])) {
-    Validations.of(role).acknowledge({
-      id: `AwsSolutions::AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${prefix}*]`,
-      reason: `S3 scopes object permissions by key prefix: the orchestrator's objects are those under "${prefix}".`,
-    });
+    acknowledgePrefix(role, storage, prefix, 'the orchestrator');
   }
 }
 

@@ -68,6 +68,7 @@ export class BoundedFanoutStack extends Stack {
       OrchestratorDeadLetterQueueUrl: this.queues.orchestratorDeadLetterQueue.queueUrl,
       BucketName: this.storage.bucket.bucketName,
       IdempotencyTableName: this.storage.idempotencyTable.tableName,
+      JobTableName: this.storage.jobTable.tableName,
       OrchestratorName: this.functions.orchestrator.functionName,
       WorkerName: this.functions.worker.functionName,
       ScheduleName: this.schedule.schedule.scheduleName,

@@ -1,4 +1,4 @@
-// The data bucket (manifests in, results out) and the idempotency table.
+// The data bucket (manifests in, results out), the idempotency table and the job table (the run ledger).
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
@@ -7,12 +7,14 @@ import {
   CONTINUATIONS_PREFIX,
   type FanoutConfig,
   idempotencyTableAttributes,
+  jobTableAttributes,
   resourceNames,
 } from '../lib/config.js';
 
 export class FanoutStorage extends Construct {
   readonly bucket: Bucket;
   readonly idempotencyTable: Table;
+  readonly jobTable: Table;
 
   constructor(scope: Construct, id: string, config: FanoutConfig) {
     super(scope, id);
@@ -62,5 +64,27 @@ export class FanoutStorage extends Construct {
       reason:
         'Idempotency records expire within idempotencyTtlSeconds and are rebuilt by running again; restoring old in-progress records would only block tasks, so point-in-time recovery has nothing to recover.',
     });
+    this.jobTable = jobTable(this, config);
   }
+}
+
+/**
+ * One record per run (lib/ledger/run-record.ts) and the markers of what it has settled, under the keys of
+ * jobTableAttributes; finished runs expire by TTL. The store (lib/aws/job-ledger-table.ts) owns the item layout.
+ */
+function jobTable(scope: Construct, config: FanoutConfig): Table {
+  return new Table(scope, 'Jobs', {
+    tableName: resourceNames(config).jobTable,
+    partitionKey: { name: jobTableAttributes.partitionKey, type: AttributeType.STRING },
+    sortKey: { name: jobTableAttributes.sortKey, type: AttributeType.STRING },
+    timeToLiveAttribute: jobTableAttributes.timeToLive,
+    billingMode: BillingMode.PAY_PER_REQUEST,
+    // An AWS owned key, as for the idempotency table: encrypted at rest with no KMS key to pay for, grant or
+    // audit; the records hold statuses, counts and limits (the tasks and their errors go to S3).
+    encryption: TableEncryption.DEFAULT,
+    // The records are the only account of how a run went (a failed or cancelled run may leave no result
+    // object): recover them after a bad write or a deleted item, and keep them on `cdk destroy`.
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
 }

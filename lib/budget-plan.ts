@@ -2,6 +2,8 @@
 // job on each path, and the AWS cost per million queued tasks from the published prices in lib/prices.ts.
 // A simple model, stated where it is made: full batches, every request taking the plan's latency, no cold
 // starts, no retries, and the free tiers left out.
+
+import { type LedgerCost, ledgerCost } from './budget-ledger.js';
 import type { concurrencyOf } from './budget-rules.js';
 import type { BudgetProblem } from './budget-schema.js';
 import { type FanoutConfig, type IdempotencyMode, IdempotencyModes } from './config.js';
@@ -10,7 +12,7 @@ import { defaultRetryOptions, type ResolvedRetryOptions } from './http/retry.js'
 import { type AwsPrices, awsPrices } from './prices.js';
 
 const SQS_BATCH_ENTRIES = 10;
-const SQS_MAX_REQUEST_BYTES = 256 * 1024;
+export const SQS_MAX_REQUEST_BYTES = 256 * 1024;
 const MILLION = 1_000_000;
 
 /** What the plan assumes besides the config. */
@@ -116,8 +118,10 @@ export interface CostPlan {
   };
   /** DynamoDB writes of the configured idempotency mode: idempotencyWrites, one write unit each. */
   readonly dynamodb: IdempotencyWrites & { readonly writeUnits: number; readonly usd: number };
+  /** The job ledger (always on): its table's request units and the Run Finished events. */
+  readonly ledger: LedgerCost;
   readonly usd: number;
-  /** The total in each idempotency mode. */
+  /** The total in each idempotency mode (the ledger included). */
   readonly usdByIdempotency: Readonly<Record<IdempotencyMode, number>>;
 }
 
@@ -174,7 +178,7 @@ export interface BudgetPlan {
 }
 
 /** Tasks one worker invocation runs at once (spread over hosts; to one host, maxSocketsPerHost caps it). */
-const workerInFlight = (c: FanoutConfig) => Math.min(c.perInvocationConcurrency, c.maxSockets);
+export const workerInFlight = (c: FanoutConfig) => Math.min(c.perInvocationConcurrency, c.maxSockets);
 const waves = (tasks: number, inFlight: number) => Math.ceil(tasks / inFlight);
 
 /**
@@ -265,7 +269,13 @@ export function costPerMillion(c: FanoutConfig, o: Required<PlanBudgetOptions>):
   // Each orchestrator invocation runs one segment, and keeps one idempotency record for it.
   const job = { tasks: MILLION, messages: pack.messages, segments: orchestratorInvocations };
   const writes = (mode: IdempotencyMode) => totalWrites(idempotencyWrites(mode, job));
-  const base = sqsUsd + requestsUsd + durationUsd;
+  const ledger = ledgerCost({
+    runs: MILLION / o.tasks,
+    messages: pack.messages,
+    segments: orchestratorInvocations,
+    workerBusySeconds: (workerInvocations * batch.ms) / 1000,
+  });
+  const base = sqsUsd + requestsUsd + durationUsd + ledger.usd;
   const dynamoUsd = (mode: IdempotencyMode) => (writes(mode) * dynamodb.usdPerMillionWriteUnits) / MILLION;
   const usdByIdempotency = Object.fromEntries(
     Object.values(IdempotencyModes).map((mode) => [mode, base + dynamoUsd(mode)]),
@@ -293,41 +303,8 @@ export function costPerMillion(c: FanoutConfig, o: Required<PlanBudgetOptions>):
       writeUnits: writes(c.idempotency),
       usd: dynamoUsd(c.idempotency),
     },
+    ledger,
     usd: usdByIdempotency[c.idempotency],
     usdByIdempotency,
   };
-}
-
-export function warningsOf(
-  c: FanoutConfig,
-  o: Required<PlanBudgetOptions>,
-  batch: BudgetPlan['workerBatch'],
-  hosts: readonly HostPlan[],
-): string[] {
-  const warnings: string[] = [];
-  const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
-  const shape = `${c.batchSize} messages x ${c.tasksPerMessage} tasks, ${workerInFlight(c)} at once`;
-  if (batch.ms > batch.limitMs) {
-    warnings.push(
-      `A worker batch (${shape}) takes ${seconds(batch.ms)} at ${o.latencyMs} ms a request, beyond workerTimeoutSeconds (${c.workerTimeoutSeconds} s): every batch would time out and be received again.`,
-    );
-  } else if (batch.timeoutMs > batch.limitMs) {
-    warnings.push(
-      `A worker batch (${shape}) against a stalled host, every request running to requestTimeoutMs (${defaultRetryOptions.maxAttempts} attempts a task, with backoff), takes ${seconds(batch.timeoutMs)}, beyond workerTimeoutSeconds (${c.workerTimeoutSeconds} s): each invocation starts only the attempts it can finish and hands the other tasks on unspent, so a stalled host takes several invocations per batch before its tasks are dead-lettered after maxReceiveCount (${c.maxReceiveCount}) started deliveries.`,
-    );
-  }
-  const messageBytes = c.tasksPerMessage * o.bytesPerTask;
-  if (messageBytes > SQS_MAX_REQUEST_BYTES) {
-    warnings.push(
-      `A message of ${c.tasksPerMessage} tasks of ${o.bytesPerTask} bytes (${messageBytes} bytes) is above SQS's 256 KiB.`,
-    );
-  }
-  for (const host of hosts) {
-    if (host.maxRequestsPerSecond === undefined || host.fleetBurst <= host.maxRequestsPerSecond) continue;
-    const burst = host.fleetBurst / host.processes;
-    warnings.push(
-      `${host.host}: after a quiet spell the fleet can send ${host.fleetBurst} requests at once (${host.processes} processes x a burst of ${burst}), more than one second of its maxRequestsPerSecond (${host.maxRequestsPerSecond}): each process keeps a burst of at least 1.`,
-    );
-  }
-  return warnings;
 }

@@ -1,4 +1,6 @@
 // The budget plan as a plain-text table: printed by `cdk synth` (on stderr) and by the CLI's `plan` command.
+
+import { RECORD_CACHE_SECONDS, RUN_WRITE_UNITS, SETTLE_WRITE_UNITS } from './budget-ledger.js';
 import type { BudgetPlan } from './budget-plan.js';
 import { reservationLines } from './budget-reservations.js';
 import { formatProblem } from './budget-schema.js';
@@ -154,6 +156,34 @@ function writesDetail(plan: BudgetPlan): string {
   return `idempotency ${c.idempotency}: ${parts.join(' + ') || 'none'}`;
 }
 
+const plural = (n: number, word: string) => `${rate(n)} ${word}${n === 1 ? '' : 's'}`;
+
+/** The job ledger: a 2-item transaction and a read per settle (message, segment), a few per run, cached reads. */
+function ledgerRows(plan: BudgetPlan): string[][] {
+  const l = plan.cost.ledger;
+  const [messages, segments, runs] = [
+    plural(l.messages, 'message'),
+    plural(l.segments, 'segment'),
+    plural(l.runs, 'run'),
+  ];
+  const busy = count(l.workerBusySeconds);
+  return [
+    [
+      'Job ledger writes',
+      count(l.writeUnits),
+      `${SETTLE_WRITE_UNITS} x (${messages} + ${segments}) + ${RUN_WRITE_UNITS} x ${runs}: settles are 2-item transactions`,
+      usd(l.writeUsd),
+    ],
+    [
+      'Job ledger reads',
+      count(l.readUnits),
+      `${count(l.messages + l.segments)} settles + ${runs} + worker ${busy} s busy / ${RECORD_CACHE_SECONDS} s cache`,
+      usd(l.readUsd),
+    ],
+    ['EventBridge events', rate(l.events), 'Run Finished, one per run, default bus', usd(l.eventsUsd)],
+  ];
+}
+
 function costRows(plan: BudgetPlan): string[] {
   const { cost, config: c } = plan;
   const { sqs, lambda, dynamodb } = cost;
@@ -178,6 +208,7 @@ function costRows(plan: BudgetPlan): string[] {
       usd(lambda.durationUsd),
     ],
     ['DynamoDB writes', count(dynamodb.writeUnits), writesDetail(plan), usd(dynamodb.usd)],
+    ...ledgerRows(plan),
     ['total', '', '', usd(cost.usd)],
   ];
   const modes = Object.entries(cost.usdByIdempotency).map(([mode, total]) => `${mode} ${usd(total)}`);
@@ -185,7 +216,8 @@ function costRows(plan: BudgetPlan): string[] {
     ...renderColumns([['item', 'quantity', 'detail', 'USD'], ...rows], [1, 3]),
     `total by idempotency mode: ${modes.join(', ')}`,
     'DynamoDB: 2 writes per idempotency record; records per task (task), per message (task, message), per orchestrator segment (all)',
-    'left out: free tiers, retries, the event source polling an idle queue, logs and S3',
+    'Job ledger (always on): a settle per message and per segment, never per task; reads strongly consistent',
+    'left out: free tiers, retries, the event source polling an idle queue, logs, S3, table storage and backups',
   ];
 }
 

@@ -9,16 +9,17 @@ import {
   drainTimes,
   hostPlans,
   type PlanBudgetOptions,
-  warningsOf,
   workerBatch,
 } from './budget-plan.js';
 import { reservationWarnings } from './budget-reservations.js';
 import { concurrencyOf, crossProblems } from './budget-rules.js';
 import { BudgetError, type BudgetProblem, fieldProblems } from './budget-schema.js';
+import { warningsOf } from './budget-warnings.js';
 import type { FanoutConfig } from './config.js';
 import { assertInteger, InvalidArgumentError } from './errors.js';
 import { awsPrices } from './prices.js';
 
+export type { LedgerCost } from './budget-ledger.js';
 export type { BudgetPlan, CostPlan, DrainPlan, HostPlan, PlanBudgetOptions } from './budget-plan.js';
 export { defaultPlanOptions } from './budget-plan.js';
 export {

@@ -23,11 +23,18 @@ export const awsPrices = {
     usdPerMillionWriteUnits: 0.625,
     usdPerMillionReadUnits: 0.125,
     writeUnitBytes: 1024,
+    /** A strongly consistent read of up to 4 KB is one read unit; a transactional write is 2 units per item. */
+    readUnitBytes: 4096,
+  },
+  eventbridge: {
+    /** Custom events put on an event bus (the Run Finished event); each 64 KB chunk is one event. */
+    usdPerMillionEvents: 1.0,
   },
   sources: [
     'https://aws.amazon.com/lambda/pricing/',
     'https://aws.amazon.com/sqs/pricing/',
     'https://aws.amazon.com/dynamodb/pricing/on-demand/',
+    'https://aws.amazon.com/eventbridge/pricing/',
   ],
 } as const;
 

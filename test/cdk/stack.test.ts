@@ -258,15 +258,24 @@ describe('the grants', () => {
     template.resourcePropertiesCountIs('AWS::IAM::Role', { ManagedPolicyArns: Match.anyValue() }, 0);
   });
 
-  it('let the worker consume the queue, use the idempotency table and hand failed tasks on, nothing else', () => {
+  it('let the worker consume the queue, use its tables, hand failed tasks on and write results, nothing else', () => {
     const role = roleOf('Worker');
+    // The job ledger's actions (test/cdk/job-table.test.ts checks their resources) and the results prefix.
     expect(actionsOf(role)).toEqual([
+      'dynamodb:ConditionCheckItem',
       'dynamodb:DeleteItem',
       'dynamodb:GetItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
+      'dynamodb:UpdateItem',
+      'events:PutEvents',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
+      's3:GetObject',
+      's3:ListBucket',
+      's3:PutObject',
       'sqs:ChangeMessageVisibility',
       'sqs:DeleteMessage',
       'sqs:GetQueueAttributes',
@@ -277,6 +286,7 @@ describe('the grants', () => {
     const on = resourcesOf(role);
     expect(on('dynamodb:PutItem')).toEqual([
       [{ 'Fn::GetAtt': [logicalId('AWS::DynamoDB::Table', 'Idempotency'), 'Arn'] }],
+      [{ 'Fn::GetAtt': [logicalId('AWS::DynamoDB::Table', 'StorageJobs'), 'Arn'] }],
     ]);
     // Retries (only the failed tasks of a message) go back to the work queue, the dead ones to the DLQ.
     expect(on('sqs:SendMessage')).toEqual([
@@ -299,10 +309,16 @@ describe('the grants', () => {
     });
     const queue = (part: string) => ({ 'Fn::GetAtt': [logicalId('AWS::SQS::Queue', part), 'Arn'] });
     expect(actionsOf(role)).toEqual([
+      'dynamodb:ConditionCheckItem',
       'dynamodb:DeleteItem',
       'dynamodb:GetItem',
+      'dynamodb:GetItem',
       'dynamodb:PutItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
       'dynamodb:UpdateItem',
+      'dynamodb:UpdateItem',
+      'events:PutEvents',
       'lambda:InvokeFunction',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
@@ -345,6 +361,7 @@ describe('the grants', () => {
     });
     expect(on('dynamodb:UpdateItem')).toEqual([
       [{ 'Fn::GetAtt': [logicalId('AWS::DynamoDB::Table', 'Idempotency'), 'Arn'] }],
+      [{ 'Fn::GetAtt': [logicalId('AWS::DynamoDB::Table', 'StorageJobs'), 'Arn'] }],
     ]);
   });
 });
@@ -428,6 +445,8 @@ describe('cdk-nag AwsSolutions', () => {
       'AwsSolutions-DDB3',
       expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<StorageData\w+\.Arn>\/continuations\/\*\]$/),
       expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<StorageData\w+\.Arn>\/manifests\/\*\]$/),
+      // The orchestrator's and the worker's (result parts and the result object).
+      expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<StorageData\w+\.Arn>\/results\/\*\]$/),
       expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<StorageData\w+\.Arn>\/results\/\*\]$/),
       'AwsSolutions-S1',
     ]);
@@ -489,6 +508,7 @@ describe('the default config', () => {
         'DeadLetterQueueArn',
         'DeadLetterQueueUrl',
         'IdempotencyTableName',
+        'JobTableName',
         'OrchestratorDeadLetterQueueUrl',
         'OrchestratorName',
         'QueueUrl',
