@@ -4,6 +4,7 @@
 // what is left (the attempt's timeout: runHttpTask checks the same before every retry), and aborts whatever
 // still runs when that time is up (a body may take up to its timeout again after the headers). Tasks it
 // did not start are handed on with their attempt unspent (lib/fanout/settle.ts).
+import { setMaxListeners } from 'node:events';
 import type { Context } from 'aws-lambda';
 import type { TaskOutcome } from '../lib/fanout/settle.js';
 import { taskWindowMs } from '../lib/fanout/settle-reserve.js';

@@ -5,10 +5,9 @@ import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { AfterSettlePorts } from '../ledger/after-settle.js';
+import { RUN_FINISHED_EVENT } from '../ledger/run-finished-event.js';
 import type { RunRecord } from '../ledger/run-record.js';
 import { ResultWriter, resultKey } from './results.js';
-
-export const RunFinishedEvent = { SOURCE: 'bounded-fanout', DETAIL_TYPE: 'Run Finished' } as const;
 
 export interface RunFinishedOptions {
   readonly s3: S3Client;
@@ -43,8 +42,10 @@ export async function announceRunFinished(events: EventBridgeClient, record: Run
     new PutEventsCommand({
       Entries: [
         {
-          Source: RunFinishedEvent.SOURCE,
-          DetailType: RunFinishedEvent.DETAIL_TYPE,
+          // The stack's grant allows this source on the default bus only (cdk/grants.ts).
+          Source: RUN_FINISHED_EVENT.source,
+          DetailType: RUN_FINISHED_EVENT.detailType,
+          EventBusName: RUN_FINISHED_EVENT.eventBusName,
           Detail: JSON.stringify(record),
           Resources: [],
         },
