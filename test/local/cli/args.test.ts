@@ -182,6 +182,33 @@ describe('parseCliArgs', () => {
     });
   });
 
+  it('parses --listen for run and serve: loopback, or another host with --allow-remote', () => {
+    expect(parseCliArgs(['run', '--listen', '127.0.0.1:4566'])).toMatchObject({
+      command: 'run',
+      listen: { host: '127.0.0.1', port: 4566 },
+    });
+    expect(parseCliArgs(['run'])).toMatchObject({ command: 'run', listen: undefined });
+    expect(parseCliArgs(['serve', '--listen', '0.0.0.0:4566', '--allow-remote'])).toMatchObject({
+      command: 'serve',
+      listen: { host: '0.0.0.0', port: 4566 },
+    });
+    expect(parseCliArgs(['serve', '--worker-concurrency', '7'])).toMatchObject({
+      command: 'serve',
+      config: { workerMaxConcurrency: 7 },
+    });
+    expect(parseCliArgs(['help', 'serve'])).toEqual({ command: 'help', topic: 'serve' });
+    expect(usage(['run', '--listen', '127.0.0.1:1', '--endpoint', 'http://127.0.0.1:4566']).message).toBe(
+      '--listen and --endpoint cannot be used together: against --endpoint the run serves no endpoint of its own',
+    );
+    expect(usage(['serve', '--allow-remote']).message).toBe('--allow-remote needs --listen HOST:PORT');
+    expect(usage(['serve', '--listen', 'nowhere']).message).toBe(
+      '--listen: expected HOST:PORT with an IP address or localhost, e.g. 127.0.0.1:4566, got "nowhere"',
+    );
+    expect(usage(['serve', '--report', 'x.json']).message).toBe(
+      'Unknown option --report for "serve" (see: bounded-fanout help serve)',
+    );
+  });
+
   it('answers help in every form', () => {
     expect(parseCliArgs(['--help'])).toEqual({ command: 'help' });
     expect(parseCliArgs(['-h'])).toEqual({ command: 'help' });
