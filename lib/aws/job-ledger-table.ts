@@ -1,0 +1,410 @@
+// The job ledger (lib/ledger/job-ledger.ts) on the stack's DynamoDB job table, laid out as lib/ledger/
+// ledger-keys.ts says. Every rule that must hold under concurrency is a condition DynamoDB checks: a key
+// settles once (its marker's attribute_not_exists, in the same transaction as the counts' ADD), a run ends
+// once (finish's attribute_not_exists(finishedAt) and the counts it judged), two runs racing under `forbid`
+// cannot both move the job's latest pointer.
+import { type DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { assertInteger, InvalidArgumentError } from '../errors.js';
+import type {
+  JobLedger,
+  SettleInput,
+  SettleResult,
+  StartRunInput,
+  StartRunResult,
+  StatusChange,
+  StatusChangeResult,
+} from '../ledger/job-ledger.js';
+import {
+  expiresAtSeconds,
+  jobPartition,
+  latestKey,
+  RUN_SORT_PREFIX,
+  runKey,
+  settleKey,
+} from '../ledger/ledger-keys.js';
+import {
+  COUNT_NAMES,
+  LIVE_STATUSES,
+  type RunLimits,
+  RunReasons,
+  type RunRecord,
+  RunStatuses,
+  zeroCounts,
+} from '../ledger/run-record.js';
+import { type Ending, isComplete, OverlapActions, overlapAction } from '../ledger/run-rules.js';
+
+export interface JobLedgerTableOptions {
+  readonly tableName: string;
+  /** Days a finished run's record and a settle marker live before DynamoDB's TTL deletes them. */
+  readonly retentionDays: number;
+  /** Epoch milliseconds; Date.now unless given (tests inject a clock). */
+  readonly now?: () => number;
+}
+
+/** Start attempts when other runs keep moving the latest pointer first (each retry means another run won). */
+const START_ATTEMPTS = 5;
+const STORE_ONLY = new Set(['pk', 'sk', 'expiresAt']);
+
+export class JobLedgerTable implements JobLedger {
+  readonly #doc: DynamoDBDocumentClient;
+  readonly #table: string;
+  readonly #retentionDays: number;
+  readonly #now: () => number;
+
+  constructor(client: DynamoDBClient, options: JobLedgerTableOptions) {
+    const { tableName, retentionDays, now = Date.now } = options ?? ({} as JobLedgerTableOptions);
+    if (typeof tableName !== 'string' || tableName === '') {
+      throw new InvalidArgumentError('tableName', tableName, 'a table name');
+    }
+    assertInteger('retentionDays', retentionDays);
+    if (typeof now !== 'function')
+      throw new InvalidArgumentError('now', now, 'a function returning epoch ms');
+    this.#doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+    this.#table = tableName;
+    this.#retentionDays = retentionDays;
+    this.#now = now;
+  }
+
+  async startRun(input: StartRunInput): Promise<StartRunResult> {
+    const { jobId, runId } = input;
+    for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
+      const existing = await this.getRun(jobId, runId);
+      if (existing) {
+        const action = existing.status === RunStatuses.SKIPPED ? OverlapActions.SKIP : OverlapActions.START;
+        return { action, record: existing };
+      }
+      const previous = await this.getRun(jobId);
+      const action = overlapAction(input.overlap, previous);
+      if (action === OverlapActions.SKIP) return this.#skip(input, previous!);
+      if (action === OverlapActions.REPLACE) {
+        await this.setStatus(jobId, previous!.runId, {
+          status: RunStatuses.CANCELLED,
+          reason: RunReasons.REPLACED,
+          from: LIVE_STATUSES,
+        });
+      }
+      const record = await this.#start(input, previous?.runId);
+      if (record) return { action, record, ...(previous ? { previous } : {}) };
+    }
+    throw new Error(
+      `startRun ${jobId}/${runId}: the latest pointer kept moving (${START_ATTEMPTS} attempts)`,
+    );
+  }
+
+  /** This run's record and the latest pointer, together; undefined when another run moved the pointer first. */
+  async #start(input: StartRunInput, previousRunId: string | undefined): Promise<RunRecord | undefined> {
+    const record = this.#newRecord(input, RunStatuses.RUNNING);
+    try {
+      await this.#doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.#table,
+                Item: { ...runKey(input.jobId, input.runId), ...record },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              Put: {
+                TableName: this.#table,
+                Item: { ...latestKey(input.jobId), runId: input.runId, startedAt: input.startedAt },
+                ...(previousRunId === undefined
+                  ? { ConditionExpression: 'attribute_not_exists(pk)' }
+                  : {
+                      ConditionExpression: 'attribute_not_exists(pk) OR runId = :previous',
+                      ExpressionAttributeValues: { ':previous': previousRunId },
+                    }),
+              },
+            },
+          ],
+        }),
+      );
+      return record;
+    } catch (error) {
+      // Either a retry of this very start won already, or another run moved the pointer: look again.
+      if (failedConditions(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async #skip(input: StartRunInput, previous: RunRecord): Promise<StartRunResult> {
+    const now = this.#now();
+    const record: RunRecord = {
+      ...this.#newRecord(input, RunStatuses.SKIPPED),
+      reason: RunReasons.OVERLAP,
+      finishedAt: now,
+    };
+    try {
+      await this.#doc.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: {
+            ...runKey(input.jobId, input.runId),
+            ...record,
+            expiresAt: expiresAtSeconds(now, this.#retentionDays),
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return { action: OverlapActions.SKIP, record, previous };
+    } catch (error) {
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      const existing = (await this.getRun(input.jobId, input.runId))!;
+      const action = existing.status === RunStatuses.SKIPPED ? OverlapActions.SKIP : OverlapActions.START;
+      return { action, record: existing };
+    }
+  }
+
+  #newRecord(input: StartRunInput, status: RunRecord['status']): RunRecord {
+    return {
+      jobId: input.jobId,
+      runId: input.runId,
+      status,
+      startedAt: input.startedAt,
+      manifestDone: false,
+      toleratedFailurePercent: input.toleratedFailurePercent,
+      version: 1,
+      ...zeroCounts(),
+    };
+  }
+
+  async settle(input: SettleInput): Promise<SettleResult> {
+    const { jobId, runId, key, delta, manifestDone } = input;
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const adds: string[] = [];
+    for (const [name, value] of Object.entries(delta ?? {})) {
+      if (!(COUNT_NAMES as readonly string[]).includes(name)) {
+        throw new InvalidArgumentError(`delta.${name}`, value, `one of ${COUNT_NAMES.join(', ')}`);
+      }
+      assertInteger(`delta.${name}`, value, { min: 0 });
+      if (value === 0) continue;
+      names[`#${name}`] = name;
+      values[`:${name}`] = value;
+      adds.push(`#${name} :${name}`);
+    }
+    const sets = manifestDone ? ['manifestDone = :done'] : [];
+    if (manifestDone) values[':done'] = true;
+    const update = [adds.length ? `ADD ${adds.join(', ')}` : '', sets.length ? `SET ${sets.join(', ')}` : '']
+      .filter(Boolean)
+      .join(' ');
+    const record = runKey(jobId, runId);
+    const marker = {
+      Put: {
+        TableName: this.#table,
+        Item: {
+          ...settleKey(jobId, runId, key),
+          expiresAt: expiresAtSeconds(this.#now(), this.#retentionDays),
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    };
+    const counts = update
+      ? {
+          Update: {
+            TableName: this.#table,
+            Key: record,
+            UpdateExpression: update,
+            ConditionExpression: 'attribute_exists(pk)',
+            ...(adds.length ? { ExpressionAttributeNames: names } : {}),
+            ExpressionAttributeValues: values,
+          },
+        }
+      : {
+          ConditionCheck: {
+            TableName: this.#table,
+            Key: record,
+            ConditionExpression: 'attribute_exists(pk)',
+          },
+        };
+    try {
+      await this.#doc.send(new TransactWriteCommand({ TransactItems: [marker, counts] }));
+    } catch (error) {
+      const failed = failedConditions(error);
+      if (failed?.[0]) return { applied: false, record: await this.getRun(jobId, runId) };
+      if (failed?.[1]) return { applied: false, record: undefined };
+      throw error;
+    }
+    return { applied: true, record: await this.getRun(jobId, runId) };
+  }
+
+  async getRun(jobId: string, runId?: string): Promise<RunRecord | undefined> {
+    if (runId === undefined) {
+      const pointer = await this.#get(latestKey(jobId));
+      if (!pointer) return undefined;
+      runId = String(pointer.runId);
+    }
+    const item = await this.#get(runKey(jobId, runId));
+    return item && toRecord(item);
+  }
+
+  async #get(key: object): Promise<Record<string, unknown> | undefined> {
+    const { Item } = await this.#doc.send(
+      new GetCommand({ TableName: this.#table, Key: key, ConsistentRead: true }),
+    );
+    return Item;
+  }
+
+  async listRuns(jobId: string, options: { readonly limit?: number } = {}): Promise<RunRecord[]> {
+    const limit = options.limit === undefined ? undefined : assertInteger('limit', options.limit);
+    const runs: RunRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#doc.send(
+        new QueryCommand({
+          TableName: this.#table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :run)',
+          ExpressionAttributeValues: { ':pk': jobPartition(jobId), ':run': RUN_SORT_PREFIX },
+          ConsistentRead: true,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      runs.push(...(page.Items ?? []).map(toRecord));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    runs.sort((a, b) => b.startedAt - a.startedAt || (a.runId < b.runId ? 1 : -1));
+    return limit === undefined ? runs : runs.slice(0, limit);
+  }
+
+  async setStatus(jobId: string, runId: string, change: StatusChange): Promise<StatusChangeResult> {
+    if (!Array.isArray(change?.from) || change.from.length === 0) {
+      throw new InvalidArgumentError('from', change?.from, 'a non-empty list of statuses');
+    }
+    const values: Record<string, unknown> = { ':status': change.status, ':one': 1 };
+    change.from.forEach((status, i) => {
+      values[`:from${i}`] = status;
+    });
+    const sets = ['#status = :status', '#version = #version + :one'];
+    const removes: string[] = [];
+    for (const field of ['reason', 'detail'] as const) {
+      if (change[field] === undefined) removes.push(`#${field}`);
+      else {
+        sets.push(`#${field} = :${field}`);
+        values[`:${field}`] = change[field];
+      }
+    }
+    const from = change.from.map((_, i) => `:from${i}`).join(', ');
+    const record = await this.#update(jobId, runId, {
+      UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+      ConditionExpression: `attribute_exists(pk) AND #status IN (${from})`,
+      ExpressionAttributeNames: {
+        '#status': 'status',
+        '#version': 'version',
+        '#reason': 'reason',
+        '#detail': 'detail',
+      },
+      ExpressionAttributeValues: values,
+    });
+    if (record) return { changed: true, record };
+    return { changed: false, record: await this.getRun(jobId, runId) };
+  }
+
+  setLimits(jobId: string, runId: string, limits: RunLimits): Promise<RunRecord | undefined> {
+    return this.#update(jobId, runId, {
+      UpdateExpression: 'SET #limits = :limits, #version = #version + :one',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeNames: { '#limits': 'limits', '#version': 'version' },
+      ExpressionAttributeValues: { ':limits': limits, ':one': 1 },
+    });
+  }
+
+  finish(record: RunRecord, ending: Ending, resultUri?: string): Promise<RunRecord | undefined> {
+    if (!isComplete(record)) {
+      throw new InvalidArgumentError(
+        'record',
+        `${record?.jobId}/${record?.runId}`,
+        'a complete run (isComplete)',
+      );
+    }
+    const now = this.#now();
+    const names: Record<string, string> = { '#status': 'status', '#version': 'version', '#reason': 'reason' };
+    const values: Record<string, unknown> = {
+      ':now': now,
+      ':status': ending.status,
+      ':expires': expiresAtSeconds(now, this.#retentionDays),
+      ':one': 1,
+      ':done': true,
+    };
+    const sets = [
+      'finishedAt = :now',
+      '#status = :status',
+      'expiresAt = :expires',
+      '#version = #version + :one',
+    ];
+    if (ending.reason !== undefined) {
+      sets.push('#reason = :reason');
+      values[':reason'] = ending.reason;
+    }
+    if (resultUri !== undefined) {
+      sets.push('resultUri = :uri');
+      values[':uri'] = resultUri;
+    }
+    // The counts the caller judged complete must still be the record's: a settle in between loses the race.
+    const same = COUNT_NAMES.map((name) => {
+      names[`#${name}`] = name;
+      values[`:${name}`] = record[name];
+      const equal = `#${name} = :${name}`;
+      return record[name] === 0 ? `(attribute_not_exists(#${name}) OR ${equal})` : equal;
+    });
+    return this.#update(record.jobId, record.runId, {
+      UpdateExpression: `SET ${sets.join(', ')}${ending.reason === undefined ? ' REMOVE #reason' : ''}`,
+      ConditionExpression: ['attribute_not_exists(finishedAt)', 'manifestDone = :done', ...same].join(
+        ' AND ',
+      ),
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  /** A conditional update of a run record: the record after it, or undefined when the condition failed. */
+  async #update(
+    jobId: string,
+    runId: string,
+    expression: {
+      UpdateExpression: string;
+      ConditionExpression: string;
+      ExpressionAttributeNames: Record<string, string>;
+      ExpressionAttributeValues: Record<string, unknown>;
+    },
+  ): Promise<RunRecord | undefined> {
+    try {
+      const { Attributes } = await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: runKey(jobId, runId),
+          ReturnValues: 'ALL_NEW',
+          ...expression,
+        }),
+      );
+      return Attributes && toRecord(Attributes);
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return undefined;
+      throw error;
+    }
+  }
+}
+
+/** Which actions' conditions failed, when a transaction was cancelled for failed conditions only. */
+function failedConditions(error: unknown): boolean[] | undefined {
+  if (!(error instanceof TransactionCanceledException)) return undefined;
+  const codes = (error.CancellationReasons ?? []).map((r) => r.Code ?? 'None');
+  if (!codes.every((c) => c === 'None' || c === 'ConditionalCheckFailed')) return undefined;
+  if (!codes.includes('ConditionalCheckFailed')) return undefined;
+  return codes.map((c) => c === 'ConditionalCheckFailed');
+}
+
+/** A stored item as the port's RunRecord: the table's own attributes off, missing counts as 0. */
+function toRecord(item: Record<string, unknown>): RunRecord {
+  const out: Record<string, unknown> = { ...zeroCounts() };
+  for (const [name, value] of Object.entries(item)) if (!STORE_ONLY.has(name)) out[name] = value;
+  return out as unknown as RunRecord;
+}
