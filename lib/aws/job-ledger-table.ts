@@ -31,7 +31,6 @@ import {
   settleKey,
 } from '../ledger/ledger-keys.js';
 import {
-  COUNT_NAMES,
   LIVE_STATUSES,
   type RunLimits,
   RunReasons,
@@ -40,6 +39,7 @@ import {
   zeroCounts,
 } from '../ledger/run-record.js';
 import { type Ending, isComplete, OverlapActions, overlapAction } from '../ledger/run-rules.js';
+import { countsUpdate, type Expression, finishUpdate, statusUpdate } from './ledger-updates.js';
 
 export interface JobLedgerTableOptions {
   readonly tableName: string;
@@ -179,24 +179,7 @@ export class JobLedgerTable implements JobLedger {
 
   async settle(input: SettleInput): Promise<SettleResult> {
     const { jobId, runId, key, delta, manifestDone } = input;
-    const names: Record<string, string> = {};
-    const values: Record<string, unknown> = {};
-    const adds: string[] = [];
-    for (const [name, value] of Object.entries(delta ?? {})) {
-      if (!(COUNT_NAMES as readonly string[]).includes(name)) {
-        throw new InvalidArgumentError(`delta.${name}`, value, `one of ${COUNT_NAMES.join(', ')}`);
-      }
-      assertInteger(`delta.${name}`, value, { min: 0 });
-      if (value === 0) continue;
-      names[`#${name}`] = name;
-      values[`:${name}`] = value;
-      adds.push(`#${name} :${name}`);
-    }
-    const sets = manifestDone ? ['manifestDone = :done'] : [];
-    if (manifestDone) values[':done'] = true;
-    const update = [adds.length ? `ADD ${adds.join(', ')}` : '', sets.length ? `SET ${sets.join(', ')}` : '']
-      .filter(Boolean)
-      .join(' ');
+    const update = countsUpdate(delta, manifestDone);
     const record = runKey(jobId, runId);
     const marker = {
       Put: {
@@ -213,10 +196,8 @@ export class JobLedgerTable implements JobLedger {
           Update: {
             TableName: this.#table,
             Key: record,
-            UpdateExpression: update,
             ConditionExpression: 'attribute_exists(pk)',
-            ...(adds.length ? { ExpressionAttributeNames: names } : {}),
-            ExpressionAttributeValues: values,
+            ...update,
           },
         }
       : {
@@ -276,34 +257,7 @@ export class JobLedgerTable implements JobLedger {
   }
 
   async setStatus(jobId: string, runId: string, change: StatusChange): Promise<StatusChangeResult> {
-    if (!Array.isArray(change?.from) || change.from.length === 0) {
-      throw new InvalidArgumentError('from', change?.from, 'a non-empty list of statuses');
-    }
-    const values: Record<string, unknown> = { ':status': change.status, ':one': 1 };
-    change.from.forEach((status, i) => {
-      values[`:from${i}`] = status;
-    });
-    const sets = ['#status = :status', '#version = #version + :one'];
-    const removes: string[] = [];
-    for (const field of ['reason', 'detail'] as const) {
-      if (change[field] === undefined) removes.push(`#${field}`);
-      else {
-        sets.push(`#${field} = :${field}`);
-        values[`:${field}`] = change[field];
-      }
-    }
-    const from = change.from.map((_, i) => `:from${i}`).join(', ');
-    const record = await this.#update(jobId, runId, {
-      UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-      ConditionExpression: `attribute_exists(pk) AND #status IN (${from})`,
-      ExpressionAttributeNames: {
-        '#status': 'status',
-        '#version': 'version',
-        '#reason': 'reason',
-        '#detail': 'detail',
-      },
-      ExpressionAttributeValues: values,
-    });
+    const record = await this.#update(jobId, runId, statusUpdate(change));
     if (record) return { changed: true, record };
     return { changed: false, record: await this.getRun(jobId, runId) };
   }
@@ -325,57 +279,17 @@ export class JobLedgerTable implements JobLedger {
         'a complete run (isComplete)',
       );
     }
-    const now = this.#now();
-    const names: Record<string, string> = { '#status': 'status', '#version': 'version', '#reason': 'reason' };
-    const values: Record<string, unknown> = {
-      ':now': now,
-      ':status': ending.status,
-      ':expires': expiresAtSeconds(now, this.#retentionDays),
-      ':one': 1,
-      ':done': true,
-    };
-    const sets = [
-      'finishedAt = :now',
-      '#status = :status',
-      'expiresAt = :expires',
-      '#version = #version + :one',
-    ];
-    if (ending.reason !== undefined) {
-      sets.push('#reason = :reason');
-      values[':reason'] = ending.reason;
-    }
-    if (resultUri !== undefined) {
-      sets.push('resultUri = :uri');
-      values[':uri'] = resultUri;
-    }
-    // The counts the caller judged complete must still be the record's: a settle in between loses the race.
-    const same = COUNT_NAMES.map((name) => {
-      names[`#${name}`] = name;
-      values[`:${name}`] = record[name];
-      const equal = `#${name} = :${name}`;
-      return record[name] === 0 ? `(attribute_not_exists(#${name}) OR ${equal})` : equal;
-    });
-    return this.#update(record.jobId, record.runId, {
-      UpdateExpression: `SET ${sets.join(', ')}${ending.reason === undefined ? ' REMOVE #reason' : ''}`,
-      ConditionExpression: ['attribute_not_exists(finishedAt)', 'manifestDone = :done', ...same].join(
-        ' AND ',
-      ),
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-    });
+    const nowMs = this.#now();
+    const expiresAt = expiresAtSeconds(nowMs, this.#retentionDays);
+    return this.#update(
+      record.jobId,
+      record.runId,
+      finishUpdate(record, { ending, nowMs, expiresAt, resultUri }),
+    );
   }
 
   /** A conditional update of a run record: the record after it, or undefined when the condition failed. */
-  async #update(
-    jobId: string,
-    runId: string,
-    expression: {
-      UpdateExpression: string;
-      ConditionExpression: string;
-      ExpressionAttributeNames: Record<string, string>;
-      ExpressionAttributeValues: Record<string, unknown>;
-    },
-  ): Promise<RunRecord | undefined> {
+  async #update(jobId: string, runId: string, expression: Expression): Promise<RunRecord | undefined> {
     try {
       const { Attributes } = await this.#doc.send(
         new UpdateCommand({
