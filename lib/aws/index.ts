@@ -3,6 +3,6 @@
 // SDK.
 export * from './clients.js';
 export * from './enqueue.js';
+export * from './job-ledger-table.js';
 export * from './results.js';
 export * from './s3-manifest.js';
-export * from './job-ledger-table.js';
