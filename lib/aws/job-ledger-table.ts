@@ -1,12 +1,9 @@
-// The job ledger on DynamoDB (the stack's job table; LocalStack; the local emulators, whose dynalite is
-// given TransactWriteItems by local/dynamo-front.ts). Keys: lib/ledger/ledger-keys.ts. Every rule of the
-// ledger is a condition of one write here, so concurrent writers need no lock:
-//   settle   one TransactWriteItems: the key's marker (only if absent) and the counts' ADD on the record;
-//   start    one transaction: the new record (only if absent) and the latest pointer (only if it still names
-//            the run the overlap decision saw), so two runs racing under `forbid` cannot both start;
-//   finish   one conditional update: not finished, manifest done, counts exactly those that made it complete.
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+// The job ledger (lib/ledger/job-ledger.ts) on the stack's DynamoDB job table, laid out as lib/ledger/
+// ledger-keys.ts says. Every rule that must hold under concurrency is a condition DynamoDB checks: a key
+// settles once (its marker's attribute_not_exists, in the same transaction as the counts' ADD), a run ends
+// once (finish's attribute_not_exists(finishedAt) and the counts it judged), two runs racing under `forbid`
+// cannot both move the job's latest pointer.
+import { type DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,
   GetCommand,
@@ -15,7 +12,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { InvalidArgumentError } from '../errors.js';
+import { assertInteger, InvalidArgumentError } from '../errors.js';
 import type {
   JobLedger,
   SettleInput,
@@ -28,14 +25,12 @@ import type {
 import {
   expiresAtSeconds,
   jobPartition,
-  LATEST_SORT_KEY,
   latestKey,
   RUN_SORT_PREFIX,
   runKey,
   settleKey,
 } from '../ledger/ledger-keys.js';
 import {
-  COUNT_NAMES,
   LIVE_STATUSES,
   type RunLimits,
   RunReasons,
@@ -43,36 +38,36 @@ import {
   RunStatuses,
   zeroCounts,
 } from '../ledger/run-record.js';
-import { type Ending, OverlapActions, overlapAction } from '../ledger/run-rules.js';
+import { type Ending, isComplete, OverlapActions, overlapAction } from '../ledger/run-rules.js';
+import { countsUpdate, type Expression, finishUpdate, statusUpdate } from './ledger-updates.js';
 
 export interface JobLedgerTableOptions {
   readonly tableName: string;
-  /** Days a finished run's record and every settle marker are kept (the table's TTL). */
+  /** Days a finished run's record and a settle marker live before DynamoDB's TTL deletes them. */
   readonly retentionDays: number;
+  /** Epoch milliseconds; Date.now unless given (tests inject a clock). */
   readonly now?: () => number;
 }
 
-const CONDITION_FAILED = 'ConditionalCheckFailedException';
+/** Start attempts when other runs keep moving the latest pointer first (each retry means another run won). */
+const START_ATTEMPTS = 5;
+const STORE_ONLY = new Set(['pk', 'sk', 'expiresAt']);
 
 export class JobLedgerTable implements JobLedger {
-  readonly #db: DynamoDBDocumentClient;
+  readonly #doc: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #retentionDays: number;
   readonly #now: () => number;
 
-  constructor(dynamodb: DynamoDBClient, options: JobLedgerTableOptions) {
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidArgumentError('options', options, 'an object like { tableName, retentionDays }');
-    }
-    const { tableName, retentionDays, now = Date.now } = options;
+  constructor(client: DynamoDBClient, options: JobLedgerTableOptions) {
+    const { tableName, retentionDays, now = Date.now } = options ?? ({} as JobLedgerTableOptions);
     if (typeof tableName !== 'string' || tableName === '') {
       throw new InvalidArgumentError('tableName', tableName, 'a table name');
     }
-    if (!Number.isInteger(retentionDays) || retentionDays < 1) {
-      throw new InvalidArgumentError('retentionDays', retentionDays, 'an integer >= 1');
-    }
-    if (typeof now !== 'function') throw new InvalidArgumentError('now', now, 'a function');
-    this.#db = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
+    assertInteger('retentionDays', retentionDays);
+    if (typeof now !== 'function')
+      throw new InvalidArgumentError('now', now, 'a function returning epoch ms');
+    this.#doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
     this.#table = tableName;
     this.#retentionDays = retentionDays;
     this.#now = now;
@@ -80,84 +75,76 @@ export class JobLedgerTable implements JobLedger {
 
   async startRun(input: StartRunInput): Promise<StartRunResult> {
     const { jobId, runId } = input;
-    const existing = await this.getRun(jobId, runId);
-    if (existing) return { action: OverlapActions.START, record: existing };
-    const pointer = await this.#get(latestKey(jobId));
-    const previousId = pointer?.runId as string | undefined;
-    const previous = previousId ? await this.getRun(jobId, previousId) : undefined;
-    const action = overlapAction(input.overlap, previous);
-    if (action === OverlapActions.SKIP) return this.#skip(input, previous!);
-    if (action === OverlapActions.REPLACE) {
-      await this.setStatus(jobId, previous!.runId, {
-        status: RunStatuses.CANCELLED,
-        reason: RunReasons.REPLACED,
-        detail: `replaced by run ${runId}`,
-        from: LIVE_STATUSES,
-      });
+    for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
+      const existing = await this.getRun(jobId, runId);
+      if (existing) {
+        const action = existing.status === RunStatuses.SKIPPED ? OverlapActions.SKIP : OverlapActions.START;
+        return { action, record: existing };
+      }
+      const previous = await this.getRun(jobId);
+      const action = overlapAction(input.overlap, previous);
+      if (action === OverlapActions.SKIP) return this.#skip(input, previous!);
+      if (action === OverlapActions.REPLACE) {
+        await this.setStatus(jobId, previous!.runId, {
+          status: RunStatuses.CANCELLED,
+          reason: RunReasons.REPLACED,
+          from: LIVE_STATUSES,
+        });
+      }
+      const record = await this.#start(input, previous?.runId);
+      if (record) return { action, record, ...(previous ? { previous } : {}) };
     }
-    const record: RunRecord = {
-      jobId,
-      runId,
-      status: RunStatuses.RUNNING,
-      startedAt: input.startedAt,
-      manifestDone: false,
-      toleratedFailurePercent: input.toleratedFailurePercent,
-      version: 1,
-      ...zeroCounts(),
-    };
+    throw new Error(
+      `startRun ${jobId}/${runId}: the latest pointer kept moving (${START_ATTEMPTS} attempts)`,
+    );
+  }
+
+  /** This run's record and the latest pointer, together; undefined when another run moved the pointer first. */
+  async #start(input: StartRunInput, previousRunId: string | undefined): Promise<RunRecord | undefined> {
+    const record = this.#newRecord(input, RunStatuses.RUNNING);
     try {
-      await this.#db.send(
+      await this.#doc.send(
         new TransactWriteCommand({
           TransactItems: [
             {
               Put: {
                 TableName: this.#table,
-                Item: { ...runKey(jobId, runId), ...record },
+                Item: { ...runKey(input.jobId, input.runId), ...record },
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
             {
               Put: {
                 TableName: this.#table,
-                Item: { ...latestKey(jobId), runId },
-                ConditionExpression: previousId ? 'runId = :previous' : 'attribute_not_exists(pk)',
-                ...(previousId ? { ExpressionAttributeValues: { ':previous': previousId } } : {}),
+                Item: { ...latestKey(input.jobId), runId: input.runId, startedAt: input.startedAt },
+                ...(previousRunId === undefined
+                  ? { ConditionExpression: 'attribute_not_exists(pk)' }
+                  : {
+                      ConditionExpression: 'attribute_not_exists(pk) OR runId = :previous',
+                      ExpressionAttributeValues: { ':previous': previousRunId },
+                    }),
               },
             },
           ],
         }),
       );
+      return record;
     } catch (error) {
-      if (!(error instanceof TransactionCanceledException)) throw error;
-      // Another start won the race (or this run's own retry did): decide again on what is there now.
-      const now = await this.getRun(jobId, runId);
-      if (now) return { action: OverlapActions.START, record: now };
-      return this.startRun(input);
+      // Either a retry of this very start won already, or another run moved the pointer: look again.
+      if (failedConditions(error)) return undefined;
+      throw error;
     }
-    return {
-      action,
-      record,
-      ...(action === OverlapActions.REPLACE && previous ? { previous } : {}),
-    };
   }
 
   async #skip(input: StartRunInput, previous: RunRecord): Promise<StartRunResult> {
     const now = this.#now();
     const record: RunRecord = {
-      jobId: input.jobId,
-      runId: input.runId,
-      status: RunStatuses.SKIPPED,
+      ...this.#newRecord(input, RunStatuses.SKIPPED),
       reason: RunReasons.OVERLAP,
-      detail: `run ${previous.runId} was still ${previous.status}`,
-      startedAt: input.startedAt,
       finishedAt: now,
-      manifestDone: true,
-      toleratedFailurePercent: input.toleratedFailurePercent,
-      version: 1,
-      ...zeroCounts(),
     };
     try {
-      await this.#db.send(
+      await this.#doc.send(
         new PutCommand({
           TableName: this.#table,
           Item: {
@@ -168,38 +155,37 @@ export class JobLedgerTable implements JobLedger {
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
+      return { action: OverlapActions.SKIP, record, previous };
     } catch (error) {
-      if (!isConditionFailed(error)) throw error;
-      const existing = await this.getRun(input.jobId, input.runId);
-      return { action: OverlapActions.START, record: existing ?? record };
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      const existing = (await this.getRun(input.jobId, input.runId))!;
+      const action = existing.status === RunStatuses.SKIPPED ? OverlapActions.SKIP : OverlapActions.START;
+      return { action, record: existing };
     }
-    return { action: OverlapActions.SKIP, record, previous };
+  }
+
+  #newRecord(input: StartRunInput, status: RunRecord['status']): RunRecord {
+    return {
+      jobId: input.jobId,
+      runId: input.runId,
+      status,
+      startedAt: input.startedAt,
+      manifestDone: false,
+      toleratedFailurePercent: input.toleratedFailurePercent,
+      version: 1,
+      ...zeroCounts(),
+    };
   }
 
   async settle(input: SettleInput): Promise<SettleResult> {
     const { jobId, runId, key, delta, manifestDone } = input;
-    const names: Record<string, string> = {};
-    const values: Record<string, unknown> = {};
-    const adds: string[] = [];
-    for (const name of COUNT_NAMES) {
-      const n = delta[name] ?? 0;
-      if (n === 0) continue;
-      names[`#${name}`] = name;
-      values[`:${name}`] = n;
-      adds.push(`#${name} :${name}`);
-    }
-    const sets = manifestDone ? ['manifestDone = :done'] : [];
-    if (manifestDone) values[':done'] = true;
-    const update = [
-      ...(adds.length > 0 ? [`ADD ${adds.join(', ')}`] : []),
-      ...(sets.length > 0 ? [`SET ${sets.join(', ')}`] : []),
-    ].join(' ');
+    const update = countsUpdate(delta, manifestDone);
+    const record = runKey(jobId, runId);
     const marker = {
       Put: {
         TableName: this.#table,
         Item: {
           ...settleKey(jobId, runId, key),
-          delta,
           expiresAt: expiresAtSeconds(this.#now(), this.#retentionDays),
         },
         ConditionExpression: 'attribute_not_exists(pk)',
@@ -209,175 +195,130 @@ export class JobLedgerTable implements JobLedger {
       ? {
           Update: {
             TableName: this.#table,
-            Key: runKey(jobId, runId),
-            UpdateExpression: update,
+            Key: record,
             ConditionExpression: 'attribute_exists(pk)',
-            ...(adds.length > 0 ? { ExpressionAttributeNames: names } : {}),
-            ExpressionAttributeValues: values,
+            ...update,
           },
         }
       : {
           ConditionCheck: {
             TableName: this.#table,
-            Key: runKey(jobId, runId),
+            Key: record,
             ConditionExpression: 'attribute_exists(pk)',
           },
         };
     try {
-      await this.#db.send(new TransactWriteCommand({ TransactItems: [marker, counts] }));
+      await this.#doc.send(new TransactWriteCommand({ TransactItems: [marker, counts] }));
     } catch (error) {
-      if (!(error instanceof TransactionCanceledException)) throw error;
-      const [markerReason, runReason] = error.CancellationReasons ?? [];
-      if (runReason?.Code === 'ConditionalCheckFailed') return { applied: false, record: undefined };
-      if (markerReason?.Code !== 'ConditionalCheckFailed') throw error;
-      return { applied: false, record: await this.getRun(jobId, runId) };
+      const failed = failedConditions(error);
+      if (failed?.[0]) return { applied: false, record: await this.getRun(jobId, runId) };
+      if (failed?.[1]) return { applied: false, record: undefined };
+      throw error;
     }
     return { applied: true, record: await this.getRun(jobId, runId) };
   }
 
   async getRun(jobId: string, runId?: string): Promise<RunRecord | undefined> {
-    let id = runId;
-    if (id === undefined) {
+    if (runId === undefined) {
       const pointer = await this.#get(latestKey(jobId));
-      id = pointer?.runId as string | undefined;
-      if (id === undefined) return undefined;
+      if (!pointer) return undefined;
+      runId = String(pointer.runId);
     }
-    const item = await this.#get(runKey(jobId, id));
-    return item ? toRecord(item) : undefined;
+    const item = await this.#get(runKey(jobId, runId));
+    return item && toRecord(item);
   }
 
-  async listRuns(jobId: string, { limit = 100 }: { readonly limit?: number } = {}): Promise<RunRecord[]> {
+  async #get(key: object): Promise<Record<string, unknown> | undefined> {
+    const { Item } = await this.#doc.send(
+      new GetCommand({ TableName: this.#table, Key: key, ConsistentRead: true }),
+    );
+    return Item;
+  }
+
+  async listRuns(jobId: string, options: { readonly limit?: number } = {}): Promise<RunRecord[]> {
+    const limit = options.limit === undefined ? undefined : assertInteger('limit', options.limit);
     const runs: RunRecord[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const out = await this.#db.send(
+      const page = await this.#doc.send(
         new QueryCommand({
           TableName: this.#table,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :run)',
           ExpressionAttributeValues: { ':pk': jobPartition(jobId), ':run': RUN_SORT_PREFIX },
-          ExclusiveStartKey: start,
           ConsistentRead: true,
+          ...(start ? { ExclusiveStartKey: start } : {}),
         }),
       );
-      for (const item of out.Items ?? []) runs.push(toRecord(item));
-      start = out.LastEvaluatedKey;
+      runs.push(...(page.Items ?? []).map(toRecord));
+      start = page.LastEvaluatedKey;
     } while (start);
-    return runs.sort((a, b) => b.startedAt - a.startedAt).slice(0, limit);
+    runs.sort((a, b) => b.startedAt - a.startedAt || (a.runId < b.runId ? 1 : -1));
+    return limit === undefined ? runs : runs.slice(0, limit);
   }
 
   async setStatus(jobId: string, runId: string, change: StatusChange): Promise<StatusChangeResult> {
-    const values: Record<string, unknown> = { ':status': change.status, ':one': 1 };
-    const from = change.from.map((status, i) => {
-      values[`:from${i}`] = status;
-      return `:from${i}`;
+    const record = await this.#update(jobId, runId, statusUpdate(change));
+    if (record) return { changed: true, record };
+    return { changed: false, record: await this.getRun(jobId, runId) };
+  }
+
+  setLimits(jobId: string, runId: string, limits: RunLimits): Promise<RunRecord | undefined> {
+    return this.#update(jobId, runId, {
+      UpdateExpression: 'SET #limits = :limits, #version = #version + :one',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeNames: { '#limits': 'limits', '#version': 'version' },
+      ExpressionAttributeValues: { ':limits': limits, ':one': 1 },
     });
-    const sets = ['#status = :status'];
-    if (change.reason !== undefined) {
-      sets.push('reason = :reason');
-      values[':reason'] = change.reason;
-    }
-    if (change.detail !== undefined) {
-      sets.push('detail = :detail');
-      values[':detail'] = change.detail;
-    }
-    try {
-      const out = await this.#db.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: runKey(jobId, runId),
-          UpdateExpression: `SET ${sets.join(', ')} ADD version :one`,
-          ConditionExpression: `attribute_exists(pk) AND #status IN (${from.join(', ')})`,
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return { changed: true, record: out.Attributes ? toRecord(out.Attributes) : undefined };
-    } catch (error) {
-      if (!isConditionFailed(error)) throw error;
-      return { changed: false, record: await this.getRun(jobId, runId) };
-    }
   }
 
-  async setLimits(jobId: string, runId: string, limits: RunLimits): Promise<RunRecord | undefined> {
-    try {
-      const out = await this.#db.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: runKey(jobId, runId),
-          UpdateExpression: 'SET limits = :limits ADD version :one',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':limits': limits, ':one': 1 },
-          ReturnValues: 'ALL_NEW',
-        }),
+  finish(record: RunRecord, ending: Ending, resultUri?: string): Promise<RunRecord | undefined> {
+    if (!isComplete(record)) {
+      throw new InvalidArgumentError(
+        'record',
+        `${record?.jobId}/${record?.runId}`,
+        'a complete run (isComplete)',
       );
-      return out.Attributes ? toRecord(out.Attributes) : undefined;
-    } catch (error) {
-      if (isConditionFailed(error)) return undefined;
-      throw error;
     }
-  }
-
-  async finish(record: RunRecord, ending: Ending, resultUri?: string): Promise<RunRecord | undefined> {
-    const now = this.#now();
-    const names: Record<string, string> = { '#status': 'status' };
-    const values: Record<string, unknown> = {
-      ':finished': now,
-      ':status': ending.status,
-      ':done': true,
-      ':expires': expiresAtSeconds(now, this.#retentionDays),
-    };
-    const same = COUNT_NAMES.map((name) => {
-      names[`#${name}`] = name;
-      values[`:was_${name}`] = record[name];
-      return `#${name} = :was_${name}`;
-    });
-    const sets = ['finishedAt = :finished', '#status = :status', 'expiresAt = :expires'];
-    if (ending.reason !== undefined) {
-      sets.push('reason = :reason');
-      values[':reason'] = ending.reason;
-    }
-    if (resultUri !== undefined) {
-      sets.push('resultUri = :uri');
-      values[':uri'] = resultUri;
-    }
-    try {
-      const out = await this.#db.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: runKey(record.jobId, record.runId),
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: ['attribute_not_exists(finishedAt)', 'manifestDone = :done', ...same].join(
-            ' AND ',
-          ),
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return out.Attributes ? toRecord(out.Attributes) : undefined;
-    } catch (error) {
-      if (isConditionFailed(error)) return undefined;
-      throw error;
-    }
-  }
-
-  async #get(key: { pk: string; sk: string }): Promise<Record<string, unknown> | undefined> {
-    const out = await this.#db.send(
-      new GetCommand({ TableName: this.#table, Key: key, ConsistentRead: true }),
+    const nowMs = this.#now();
+    const expiresAt = expiresAtSeconds(nowMs, this.#retentionDays);
+    return this.#update(
+      record.jobId,
+      record.runId,
+      finishUpdate(record, { ending, nowMs, expiresAt, resultUri }),
     );
-    return out.Item;
+  }
+
+  /** A conditional update of a run record: the record after it, or undefined when the condition failed. */
+  async #update(jobId: string, runId: string, expression: Expression): Promise<RunRecord | undefined> {
+    try {
+      const { Attributes } = await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: runKey(jobId, runId),
+          ReturnValues: 'ALL_NEW',
+          ...expression,
+        }),
+      );
+      return Attributes && toRecord(Attributes);
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return undefined;
+      throw error;
+    }
   }
 }
 
-function isConditionFailed(error: unknown): boolean {
-  return (error as { name?: string } | null)?.name === CONDITION_FAILED;
+/** Which actions' conditions failed, when a transaction was cancelled for failed conditions only. */
+function failedConditions(error: unknown): boolean[] | undefined {
+  if (!(error instanceof TransactionCanceledException)) return undefined;
+  const codes = (error.CancellationReasons ?? []).map((r) => r.Code ?? 'None');
+  if (!codes.every((c) => c === 'None' || c === 'ConditionalCheckFailed')) return undefined;
+  if (!codes.includes('ConditionalCheckFailed')) return undefined;
+  return codes.map((c) => c === 'ConditionalCheckFailed');
 }
 
-/** An item as a RunRecord: keys and TTL dropped, counts that were never added read as 0. */
+/** A stored item as the port's RunRecord: the table's own attributes off, missing counts as 0. */
 function toRecord(item: Record<string, unknown>): RunRecord {
-  const { pk: _pk, sk, expiresAt: _expires, ...rest } = item;
-  if (typeof sk === 'string' && sk === LATEST_SORT_KEY) throw new Error('the latest pointer is not a run');
-  const counts = Object.fromEntries(COUNT_NAMES.map((name) => [name, Number(rest[name] ?? 0)]));
-  return { ...(rest as unknown as RunRecord), ...counts, version: Number(rest.version ?? 1) };
+  const out: Record<string, unknown> = { ...zeroCounts() };
+  for (const [name, value] of Object.entries(item)) if (!STORE_ONLY.has(name)) out[name] = value;
+  return out as unknown as RunRecord;
 }

@@ -1,0 +1,137 @@
+// The update and condition expressions of the job ledger's writes (lib/aws/job-ledger-table.ts), as pure
+// functions: what a settle adds, what a status change sets, and the condition that lets a run end once.
+// Every attribute goes through a name placeholder (`status` is a DynamoDB reserved word).
+import { assertInteger, InvalidArgumentError } from '../errors.js';
+import type { StatusChange } from '../ledger/job-ledger.js';
+import { COUNT_NAMES, type CountDelta, type RunRecord } from '../ledger/run-record.js';
+import type { Ending } from '../ledger/run-rules.js';
+
+export interface Expression {
+  readonly UpdateExpression: string;
+  readonly ConditionExpression: string;
+  readonly ExpressionAttributeNames: Record<string, string>;
+  readonly ExpressionAttributeValues: Record<string, unknown>;
+}
+
+/** A settle's update of the run record: ADD each nonzero count, SET manifestDone; undefined if nothing. */
+export function countsUpdate(delta: CountDelta | undefined, manifestDone: boolean | undefined) {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const adds: string[] = [];
+  for (const [name, value] of Object.entries(delta ?? {})) {
+    if (!(COUNT_NAMES as readonly string[]).includes(name)) {
+      throw new InvalidArgumentError(`delta.${name}`, value, `one of ${COUNT_NAMES.join(', ')}`);
+    }
+    // Negative only to move tasks between counts: a redrive takes them out of deadLettered.
+    if (!Number.isSafeInteger(value)) throw new InvalidArgumentError(`delta.${name}`, value, 'an integer');
+    if (value === 0) continue;
+    names[`#${name}`] = name;
+    values[`:${name}`] = value;
+    adds.push(`#${name} :${name}`);
+  }
+  const parts = adds.length ? [`ADD ${adds.join(', ')}`] : [];
+  if (manifestDone) {
+    names['#manifestDone'] = 'manifestDone';
+    values[':done'] = true;
+    parts.push('SET #manifestDone = :done');
+  }
+  if (parts.length === 0) return undefined;
+  return {
+    UpdateExpression: parts.join(' '),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
+}
+
+/** A status change from one of `change.from`; reason and detail are set when given, removed when not. */
+export function statusUpdate(change: StatusChange): Expression {
+  if (!Array.isArray(change?.from) || change.from.length === 0) {
+    throw new InvalidArgumentError('from', change?.from, 'a non-empty list of statuses');
+  }
+  const values: Record<string, unknown> = { ':status': change.status, ':one': 1 };
+  change.from.forEach((status, i) => {
+    values[`:from${i}`] = status;
+  });
+  const sets = ['#status = :status', '#version = #version + :one'];
+  const removes: string[] = [];
+  for (const field of ['reason', 'detail'] as const) {
+    if (change[field] === undefined) removes.push(`#${field}`);
+    else {
+      sets.push(`#${field} = :${field}`);
+      values[`:${field}`] = change[field];
+    }
+  }
+  const from = change.from.map((_, i) => `:from${i}`).join(', ');
+  return {
+    UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+    ConditionExpression: `attribute_exists(pk) AND #status IN (${from})`,
+    ExpressionAttributeNames: {
+      '#status': 'status',
+      '#version': 'version',
+      '#reason': 'reason',
+      '#detail': 'detail',
+    },
+    ExpressionAttributeValues: values,
+  };
+}
+
+export interface FinishWrite {
+  readonly ending: Ending;
+  readonly nowMs: number;
+  readonly expiresAt: number;
+  readonly resultUri?: string;
+}
+
+/**
+ * Ends a run once: only while it is unfinished, its manifest read, and its counts still those of `record`
+ * (the counts the caller judged complete: a settle landing in between makes this writer lose).
+ */
+export function finishUpdate(
+  record: RunRecord,
+  { ending, nowMs, expiresAt, resultUri }: FinishWrite,
+): Expression {
+  const names: Record<string, string> = {
+    '#status': 'status',
+    '#version': 'version',
+    '#reason': 'reason',
+    '#finishedAt': 'finishedAt',
+    '#manifestDone': 'manifestDone',
+    '#expiresAt': 'expiresAt',
+  };
+  const values: Record<string, unknown> = {
+    ':now': nowMs,
+    ':status': ending.status,
+    ':expires': expiresAt,
+    ':one': 1,
+    ':done': true,
+  };
+  const sets = [
+    '#finishedAt = :now',
+    '#status = :status',
+    '#expiresAt = :expires',
+    '#version = #version + :one',
+  ];
+  if (ending.reason !== undefined) {
+    sets.push('#reason = :reason');
+    values[':reason'] = ending.reason;
+  }
+  if (resultUri !== undefined) {
+    names['#resultUri'] = 'resultUri';
+    sets.push('#resultUri = :uri');
+    values[':uri'] = resultUri;
+  }
+  const same = COUNT_NAMES.map((name) => {
+    names[`#${name}`] = name;
+    values[`:${name}`] = record[name];
+    const equal = `#${name} = :${name}`;
+    return record[name] === 0 ? `(attribute_not_exists(#${name}) OR ${equal})` : equal;
+  });
+  return {
+    UpdateExpression: `SET ${sets.join(', ')}${ending.reason === undefined ? ' REMOVE #reason' : ''}`,
+    ConditionExpression: ['attribute_not_exists(#finishedAt)', '#manifestDone = :done', ...same].join(
+      ' AND ',
+    ),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
+}

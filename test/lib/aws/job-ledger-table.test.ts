@@ -1,0 +1,295 @@
+// The job ledger's DynamoDB store against the backend's DynamoDB (the front over dynalite, or LocalStack),
+// through the real SDK: settles count once per key, a run ends exactly once, overlap policies hold when
+// two runs race, and the conditional status changes do what they say.
+import { randomBytes } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
+import { withDefaults } from '../../../lib/config.js';
+import type { StartRunInput } from '../../../lib/ledger/job-ledger.js';
+import {
+  type COUNT_NAMES,
+  type CountDelta,
+  type RunRecord,
+  zeroCounts,
+} from '../../../lib/ledger/run-record.js';
+import { finalStatus, isComplete } from '../../../lib/ledger/run-rules.js';
+import { createResources, localCredentials } from '../../../local/resources.js';
+import { RUNS } from '../../helpers/runs.js';
+import { backend, uniquePrefix } from '../../local/fixtures/aws.js';
+
+let client: DynamoDBClient;
+let tableName: string;
+const clock = 1_000_000;
+let ledger: JobLedgerTable;
+
+beforeAll(async () => {
+  const target = backend();
+  const resources = await createResources(withDefaults({ prefix: uniquePrefix('ledger') }), target);
+  tableName = resources.jobTable;
+  client = new DynamoDBClient({
+    endpoint: target.endpoints.dynamodb,
+    region: target.region,
+    credentials: localCredentials,
+  });
+  ledger = new JobLedgerTable(client, { tableName, retentionDays: 7, now: () => clock });
+});
+afterAll(() => client?.destroy());
+
+const newJob = () => `job-${randomBytes(4).toString('hex')}`;
+const start = (jobId: string, runId: string, more: Partial<StartRunInput> = {}) =>
+  ledger.startRun({
+    jobId,
+    runId,
+    startedAt: clock,
+    toleratedFailurePercent: 10,
+    overlap: 'forbid',
+    ...more,
+  });
+
+describe('JobLedgerTable options', () => {
+  it('refuses bad options with the option and the value', () => {
+    expect(() => new JobLedgerTable(client, { tableName: '', retentionDays: 7 })).toThrow(
+      'Expected `tableName` to be a table name, got ""',
+    );
+    expect(() => new JobLedgerTable(client, { tableName: 't', retentionDays: 0 })).toThrow(
+      'Expected `retentionDays` to be an integer >= 1, got 0',
+    );
+    expect(() => new JobLedgerTable(client, { tableName: 't', retentionDays: 1, now: 5 as never })).toThrow(
+      'Expected `now` to be a function returning epoch ms, got 5',
+    );
+  });
+
+  it('refuses a delta that is not a count', async () => {
+    const jobId = newJob();
+    await start(jobId, 'r1');
+    await expect(ledger.settle({ jobId, runId: 'r1', key: 'k', delta: { succeeded: 1.5 } })).rejects.toThrow(
+      'Expected `delta.succeeded` to be an integer, got 1.5',
+    );
+    await expect(
+      ledger.settle({ jobId, runId: 'r1', key: 'k', delta: { bogus: 1 } as CountDelta }),
+    ).rejects.toThrow('Expected `delta.bogus` to be one of submitted, succeeded');
+  });
+});
+
+describe('startRun', () => {
+  it('starts a run at zero, version 1, running; a retry gets the same record', async () => {
+    const jobId = newJob();
+    const first = await start(jobId, 'r1');
+    expect(first.action).toBe('start');
+    expect(first.record).toEqual({
+      jobId,
+      runId: 'r1',
+      status: 'running',
+      startedAt: clock,
+      manifestDone: false,
+      toleratedFailurePercent: 10,
+      version: 1,
+      ...zeroCounts(),
+    });
+    expect(await start(jobId, 'r1')).toEqual({ action: 'start', record: first.record });
+    expect(await ledger.getRun(jobId)).toEqual(first.record);
+  });
+
+  it('forbid: a second run while the first runs is recorded skipped and the pointer stays', async () => {
+    const jobId = newJob();
+    const first = await start(jobId, 'r1');
+    const second = await start(jobId, 'r2');
+    expect(second.action).toBe('skip');
+    expect(second.previous).toEqual(first.record);
+    expect(second.record).toMatchObject({
+      status: 'skipped',
+      reason: 'overlap',
+      finishedAt: clock,
+      runId: 'r2',
+    });
+    expect(await ledger.getRun(jobId, 'r2')).toEqual(second.record);
+    expect((await ledger.getRun(jobId))?.runId).toBe('r1');
+    expect((await start(jobId, 'r2')).action).toBe('skip');
+  });
+
+  it('replace: the previous run is cancelled (replaced) and the new one starts', async () => {
+    const jobId = newJob();
+    await start(jobId, 'r1', { overlap: 'replace' });
+    const second = await start(jobId, 'r2', { overlap: 'replace' });
+    expect(second.action).toBe('replace');
+    expect(await ledger.getRun(jobId, 'r1')).toMatchObject({
+      status: 'cancelled',
+      reason: 'replaced',
+      version: 2,
+    });
+    expect(await ledger.getRun(jobId)).toMatchObject({ runId: 'r2', status: 'running' });
+  });
+
+  it('allow: both run and the pointer names the newer', async () => {
+    const jobId = newJob();
+    await start(jobId, 'r1', { overlap: 'allow' });
+    expect((await start(jobId, 'r2', { overlap: 'allow' })).action).toBe('start');
+    expect((await ledger.getRun(jobId, 'r1'))?.status).toBe('running');
+    expect((await ledger.getRun(jobId))?.runId).toBe('r2');
+  });
+
+  it('forbid: of two runs racing for one job, exactly one starts', async () => {
+    for (let i = 0; i < 10; i++) {
+      const jobId = newJob();
+      const results = await Promise.all([start(jobId, 'a'), start(jobId, 'b')]);
+      const started = results.filter((r) => r.action === 'start');
+      expect(started).toHaveLength(1);
+      expect(results.filter((r) => r.action === 'skip')).toHaveLength(1);
+      expect((await ledger.getRun(jobId))?.runId).toBe(started[0].record.runId);
+    }
+  });
+});
+
+describe('settle', () => {
+  it('counts each key once under concurrent duplicate settles (20 settles of 5 keys: 5 applied)', async () => {
+    const jobId = newJob();
+    await start(jobId, 'r1');
+    const settles = Array.from({ length: 20 }, (_, i) =>
+      ledger.settle({
+        jobId,
+        runId: 'r1',
+        key: `k${i % 5}`,
+        delta: { succeeded: (i % 5) + 1, submitted: 1 },
+      }),
+    );
+    const results = await Promise.all(settles);
+    expect(results.filter((r) => r.applied)).toHaveLength(5);
+    expect(await ledger.getRun(jobId, 'r1')).toMatchObject({ succeeded: 15, submitted: 5, version: 1 });
+  });
+
+  it('applies nothing for a run with no record', async () => {
+    expect(await ledger.settle({ jobId: newJob(), runId: 'r1', key: 'k', delta: { succeeded: 1 } })).toEqual({
+      applied: false,
+      record: undefined,
+    });
+  });
+
+  it('sets manifestDone, even with an empty delta', async () => {
+    const jobId = newJob();
+    await start(jobId, 'r1');
+    const result = await ledger.settle({
+      jobId,
+      runId: 'r1',
+      key: 'segment:0',
+      delta: {},
+      manifestDone: true,
+    });
+    expect(result.applied).toBe(true);
+    expect(result.record).toMatchObject({ manifestDone: true, ...zeroCounts() });
+  });
+});
+
+describe('completion', () => {
+  it('ends a run exactly once, whatever the interleaving of settles, duplicates and finishes', async () => {
+    const unit = fc.record({
+      succeeded: fc.integer({ min: 0, max: 3 }),
+      deadLettered: fc.integer({ min: 0, max: 1 }),
+      invalid: fc.integer({ min: 0, max: 1 }),
+    });
+    const plan = fc.record({
+      units: fc.array(unit, { minLength: 1, maxLength: 2 }),
+      copies: fc.array(fc.integer({ min: 1, max: 2 }), { minLength: 3, maxLength: 3 }),
+      finishers: fc.integer({ min: 2, max: 3 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(plan, fc.scheduler(), async ({ units, copies, finishers }, s) => {
+        const jobId = newJob();
+        await start(jobId, 'r');
+        const submitted = units.reduce((n, u) => n + u.succeeded + u.deadLettered + u.invalid, 0);
+        // The orchestrator's segment (submitted, manifest read) and one settle per unit, some delivered twice.
+        const inputs = [
+          { key: 'segment:0', delta: { submitted }, manifestDone: true },
+          ...units.map((delta, i) => ({ key: `m${i}`, delta })),
+        ].flatMap((input, i) => Array.from({ length: copies[i] ?? 1 }, () => input));
+        const settle = s.scheduleFunction((input: (typeof inputs)[number]) =>
+          ledger.settle({ jobId, runId: 'r', ...input }),
+        );
+        const wins: RunRecord[] = [];
+        const finish = s.scheduleFunction(async (record: RunRecord) => {
+          const won = await ledger.finish(record, finalStatus(record), `s3://b/${jobId}`);
+          if (won) wins.push(won);
+        });
+        const work = inputs.map(async (input) => {
+          const { record } = await settle(input);
+          if (record && isComplete(record)) {
+            await Promise.all(Array.from({ length: finishers }, () => finish(record)));
+          }
+        });
+        await s.waitFor(Promise.all(work));
+        const final = (await ledger.getRun(jobId, 'r'))!;
+        expect(wins).toHaveLength(1);
+        expect(wins[0]).toEqual(final);
+        const sum = (name: (typeof COUNT_NAMES)[number]) =>
+          units.reduce((n, u) => n + ((u as CountDelta)[name] ?? 0), 0);
+        expect(final).toMatchObject({
+          submitted,
+          succeeded: sum('succeeded'),
+          deadLettered: sum('deadLettered'),
+          invalid: sum('invalid'),
+          finishedAt: clock,
+          resultUri: `s3://b/${jobId}`,
+          ...finalStatus({ ...final, status: 'running' }),
+        });
+      }),
+      { numRuns: RUNS },
+    );
+    // About 40 real DynamoDB calls per run (start, 3 to 6 settles, 2 or 3 finishes): 1,000 runs take about
+    // a minute on an idle 2-core machine and several when it is shared, hence the test's own timeout.
+  }, 600_000);
+
+  it('refuses to finish a run that is not complete', async () => {
+    const jobId = newJob();
+    const { record } = await start(jobId, 'r');
+    expect(() => ledger.finish(record, { status: 'succeeded' })).toThrow(
+      `Expected \`record\` to be a complete run (isComplete), got "${jobId}/r"`,
+    );
+  });
+});
+
+describe('setStatus, setLimits, listRuns', () => {
+  it('changes status only from the given statuses, bumping the version', async () => {
+    const jobId = newJob();
+    await start(jobId, 'r1');
+    const paused = await ledger.setStatus(jobId, 'r1', { status: 'paused', from: ['running'] });
+    expect(paused).toMatchObject({ changed: true, record: { status: 'paused', version: 2 } });
+    const again = await ledger.setStatus(jobId, 'r1', { status: 'paused', from: ['running'] });
+    expect(again).toEqual({ changed: false, record: paused.record });
+    const cancelled = await ledger.setStatus(jobId, 'r1', {
+      status: 'cancelled',
+      reason: 'cancelled',
+      detail: 'by ops',
+      from: ['running', 'paused'],
+    });
+    expect(cancelled.record).toMatchObject({
+      status: 'cancelled',
+      reason: 'cancelled',
+      detail: 'by ops',
+      version: 3,
+    });
+    expect(await ledger.setStatus(newJob(), 'r1', { status: 'paused', from: ['running'] })).toEqual({
+      changed: false,
+      record: undefined,
+    });
+  });
+
+  it('replaces the limits and bumps the version; undefined for no run', async () => {
+    const jobId = newJob();
+    await start(jobId, 'r1');
+    const limits = { perInvocationConcurrency: 4, downstream: { api: { maxRequestsPerSecond: 5 } } };
+    expect(await ledger.setLimits(jobId, 'r1', limits)).toMatchObject({ limits, version: 2 });
+    expect(await ledger.setLimits(newJob(), 'r1', limits)).toBeUndefined();
+  });
+
+  it('lists runs newest first, up to the limit', async () => {
+    const jobId = newJob();
+    const startedAt = [3, 1, 2];
+    for (const [i, at] of startedAt.entries()) {
+      await start(jobId, `r${i}`, { startedAt: at, overlap: 'allow' });
+    }
+    expect((await ledger.listRuns(jobId)).map((r) => r.runId)).toEqual(['r0', 'r2', 'r1']);
+    expect((await ledger.listRuns(jobId, { limit: 2 })).map((r) => r.runId)).toEqual(['r0', 'r2']);
+    expect(await ledger.listRuns(newJob())).toEqual([]);
+  });
+});
