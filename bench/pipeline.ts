@@ -2,8 +2,8 @@
 // each run a fresh `bounded-fanout run` process (so one contender's garbage never lands on the next), against a
 // target server in this process that answers at once.
 //   1. Raw emulator rate in the same run: SendMessageBatch, then ReceiveMessage + DeleteMessageBatch (10 a call).
-//   2. Tasks per second with packing at 100 tasks per message, at the default 25, and off (1), alternated
-//      A B C A B C A B C, medians, with idempotency off (the pipeline's own cost), and once with the default
+//   2. Tasks per second with packing at 100 tasks per message, at the default 25, off (1), and at 25 without
+//      the job ledger (`--ledger off`), alternated A B C D A B C D A B C D, medians, with idempotency off (the pipeline's own cost), and once with the default
 //      per-task idempotency for reference (two dynalite writes per task). Runs are long enough (50,000 tasks)
 //      that the job's start (containers, first receive) and end (drain checks) do not dominate.
 //   3. A 1,000,000-task NDJSON manifest end to end at 100 tasks per message: every task accounted for,
@@ -195,6 +195,10 @@ export async function run({
         flags: ['--tasks-per-message', '25', '--idempotency', 'off'],
       },
       { name: 'packing off (1 task/message)', flags: ['--tasks-per-message', '1', '--idempotency', 'off'] },
+      {
+        name: 'packing on (25 tasks/message), no job ledger',
+        flags: ['--tasks-per-message', '25', '--idempotency', 'off', '--ledger', 'off'],
+      },
     ];
     const rates = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
     const peaks = new Map<string, RunReport['peaks']>();
@@ -244,6 +248,8 @@ export async function run({
       `| emulator raw: SendMessageBatch | ${fmt(raw.sendPerS)} msg/s | | |`,
       `| emulator raw: Receive + DeleteMessageBatch | ${fmt(raw.receiveDeletePerS)} msg/s | | |`,
       `| emulator raw: send + receive + delete | ${fmt(raw.roundTripPerS)} msg/s | | |`,
+      '',
+      `The job ledger's cost: packing 25 with the ledger (one transactional write per message, one per segment, a run record read per worker container every 2 s) at ${(median(rates.get(contenders[1].name) ?? [0]) / median(rates.get(contenders[3].name) ?? [1])).toFixed(2)}x the same run without it (\`--ledger off\`). Target: >= 0.9x.`,
       '',
       `Packing on vs the emulator's raw round trip: ${(median(rates.get(contenders[0].name) ?? [0]) / raw.roundTripPerS).toFixed(1)}x (tasks/s over messages/s). Target: >= 20,000 tasks/s with packing.`,
       '',

@@ -21,10 +21,13 @@ import { type Continuation, classifyEvent } from '../lib/fanout/continuation.js'
 import { FailureBudget } from '../lib/fanout/failure-budget.js';
 import { errorText, runSegment, type SegmentLimits } from '../lib/fanout/segment.js';
 import { type JobSummary, maxPeaks, StopReasons } from '../lib/fanout/summary.js';
+import { LIVE_STATUSES, RunReasons, type RunRecord, RunStatuses } from '../lib/ledger/run-record.js';
 import { ManifestError } from '../lib/manifest/errors.js';
 import type { JobLimits } from '../lib/manifest/schema.js';
 import { type OpenJob, openJob } from './open-job.js';
+import { ledgerStop, pauseHold, segmentDelta, withOverrides } from './orchestrator-ledger.js';
 import { continueJob, segmentPorts } from './orchestrator-ports.js';
+import { type RunLedger, runLedgerOf } from './run-ledger.js';
 import { type FunctionRuntime, lazyRuntime } from './runtime.js';
 
 const logger = new Logger({ serviceName: 'bounded-fanout-orchestrator' });
@@ -38,7 +41,20 @@ export type OrchestratorResult =
       readonly segment: number;
       readonly cursor: number;
     }
-  | { readonly status: 'succeeded' | 'failed'; readonly summary: JobSummary; readonly resultKey?: string }
+  | {
+      readonly status: 'succeeded' | 'failed' | 'cancelled';
+      readonly summary: JobSummary;
+      readonly resultKey?: string;
+      /** The run's ledger record after this segment settled (with a job table wired). */
+      readonly run?: RunRecord;
+    }
+  | {
+      /** The job's previous run was still running and `schedule.overlap` is `forbid`: nothing started. */
+      readonly status: 'skipped';
+      readonly jobId: string;
+      readonly runId: string;
+      readonly previousRunId?: string;
+    }
   | { readonly status: 'refused'; readonly error: string; readonly field: string }
   | {
       readonly status: 'duplicate';
@@ -53,6 +69,13 @@ export function createOrchestratorHandler(getRuntime: () => FunctionRuntime) {
 }
 
 export const handler = createOrchestratorHandler(lazyRuntime());
+
+// One RunLedger per container's runtime, so its RunControl cache lives as long as the container.
+const ledgers = new WeakMap<FunctionRuntime, RunLedger | undefined>();
+function ledgerOf(rt: FunctionRuntime): RunLedger | undefined {
+  if (!ledgers.has(rt)) ledgers.set(rt, runLedgerOf(rt, logger));
+  return ledgers.get(rt);
+}
 
 /** Concurrency limits of a job can only lower the deployed ones: the budget was proven at deploy time. */
 export function effectiveLimits(job: JobLimits | undefined, config: FanoutConfig): SegmentLimits {
@@ -81,6 +104,28 @@ async function orchestrate(
     // A bad header fails the job, not the invocation: a retry of the same event cannot do better.
     logger.error('job refused', { error: error.message, field: error.field });
     return { status: 'refused', error: error.message, field: error.field };
+  }
+  const ledger = ledgerOf(rt);
+  if (ledger && job.state.segment === 0) {
+    const started = await ledger.store.startRun({
+      jobId: job.jobId,
+      runId: job.runId,
+      startedAt: job.state.startedAt,
+      toleratedFailurePercent:
+        job.manifest.header.toleratedFailurePercent ?? rt.config.toleratedFailurePercent,
+      overlap: rt.config.schedule.overlap,
+    });
+    ledger.control.note(started.record);
+    if (started.action === 'skip') {
+      logger.warn('previous run still running: this run skipped (schedule.overlap forbid)', {
+        jobId: job.jobId,
+        runId: job.runId,
+        previousRunId: started.previous?.runId,
+      });
+      const { jobId, runId } = job;
+      const previousRunId = started.previous?.runId;
+      return { status: 'skipped', jobId, runId, ...(previousRunId ? { previousRunId } : {}) };
+    }
   }
   const persistence = rt.persistence('segment');
   if (!persistence) return runJobSegment(job, context, rt);
@@ -131,16 +176,22 @@ async function runJobSegment(
     state.budget,
   );
   const margin = rt.config.deadlineMarginMs;
+  const ledger = ledgerOf(rt);
+  const record = await ledger?.control.view(jobId, runId);
+  const deadlineNear = () => context.getRemainingTimeInMillis() <= margin;
+  // Reading stops when the run is cancelled or failed elsewhere (the cached record, refreshed every 2 s).
+  const stoppedByLedger = () => ledgerStop(ledger?.control.peek(jobId, runId)) !== undefined;
   const outcome = await runSegment({
     jobId,
     runId,
     items: manifest.items,
     startAt: state.cursor,
     firstMessageSeq: state.nextMessageSeq,
-    limits: effectiveLimits(header.limits, rt.config),
+    limits: withOverrides(effectiveLimits(header.limits, rt.config), record?.limits),
     budget,
     counts: state.counts,
-    shouldStop: () => context.getRemainingTimeInMillis() <= margin,
+    shouldStop: () => deadlineNear() || stoppedByLedger(),
+    ...(ledger ? { hold: pauseHold(ledger.control, jobId, runId, deadlineNear) } : {}),
     ports: segmentPorts(rt),
     hooks: {
       onInvalid: (item) => {
@@ -166,8 +217,22 @@ async function runJobSegment(
     },
   });
   const peaks = maxPeaks(state.peaks, outcome.peaks);
-  if (outcome.reason === StopReasons.DEADLINE && outcome.cursor !== undefined) {
+  const reason =
+    (outcome.reason === StopReasons.DEADLINE && ledgerStop(ledger?.control.peek(jobId, runId))) ||
+    outcome.reason;
+  const settle = async (manifestDone: boolean) => {
+    // The parts first: once the segment is settled the run may end, and its result object reads them.
     await results?.flush();
+    return ledger?.settle({
+      jobId,
+      runId,
+      key: `segment:${state.segment}`,
+      delta: segmentDelta(state.counts, outcome.counts),
+      manifestDone,
+    });
+  };
+  if (reason === StopReasons.DEADLINE && outcome.cursor !== undefined) {
+    await settle(false);
     const continuation: Continuation = {
       v: 1,
       jobId,
@@ -191,22 +256,37 @@ async function runJobSegment(
     });
     return { status: 'continued', jobId, runId, segment: state.segment, cursor: outcome.cursor };
   }
-  if (outcome.reason === StopReasons.MANIFEST_ERROR) {
+  if (reason === StopReasons.MANIFEST_ERROR) {
     logger.error('manifest unreadable past its first tasks: job failed', {
       jobId,
       runId,
       error: outcome.error,
     });
+    await ledger?.setStatus(jobId, runId, {
+      status: RunStatuses.FAILED,
+      reason: RunReasons.MANIFEST_ERROR,
+      ...(outcome.error === undefined ? {} : { detail: outcome.error }),
+      from: LIVE_STATUSES,
+    });
   }
+  if (reason === StopReasons.FAILURE_BUDGET && outcome.reason === StopReasons.FAILURE_BUDGET) {
+    // Tripped here, on the orchestrator's own outcomes: the whole fleet stops.
+    await ledger?.setStatus(jobId, runId, {
+      status: RunStatuses.FAILED,
+      reason: RunReasons.FAILURE_BUDGET,
+      from: LIVE_STATUSES,
+    });
+  }
+  const run = ledger ? await settle(true) : undefined;
   const failed =
-    outcome.reason === StopReasons.FAILURE_BUDGET ||
-    outcome.reason === StopReasons.MANIFEST_ERROR ||
+    reason === StopReasons.FAILURE_BUDGET ||
+    reason === StopReasons.MANIFEST_ERROR ||
     outcome.counts.undeliverable > 0;
   const summary: JobSummary = {
     jobId,
     runId,
-    status: failed ? 'failed' : 'succeeded',
-    reason: outcome.reason,
+    status: reason === StopReasons.CANCELLED ? 'cancelled' : failed ? 'failed' : 'succeeded',
+    reason,
     ...(outcome.error === undefined ? {} : { error: outcome.error }),
     ...(outcome.cursor === undefined ? {} : { stoppedAtTask: outcome.cursor }),
     segments: state.segment + 1,
@@ -217,12 +297,19 @@ async function runJobSegment(
   };
   let resultKey: string | undefined;
   try {
-    resultKey = await results?.finish(summary);
+    // With the ledger, whoever ends the run writes the result object (lib/ledger/after-settle.ts).
+    if (!ledger) resultKey = await results?.finish(summary);
+    else if (run?.resultUri && run.finishedAt !== undefined) resultKey = results?.key;
   } catch (error) {
     logger.error('result object not written', { jobId, runId, error: errorText(error) });
   }
   publishSummary(summary);
-  return { status: summary.status, summary, ...(resultKey ? { resultKey } : {}) };
+  return {
+    status: summary.status,
+    summary,
+    ...(resultKey ? { resultKey } : {}),
+    ...(run ? { run } : {}),
+  };
 }
 
 function publishSummary(summary: JobSummary): void {

@@ -5,17 +5,20 @@
 // the SDK itself, so the same code runs on AWS, LocalStack and the local emulators.
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { type AwsClients, createAwsClients } from '../lib/aws/clients.js';
+import { JobLedgerTable } from '../lib/aws/job-ledger-table.js';
 import { EnvVars, type FanoutConfig, IdempotencyModes } from '../lib/config.js';
 import { fromEnvironment } from '../lib/config-environment.js';
 import { createDownstream, type DownstreamPolicy } from '../lib/downstream/downstream-policy.js';
 import { fleetShare } from '../lib/downstream/host-limits.js';
 import { createHttpAgents, type HttpAgents } from '../lib/http/agents.js';
 import type { RunHttpTaskOptions } from '../lib/http/run-http-task.js';
+import type { JobLedger } from '../lib/ledger/job-ledger.js';
 
 export interface Wiring {
   readonly queueUrl?: string;
   readonly dlqUrl?: string;
   readonly idempotencyTable?: string;
+  readonly jobTable?: string;
   readonly bucket?: string;
   readonly workerFunction?: string;
   readonly orchestratorFunction?: string;
@@ -36,6 +39,8 @@ export interface FunctionRuntime {
    * worker instance and orchestrator of the fleet holds its own); undefined when it names none.
    */
   readonly downstream: DownstreamPolicy | undefined;
+  /** The job ledger on the stack's job table; undefined when no table is wired (runs are then unrecorded). */
+  readonly ledger: JobLedger | undefined;
   /**
    * The idempotency store of one use (`task`, `message`, `segment`), when a table is wired. Powertools
    * configures a persistence layer once, so each use gets its own instance on the shared client.
@@ -50,6 +55,7 @@ export function wiringFromEnvironment(env: NodeJS.ProcessEnv = process.env): Wir
     queueUrl: get(EnvVars.QUEUE_URL),
     dlqUrl: get(EnvVars.DLQ_URL),
     idempotencyTable: get(EnvVars.IDEMPOTENCY_TABLE),
+    jobTable: get(EnvVars.JOB_TABLE),
     bucket: get(EnvVars.BUCKET),
     workerFunction: get(EnvVars.WORKER_FUNCTION),
     orchestratorFunction: get(EnvVars.ORCHESTRATOR_FUNCTION),
@@ -72,6 +78,12 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): FunctionRun
     },
     { allow: config.allowHosts, refuse: refusedHosts(env) },
   );
+  const ledger = wiring.jobTable
+    ? new JobLedgerTable(aws.dynamodb, {
+        tableName: wiring.jobTable,
+        retentionDays: config.resultsRetentionDays,
+      })
+    : undefined;
   const layers = new Map<string, DynamoDBPersistenceLayer>();
   const table = wiring.idempotencyTable;
   const persistence = (use: string) => {
@@ -91,6 +103,7 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): FunctionRun
     // requestTimeoutMs is every attempt's timeout unless the task sets its own (the budget checks it).
     taskOptions: { dispatcher: http.dispatcher, timeoutMs: config.requestTimeoutMs },
     downstream,
+    ledger,
     persistence,
     async destroy() {
       await http.destroy();

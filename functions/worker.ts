@@ -20,15 +20,19 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { sendDeadLetters, sendRetry } from '../lib/aws/hand-on.js';
+import { putResultPart } from '../lib/aws/results.js';
 import { IdempotencyModes } from '../lib/config.js';
 import { BoundedFanoutError } from '../lib/errors.js';
-import { parseTaskMessage, type TaskMessage } from '../lib/fanout/messages.js';
+import { parseTaskMessage, parseWorkBody, type TaskMessage } from '../lib/fanout/messages.js';
 import { errorText } from '../lib/fanout/segment.js';
-import { type Settlement, settleMessage, type TaskOutcome } from '../lib/fanout/settle.js';
+import { handOnKey, type Settlement, settleMessage, type TaskOutcome } from '../lib/fanout/settle.js';
+import { type RunRecord, RunStatuses } from '../lib/ledger/run-record.js';
+import { acceptsTasks, isLive } from '../lib/ledger/run-rules.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 import { runBounded } from '../lib/run-bounded.js';
 import { Semaphore } from '../lib/semaphore.js';
 import { type InvocationDeadline, invocationDeadline } from './invocation-deadline.js';
+import { type RunLedger, runLedgerOf } from './run-ledger.js';
 import { type FunctionRuntime, lazyRuntime, requirePersistence } from './runtime.js';
 import { TaskRunner } from './task-runner.js';
 
@@ -56,6 +60,10 @@ export interface WorkerStats {
   deadLettered: number;
   /** Failed tasks SQS refused to take even alone, as a retry and as a dead letter: logged by task id. */
   undeliverable: number;
+  /** Tasks not started because their run was cancelled or failed. */
+  cancelled: number;
+  /** Tasks of a paused run put back in the queue for later. */
+  paused: number;
   peakInFlight: number;
 }
 
@@ -81,10 +89,12 @@ class Worker {
   readonly #rt: FunctionRuntime;
   readonly #tasks: TaskRunner;
   readonly #messageConfig: IdempotencyConfig | undefined;
+  readonly #ledger: RunLedger | undefined;
 
   constructor(runtime: FunctionRuntime) {
     this.#rt = runtime;
     this.#tasks = new TaskRunner(runtime);
+    this.#ledger = runLedgerOf(runtime, logger);
     // Per message in both 'message' and 'task' modes: a message delivered twice must not be settled twice,
     // or its failed tasks would be re-sent (and dead-lettered) once per delivery. In 'task' mode the
     // per-task records still keep a redelivery after a crash from re-running the tasks that had succeeded.
@@ -110,6 +120,8 @@ class Worker {
       handedOn: 0,
       deadLettered: 0,
       undeliverable: 0,
+      cancelled: 0,
+      paused: 0,
       peakInFlight: 0,
     };
     const outcomes = new Map(
@@ -166,7 +178,7 @@ class Worker {
   }
 
   async #record(record: SQSRecord, run: Invocation, stats: WorkerStats): Promise<object | Error> {
-    const parsed = parseTaskMessage(record.body);
+    const parsed = parseWorkBody(record.body, record.messageId);
     if (!parsed.ok) {
       stats.invalidMessages++;
       logger.error('invalid message: it fails alone and reaches the DLQ after maxReceiveCount', {
@@ -178,24 +190,7 @@ class Worker {
     }
     const message = parsed.value;
     try {
-      return await this.#once(message, async () => {
-        const outcomes = await this.#runTasks(message, run);
-        const settlement = settleMessage(message, outcomes, this.#rt.config.maxReceiveCount);
-        const handed = await this.#handOn(message, settlement);
-        stats.tasks += message.tasks.length;
-        stats.succeeded += settlement.succeeded;
-        stats.duplicates += settlement.duplicates;
-        stats.retried += handed.retried;
-        stats.handedOn += handed.handedOn;
-        stats.deadLettered += handed.deadLettered;
-        stats.undeliverable += handed.undeliverable;
-        return {
-          succeeded: settlement.succeeded,
-          duplicates: settlement.duplicates,
-          handedOn: handed.handedOn,
-          deadLettered: handed.deadLettered,
-        };
-      });
+      return await this.#once(message, () => this.#settle(message, run, stats));
     } catch (error) {
       logger.error('message not settled: SQS will redeliver it', {
         messageId: record.messageId,
@@ -204,6 +199,86 @@ class Worker {
       });
       return error instanceof Error ? error : new Error(String(error));
     }
+  }
+
+  /** Runs the message's tasks, hands on what failed or did not start, and settles it in the ledger. */
+  async #settle(message: TaskMessage, run: Invocation, stats: WorkerStats): Promise<object> {
+    const record = await this.#ledger?.control.view(message.jobId, message.runId);
+    if (record?.status === RunStatuses.PAUSED) return this.#holdPaused(message, stats);
+    // A redrive is the operator's ask to run a finished run's dead letters again: only a pause holds it.
+    if (record && !message.redrive && (!isLive(record.status) || record.finishedAt !== undefined)) {
+      return this.#cancel(message, record, stats);
+    }
+    this.#ledger?.applyDownstream(record);
+    const lower = record?.limits?.perInvocationConcurrency;
+    // An override only lowers the deployed limit; a batch of several runs takes the lowest.
+    if (lower !== undefined && lower < run.slots.permits) run.slots.setPermits(lower);
+    const outcomes = await this.#runTasks(message, run);
+    const settlement = settleMessage(message, outcomes, this.#rt.config.maxReceiveCount);
+    const handed = await this.#handOn(message, settlement);
+    stats.tasks += message.tasks.length;
+    stats.succeeded += settlement.succeeded;
+    stats.duplicates += settlement.duplicates;
+    stats.cancelled += settlement.cancelled;
+    stats.retried += handed.retried;
+    stats.handedOn += handed.handedOn;
+    stats.deadLettered += handed.deadLettered;
+    stats.undeliverable += handed.undeliverable;
+    await this.#writeLines(message, handed.lines);
+    await this.#ledger?.settle({
+      jobId: message.jobId,
+      runId: message.runId,
+      key: message.key,
+      delta: settleDelta(message, settlement, handed),
+    });
+    return {
+      succeeded: settlement.succeeded,
+      duplicates: settlement.duplicates,
+      cancelled: settlement.cancelled,
+      handedOn: handed.handedOn,
+      deadLettered: handed.deadLettered,
+    };
+  }
+
+  /**
+   * A paused run's message goes back whole as a new message, delayed pauseRecheckSeconds (its tasks
+   * unstarted, no attempt spent): a new message starts with no receives, so however long the pause, SQS never
+   * moves it to the dead-letter queue for it. A resumed run carries on within that delay plus RunControl's 2 s.
+   */
+  async #holdPaused(message: TaskMessage, stats: WorkerStats): Promise<object> {
+    const { queueUrl } = this.#rt.wiring;
+    if (!queueUrl) throw new Error('BOUNDED_FANOUT_QUEUE_URL is not set: a paused run cannot be held');
+    const held = { ...message, key: handOnKey(message.key) };
+    const sent = await sendRetry(this.#rt.aws.sqs, queueUrl, held, this.#rt.config.pauseRecheckSeconds);
+    if (sent.failures.length > 0 || sent.deadLetters.length > 0) {
+      throw new Error(`paused run's message not put back: ${sent.failures.join('; ') || 'refused by SQS'}`);
+    }
+    stats.paused += message.tasks.length;
+    return { paused: message.tasks.length };
+  }
+
+  /** A cancelled or failed run's message: its tasks end `cancelled`, and the message is deleted. */
+  async #cancel(message: TaskMessage, record: RunRecord, stats: WorkerStats): Promise<object> {
+    const cancelled = message.tasks.length;
+    await this.#ledger?.settle({
+      jobId: message.jobId,
+      runId: message.runId,
+      key: message.key,
+      // Redriven tasks were counted dead-lettered: cancelled now, they leave that count.
+      delta: message.redrive ? { cancelled, deadLettered: -cancelled } : { cancelled },
+    });
+    stats.cancelled += cancelled;
+    logger.info('run not live: tasks cancelled', { key: message.key, status: record.status, cancelled });
+    return { cancelled };
+  }
+
+  /** The message's dead-lettered and undeliverable tasks, as lines of the run's result object. */
+  async #writeLines(message: TaskMessage, lines: readonly object[]): Promise<void> {
+    const { bucket } = this.#rt.wiring;
+    if (!bucket || !this.#ledger || lines.length === 0) return;
+    const { jobId, runId, key } = message;
+    const part = { bucket, prefix: this.#rt.config.resultsPrefix, jobId, runId, name: key };
+    await putResultPart(this.#rt.aws.s3, part, lines);
   }
 
   /** Runs `work` once per message key unless idempotency is off. */
@@ -222,13 +297,30 @@ class Worker {
     // Checked once the task holds its permit, when it would start: a task that waited for a permit past
     // the deadline is not started.
     const runOne = async (task: JobTask) =>
-      deadline.tooLate(task) ?? this.#tasks.run(jobId, runId, task, deadline.taskOptions);
+      (await this.#stopped(message, task)) ??
+      deadline.tooLate(task) ??
+      this.#tasks.run(jobId, runId, task, deadline.taskOptions);
     const settled = await runBounded(tasks, runOne, { concurrency: slots });
     return settled.map((s, i) =>
       s.status === 'fulfilled'
         ? s.value
         : { id: tasks[i].id, ok: false, attempts: 0, error: errorText(s.reason) },
     );
+  }
+
+  /**
+   * The outcome of a task its run no longer lets start (the cached record, re-read once it is 2 s old and
+   * refreshed by each settle): a paused run's task is handed on unstarted; a cancelled or failed run's ends `cancelled`.
+   */
+  async #stopped(message: TaskMessage, task: JobTask): Promise<TaskOutcome | undefined> {
+    // view(), not peek(): once the cached copy is 2 s old no task starts before the shared re-read.
+    const record = await this.#ledger?.control.view(message.jobId, message.runId);
+    if (!record || acceptsTasks(record.status)) return undefined;
+    if (message.redrive && record.status !== RunStatuses.PAUSED) return undefined;
+    const notStarted = { id: task.id, ok: false, attempts: 0, error: `run ${record.status}` };
+    return record.status === RunStatuses.PAUSED
+      ? { ...notStarted, retryable: true, unstarted: true }
+      : { ...notStarted, cancelled: true };
   }
 
   /**
@@ -254,12 +346,17 @@ class Worker {
       failures.push(...sent.failures);
     }
     let undeliverable = 0;
+    const lines: object[] = [];
     if (deadLetters.length > 0) {
       if (!dlqUrl) throw new Error('BOUNDED_FANOUT_DLQ_URL is not set: failed tasks cannot be dead-lettered');
       const sent = await sendDeadLetters(this.#rt.aws.sqs, dlqUrl, message, deadLetters);
       failures.push(...sent.failures);
       undeliverable = sent.undeliverable.length;
+      const refused = new Set(sent.undeliverable.map((u) => u.record));
+      for (const record of deadLetters)
+        if (!refused.has(record)) lines.push({ type: 'dead-letter', ...record });
       for (const { record, error } of sent.undeliverable) {
+        lines.push({ type: 'undeliverable', ...record, sendError: error });
         logger.error('failed task undeliverable: SQS refused its dead letter even alone', {
           jobId: message.jobId,
           key: message.key,
@@ -270,7 +367,7 @@ class Worker {
       }
     }
     if (failures.length > 0) throw new Error(`failed tasks not handed on: ${failures.join('; ')}`);
-    return { retried, handedOn, deadLettered: deadLetters.length - undeliverable, undeliverable };
+    return { retried, handedOn, deadLettered: deadLetters.length - undeliverable, undeliverable, lines };
   }
 
   #publish(stats: WorkerStats, failedRecords: number): void {
@@ -282,6 +379,8 @@ class Worker {
       ['TasksHandedOn', stats.handedOn],
       ['TasksDeadLettered', stats.deadLettered],
       ['TasksUndeliverable', stats.undeliverable],
+      ['TasksCancelled', stats.cancelled],
+      ['TasksPaused', stats.paused],
       ['MessagesInvalid', stats.invalidMessages],
       ['RecordsFailed', failedRecords],
     ];
@@ -295,4 +394,21 @@ interface Invocation {
   /** perInvocationConcurrency permits shared by every task of the invocation. */
   readonly slots: Semaphore;
   readonly deadline: InvocationDeadline;
+}
+
+/**
+ * What a settled message adds to its run's counts. A duplicate succeeded in an earlier delivery that was
+ * never settled: it counts now. A redriven message's tasks were counted dead-lettered already: those that
+ * end now another way leave `deadLettered` (those dead-lettered again stay), so the sum stays `submitted`.
+ */
+export function settleDelta(
+  message: TaskMessage,
+  settlement: Settlement,
+  handed: { readonly deadLettered: number; readonly undeliverable: number },
+) {
+  const succeeded = settlement.succeeded + settlement.duplicates;
+  const { cancelled } = settlement;
+  const { undeliverable } = handed;
+  const deadLettered = message.redrive ? -(succeeded + cancelled + undeliverable) : handed.deadLettered;
+  return { succeeded, deadLettered, undeliverable, cancelled };
 }

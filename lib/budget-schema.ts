@@ -116,6 +116,7 @@ const configSchema = z.object({
     .number({ error: 'is not a number' })
     .min(0, 'is below 0')
     .max(100, 'is above 100'),
+  pauseRecheckSeconds: int(0, 900, ' (SQS DelaySeconds takes 0..900)'),
   deadlineMarginMs: int(0),
   resultsRetentionDays: int(1),
   manifestsPrefix: prefix(),

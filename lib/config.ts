@@ -91,6 +91,11 @@ export interface FanoutConfig {
   readonly idempotencyTtlSeconds: number;
   /** Share of finished tasks that may fail before the job stops (Step Functions' ToleratedFailurePercentage). */
   readonly toleratedFailurePercent: number;
+  /**
+   * Seconds a paused run's message waits before it is looked at again: the worker puts it back as a new
+   * message with this delay (so a pause, however long, never runs up SQS's receive count). 0..900.
+   */
+  readonly pauseRecheckSeconds: number;
   /** Milliseconds before the Lambda deadline at which the orchestrator stops starting work and continues itself. */
   readonly deadlineMarginMs: number;
   /** Days result objects are kept in the bucket. */
@@ -134,6 +139,7 @@ export const defaultConfig: FanoutConfig = {
   idempotency: IdempotencyModes.TASK,
   idempotencyTtlSeconds: 86_400,
   toleratedFailurePercent: 100,
+  pauseRecheckSeconds: 10,
   deadlineMarginMs: 10_000,
   resultsRetentionDays: 30,
   manifestsPrefix: 'manifests/',

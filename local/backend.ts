@@ -1,10 +1,14 @@
 // Picks the AWS side the local runtime talks to: LocalStack in a container where a container runtime
 // answers (checked first, in about a second), otherwise the embedded emulators. Either way the handlers
 // see only the standard endpoint variables, so the same code runs against AWS, LocalStack and the emulators.
-// LocalStack plays SQS, S3 and DynamoDB only: the functions always run in this process, driven by the local
-// poller and the local Invoke endpoint.
+// LocalStack plays SQS, S3, DynamoDB and EventBridge only: the functions always run in this process, driven by
+// the local poller and the local Invoke endpoint. The embedded emulators come with the one local endpoint
+// (local/edge.ts), which also answers EventBridge's PutEvents; with `edge` set, every service is reached through
+// it (the CLI), otherwise the emulators are reached directly and the endpoint serves EventBridge (tests).
 import { InvalidArgumentError } from '../lib/errors.js';
 import { type ProbeResult, probeContainerRuntime } from './container-runtime.js';
+import { Edge } from './edge.js';
+import type { ListenAddress } from './edge-listen.js';
 import { type Endpoints, startEmulators } from './emulators.js';
 
 export const BackendKinds = { AUTO: 'auto', EMULATORS: 'emulators', LOCALSTACK: 'localstack' } as const;
@@ -22,6 +26,8 @@ export interface BackendInfo {
   readonly region: string;
   /** One line saying what runs and why it was chosen. */
   readonly description: string;
+  /** The one local endpoint in front of the embedded emulators (absent with LocalStack or --endpoint). */
+  readonly edge?: Edge;
 }
 
 export interface Backend extends BackendInfo {
@@ -34,6 +40,12 @@ export interface StartBackendOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Where the choice is printed; pass `() => {}` to stay quiet. */
   readonly log?: (line: string) => void;
+  /**
+   * Reach every service through the one local endpoint, listening here (default 127.0.0.1:4566 when free,
+   * else a free port). Without it the embedded emulators are reached directly and the endpoint, on a free
+   * port, serves EventBridge only.
+   */
+  readonly edge?: { readonly listen?: ListenAddress };
 }
 
 export async function startBackend({
@@ -41,6 +53,7 @@ export async function startBackend({
   region = 'us-east-1',
   env = process.env,
   log = (line) => console.log(line),
+  edge,
 }: StartBackendOptions = {}): Promise<Backend> {
   const wanted = kind ?? (env[BACKEND_ENV] as BackendKind | undefined) ?? BackendKinds.AUTO;
   if (!Object.values(BackendKinds).includes(wanted)) {
@@ -57,20 +70,41 @@ export async function startBackend({
   }
   const backend = probe?.runtime
     ? await startLocalStack(probe.runtime.dockerHost, region, env)
-    : await startEmbedded(region, probe);
+    : await startEmbedded(region, probe, edge);
   log(`[bounded-fanout] backend: ${backend.description}`);
   return backend;
 }
 
-async function startEmbedded(region: string, probe: ProbeResult | undefined): Promise<Backend> {
+async function startEmbedded(
+  region: string,
+  probe: ProbeResult | undefined,
+  oneEndpoint: StartBackendOptions['edge'],
+): Promise<Backend> {
   const emulators = await startEmulators({ region });
+  let edge: Edge;
+  try {
+    edge = await Edge.start({
+      upstreams: emulators.endpoints,
+      listen: oneEndpoint ? oneEndpoint.listen : { host: '127.0.0.1', port: 0 },
+    });
+  } catch (error) {
+    await emulators.stop();
+    throw error;
+  }
   const why = probe ? `no container runtime answered (${probe.tried.join('; ')})` : 'asked for';
+  const url = edge.url;
   return {
     kind: BackendKinds.EMULATORS,
-    endpoints: emulators.endpoints,
+    endpoints: oneEndpoint
+      ? { sqs: url, s3: url, dynamodb: url, events: url }
+      : { ...emulators.endpoints, events: url },
     region,
     description: `embedded emulators, fauxqs (SQS, S3) and dynalite (DynamoDB), in process: ${why}`,
-    stop: () => emulators.stop(),
+    edge,
+    stop: async () => {
+      await edge.close();
+      await emulators.stop();
+    },
   };
 }
 
@@ -80,7 +114,7 @@ async function startLocalStack(dockerHost: string, region: string, env: NodeJS.P
   const { LocalstackContainer } = await import('@testcontainers/localstack');
   const image = env.LOCALSTACK_IMAGE || DEFAULT_LOCALSTACK_IMAGE;
   const container = new LocalstackContainer(image).withEnvironment({
-    SERVICES: 'sqs,s3,dynamodb',
+    SERVICES: 'sqs,s3,dynamodb,events',
     // Queue URLs on the request's own host and port (the mapped one), not localhost.localstack.cloud:4566.
     SQS_ENDPOINT_STRATEGY: 'path',
     DEFAULT_REGION: region,
@@ -91,7 +125,7 @@ async function startLocalStack(dockerHost: string, region: string, env: NodeJS.P
   const uri = `http://${started.getHost() === 'localhost' ? '127.0.0.1' : started.getHost()}:${started.getPort()}`;
   return {
     kind: BackendKinds.LOCALSTACK,
-    endpoints: { sqs: uri, s3: uri, dynamodb: uri },
+    endpoints: { sqs: uri, s3: uri, dynamodb: uri, events: uri },
     region,
     description: `LocalStack ${image} at ${uri} (container runtime at ${dockerHost})`,
     stop: async () => {
@@ -116,6 +150,7 @@ export function backendEnvironment(
     AWS_ENDPOINT_URL_SQS: backend.endpoints.sqs,
     AWS_ENDPOINT_URL_S3: backend.endpoints.s3,
     AWS_ENDPOINT_URL_DYNAMODB: backend.endpoints.dynamodb,
+    ...(backend.endpoints.events ? { AWS_ENDPOINT_URL_EVENTBRIDGE: backend.endpoints.events } : {}),
     ...(lambdaEndpoint ? { AWS_ENDPOINT_URL_LAMBDA: lambdaEndpoint } : {}),
   };
 }

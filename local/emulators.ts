@@ -1,14 +1,18 @@
 // The embedded AWS side: fauxqs (SQS + S3) and dynalite (DynamoDB) in this process, on free loopback ports.
-// Both speak the real wire protocols, so the handlers' unchanged AWS SDK clients talk to them.
+// Both speak the real wire protocols, so the handlers' unchanged AWS SDK clients talk to them. DynamoDB's
+// endpoint is a front over dynalite (local/dynamo-front.ts) that adds the TransactWriteItems dynalite lacks.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
+import { type DynamoFront, startDynamoFront } from './dynamo-front.js';
 
 export interface Endpoints {
   readonly sqs: string;
   readonly s3: string;
   readonly dynamodb: string;
+  /** EventBridge (PutEvents): the local endpoint's event bus, or LocalStack's. */
+  readonly events?: string;
 }
 
 export interface Emulators {
@@ -30,38 +34,44 @@ const QUEUE_URL_HOST = 'local@127.0.0.1';
 
 export async function startEmulators({ region = 'us-east-1' }: EmulatorOptions = {}): Promise<Emulators> {
   const fauxqs = await startFauxqs({ port: 0, logger: false, defaultRegion: region, host: QUEUE_URL_HOST });
-  let dynamo: Server;
+  let dynamo: Server | undefined;
+  let front: DynamoFront;
   try {
     // Tables become ACTIVE at once: nothing here waits on a table state machine.
-    dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }) as Server;
+    const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }) as Server;
     await new Promise<void>((resolve, reject) => {
-      dynamo.once('error', reject);
-      dynamo.listen(0, '127.0.0.1', () => resolve());
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
     });
+    dynamo = server;
+    front = await startDynamoFront({ target: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
   } catch (error) {
-    await fauxqs.stop();
+    await Promise.all([fauxqs.stop(), dynamo && closeDynalite(dynamo)]);
     throw error;
   }
-  const dynamoPort = (dynamo.address() as AddressInfo).port;
+  const dynalited = dynamo;
   const endpoints: Endpoints = {
     sqs: `http://127.0.0.1:${fauxqs.port}`,
     // An IP endpoint makes the S3 client use path-style addressing: no per-bucket host names needed.
     s3: `http://127.0.0.1:${fauxqs.port}`,
-    dynamodb: `http://127.0.0.1:${dynamoPort}`,
+    dynamodb: front.endpoint,
   };
   let stopped: Promise<void> | undefined;
   return {
     endpoints,
     region,
     stop() {
-      stopped ??= Promise.all([
-        fauxqs.stop(),
-        new Promise<void>((resolve) => {
-          dynamo.closeAllConnections?.();
-          dynamo.close(() => resolve());
-        }),
-      ]).then(() => undefined);
+      stopped ??= Promise.all([fauxqs.stop(), front.close().then(() => closeDynalite(dynalited))]).then(
+        () => undefined,
+      );
       return stopped;
     },
   };
+}
+
+function closeDynalite(dynamo: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    dynamo.closeAllConnections?.();
+    dynamo.close(() => resolve());
+  });
 }

@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type FanoutConfig, reservationOf } from '../lib/config.js';
 import type { JobCounts, JobSummary, StopReason } from '../lib/fanout/summary.js';
+import type { RunReason, RunRecord, RunStatus } from '../lib/ledger/run-record.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 import type { BackendInfo } from './backend.js';
 import { type DeadLetterCount, type DeadLetteredTask, MAX_LISTED } from './dead-letters.js';
@@ -60,19 +61,30 @@ export const UnfinishedReasons = {
 export interface LocalJobReport {
   readonly jobId: string;
   readonly runId?: string;
-  /** `stopped`: the run was stopped before the orchestrator read the whole manifest. */
-  readonly status: 'succeeded' | 'failed' | 'refused' | 'stopped' | 'broken';
-  /** Why the orchestrator stopped: complete, failure-budget (or an error for refused and broken jobs). */
-  readonly reason?: StopReason;
+  /**
+   * The job ledger's status of the run once it ended (succeeded, partial, failed, cancelled, skipped);
+   * otherwise the local runtime's: `stopped` (stopped before the orchestrator read the whole manifest),
+   * `refused`, `broken`, or the orchestrator's own when no ledger was kept.
+   */
+  readonly status: RunStatus | 'refused' | 'stopped' | 'broken';
+  /** Why it ended: the ledger's reason, or why the orchestrator stopped (or an error for refused and broken jobs). */
+  readonly reason?: StopReason | RunReason;
   readonly error?: string;
   /** Tasks read from the manifest; the rest of the sums below are counted, not derived. */
   readonly submitted: number;
   readonly invalid: number;
   readonly succeeded: number;
   readonly deadLettered: number;
+  /** Tasks not started because the run was cancelled or failed (the ledger's count). */
+  readonly cancelled: number;
+  /** Failed tasks SQS refused even as a lone dead letter (the ledger's count; each is logged). */
+  readonly undeliverable: number;
   /** Tasks a stopped run left undone (listed in `unfinishedTasks`). */
   readonly unfinished: number;
-  /** submitted - succeeded - deadLettered - invalid - unfinished: zero when every task is accounted for. */
+  /**
+   * submitted - succeeded - deadLettered - undeliverable - invalid - cancelled - unfinished: zero when every
+   * task is accounted for.
+   */
   readonly unaccounted: number;
   /** Tasks of an inline manifest never read because the job stopped early (failure budget). */
   readonly notStarted?: number;
@@ -158,6 +170,8 @@ export interface ReportInputs {
   /** The manifest's unread tasks, when the orchestrator's continuation was kept. */
   readonly tail?: ManifestTail;
   readonly cutOff?: boolean;
+  /** The run's record in the job ledger, read after the run: its status and counts are the report's. */
+  readonly run?: RunRecord;
 }
 
 const WORKER = 'worker';
@@ -171,10 +185,17 @@ export async function buildReport(inputs: ReportInputs): Promise<LocalJobReport>
   const counts: Partial<JobCounts> | undefined = summary?.counts ?? tail?.continuation.counts;
   const workerSucceeded = logs.metric(WORKER, 'TasksSucceeded');
   const unread = (tail?.valid.length ?? 0) + (tail?.invalid.length ?? 0);
-  const submitted = (counts?.read ?? 0) + unread;
-  const invalid = (counts?.invalid ?? 0) + (tail?.invalid.length ?? 0);
-  const succeeded = (counts?.inlineSucceeded ?? 0) + (counts?.invokeSucceeded ?? 0) + workerSucceeded;
-  const deadLettered = deadLetters.tasks;
+  const submitted = (inputs.run ? inputs.run.submitted : (counts?.read ?? 0)) + unread;
+  const invalid = (inputs.run ? inputs.run.invalid : (counts?.invalid ?? 0)) + (tail?.invalid.length ?? 0);
+  const { run } = inputs;
+  // With the ledger, its counts are the run's (each task counted once, by the function that ended it); the
+  // local observations (metrics, the DLQ's content) count only without it.
+  const succeeded = run
+    ? run.succeeded
+    : (counts?.inlineSucceeded ?? 0) + (counts?.invokeSucceeded ?? 0) + workerSucceeded;
+  const deadLettered = run ? run.deadLettered : deadLetters.tasks;
+  const cancelled = run?.cancelled ?? 0;
+  const undeliverable = run?.undeliverable ?? 0;
   const unfinishedTasks = unfinishedOf(inputs, tail);
   const header = (isObject(jobEvent) ? jobEvent : {}) as { tasks?: unknown; limits?: Record<string, number> };
   const notStarted =
@@ -182,12 +203,14 @@ export async function buildReport(inputs: ReportInputs): Promise<LocalJobReport>
       ? header.tasks.length - submitted
       : undefined;
   const { listed, ...deadLetterCounts } = deadLetters;
-  const status = final ? final.status : tail ? 'stopped' : 'broken';
+  const ended = run?.finishedAt !== undefined ? run : undefined;
+  const status = ended ? ended.status : final ? final.status : tail ? 'stopped' : 'broken';
+  const reason = ended ? ended.reason : summary?.reason;
   return {
     jobId: outcome.jobId ?? summary?.jobId ?? String((header as { jobId?: unknown }).jobId ?? ''),
     ...(outcome.runId ? { runId: outcome.runId } : {}),
     status,
-    ...(summary ? { reason: summary.reason } : {}),
+    ...(reason ? { reason } : {}),
     ...(final?.status === 'refused' ? { error: final.error } : {}),
     ...(summary?.error ? { error: summary.error } : {}),
     ...(!final && outcome.errors.length > 0 ? { error: outcome.errors.join('; ') } : {}),
@@ -195,8 +218,11 @@ export async function buildReport(inputs: ReportInputs): Promise<LocalJobReport>
     invalid,
     succeeded,
     deadLettered,
+    cancelled,
+    undeliverable,
     unfinished: unfinishedTasks.length,
-    unaccounted: submitted - succeeded - deadLettered - invalid - unfinishedTasks.length,
+    unaccounted:
+      submitted - succeeded - deadLettered - undeliverable - invalid - cancelled - unfinishedTasks.length,
     ...(notStarted !== undefined ? { notStarted } : {}),
     durationMs: Date.now() - inputs.started,
     peaks: {
@@ -223,7 +249,7 @@ export async function buildReport(inputs: ReportInputs): Promise<LocalJobReport>
       batchSize: config.batchSize,
     },
     invalidTasks: summary
-      ? await readInvalidTasks(inputs, final as { resultKey?: string })
+      ? await readInvalidTasks(inputs, resultKeyOf(inputs, final as { resultKey?: string }))
       : [...(tail?.invalid ?? [])],
     deadLetteredTasks: listed,
     unfinishedTasks,
@@ -277,6 +303,13 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
 
 /** The invalid tasks the orchestrator wrote to the result object (the first MAX_LISTED). */
+/** The result object's key: the ledger's URI (whoever ended the run wrote it), or the orchestrator's. */
+function resultKeyOf(inputs: ReportInputs, final: { resultKey?: string }): { resultKey?: string } {
+  const uri = inputs.run?.resultUri;
+  const prefix = `s3://${inputs.resources.bucket}/`;
+  return uri?.startsWith(prefix) ? { resultKey: uri.slice(prefix.length) } : final;
+}
+
 async function readInvalidTasks(
   inputs: ReportInputs,
   final: { resultKey?: string },

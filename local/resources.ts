@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { BucketAlreadyOwnedByYou, CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { type FanoutConfig, resourceNames } from '../lib/config.js';
+import { type FanoutConfig, jobTableAttributes, resourceNames } from '../lib/config.js';
 import type { Endpoints } from './emulators.js';
 
 /** DLQ retention as in the stack: 14 days, the SQS maximum. */
@@ -24,6 +24,8 @@ export interface LocalResources {
   readonly deadLetterQueueUrl: string;
   readonly deadLetterQueueArn: string;
   readonly idempotencyTable: string;
+  /** The job ledger's table (lib/aws/job-ledger-table.ts). */
+  readonly jobTable: string;
   readonly bucket: string;
 }
 
@@ -58,10 +60,16 @@ export async function createResources(
   try {
     const [queues] = await Promise.all([
       createQueues(sqs, target, names, config),
-      createTable(dynamodb, names.idempotencyTable),
+      createTable(dynamodb, names.idempotencyTable, idempotencyTable),
+      createTable(dynamodb, names.jobTable, jobTable),
       createBucket(s3, names.bucket),
     ]);
-    return { ...queues, idempotencyTable: names.idempotencyTable, bucket: names.bucket };
+    return {
+      ...queues,
+      idempotencyTable: names.idempotencyTable,
+      jobTable: names.jobTable,
+      bucket: names.bucket,
+    };
   } finally {
     sqs.destroy();
     dynamodb.destroy();
@@ -117,13 +125,29 @@ export function sameOrigin(queueUrl: string, endpoint: string): string {
   return new URL(url.pathname, origin).href;
 }
 
-async function createTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
+interface TableLayout {
+  readonly partitionKey: string;
+  readonly sortKey?: string;
+  readonly timeToLive: string;
+}
+
+const idempotencyTable: TableLayout = {
+  partitionKey: IDEMPOTENCY_KEY_ATTRIBUTE,
+  timeToLive: IDEMPOTENCY_TTL_ATTRIBUTE,
+};
+const jobTable: TableLayout = jobTableAttributes;
+
+async function createTable(dynamodb: DynamoDBClient, tableName: string, layout: TableLayout): Promise<void> {
+  const keys = [
+    { AttributeName: layout.partitionKey, KeyType: 'HASH' as const },
+    ...(layout.sortKey ? [{ AttributeName: layout.sortKey, KeyType: 'RANGE' as const }] : []),
+  ];
   try {
     await dynamodb.send(
       new CreateTableCommand({
         TableName: tableName,
-        AttributeDefinitions: [{ AttributeName: IDEMPOTENCY_KEY_ATTRIBUTE, AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: IDEMPOTENCY_KEY_ATTRIBUTE, KeyType: 'HASH' }],
+        AttributeDefinitions: keys.map((k) => ({ AttributeName: k.AttributeName, AttributeType: 'S' })),
+        KeySchema: keys,
         BillingMode: 'PAY_PER_REQUEST',
       }),
     );
@@ -134,7 +158,7 @@ async function createTable(dynamodb: DynamoDBClient, tableName: string): Promise
     await dynamodb.send(
       new UpdateTimeToLiveCommand({
         TableName: tableName,
-        TimeToLiveSpecification: { AttributeName: IDEMPOTENCY_TTL_ATTRIBUTE, Enabled: true },
+        TimeToLiveSpecification: { AttributeName: layout.timeToLive, Enabled: true },
       }),
     );
   } catch (error) {

@@ -38,6 +38,7 @@ import { EventSourcePoller } from './poller.js';
 import { QueueBacklog } from './queue-backlog.js';
 import { queueDepth } from './queue-depth.js';
 import { createResources, type LocalResources, sqsClient } from './resources.js';
+import { readRunRecord } from './run-record.js';
 import { cutOffWhen, listen, manifestTail } from './run-stop.js';
 import { TaskLedger } from './task-ledger.js';
 
@@ -135,6 +136,12 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
     });
     const lambdaEndpoint = await invokeServer.listen();
     cleanups.push(() => invokeServer.close());
+    // The one local endpoint serves this run's Invoke endpoint as Lambda while the run lasts.
+    const edge = backend.edge;
+    if (edge) {
+      edge.setUpstream('lambda', lambdaEndpoint);
+      cleanups.push(() => edge.setUpstream('lambda', undefined));
+    }
     cleanups.push(withEnvironment(jobEnvironment(config, backend, resources, names, lambdaEndpoint)));
     logs.start();
     // After a cut-off the invocations let go of still log: their lines stay off the CLI's stdout and stderr.
@@ -198,7 +205,9 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
     const outcome = orchestratorOutcome(first, invokeServer.asyncInvocations, names.orchestrator);
     const deadLetters = await readDeadLetters(sqs, resources.deadLetterQueueUrl, outcome);
     const tail = await manifestTail(backend, invokeServer, names.orchestrator);
+    const run = await readRunRecord(backend, resources, config, outcome);
     return await buildReport({
+      ...(run ? { run } : {}),
       config,
       jobEvent,
       backend,
@@ -226,7 +235,7 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
 
 export type LocalFunctions = ReturnType<typeof buildFunctions>;
 
-function buildFunctions(
+export function buildFunctions(
   config: FanoutConfig,
   options: RunLocalJobOptions,
   backlog: QueueBacklog,
@@ -274,7 +283,7 @@ function buildFunctions(
   };
 }
 
-function jobEnvironment(
+export function jobEnvironment(
   config: FanoutConfig,
   backend: BackendInfo,
   resources: LocalResources,
@@ -284,12 +293,15 @@ function jobEnvironment(
   return {
     ...backendEnvironment(backend, lambdaEndpoint),
     [EnvVars.CONFIG]: toEnvironment(functionConfig(config)),
-    [EnvVars.REFUSE_HOSTS]: ownEndpointEntries(Object.values(backend.endpoints).concat(lambdaEndpoint)).join(
-      ',',
-    ),
+    [EnvVars.REFUSE_HOSTS]: ownEndpointEntries([
+      ...Object.values(backend.endpoints),
+      lambdaEndpoint,
+      backend.edge?.url,
+    ]).join(','),
     [EnvVars.QUEUE_URL]: resources.queueUrl,
     [EnvVars.DLQ_URL]: resources.deadLetterQueueUrl,
     [EnvVars.IDEMPOTENCY_TABLE]: resources.idempotencyTable,
+    [EnvVars.JOB_TABLE]: resources.jobTable,
     [EnvVars.BUCKET]: resources.bucket,
     [EnvVars.WORKER_FUNCTION]: names.worker,
     [EnvVars.ORCHESTRATOR_FUNCTION]: names.orchestrator,
@@ -300,7 +312,7 @@ function jobEnvironment(
 }
 
 /** Sets the variables for the run; the returned function puts the previous values back. */
-function withEnvironment(vars: Record<string, string>): () => void {
+export function withEnvironment(vars: Record<string, string>): () => void {
   const previous = new Map(Object.keys(vars).map((key) => [key, process.env[key]]));
   Object.assign(process.env, vars);
   return () => {

@@ -3,6 +3,7 @@
 // calls queues inside the agent instead of opening a socket per call. The four clients share the agents,
 // so `maxSockets` bounds them together.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -37,7 +38,9 @@ export interface AwsClients extends NodeAgents {
   readonly lambda: LambdaClient;
   readonly s3: S3Client;
   readonly dynamodb: DynamoDBClient;
-  /** Destroys the four clients and their shared sockets (destroying one client alone closes the shared agents too). */
+  /** The `Run Finished` event of the job ledger (AWS_ENDPOINT_URL_EVENTBRIDGE locally). */
+  readonly events: EventBridgeClient;
+  /** Destroys the clients and their shared sockets (destroying one client alone closes the shared agents too). */
   destroy(): void;
 }
 
@@ -118,14 +121,16 @@ export function createAwsClients(
     forcePathStyle: hasEndpoint(endpoint, env),
   });
   const dynamodb = new DynamoDBClient({ ...common, requestHandler: handler() });
+  const events = new EventBridgeClient({ ...common, requestHandler: handler() });
   return {
     ...agents,
     sqs,
     lambda,
     s3,
     dynamodb,
+    events,
     destroy() {
-      for (const client of [sqs, lambda, s3, dynamodb]) client.destroy();
+      for (const client of [sqs, lambda, s3, dynamodb, events]) client.destroy();
     },
   };
 }

@@ -10,6 +10,40 @@ and the last one writes the result object by streaming the parts after the summa
 
 export const DEFAULT_PART_BYTES = 4 * 1024 * 1024;
 
+/** The result object's key: `<prefix><jobId>/<runId>.ndjson`. */
+export function resultKey(prefix: string, jobId: string, runId: string): string {
+  return `${prefix}${jobId}/${runId}.ndjson`;
+}
+
+export interface NamedPart {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly jobId: string;
+  readonly runId: string;
+  /**
+   * Unique per unit of settled work and the same for every delivery of it (a message key): a delivery
+   * settled twice rewrites the same part rather than add its lines twice.
+   */
+  readonly name: string;
+}
+
+/** Writes one worker's lines for the run's result object (dead-lettered tasks with their last error). */
+export async function putResultPart(
+  s3: S3Client,
+  part: NamedPart,
+  records: readonly object[],
+): Promise<void> {
+  if (records.length === 0) return;
+  const { bucket, prefix, jobId, runId, name } = part;
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: `${prefix}${jobId}/${runId}/part-w-${encodeURIComponent(name)}.ndjson`,
+      Body: records.map((r) => `${JSON.stringify(r)}\n`).join(''),
+    }),
+  );
+}
+
 export interface ResultWriterOptions {
   readonly bucket: string;
   readonly jobId: string;

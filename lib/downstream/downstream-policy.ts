@@ -3,7 +3,7 @@
 // (AIMD per host) around runHttpTask, from the same `downstream` config the budget reads.
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
-import { assertInteger } from '../errors.js';
+import { assertInteger, InvalidArgumentError } from '../errors.js';
 import type { HttpTask, HttpTaskResult } from '../http/http-task.js';
 import { parseRetryAfter } from '../http/retry.js';
 import { type RunHttpTaskOptions, runHttpTask } from '../http/run-http-task.js';
@@ -64,6 +64,12 @@ export interface HostStats {
   readonly adaptive?: AdaptiveStats;
 }
 
+/** A run's fleet-wide override of a host's limits (lib/ledger/run-record.ts RunLimits.downstream). */
+export interface OverrideLimits {
+  readonly maxConcurrency?: number;
+  readonly maxRequestsPerSecond?: number;
+}
+
 const UNNAMED = Symbol('unnamed');
 const ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i;
 
@@ -71,6 +77,8 @@ export class DownstreamPolicy {
   readonly limiter: KeyedLimiter;
   readonly rateLimiter: RateLimiter;
   readonly #hosts = new Map<string, ResolvedHostLimits>();
+  readonly #declared = new Map<string, HostLimits>();
+  readonly #share: number;
   readonly #defaults: ResolvedHostLimits;
   readonly #adaptive = new Map<string | typeof UNNAMED, AdaptiveLimit>();
   readonly #keyCache = new Map<string, string>();
@@ -90,7 +98,9 @@ export class DownstreamPolicy {
     assertInteger('global', global, { allowInfinity: true });
     for (const [host, limits] of Object.entries(downstream)) {
       this.#hosts.set(host.toLowerCase(), resolveHostLimits(host, limits, share));
+      this.#declared.set(host.toLowerCase(), limits);
     }
+    this.#share = share;
     this.#defaults = resolveHostLimits('*', defaults, share);
     const tuning = { ...adaptive, clock: this.#clock };
     const makeAdaptive = (limits: ResolvedHostLimits) =>
@@ -132,6 +142,35 @@ export class DownstreamPolicy {
   /** One process's limits for a key: its entry cut to the share, or the defaults. */
   limitsOf(key: string): ResolvedHostLimits {
     return this.#hosts.get(key) ?? this.#defaults;
+  }
+
+  /**
+   * Lowers a named host's fleet-wide limits while a run's override lasts (the job ledger's `limits`), cut to
+   * this process's share like the declared ones and never above them; `undefined` restores the declared
+   * limits. Tasks in flight finish; the next ones are admitted under the new limits. An adaptive host keeps
+   * its AIMD limit (its ceiling stays the declared one).
+   */
+  override(host: string, fleet: OverrideLimits | undefined): void {
+    const key = host.toLowerCase();
+    const declared = this.#declared.get(key);
+    if (!declared) {
+      throw new InvalidArgumentError(
+        'host',
+        host,
+        `one of the downstream hosts (${[...this.#declared.keys()]})`,
+      );
+    }
+    const lower = (asked: number | undefined, cap: number | undefined) =>
+      asked === undefined ? cap : Math.min(asked, cap ?? asked);
+    const limits = {
+      ...declared,
+      maxConcurrency: lower(fleet?.maxConcurrency, declared.maxConcurrency),
+      maxRequestsPerSecond: lower(fleet?.maxRequestsPerSecond, declared.maxRequestsPerSecond),
+    };
+    const resolved = resolveHostLimits(host, limits, this.#share);
+    this.#hosts.set(key, resolved);
+    if (!this.#adaptive.has(key)) this.limiter.setLimit(key, resolved.maxConcurrency);
+    this.rateLimiter.refresh(key);
   }
 
   stats(key: string): HostStats {

@@ -34,8 +34,8 @@ interface Waiter extends ListedWaiter<Waiter> {
 
 interface Bucket extends WaiterList<Waiter> {
   readonly key: string;
-  readonly perMs: number;
-  readonly burst: number;
+  perMs: number;
+  burst: number;
   tokens: number;
   stamp: number;
   timer: TimerHandle | undefined;
@@ -87,6 +87,21 @@ export class RateLimiter {
     if (!bucket) return this.#burstOf(key, this.#rateOf(key));
     this.#refill(bucket);
     return bucket.tokens;
+  }
+
+  /**
+   * Re-reads a key's rate and burst now (a run's override changed them): the tokens earned so far are kept
+   * up to the new burst, and from here on the bucket refills at the new rate.
+   */
+  refresh(key: string): void {
+    const bucket = this.#buckets.get(key);
+    if (!bucket) return;
+    this.#refill(bucket);
+    const perSecond = this.#rateOf(key);
+    // An unlimited rate needs no bucket: one with waiters keeps a very fast refill until they are served.
+    bucket.perMs = perSecond === Number.POSITIVE_INFINITY ? Number.MAX_VALUE : perSecond / 1000;
+    bucket.burst = perSecond === Number.POSITIVE_INFINITY ? bucket.burst : this.#burstOf(key, perSecond);
+    bucket.tokens = Math.min(bucket.tokens, bucket.burst);
   }
 
   /** Takes a token and returns 0, or returns the milliseconds until one is due (nothing taken). */

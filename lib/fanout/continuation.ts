@@ -65,6 +65,8 @@ const countsShape = {
   invokeCalls: count,
   deadLettered: count,
   undeliverable: count,
+  // Absent in continuations written before the job ledger.
+  cancelled: count.default(0),
 };
 
 const ContinuationSchema = z.strictObject({

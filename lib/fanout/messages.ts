@@ -39,6 +39,8 @@ export const TaskMessageSchema = z.strictObject(
       .max(1024, { error: 'is too long' }),
     attempt,
     retryDelaySeconds: z.number().int().min(0).max(900).optional(),
+    /** Its tasks were dead-lettered before and redriven: the ledger moves them out of `deadLettered`. */
+    redrive: z.literal(true, { error: 'is not true' }).optional(),
     tasks: z.array(RawTaskSchema, { error: 'is not an array of tasks' }).min(1, { error: 'is empty' }),
   },
   { error: 'is not an object' },
@@ -52,6 +54,8 @@ export interface TaskMessage {
   readonly key: string;
   readonly attempt: number;
   readonly retryDelaySeconds?: number;
+  /** Its tasks were dead-lettered before and redriven: the ledger moves them out of `deadLettered`. */
+  readonly redrive?: true;
   readonly tasks: readonly JobTask[];
 }
 
@@ -150,4 +154,32 @@ export function readDeadLetterBody(body: string): DeadLetterBody {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * A dead-letter body moved back to the work queue (`bounded-fanout redrive`, or the console's DLQ redrive)
+ * as work: its tasks again, from a fresh attempt, keyed by the SQS message id (the same for every delivery
+ * of that message, so its settlement stays once-only).
+ */
+export function redriveMessage(dead: DeadLetterMessage, messageId: string): TaskMessage {
+  return {
+    v: MESSAGE_VERSION,
+    kind: MessageKinds.TASKS,
+    jobId: dead.jobId,
+    runId: dead.runId,
+    key: `${dead.jobId}:${dead.runId}:redrive:${messageId}`,
+    attempt: 1,
+    redrive: true,
+    tasks: dead.tasks.map((t) => t.task),
+  };
+}
+
+/** A message body: a task message, or a redriven dead-letter message turned into one. */
+export function parseWorkBody(body: string, messageId: string): Parsed<TaskMessage> {
+  const parsed = parseTaskMessage(body);
+  if (parsed.ok) return parsed;
+  const dead = readDeadLetterBody(body);
+  if (dead.kind !== 'dead-letter') return parsed;
+  const again = parseTaskMessage(redriveMessage(dead.message, messageId));
+  return again.ok ? again : parsed;
 }

@@ -28,6 +28,8 @@ export interface TaskResult {
   readonly retryable?: boolean;
   /** Not started (the invocation's deadline was too near): handed on without spending an attempt. */
   readonly unstarted?: boolean;
+  /** Not started because its run was cancelled or failed (the job ledger said so): it ends here, counted. */
+  readonly cancelled?: boolean;
 }
 
 export interface SendEntry {
@@ -80,6 +82,11 @@ export interface SegmentOptions {
   readonly budget: FailureBudget;
   readonly counts: JobCounts;
   readonly shouldStop: () => boolean;
+  /**
+   * Awaited before each task is started: the orchestrator waits here while the job ledger says the run is
+   * paused (it returns at once otherwise, or when shouldStop() turns true).
+   */
+  readonly hold?: () => Promise<void>;
   readonly ports: SegmentPorts;
   readonly hooks?: SegmentHooks;
 }

@@ -118,6 +118,7 @@ class Segment {
       if (next.done) break;
       const item = next.value;
       if (item.index < startAt) continue;
+      if (this.#o.hold) await this.#o.hold();
       const stop = budget.tripped
         ? StopReasons.FAILURE_BUDGET
         : shouldStop()
@@ -253,6 +254,11 @@ class Segment {
           attempts: 1,
           error: 'no result from the worker',
         };
+        if (result.cancelled) {
+          // The run was cancelled or failed while this chunk waited: the task ends here, not a failure.
+          this.#counts.cancelled++;
+          continue;
+        }
         this.#o.budget.record(result.ok);
         if (result.ok) this.#counts.invokeSucceeded++;
         else {

@@ -14,8 +14,9 @@ the message as a whole, each task by its outcome:
   growing delay);
 - failed for good (any other failure), or retryable with its `maxAttempts` deliveries spent: to the
   dead-letter queue with its last error and the deliveries it had;
-- not started (the invocation's deadline was too near): in a new message with the same attempt, key
-  `<key>~<n>`, no delay, so running out of time spends no attempt.
+- not started (the invocation's deadline was too near, or its run is paused): in a new message with the
+  same attempt, key `<key>~<n>`, so running out of time or a pause spends no attempt;
+- not started because its run was cancelled or failed: it ends there, counted `cancelled`.
 The original message is then reported as processed, so SQS deletes it and never redelivers the succeeded
 neighbours. Each task thus ends exactly once: succeeded, or dead-lettered. The new messages' keys derive
 from the original's alone, so settling the same delivery twice sends the same keys, and the message-level
@@ -35,6 +36,8 @@ export interface FollowUp {
 export interface Settlement {
   readonly succeeded: number;
   readonly duplicates: number;
+  /** Tasks not started because their run was cancelled or failed. */
+  readonly cancelled: number;
   /** Messages carrying only the retryable failed tasks, for another attempt. */
   readonly retries: readonly FollowUp[];
   /** Messages carrying the tasks not started, with the same attempt. */
@@ -65,12 +68,14 @@ export function settleMessage(
 ): Settlement {
   let succeeded = 0;
   let duplicates = 0;
+  let cancelled = 0;
   const [retry, handOn]: JobTask[][] = [[], []];
   const deadLetters: DeadLetterTask[] = [];
   message.tasks.forEach((task, i) => {
     const outcome = outcomes[i] ?? { id: task.id, ok: false, attempts: 0, error: 'no outcome' };
     if (outcome.ok && outcome.duplicate) duplicates++;
     else if (outcome.ok) succeeded++;
+    else if (outcome.cancelled) cancelled++;
     else if (outcome.unstarted) handOn.push(task);
     else if (outcome.retryable !== false && message.attempt < maxAttempts) retry.push(task);
     else {
@@ -83,6 +88,7 @@ export function settleMessage(
   return {
     succeeded,
     duplicates,
+    cancelled,
     retries: followUps(message, retry, { attempt: attempt + 1, key: `${key}#${attempt + 1}`, delaySeconds }),
     handedOn: followUps(message, handOn, { attempt, key: handOnKey(key), delaySeconds: 0 }),
     deadLetters,

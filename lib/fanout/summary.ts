@@ -19,6 +19,8 @@ export interface JobCounts {
   deadLettered: number;
   /** Tasks that could be neither run, enqueued nor dead-lettered: each is logged with its error. */
   undeliverable: number;
+  /** Invoked tasks the worker did not start because the run was cancelled or failed (the job ledger). */
+  cancelled: number;
 }
 
 export interface JobPeaks {
@@ -34,13 +36,15 @@ export const StopReasons = {
   FAILURE_BUDGET: 'failure-budget',
   /** The manifest broke after some of its tasks were read: those ran; the job failed. */
   MANIFEST_ERROR: 'manifest-error',
+  /** The job ledger says the run was cancelled: reading stopped. */
+  CANCELLED: 'cancelled',
 } as const;
 export type StopReason = (typeof StopReasons)[keyof typeof StopReasons];
 
 export interface JobSummary {
   readonly jobId: string;
   readonly runId: string;
-  readonly status: 'succeeded' | 'failed';
+  readonly status: 'succeeded' | 'failed' | 'cancelled';
   /** Why it ended: all tasks handled, the failure budget tripped, or the manifest broke. */
   readonly reason: StopReason;
   /** The manifest's fault, when `reason` is `manifest-error`: `tasks: appears twice`. */
@@ -67,6 +71,7 @@ export const emptyCounts = (): JobCounts => ({
   invokeCalls: 0,
   deadLettered: 0,
   undeliverable: 0,
+  cancelled: 0,
 });
 
 export const emptyPeaks = (): JobPeaks => ({ inline: 0, enqueue: 0, invoke: 0 });

@@ -8,6 +8,8 @@ import {
   type IdempotencyMode,
   IdempotencyModes,
 } from '../../lib/config.js';
+import { InvalidArgumentError } from '../../lib/errors.js';
+import { type ListenAddress, parseListenAddress } from '../edge-listen.js';
 import { reportFormatOf } from '../report/write.js';
 import {
   endpointUrl,
@@ -26,6 +28,7 @@ export const Commands = {
   RUN: 'run',
   PLAN: 'plan',
   REDRIVE: 'redrive',
+  SERVE: 'serve',
   HELP: 'help',
   VERSION: 'version',
   STATUS: 'status',
@@ -73,6 +76,8 @@ export interface RunArgs extends Common {
   readonly retryFrom?: string;
   readonly reports: readonly string[];
   readonly endpoint?: string;
+  /** Where the runtime's one endpoint listens (undefined: 127.0.0.1:4566 when free, else a free port). */
+  readonly listen?: ListenAddress;
   /** Demo size (only used without --manifest and --retry-from). */
   readonly demoTasks?: number;
   /** The shared config with the flags applied (not yet checked as a whole). */
@@ -98,8 +103,15 @@ export interface RedriveArgs extends Common {
   readonly prefix?: string;
 }
 
+export interface ServeArgs extends Common {
+  readonly command: 'serve';
+  readonly listen?: ListenAddress;
+  readonly config: FanoutConfig;
+  readonly overrides: Partial<FanoutConfig>;
+}
+
 /** Commands with a help page of their own. */
-export const HelpTopics = ['run', 'plan', 'redrive', ...LedgerCommands] as const;
+export const HelpTopics = ['run', 'serve', 'plan', 'redrive', ...LedgerCommands] as const;
 export type HelpTopic = (typeof HelpTopics)[number];
 const commandList = `${HelpTopics.join(', ')}, help`;
 
@@ -112,7 +124,7 @@ export interface VersionArgs {
   readonly command: 'version';
 }
 
-export type ParsedArgs = RunArgs | PlanArgs | RedriveArgs | HelpArgs | VersionArgs | LedgerArgs;
+export type ParsedArgs = RunArgs | PlanArgs | RedriveArgs | ServeArgs | HelpArgs | VersionArgs | LedgerArgs;
 
 type OptionSpec = { type: 'string' | 'boolean'; multiple?: boolean; short?: string };
 
@@ -126,6 +138,12 @@ const limitOptions = Object.fromEntries(
   [...Object.keys(limitFlags), ...Object.keys(reservedFlags)].map((flag) => [flag, { type: 'string' }]),
 ) as Record<LimitFlag | keyof typeof reservedFlags, { type: 'string' }>;
 
+/** Where the runtime's one endpoint listens; a host other than loopback only with --allow-remote. */
+const listenOptions = {
+  listen: { type: 'string' },
+  'allow-remote': { type: 'boolean' },
+} as const satisfies Record<string, OptionSpec>;
+
 export const commandOptions = {
   run: {
     ...commonOptions,
@@ -137,6 +155,7 @@ export const commandOptions = {
     'allow-host': { type: 'string', multiple: true },
     endpoint: { type: 'string' },
     'demo-tasks': { type: 'string' },
+    ...listenOptions,
   },
   plan: {
     ...commonOptions,
@@ -154,6 +173,13 @@ export const commandOptions = {
     endpoint: { type: 'string' },
     region: { type: 'string' },
     prefix: { type: 'string' },
+  },
+  serve: {
+    ...commonOptions,
+    ...limitOptions,
+    idempotency: { type: 'string' },
+    'allow-host': { type: 'string', multiple: true },
+    ...listenOptions,
   },
 } as const satisfies Record<string, Record<string, OptionSpec>>;
 
@@ -189,6 +215,8 @@ export function parseCliArgs(
       return parseRun(values, common, env, base);
     case 'plan':
       return parsePlan(values, common, base);
+    case 'serve':
+      return parseServe(values, common, base);
     default:
       return parseRedrive(values, common);
   }
@@ -271,6 +299,13 @@ function parseRun(values: Values, common: Common, env: NodeJS.ProcessEnv, base: 
   });
   const allowHosts = ((values['allow-host'] as string[] | undefined) ?? []).map(hostOrCidr);
   const endpoint = values.endpoint === undefined ? undefined : endpointUrl(values.endpoint);
+  const listen = listenValue(values);
+  if (endpoint !== undefined && listen !== undefined) {
+    throw new UsageError(
+      '--listen and --endpoint cannot be used together: against --endpoint the run serves no endpoint of its own',
+      { flag: '--listen' },
+    );
+  }
   let demoTasks: number | undefined;
   if (values['demo-tasks'] !== undefined) demoTasks = integer('--demo-tasks', values['demo-tasks'], 1);
   else if (env[demoTasksEnv]) demoTasks = integer(demoTasksEnv, env[demoTasksEnv], 1);
@@ -282,10 +317,47 @@ function parseRun(values: Values, common: Common, env: NodeJS.ProcessEnv, base: 
     retryFrom,
     reports,
     endpoint,
+    listen,
     demoTasks,
     overrides,
     config: applyOverrides(base, overrides),
   };
+}
+
+function parseServe(values: Values, common: Common, base: FanoutConfig): ServeArgs {
+  const allowHosts = ((values['allow-host'] as string[] | undefined) ?? []).map(hostOrCidr);
+  const overrides = { ...limitOverrides(values), ...(allowHosts.length ? { allowHosts } : {}) };
+  return {
+    command: 'serve',
+    ...common,
+    listen: listenValue(values),
+    overrides,
+    config: applyOverrides(base, overrides),
+  };
+}
+
+/** --listen HOST:PORT, loopback unless --allow-remote; --allow-remote alone says nothing. */
+function listenValue(values: Values): ListenAddress | undefined {
+  const allowRemote = values['allow-remote'] === true;
+  if (values.listen === undefined) {
+    if (allowRemote)
+      throw new UsageError('--allow-remote needs --listen HOST:PORT', { flag: '--allow-remote' });
+    return undefined;
+  }
+  const raw = stringValue('--listen', values.listen) ?? '';
+  try {
+    return parseListenAddress(raw, { allowNonLoopback: allowRemote });
+  } catch (error) {
+    if (!(error instanceof InvalidArgumentError)) throw error;
+    const loopbackOnly = !allowRemote && error.message.includes('loopback');
+    throw UsageError.invalid(
+      '--listen',
+      raw,
+      loopbackOnly
+        ? 'a loopback address (127.0.0.1, [::1], localhost): the endpoint has no authentication, so anyone who reaches it could read the queues and invoke the functions; add --allow-remote to listen there anyway'
+        : 'HOST:PORT with an IP address or localhost, e.g. 127.0.0.1:4566',
+    );
+  }
 }
 
 function parsePlan(values: Values, common: Common, base: FanoutConfig): PlanArgs {

@@ -32,6 +32,8 @@ const usageCodes = new Set<string>([
   BUDGET_ERROR_CODE,
   ManifestErrorCodes.INVALID_MANIFEST,
   'BF_ENDPOINT_UNREACHABLE',
+  // --listen names an address that is taken or not on this machine.
+  'BF_EDGE_LISTEN',
   'ENOENT',
   'EISDIR',
   'EACCES',
@@ -55,7 +57,7 @@ export type Outcome =
   | { readonly error: unknown }
   | {
       readonly report: Pick<RunReport, 'invalid' | 'deadLettered' | 'interrupted' | 'unfinished'> &
-        Partial<Pick<RunReport, 'runtime'>>;
+        Partial<Pick<RunReport, 'runtime' | 'status' | 'cancelled' | 'undeliverable'>>;
     }
   | { readonly ok: true };
 
@@ -65,8 +67,14 @@ export function exitCodeFor(outcome: Outcome): ExitCode {
   const { report } = outcome;
   if (report.interrupted) return ExitCodes.INTERRUPTED;
   // The job itself failed (its manifest broke after some tasks ran): never 0, whatever the counts.
-  if (report.runtime?.status === 'failed') return ExitCodes.TASKS_FAILED;
-  return report.invalid > 0 || report.deadLettered > 0 || (report.unfinished ?? 0) > 0
+  if (report.runtime?.status === 'failed' || report.status === 'failed') return ExitCodes.TASKS_FAILED;
+  const notSucceeded =
+    report.invalid +
+    report.deadLettered +
+    (report.unfinished ?? 0) +
+    (report.cancelled ?? 0) +
+    (report.undeliverable ?? 0);
+  return notSucceeded > 0 || report.status === 'cancelled' || report.status === 'skipped'
     ? ExitCodes.TASKS_FAILED
     : ExitCodes.OK;
 }

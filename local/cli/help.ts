@@ -26,6 +26,15 @@ const limits = `Limits (over cdk.json's context; each checked with the others by
                                   (default ${d.idempotency})
   Every N is an integer >= 1. A reservation of 0 is refused: Lambda takes it as "throttle everything".`;
 
+const listen = `  --listen HOST:PORT              where the runtime's one endpoint listens: SQS, S3, DynamoDB, Lambda Invoke
+                                  and EventBridge PutEvents on one URL, routed by protocol as LocalStack's
+                                  edge port (default 127.0.0.1:4566 when free, else a free port on
+                                  127.0.0.1; the URL is printed). Loopback only: the endpoint has no
+                                  authentication, so anyone who reaches it can read the queues and the bucket
+                                  and invoke the functions
+  --allow-remote                  let --listen name an address other than loopback (0.0.0.0:4566): only on a
+                                  network you trust`;
+
 const common = `  --format text|json              text (default) prints progress and a summary table; json prints the report
   --verbose                       stack traces on errors (run: also the functions' own log lines)
   -h, --help                      this help`;
@@ -45,9 +54,12 @@ Options:
                                   127.0.0.1:8080, [::1]:8080, *.internal.example, 10.0.0.0/8); loopback,
                                   private and link-local destinations are refused otherwise, as in the cloud;
                                   an allowed name never reaches loopback or metadata addresses
-  --endpoint URL                  use this endpoint for SQS, S3 and DynamoDB (LocalStack) instead of the
-                                  embedded emulators
+  --endpoint URL                  use this endpoint for SQS, S3, DynamoDB and EventBridge (LocalStack, or a
+                                  \`bounded-fanout serve\`) instead of the embedded emulators; the run's own
+                                  functions run here (against a serve, under a prefix of the run's own, so the
+                                  serve's worker does not take the run's messages)
   --demo-tasks N                  size of the built-in demo (default 3000; or set ${demoTasksEnv})
+${listen}
 ${common}
 
 ${limits}
@@ -86,17 +98,35 @@ Options:
   --region REGION                 AWS region (default: AWS_REGION, else us-east-1)
 ${common}`;
 
+export const serveHelp = `bounded-fanout serve [options]
+
+Runs the local runtime with the stack and no job, until Ctrl-C: the embedded emulators behind one endpoint, the
+stack's queue, dead-letter queue, tables and bucket, the orchestrator and worker behind the Lambda Invoke API,
+and the event-source poller driving the worker. Prints the endpoint and the resource names; then any AWS SDK
+client or CLI, or \`bounded-fanout run --endpoint URL\`, works against it as against LocalStack.
+
+Options:
+  --allow-host HOST[:PORT]|CIDR   let the functions' requests reach this private host (as for run)
+${listen}
+${common}
+
+${limits}
+
+Exit codes: 0 stopped by Ctrl-C (SIGINT or SIGTERM); 2 bad usage or config, or the address is taken.`;
+
 export const mainHelp = `bounded-fanout: scheduled, bounded fan-out work, run on this machine.
 
 Usage:
   bounded-fanout run [--manifest FILE|s3://...] [--report FILE.json|FILE.html] [limits] [options]
   bounded-fanout plan [--manifest FILE] [--latency-ms N] [limits]
+  bounded-fanout serve [--listen HOST:PORT] [limits]
   bounded-fanout redrive --endpoint URL
 ${ledgerUsageLines}
   bounded-fanout help [COMMAND]
 
 Commands:
   run       run a job end to end on the local runtime (the built-in demo with no --manifest)
+  serve     the local runtime with the stack and no job, on one endpoint, until Ctrl-C
   plan      print the concurrency budget and cost table, without running anything
   redrive   move dead-lettered messages back to the work queue
 ${ledgerCommandLines}
@@ -107,6 +137,8 @@ Run \`bounded-fanout help run\` for the options of one command.`;
 export function helpText(topic?: HelpTopic): string {
   if (topic !== undefined && isLedgerCommand(topic)) return ledgerHelp[topic];
   switch (topic) {
+    case 'serve':
+      return serveHelp;
     case 'run':
       return runHelp;
     case 'plan':

@@ -20,6 +20,8 @@ export interface LedgerTargetArgs {
   readonly region?: string;
   /** The stack's resource prefix: the job table and the worker are named from it. */
   readonly prefix: string;
+  /** Days a finished run's record is kept (the shared config's resultsRetentionDays, as the functions use). */
+  readonly retentionDays: number;
   readonly verbose: boolean;
   readonly format: 'text' | 'json';
 }
@@ -140,6 +142,7 @@ function targetOf(values: Values, base: FanoutConfig): LedgerTargetArgs {
     endpoint,
     region,
     prefix,
+    retentionDays: base.resultsRetentionDays,
     verbose: values.verbose === true,
     format: oneOf('--format', values.format, ['text', 'json'] as const, 'text'),
   };

@@ -5,6 +5,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { JobLedgerTable } from '../../lib/aws/job-ledger-table.js';
 import { resourceNames } from '../../lib/config.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import type { RunRecord } from '../../lib/ledger/run-record.js';
@@ -15,11 +16,14 @@ import { UsageError } from './usage-error.js';
 export type ResourceNames = ReturnType<typeof resourceNames>;
 
 /** The store on the stack's job table: the one place that names the implementation. */
-export type JobLedgerFactory = (dynamodb: DynamoDBClient, tableName: string) => JobLedger;
+export type JobLedgerFactory = (
+  dynamodb: DynamoDBClient,
+  tableName: string,
+  retentionDays: number,
+) => JobLedger;
 
-export const createJobLedger: JobLedgerFactory = () => {
-  throw new Error('The job ledger store (lib/aws/job-ledger-table.ts) is not on this branch yet');
-};
+export const createJobLedger: JobLedgerFactory = (dynamodb, tableName, retentionDays) =>
+  new JobLedgerTable(dynamodb, { tableName, retentionDays });
 
 export interface LedgerTarget {
   readonly ledger: JobLedger;
@@ -45,7 +49,7 @@ export function openLedgerTarget(
   const where = `the job table ${names.jobTable} ${args.endpoint ? `at ${args.endpoint}` : 'in AWS'}`;
   const translate = (error: unknown) => translateError(error, where, args.endpoint);
   return {
-    ledger: translated(factory(dynamodb, names.jobTable), translate),
+    ledger: translated(factory(dynamodb, names.jobTable, args.retentionDays), translate),
     names,
     endpoint: args.endpoint,
     where,

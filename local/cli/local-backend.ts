@@ -1,5 +1,6 @@
-// The AWS side of a CLI run: the embedded emulators (the default), or the endpoint given with --endpoint
-// (LocalStack serves SQS, S3 and DynamoDB on one URL). The manifest file goes into the stack's data bucket,
+// The AWS side of a CLI run: the embedded emulators behind the runtime's one endpoint (the default, listening
+// at --listen), or the endpoint given with --endpoint (LocalStack, or a `bounded-fanout serve`: SQS, S3,
+// DynamoDB and EventBridge on one URL). The manifest file goes into the stack's data bucket,
 // under the manifests prefix, and the orchestrator reads it from there as it would in the cloud.
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
@@ -14,12 +15,16 @@ import {
 import type { FanoutConfig } from '../../lib/config.js';
 import { contentTypeOf } from '../../lib/manifest/index.js';
 import { type Backend, type BackendInfo, BackendKinds, startBackend } from '../backend.js';
+import { EDGE_HEALTH_PATH, EDGE_SERVICE_NAME } from '../edge.js';
+import type { ListenAddress } from '../edge-listen.js';
 import { createResources, localCredentials } from '../resources.js';
 import { manifestFileFormat } from './manifest-file.js';
 import { asEndpointError } from './sqs-endpoint.js';
 
 export interface CliBackend {
   readonly info: BackendInfo;
+  /** Set when --endpoint is a `bounded-fanout serve`: the stack it serves. */
+  readonly serve?: { readonly prefix: string };
   stop(): Promise<void>;
 }
 
@@ -27,23 +32,50 @@ export async function openBackend({
   endpoint,
   region,
   log,
+  listen,
 }: {
   endpoint?: string;
   region?: string;
   log: (line: string) => void;
+  /** Where the runtime's one endpoint listens (no --endpoint): default 127.0.0.1:4566 when free. */
+  listen?: ListenAddress;
 }): Promise<CliBackend> {
   if (endpoint !== undefined) {
+    const serve = await probeServe(endpoint);
     const info: BackendInfo = {
       kind: BackendKinds.LOCALSTACK,
-      endpoints: { sqs: endpoint, s3: endpoint, dynamodb: endpoint },
+      endpoints: { sqs: endpoint, s3: endpoint, dynamodb: endpoint, events: endpoint },
       region: region ?? 'us-east-1',
-      description: `the endpoint ${endpoint} (SQS, S3 and DynamoDB)`,
+      description: `the endpoint ${endpoint} (SQS, S3, DynamoDB and EventBridge${serve ? ', a bounded-fanout serve' : ''})`,
     };
     log(`[bounded-fanout] backend: ${info.description}`);
-    return { info, stop: async () => {} };
+    return { info, ...(serve ? { serve } : {}), stop: async () => {} };
   }
-  const backend: Backend = await startBackend({ kind: BackendKinds.EMULATORS, region, log });
+  const backend: Backend = await startBackend({
+    kind: BackendKinds.EMULATORS,
+    region,
+    log,
+    edge: { listen },
+  });
   return { info: backend, stop: () => backend.stop() };
+}
+
+/** The stack a `bounded-fanout serve` at `endpoint` serves (its health route), or undefined for anything else. */
+export async function probeServe(endpoint: string): Promise<{ prefix: string } | undefined> {
+  try {
+    const response = await fetch(new URL(EDGE_HEALTH_PATH, endpoint), { signal: AbortSignal.timeout(2_000) });
+    if (!response.ok) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    const body = (await response.json()) as { service?: unknown; prefix?: unknown };
+    return body.service === EDGE_SERVICE_NAME && typeof body.prefix === 'string'
+      ? { prefix: body.prefix }
+      : undefined;
+  } catch {
+    // Not a serve (LocalStack answers 404 or an S3 error; an endpoint that is down is reported by its first use).
+    return undefined;
+  }
 }
 
 /** Creates the stack's resources (as the runtime would) and uploads the manifest; returns its s3:// URI. */

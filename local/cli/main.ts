@@ -39,6 +39,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
         const { planCommand } = await import('./commands/plan.js');
         return await planCommand(args, io);
       }
+      case 'serve': {
+        const { serveCommand } = await import('./commands/serve.js');
+        return await serveCommand(args, io);
+      }
       case 'redrive': {
         const { runRedrive } = await import('./commands/redrive.js');
         return await runRedrive(args, io);

@@ -54,10 +54,15 @@ export function assembleReport(inputs: AssembleInputs): RunReport {
   const unfinished = local.unfinished;
   return {
     jobId: local.jobId,
+    ...(local.runId ? { runId: local.runId } : {}),
+    status: local.status,
+    ...(local.reason ? { reason: local.reason } : {}),
     submitted: local.submitted,
     invalid: local.invalid,
     succeeded: local.succeeded,
     deadLettered: local.deadLettered,
+    cancelled: local.cancelled,
+    undeliverable: local.undeliverable,
     durationMs: local.durationMs,
     peaks,
     limits,

@@ -98,10 +98,21 @@ export interface LatencyHistogramData {
 
 export interface RunReport {
   readonly jobId: string;
+  readonly runId?: string;
+  /**
+   * The run's status as the job ledger has it once it ended (succeeded, partial, failed, cancelled,
+   * skipped), else the local runtime's (stopped, refused, broken): the same as `bounded-fanout status`.
+   */
+  readonly status?: string;
+  readonly reason?: string;
   readonly submitted: number;
   readonly invalid: number;
   readonly succeeded: number;
   readonly deadLettered: number;
+  /** Tasks not started because the run was cancelled or failed. */
+  readonly cancelled?: number;
+  /** Failed tasks SQS refused even as a lone dead letter (each logged with its error). */
+  readonly undeliverable?: number;
   readonly durationMs: number;
   readonly peaks: ReportPeaks;
   readonly limits: ReportLimits;

@@ -49,6 +49,8 @@ export async function startHarness(
     AWS_ENDPOINT_URL_SQS: backend.endpoints.sqs,
     AWS_ENDPOINT_URL_S3: backend.endpoints.s3,
     AWS_ENDPOINT_URL_DYNAMODB: backend.endpoints.dynamodb,
+    // The local endpoint's event bus, or LocalStack's EventBridge: a Run Finished event never heads for AWS.
+    ...(backend.endpoints.events ? { AWS_ENDPOINT_URL_EVENTBRIDGE: backend.endpoints.events } : {}),
     ...extraEnv,
   });
   const env: NodeJS.ProcessEnv = {
@@ -57,6 +59,7 @@ export async function startHarness(
     [EnvVars.QUEUE_URL]: resources.queueUrl,
     [EnvVars.DLQ_URL]: resources.deadLetterQueueUrl,
     [EnvVars.IDEMPOTENCY_TABLE]: resources.idempotencyTable,
+    [EnvVars.JOB_TABLE]: resources.jobTable,
     [EnvVars.BUCKET]: resources.bucket,
     [EnvVars.WORKER_FUNCTION]: `${prefix}-worker`,
     [EnvVars.ORCHESTRATOR_FUNCTION]: `${prefix}-orchestrator`,

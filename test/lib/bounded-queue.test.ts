@@ -67,7 +67,7 @@ describe('BoundedQueue', () => {
       const controller = new AbortController();
       const cancelled = q.get({ signal: controller.signal });
       controller.abort();
-      await expect(cancelled).rejects.toBeDefined();
+      await expect(cancelled).rejects.toBe(controller.signal.reason);
     }
     expect(q.waitingGet).toBe(1);
     await q.put(42);

@@ -99,7 +99,29 @@ describe('startBackend', () => {
       expect(backendEnvironment(started, 'http://127.0.0.1:1')).toMatchObject({
         AWS_ENDPOINT_URL_SQS: started.endpoints.sqs,
         AWS_ENDPOINT_URL_LAMBDA: 'http://127.0.0.1:1',
+        // The local endpoint's event bus: the functions' Run Finished events never head for AWS.
+        AWS_ENDPOINT_URL_EVENTBRIDGE: started.edge?.url,
       });
+      expect(started.endpoints.events).toBe(started.edge?.url);
+      expect(started.endpoints.sqs).not.toBe(started.edge?.url);
+    } finally {
+      await started.stop();
+    }
+  });
+
+  it('with edge: every service is reached through the one local endpoint', async () => {
+    const started = await startBackend({
+      kind: 'emulators',
+      log: () => {},
+      edge: { listen: { host: '127.0.0.1', port: 0 } },
+    });
+    try {
+      const url = started.edge?.url;
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(started.endpoints).toEqual({ sqs: url, s3: url, dynamodb: url, events: url });
+      const env = backendEnvironment(started);
+      for (const name of ['SQS', 'S3', 'DYNAMODB', 'EVENTBRIDGE'])
+        expect(env[`AWS_ENDPOINT_URL_${name}`]).toBe(url);
     } finally {
       await started.stop();
     }

@@ -4,6 +4,7 @@
 // which the forged task names, is never called).
 import { describe, expect, it } from 'vitest';
 import { withDefaults } from '../../lib/config.js';
+import { startBackend } from '../../local/backend.js';
 import { ownEndpointEntries } from '../../local/own-endpoints.js';
 import { createResources } from '../../local/resources.js';
 import { runLocalJob } from '../../local/run-local-job.js';
@@ -14,7 +15,9 @@ const target = trackTargets();
 
 describe('the local runtime keeps tasks off its own endpoints', () => {
   it('refuses every loopback and unspecified spelling of each endpoint port, and the endpoint name', () => {
-    expect(ownEndpointEntries(['http://127.0.0.1:4566', 'http://localstack.local:4510', undefined])).toEqual([
+    expect(
+      ownEndpointEntries(['http://127.0.0.1:4566', 'http://localstack.local:4510', undefined], []),
+    ).toEqual([
       '127.0.0.0/8:4566',
       '[::1]:4566',
       '0.0.0.0:4566',
@@ -25,6 +28,54 @@ describe('the local runtime keeps tasks off its own endpoints', () => {
       '[::]:4510',
       'localstack.local:4510',
     ]);
+  });
+
+  it("refuses each port on this machine's own interface addresses too (the emulators listen on all)", () => {
+    expect(ownEndpointEntries(['http://127.0.0.1:4566'], ['192.0.2.2', 'fd00::2'])).toEqual([
+      '127.0.0.0/8:4566',
+      '[::1]:4566',
+      '0.0.0.0:4566',
+      '[::]:4566',
+      '192.0.2.2:4566',
+      '[fd00::2]:4566',
+    ]);
+  });
+
+  it('a forged SendMessage through the one local endpoint is refused though 127.0.0.1 is allowed', async () => {
+    const victim = await target();
+    const edged = await startBackend({
+      kind: 'emulators',
+      log: () => {},
+      edge: { listen: { host: '127.0.0.1', port: 0 } },
+    });
+    try {
+      const edge = edged.edge?.url ?? '';
+      const config = { prefix: uniquePrefix('edge'), allowHosts: ['127.0.0.1'], maxReceiveCount: 1 };
+      const tasks = [
+        {
+          id: 'inject',
+          url: `${edge}/`,
+          method: 'POST',
+          mode: 'inline',
+          headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AmazonSQS.ListQueues' },
+          body: '{}',
+        },
+        { id: 'fine', url: victim.url('queue', 'fine') },
+      ];
+      const report = await runLocalJob({ jobId: 'edge', tasks }, { config, backend: edged });
+      expect(report).toMatchObject({
+        submitted: 2,
+        succeeded: 1,
+        deadLettered: 1,
+        invalid: 0,
+        unaccounted: 0,
+      });
+      expect(report.deadLetteredTasks.map((t) => [t.id, t.error])).toEqual([
+        ['inject', expect.stringContaining('an endpoint of the runtime itself')],
+      ]);
+    } finally {
+      await edged.stop();
+    }
   });
 
   it('a forged SendMessage to the emulator is refused though 127.0.0.1 is allowed', async () => {

@@ -2,7 +2,9 @@
 // table, and the JSON and HTML reports. Ctrl-C once stops taking new work and lets in-flight tasks finish; twice
 // cuts them off. Either way the summary and the reports are written, listing every unfinished task for
 // `--retry-from`. A third Ctrl-C ends the process at once with the counts so far.
+import { randomBytes } from 'node:crypto';
 import { validateBudget } from '../../../lib/budget.js';
+import type { FanoutConfig } from '../../../lib/config.js';
 import { AbortError } from '../../../lib/errors.js';
 import { assembleReport, socketLimits } from '../../report/assemble.js';
 import { TimelineSampler } from '../../report/timeline.js';
@@ -31,7 +33,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
   let backend: CliBackend | undefined;
   const signals = new Interrupts();
   try {
-    const config = validateBudget({
+    const base = validateBudget({
       ...args.config,
       allowHosts: [...new Set([...args.config.allowHosts, ...source.allowHosts])],
     });
@@ -43,7 +45,9 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
         `Demo: ${source.demo.manifest.expected.submitted.toLocaleString('en-US')} tasks against a target server at ${source.demo.server.url} (varied latency, some 429s with Retry-After, some permanent failures, ${source.demo.manifest.expected.invalid} malformed lines).\n`,
       );
     }
-    backend = await openBackend({ endpoint: args.endpoint, log });
+    backend = await openBackend({ endpoint: args.endpoint, listen: args.listen, log });
+    if (backend.info.edge) io.stderr.write(`[bounded-fanout] endpoint: ${backend.info.edge.url}\n`);
+    const config = runConfigFor(base, backend, io);
     const uri =
       source.uri ?? (await uploadManifest(config, backend.info, source.file ?? '', source.objectName));
     const demoServer = source.demo?.server;
@@ -153,6 +157,20 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
 }
 
 /**
+ * Against a `bounded-fanout serve` of the same stack, the serve's own worker polls the stack's queue and would
+ * take the run's messages (run with the serve's allow list, counted in no report): the run then uses resources
+ * of its own, under a prefix of its own, on the same endpoint, as two stacks would share one LocalStack.
+ */
+function runConfigFor(config: FanoutConfig, backend: CliBackend, io: CliIo): FanoutConfig {
+  if (backend.serve?.prefix !== config.prefix) return config;
+  const prefix = `${config.prefix}-run-${randomBytes(3).toString('hex')}`;
+  io.stderr.write(
+    `[bounded-fanout] ${backend.info.endpoints.sqs} is a bounded-fanout serve of the stack "${config.prefix}": this run uses resources of its own there, prefix "${prefix}"\n`,
+  );
+  return { ...config, prefix };
+}
+
+/**
  * With --verbose the functions' log lines are shown too. The runtime takes JSON lines off stderr while the job
  * runs, so they are written through the stream's own write, taken before the run.
  */
@@ -160,7 +178,7 @@ function verboseLines(io: CliIo, live: LiveProgress): (line: string) => void {
   const write = io.stderr.write.bind(io.stderr);
   return (line) => {
     live.onLogLine(line);
-    write(line.endsWith('\n') ? line : `${line}\n`);
+    write(line.endsWith('\n') ? line : `$line\n`);
   };
 }
 

@@ -17,6 +17,8 @@ export interface CliRun {
   readonly done: Promise<CliResult>;
   /** Resolves once stderr or stdout has printed text matching `pattern`. */
   waitFor(pattern: RegExp): Promise<void>;
+  /** What it has printed so far. */
+  output(): { stdout: string; stderr: string };
 }
 
 export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): CliRun {
@@ -51,6 +53,7 @@ export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
   return {
     child,
     done,
+    output: () => ({ stdout, stderr }),
     waitFor: (pattern) =>
       new Promise<void>((resolve, reject) => {
         waiters.push({ pattern, resolve });

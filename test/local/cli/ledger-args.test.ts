@@ -16,7 +16,13 @@ function usage(argv: string[]): UsageError {
   throw new Error(`expected ${argv.join(' ')} to be refused`);
 }
 
-const base = { endpoint: undefined, region: undefined, prefix: defaultConfig.prefix, verbose: false };
+const base = {
+  endpoint: undefined,
+  region: undefined,
+  prefix: defaultConfig.prefix,
+  retentionDays: defaultConfig.resultsRetentionDays,
+  verbose: false,
+};
 
 describe('ledger command arguments', () => {
   it('parses each command with its defaults', () => {
@@ -52,6 +58,7 @@ describe('ledger command arguments', () => {
       endpoint: 'http://127.0.0.1:4566',
       region: 'eu-west-1',
       prefix: 'acme',
+      retentionDays: defaultConfig.resultsRetentionDays,
       verbose: false,
       format: 'json',
       job: 'j1',

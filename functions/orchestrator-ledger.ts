@@ -1,0 +1,56 @@
+// The orchestrator's side of the job ledger: it records a new run under the schedule's overlap policy,
+// waits while the run is paused, stops reading when the run is cancelled or failed elsewhere, applies the
+// run's limit overrides, and settles each segment's counts (one write per segment).
+import type { SegmentLimits } from '../lib/fanout/segment.js';
+import { type JobCounts, type StopReason, StopReasons } from '../lib/fanout/summary.js';
+import type { RunControl } from '../lib/ledger/run-control.js';
+import type { CountDelta, RunLimits, RunRecord } from '../lib/ledger/run-record.js';
+import { RunStatuses } from '../lib/ledger/run-record.js';
+import { isLive } from '../lib/ledger/run-rules.js';
+
+/** How long a paused orchestrator sleeps between looks at the ledger (its record is cached 2 s anyway). */
+export const PAUSE_POLL_MS = 1_000;
+
+/** What the segment's counts add to the ledger: one task read is one submitted. */
+export function segmentDelta(before: JobCounts, after: JobCounts): CountDelta {
+  const d = (k: keyof JobCounts) => after[k] - before[k];
+  return {
+    submitted: d('read'),
+    succeeded: d('inlineSucceeded') + d('invokeSucceeded'),
+    deadLettered: d('deadLettered'),
+    undeliverable: d('undeliverable'),
+    invalid: d('invalid'),
+    cancelled: d('cancelled'),
+  };
+}
+
+/** A run's overrides only lower the deployed limits (lib/ledger/run-limits.ts checks them when set). */
+export function withOverrides(limits: SegmentLimits, overrides: RunLimits | undefined): SegmentLimits {
+  const inline = overrides?.inlineConcurrency;
+  return inline !== undefined && inline < limits.inline ? { ...limits, inline } : limits;
+}
+
+/** Why reading stopped when the ledger says the run is over (cancelled, or failed elsewhere). */
+export function ledgerStop(record: RunRecord | undefined): StopReason | undefined {
+  if (!record || isLive(record.status)) return undefined;
+  return record.status === RunStatuses.CANCELLED ? StopReasons.CANCELLED : StopReasons.FAILURE_BUDGET;
+}
+
+/** The segment's `hold`: returns once the run is not paused, or when the deadline comes near. */
+export function pauseHold(
+  control: RunControl,
+  jobId: string,
+  runId: string,
+  deadlineNear: () => boolean,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+): () => Promise<void> {
+  return async () => {
+    // The cached record (refreshed every 2 s) answers the per-task question without a read.
+    if (control.peek(jobId, runId)?.status !== RunStatuses.PAUSED) return;
+    while (!deadlineNear()) {
+      await sleep(PAUSE_POLL_MS);
+      const record = await control.view(jobId, runId);
+      if (record?.status !== RunStatuses.PAUSED) return;
+    }
+  };
+}

@@ -1,0 +1,94 @@
+// The job ledger as a handler uses it: one per container. Settles a unit of work (an SQS message, an
+// orchestrator segment), then does what every settler does (lib/ledger/after-settle.ts: trip the fleet's
+// failure budget, end a complete run, write its result object and put its event); follows each run's
+// status and limits through a RunControl, read at most once per run every 2 s.
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { runFinishedPorts } from '../lib/aws/run-finished.js';
+import { errorText } from '../lib/fanout/segment.js';
+import { afterSettle } from '../lib/ledger/after-settle.js';
+import type { JobLedger, SettleInput, StatusChange } from '../lib/ledger/job-ledger.js';
+import { RunControl } from '../lib/ledger/run-control.js';
+import type { RunRecord } from '../lib/ledger/run-record.js';
+import type { FunctionRuntime } from './runtime.js';
+
+export class RunLedger {
+  readonly control: RunControl;
+  readonly #ledger: JobLedger;
+  readonly #rt: FunctionRuntime;
+  readonly #logger: Logger;
+  #applied: string | undefined;
+
+  constructor(ledger: JobLedger, rt: FunctionRuntime, logger: Logger) {
+    this.#ledger = ledger;
+    this.#rt = rt;
+    this.#logger = logger;
+    this.control = new RunControl(ledger);
+  }
+
+  get store(): JobLedger {
+    return this.#ledger;
+  }
+
+  /** Settles once per key and ends the run if that made it complete; the record as it now stands. */
+  async settle(input: SettleInput): Promise<RunRecord | undefined> {
+    const { applied, record } = await this.#ledger.settle(input);
+    if (!applied) {
+      this.#logger.warn('ledger: already settled, not counted again', {
+        jobId: input.jobId,
+        runId: input.runId,
+        key: input.key,
+        known: record !== undefined,
+      });
+    }
+    this.control.note(record);
+    const after = await afterSettle(record, {
+      ledger: this.#ledger,
+      ...runFinishedPorts({
+        s3: this.#rt.aws.s3,
+        events: this.#rt.aws.events,
+        bucket: this.#rt.wiring.bucket,
+        resultsPrefix: this.#rt.config.resultsPrefix,
+      }),
+      onError: (what, error, r) =>
+        this.#logger.error(`run ended but its ${what} was not written`, {
+          jobId: r.jobId,
+          runId: r.runId,
+          error: errorText(error),
+        }),
+    });
+    this.control.note(after.record);
+    if (after.finished && after.record) this.#logger.info('run finished', { run: after.record });
+    return after.record;
+  }
+
+  /**
+   * Puts a run's downstream overrides on this container's policy (restoring the declared limits of hosts the
+   * run does not override), once per record version: the run a container works on sets its hosts' limits.
+   */
+  applyDownstream(record: RunRecord | undefined): void {
+    const policy = this.#rt.downstream;
+    if (!policy || !record) return;
+    const mark = `${record.jobId}\u0000${record.runId}\u0000${record.version}`;
+    if (mark === this.#applied) return;
+    const overrides = record.limits?.downstream ?? {};
+    for (const host of Object.keys(this.#rt.config.downstream)) {
+      try {
+        policy.override(host, overrides[host]);
+      } catch (error) {
+        this.#logger.warn('downstream override not applied', { host, error: errorText(error) });
+      }
+    }
+    this.#applied = mark;
+  }
+
+  async setStatus(jobId: string, runId: string, change: StatusChange): Promise<RunRecord | undefined> {
+    const { record } = await this.#ledger.setStatus(jobId, runId, change);
+    this.control.note(record);
+    return record;
+  }
+}
+
+/** The container's RunLedger, or undefined when no job table is wired. */
+export function runLedgerOf(rt: FunctionRuntime, logger: Logger): RunLedger | undefined {
+  return rt.ledger ? new RunLedger(rt.ledger, rt, logger) : undefined;
+}

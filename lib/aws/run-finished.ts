@@ -1,0 +1,58 @@
+// The AWS side of ending a run (lib/ledger/after-settle.ts): the result object in S3, the record first and
+// then every part the run's writers left (orchestrator segments and worker messages), and the `Run
+// Finished` event on the account's default EventBridge bus, for users to route where they like.
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { AfterSettlePorts } from '../ledger/after-settle.js';
+import type { RunRecord } from '../ledger/run-record.js';
+import { ResultWriter, resultKey } from './results.js';
+
+export const RunFinishedEvent = { SOURCE: 'bounded-fanout', DETAIL_TYPE: 'Run Finished' } as const;
+
+export interface RunFinishedOptions {
+  readonly s3: S3Client;
+  readonly events: EventBridgeClient;
+  /** The data bucket; without one no result object is written and the event carries no URI. */
+  readonly bucket?: string;
+  readonly resultsPrefix: string;
+}
+
+export function runFinishedPorts(o: RunFinishedOptions): Omit<AfterSettlePorts, 'ledger' | 'onError'> {
+  const { bucket } = o;
+  return {
+    resultUri: (r) => (bucket ? `s3://${bucket}/${resultKey(o.resultsPrefix, r.jobId, r.runId)}` : undefined),
+    writeResult: async (r) => {
+      if (!bucket) return;
+      const writer = new ResultWriter(o.s3, {
+        bucket,
+        jobId: r.jobId,
+        runId: r.runId,
+        segment: 0,
+        prefix: o.resultsPrefix,
+      });
+      await writer.finish(r);
+    },
+    announce: (r) => announceRunFinished(o.events, r),
+  };
+}
+
+/** Puts one `Run Finished` event, detail the run record (with its resultUri); throws if it was refused. */
+export async function announceRunFinished(events: EventBridgeClient, record: RunRecord): Promise<void> {
+  const out = await events.send(
+    new PutEventsCommand({
+      Entries: [
+        {
+          Source: RunFinishedEvent.SOURCE,
+          DetailType: RunFinishedEvent.DETAIL_TYPE,
+          Detail: JSON.stringify(record),
+          Resources: [],
+        },
+      ],
+    }),
+  );
+  if (out.FailedEntryCount) {
+    const entry = out.Entries?.[0];
+    throw new Error(`Run Finished event refused: ${entry?.ErrorCode} ${entry?.ErrorMessage}`);
+  }
+}

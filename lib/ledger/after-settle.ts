@@ -1,0 +1,68 @@
+// What every writer of the ledger does with the record its settle returned, the orchestrator and the
+// workers alike: trip the fleet-wide failure budget, and end the run when it is complete. Ending is one
+// conditional write (JobLedger.finish), so of any number of settlers seeing the run complete at once
+// exactly one wins; only the winner writes the result object and announces the run (in that order, so
+// an event's result URI points at a written object).
+import type { JobLedger } from './job-ledger.js';
+import { LIVE_STATUSES, RunReasons, type RunRecord, RunStatuses } from './run-record.js';
+import { budgetExceeded, finalStatus, isComplete, isLive } from './run-rules.js';
+
+export interface AfterSettlePorts {
+  readonly ledger: JobLedger;
+  /** The URI the result object will have (`s3://bucket/key`), undefined with no bucket. */
+  readonly resultUri?: (record: RunRecord) => string | undefined;
+  /** Writes the result object of a finished run: the record first, then every part. */
+  readonly writeResult?: (record: RunRecord) => Promise<void>;
+  /** Puts the `Run Finished` event. */
+  readonly announce?: (record: RunRecord) => Promise<void>;
+  /** A result or event that could not be written: the run stays ended; this says so. */
+  readonly onError?: (what: 'result' | 'event', error: unknown, record: RunRecord) => void;
+}
+
+export interface AfterSettle {
+  /** The record as it now stands (after a budget trip, or as finished). */
+  readonly record: RunRecord | undefined;
+  /** This caller ended the run. */
+  readonly finished: boolean;
+}
+
+export async function afterSettle(
+  record: RunRecord | undefined,
+  ports: AfterSettlePorts,
+): Promise<AfterSettle> {
+  if (!record) return { record, finished: false };
+  let current = record;
+  if (isLive(current.status) && budgetExceeded(current, current.toleratedFailurePercent)) {
+    const change = await ports.ledger.setStatus(current.jobId, current.runId, {
+      status: RunStatuses.FAILED,
+      reason: RunReasons.FAILURE_BUDGET,
+      detail: budgetDetail(current),
+      from: LIVE_STATUSES,
+    });
+    current = change.record ?? current;
+  }
+  if (!isComplete(current)) return { record: current, finished: false };
+  const ended = await ports.ledger.finish(current, finalStatus(current), ports.resultUri?.(current));
+  if (!ended) return { record: current, finished: false };
+  await attempt('result', () => ports.writeResult?.(ended), ports, ended);
+  await attempt('event', () => ports.announce?.(ended), ports, ended);
+  return { record: ended, finished: true };
+}
+
+export function budgetDetail(r: RunRecord): string {
+  const failed = r.deadLettered + r.undeliverable;
+  return `${failed} of ${r.succeeded + failed} finished tasks failed, more than the ${r.toleratedFailurePercent}% tolerated`;
+}
+
+async function attempt(
+  what: 'result' | 'event',
+  write: () => Promise<void> | undefined,
+  ports: AfterSettlePorts,
+  record: RunRecord,
+): Promise<void> {
+  try {
+    await write();
+  } catch (error) {
+    ports.onError?.(what, error, record);
+  }
+}

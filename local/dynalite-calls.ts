@@ -1,0 +1,107 @@
+// Single-item DynamoDB calls straight to dynalite, in its wire JSON (attribute values stay as the caller
+// sent them: no SDK marshalling round trip). The DynamoDB front (local/dynamo-front.ts) builds its
+// TransactWriteItems from these. dynalite checks that an Authorization header is there, never a signature.
+import { Agent, request } from 'node:http';
+
+export type AttributeMap = Record<string, unknown>;
+
+export interface DynaliteAnswer {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+  /** The answer as dynalite sent it, to pass on unchanged. */
+  readonly raw: string;
+}
+
+const FAKE_AUTHORIZATION =
+  'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0';
+
+export class DynaliteCalls {
+  readonly #url: URL;
+  readonly #agent = new Agent({ keepAlive: true, maxSockets: 32 });
+  readonly #keySchemas = new Map<string, Promise<readonly string[]>>();
+
+  constructor(endpoint: string) {
+    this.#url = new URL(endpoint);
+  }
+
+  call(operation: string, body: object): Promise<DynaliteAnswer> {
+    const payload = JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: this.#url.hostname,
+          port: this.#url.port,
+          method: 'POST',
+          path: '/',
+          agent: this.#agent,
+          headers: {
+            'content-type': 'application/x-amz-json-1.0',
+            'content-length': Buffer.byteLength(payload),
+            'x-amz-target': `DynamoDB_20120810.${operation}`,
+            'x-amz-date': '20260101T000000Z',
+            authorization: FAKE_AUTHORIZATION,
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', reject);
+          res.on('end', () => {
+            const raw = Buffer.concat(chunks).toString('utf8');
+            resolve({ status: res.statusCode ?? 500, body: raw ? JSON.parse(raw) : {}, raw });
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  /** Like `call`, but a refusal throws DynaliteRefusal (for the reads and restores that must not fail). */
+  async ok(operation: string, body: object): Promise<Record<string, unknown>> {
+    const answer = await this.call(operation, body);
+    if (answer.status !== 200) throw new DynaliteRefusal(operation, answer);
+    return answer.body;
+  }
+
+  /** The table's key attribute names (hash, then range), from DescribeTable, remembered per table. */
+  keySchema(tableName: string): Promise<readonly string[]> {
+    let schema = this.#keySchemas.get(tableName);
+    if (!schema) {
+      schema = this.ok('DescribeTable', { TableName: tableName }).then((out) => {
+        const table = out.Table as { KeySchema: { AttributeName: string; KeyType: string }[] };
+        return [...table.KeySchema]
+          .sort((a, b) => (a.KeyType === 'HASH' ? -1 : b.KeyType === 'HASH' ? 1 : 0))
+          .map((k) => k.AttributeName);
+      });
+      schema.catch(() => this.#keySchemas.delete(tableName));
+      this.#keySchemas.set(tableName, schema);
+    }
+    return schema;
+  }
+
+  /** A table was deleted or created through the front: its key schema may change. */
+  forget(tableName: string): void {
+    this.#keySchemas.delete(tableName);
+  }
+
+  destroy(): void {
+    this.#agent.destroy();
+  }
+}
+
+/** dynalite refused a call the front needed (a missing table, a bad key): its answer goes back as it is. */
+export class DynaliteRefusal extends Error {
+  readonly answer: DynaliteAnswer;
+  constructor(operation: string, answer: DynaliteAnswer) {
+    super(`dynalite ${operation} answered ${answer.status}: ${answer.raw}`);
+    this.name = 'DynaliteRefusal';
+    this.answer = answer;
+  }
+}
+
+export function isConditionalCheckFailed(answer: DynaliteAnswer): boolean {
+  return (
+    answer.status === 400 && String(answer.body.__type ?? '').endsWith('#ConditionalCheckFailedException')
+  );
+}

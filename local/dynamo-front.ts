@@ -1,0 +1,200 @@
+// A DynamoDB endpoint on 127.0.0.1 in front of dynalite, which has no TransactWriteItems (dynalite 4): every
+// request goes on to dynalite unchanged, except `DynamoDB_20120810.TransactWriteItems`, answered here from
+// dynalite's single-item calls (local/dynamo-transact.ts) under a lock per table. A transaction holds its
+// tables' locks exclusively; every other item call through the front (reads and writes, the idempotency
+// table's too) holds its table's lock shared, so those stay concurrent with each other and never see a
+// transaction half applied. A failed transaction leaves every item as it was and answers exactly as DynamoDB:
+// HTTP 400, `TransactionCanceledException` with one `CancellationReasons` entry per action, so the SDK throws
+// the same error it throws in AWS.
+//
+// Not emulated (LocalStack and AWS have real transactions): atomicity across a crash (kill -9 between two
+// actions leaves the first applied); ClientRequestToken idempotency (a retried token applies again);
+// TransactionConflict (transactions here wait their turn instead of failing); writes that bypass the front
+// (straight to dynalite) are not locked; TransactGetItems; consumed capacity and item collection metrics.
+import { randomBytes } from 'node:crypto';
+import {
+  Agent,
+  createServer,
+  type IncomingMessage,
+  request,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { crc32 } from 'node:zlib';
+import { DynaliteCalls, DynaliteRefusal } from './dynalite-calls.js';
+import {
+  error,
+  parseActions,
+  TransactRequestError,
+  transactWrite,
+  type WireAnswer,
+} from './dynamo-transact.js';
+import { NamedLocks } from './rw-lock.js';
+
+export interface DynamoFront {
+  /** `http://127.0.0.1:<port>`: give it to the SDK as the DynamoDB endpoint. */
+  readonly endpoint: string;
+  close(): Promise<void>;
+}
+
+export interface DynamoFrontOptions {
+  /** dynalite's endpoint, `http://127.0.0.1:<port>`. */
+  readonly target: string;
+  readonly port?: number;
+}
+
+const TRANSACT_WRITE = 'DynamoDB_20120810.TransactWriteItems';
+const SINGLE_TABLE = new Set(['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'Scan']);
+const MULTI_TABLE = new Set(['BatchGetItem', 'BatchWriteItem']);
+const SCHEMA_CHANGES = new Set(['CreateTable', 'DeleteTable']);
+
+export async function startDynamoFront({ target, port = 0 }: DynamoFrontOptions): Promise<DynamoFront> {
+  const dynalite = new DynaliteCalls(target);
+  const locks = new NamedLocks();
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const targetUrl = new URL(target);
+  const server = createServer((req, res) => {
+    readBody(req)
+      .then((body) => route(req, body))
+      .then((answer) => send(res, answer))
+      .catch((err: unknown) => send(res, failure(err)));
+  });
+
+  async function route(req: IncomingMessage, body: Buffer): Promise<Forwarded> {
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const operation = target.split('.')[1] ?? '';
+    const parsed = parseJson(body);
+    if (target === TRANSACT_WRITE) {
+      if (parsed === undefined)
+        return json(error('SerializationException', 'Start of structure or map found where not expected'));
+      const actions = parseActions(parsed);
+      const answer = await locks.with(
+        actions.map((a) => a.tableName),
+        true,
+        () => transactWrite(dynalite, actions),
+      );
+      return json(answer);
+    }
+    const tables = tablesOf(operation, parsed);
+    const answer = await locks.with(tables, false, () => forward(req, body));
+    if (SCHEMA_CHANGES.has(operation))
+      dynalite.forget(String((parsed as { TableName?: unknown })?.TableName));
+    return answer;
+  }
+
+  function forward(req: IncomingMessage, body: Buffer): Promise<Forwarded> {
+    return new Promise((resolve, reject) => {
+      const out = request(
+        {
+          host: targetUrl.hostname,
+          port: targetUrl.port,
+          method: req.method,
+          path: req.url,
+          headers: req.headers,
+          agent,
+        },
+        (answer) => {
+          readBody(answer)
+            .then((data) =>
+              resolve({ status: answer.statusCode ?? 502, headers: answer.headers, body: data }),
+            )
+            .catch(reject);
+        },
+      );
+      out.on('error', reject);
+      out.end(body);
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let closed: Promise<void> | undefined;
+  return {
+    endpoint,
+    close() {
+      closed ??= closeServer(server).finally(() => {
+        agent.destroy();
+        dynalite.destroy();
+      });
+      return closed;
+    },
+  };
+}
+
+interface Forwarded {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: Buffer;
+}
+
+/** The tables an item call touches (none for table-level calls, which need no lock). */
+function tablesOf(operation: string, body: unknown): string[] {
+  const b = body as { TableName?: unknown; RequestItems?: Record<string, unknown> } | undefined;
+  if (SINGLE_TABLE.has(operation) && typeof b?.TableName === 'string') return [b.TableName];
+  if (MULTI_TABLE.has(operation) && b?.RequestItems && typeof b.RequestItems === 'object') {
+    return Object.keys(b.RequestItems);
+  }
+  return [];
+}
+
+/** An answer of ours with DynamoDB's headers (the CRC32 the SDK may check, a request id). */
+function json({ status, body }: WireAnswer): Forwarded {
+  return {
+    status,
+    headers: {
+      'content-type': 'application/x-amz-json-1.0',
+      'x-amzn-requestid': randomBytes(26).toString('hex').toUpperCase(),
+      'x-amz-crc32': String(crc32(body)),
+    },
+    body: Buffer.from(body),
+  };
+}
+
+function failure(err: unknown): Forwarded {
+  if (err instanceof TransactRequestError) return json(error('ValidationException', err.message));
+  if (err instanceof DynaliteRefusal) return json({ status: err.answer.status, body: err.answer.raw });
+  const message = err instanceof Error ? err.message : String(err);
+  return json({
+    status: 500,
+    body: JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message }),
+  });
+}
+
+function send(res: ServerResponse, { status, headers, body }: Forwarded): void {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    // Node sets the framing headers for the body it writes.
+    if (value !== undefined && name !== 'transfer-encoding' && name !== 'connection') out[name] = value;
+  }
+  out['content-length'] = String(body.length);
+  res.writeHead(status, out);
+  res.end(body);
+}
+
+function readBody(stream: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => resolve(Buffer.concat(chunks)));
+    stream.on('error', reject);
+  });
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return body.length === 0 ? undefined : JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+}

@@ -1,0 +1,279 @@
+// The local runtime's one endpoint, as LocalStack's edge port: SQS, S3, DynamoDB, Lambda and EventBridge on one
+// URL, each request routed by its protocol (edge-route.ts) to the emulator or the Invoke server that plays the
+// service, or answered here (EventBridge, by the in-memory bus). Bodies stream through both ways (a large S3
+// object is never held whole), status, headers and bodies pass unchanged, and the Host header too: fauxqs
+// builds a queue's URL from it, so queues created through here are named on this endpoint and SQS clients,
+// which send each call to its QueueUrl's origin, keep coming back here. Sockets to each upstream are bounded
+// by one keep-alive Agent per upstream origin; an upstream that does not answer gets a one-line 502.
+import {
+  Agent,
+  createServer,
+  type IncomingMessage,
+  request,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { Socket } from 'node:net';
+import { assertInteger } from '../lib/errors.js';
+import { endpointUrlOf, type ListenAddress, listenAt } from './edge-listen.js';
+import { type Service, Services, serviceOf } from './edge-route.js';
+import { EventBus, EventBusRequestError, MAX_PUT_EVENTS_BYTES } from './event-bus.js';
+
+export type EdgeUpstreams = Partial<Record<Exclude<Service, 'events'>, string>>;
+
+/** The edge's own route: what runs behind it, for `run --endpoint` and tools (LocalStack has /_localstack/health). */
+export const EDGE_HEALTH_PATH = '/_bounded-fanout/health';
+export const EDGE_SERVICE_NAME = 'bounded-fanout';
+
+export interface EdgeOptions {
+  /** Where each service is served; Lambda may be given later (setUpstream) once the Invoke server listens. */
+  readonly upstreams: EdgeUpstreams;
+  /** The bus PutEvents lands on; one of the edge's own when not given. */
+  readonly eventBus?: EventBus;
+  /** Where to listen; default 127.0.0.1:4566 when free, else a free port (edge-listen.ts). */
+  readonly listen?: ListenAddress;
+  /** Sockets open at once to one upstream server (keep-alive; more requests wait for one). 64 by default. */
+  readonly maxSocketsPerUpstream?: number;
+  /** What the health route reports besides the services (the stack's names, say). */
+  readonly info?: () => Record<string, unknown>;
+}
+
+const LABELS: Record<Service, string> = {
+  sqs: 'SQS',
+  s3: 'S3',
+  dynamodb: 'DynamoDB',
+  lambda: 'Lambda',
+  events: 'EventBridge',
+};
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'upgrade',
+  // The client's 100-continue was answered here already (Node does when no checkContinue listener is set).
+  'expect',
+]);
+
+interface Pooled {
+  readonly agent: Agent;
+  open: number;
+  peak: number;
+}
+
+export class Edge {
+  readonly eventBus: EventBus;
+  readonly #server: Server;
+  readonly #upstreams: EdgeUpstreams;
+  readonly #pools = new Map<string, Pooled>();
+  readonly #maxSockets: number;
+  #info: () => Record<string, unknown>;
+  #url: string | undefined;
+
+  private constructor(options: EdgeOptions) {
+    this.#maxSockets = assertInteger('maxSocketsPerUpstream', options.maxSocketsPerUpstream ?? 64);
+    for (const url of Object.values(options.upstreams)) {
+      if (url !== undefined) new URL(url); // a bad upstream fails here, not on the first request
+    }
+    this.#upstreams = { ...options.upstreams };
+    this.eventBus = options.eventBus ?? new EventBus();
+    this.#info = options.info ?? (() => ({}));
+    this.#server = createServer((req, res) => this.#handle(req, res));
+  }
+
+  /** Starts an edge and resolves once it listens. */
+  static async start(options: EdgeOptions): Promise<Edge> {
+    const edge = new Edge(options);
+    edge.#url = endpointUrlOf(await listenAt(edge.#server, options.listen));
+    return edge;
+  }
+
+  /** `http://HOST:PORT` of the endpoint. */
+  get url(): string {
+    return this.#url as string;
+  }
+
+  /** Points a service at another upstream (the Invoke server of the run now), or at none (502). */
+  setUpstream(service: Exclude<Service, 'events'>, url: string | undefined): void {
+    if (url !== undefined) new URL(url);
+    this.#upstreams[service] = url;
+  }
+
+  /** What the health route reports besides the services, from now on. */
+  setInfo(info: () => Record<string, unknown>): void {
+    this.#info = info;
+  }
+
+  /** Most sockets open at once to each upstream origin so far. */
+  peakSockets(): Record<string, number> {
+    return Object.fromEntries([...this.#pools].map(([origin, pool]) => [origin, pool.peak]));
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+    for (const pool of this.#pools.values()) pool.agent.destroy();
+    this.#pools.clear();
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method === 'GET' && req.url === EDGE_HEALTH_PATH) {
+      this.#health(res);
+      return;
+    }
+    const service = serviceOf(req);
+    if (service === Services.EVENTS) {
+      this.#events(req, res).catch((error) => jsonError(res, 500, 'InternalException', String(error)));
+      return;
+    }
+    const upstream = this.#upstreams[service];
+    if (!upstream) badGateway(req, res, `no ${LABELS[service]} endpoint is running behind it`);
+    else this.#proxy(req, res, service, new URL(upstream));
+  }
+
+  #proxy(req: IncomingMessage, res: ServerResponse, service: Service, upstream: URL): void {
+    const forward = request({
+      host: upstream.hostname,
+      port: upstream.port,
+      method: req.method,
+      path: req.url,
+      headers: withoutHopByHop(req.headers),
+      agent: this.#pool(upstream.origin).agent,
+    });
+    forward.on('response', (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, withoutHopByHop(answer.headers));
+      answer.pipe(res);
+      answer.on('error', (error) => res.destroy(error));
+    });
+    forward.on('error', (error) => {
+      req.unpipe(forward);
+      if (res.headersSent) return void res.destroy(error);
+      const code = (error as NodeJS.ErrnoException).code ?? error.message;
+      badGateway(req, res, `the ${LABELS[service]} endpoint ${upstream.origin} does not answer (${code})`);
+    });
+    // A client that goes away mid-transfer takes the upstream request with it.
+    res.on('close', () => {
+      if (!res.writableFinished) forward.destroy();
+    });
+    req.pipe(forward);
+  }
+
+  #pool(origin: string): Pooled {
+    let pool = this.#pools.get(origin);
+    if (!pool) {
+      const agent = new Agent({
+        keepAlive: true,
+        maxSockets: this.#maxSockets,
+        maxFreeSockets: this.#maxSockets,
+      });
+      const created: Pooled = { agent, open: 0, peak: 0 };
+      const connect = agent.createConnection.bind(agent);
+      // Counts the sockets the agent really opens: the bound is checked on them, not on the option.
+      agent.createConnection = ((...args: Parameters<typeof connect>) => {
+        const socket = connect(...args) as Socket;
+        created.open++;
+        created.peak = Math.max(created.peak, created.open);
+        socket.once('close', () => created.open--);
+        return socket;
+      }) as typeof agent.createConnection;
+      pool = created;
+      this.#pools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  async #events(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const body = await readLimited(req, 4 * MAX_PUT_EVENTS_BYTES);
+    if (body === undefined) {
+      return jsonError(res, 413, 'RequestEntityTooLargeException', 'Request size exceeded the 256 KiB limit');
+    }
+    if (target !== 'AWSEvents.PutEvents') {
+      return jsonError(
+        res,
+        400,
+        'UnknownOperationException',
+        `The local event bus answers only PutEvents, not ${target}`,
+      );
+    }
+    let input: unknown;
+    try {
+      input = JSON.parse(body.toString('utf8') || '{}');
+    } catch {
+      return jsonError(res, 400, 'SerializationException', 'The request body is not JSON');
+    }
+    try {
+      sendJson(res, 200, this.eventBus.putEvents(input));
+    } catch (error) {
+      if (!(error instanceof EventBusRequestError)) throw error;
+      jsonError(res, 400, error.type, error.message);
+    }
+  }
+
+  #health(res: ServerResponse): void {
+    const services = Object.fromEntries(
+      Object.values(Services).map((s) => [
+        s,
+        s === Services.EVENTS || this.#upstreams[s] ? 'running' : 'down',
+      ]),
+    );
+    sendJson(res, 200, { service: EDGE_SERVICE_NAME, endpoint: this.url, services, ...this.#info() });
+  }
+}
+
+function withoutHopByHop(headers: NodeJS.Dict<string | string[]>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+  }
+  return out;
+}
+
+/** 502 with one line; the rest of the request body is read and dropped, and the connection closed. */
+function badGateway(req: IncomingMessage, res: ServerResponse, why: string): void {
+  const text = `bounded-fanout endpoint: ${why}\n`;
+  res.writeHead(502, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-errortype': 'BadGateway',
+    connection: 'close',
+  });
+  res.end(text);
+  req.resume();
+}
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/x-amz-json-1.1',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+function jsonError(res: ServerResponse, status: number, type: string, message: string): void {
+  if (res.headersSent) return void res.destroy();
+  sendJson(res, status, { __type: type, message }, { 'x-amzn-errortype': type });
+}
+
+/** The body, or undefined past `limit` bytes (the rest is read and dropped, never held). */
+async function readLimited(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size <= limit) chunks.push(chunk as Buffer);
+  }
+  return size > limit ? undefined : Buffer.concat(chunks);
+}

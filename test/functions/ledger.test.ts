@@ -1,0 +1,333 @@
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { Message } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OrchestratorResult } from '../../functions/orchestrator.js';
+import type { FunctionRuntime } from '../../functions/runtime.js';
+import { EnvVars, IdempotencyModes } from '../../lib/config.js';
+import type { JobLedger } from '../../lib/ledger/job-ledger.js';
+import type { RunRecord } from '../../lib/ledger/run-record.js';
+import { redrive } from '../../local/cli/commands/redrive.js';
+import { localCredentials } from '../../local/resources.js';
+import { type CountingServer, startCountingServer } from '../helpers/counting-server.js';
+import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
+
+// The job ledger through the real handlers: the orchestrator and the worker against the backend's real
+// queue, DLQ, tables and bucket, a real HTTP target on 127.0.0.1 that counts requests per task, and the
+// ledger's records read back with the real store. Queue messages are received with the real SQS API and
+// handed to the worker as Lambda's event source would.
+
+quietPowertools();
+
+let h: Harness;
+let server: CountingServer;
+let runtime: FunctionRuntime;
+let runtimeOff: FunctionRuntime;
+let ledger: JobLedger;
+let s3: S3Client;
+let orchestrator: (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<OrchestratorResult>;
+type Worker = (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<unknown>;
+let worker: Worker;
+let workerOff: Worker;
+/** Called when the target receives a request: the test's hook into "while tasks run". */
+let onRequest: (path: string, n: number) => void = () => {};
+/** Whether `/fixable/` paths answer 404 (a partner's bug, fixed before a redrive). */
+let broken = true;
+
+beforeAll(async () => {
+  server = await startCountingServer({ delayMs: 1 });
+  server.script((req) => {
+    onRequest(req.path, req.n);
+    if (req.path.includes('/fail/')) return { status: 404 };
+    if (req.path.includes('/fixable/') && broken) return { status: 404 };
+    if (req.path.includes('/slow/')) return { delayMs: 3_000 };
+    return undefined;
+  });
+  h = await startHarness({
+    perInvocationConcurrency: 4,
+    maxReceiveCount: 3,
+    pauseRecheckSeconds: 0,
+    idempotency: IdempotencyModes.MESSAGE,
+  });
+  const { createRuntime } = await import('../../functions/runtime.js');
+  const { createWorkerHandler } = await import('../../functions/worker.js');
+  const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
+  runtime = createRuntime(h.env);
+  // The same tables with worker idempotency off: the ledger alone must keep a redelivery from counting twice.
+  runtimeOff = createRuntime({
+    ...h.env,
+    [EnvVars.CONFIG]: JSON.stringify({ ...h.config, idempotency: IdempotencyModes.OFF }),
+  });
+  worker = createWorkerHandler(() => runtime) as Worker;
+  workerOff = createWorkerHandler(() => runtimeOff) as Worker;
+  orchestrator = createOrchestratorHandler(() => runtime);
+  ledger = runtime.ledger!;
+  s3 = new S3Client({ region: 'us-east-1', credentials: localCredentials, forcePathStyle: true });
+});
+
+afterAll(async () => {
+  await runtime?.destroy();
+  await runtimeOff?.destroy();
+  await server?.close();
+  s3?.destroy();
+  h?.destroy();
+});
+
+const hits = (id: string) => server.requests.filter((r) => r.path.endsWith(`/${id}`)).length;
+const url = (id: string, kind = '') => `${server.url}/${kind ? `${kind}/` : ''}${id}`;
+const queued = (prefix: string, n: number, kind = '') =>
+  Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}${i}`,
+    url: url(`${prefix}${i}`, kind),
+    mode: 'queue',
+  }));
+
+/** Receives what the work queue holds now (deleting it) and hands it to `handler`, until it is empty. */
+async function drain(handler: Worker = worker, rounds = 50): Promise<number> {
+  let delivered = 0;
+  for (let i = 0; i < rounds; i++) {
+    const messages = await drainQueue(h.sqs, h.resources.queueUrl);
+    if (messages.length === 0) return delivered;
+    delivered += messages.length;
+    for (let j = 0; j < messages.length; j += 10)
+      await handler(sqsEvent(messages.slice(j, j + 10)), fakeContext());
+  }
+  throw new Error(`queue not empty after ${rounds} rounds`);
+}
+
+const counts = (r: RunRecord | undefined) =>
+  r && {
+    submitted: r.submitted,
+    succeeded: r.succeeded,
+    deadLettered: r.deadLettered,
+    undeliverable: r.undeliverable,
+    invalid: r.invalid,
+    cancelled: r.cancelled,
+  };
+
+async function resultLines(record: RunRecord): Promise<Record<string, unknown>[]> {
+  const key = record.resultUri!.replace(`s3://${h.resources.bucket}/`, '');
+  const object = await s3.send(new GetObjectCommand({ Bucket: h.resources.bucket, Key: key }));
+  return (await object.Body!.transformToString())
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+}
+
+describe('job ledger through the handlers', () => {
+  it('records a run: every task counted once, ended once by its last settle, result object and status partial', async () => {
+    const tasks = [
+      ...queued('a', 40),
+      ...queued('af', 4, 'fail'),
+      ...Array.from({ length: 5 }, (_, i) => ({ id: `ai${i}`, url: url(`ai${i}`), mode: 'inline' })),
+      { id: 'bad1', url: 'nope' },
+      { id: 'bad2', url: url('x'), timeoutMs: -1 },
+    ];
+    const result = await orchestrator({ jobId: 'ledger-a', runId: 'r1', tasks }, fakeContext());
+    expect(result.status).toBe('succeeded');
+    if (result.status !== 'succeeded') return;
+    // The orchestrator settled its segment; the queued tasks are not settled yet, so the run is not over.
+    expect(counts(result.run)).toEqual({
+      submitted: 51,
+      succeeded: 5,
+      deadLettered: 0,
+      undeliverable: 0,
+      invalid: 2,
+      cancelled: 0,
+    });
+    expect(result.run?.manifestDone).toBe(true);
+    expect(result.run?.finishedAt).toBeUndefined();
+    await drain();
+    const record = await ledger.getRun('ledger-a', 'r1');
+    expect(counts(record)).toEqual({
+      submitted: 51,
+      succeeded: 45,
+      deadLettered: 4,
+      undeliverable: 0,
+      invalid: 2,
+      cancelled: 0,
+    });
+    expect(record).toMatchObject({ status: 'partial', manifestDone: true });
+    expect(record?.finishedAt).toBeGreaterThan(0);
+    for (let i = 0; i < 40; i++) expect(hits(`a${i}`)).toBe(1);
+    const lines = await resultLines(record!);
+    expect(lines[0]).toMatchObject({ type: 'summary', jobId: 'ledger-a', runId: 'r1', status: 'partial' });
+    expect(lines.filter((l) => l.type === 'invalid').map((l) => l.id)).toEqual(['bad1', 'bad2']);
+    expect(
+      lines
+        .filter((l) => l.type === 'dead-letter')
+        .map((l) => (l.task as { id: string }).id)
+        .sort(),
+    ).toEqual(['af0', 'af1', 'af2', 'af3']);
+  });
+
+  it('counts a message delivered twice, or redelivered after a crash, once: with and without worker idempotency', async () => {
+    await orchestrator({ jobId: 'ledger-b', runId: 'r1', tasks: queued('b', 50) }, fakeContext());
+    const messages: Message[] = await drainQueue(h.sqs, h.resources.queueUrl);
+    expect(messages).toHaveLength(2);
+    const [first, second] = messages.map((m) => sqsEvent([m]));
+    // A redelivery after a crash that lost the idempotency record: the same message again through a worker
+    // with idempotency off, while the run still has work: its tasks run again, its counts are added once.
+    await worker(first, fakeContext());
+    await workerOff(first, fakeContext());
+    const half = await ledger.getRun('ledger-b', 'r1');
+    expect(half?.succeeded).toBe(25);
+    expect(half?.finishedAt).toBeUndefined();
+    // A duplicate delivery: the same message twice at once, through the idempotent worker.
+    await Promise.all([worker(second, fakeContext()), worker(second, fakeContext())]);
+    const record = await ledger.getRun('ledger-b', 'r1');
+    expect(counts(record)).toEqual({
+      submitted: 50,
+      succeeded: 50,
+      deadLettered: 0,
+      undeliverable: 0,
+      invalid: 0,
+      cancelled: 0,
+    });
+    expect(record?.status).toBe('succeeded');
+    const firstIds = (JSON.parse(messages[0].Body!) as { tasks: { id: string }[] }).tasks.map((t) => t.id);
+    for (let i = 0; i < 50; i++) expect(hits(`b${i}`)).toBe(firstIds.includes(`b${i}`) ? 2 : 1);
+    // A late redelivery after the run finished (its tasks may run again within the container's 2 s cache of
+    // the record, with idempotency off) adds nothing: its key was settled.
+    await workerOff(second, fakeContext());
+    expect(counts(await ledger.getRun('ledger-b', 'r1'))).toEqual(counts(record));
+  });
+
+  it('a pause longer than maxReceiveCount receives loses nothing; resumed, every task runs once', async () => {
+    await drainQueue(h.sqs, h.resources.deadLetterQueueUrl); // earlier tests' dead letters
+    await orchestrator({ jobId: 'ledger-c', runId: 'r1', tasks: queued('c', 30) }, fakeContext());
+    await ledger.setStatus('ledger-c', 'r1', { status: 'paused', from: ['running'] });
+    // Six receives of the run's work, twice maxReceiveCount: each puts the messages back as new ones.
+    for (let round = 0; round < 6; round++) {
+      const messages = await drainQueue(h.sqs, h.resources.queueUrl);
+      expect(messages.map((m) => JSON.parse(m.Body!).tasks.length).reduce((a, b) => a + b, 0)).toBe(30);
+      await worker(
+        sqsEvent(messages),
+        fakeContext(() => 60_000),
+      );
+      // The worker's cached record may be read again only after 2 s: it stays paused here anyway.
+    }
+    expect(await drainQueue(h.sqs, h.resources.deadLetterQueueUrl, { keep: true })).toEqual([]);
+    for (let i = 0; i < 30; i++) expect(hits(`c${i}`)).toBe(0);
+    await ledger.setStatus('ledger-c', 'r1', { status: 'running', from: ['paused'] });
+    await new Promise((r) => setTimeout(r, 2_100)); // the worker's cached copy expires (not an assertion)
+    await drain();
+    for (let i = 0; i < 30; i++) expect(hits(`c${i}`)).toBe(1);
+    const record = await ledger.getRun('ledger-c', 'r1');
+    expect(record?.status).toBe('succeeded');
+    expect(counts(record)).toMatchObject({ submitted: 30, succeeded: 30, cancelled: 0, deadLettered: 0 });
+  });
+
+  it('cancel stops fast: no task starts once the cancel is seen, the rest end cancelled, counts exact', async () => {
+    // Two messages of 10 tasks; the first four (the in-flight limit) are slow. The cancel lands while
+    // they are in flight; when they answer (3 s later) the worker's cached record is stale and re-read.
+    const tasks = [...queued('ds', 4, 'slow'), ...queued('d', 16)];
+    await orchestrator(
+      { jobId: 'ledger-d', runId: 'r1', limits: { tasksPerMessage: 10 }, tasks },
+      fakeContext(),
+    );
+    let cancelled: Promise<unknown> | undefined;
+    onRequest = (path) => {
+      if (path.endsWith('/ds3'))
+        cancelled ??= ledger.setStatus('ledger-d', 'r1', {
+          status: 'cancelled',
+          reason: 'cancelled',
+          from: ['running', 'paused'],
+        });
+    };
+    await drain();
+    onRequest = () => {};
+    await cancelled;
+    const started = server.requests.filter((r) => /^\/(slow\/ds|d)\d+$/.test(r.path)).length;
+    // The four in flight when the cancel landed finished; nothing else started.
+    expect(started).toBe(4);
+    const record = await ledger.getRun('ledger-d', 'r1');
+    expect(record).toMatchObject({ status: 'cancelled', reason: 'cancelled' });
+    expect(counts(record)).toEqual({
+      submitted: 20,
+      succeeded: 4,
+      deadLettered: 0,
+      undeliverable: 0,
+      invalid: 0,
+      cancelled: 16,
+    });
+    expect(record?.finishedAt).toBeGreaterThan(0);
+  });
+
+  it('the failure budget is judged on the fleet’s counts: the run fails, later messages end cancelled', async () => {
+    // 10% tolerated; the first message's 10 tasks all fail for good (404), the next four messages' do not.
+    const tasks = [...queued('ef', 10, 'fail'), ...queued('e', 40)];
+    await orchestrator(
+      { jobId: 'ledger-e', runId: 'r1', toleratedFailurePercent: 10, limits: { tasksPerMessage: 10 }, tasks },
+      fakeContext(),
+    );
+    const messages = await drainQueue(h.sqs, h.resources.queueUrl);
+    const first = messages.filter((m) => m.Body!.includes('"ef0"'));
+    const rest = messages.filter((m) => !m.Body!.includes('"ef0"'));
+    await worker(sqsEvent(first), fakeContext());
+    expect(await ledger.getRun('ledger-e', 'r1')).toMatchObject({
+      status: 'failed',
+      reason: 'failure-budget',
+    });
+    await worker(sqsEvent(rest), fakeContext());
+    for (let i = 0; i < 40; i++) expect(hits(`e${i}`)).toBe(0);
+    const record = await ledger.getRun('ledger-e', 'r1');
+    expect(counts(record)).toEqual({
+      submitted: 50,
+      succeeded: 0,
+      deadLettered: 10,
+      undeliverable: 0,
+      invalid: 0,
+      cancelled: 40,
+    });
+    expect(record).toMatchObject({ status: 'failed', reason: 'failure-budget' });
+    expect(record?.finishedAt).toBeGreaterThan(0);
+  });
+
+  it('redrive runs dead-lettered tasks again: each succeeds once, and the run’s counts move to succeeded', async () => {
+    await drainQueue(h.sqs, h.resources.deadLetterQueueUrl); // earlier tests' dead letters
+    await orchestrator({ jobId: 'ledger-g', runId: 'r1', tasks: queued('g', 12, 'fixable') }, fakeContext());
+    await drain();
+    expect(await ledger.getRun('ledger-g', 'r1')).toMatchObject({
+      status: 'partial',
+      submitted: 12,
+      succeeded: 0,
+      deadLettered: 12,
+    });
+    broken = false;
+    const moved = await redrive({
+      sqs: h.sqs,
+      queueUrl: h.resources.queueUrl,
+      deadLetterQueueUrl: h.resources.deadLetterQueueUrl,
+    });
+    expect(moved.moved).toBeGreaterThanOrEqual(1);
+    await drain();
+    // Once refused (404), once run again and answered.
+    for (let i = 0; i < 12; i++) expect(hits(`g${i}`)).toBe(2);
+    expect(await drainQueue(h.sqs, h.resources.deadLetterQueueUrl, { keep: true })).toEqual([]);
+    const record = await ledger.getRun('ledger-g', 'r1');
+    expect(counts(record)).toEqual({
+      submitted: 12,
+      succeeded: 12,
+      deadLettered: 0,
+      undeliverable: 0,
+      invalid: 0,
+      cancelled: 0,
+    });
+    // The run keeps the status it ended with (its result object lists what was dead-lettered then).
+    expect(record?.status).toBe('partial');
+  });
+
+  it('overlap: forbid (the default) skips a new run while the last one runs, and starts nothing', async () => {
+    await orchestrator({ jobId: 'ledger-f', runId: 'r1', tasks: queued('f', 5) }, fakeContext());
+    const skipped = await orchestrator(
+      { jobId: 'ledger-f', runId: 'r2', tasks: queued('g', 5) },
+      fakeContext(),
+    );
+    expect(skipped).toEqual({ status: 'skipped', jobId: 'ledger-f', runId: 'r2', previousRunId: 'r1' });
+    expect(await ledger.getRun('ledger-f', 'r2')).toMatchObject({ status: 'skipped', reason: 'overlap' });
+    expect((await ledger.getRun('ledger-f'))?.runId).toBe('r1');
+    await drain();
+    for (let i = 0; i < 5; i++) expect(hits(`k${i}`)).toBe(0);
+    expect(await ledger.getRun('ledger-f', 'r1')).toMatchObject({ status: 'succeeded', succeeded: 5 });
+  });
+});

@@ -1,0 +1,145 @@
+// `bounded-fanout serve` and the runtime's one endpoint, with the CLI as real child processes: the serve prints
+// its endpoint and the stack's names, an SDK client configured with that endpoint alone finds the stack's queue
+// there, `run --endpoint` against the serve runs a job to exact counts, and Ctrl-C stops the serve with exit 0.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resourceNames, withDefaults } from '../../../lib/config.js';
+import type { RunReport } from '../../../local/report/types.js';
+import { type CountingServer, startCountingServer } from '../../helpers/counting-server.js';
+import { type CliRun, runCli, startCli } from './cli-process.js';
+
+const names = resourceNames(withDefaults({}));
+let dir: string;
+let server: CountingServer;
+const started: CliRun[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'bf-serve-'));
+  server = await startCountingServer();
+});
+
+afterAll(async () => {
+  for (const cli of started) if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
+  await server?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function startServe(): Promise<{ cli: CliRun; endpoint: string }> {
+  const cli = startCli(['serve', '--listen', '127.0.0.1:0']);
+  started.push(cli);
+  await cli.waitFor(/Ctrl-C stops/);
+  const { stdout } = cli.output();
+  const endpoint = /^\[bounded-fanout\] endpoint: (http:\/\/127\.0\.0\.1:\d+)$/m.exec(stdout)?.[1];
+  if (!endpoint) throw new Error(`no endpoint printed: ${stdout}`);
+  return { cli, endpoint };
+}
+
+describe('bounded-fanout serve', () => {
+  it('prints the endpoint and the names, serves the queue to an SDK client, and stops on Ctrl-C with exit 0', async () => {
+    const { cli, endpoint } = await startServe();
+    const sqs = new SQSClient({
+      endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'any', secretAccessKey: 'any' },
+    });
+    try {
+      const { QueueUrls = [] } = await sqs.send(new ListQueuesCommand({ QueueNamePrefix: names.queue }));
+      expect(QueueUrls.map((u) => u.split('/').pop()).sort()).toEqual([names.queue, names.deadLetterQueue]);
+      for (const url of QueueUrls) expect(new URL(url).origin).toBe(endpoint);
+    } finally {
+      sqs.destroy();
+    }
+    cli.child.kill('SIGINT');
+    const result = await cli.done;
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`[bounded-fanout] endpoint: ${endpoint}\n`);
+    expect(result.stdout).toContain(`[bounded-fanout] tables: ${names.idempotencyTable}`);
+    expect(result.stdout).toContain(`[bounded-fanout] bucket: ${names.bucket}\n`);
+    const port = new URL(endpoint).port;
+    expect(result.stdout).toContain(
+      `[bounded-fanout] queue: http://sqs.us-east-1.local@127.0.0.1:${port}/000000000000/${names.queue}\n`,
+    );
+  });
+
+  it('run --endpoint against a serve runs the job to exact counts on resources of its own', async () => {
+    const { cli, endpoint } = await startServe();
+    try {
+      const tasks = Array.from({ length: 12 }, (_, i) => ({
+        id: `s${i}`,
+        url: `${server.url}/s${i}`,
+        mode: i % 2 ? 'queue' : 'inline',
+      }));
+      const file = join(dir, 'serve-job.json');
+      await writeFile(file, JSON.stringify({ jobId: 'against-serve', tasks }));
+      const port = new URL(server.url).port;
+      const result = await runCli([
+        'run',
+        '--endpoint',
+        endpoint,
+        '--manifest',
+        file,
+        '--allow-host',
+        `127.0.0.1:${port}`,
+        '--format',
+        'json',
+      ]);
+      expect(result.code).toBe(0);
+      const report = JSON.parse(result.stdout) as RunReport;
+      expect(report).toMatchObject({ submitted: 12, succeeded: 12, deadLettered: 0, invalid: 0 });
+      for (const t of tasks) expect(server.requests.filter((r) => r.path === `/${t.id}`)).toHaveLength(1);
+      expect(result.stderr).toContain(
+        `${endpoint} is a bounded-fanout serve of the stack "${withDefaults({}).prefix}"`,
+      );
+    } finally {
+      cli.child.kill('SIGINT');
+      expect((await cli.done).code).toBe(0);
+    }
+  });
+
+  it('refuses a host that is not loopback, and an address that is taken, with exit 2', async () => {
+    const remote = await runCli(['serve', '--listen', '0.0.0.0:4566']);
+    expect(remote.code).toBe(2);
+    expect(remote.stderr).toBe(
+      'bounded-fanout: --listen: expected a loopback address (127.0.0.1, [::1], localhost): the endpoint has no authentication, so anyone who reaches it could read the queues and invoke the functions; add --allow-remote to listen there anyway, got "0.0.0.0:4566"\n',
+    );
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', () => resolve()));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const taken = await runCli(['serve', '--listen', `127.0.0.1:${port}`]);
+      expect(taken.code).toBe(2);
+      expect(taken.stderr).toBe(
+        `bounded-fanout: Cannot listen on 127.0.0.1:${port}: the address is in use (EADDRINUSE)\n`,
+      );
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+});
+
+describe('bounded-fanout run', () => {
+  it('prints its one endpoint and listens where --listen says', async () => {
+    const file = join(dir, 'one.json');
+    await writeFile(file, JSON.stringify({ jobId: 'one', tasks: [{ id: 'o1', url: `${server.url}/o1` }] }));
+    const port = new URL(server.url).port;
+    const result = await runCli([
+      'run',
+      '--listen',
+      '127.0.0.1:0',
+      '--manifest',
+      file,
+      '--allow-host',
+      `127.0.0.1:${port}`,
+      '--format',
+      'json',
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/^\[bounded-fanout\] endpoint: http:\/\/127\.0\.0\.1:(?!0\b)\d+$/m);
+    expect(JSON.parse(result.stdout)).toMatchObject({ submitted: 1, succeeded: 1 });
+  });
+});
