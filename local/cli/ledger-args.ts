@@ -115,6 +115,9 @@ export function parseLedgerArgs(
   if (run !== undefined && job === undefined) throw new UsageError('--run needs --job ID', { flag: '--run' });
   switch (command) {
     case 'status':
+      if (values.watch === true && job === undefined) {
+        throw new UsageError('status --watch needs --job ID', { flag: '--watch' });
+      }
       return { command, ...target, job, run, watch: values.watch === true };
     case 'runs':
       return { command, ...target, job: required(command, job) };

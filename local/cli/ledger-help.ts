@@ -15,14 +15,16 @@ const target = `Where (every command):
 const which = `  --job ID                        the job (required)
   --run ID                        the run (default: the job's latest)`;
 
-const statusHelp = `bounded-fanout status --job ID [--run ID] [--watch] [--format text|json]
+const statusHelp = `bounded-fanout status [--job ID [--run ID]] [--watch] [--format text|json]
 
 Prints a run's record from the job ledger: its status (and why, when it failed or stopped), its counts, whether
-the manifest has been read to its end, its limit overrides and its result object.
+the manifest has been read to its end, its limit overrides and its result object. Without --job, the latest run
+of every job in the table, one line each (this reads the whole table: on a busy one, prefer --job).
 
 Options:
-${which}
-  --watch                         print it again every 2 s until the run has finished (Ctrl-C stops)
+  --job ID                        the job
+  --run ID                        the run (default: the job's latest)
+  --watch                         (with --job) print it again every 2 s until the run has finished (Ctrl-C stops)
   --format text|json              text (default) prints a short table; json prints the record with the counts at
                                   the top level: { jobId, runId, status, reason?, submitted, succeeded, ... }
 ${target}
@@ -92,7 +94,7 @@ export const ledgerHelp: Record<LedgerCommand, string> = {
   limits: limitsHelp,
 };
 
-export const ledgerUsageLines = `  bounded-fanout status --job ID [--run ID] [--watch] [--format json] [--endpoint URL]
+export const ledgerUsageLines = `  bounded-fanout status [--job ID [--run ID]] [--watch] [--format json] [--endpoint URL]
   bounded-fanout runs --job ID
   bounded-fanout pause|resume|cancel --job ID [--run ID]
   bounded-fanout limits --job ID [--run ID] KEY=VALUE...`;

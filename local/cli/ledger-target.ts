@@ -10,6 +10,7 @@ import { resourceNames } from '../../lib/config.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import type { RunRecord } from '../../lib/ledger/run-record.js';
 import type { LedgerTargetArgs } from './ledger-args.js';
+import { jobIds } from './ledger-jobs.js';
 import { asEndpointError } from './sqs-endpoint.js';
 import { UsageError } from './usage-error.js';
 
@@ -32,6 +33,8 @@ export interface LedgerTarget {
   readonly endpoint?: string;
   /** For messages: `the job table NAME at URL` or `... in AWS`. */
   readonly where: string;
+  /** The ids of every job with a run in the table (a Scan: see ledger-jobs.ts). */
+  scanJobIds(): Promise<string[]>;
   /** The Lambda API on the same endpoint (made on first use). */
   lambda(): LambdaClient;
   destroy(): void;
@@ -53,6 +56,10 @@ export function openLedgerTarget(
     names,
     endpoint: args.endpoint,
     where,
+    scanJobIds: () =>
+      jobIds(dynamodb, names.jobTable).catch((error: unknown) => {
+        throw translate(error);
+      }),
     lambda: () => {
       lambda ??= new LambdaClient(options);
       return lambda;

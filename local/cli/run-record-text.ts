@@ -62,10 +62,23 @@ export function formatRunStatus(record: RunRecord): string {
   return lines.join('\n');
 }
 
-export function formatRunList(records: readonly RunRecord[]): string {
+/** One line per run; `withJob` puts each run's job first (status without --job). */
+export function formatRunList(records: readonly RunRecord[], withJob = false): string {
   const rows = [
-    ['RUN', 'STATUS', 'STARTED', 'FINISHED', 'SUBMITTED', 'SUCCEEDED', 'FAILED', 'INVALID', 'CANCELLED'],
+    [
+      'JOB',
+      'RUN',
+      'STATUS',
+      'STARTED',
+      'FINISHED',
+      'SUBMITTED',
+      'SUCCEEDED',
+      'FAILED',
+      'INVALID',
+      'CANCELLED',
+    ],
     ...records.map((r) => [
+      r.jobId,
       r.runId,
       statusLine(r),
       time(r.startedAt),
@@ -77,5 +90,17 @@ export function formatRunList(records: readonly RunRecord[]): string {
       n(r.cancelled),
     ]),
   ];
-  return table(rows, [false, false, false, false, true, true, true, true, true]).join('\n');
+  const shown = withJob ? rows : rows.map((row) => row.slice(1));
+  return table(shown, [
+    ...(withJob ? [false] : []),
+    false,
+    false,
+    false,
+    false,
+    true,
+    true,
+    true,
+    true,
+    true,
+  ]).join('\n');
 }

@@ -4,8 +4,9 @@ import { type RunRecord, RunStatuses } from '../../../lib/ledger/run-record.js';
 import { ExitCodes } from '../exit-code.js';
 import type { CliIo } from '../io.js';
 import type { StatusArgs } from '../ledger-args.js';
+import { latestRuns } from '../ledger-jobs.js';
 import { findRun, type LedgerTarget, openLedgerTarget } from '../ledger-target.js';
-import { formatRunStatus } from '../run-record-text.js';
+import { formatRunList, formatRunStatus } from '../run-record-text.js';
 import { UsageError } from '../usage-error.js';
 
 export interface StatusOptions {
@@ -23,8 +24,8 @@ export async function statusCommand(
   io: CliIo,
   options: StatusOptions = {},
 ): Promise<number> {
-  if (args.job === undefined) throw new UsageError('status needs --job ID', { flag: '--job' });
   const target = options.target ?? openLedgerTarget(args, io.env);
+  if (args.job === undefined) return await everyJob(args, io, target, !options.target);
   const print = (record: RunRecord) =>
     io.stdout.write(`${args.format === 'json' ? JSON.stringify(record) : formatRunStatus(record)}\n`);
   try {
@@ -48,6 +49,18 @@ export async function statusCommand(
     return record.status === RunStatuses.SUCCEEDED ? ExitCodes.OK : ExitCodes.TASKS_FAILED;
   } finally {
     if (!options.target) target.destroy();
+  }
+}
+
+/** Without --job: the latest run of each job, as `runs` prints them (with the job's id first). */
+async function everyJob(args: StatusArgs, io: CliIo, target: LedgerTarget, own: boolean): Promise<number> {
+  try {
+    const records = await latestRuns(target);
+    if (records.length === 0) throw new UsageError(`No runs in ${target.where}`, { flag: '--prefix' });
+    io.stdout.write(`${args.format === 'json' ? JSON.stringify(records) : formatRunList(records, true)}\n`);
+    return ExitCodes.OK;
+  } finally {
+    if (own) target.destroy();
   }
 }
 

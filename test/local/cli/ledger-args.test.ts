@@ -116,6 +116,7 @@ describe('ledger command arguments', () => {
 
   it.each([
     [['runs'], 'runs needs --job ID'],
+    [['status', '--watch'], 'status --watch needs --job ID'],
     [['pause'], 'pause needs --job ID'],
     [['resume', '--run', 'r1'], '--run needs --job ID'],
     [

@@ -106,6 +106,22 @@ describe('status and runs', () => {
     expect(JSON.parse(latest.stdout).runId).toBe('new');
   });
 
+  it('status without --job lists the latest run of every job', async () => {
+    const json = await cli(['status', '--format', 'json']);
+    expect(json.code).toBe(0);
+    const latest = JSON.parse(json.stdout) as { jobId: string; runId: string }[];
+    // Other tests of this file add jobs meanwhile: the two recorded before this one are there, one line each.
+    expect(
+      latest.filter((r) => r.jobId === 'many' || r.jobId === 'report').map((r) => [r.jobId, r.runId]),
+    ).toEqual([
+      ['many', 'new'],
+      ['report', 'r1'],
+    ]);
+    expect(new Set(latest.map((r) => r.jobId)).size).toBe(latest.length);
+    const text = await cli(['status']);
+    expect(text.stdout.split('\n')[0]).toMatch(/^JOB +RUN +STATUS/);
+  });
+
   it('a run, a job or a table that is not there: one line, exit 2', async () => {
     expect(await cli(['status', '--job', 'report', '--run', 'nope'])).toMatchObject({
       code: 2,
