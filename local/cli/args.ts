@@ -20,6 +20,7 @@ import {
   reservation,
   stringValue,
 } from './flag-values.js';
+import { isLedgerCommand, type LedgerArgs, LedgerCommands, parseLedgerArgs } from './ledger-args.js';
 import { applyOverrides } from './shared-config.js';
 import { UsageError } from './usage-error.js';
 
@@ -30,6 +31,12 @@ export const Commands = {
   SERVE: 'serve',
   HELP: 'help',
   VERSION: 'version',
+  STATUS: 'status',
+  RUNS: 'runs',
+  PAUSE: 'pause',
+  RESUME: 'resume',
+  CANCEL: 'cancel',
+  LIMITS: 'limits',
 } as const;
 export type CommandName = (typeof Commands)[keyof typeof Commands];
 export const OutputFormats = ['text', 'json'] as const;
@@ -105,7 +112,10 @@ export interface ServeArgs extends Common {
   readonly overrides: Partial<FanoutConfig>;
 }
 
-export type HelpTopic = 'run' | 'plan' | 'redrive' | 'serve';
+/** Commands with a help page of their own. */
+export const HelpTopics = ['run', 'serve', 'plan', 'redrive', ...LedgerCommands] as const;
+export type HelpTopic = (typeof HelpTopics)[number];
+const commandList = `${HelpTopics.join(', ')}, help`;
 
 export interface HelpArgs {
   readonly command: 'help';
@@ -116,7 +126,7 @@ export interface VersionArgs {
   readonly command: 'version';
 }
 
-export type ParsedArgs = RunArgs | PlanArgs | RedriveArgs | ServeArgs | HelpArgs | VersionArgs;
+export type ParsedArgs = RunArgs | PlanArgs | RedriveArgs | ServeArgs | HelpArgs | VersionArgs | LedgerArgs;
 
 type OptionSpec = { type: 'string' | 'boolean'; multiple?: boolean; short?: string };
 
@@ -185,17 +195,16 @@ export function parseCliArgs(
   base: FanoutConfig = defaultConfig,
 ): ParsedArgs {
   const [first, ...rest] = argv;
-  if (first === undefined)
-    throw new UsageError('Missing command: expected one of run, serve, plan, redrive, help');
+  if (first === undefined) throw new UsageError(`Missing command: expected one of ${commandList}`);
   if (first === '--help' || first === '-h' || first === 'help') return parseHelp(rest);
   if (first === '--version' || first === 'version') return { command: 'version' };
+  if (isLedgerCommand(first)) {
+    return parseLedgerArgs(first, rest, base, translateParseError) ?? { command: 'help', topic: first };
+  }
   if (!(first in commandOptions)) {
-    throw new UsageError(
-      `Unknown command ${JSON.stringify(first)}: expected one of run, serve, plan, redrive, help`,
-      {
-        value: first,
-      },
-    );
+    throw new UsageError(`Unknown command ${JSON.stringify(first)}: expected one of ${commandList}`, {
+      value: first,
+    });
   }
   const command = first as keyof typeof commandOptions;
   const values = parse(command, rest);
@@ -219,10 +228,10 @@ export function parseCliArgs(
 function parseHelp(rest: readonly string[]): HelpArgs {
   const topic = rest.find((arg) => !arg.startsWith('-'));
   if (topic === undefined) return { command: 'help' };
-  if (['run', 'plan', 'redrive', 'serve'].includes(topic))
+  if ((HelpTopics as readonly string[]).includes(topic))
     return { command: 'help', topic: topic as HelpTopic };
   throw new UsageError(
-    `Unknown help topic ${JSON.stringify(topic)}: expected one of run, serve, plan, redrive`,
+    `Unknown help topic ${JSON.stringify(topic)}: expected one of ${HelpTopics.join(', ')}`,
     {
       value: topic,
     },

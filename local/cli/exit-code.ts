@@ -9,6 +9,8 @@ export const ExitCodes = {
   OK: 0,
   /** The job ran, and some tasks were invalid or dead-lettered. Also an unexpected failure mid-run. */
   TASKS_FAILED: 1,
+  /** A ledger command (pause, resume, cancel, limits) could not change the run: its status does not allow it. */
+  NOT_CHANGED: 1,
   /** Bad usage or config: nothing ran. */
   USAGE: 2,
   /** The job ran, but a report could not be written (its error is printed; the summary still is). */

@@ -1,6 +1,8 @@
 // Help text: every command, every flag with its allowed values and its default from the shared config.
 import { defaultConfig } from '../../lib/config.js';
 import { demoTasksEnv, type HelpTopic } from './args.js';
+import { isLedgerCommand } from './ledger-args.js';
+import { ledgerCommandLines, ledgerHelp, ledgerUsageLines } from './ledger-help.js';
 
 const d = defaultConfig;
 
@@ -122,18 +124,21 @@ Usage:
   bounded-fanout plan [--manifest FILE] [--latency-ms N] [limits]
   bounded-fanout serve [--listen HOST:PORT] [limits]
   bounded-fanout redrive --endpoint URL
-  bounded-fanout help [run|serve|plan|redrive]
+${ledgerUsageLines}
+  bounded-fanout help [COMMAND]
 
 Commands:
   run       run a job end to end on the local runtime (the built-in demo with no --manifest)
   serve     the local runtime with the stack and no job, on one endpoint, until Ctrl-C
   plan      print the concurrency budget and cost table, without running anything
   redrive   move dead-lettered messages back to the work queue
+${ledgerCommandLines}
   help      show help for a command
 
 Run \`bounded-fanout help run\` for the options of one command.`;
 
 export function helpText(topic?: HelpTopic): string {
+  if (topic !== undefined && isLedgerCommand(topic)) return ledgerHelp[topic];
   switch (topic) {
     case 'serve':
       return serveHelp;

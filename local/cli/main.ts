@@ -47,6 +47,24 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
         const { runRedrive } = await import('./commands/redrive.js');
         return await runRedrive(args, io);
       }
+      case 'status': {
+        const { statusCommand } = await import('./commands/status.js');
+        return await statusCommand(args, io);
+      }
+      case 'runs': {
+        const { runsCommand } = await import('./commands/runs.js');
+        return await runsCommand(args, io);
+      }
+      case 'pause':
+      case 'resume':
+      case 'cancel': {
+        const { runControlCommand } = await import('./commands/run-control.js');
+        return await runControlCommand(args, io);
+      }
+      case 'limits': {
+        const { limitsCommand } = await import('./commands/limits.js');
+        return await limitsCommand(args, io);
+      }
     }
   } catch (error) {
     printError(io, error, verbose);

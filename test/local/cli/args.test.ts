@@ -146,14 +146,23 @@ describe('parseCliArgs', () => {
     [['run', '--manifest'], '--manifest: missing value'],
     [['run', '--verbose=yes'], '--verbose: takes no value'],
     [['run', 'extra'], 'Unexpected argument "extra" for "run"'],
-    [['deploy'], 'Unknown command "deploy": expected one of run, serve, plan, redrive, help'],
-    [[], 'Missing command: expected one of run, serve, plan, redrive, help'],
+    [
+      ['deploy'],
+      'Unknown command "deploy": expected one of run, serve, plan, redrive, status, runs, pause, resume, cancel, limits, help',
+    ],
+    [
+      [],
+      'Missing command: expected one of run, serve, plan, redrive, status, runs, pause, resume, cancel, limits, help',
+    ],
     [['redrive'], 'redrive needs --endpoint URL (the SQS endpoint holding the dead-letter queue)'],
     [
       ['redrive', '--endpoint', 'http://x', '--region', 'mars'],
       '--region: expected an AWS region such as us-east-1, got "mars"',
     ],
-    [['help', 'deploy'], 'Unknown help topic "deploy": expected one of run, serve, plan, redrive'],
+    [
+      ['help', 'deploy'],
+      'Unknown help topic "deploy": expected one of run, serve, plan, redrive, status, runs, pause, resume, cancel, limits',
+    ],
   ])('refuses %j with a message naming the flag and the value', (argv, message) => {
     expect(usage(argv).message).toBe(message);
   });

@@ -1,0 +1,55 @@
+// `bounded-fanout limits [--job ID [--run ID]] KEY=VALUE...`: every value checked against the deployed config
+// first (lib/ledger/run-limits.ts: never above what the budget proved, refused with its message, nothing
+// changed); then the worker's Lambda settings; then the run's overrides, merged over those it has.
+import { mergeRunLimits, parseRunLimits } from '../../../lib/ledger/run-limits.js';
+import type { RunRecord } from '../../../lib/ledger/run-record.js';
+import { ExitCodes } from '../exit-code.js';
+import type { CliIo } from '../io.js';
+import type { LimitsArgs } from '../ledger-args.js';
+import { findRun, type LedgerTarget, openLedgerTarget } from '../ledger-target.js';
+import { limitPairs, statusLine } from '../run-record-text.js';
+import { UsageError } from '../usage-error.js';
+import { applyWorkerSettings } from '../worker-settings.js';
+
+export async function limitsCommand(args: LimitsArgs, io: CliIo, given?: LedgerTarget): Promise<number> {
+  const request = parseRunLimits(args.pairs, args.config);
+  const runKeys = limitPairs(request.limits);
+  if (runKeys.length > 0 && args.job === undefined) {
+    throw new UsageError(`limits: ${runKeys[0]!.split('=')[0]} is a run's limit: give --job ID`, {
+      flag: '--job',
+    });
+  }
+  const target = given ?? openLedgerTarget(args, io.env);
+  try {
+    let record: RunRecord | undefined;
+    if (runKeys.length > 0) {
+      record = await findRun(target, args.job!, args.run);
+      if (record.finishedAt !== undefined) {
+        io.stderr.write(
+          `bounded-fanout: run ${record.runId} of job ${record.jobId} is ${statusLine(record)}: its limits no longer apply\n`,
+        );
+        return ExitCodes.NOT_CHANGED;
+      }
+    }
+    if (Object.keys(request.worker).length > 0) {
+      const lines = await applyWorkerSettings(
+        { lambda: target.lambda(), names: target.names, endpoint: target.endpoint },
+        request.worker,
+      );
+      for (const line of lines) io.stdout.write(`${line}\n`);
+    }
+    if (record) {
+      const updated = await target.ledger.setLimits(
+        record.jobId,
+        record.runId,
+        mergeRunLimits(record.limits, request.limits),
+      );
+      // The run was there a moment ago: gone now means its record expired or was deleted.
+      const now = updated ?? (await findRun(target, record.jobId, record.runId));
+      io.stdout.write(`run ${now.runId} of job ${now.jobId}: limits ${limitPairs(now.limits).join(' ')}\n`);
+    }
+    return ExitCodes.OK;
+  } finally {
+    if (!given) target.destroy();
+  }
+}
