@@ -9,6 +9,7 @@ import {
   IdempotencyModes,
 } from '../../lib/config.js';
 import { reportFormatOf } from '../report/write.js';
+import { localEndpointUrl } from './endpoint-flag.js';
 import {
   endpointUrl,
   hostOrCidr,
@@ -254,7 +255,8 @@ function parseRun(values: Values, common: Common, env: NodeJS.ProcessEnv, base: 
     return file;
   });
   const allowHosts = ((values['allow-host'] as string[] | undefined) ?? []).map(hostOrCidr);
-  const endpoint = values.endpoint === undefined ? undefined : endpointUrl(values.endpoint);
+  const endpoint =
+    values.endpoint === undefined ? undefined : localEndpointUrl('--endpoint', values.endpoint);
   let demoTasks: number | undefined;
   if (values['demo-tasks'] !== undefined) demoTasks = integer('--demo-tasks', values['demo-tasks'], 1);
   else if (env[demoTasksEnv]) demoTasks = integer(demoTasksEnv, env[demoTasksEnv], 1);

@@ -30,6 +30,7 @@ const usageCodes = new Set<string>([
   BUDGET_ERROR_CODE,
   ManifestErrorCodes.INVALID_MANIFEST,
   'BF_ENDPOINT_UNREACHABLE',
+  'BF_ENDPOINT_NOT_AWS',
   'ENOENT',
   'EISDIR',
   'EACCES',
