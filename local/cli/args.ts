@@ -11,6 +11,7 @@ import {
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { type ListenAddress, parseListenAddress } from '../edge-listen.js';
 import { reportFormatOf } from '../report/write.js';
+import { localEndpointUrl } from './endpoint-flag.js';
 import {
   endpointUrl,
   hostOrCidr,
@@ -301,7 +302,8 @@ function parseRun(values: Values, common: Common, env: NodeJS.ProcessEnv, base: 
     return file;
   });
   const allowHosts = ((values['allow-host'] as string[] | undefined) ?? []).map(hostOrCidr);
-  const endpoint = values.endpoint === undefined ? undefined : endpointUrl(values.endpoint);
+  const endpoint =
+    values.endpoint === undefined ? undefined : localEndpointUrl('--endpoint', values.endpoint);
   const listen = listenValue(values);
   if (endpoint !== undefined && listen !== undefined) {
     throw new UsageError(

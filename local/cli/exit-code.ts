@@ -34,6 +34,7 @@ const usageCodes = new Set<string>([
   'BF_ENDPOINT_UNREACHABLE',
   // --listen names an address that is taken or not on this machine.
   'BF_EDGE_LISTEN',
+  'BF_ENDPOINT_NOT_AWS',
   'ENOENT',
   'EISDIR',
   'EACCES',

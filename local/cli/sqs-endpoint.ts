@@ -22,12 +22,45 @@ const unreachableCodes = new Set([
   'ECONNRESET',
 ]);
 
-/** Wraps a connection failure as an EndpointError; anything else passes through. */
+/** Something answered at the endpoint, but not as an AWS API would (a web page, another service). */
+export class NotAwsEndpointError extends BoundedFanoutError {
+  readonly endpoint: string;
+  constructor(endpoint: string, answer: string, options?: ErrorOptions) {
+    super(
+      `--endpoint ${endpoint} answered ${answer}, which is not an AWS API (is it LocalStack or an AWS endpoint?)`,
+      'BF_ENDPOINT_NOT_AWS',
+      options,
+    );
+    this.name = 'NotAwsEndpointError';
+    this.endpoint = endpoint;
+  }
+}
+
+interface SdkError {
+  readonly code?: string;
+  readonly name?: string;
+  readonly message?: string;
+  readonly $metadata?: { readonly httpStatusCode?: number };
+  readonly $response?: { readonly statusCode?: number; readonly headers?: Record<string, string> };
+}
+
+/**
+ * Wraps a connection failure as an EndpointError and an answer the SDK could not read as AWS's (its
+ * deserialization errors, or an error it could not name) as a NotAwsEndpointError; anything else passes through.
+ */
 export function asEndpointError(endpoint: string, error: unknown): unknown {
-  const code = (error as { code?: string } | null)?.code;
-  const name = (error as { name?: string } | null)?.name;
-  if ((code && unreachableCodes.has(code)) || name === 'TimeoutError') {
-    return new EndpointError(endpoint, (error as Error).message || String(code), { cause: error });
+  const e = (error ?? {}) as SdkError;
+  if ((e.code && unreachableCodes.has(e.code)) || e.name === 'TimeoutError') {
+    return new EndpointError(endpoint, e.message || String(e.code), { cause: error });
+  }
+  const status = e.$response?.statusCode ?? e.$metadata?.httpStatusCode;
+  const unreadable =
+    e.name === 'SyntaxError' ||
+    /Deserialization error/.test(e.message ?? '') ||
+    /^Unknown(Error)?$/.test(e.name ?? '');
+  if (status !== undefined && unreadable) {
+    const type = e.$response?.headers?.['content-type'];
+    return new NotAwsEndpointError(endpoint, `HTTP ${status}${type ? ` (${type})` : ''}`, { cause: error });
   }
   return error;
 }
