@@ -7,6 +7,8 @@ import { EnvVars, IdempotencyModes } from '../../lib/config.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import type { RunRecord } from '../../lib/ledger/run-record.js';
 import { redrive } from '../../local/cli/commands/redrive.js';
+import { InvokeServer } from '../../local/invoke-server.js';
+import { LocalFunction } from '../../local/local-function.js';
 import { localCredentials } from '../../local/resources.js';
 import { type CountingServer, startCountingServer } from '../helpers/counting-server.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
@@ -24,6 +26,8 @@ let runtime: FunctionRuntime;
 let runtimeOff: FunctionRuntime;
 let ledger: JobLedger;
 let s3: S3Client;
+let invoke: InvokeServer;
+const continuations: unknown[] = [];
 let orchestrator: (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<OrchestratorResult>;
 type Worker = (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<unknown>;
 let worker: Worker;
@@ -42,12 +46,29 @@ beforeAll(async () => {
     if (req.path.includes('/slow/')) return { delayMs: 3_000 };
     return undefined;
   });
-  h = await startHarness({
-    perInvocationConcurrency: 4,
-    maxReceiveCount: 3,
-    pauseRecheckSeconds: 0,
-    idempotency: IdempotencyModes.MESSAGE,
+  // The orchestrator's asynchronous self-invocations (continuations) land here; the test delivers them.
+  invoke = new InvokeServer({
+    functions: [
+      new LocalFunction({
+        name: 'ledger-orchestrator',
+        handler: (e) => void continuations.push(e),
+        timeoutMs: 60_000,
+      }),
+    ],
+    asyncRetryAttempts: 0,
   });
+  const lambda = await invoke.listen();
+  h = await startHarness(
+    {
+      perInvocationConcurrency: 4,
+      maxReceiveCount: 3,
+      pauseRecheckSeconds: 0,
+      idempotency: IdempotencyModes.MESSAGE,
+      deadlineMarginMs: 1000,
+    },
+    { AWS_ENDPOINT_URL_LAMBDA: lambda },
+  );
+  h.env[EnvVars.ORCHESTRATOR_FUNCTION] = 'ledger-orchestrator';
   const { createRuntime } = await import('../../functions/runtime.js');
   const { createWorkerHandler } = await import('../../functions/worker.js');
   const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
@@ -65,6 +86,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await invoke?.close();
   await runtime?.destroy();
   await runtimeOff?.destroy();
   await server?.close();
@@ -158,6 +180,34 @@ describe('job ledger through the handlers', () => {
         .map((l) => (l.task as { id: string }).id)
         .sort(),
     ).toEqual(['af0', 'af1', 'af2', 'af3']);
+  });
+
+  it('a run continued across segments: submitted grows per segment, the manifest is done only at the last', async () => {
+    // Each invocation has time for about 40 tasks, then its remaining time drops under the margin.
+    const deadlineAfter = (checks: number) => {
+      let n = 0;
+      return fakeContext(() => (++n <= checks ? 60_000 : 500));
+    };
+    continuations.length = 0;
+    let result = await orchestrator(
+      { jobId: 'ledger-h', runId: 'r1', tasks: queued('h', 100) },
+      deadlineAfter(40),
+    );
+    let segments = 1;
+    while (result.status === 'continued') {
+      const mid = await ledger.getRun('ledger-h', 'r1');
+      expect(mid?.manifestDone).toBe(false);
+      expect(mid?.submitted).toBeGreaterThan(0);
+      expect(mid?.submitted).toBeLessThan(100);
+      await invoke.idle();
+      result = await orchestrator(continuations.shift(), deadlineAfter(40));
+      segments++;
+    }
+    expect(segments).toBeGreaterThanOrEqual(3);
+    expect(await ledger.getRun('ledger-h', 'r1')).toMatchObject({ submitted: 100, manifestDone: true });
+    await drain();
+    for (let i = 0; i < 100; i++) expect(hits(`h${i}`)).toBe(1);
+    expect(await ledger.getRun('ledger-h', 'r1')).toMatchObject({ status: 'succeeded', succeeded: 100 });
   });
 
   it('counts a message delivered twice, or redelivered after a crash, once: with and without worker idempotency', async () => {
