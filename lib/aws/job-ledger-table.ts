@@ -3,6 +3,7 @@
 // settles once (its marker's attribute_not_exists, in the same transaction as the counts' ADD), a run ends
 // once (finish's attribute_not_exists(finishedAt) and the counts it judged), two runs racing under `forbid`
 // cannot both move the job's latest pointer.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,
@@ -10,6 +11,7 @@ import {
   PutCommand,
   QueryCommand,
   TransactWriteCommand,
+  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { assertInteger, InvalidArgumentError } from '../errors.js';
@@ -208,7 +210,7 @@ export class JobLedgerTable implements JobLedger {
           },
         };
     try {
-      await this.#doc.send(new TransactWriteCommand({ TransactItems: [marker, counts] }));
+      await this.#transact([marker, counts]);
     } catch (error) {
       const failed = failedConditions(error);
       if (failed?.[0]) return { applied: false, record: await this.getRun(jobId, runId) };
@@ -216,6 +218,24 @@ export class JobLedgerTable implements JobLedger {
       throw error;
     }
     return { applied: true, record: await this.getRun(jobId, runId) };
+  }
+
+  /**
+   * One transaction, sent again (up to CONFLICT_RETRIES times, after a short random wait) when DynamoDB
+   * cancels it for a TransactionConflict: another writer's transaction on the run record at the same moment,
+   * which many workers settling one run at once will meet. Failing the message instead would spend one of
+   * its SQS receives for nothing.
+   */
+  async #transact(items: NonNullable<TransactWriteCommandInput['TransactItems']>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#doc.send(new TransactWriteCommand({ TransactItems: items }));
+        return;
+      } catch (error) {
+        if (attempt >= CONFLICT_RETRIES || !isConflict(error)) throw error;
+        await sleep(Math.random() * CONFLICT_BACKOFF_MS * 2 ** attempt);
+      }
+    }
   }
 
   async getRun(jobId: string, runId?: string): Promise<RunRecord | undefined> {
@@ -308,6 +328,18 @@ export class JobLedgerTable implements JobLedger {
 }
 
 /** Which actions' conditions failed, when a transaction was cancelled for failed conditions only. */
+const CONFLICT_RETRIES = 5;
+const CONFLICT_BACKOFF_MS = 20;
+
+/** A transaction cancelled only because another one held its items: worth sending again. */
+export function isConflict(error: unknown): boolean {
+  if (!(error instanceof TransactionCanceledException)) return false;
+  const codes = (error.CancellationReasons ?? []).map((r) => r.Code ?? 'None');
+  return (
+    codes.includes('TransactionConflict') && codes.every((c) => c === 'None' || c === 'TransactionConflict')
+  );
+}
+
 function failedConditions(error: unknown): boolean[] | undefined {
   if (!(error instanceof TransactionCanceledException)) return undefined;
   const codes = (error.CancellationReasons ?? []).map((r) => r.Code ?? 'None');
