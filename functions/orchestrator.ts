@@ -25,7 +25,13 @@ import { LIVE_STATUSES, RunReasons, type RunRecord, RunStatuses } from '../lib/l
 import { ManifestError } from '../lib/manifest/errors.js';
 import type { JobLimits } from '../lib/manifest/schema.js';
 import { type OpenJob, openJob } from './open-job.js';
-import { ledgerStop, pauseHold, segmentDelta, withOverrides } from './orchestrator-ledger.js';
+import {
+  ledgerStop,
+  markManifestError,
+  pauseHold,
+  segmentDelta,
+  withOverrides,
+} from './orchestrator-ledger.js';
 import { continueJob, segmentPorts } from './orchestrator-ports.js';
 import { type RunLedger, runLedgerOf } from './run-ledger.js';
 import { type FunctionRuntime, lazyRuntime } from './runtime.js';
@@ -262,12 +268,7 @@ async function runJobSegment(
       runId,
       error: outcome.error,
     });
-    await ledger?.setStatus(jobId, runId, {
-      status: RunStatuses.FAILED,
-      reason: RunReasons.MANIFEST_ERROR,
-      ...(outcome.error === undefined ? {} : { detail: outcome.error }),
-      from: LIVE_STATUSES,
-    });
+    if (ledger) await markManifestError(ledger, jobId, runId, outcome.error);
   }
   if (reason === StopReasons.FAILURE_BUDGET && outcome.reason === StopReasons.FAILURE_BUDGET) {
     // Tripped here, on the orchestrator's own outcomes: the whole fleet stops.

@@ -53,6 +53,10 @@ export function finalStatus(r: RunRecord): Ending {
   if (r.status === RunStatuses.FAILED || r.status === RunStatuses.CANCELLED) {
     return r.reason === undefined ? { status: r.status } : { status: r.status, reason: r.reason };
   }
+  // The manifest broke after some tasks were read: they ran to their end, and the run fails.
+  if (r.reason === RunReasons.MANIFEST_ERROR) {
+    return { status: RunStatuses.FAILED, reason: RunReasons.MANIFEST_ERROR };
+  }
   if (budgetExceeded(r, r.toleratedFailurePercent)) {
     return { status: RunStatuses.FAILED, reason: RunReasons.FAILURE_BUDGET };
   }
