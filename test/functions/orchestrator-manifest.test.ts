@@ -45,7 +45,13 @@ beforeAll(async () => {
   );
   const { createRuntime } = await import('../../functions/runtime.js');
   const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
-  runtime = createRuntime({ ...h.env, BOUNDED_FANOUT_ORCHESTRATOR_FUNCTION: 'm-orchestrator' });
+  // No job table: this file checks the orchestrator's own counts and result object (written by the
+  // orchestrator itself without a ledger); test/functions/ledger.test.ts covers a manifest fault with it.
+  runtime = createRuntime({
+    ...h.env,
+    BOUNDED_FANOUT_JOB_TABLE: '',
+    BOUNDED_FANOUT_ORCHESTRATOR_FUNCTION: 'm-orchestrator',
+  });
   orchestrator = createOrchestratorHandler(() => runtime);
   s3 = new S3Client({ region: 'us-east-1', credentials: localCredentials, forcePathStyle: true });
 });

@@ -34,7 +34,8 @@ beforeAll(async () => {
   const { createRuntime } = await import('../../functions/runtime.js');
   const { createWorkerHandler } = await import('../../functions/worker.js');
   const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
-  runtime = createRuntime(h.env);
+  // No job table: the property reads the orchestrator's own result object, written by it without a ledger.
+  runtime = createRuntime({ ...h.env, BOUNDED_FANOUT_JOB_TABLE: '' });
   orchestrator = createOrchestratorHandler(() => runtime);
   worker = createWorkerHandler(() => runtime) as typeof worker;
   s3 = new S3Client({ region: 'us-east-1', credentials: localCredentials, forcePathStyle: true });
