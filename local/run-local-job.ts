@@ -12,6 +12,7 @@
 // `unaccounted = submitted - succeeded - deadLettered - invalid - unfinished` is reported, not assumed zero.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import {
   EnvVars,
@@ -160,14 +161,7 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
     cleanups.push(() => functions.close());
 
     const poller = new EventSourcePoller({
-      sqs,
-      queueUrl: resources.queueUrl,
-      queueArn: resources.queueArn,
-      worker: functions.worker,
-      batchSize: config.batchSize,
-      maxConcurrency: config.workerMaxConcurrency,
-      maxBatchingWindowMs: config.maxBatchingWindowSeconds * 1000,
-      region: backend.region,
+      ...eventSourceOf(config, resources, sqs, functions.worker, backend.region),
       loseDelete: options.faults?.loseDelete,
       onReceive: options.onReceive,
       onSettled: (ids) => ledger.settled(ids),
@@ -244,6 +238,26 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
 }
 
 export type LocalFunctions = ReturnType<typeof buildFunctions>;
+
+/** The worker's event source as the stack declares it: the queue, batch size, window and maximum concurrency. */
+export function eventSourceOf(
+  config: FanoutConfig,
+  resources: LocalResources,
+  sqs: SQSClient,
+  worker: LocalFunction,
+  region: string,
+) {
+  return {
+    sqs,
+    queueUrl: resources.queueUrl,
+    queueArn: resources.queueArn,
+    worker,
+    batchSize: config.batchSize,
+    maxConcurrency: config.workerMaxConcurrency,
+    maxBatchingWindowMs: config.maxBatchingWindowSeconds * 1000,
+    region,
+  };
+}
 
 export function buildFunctions(
   config: FanoutConfig,

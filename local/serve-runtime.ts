@@ -12,7 +12,7 @@ import { InvokeServer } from './invoke-server.js';
 import { EventSourcePoller } from './poller.js';
 import { QueueBacklog } from './queue-backlog.js';
 import { createResources, type LocalResources, sqsClient } from './resources.js';
-import { buildFunctions, jobEnvironment, withEnvironment } from './run-local-job.js';
+import { buildFunctions, eventSourceOf, jobEnvironment, withEnvironment } from './run-local-job.js';
 import { TaskLedger } from './task-ledger.js';
 
 export interface ServeOptions {
@@ -70,16 +70,9 @@ export async function startServeRuntime(options: ServeOptions = {}): Promise<Ser
     const logs = new FunctionLogs(options.functionLogs ?? 'silent').start();
     cleanups.push(() => logs.stop());
     cleanups.push(() => functions.close());
-    const poller = new EventSourcePoller({
-      sqs,
-      queueUrl: resources.queueUrl,
-      queueArn: resources.queueArn,
-      worker: functions.worker,
-      batchSize: config.batchSize,
-      maxConcurrency: config.workerMaxConcurrency,
-      maxBatchingWindowMs: config.maxBatchingWindowSeconds * 1000,
-      region: backend.region,
-    }).start();
+    const poller = new EventSourcePoller(
+      eventSourceOf(config, resources, sqs, functions.worker, backend.region),
+    ).start();
     cleanups.push(() => poller.stop());
     backend.edge?.setInfo(() => ({
       prefix: config.prefix,
