@@ -7,6 +7,7 @@ import { EnvVars, IdempotencyModes } from '../../lib/config.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import type { RunRecord } from '../../lib/ledger/run-record.js';
 import { redrive } from '../../local/cli/commands/redrive.js';
+import { Edge } from '../../local/edge.js';
 import { InvokeServer } from '../../local/invoke-server.js';
 import { LocalFunction } from '../../local/local-function.js';
 import { localCredentials } from '../../local/resources.js';
@@ -27,6 +28,7 @@ let runtimeOff: FunctionRuntime;
 let ledger: JobLedger;
 let s3: S3Client;
 let invoke: InvokeServer;
+let events: Edge;
 const continuations: unknown[] = [];
 let orchestrator: (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<OrchestratorResult>;
 type Worker = (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<unknown>;
@@ -69,6 +71,10 @@ beforeAll(async () => {
     { AWS_ENDPOINT_URL_LAMBDA: lambda },
   );
   h.env[EnvVars.ORCHESTRATOR_FUNCTION] = 'ledger-orchestrator';
+  // This file's own EventBridge: the Run Finished events land on a bus the test can read.
+  events = await Edge.start({ upstreams: {}, listen: { host: '127.0.0.1', port: 0 } });
+  process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
+  h.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
   const { createRuntime } = await import('../../functions/runtime.js');
   const { createWorkerHandler } = await import('../../functions/worker.js');
   const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
@@ -87,6 +93,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await invoke?.close();
+  await events?.close();
   await runtime?.destroy();
   await runtimeOff?.destroy();
   await server?.close();
@@ -171,6 +178,13 @@ describe('job ledger through the handlers', () => {
     expect(record).toMatchObject({ status: 'partial', manifestDone: true });
     expect(record?.finishedAt).toBeGreaterThan(0);
     for (let i = 0; i < 40; i++) expect(hits(`a${i}`)).toBe(1);
+    // One Run Finished event, on the default bus, its detail the record as it ended.
+    const finished = events.eventBus.events.filter(
+      (e) => e.source === 'bounded-fanout' && (e.detail as RunRecord).jobId === 'ledger-a',
+    );
+    expect(finished).toHaveLength(1);
+    expect(finished[0]).toMatchObject({ 'detail-type': 'Run Finished', eventBusName: 'default' });
+    expect(finished[0].detail).toEqual(record);
     const lines = await resultLines(record!);
     expect(lines[0]).toMatchObject({ type: 'summary', jobId: 'ledger-a', runId: 'r1', status: 'partial' });
     expect(lines.filter((l) => l.type === 'invalid').map((l) => l.id)).toEqual(['bad1', 'bad2']);
