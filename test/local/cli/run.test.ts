@@ -150,12 +150,15 @@ describe('npm start: the built-in demo', () => {
     expect(report.timeline.at(-1)).toMatchObject({ done: report.succeeded, failed: report.deadLettered });
     expect(report.latency?.count).toBeGreaterThan(demoTasks);
 
-    // The HTML report renders in headless Chromium with no error and every chart drawn.
+    // The HTML report renders in headless Chromium with no error and every chart drawn. The demo's inline
+    // phase is short: on a loaded machine every sample can fall outside it, and the report then shows the
+    // inline peak as a note instead of an all-zero chart.
+    const inlineSampled = report.timeline.some((s) => s.inlineInFlight > 0);
     const screenshot = join(repoRoot, '.tmp/report-test.png');
     const rendered = await checkHtmlReport(join(repoRoot, '.tmp/report.html'), {
       screenshot,
       expectCharts: [
-        'chart-inline',
+        ...(inlineSampled ? ['chart-inline'] : []),
         'chart-workers',
         'chart-sockets',
         'chart-throughput',

@@ -93,6 +93,14 @@ describe('renderHtmlReport', () => {
     const none = renderHtmlReport(fixtureReport({ inlineInFlightSource: 'none' }));
     expect(charts(none).has('chart-inline')).toBe(false);
     expect(none).toContain('The local runtime reports only their peak: 8 of 8.');
+    // Every sample fell outside the inline phase: the peak as a note, not an all-zero chart.
+    const base = fixtureReport({ inlineInFlightSource: 'runtime' });
+    const missed = renderHtmlReport({
+      ...base,
+      timeline: base.timeline.map((sample) => ({ ...sample, inlineInFlight: 0 })),
+    });
+    expect(charts(missed).has('chart-inline')).toBe(false);
+    expect(missed).toContain('No timeline sample caught one in flight; their peak: 8 of 8.');
   });
 
   it('says so when the counts do not add up, and leaves out a latency chart it has no data for', () => {
