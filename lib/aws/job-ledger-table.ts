@@ -3,15 +3,13 @@
 // settles once (its marker's attribute_not_exists, in the same transaction as the counts' ADD), a run ends
 // once (finish's attribute_not_exists(finishedAt) and the counts it judged), two runs racing under `forbid`
 // cannot both move the job's latest pointer.
-import { setTimeout as sleep } from 'node:timers/promises';
-import { type DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
   TransactWriteCommand,
-  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { assertInteger, InvalidArgumentError } from '../errors.js';
@@ -41,6 +39,7 @@ import {
   zeroCounts,
 } from '../ledger/run-record.js';
 import { type Ending, isComplete, OverlapActions, overlapAction } from '../ledger/run-rules.js';
+import { failedConditions, sendTransaction } from './ledger-transact.js';
 import { countsUpdate, type Expression, finishUpdate, statusUpdate } from './ledger-updates.js';
 
 export interface JobLedgerTableOptions {
@@ -210,7 +209,7 @@ export class JobLedgerTable implements JobLedger {
           },
         };
     try {
-      await this.#transact([marker, counts]);
+      await sendTransaction(this.#doc, [marker, counts]);
     } catch (error) {
       const failed = failedConditions(error);
       if (failed?.[0]) return { applied: false, record: await this.getRun(jobId, runId) };
@@ -218,24 +217,6 @@ export class JobLedgerTable implements JobLedger {
       throw error;
     }
     return { applied: true, record: await this.getRun(jobId, runId) };
-  }
-
-  /**
-   * One transaction, sent again (up to CONFLICT_RETRIES times, after a short random wait) when DynamoDB
-   * cancels it for a TransactionConflict: another writer's transaction on the run record at the same moment,
-   * which many workers settling one run at once will meet. Failing the message instead would spend one of
-   * its SQS receives for nothing.
-   */
-  async #transact(items: NonNullable<TransactWriteCommandInput['TransactItems']>): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.#doc.send(new TransactWriteCommand({ TransactItems: items }));
-        return;
-      } catch (error) {
-        if (attempt >= CONFLICT_RETRIES || !isConflict(error)) throw error;
-        await sleep(Math.random() * CONFLICT_BACKOFF_MS * 2 ** attempt);
-      }
-    }
   }
 
   async getRun(jobId: string, runId?: string): Promise<RunRecord | undefined> {
@@ -325,27 +306,6 @@ export class JobLedgerTable implements JobLedger {
       throw error;
     }
   }
-}
-
-/** Which actions' conditions failed, when a transaction was cancelled for failed conditions only. */
-const CONFLICT_RETRIES = 5;
-const CONFLICT_BACKOFF_MS = 20;
-
-/** A transaction cancelled only because another one held its items: worth sending again. */
-export function isConflict(error: unknown): boolean {
-  if (!(error instanceof TransactionCanceledException)) return false;
-  const codes = (error.CancellationReasons ?? []).map((r) => r.Code ?? 'None');
-  return (
-    codes.includes('TransactionConflict') && codes.every((c) => c === 'None' || c === 'TransactionConflict')
-  );
-}
-
-function failedConditions(error: unknown): boolean[] | undefined {
-  if (!(error instanceof TransactionCanceledException)) return undefined;
-  const codes = (error.CancellationReasons ?? []).map((r) => r.Code ?? 'None');
-  if (!codes.every((c) => c === 'None' || c === 'ConditionalCheckFailed')) return undefined;
-  if (!codes.includes('ConditionalCheckFailed')) return undefined;
-  return codes.map((c) => c === 'ConditionalCheckFailed');
 }
 
 /** A stored item as the port's RunRecord: the table's own attributes off, missing counts as 0. */

@@ -4,7 +4,8 @@
 // are sent; everything else reaches the real emulator.
 import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isConflict, JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
+import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
+import { isConflict } from '../../../lib/aws/ledger-transact.js';
 import { OverlapPolicies, withDefaults } from '../../../lib/config.js';
 import { createResources, localCredentials } from '../../../local/resources.js';
 import { backend, uniquePrefix } from '../../local/fixtures/aws.js';
