@@ -9,7 +9,7 @@ import { endpointUrl, oneOf, stringValue } from './flag-values.js';
 import { isLoopbackEndpoint } from './sqs-endpoint.js';
 import { UsageError } from './usage-error.js';
 
-export const LedgerCommands = ['status', 'runs', 'pause', 'resume', 'cancel', 'limits'] as const;
+export const LedgerCommands = ['status', 'runs', 'pause', 'resume', 'cancel', 'limits', 'report'] as const;
 export type LedgerCommand = (typeof LedgerCommands)[number];
 export type StatusChangeCommand = 'pause' | 'resume' | 'cancel';
 
@@ -55,7 +55,17 @@ export interface LimitsArgs extends LedgerTargetArgs {
   readonly config: FanoutConfig;
 }
 
-export type LedgerArgs = StatusArgs | RunsArgs | StatusChangeArgs | LimitsArgs;
+export interface ReportArgs extends LedgerTargetArgs {
+  readonly command: 'report';
+  readonly job: string;
+  readonly run?: string;
+  /** FILE.json and/or FILE.html, each checked for its extension. */
+  readonly reports: readonly string[];
+  /** The deployed config: the limits the report shows, and where result objects are (resultsPrefix). */
+  readonly config: FanoutConfig;
+}
+
+export type LedgerArgs = StatusArgs | RunsArgs | StatusChangeArgs | LimitsArgs | ReportArgs;
 
 const targetOptions = {
   endpoint: { type: 'string' },
@@ -78,9 +88,10 @@ export const ledgerCommandOptions = {
   resume: { ...targetOptions, run: { type: 'string' } },
   cancel: { ...targetOptions, run: { type: 'string' } },
   limits: { ...targetOptions, run: { type: 'string' } },
+  report: { ...targetOptions, run: { type: 'string' }, report: { type: 'string', multiple: true } },
 } as const;
 
-type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, string | boolean | string[] | undefined>;
 
 export function isLedgerCommand(name: string): name is LedgerCommand {
   return (LedgerCommands as readonly string[]).includes(name);
@@ -126,6 +137,15 @@ export function parseLedgerArgs(
         throw new UsageError('limits needs at least one KEY=VALUE (see: bounded-fanout help limits)', {});
       }
       return { command, ...target, job, run, pairs: positionals, config: base };
+    case 'report':
+      return {
+        command,
+        ...target,
+        job: required(command, job),
+        run,
+        reports: reportFiles(values.report),
+        config: base,
+      };
     default:
       return { command, ...target, job: required(command, job), run };
   }
@@ -164,6 +184,17 @@ function idValue(flag: '--job' | '--run', raw: unknown): string | undefined {
   if (raw === undefined) return undefined;
   if (JobIdSchema.safeParse(raw).success) return raw as string;
   throw UsageError.invalid(flag, raw, 'an id of letters, digits, ".", "_", ":" or "-" (at most 128)');
+}
+
+function reportFiles(raw: Values[string]): string[] {
+  const files = Array.isArray(raw) ? raw : [];
+  if (files.length === 0)
+    throw new UsageError('report needs --report FILE.json or FILE.html', { flag: '--report' });
+  for (const file of files) {
+    if (!/\.(json|html?)$/i.test(file))
+      throw UsageError.invalid('--report', file, 'a file name ending in .json or .html');
+  }
+  return files;
 }
 
 function required(command: LedgerCommand, job: string | undefined): string {

@@ -79,7 +79,24 @@ ${target}
 Exit codes: 0 set; 1 the run has finished; 2 a value refused, bad usage, no such run, a key the endpoint does
 not support, or the ledger cannot be reached.`;
 
+const reportHelp = `bounded-fanout report --job ID [--run ID] --report FILE.json|FILE.html [--report ...]
+
+Writes a run's report as a local run writes it, built from what the run left in the cloud: its status and
+counts from the job ledger, its dead-lettered, undeliverable and invalid tasks from its result object in the
+stack's bucket (or, while it runs, from the parts its workers have written so far), its limits from the deployed
+config (cdk.json) and the run's own overrides. Task secrets are redacted as in every report. Peaks in flight and
+the timeline are observed by the local runtime only: the report says so instead of drawing them.
+
+Options:
+${which}
+  --report FILE                   FILE.json or FILE.html (repeat for both)
+${target}
+
+Exit codes: 0 written, the run succeeded; 1 written, the run ended otherwise or has not ended; 2 bad usage, no
+such run, or the ledger or the bucket cannot be reached.`;
+
 export const ledgerHelp: Record<LedgerCommand, string> = {
+  report: reportHelp,
   status: statusHelp,
   runs: runsHelp,
   pause: changeHelp(
@@ -97,11 +114,13 @@ export const ledgerHelp: Record<LedgerCommand, string> = {
 export const ledgerUsageLines = `  bounded-fanout status [--job ID [--run ID]] [--watch] [--format json] [--endpoint URL]
   bounded-fanout runs --job ID
   bounded-fanout pause|resume|cancel --job ID [--run ID]
-  bounded-fanout limits --job ID [--run ID] KEY=VALUE...`;
+  bounded-fanout limits --job ID [--run ID] KEY=VALUE...
+  bounded-fanout report --job ID [--run ID] --report FILE.json|FILE.html`;
 
 export const ledgerCommandLines = `  status    a run's status and counts from the job ledger
   runs      a job's runs, newest first
   pause     stop starting a run's tasks (in-flight ones finish)
   resume    start a paused run's tasks again
   cancel    end a run: its unstarted tasks are counted cancelled
-  limits    lower a run's concurrency and rate limits while it runs`;
+  limits    lower a run's concurrency and rate limits while it runs
+  report    a run's report (JSON or HTML) from the job ledger and its result object`;

@@ -4,6 +4,7 @@
 // endpoint, or a table that is not there, become one line and exit code 2.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { JobLedgerTable } from '../../lib/aws/job-ledger-table.js';
 import { resourceNames } from '../../lib/config.js';
@@ -37,6 +38,8 @@ export interface LedgerTarget {
   scanJobIds(): Promise<string[]>;
   /** The Lambda API on the same endpoint (made on first use). */
   lambda(): LambdaClient;
+  /** The S3 API on the same endpoint (made on first use; path-style on an endpoint, as emulators need). */
+  s3(): S3Client;
   destroy(): void;
 }
 
@@ -49,6 +52,7 @@ export function openLedgerTarget(
   const options = clientOptions(args, env);
   const dynamodb = new DynamoDBClient(options);
   let lambda: LambdaClient | undefined;
+  let s3: S3Client | undefined;
   const where = `the job table ${names.jobTable} ${args.endpoint ? `at ${args.endpoint}` : 'in AWS'}`;
   const translate = (error: unknown) => translateError(error, where, args.endpoint);
   return {
@@ -64,9 +68,14 @@ export function openLedgerTarget(
       lambda ??= new LambdaClient(options);
       return lambda;
     },
+    s3: () => {
+      s3 ??= new S3Client({ ...options, forcePathStyle: Boolean(args.endpoint) });
+      return s3;
+    },
     destroy() {
       dynamodb.destroy();
       lambda?.destroy();
+      s3?.destroy();
     },
   };
 }

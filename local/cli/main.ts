@@ -65,6 +65,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
         const { limitsCommand } = await import('./commands/limits.js');
         return await limitsCommand(args, io);
       }
+      case 'report': {
+        const { reportCommand } = await import('./commands/report.js');
+        return await reportCommand(args, io);
+      }
     }
   } catch (error) {
     printError(io, error, verbose);

@@ -1,8 +1,10 @@
 // The HTML report: one self-contained page (inline CSS and SVG, no script, nothing fetched at view time) with
 // in-flight work per layer against its limit, throughput and progress over time, the latency distribution,
 // and the dead-lettered and invalid tasks.
+
+import { isLive, unobservedNote } from './html-ledger.js';
 import { barChart, escapeXml, formatNumber, type LineSeries, lineChart } from './svg.js';
-import type { RunReport, TimelineSample } from './types.js';
+import type { AnyRunReport, ReportPeaks, TimelineSample } from './types.js';
 
 export const colors = {
   inline: '#2563eb',
@@ -37,8 +39,14 @@ th{background:#f8fafc}td.num,th.num{text-align:right;font-variant-numeric:tabula
 .missing{border:1px dashed #cbd5e1;border-radius:8px;padding:12px 16px;min-height:80px}
 `;
 
-export function renderHtmlReport(report: RunReport): string {
-  const accounted = report.succeeded + report.deadLettered + report.invalid + (report.unfinished ?? 0);
+export function renderHtmlReport(report: AnyRunReport): string {
+  const accounted =
+    report.succeeded +
+    report.deadLettered +
+    report.invalid +
+    (report.cancelled ?? 0) +
+    (report.undeliverable ?? 0) +
+    (report.unfinished ?? 0);
   const title = `bounded-fanout report: ${report.jobId}`;
   return [
     '<!doctype html>',
@@ -48,9 +56,14 @@ export function renderHtmlReport(report: RunReport): string {
     `<h1>${escapeXml(title)}</h1>`,
     `<p class="sub">${escapeXml(subtitle(report))}</p>`,
     cards(report, accounted),
-    peaksTable(report),
-    '<h2>Over time</h2>',
-    `<div class="charts">${charts(report).join('\n')}</div>`,
+    // A report built from the job ledger has no local observations: its limits, and a note, instead.
+    ...(report.peaks
+      ? [
+          peaksTable(report, report.peaks),
+          '<h2>Over time</h2>',
+          `<div class="charts">${charts(report, report.peaks).join('\n')}</div>`,
+        ]
+      : [unobservedNote(report)]),
     deadLetteredTable(report),
     unfinishedTable(report),
     invalidTable(report),
@@ -58,7 +71,7 @@ export function renderHtmlReport(report: RunReport): string {
   ].join('\n');
 }
 
-function subtitle(report: RunReport): string {
+function subtitle(report: AnyRunReport): string {
   const parts = [`manifest: ${report.manifest ?? 'inline'}`, `duration ${seconds(report.durationMs)}`];
   if (report.startedAt) parts.push(`started ${report.startedAt}`);
   if (report.interrupted) parts.push('interrupted by Ctrl-C: unstarted work was left in the queue');
@@ -73,7 +86,7 @@ function card(label: string, value: string, cls = ''): string {
   return `<div class="card"><span>${escapeXml(label)}</span><b class="${cls}">${escapeXml(value)}</b></div>`;
 }
 
-function cards(report: RunReport, accounted: number): string {
+function cards(report: AnyRunReport, accounted: number): string {
   const rate =
     report.durationMs > 0 ? ((report.succeeded + report.deadLettered) / report.durationMs) * 1000 : 0;
   const list = [
@@ -82,17 +95,22 @@ function cards(report: RunReport, accounted: number): string {
     card('dead-lettered', report.deadLettered.toLocaleString('en-US'), report.deadLettered ? 'bad' : ''),
     card('invalid', report.invalid.toLocaleString('en-US'), report.invalid ? 'warn' : ''),
   ];
+  if (report.cancelled) list.push(card('cancelled', report.cancelled.toLocaleString('en-US'), 'warn'));
+  if (report.undeliverable) {
+    list.push(card('undeliverable', report.undeliverable.toLocaleString('en-US'), 'bad'));
+  }
   if (report.unfinished) list.push(card('unfinished', report.unfinished.toLocaleString('en-US'), 'warn'));
   list.push(card('duration', seconds(report.durationMs)), card('tasks / s', formatNumber(Math.round(rate))));
-  const balance =
-    accounted === report.submitted
+  const balance = isLive(report)
+    ? `<p class="warn">The run is ${escapeXml(report.status ?? '')}: ${accounted.toLocaleString('en-US')} of ${report.submitted.toLocaleString('en-US')} submitted tasks have ended so far.</p>`
+    : accounted === report.submitted
       ? `<p class="ok">Every task accounted for: ${accounted.toLocaleString('en-US')} of ${report.submitted.toLocaleString('en-US')}.</p>`
       : `<p class="bad">Accounting mismatch: ${accounted.toLocaleString('en-US')} ended of ${report.submitted.toLocaleString('en-US')} submitted.</p>`;
   return `<div class="cards">${list.join('')}</div>${balance}`;
 }
 
-function peaksTable(report: RunReport): string {
-  const { peaks, limits, target } = report;
+function peaksTable(report: AnyRunReport, peaks: ReportPeaks): string {
+  const { limits, target } = report;
   const row = (layer: string, peak: number | undefined, limit: number | undefined, note = '') => {
     if (peak === undefined || limit === undefined) return '';
     const ok = peak <= limit;
@@ -162,7 +180,7 @@ export function throughput(timeline: readonly TimelineSample[], windowMs = 2_000
   return points;
 }
 
-function charts(report: RunReport): string[] {
+function charts(report: AnyRunReport, peaks: ReportPeaks): string[] {
   const { timeline, limits } = report;
   const sec = (x: number) => `${formatNumber(Math.round(x * 10) / 10)} s`;
   const layer = (
@@ -194,7 +212,7 @@ function charts(report: RunReport): string[] {
           report.inlineInFlightSource === 'none'
             ? 'The local runtime reports only their peak'
             : 'No timeline sample caught one in flight; their peak'
-        }: ${report.peaks.inline} of ${limits.inline}.</p></div>`
+        }: ${peaks.inline} of ${limits.inline}.</p></div>`
       : layer('chart-inline', inlineTitle, colors.inline, (s) => s.inlineInFlight, limits.inline),
     lineChart({
       id: 'chart-workers',
@@ -249,7 +267,7 @@ function charts(report: RunReport): string[] {
   return out;
 }
 
-function latencyChart(report: RunReport): string | undefined {
+function latencyChart(report: AnyRunReport): string | undefined {
   const h = report.latency;
   if (!h || h.count === 0) return undefined;
   const first = h.counts.findIndex((c) => c > 0);
@@ -273,7 +291,7 @@ function latencyChart(report: RunReport): string | undefined {
   });
 }
 
-function deadLetteredTable(report: RunReport): string {
+function deadLetteredTable(report: AnyRunReport): string {
   const rows = report.deadLetteredTasks
     .slice(0, maxTableRows)
     .map(
@@ -290,7 +308,7 @@ function deadLetteredTable(report: RunReport): string {
 }
 
 /** Only when the run left tasks unfinished (a stop or a cut-off). */
-function unfinishedTable(report: RunReport): string {
+function unfinishedTable(report: AnyRunReport): string {
   const tasks = report.unfinishedTasks ?? [];
   if (tasks.length === 0) return '';
   const rows = tasks
@@ -306,7 +324,7 @@ function unfinishedTable(report: RunReport): string {
   ].join('\n');
 }
 
-function invalidTable(report: RunReport): string {
+function invalidTable(report: AnyRunReport): string {
   const rows = report.invalidTasks
     .slice(0, maxTableRows)
     .map(

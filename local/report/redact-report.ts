@@ -3,19 +3,20 @@
 // tasks carried and of URL credentials. The JSON and HTML files, the tasks file and `--format json` all print
 // this. `--retry-from` does not need the tasks whole: it takes them back from the manifest by id.
 import { redactRecord, redactText, taskSecrets } from '../../lib/http/redact.js';
-import type { RunReport } from './types.js';
+import type { AnyRunReport } from './types.js';
 
-export function redactReport(report: RunReport): RunReport {
+export function redactReport<R extends AnyRunReport>(report: R): R {
   const listed = [...report.deadLetteredTasks, ...(report.unfinishedTasks ?? [])];
   const secrets = new Set<string>();
   for (const t of listed) if (t.task) for (const s of taskSecrets(t.task)) secrets.add(s);
   const all = [...secrets];
   const { deadLetteredTasks, unfinishedTasks, ...rest } = report;
+  // The same shape back: only strings inside change.
   return {
-    ...(scrubDeep(rest, all) as Omit<RunReport, 'deadLetteredTasks' | 'unfinishedTasks'>),
+    ...(scrubDeep(rest, all) as Omit<R, 'deadLetteredTasks' | 'unfinishedTasks'>),
     deadLetteredTasks: deadLetteredTasks.map((t) => redactRecord(t)),
     ...(unfinishedTasks ? { unfinishedTasks: unfinishedTasks.map((t) => redactRecord(t)) } : {}),
-  };
+  } as unknown as R;
 }
 
 /** Every string in `value`, at any depth, through redactText. */

@@ -158,3 +158,10 @@ export interface RunReport {
   readonly runtime?: Readonly<Record<string, unknown>>;
   readonly startedAt?: string;
 }
+
+/**
+ * A report built from the job ledger and the result object (`report --job`): a run in AWS leaves no local
+ * observations, so it has no peaks (and an empty timeline). Writers and the HTML page take either kind.
+ */
+export type LedgerRunReport = Omit<RunReport, 'peaks'> & { readonly peaks?: undefined };
+export type AnyRunReport = RunReport | LedgerRunReport;

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { BoundedFanoutError } from '../../lib/errors.js';
 import { renderHtmlReport } from './html.js';
-import type { DeadLetteredTask, RunReport, UnfinishedTask } from './types.js';
+import type { AnyRunReport, DeadLetteredTask, RunReport, UnfinishedTask } from './types.js';
 
 /** Dead-lettered plus unfinished tasks a JSON report holds itself; past it they all go to the tasks file. */
 export const TASKS_IN_JSON = 1_000;
@@ -33,11 +33,11 @@ export function reportFormatOf(file: string): ReportFormat | undefined {
   return undefined;
 }
 
-export function renderReport(report: RunReport, format: ReportFormat): string {
+export function renderReport(report: AnyRunReport, format: ReportFormat): string {
   return format === ReportFormats.HTML ? renderHtmlReport(report) : `${JSON.stringify(report, null, 2)}\n`;
 }
 
-export async function writeReport(file: string, report: RunReport): Promise<void> {
+export async function writeReport(file: string, report: AnyRunReport): Promise<void> {
   const format = reportFormatOf(file);
   if (!format) throw new ReportFileError(file, 'expected a name ending in .json or .html');
   try {
@@ -56,7 +56,7 @@ export async function writeReport(file: string, report: RunReport): Promise<void
 /** Writes every report, each on its own: one that fails does not keep the others from being written. */
 export async function writeReports(
   files: readonly string[],
-  report: RunReport,
+  report: AnyRunReport,
 ): Promise<{ readonly file: string; readonly error: Error }[]> {
   const failed: { file: string; error: Error }[] = [];
   for (const file of files) {
@@ -105,7 +105,7 @@ export function tasksFileOf(file: string): string {
   return join(dirname(file), `${basename(file, extname(file))}.tasks.ndjson`);
 }
 
-function withTasksFile(report: RunReport, tasksFile: string): RunReport {
+function withTasksFile<R extends AnyRunReport>(report: R, tasksFile: string): R {
   const dead = report.deadLetteredTasks.slice(0, TASKS_IN_JSON);
   const unfinished = (report.unfinishedTasks ?? []).slice(0, TASKS_IN_JSON - dead.length);
   return {
@@ -116,7 +116,7 @@ function withTasksFile(report: RunReport, tasksFile: string): RunReport {
   };
 }
 
-async function writeTasksFile(file: string, report: RunReport): Promise<void> {
+async function writeTasksFile(file: string, report: AnyRunReport): Promise<void> {
   const out = await open(file, 'w');
   try {
     let chunk: string[] = [];

@@ -1,0 +1,124 @@
+// The report of a run built from what it left in the cloud (`bounded-fanout report --job`): its status and
+// counts from the job ledger's record, its dead-lettered, undeliverable and invalid tasks from the result
+// lines (lib/aws/result-reader.ts), its limits from the deployed config and the run's own overrides. The
+// local runtime's observations (peaks, timeline, latency) do not exist for a run in AWS: the report leaves
+// them out and says so, rather than draw zeros.
+import type { FanoutConfig } from '../../lib/config.js';
+import { reservationOf } from '../../lib/config.js';
+import type { RunRecord } from '../../lib/ledger/run-record.js';
+import { socketLimits } from './assemble.js';
+import { redactReport } from './redact-report.js';
+import type { DeadLetteredTask, InvalidTask, LedgerRunReport, ReportLimits } from './types.js';
+
+/** Tasks listed by kind (the counts cover every one); as many as a local run lists. */
+export const LEDGER_REPORT_MAX_LISTED = 1_000;
+
+export interface LedgerReportInputs {
+  readonly record: RunRecord;
+  readonly lines: AsyncIterable<Record<string, unknown>>;
+  /** The deployed config (cdk.json's), which the run's limit overrides can only lower. */
+  readonly config: FanoutConfig;
+  /** Where the lines came from, for the report's `manifest`/runtime note. */
+  readonly source: string;
+  readonly maxListed?: number;
+}
+
+export async function ledgerReport(inputs: LedgerReportInputs): Promise<LedgerRunReport> {
+  const { record, config } = inputs;
+  const max = inputs.maxListed ?? LEDGER_REPORT_MAX_LISTED;
+  const tasks = await collectTasks(inputs.lines, max);
+  const finishedAt = record.finishedAt;
+  return redactReport({
+    jobId: record.jobId,
+    runId: record.runId,
+    status: record.status,
+    ...(record.reason ? { reason: record.reason } : {}),
+    submitted: record.submitted,
+    invalid: record.invalid,
+    succeeded: record.succeeded,
+    deadLettered: record.deadLettered,
+    cancelled: record.cancelled,
+    undeliverable: record.undeliverable,
+    // A live run's duration so far; the ledger keeps epoch milliseconds.
+    durationMs: Math.max(0, (finishedAt ?? Date.now()) - record.startedAt),
+    limits: limitsOf(record, config),
+    invalidTasks: tasks.invalid,
+    deadLetteredTasks: tasks.deadLettered,
+    timeline: [],
+    startedAt: new Date(record.startedAt).toISOString(),
+    runtime: {
+      source: 'ledger',
+      resultLines: inputs.source,
+      manifestDone: record.manifestDone,
+      ...(record.detail ? { detail: record.detail } : {}),
+      ...(record.resultUri ? { resultUri: record.resultUri } : {}),
+      ...(tasks.beyond > 0 ? { notListed: tasks.beyond } : {}),
+      ...(record.limits ? { limitOverrides: record.limits } : {}),
+    },
+  });
+}
+
+interface CollectedTasks {
+  readonly deadLettered: DeadLetteredTask[];
+  readonly invalid: InvalidTask[];
+  /** Lines past `max` of their kind: counted, not listed. */
+  beyond: number;
+}
+
+async function collectTasks(lines: AsyncIterable<Record<string, unknown>>, max: number) {
+  const out: CollectedTasks = { deadLettered: [], invalid: [], beyond: 0 };
+  for await (const line of lines) {
+    if (line.type === 'dead-letter' || line.type === 'undeliverable') {
+      if (out.deadLettered.length < max) out.deadLettered.push(deadLetteredOf(line));
+      else out.beyond++;
+    } else if (line.type === 'invalid') {
+      if (out.invalid.length < max) out.invalid.push(invalidOf(line));
+      else out.beyond++;
+    }
+  }
+  return out;
+}
+
+function deadLetteredOf(line: Record<string, unknown>): DeadLetteredTask {
+  const task = isObject(line.task) ? line.task : undefined;
+  const sendError = typeof line.sendError === 'string' ? `; not delivered to the DLQ: ${line.sendError}` : '';
+  return {
+    id: typeof task?.id === 'string' ? task.id : '(no id)',
+    attempts: typeof line.attempts === 'number' ? line.attempts : 0,
+    error: `${typeof line.error === 'string' ? line.error : 'unknown error'}${sendError}`,
+    ...(task ? { task } : {}),
+  };
+}
+
+function invalidOf(line: Record<string, unknown>): InvalidTask {
+  return {
+    ...(typeof line.id === 'string' ? { id: line.id } : {}),
+    ...(typeof line.line === 'number' ? { line: line.line } : {}),
+    error: typeof line.error === 'string' ? line.error : 'invalid',
+  };
+}
+
+/** The deployed limits, lowered by the run's overrides (as the functions apply them). */
+function limitsOf(record: RunRecord, config: FanoutConfig): ReportLimits {
+  const sockets = socketLimits(config);
+  const o = record.limits;
+  return {
+    inline: Math.min(config.inlineConcurrency, o?.inlineConcurrency ?? Number.POSITIVE_INFINITY),
+    workers: config.workerMaxConcurrency,
+    workersReserved: reservationOf(config.workerReservedConcurrency),
+    sockets: sockets.all,
+    perInvocation: Math.min(
+      config.perInvocationConcurrency,
+      o?.perInvocationConcurrency ?? Number.POSITIVE_INFINITY,
+    ),
+    socketsPerContainer: config.maxSockets,
+    socketsPerHost: config.maxSocketsPerHost,
+    socketsToOneHost: sockets.toOneHost,
+    tasksPerMessage: config.tasksPerMessage,
+    maxReceiveCount: config.maxReceiveCount,
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

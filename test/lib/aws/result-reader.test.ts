@@ -1,0 +1,82 @@
+// Reading a run's result lines back (for `report --job`), against real S3 (the test backend): while the run is
+// live, the parts its writers left, in the order the result object will hold them; once it ended, the result
+// object alone (summary first), so lines are never read twice; lines that are not JSON objects are counted and
+// skipped; lines split across S3 chunks come back whole.
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openResultLines, parseS3Uri } from '../../../lib/aws/result-reader.js';
+import { putResultPart, ResultWriter } from '../../../lib/aws/results.js';
+import { localCredentials } from '../../../local/resources.js';
+import { backend, freshResources } from '../../local/fixtures/aws.js';
+
+let s3: S3Client;
+let bucket: string;
+
+beforeAll(async () => {
+  const { resources, sqs } = await freshResources('result-reader');
+  sqs.destroy();
+  bucket = resources.bucket;
+  const { endpoints, region } = backend();
+  s3 = new S3Client({ endpoint: endpoints.s3, region, credentials: localCredentials, forcePathStyle: true });
+});
+
+afterAll(() => s3?.destroy());
+
+async function collect(lines: AsyncIterable<Record<string, unknown>>) {
+  const out: Record<string, unknown>[] = [];
+  for await (const line of lines) out.push(line);
+  return out;
+}
+
+const at = (runId: string) => ({ bucket, prefix: 'results/', jobId: 'j', runId });
+
+describe('openResultLines', () => {
+  it('reads the parts of a live run, then only the result object once it is written', async () => {
+    const writer = new ResultWriter(s3, { bucket, jobId: 'j', runId: 'live', segment: 0, partBytes: 64 });
+    for (let i = 0; i < 5; i++)
+      writer.add({ type: 'dead-letter', task: { id: `o${i}` }, attempts: 1, error: 'e' });
+    await writer.flush();
+    await putResultPart(s3, { ...at('live'), name: 'msg-1' }, [
+      { type: 'dead-letter', task: { id: 'w1' }, attempts: 3, error: 'e' },
+    ]);
+
+    const live = await openResultLines(s3, at('live'));
+    expect(live.kind).toBe('parts');
+    const liveIds = (await collect(live.lines)).map((l) => (l.task as { id: string }).id);
+    expect(liveIds).toEqual(['o0', 'o1', 'o2', 'o3', 'o4', 'w1']);
+
+    await writer.finish({ jobId: 'j', runId: 'live', status: 'partial' });
+    const ended = await openResultLines(s3, at('live'));
+    expect(ended.kind).toBe('object');
+    expect(ended.keys).toEqual(['results/j/live.ndjson']);
+    const lines = await collect(ended.lines);
+    expect(lines[0]).toEqual({ type: 'summary', jobId: 'j', runId: 'live', status: 'partial' });
+    // Each line once: the object holds the parts; they are not read again beside it.
+    expect(lines.slice(1).map((l) => (l.task as { id: string }).id)).toEqual(liveIds);
+  });
+
+  it('skips and counts lines that are not JSON objects, and joins lines across chunks', async () => {
+    const long = 'x'.repeat(200_000);
+    const body = `${JSON.stringify({ type: 'invalid', id: 'a', error: long })}\nnot json\n[1,2]\n\n${JSON.stringify({ type: 'invalid', id: 'b', error: 'e' })}`;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'results/j/odd.ndjson', Body: body }));
+    const result = await openResultLines(s3, at('odd'));
+    const lines = await collect(result.lines);
+    expect(lines.map((l) => l.id)).toEqual(['a', 'b']);
+    expect((lines[0].error as string).length).toBe(200_000);
+    expect(result.skipped()).toBe(2);
+  });
+
+  it('finds nothing for a run that wrote nothing', async () => {
+    const none = await openResultLines(s3, at('none'));
+    expect(none).toMatchObject({ kind: 'parts', keys: [] });
+    expect(await collect(none.lines)).toEqual([]);
+  });
+});
+
+describe('parseS3Uri', () => {
+  it('splits s3://bucket/key and refuses anything else', () => {
+    expect(parseS3Uri('s3://b/results/j/r.ndjson')).toEqual({ bucket: 'b', key: 'results/j/r.ndjson' });
+    expect(parseS3Uri('s3://b/')).toBeUndefined();
+    expect(parseS3Uri('https://b/k')).toBeUndefined();
+  });
+});
