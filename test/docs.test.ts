@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseInlineManifest } from '../lib/manifest/index.js';
 import { repoRoot } from './local/cli/cli-process.js';
 
 const pages = [
@@ -87,6 +88,22 @@ describe('README and docs/', () => {
       }
     }
     expect(broken).toEqual([]);
+  });
+
+  it('every JSON manifest shown is one the orchestrator accepts, every task valid', async () => {
+    const manifests: { origin: string; json: string }[] = [];
+    for (const page of pages) {
+      for (const m of (await text(page)).matchAll(/^ *```json\n([\s\S]*?)^ *```/gm)) {
+        if (/"tasks"/.test(m[1])) manifests.push({ origin: page, json: m[1] });
+      }
+    }
+    expect(manifests.map((m) => m.origin)).toContain('docs/service.md');
+    const problems: string[] = [];
+    for (const { origin, json } of manifests) {
+      const manifest = parseInlineManifest(JSON.parse(json));
+      for await (const item of manifest.items) if (!item.ok) problems.push(`${origin}: ${item.error}`);
+    }
+    expect(problems).toEqual([]);
   });
 
   it('slugs headings as GitHub does', () => {
