@@ -1,4 +1,5 @@
-// README's TypeScript examples compile against the library as a user imports it: each ```ts block is written
+// The TypeScript examples of README and docs/*.md compile against the library as a user imports it, by
+// package name (`bounded-fanout`, `bounded-fanout/http`, ...): each ```ts block is written
 // to a scratch module and type-checked with the project's compiler options, `bounded-fanout` and its subpaths
 // resolved to the sources the package's `exports` map builds from. An example that uses an undefined name or
 // a wrong option fails here, so the README cannot rot.
