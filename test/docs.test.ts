@@ -106,6 +106,18 @@ describe('README and docs/', () => {
     expect(problems).toEqual([]);
   });
 
+  it('every repository path the pages name exists (a file moved or renamed shows here)', async () => {
+    const missing: string[] = [];
+    for (const page of pages) {
+      for (const [path] of (await text(page)).matchAll(
+        /(?<![\w@/.-])(?:lib|functions|local|cdk|test|bench|docs)\/[\w./-]*\w/g,
+      )) {
+        if (!existsSync(join(repoRoot, path))) missing.push(`${page}: ${path}`);
+      }
+    }
+    expect([...new Set(missing)]).toEqual([]);
+  });
+
   it('slugs headings as GitHub does', () => {
     expect(slugOf('Worker (functions/worker.ts)')).toBe('worker-functionsworkerts');
     expect(slugOf("Reserved concurrency and the account's quota")).toBe(
