@@ -118,6 +118,31 @@ describe('README and docs/', () => {
     expect([...new Set(missing)]).toEqual([]);
   });
 
+  it("README's task path names functions that its files define", async () => {
+    const readme = await text('README.md');
+    const path = readme.slice(readme.indexOf("## One task's path"), readme.indexOf('## Use the library'));
+    // `file-or-folder` `name` (-> `name`)*: each name (each part of `Class.method`) is in that file or folder.
+    const hop = /`((?:lib|functions|cdk|local)\/[\w./-]*)`\s+`([\w.]+)`((?:\s+->\s+`[\w.]+`)*)/g;
+    const absent: string[] = [];
+    let hops = 0;
+    for (const [, where, first, more] of path.matchAll(hop)) {
+      const names = [first, ...[...more.matchAll(/`([\w.]+)`/g)].map((m) => m[1])];
+      const dir = join(repoRoot, where);
+      const files = where.endsWith('.ts')
+        ? [dir]
+        : (await readdir(dir)).filter((n) => n.endsWith('.ts')).map((n) => join(dir, n));
+      const source = (await Promise.all(files.map((f) => readFile(f, 'utf8')))).join('\n');
+      for (const name of names) {
+        hops++;
+        for (const part of name.split('.')) {
+          if (!new RegExp(`\\b${part}\\b`).test(source)) absent.push(`${where}: ${name}`);
+        }
+      }
+    }
+    expect(hops).toBeGreaterThanOrEqual(10);
+    expect(absent).toEqual([]);
+  });
+
   it('slugs headings as GitHub does', () => {
     expect(slugOf('Worker (functions/worker.ts)')).toBe('worker-functionsworkerts');
     expect(slugOf("Reserved concurrency and the account's quota")).toBe(
