@@ -31,7 +31,7 @@ export class FanoutAlarms extends Construct {
         'DeadLetters',
         `${p}-dead-letters`,
         depth(props.deadLetterQueue),
-        'Tasks failed for good: see README, "Redrive the dead-letter queue".',
+        'Tasks failed for good: see docs/deploy.md, "Redrive the dead-letter queue".',
       ),
       this.#atLeastOne(
         'OrchestratorDeadLetters',

@@ -59,7 +59,7 @@ export class BoundedFanoutStack extends Stack {
     this.#outputs();
   }
 
-  /** What the README's commands read back from the deployed stack. */
+  /** What the deployer's guide (docs/deploy.md) reads back from the deployed stack. */
   #outputs(): void {
     const outputs: Record<string, string> = {
       QueueUrl: this.queues.queue.queueUrl,

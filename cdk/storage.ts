@@ -26,7 +26,7 @@ export class FanoutStorage extends Construct {
       minimumTLSVersion: 1.2,
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      // Manifests and results are the user's data: `cdk destroy` leaves the bucket (README: tear down).
+      // Manifests and results are the user's data: `cdk destroy` leaves the bucket (docs/deploy.md: tear down).
       removalPolicy: RemovalPolicy.RETAIN,
       lifecycleRules: [
         {
