@@ -1,8 +1,9 @@
 // The functions' config as they read it at cold start, from the one variable the stack (and the local runtime)
 // sets: checked with the schema the synth uses, so a missing or bad value stops the container at start with the
 // variable, the field and the value named, instead of running on defaults the stack never deployed.
-import { validateBudget } from './budget.js';
-import { BudgetError, type BudgetProblem, fieldProblems } from './budget-schema.js';
+
+import { BudgetError, type BudgetProblem, fieldProblems } from './budget/budget-schema.js';
+import { validateBudget } from './budget/index.js';
 import { EnvVars, type FanoutConfig, withDefaults } from './config.js';
 import { BoundedFanoutError, describe } from './errors.js';
 

@@ -1,7 +1,7 @@
 // The one config shared by the CDK stack, the Lambda handlers and the local runtime, so the code and the
 // infrastructure never disagree. The CDK app reads it from cdk.json context (overridable with `-c`), hands
 // it to the functions in one environment variable, and the local runtime builds the same resources from it.
-// Checks across values live in lib/budget.ts (validateBudget).
+// Checks across values live in lib/budget/budget.ts (validateBudget).
 
 export const IdempotencyModes = { TASK: 'task', MESSAGE: 'message', OFF: 'off' } as const;
 export type IdempotencyMode = (typeof IdempotencyModes)[keyof typeof IdempotencyModes];

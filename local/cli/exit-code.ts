@@ -1,5 +1,5 @@
 // The process exit code, as a pure function of how the command ended.
-import { BUDGET_ERROR_CODE } from '../../lib/budget-schema.js';
+import { BUDGET_ERROR_CODE } from '../../lib/budget/budget-schema.js';
 import { ErrorCodes } from '../../lib/errors.js';
 import { ManifestErrorCodes } from '../../lib/manifest/errors.js';
 import type { RunReport } from '../report/types.js';

@@ -2,20 +2,20 @@
 // one to change, with the numbers that make it wrong.
 
 import {
+  type FanoutConfig,
+  functionConfig,
+  IdempotencyModes,
+  reservationOf,
+  toEnvironment,
+} from '../config.js';
+import { settleReserveMs, taskWindowMs } from '../fanout/settle-reserve.js';
+import {
   type BudgetProblem,
   CONFIG_ENVIRONMENT_MAX_BYTES,
   pathKey,
   problem,
   SCHEDULE_INPUT_MAX_BYTES,
 } from './budget-schema.js';
-import {
-  type FanoutConfig,
-  functionConfig,
-  IdempotencyModes,
-  reservationOf,
-  toEnvironment,
-} from './config.js';
-import { settleReserveMs, taskWindowMs } from './fanout/settle-reserve.js';
 
 /**
  * Orchestrators the budget counts when orchestratorReservedConcurrency is "none": one job at a time, as when the
