@@ -202,7 +202,7 @@ export function withDefaults(overrides: Partial<FanoutConfig> = {}): FanoutConfi
   };
 }
 
-/** The config serialised for a function's environment (read back by lib/config-environment.ts fromEnvironment). */
+/** The config serialised for a function's environment (read back by lib/budget/config-environment.ts fromEnvironment). */
 export function toEnvironment(config: FanoutConfig): string {
   return JSON.stringify(config);
 }

@@ -4,7 +4,7 @@
 // the whole quota when the quota is 100 or less (a new account's 10), so such an account can reserve nothing.
 
 import { type FanoutConfig, reservationOf } from '../config.js';
-import { fleetProcesses, UNRESERVED_ORCHESTRATORS } from './budget-rules.js';
+import { fleetProcesses, UNRESERVED_ORCHESTRATORS } from '../fleet.js';
 
 /** What Lambda GetAccountSettings says of the account's concurrency (AccountLimit). */
 export interface AccountConcurrency {

@@ -20,6 +20,7 @@ import { BudgetError, type BudgetProblem, fieldProblems } from './budget-schema.
 import { warningsOf } from './budget-warnings.js';
 import { awsPrices } from './prices.js';
 
+export { type FleetSize, fleetProcesses, UNRESERVED_ORCHESTRATORS } from '../fleet.js';
 export type { LedgerCost } from './budget-ledger.js';
 export type { BudgetPlan, CostPlan, DrainPlan, HostPlan, PlanBudgetOptions } from './budget-plan.js';
 export { defaultPlanOptions } from './budget-plan.js';
@@ -31,7 +32,7 @@ export {
   reservationLines,
   stackReservations,
 } from './budget-reservations.js';
-export { concurrencyOf, type FleetSize, fleetProcesses, UNRESERVED_ORCHESTRATORS } from './budget-rules.js';
+export { concurrencyOf } from './budget-rules.js';
 export {
   BUDGET_ERROR_CODE,
   BudgetError,

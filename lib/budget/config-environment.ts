@@ -2,10 +2,10 @@
 // sets: checked with the schema the synth uses, so a missing or bad value stops the container at start with the
 // variable, the field and the value named, instead of running on defaults the stack never deployed.
 
-import { BudgetError, type BudgetProblem, fieldProblems } from './budget/budget-schema.js';
-import { validateBudget } from './budget/index.js';
-import { EnvVars, type FanoutConfig, withDefaults } from './config.js';
-import { BoundedFanoutError, describe } from './errors.js';
+import { EnvVars, type FanoutConfig, withDefaults } from '../config.js';
+import { BoundedFanoutError, describe } from '../errors.js';
+import { validateBudget } from './budget.js';
+import { BudgetError, type BudgetProblem, fieldProblems } from './budget-schema.js';
 
 export const CONFIG_ENVIRONMENT_ERROR_CODE = 'BF_CONFIG_ENVIRONMENT';
 
