@@ -22,7 +22,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { sendDeadLetters, sendRetry } from '../lib/aws/hand-on.js';
 import { putResultPart } from '../lib/aws/results.js';
 import { IdempotencyModes } from '../lib/config.js';
-import { BoundedFanoutError } from '../lib/errors.js';
+import { BoundedFanoutError, ErrorCodes } from '../lib/errors.js';
 import { parseTaskMessage, parseWorkBody, type TaskMessage } from '../lib/fanout/messages.js';
 import { errorText } from '../lib/fanout/segment.js';
 import { handOnKey, type Settlement, settleMessage, type TaskOutcome } from '../lib/fanout/settle.js';
@@ -42,7 +42,7 @@ const processor = new BatchProcessor(EventType.SQS);
 
 export class InvalidMessageError extends BoundedFanoutError {
   constructor(message: string) {
-    super(message, 'BF_INVALID_MESSAGE');
+    super(message, ErrorCodes.INVALID_MESSAGE);
     this.name = 'InvalidMessageError';
   }
 }
