@@ -2,8 +2,8 @@
 // stays alone on stdout), build the stack, and check it with cdk-nag's AwsSolutions rules.
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { BudgetError, planBudget } from '../lib/budget.js';
-import { formatBudgetTable } from '../lib/budget-table.js';
+import { formatBudgetTable } from '../lib/budget/budget-table.js';
+import { BudgetError, planBudget } from '../lib/budget/index.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 import { configFromContext, planOptionsFromContext } from './context.js';
 import { BoundedFanoutStack } from './stack.js';

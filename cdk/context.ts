@@ -2,7 +2,7 @@
 // `-c key=value` overrides any of them (`-c workerMaxConcurrency=20`, `-c schedule.enabled=true`,
 // `-c 'downstream={"api.example.com":{"maxConcurrency":200}}'`).
 import type { Construct } from 'constructs';
-import { defaultPlanOptions, type PlanBudgetOptions } from '../lib/budget.js';
+import { defaultPlanOptions, type PlanBudgetOptions } from '../lib/budget/index.js';
 import { type FanoutConfig, readConfig } from '../lib/config.js';
 import { InvalidArgumentError } from '../lib/errors.js';
 

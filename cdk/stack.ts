@@ -3,7 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { validateBudget } from '../lib/budget.js';
+import { validateBudget } from '../lib/budget/index.js';
 import type { FanoutConfig } from '../lib/config.js';
 import { FanoutAlarms } from './alarms.js';
 import { FanoutFunctions, type FunctionEntries } from './functions.js';

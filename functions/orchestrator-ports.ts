@@ -8,7 +8,7 @@ import { CONTINUATIONS_PREFIX, EnvVars } from '../lib/config.js';
 import type { Continuation } from '../lib/fanout/continuation.js';
 import type { TaskMessage } from '../lib/fanout/messages.js';
 import type { SegmentPorts, SendEntry, TaskResult } from '../lib/fanout/segment.js';
-import { LAMBDA_MAX_EVENT_PAYLOAD_BYTES } from '../lib/fanout/sqs-limits.js';
+import { LAMBDA_MAX_EVENT_PAYLOAD_BYTES } from '../lib/wire/sqs-limits.js';
 import type { FunctionRuntime } from './runtime.js';
 import { runOverHttp } from './task-runner.js';
 

@@ -7,11 +7,7 @@
 // Each segment runs at most once per (job, run, segment): with the idempotency table wired, the segment
 // is wrapped in Powertools' makeIdempotent, so an asynchronous invocation delivered twice finds the first
 // one's record and does nothing (no task enqueued twice, no continuation forked).
-import {
-  IdempotencyAlreadyInProgressError,
-  IdempotencyConfig,
-  makeIdempotent,
-} from '@aws-lambda-powertools/idempotency';
+import { IdempotencyAlreadyInProgressError, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
@@ -24,6 +20,7 @@ import { type JobSummary, maxPeaks, StopReasons } from '../lib/fanout/summary.js
 import { LIVE_STATUSES, RunReasons, type RunRecord, RunStatuses } from '../lib/ledger/run-record.js';
 import { ManifestError } from '../lib/manifest/errors.js';
 import type { JobLimits } from '../lib/manifest/schema.js';
+import { IdempotencyUses, idempotencyOptions } from './idempotency.js';
 import { type OpenJob, openJob } from './open-job.js';
 import {
   ledgerStop,
@@ -133,19 +130,11 @@ async function orchestrate(
       return { status: 'skipped', jobId, runId, ...(previousRunId ? { previousRunId } : {}) };
     }
   }
-  const persistence = rt.persistence('segment');
+  const persistence = rt.persistence(IdempotencyUses.SEGMENT);
   if (!persistence) return runJobSegment(job, context, rt);
-  const config = new IdempotencyConfig({
-    eventKeyJmesPath: 'key',
-    expiresAfterSeconds: rt.config.idempotencyTtlSeconds,
-    responseHook: (response) => ({ ...(response as object), replayed: true }),
-  });
-  config.registerLambdaContext(context);
-  const once = makeIdempotent(async (_key: { key: string }) => runJobSegment(job, context, rt), {
-    persistenceStore: persistence,
-    config,
-    keyPrefix: 'bounded-fanout.segment',
-  });
+  const idempotency = idempotencyOptions(IdempotencyUses.SEGMENT, persistence, rt.config);
+  idempotency.config.registerLambdaContext(context);
+  const once = makeIdempotent(async (_key: { key: string }) => runJobSegment(job, context, rt), idempotency);
   const { jobId, runId } = job;
   const segment = job.state.segment;
   try {

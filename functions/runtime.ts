@@ -1,13 +1,13 @@
 // What a handler needs for the life of its container, built once from the environment: the config (all
-// limits, from BOUNDED_FANOUT_CONFIG, required and checked by lib/config-environment.ts), the wiring (queue URLs, table, bucket, function names), the AWS
+// limits, from BOUNDED_FANOUT_CONFIG, required and checked by lib/budget/config-environment.ts), the wiring (queue URLs, table, bucket, function names), the AWS
 // clients on bounded sockets, the bounded HTTP agents and the downstream policy (this container's share of
 // each partner host's limits). AWS endpoints come from the standard AWS_ENDPOINT_URL* variables, read by
 // the SDK itself, so the same code runs on AWS, LocalStack and the local emulators.
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { type AwsClients, createAwsClients } from '../lib/aws/clients.js';
 import { JobLedgerTable } from '../lib/aws/job-ledger-table.js';
+import { fromEnvironment } from '../lib/budget/config-environment.js';
 import { EnvVars, type FanoutConfig, IdempotencyModes } from '../lib/config.js';
-import { fromEnvironment } from '../lib/config-environment.js';
 import { createDownstream, type DownstreamPolicy } from '../lib/downstream/downstream-policy.js';
 import { fleetShare } from '../lib/downstream/host-limits.js';
 import { createHttpAgents, type HttpAgents } from '../lib/http/agents.js';

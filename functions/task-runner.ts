@@ -5,7 +5,7 @@
 // again; a completed one returns its stored result, marked `duplicate`, without running.
 import {
   IdempotencyAlreadyInProgressError,
-  IdempotencyConfig,
+  type IdempotencyConfig,
   makeIdempotent,
 } from '@aws-lambda-powertools/idempotency';
 import type { Context } from 'aws-lambda';
@@ -16,6 +16,7 @@ import type { TaskOutcome } from '../lib/fanout/settle.js';
 import type { HttpTaskResult } from '../lib/http/http-task.js';
 import { type RunHttpTaskOptions, runHttpTask } from '../lib/http/run-http-task.js';
 import type { JobTask } from '../lib/manifest/schema.js';
+import { IdempotencyUses, idempotencyOptions } from './idempotency.js';
 import { type FunctionRuntime, requirePersistence } from './runtime.js';
 
 class TaskFailed extends Error {
@@ -37,11 +38,12 @@ export class TaskRunner {
   constructor(runtime: FunctionRuntime) {
     this.#runtime = runtime;
     if (runtime.config.idempotency !== IdempotencyModes.TASK) return;
-    this.#config = new IdempotencyConfig({
-      eventKeyJmesPath: 'key',
-      expiresAfterSeconds: runtime.config.idempotencyTtlSeconds,
-      responseHook: (response) => ({ ...(response as object), duplicate: true }),
-    });
+    const idempotency = idempotencyOptions(
+      IdempotencyUses.TASK,
+      requirePersistence(runtime, IdempotencyUses.TASK)!,
+      runtime.config,
+    );
+    this.#config = idempotency.config;
     // The options travel as a second argument: Powertools hashes the first alone and passes both on.
     this.#idempotent = makeIdempotent(
       async ({ task }: { key: string; task: JobTask }, options: RunHttpTaskOptions): Promise<TaskOutcome> => {
@@ -49,11 +51,7 @@ export class TaskRunner {
         if (!result.ok) throw new TaskFailed(result);
         return result;
       },
-      {
-        persistenceStore: requirePersistence(runtime, 'task')!,
-        config: this.#config,
-        keyPrefix: 'bounded-fanout.task',
-      },
+      idempotency,
     );
   }
 

@@ -15,14 +15,14 @@
 // on. The invocation's deadline (invocation-deadline.ts) keeps back time to settle every message: no task
 // attempt is started that would end after it, and the tasks left unstarted spend no attempt.
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { sendDeadLetters, sendRetry } from '../lib/aws/hand-on.js';
 import { putResultPart } from '../lib/aws/results.js';
 import { IdempotencyModes } from '../lib/config.js';
-import { BoundedFanoutError } from '../lib/errors.js';
+import { BoundedFanoutError, ErrorCodes } from '../lib/errors.js';
 import { parseTaskMessage, parseWorkBody, type TaskMessage } from '../lib/fanout/messages.js';
 import { errorText } from '../lib/fanout/segment.js';
 import { handOnKey, type Settlement, settleMessage, type TaskOutcome } from '../lib/fanout/settle.js';
@@ -31,6 +31,7 @@ import { acceptsTasks, isLive } from '../lib/ledger/run-rules.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 import { runBounded } from '../lib/run-bounded.js';
 import { Semaphore } from '../lib/semaphore.js';
+import { type IdempotencyOptions, IdempotencyUses, idempotencyOptions } from './idempotency.js';
 import { type InvocationDeadline, invocationDeadline } from './invocation-deadline.js';
 import { type RunLedger, runLedgerOf } from './run-ledger.js';
 import { type FunctionRuntime, lazyRuntime, requirePersistence } from './runtime.js';
@@ -42,7 +43,7 @@ const processor = new BatchProcessor(EventType.SQS);
 
 export class InvalidMessageError extends BoundedFanoutError {
   constructor(message: string) {
-    super(message, 'BF_INVALID_MESSAGE');
+    super(message, ErrorCodes.INVALID_MESSAGE);
     this.name = 'InvalidMessageError';
   }
 }
@@ -88,7 +89,7 @@ export const handler = createWorkerHandler(lazyRuntime());
 class Worker {
   readonly #rt: FunctionRuntime;
   readonly #tasks: TaskRunner;
-  readonly #messageConfig: IdempotencyConfig | undefined;
+  readonly #messageOptions: IdempotencyOptions | undefined;
   readonly #ledger: RunLedger | undefined;
 
   constructor(runtime: FunctionRuntime) {
@@ -99,11 +100,11 @@ class Worker {
     // or its failed tasks would be re-sent (and dead-lettered) once per delivery. In 'task' mode the
     // per-task records still keep a redelivery after a crash from re-running the tasks that had succeeded.
     if (runtime.config.idempotency !== IdempotencyModes.OFF) {
-      requirePersistence(runtime, 'message');
-      this.#messageConfig = new IdempotencyConfig({
-        eventKeyJmesPath: 'key',
-        expiresAfterSeconds: runtime.config.idempotencyTtlSeconds,
-      });
+      this.#messageOptions = idempotencyOptions(
+        IdempotencyUses.MESSAGE,
+        requirePersistence(runtime, IdempotencyUses.MESSAGE)!,
+        runtime.config,
+      );
     }
   }
 
@@ -174,7 +175,7 @@ class Worker {
   #register(context: Context): void {
     logger.addContext(context);
     this.#tasks.registerContext(context);
-    this.#messageConfig?.registerLambdaContext(context);
+    this.#messageOptions?.config.registerLambdaContext(context);
   }
 
   async #record(record: SQSRecord, run: Invocation, stats: WorkerStats): Promise<object | Error> {
@@ -283,12 +284,8 @@ class Worker {
 
   /** Runs `work` once per message key unless idempotency is off. */
   async #once<T>(message: TaskMessage, work: () => Promise<T>): Promise<T> {
-    if (!this.#messageConfig) return work();
-    const idempotent = makeIdempotent(async (_payload: { key: string }) => work(), {
-      persistenceStore: this.#rt.persistence('message')!,
-      config: this.#messageConfig,
-      keyPrefix: 'bounded-fanout.message',
-    });
+    if (!this.#messageOptions) return work();
+    const idempotent = makeIdempotent(async (_payload: { key: string }) => work(), this.#messageOptions);
     return (await idempotent({ key: message.key })) as T;
   }
 

@@ -1,6 +1,7 @@
 import { type PendingPull, pullCancellable } from './cancellable-pull.js';
 import { assertInteger, InvalidArgumentError, QueueClosedError } from './errors.js';
 import { Fifo } from './fifo.js';
+import { checkSignal, liveOnly, onAbort, type Putter, type Waiter } from './queue-waiters.js';
 
 /*
 How it works (asyncio.Queue(maxsize)):
@@ -30,19 +31,6 @@ export interface CloseOptions {
   readonly immediate?: boolean;
 }
 
-interface Waiter<V> {
-  live: boolean;
-  /** A cancellable pull: the item handed to it is reserved (takes a place) until delivered. */
-  pull?: boolean;
-  resolve: (value: V) => void;
-  reject: (reason: unknown) => void;
-  cleanup: (() => void) | undefined;
-}
-
-interface Putter<T> extends Waiter<void> {
-  item: T;
-}
-
 const DONE = Symbol('done');
 const COMPACT_AT = 1024;
 const PULL_WAITING = 0;
@@ -50,12 +38,6 @@ const PULL_HANDED = 1;
 const PULL_DELIVERED = 2;
 const PULL_CANCELLED = 3;
 const ignore = () => {};
-
-function liveOnly<W extends { live: boolean }>(list: Fifo<W>): Fifo<W> {
-  const live = new Fifo<W>();
-  for (const waiter of list) if (waiter.live) live.push(waiter);
-  return live;
-}
 
 export class BoundedQueue<T> implements AsyncIterable<T> {
   readonly #maxSize: number;
@@ -305,18 +287,4 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
       this.#getters = liveOnly(this.#getters);
     }
   }
-}
-
-function checkSignal(options: WaitOptions | undefined): AbortSignal | undefined {
-  const signal = options?.signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidArgumentError('signal', signal, 'an AbortSignal');
-  }
-  return signal;
-}
-
-function onAbort(signal: AbortSignal | undefined, fn: () => void): (() => void) | undefined {
-  if (!signal) return undefined;
-  signal.addEventListener('abort', fn, { once: true });
-  return () => signal.removeEventListener('abort', fn);
 }

@@ -1,11 +1,8 @@
 import type { BoundedOptions, Source, TaskFn } from './bounded-options.js';
-import {
-  type CancellablePullSource,
-  isCancellablePullSource,
-  type PendingPull,
-  pullCancellable,
-} from './cancellable-pull.js';
-import { type QueuedAcquire, type Release, Semaphore } from './semaphore.js';
+import { type CancellablePullSource, type PendingPull, pullCancellable } from './cancellable-pull.js';
+import { SchedulerSlots } from './scheduler-slots.js';
+import { closeIterator, isObject, notAnIteratorResult, openSource, promiseThen } from './scheduler-source.js';
+import type { Release } from './semaphore.js';
 
 /*
 How it works (a running count plus asyncio.wait(FIRST_COMPLETED)):
@@ -15,8 +12,8 @@ How it works (a running count plus asyncio.wait(FIRST_COMPLETED)):
   again: that is the "start the next one when one finishes" loop, with no polling.
 - Each concurrent task runs in a lane: a small object whose settle callbacks are made once and reused, so a
   task costs no closures of its own (the difference between 0.5 M and 4 M tasks/s).
-- The limit is either a plain count or a shared Semaphore; with a Semaphore each slot is one permit, so the
-  limit is shared with other work and follows `setPermits` live.
+- The limit is either a plain count or a shared Semaphore (scheduler-slots.ts); with a Semaphore each slot is
+  one permit, so the limit is shared with other work and follows `setPermits` live.
 - Stopping (abort, stopOnError, a failing source, a consumer that leaves) stops pulling at once and closes
   the source's iterator, as `for...of` would on break. A pull still pending gives its slot back at the stop.
   A source with a cancellable get (BoundedQueue, see cancellable-pull.ts) is pulled through it and the get
@@ -37,9 +34,6 @@ export interface SchedulerHooks<T> {
 }
 
 const NOOP: Release = () => {};
-const ignore = () => {};
-// Called on the promise itself, as `await` does, so an own `then` put on a native promise is not consulted.
-const promiseThen = Promise.prototype.then;
 
 interface Lane<T> {
   index: number;
@@ -54,8 +48,7 @@ export class BoundedScheduler<T, R> {
   readonly #hooks: SchedulerHooks<T>;
   readonly #freeOnSettle: boolean;
   readonly #stopOnError: boolean;
-  readonly #limit: number;
-  readonly #semaphore: Semaphore | undefined;
+  readonly #slots: SchedulerSlots;
   readonly #userSignal: AbortSignal | undefined;
   readonly #controller = new AbortController();
   // AbortController's `signal` is a getter; read once rather than per task.
@@ -67,7 +60,6 @@ export class BoundedScheduler<T, R> {
   #pullSlot: Release | undefined;
   #async = false;
   #source: Source<T>;
-  #held = 0;
   #running = 0;
   #nextIndex = 0;
   #pulling = false;
@@ -77,8 +69,6 @@ export class BoundedScheduler<T, R> {
   #error: unknown;
   #failed = false;
   #lanes: Lane<T>[] = [];
-  #granted: Release | undefined;
-  #acquiring: QueuedAcquire | undefined;
 
   constructor(
     source: Source<T>,
@@ -92,8 +82,11 @@ export class BoundedScheduler<T, R> {
     this.#hooks = hooks;
     this.#freeOnSettle = freeOnSettle;
     this.#stopOnError = options.stopOnError ?? false;
-    this.#semaphore = options.concurrency instanceof Semaphore ? options.concurrency : undefined;
-    this.#limit = typeof options.concurrency === 'number' ? options.concurrency : 0;
+    this.#slots = new SchedulerSlots(
+      options.concurrency,
+      () => !(this.#stopped || this.#exhausted || this.#ended),
+      () => this.#fill(),
+    );
     this.#userSignal = options.signal;
   }
 
@@ -108,18 +101,8 @@ export class BoundedScheduler<T, R> {
       return;
     }
     this.#userSignal?.addEventListener('abort', this.#onUserAbort, { once: true });
-    const source = this.#source as Partial<AsyncIterable<T> & Iterable<T>>;
     try {
-      const asyncIterator = source[Symbol.asyncIterator];
-      if (isCancellablePullSource<T>(source)) {
-        this.#async = true;
-        this.#pullable = source;
-      } else if (typeof asyncIterator === 'function') {
-        this.#async = true;
-        this.#iterator = asyncIterator.call(source);
-      } else {
-        this.#iterator = (source as Iterable<T>)[Symbol.iterator]();
-      }
+      ({ async: this.#async, iterator: this.#iterator, pullable: this.#pullable } = openSource(this.#source));
     } catch (error) {
       this.#end(true, error);
       return;
@@ -137,7 +120,7 @@ export class BoundedScheduler<T, R> {
 
   /** Gives a slot back (for hooks that keep it until their consumer takes the result). */
   free(slot: Release): void {
-    this.#giveSlot(slot);
+    this.#slots.give(slot);
     this.#fill();
   }
 
@@ -145,7 +128,7 @@ export class BoundedScheduler<T, R> {
 
   #fill(): void {
     while (!this.#stopped && !this.#exhausted && !this.#pulling) {
-      const slot = this.#takeSlot();
+      const slot = this.#slots.take();
       if (slot === undefined) break;
       if (this.#async) {
         this.#pullAsync(slot);
@@ -155,17 +138,17 @@ export class BoundedScheduler<T, R> {
       try {
         result = (this.#iterator as Iterator<T>).next();
       } catch (error) {
-        this.#giveSlot(slot);
+        this.#slots.give(slot);
         this.#sourceFailed(error);
         return;
       }
       if (!isObject(result)) {
-        this.#giveSlot(slot);
+        this.#slots.give(slot);
         this.#sourceFailed(notAnIteratorResult(result));
         return;
       }
       if (result.done) {
-        this.#giveSlot(slot);
+        this.#slots.give(slot);
         this.#markExhausted();
         break;
       }
@@ -196,13 +179,13 @@ export class BoundedScheduler<T, R> {
     const slot = this.#endPull();
     if (slot === undefined) return;
     if (!isObject(result)) {
-      this.#giveSlot(slot);
+      this.#slots.give(slot);
       this.#sourceFailed(notAnIteratorResult(result));
       return;
     }
     const { done, value } = result as IteratorResult<T>;
     if (done) {
-      this.#giveSlot(slot);
+      this.#slots.give(slot);
       this.#markExhausted();
     } else {
       this.#start(value, slot);
@@ -213,7 +196,7 @@ export class BoundedScheduler<T, R> {
   #onPullFailed = (error: unknown): void => {
     const slot = this.#endPull();
     if (slot === undefined) return;
-    this.#giveSlot(slot);
+    this.#slots.give(slot);
     this.#sourceFailed(error);
   };
 
@@ -258,7 +241,7 @@ export class BoundedScheduler<T, R> {
     this.#lanes.push(lane);
     this.#running--;
     if (this.#ended) {
-      this.#giveSlot(slot);
+      this.#slots.give(slot);
       return;
     }
     if (!ok && this.#stopOnError && !this.#failed) {
@@ -267,60 +250,13 @@ export class BoundedScheduler<T, R> {
       this.#stop();
     }
     this.#hooks.onSettle(index, item as T, ok, valueOrReason, slot);
-    if (this.#freeOnSettle) this.#giveSlot(slot);
+    if (this.#freeOnSettle) this.#slots.give(slot);
     this.#fill();
-  }
-
-  #takeSlot(): Release | undefined {
-    const semaphore = this.#semaphore;
-    if (!semaphore) {
-      if (this.#held >= this.#limit) return undefined;
-      this.#held++;
-      return NOOP;
-    }
-    const granted = this.#granted ?? semaphore.tryAcquire();
-    this.#granted = undefined;
-    if (granted) return granted;
-    if (!this.#acquiring) this.#waitForPermit(semaphore);
-    return undefined;
-  }
-
-  // One queued acquire at a time: the scheduler waits its turn in the semaphore's FIFO like any caller.
-  #waitForPermit(semaphore: Semaphore): void {
-    const acquiring = semaphore.queue();
-    this.#acquiring = acquiring;
-    acquiring.granted.then(
-      (release) => {
-        this.#acquiring = undefined;
-        // Other slots may have finished the source while this permit was on its way.
-        if (this.#stopped || this.#exhausted || this.#ended) {
-          release();
-          return;
-        }
-        this.#granted = release;
-        this.#fill();
-      },
-      () => {
-        this.#acquiring = undefined;
-      },
-    );
-  }
-
-  #giveSlot(slot: Release): void {
-    if (this.#semaphore) slot();
-    else this.#held--;
   }
 
   #markExhausted(): void {
     this.#exhausted = true;
-    this.#releaseGranted();
-  }
-
-  // A permit granted for a pull that will not happen goes back at once.
-  #releaseGranted(): void {
-    const granted = this.#granted;
-    this.#granted = undefined;
-    granted?.();
+    this.#slots.releaseGranted();
   }
 
   #sourceFailed(error: unknown): void {
@@ -335,27 +271,16 @@ export class BoundedScheduler<T, R> {
   #stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#acquiring?.cancel();
-    this.#releaseGranted();
+    this.#slots.stop();
     this.#abandonPull();
-    if (!this.#exhausted) this.#closeSource();
+    if (!this.#exhausted) closeIterator(this.#iterator);
   }
 
   // The pull under way, if any, gives its slot back now rather than when (or if) the source answers.
   #abandonPull(): void {
     this.#pendingPull?.cancel(); // a cancellable get takes nothing: the item stays in the source
     const slot = this.#endPull();
-    if (slot !== undefined) this.#giveSlot(slot);
-  }
-
-  #closeSource(): void {
-    const iterator = this.#iterator;
-    if (!iterator || typeof iterator.return !== 'function') return;
-    try {
-      promiseThen.call(Promise.resolve(iterator.return()), undefined, ignore);
-    } catch {
-      // A generator that is running, or a return() that throws: nothing to close, nothing to report.
-    }
+    if (slot !== undefined) this.#slots.give(slot);
   }
 
   #endIfIdle(): void {
@@ -369,12 +294,4 @@ export class BoundedScheduler<T, R> {
     this.#userSignal?.removeEventListener('abort', this.#onUserAbort);
     this.#hooks.onEnd(failed, error);
   }
-}
-
-function isObject(value: unknown): value is object {
-  return (typeof value === 'object' && value !== null) || typeof value === 'function';
-}
-
-function notAnIteratorResult(result: unknown): TypeError {
-  return new TypeError(`Iterator result ${String(result)} is not an object`);
 }

@@ -1,7 +1,7 @@
 // The one config shared by the CDK stack, the Lambda handlers and the local runtime, so the code and the
 // infrastructure never disagree. The CDK app reads it from cdk.json context (overridable with `-c`), hands
 // it to the functions in one environment variable, and the local runtime builds the same resources from it.
-// Checks across values live in lib/budget.ts (validateBudget).
+// Checks across values live in lib/budget/budget.ts (validateBudget).
 
 export const IdempotencyModes = { TASK: 'task', MESSAGE: 'message', OFF: 'off' } as const;
 export type IdempotencyMode = (typeof IdempotencyModes)[keyof typeof IdempotencyModes];
@@ -202,7 +202,7 @@ export function withDefaults(overrides: Partial<FanoutConfig> = {}): FanoutConfi
   };
 }
 
-/** The config serialised for a function's environment (read back by lib/config-environment.ts fromEnvironment). */
+/** The config serialised for a function's environment (read back by lib/budget/config-environment.ts fromEnvironment). */
 export function toEnvironment(config: FanoutConfig): string {
   return JSON.stringify(config);
 }

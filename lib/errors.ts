@@ -1,15 +1,9 @@
 // One base class with a stable `code`, one subclass per failure (undici's lib/core/errors.js shape).
 // Callers branch on `code` or `instanceof`, never on message text.
 
-export const ErrorCodes = {
-  INVALID_ARGUMENT: 'BF_INVALID_ARGUMENT',
-  QUEUE_CLOSED: 'BF_QUEUE_CLOSED',
-  QUEUE_FULL: 'BF_QUEUE_FULL',
-  TIMEOUT: 'BF_TIMEOUT',
-  ABORTED: 'BF_ABORTED',
-} as const;
+import { ErrorCodes } from './error-codes.js';
 
-export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+export { type ErrorCode, ErrorCodes } from './error-codes.js';
 
 export class BoundedFanoutError extends Error {
   readonly code: string;

@@ -4,7 +4,7 @@
 // the functions, so a host that is not loopback is refused unless the caller explicitly allows it.
 import type { Server } from 'node:http';
 import { isIP } from 'node:net';
-import { BoundedFanoutError, InvalidArgumentError } from '../lib/errors.js';
+import { BoundedFanoutError, ErrorCodes, InvalidArgumentError } from '../lib/errors.js';
 
 export const DEFAULT_EDGE_HOST = '127.0.0.1';
 export const DEFAULT_EDGE_PORT = 4566;
@@ -16,7 +16,7 @@ export interface ListenAddress {
 
 export class EdgeListenError extends BoundedFanoutError {
   constructor(message: string, options?: ErrorOptions) {
-    super(message, 'BF_EDGE_LISTEN', options);
+    super(message, ErrorCodes.EDGE_LISTEN, options);
     this.name = 'EdgeListenError';
   }
 }

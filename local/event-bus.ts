@@ -3,7 +3,7 @@
 // CLI, and hands each one to the runtime's subscribers. No rules, no targets: the functions' `Run Finished`
 // event is what the local runtime needs to see; where users route it is the cloud's business.
 import { randomUUID } from 'node:crypto';
-import { assertInteger, BoundedFanoutError } from '../lib/errors.js';
+import { assertInteger, BoundedFanoutError, ErrorCodes } from '../lib/errors.js';
 
 /** EventBridge's PutEvents limits: 10 entries per call, 256 KiB per request (entries summed). */
 export const MAX_PUT_EVENTS_ENTRIES = 10;
@@ -45,7 +45,7 @@ export interface PutEventsOutput {
 export class EventBusRequestError extends BoundedFanoutError {
   readonly type: string;
   constructor(type: string, message: string) {
-    super(message, 'BF_EVENT_BUS_REQUEST');
+    super(message, ErrorCodes.EVENT_BUS_REQUEST);
     this.name = 'EventBusRequestError';
     this.type = type;
   }

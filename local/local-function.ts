@@ -2,7 +2,7 @@
 // concurrency as the hard cap (an invocation above it is throttled, as Lambda answers 429). It counts the
 // invocations running at once and their peak, whoever invokes it (the poller or the Invoke endpoint).
 import type { Context } from 'aws-lambda';
-import { assertInteger, BoundedFanoutError, InvalidArgumentError } from '../lib/errors.js';
+import { assertInteger, BoundedFanoutError, ErrorCodes, InvalidArgumentError } from '../lib/errors.js';
 import { Semaphore } from '../lib/semaphore.js';
 import { invocationScope } from './invocation-scope.js';
 import { createLambdaContext } from './lambda-context.js';
@@ -11,8 +11,8 @@ import { createLambdaContext } from './lambda-context.js';
 export type LambdaHandler = (event: any, context: Context) => unknown;
 
 export const LocalFunctionErrorCodes = {
-  THROTTLED: 'BF_LAMBDA_THROTTLED',
-  TIMED_OUT: 'BF_LAMBDA_TIMED_OUT',
+  THROTTLED: ErrorCodes.LAMBDA_THROTTLED,
+  TIMED_OUT: ErrorCodes.LAMBDA_TIMED_OUT,
 } as const;
 
 /** Reserved concurrency exhausted: Lambda's TooManyRequestsException. */

@@ -1,9 +1,10 @@
 // Hand-written, part of the product: the `downstream` config read once, checked, and cut to the share of one
 // process. The fleet (every worker instance plus the orchestrators) splits each host's limits, so together
 // they stay within them; planBudget prints the same figures.
-import { type FleetSize, fleetProcesses } from '../budget-rules.js';
+
 import { type DownstreamLimits, type FanoutConfig, NO_RESERVATION } from '../config.js';
 import { assertInteger, InvalidArgumentError } from '../errors.js';
+import { type FleetSize, fleetProcesses } from '../fleet.js';
 
 /** A host's limits as the config declares them, plus an optional burst for its token bucket. */
 export interface HostLimits extends DownstreamLimits {
@@ -24,7 +25,7 @@ export interface ResolvedHostLimits {
 /**
  * Processes that share one host's budget in the cloud, each with its own policy: the worker instances (from
  * the queue, plus the orchestrators' direct invokes, capped by the worker's reserved concurrency) and the
- * orchestrators. The same count as the budget's worst case (lib/budget-rules.ts, fleetProcesses).
+ * orchestrators. The same count as the budget's worst case (lib/fleet.ts, fleetProcesses).
  */
 export function fleetInstances(config: FleetSize): number {
   for (const field of ['workerMaxConcurrency', 'invokeConcurrency'] as const) {

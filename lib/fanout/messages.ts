@@ -2,8 +2,8 @@ import { z } from 'zod';
 import type { ManifestIssue } from '../manifest/errors.js';
 import { toManifestIssues } from '../manifest/issues.js';
 import { JobIdSchema, type JobTask, RawTaskSchema } from '../manifest/schema.js';
-import { MAX_ERROR_CHARS } from './sqs-limits.js';
-import { toWireJson } from './wire-json.js';
+import { MAX_ERROR_CHARS } from '../wire/sqs-limits.js';
+import { toWireJson } from '../wire/wire-json.js';
 
 /*
 What travels between the orchestrator, the worker and the dead-letter queue, as JSON:
@@ -12,7 +12,7 @@ What travels between the orchestrator, the worker and the dead-letter queue, as 
   tasks) and the tasks themselves;
 - a dead-letter message: tasks that failed for good, each with its attempts and last error.
 `tasks` is always the last member, so a body can be built by joining pre-serialized tasks (see encode*).
-Every SQS body is wire JSON (lib/fanout/wire-json.ts): characters SQS refuses travel escaped, and
+Every SQS body is wire JSON (lib/wire/wire-json.ts): characters SQS refuses travel escaped, and
 JSON.parse gives them back, so the readers below need nothing special.
 */
 

@@ -1,4 +1,5 @@
 import type { JobTask } from '../manifest/schema.js';
+import { wireJson } from '../wire/wire-json.js';
 import {
   type DeadLetterEnvelope,
   type DeadLetterTask,
@@ -7,7 +8,6 @@ import {
   type TaskMessage,
 } from './messages.js';
 import { halfId, halves, type Packet } from './send-isolated.js';
-import { wireJson } from './wire-json.js';
 
 // The SQS messages the orchestrator and the worker send, as packets (lib/fanout/send-isolated.ts): a task
 // message or a dead-letter message with the items it carries, each item serialized once to its wire JSON,

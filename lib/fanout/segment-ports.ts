@@ -1,14 +1,14 @@
 import type { InvalidTaskItem, ManifestItem } from '../manifest/parse.js';
 import type { JobTask } from '../manifest/schema.js';
-import { Batcher } from './batcher.js';
-import type { FailureBudget } from './failure-budget.js';
-import type { DeadLetterTask, TaskMessage } from './messages.js';
 import {
   DEAD_LETTER_ENVELOPE_BYTES,
   SQS_MAX_BATCH_BYTES,
   SQS_MAX_BATCH_ENTRIES,
   SQS_MAX_MESSAGE_BYTES,
-} from './sqs-limits.js';
+} from '../wire/sqs-limits.js';
+import { Batcher } from './batcher.js';
+import type { FailureBudget } from './failure-budget.js';
+import type { DeadLetterTask, TaskMessage } from './messages.js';
 import type { JobCounts, JobPeaks, StopReason } from './summary.js';
 
 // The contract of a segment (lib/fanout/segment.ts): its options, its result, and the ports through which

@@ -2,6 +2,7 @@ import { ManifestError } from '../manifest/errors.js';
 import type { ManifestItem } from '../manifest/parse.js';
 import type { JobTask } from '../manifest/schema.js';
 import { Semaphore } from '../semaphore.js';
+import { SQS_MAX_MESSAGE_BYTES, TASK_ENVELOPE_BYTES } from '../wire/sqs-limits.js';
 import { Batcher, type Group } from './batcher.js';
 import {
   type DeadLetterEnvelope,
@@ -32,7 +33,6 @@ import {
   type TaskResult,
 } from './segment-ports.js';
 import { sendIsolated } from './send-isolated.js';
-import { SQS_MAX_MESSAGE_BYTES, TASK_ENVELOPE_BYTES } from './sqs-limits.js';
 import { type JobCounts, type StopReason, StopReasons } from './summary.js';
 
 export * from './segment-ports.js';

@@ -1,9 +1,9 @@
 import type { JobTask } from '../manifest/schema.js';
+import { SQS_MAX_DELAY_SECONDS, SQS_MAX_MESSAGE_BYTES, TASK_ENVELOPE_BYTES } from '../wire/sqs-limits.js';
+import { wireJson } from '../wire/wire-json.js';
 import { Batcher } from './batcher.js';
 import { type DeadLetterTask, deadLetterTask, type TaskMessage } from './messages.js';
 import type { TaskResult } from './segment.js';
-import { SQS_MAX_DELAY_SECONDS, SQS_MAX_MESSAGE_BYTES, TASK_ENVELOPE_BYTES } from './sqs-limits.js';
-import { wireJson } from './wire-json.js';
 
 /*
 How a packed message keeps the accounting exact: the worker runs the tasks of the message, then settles

@@ -6,7 +6,7 @@
 import dns from 'node:dns';
 import net from 'node:net';
 import ipaddr from 'ipaddr.js';
-import { BoundedFanoutError, InvalidArgumentError } from '../errors.js';
+import { BoundedFanoutError, ErrorCodes, InvalidArgumentError } from '../errors.js';
 import {
   type Address,
   type AllowEntry,
@@ -15,7 +15,7 @@ import {
   parseAllowEntry,
 } from './allow-entry.js';
 
-export const DESTINATION_REFUSED = 'BF_DESTINATION_REFUSED';
+export const DESTINATION_REFUSED = ErrorCodes.DESTINATION_REFUSED;
 
 export const RefusalReasons = {
   /** The address is in a non-public range (loopback, private, link-local, unique-local, ...). */

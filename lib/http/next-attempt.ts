@@ -6,9 +6,9 @@ import type { HttpTaskError } from './http-task.js';
 import { RESPONSE_TOO_LARGE } from './read-body.js';
 import { backoffDelay, isRetryableStatus, parseRetryAfter, type ResolvedRetryOptions } from './retry.js';
 
-export const HTTP_STATUS = 'BF_HTTP_STATUS';
+export const HTTP_STATUS = ErrorCodes.HTTP_STATUS;
 /** The task was not started, or not tried again, because an attempt would have ended after `deadline`. */
-export const DEADLINE = 'BF_DEADLINE';
+export const DEADLINE = ErrorCodes.DEADLINE;
 
 /** What one attempt came to: a response (read or not), or the error it failed with. */
 export type Outcome =

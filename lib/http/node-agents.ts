@@ -5,12 +5,12 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
-import { BoundedFanoutError } from '../errors.js';
+import { BoundedFanoutError, ErrorCodes } from '../errors.js';
 import type { DestinationGuard } from './destination-guard.js';
 import type { ResolvedHttpLimits } from './limits.js';
 import { shareTotalFairly } from './node-total-cap.js';
 
-export const CONNECT_TIMEOUT = 'BF_CONNECT_TIMEOUT';
+export const CONNECT_TIMEOUT = ErrorCodes.CONNECT_TIMEOUT;
 
 /** No socket within connectTimeoutMs. Retryable. */
 export class ConnectTimeoutError extends BoundedFanoutError {

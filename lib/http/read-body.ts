@@ -1,9 +1,9 @@
 // A response body read as it streams, never more than `maxBytes` of it: a huge or endless response fails
 // fast with ResponseTooLargeError (and its socket is dropped) instead of filling the heap.
 import type { Readable } from 'node:stream';
-import { BoundedFanoutError, TimeoutError } from '../errors.js';
+import { BoundedFanoutError, ErrorCodes, TimeoutError } from '../errors.js';
 
-export const RESPONSE_TOO_LARGE = 'BF_RESPONSE_TOO_LARGE';
+export const RESPONSE_TOO_LARGE = ErrorCodes.RESPONSE_TOO_LARGE;
 
 export class ResponseTooLargeError extends BoundedFanoutError {
   readonly maxBytes: number;

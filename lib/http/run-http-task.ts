@@ -2,7 +2,7 @@
 // Never throws for a failed request: every outcome is a result, so a fan-out can count and keep each one.
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
-import { AbortError, assertInteger, InvalidArgumentError, TimeoutError } from '../errors.js';
+import { AbortError, assertInteger, ErrorCodes, InvalidArgumentError, TimeoutError } from '../errors.js';
 import {
   type HttpTask,
   type HttpTaskError,
@@ -157,7 +157,11 @@ function toTaskError(error: unknown, task: HttpTask, r: Resolved): HttpTaskError
     | { name?: string; code?: unknown; message?: string; cause?: { code?: unknown } }
     | undefined;
   const code =
-    typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : 'BF_NETWORK';
+    typeof e?.code === 'string'
+      ? e.code
+      : typeof e?.cause?.code === 'string'
+        ? e.cause.code
+        : ErrorCodes.NETWORK;
   const message = r.redactor.scrub(String(e?.message ?? error), r.redactor.secretValues(task.headers));
   return { name: e?.name ?? 'Error', code, message };
 }

@@ -2,9 +2,10 @@
 // override only lowers what the budget proved at synth (validateBudget), never raises it, so the proven worst
 // case stays true while a run is slowed; anything else is refused with the budget's own error, every problem
 // at once. Two keys are not the run's but the worker's Lambda settings, returned apart for the caller to apply.
-import { fleetProcesses } from '../budget-rules.js';
-import { BudgetError, type BudgetProblem, problem } from '../budget-schema.js';
+
+import { BudgetError, type BudgetProblem, problem } from '../budget/budget-schema.js';
 import { type FanoutConfig, reservationOf } from '../config.js';
+import { fleetProcesses } from '../fleet.js';
 import type { RunLimits } from './run-record.js';
 
 /** The worker's Lambda settings `limits` can also lower (not part of the run record). */

@@ -1,7 +1,7 @@
-import { BoundedFanoutError } from '../errors.js';
+import { BoundedFanoutError, ErrorCodes } from '../errors.js';
 
 export const ManifestErrorCodes = {
-  INVALID_MANIFEST: 'BF_INVALID_MANIFEST',
+  INVALID_MANIFEST: ErrorCodes.INVALID_MANIFEST,
 } as const;
 
 /** One problem found in a manifest: the field's path (`limits.inline`, `headers.x-id`) and the message. */

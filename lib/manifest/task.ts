@@ -1,5 +1,5 @@
-import { MAX_TASK_BYTES } from '../fanout/sqs-limits.js';
-import { wireJson } from '../fanout/wire-json.js';
+import { MAX_TASK_BYTES } from '../wire/sqs-limits.js';
+import { wireJson } from '../wire/wire-json.js';
 import type { ManifestIssue } from './errors.js';
 import { preview, toManifestIssues } from './issues.js';
 import { type JobTask, RawTaskSchema, type TaskDefaults, type TaskMode, TaskModes } from './schema.js';

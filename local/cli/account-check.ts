@@ -4,7 +4,7 @@
 // endpoint that cannot be reached, or refuses, is said in one line: the check is advice, never a failure.
 import { GetAccountSettingsCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { type AccountFit, accountFit } from '../../lib/budget.js';
+import { type AccountFit, accountFit } from '../../lib/budget/index.js';
 import type { FanoutConfig } from '../../lib/config.js';
 import { isLoopbackEndpoint } from './sqs-endpoint.js';
 

@@ -1,5 +1,5 @@
 // The process exit code, as a pure function of how the command ended.
-import { BUDGET_ERROR_CODE } from '../../lib/budget-schema.js';
+import { BUDGET_ERROR_CODE } from '../../lib/budget/budget-schema.js';
 import { ErrorCodes } from '../../lib/errors.js';
 import { ManifestErrorCodes } from '../../lib/manifest/errors.js';
 import type { RunReport } from '../report/types.js';
@@ -26,15 +26,15 @@ export type ExitCode = (typeof ExitCodes)[keyof typeof ExitCodes];
  * endpoint that cannot be reached.
  */
 const usageCodes = new Set<string>([
-  'BF_USAGE',
+  ErrorCodes.USAGE,
   ErrorCodes.INVALID_ARGUMENT,
-  'BF_REPORT_FILE',
+  ErrorCodes.REPORT_FILE,
   BUDGET_ERROR_CODE,
   ManifestErrorCodes.INVALID_MANIFEST,
-  'BF_ENDPOINT_UNREACHABLE',
+  ErrorCodes.ENDPOINT_UNREACHABLE,
   // --listen names an address that is taken or not on this machine.
-  'BF_EDGE_LISTEN',
-  'BF_ENDPOINT_NOT_AWS',
+  ErrorCodes.EDGE_LISTEN,
+  ErrorCodes.ENDPOINT_NOT_AWS,
   'ENOENT',
   'EISDIR',
   'EACCES',

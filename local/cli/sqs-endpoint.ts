@@ -2,12 +2,12 @@
 // cannot be reached, so that case is one clear line and exit code 2.
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { BoundedFanoutError } from '../../lib/errors.js';
+import { BoundedFanoutError, ErrorCodes } from '../../lib/errors.js';
 
 export class EndpointError extends BoundedFanoutError {
   readonly endpoint: string;
   constructor(endpoint: string, reason: string, options?: ErrorOptions) {
-    super(`Cannot reach --endpoint ${endpoint}: ${reason}`, 'BF_ENDPOINT_UNREACHABLE', options);
+    super(`Cannot reach --endpoint ${endpoint}: ${reason}`, ErrorCodes.ENDPOINT_UNREACHABLE, options);
     this.name = 'EndpointError';
     this.endpoint = endpoint;
   }
@@ -28,7 +28,7 @@ export class NotAwsEndpointError extends BoundedFanoutError {
   constructor(endpoint: string, answer: string, options?: ErrorOptions) {
     super(
       `--endpoint ${endpoint} answered ${answer}, which is not an AWS API (is it LocalStack or an AWS endpoint?)`,
-      'BF_ENDPOINT_NOT_AWS',
+      ErrorCodes.ENDPOINT_NOT_AWS,
       options,
     );
     this.name = 'NotAwsEndpointError';

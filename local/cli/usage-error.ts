@@ -1,6 +1,6 @@
 // Bad usage of the command line: a flag the command does not know, a missing or malformed value, a file that
 // is not there. The message names the flag and the value; the CLI prints it on one line and exits 2.
-import { BoundedFanoutError, describe } from '../../lib/errors.js';
+import { BoundedFanoutError, describe, ErrorCodes } from '../../lib/errors.js';
 
 export class UsageError extends BoundedFanoutError {
   readonly flag?: string;
@@ -10,7 +10,7 @@ export class UsageError extends BoundedFanoutError {
     { flag, value }: { flag?: string; value?: unknown } = {},
     options?: ErrorOptions,
   ) {
-    super(message, 'BF_USAGE', options);
+    super(message, ErrorCodes.USAGE, options);
     this.name = 'UsageError';
     this.flag = flag;
     this.value = value;

@@ -1,6 +1,6 @@
 // Builds the CLI's report from the local runtime's (counts, peaks, dead-lettered and invalid tasks) and what the
 // CLI watched itself (the timeline, and for the demo the target server's own counts and response times).
-import { concurrencyOf } from '../../lib/budget.js';
+import { concurrencyOf } from '../../lib/budget/index.js';
 import type { FanoutConfig } from '../../lib/config.js';
 import type { LocalJobReport } from '../run-local-job.js';
 import { redactReport } from './redact-report.js';

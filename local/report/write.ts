@@ -6,7 +6,7 @@ import { access, constants, mkdir, open, readFile, stat, writeFile } from 'node:
 import { basename, dirname, extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
-import { BoundedFanoutError } from '../../lib/errors.js';
+import { BoundedFanoutError, ErrorCodes } from '../../lib/errors.js';
 import { renderHtmlReport } from './html.js';
 import type { AnyRunReport, DeadLetteredTask, RunReport, UnfinishedTask } from './types.js';
 
@@ -19,7 +19,7 @@ export type ReportFormat = (typeof ReportFormats)[keyof typeof ReportFormats];
 export class ReportFileError extends BoundedFanoutError {
   readonly file: string;
   constructor(file: string, reason: string, options?: ErrorOptions) {
-    super(`Report ${JSON.stringify(file)}: ${reason}`, 'BF_REPORT_FILE', options);
+    super(`Report ${JSON.stringify(file)}: ${reason}`, ErrorCodes.REPORT_FILE, options);
     this.name = 'ReportFileError';
     this.file = file;
   }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { configFromContext, PlanContextKeys, planOptionsFromContext } from '../../cdk/context.js';
-import { checkBudget, defaultPlanOptions } from '../../lib/budget.js';
+import { checkBudget, defaultPlanOptions } from '../../lib/budget/index.js';
 import { defaultConfig } from '../../lib/config.js';
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {

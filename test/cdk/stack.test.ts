@@ -9,7 +9,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_RUNTIME } from '../../cdk/functions.js';
 import { BoundedFanoutStack } from '../../cdk/stack.js';
-import { BudgetError } from '../../lib/budget.js';
+import { BudgetError } from '../../lib/budget/index.js';
 import { defaultConfig, EnvVars, functionConfig, toEnvironment, withDefaults } from '../../lib/config.js';
 import { fixtureHandler, type Synthesized, synthesize } from './synthesize.js';
 

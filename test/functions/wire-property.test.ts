@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrchestratorResult } from '../../functions/orchestrator.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import { readDeadLetterBody } from '../../lib/fanout/messages.js';
-import { isWireSafe } from '../../lib/fanout/wire-json.js';
+import { isWireSafe } from '../../lib/wire/wire-json.js';
 import { localCredentials } from '../../local/resources.js';
 import { poisonString } from '../helpers/poison.js';
 import { RUNS } from '../helpers/runs.js';

@@ -2,7 +2,7 @@
 // reason, the same reason through validateBudget, and a property: every expression built by the grammar is taken.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BudgetError, validateBudget } from '../../lib/budget.js';
+import { BudgetError, validateBudget } from '../../lib/budget/index.js';
 import { defaultConfig, withDefaults } from '../../lib/config.js';
 import { scheduleExpressionProblem } from '../../lib/schedule-expression.js';
 import { RUNS } from '../helpers/runs.js';

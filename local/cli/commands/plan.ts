@@ -2,8 +2,9 @@
 // then whether the stack's reserved concurrency fits the account (local/cli/account-check.ts), when asked.
 // A config that validateBudget would refuse still gets its table (it shows why), then the same error as at
 // synth, and exit code 2.
-import { BudgetError, defaultPlanOptions, planBudget } from '../../../lib/budget.js';
-import { formatBudgetTable } from '../../../lib/budget-table.js';
+
+import { formatBudgetTable } from '../../../lib/budget/budget-table.js';
+import { BudgetError, defaultPlanOptions, planBudget } from '../../../lib/budget/index.js';
 import { checkAccount, formatAccountCheck } from '../account-check.js';
 import type { PlanArgs } from '../args.js';
 import { ExitCodes } from '../exit-code.js';

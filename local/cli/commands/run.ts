@@ -3,7 +3,7 @@
 // cuts them off. Either way the summary and the reports are written, listing every unfinished task for
 // `--retry-from`. A third Ctrl-C ends the process at once with the counts so far.
 import { randomBytes } from 'node:crypto';
-import { validateBudget } from '../../../lib/budget.js';
+import { validateBudget } from '../../../lib/budget/index.js';
 import type { FanoutConfig } from '../../../lib/config.js';
 import { AbortError } from '../../../lib/errors.js';
 import { assembleReport, socketLimits } from '../../report/assemble.js';

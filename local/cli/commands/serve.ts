@@ -1,7 +1,7 @@
 // `bounded-fanout serve`: the local runtime with the stack and no job, on one endpoint, until Ctrl-C. It prints
 // the endpoint and the stack's names (stdout: text, or one JSON object with --format json) so a second terminal,
 // an SDK client or `run --endpoint` can use them. SIGINT or SIGTERM stops it cleanly: exit 0.
-import { validateBudget } from '../../../lib/budget.js';
+import { validateBudget } from '../../../lib/budget/index.js';
 import { type ServeRuntime, startServeRuntime } from '../../serve-runtime.js';
 import type { ServeArgs } from '../args.js';
 import { ExitCodes } from '../exit-code.js';

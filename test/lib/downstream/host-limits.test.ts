@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { concurrencyOf } from '../../../lib/budget.js';
+import { concurrencyOf } from '../../../lib/budget/index.js';
 import { defaultConfig, withDefaults } from '../../../lib/config.js';
 import { createDownstream } from '../../../lib/downstream/downstream-policy.js';
 import {

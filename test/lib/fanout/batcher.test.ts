@@ -8,14 +8,14 @@ import {
   parseTaskMessage,
 } from '../../../lib/fanout/messages.js';
 import { newSendBatcher } from '../../../lib/fanout/segment.js';
+import type { JobTask } from '../../../lib/manifest/schema.js';
 import {
   MAX_TASK_BYTES,
   SQS_MAX_BATCH_BYTES,
   SQS_MAX_BATCH_ENTRIES,
   SQS_MAX_MESSAGE_BYTES,
   TASK_ENVELOPE_BYTES,
-} from '../../../lib/fanout/sqs-limits.js';
-import type { JobTask } from '../../../lib/manifest/schema.js';
+} from '../../../lib/wire/sqs-limits.js';
 import { RUNS } from '../../helpers/runs.js';
 
 function groupAll<T>(batcher: Batcher<T>, items: readonly [T, number][]): T[][] {

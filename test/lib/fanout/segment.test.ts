@@ -10,9 +10,9 @@ import {
   type SendEntry,
   type TaskResult,
 } from '../../../lib/fanout/segment.js';
-import { SQS_MAX_BATCH_BYTES, SQS_MAX_BATCH_ENTRIES } from '../../../lib/fanout/sqs-limits.js';
 import { emptyCounts, type JobCounts } from '../../../lib/fanout/summary.js';
 import { ManifestError, parseInlineManifest } from '../../../lib/manifest/index.js';
+import { SQS_MAX_BATCH_BYTES, SQS_MAX_BATCH_ENTRIES } from '../../../lib/wire/sqs-limits.js';
 import { RUNS } from '../../helpers/runs.js';
 
 // runSegment is the AWS-free core of the orchestrator. Its ports are in-memory stand-ins for SQS and

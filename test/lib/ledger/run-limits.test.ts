@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BUDGET_ERROR_CODE, BudgetError } from '../../../lib/budget.js';
+import { BUDGET_ERROR_CODE, BudgetError } from '../../../lib/budget/index.js';
 import { type FanoutConfig, withDefaults } from '../../../lib/config.js';
 import { mergeRunLimits, parseRunLimits } from '../../../lib/ledger/run-limits.js';
 import { RUNS } from '../../helpers/runs.js';

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_TASK_BYTES } from '../../../lib/fanout/sqs-limits.js';
 import {
   type Manifest,
   ManifestError,
@@ -7,6 +6,7 @@ import {
   parseInlineManifest,
   parseManifestStream,
 } from '../../../lib/manifest/index.js';
+import { MAX_TASK_BYTES } from '../../../lib/wire/sqs-limits.js';
 
 async function collect(manifest: Manifest): Promise<ManifestItem[]> {
   const out: ManifestItem[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BudgetError } from '../../../lib/budget.js';
+import { BudgetError } from '../../../lib/budget/index.js';
 import { InvalidArgumentError } from '../../../lib/errors.js';
 import { ManifestError } from '../../../lib/manifest/errors.js';
 import { ExitCodes, exitCodeFor, isUsageError } from '../../../local/cli/exit-code.js';

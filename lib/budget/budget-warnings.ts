@@ -1,5 +1,8 @@
 // The plan's warnings: what the budget admits but an operator should know (a batch beyond the worker timeout,
 // a message above SQS's limit, a fleet burst above a host's rate).
+
+import type { FanoutConfig } from '../config.js';
+import { defaultRetryOptions } from '../http/retry.js';
 import {
   type BudgetPlan,
   type HostPlan,
@@ -7,8 +10,6 @@ import {
   SQS_MAX_REQUEST_BYTES,
   workerInFlight,
 } from './budget-plan.js';
-import type { FanoutConfig } from './config.js';
-import { defaultRetryOptions } from './http/retry.js';
 
 export function warningsOf(
   c: FanoutConfig,

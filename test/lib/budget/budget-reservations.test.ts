@@ -10,9 +10,9 @@ import {
   planBudget,
   reservationLines,
   stackReservations,
-} from '../../lib/budget.js';
-import { defaultConfig, type FanoutConfig, withDefaults } from '../../lib/config.js';
-import { RUNS } from '../helpers/runs.js';
+} from '../../../lib/budget/index.js';
+import { defaultConfig, type FanoutConfig, withDefaults } from '../../../lib/config.js';
+import { RUNS } from '../../helpers/runs.js';
 
 const none = withDefaults({ workerReservedConcurrency: 'none', orchestratorReservedConcurrency: 'none' });
 const messages = (config: FanoutConfig) =>

@@ -1,7 +1,10 @@
 // One concurrency budget: every limit of the service is declared once in FanoutConfig, then checked on its own
-// (lib/budget-schema.ts) and against the others (lib/budget-rules.ts) before anything deploys or runs. The
+// (budget-schema.ts) and against the others (budget-rules.ts) before anything deploys or runs. The
 // stack, the functions and the local runtime all call validateBudget, so a bad combination is refused with the
 // same message everywhere. planBudget turns the same config into the figures of the deploy table.
+
+import type { FanoutConfig } from '../config.js';
+import { assertInteger, InvalidArgumentError } from '../errors.js';
 import {
   type BudgetPlan,
   costPerMillion,
@@ -15,10 +18,9 @@ import { reservationWarnings } from './budget-reservations.js';
 import { concurrencyOf, crossProblems } from './budget-rules.js';
 import { BudgetError, type BudgetProblem, fieldProblems } from './budget-schema.js';
 import { warningsOf } from './budget-warnings.js';
-import type { FanoutConfig } from './config.js';
-import { assertInteger, InvalidArgumentError } from './errors.js';
 import { awsPrices } from './prices.js';
 
+export { type FleetSize, fleetProcesses, UNRESERVED_ORCHESTRATORS } from '../fleet.js';
 export type { LedgerCost } from './budget-ledger.js';
 export type { BudgetPlan, CostPlan, DrainPlan, HostPlan, PlanBudgetOptions } from './budget-plan.js';
 export { defaultPlanOptions } from './budget-plan.js';
@@ -30,7 +32,7 @@ export {
   reservationLines,
   stackReservations,
 } from './budget-reservations.js';
-export { concurrencyOf, type FleetSize, fleetProcesses, UNRESERVED_ORCHESTRATORS } from './budget-rules.js';
+export { concurrencyOf } from './budget-rules.js';
 export {
   BUDGET_ERROR_CODE,
   BudgetError,

@@ -1,14 +1,14 @@
 // The figures of the concurrency budget: worst-case concurrency and rate per downstream host, time to drain a
-// job on each path, and the AWS cost per million queued tasks from the published prices in lib/prices.ts.
+// job on each path, and the AWS cost per million queued tasks from the published prices in lib/budget/prices.ts.
 // A simple model, stated where it is made: full batches, every request taking the plan's latency, no cold
 // starts, no retries, and the free tiers left out.
 
+import { type FanoutConfig, type IdempotencyMode, IdempotencyModes } from '../config.js';
+import { fleetDownstreamBudget } from '../downstream/host-limits.js';
+import { defaultRetryOptions, type ResolvedRetryOptions } from '../http/retry.js';
 import { type LedgerCost, ledgerCost } from './budget-ledger.js';
 import type { concurrencyOf } from './budget-rules.js';
 import type { BudgetProblem } from './budget-schema.js';
-import { type FanoutConfig, type IdempotencyMode, IdempotencyModes } from './config.js';
-import { fleetDownstreamBudget } from './downstream/host-limits.js';
-import { defaultRetryOptions, type ResolvedRetryOptions } from './http/retry.js';
 import { type AwsPrices, awsPrices } from './prices.js';
 
 const SQS_BATCH_ENTRIES = 10;

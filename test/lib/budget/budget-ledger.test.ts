@@ -1,13 +1,13 @@
 // The job ledger's line in the plan's cost table: write and read units on the job table and the Run Finished
-// events, per million queued tasks, from the published prices in lib/prices.ts.
+// events, per million queued tasks, from the published prices in lib/budget/prices.ts.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { planBudget } from '../../lib/budget.js';
-import { ledgerCost } from '../../lib/budget-ledger.js';
-import { formatBudgetTable } from '../../lib/budget-table.js';
-import { defaultConfig } from '../../lib/config.js';
-import { awsPrices } from '../../lib/prices.js';
-import { RUNS } from '../helpers/runs.js';
+import { ledgerCost } from '../../../lib/budget/budget-ledger.js';
+import { formatBudgetTable } from '../../../lib/budget/budget-table.js';
+import { planBudget } from '../../../lib/budget/index.js';
+import { awsPrices } from '../../../lib/budget/prices.js';
+import { defaultConfig } from '../../../lib/config.js';
+import { RUNS } from '../../helpers/runs.js';
 
 describe('the job ledger in the plan', () => {
   it('prices the default config: 40,000 messages, 1 segment, 1 run, 6,400 worker-seconds busy', () => {

@@ -2,13 +2,13 @@
 // with the synth's schema, and inside Lambda with validateBudget's rules too. createRuntime is the entry the
 // handlers use, so the checks are pinned through it as well as through fromEnvironment.
 import { describe, expect, it } from 'vitest';
-import { createRuntime } from '../../functions/runtime.js';
-import { functionConfig, toEnvironment, withDefaults } from '../../lib/config.js';
+import { createRuntime } from '../../../functions/runtime.js';
 import {
   CONFIG_ENVIRONMENT_ERROR_CODE,
   ConfigEnvironmentError,
   fromEnvironment,
-} from '../../lib/config-environment.js';
+} from '../../../lib/budget/config-environment.js';
+import { functionConfig, toEnvironment, withDefaults } from '../../../lib/config.js';
 
 const lambda = { AWS_LAMBDA_FUNCTION_NAME: 'bounded-fanout-worker' };
 const env = (config: unknown, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({

@@ -1,4 +1,5 @@
-// Hard limits of the services the fan-out talks to, in one place.
+// Hard limits of the services the fan-out talks to (SQS, Lambda Invoke), in one place. They sit below the manifest
+// (a task must fit a message) and the fan-out (which packs the messages), so both import them one way.
 
 /** Largest SQS message body (and message attributes) SQS accepts in a standard queue: 256 KiB. */
 export const SQS_MAX_MESSAGE_BYTES = 256 * 1024;

@@ -1,10 +1,10 @@
 // Each value of the concurrency budget on its own: a zod schema whose bounds are AWS's own where AWS has one,
 // and the problem type every check reports (the value's path, the value, what is wrong with it).
 import { z } from 'zod';
-import type { FanoutConfig } from './config.js';
-import { IdempotencyModes, NO_RESERVATION, OverlapPolicies } from './config.js';
-import { BoundedFanoutError, describe } from './errors.js';
-import { scheduleExpressionProblem } from './schedule-expression.js';
+import type { FanoutConfig } from '../config.js';
+import { IdempotencyModes, NO_RESERVATION, OverlapPolicies } from '../config.js';
+import { BoundedFanoutError, describe, ErrorCodes } from '../errors.js';
+import { scheduleExpressionProblem } from '../schedule-expression.js';
 
 /** One problem of a config: the path of the value, the value, and what is wrong with it. */
 export interface BudgetProblem {
@@ -13,7 +13,7 @@ export interface BudgetProblem {
   readonly message: string;
 }
 
-export const BUDGET_ERROR_CODE = 'BF_INVALID_BUDGET';
+export const BUDGET_ERROR_CODE = ErrorCodes.INVALID_BUDGET;
 
 export function formatProblem({ path, value, message }: BudgetProblem): string {
   return `${path}: ${describe(value)} ${message}`;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isWireSafe, toWireJson, wireJson } from '../../../lib/fanout/wire-json.js';
+import { isWireSafe, toWireJson, wireJson } from '../../../lib/wire/wire-json.js';
 import { poisonString } from '../../helpers/poison.js';
 import { RUNS } from '../../helpers/runs.js';
 

@@ -1,10 +1,10 @@
 // The budget plan as a plain-text table: printed by `cdk synth` (on stderr) and by the CLI's `plan` command.
 
+import { reservationOf } from '../config.js';
 import { RECORD_CACHE_SECONDS, RUN_WRITE_UNITS, SETTLE_WRITE_UNITS } from './budget-ledger.js';
 import type { BudgetPlan } from './budget-plan.js';
 import { reservationLines } from './budget-reservations.js';
 import { formatProblem } from './budget-schema.js';
-import { reservationOf } from './config.js';
 
 const count = (n: number) => Math.round(n).toLocaleString('en-US');
 const usd = (n: number) => n.toFixed(4);

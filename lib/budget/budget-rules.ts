@@ -2,59 +2,21 @@
 // one to change, with the numbers that make it wrong.
 
 import {
+  type FanoutConfig,
+  functionConfig,
+  IdempotencyModes,
+  reservationOf,
+  toEnvironment,
+} from '../config.js';
+import { settleReserveMs, taskWindowMs } from '../fanout/settle-reserve.js';
+import { fleetProcesses } from '../fleet.js';
+import {
   type BudgetProblem,
   CONFIG_ENVIRONMENT_MAX_BYTES,
   pathKey,
   problem,
   SCHEDULE_INPUT_MAX_BYTES,
 } from './budget-schema.js';
-import {
-  type FanoutConfig,
-  functionConfig,
-  IdempotencyModes,
-  reservationOf,
-  toEnvironment,
-} from './config.js';
-import { settleReserveMs, taskWindowMs } from './fanout/settle-reserve.js';
-
-/**
- * Orchestrators the budget counts when orchestratorReservedConcurrency is "none": one job at a time, as when the
- * schedule fires less often than a job lasts. Nothing enforces it; the plan says so in its warnings.
- */
-export const UNRESERVED_ORCHESTRATORS = 1;
-
-/** The values that say how many processes of the fleet can run at once. */
-export type FleetSize = Pick<
-  FanoutConfig,
-  | 'workerMaxConcurrency'
-  | 'workerReservedConcurrency'
-  | 'invokeConcurrency'
-  | 'orchestratorReservedConcurrency'
->;
-
-/**
- * The processes that can run at once in the cloud: worker instances from the queue and from the
- * orchestrators' direct invokes (their sum capped by the worker's reserved concurrency, when it has one), and
- * the orchestrators (their reserved concurrency, or UNRESERVED_ORCHESTRATORS without one). Each has its own
- * downstream policy, so each gets 1 / processes of every host's limits.
- */
-export function fleetProcesses(config: FleetSize) {
-  const orchestratorsReserved = reservationOf(config.orchestratorReservedConcurrency);
-  const orchestrators = orchestratorsReserved ?? UNRESERVED_ORCHESTRATORS;
-  const invokeWorkers = config.invokeConcurrency * orchestrators;
-  // The poller and the direct invokes share the worker's reserved concurrency: it caps their sum. Without a
-  // reservation, the event source's maximum and the invokes are the only bounds.
-  const workerReserved = reservationOf(config.workerReservedConcurrency);
-  const unreserved = config.workerMaxConcurrency + invokeWorkers;
-  const workers = workerReserved === undefined ? unreserved : Math.min(workerReserved, unreserved);
-  return {
-    orchestrators,
-    queueWorkers: config.workerMaxConcurrency,
-    invokeWorkers,
-    workers,
-    processes: workers + orchestrators,
-  };
-}
 
 /** The quantities the rules and the plan share, from a config whose values are each valid. */
 export function concurrencyOf(config: FanoutConfig) {

@@ -1,12 +1,13 @@
 // The functions' config as they read it at cold start, from the one variable the stack (and the local runtime)
 // sets: checked with the schema the synth uses, so a missing or bad value stops the container at start with the
 // variable, the field and the value named, instead of running on defaults the stack never deployed.
+
+import { EnvVars, type FanoutConfig, withDefaults } from '../config.js';
+import { BoundedFanoutError, describe, ErrorCodes } from '../errors.js';
 import { validateBudget } from './budget.js';
 import { BudgetError, type BudgetProblem, fieldProblems } from './budget-schema.js';
-import { EnvVars, type FanoutConfig, withDefaults } from './config.js';
-import { BoundedFanoutError, describe } from './errors.js';
 
-export const CONFIG_ENVIRONMENT_ERROR_CODE = 'BF_CONFIG_ENVIRONMENT';
+export const CONFIG_ENVIRONMENT_ERROR_CODE = ErrorCodes.CONFIG_ENVIRONMENT;
 
 /** Set by Lambda in every execution environment: its presence says the code runs in Lambda. */
 export const LAMBDA_FUNCTION_NAME_VAR = 'AWS_LAMBDA_FUNCTION_NAME';

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { formatBudgetTable, formatDuration } from '../../../lib/budget/budget-table.js';
 import {
   BUDGET_ERROR_CODE,
   BudgetError,
@@ -7,11 +8,10 @@ import {
   concurrencyOf,
   planBudget,
   validateBudget,
-} from '../../lib/budget.js';
-import { formatBudgetTable, formatDuration } from '../../lib/budget-table.js';
-import { defaultConfig, type FanoutConfig, withDefaults } from '../../lib/config.js';
-import { BoundedFanoutError, InvalidArgumentError } from '../../lib/errors.js';
-import { RUNS } from '../helpers/runs.js';
+} from '../../../lib/budget/index.js';
+import { defaultConfig, type FanoutConfig, withDefaults } from '../../../lib/config.js';
+import { BoundedFanoutError, InvalidArgumentError } from '../../../lib/errors.js';
+import { RUNS } from '../../helpers/runs.js';
 
 /** The config with some values replaced, including values of the wrong type (as `-c` or a JSON file gives). */
 const configWith = (overrides: Record<string, unknown>) => withDefaults(overrides as Partial<FanoutConfig>);

@@ -2,8 +2,9 @@
 // what the stack takes from the account, and whether an account (Lambda GetAccountSettings) has room for it.
 // Lambda refuses a reservation that leaves the account less than its minimum unreserved concurrency: 100, or
 // the whole quota when the quota is 100 or less (a new account's 10), so such an account can reserve nothing.
-import { fleetProcesses, UNRESERVED_ORCHESTRATORS } from './budget-rules.js';
-import { type FanoutConfig, reservationOf } from './config.js';
+
+import { type FanoutConfig, reservationOf } from '../config.js';
+import { fleetProcesses, UNRESERVED_ORCHESTRATORS } from '../fleet.js';
 
 /** What Lambda GetAccountSettings says of the account's concurrency (AccountLimit). */
 export interface AccountConcurrency {

@@ -1,0 +1,46 @@
+// The functions' idempotency in one place. Three things run at most once, each with Powertools'
+// makeIdempotent on the idempotency table (one persistence layer per use, functions/runtime.ts):
+// - a task, in 'task' mode (functions/task-runner.ts), keyed by job, run and task id;
+// - a queue message, unless idempotency is 'off' (functions/worker.ts), keyed by the message's key;
+// - an orchestrator segment, whenever the table is wired (functions/orchestrator.ts), keyed by job, run, segment.
+// All three read the payload's `key`, keep their records idempotencyTtlSeconds, and carry their use in the key
+// prefix, so one table holds the three without collisions. A replayed task answers marked `duplicate`, a
+// replayed segment `replayed`; a message's replay is its stored settlement, unmarked.
+import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
+import type { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { FanoutConfig } from '../lib/config.js';
+
+export const IdempotencyUses = { TASK: 'task', MESSAGE: 'message', SEGMENT: 'segment' } as const;
+export type IdempotencyUse = (typeof IdempotencyUses)[keyof typeof IdempotencyUses];
+
+/** What a replayed result is marked with, per use. */
+const replayMarks: Readonly<Record<IdempotencyUse, object | undefined>> = {
+  task: { duplicate: true },
+  message: undefined,
+  segment: { replayed: true },
+};
+
+/** The options makeIdempotent takes for one use. */
+export interface IdempotencyOptions {
+  readonly persistenceStore: DynamoDBPersistenceLayer;
+  readonly config: IdempotencyConfig;
+  readonly keyPrefix: string;
+}
+
+/** makeIdempotent's options for `use` on `persistenceStore`, records kept the config's idempotencyTtlSeconds. */
+export function idempotencyOptions(
+  use: IdempotencyUse,
+  persistenceStore: DynamoDBPersistenceLayer,
+  config: Pick<FanoutConfig, 'idempotencyTtlSeconds'>,
+): IdempotencyOptions {
+  const mark = replayMarks[use];
+  return {
+    persistenceStore,
+    config: new IdempotencyConfig({
+      eventKeyJmesPath: 'key',
+      expiresAfterSeconds: config.idempotencyTtlSeconds,
+      ...(mark ? { responseHook: (response: unknown) => ({ ...(response as object), ...mark }) } : {}),
+    }),
+    keyPrefix: `bounded-fanout.${use}`,
+  };
+}
