@@ -1,37 +1,18 @@
-import { ManifestError, type ManifestIssue } from './errors.js';
-import { type DeclaredFormat, type ManifestFormat, ManifestFormats, resolveFormat } from './format.js';
+import { ManifestError } from './errors.js';
+import { type DeclaredFormat, type ManifestFormat, ManifestFormats } from './format.js';
 import { renderPath, toManifestIssues } from './issues.js';
 import { scanJson } from './scan-json.js';
-import { HEADER_KEYS, type JobHeader, JobHeaderSchema, type JobTask } from './schema.js';
+import { HEADER_KEYS, type JobHeader, JobHeaderSchema } from './schema.js';
+import { sniffFormat } from './sniff-format.js';
 import { type Chunk, splitLines } from './split-lines.js';
-import { checkTask, DuplicateIds } from './task.js';
+import { DuplicateIds } from './task.js';
+import { type ManifestItem, notJson, notUtf8, toItem, tooLong, tryJson } from './task-items.js';
 
 /** Longest line (NDJSON) or element (JSON) read as one task; a longer one is reported and skipped. */
 export const MAX_TASK_LINE_BYTES = 1024 * 1024;
 
 export { type ManifestFormat, ManifestFormats } from './format.js';
-
-export interface ValidTaskItem {
-  /** 0-based position among the manifest's tasks, valid or not: the cursor of continuations. */
-  readonly index: number;
-  /** 1-based line in the manifest file (JSON and NDJSON). */
-  readonly line?: number;
-  readonly ok: true;
-  readonly task: JobTask;
-}
-
-export interface InvalidTaskItem {
-  readonly index: number;
-  readonly line?: number;
-  readonly ok: false;
-  /** The task's id, when it had a usable one. */
-  readonly id?: string;
-  /** Every issue's message, joined: `timeoutMs: -5 is not a positive integer`. */
-  readonly error: string;
-  readonly issues: readonly ManifestIssue[];
-}
-
-export type ManifestItem = ValidTaskItem | InvalidTaskItem;
+export { type InvalidTaskItem, type ManifestItem, type ValidTaskItem, withoutExcerpt } from './task-items.js';
 
 export interface Manifest {
   readonly header: JobHeader;
@@ -218,63 +199,6 @@ async function jsonManifest(
 /** A top-level member's name as a path: `limits`, or `manifest[""]` for an odd one. */
 const memberPath = (key: string) => renderPath([key], 'manifest');
 
-function toItem(
-  raw: unknown,
-  index: number,
-  line: number | undefined,
-  position: number,
-  header: JobHeader,
-  dups: DuplicateIds,
-): ManifestItem {
-  const checked = checkTask(raw, header.defaults);
-  if (!checked.ok) return invalid(index, line, checked.issues, checked.id);
-  const duplicate = dups.check(checked.task.id, position);
-  if (duplicate) return invalid(index, line, [duplicate], checked.task.id);
-  return line === undefined
-    ? { index, ok: true, task: checked.task }
-    : { index, line, ok: true, task: checked.task };
-}
-
-function invalid(
-  index: number,
-  line: number | undefined,
-  issues: readonly ManifestIssue[],
-  id?: string,
-): InvalidTaskItem {
-  const item = { index, ok: false as const, error: issues.map((i) => i.message).join('; '), issues };
-  return { ...item, ...(line === undefined ? {} : { line }), ...(id === undefined ? {} : { id }) };
-}
-
-function notJson(index: number, line: number, reason: string): InvalidTaskItem {
-  return invalid(index, line, [{ path: 'task', message: `task: is not valid JSON (${reason})` }]);
-}
-
-function notUtf8(index: number, line: number, where: string): InvalidTaskItem {
-  return invalid(index, line, [{ path: 'task', message: `task: is not valid UTF-8 (${where})` }]);
-}
-
-function tooLong(index: number, line: number, bytes: number, max: number): InvalidTaskItem {
-  return invalid(index, line, [
-    { path: 'task', message: `task: is ${bytes} bytes, over the ${max}-byte limit of one task` },
-  ]);
-}
-
-function tryJson(text: string): { ok: true; value: unknown } | { ok: false; error: string } {
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch (error) {
-    return { ok: false, error: withoutExcerpt((error as Error).message) };
-  }
-}
-
-/**
- * V8's JSON errors quote the text around the fault (`Unexpected token 'B', ..."ization": Bearer sek"... is not
- * valid JSON`): that text may be a secret header's value, so the excerpt is cut and the reason kept.
- */
-export function withoutExcerpt(message: string): string {
-  return message.replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, '');
-}
-
 /** The first NDJSON line is the job header when it is an object with neither `url` nor `id`. */
 function isHeaderLike(value: unknown): boolean {
   return (
@@ -296,44 +220,4 @@ export async function sniffManifestFormat(
   maxBytes = MAX_TASK_LINE_BYTES,
 ): Promise<ManifestFormat> {
   return (await sniffFormat(chunks, maxBytes, declared))[0];
-}
-
-/** Reads up to the first line break to tell NDJSON from JSON, and hands back a stream that replays it. */
-async function sniffFormat(
-  chunks: AsyncIterable<Chunk> | Iterable<Chunk>,
-  maxBytes: number,
-  declared: DeclaredFormat,
-): Promise<[ManifestFormat, AsyncIterable<Chunk>]> {
-  const iterator = (chunks as AsyncIterable<Chunk>)[Symbol.asyncIterator]
-    ? (chunks as AsyncIterable<Chunk>)[Symbol.asyncIterator]()
-    : toAsync(chunks as Iterable<Chunk>);
-  const seen: Buffer[] = [];
-  let bytes = 0;
-  let done = false;
-  while (bytes <= maxBytes) {
-    const next = await iterator.next();
-    if (next.done) {
-      done = true;
-      break;
-    }
-    const buf = typeof next.value === 'string' ? Buffer.from(next.value) : Buffer.from(next.value);
-    seen.push(buf);
-    bytes += buf.length;
-    if (buf.includes(0x0a)) break;
-  }
-  const head = Buffer.concat(seen)
-    .toString('utf8')
-    .replace(/^\uFEFF/, '')
-    .trimStart();
-  const format = resolveFormat(head.split('\n', 1)[0], declared);
-  const replay = (async function* () {
-    yield* seen;
-    if (done) return;
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
-  })();
-  return [format, replay];
-}
-
-async function* toAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
-  yield* items;
 }

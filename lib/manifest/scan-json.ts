@@ -1,6 +1,6 @@
 import { ManifestError } from './errors.js';
+import { type Piece, PieceBuffer } from './piece-buffer.js';
 import type { Chunk } from './split-lines.js';
-import { utf8Fault } from './utf8.js';
 
 /*
 A streaming scanner for a JSON manifest `{ "jobId": ..., "tasks": [ {...}, {...} ] }`. It only finds the
@@ -9,13 +9,6 @@ nesting); JSON.parse does the parsing of each piece. So a million-task document 
 at a time, and parsing runs at native speed. (stream-json would assemble every value token by token.)
 A piece over `maxValueBytes` is reported by size and skipped, never buffered.
 */
-
-/** A captured piece: its text, or its size when over the cap, or where it is not valid UTF-8. */
-interface Piece {
-  readonly text?: string;
-  readonly tooLongBytes?: number;
-  readonly badUtf8?: string;
-}
 
 export type ScanEvent =
   | ({ readonly type: 'member'; readonly key: string } & Piece)
@@ -51,17 +44,14 @@ const BOM = [0xef, 0xbb, 0xbf];
 const isSpace = (b: number) => b === 0x20 || b === 0x09 || b === LF || b === 0x0d;
 
 export class JsonManifestScanner {
-  readonly #max: number;
+  // The piece being captured (a key, a member value or an element), cut off past the cap.
+  readonly #piece: PieceBuffer;
   #state: StateValue = State.START;
   #line = 1;
   #firstMember = true;
   #firstElement = true;
   #key = '';
   #inTasks = false;
-  // The piece being captured (a key, a member value or an element).
-  #parts: Buffer[] = [];
-  #bytes = 0;
-  #overflow = 0;
   #captureLine = 1;
   #depth = 0;
   #inString = false;
@@ -71,7 +61,7 @@ export class JsonManifestScanner {
   #started = 0;
 
   constructor(maxValueBytes: number) {
-    this.#max = maxValueBytes;
+    this.#piece = new PieceBuffer(maxValueBytes);
   }
 
   feed(chunk: Buffer): ScanEvent[] {
@@ -83,17 +73,7 @@ export class JsonManifestScanner {
       if (b === LF) this.#line++;
       switch (this.#state) {
         case State.START:
-          // A UTF-8 BOM, whole and first, then whitespace: any other byte before "{" is a fault.
-          if (this.#bom < 3 && this.#started === this.#bom && b === BOM[this.#bom]) {
-            this.#bom++;
-            this.#started++;
-            break;
-          }
-          this.#started++;
-          if (this.#bom !== 0 && this.#bom !== 3) this.#fail('a whole UTF-8 byte order mark');
-          if (isSpace(b)) break;
-          if (b !== LBRACE) this.#fail('a JSON object starting with "{"');
-          this.#state = State.KEY;
+          this.#atStart(b);
           break;
         case State.KEY:
           if (isSpace(b)) break;
@@ -111,9 +91,9 @@ export class JsonManifestScanner {
           if (this.#escaped) this.#escaped = false;
           else if (b === BACKSLASH) this.#escaped = true;
           else if (b === QUOTE) {
-            this.#take(chunk.subarray(captureFrom, i + 1));
+            this.#piece.take(chunk.subarray(captureFrom, i + 1));
             captureFrom = -1;
-            const raw = this.#endCapture();
+            const raw = this.#piece.end();
             if (raw.badUtf8) {
               throw ManifestError.of(
                 'manifest',
@@ -183,7 +163,7 @@ export class JsonManifestScanner {
       }
     }
     // Keep the unfinished piece: copied, since the stream may reuse the chunk's memory.
-    if (captureFrom !== -1) this.#take(Buffer.from(chunk.subarray(captureFrom)));
+    if (captureFrom !== -1) this.#piece.take(Buffer.from(chunk.subarray(captureFrom)));
     return events;
   }
 
@@ -219,8 +199,8 @@ export class JsonManifestScanner {
           if (b !== COMMA) this.#depth--;
           continue;
         }
-        this.#take(chunk.subarray(captureFrom, i));
-        const piece = this.#endCapture();
+        this.#piece.take(chunk.subarray(captureFrom, i));
+        const piece = this.#piece.end();
         if (this.#inTasks) {
           events.push({ type: 'element', line: this.#captureLine, ...piece });
           this.#state = State.AFTER_ELEMENT;
@@ -233,6 +213,20 @@ export class JsonManifestScanner {
       }
     }
     return chunk.length;
+  }
+
+  // A UTF-8 BOM, whole and first, then whitespace: any other byte before "{" is a fault.
+  #atStart(b: number): void {
+    if (this.#bom < 3 && this.#started === this.#bom && b === BOM[this.#bom]) {
+      this.#bom++;
+      this.#started++;
+      return;
+    }
+    this.#started++;
+    if (this.#bom !== 0 && this.#bom !== 3) this.#fail('a whole UTF-8 byte order mark');
+    if (isSpace(b)) return;
+    if (b !== LBRACE) this.#fail('a JSON object starting with "{"');
+    this.#state = State.KEY;
   }
 
   #parseKey(text: string | undefined): string {
@@ -249,38 +243,11 @@ export class JsonManifestScanner {
   }
 
   #beginCapture(): void {
-    this.#parts = [];
-    this.#bytes = 0;
-    this.#overflow = 0;
+    this.#piece.clear();
     this.#depth = 0;
     this.#inString = false;
     this.#escaped = false;
     this.#captureLine = this.#line;
-  }
-
-  #take(slice: Buffer): void {
-    if (this.#overflow > 0 || this.#bytes + slice.length > this.#max) {
-      this.#overflow = (this.#overflow > 0 ? this.#overflow : this.#bytes) + slice.length;
-      this.#parts = [];
-      this.#bytes = 0;
-    } else if (slice.length > 0) {
-      this.#parts.push(slice);
-      this.#bytes += slice.length;
-    }
-  }
-
-  #endCapture(): Piece {
-    let out: Piece;
-    if (this.#overflow > 0) out = { tooLongBytes: this.#overflow };
-    else {
-      const bytes = Buffer.concat(this.#parts, this.#bytes);
-      const badUtf8 = utf8Fault(bytes);
-      out = badUtf8 === undefined ? { text: bytes.toString('utf8') } : { badUtf8 };
-    }
-    this.#parts = [];
-    this.#bytes = 0;
-    this.#overflow = 0;
-    return out;
   }
 
   #fail(expected: string, atEnd = false): never {
