@@ -1,7 +1,7 @@
 // runHttpTask against a real loopback server scripted per request: 503, 429 with Retry-After in both
 // forms, reset connections, stalls and oversized bodies. Waits are not spent: `sleep` is a stand-in that
 // records each requested wait and returns at once, so the tests assert the waits computed, never timings.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   createHttpAgents,
   type HttpAgents,
@@ -105,18 +105,20 @@ describe('runHttpTask: retries', () => {
   });
 
   it('honours Retry-After as an HTTP-date', async () => {
-    const at = new Date(Date.now() + 20_000).toUTCString();
-    const url = replies('/429-date', [
-      { status: 429, headers: { 'retry-after': at } },
-      { status: 204, body: '' },
-    ]);
-    const result = await runHttpTask({ id: 't4', url }, options());
-    expect(result).toMatchObject({ ok: true, status: 204, attempts: 2 });
-    // An HTTP-date has whole seconds: the wait is the date minus now, within the second it was cut to.
-    expect(waits).toHaveLength(1);
-    expect(waits[0]).toBeGreaterThan(17_000);
-    expect(waits[0]).toBeLessThanOrEqual(20_000);
-    expect(events[0].source).toBe('retry-after');
+    // Date alone is faked (timers and sockets stay real): the wait is the date minus now, to the ms.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.parse('2026-12-05T10:00:00.250Z') });
+    try {
+      const url = replies('/429-date', [
+        { status: 429, headers: { 'retry-after': 'Sat, 05 Dec 2026 10:00:20 GMT' } },
+        { status: 204, body: '' },
+      ]);
+      const result = await runHttpTask({ id: 't4', url }, options());
+      expect(result).toMatchObject({ ok: true, status: 204, attempts: 2 });
+      expect(waits).toEqual([19_750]);
+      expect(events[0]).toMatchObject({ source: 'retry-after', status: 429, delayMs: 19_750 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a Retry-After date in the past means no wait', async () => {
