@@ -8,6 +8,7 @@ import { fleetShare } from '../../lib/downstream/host-limits.js';
 import { MESSAGE_VERSION, MessageKinds, type TaskMessage } from '../../lib/fanout/messages.js';
 import type { JobTask } from '../../lib/manifest/schema.js';
 import { type CountingServer, startCountingServer } from '../helpers/counting-server.js';
+import { countsByStep } from '../helpers/settled-count.js';
 import { FakeClock } from '../lib/downstream/fake-clock.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
 
@@ -132,35 +133,6 @@ function clockedContainer(clock: FakeClock, overrides: Partial<FanoutConfig> = {
   };
 }
 
-/** The count once it has reached `atLeast` (or 5 s passed) and 20 ms more went by with no more arrivals. */
-async function settledCount(count: () => number, atLeast: number): Promise<number> {
-  for (let i = 0; i < 2_500 && count() < atLeast; i++) await new Promise((r) => setTimeout(r, 2));
-  let seen = -1;
-  while (seen !== count()) {
-    seen = count();
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return seen;
-}
-
-/**
- * Arrivals at the rated host after each step of `stepMs` on the fake clock, from the start: what the
- * buckets let through at each moment, counted on the server once the requests in flight have landed.
- */
-async function arrivalsByStep(
-  clock: FakeClock,
-  count: () => number,
-  expected: readonly number[],
-  stepMs: number,
-): Promise<number[]> {
-  const seen: number[] = [];
-  for (const [i, n] of expected.entries()) {
-    if (i > 0) clock.advance(stepMs);
-    seen.push(await settledCount(count, n));
-  }
-  return seen;
-}
-
 describe('config.downstream in the worker', () => {
   it('builds the policy once per container from the config: the share of 4 processes', () => {
     const rt = container();
@@ -242,7 +214,7 @@ describe('config.downstream in the worker', () => {
     }>;
     // The burst of 3 at once, then 3 per 100 ms (30/s), until the 40 are sent.
     const expected = Array.from({ length: 14 }, (_, k) => Math.min(40, BURST + 3 * k));
-    expect(await arrivalsByStep(clock, () => hits(rated, 'r'), expected, 100)).toEqual(expected);
+    expect(await countsByStep(clock, () => hits(rated, 'r'), expected, 100)).toEqual(expected);
     const out = await done;
     expect(out.results.map((r) => r.ok)).toEqual(Array(40).fill(true));
   });
@@ -257,7 +229,7 @@ describe('config.downstream in the worker', () => {
     ) as Promise<{ results: { ok: boolean }[] }[]>;
     // Each process's burst of 3 (12 at once), then 12 per 100 ms: the host's 120/s, never more.
     const expected = Array.from({ length: 8 }, (_, k) => PROCESSES * BURST + 12 * k);
-    expect(await arrivalsByStep(clock, () => hits(rated, 'rf'), expected, 100)).toEqual(expected);
+    expect(await countsByStep(clock, () => hits(rated, 'rf'), expected, 100)).toEqual(expected);
     for (let i = 0; i < PROCESSES; i++) expect(hits(rated, `rf${i}-`)).toBe(24);
     const outs = await done;
     expect(outs.flatMap((o) => o.results).every((r) => r.ok)).toBe(true);
