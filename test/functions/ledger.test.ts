@@ -1,11 +1,11 @@
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Message } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrchestratorResult } from '../../functions/orchestrator.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import { EnvVars, IdempotencyModes } from '../../lib/config.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
-import type { RunRecord } from '../../lib/ledger/run-record.js';
+import { RunReasons, type RunRecord } from '../../lib/ledger/run-record.js';
 import { redrive } from '../../local/cli/commands/redrive.js';
 import { Edge } from '../../local/edge.js';
 import { InvokeServer } from '../../local/invoke-server.js';
@@ -222,6 +222,36 @@ describe('job ledger through the handlers', () => {
     await drain();
     for (let i = 0; i < 100; i++) expect(hits(`h${i}`)).toBe(1);
     expect(await ledger.getRun('ledger-h', 'r1')).toMatchObject({ status: 'succeeded', succeeded: 100 });
+  });
+
+  it('a manifest replaced between segments ends the run failed with the reason, not open for ever', async () => {
+    const key = 'manifests/ledger-replaced.json';
+    const put = (body: string) =>
+      s3.send(new PutObjectCommand({ Bucket: h.resources.bucket, Key: key, Body: body }));
+    await put(JSON.stringify({ jobId: 'ledger-r', runId: 'r1', tasks: queued('rp', 30) }));
+    let n = 0;
+    continuations.length = 0;
+    const first = await orchestrator(
+      { manifest: `s3://${h.resources.bucket}/${key}` },
+      fakeContext(() => (++n <= 10 ? 60_000 : 500)),
+    );
+    expect(first.status).toBe('continued');
+    if (first.status !== 'continued') return;
+    await invoke.idle();
+    await put(JSON.stringify({ jobId: 'ledger-r', runId: 'r1', tasks: queued('rq', 30) }));
+    const second = await orchestrator(continuations.shift(), fakeContext());
+    expect(second).toMatchObject({ status: 'failed', summary: { reason: 'manifest-error' } });
+    await drain();
+    const record = await ledger.getRun('ledger-r', 'r1');
+    expect(record).toMatchObject({
+      status: 'failed',
+      reason: RunReasons.MANIFEST_ERROR,
+      manifestDone: true,
+      submitted: first.cursor,
+      succeeded: first.cursor,
+    });
+    expect(record?.detail).toMatch(/^manifest: ".*ledger-replaced\.json" changed while the job ran \(ETag /);
+    for (let i = 0; i < 30; i++) expect(hits(`rq${i}`)).toBe(0);
   });
 
   it('counts a message delivered twice, or redelivered after a crash, once: with and without worker idempotency', async () => {
