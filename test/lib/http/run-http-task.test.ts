@@ -511,6 +511,19 @@ describe('runHttpTask: bad input', () => {
   });
 });
 
+/**
+ * FAULT INJECTOR: the real bounded dispatcher behind a layer that fails every request with an error
+ * quoting its headers, as a misbehaving proxy or interceptor might (undici's own errors never quote a
+ * header value, so nothing else can put one into an error message).
+ */
+const quoting = () =>
+  agents.dispatcher.compose((_dispatch) => (opts, handler) => {
+    const error = new Error(`proxy refused the request with headers ${JSON.stringify(opts.headers)}`);
+    if (handler.onResponseError) handler.onResponseError(null as never, error);
+    else handler.onError?.(error);
+    return true;
+  });
+
 describe('runHttpTask: secrets stay out of results and events', () => {
   const headers = {
     authorization: 'Bearer s3cr3t-t0ken',
@@ -537,6 +550,8 @@ describe('runHttpTask: secrets stay out of results and events', () => {
           { id: 's4', url: `${server.url}/s`, headers },
           options({ dispatcher: strict.dispatcher }),
         ),
+        // An error that quotes the headers: the one failure here that carries their values at all.
+        await runHttpTask({ id: 's5', url: `${server.url}/s`, headers }, options({ dispatcher: quoting() })),
       ];
       // The headers did reach the server: the secrets were sent, just never reported.
       expect(server.requests.find((r) => r.path === '/s-503')?.headers.authorization).toBe(
@@ -548,5 +563,36 @@ describe('runHttpTask: secrets stay out of results and events', () => {
     } finally {
       await strict.destroy();
     }
+  });
+});
+
+describe('runHttpTask: secretHeaders', () => {
+  // Header names the defaults do not treat as secrets, so only `secretHeaders` can keep their values out.
+  const headers = { 'x-acct': 'acct-7f3e9d', 'x-tenant-ref': 'ten-51c2a8', 'x-trace': 'trace-0042' };
+
+  const run = (secretHeaders?: RunHttpTaskOptions['secretHeaders']) =>
+    runHttpTask(
+      { id: 'sh', url: `${server.url}/sh`, headers },
+      options({
+        dispatcher: quoting(),
+        retry: { maxAttempts: 2 },
+        ...(secretHeaders ? { secretHeaders } : {}),
+      }),
+    );
+
+  it('without it, the injected error shows the values (what the option is for)', async () => {
+    const result = await run();
+    expect(result.error?.message).toBe(`proxy refused the request with headers ${JSON.stringify(headers)}`);
+  });
+
+  it('a configured name (any case) or pattern is redacted in the result and the retry events; other headers are left', async () => {
+    const result = await run(['X-Acct', /^x-tenant-/]);
+    expect(result).toMatchObject({ ok: false, attempts: 2, retryable: true });
+    expect(result.error?.message).toBe(
+      'proxy refused the request with headers {"x-acct":"[REDACTED]","x-tenant-ref":"[REDACTED]","x-trace":"trace-0042"}',
+    );
+    expect(events).toHaveLength(1);
+    const text = JSON.stringify({ result, events });
+    for (const secret of ['acct-7f3e9d', 'ten-51c2a8']) expect(text).not.toContain(secret);
   });
 });
