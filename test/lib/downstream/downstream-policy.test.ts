@@ -6,7 +6,7 @@ import { createHttpAgents, type HttpAgents } from '../../../lib/http/agents.js';
 import type { HttpTaskResult } from '../../../lib/http/http-task.js';
 import type { RunHttpTaskOptions } from '../../../lib/http/run-http-task.js';
 import { startCountingServer } from '../../helpers/counting-server.js';
-import { countsByStep } from '../../helpers/settled-count.js';
+import { countsByStep, settledCount } from '../../helpers/settled-count.js';
 import { type CapacityServer, startCapacityServer } from './capacity-server.js';
 import { FakeClock, flush } from './fake-clock.js';
 
@@ -55,17 +55,22 @@ describe('DownstreamPolicy: fixed limits', () => {
   });
 
   it('a fixed limit above the capacity gets 429s: the first wave alone over-runs it', async () => {
-    // Service time long enough that the 8 requests admitted together are all in service at once: the server
-    // serves 4 and refuses the other 4 (runHttpTask then retries them). Counts, not rates.
-    const s = await server({ concurrency: 4, serviceMs: 200 });
-    const policy = createDownstream({ [s.host]: { maxConcurrency: 8 } });
-    const results = await Promise.all(
-      tasks(s, 16).map((t) => policy.run(t, { dispatcher: agents.dispatcher })),
+    // The partner's service time runs on a fake clock the test holds still: the first 4 admitted stay in
+    // service, so every other request, 8 at a time, is refused (one attempt each). Counts, not rates.
+    const clock = new FakeClock();
+    const s = await server({ concurrency: 4, serviceMs: 200, clock });
+    const policy = createDownstream({ [s.host]: { maxConcurrency: 8 } }, { clock });
+    const runs = Promise.all(
+      tasks(s, 16).map((t) => policy.run(t, { dispatcher: agents.dispatcher, retry: { maxAttempts: 1 } })),
     );
+    expect(await settledCount(() => s.log.length, 12)).toBe(12);
+    expect(s.log.every((r) => r.status === 429)).toBe(true);
     expect(s.peakActive).toBe(4);
-    expect(s.log.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(4);
+    clock.advance(200);
+    const results = await runs;
+    expect(results.filter((r) => r.ok)).toHaveLength(4);
+    expect(results.filter((r) => r.status === 429)).toHaveLength(12);
     expect(policy.limiter.peakInFlight).toBe(8);
-    expect(results).toHaveLength(16);
   });
 });
 
