@@ -5,6 +5,8 @@ import type { Context } from 'aws-lambda';
 import { jobIdFromKey, openS3Manifest, parseS3Uri } from '../lib/aws/s3-manifest.js';
 import type { Continuation, ManifestSource, OrchestratorEvent } from '../lib/fanout/continuation.js';
 import { emptyCounts, emptyPeaks } from '../lib/fanout/summary.js';
+import { ManifestError } from '../lib/manifest/errors.js';
+import { ManifestFormats } from '../lib/manifest/format.js';
 import { type Manifest, parseInlineManifest, parseManifestStream } from '../lib/manifest/parse.js';
 import type { FunctionRuntime } from './runtime.js';
 
@@ -77,17 +79,38 @@ export async function openJob(
   return { jobId, runId, manifest, source, state: freshState() };
 }
 
+/** A manifest whose reading fails at once with `error`, for a continuation that cannot read its source. */
+function unreadableManifest(c: Continuation, error: ManifestError): Manifest {
+  return {
+    header: { jobId: c.jobId, runId: c.runId },
+    format: ManifestFormats.JSON,
+    items: {
+      [Symbol.asyncIterator]: () => ({
+        next: () => Promise.reject(error),
+      }),
+    },
+  };
+}
+
 async function reopen(c: Continuation, rt: FunctionRuntime): Promise<OpenJob> {
   const { source } = c;
   let manifest: Manifest;
   if (source.kind === 'inline')
     manifest = parseInlineManifest({ ...source.job, jobId: c.jobId, runId: c.runId });
   else {
-    const object = await openS3Manifest(rt.aws.s3, source, source.etag);
-    manifest = await parseManifestStream(object.chunks, {
-      format: source.format,
-      overrides: source.overrides,
-    });
+    try {
+      const object = await openS3Manifest(rt.aws.s3, source, source.etag);
+      manifest = await parseManifestStream(object.chunks, {
+        format: source.format,
+        overrides: source.overrides,
+      });
+    } catch (error) {
+      if (!(error instanceof ManifestError)) throw error;
+      // Replaced (If-Match failed), gone or no longer valid after the run began: the run fails at this
+      // segment as a manifest that breaks mid-read does, its earlier segments counted. Refusing the event
+      // instead would leave the run open for ever (and, with overlap forbid, every later run skipped).
+      manifest = unreadableManifest(c, error);
+    }
   }
   const { cursor, nextMessageSeq, segment, startedAt, counts, peaks, budget } = c;
   return {

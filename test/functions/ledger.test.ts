@@ -1,11 +1,11 @@
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { Message } from '@aws-sdk/client-sqs';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand, type Message } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrchestratorResult } from '../../functions/orchestrator.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import { EnvVars, IdempotencyModes } from '../../lib/config.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
-import type { RunRecord } from '../../lib/ledger/run-record.js';
+import { RunReasons, type RunRecord } from '../../lib/ledger/run-record.js';
 import { redrive } from '../../local/cli/commands/redrive.js';
 import { Edge } from '../../local/edge.js';
 import { InvokeServer } from '../../local/invoke-server.js';
@@ -224,6 +224,36 @@ describe('job ledger through the handlers', () => {
     expect(await ledger.getRun('ledger-h', 'r1')).toMatchObject({ status: 'succeeded', succeeded: 100 });
   });
 
+  it('a manifest replaced between segments ends the run failed with the reason, not open for ever', async () => {
+    const key = 'manifests/ledger-replaced.json';
+    const put = (body: string) =>
+      s3.send(new PutObjectCommand({ Bucket: h.resources.bucket, Key: key, Body: body }));
+    await put(JSON.stringify({ jobId: 'ledger-r', runId: 'r1', tasks: queued('rp', 30) }));
+    let n = 0;
+    continuations.length = 0;
+    const first = await orchestrator(
+      { manifest: `s3://${h.resources.bucket}/${key}` },
+      fakeContext(() => (++n <= 10 ? 60_000 : 500)),
+    );
+    expect(first.status).toBe('continued');
+    if (first.status !== 'continued') return;
+    await invoke.idle();
+    await put(JSON.stringify({ jobId: 'ledger-r', runId: 'r1', tasks: queued('rq', 30) }));
+    const second = await orchestrator(continuations.shift(), fakeContext());
+    expect(second).toMatchObject({ status: 'failed', summary: { reason: 'manifest-error' } });
+    await drain();
+    const record = await ledger.getRun('ledger-r', 'r1');
+    expect(record).toMatchObject({
+      status: 'failed',
+      reason: RunReasons.MANIFEST_ERROR,
+      manifestDone: true,
+      submitted: first.cursor,
+      succeeded: first.cursor,
+    });
+    expect(record?.detail).toMatch(/^manifest: ".*ledger-replaced\.json" changed while the job ran \(ETag /);
+    for (let i = 0; i < 30; i++) expect(hits(`rq${i}`)).toBe(0);
+  });
+
   it('counts a message delivered twice, or redelivered after a crash, once: with and without worker idempotency', async () => {
     await orchestrator({ jobId: 'ledger-b', runId: 'r1', tasks: queued('b', 50) }, fakeContext());
     const messages: Message[] = await drainQueue(h.sqs, h.resources.queueUrl);
@@ -358,12 +388,21 @@ describe('job ledger through the handlers', () => {
       deadLettered: 12,
     });
     broken = false;
+    const { Attributes } = await h.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: h.resources.deadLetterQueueUrl,
+        AttributeNames: ['ApproximateNumberOfMessages'],
+      }),
+    );
+    const deadMessages = Number(Attributes?.ApproximateNumberOfMessages);
     const moved = await redrive({
       sqs: h.sqs,
       queueUrl: h.resources.queueUrl,
       deadLetterQueueUrl: h.resources.deadLetterQueueUrl,
     });
-    expect(moved.moved).toBeGreaterThanOrEqual(1);
+    // Every message the DLQ held, each moved once (fauxqs has no move task: the fallback).
+    expect(deadMessages).toBeGreaterThan(0);
+    expect(moved).toMatchObject({ method: 'receive-and-resend', moved: deadMessages });
     await drain();
     // Once refused (404), once run again and answered.
     for (let i = 0; i < 12; i++) expect(hits(`g${i}`)).toBe(2);

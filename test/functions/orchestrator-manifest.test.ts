@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrchestratorResult } from '../../functions/orchestrator.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
@@ -166,6 +166,43 @@ describe('orchestrator: a JSON manifest that breaks after its tasks began', () =
     expect(second.summary.counts).toMatchObject({ read: 6, enqueued: 6 });
     expect(await orchestrator(event, deadlineAfter(100))).toMatchObject({ status: 'duplicate' });
     expect((await queuedIds()).sort()).toEqual(Array.from({ length: 6 }, (_, i) => `seg${i}`));
+  });
+});
+
+describe('orchestrator: a manifest replaced while its job runs', () => {
+  it('the next segment reads it with If-Match on the first ETag and fails the job, naming the object and the ETag', async () => {
+    const key = 'manifests/replaced.json';
+    const tasks = Array.from({ length: 6 }, (_, i) => task(`rep${i}`, 'queue'));
+    const uri = await put(key, `{"jobId":"replaced","tasks":[${tasks.join(',')}]}`);
+    const { ETag } = await s3.send(new HeadObjectCommand({ Bucket: h.resources.bucket, Key: key }));
+    let n = 0;
+    continuations.length = 0;
+    const first = await orchestrator(
+      { manifest: uri },
+      fakeContext(() => (++n <= 3 ? 60_000 : 0)),
+    );
+    expect(first.status).toBe('continued');
+    if (first.status !== 'continued') return;
+    await invoke.idle();
+    const event = continuations.shift();
+    expect(event).toMatchObject({ continuation: { source: { kind: 's3', key, etag: ETag } } });
+    // Another version under the same key: its tasks must not be mixed into the run.
+    const other = Array.from({ length: 6 }, (_, i) => task(`new${i}`, 'inline'));
+    await put(key, `{"jobId":"replaced","tasks":[${other.join(',')}]}`);
+
+    const second = await orchestrator(event, fakeContext());
+    expect(second.status).toBe('failed');
+    if (second.status !== 'failed') return;
+    expect(second.summary).toMatchObject({
+      reason: 'manifest-error',
+      error: `manifest: "${uri}" changed while the job ran (ETag ${ETag})`,
+      segments: 2,
+    });
+    expect(second.summary.counts).toMatchObject({ read: first.cursor, enqueued: first.cursor });
+    expect(Array.from({ length: 6 }, (_, i) => hits(`new${i}`))).toEqual([0, 0, 0, 0, 0, 0]);
+    expect((await queuedIds()).sort()).toEqual(
+      Array.from({ length: first.cursor }, (_, i) => `rep${i}`).sort(),
+    );
   });
 });
 

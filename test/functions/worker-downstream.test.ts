@@ -1,13 +1,15 @@
-import { performance } from 'node:perf_hooks';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrchestratorResult } from '../../functions/orchestrator.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import { EnvVars, type FanoutConfig, withDefaults } from '../../lib/config.js';
+import { createDownstream } from '../../lib/downstream/downstream-policy.js';
 import { fleetShare } from '../../lib/downstream/host-limits.js';
 import { MESSAGE_VERSION, MessageKinds, type TaskMessage } from '../../lib/fanout/messages.js';
 import type { JobTask } from '../../lib/manifest/schema.js';
 import { type CountingServer, startCountingServer } from '../helpers/counting-server.js';
+import { countsByStep } from '../helpers/settled-count.js';
+import { FakeClock } from '../lib/downstream/fake-clock.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
 
 // config.downstream reaching the functions: the worker (SQS batches and direct invokes) and the
@@ -32,11 +34,10 @@ let h: Harness;
 let capped: CountingServer;
 /** Declared, maxConcurrency 12; answers held until 12 are in flight: the whole fleet's cap. */
 let fleetCapped: CountingServer;
-/** Declared, maxRequestsPerSecond 120; records when each request arrives. */
+/** Declared, maxRequestsPerSecond 120. */
 let rated: CountingServer;
 /** Not declared: bounded by perInvocationConcurrency alone, as before the policy. */
 let open: CountingServer;
-const arrivals: number[] = [];
 const runtimes: FunctionRuntime[] = [];
 let createRuntime: typeof import('../../functions/runtime.js').createRuntime;
 let createWorkerHandler: typeof import('../../functions/worker.js').createWorkerHandler;
@@ -47,15 +48,13 @@ type Handler = (event: unknown, context: ReturnType<typeof fakeContext>) => Prom
 
 beforeAll(async () => {
   [capped, fleetCapped, rated, open] = await Promise.all([
-    startCountingServer({ delayMs: 10, holdUntil: SHARE, holdMaxMs: 100 }),
-    startCountingServer({ delayMs: 10, holdUntil: CAP, holdMaxMs: 200 }),
+    // A hold ends when the count is reached, or after holdMaxMs for the tail of a run: a long one, so that a
+    // loaded machine, slow to send the next requests, cannot end a hold before the count is reached.
+    startCountingServer({ delayMs: 10, holdUntil: SHARE, holdMaxMs: 1_000 }),
+    startCountingServer({ delayMs: 10, holdUntil: CAP, holdMaxMs: 1_000 }),
     startCountingServer({ delayMs: 2 }),
-    startCountingServer({ delayMs: 10, holdUntil: PER_INVOCATION, holdMaxMs: 100 }),
+    startCountingServer({ delayMs: 10, holdUntil: PER_INVOCATION, holdMaxMs: 1_000 }),
   ]);
-  rated.script(() => {
-    arrivals.push(performance.now());
-    return undefined;
-  });
   h = await startHarness({
     perInvocationConcurrency: PER_INVOCATION,
     inlineConcurrency: PER_INVOCATION,
@@ -123,22 +122,16 @@ async function receive(messages: readonly TaskMessage[]) {
 }
 
 /**
- * The most requests any stretch of arrivals holds beyond what `perSecond` allows over that stretch:
- * max over i <= j of (j - i + 1) - perSecond x (t[j] - t[i]). A token bucket keeps it within its burst.
+ * A container whose downstream policy runs on `clock`: built from the container's own config and fleet share
+ * as createRuntime builds it, so the rated host's bucket fills only when the test moves time.
  */
-function excessOverRate(times: readonly number[], perSecond: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let worst = 0;
-  for (let i = 0; i < sorted.length; i++) {
-    for (let j = i; j < sorted.length; j++) {
-      worst = Math.max(worst, j - i + 1 - (perSecond * (sorted[j] - sorted[i])) / 1000);
-    }
-  }
-  return worst;
+function clockedContainer(clock: FakeClock, overrides: Partial<FanoutConfig> = {}): FunctionRuntime {
+  const rt = container(overrides);
+  return {
+    ...rt,
+    downstream: createDownstream(rt.config.downstream, { share: fleetShare(rt.config), clock }),
+  };
 }
-
-/** Slack for the loopback and a shared machine: a tenth of a second's worth more, plus one. */
-const slack = (perSecond: number) => (perSecond * 100) / 1000 + 1;
 
 describe('config.downstream in the worker', () => {
   it('builds the policy once per container from the config: the share of 4 processes', () => {
@@ -211,31 +204,35 @@ describe('config.downstream in the worker', () => {
     expect(fleetCapped.tally.requests).toBe(60);
   });
 
-  // The rate tests run without idempotency records, so that nothing but the policy slows the requests:
-  // unlimited, these invocations send their tasks in a few ms.
+  // The rate tests run without idempotency records, so that nothing but the policy holds the requests, and
+  // on a fake clock: a bucket refills only when the test moves time, so the counts are exact.
   it("holds a rated host to one process's share of the rate: 30/s from one invocation", async () => {
-    const handler = worker(container({ idempotency: 'off' }));
-    arrivals.length = 0;
-    const out = (await handler(taskMessage(tasksTo(rated, 'r', 40)), fakeContext())) as {
+    const clock = new FakeClock();
+    const handler = worker(clockedContainer(clock, { idempotency: 'off' }));
+    const done = handler(taskMessage(tasksTo(rated, 'r', 40)), fakeContext()) as Promise<{
       results: { ok: boolean }[];
-    };
-    expect(out.results.every((r) => r.ok)).toBe(true);
-    expect(arrivals).toHaveLength(40);
-    // In any stretch of arrivals at most 30/s x its length + the burst of 3 (plus slack): 40 requests
-    // that 12 slots would send in a few ms are spread over more than a second.
-    expect(excessOverRate(arrivals, RATE_SHARE)).toBeLessThanOrEqual(BURST + slack(RATE_SHARE));
+    }>;
+    // The burst of 3 at once, then 3 per 100 ms (30/s), until the 40 are sent.
+    const expected = Array.from({ length: 14 }, (_, k) => Math.min(40, BURST + 3 * k));
+    expect(await countsByStep(clock, () => hits(rated, 'r'), expected, 100)).toEqual(expected);
+    const out = await done;
+    expect(out.results.map((r) => r.ok)).toEqual(Array(40).fill(true));
   });
 
   it('holds the fleet to the host rate: 4 worker instances at once, 30/s each', async () => {
-    const workers = Array.from({ length: PROCESSES }, () => worker(container({ idempotency: 'off' })));
-    arrivals.length = 0;
-    const outs = (await Promise.all(
+    const clock = new FakeClock();
+    const workers = Array.from({ length: PROCESSES }, () =>
+      worker(clockedContainer(clock, { idempotency: 'off' })),
+    );
+    const done = Promise.all(
       workers.map((w, i) => w(taskMessage(tasksTo(rated, `rf${i}-`, 24)), fakeContext())),
-    )) as { results: { ok: boolean }[] }[];
+    ) as Promise<{ results: { ok: boolean }[] }[]>;
+    // Each process's burst of 3 (12 at once), then 12 per 100 ms: the host's 120/s, never more.
+    const expected = Array.from({ length: 8 }, (_, k) => PROCESSES * BURST + 12 * k);
+    expect(await countsByStep(clock, () => hits(rated, 'rf'), expected, 100)).toEqual(expected);
+    for (let i = 0; i < PROCESSES; i++) expect(hits(rated, `rf${i}-`)).toBe(24);
+    const outs = await done;
     expect(outs.flatMap((o) => o.results).every((r) => r.ok)).toBe(true);
-    expect(arrivals).toHaveLength(PROCESSES * 24);
-    // The host's 120/s, with each process's burst of 3 at the start: 12.
-    expect(excessOverRate(arrivals, RATE)).toBeLessThanOrEqual(PROCESSES * BURST + slack(RATE));
   });
 
   it('refuses a bad downstream entry when the container starts, naming the host and the field', () => {

@@ -247,3 +247,36 @@ describe('worker with idempotency per message', () => {
     }
   });
 });
+
+describe('worker with idempotency off', () => {
+  it('runs a message delivered twice twice: every task reaches the target again', async () => {
+    const { createRuntime } = await import('../../functions/runtime.js');
+    const { createWorkerHandler } = await import('../../functions/worker.js');
+    const config = JSON.parse(h.env.BOUNDED_FANOUT_CONFIG!);
+    const off = createRuntime({
+      ...h.env,
+      BOUNDED_FANOUT_CONFIG: JSON.stringify({ ...config, idempotency: 'off' }),
+    });
+    try {
+      const worker = createWorkerHandler(() => off);
+      const message = taskMessage([task('off1'), task('off2'), task('off3')]);
+      const [received] = await enqueueAndReceive([JSON.stringify(message)]);
+      const first = (await worker(sqsEvent([received]), fakeContext())) as SQSBatchResponse;
+      const again = (await worker(sqsEvent([received]), fakeContext())) as SQSBatchResponse;
+      expect([first.batchItemFailures, again.batchItemFailures]).toEqual([[], []]);
+      expect([hits('/off1'), hits('/off2'), hits('/off3')]).toEqual([2, 2, 2]);
+    } finally {
+      await off.destroy();
+    }
+  });
+
+  it('the same message twice through the default (task) mode runs each task once', async () => {
+    const message = taskMessage([task('dt1'), task('dt2')]);
+    const [received] = await enqueueAndReceive([JSON.stringify(message)]);
+    await handler(sqsEvent([received]), fakeContext());
+    const again = (await handler(sqsEvent([received]), fakeContext())) as SQSBatchResponse;
+    expect(again.batchItemFailures).toEqual([]);
+    expect(runtime.config.idempotency).toBe('task');
+    expect([hits('/dt1'), hits('/dt2')]).toEqual([1, 1]);
+  });
+});

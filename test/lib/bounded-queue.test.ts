@@ -110,6 +110,7 @@ describe('BoundedQueue', () => {
     const blocked = q.put(4);
     q.close();
     await expect(blocked).rejects.toBeInstanceOf(QueueClosedError);
+    await expect(blocked).rejects.toThrow('Cannot put: the queue was closed');
     expect(await consumer).toEqual([1, 2, 3]);
   });
 

@@ -184,8 +184,10 @@ describe('EventSourcePoller', () => {
     expect(r.poller.stats.peakInvocations).toBe(r.rec.peak);
     expect(r.worker.peakInFlight).toBe(r.rec.peak);
     for (const records of r.rec.seen.values()) expect(records.length).toBe(1);
-    // No batch above batchSize.
-    expect(r.poller.stats.invocations).toBeGreaterThanOrEqual(30);
+    // Every message in exactly one batch, none above batchSize, one invocation per batch.
+    expect(r.rec.batchSizes.reduce((a, b) => a + b, 0)).toBe(60);
+    expect(Math.max(...r.rec.batchSizes)).toBe(2);
+    expect(r.poller.stats.invocations).toBe(r.rec.batchSizes.length);
   });
 });
 

@@ -3,6 +3,7 @@
 // log on its own clock so tests and the bench derive goodput and the 429 share from counts.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type Clock, systemClock } from '../../../lib/downstream/clock.js';
 
 export interface CapacityServerOptions {
   /** Requests served at once; one more gets 429. */
@@ -17,10 +18,15 @@ export interface CapacityServerOptions {
   readonly retryAfter?: string;
   /** Answer 429 to the first n requests, whatever the load (with retryAfter when set). */
   readonly rejectFirst?: number;
+  /**
+   * The clock of the bucket and the service time (performance.now and real timers by default): a test's
+   * fake clock, shared with the policy, makes the counts exact.
+   */
+  readonly clock?: Clock;
 }
 
 export interface ServedRequest {
-  /** Arrival and end on the server's clock (performance.now). */
+  /** Arrival and end on the server's clock (performance.now unless a clock was given). */
   readonly start: number;
   readonly end: number;
   readonly status: number;
@@ -40,17 +46,17 @@ export interface CapacityServer {
 }
 
 export async function startCapacityServer(options: CapacityServerOptions): Promise<CapacityServer> {
-  const { concurrency, perSecond, serviceMs, retryAfter, rejectFirst = 0 } = options;
+  const { concurrency, perSecond, serviceMs, retryAfter, rejectFirst = 0, clock = systemClock } = options;
   const burst = options.burst ?? (perSecond === undefined ? 1 : Math.max(1, Math.ceil(perSecond / 5)));
   let tokens = burst;
-  let stamp = performance.now();
+  let stamp = clock.now();
   let active = 0;
   let peakActive = 0;
   let arrivals = 0;
   const log: ServedRequest[] = [];
 
   const server = http.createServer((req, res) => {
-    const start = performance.now();
+    const start = clock.now();
     arrivals++;
     req.resume();
     if (perSecond !== undefined) {
@@ -62,18 +68,21 @@ export async function startCapacityServer(options: CapacityServerOptions): Promi
     if (arrivals <= rejectFirst || overConcurrency || overRate) {
       res.writeHead(429, retryAfter === undefined ? {} : { 'retry-after': retryAfter });
       res.end();
-      log.push({ start, end: performance.now(), status: 429 });
+      log.push({ start, end: clock.now(), status: 429 });
       return;
     }
     if (perSecond !== undefined) tokens -= 1;
     active++;
     peakActive = Math.max(peakActive, active);
-    setTimeout(() => {
+    const serve = () => {
       // The slot frees as the answer leaves: the client can only send its next request after this.
       active--;
-      log.push({ start, end: performance.now(), status: 200 });
+      log.push({ start, end: clock.now(), status: 200 });
       res.end('ok');
-    }, serviceMs);
+    };
+    // No service time: answered at once (on a fake clock, a timer of 0 would wait for the next step).
+    if (serviceMs === 0) serve();
+    else clock.setTimeout(serve, serviceMs);
   });
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -6,6 +6,7 @@ import { createHttpAgents, type HttpAgents } from '../../../lib/http/agents.js';
 import type { HttpTaskResult } from '../../../lib/http/http-task.js';
 import type { RunHttpTaskOptions } from '../../../lib/http/run-http-task.js';
 import { startCountingServer } from '../../helpers/counting-server.js';
+import { countsByStep, settledCount } from '../../helpers/settled-count.js';
 import { type CapacityServer, startCapacityServer } from './capacity-server.js';
 import { FakeClock, flush } from './fake-clock.js';
 
@@ -54,17 +55,22 @@ describe('DownstreamPolicy: fixed limits', () => {
   });
 
   it('a fixed limit above the capacity gets 429s: the first wave alone over-runs it', async () => {
-    // Service time long enough that the 8 requests admitted together are all in service at once: the server
-    // serves 4 and refuses the other 4 (runHttpTask then retries them). Counts, not rates.
-    const s = await server({ concurrency: 4, serviceMs: 200 });
-    const policy = createDownstream({ [s.host]: { maxConcurrency: 8 } });
-    const results = await Promise.all(
-      tasks(s, 16).map((t) => policy.run(t, { dispatcher: agents.dispatcher })),
+    // The partner's service time runs on a fake clock the test holds still: the first 4 admitted stay in
+    // service, so every other request, 8 at a time, is refused (one attempt each). Counts, not rates.
+    const clock = new FakeClock();
+    const s = await server({ concurrency: 4, serviceMs: 200, clock });
+    const policy = createDownstream({ [s.host]: { maxConcurrency: 8 } }, { clock });
+    const runs = Promise.all(
+      tasks(s, 16).map((t) => policy.run(t, { dispatcher: agents.dispatcher, retry: { maxAttempts: 1 } })),
     );
+    expect(await settledCount(() => s.log.length, 12)).toBe(12);
+    expect(s.log.every((r) => r.status === 429)).toBe(true);
     expect(s.peakActive).toBe(4);
-    expect(s.log.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(4);
+    clock.advance(200);
+    const results = await runs;
+    expect(results.filter((r) => r.ok)).toHaveLength(4);
+    expect(results.filter((r) => r.status === 429)).toHaveLength(12);
     expect(policy.limiter.peakInFlight).toBe(8);
-    expect(results).toHaveLength(16);
   });
 });
 
@@ -122,27 +128,31 @@ describe('DownstreamPolicy: adaptive limits against real capacity', () => {
 });
 
 describe('DownstreamPolicy: request rates', () => {
-  it('keeps a host within its maxRequestsPerSecond, retries included: no 429 from a partner with room for its burst', async () => {
-    // The partner's bucket is the policy's plus a margin of 50 (half a second of delivery jitter on a busy
-    // machine: a request the policy let go at t may reach the partner together with later ones). Without the
-    // rate, the 150 would go at once and 50 of them would be refused; a slow machine only sends slower. The
-    // goodput is measured in bench/downstream.ts.
-    const s = await server({ perSecond: 100, burst: 100, serviceMs: 10 });
-    const policy = createDownstream({ [s.host]: { maxRequestsPerSecond: 100, burst: 50 } });
-    const results = await Promise.all(
-      tasks(s, 150).map((t) => policy.run(t, { dispatcher: agents.dispatcher })),
-    );
+  // The partner's bucket and the policy's run on one fake clock: time moves only between the test's steps, so
+  // the counts are exact (no margin for delivery jitter). Goodput is measured in bench/downstream.ts.
+  it('keeps a host within its maxRequestsPerSecond: the burst at once, then the rate, and no 429 from a partner with the same bucket', async () => {
+    const clock = new FakeClock();
+    const s = await server({ perSecond: 100, burst: 50, serviceMs: 0, clock });
+    const policy = createDownstream({ [s.host]: { maxRequestsPerSecond: 100, burst: 50 } }, { clock });
+    const done = Promise.all(tasks(s, 150).map((t) => policy.run(t, { dispatcher: agents.dispatcher })));
+    // 50 at once, then 10 per 100 ms.
+    const expected = Array.from({ length: 11 }, (_, k) => 50 + 10 * k);
+    expect(await countsByStep(clock, () => s.log.length, expected, 100)).toEqual(expected);
+    const results = await done;
     expect(results.filter((r) => !r.ok)).toEqual([]);
     expect(s.log.filter((r) => r.status === 429)).toEqual([]);
-    expect(s.log).toHaveLength(150);
   });
 
   it('without a rate the same partner refuses the burst beyond its bucket', async () => {
-    // 32 at once against a bucket of 10 with a long service time: the first wave alone gets 22 refusals.
-    const s = await server({ perSecond: 10, burst: 10, serviceMs: 200 });
-    const policy = createDownstream({ [s.host]: { maxConcurrency: 32 } });
-    await Promise.all(tasks(s, 32).map((t) => policy.run(t, { dispatcher: agents.dispatcher })));
-    expect(s.log.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(22);
+    // 150 at once against the bucket of 50, one attempt each: exactly 100 refused.
+    const clock = new FakeClock();
+    const s = await server({ perSecond: 100, burst: 50, serviceMs: 0, clock });
+    const policy = createDownstream({ [s.host]: { maxConcurrency: 150 } }, { clock });
+    const results = await Promise.all(
+      tasks(s, 150).map((t) => policy.run(t, { dispatcher: agents.dispatcher, retry: { maxAttempts: 1 } })),
+    );
+    expect(results.filter((r) => r.ok)).toHaveLength(50);
+    expect(s.log.filter((r) => r.status === 429)).toHaveLength(100);
   });
 });
 

@@ -1,7 +1,7 @@
 // runHttpTask against a real loopback server scripted per request: 503, 429 with Retry-After in both
 // forms, reset connections, stalls and oversized bodies. Waits are not spent: `sleep` is a stand-in that
 // records each requested wait and returns at once, so the tests assert the waits computed, never timings.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   createHttpAgents,
   type HttpAgents,
@@ -105,18 +105,20 @@ describe('runHttpTask: retries', () => {
   });
 
   it('honours Retry-After as an HTTP-date', async () => {
-    const at = new Date(Date.now() + 20_000).toUTCString();
-    const url = replies('/429-date', [
-      { status: 429, headers: { 'retry-after': at } },
-      { status: 204, body: '' },
-    ]);
-    const result = await runHttpTask({ id: 't4', url }, options());
-    expect(result).toMatchObject({ ok: true, status: 204, attempts: 2 });
-    // An HTTP-date has whole seconds: the wait is the date minus now, within the second it was cut to.
-    expect(waits).toHaveLength(1);
-    expect(waits[0]).toBeGreaterThan(17_000);
-    expect(waits[0]).toBeLessThanOrEqual(20_000);
-    expect(events[0].source).toBe('retry-after');
+    // Date alone is faked (timers and sockets stay real): the wait is the date minus now, to the ms.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.parse('2026-12-05T10:00:00.250Z') });
+    try {
+      const url = replies('/429-date', [
+        { status: 429, headers: { 'retry-after': 'Sat, 05 Dec 2026 10:00:20 GMT' } },
+        { status: 204, body: '' },
+      ]);
+      const result = await runHttpTask({ id: 't4', url }, options());
+      expect(result).toMatchObject({ ok: true, status: 204, attempts: 2 });
+      expect(waits).toEqual([19_750]);
+      expect(events[0]).toMatchObject({ source: 'retry-after', status: 429, delayMs: 19_750 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a Retry-After date in the past means no wait', async () => {
@@ -509,6 +511,19 @@ describe('runHttpTask: bad input', () => {
   });
 });
 
+/**
+ * FAULT INJECTOR: the real bounded dispatcher behind a layer that fails every request with an error
+ * quoting its headers, as a misbehaving proxy or interceptor might (undici's own errors never quote a
+ * header value, so nothing else can put one into an error message).
+ */
+const quoting = () =>
+  agents.dispatcher.compose((_dispatch) => (opts, handler) => {
+    const error = new Error(`proxy refused the request with headers ${JSON.stringify(opts.headers)}`);
+    if (handler.onResponseError) handler.onResponseError(null as never, error);
+    else handler.onError?.(error);
+    return true;
+  });
+
 describe('runHttpTask: secrets stay out of results and events', () => {
   const headers = {
     authorization: 'Bearer s3cr3t-t0ken',
@@ -535,6 +550,8 @@ describe('runHttpTask: secrets stay out of results and events', () => {
           { id: 's4', url: `${server.url}/s`, headers },
           options({ dispatcher: strict.dispatcher }),
         ),
+        // An error that quotes the headers: the one failure here that carries their values at all.
+        await runHttpTask({ id: 's5', url: `${server.url}/s`, headers }, options({ dispatcher: quoting() })),
       ];
       // The headers did reach the server: the secrets were sent, just never reported.
       expect(server.requests.find((r) => r.path === '/s-503')?.headers.authorization).toBe(
@@ -546,5 +563,36 @@ describe('runHttpTask: secrets stay out of results and events', () => {
     } finally {
       await strict.destroy();
     }
+  });
+});
+
+describe('runHttpTask: secretHeaders', () => {
+  // Header names the defaults do not treat as secrets, so only `secretHeaders` can keep their values out.
+  const headers = { 'x-acct': 'acct-7f3e9d', 'x-tenant-ref': 'ten-51c2a8', 'x-trace': 'trace-0042' };
+
+  const run = (secretHeaders?: RunHttpTaskOptions['secretHeaders']) =>
+    runHttpTask(
+      { id: 'sh', url: `${server.url}/sh`, headers },
+      options({
+        dispatcher: quoting(),
+        retry: { maxAttempts: 2 },
+        ...(secretHeaders ? { secretHeaders } : {}),
+      }),
+    );
+
+  it('without it, the injected error shows the values (what the option is for)', async () => {
+    const result = await run();
+    expect(result.error?.message).toBe(`proxy refused the request with headers ${JSON.stringify(headers)}`);
+  });
+
+  it('a configured name (any case) or pattern is redacted in the result and the retry events; other headers are left', async () => {
+    const result = await run(['X-Acct', /^x-tenant-/]);
+    expect(result).toMatchObject({ ok: false, attempts: 2, retryable: true });
+    expect(result.error?.message).toBe(
+      'proxy refused the request with headers {"x-acct":"[REDACTED]","x-tenant-ref":"[REDACTED]","x-trace":"trace-0042"}',
+    );
+    expect(events).toHaveLength(1);
+    const text = JSON.stringify({ result, events });
+    for (const secret of ['acct-7f3e9d', 'ten-51c2a8']) expect(text).not.toContain(secret);
   });
 });
