@@ -133,6 +133,13 @@ describe('DestinationGuard: literals and refusals', () => {
       reason: 'name-to-host',
       range: 'loopback',
     });
+    // Link-local beyond the metadata addresses, too.
+    for (const address of ['169.254.1.1', 'fe80::1']) {
+      expect(guard.refusal('x.test', address, 443, true)).toMatchObject({
+        reason: 'name-to-host',
+        range: 'linkLocal',
+      });
+    }
     expect(guard.refusal('x.test', 'fd00:ec2::254', 443, true)).toMatchObject({
       reason: 'name-to-host',
       range: 'uniqueLocal',
