@@ -103,4 +103,30 @@ describe('run rules', () => {
     expect(overlapAction(OverlapPolicies.REPLACE, done)).toBe('start');
     expect(overlapAction(OverlapPolicies.ALLOW, live)).toBe('start');
   });
+  it('a run with a finish time is never complete again, whatever its counts', () => {
+    expect(isComplete(run({ submitted: 2, succeeded: 2 }))).toBe(true);
+    expect(isComplete(run({ submitted: 2, succeeded: 2, finishedAt: 3 }))).toBe(false);
+    expect(isComplete(run({ submitted: 2, succeeded: 2, manifestDone: false }))).toBe(false);
+    expect(isComplete(run({ submitted: 3, succeeded: 2 }))).toBe(false);
+  });
+
+  it('a failed or cancelled run keeps its reason, or has none; a manifest error fails a running run', () => {
+    // The counts alone would say succeeded: the status and reason already written win.
+    expect(
+      finalStatus(run({ status: 'failed', reason: 'failure-budget', submitted: 1, succeeded: 1 })),
+    ).toEqual({
+      status: 'failed',
+      reason: 'failure-budget',
+    });
+    expect(finalStatus(run({ status: 'cancelled', submitted: 1, succeeded: 1 }))).toStrictEqual({
+      status: 'cancelled',
+    });
+    expect(finalStatus(run({ status: 'failed', submitted: 1, succeeded: 1 }))).toStrictEqual({
+      status: 'failed',
+    });
+    expect(finalStatus(run({ reason: 'manifest-error', submitted: 1, succeeded: 1 }))).toStrictEqual({
+      status: 'failed',
+      reason: 'manifest-error',
+    });
+  });
 });
