@@ -40,6 +40,20 @@ export interface ScheduleConfig {
   readonly overlap: OverlapPolicy;
 }
 
+/**
+ * Secret references in task headers (lib/http/secret-ref.ts): the stack grants the functions read on these
+ * prefixes only (never `*`), the functions refuse any reference outside them, and a resolved value is
+ * cached per container for `maxAgeSeconds`. Checked by lib/secrets-config.ts.
+ */
+export interface SecretsConfig {
+  /** Secrets Manager names the functions may read (`secret:<prefix>*`). */
+  readonly secretsManagerPrefix: string;
+  /** Parameter Store names the functions may read (`parameter<prefix>*`), a path such as `/bounded-fanout/`. */
+  readonly ssmPrefix: string;
+  /** Seconds a resolved value is kept per container before it is read again (0: every task reads it). */
+  readonly maxAgeSeconds: number;
+}
+
 export const OverlapPolicies = { FORBID: 'forbid', REPLACE: 'replace', ALLOW: 'allow' } as const;
 export type OverlapPolicy = (typeof OverlapPolicies)[keyof typeof OverlapPolicies];
 
@@ -111,6 +125,7 @@ export interface FanoutConfig {
   readonly allowHosts: readonly string[];
   /** Optional SNS topic ARN for alarms. */
   readonly alarmTopicArn?: string;
+  readonly secrets: SecretsConfig;
 }
 
 export const defaultConfig: FanoutConfig = {
@@ -155,6 +170,7 @@ export const defaultConfig: FanoutConfig = {
   },
   downstream: {},
   allowHosts: [],
+  secrets: { secretsManagerPrefix: 'bounded-fanout/', ssmPrefix: '/bounded-fanout/', maxAgeSeconds: 300 },
 };
 
 /** Resource names, the same in the stack and the local runtime. */
@@ -191,6 +207,8 @@ export const EnvVars = {
   ORCHESTRATOR_FUNCTION: 'BOUNDED_FANOUT_ORCHESTRATOR_FUNCTION',
   /** Comma-separated destination-guard entries tasks may never reach: the local runtime's own endpoints. */
   REFUSE_HOSTS: 'BOUNDED_FANOUT_REFUSE_HOSTS',
+  /** Set ("1") by the local runtime only: `{ "env": NAME }` header references read its environment. */
+  SECRETS_FROM_ENV: 'BOUNDED_FANOUT_SECRETS_FROM_ENV',
 } as const;
 
 /** Merges overrides over the defaults (one level deep for `schedule`). */
@@ -199,6 +217,7 @@ export function withDefaults(overrides: Partial<FanoutConfig> = {}): FanoutConfi
     ...defaultConfig,
     ...overrides,
     schedule: { ...defaultConfig.schedule, ...(overrides.schedule ?? {}) },
+    secrets: { ...defaultConfig.secrets, ...(overrides.secrets ?? {}) },
   };
 }
 
@@ -235,27 +254,29 @@ const optionalKeys = ['alarmTopicArn'] as const;
 export function readConfig(get: SettingGetter): FanoutConfig {
   const config: Record<string, unknown> = { ...defaultConfig };
   for (const key of [...Object.keys(defaultConfig), ...optionalKeys]) {
-    if (key === 'schedule') continue;
+    if (key === 'schedule' || key === 'secrets') continue;
     const value = get(key);
     if (value === undefined || value === null || value === '') continue;
     config[key] = convert(value, (defaultConfig as unknown as Record<string, unknown>)[key] ?? '');
   }
-  config.schedule = readSchedule(get);
+  config.schedule = readGroup(get, 'schedule');
+  config.secrets = readGroup(get, 'secrets');
   return config as unknown as FanoutConfig;
 }
 
-function readSchedule(get: SettingGetter): ScheduleConfig {
-  const whole = get('schedule');
+/** A group of settings (`schedule`, `secrets`): whole (an object or JSON), then `<group>.<field>` keys over it. */
+function readGroup(get: SettingGetter, group: 'schedule' | 'secrets'): Record<string, unknown> {
+  const whole = get(group);
   const base = whole === undefined ? {} : convert(whole, {});
-  const schedule: Record<string, unknown> = {
-    ...defaultConfig.schedule,
+  const out: Record<string, unknown> = {
+    ...defaultConfig[group],
     ...(typeof base === 'object' && base !== null ? base : {}),
   };
-  for (const [key, fallback] of Object.entries(defaultConfig.schedule)) {
-    const value = get(`schedule.${key}`);
-    if (value !== undefined && value !== null && value !== '') schedule[key] = convert(value, fallback);
+  for (const [key, fallback] of Object.entries(defaultConfig[group])) {
+    const value = get(`${group}.${key}`);
+    if (value !== undefined && value !== null && value !== '') out[key] = convert(value, fallback);
   }
-  return schedule as unknown as ScheduleConfig;
+  return out;
 }
 
 /** Converts a string to the type of `like`; anything else, or a string that does not convert, is returned as is. */
