@@ -65,7 +65,11 @@ export class Redactor {
     if (!headers) return out;
     for (const [name, value] of Object.entries(headers)) {
       if (value === undefined) continue;
-      out[name] = this.isSecret(name) ? REDACTED : isSecretRef(value) ? value : String(value);
+      if (isSecretRef(value)) out[name] = this.isSecret(name) ? REDACTED : value;
+      else {
+        const text = String(value);
+        out[name] = this.isSecret(name) || resolvedSecrets.has(text) ? REDACTED : text;
+      }
     }
     return out;
   }
