@@ -72,8 +72,10 @@ export class SecretStore {
   #secret(id: unknown): SecretAnswer {
     this.calls.GetSecretValue++;
     if (typeof id !== 'string' || id === '') return fault('ValidationException', 'SecretId is required');
-    const name = secretName(id);
-    const value = this.#values.get(id) ?? this.#values.get(name) ?? this.#values.get(withoutSuffix(name));
+    const given = secretName(id);
+    // The secret's own name, as AWS answers it: the ARN's name part, less a random suffix it matched without.
+    const name = [given, withoutSuffix(given)].find((n) => this.#values.has(n)) ?? given;
+    const value = this.#values.get(id) ?? this.#values.get(name);
     if (value === undefined) {
       return fault('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
     }
