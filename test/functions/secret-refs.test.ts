@@ -250,6 +250,27 @@ describe('secret references in the functions', () => {
       const body = readDeadLetterBody(m.Body!);
       return body.kind === 'dead-letter' ? body.message.tasks : [];
     });
+    // The result object: the failed task with its reference and error, and no resolved value anywhere.
+    const { ListObjectsV2Command, GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const listed = await runtime.aws.s3.send(
+      new ListObjectsV2Command({
+        Bucket: h.resources.bucket,
+        Prefix: `${h.config.resultsPrefix}inline-secrets/`,
+      }),
+    );
+    const keys = (listed.Contents ?? []).map((o) => o.Key!);
+    expect(keys.length).toBeGreaterThan(0);
+    const texts = await Promise.all(
+      keys.map(async (Key) => {
+        const out = await runtime.aws.s3.send(new GetObjectCommand({ Bucket: h.resources.bucket, Key }));
+        return out.Body!.transformToString();
+      }),
+    );
+    const all = texts.join('\n');
+    expect(all).toContain('ssm parameter /bounded-fanout/nope could not be read (ParameterNotFound)');
+    expect(Object.values(values).filter((v) => all.includes(v) || all.includes(v.split(' ').pop()!))).toEqual(
+      [],
+    );
     expect(dead.map((d) => [d.task.id, d.error])).toEqual([
       [
         'inline-missing',
