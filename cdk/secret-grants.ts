@@ -5,7 +5,7 @@
 // need no grant of their own.
 import { ArnFormat, Aws, Stack, Validations } from 'aws-cdk-lib';
 import { type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import type { SecretsConfig } from '../lib/config.js';
+import type { SecretsConfig } from '../lib/secrets-config.js';
 
 export function grantSecretReads(role: IRole, secrets: SecretsConfig): void {
   const stack = Stack.of(role);

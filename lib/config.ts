@@ -2,6 +2,7 @@
 // infrastructure never disagree. The CDK app reads it from cdk.json context (overridable with `-c`), hands
 // it to the functions in one environment variable, and the local runtime builds the same resources from it.
 // Checks across values live in lib/budget.ts (validateBudget).
+import type { SecretsConfig } from './secrets-config.js';
 
 export const IdempotencyModes = { TASK: 'task', MESSAGE: 'message', OFF: 'off' } as const;
 export type IdempotencyMode = (typeof IdempotencyModes)[keyof typeof IdempotencyModes];
@@ -38,20 +39,6 @@ export interface ScheduleConfig {
    * `forbid` records the new run `skipped`, `replace` cancels the old one, `allow` runs both.
    */
   readonly overlap: OverlapPolicy;
-}
-
-/**
- * Secret references in task headers (lib/http/secret-ref.ts): the stack grants the functions read on these
- * prefixes only (never `*`), the functions refuse any reference outside them, and a resolved value is
- * cached per container for `maxAgeSeconds`. Checked by lib/secrets-config.ts.
- */
-export interface SecretsConfig {
-  /** Secrets Manager names the functions may read (`secret:<prefix>*`). */
-  readonly secretsManagerPrefix: string;
-  /** Parameter Store names the functions may read (`parameter<prefix>*`), a path such as `/bounded-fanout/`. */
-  readonly ssmPrefix: string;
-  /** Seconds a resolved value is kept per container before it is read again (0: every task reads it). */
-  readonly maxAgeSeconds: number;
 }
 
 export const OverlapPolicies = { FORBID: 'forbid', REPLACE: 'replace', ALLOW: 'allow' } as const;
@@ -207,11 +194,10 @@ export const EnvVars = {
   ORCHESTRATOR_FUNCTION: 'BOUNDED_FANOUT_ORCHESTRATOR_FUNCTION',
   /** Comma-separated destination-guard entries tasks may never reach: the local runtime's own endpoints. */
   REFUSE_HOSTS: 'BOUNDED_FANOUT_REFUSE_HOSTS',
-  /** Set ("1") by the local runtime only: `{ "env": NAME }` header references read its environment. */
-  SECRETS_FROM_ENV: 'BOUNDED_FANOUT_SECRETS_FROM_ENV',
+  SECRETS_FROM_ENV: 'BOUNDED_FANOUT_SECRETS_FROM_ENV', // "1" in local runs: `{ env }` header references allowed
 } as const;
 
-/** Merges overrides over the defaults (one level deep for `schedule`). */
+/** Merges overrides over the defaults (one level deep for `schedule` and `secrets`). */
 export function withDefaults(overrides: Partial<FanoutConfig> = {}): FanoutConfig {
   return {
     ...defaultConfig,
@@ -266,8 +252,7 @@ export function readConfig(get: SettingGetter): FanoutConfig {
 
 /** A group of settings (`schedule`, `secrets`): whole (an object or JSON), then `<group>.<field>` keys over it. */
 function readGroup(get: SettingGetter, group: 'schedule' | 'secrets'): Record<string, unknown> {
-  const whole = get(group);
-  const base = whole === undefined ? {} : convert(whole, {});
+  const base = convert(get(group) ?? {}, {});
   const out: Record<string, unknown> = {
     ...defaultConfig[group],
     ...(typeof base === 'object' && base !== null ? base : {}),

@@ -3,6 +3,20 @@
 // wildcard, never the whole store.
 import { z } from 'zod';
 
+/**
+ * Secret references in task headers (lib/http/secret-ref.ts): the stack grants the functions read on these
+ * prefixes only (never `*`), the functions refuse any reference outside them, and a resolved value is
+ * cached per container for `maxAgeSeconds`. Checked by lib/secrets-config.ts.
+ */
+export interface SecretsConfig {
+  /** Secrets Manager names the functions may read (`secret:<prefix>*`). */
+  readonly secretsManagerPrefix: string;
+  /** Parameter Store names the functions may read (`parameter<prefix>*`), a path such as `/bounded-fanout/`. */
+  readonly ssmPrefix: string;
+  /** Seconds a resolved value is kept per container before it is read again (0: every task reads it). */
+  readonly maxAgeSeconds: number;
+}
+
 const SECRET_NAME_PREFIX = /^[A-Za-z0-9/_+=.@-]+$/;
 const SSM_PATH_PREFIX = /^\/[A-Za-z0-9_.\-/]+$/;
 

@@ -10,7 +10,6 @@ import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { SecretsConfig } from '../config.js';
 import type { NodeAgents } from '../http/node-agents.js';
 import {
   type EnvRef,
@@ -21,6 +20,7 @@ import {
   type SecretResolver,
   type SecretsManagerRef,
 } from '../http/secret-ref.js';
+import type { SecretsConfig } from '../secrets-config.js';
 
 export interface AwsSecretResolverOptions {
   readonly config: SecretsConfig;
