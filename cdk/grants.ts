@@ -7,6 +7,7 @@ import type { CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { BUCKET_PLACEHOLDER, CONTINUATIONS_PREFIX, type FanoutConfig, resourceNames } from '../lib/config.js';
 import { RUN_FINISHED_EVENT } from '../lib/ledger/run-finished-event.js';
 import type { FanoutQueues } from './queues.js';
+import { grantSecretReads } from './secret-grants.js';
 import type { FanoutStorage } from './storage.js';
 
 /** What Powertools' idempotency does with a record: read, create (conditional), complete, delete on failure. */
@@ -59,6 +60,7 @@ export function grantWorker(worker: IFunction, props: GrantProps): void {
   );
   grantLedger(role, LEDGER_ACTIONS.worker, props);
   grantResults(role, props);
+  grantSecretReads(role, props.config.secrets);
 }
 
 /**
@@ -88,6 +90,7 @@ export function grantOrchestrator(orchestrator: IFunction, worker: IFunction, pr
   storage.idempotencyTable.grant(role, ...IDEMPOTENCY_ACTIONS);
   grantLedger(role, LEDGER_ACTIONS.orchestrator, props);
   grantBucket(role, props);
+  grantSecretReads(role, config.secrets);
 }
 
 /**

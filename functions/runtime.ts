@@ -6,12 +6,14 @@
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { type AwsClients, createAwsClients } from '../lib/aws/clients.js';
 import { JobLedgerTable } from '../lib/aws/job-ledger-table.js';
+import { createSecretResolver } from '../lib/aws/secret-resolver.js';
 import { fromEnvironment } from '../lib/budget/config-environment.js';
 import { EnvVars, type FanoutConfig, IdempotencyModes } from '../lib/config.js';
 import { createDownstream, type DownstreamPolicy } from '../lib/downstream/downstream-policy.js';
 import { fleetShare } from '../lib/downstream/host-limits.js';
 import { createHttpAgents, type HttpAgents } from '../lib/http/agents.js';
 import type { RunHttpTaskOptions } from '../lib/http/run-http-task.js';
+import type { SecretResolver } from '../lib/http/secret-ref.js';
 import type { JobLedger } from '../lib/ledger/job-ledger.js';
 
 export interface Wiring {
@@ -39,6 +41,8 @@ export interface FunctionRuntime {
    * worker instance and orchestrator of the fleet holds its own); undefined when it names none.
    */
   readonly downstream: DownstreamPolicy | undefined;
+  /** Resolves tasks' secret references (lib/aws/secret-resolver.ts); none: a reference fails its task. */
+  readonly secrets?: SecretResolver;
   /** The job ledger on the stack's job table; undefined when no table is wired (runs are then unrecorded). */
   readonly ledger: JobLedger | undefined;
   /**
@@ -78,6 +82,12 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): FunctionRun
     },
     { allow: config.allowHosts, refuse: refusedHosts(env) },
   );
+  const secrets = createSecretResolver({
+    config: config.secrets,
+    agents: { httpAgent: aws.httpAgent, httpsAgent: aws.httpsAgent },
+    allowEnv: env[EnvVars.SECRETS_FROM_ENV] === '1',
+    env,
+  });
   const ledger = wiring.jobTable
     ? new JobLedgerTable(aws.dynamodb, {
         tableName: wiring.jobTable,
@@ -103,10 +113,12 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): FunctionRun
     // requestTimeoutMs is every attempt's timeout unless the task sets its own (the budget checks it).
     taskOptions: { dispatcher: http.dispatcher, timeoutMs: config.requestTimeoutMs },
     downstream,
+    secrets,
     ledger,
     persistence,
     async destroy() {
       await http.destroy();
+      secrets.destroy();
       aws.destroy();
     },
   };

@@ -14,6 +14,7 @@ import type { ResolvedHostLimits } from '../lib/downstream/host-limits.js';
 import { errorText } from '../lib/fanout/segment.js';
 import type { TaskOutcome } from '../lib/fanout/settle.js';
 import type { HttpTaskResult } from '../lib/http/http-task.js';
+import { resolveTaskHeaders, unresolvedResult } from '../lib/http/resolve-headers.js';
 import { type RunHttpTaskOptions, runHttpTask } from '../lib/http/run-http-task.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 import { IdempotencyUses, idempotencyOptions } from './idempotency.js';
@@ -112,11 +113,15 @@ export async function runOverHttp(
  * concurrency, rate and adaptive limit, retries included); any other host goes straight to runHttpTask,
  * as before the policy existed, bounded by the invocation's semaphore and the socket caps alone.
  */
-function sendTask(
-  task: JobTask,
+async function sendTask(
+  job: JobTask,
   runtime: FunctionRuntime,
   options: RunHttpTaskOptions,
 ): Promise<HttpTaskResult> {
+  // Secret references become values here, for this request only (lib/http/resolve-headers.ts).
+  const resolved = await resolveTaskHeaders(job, runtime.secrets);
+  if (!resolved.ok) return unresolvedResult(job.id, resolved.error);
+  const task = resolved.task;
   const policy = runtime.downstream;
   const key = policy?.keyOf(task.url);
   if (policy && key !== undefined && isLimited(policy.limitsOf(key))) return policy.run(task, options);

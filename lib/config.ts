@@ -2,6 +2,7 @@
 // infrastructure never disagree. The CDK app reads it from cdk.json context (overridable with `-c`), hands
 // it to the functions in one environment variable, and the local runtime builds the same resources from it.
 // Checks across values live in lib/budget/budget.ts (validateBudget).
+import type { SecretsConfig } from './secrets-config.js';
 
 export const IdempotencyModes = { TASK: 'task', MESSAGE: 'message', OFF: 'off' } as const;
 export type IdempotencyMode = (typeof IdempotencyModes)[keyof typeof IdempotencyModes];
@@ -111,6 +112,7 @@ export interface FanoutConfig {
   readonly allowHosts: readonly string[];
   /** Optional SNS topic ARN for alarms. */
   readonly alarmTopicArn?: string;
+  readonly secrets: SecretsConfig;
 }
 
 export const defaultConfig: FanoutConfig = {
@@ -155,6 +157,7 @@ export const defaultConfig: FanoutConfig = {
   },
   downstream: {},
   allowHosts: [],
+  secrets: { secretsManagerPrefix: 'bounded-fanout/', ssmPrefix: '/bounded-fanout/', maxAgeSeconds: 300 },
 };
 
 /** Resource names, the same in the stack and the local runtime. */
@@ -191,14 +194,16 @@ export const EnvVars = {
   ORCHESTRATOR_FUNCTION: 'BOUNDED_FANOUT_ORCHESTRATOR_FUNCTION',
   /** Comma-separated destination-guard entries tasks may never reach: the local runtime's own endpoints. */
   REFUSE_HOSTS: 'BOUNDED_FANOUT_REFUSE_HOSTS',
+  SECRETS_FROM_ENV: 'BOUNDED_FANOUT_SECRETS_FROM_ENV', // "1" in local runs: `{ env }` header references allowed
 } as const;
 
-/** Merges overrides over the defaults (one level deep for `schedule`). */
+/** Merges overrides over the defaults (one level deep for `schedule` and `secrets`). */
 export function withDefaults(overrides: Partial<FanoutConfig> = {}): FanoutConfig {
   return {
     ...defaultConfig,
     ...overrides,
     schedule: { ...defaultConfig.schedule, ...(overrides.schedule ?? {}) },
+    secrets: { ...defaultConfig.secrets, ...(overrides.secrets ?? {}) },
   };
 }
 
@@ -235,27 +240,28 @@ const optionalKeys = ['alarmTopicArn'] as const;
 export function readConfig(get: SettingGetter): FanoutConfig {
   const config: Record<string, unknown> = { ...defaultConfig };
   for (const key of [...Object.keys(defaultConfig), ...optionalKeys]) {
-    if (key === 'schedule') continue;
+    if (key === 'schedule' || key === 'secrets') continue;
     const value = get(key);
     if (value === undefined || value === null || value === '') continue;
     config[key] = convert(value, (defaultConfig as unknown as Record<string, unknown>)[key] ?? '');
   }
-  config.schedule = readSchedule(get);
+  config.schedule = readGroup(get, 'schedule');
+  config.secrets = readGroup(get, 'secrets');
   return config as unknown as FanoutConfig;
 }
 
-function readSchedule(get: SettingGetter): ScheduleConfig {
-  const whole = get('schedule');
-  const base = whole === undefined ? {} : convert(whole, {});
-  const schedule: Record<string, unknown> = {
-    ...defaultConfig.schedule,
+/** A group of settings (`schedule`, `secrets`): whole (an object or JSON), then `<group>.<field>` keys over it. */
+function readGroup(get: SettingGetter, group: 'schedule' | 'secrets'): Record<string, unknown> {
+  const base = convert(get(group) ?? {}, {});
+  const out: Record<string, unknown> = {
+    ...defaultConfig[group],
     ...(typeof base === 'object' && base !== null ? base : {}),
   };
-  for (const [key, fallback] of Object.entries(defaultConfig.schedule)) {
-    const value = get(`schedule.${key}`);
-    if (value !== undefined && value !== null && value !== '') schedule[key] = convert(value, fallback);
+  for (const [key, fallback] of Object.entries(defaultConfig[group])) {
+    const value = get(`${group}.${key}`);
+    if (value !== undefined && value !== null && value !== '') out[key] = convert(value, fallback);
   }
-  return schedule as unknown as ScheduleConfig;
+  return out;
 }
 
 /** Converts a string to the type of `like`; anything else, or a string that does not convert, is returned as is. */

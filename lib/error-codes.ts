@@ -23,6 +23,10 @@ export const ErrorCodes = {
   RESPONSE_TOO_LARGE: 'BF_RESPONSE_TOO_LARGE',
   /** A network failure that carried no code of its own. */
   NETWORK: 'BF_NETWORK',
+  /** A header's secret reference could not be read (missing, denied, unreachable, not a usable header value). */
+  SECRET_UNAVAILABLE: 'BF_SECRET_UNAVAILABLE',
+  /** A secret reference outside what this runtime may read (a prefix, or `env` in Lambda). */
+  SECRET_REFUSED: 'BF_SECRET_REFUSED',
   // The local runtime and the CLI (local/).
   LAMBDA_THROTTLED: 'BF_LAMBDA_THROTTLED',
   LAMBDA_TIMED_OUT: 'BF_LAMBDA_TIMED_OUT',
@@ -31,6 +35,7 @@ export const ErrorCodes = {
   ENDPOINT_UNREACHABLE: 'BF_ENDPOINT_UNREACHABLE',
   ENDPOINT_NOT_AWS: 'BF_ENDPOINT_NOT_AWS',
   REPORT_FILE: 'BF_REPORT_FILE',
+  SECRETS_FILE: 'BF_SECRETS_FILE',
   USAGE: 'BF_USAGE',
 } as const;
 

@@ -151,6 +151,13 @@ export function backendEnvironment(
     AWS_ENDPOINT_URL_S3: backend.endpoints.s3,
     AWS_ENDPOINT_URL_DYNAMODB: backend.endpoints.dynamodb,
     ...(backend.endpoints.events ? { AWS_ENDPOINT_URL_EVENTBRIDGE: backend.endpoints.events } : {}),
+    // Secret references: the local endpoint's secret store (local/secret-store.ts), or LocalStack's services.
+    ...(backend.endpoints.events
+      ? {
+          AWS_ENDPOINT_URL_SECRETS_MANAGER: backend.endpoints.events,
+          AWS_ENDPOINT_URL_SSM: backend.endpoints.events,
+        }
+      : {}),
     ...(lambdaEndpoint ? { AWS_ENDPOINT_URL_LAMBDA: lambdaEndpoint } : {}),
   };
 }

@@ -18,6 +18,7 @@ import { assertInteger } from '../lib/errors.js';
 import { endpointUrlOf, type ListenAddress, listenAt } from './edge-listen.js';
 import { type Service, Services, serviceOf } from './edge-route.js';
 import { EventBus, EventBusRequestError, MAX_PUT_EVENTS_BYTES } from './event-bus.js';
+import { isSecretTarget, MAX_SECRET_REQUEST_BYTES, SecretStore } from './secret-store.js';
 
 export type EdgeUpstreams = Partial<Record<Exclude<Service, 'events'>, string>>;
 
@@ -30,6 +31,8 @@ export interface EdgeOptions {
   readonly upstreams: EdgeUpstreams;
   /** The bus PutEvents lands on; one of the edge's own when not given. */
   readonly eventBus?: EventBus;
+  /** What GetSecretValue and GetParameter answer from (secret references); an empty one when not given. */
+  readonly secretStore?: SecretStore;
   /** Where to listen; default 127.0.0.1:4566 when free, else a free port (edge-listen.ts). */
   readonly listen?: ListenAddress;
   /** Sockets open at once to one upstream server (keep-alive; more requests wait for one). 64 by default. */
@@ -66,6 +69,7 @@ interface Pooled {
 
 export class Edge {
   readonly eventBus: EventBus;
+  readonly secretStore: SecretStore;
   readonly #server: Server;
   readonly #upstreams: EdgeUpstreams;
   readonly #pools = new Map<string, Pooled>();
@@ -80,6 +84,7 @@ export class Edge {
     }
     this.#upstreams = { ...options.upstreams };
     this.eventBus = options.eventBus ?? new EventBus();
+    this.secretStore = options.secretStore ?? new SecretStore();
     this.#info = options.info ?? (() => ({}));
     this.#server = createServer((req, res) => this.#handle(req, res));
   }
@@ -124,6 +129,13 @@ export class Edge {
   #handle(req: IncomingMessage, res: ServerResponse): void {
     if (req.method === 'GET' && req.url === EDGE_HEALTH_PATH) {
       this.#health(res);
+      return;
+    }
+    const target = String(req.headers['x-amz-target'] ?? '');
+    if (isSecretTarget(target)) {
+      this.#secrets(req, res, target).catch((error) =>
+        jsonError(res, 500, 'InternalException', String(error)),
+      );
       return;
     }
     const service = serviceOf(req);
@@ -213,6 +225,13 @@ export class Edge {
       if (!(error instanceof EventBusRequestError)) throw error;
       jsonError(res, 400, error.type, error.message);
     }
+  }
+
+  async #secrets(req: IncomingMessage, res: ServerResponse, target: string): Promise<void> {
+    const body = await readLimited(req, MAX_SECRET_REQUEST_BYTES);
+    const answer = this.secretStore.answer(target, body?.toString('utf8'));
+    if (answer.status === 200) sendJson(res, 200, answer.body);
+    else jsonError(res, answer.status, answer.type, answer.message);
   }
 
   #health(res: ServerResponse): void {

@@ -330,6 +330,8 @@ export function jobEnvironment(
     [EnvVars.BUCKET]: resources.bucket,
     [EnvVars.WORKER_FUNCTION]: names.worker,
     [EnvVars.ORCHESTRATOR_FUNCTION]: names.orchestrator,
+    // `{ "env": NAME }` header references read this process's environment (refused in Lambda).
+    [EnvVars.SECRETS_FROM_ENV]: '1',
     // One JSON line per log record and EMF metrics on: the runtime reads the worker's counts from them.
     POWERTOOLS_DEV: 'false',
     POWERTOOLS_METRICS_DISABLED: 'false',

@@ -5,6 +5,7 @@ import type { FanoutConfig } from '../config.js';
 import { IdempotencyModes, NO_RESERVATION, OverlapPolicies } from '../config.js';
 import { BoundedFanoutError, describe, ErrorCodes } from '../errors.js';
 import { scheduleExpressionProblem } from '../schedule-expression.js';
+import { secretsConfigSchema } from '../secrets-config.js';
 
 /** One problem of a config: the path of the value, the value, and what is wrong with it. */
 export interface BudgetProblem {
@@ -148,6 +149,7 @@ const configSchema = z.object({
     { error: 'is not an object' },
   ),
   allowHosts: z.array(text().min(1, 'is empty'), { error: 'is not an array' }),
+  secrets: secretsConfigSchema,
   alarmTopicArn: text()
     .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/, 'is not an SNS topic ARN')
     .optional(),

@@ -5,11 +5,11 @@ import type { FanoutConfig } from '../config.js';
 import { defaultRetryOptions } from '../http/retry.js';
 import {
   type BudgetPlan,
-  type HostPlan,
   type PlanBudgetOptions,
   SQS_MAX_REQUEST_BYTES,
   workerInFlight,
 } from './budget-plan.js';
+import type { HostPlan } from './host-plans.js';
 
 export function warningsOf(
   c: FanoutConfig,

@@ -10,7 +10,6 @@ import {
   costPerMillion,
   defaultPlanOptions,
   drainTimes,
-  hostPlans,
   type PlanBudgetOptions,
   workerBatch,
 } from './budget-plan.js';
@@ -18,11 +17,12 @@ import { reservationWarnings } from './budget-reservations.js';
 import { concurrencyOf, crossProblems } from './budget-rules.js';
 import { BudgetError, type BudgetProblem, fieldProblems } from './budget-schema.js';
 import { warningsOf } from './budget-warnings.js';
+import { hostPlans } from './host-plans.js';
 import { awsPrices } from './prices.js';
 
 export { type FleetSize, fleetProcesses, UNRESERVED_ORCHESTRATORS } from '../fleet.js';
 export type { LedgerCost } from './budget-ledger.js';
-export type { BudgetPlan, CostPlan, DrainPlan, HostPlan, PlanBudgetOptions } from './budget-plan.js';
+export type { BudgetPlan, CostPlan, DrainPlan, PlanBudgetOptions } from './budget-plan.js';
 export { defaultPlanOptions } from './budget-plan.js';
 export {
   type AccountConcurrency,
@@ -42,6 +42,7 @@ export {
   LOG_RETENTION_DAYS,
   SCHEDULE_INPUT_MAX_BYTES,
 } from './budget-schema.js';
+export type { HostPlan } from './host-plans.js';
 
 /** Every problem of the config, each value on its own and then across values; empty when it is sound. */
 export function checkBudget(config: FanoutConfig): BudgetProblem[] {

@@ -1,7 +1,10 @@
 // The one place secrets are kept out of what leaves a run (errors, logs, reports, result objects): headers
 // named like secrets, URL userinfo, secret-named query parameters and bodies are replaced, and their values
 // scrubbed from any text (an error message echoing a header) before it leaves. Queue messages are not
-// redacted: they must carry tasks whole to run them again.
+// redacted: they must carry tasks whole to run them again. A header naming a secret (lib/http/secret-ref.ts)
+// carries a reference, shown as it is; the value it resolved to is remembered here (rememberSecretValue) and
+// scrubbed from every text this process redacts, whatever the header's name.
+import { type HeaderValue, isSecretRef } from './secret-ref.js';
 
 export const REDACTED = '[REDACTED]';
 
@@ -19,6 +22,23 @@ export const secretHeaderNames = [
 const SECRET_LIKE = /(auth|token|secret|password|passwd|api[-_]?key|session|credential|signature)/i;
 
 export type SecretNames = readonly (string | RegExp)[];
+
+type Headers = Readonly<Record<string, HeaderValue | string[] | undefined>>;
+
+// Values resolved from secret references in this process (a container, or the local runtime with its
+// functions): a handful per job, kept for the life of the process so a late log line is scrubbed too.
+const resolvedSecrets = new Set<string>();
+
+/** Remembers a value resolved from a secret reference: every scrub in this process replaces it from now on. */
+export function rememberSecretValue(value: string): void {
+  for (const part of credentialParts(value)) resolvedSecrets.add(part);
+}
+
+// The whole value and what follows an auth scheme ("Bearer abc" leaks "abc" on its own too); shorter than 4
+// characters is left alone (scrubbing "ab" would wreck every text).
+function credentialParts(value: string): string[] {
+  return [value, ...value.trim().split(/\s+/).slice(1)].filter((part) => part.length >= 4);
+}
 
 export class Redactor {
   readonly #names: Set<string>;
@@ -39,46 +59,50 @@ export class Redactor {
     return this.#names.has(n) || this.#patterns.some((p) => p.test(n));
   }
 
-  /** A copy of `headers` with every secret value replaced by [REDACTED]. */
-  headers(
-    headers: Readonly<Record<string, string | string[] | undefined>> | undefined,
-  ): Record<string, string> {
-    const out: Record<string, string> = {};
+  /** A copy of `headers` with every secret value replaced by [REDACTED]; a secret reference is shown as it is. */
+  headers(headers: Headers | undefined): Record<string, HeaderValue> {
+    const out: Record<string, HeaderValue> = {};
     if (!headers) return out;
     for (const [name, value] of Object.entries(headers)) {
       if (value === undefined) continue;
-      out[name] = this.isSecret(name) ? REDACTED : String(value);
+      if (isSecretRef(value)) out[name] = this.isSecret(name) ? REDACTED : value;
+      else {
+        const text = String(value);
+        out[name] = this.isSecret(name) || resolvedSecrets.has(text) ? REDACTED : text;
+      }
     }
     return out;
   }
 
-  /** The secret values carried by `headers`, for scrubbing text. */
-  secretValues(headers: Readonly<Record<string, string | string[] | undefined>> | undefined): string[] {
+  /** The secret values carried by `headers`, for scrubbing text (a reference carries none). */
+  secretValues(headers: Headers | undefined): string[] {
     const values: string[] = [];
     if (!headers) return values;
     for (const [name, value] of Object.entries(headers)) {
       if (value === undefined || !this.isSecret(name)) continue;
       for (const v of Array.isArray(value) ? value : [value]) {
-        // The whole value and what follows an auth scheme ("Bearer abc" leaks "abc" on its own too).
-        for (const part of [v, ...v.trim().split(/\s+/).slice(1)]) if (part.length >= 4) values.push(part);
+        if (typeof v === 'string') values.push(...credentialParts(v));
       }
     }
     return values;
   }
 
-  /** `text` with every secret value, and any user:password in a URL, replaced. */
+  /** `text` with every secret value (and every value resolved from a reference), and any user:password in a URL, replaced. */
   scrub(text: string, secrets: readonly string[]): string {
     let out = text.replace(/(\/\/)[^/\s:@]+:[^/\s@]+@/g, `$1${REDACTED}@`);
-    for (const s of secrets) if (out.includes(s)) out = out.split(s).join(REDACTED);
+    const all = resolvedSecrets.size === 0 ? secrets : longestFirst([...secrets, ...resolvedSecrets]);
+    for (const s of all) if (out.includes(s)) out = out.split(s).join(REDACTED);
     return out;
   }
 }
 
+const longestFirst = (values: string[]) => values.sort((a, b) => b.length - a.length);
+
 /** Headers with secret values replaced, for logs. */
 export function redactHeaders(
-  headers: Readonly<Record<string, string | string[] | undefined>> | undefined,
+  headers: Headers | undefined,
   extra: SecretNames = [],
-): Record<string, string> {
+): Record<string, HeaderValue> {
   return new Redactor(extra).headers(headers);
 }
 
@@ -138,7 +162,7 @@ export interface RedactableTask {
  */
 export function taskSecrets(task: RedactableTask, redactor = defaultRedactor): string[] {
   const out: string[] = [];
-  if (isRecord(task.headers)) out.push(...redactor.secretValues(task.headers as Record<string, string>));
+  if (isRecord(task.headers)) out.push(...redactor.secretValues(task.headers as Headers));
   if (typeof task.url === 'string') out.push(...urlSecrets(task.url));
   if (typeof task.body === 'string' && task.body.length >= 4) out.push(task.body);
   return out;
@@ -170,7 +194,7 @@ function urlSecrets(url: string): string[] {
 export function redactTask<T extends RedactableTask>(task: T, redactor = defaultRedactor): T {
   const out: Record<string, unknown> = { ...(task as object) };
   if (typeof task.url === 'string') out.url = redactUrl(task.url);
-  if (isRecord(task.headers)) out.headers = redactor.headers(task.headers as Record<string, string>);
+  if (isRecord(task.headers)) out.headers = redactor.headers(task.headers as Headers);
   if (task.body !== undefined && task.body !== null) out.body = REDACTED;
   return out as T;
 }

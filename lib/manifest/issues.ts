@@ -39,6 +39,8 @@ export function previewAt(path: readonly PropertyKey[], value: unknown): string 
   const at = path.lastIndexOf('headers');
   const name = at >= 0 ? path[at + 1] : undefined;
   if (typeof name === 'string' && at === path.length - 2 && redactor.isSecret(name)) return REDACTED;
+  // Inside a secret reference: a token pasted into the wrong field must not be quoted.
+  if (at >= 0 && at < path.length - 2) return REDACTED;
   const field = path[path.length - 1];
   if (field === 'body' && typeof value === 'string') return `${REDACTED} (${value.length} chars)`;
   if (field === 'url' && typeof value === 'string') return preview(redactUrl(value));

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { HeaderValue } from '../http/secret-ref.js';
+import { checkSecretRef } from './secret-ref-schema.js';
 
 // The job manifest's shape, validated with zod. Every message is worded to follow the offending value
 // (`limits.inline: -1 is not a positive integer`); lib/manifest/issues.ts puts the path and value in front.
@@ -145,19 +147,28 @@ const NoProtoKey = z.unknown().superRefine((value, ctx) => {
   }
 });
 
+const HeaderStringSchema = z
+  .string({ error: 'is not a string' })
+  .regex(HEADER_VALUE, { error: 'contains CR, LF or NUL' })
+  .superRefine((value, ctx) => {
+    const why = headerValueFault(value);
+    if (why) ctx.addIssue({ code: 'custom', message: why });
+  });
+
+// A string, or a reference to a secret resolved at run time (lib/manifest/secret-ref-schema.ts). Dispatched
+// by type rather than a zod union, so each kind keeps its own exact messages.
+// A refinement, not a transform: its issues do not stop the checks of the header names that follow.
+const HeaderValueSchema = z.unknown().superRefine((value, ctx) => {
+  if (typeof value !== 'string') return void checkSecretRef(value, ctx);
+  const parsed = HeaderStringSchema.safeParse(value);
+  for (const issue of parsed.error?.issues ?? []) ctx.addIssue({ code: 'custom', message: issue.message });
+}) as unknown as z.ZodType<HeaderValue>;
+
 const HeadersSchema = NoProtoKey.pipe(
   z
-    .record(
-      z.string().regex(HEADER_NAME, { error: 'is not a valid header name' }),
-      z
-        .string({ error: 'is not a string' })
-        .regex(HEADER_VALUE, { error: 'contains CR, LF or NUL' })
-        .superRefine((value, ctx) => {
-          const why = headerValueFault(value);
-          if (why) ctx.addIssue({ code: 'custom', message: why });
-        }),
-      { error: 'is not an object of header names to strings' },
-    )
+    .record(z.string().regex(HEADER_NAME, { error: 'is not a valid header name' }), HeaderValueSchema, {
+      error: 'is not an object of header names to strings or secret references',
+    })
     .refine((headers) => Object.keys(headers).length <= MAX_HEADERS, {
       error: `has more than ${MAX_HEADERS} headers`,
     })
@@ -239,7 +250,8 @@ export type JobTask = {
   readonly id: string;
   readonly url: string;
   readonly method?: HttpMethod;
-  readonly headers?: Readonly<Record<string, string>>;
+  /** A value is a string or a secret reference, resolved only when the task is sent. */
+  readonly headers?: Readonly<Record<string, HeaderValue>>;
   readonly body?: string;
   readonly timeoutMs?: number;
   readonly mode: TaskMode;

@@ -1,3 +1,4 @@
+import type { HeaderValue } from '../http/secret-ref.js';
 import { MAX_TASK_BYTES } from '../wire/sqs-limits.js';
 import { wireJson } from '../wire/wire-json.js';
 import type { ManifestIssue } from './errors.js';
@@ -46,13 +47,13 @@ export function checkTask(raw: unknown, defaults: TaskDefaults | undefined): Tas
 }
 
 function mergeHeaders(
-  base: Readonly<Record<string, string>> | undefined,
-  own: Readonly<Record<string, string>> | undefined,
-): Record<string, string> | undefined {
+  base: Readonly<Record<string, HeaderValue>> | undefined,
+  own: Readonly<Record<string, HeaderValue>> | undefined,
+): Record<string, HeaderValue> | undefined {
   if (!base) return own;
   if (!own) return base;
   // Header names are case-insensitive: a task's `Accept` replaces the defaults' `accept`.
-  const out: Record<string, string> = {};
+  const out: Record<string, HeaderValue> = {};
   const ownNames = new Set(Object.keys(own).map((name) => name.toLowerCase()));
   for (const [name, value] of Object.entries(base)) if (!ownNames.has(name.toLowerCase())) out[name] = value;
   return Object.assign(out, own);

@@ -83,6 +83,8 @@ export interface RunArgs extends Common {
   readonly demoTasks?: number;
   /** `--ledger off`: run without the job ledger (for measuring its cost). */
   readonly ledger: boolean;
+  /** `--secrets FILE`: values the local endpoint serves for secret references (local/secret-store.ts). */
+  readonly secrets?: string;
   /** The shared config with the flags applied (not yet checked as a whole). */
   readonly config: FanoutConfig;
   readonly overrides: Partial<FanoutConfig>;
@@ -109,6 +111,7 @@ export interface RedriveArgs extends Common {
 export interface ServeArgs extends Common {
   readonly command: 'serve';
   readonly listen?: ListenAddress;
+  readonly secrets?: string;
   readonly config: FanoutConfig;
   readonly overrides: Partial<FanoutConfig>;
 }
@@ -159,6 +162,7 @@ export const commandOptions = {
     endpoint: { type: 'string' },
     'demo-tasks': { type: 'string' },
     ledger: { type: 'string' },
+    secrets: { type: 'string' },
     ...listenOptions,
   },
   plan: {
@@ -183,6 +187,7 @@ export const commandOptions = {
     ...limitOptions,
     idempotency: { type: 'string' },
     'allow-host': { type: 'string', multiple: true },
+    secrets: { type: 'string' },
     ...listenOptions,
   },
 } as const satisfies Record<string, Record<string, OptionSpec>>;
@@ -311,6 +316,12 @@ function parseRun(values: Values, common: Common, env: NodeJS.ProcessEnv, base: 
       { flag: '--listen' },
     );
   }
+  const secrets = stringValue('--secrets', values.secrets);
+  if (secrets !== undefined && endpoint !== undefined) {
+    throw new UsageError('--secrets and --endpoint cannot be used together: give --secrets to the serve', {
+      flag: '--secrets',
+    });
+  }
   let demoTasks: number | undefined;
   if (values['demo-tasks'] !== undefined) demoTasks = integer('--demo-tasks', values['demo-tasks'], 1);
   else if (env[demoTasksEnv]) demoTasks = integer(demoTasksEnv, env[demoTasksEnv], 1);
@@ -325,6 +336,7 @@ function parseRun(values: Values, common: Common, env: NodeJS.ProcessEnv, base: 
     listen,
     demoTasks,
     ledger: oneOf('--ledger', values.ledger, ['on', 'off'] as const, 'on') === 'on',
+    secrets,
     overrides,
     config: applyOverrides(base, overrides),
   };
@@ -337,6 +349,7 @@ function parseServe(values: Values, common: Common, base: FanoutConfig): ServeAr
     command: 'serve',
     ...common,
     listen: listenValue(values),
+    secrets: stringValue('--secrets', values.secrets),
     overrides,
     config: applyOverrides(base, overrides),
   };

@@ -61,6 +61,9 @@ Options:
   --demo-tasks N                  size of the built-in demo (default 3000; or set ${demoTasksEnv})
   --ledger on|off                 keep the job ledger, the run's record of status and counts (default on;
                                   off: counts from the runtime's own observations, to measure its cost)
+  --secrets FILE                  values for the tasks' secret references: a JSON object of names (secret
+                                  names or ARNs, parameter names) to strings, served by the local endpoint
+                                  as Secrets Manager and Parameter Store; { "env": NAME } reads the variable
 ${listen}
 ${common}
 
@@ -110,6 +113,8 @@ client or CLI, or \`bounded-fanout run --endpoint URL\`, works against it as aga
 
 Options:
   --allow-host HOST[:PORT]|CIDR   let the functions' requests reach this private host (as for run)
+  --secrets FILE                  values for secret references, served as Secrets Manager and Parameter
+                                  Store (as for run)
 ${listen}
 ${common}
 

@@ -252,7 +252,12 @@ describe('the grants', () => {
       for (const resource of [statement.Resource].flat()) {
         const text = JSON.stringify(resource);
         if (!text.includes('*')) continue;
-        expect(text).toMatch(/"\/(manifests|results|continuations)\/\*"\]\]\}$/);
+        // Or the secret references' prefixes (config.secrets) and, with kms:ViaService and the encryption
+        // context of those names, KMS keys (test/cdk/secret-grants.test.ts pins those statements whole).
+        expect(text).toMatch(
+          /"(\/(manifests|results|continuations)\/\*|:secret:bounded-fanout\/\*|:parameter\/bounded-fanout\/\*|:key\/\*)"\]\]\}$/,
+        );
+        if (text.includes(':key/*')) expect(statement.Condition.StringEquals['kms:ViaService']).toBeDefined();
       }
     }
     template.resourcePropertiesCountIs('AWS::IAM::Role', { ManagedPolicyArns: Match.anyValue() }, 0);
@@ -271,17 +276,21 @@ describe('the grants', () => {
       'dynamodb:UpdateItem',
       'dynamodb:UpdateItem',
       'events:PutEvents',
+      'kms:Decrypt',
+      'kms:Decrypt',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
       's3:GetObject',
       's3:ListBucket',
       's3:PutObject',
+      'secretsmanager:GetSecretValue',
       'sqs:ChangeMessageVisibility',
       'sqs:DeleteMessage',
       'sqs:GetQueueAttributes',
       'sqs:GetQueueUrl',
       'sqs:ReceiveMessage',
       'sqs:SendMessage',
+      'ssm:GetParameter',
     ]);
     const on = resourcesOf(role);
     expect(on('dynamodb:PutItem')).toEqual([
@@ -319,14 +328,18 @@ describe('the grants', () => {
       'dynamodb:UpdateItem',
       'dynamodb:UpdateItem',
       'events:PutEvents',
+      'kms:Decrypt',
+      'kms:Decrypt',
       'lambda:InvokeFunction',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
       's3:GetObject',
       's3:ListBucket',
       's3:PutObject',
+      'secretsmanager:GetSecretValue',
       'sqs:SendMessage',
       'sqs:SendMessage',
+      'ssm:GetParameter',
     ]);
     expect(on('sqs:SendMessage')).toEqual([
       queue('OrchestratorDeadLetter'), // Lambda's own dead-letter queue for failed asynchronous invocations
@@ -448,6 +461,10 @@ describe('cdk-nag AwsSolutions', () => {
       // The orchestrator's and the worker's (result parts and the result object).
       expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<StorageData\w+\.Arn>\/results\/\*\]$/),
       expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<StorageData\w+\.Arn>\/results\/\*\]$/),
+      // Secret references, each function's (test/cdk/secret-grants.test.ts).
+      ...['kms', 'kms', 'secretsmanager', 'secretsmanager', 'ssm', 'ssm'].map((service) =>
+        expect.stringMatching(new RegExp(`^AwsSolutions-IAM5\\[Resource::arn:<AWS::Partition>:${service}:`)),
+      ),
       'AwsSolutions-S1',
     ]);
     for (const { reason } of acknowledged) expect(reason.length).toBeGreaterThan(40);

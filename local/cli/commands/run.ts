@@ -18,6 +18,7 @@ import { type JobSource, openJobSource } from '../job-source.js';
 import { LiveProgress } from '../live-progress.js';
 import { type CliBackend, openBackend, uploadManifest } from '../local-backend.js';
 import { ProgressDisplay, progressModeFor } from '../progress.js';
+import { readSecrets } from '../secrets-flag.js';
 import { formatAbortSummary, formatSummary } from '../summary.js';
 import { withManifestLines } from '../task-lines.js';
 import { UsageError } from '../usage-error.js';
@@ -29,6 +30,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
   validateBudget(args.config);
   // A report that cannot be written is found now, before anything runs, not after the job.
   for (const file of args.reports) await checkReportPath(file);
+  const secrets = args.secrets === undefined ? undefined : await readSecrets(args.secrets);
   const source = await openJobSource(args);
   let backend: CliBackend | undefined;
   const signals = new Interrupts();
@@ -47,6 +49,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
     }
     backend = await openBackend({ endpoint: args.endpoint, listen: args.listen, log });
     if (backend.info.edge) io.stderr.write(`[bounded-fanout] endpoint: ${backend.info.edge.url}\n`);
+    if (secrets) backend.info.edge?.secretStore.load(secrets);
     const config = runConfigFor(base, backend, io);
     const uri =
       source.uri ?? (await uploadManifest(config, backend.info, source.file ?? '', source.objectName));

@@ -6,9 +6,11 @@ import { type ServeRuntime, startServeRuntime } from '../../serve-runtime.js';
 import type { ServeArgs } from '../args.js';
 import { ExitCodes } from '../exit-code.js';
 import type { CliIo } from '../io.js';
+import { readSecrets } from '../secrets-flag.js';
 
 export async function serveCommand(args: ServeArgs, io: CliIo): Promise<number> {
   const config = validateBudget(args.config);
+  const secrets = args.secrets === undefined ? undefined : await readSecrets(args.secrets);
   const log = (line: string) => {
     if (args.verbose) io.stderr.write(`${line}\n`);
   };
@@ -23,6 +25,7 @@ export async function serveCommand(args: ServeArgs, io: CliIo): Promise<number> 
         ? (line) => io.stderr.write(line.endsWith('\n') ? line : `${line}\n`)
         : 'silent',
     });
+    if (secrets) runtime.backend.edge?.secretStore.load(secrets);
     io.stdout.write(describeRuntime(runtime, args.format));
     await stopped.signal;
     return ExitCodes.OK;
