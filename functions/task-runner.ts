@@ -12,7 +12,7 @@ import type { Context } from 'aws-lambda';
 import { IdempotencyModes } from '../lib/config.js';
 import type { ResolvedHostLimits } from '../lib/downstream/host-limits.js';
 import { errorText } from '../lib/fanout/segment.js';
-import type { TaskOutcome } from '../lib/fanout/settle.js';
+import { type TaskOutcome, taskOutcomeOf } from '../lib/fanout/task-outcome.js';
 import type { HttpTaskResult } from '../lib/http/http-task.js';
 import { type RunHttpTaskOptions, runHttpTask } from '../lib/http/run-http-task.js';
 import type { JobTask } from '../lib/manifest/schema.js';
@@ -96,17 +96,7 @@ export async function runOverHttp(
   runtime: FunctionRuntime,
   options: RunHttpTaskOptions = runtime.taskOptions,
 ): Promise<TaskOutcome> {
-  const r = await sendTask(task, runtime, options);
-  const base = {
-    id: r.id,
-    ok: r.ok,
-    status: r.status,
-    attempts: r.attempts,
-    durationMs: Math.round(r.durationMs),
-  };
-  if (!r.error) return base;
-  const failed = { ...base, error: `${r.error.code}: ${r.error.message}`, retryable: r.retryable !== false };
-  return r.attempts === 0 && r.retryable === true ? { ...failed, unstarted: true } : failed;
+  return taskOutcomeOf(await sendTask(task, runtime, options));
 }
 
 /**
