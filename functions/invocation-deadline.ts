@@ -6,8 +6,8 @@
 // did not start are handed on with their attempt unspent (lib/fanout/settle.ts).
 import { setMaxListeners } from 'node:events';
 import type { Context } from 'aws-lambda';
-import type { TaskOutcome } from '../lib/fanout/settle.js';
 import { taskWindowMs } from '../lib/fanout/settle-reserve.js';
+import type { TaskOutcome } from '../lib/fanout/task-outcome.js';
 import { DEADLINE, defaultTaskTimeoutMs, type RunHttpTaskOptions } from '../lib/http/run-http-task.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 

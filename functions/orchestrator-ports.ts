@@ -7,7 +7,8 @@ import { sendMessageBatch } from '../lib/aws/enqueue.js';
 import { CONTINUATIONS_PREFIX, EnvVars } from '../lib/config.js';
 import type { Continuation } from '../lib/fanout/continuation.js';
 import type { TaskMessage } from '../lib/fanout/messages.js';
-import type { SegmentPorts, SendEntry, TaskResult } from '../lib/fanout/segment.js';
+import type { SegmentPorts, SendEntry } from '../lib/fanout/segment.js';
+import type { TaskOutcome } from '../lib/fanout/task-outcome.js';
 import { LAMBDA_MAX_EVENT_PAYLOAD_BYTES } from '../lib/wire/sqs-limits.js';
 import type { FunctionRuntime } from './runtime.js';
 import { runOverHttp } from './task-runner.js';
@@ -33,7 +34,7 @@ async function invokeWorker(
   rt: FunctionRuntime,
   fn: string | undefined,
   message: TaskMessage,
-): Promise<TaskResult[]> {
+): Promise<TaskOutcome[]> {
   if (!fn) throw new Error(`${EnvVars.WORKER_FUNCTION} is not set`);
   let last: unknown;
   for (let attempt = 1; attempt <= INVOKE_ATTEMPTS; attempt++) {
@@ -48,7 +49,7 @@ async function invokeWorker(
       );
       const text = out.Payload ? Buffer.from(out.Payload).toString('utf8') : '';
       if (out.FunctionError) throw new Error(`worker ${out.FunctionError}: ${describeFunctionError(text)}`);
-      const body = JSON.parse(text) as { results?: TaskResult[] };
+      const body = JSON.parse(text) as { results?: TaskOutcome[] };
       if (!Array.isArray(body.results)) throw new Error('the worker answered without results');
       return body.results;
     } catch (error) {

@@ -9,62 +9,30 @@
 // one's record and does nothing (no task enqueued twice, no continuation forked).
 import { IdempotencyAlreadyInProgressError, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { ResultWriter } from '../lib/aws/results.js';
 import type { FanoutConfig } from '../lib/config.js';
 import { type Continuation, classifyEvent } from '../lib/fanout/continuation.js';
 import { FailureBudget } from '../lib/fanout/failure-budget.js';
-import { errorText, runSegment, type SegmentLimits } from '../lib/fanout/segment.js';
-import { type JobSummary, maxPeaks, StopReasons } from '../lib/fanout/summary.js';
-import { LIVE_STATUSES, RunReasons, type RunRecord, RunStatuses } from '../lib/ledger/run-record.js';
+import { runSegment, type SegmentLimits } from '../lib/fanout/segment.js';
+import { maxPeaks, StopReasons } from '../lib/fanout/summary.js';
 import { ManifestError } from '../lib/manifest/errors.js';
 import type { JobLimits } from '../lib/manifest/schema.js';
+import { endRun, type SegmentEnd } from './end-run.js';
 import { IdempotencyUses, idempotencyOptions } from './idempotency.js';
 import { type OpenJob, openJob } from './open-job.js';
-import {
-  ledgerStop,
-  markManifestError,
-  pauseHold,
-  segmentDelta,
-  withOverrides,
-} from './orchestrator-ledger.js';
+import { ledgerStop, pauseHold, segmentDelta, withOverrides } from './orchestrator-ledger.js';
 import { continueJob, segmentPorts } from './orchestrator-ports.js';
+import type { OrchestratorResult } from './orchestrator-result.js';
 import { type RunLedger, runLedgerOf } from './run-ledger.js';
 import { type FunctionRuntime, lazyRuntime } from './runtime.js';
+import { segmentHooks } from './segment-hooks.js';
 
 const logger = new Logger({ serviceName: 'bounded-fanout-orchestrator' });
 const metrics = new Metrics({ namespace: 'BoundedFanout', serviceName: 'orchestrator' });
 
-export type OrchestratorResult =
-  | {
-      readonly status: 'continued';
-      readonly jobId: string;
-      readonly runId: string;
-      readonly segment: number;
-      readonly cursor: number;
-    }
-  | {
-      readonly status: 'succeeded' | 'failed' | 'cancelled';
-      readonly summary: JobSummary;
-      readonly resultKey?: string;
-      /** The run's ledger record after this segment settled (with a job table wired). */
-      readonly run?: RunRecord;
-    }
-  | {
-      /** The job's previous run was still running and `schedule.overlap` is `forbid`: nothing started. */
-      readonly status: 'skipped';
-      readonly jobId: string;
-      readonly runId: string;
-      readonly previousRunId?: string;
-    }
-  | { readonly status: 'refused'; readonly error: string; readonly field: string }
-  | {
-      readonly status: 'duplicate';
-      readonly jobId: string;
-      readonly runId: string;
-      readonly segment: number;
-    };
+export type { OrchestratorResult };
 
 export function createOrchestratorHandler(getRuntime: () => FunctionRuntime) {
   return (event: unknown, context: Context): Promise<OrchestratorResult> =>
@@ -108,28 +76,8 @@ async function orchestrate(
     logger.error('job refused', { error: error.message, field: error.field });
     return { status: 'refused', error: error.message, field: error.field };
   }
-  const ledger = ledgerOf(rt);
-  if (ledger && job.state.segment === 0) {
-    const started = await ledger.store.startRun({
-      jobId: job.jobId,
-      runId: job.runId,
-      startedAt: job.state.startedAt,
-      toleratedFailurePercent:
-        job.manifest.header.toleratedFailurePercent ?? rt.config.toleratedFailurePercent,
-      overlap: rt.config.schedule.overlap,
-    });
-    ledger.control.note(started.record);
-    if (started.action === 'skip') {
-      logger.warn('previous run still running: this run skipped (schedule.overlap forbid)', {
-        jobId: job.jobId,
-        runId: job.runId,
-        previousRunId: started.previous?.runId,
-      });
-      const { jobId, runId } = job;
-      const previousRunId = started.previous?.runId;
-      return { status: 'skipped', jobId, runId, ...(previousRunId ? { previousRunId } : {}) };
-    }
-  }
+  const skipped = await startRun(rt, job);
+  if (skipped) return skipped;
   const persistence = rt.persistence(IdempotencyUses.SEGMENT);
   if (!persistence) return runJobSegment(job, context, rt);
   const idempotency = idempotencyOptions(IdempotencyUses.SEGMENT, persistence, rt.config);
@@ -149,6 +97,42 @@ async function orchestrate(
   return { status: 'duplicate', jobId, runId, segment };
 }
 
+/**
+ * Records a new run in the job ledger at the job's first segment, under the schedule's overlap policy: the
+ * result to return when the run is skipped (its previous run still running), else undefined.
+ */
+async function startRun(rt: FunctionRuntime, job: OpenJob): Promise<OrchestratorResult | undefined> {
+  const ledger = ledgerOf(rt);
+  if (!ledger || job.state.segment !== 0) return undefined;
+  const started = await ledger.store.startRun({
+    jobId: job.jobId,
+    runId: job.runId,
+    startedAt: job.state.startedAt,
+    toleratedFailurePercent: job.manifest.header.toleratedFailurePercent ?? rt.config.toleratedFailurePercent,
+    overlap: rt.config.schedule.overlap,
+  });
+  ledger.control.note(started.record);
+  if (started.action === 'skip') {
+    logger.warn('previous run still running: this run skipped (schedule.overlap forbid)', {
+      jobId: job.jobId,
+      runId: job.runId,
+      previousRunId: started.previous?.runId,
+    });
+    const { jobId, runId } = job;
+    const previousRunId = started.previous?.runId;
+    return { status: 'skipped', jobId, runId, ...(previousRunId ? { previousRunId } : {}) };
+  }
+  return undefined;
+}
+
+/** The segment's part of the run's result object, when a bucket is wired. */
+function resultWriterOf(rt: FunctionRuntime, { jobId, runId, state }: OpenJob): ResultWriter | undefined {
+  const { bucket } = rt.wiring;
+  if (!bucket) return undefined;
+  const prefix = rt.config.resultsPrefix;
+  return new ResultWriter(rt.aws.s3, { bucket, jobId, runId, segment: state.segment, prefix });
+}
+
 async function runJobSegment(
   job: OpenJob,
   context: Context,
@@ -156,16 +140,7 @@ async function runJobSegment(
 ): Promise<OrchestratorResult> {
   const { jobId, runId, manifest, state } = job;
   const { header } = manifest;
-  const { bucket } = rt.wiring;
-  const results = bucket
-    ? new ResultWriter(rt.aws.s3, {
-        bucket,
-        jobId,
-        runId,
-        segment: state.segment,
-        prefix: rt.config.resultsPrefix,
-      })
-    : undefined;
+  const results = resultWriterOf(rt, job);
   const budget = new FailureBudget(
     header.toleratedFailurePercent ?? rt.config.toleratedFailurePercent,
     state.budget,
@@ -188,28 +163,7 @@ async function runJobSegment(
     shouldStop: () => deadlineNear() || stoppedByLedger(),
     ...(ledger ? { hold: pauseHold(ledger.control, jobId, runId, deadlineNear) } : {}),
     ports: segmentPorts(rt),
-    hooks: {
-      onInvalid: (item) => {
-        logger.warn('invalid task skipped', {
-          jobId,
-          index: item.index,
-          line: item.line,
-          id: item.id,
-          error: item.error,
-        });
-        results?.add({ type: 'invalid', index: item.index, line: item.line, id: item.id, error: item.error });
-      },
-      onDeadLetter: (record) => results?.add({ type: 'dead-letter', ...record }),
-      onUndeliverable: (record, error) => {
-        logger.error('task could not be dead-lettered', {
-          jobId,
-          id: record.task.id,
-          error: record.error,
-          sendError: error,
-        });
-        results?.add({ type: 'undeliverable', ...record, sendError: error });
-      },
-    },
+    hooks: segmentHooks(logger, jobId, results),
   });
   const peaks = maxPeaks(state.peaks, outcome.peaks);
   const reason =
@@ -226,90 +180,41 @@ async function runJobSegment(
       manifestDone,
     });
   };
-  if (reason === StopReasons.DEADLINE && outcome.cursor !== undefined) {
-    await settle(false);
-    const continuation: Continuation = {
-      v: 1,
-      jobId,
-      runId,
-      source: job.source,
-      cursor: outcome.cursor,
-      nextMessageSeq: outcome.nextMessageSeq,
-      segment: state.segment + 1,
-      startedAt: state.startedAt,
-      counts: outcome.counts,
-      peaks,
-      budget: budget.counts,
-    };
-    await continueJob(rt, continuation);
-    logger.info('deadline near: job continued', {
-      jobId,
-      runId,
-      segment: state.segment,
-      cursor: outcome.cursor,
-      counts: outcome.counts,
-    });
-    return { status: 'continued', jobId, runId, segment: state.segment, cursor: outcome.cursor };
-  }
-  if (reason === StopReasons.MANIFEST_ERROR) {
-    logger.error('manifest unreadable past its first tasks: job failed', {
-      jobId,
-      runId,
-      error: outcome.error,
-    });
-    if (ledger) await markManifestError(ledger, jobId, runId, outcome.error);
-  }
-  if (reason === StopReasons.FAILURE_BUDGET && outcome.reason === StopReasons.FAILURE_BUDGET) {
-    // Tripped here, on the orchestrator's own outcomes: the whole fleet stops.
-    await ledger?.setStatus(jobId, runId, {
-      status: RunStatuses.FAILED,
-      reason: RunReasons.FAILURE_BUDGET,
-      from: LIVE_STATUSES,
-    });
-  }
-  const run = ledger ? await settle(true) : undefined;
-  const failed =
-    reason === StopReasons.FAILURE_BUDGET ||
-    reason === StopReasons.MANIFEST_ERROR ||
-    outcome.counts.undeliverable > 0;
-  const summary: JobSummary = {
-    jobId,
-    runId,
-    status: reason === StopReasons.CANCELLED ? 'cancelled' : failed ? 'failed' : 'succeeded',
-    reason,
-    ...(outcome.error === undefined ? {} : { error: outcome.error }),
-    ...(outcome.cursor === undefined ? {} : { stoppedAtTask: outcome.cursor }),
-    segments: state.segment + 1,
-    durationMs: Date.now() - state.startedAt,
-    counts: outcome.counts,
-    peaks,
-    toleratedFailurePercent: budget.toleratedFailurePercent,
-  };
-  let resultKey: string | undefined;
-  try {
-    // With the ledger, whoever ends the run writes the result object (lib/ledger/after-settle.ts).
-    if (!ledger) resultKey = await results?.finish(summary);
-    else if (run?.resultUri && run.finishedAt !== undefined) resultKey = results?.key;
-  } catch (error) {
-    logger.error('result object not written', { jobId, runId, error: errorText(error) });
-  }
-  publishSummary(summary);
-  return {
-    status: summary.status,
-    summary,
-    ...(resultKey ? { resultKey } : {}),
-    ...(run ? { run } : {}),
-  };
+  const end = { job, outcome, reason, peaks, budget, ledger, results, settle };
+  if (reason === StopReasons.DEADLINE && outcome.cursor !== undefined)
+    return continueRun(end, outcome.cursor, rt);
+  return endRun(end, logger, metrics);
 }
 
-function publishSummary(summary: JobSummary): void {
-  logger.info('job summary', { summary });
-  const { counts, peaks } = summary;
-  for (const [name, value] of Object.entries(counts))
-    metrics.addMetric(`Tasks_${name}`, MetricUnit.Count, value);
-  metrics.addMetric('PeakInline', MetricUnit.Count, peaks.inline);
-  metrics.addMetric('PeakEnqueue', MetricUnit.Count, peaks.enqueue);
-  metrics.addMetric('PeakInvoke', MetricUnit.Count, peaks.invoke);
-  metrics.addMetric('JobFailed', MetricUnit.Count, summary.status === 'failed' ? 1 : 0);
-  metrics.publishStoredMetrics();
+/** Near the deadline: the segment settled, the job goes on in a new invocation from `cursor`. */
+async function continueRun(
+  end: SegmentEnd,
+  cursor: number,
+  rt: FunctionRuntime,
+): Promise<OrchestratorResult> {
+  const { job, outcome, peaks, budget } = end;
+  const { jobId, runId, state } = job;
+  await end.settle(false);
+  const continuation: Continuation = {
+    v: 1,
+    jobId,
+    runId,
+    source: job.source,
+    cursor,
+    nextMessageSeq: outcome.nextMessageSeq,
+    segment: state.segment + 1,
+    startedAt: state.startedAt,
+    counts: outcome.counts,
+    peaks,
+    budget: budget.counts,
+  };
+  await continueJob(rt, continuation);
+  logger.info('deadline near: job continued', {
+    jobId,
+    runId,
+    segment: state.segment,
+    cursor,
+    counts: outcome.counts,
+  });
+  return { status: 'continued', jobId, runId, segment: state.segment, cursor };
 }

@@ -1,5 +1,5 @@
-// Runs one task through runHttpTask on the container's bounded dispatcher (through the downstream policy
-// when config.downstream names the task's host), exactly once per job run when
+// Runs one task through runHttpTask on the container's bounded dispatcher (through the downstream policy,
+// which decides whether the task's host is limited), exactly once per job run when
 // idempotency is per task: Powertools' makeIdempotent on DynamoDB, keyed by job, run and task id. A failed
 // task throws inside the idempotent function, so Powertools deletes its record and a later attempt runs
 // again; a completed one returns its stored result, marked `duplicate`, without running.
@@ -10,9 +10,8 @@ import {
 } from '@aws-lambda-powertools/idempotency';
 import type { Context } from 'aws-lambda';
 import { IdempotencyModes } from '../lib/config.js';
-import type { ResolvedHostLimits } from '../lib/downstream/host-limits.js';
 import { errorText } from '../lib/fanout/segment.js';
-import type { TaskOutcome } from '../lib/fanout/settle.js';
+import { type TaskOutcome, taskOutcomeOf } from '../lib/fanout/task-outcome.js';
 import type { HttpTaskResult } from '../lib/http/http-task.js';
 import { resolveTaskHeaders, unresolvedResult } from '../lib/http/resolve-headers.js';
 import { type RunHttpTaskOptions, runHttpTask } from '../lib/http/run-http-task.js';
@@ -95,40 +94,20 @@ export async function runOverHttp(
   runtime: FunctionRuntime,
   options: RunHttpTaskOptions = runtime.taskOptions,
 ): Promise<TaskOutcome> {
-  const r = await sendTask(task, runtime, options);
-  const base = {
-    id: r.id,
-    ok: r.ok,
-    status: r.status,
-    attempts: r.attempts,
-    durationMs: Math.round(r.durationMs),
-  };
-  if (!r.error) return base;
-  const failed = { ...base, error: `${r.error.code}: ${r.error.message}`, retryable: r.retryable !== false };
-  return r.attempts === 0 && r.retryable === true ? { ...failed, unstarted: true } : failed;
+  return taskOutcomeOf(await sendTask(task, runtime, options));
 }
 
 /**
- * A host `config.downstream` limits goes through the container's policy (its share of the host's
- * concurrency, rate and adaptive limit, retries included); any other host goes straight to runHttpTask,
- * as before the policy existed, bounded by the invocation's semaphore and the socket caps alone.
+ * Through the container's downstream policy when there is one (it decides limited or direct), else direct.
+ * Secret references become values here, for this request only (lib/http/resolve-headers.ts).
  */
 async function sendTask(
   job: JobTask,
   runtime: FunctionRuntime,
   options: RunHttpTaskOptions,
 ): Promise<HttpTaskResult> {
-  // Secret references become values here, for this request only (lib/http/resolve-headers.ts).
   const resolved = await resolveTaskHeaders(job, runtime.secrets);
   if (!resolved.ok) return unresolvedResult(job.id, resolved.error);
   const task = resolved.task;
-  const policy = runtime.downstream;
-  const key = policy?.keyOf(task.url);
-  if (policy && key !== undefined && isLimited(policy.limitsOf(key))) return policy.run(task, options);
-  return runHttpTask(task, options);
+  return runtime.downstream ? runtime.downstream.run(task, options) : runHttpTask(task, options);
 }
-
-const isLimited = (limits: ResolvedHostLimits) =>
-  limits.adaptive ||
-  limits.maxConcurrency !== Number.POSITIVE_INFINITY ||
-  limits.maxRequestsPerSecond !== Number.POSITIVE_INFINITY;

@@ -17,25 +17,28 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { sendDeadLetters, sendRetry } from '../lib/aws/hand-on.js';
 import { putResultPart } from '../lib/aws/results.js';
 import { IdempotencyModes } from '../lib/config.js';
 import { BoundedFanoutError, ErrorCodes } from '../lib/errors.js';
 import { parseTaskMessage, parseWorkBody, type TaskMessage } from '../lib/fanout/messages.js';
 import { errorText } from '../lib/fanout/segment.js';
-import { handOnKey, type Settlement, settleMessage, type TaskOutcome } from '../lib/fanout/settle.js';
-import { type RunRecord, RunStatuses } from '../lib/ledger/run-record.js';
-import { acceptsTasks, isLive } from '../lib/ledger/run-rules.js';
+import { settleMessage } from '../lib/fanout/settle.js';
+import type { TaskOutcome } from '../lib/fanout/task-outcome.js';
+import { RunStatuses } from '../lib/ledger/run-record.js';
+import { isLive } from '../lib/ledger/run-rules.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 import { runBounded } from '../lib/run-bounded.js';
 import { Semaphore } from '../lib/semaphore.js';
 import { type IdempotencyOptions, IdempotencyUses, idempotencyOptions } from './idempotency.js';
 import { type InvocationDeadline, invocationDeadline } from './invocation-deadline.js';
+import { cancelMessage, holdPaused, stoppedOutcome } from './run-gate.js';
 import { type RunLedger, runLedgerOf } from './run-ledger.js';
 import { type FunctionRuntime, lazyRuntime, requirePersistence } from './runtime.js';
 import { TaskRunner } from './task-runner.js';
+import { handOn, settleDelta } from './worker-hand-on.js';
+import { emptyStats, publishStats, type WorkerStats } from './worker-stats.js';
 
 const logger = new Logger({ serviceName: 'bounded-fanout-worker' });
 const metrics = new Metrics({ namespace: 'BoundedFanout', serviceName: 'worker' });
@@ -46,26 +49,6 @@ export class InvalidMessageError extends BoundedFanoutError {
     super(message, ErrorCodes.INVALID_MESSAGE);
     this.name = 'InvalidMessageError';
   }
-}
-
-/** What one invocation did, logged and published as EMF metrics. */
-export interface WorkerStats {
-  records: number;
-  invalidMessages: number;
-  tasks: number;
-  succeeded: number;
-  duplicates: number;
-  retried: number;
-  /** Tasks not started before the deadline, handed on with their attempt unspent. */
-  handedOn: number;
-  deadLettered: number;
-  /** Failed tasks SQS refused to take even alone, as a retry and as a dead letter: logged by task id. */
-  undeliverable: number;
-  /** Tasks not started because their run was cancelled or failed. */
-  cancelled: number;
-  /** Tasks of a paused run put back in the queue for later. */
-  paused: number;
-  peakInFlight: number;
 }
 
 export interface InvokeResponse {
@@ -111,20 +94,7 @@ class Worker {
   async batch(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
     this.#register(context);
     const run = this.#invocation(context);
-    const stats: WorkerStats = {
-      records: event.Records.length,
-      invalidMessages: 0,
-      tasks: 0,
-      succeeded: 0,
-      duplicates: 0,
-      retried: 0,
-      handedOn: 0,
-      deadLettered: 0,
-      undeliverable: 0,
-      cancelled: 0,
-      paused: 0,
-      peakInFlight: 0,
-    };
+    const stats = emptyStats(event.Records.length);
     const outcomes = new Map(
       event.Records.map((record) => [record.messageId, this.#record(record, run, stats)]),
     );
@@ -139,7 +109,7 @@ class Worker {
       { context, processInParallel: false, throwOnFullBatchFailure: false },
     ).finally(() => run.deadline.close());
     stats.peakInFlight = run.slots.peakInFlight;
-    this.#publish(stats, response.batchItemFailures.length);
+    publishStats(logger, metrics, stats, response.batchItemFailures.length);
     return response;
   }
 
@@ -205,10 +175,16 @@ class Worker {
   /** Runs the message's tasks, hands on what failed or did not start, and settles it in the ledger. */
   async #settle(message: TaskMessage, run: Invocation, stats: WorkerStats): Promise<object> {
     const record = await this.#ledger?.control.view(message.jobId, message.runId);
-    if (record?.status === RunStatuses.PAUSED) return this.#holdPaused(message, stats);
+    if (record?.status === RunStatuses.PAUSED) {
+      await holdPaused(this.#rt, message);
+      stats.paused += message.tasks.length;
+      return { paused: message.tasks.length };
+    }
     // A redrive is the operator's ask to run a finished run's dead letters again: only a pause holds it.
     if (record && !message.redrive && (!isLive(record.status) || record.finishedAt !== undefined)) {
-      return this.#cancel(message, record, stats);
+      const cancelled = await cancelMessage(this.#ledger, logger, message, record);
+      stats.cancelled += cancelled;
+      return { cancelled };
     }
     this.#ledger?.applyDownstream(record);
     const lower = record?.limits?.perInvocationConcurrency;
@@ -216,7 +192,7 @@ class Worker {
     if (lower !== undefined && lower < run.slots.permits) run.slots.setPermits(lower);
     const outcomes = await this.#runTasks(message, run);
     const settlement = settleMessage(message, outcomes, this.#rt.config.maxReceiveCount);
-    const handed = await this.#handOn(message, settlement);
+    const handed = await handOn(this.#rt, logger, message, settlement);
     stats.tasks += message.tasks.length;
     stats.succeeded += settlement.succeeded;
     stats.duplicates += settlement.duplicates;
@@ -241,38 +217,6 @@ class Worker {
     };
   }
 
-  /**
-   * A paused run's message goes back whole as a new message, delayed pauseRecheckSeconds (its tasks
-   * unstarted, no attempt spent): a new message starts with no receives, so however long the pause, SQS never
-   * moves it to the dead-letter queue for it. A resumed run carries on within that delay plus RunControl's 2 s.
-   */
-  async #holdPaused(message: TaskMessage, stats: WorkerStats): Promise<object> {
-    const { queueUrl } = this.#rt.wiring;
-    if (!queueUrl) throw new Error('BOUNDED_FANOUT_QUEUE_URL is not set: a paused run cannot be held');
-    const held = { ...message, key: handOnKey(message.key) };
-    const sent = await sendRetry(this.#rt.aws.sqs, queueUrl, held, this.#rt.config.pauseRecheckSeconds);
-    if (sent.failures.length > 0 || sent.deadLetters.length > 0) {
-      throw new Error(`paused run's message not put back: ${sent.failures.join('; ') || 'refused by SQS'}`);
-    }
-    stats.paused += message.tasks.length;
-    return { paused: message.tasks.length };
-  }
-
-  /** A cancelled or failed run's message: its tasks end `cancelled`, and the message is deleted. */
-  async #cancel(message: TaskMessage, record: RunRecord, stats: WorkerStats): Promise<object> {
-    const cancelled = message.tasks.length;
-    await this.#ledger?.settle({
-      jobId: message.jobId,
-      runId: message.runId,
-      key: message.key,
-      // Redriven tasks were counted dead-lettered: cancelled now, they leave that count.
-      delta: message.redrive ? { cancelled, deadLettered: -cancelled } : { cancelled },
-    });
-    stats.cancelled += cancelled;
-    logger.info('run not live: tasks cancelled', { key: message.key, status: record.status, cancelled });
-    return { cancelled };
-  }
-
   /** The message's dead-lettered and undeliverable tasks, as lines of the run's result object. */
   async #writeLines(message: TaskMessage, lines: readonly object[]): Promise<void> {
     const { bucket } = this.#rt.wiring;
@@ -294,7 +238,7 @@ class Worker {
     // Checked once the task holds its permit, when it would start: a task that waited for a permit past
     // the deadline is not started.
     const runOne = async (task: JobTask) =>
-      (await this.#stopped(message, task)) ??
+      (await stoppedOutcome(this.#ledger, message, task)) ??
       deadline.tooLate(task) ??
       this.#tasks.run(jobId, runId, task, deadline.taskOptions);
     const settled = await runBounded(tasks, runOne, { concurrency: slots });
@@ -304,108 +248,10 @@ class Worker {
         : { id: tasks[i].id, ok: false, attempts: 0, error: errorText(s.reason) },
     );
   }
-
-  /**
-   * The outcome of a task its run no longer lets start (the cached record, re-read once it is 2 s old and
-   * refreshed by each settle): a paused run's task is handed on unstarted; a cancelled or failed run's ends `cancelled`.
-   */
-  async #stopped(message: TaskMessage, task: JobTask): Promise<TaskOutcome | undefined> {
-    // view(), not peek(): once the cached copy is 2 s old no task starts before the shared re-read.
-    const record = await this.#ledger?.control.view(message.jobId, message.runId);
-    if (!record || acceptsTasks(record.status)) return undefined;
-    if (message.redrive && record.status !== RunStatuses.PAUSED) return undefined;
-    const notStarted = { id: task.id, ok: false, attempts: 0, error: `run ${record.status}` };
-    return record.status === RunStatuses.PAUSED
-      ? { ...notStarted, retryable: true, unstarted: true }
-      : { ...notStarted, cancelled: true };
-  }
-
-  /**
-   * Sends the failed tasks on: a retry message, or the DLQ (lib/aws/hand-on.ts: a message SQS refuses is
-   * split until the task at fault stands alone). Throws when any could not be sent for another reason.
-   */
-  async #handOn(message: TaskMessage, settlement: Settlement) {
-    const { queueUrl, dlqUrl } = this.#rt.wiring;
-    const failures: string[] = [];
-    const deadLetters = [...settlement.deadLetters];
-    let retried = 0;
-    let handedOn = 0;
-    const followUps = [
-      ...settlement.retries.map((r) => ({ ...r, handOn: false })),
-      ...settlement.handedOn.map((r) => ({ ...r, handOn: true })),
-    ];
-    for (const { message: retry, delaySeconds, handOn } of followUps) {
-      if (!queueUrl) throw new Error('BOUNDED_FANOUT_QUEUE_URL is not set: failed tasks cannot be retried');
-      const sent = await sendRetry(this.#rt.aws.sqs, queueUrl, retry, delaySeconds);
-      if (handOn) handedOn += sent.retried;
-      else retried += sent.retried;
-      deadLetters.push(...sent.deadLetters);
-      failures.push(...sent.failures);
-    }
-    let undeliverable = 0;
-    const lines: object[] = [];
-    if (deadLetters.length > 0) {
-      if (!dlqUrl) throw new Error('BOUNDED_FANOUT_DLQ_URL is not set: failed tasks cannot be dead-lettered');
-      const sent = await sendDeadLetters(this.#rt.aws.sqs, dlqUrl, message, deadLetters);
-      failures.push(...sent.failures);
-      undeliverable = sent.undeliverable.length;
-      const refused = new Set(sent.undeliverable.map((u) => u.record));
-      for (const record of deadLetters)
-        if (!refused.has(record)) lines.push({ type: 'dead-letter', ...record });
-      for (const { record, error } of sent.undeliverable) {
-        lines.push({ type: 'undeliverable', ...record, sendError: error });
-        logger.error('failed task undeliverable: SQS refused its dead letter even alone', {
-          jobId: message.jobId,
-          key: message.key,
-          id: record.task.id,
-          error: record.error,
-          sendError: error,
-        });
-      }
-    }
-    if (failures.length > 0) throw new Error(`failed tasks not handed on: ${failures.join('; ')}`);
-    return { retried, handedOn, deadLettered: deadLetters.length - undeliverable, undeliverable, lines };
-  }
-
-  #publish(stats: WorkerStats, failedRecords: number): void {
-    logger.info('batch done', { ...stats, failedRecords });
-    const counts: [string, number][] = [
-      ['TasksSucceeded', stats.succeeded],
-      ['TasksDuplicate', stats.duplicates],
-      ['TasksRetried', stats.retried],
-      ['TasksHandedOn', stats.handedOn],
-      ['TasksDeadLettered', stats.deadLettered],
-      ['TasksUndeliverable', stats.undeliverable],
-      ['TasksCancelled', stats.cancelled],
-      ['TasksPaused', stats.paused],
-      ['MessagesInvalid', stats.invalidMessages],
-      ['RecordsFailed', failedRecords],
-    ];
-    for (const [name, value] of counts) metrics.addMetric(name, MetricUnit.Count, value);
-    metrics.addMetric('PeakInFlight', MetricUnit.Count, stats.peakInFlight);
-    metrics.publishStoredMetrics();
-  }
 }
 
 interface Invocation {
   /** perInvocationConcurrency permits shared by every task of the invocation. */
   readonly slots: Semaphore;
   readonly deadline: InvocationDeadline;
-}
-
-/**
- * What a settled message adds to its run's counts. A duplicate succeeded in an earlier delivery that was
- * never settled: it counts now. A redriven message's tasks were counted dead-lettered already: those that
- * end now another way leave `deadLettered` (those dead-lettered again stay), so the sum stays `submitted`.
- */
-export function settleDelta(
-  message: TaskMessage,
-  settlement: Settlement,
-  handed: { readonly deadLettered: number; readonly undeliverable: number },
-) {
-  const succeeded = settlement.succeeded + settlement.duplicates;
-  const { cancelled } = settlement;
-  const { undeliverable } = handed;
-  const deadLettered = message.redrive ? -(succeeded + cancelled + undeliverable) : handed.deadLettered;
-  return { succeeded, deadLettered, undeliverable, cancelled };
 }

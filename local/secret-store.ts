@@ -4,8 +4,8 @@
 // the real Powertools and SDK path, as in Lambda. Values live in memory only; the store counts its calls
 // (tests pin the per-container cache with them). Errors name what was asked for, never a value.
 import { readFile } from 'node:fs/promises';
-import { BoundedFanoutError } from '../lib/errors.js';
 import { ErrorCodes } from '../lib/error-codes.js';
+import { BoundedFanoutError } from '../lib/errors.js';
 
 const LOCAL_ACCOUNT = '000000000000';
 export const MAX_SECRET_REQUEST_BYTES = 64 * 1024;

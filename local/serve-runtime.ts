@@ -9,10 +9,11 @@ import type { ListenAddress } from './edge-listen.js';
 import { FunctionLogs, type LogSink } from './function-logs.js';
 import { HttpObserver } from './http-observer.js';
 import { InvokeServer } from './invoke-server.js';
+import { jobEnvironment, withEnvironment } from './job-environment.js';
+import { buildFunctions, eventSourceOf } from './local-functions.js';
 import { EventSourcePoller } from './poller.js';
 import { QueueBacklog } from './queue-backlog.js';
 import { createResources, type LocalResources, sqsClient } from './resources.js';
-import { buildFunctions, eventSourceOf, jobEnvironment, withEnvironment } from './run-local-job.js';
 import { TaskLedger } from './task-ledger.js';
 
 export interface ServeOptions {

@@ -1,22 +1,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import {
-  type DeadLetterEnvelope,
-  type DeadLetterTask,
-  deadLetterTask,
-  MESSAGE_VERSION,
-  MessageKinds,
-  type TaskMessage,
-} from '../fanout/messages.js';
-import {
-  type DeadLetterPacket,
-  deadLetterPacket,
-  splitDeadLetterPacket,
-  splitTaskPacket,
-  taskMessagePacket,
-  type WireItem,
-  wireItem,
-} from '../fanout/packets.js';
-import { newDeadLetterPacker } from '../fanout/segment-ports.js';
+import { deadLetterEnvelope, packDeadLetters } from '../fanout/dead-letter-packer.js';
+import { type DeadLetterTask, deadLetterTask, type TaskMessage } from '../fanout/messages.js';
+import { splitDeadLetterPacket, splitTaskPacket, taskMessagePacket } from '../fanout/packets.js';
 import { sendIsolated } from '../fanout/send-isolated.js';
 import { sendMessageBatch } from './enqueue.js';
 
@@ -77,7 +62,7 @@ export async function sendDeadLetters(
   records: readonly DeadLetterTask[],
 ): Promise<DeadLettersSent> {
   const out = await sendIsolated(
-    deadLetterPackets(message, records),
+    packDeadLetters(deadLetterEnvelope(message.jobId, message.runId, 'worker'), records),
     (entries) => sendMessageBatch(sqs, dlqUrl, entries),
     splitDeadLetterPacket,
   );
@@ -89,27 +74,4 @@ export async function sendDeadLetters(
   }
   const deadLettered = out.sent.reduce((n, p) => n + p.items.length, 0);
   return { deadLettered, undeliverable, failures };
-}
-
-/** Dead-letter messages of the worker (packed under 256 KiB). */
-function deadLetterPackets(message: TaskMessage, records: readonly DeadLetterTask[]): DeadLetterPacket[] {
-  const envelope: DeadLetterEnvelope = {
-    v: MESSAGE_VERSION,
-    kind: MessageKinds.DEAD_LETTER,
-    jobId: message.jobId,
-    runId: message.runId,
-    source: 'worker',
-  };
-  const packer = newDeadLetterPacker<WireItem<DeadLetterTask>>();
-  const packets: DeadLetterPacket[] = [];
-  const add = (items: WireItem<DeadLetterTask>[]) =>
-    packets.push(deadLetterPacket(`d${packets.length}`, envelope, items));
-  for (const record of records) {
-    const wired = wireItem(record);
-    const group = packer.add(wired, Buffer.byteLength(wired.json));
-    if (group) add(group.items);
-  }
-  const last = packer.flush();
-  if (last) add(last.items);
-  return packets;
 }

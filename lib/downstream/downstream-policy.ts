@@ -188,13 +188,26 @@ export class DownstreamPolicy {
 
   /**
    * Runs `task` through runHttpTask within its host's limits. Like runHttpTask it resolves to a result for
-   * every outcome, an abort while waiting for a permit included.
+   * every outcome, an abort while waiting for a permit included. The policy decides "limited or direct": a
+   * task whose host nothing limits (no concurrency, rate or adaptive limit, and no global cap) goes straight
+   * to runHttpTask, bounded by the caller's own limits and the socket caps alone.
    */
   run(task: HttpTask, options: RunHttpTaskOptions): Promise<HttpTaskResult> {
     const key = typeof task?.url === 'string' ? this.keyOf(task.url) : undefined;
-    if (key === undefined || typeof options?.dispatcher?.compose !== 'function')
+    if (key === undefined || typeof options?.dispatcher?.compose !== 'function' || !this.limits(key))
       return runHttpTask(task, options);
     return this.#runLimited(key, task, options);
+  }
+
+  /** Whether a task under `key` waits on the policy: its host has a limit, or the global cap is finite. */
+  limits(key: string): boolean {
+    const limits = this.limitsOf(key);
+    return (
+      limits.adaptive ||
+      limits.maxConcurrency !== Number.POSITIVE_INFINITY ||
+      limits.maxRequestsPerSecond !== Number.POSITIVE_INFINITY ||
+      this.limiter.global !== Number.POSITIVE_INFINITY
+    );
   }
 
   async #runLimited(key: string, task: HttpTask, options: RunHttpTaskOptions): Promise<HttpTaskResult> {

@@ -1,36 +1,14 @@
 import type { InvalidTaskItem, ManifestItem } from '../manifest/parse.js';
 import type { JobTask } from '../manifest/schema.js';
-import {
-  DEAD_LETTER_ENVELOPE_BYTES,
-  SQS_MAX_BATCH_BYTES,
-  SQS_MAX_BATCH_ENTRIES,
-  SQS_MAX_MESSAGE_BYTES,
-} from '../wire/sqs-limits.js';
+import { SQS_MAX_BATCH_BYTES, SQS_MAX_BATCH_ENTRIES } from '../wire/sqs-limits.js';
 import { Batcher } from './batcher.js';
 import type { FailureBudget } from './failure-budget.js';
 import type { DeadLetterTask, TaskMessage } from './messages.js';
 import type { JobCounts, JobPeaks, StopReason } from './summary.js';
+import type { TaskOutcome } from './task-outcome.js';
 
 // The contract of a segment (lib/fanout/segment.ts): its options, its result, and the ports through which
 // the AWS side comes in, plus the small helpers the lanes share with the worker.
-
-export interface TaskResult {
-  readonly id: string;
-  readonly ok: boolean;
-  readonly status?: number;
-  readonly attempts: number;
-  readonly durationMs?: number;
-  readonly error?: string;
-  /**
-   * On a failure: false when another delivery would fail the same way or repeat a side effect (runHttpTask's
-   * `retryable`), so it is dead-lettered at once; a failure that does not say is retryable.
-   */
-  readonly retryable?: boolean;
-  /** Not started (the invocation's deadline was too near): handed on without spending an attempt. */
-  readonly unstarted?: boolean;
-  /** Not started because its run was cancelled or failed (the job ledger said so): it ends here, counted. */
-  readonly cancelled?: boolean;
-}
 
 export interface SendEntry {
   readonly Id: string;
@@ -45,13 +23,13 @@ export interface EntryFailure {
 }
 
 export interface SegmentPorts {
-  runInline(task: JobTask): Promise<TaskResult>;
+  runInline(task: JobTask): Promise<TaskOutcome>;
   /** Sends one SendMessageBatch to the work queue; resolves to the entries that still failed after retries. */
   sendTasks(entries: readonly SendEntry[]): Promise<readonly EntryFailure[]>;
   /** The same to the dead-letter queue. */
   sendDeadLetters(entries: readonly SendEntry[]): Promise<readonly EntryFailure[]>;
   /** Invokes the worker synchronously with a chunk; rejects when the call itself failed after retries. */
-  invoke(message: TaskMessage): Promise<readonly TaskResult[]>;
+  invoke(message: TaskMessage): Promise<readonly TaskOutcome[]>;
 }
 
 export interface SegmentHooks {
@@ -102,22 +80,12 @@ export interface SegmentResult {
   readonly peaks: JobPeaks;
 }
 
-/** Dead-letter records (a task with its last error) packed into DLQ messages. */
-export function newDeadLetterPacker<T = DeadLetterTask>(): Batcher<T> {
-  return new Batcher<T>({
-    maxItems: 100,
-    maxBytes: SQS_MAX_MESSAGE_BYTES,
-    overheadBytes: DEAD_LETTER_ENVELOPE_BYTES,
-    separatorBytes: 1,
-  });
-}
-
 export function newSendBatcher<T>(): Batcher<T> {
   return new Batcher<T>({ maxItems: SQS_MAX_BATCH_ENTRIES, maxBytes: SQS_MAX_BATCH_BYTES });
 }
 
 /** A port's result, or a failed one when it threw. */
-export async function settleResult(run: () => Promise<TaskResult>): Promise<TaskResult> {
+export async function settleResult(run: () => Promise<TaskOutcome>): Promise<TaskOutcome> {
   try {
     return await run();
   } catch (error) {

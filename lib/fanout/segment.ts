@@ -3,19 +3,18 @@ import type { ManifestItem } from '../manifest/parse.js';
 import type { JobTask } from '../manifest/schema.js';
 import { Semaphore } from '../semaphore.js';
 import { SQS_MAX_MESSAGE_BYTES, TASK_ENVELOPE_BYTES } from '../wire/sqs-limits.js';
-import { Batcher, type Group } from './batcher.js';
+import { Batcher } from './batcher.js';
+import { DeadLetterPacker, deadLetterEnvelope } from './dead-letter-packer.js';
+import { invokeChunk } from './invoke-chunk.js';
 import {
-  type DeadLetterEnvelope,
   type DeadLetterTask,
   deadLetterTask,
   MESSAGE_VERSION,
   MessageKinds,
   type TaskEnvelope,
-  type TaskMessage,
 } from './messages.js';
 import {
   type DeadLetterPacket,
-  deadLetterPacket,
   splitDeadLetterPacket,
   splitTaskPacket,
   type TaskPacket,
@@ -23,25 +22,19 @@ import {
   type WireItem,
   wireItem,
 } from './packets.js';
-import {
-  errorText,
-  newDeadLetterPacker,
-  newSendBatcher,
-  type SegmentOptions,
-  type SegmentResult,
-  settleResult,
-  type TaskResult,
-} from './segment-ports.js';
-import { sendIsolated } from './send-isolated.js';
+import { errorText, type SegmentOptions, type SegmentResult, settleResult } from './segment-ports.js';
+import type { IsolatedSend } from './send-isolated.js';
+import { SendLane } from './send-lane.js';
 import { type JobCounts, type StopReason, StopReasons } from './summary.js';
 
 export * from './segment-ports.js';
 
 /*
 One invocation's share of a job (a segment): it reads the manifest from `startAt`, runs inline tasks
-under one Semaphore, packs queue tasks into messages and messages into SendMessageBatch calls (under
-another), chunks invoke tasks into synchronous Invoke calls (under a third), and dead-letters whatever
-fails for good. Reading stops when `shouldStop()` says so (the deadline) or the failure budget trips;
+under one Semaphore, packs queue tasks into messages that a bounded queue hands to `limits.enqueue`
+SendMessageBatch senders (lib/fanout/send-lane.ts: a full queue holds the read back), chunks invoke tasks
+into synchronous Invoke calls (under another Semaphore), and dead-letters whatever fails for good (through
+a second send lane, to the DLQ). Reading stops when `shouldStop()` says so (the deadline) or the failure budget trips;
 then everything already read is flushed and awaited, so the cursor (the index of the first task not
 read) splits the manifest cleanly: every task before it was run, enqueued or dead-lettered, none after it
 was started. The AWS side comes in through `ports`, so this file has no AWS in it.
@@ -50,6 +43,8 @@ fault stands alone, and only that task is dead-lettered (lib/fanout/send-isolate
 */
 
 const DLQ_SENDS_IN_FLIGHT = 2;
+/** Batches a send lane holds for its senders: the read runs at most this far (plus one batch) ahead. */
+const BATCHES_QUEUED = 1;
 
 /** The next item, or the error reading it (a ManifestError by its message: it names the field). */
 async function readNext(
@@ -70,52 +65,77 @@ class Segment {
   readonly #o: SegmentOptions;
   readonly #counts: JobCounts;
   readonly #inline: Semaphore;
-  readonly #enqueue: Semaphore;
   readonly #invoke: Semaphore;
-  readonly #dlq = new Semaphore(DLQ_SENDS_IN_FLIGHT);
   readonly #pending = new Set<Promise<void>>();
   readonly #taskPacker: Batcher<WireItem<JobTask>>;
   readonly #invokePacker: Batcher<JobTask>;
-  readonly #deadPacker: Batcher<WireItem<DeadLetterTask>>;
-  readonly #sendBatcher = newSendBatcher<TaskPacket>();
-  readonly #deadBatcher = newSendBatcher<DeadLetterPacket>();
+  readonly #deadPacker: DeadLetterPacker;
+  readonly #tasks: SendLane<TaskPacket>;
+  readonly #dead: SendLane<DeadLetterPacket>;
   #seq: number;
-  #deadSeq = 0;
   #bug: unknown;
 
   constructor(options: SegmentOptions) {
+    const { limits, ports, jobId, runId } = options;
     this.#o = options;
     this.#counts = { ...options.counts };
-    this.#inline = new Semaphore(options.limits.inline);
-    this.#enqueue = new Semaphore(options.limits.enqueue);
-    this.#invoke = new Semaphore(options.limits.invoke);
+    this.#inline = new Semaphore(limits.inline);
+    this.#invoke = new Semaphore(limits.invoke);
     this.#seq = options.firstMessageSeq;
     const packing = {
       maxBytes: SQS_MAX_MESSAGE_BYTES,
       overheadBytes: TASK_ENVELOPE_BYTES,
       separatorBytes: 1,
     };
-    this.#taskPacker = new Batcher({ ...packing, maxItems: options.limits.tasksPerMessage });
-    this.#invokePacker = new Batcher({ ...packing, maxItems: options.limits.tasksPerInvoke });
-    this.#deadPacker = newDeadLetterPacker();
+    this.#taskPacker = new Batcher({ ...packing, maxItems: limits.tasksPerMessage });
+    this.#invokePacker = new Batcher({ ...packing, maxItems: limits.tasksPerInvoke });
+    this.#deadPacker = new DeadLetterPacker(deadLetterEnvelope(jobId, runId, 'orchestrator'));
+    const onBug = (error: unknown) => this.#noteBug(error);
+    this.#tasks = new SendLane<TaskPacket>({
+      senders: limits.enqueue,
+      maxQueued: BATCHES_QUEUED,
+      send: (entries) => ports.sendTasks(entries),
+      split: splitTaskPacket,
+      onSent: (out) => this.#tasksSent(out),
+      onBug,
+    });
+    this.#dead = new SendLane<DeadLetterPacket>({
+      senders: DLQ_SENDS_IN_FLIGHT,
+      maxQueued: BATCHES_QUEUED,
+      send: (entries) => ports.sendDeadLetters(entries),
+      split: splitDeadLetterPacket,
+      onSent: (out) => this.#deadLettersSent(out),
+      onBug,
+    });
   }
 
   async run(): Promise<SegmentResult> {
+    const { budget } = this.#o;
+    const read = await this.#read();
+    let { reason } = read;
+    await this.#drain();
+    const peaks = {
+      inline: this.#inline.peakInFlight,
+      enqueue: this.#tasks.peakInFlight,
+      invoke: this.#invoke.peakInFlight,
+    };
+    // A budget that tripped on the last tasks still fails the job.
+    if (reason === StopReasons.COMPLETE && budget.tripped) reason = StopReasons.FAILURE_BUDGET;
+    const out = { reason, cursor: read.cursor, nextMessageSeq: this.#seq, counts: this.#counts, peaks };
+    return read.error === undefined ? out : { ...out, error: read.error };
+  }
+
+  /** Reads and starts tasks until the manifest ends, breaks, or the segment must stop. */
+  async #read(): Promise<{ reason: StopReason; cursor?: number; error?: string }> {
     const { items, startAt, shouldStop, budget } = this.#o;
-    let cursor: number | undefined;
-    let reason: StopReason = StopReasons.COMPLETE;
-    let readError: string | undefined;
     const reader = items[Symbol.asyncIterator]();
     for (;;) {
       const next = await readNext(reader);
-      if ('error' in next) {
-        // The manifest broke after some tasks were read (truncated, a second "tasks"): what was read
-        // still runs to its end below and is counted; the job ends failed, never thrown, since a retry
-        // of the invocation would run those tasks again.
-        [reason, readError] = [StopReasons.MANIFEST_ERROR, next.error];
-        break;
-      }
-      if (next.done) break;
+      // The manifest broke after some tasks were read (truncated, a second "tasks"): what was read still
+      // runs to its end and is counted; the job ends failed, never thrown, since a retry of the invocation
+      // would run those tasks again.
+      if ('error' in next) return { reason: StopReasons.MANIFEST_ERROR, error: next.error };
+      if (next.done) return { reason: StopReasons.COMPLETE };
       const item = next.value;
       if (item.index < startAt) continue;
       if (this.#o.hold) await this.#o.hold();
@@ -124,28 +144,14 @@ class Segment {
         : shouldStop()
           ? StopReasons.DEADLINE
           : undefined;
-      if (stop) {
-        [cursor, reason] = [item.index, stop];
-        break;
-      }
-      const started = await this.#dispatch(item);
+      const started = stop === undefined && (await this.#dispatch(item));
       if (!started) {
-        [cursor, reason] = [item.index, budget.tripped ? StopReasons.FAILURE_BUDGET : StopReasons.DEADLINE];
-        break;
+        // Stops the stream (an S3 body) when reading ended early, as `break` in a for-await would.
+        await reader.return?.();
+        const reason = stop ?? (budget.tripped ? StopReasons.FAILURE_BUDGET : StopReasons.DEADLINE);
+        return { reason, cursor: item.index };
       }
     }
-    // Stops the stream (an S3 body) when reading ended early, as `break` in a for-await would.
-    if (cursor !== undefined) await reader.return?.();
-    await this.#drain();
-    const peaks = {
-      inline: this.#inline.peakInFlight,
-      enqueue: this.#enqueue.peakInFlight,
-      invoke: this.#invoke.peakInFlight,
-    };
-    // A budget that tripped on the last tasks still fails the job.
-    if (reason === StopReasons.COMPLETE && budget.tripped) reason = StopReasons.FAILURE_BUDGET;
-    const out = { reason, cursor, nextMessageSeq: this.#seq, counts: this.#counts, peaks };
-    return readError === undefined ? out : { ...out, error: readError };
   }
 
   /** Starts one task; false when it was not started because the segment must stop. */
@@ -207,68 +213,44 @@ class Segment {
     return limits.retryDelaySeconds ? { ...envelope, retryDelaySeconds: limits.retryDelaySeconds } : envelope;
   }
 
+  /** One task message into the send lane: waits while the lane's queue is full (back-pressure on the read). */
   async #addMessage(tasks: WireItem<JobTask>[]): Promise<void> {
     const envelope = this.#envelope();
-    const packet = taskPacket(`m${envelope.key.slice(envelope.key.lastIndexOf(':') + 1)}`, envelope, tasks);
-    const batch = this.#sendBatcher.add(packet, packet.bytes);
-    if (batch) await this.#sendBatch(batch);
+    const id = `m${envelope.key.slice(envelope.key.lastIndexOf(':') + 1)}`;
+    await this.#tasks.add(taskPacket(id, envelope, tasks));
   }
 
-  async #sendBatch(batch: Group<TaskPacket>): Promise<void> {
-    const release = await this.#enqueue.acquire();
-    const send = async () => {
-      const out = await sendIsolated(batch.items, (e) => this.#o.ports.sendTasks(e), splitTaskPacket);
-      this.#counts.batches += out.calls;
-      this.#counts.messages += out.sent.length;
-      for (const packet of out.sent) this.#counts.enqueued += packet.items.length;
-      for (const { packet, error } of out.refused) {
-        for (const { value } of packet.items) {
-          await this.#deadLetter(deadLetterTask(value, 0, `not enqueued: ${error}`));
-        }
+  async #tasksSent(out: IsolatedSend<TaskPacket>): Promise<void> {
+    this.#counts.batches += out.calls;
+    this.#counts.messages += out.sent.length;
+    for (const packet of out.sent) this.#counts.enqueued += packet.items.length;
+    for (const { packet, error } of out.refused) {
+      for (const { value } of packet.items) {
+        await this.#deadLetter(deadLetterTask(value, 0, `not enqueued: ${error}`));
       }
-    };
-    this.#track(send().finally(release));
+    }
   }
 
   async #startInvoke(tasks: JobTask[]): Promise<void> {
     const release = await this.#invoke.acquire();
-    const message: TaskMessage = { ...this.#envelope(), tasks };
+    const message = { ...this.#envelope(), tasks };
     const call = async () => {
       this.#counts.invokeCalls++;
-      let results: readonly TaskResult[];
-      try {
-        results = await this.#o.ports.invoke(message);
-      } catch (error) {
-        results = tasks.map((t) => ({
-          id: t.id,
-          ok: false,
-          attempts: 1,
-          error: `invoke failed: ${errorText(error)}`,
-        }));
-      }
-      const byId = new Map(results.map((r) => [r.id, r]));
-      for (const task of tasks) {
-        const result = byId.get(task.id) ?? {
-          id: task.id,
-          ok: false,
-          attempts: 1,
-          error: 'no result from the worker',
-        };
-        if (result.cancelled) {
+      for (const { task, outcome } of await invokeChunk(this.#o.ports, message)) {
+        if (outcome.cancelled) {
           // The run was cancelled or failed while this chunk waited: the task ends here, not a failure.
           this.#counts.cancelled++;
           continue;
         }
-        this.#o.budget.record(result.ok);
-        if (result.ok) this.#counts.invokeSucceeded++;
+        this.#o.budget.record(outcome.ok);
+        if (outcome.ok) this.#counts.invokeSucceeded++;
         else {
           this.#counts.invokeFailed++;
           // Invoke mode has no redelivery: every failure is dead-lettered, a task the worker had no time
           // to start with no delivery spent.
-          const deliveries = result.unstarted ? 0 : 1;
-          await this.#deadLetter(
-            deadLetterTask(task, deliveries, result.error ?? `status ${result.status}`, result.status),
-          );
+          const deliveries = outcome.unstarted ? 0 : 1;
+          const error = outcome.error ?? `status ${outcome.status}`;
+          await this.#deadLetter(deadLetterTask(task, deliveries, error, outcome.status));
         }
       }
     };
@@ -277,71 +259,42 @@ class Segment {
 
   async #deadLetter(record: DeadLetterTask): Promise<void> {
     this.#o.hooks?.onDeadLetter?.(record);
-    const wired = wireItem(record);
-    const pack = this.#deadPacker.add(wired, Buffer.byteLength(wired.json));
-    if (pack) await this.#packDeadLetters(pack.items);
+    const packet = this.#deadPacker.add(record);
+    if (packet) await this.#dead.add(packet);
   }
 
-  async #packDeadLetters(records: WireItem<DeadLetterTask>[]): Promise<void> {
-    const { jobId, runId } = this.#o;
-    const envelope: DeadLetterEnvelope = {
-      v: MESSAGE_VERSION,
-      kind: MessageKinds.DEAD_LETTER,
-      jobId,
-      runId,
-      source: 'orchestrator',
-    };
-    const packet = deadLetterPacket(`d${this.#deadSeq++}`, envelope, records);
-    const batch = this.#deadBatcher.add(packet, packet.bytes);
-    if (batch) await this.#sendDeadBatch(batch);
-  }
-
-  async #sendDeadBatch(batch: Group<DeadLetterPacket>): Promise<void> {
-    const release = await this.#dlq.acquire();
-    const send = async () => {
-      const out = await sendIsolated(
-        batch.items,
-        (e) => this.#o.ports.sendDeadLetters(e),
-        splitDeadLetterPacket,
-      );
-      for (const packet of out.sent) this.#counts.deadLettered += packet.items.length;
-      // A record the DLQ refuses even alone: counted and reported by task id with SQS's error, never dropped.
-      for (const { packet, error } of out.refused) {
-        this.#counts.undeliverable += packet.items.length;
-        for (const { value } of packet.items) this.#o.hooks?.onUndeliverable?.(value, error);
-      }
-    };
-    this.#track(send().finally(release));
+  #deadLettersSent(out: IsolatedSend<DeadLetterPacket>): void {
+    for (const packet of out.sent) this.#counts.deadLettered += packet.items.length;
+    // A record the DLQ refuses even alone: counted and reported by task id with SQS's error, never dropped.
+    for (const { packet, error } of out.refused) {
+      this.#counts.undeliverable += packet.items.length;
+      for (const { value } of packet.items) this.#o.hooks?.onUndeliverable?.(value, error);
+    }
   }
 
   #track(promise: Promise<void>): void {
-    // Lanes turn every failure into a dead letter and never reject: a rejection here is a bug, and the
-    // segment rethrows it at the end rather than lose it.
-    const tracked = promise.catch((error) => {
-      this.#bug ??= error;
-    });
+    const tracked = promise.catch((error) => this.#noteBug(error));
     this.#pending.add(tracked);
     tracked.finally(() => this.#pending.delete(tracked));
+  }
+
+  // Lanes turn every failure into a dead letter and never reject: a rejection is a bug, and the segment
+  // rethrows it at the end rather than lose it.
+  #noteBug(error: unknown): void {
+    this.#bug ??= error;
   }
 
   /** Flushes every partial group and waits for all work, including the dead letters it produces. */
   async #drain(): Promise<void> {
     const pack = this.#taskPacker.flush();
     if (pack) await this.#addMessage(pack.items);
-    const batch = this.#sendBatcher.flush();
-    if (batch) await this.#sendBatch(batch);
     const chunk = this.#invokePacker.flush();
     if (chunk) await this.#startInvoke(chunk.items);
-    await this.#settleAll();
-    const dead = this.#deadPacker.flush();
-    if (dead) await this.#packDeadLetters(dead.items);
-    const deadBatch = this.#deadBatcher.flush();
-    if (deadBatch) await this.#sendDeadBatch(deadBatch);
-    await this.#settleAll();
-    if (this.#bug !== undefined) throw this.#bug;
-  }
-
-  async #settleAll(): Promise<void> {
+    await this.#tasks.close();
     while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+    const dead = this.#deadPacker.flush();
+    if (dead) await this.#dead.add(dead);
+    await this.#dead.close();
+    if (this.#bug !== undefined) throw this.#bug;
   }
 }

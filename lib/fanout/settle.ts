@@ -3,7 +3,7 @@ import { SQS_MAX_DELAY_SECONDS, SQS_MAX_MESSAGE_BYTES, TASK_ENVELOPE_BYTES } fro
 import { wireJson } from '../wire/wire-json.js';
 import { Batcher } from './batcher.js';
 import { type DeadLetterTask, deadLetterTask, type TaskMessage } from './messages.js';
-import type { TaskResult } from './segment.js';
+import type { TaskOutcome } from './task-outcome.js';
 
 /*
 How a packed message keeps the accounting exact: the worker runs the tasks of the message, then settles
@@ -22,11 +22,6 @@ neighbours. Each task thus ends exactly once: succeeded, or dead-lettered. The n
 from the original's alone, so settling the same delivery twice sends the same keys, and the message-level
 idempotency record of the first one sent makes the other a duplicate.
 */
-
-export interface TaskOutcome extends TaskResult {
-  /** The task had already completed in an earlier delivery: its stored result was returned, it did not run. */
-  readonly duplicate?: boolean;
-}
 
 export interface FollowUp {
   readonly message: TaskMessage;

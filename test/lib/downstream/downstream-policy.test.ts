@@ -157,6 +157,19 @@ describe('DownstreamPolicy: request rates', () => {
 });
 
 describe('DownstreamPolicy: tasks it cannot limit, and aborts', () => {
+  it('decides limited or direct: a host nothing limits goes straight to runHttpTask, unless a global cap is set', async () => {
+    const s = await server({ serviceMs: 1 });
+    const direct = createDownstream({});
+    const limited = createDownstream({ [s.host]: { maxConcurrency: 4 } });
+    const capped = createDownstream({}, { global: 8 });
+    expect([direct, limited, capped].map((p) => p.limits(s.host))).toEqual([false, true, true]);
+    for (const policy of [direct, limited, capped]) {
+      const result = await policy.run({ id: 'one', url: `${s.origin}/` }, { dispatcher: agents.dispatcher });
+      expect(result).toMatchObject({ id: 'one', ok: true, attempts: 1 });
+    }
+    expect([direct, limited, capped].map((p) => p.limiter.peakInFlight)).toEqual([0, 1, 1]);
+  });
+
   it('hands a task with a bad URL to runHttpTask, which reports it', async () => {
     const policy = createDownstream({});
     const result = await policy.run({ id: 'bad', url: 'not a url' }, { dispatcher: agents.dispatcher });

@@ -8,9 +8,9 @@ import {
   type SegmentLimits,
   type SegmentPorts,
   type SendEntry,
-  type TaskResult,
 } from '../../../lib/fanout/segment.js';
 import { emptyCounts, type JobCounts } from '../../../lib/fanout/summary.js';
+import type { TaskOutcome } from '../../../lib/fanout/task-outcome.js';
 import { ManifestError, parseInlineManifest } from '../../../lib/manifest/index.js';
 import { SQS_MAX_BATCH_BYTES, SQS_MAX_BATCH_ENTRIES } from '../../../lib/wire/sqs-limits.js';
 import { RUNS } from '../../helpers/runs.js';
@@ -53,7 +53,7 @@ class FakePorts implements SegmentPorts {
     return fn();
   }
   runInline = (task: { id: string }) =>
-    this.#hold('inline', (): TaskResult => {
+    this.#hold('inline', (): TaskOutcome => {
       this.#start(task.id);
       return this.fails.has(task.id)
         ? { id: task.id, ok: false, status: 500, attempts: 1, error: 'boom' }
@@ -94,7 +94,7 @@ class FakePorts implements SegmentPorts {
     });
   invoke = (message: { tasks: readonly { id: string }[] }) =>
     this.#hold('invoke', () =>
-      message.tasks.map((t): TaskResult => {
+      message.tasks.map((t): TaskOutcome => {
         if (this.unstarted.has(t.id)) {
           return { id: t.id, ok: false, attempts: 0, retryable: true, unstarted: true, error: 'BF_DEADLINE' };
         }

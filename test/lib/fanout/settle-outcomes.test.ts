@@ -2,7 +2,8 @@
 // follow-ups too large for one message, and the hand-on key's counter.
 import { describe, expect, it } from 'vitest';
 import { MESSAGE_VERSION, MessageKinds, type TaskMessage } from '../../../lib/fanout/messages.js';
-import { handOnKey, settleMessage, type TaskOutcome } from '../../../lib/fanout/settle.js';
+import { handOnKey, settleMessage } from '../../../lib/fanout/settle.js';
+import type { TaskOutcome } from '../../../lib/fanout/task-outcome.js';
 
 const message = (n: number, attempt = 1, body?: string): TaskMessage => ({
   v: MESSAGE_VERSION,

@@ -8,7 +8,8 @@ import {
   readDeadLetterBody,
   type TaskMessage,
 } from '../../../lib/fanout/messages.js';
-import { retryDelaySeconds, settleMessage, type TaskOutcome } from '../../../lib/fanout/settle.js';
+import { retryDelaySeconds, settleMessage } from '../../../lib/fanout/settle.js';
+import type { TaskOutcome } from '../../../lib/fanout/task-outcome.js';
 import { RUNS } from '../../helpers/runs.js';
 
 const message = (n: number, attempt = 1): TaskMessage => ({

@@ -1,0 +1,104 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { ResultWriter } from '../lib/aws/results.js';
+import type { FailureBudget } from '../lib/fanout/failure-budget.js';
+import { errorText, type SegmentResult } from '../lib/fanout/segment.js';
+import { type JobPeaks, type JobSummary, type StopReason, StopReasons } from '../lib/fanout/summary.js';
+import { LIVE_STATUSES, RunReasons, type RunRecord, RunStatuses } from '../lib/ledger/run-record.js';
+import type { OpenJob } from './open-job.js';
+import { markManifestError } from './orchestrator-ledger.js';
+import type { OrchestratorResult } from './orchestrator-result.js';
+import type { RunLedger } from './run-ledger.js';
+
+// The end of a job's last segment: the run's status when the manifest broke or the failure budget tripped
+// here, the segment's settle, one summary logged and published as EMF metrics, and the result object.
+
+export interface SegmentEnd {
+  readonly job: OpenJob;
+  readonly outcome: SegmentResult;
+  /** The outcome's reason, or why the ledger stopped the run. */
+  readonly reason: StopReason;
+  readonly peaks: JobPeaks;
+  readonly budget: FailureBudget;
+  readonly ledger: RunLedger | undefined;
+  readonly results: ResultWriter | undefined;
+  /** Settles the segment's counts in the ledger (the result parts flushed first). */
+  readonly settle: (manifestDone: boolean) => Promise<RunRecord | undefined>;
+}
+
+export async function endRun(end: SegmentEnd, logger: Logger, metrics: Metrics): Promise<OrchestratorResult> {
+  const { job, ledger, results } = end;
+  const { jobId, runId } = job;
+  await markFailure(end, logger);
+  const run = ledger ? await end.settle(true) : undefined;
+  const summary = summaryOf(end);
+  let resultKey: string | undefined;
+  try {
+    // With the ledger, whoever ends the run writes the result object (lib/ledger/after-settle.ts).
+    if (!ledger) resultKey = await results?.finish(summary);
+    else if (run?.resultUri && run.finishedAt !== undefined) resultKey = results?.key;
+  } catch (error) {
+    logger.error('result object not written', { jobId, runId, error: errorText(error) });
+  }
+  publishSummary(logger, metrics, summary);
+  return {
+    status: summary.status,
+    summary,
+    ...(resultKey ? { resultKey } : {}),
+    ...(run ? { run } : {}),
+  };
+}
+
+/** The run's status when the manifest broke, or the failure budget tripped on this segment's outcomes. */
+async function markFailure({ job, outcome, reason, ledger }: SegmentEnd, logger: Logger): Promise<void> {
+  const { jobId, runId } = job;
+  if (reason === StopReasons.MANIFEST_ERROR) {
+    logger.error('manifest unreadable past its first tasks: job failed', {
+      jobId,
+      runId,
+      error: outcome.error,
+    });
+    if (ledger) await markManifestError(ledger, jobId, runId, outcome.error);
+  }
+  if (reason === StopReasons.FAILURE_BUDGET && outcome.reason === StopReasons.FAILURE_BUDGET) {
+    // Tripped here, on the orchestrator's own outcomes: the whole fleet stops.
+    await ledger?.setStatus(jobId, runId, {
+      status: RunStatuses.FAILED,
+      reason: RunReasons.FAILURE_BUDGET,
+      from: LIVE_STATUSES,
+    });
+  }
+}
+
+function summaryOf({ job, outcome, reason, peaks, budget }: SegmentEnd): JobSummary {
+  const { state } = job;
+  const failed =
+    reason === StopReasons.FAILURE_BUDGET ||
+    reason === StopReasons.MANIFEST_ERROR ||
+    outcome.counts.undeliverable > 0;
+  return {
+    jobId: job.jobId,
+    runId: job.runId,
+    status: reason === StopReasons.CANCELLED ? 'cancelled' : failed ? 'failed' : 'succeeded',
+    reason,
+    ...(outcome.error === undefined ? {} : { error: outcome.error }),
+    ...(outcome.cursor === undefined ? {} : { stoppedAtTask: outcome.cursor }),
+    segments: state.segment + 1,
+    durationMs: Date.now() - state.startedAt,
+    counts: outcome.counts,
+    peaks,
+    toleratedFailurePercent: budget.toleratedFailurePercent,
+  };
+}
+
+function publishSummary(logger: Logger, metrics: Metrics, summary: JobSummary): void {
+  logger.info('job summary', { summary });
+  const { counts, peaks } = summary;
+  for (const [name, value] of Object.entries(counts))
+    metrics.addMetric(`Tasks_${name}`, MetricUnit.Count, value);
+  metrics.addMetric('PeakInline', MetricUnit.Count, peaks.inline);
+  metrics.addMetric('PeakEnqueue', MetricUnit.Count, peaks.enqueue);
+  metrics.addMetric('PeakInvoke', MetricUnit.Count, peaks.invoke);
+  metrics.addMetric('JobFailed', MetricUnit.Count, summary.status === 'failed' ? 1 : 0);
+  metrics.publishStoredMetrics();
+}

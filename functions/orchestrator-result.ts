@@ -1,0 +1,33 @@
+import type { JobSummary } from '../lib/fanout/summary.js';
+import type { RunRecord } from '../lib/ledger/run-record.js';
+
+/** What one orchestrator invocation did. */
+export type OrchestratorResult =
+  | {
+      readonly status: 'continued';
+      readonly jobId: string;
+      readonly runId: string;
+      readonly segment: number;
+      readonly cursor: number;
+    }
+  | {
+      readonly status: 'succeeded' | 'failed' | 'cancelled';
+      readonly summary: JobSummary;
+      readonly resultKey?: string;
+      /** The run's ledger record after this segment settled (with a job table wired). */
+      readonly run?: RunRecord;
+    }
+  | {
+      /** The job's previous run was still running and `schedule.overlap` is `forbid`: nothing started. */
+      readonly status: 'skipped';
+      readonly jobId: string;
+      readonly runId: string;
+      readonly previousRunId?: string;
+    }
+  | { readonly status: 'refused'; readonly error: string; readonly field: string }
+  | {
+      readonly status: 'duplicate';
+      readonly jobId: string;
+      readonly runId: string;
+      readonly segment: number;
+    };

@@ -1,0 +1,42 @@
+import type { HttpTaskResult } from '../http/http-task.js';
+
+// The one result type of a task on its path from runHttpTask to the settlement: what the worker's task
+// runner returns, what an Invoke answers the orchestrator with (as JSON), what the segment counts and
+// settleMessage settles. runHttpTask's own HttpTaskResult is turned into it once, by taskOutcomeOf.
+
+export interface TaskOutcome {
+  readonly id: string;
+  readonly ok: boolean;
+  readonly status?: number;
+  readonly attempts: number;
+  readonly durationMs?: number;
+  readonly error?: string;
+  /**
+   * On a failure: false when another delivery would fail the same way or repeat a side effect (runHttpTask's
+   * `retryable`), so it is dead-lettered at once; a failure that does not say is retryable.
+   */
+  readonly retryable?: boolean;
+  /** Not started (the invocation's deadline was too near): handed on without spending an attempt. */
+  readonly unstarted?: boolean;
+  /** Not started because its run was cancelled or failed (the job ledger said so): it ends here, counted. */
+  readonly cancelled?: boolean;
+  /** The task had already completed in an earlier delivery: its stored result was returned, it did not run. */
+  readonly duplicate?: boolean;
+}
+
+/**
+ * runHttpTask's result flattened to JSON: a failure with its `retryable`, and `unstarted` when no attempt
+ * began (the deadline or an abort came first).
+ */
+export function taskOutcomeOf(r: HttpTaskResult): TaskOutcome {
+  const base = {
+    id: r.id,
+    ok: r.ok,
+    status: r.status,
+    attempts: r.attempts,
+    durationMs: Math.round(r.durationMs),
+  };
+  if (!r.error) return base;
+  const failed = { ...base, error: `${r.error.code}: ${r.error.message}`, retryable: r.retryable !== false };
+  return r.attempts === 0 && r.retryable === true ? { ...failed, unstarted: true } : failed;
+}

@@ -1,0 +1,82 @@
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { type FanoutConfig, reservationOf, resourceNames } from '../lib/config.js';
+import type { HttpObserver } from './http-observer.js';
+import { type FunctionContainer, functionContainers } from './load-functions.js';
+import { LocalFunction } from './local-function.js';
+import type { QueueBacklog } from './queue-backlog.js';
+import type { LocalResources } from './resources.js';
+import type { RunLocalJobOptions } from './run-local-job-options.js';
+import type { TaskLedger } from './task-ledger.js';
+
+// The stack's two functions on this machine (orchestrator and worker, with their containers), and the
+// worker's event source as the stack declares it: shared by `run` and `serve`.
+
+export type LocalFunctions = ReturnType<typeof buildFunctions>;
+
+/** The worker's event source as the stack declares it: the queue, batch size, window and maximum concurrency. */
+export function eventSourceOf(
+  config: FanoutConfig,
+  resources: LocalResources,
+  sqs: SQSClient,
+  worker: LocalFunction,
+  region: string,
+) {
+  return {
+    sqs,
+    queueUrl: resources.queueUrl,
+    queueArn: resources.queueArn,
+    worker,
+    batchSize: config.batchSize,
+    maxConcurrency: config.workerMaxConcurrency,
+    maxBatchingWindowMs: config.maxBatchingWindowSeconds * 1000,
+    region,
+  };
+}
+
+export function buildFunctions(
+  config: FanoutConfig,
+  options: RunLocalJobOptions,
+  backlog: QueueBacklog,
+  observer: HttpObserver,
+  ledger: TaskLedger,
+) {
+  const names = resourceNames(config);
+  const worker = new LocalFunction({
+    name: names.worker,
+    timeoutMs: options.workerTimeoutMs ?? config.workerTimeoutSeconds * 1000,
+    memoryMb: config.workerMemoryMb,
+    reservedConcurrency: reservationOf(config.workerReservedConcurrency),
+    container: functionContainers('worker', options.faults?.wrapWorker, (rt) => ledger.attach(rt.aws.sqs)),
+  });
+  const orchestrator = new LocalFunction({
+    name: names.orchestrator,
+    timeoutMs: options.orchestratorTimeoutMs ?? config.orchestratorTimeoutSeconds * 1000,
+    memoryMb: config.orchestratorMemoryMb,
+    reservedConcurrency: reservationOf(config.orchestratorReservedConcurrency),
+    container: functionContainers('orchestrator', undefined, (rt) => {
+      backlog.attach(rt.aws.sqs);
+      ledger.attach(rt.aws.sqs);
+    }),
+  });
+  return {
+    worker,
+    orchestrator,
+    /** Sockets the functions' HTTP agents hold open now, and the most any one container held at once. */
+    sockets() {
+      let open = 0;
+      let perContainer = 0;
+      for (const fn of [worker, orchestrator]) {
+        for (const container of fn.containers) {
+          const budget = (container as FunctionContainer).runtime?.http.budget;
+          open += budget?.open ?? 0;
+          perContainer = Math.max(perContainer, budget?.peak ?? 0);
+        }
+      }
+      return { open, perContainer };
+    },
+    tasksInFlight: (functionName: string) => observer.inFlight(functionName),
+    async close() {
+      await Promise.all([worker.close(), orchestrator.close()]);
+    },
+  };
+}
