@@ -1,13 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
 import type { OrchestratorResult } from '../../functions/orchestrator.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import { EnvVars, type FanoutConfig, withDefaults } from '../../lib/config.js';
 import { fleetShare } from '../../lib/downstream/host-limits.js';
 import { MESSAGE_VERSION, MessageKinds, type TaskMessage } from '../../lib/fanout/messages.js';
 import type { JobTask } from '../../lib/manifest/schema.js';
-import { type CountingServer, startCountingServer } from '../helpers/counting-server.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
 
 // config.downstream reaching the functions: the worker (SQS batches and direct invokes) and the
