@@ -157,6 +157,12 @@ export const defaultConfig: FanoutConfig = {
   allowHosts: [],
 };
 
+/**
+ * How long the dead-letter queues keep a message, in seconds: SQS's maximum (14 days), so dead letters wait
+ * two weeks for someone to look at them or redrive them. The stack and the local runtime both read this.
+ */
+export const DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600;
+
 /** Resource names, the same in the stack and the local runtime. */
 export function resourceNames(config: Pick<FanoutConfig, 'prefix'>) {
   const p = config.prefix;
