@@ -3,6 +3,10 @@
 // it to the functions in one environment variable, and the local runtime builds the same resources from it.
 // Checks across values live in lib/budget.ts (validateBudget).
 
+import type { VpcConfig } from './vpc-config.js';
+
+export type { VpcConfig } from './vpc-config.js';
+
 export const IdempotencyModes = { TASK: 'task', MESSAGE: 'message', OFF: 'off' } as const;
 export type IdempotencyMode = (typeof IdempotencyModes)[keyof typeof IdempotencyModes];
 
@@ -111,6 +115,12 @@ export interface FanoutConfig {
   readonly allowHosts: readonly string[];
   /** Optional SNS topic ARN for alarms. */
   readonly alarmTopicArn?: string;
+  /**
+   * Optional: run both functions in these subnets with these security groups (ids, imported without lookups).
+   * They then reach SQS, S3, DynamoDB, EventBridge, Lambda and CloudWatch Logs only through a NAT gateway or
+   * VPC endpoints, which the stack does not create (lib/vpc-config.ts says which).
+   */
+  readonly vpc?: VpcConfig;
 }
 
 export const defaultConfig: FanoutConfig = {
@@ -230,7 +240,8 @@ export function functionConfig(config: FanoutConfig): FanoutConfig {
 /** Reads one setting by its key: `workerMaxConcurrency`, `schedule.expression`, ... (CDK context, flags). */
 export type SettingGetter = (key: string) => unknown;
 
-const optionalKeys = ['alarmTopicArn'] as const;
+/** Settings with no default, each with a value of its type (`-c vpc='{...}'` arrives as JSON text). */
+const optionalKeys = { alarmTopicArn: '', vpc: {} } as const;
 
 /**
  * Builds the config from settings given by key, as CDK context gives them: values from cdk.json keep their
@@ -240,11 +251,12 @@ const optionalKeys = ['alarmTopicArn'] as const;
  */
 export function readConfig(get: SettingGetter): FanoutConfig {
   const config: Record<string, unknown> = { ...defaultConfig };
-  for (const key of [...Object.keys(defaultConfig), ...optionalKeys]) {
+  const likes: Record<string, unknown> = { ...optionalKeys, ...defaultConfig };
+  for (const [key, like] of Object.entries(likes)) {
     if (key === 'schedule') continue;
     const value = get(key);
     if (value === undefined || value === null || value === '') continue;
-    config[key] = convert(value, (defaultConfig as unknown as Record<string, unknown>)[key] ?? '');
+    config[key] = convert(value, like);
   }
   config.schedule = readSchedule(get);
   return config as unknown as FanoutConfig;
