@@ -10,11 +10,13 @@ import { translateParseError } from './parse-error.js';
 import { type PlanArgs, parsePlan } from './plan-args.js';
 import { parseRedrive, type RedriveArgs } from './redrive-args.js';
 import { parseRun, parseServe, type RunArgs, type ServeArgs } from './run-args.js';
+import { parseSmokeArgs, type SmokeArgs } from './smoke-args.js';
 import { UsageError } from './usage-error.js';
 
 export type { PlanArgs } from './plan-args.js';
 export type { RedriveArgs } from './redrive-args.js';
 export { demoTasksEnv, type RunArgs, type ServeArgs } from './run-args.js';
+export type { SmokeArgs } from './smoke-args.js';
 
 export const Commands = {
   RUN: 'run',
@@ -29,11 +31,12 @@ export const Commands = {
   RESUME: 'resume',
   CANCEL: 'cancel',
   LIMITS: 'limits',
+  SMOKE: 'smoke',
 } as const;
 export type CommandName = (typeof Commands)[keyof typeof Commands];
 
 /** Commands with a help page of their own. */
-export const HelpTopics = ['run', 'serve', 'plan', 'redrive', ...LedgerCommands] as const;
+export const HelpTopics = ['run', 'serve', 'plan', 'redrive', 'smoke', ...LedgerCommands] as const;
 export type HelpTopic = (typeof HelpTopics)[number];
 const commandList = `${HelpTopics.join(', ')}, help`;
 
@@ -46,7 +49,15 @@ export interface VersionArgs {
   readonly command: 'version';
 }
 
-export type ParsedArgs = RunArgs | PlanArgs | RedriveArgs | ServeArgs | HelpArgs | VersionArgs | LedgerArgs;
+export type ParsedArgs =
+  | RunArgs
+  | PlanArgs
+  | RedriveArgs
+  | ServeArgs
+  | SmokeArgs
+  | HelpArgs
+  | VersionArgs
+  | LedgerArgs;
 
 /** `base` is the shared config (cdk.json's context) the flags apply over. */
 export function parseCliArgs(
@@ -61,6 +72,8 @@ export function parseCliArgs(
   if (isLedgerCommand(first)) {
     return parseLedgerArgs(first, rest, base, translateParseError) ?? { command: 'help', topic: first };
   }
+  if (first === 'smoke')
+    return parseSmokeArgs(rest, base, translateParseError) ?? { command: 'help', topic: first };
   if (!(first in commandOptions)) {
     throw new UsageError(`Unknown command ${JSON.stringify(first)}: expected one of ${commandList}`, {
       value: first,
