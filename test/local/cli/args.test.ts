@@ -148,11 +148,11 @@ describe('parseCliArgs', () => {
     [['run', 'extra'], 'Unexpected argument "extra" for "run"'],
     [
       ['deploy'],
-      'Unknown command "deploy": expected one of run, serve, plan, redrive, status, runs, pause, resume, cancel, limits, help',
+      'Unknown command "deploy": expected one of run, serve, plan, redrive, smoke, status, runs, pause, resume, cancel, limits, help',
     ],
     [
       [],
-      'Missing command: expected one of run, serve, plan, redrive, status, runs, pause, resume, cancel, limits, help',
+      'Missing command: expected one of run, serve, plan, redrive, smoke, status, runs, pause, resume, cancel, limits, help',
     ],
     [['redrive'], 'redrive needs --endpoint URL (the SQS endpoint holding the dead-letter queue)'],
     [
@@ -161,7 +161,7 @@ describe('parseCliArgs', () => {
     ],
     [
       ['help', 'deploy'],
-      'Unknown help topic "deploy": expected one of run, serve, plan, redrive, status, runs, pause, resume, cancel, limits',
+      'Unknown help topic "deploy": expected one of run, serve, plan, redrive, smoke, status, runs, pause, resume, cancel, limits',
     ],
   ])('refuses %j with a message naming the flag and the value', (argv, message) => {
     expect(usage(argv).message).toBe(message);
