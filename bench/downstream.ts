@@ -11,7 +11,7 @@ import type { HostLimits } from '../lib/downstream/host-limits.js';
 import { createHttpAgents } from '../lib/http/agents.js';
 import type { HttpTaskResult } from '../lib/http/http-task.js';
 import { runHttpTask } from '../lib/http/run-http-task.js';
-import { startCapacityServer } from '../test/lib/downstream/capacity-server.js';
+import { startCapacityServer } from './servers/capacity-server.js';
 
 const TASKS = 20_000;
 const SERVICE_MS = 50;

@@ -1,7 +1,7 @@
 // The loopback server of bench/http.ts, in its own process so the clients measured do not share its event
 // loop: the counting server of the tests (record off), answering "ok" at once. Over IPC: `reset` zeroes its
 // tally, `stats` returns it.
-import { startCountingServer } from '../test/helpers/counting-server.js';
+import { startCountingServer } from './servers/counting-server.js';
 
 const server = await startCountingServer({ record: false });
 process.on('message', (msg: { cmd: 'reset' | 'stats' | 'stop'; id: number }) => {

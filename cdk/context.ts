@@ -3,8 +3,9 @@
 // `-c 'downstream={"api.example.com":{"maxConcurrency":200}}'`).
 import type { Construct } from 'constructs';
 import { defaultPlanOptions, type PlanBudgetOptions } from '../lib/budget/index.js';
-import { type FanoutConfig, readConfig } from '../lib/config.js';
+import type { FanoutConfig } from '../lib/config.js';
 import { InvalidArgumentError } from '../lib/errors.js';
+import { readConfig } from '../lib/read-config.js';
 
 /** Context keys of the plan printed at synth (not part of the deployed config). */
 export const PlanContextKeys = { TASKS: 'plan.tasks', LATENCY_MS: 'plan.latencyMs' } as const;

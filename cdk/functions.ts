@@ -20,6 +20,7 @@ import {
 import { grantOrchestrator, grantWorker } from './grants.js';
 import type { FanoutQueues } from './queues.js';
 import type { FanoutStorage } from './storage.js';
+import { type FunctionNetwork, functionNetwork, grantNetworkInterfaces } from './vpc.js';
 
 /** The newest Node.js runtime aws-cdk-lib 2.276 offers, pinned (not NODEJS_LATEST, which moves with upgrades). */
 export const NODE_RUNTIME = Runtime.NODEJS_24_X;
@@ -68,7 +69,7 @@ export class FanoutFunctions extends Construct {
       POWERTOOLS_SERVICE_NAME: config.prefix,
       POWERTOOLS_METRICS_NAMESPACE: 'BoundedFanout',
     };
-    const common = { ...props, environment };
+    const common = { ...props, environment, network: functionNetwork(this, config.vpc) };
 
     this.worker = this.#function('Worker', common, {
       name: names.worker,
@@ -103,7 +104,7 @@ export class FanoutFunctions extends Construct {
 
   #function(
     id: string,
-    common: FanoutFunctionsProps & { environment: Record<string, string> },
+    common: FanoutFunctionsProps & { environment: Record<string, string>; network?: FunctionNetwork },
     spec: {
       name: string;
       entry: string;
@@ -127,6 +128,7 @@ export class FanoutFunctions extends Construct {
     });
     // The log group's ARN ends in `:*`, its streams: Lambda names a stream per execution environment.
     logGroup.grantWrite(role);
+    if (common.network) grantNetworkInterfaces(role);
     return new NodejsFunction(this, id, {
       functionName: spec.name,
       entry: spec.entry,
@@ -137,6 +139,7 @@ export class FanoutFunctions extends Construct {
       memorySize: spec.memoryMb,
       reservedConcurrentExecutions: spec.reserved,
       role,
+      ...common.network,
       logGroup,
       environment: common.environment,
       deadLetterQueue: spec.deadLetterQueue,

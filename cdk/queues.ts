@@ -3,10 +3,10 @@
 import { Duration } from 'aws-cdk-lib';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type FanoutConfig, resourceNames } from '../lib/config.js';
+import { DEAD_LETTER_RETENTION_SECONDS, type FanoutConfig, resourceNames } from '../lib/config.js';
 
-/** SQS's maximum: dead letters wait two weeks for someone to look at them or redrive them. */
-const DEAD_LETTER_RETENTION = Duration.days(14);
+/** The shared retention (lib/config.ts), the same the local runtime gives its dead-letter queue. */
+const DEAD_LETTER_RETENTION = Duration.seconds(DEAD_LETTER_RETENTION_SECONDS);
 
 export class FanoutQueues extends Construct {
   /** Task batches for the worker. */

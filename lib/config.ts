@@ -3,6 +3,9 @@
 // it to the functions in one environment variable, and the local runtime builds the same resources from it.
 // Checks across values live in lib/budget/budget.ts (validateBudget).
 import type { SecretsConfig } from './secrets-config.js';
+import type { VpcConfig } from './vpc-config.js';
+
+export type { VpcConfig } from './vpc-config.js';
 
 export const IdempotencyModes = { TASK: 'task', MESSAGE: 'message', OFF: 'off' } as const;
 export type IdempotencyMode = (typeof IdempotencyModes)[keyof typeof IdempotencyModes];
@@ -113,6 +116,12 @@ export interface FanoutConfig {
   /** Optional SNS topic ARN for alarms. */
   readonly alarmTopicArn?: string;
   readonly secrets: SecretsConfig;
+  /**
+   * Optional: run both functions in these subnets with these security groups (ids, imported without lookups).
+   * They then reach SQS, S3, DynamoDB, EventBridge, Lambda and CloudWatch Logs only through a NAT gateway or
+   * VPC endpoints, which the stack does not create (lib/vpc-config.ts says which).
+   */
+  readonly vpc?: VpcConfig;
 }
 
 export const defaultConfig: FanoutConfig = {
@@ -159,6 +168,12 @@ export const defaultConfig: FanoutConfig = {
   allowHosts: [],
   secrets: { secretsManagerPrefix: 'bounded-fanout/', ssmPrefix: '/bounded-fanout/', maxAgeSeconds: 300 },
 };
+
+/**
+ * How long the dead-letter queues keep a message, in seconds: SQS's maximum (14 days), so dead letters wait
+ * two weeks for someone to look at them or redrive them. The stack and the local runtime both read this.
+ */
+export const DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600;
 
 /** Resource names, the same in the stack and the local runtime. */
 export function resourceNames(config: Pick<FanoutConfig, 'prefix'>) {
@@ -224,70 +239,6 @@ export const BUCKET_PLACEHOLDER = 'REPLACE-WITH-BUCKET';
  */
 export function functionConfig(config: FanoutConfig): FanoutConfig {
   return { ...config, schedule: { ...config.schedule, input: {} } };
-}
-
-/** Reads one setting by its key: `workerMaxConcurrency`, `schedule.expression`, ... (CDK context, flags). */
-export type SettingGetter = (key: string) => unknown;
-
-const optionalKeys = ['alarmTopicArn'] as const;
-
-/**
- * Builds the config from settings given by key, as CDK context gives them: values from cdk.json keep their
- * JSON types, values from `-c key=value` arrive as strings and are converted by the type of the default.
- * `schedule` may come whole (an object or JSON) and `schedule.<field>` keys override its fields. A value that
- * does not convert is kept as given, so that validateBudget names it in its error.
- */
-export function readConfig(get: SettingGetter): FanoutConfig {
-  const config: Record<string, unknown> = { ...defaultConfig };
-  for (const key of [...Object.keys(defaultConfig), ...optionalKeys]) {
-    if (key === 'schedule' || key === 'secrets') continue;
-    const value = get(key);
-    if (value === undefined || value === null || value === '') continue;
-    config[key] = convert(value, (defaultConfig as unknown as Record<string, unknown>)[key] ?? '');
-  }
-  config.schedule = readGroup(get, 'schedule');
-  config.secrets = readGroup(get, 'secrets');
-  return config as unknown as FanoutConfig;
-}
-
-/** A group of settings (`schedule`, `secrets`): whole (an object or JSON), then `<group>.<field>` keys over it. */
-function readGroup(get: SettingGetter, group: 'schedule' | 'secrets'): Record<string, unknown> {
-  const base = convert(get(group) ?? {}, {});
-  const out: Record<string, unknown> = {
-    ...defaultConfig[group],
-    ...(typeof base === 'object' && base !== null ? base : {}),
-  };
-  for (const [key, fallback] of Object.entries(defaultConfig[group])) {
-    const value = get(`${group}.${key}`);
-    if (value !== undefined && value !== null && value !== '') out[key] = convert(value, fallback);
-  }
-  return out;
-}
-
-/** Converts a string to the type of `like`; anything else, or a string that does not convert, is returned as is. */
-function convert(value: unknown, like: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  const text = value.trim();
-  if (typeof like === 'number')
-    return /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(text) ? Number(text) : value;
-  if (typeof like === 'boolean') return text === 'true' ? true : text === 'false' ? false : value;
-  if (Array.isArray(like)) {
-    if (text.startsWith('[')) return parseJson(text, value);
-    return text
-      .split(',')
-      .map((item) => item.trim())
-      .filter(Boolean);
-  }
-  if (typeof like === 'object' && like !== null) return parseJson(text, value);
-  return value;
-}
-
-function parseJson(text: string, fallback: unknown): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return fallback;
-  }
 }
 
 /** The idempotency table's partition key and TTL attribute: Powertools' DynamoDBPersistenceLayer defaults. */

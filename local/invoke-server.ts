@@ -15,7 +15,11 @@ import {
   accountSettingsBody,
   checkAccountSettings,
 } from './account-settings.js';
+import { functionNameOf } from './function-name.js';
+import { errorBody, errorHeaders, readBody, reply } from './invoke-wire.js';
 import { FunctionThrottledError, type LocalFunction } from './local-function.js';
+
+export { functionNameOf } from './function-name.js';
 
 /** Lambda's payload quotas: 6 MB for a synchronous request, 1 MB for an asynchronous one. */
 export const MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024;
@@ -259,47 +263,4 @@ export class InvokeServer {
     this.#pending.add(run);
     run.finally(() => this.#pending.delete(run));
   }
-}
-
-/** The function's name from a name, a `name:qualifier`, or a full or partial ARN. */
-export function functionNameOf(identifier: string): string {
-  const arn = /^(?:arn:[^:]+:lambda:[^:]+:)?\d{12}:function:([^:]+)(?::.*)?$/.exec(identifier);
-  if (arn) return arn[1];
-  return identifier.split(':')[0];
-}
-
-function errorHeaders(type: string): Record<string, string> {
-  return { 'x-amzn-errortype': type, 'x-amzn-requestid': randomUUID() };
-}
-
-function errorBody(error: unknown) {
-  const e = error instanceof Error ? error : new Error(String(error));
-  return {
-    errorType: e.name,
-    errorMessage: e.message,
-    trace: (e.stack ?? '').split('\n'),
-  };
-}
-
-function reply(res: ServerResponse, status: number, headers: Record<string, string>, body?: unknown): void {
-  const text = body === undefined ? '' : JSON.stringify(body);
-  res.writeHead(status, {
-    ...headers,
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
-}
-
-/** The request body, or undefined when it exceeds `limit` bytes (the rest is discarded, not buffered). */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let tooLarge = false;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) tooLarge = true;
-    if (!tooLarge) chunks.push(chunk as Buffer);
-  }
-  return tooLarge ? undefined : Buffer.concat(chunks);
 }

@@ -11,10 +11,14 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { assertInteger, InvalidArgumentError } from '../lib/errors.js';
 import { Semaphore } from '../lib/semaphore.js';
+import { failedIds } from './batch-response.js';
 import type { LocalFunction } from './local-function.js';
+import { toRecord } from './sqs-record.js';
+
+export { failedIds } from './batch-response.js';
 
 /** SQS returns at most 10 messages per ReceiveMessage and deletes at most 10 per DeleteMessageBatch. */
 const SQS_BATCH_MAX = 10;
@@ -230,7 +234,9 @@ export class EventSourcePoller {
   }
 
   async #dispatch(messages: Message[]): Promise<void> {
-    const records = messages.map((message) => this.#toRecord(message));
+    const records = messages.map((message) =>
+      toRecord(this.#options.queueArn, this.#options.region, message),
+    );
     this.#options.onReceive?.(records);
     this.#stats.invocations++;
     // Counted here rather than from the semaphore, whose permits are also held by pollers waiting on a receive.
@@ -273,57 +279,4 @@ export class EventSourcePoller {
       }
     }
   }
-
-  #toRecord(message: Message): SQSRecord {
-    const attributes = message.Attributes ?? {};
-    return {
-      messageId: message.MessageId!,
-      receiptHandle: message.ReceiptHandle!,
-      body: message.Body ?? '',
-      attributes: {
-        ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
-        SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
-        SenderId: attributes.SenderId ?? 'local',
-        ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
-      },
-      messageAttributes: toRecordAttributes(message.MessageAttributes),
-      md5OfBody: message.MD5OfBody ?? '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: this.#options.queueArn,
-      awsRegion: this.#options.region,
-    };
-  }
-}
-
-/**
- * The message ids the worker reported failed. Lambda's rules: no response or an empty list means all
- * succeeded; an item whose identifier is empty or not in the batch makes the whole batch fail.
- */
-export function failedIds(response: unknown, records: readonly SQSRecord[]): Set<string> {
-  const all = new Set(records.map((r) => r.messageId));
-  if (response === null || response === undefined) return new Set();
-  const failures = (response as Partial<SQSBatchResponse>).batchItemFailures;
-  if (failures === undefined || failures === null) return new Set();
-  if (!Array.isArray(failures)) return all;
-  const failed = new Set<string>();
-  for (const item of failures) {
-    const id = (item as { itemIdentifier?: unknown })?.itemIdentifier;
-    if (typeof id !== 'string' || !all.has(id)) return all;
-    failed.add(id);
-  }
-  return failed;
-}
-
-function toRecordAttributes(attributes: Message['MessageAttributes']): SQSMessageAttributes {
-  const out: SQSMessageAttributes = {};
-  for (const [name, value] of Object.entries(attributes ?? {})) {
-    out[name] = {
-      stringValue: value.StringValue,
-      binaryValue: value.BinaryValue ? Buffer.from(value.BinaryValue).toString('base64') : undefined,
-      stringListValues: value.StringListValues ?? [],
-      binaryListValues: (value.BinaryListValues ?? []).map((b) => Buffer.from(b).toString('base64')),
-      dataType: value.DataType as SQSMessageAttributes[string]['dataType'],
-    };
-  }
-  return out;
 }

@@ -9,14 +9,14 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { BucketAlreadyOwnedByYou, CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { type FanoutConfig, jobTableAttributes, resourceNames } from '../lib/config.js';
+import {
+  DEAD_LETTER_RETENTION_SECONDS,
+  type FanoutConfig,
+  idempotencyTableAttributes,
+  jobTableAttributes,
+  resourceNames,
+} from '../lib/config.js';
 import type { Endpoints } from './emulators.js';
-
-/** DLQ retention as in the stack: 14 days, the SQS maximum. */
-export const DLQ_RETENTION_SECONDS = 14 * 24 * 3600;
-/** Powertools' DynamoDBPersistenceLayer defaults: partition key and TTL attribute of the idempotency table. */
-export const IDEMPOTENCY_KEY_ATTRIBUTE = 'id';
-export const IDEMPOTENCY_TTL_ATTRIBUTE = 'expiration';
 
 export interface LocalResources {
   readonly queueUrl: string;
@@ -86,7 +86,7 @@ async function createQueues(
   const dlq = await sqs.send(
     new CreateQueueCommand({
       QueueName: names.deadLetterQueue,
-      Attributes: { MessageRetentionPeriod: String(DLQ_RETENTION_SECONDS) },
+      Attributes: { MessageRetentionPeriod: String(DEAD_LETTER_RETENTION_SECONDS) },
     }),
   );
   const deadLetterQueueUrl = sameOrigin(dlq.QueueUrl!, target.endpoints.sqs);
@@ -131,10 +131,8 @@ interface TableLayout {
   readonly timeToLive: string;
 }
 
-const idempotencyTable: TableLayout = {
-  partitionKey: IDEMPOTENCY_KEY_ATTRIBUTE,
-  timeToLive: IDEMPOTENCY_TTL_ATTRIBUTE,
-};
+// The stack's layouts (lib/config.ts), so a table made here is the table the stack makes.
+const idempotencyTable: TableLayout = idempotencyTableAttributes;
 const jobTable: TableLayout = jobTableAttributes;
 
 async function createTable(dynamodb: DynamoDBClient, tableName: string, layout: TableLayout): Promise<void> {

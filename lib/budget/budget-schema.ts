@@ -6,6 +6,7 @@ import { IdempotencyModes, NO_RESERVATION, OverlapPolicies } from '../config.js'
 import { BoundedFanoutError, describe, ErrorCodes } from '../errors.js';
 import { scheduleExpressionProblem } from '../schedule-expression.js';
 import { secretsConfigSchema } from '../secrets-config.js';
+import { vpcSchema } from '../vpc-config.js';
 
 /** One problem of a config: the path of the value, the value, and what is wrong with it. */
 export interface BudgetProblem {
@@ -153,6 +154,7 @@ const configSchema = z.object({
   alarmTopicArn: text()
     .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$/, 'is not an SNS topic ARN')
     .optional(),
+  vpc: vpcSchema.optional(),
 });
 
 export function problem(path: string, value: unknown, message: string): BudgetProblem {

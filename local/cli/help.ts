@@ -104,6 +104,29 @@ Options:
   --region REGION                 AWS region (default: AWS_REGION, else us-east-1)
 ${common}`;
 
+export const smokeHelp = `bounded-fanout smoke --url URL [--endpoint URL | --region REGION] [options]
+
+A smoke test right after a deploy: starts a run of a few tasks (GET URL?task=ID), half inline in the
+orchestrator and half through the queue and the worker, the way the schedule starts one (an asynchronous
+Invoke of the orchestrator), waits for the run's record in the job ledger to finish, and prints it. The
+target must be reachable from the functions (a private one needs allowHosts, and the vpc option in a VPC).
+
+Options:
+  --url URL                       the http or https URL every task calls (required)
+  --tasks N                       how many tasks, 1..100 (default 5)
+  --timeout SECONDS               how long to wait for the run to finish (default 300)
+  --report FILE.json              also write the run's record and the verdict to FILE.json
+  --endpoint URL                  a local serve or LocalStack on this machine; without it, AWS (credentials
+                                  and region as the AWS SDK finds them)
+  --prefix NAME                   resource name prefix of the stack (default ${d.prefix})
+  --region REGION                 AWS region
+  --format text|json              text (default) or the record and the verdict as JSON
+  --verbose                       stack traces on errors
+  -h, --help                      this help
+
+Exit codes: 0 every task succeeded; 1 some did not, or the run did not finish in time; 2 bad usage, or no
+run started.`;
+
 export const serveHelp = `bounded-fanout serve [options]
 
 Runs the local runtime with the stack and no job, until Ctrl-C: the embedded emulators behind one endpoint, the
@@ -129,6 +152,7 @@ Usage:
   bounded-fanout plan [--manifest FILE] [--latency-ms N] [limits]
   bounded-fanout serve [--listen HOST:PORT] [limits]
   bounded-fanout redrive --endpoint URL
+  bounded-fanout smoke --url URL [--endpoint URL] [--tasks N] [--report FILE.json]
 ${ledgerUsageLines}
   bounded-fanout help [COMMAND]
 
@@ -137,6 +161,7 @@ Commands:
   serve     the local runtime with the stack and no job, on one endpoint, until Ctrl-C
   plan      print the concurrency budget and cost table, without running anything
   redrive   move dead-lettered messages back to the work queue
+  smoke     a few tasks against a URL through the deployed stack (or a serve): exit 0 if all succeed
 ${ledgerCommandLines}
   help      show help for a command
 
@@ -153,6 +178,8 @@ export function helpText(topic?: HelpTopic): string {
       return planHelp;
     case 'redrive':
       return redriveHelp;
+    case 'smoke':
+      return smokeHelp;
     default:
       return mainHelp;
   }

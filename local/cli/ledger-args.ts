@@ -151,7 +151,7 @@ export function parseLedgerArgs(
   }
 }
 
-function targetOf(values: Values, base: FanoutConfig): LedgerTargetArgs {
+export function targetOf(values: Values, base: FanoutConfig): LedgerTargetArgs {
   const endpoint = values.endpoint === undefined ? undefined : loopbackEndpoint(values.endpoint);
   const prefix = stringValue('--prefix', values.prefix) ?? base.prefix;
   if (!/^[a-z][a-z0-9-]{0,39}$/.test(prefix)) {

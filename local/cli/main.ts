@@ -47,6 +47,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
         const { runRedrive } = await import('./commands/redrive.js');
         return await runRedrive(args, io);
       }
+      case 'smoke': {
+        const { smokeCommand } = await import('./commands/smoke.js');
+        return await smokeCommand(args, io);
+      }
       case 'status': {
         const { statusCommand } = await import('./commands/status.js');
         return await statusCommand(args, io);

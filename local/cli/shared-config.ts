@@ -2,8 +2,9 @@
 // it (lib/config.ts readConfig), so `bounded-fanout run` and `cdk deploy` use the same names and limits; the
 // command line's limit flags then override it.
 import { readFileSync } from 'node:fs';
-import { defaultConfig, type FanoutConfig, readConfig, reservationOf } from '../../lib/config.js';
+import { defaultConfig, type FanoutConfig, reservationOf } from '../../lib/config.js';
 import { fleetProcesses } from '../../lib/fleet.js';
+import { readConfig } from '../../lib/read-config.js';
 import { UsageError } from './usage-error.js';
 
 export const cdkJsonUrl = new URL('../../cdk.json', import.meta.url);

@@ -25,6 +25,7 @@ describe('cdk.json', () => {
       ...Object.keys(defaultConfig).filter((key) => key !== 'schedule'),
       ...Object.keys(defaultConfig.schedule).map((key) => `schedule.${key}`),
       'alarmTopicArn',
+      'vpc',
       ...Object.values(PlanContextKeys),
     ];
     expect(Object.keys(cdkJson.context).sort()).toEqual(known.sort());

@@ -4,7 +4,8 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkBudget } from '../../lib/budget/budget.js';
-import { readConfig, withDefaults } from '../../lib/config.js';
+import { withDefaults } from '../../lib/config.js';
+import { readConfig } from '../../lib/read-config.js';
 import { SecretsConfigMessages } from '../../lib/secrets-config.js';
 import { type Synthesized, synthesize } from './synthesize.js';
 

@@ -2,6 +2,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
 import type { OrchestratorResult } from '../../functions/orchestrator.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import {
@@ -12,7 +13,6 @@ import {
 } from '../../lib/fanout/messages.js';
 import type { JobTask } from '../../lib/manifest/schema.js';
 import { localCredentials } from '../../local/resources.js';
-import { type CountingServer, startCountingServer } from '../helpers/counting-server.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
 
 // Issue 12: one task SQS refuses never takes its neighbours with it. The fault is SQS's own: the queues of

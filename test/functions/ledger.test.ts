@@ -1,6 +1,7 @@
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, type Message } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
 import type { OrchestratorResult } from '../../functions/orchestrator.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import { EnvVars, IdempotencyModes } from '../../lib/config.js';
@@ -11,7 +12,6 @@ import { Edge } from '../../local/edge.js';
 import { InvokeServer } from '../../local/invoke-server.js';
 import { LocalFunction } from '../../local/local-function.js';
 import { localCredentials } from '../../local/resources.js';
-import { type CountingServer, startCountingServer } from '../helpers/counting-server.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
 
 // The job ledger through the real handlers: the orchestrator and the worker against the backend's real

@@ -2,13 +2,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
 import type { OrchestratorResult } from '../../functions/orchestrator.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import type { TaskMessage } from '../../lib/fanout/messages.js';
 import { InvokeServer } from '../../local/invoke-server.js';
 import { LocalFunction } from '../../local/local-function.js';
 import { localCredentials } from '../../local/resources.js';
-import { type CountingServer, startCountingServer } from '../helpers/counting-server.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, startHarness } from './harness.js';
 
 // The orchestrator and a manifest that goes wrong where the header check cannot see it: a fault after

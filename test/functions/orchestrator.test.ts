@@ -1,5 +1,6 @@
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
 import type { OrchestratorResult } from '../../functions/orchestrator.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import { EnvVars } from '../../lib/config.js';
@@ -7,7 +8,6 @@ import { readDeadLetterBody, type TaskMessage } from '../../lib/fanout/messages.
 import { InvokeServer } from '../../local/invoke-server.js';
 import { LocalFunction } from '../../local/local-function.js';
 import { localCredentials } from '../../local/resources.js';
-import { type CountingServer, startCountingServer } from '../helpers/counting-server.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, startHarness } from './harness.js';
 
 // The orchestrator handler against the real queue, DLQ, table and bucket of the chosen backend, the real

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
 import type { OrchestratorResult } from '../../functions/orchestrator.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import { EnvVars, type FanoutConfig } from '../../lib/config.js';
@@ -19,7 +20,6 @@ import {
 import type { JobTask } from '../../lib/manifest/schema.js';
 import { Edge } from '../../local/edge.js';
 import { SecretStore } from '../../local/secret-store.js';
-import { type CountingServer, startCountingServer } from '../helpers/counting-server.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
 
 quietPowertools();

@@ -1,5 +1,6 @@
 import type { SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
 import type { OrchestratorResult } from '../../functions/orchestrator.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import { EnvVars, type FanoutConfig, withDefaults } from '../../lib/config.js';
@@ -7,7 +8,6 @@ import { createDownstream } from '../../lib/downstream/downstream-policy.js';
 import { fleetShare } from '../../lib/downstream/host-limits.js';
 import { MESSAGE_VERSION, MessageKinds, type TaskMessage } from '../../lib/fanout/messages.js';
 import type { JobTask } from '../../lib/manifest/schema.js';
-import { type CountingServer, startCountingServer } from '../helpers/counting-server.js';
 import { countsByStep } from '../helpers/settled-count.js';
 import { FakeClock } from '../lib/downstream/fake-clock.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';

@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import type { FanoutConfig } from '../../lib/config.js';
 import {
@@ -22,7 +23,6 @@ import {
   type TaskMessage,
 } from '../../lib/fanout/messages.js';
 import type { JobTask } from '../../lib/manifest/schema.js';
-import { type CountingServer, startCountingServer } from '../helpers/counting-server.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
 
 quietPowertools();

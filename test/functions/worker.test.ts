@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import {
   MESSAGE_VERSION,
@@ -14,7 +15,6 @@ import {
   type TaskMessage,
 } from '../../lib/fanout/messages.js';
 import type { JobTask } from '../../lib/manifest/schema.js';
-import { type CountingServer, startCountingServer } from '../helpers/counting-server.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
 
 // The worker handler against a real SQS queue and DynamoDB table (the chosen backend: fauxqs and dynalite

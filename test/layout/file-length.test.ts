@@ -18,12 +18,6 @@ const BEING_SPLIT: ReadonlySet<string> = new Set([
   'lib/downstream/keyed-limiter.ts',
   'lib/downstream/adaptive-limit.ts',
   'lib/aws/job-ledger-table.ts',
-  // The local runtime and the CLI, split by the local-layout and task-path helpers.
-  'local/cli/args.ts',
-  'local/job-report.ts',
-  'local/poller.ts',
-  'local/report/html.ts',
-  'local/invoke-server.ts',
 ]);
 
 /** Lines as an editor numbers them: a final newline ends the last line, it does not start another. */

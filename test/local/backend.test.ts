@@ -9,11 +9,11 @@ import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resourceNames } from '../../lib/config.js';
+import { DEAD_LETTER_RETENTION_SECONDS, resourceNames } from '../../lib/config.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { BACKEND_ENV, backendEnvironment, startBackend } from '../../local/backend.js';
 import { candidateHosts, probeContainerRuntime } from '../../local/container-runtime.js';
-import { DLQ_RETENTION_SECONDS, localCredentials } from '../../local/resources.js';
+import { localCredentials } from '../../local/resources.js';
 import { backend, freshResources } from './fixtures/aws.js';
 
 let dir: string;
@@ -161,7 +161,7 @@ describe('createResources on the chosen backend', () => {
       const { Attributes: dlq = {} } = await sqs.send(
         new GetQueueAttributesCommand({ QueueUrl: resources.deadLetterQueueUrl, AttributeNames: ['All'] }),
       );
-      expect(dlq.MessageRetentionPeriod).toBe(String(DLQ_RETENTION_SECONDS));
+      expect(dlq.MessageRetentionPeriod).toBe(String(DEAD_LETTER_RETENTION_SECONDS));
       const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: names.idempotencyTable }));
       expect(Table?.KeySchema).toEqual([{ AttributeName: 'id', KeyType: 'HASH' }]);
       await s3.send(new HeadBucketCommand({ Bucket: names.bucket }));

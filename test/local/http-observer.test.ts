@@ -2,9 +2,9 @@
 // function (in flight, peak, response times); requests made outside any invocation are not seen.
 import { Agent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
 import { HttpObserver } from '../../local/http-observer.js';
 import { invocationScope } from '../../local/invocation-scope.js';
-import { type CountingServer, startCountingServer } from '../helpers/counting-server.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

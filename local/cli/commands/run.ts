@@ -5,7 +5,6 @@
 import { randomBytes } from 'node:crypto';
 import { validateBudget } from '../../../lib/budget/index.js';
 import type { FanoutConfig } from '../../../lib/config.js';
-import { AbortError } from '../../../lib/errors.js';
 import { assembleReport, socketLimits } from '../../report/assemble.js';
 import { TimelineSampler } from '../../report/timeline.js';
 import type { RunReport } from '../../report/types.js';
@@ -13,6 +12,7 @@ import { accountingError, checkReportPath, writeReports } from '../../report/wri
 import { runLocalJob } from '../../run-local-job.js';
 import type { RunArgs } from '../args.js';
 import { ExitCodes, exitCodeFor } from '../exit-code.js';
+import { Interrupts } from '../interrupts.js';
 import type { CliIo } from '../io.js';
 import { type JobSource, openJobSource } from '../job-source.js';
 import { LiveProgress } from '../live-progress.js';
@@ -53,43 +53,9 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
     const config = runConfigFor(base, backend, io);
     const uri =
       source.uri ?? (await uploadManifest(config, backend.info, source.file ?? '', source.objectName));
-    const demoServer = source.demo?.server;
-    const live = new LiveProgress({
-      tasksPerMessage: config.tasksPerMessage,
-      ...(demoServer ? { inlineFallback: () => demoServer.inFlightOf('inline') } : {}),
-    });
-    const display = new ProgressDisplay({
-      view: {
-        jobId: source.label,
-        // Sockets are counted over every container: against the sum of their caps.
-        limits: {
-          inline: config.inlineConcurrency,
-          workers: config.workerMaxConcurrency,
-          sockets: socketLimits(config).all,
-        },
-        total: source.total,
-      },
-      mode: progressModeFor({ isTTY: io.stderrIsTTY, env: io.env }),
-      stream: io.stderr,
-    });
-    const sampler = new TimelineSampler({ probe: () => live.snapshot(), onSample: (s) => display.update(s) });
+    const { live, display, sampler } = progressOf(config, source, io);
     const startedAt = new Date();
-    signals.listen({
-      stop: () =>
-        display.note('Stopping: no new work is taken; in-flight tasks finish. Ctrl-C again to cut them off.'),
-      cutOff: () =>
-        display.note(
-          'Cutting off: worker invocations in flight are let go of, their tasks listed as unfinished (the orchestrator finishes its running tasks first). Ctrl-C again to exit at once, with no report.',
-        ),
-      abort: () => {
-        const last = sampler.samples[sampler.samples.length - 1];
-        const now = live.snapshot();
-        display.finish();
-        io.stdout.write(
-          `\n${formatAbortSummary({ elapsedMs: last?.t ?? 0, done: now.done, failed: now.failed, total: source.total, embedded: args.endpoint === undefined })}`,
-        );
-      },
-    });
+    listenForStops(signals, { display, sampler, live, io, source, embedded: args.endpoint === undefined });
     sampler.start();
     let local: Awaited<ReturnType<typeof runLocalJob>>;
     try {
@@ -119,32 +85,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
     }
     const timeline = finalTimeline(sampler.samples, local);
     display.finish(timeline[timeline.length - 1]);
-    const target = source.demo?.server.stats();
-    const assembled = assembleReport({
-      local,
-      config,
-      timeline,
-      manifest: source.label,
-      ...(source.manifestFile ? { manifestFile: source.manifestFile } : {}),
-      ...(source.manifestSha256 ? { manifestSha256: source.manifestSha256 } : {}),
-      startedAt,
-      interrupted: signals.stopSignal.aborted,
-      inlineInFlightSource: live.inlineSource,
-      // Every attempt's response time as the functions saw it (local/http-observer.ts).
-      latency: local.latency,
-      latencySource: 'tasks' as const,
-      ...(source.demo
-        ? {
-            target: {
-              peakSockets: target?.peakSockets ?? 0,
-              peakInFlight: target?.peakInFlight ?? 0,
-              requests: target?.requests ?? 0,
-            },
-          }
-        : {}),
-    });
-    // Lines are known for a manifest file given as such (a retry's or the demo's file is a temporary one).
-    const report = args.manifest && source.file ? await withManifestLines(assembled, source.file) : assembled;
+    const report = await reportOf({ local, config, timeline, source, args, startedAt, signals, live });
     // Each report on its own: one that fails keeps neither the others nor the summary from being written.
     const failed = await writeReports(args.reports, report);
     const written = args.reports.filter((file) => !failed.some((f) => f.file === file));
@@ -160,6 +101,118 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
     if (!signals.cutOffSignal.aborted) await backend?.stop();
     await source.close();
   }
+}
+
+interface Progress {
+  readonly live: LiveProgress;
+  readonly display: ProgressDisplay;
+  readonly sampler: TimelineSampler;
+}
+
+/** The live counts, the progress display and the timeline sampled from them for the report. */
+function progressOf(config: FanoutConfig, source: JobSource, io: CliIo): Progress {
+  const demoServer = source.demo?.server;
+  const live = new LiveProgress({
+    tasksPerMessage: config.tasksPerMessage,
+    ...(demoServer ? { inlineFallback: () => demoServer.inFlightOf('inline') } : {}),
+  });
+  const display = new ProgressDisplay({
+    view: {
+      jobId: source.label,
+      // Sockets are counted over every container: against the sum of their caps.
+      limits: {
+        inline: config.inlineConcurrency,
+        workers: config.workerMaxConcurrency,
+        sockets: socketLimits(config).all,
+      },
+      total: source.total,
+    },
+    mode: progressModeFor({ isTTY: io.stderrIsTTY, env: io.env }),
+    stream: io.stderr,
+  });
+  const sampler = new TimelineSampler({ probe: () => live.snapshot(), onSample: (s) => display.update(s) });
+  return { live, display, sampler };
+}
+
+/** What each Ctrl-C says (the Interrupts decide what it does); the third prints the counts so far. */
+function listenForStops(
+  signals: Interrupts,
+  {
+    display,
+    sampler,
+    live,
+    io,
+    source,
+    embedded,
+  }: Progress & { readonly io: CliIo; readonly source: JobSource; readonly embedded: boolean },
+): void {
+  signals.listen({
+    stop: () =>
+      display.note('Stopping: no new work is taken; in-flight tasks finish. Ctrl-C again to cut them off.'),
+    cutOff: () =>
+      display.note(
+        'Cutting off: worker invocations in flight are let go of, their tasks listed as unfinished (the orchestrator finishes its running tasks first). Ctrl-C again to exit at once, with no report.',
+      ),
+    abort: () => {
+      const last = sampler.samples[sampler.samples.length - 1];
+      const now = live.snapshot();
+      display.finish();
+      io.stdout.write(
+        `\n${formatAbortSummary({ elapsedMs: last?.t ?? 0, done: now.done, failed: now.failed, total: source.total, embedded })}`,
+      );
+    },
+  });
+}
+
+interface ReportParts {
+  readonly local: Awaited<ReturnType<typeof runLocalJob>>;
+  readonly config: FanoutConfig;
+  readonly timeline: ReturnType<typeof finalTimeline>;
+  readonly source: JobSource;
+  readonly args: RunArgs;
+  readonly startedAt: Date;
+  readonly signals: Interrupts;
+  readonly live: LiveProgress;
+}
+
+/** The run's report: what the runtime counted, the timeline, the demo target's own counts, manifest lines. */
+async function reportOf({
+  local,
+  config,
+  timeline,
+  source,
+  args,
+  startedAt,
+  signals,
+  live,
+}: ReportParts): Promise<RunReport> {
+  const target = source.demo?.server.stats();
+  const assembled = assembleReport({
+    local,
+    config,
+    timeline,
+    manifest: source.label,
+    ...(source.manifestFile ? { manifestFile: source.manifestFile } : {}),
+    ...(source.manifestSha256 ? { manifestSha256: source.manifestSha256 } : {}),
+    startedAt,
+    interrupted: signals.stopSignal.aborted,
+    inlineInFlightSource: live.inlineSource,
+    // Every attempt's response time as the functions saw it (local/http-observer.ts).
+    latency: local.latency,
+    latencySource: 'tasks' as const,
+    ...(source.demo
+      ? {
+          target: {
+            peakSockets: target?.peakSockets ?? 0,
+            peakInFlight: target?.peakInFlight ?? 0,
+            requests: target?.requests ?? 0,
+          },
+        }
+      : {}),
+  });
+  // Lines are known for a manifest file given as such (a retry's or the demo's file is a temporary one).
+  const report = args.manifest && source.file ? await withManifestLines(assembled, source.file) : assembled;
+  return report;
 }
 
 /**
@@ -208,50 +261,6 @@ function printOutcome(
   if (runtimeError) io.stderr.write(`bounded-fanout: the job did not run to its end: ${runtimeError}\n`);
   if (args.format === 'json') io.stdout.write(`${JSON.stringify(report)}\n`);
   else io.stdout.write(`\n${formatSummary(report, { reportFiles })}`);
-}
-
-/**
- * Ctrl-C handling: the first SIGINT (or SIGTERM) aborts `stopSignal`, which the runtime takes as "stop polling,
- * let running invocations finish"; the second aborts `cutOffSignal`: the runtime lets go of the running
- * invocations and the report is written at once; the third ends the process there and then with code 130.
- */
-class Interrupts {
-  readonly #stop = new AbortController();
-  readonly #cutOff = new AbortController();
-  #handler?: () => void;
-
-  get stopSignal(): AbortSignal {
-    return this.#stop.signal;
-  }
-
-  get cutOffSignal(): AbortSignal {
-    return this.#cutOff.signal;
-  }
-
-  listen({ stop, cutOff, abort }: { stop: () => void; cutOff: () => void; abort: () => void }): void {
-    this.#handler = () => {
-      if (!this.#stop.signal.aborted) {
-        stop();
-        this.#stop.abort(new AbortError('Interrupted: stopping'));
-        return;
-      }
-      if (!this.#cutOff.signal.aborted) {
-        cutOff();
-        this.#cutOff.abort(new AbortError('Interrupted: cut off'));
-        return;
-      }
-      abort();
-      process.exit(ExitCodes.INTERRUPTED);
-    };
-    process.on('SIGINT', this.#handler);
-    process.on('SIGTERM', this.#handler);
-  }
-
-  close(): void {
-    if (!this.#handler) return;
-    process.off('SIGINT', this.#handler);
-    process.off('SIGTERM', this.#handler);
-  }
 }
 
 export type { JobSource };

@@ -10,14 +10,14 @@ import { CreateQueueCommand, ListQueuesCommand, SendMessageCommand } from '@aws-
 import dynalite from 'dynalite';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type AwsClients, createAwsClients } from '../../../lib/aws/index.js';
-import { InvalidArgumentError } from '../../../lib/index.js';
 import {
   type CountingProxy,
   createTally,
   startCountingProxy,
   startCountingServer,
-} from '../../helpers/counting-server.js';
+} from '../../../bench/servers/counting-server.js';
+import { type AwsClients, createAwsClients } from '../../../lib/aws/index.js';
+import { InvalidArgumentError } from '../../../lib/index.js';
 
 const saved = { ...process.env };
 let fauxqs: FauxqsServer;

@@ -1,13 +1,13 @@
 // The downstream policy end to end: real loopback servers that enforce their own capacity, the real bounded
 // undici dispatcher and the real runHttpTask. Goodput and the 429 share come from the servers' own logs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CapacityServer, startCapacityServer } from '../../../bench/servers/capacity-server.js';
+import { startCountingServer } from '../../../bench/servers/counting-server.js';
 import { createDownstream } from '../../../lib/downstream/downstream-policy.js';
 import { createHttpAgents, type HttpAgents } from '../../../lib/http/agents.js';
 import type { HttpTaskResult } from '../../../lib/http/http-task.js';
 import type { RunHttpTaskOptions } from '../../../lib/http/run-http-task.js';
-import { startCountingServer } from '../../helpers/counting-server.js';
 import { countsByStep, settledCount } from '../../helpers/settled-count.js';
-import { type CapacityServer, startCapacityServer } from './capacity-server.js';
 import { FakeClock, flush } from './fake-clock.js';
 
 let agents: HttpAgents;

@@ -8,13 +8,13 @@ import type { Socket } from 'node:net';
 import fc from 'fast-check';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { createHttpAgents, type HttpAgents } from '../../../lib/http/index.js';
 import {
   type CountingServer,
   createTally,
   startCountingServer,
   type Tally,
-} from '../../helpers/counting-server.js';
+} from '../../../bench/servers/counting-server.js';
+import { createHttpAgents, type HttpAgents } from '../../../lib/http/index.js';
 
 /** Three fresh hosts per run (fresh ports: no connection of an earlier run can land in this one's count). */
 async function hosts(): Promise<{ servers: CountingServer[]; total: Tally }> {

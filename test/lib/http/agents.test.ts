@@ -2,14 +2,14 @@
 // count their open sockets and in-flight requests at every moment.
 import type http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHttpAgents, DestinationRefusedError, type HttpAgents } from '../../../lib/http/index.js';
-import { InvalidArgumentError } from '../../../lib/index.js';
 import {
   type CountingServer,
   createTally,
   startCountingServer,
   testCertificate,
-} from '../../helpers/counting-server.js';
+} from '../../../bench/servers/counting-server.js';
+import { createHttpAgents, DestinationRefusedError, type HttpAgents } from '../../../lib/http/index.js';
+import { InvalidArgumentError } from '../../../lib/index.js';
 import { get, type Kind, kinds } from './clients.js';
 
 /**

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type CountingServer,
+  startCountingServer,
+  testCertificate,
+} from '../../../bench/servers/counting-server.js';
 import { createHttpAgents, DestinationRefusedError } from '../../../lib/http/index.js';
-import { type CountingServer, startCountingServer, testCertificate } from '../../helpers/counting-server.js';
 import { get, type Kind, kinds, verdict } from './clients.js';
 
 type Octets = readonly [number, number, number, number];

@@ -4,12 +4,12 @@
 // saw exactly `attempts` requests.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpAgents, type HttpAgents, runHttpTask } from '../../../lib/http/index.js';
 import {
   type CountingServer,
   type ScriptedReply,
   startCountingServer,
-} from '../../helpers/counting-server.js';
+} from '../../../bench/servers/counting-server.js';
+import { createHttpAgents, type HttpAgents, runHttpTask } from '../../../lib/http/index.js';
 
 let server: CountingServer;
 let agents: HttpAgents;

@@ -3,6 +3,11 @@
 // records each requested wait and returns at once, so the tests assert the waits computed, never timings.
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
+  type CountingServer,
+  type ScriptedReply,
+  startCountingServer,
+} from '../../../bench/servers/counting-server.js';
+import {
   createHttpAgents,
   type HttpAgents,
   type HttpTask,
@@ -11,11 +16,6 @@ import {
   runHttpTask,
 } from '../../../lib/http/index.js';
 import { InvalidArgumentError } from '../../../lib/index.js';
-import {
-  type CountingServer,
-  type ScriptedReply,
-  startCountingServer,
-} from '../../helpers/counting-server.js';
 
 let server: CountingServer;
 let agents: HttpAgents;

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CountingServer, startCountingServer } from '../../../bench/servers/counting-server.js';
 import { createHttpAgents, type HttpAgents } from '../../../lib/http/agents.js';
 import { runHttpTask } from '../../../lib/http/run-http-task.js';
 import {
@@ -10,7 +11,6 @@ import {
   type ManifestError,
   parseJobHeader,
 } from '../../../lib/manifest/index.js';
-import { type CountingServer, startCountingServer } from '../../helpers/counting-server.js';
 import { RUNS } from '../../helpers/runs.js';
 
 // The manifest's header rule against the client that sends the headers: every header a task may carry

@@ -148,11 +148,11 @@ describe('parseCliArgs', () => {
     [['run', 'extra'], 'Unexpected argument "extra" for "run"'],
     [
       ['deploy'],
-      'Unknown command "deploy": expected one of run, serve, plan, redrive, status, runs, pause, resume, cancel, limits, report, help',
+      'Unknown command "deploy": expected one of run, serve, plan, redrive, smoke, status, runs, pause, resume, cancel, limits, report, help',
     ],
     [
       [],
-      'Missing command: expected one of run, serve, plan, redrive, status, runs, pause, resume, cancel, limits, report, help',
+      'Missing command: expected one of run, serve, plan, redrive, smoke, status, runs, pause, resume, cancel, limits, report, help',
     ],
     [['redrive'], 'redrive needs --endpoint URL (the SQS endpoint holding the dead-letter queue)'],
     [
@@ -161,7 +161,7 @@ describe('parseCliArgs', () => {
     ],
     [
       ['help', 'deploy'],
-      'Unknown help topic "deploy": expected one of run, serve, plan, redrive, status, runs, pause, resume, cancel, limits, report',
+      'Unknown help topic "deploy": expected one of run, serve, plan, redrive, smoke, status, runs, pause, resume, cancel, limits, report',
     ],
   ])('refuses %j with a message naming the flag and the value', (argv, message) => {
     expect(usage(argv).message).toBe(message);

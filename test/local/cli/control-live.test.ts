@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CountingServer, startCountingServer } from '../../../bench/servers/counting-server.js';
 import type { RunReport } from '../../../local/report/types.js';
-import { type CountingServer, startCountingServer } from '../../helpers/counting-server.js';
 import { type CliRun, runCli, startCli } from './cli-process.js';
 
 const TASKS = 300;

@@ -5,8 +5,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CountingServer, startCountingServer } from '../../../bench/servers/counting-server.js';
 import { isLocalEndpoint } from '../../../local/cli/endpoint-flag.js';
-import { type CountingServer, startCountingServer } from '../../helpers/counting-server.js';
 import { runCli } from './cli-process.js';
 
 let dir: string;

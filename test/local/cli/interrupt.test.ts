@@ -6,9 +6,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ScriptedReply } from '../../../bench/servers/counting-server.js';
 import type { RunReport } from '../../../local/report/types.js';
 import { readReport } from '../../../local/report/write.js';
-import type { ScriptedReply } from '../../helpers/counting-server.js';
 import { type Target, trackTargets } from '../fixtures/targets.js';
 import { runCli, startCli } from './cli-process.js';
 

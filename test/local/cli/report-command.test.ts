@@ -7,8 +7,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CountingServer, startCountingServer } from '../../../bench/servers/counting-server.js';
 import type { RunReport } from '../../../local/report/types.js';
-import { type CountingServer, startCountingServer } from '../../helpers/counting-server.js';
 import { type CliRun, runCli, startCli } from './cli-process.js';
 
 const SECRET = 'Bearer rpt-s3cret-42';

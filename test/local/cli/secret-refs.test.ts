@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CountingServer, startCountingServer } from '../../../bench/servers/counting-server.js';
 import type { RunReport } from '../../../local/report/types.js';
-import { type CountingServer, startCountingServer } from '../../helpers/counting-server.js';
 import { runCli } from './cli-process.js';
 
 let dir: string;

@@ -8,8 +8,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CountingServer, startCountingServer } from '../../../bench/servers/counting-server.js';
 import type { RunReport } from '../../../local/report/types.js';
-import { type CountingServer, startCountingServer } from '../../helpers/counting-server.js';
 import { runCli } from './cli-process.js';
 
 let dir: string;

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CountingServer, startCountingServer } from '../../../bench/servers/counting-server.js';
 import { resourceNames, withDefaults } from '../../../lib/config.js';
 import type { RunReport } from '../../../local/report/types.js';
-import { type CountingServer, startCountingServer } from '../../helpers/counting-server.js';
 import { type CliRun, runCli, startCli } from './cli-process.js';
 
 const names = resourceNames(withDefaults({}));

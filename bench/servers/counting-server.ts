@@ -21,63 +21,17 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
+import type net from 'node:net';
+import { listen } from './listen.js';
+import { reply, type ScriptedReply } from './scripted-reply.js';
+import { Tally } from './tally.js';
+import { testCertificate } from './test-certificate.js';
 
-/** Counters updated synchronously on every socket and request event. */
-export class Tally {
-  sockets = 0;
-  peakSockets = 0;
-  inFlight = 0;
-  peakInFlight = 0;
-  /** Sockets accepted in all. */
-  connections = 0;
-  /** Requests received in all. */
-  requests = 0;
-
-  socketOpened(): void {
-    this.connections++;
-    if (++this.sockets > this.peakSockets) this.peakSockets = this.sockets;
-  }
-  socketClosed(): void {
-    this.sockets--;
-  }
-  requestStarted(): void {
-    this.requests++;
-    if (++this.inFlight > this.peakInFlight) this.peakInFlight = this.inFlight;
-  }
-  requestEnded(): void {
-    this.inFlight--;
-  }
-  /** Peaks and totals back to the current state (open sockets stay counted). */
-  reset(): void {
-    this.peakSockets = this.sockets;
-    this.peakInFlight = this.inFlight;
-    this.connections = 0;
-    this.requests = 0;
-  }
-}
-
-export function createTally(): Tally {
-  return new Tally();
-}
-
-export interface ScriptedReply {
-  /** 200 unless given. */
-  readonly status?: number;
-  readonly headers?: Readonly<Record<string, string>>;
-  /** "ok" unless given. */
-  readonly body?: string | Buffer;
-  /** Stream this many bytes of body (in 64 KiB chunks) instead of `body`: the oversized response. */
-  readonly bodyBytes?: number;
-  /** Wait this long before answering (overrides the server's `delayMs`). */
-  readonly delayMs?: number;
-  /** Send `body` (or "x") this many times, `everyMs` apart: a slow trickle of a body. */
-  readonly trickle?: { readonly chunks: number; readonly everyMs: number };
-  /** Reset the connection (TCP RST) instead of answering. */
-  readonly reset?: boolean;
-  /** `headers`: never answer; `body`: send the headers and one chunk, then nothing. Ended by close(). */
-  readonly stall?: 'headers' | 'body';
-}
+// The tally, the proxy and the certificate are imported with the server by most tests: one import path.
+export { type CountingProxy, startCountingProxy } from './counting-proxy.js';
+export type { ScriptedReply } from './scripted-reply.js';
+export { createTally, Tally } from './tally.js';
+export { testCertificate } from './test-certificate.js';
 
 export interface RecordedRequest {
   /** 1-based arrival order on this server. */
@@ -119,79 +73,6 @@ export interface CountingServer {
   script(script: Script | undefined): void;
   /** Destroys every connection, stalled ones included, and stops listening. */
   close(): Promise<void>;
-}
-
-/** A self-signed EC certificate for localhost, 127.0.0.1 and ::1, valid until 2126. For tests only. */
-export const testCertificate = {
-  key: `-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgwHFHs18ZD6TAO1gn
-VFowEJxF6lYKMhCDkZ/b52ylWXmhRANCAAQLaP/QRb9TNl3uLGGz/vl6RuU7lAql
-Woi5PBafApurCpE9gY/w1fxa+9U1p15LDLIeL13w64759zqez7kRSIqL
------END PRIVATE KEY-----
-`,
-  cert: `-----BEGIN CERTIFICATE-----
-MIIBrzCCAVSgAwIBAgIUMZdiquk0l/32kdwvvrtW+B2UWR8wCgYIKoZIzj0EAwIw
-FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyNTA5MzQ0MVoYDzIxMjYxMTAx
-MDkzNDQxWjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
-PQMBBwNCAAQLaP/QRb9TNl3uLGGz/vl6RuU7lAqlWoi5PBafApurCpE9gY/w1fxa
-+9U1p15LDLIeL13w64759zqez7kRSIqLo4GBMH8wHQYDVR0OBBYEFJpxY/cWJfS3
-f3XtEM0SzDlNIrrAMB8GA1UdIwQYMBaAFJpxY/cWJfS3f3XtEM0SzDlNIrrAMA8G
-A1UdEwEB/wQFMAMBAf8wLAYDVR0RBCUwI4IJbG9jYWxob3N0hwR/AAABhxAAAAAA
-AAAAAAAAAAAAAAABMAoGCCqGSM49BAMCA0kAMEYCIQDZUeMPpH3o8rX/Xo60xCHn
-xLES4GNbMnwLnGt3QfRKwQIhAPwJ2QbmRYaSN3y7eUl+Z/goXJQCZZUYPfzejykf
-vNCO
------END CERTIFICATE-----
-`,
-} as const;
-
-function listen(server: net.Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port));
-  });
-}
-
-function reply(res: http.ServerResponse, r: ScriptedReply): void {
-  if (r.reset) {
-    res.socket?.resetAndDestroy();
-    return;
-  }
-  if (r.stall === 'headers') return;
-  res.writeHead(r.status ?? 200, { 'content-type': 'text/plain', ...r.headers });
-  if (r.stall === 'body') {
-    res.write('partial');
-    return;
-  }
-  if (r.trickle) {
-    let left = r.trickle.chunks;
-    const timer = setInterval(() => {
-      if (res.destroyed || left-- <= 0) {
-        clearInterval(timer);
-        if (!res.destroyed) res.end();
-        return;
-      }
-      res.write(r.body ?? 'x');
-    }, r.trickle.everyMs);
-    return;
-  }
-  if (r.bodyBytes === undefined) {
-    res.end(r.body ?? 'ok');
-    return;
-  }
-  const chunk = Buffer.alloc(64 * 1024, 120);
-  let left = r.bodyBytes;
-  const pump = (): void => {
-    while (left > 0 && !res.destroyed) {
-      const n = Math.min(left, chunk.length);
-      left -= n;
-      if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
-        res.once('drain', pump);
-        return;
-      }
-    }
-    if (!res.destroyed) res.end();
-  };
-  pump();
 }
 
 export async function startCountingServer(options: CountingServerOptions = {}): Promise<CountingServer> {
@@ -277,71 +158,6 @@ export async function startCountingServer(options: CountingServerOptions = {}): 
     script(next) {
       script = next;
     },
-    close() {
-      return new Promise((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      });
-    },
-  };
-}
-
-export interface CountingProxy {
-  /** http://127.0.0.1:PORT, forwarding to the target. */
-  readonly url: string;
-  readonly port: number;
-  /** Client connections through the proxy (`inFlight` is not counted: the proxy sees bytes, not requests). */
-  readonly tally: Tally;
-  close(): Promise<void>;
-}
-
-/**
- * A TCP proxy on 127.0.0.1 to `target` (a URL or a port on 127.0.0.1) counting its client connections,
- * into its own tally and any `tallies` given (one shared by several proxies counts their sum).
- */
-export async function startCountingProxy(
-  target: string | number,
-  { tallies = [] }: { readonly tallies?: readonly Tally[] } = {},
-): Promise<CountingProxy> {
-  const { hostname, port: targetPort } =
-    typeof target === 'number' ? { hostname: '127.0.0.1', port: String(target) } : new URL(target);
-  const tally = new Tally();
-  const sockets = new Set<net.Socket>();
-  const track = (s: net.Socket) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  };
-  const all = [tally, ...tallies];
-  const server = net.createServer((client) => {
-    for (const t of all) t.socketOpened();
-    let open = true;
-    const closed = () => {
-      if (!open) return;
-      open = false;
-      for (const t of all) t.socketClosed();
-    };
-    // As in startCountingServer: closed at the client's FIN, a reset, or the close.
-    client.once('end', closed);
-    client.once('error', closed);
-    client.once('close', closed);
-    const upstream = net.connect(Number(targetPort), hostname === 'localhost' ? '127.0.0.1' : hostname);
-    track(client);
-    track(upstream);
-    client.pipe(upstream).pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.once('error', end);
-    upstream.once('error', end);
-    client.once('close', end);
-    upstream.once('close', end);
-  });
-  const port = await listen(server);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    tally,
     close() {
       return new Promise((resolve) => {
         server.close(() => resolve());

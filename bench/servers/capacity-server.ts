@@ -3,7 +3,7 @@
 // log on its own clock so tests and the bench derive goodput and the 429 share from counts.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Clock, systemClock } from '../../../lib/downstream/clock.js';
+import { type Clock, systemClock } from '../../lib/downstream/clock.js';
 
 export interface CapacityServerOptions {
   /** Requests served at once; one more gets 429. */

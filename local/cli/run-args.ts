@@ -1,0 +1,112 @@
+// The run and serve commands' flags: what to run (a manifest, a retry, the demo), where the endpoint is, which
+// reports to write, and the limits over the shared config.
+import type { FanoutConfig } from '../../lib/config.js';
+import type { ListenAddress } from '../edge-listen.js';
+import { reportFormatOf } from '../report/write.js';
+import type { Common, Values } from './command-options.js';
+import { localEndpointUrl } from './endpoint-flag.js';
+import { hostOrCidr, integer, manifestValue, oneOf, stringValue } from './flag-values.js';
+import { limitOverrides } from './limit-flags.js';
+import { listenValue } from './listen-flag.js';
+import { applyOverrides } from './shared-config.js';
+import { UsageError } from './usage-error.js';
+
+/** Environment variable that sizes the built-in demo when --demo-tasks is not given (tests keep it small). */
+export const demoTasksEnv = 'BOUNDED_FANOUT_DEMO_TASKS';
+
+export interface RunArgs extends Common {
+  readonly command: 'run';
+  readonly manifest?: string;
+  readonly retryFrom?: string;
+  readonly reports: readonly string[];
+  readonly endpoint?: string;
+  /** Where the runtime's one endpoint listens (undefined: 127.0.0.1:4566 when free, else a free port). */
+  readonly listen?: ListenAddress;
+  /** Demo size (only used without --manifest and --retry-from). */
+  readonly demoTasks?: number;
+  /** `--ledger off`: run without the job ledger (for measuring its cost). */
+  readonly ledger: boolean;
+  /** `--secrets FILE`: values the local endpoint serves for secret references (local/secret-store.ts). */
+  readonly secrets?: string;
+  /** The shared config with the flags applied (not yet checked as a whole). */
+  readonly config: FanoutConfig;
+  readonly overrides: Partial<FanoutConfig>;
+}
+
+export interface ServeArgs extends Common {
+  readonly command: 'serve';
+  readonly listen?: ListenAddress;
+  readonly secrets?: string;
+  readonly config: FanoutConfig;
+  readonly overrides: Partial<FanoutConfig>;
+}
+
+export function parseRun(
+  values: Values,
+  common: Common,
+  env: NodeJS.ProcessEnv,
+  base: FanoutConfig,
+): RunArgs {
+  const manifest = manifestValue(values.manifest);
+  const retryFrom = stringValue('--retry-from', values['retry-from']);
+  if (manifest !== undefined && retryFrom !== undefined) {
+    throw new UsageError(
+      "--manifest and --retry-from cannot be used together: the retry runs the report's tasks",
+      {
+        flag: '--retry-from',
+      },
+    );
+  }
+  const reports = ((values.report as string[] | undefined) ?? []).map((file) => {
+    if (!reportFormatOf(file))
+      throw UsageError.invalid('--report', file, 'a file name ending in .json or .html');
+    return file;
+  });
+  const allowHosts = ((values['allow-host'] as string[] | undefined) ?? []).map(hostOrCidr);
+  const endpoint =
+    values.endpoint === undefined ? undefined : localEndpointUrl('--endpoint', values.endpoint);
+  const listen = listenValue(values);
+  if (endpoint !== undefined && listen !== undefined) {
+    throw new UsageError(
+      '--listen and --endpoint cannot be used together: against --endpoint the run serves no endpoint of its own',
+      { flag: '--listen' },
+    );
+  }
+  const secrets = stringValue('--secrets', values.secrets);
+  if (secrets !== undefined && endpoint !== undefined) {
+    throw new UsageError('--secrets and --endpoint cannot be used together: give --secrets to the serve', {
+      flag: '--secrets',
+    });
+  }
+  let demoTasks: number | undefined;
+  if (values['demo-tasks'] !== undefined) demoTasks = integer('--demo-tasks', values['demo-tasks'], 1);
+  else if (env[demoTasksEnv]) demoTasks = integer(demoTasksEnv, env[demoTasksEnv], 1);
+  const overrides = { ...limitOverrides(values), ...(allowHosts.length ? { allowHosts } : {}) };
+  return {
+    command: 'run',
+    ...common,
+    manifest,
+    retryFrom,
+    reports,
+    endpoint,
+    listen,
+    demoTasks,
+    ledger: oneOf('--ledger', values.ledger, ['on', 'off'] as const, 'on') === 'on',
+    secrets,
+    overrides,
+    config: applyOverrides(base, overrides),
+  };
+}
+
+export function parseServe(values: Values, common: Common, base: FanoutConfig): ServeArgs {
+  const allowHosts = ((values['allow-host'] as string[] | undefined) ?? []).map(hostOrCidr);
+  const overrides = { ...limitOverrides(values), ...(allowHosts.length ? { allowHosts } : {}) };
+  return {
+    command: 'serve',
+    ...common,
+    listen: listenValue(values),
+    secrets: stringValue('--secrets', values.secrets),
+    overrides,
+    config: applyOverrides(base, overrides),
+  };
+}

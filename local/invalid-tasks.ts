@@ -1,0 +1,53 @@
+// The invalid tasks of a finished run, read back from its result object in the bucket (the orchestrator
+// writes one `invalid` line per task it refused).
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { MAX_LISTED } from './dead-letters.js';
+import type { InvalidTaskEntry, ReportInputs } from './local-job-report.js';
+import { localCredentials } from './resources.js';
+
+/** The result object's key: the ledger's URI (whoever ended the run wrote it), or the orchestrator's. */
+export function resultKeyOf(inputs: ReportInputs, final: { resultKey?: string }): { resultKey?: string } {
+  const uri = inputs.run?.resultUri;
+  const prefix = `s3://${inputs.resources.bucket}/`;
+  return uri?.startsWith(prefix) ? { resultKey: uri.slice(prefix.length) } : final;
+}
+
+/** The invalid tasks the orchestrator wrote to the result object (the first MAX_LISTED). */
+export async function readInvalidTasks(
+  inputs: ReportInputs,
+  final: { resultKey?: string },
+): Promise<InvalidTaskEntry[]> {
+  if (!final.resultKey) return [];
+  const { endpoints, region } = inputs.backend;
+  const s3 = new S3Client({
+    endpoint: endpoints.s3,
+    region,
+    credentials: localCredentials,
+    forcePathStyle: true,
+  });
+  const found: InvalidTaskEntry[] = [];
+  try {
+    const out = await s3.send(
+      new GetObjectCommand({ Bucket: inputs.resources.bucket, Key: final.resultKey }),
+    );
+    const lines = createInterface({ input: out.Body as Readable, crlfDelay: Number.POSITIVE_INFINITY });
+    for await (const line of lines) {
+      if (!line.includes('"invalid"')) continue;
+      const record = JSON.parse(line) as { type?: string } & InvalidTaskEntry;
+      if (record.type !== 'invalid') continue;
+      const { id, index, line: at, error } = record;
+      found.push({
+        ...(id ? { id } : {}),
+        ...(index !== undefined ? { index } : {}),
+        ...(at ? { line: at } : {}),
+        error,
+      });
+      if (found.length >= MAX_LISTED) break;
+    }
+  } finally {
+    s3.destroy();
+  }
+  return found;
+}
