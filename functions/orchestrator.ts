@@ -8,7 +8,6 @@
 // is wrapped in Powertools' makeIdempotent, so an asynchronous invocation delivered twice finds the first
 // one's record and does nothing (no task enqueued twice, no continuation forked).
 import { IdempotencyAlreadyInProgressError, makeIdempotent } from '@aws-lambda-powertools/idempotency';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { ResultWriter } from '../lib/aws/results.js';
@@ -20,6 +19,7 @@ import { maxPeaks, StopReasons } from '../lib/fanout/summary.js';
 import { ManifestError } from '../lib/manifest/errors.js';
 import type { JobLimits } from '../lib/manifest/schema.js';
 import { endRun, type SegmentEnd } from './end-run.js';
+import { functionLogger } from './function-logger.js';
 import { IdempotencyUses, idempotencyOptions } from './idempotency.js';
 import { type OpenJob, openJob } from './open-job.js';
 import { ledgerStop, pauseHold, segmentDelta, withOverrides } from './orchestrator-ledger.js';
@@ -29,7 +29,7 @@ import { type RunLedger, runLedgerOf } from './run-ledger.js';
 import { type FunctionRuntime, lazyRuntime } from './runtime.js';
 import { segmentHooks } from './segment-hooks.js';
 
-const logger = new Logger({ serviceName: 'bounded-fanout-orchestrator' });
+const logger = functionLogger('bounded-fanout-orchestrator');
 const metrics = new Metrics({ namespace: 'BoundedFanout', serviceName: 'orchestrator' });
 
 export type { OrchestratorResult };

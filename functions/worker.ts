@@ -16,7 +16,6 @@
 // attempt is started that would end after it, and the tasks left unstarted spend no attempt.
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { makeIdempotent } from '@aws-lambda-powertools/idempotency';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { putResultPart } from '../lib/aws/results.js';
@@ -26,11 +25,13 @@ import { parseTaskMessage, parseWorkBody, type TaskMessage } from '../lib/fanout
 import { errorText } from '../lib/fanout/segment.js';
 import { settleMessage } from '../lib/fanout/settle.js';
 import type { TaskOutcome } from '../lib/fanout/task-outcome.js';
+import { redactText, taskSecrets } from '../lib/http/redact.js';
 import { RunStatuses } from '../lib/ledger/run-record.js';
 import { isLive } from '../lib/ledger/run-rules.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 import { runBounded } from '../lib/run-bounded.js';
 import { Semaphore } from '../lib/semaphore.js';
+import { functionLogger } from './function-logger.js';
 import { type IdempotencyOptions, IdempotencyUses, idempotencyOptions } from './idempotency.js';
 import { type InvocationDeadline, invocationDeadline } from './invocation-deadline.js';
 import { cancelMessage, holdPaused, stoppedOutcome } from './run-gate.js';
@@ -40,7 +41,7 @@ import { TaskRunner } from './task-runner.js';
 import { handOn, settleDelta } from './worker-hand-on.js';
 import { emptyStats, publishStats, type WorkerStats } from './worker-stats.js';
 
-const logger = new Logger({ serviceName: 'bounded-fanout-worker' });
+const logger = functionLogger('bounded-fanout-worker');
 const metrics = new Metrics({ namespace: 'BoundedFanout', serviceName: 'worker' });
 const processor = new BatchProcessor(EventType.SQS);
 
@@ -166,7 +167,11 @@ class Worker {
       logger.error('message not settled: SQS will redeliver it', {
         messageId: record.messageId,
         key: message.key,
-        error: errorText(error),
+        // The logger redacts URLs and resolved secrets; the message's own header values and bodies only it knows.
+        error: redactText(
+          errorText(error),
+          message.tasks.flatMap((task) => taskSecrets(task)),
+        ),
       });
       return error instanceof Error ? error : new Error(String(error));
     }
