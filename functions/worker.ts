@@ -46,8 +46,9 @@ const metrics = new Metrics({ namespace: 'BoundedFanout', serviceName: 'worker' 
 const processor = new BatchProcessor(EventType.SQS);
 
 export class InvalidMessageError extends BoundedFanoutError {
+  /** `message` is the parser's, which quotes offending values: redacted, as Lambda logs a thrown error itself. */
   constructor(message: string) {
-    super(message, ErrorCodes.INVALID_MESSAGE);
+    super(redactText(message), ErrorCodes.INVALID_MESSAGE);
     this.name = 'InvalidMessageError';
   }
 }

@@ -71,7 +71,7 @@ export const placement = fc.oneof(
     mode,
   }),
 );
-export type Placement = fc.Infer<typeof placement>;
+export type Placement = typeof placement extends fc.Arbitrary<infer T> ? T : never;
 export interface Placed {
   readonly place: Placement;
   readonly value: string;
