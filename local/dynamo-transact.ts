@@ -1,13 +1,14 @@
 // TransactWriteItems over dynalite's single-item calls, for the DynamoDB front (local/dynamo-front.ts),
-// which holds every touched table's lock exclusively while this runs. Each action is applied in order with
-// its own condition after its item's prior image is saved; at the first conditional failure every prior
-// image is put back, the remaining actions' conditions are checked on the untouched items (DynamoDB reports
-// every failing condition, not only the first), and the answer is DynamoDB's TransactionCanceledException.
+// which holds every touched table's lock exclusively while this runs. The actions (on distinct items) are
+// applied at once, each with its own condition, each one call that also returns its item's prior image
+// (ReturnValues ALL_OLD): one round trip to dynalite, not a read and a write per action one after another.
+// When any condition fails, every applied action's item is put back as it was, and the answer names every
+// failing condition, each judged on the items as they were (as DynamoDB does): its
+// TransactionCanceledException.
 import {
   type AttributeMap,
   type DynaliteAnswer,
   type DynaliteCalls,
-  DynaliteRefusal,
   isConditionalCheckFailed,
 } from './dynalite-calls.js';
 
@@ -76,27 +77,49 @@ export async function transactWrite(
   if (ids.size !== prepared.length) {
     return error('ValidationException', 'Transaction request cannot include multiple operations on one item');
   }
-  const priors: (AttributeMap | undefined)[] = [];
-  let failed: DynaliteAnswer | undefined;
-  for (const action of prepared) {
-    priors.push(await priorImage(dynalite, action));
-    const answer = await apply(dynalite, action);
-    if (action.kind === 'ConditionCheck') await restore(dynalite, action, priors[priors.length - 1]);
-    if (answer.status !== 200) {
-      failed = answer;
-      break;
-    }
-  }
+  // The items are distinct and locked: the actions run at once, each one call that returns its prior image
+  // (ReturnValues ALL_OLD), and every condition is judged on the items as they were.
+  const outcomes = await Promise.all(prepared.map((action) => applyKeepingPrior(dynalite, action)));
+  const failed = outcomes.find((o) => o.answer.status !== 200);
   if (!failed) return { status: 200, body: '{}' };
-  for (let i = priors.length - 1; i >= 0; i--) await restore(dynalite, prepared[i], priors[i]);
-  if (!isConditionalCheckFailed(failed)) return { status: failed.status, body: failed.raw };
+  for (let i = 0; i < prepared.length; i++) {
+    if (outcomes[i].answer.status === 200) await undo(dynalite, prepared[i], outcomes[i].prior);
+  }
+  const refused = outcomes.find((o) => o.answer.status !== 200 && !isConditionalCheckFailed(o.answer));
+  if (refused) return { status: refused.answer.status, body: refused.answer.raw };
   const reasons = [];
   for (let i = 0; i < prepared.length; i++) {
-    if (i < priors.length - 1) reasons.push({ Code: 'None' });
-    else if (i === priors.length - 1) reasons.push(conditionFailed(prepared[i], priors[i]));
-    else reasons.push(await checkAlone(dynalite, prepared[i]));
+    if (!isConditionalCheckFailed(outcomes[i].answer)) reasons.push({ Code: 'None' });
+    else reasons.push(conditionFailed(prepared[i], await failedImage(dynalite, prepared[i])));
   }
   return cancelled(reasons);
+}
+
+interface Outcome {
+  readonly answer: DynaliteAnswer;
+  /** The item before this action (from ALL_OLD; meaningful when the action applied). */
+  readonly prior: AttributeMap | undefined;
+}
+
+async function applyKeepingPrior(dynalite: DynaliteCalls, action: Prepared): Promise<Outcome> {
+  const answer = await apply(dynalite, action);
+  const prior = answer.status === 200 ? (answer.body.Attributes as AttributeMap | undefined) : undefined;
+  // A ConditionCheck is an update with no update: it changed nothing unless it made a key-only item.
+  if (action.kind === 'ConditionCheck' && answer.status === 200 && !prior) {
+    await restore(dynalite, action, undefined);
+  }
+  return { answer, prior };
+}
+
+/** Puts an applied action's item back as it was (a ConditionCheck left it as it was already). */
+async function undo(dynalite: DynaliteCalls, action: Prepared, prior: AttributeMap | undefined) {
+  if (action.kind !== 'ConditionCheck') await restore(dynalite, action, prior);
+}
+
+/** The item a failed condition was judged on (untouched: the action changed nothing), when it is asked for. */
+async function failedImage(dynalite: DynaliteCalls, action: Prepared): Promise<AttributeMap | undefined> {
+  if (action.params.ReturnValuesOnConditionCheckFailure !== 'ALL_OLD') return undefined;
+  return priorImage(dynalite, action);
 }
 
 async function withKey(dynalite: DynaliteCalls, action: Action): Promise<Prepared> {
@@ -120,7 +143,7 @@ async function priorImage(dynalite: DynaliteCalls, action: Prepared): Promise<At
 }
 
 function apply(dynalite: DynaliteCalls, action: Prepared): Promise<DynaliteAnswer> {
-  const params: Record<string, unknown> = { TableName: action.tableName };
+  const params: Record<string, unknown> = { TableName: action.tableName, ReturnValues: 'ALL_OLD' };
   for (const field of FIELDS[action.kind]) {
     if (action.params[field] !== undefined) params[field] = action.params[field];
   }
@@ -130,20 +153,6 @@ function apply(dynalite: DynaliteCalls, action: Prepared): Promise<DynaliteAnswe
 async function restore(dynalite: DynaliteCalls, action: Prepared, prior: AttributeMap | undefined) {
   if (prior) await dynalite.ok('PutItem', { TableName: action.tableName, Item: prior });
   else await dynalite.ok('DeleteItem', { TableName: action.tableName, Key: action.key });
-}
-
-/**
- * An action after the failing one, on its untouched item: applied and undone, which checks its condition
- * exactly as written (its expression values may serve its update too, so the condition is not sent alone).
- */
-async function checkAlone(dynalite: DynaliteCalls, action: Prepared): Promise<{ Code: string }> {
-  if (action.params.ConditionExpression === undefined) return { Code: 'None' };
-  const prior = await priorImage(dynalite, action);
-  const answer = await apply(dynalite, action);
-  await restore(dynalite, action, prior);
-  if (isConditionalCheckFailed(answer)) return conditionFailed(action, prior);
-  if (answer.status !== 200) throw new DynaliteRefusal(OPERATION[action.kind], answer);
-  return { Code: 'None' };
 }
 
 function conditionFailed(action: Prepared, prior: AttributeMap | undefined) {

@@ -248,11 +248,16 @@ describe('the front over dynalite', () => {
   let direct: Server;
   let front: { endpoint: string; close(): Promise<void> };
   let directUrl: string;
+  const reached: string[] = [];
 
   beforeAll(async () => {
     direct = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     await new Promise<void>((resolve) => direct.listen(0, '127.0.0.1', () => resolve()));
     directUrl = `http://127.0.0.1:${(direct.address() as AddressInfo).port}`;
+    // Every call dynalite itself receives, by operation (the front's own calls included).
+    direct.prependListener('request', (req) => {
+      reached.push(String(req.headers['x-amz-target']).split('.')[1]);
+    });
     front = await startDynamoFront({ target: directUrl });
   });
   afterAll(async () => {
@@ -353,5 +358,49 @@ describe('the front over dynalite', () => {
       Key: { pk: { S: 'b' } },
     });
     expect(JSON.parse(read.body)).toEqual({});
+  });
+
+  it('applies a transaction in one call to dynalite per action (the prior image comes back with the write)', async () => {
+    const name = unique('calls');
+    await call(front.endpoint, 'DynamoDB_20120810.CreateTable', {
+      TableName: name,
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    });
+    const settle = (marker: string) =>
+      call(front.endpoint, 'DynamoDB_20120810.TransactWriteItems', {
+        TransactItems: [
+          {
+            Put: {
+              TableName: name,
+              Item: { pk: { S: marker } },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+          {
+            Update: {
+              TableName: name,
+              Key: { pk: { S: 'run' } },
+              UpdateExpression: 'ADD n :one',
+              ExpressionAttributeValues: { ':one': { N: '1' } },
+            },
+          },
+        ],
+      });
+    // The first one also learns the table's key schema (DescribeTable, once per table).
+    expect((await settle('m1')).status).toBe(200);
+    reached.length = 0;
+    expect((await settle('m2')).status).toBe(200);
+    expect([...reached].sort()).toEqual(['PutItem', 'UpdateItem']);
+    reached.length = 0;
+    // A repeated marker fails: the applied update is put back (one more call), nothing else is read.
+    expect((await settle('m2')).status).toBe(400);
+    expect([...reached].sort()).toEqual(['PutItem', 'PutItem', 'UpdateItem']);
+    const run = await call(directUrl, 'DynamoDB_20120810.GetItem', {
+      TableName: name,
+      Key: { pk: { S: 'run' } },
+    });
+    expect(JSON.parse(run.body).Item.n).toEqual({ N: '2' });
   });
 });
