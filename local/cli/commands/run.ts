@@ -14,10 +14,11 @@ import type { RunArgs } from '../args.js';
 import { ExitCodes, exitCodeFor } from '../exit-code.js';
 import { Interrupts } from '../interrupts.js';
 import type { CliIo } from '../io.js';
-import { type JobSource, openJobSource } from '../job-source.js';
+import type { JobSource } from '../job-source.js';
 import { LiveProgress } from '../live-progress.js';
 import { type CliBackend, openBackend, uploadManifest } from '../local-backend.js';
 import { ProgressDisplay, progressModeFor } from '../progress.js';
+import { openRunSource } from '../run-state.js';
 import { readSecrets } from '../secrets-flag.js';
 import { formatAbortSummary, formatSummary } from '../summary.js';
 import { withManifestLines } from '../task-lines.js';
@@ -31,7 +32,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
   // A report that cannot be written is found now, before anything runs, not after the job.
   for (const file of args.reports) await checkReportPath(file);
   const secrets = args.secrets === undefined ? undefined : await readSecrets(args.secrets);
-  const source = await openJobSource(args);
+  const { source, state } = await openRunSource(args);
   let backend: CliBackend | undefined;
   const signals = new Interrupts();
   try {
@@ -47,7 +48,12 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
         `Demo: ${source.demo.manifest.expected.submitted.toLocaleString('en-US')} tasks against a target server at ${source.demo.server.url} (varied latency, some 429s with Retry-After, some permanent failures, ${source.demo.manifest.expected.invalid} malformed lines).\n`,
       );
     }
-    backend = await openBackend({ endpoint: args.endpoint, listen: args.listen, log });
+    backend = await openBackend({
+      endpoint: args.endpoint,
+      listen: args.listen,
+      log,
+      ...(state ? { dynamoPath: state.dynamoPath } : {}),
+    });
     if (backend.info.edge) io.stderr.write(`[bounded-fanout] endpoint: ${backend.info.edge.url}\n`);
     if (secrets) backend.info.edge?.secretStore.load(secrets);
     const config = runConfigFor(base, backend, io);
