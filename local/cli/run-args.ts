@@ -82,7 +82,8 @@ export function parseRun(
       flag: '--secrets',
     });
   }
-  const { state, resume } = stateFlags(values, { manifest, retryFrom, endpoint });
+  const ledger = oneOf('--ledger', values.ledger, ['on', 'off'] as const, 'on') === 'on';
+  const { state, resume } = stateFlags(values, { manifest, retryFrom, endpoint, ledger });
   let demoTasks: number | undefined;
   if (values['demo-tasks'] !== undefined) demoTasks = integer('--demo-tasks', values['demo-tasks'], 1);
   else if (env[demoTasksEnv]) demoTasks = integer(demoTasksEnv, env[demoTasksEnv], 1);
@@ -96,7 +97,7 @@ export function parseRun(
     endpoint,
     listen,
     demoTasks,
-    ledger: oneOf('--ledger', values.ledger, ['on', 'off'] as const, 'on') === 'on',
+    ledger,
     secrets,
     ...(state !== undefined ? { state } : {}),
     resume,
@@ -108,7 +109,12 @@ export function parseRun(
 /** `--state DIR` and `--resume`: only on the embedded runtime; a resume takes its manifest from DIR. */
 function stateFlags(
   values: Values,
-  { manifest, retryFrom, endpoint }: { manifest?: string; retryFrom?: string; endpoint?: string },
+  {
+    manifest,
+    retryFrom,
+    endpoint,
+    ledger,
+  }: { manifest?: string; retryFrom?: string; endpoint?: string; ledger: boolean },
 ): { state?: string; resume: boolean } {
   const state = stringValue('--state', values.state);
   const resume = values.resume === true;
@@ -119,6 +125,12 @@ function stateFlags(
     throw new UsageError(
       "--state and --endpoint cannot be used together: --state keeps the embedded emulators' data",
       { flag: '--state' },
+    );
+  }
+  if (state !== undefined && !ledger) {
+    throw new UsageError(
+      '--state and --ledger off cannot be used together: a resumed run counts both processes from the job ledger',
+      { flag: '--ledger' },
     );
   }
   if (state !== undefined && !resume && manifest === undefined) {

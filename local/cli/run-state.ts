@@ -1,5 +1,7 @@
 // The run command's side of `--state DIR` / `--resume`: which manifest the run reads (a resume reads the one
 // its directory names, refused when it changed since), and the directory claimed for it.
+import { QueueJournal } from '../queue-journal.js';
+import type { RunLocalJobOptions } from '../run-local-job.js';
 import type { RunArgs } from './args.js';
 import { type JobSource, openJobSource } from './job-source.js';
 import { openStateDir, readStateMarker, type StateDir } from './state-dir.js';
@@ -32,4 +34,21 @@ export async function openRunSource(args: RunArgs): Promise<RunSource> {
     await source.close();
     throw error;
   }
+}
+
+/** runLocalJob's `state` option: the journal, and for a resume what the killed run left. */
+export function stateOption(state: StateDir): NonNullable<RunLocalJobOptions['state']> {
+  const journal = new QueueJournal(state.dir);
+  if (!state.resumed) return { journal };
+  const left = journal.read();
+  const status = (left.first?.result as { status?: string } | undefined)?.status;
+  // The orchestrator's result names the run and its counts; one that had not returned, or had handed on a
+  // continuation, left a manifest partly read: its reading position is not kept, so no resume is guessed at.
+  if (left.first === undefined || status === undefined || status === 'continued') {
+    throw new UsageError(
+      `--resume: the run in --state ${state.dir} was killed before its orchestrator had read the whole manifest (${status ?? 'no result'}): it cannot be resumed; start a new run in an empty directory`,
+      { flag: '--resume', value: state.dir },
+    );
+  }
+  return { journal, resume: { ...left, first: left.first } };
 }

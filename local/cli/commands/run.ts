@@ -18,7 +18,7 @@ import type { JobSource } from '../job-source.js';
 import { LiveProgress } from '../live-progress.js';
 import { type CliBackend, openBackend, uploadManifest } from '../local-backend.js';
 import { ProgressDisplay, progressModeFor } from '../progress.js';
-import { openRunSource } from '../run-state.js';
+import { openRunSource, stateOption } from '../run-state.js';
 import { readSecrets } from '../secrets-flag.js';
 import { formatAbortSummary, formatSummary } from '../summary.js';
 import { withManifestLines } from '../task-lines.js';
@@ -57,6 +57,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
     if (backend.info.edge) io.stderr.write(`[bounded-fanout] endpoint: ${backend.info.edge.url}\n`);
     if (secrets) backend.info.edge?.secretStore.load(secrets);
     const config = runConfigFor(base, backend, io);
+    const kept = state && stateOption(state);
     const uri =
       source.uri ?? (await uploadManifest(config, backend.info, source.file ?? '', source.objectName));
     const { live, display, sampler } = progressOf(config, source, io);
@@ -78,6 +79,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
           timeoutMs: RUN_TIMEOUT_MS,
           log,
           ledger: args.ledger,
+          ...(kept ? { state: kept } : {}),
         },
       );
     } finally {
@@ -91,7 +93,17 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
     }
     const timeline = finalTimeline(sampler.samples, local);
     display.finish(timeline[timeline.length - 1]);
-    const report = await reportOf({ local, config, timeline, source, args, startedAt, signals, live });
+    const report = await reportOf({
+      local,
+      config,
+      timeline,
+      source,
+      args,
+      startedAt,
+      signals,
+      live,
+      ...(state?.resumed ? { resumedFrom: state.marker.startedAt } : {}),
+    });
     // Each report on its own: one that fails keeps neither the others nor the summary from being written.
     const failed = await writeReports(args.reports, report);
     const written = args.reports.filter((file) => !failed.some((f) => f.file === file));
@@ -179,6 +191,7 @@ interface ReportParts {
   readonly startedAt: Date;
   readonly signals: Interrupts;
   readonly live: LiveProgress;
+  readonly resumedFrom?: string;
 }
 
 /** The run's report: what the runtime counted, the timeline, the demo target's own counts, manifest lines. */
@@ -191,6 +204,7 @@ async function reportOf({
   startedAt,
   signals,
   live,
+  resumedFrom,
 }: ReportParts): Promise<RunReport> {
   const target = source.demo?.server.stats();
   const assembled = assembleReport({
@@ -201,6 +215,7 @@ async function reportOf({
     ...(source.manifestFile ? { manifestFile: source.manifestFile } : {}),
     ...(source.manifestSha256 ? { manifestSha256: source.manifestSha256 } : {}),
     startedAt,
+    ...(resumedFrom ? { resumedFrom } : {}),
     interrupted: signals.stopSignal.aborted,
     inlineInFlightSource: live.inlineSource,
     // Every attempt's response time as the functions saw it (local/http-observer.ts).
