@@ -81,6 +81,8 @@ describe('bounded-fanout run --state DIR, killed with SIGKILL, then --resume', (
     for (let i = 0; i < TASKS; i += 1) {
       lines.push(JSON.stringify({ id: `t${i}`, url: `${server.url}/t${i}`, mode: 'queue' }));
     }
+    // One malformed task: counted invalid once, by the first process's orchestrator.
+    lines.push(JSON.stringify({ id: 'bad', url: 'not a url' }));
     await writeFile(manifest, `${lines.join('\n')}\n`);
     const state = join(dir, 'state');
     const flags = ['--allow-host', '127.0.0.1', '--format', 'json', '--listen', '127.0.0.1:0'];
@@ -107,14 +109,14 @@ describe('bounded-fanout run --state DIR, killed with SIGKILL, then --resume', (
     if (!resumed.stdout.startsWith('{'))
       throw new Error(`no report (exit ${resumed.code}): ${resumed.stderr}`);
     const report = JSON.parse(resumed.stdout) as RunReport;
-    expect(resumed.code).toBe(0);
+    expect(resumed.code).toBe(1);
     expect({
       submitted: report.submitted,
       succeeded: report.succeeded,
       deadLettered: report.deadLettered,
       invalid: report.invalid,
       unfinished: report.unfinished ?? 0,
-    }).toEqual({ submitted: TASKS, succeeded: TASKS, deadLettered: 0, invalid: 0, unfinished: 0 });
+    }).toEqual({ submitted: TASKS + 1, succeeded: TASKS, deadLettered: 0, invalid: 1, unfinished: 0 });
     const after = perId();
     // Every task was requested; none that had succeeded before the kill was requested again. Only tasks in
     // flight at the kill (requested, not completed: at most the 2 x 2 concurrency) were requested twice.
