@@ -30,9 +30,12 @@ afterAll(async () => {
 });
 
 /** Requests the server answered per task id (a 200 is the only answer it gives). */
-function perId(): Map<string, number> {
+function perId(prefix = 't'): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const r of server.requests) counts.set(r.path.slice(1), (counts.get(r.path.slice(1)) ?? 0) + 1);
+  for (const r of server.requests) {
+    const id = r.path.slice(1);
+    if (id.startsWith(prefix)) counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
   return counts;
 }
 
@@ -133,5 +136,49 @@ describe('bounded-fanout run --state DIR, killed with SIGKILL, then --resume', (
     expect(report.resumed?.tasks).toBeGreaterThan(0);
     // Put back: the unsettled messages, so at most the unsucceeded tasks and the 10 in flight at the kill.
     expect(report.resumed?.tasks).toBeLessThanOrEqual(TASKS - succeeded.size + 10);
+  }, 120_000);
+
+  it('in off mode ends every task once in the counts; only tasks put back at the kill ran twice', async () => {
+    const manifest = join(dir, 'off.ndjson');
+    const lines = [JSON.stringify({ jobId: 'kill-resume-off' })];
+    for (let i = 0; i < TASKS; i += 1) {
+      lines.push(JSON.stringify({ id: `o${i}`, url: `${server.url}/o${i}`, mode: 'queue' }));
+    }
+    await writeFile(manifest, `${lines.join('\n')}\n`);
+    const state = join(dir, 'state-off');
+    const flags = ['--allow-host', '127.0.0.1', '--format', 'json', '--listen', '127.0.0.1:0'];
+    const limits = [
+      ...['--worker-concurrency', '2', '--per-invocation-concurrency', '2', '--idempotency', 'off'],
+      ...['--tasks-per-message', '5', '--batch-size', '1'],
+    ];
+    const first = startCli(['run', '--state', state, '--manifest', manifest, ...flags, ...limits]);
+    await until(() => perId('o').size >= TASKS / 3, 'a third of the tasks');
+    first.child.kill('SIGKILL');
+    expect((await first.done).signal).toBe('SIGKILL');
+    const before = perId('o');
+    expect(before.size).toBeLessThan(TASKS);
+
+    const resumed = await runCli(['run', '--state', state, '--resume', ...flags, ...limits]);
+    if (!resumed.stdout.startsWith('{'))
+      throw new Error(`no report (exit ${resumed.code}): ${resumed.stderr}`);
+    const report = JSON.parse(resumed.stdout) as RunReport;
+    expect(resumed.code).toBe(0);
+    expect([
+      report.submitted,
+      report.succeeded,
+      report.deadLettered,
+      report.invalid,
+      report.unfinished ?? 0,
+    ]).toEqual([TASKS, TASKS, 0, 0, 0]);
+    const after = perId('o');
+    expect(after.size).toBe(TASKS);
+    // Ran twice: only tasks requested before the kill, in the messages in flight then (at most 2 of 5 tasks),
+    // and no more than the report says could have.
+    const twice = [...after].filter(([, n]) => n > 1).map(([id]) => id);
+    expect(twice.every((id) => before.has(id))).toBe(true);
+    expect(twice.length).toBeLessThanOrEqual(10);
+    expect(twice.length).toBeLessThanOrEqual(report.resumed?.tasks ?? 0);
+    expect([...after.values()].every((n) => n <= 2)).toBe(true);
+    expect(report.resumed?.idempotency).toBe('off');
   }, 120_000);
 });
