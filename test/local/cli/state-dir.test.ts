@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStateDir, STATE_MARKER } from '../../../local/cli/state-dir.js';
+import { formatSummary } from '../../../local/cli/summary.js';
+import { fixtureReport } from '../report/fixture.js';
 import { runCli } from './cli-process.js';
 
 let dir: string;
@@ -70,5 +72,18 @@ describe('bounded-fanout run: --state and --resume combinations', () => {
     const result = await runCli(['run', ...flags]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(message);
+  });
+});
+
+describe('formatSummary of a resumed run', () => {
+  it('says the counts cover both processes and how many tasks could have run twice', () => {
+    const resumed = { startedAt: '2026-12-06T01:00:00.000Z', messages: 3, tasks: 15, inProgressCleared: 4 };
+    const off = formatSummary(fixtureReport({ resumed: { ...resumed, idempotency: 'off' } }));
+    expect(off).toContain(
+      'Resumed the run started 2026-12-06T01:00:00.000Z (the counts cover both processes): 15 task(s) in flight or queued at the kill were put back and could have run twice.',
+    );
+    const task = formatSummary(fixtureReport({ resumed: { ...resumed, idempotency: 'task' } }));
+    expect(task).toContain('could have run twice (none that had completed did: task idempotency).');
+    expect(formatSummary(fixtureReport())).not.toContain('Resumed');
   });
 });
