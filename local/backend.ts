@@ -46,6 +46,8 @@ export interface StartBackendOptions {
    * port, serves EventBridge only.
    */
   readonly edge?: { readonly listen?: ListenAddress };
+  /** The embedded emulators' DynamoDB store on disk (`run --state DIR`); ignored for LocalStack. */
+  readonly dynamoPath?: string;
 }
 
 export async function startBackend({
@@ -54,6 +56,7 @@ export async function startBackend({
   env = process.env,
   log = (line) => console.log(line),
   edge,
+  dynamoPath,
 }: StartBackendOptions = {}): Promise<Backend> {
   const wanted = kind ?? (env[BACKEND_ENV] as BackendKind | undefined) ?? BackendKinds.AUTO;
   if (!Object.values(BackendKinds).includes(wanted)) {
@@ -70,7 +73,7 @@ export async function startBackend({
   }
   const backend = probe?.runtime
     ? await startLocalStack(probe.runtime.dockerHost, region, env)
-    : await startEmbedded(region, probe, edge);
+    : await startEmbedded(region, probe, edge, dynamoPath);
   log(`[bounded-fanout] backend: ${backend.description}`);
   return backend;
 }
@@ -79,8 +82,9 @@ async function startEmbedded(
   region: string,
   probe: ProbeResult | undefined,
   oneEndpoint: StartBackendOptions['edge'],
+  dynamoPath?: string,
 ): Promise<Backend> {
-  const emulators = await startEmulators({ region });
+  const emulators = await startEmulators({ region, dynamoPath });
   let edge: Edge;
   try {
     edge = await Edge.start({

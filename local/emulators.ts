@@ -23,6 +23,8 @@ export interface Emulators {
 
 export interface EmulatorOptions {
   readonly region?: string;
+  /** dynalite's LevelDB store on disk (`run --state DIR`); in memory without it. */
+  readonly dynamoPath?: string;
 }
 
 // fauxqs names its queues `http://sqs.<region>.<host>:<port>/<account>/<name>` (host "localhost" by default),
@@ -32,13 +34,21 @@ export interface EmulatorOptions {
 // is a user name no one reads). The queue URL stays an exact key of fauxqs's store, so nothing is rewritten.
 const QUEUE_URL_HOST = 'local@127.0.0.1';
 
-export async function startEmulators({ region = 'us-east-1' }: EmulatorOptions = {}): Promise<Emulators> {
+export async function startEmulators({
+  region = 'us-east-1',
+  dynamoPath,
+}: EmulatorOptions = {}): Promise<Emulators> {
   const fauxqs = await startFauxqs({ port: 0, logger: false, defaultRegion: region, host: QUEUE_URL_HOST });
   let dynamo: Server | undefined;
   let front: DynamoFront;
   try {
     // Tables become ACTIVE at once: nothing here waits on a table state machine.
-    const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }) as Server;
+    const server = dynalite({
+      createTableMs: 0,
+      deleteTableMs: 0,
+      updateTableMs: 0,
+      ...(dynamoPath ? { path: dynamoPath } : {}),
+    }) as Server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());

@@ -1,5 +1,6 @@
 // What a local job's report holds (LocalJobReport) and what it is built from (ReportInputs): the shapes shared by
 // local/job-report.ts, which builds it, and the CLI and the report writers, which read it.
+
 import type { FanoutConfig } from '../lib/config.js';
 import type { JobSummary, StopReason } from '../lib/fanout/summary.js';
 import type { RunReason, RunRecord, RunStatus } from '../lib/ledger/run-record.js';
@@ -12,6 +13,7 @@ import type { ManifestTail } from './manifest-tail.js';
 import type { PollerStats } from './poller.js';
 import type { LatencyHistogramData } from './report/types.js';
 import type { LocalResources } from './resources.js';
+import type { ResumeCounts } from './run-resume.js';
 import type { TaskLedger } from './task-ledger.js';
 
 export type FinalResult =
@@ -57,6 +59,11 @@ export const UnfinishedReasons = {
 export interface LocalJobReport {
   readonly jobId: string;
   readonly runId?: string;
+  /**
+   * A resumed run (`run --state DIR --resume`): the killed process's open messages put back, whose tasks (in
+   * flight or queued at the kill) may run a second time unless idempotency finds them completed.
+   */
+  readonly resumed?: ResumeCounts;
   /**
    * The job ledger's status of the run once it ended (succeeded, partial, failed, cancelled, skipped);
    * otherwise the local runtime's: `stopped` (stopped before the orchestrator read the whole manifest),

@@ -4,6 +4,7 @@ import type { BackendInfo, BackendKind } from './backend.js';
 import type { LogSink } from './function-logs.js';
 import type { LocalProgress } from './job-sampler.js';
 import type { LambdaHandler } from './local-function.js';
+import type { JournalState, QueueJournal } from './queue-journal.js';
 
 // The options of runLocalJob (local/run-local-job.ts): what a local run may be given, and the faults a test
 // may inject.
@@ -56,4 +57,14 @@ export interface RunLocalJobOptions {
    * counts come from the runtime's own observations (bench/pipeline.ts measures the ledger's cost with it).
    */
   readonly ledger?: boolean;
+  /**
+   * `run --state DIR`: the work queue's journal on disk; with `resume`, what the killed run left (its
+   * orchestrator's result and its open messages), put back instead of invoking the orchestrator again.
+   */
+  readonly state?: { readonly journal: QueueJournal; readonly resume?: ResumeFrom };
+}
+
+/** A killed run to finish: its orchestrator had returned (the journal holds its result). */
+export interface ResumeFrom extends JournalState {
+  readonly first: NonNullable<JournalState['first']>;
 }

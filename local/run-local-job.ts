@@ -29,6 +29,7 @@ import { QueueBacklog } from './queue-backlog.js';
 import { createResources, sqsClient } from './resources.js';
 import type { RunLocalJobOptions } from './run-local-job-options.js';
 import { readRunRecord } from './run-record.js';
+import { putBack } from './run-resume.js';
 import { cutOffWhen, listen, manifestTail } from './run-stop.js';
 import { TaskLedger } from './task-ledger.js';
 
@@ -63,8 +64,17 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
       { options, started, config, names, maxQueuedTasks, backend, logs },
       cleanups,
     );
+    const resume = options.state?.resume;
+    // A resume puts the killed run's open messages back before any poller receives.
+    const resumed =
+      resume &&
+      (await putBack(
+        { ...run, queueUrl: run.resources.queueUrl, idempotencyTable: run.resources.idempotencyTable },
+        resume.open,
+      ));
     const driven = startDriving(run, cleanups);
-    return await runAndReport(run, driven, jobEvent);
+    const report = await runAndReport(run, driven, jobEvent);
+    return resumed ? { ...report, resumed } : report;
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup();
     // The invocations let go of by a cut-off still use the emulators (dynalite throws on a closed database):
@@ -102,7 +112,7 @@ async function startMachinery(setup: RunSetup, cleanups: (() => unknown)[]) {
   });
   const observer = new HttpObserver().start();
   cleanups.push(() => observer.stop());
-  const ledger = new TaskLedger(resources.queueUrl);
+  const ledger = new TaskLedger(resources.queueUrl, options.state?.journal);
   const functions = buildFunctions(config, options, backlog, observer, ledger);
   const stopping = () => options.signal?.aborted === true;
   const cut = cutOffWhen(options.cutOff);
@@ -177,7 +187,8 @@ async function runAndReport(
   // The schedule's invocation. Continuations arrive through the Invoke endpoint as Event invocations.
   // Even a cut-off waits for the orchestrator: its counts are known only when it returns, and once stopping
   // it reads no further, so only its tasks already running remain (a third Ctrl-C in the CLI does not wait).
-  const first = await invokeFirst(functions.orchestrator, jobEvent);
+  const first = options.state?.resume?.first ?? (await invokeFirst(functions.orchestrator, jobEvent));
+  if (!options.state?.resume) options.state?.journal.orchestrator(first);
   const interrupted = await drain({
     options,
     started,

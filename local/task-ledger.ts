@@ -27,13 +27,21 @@ export interface OpenTask {
   readonly attempt: number;
 }
 
+/** Where the ledger's changes are kept on disk (`run --state DIR`: local/queue-journal.ts). */
+export interface LedgerJournal {
+  sent(messageId: string, body: string): void;
+  settled(messageIds: readonly string[]): void;
+}
+
 export class TaskLedger {
   readonly #queueUrl: string;
   readonly #open = new Map<string, string>();
+  readonly #journal: LedgerJournal | undefined;
   #frozen = false;
 
-  constructor(queueUrl: string) {
+  constructor(queueUrl: string, journal?: LedgerJournal) {
     this.#queueUrl = queueUrl;
+    this.#journal = journal;
   }
 
   /** Messages sent to the work queue and not settled. */
@@ -58,7 +66,14 @@ export class TaskLedger {
   /** The poller's word that these messages are done with (their tasks succeeded, were retried or dead-lettered). */
   settled(messageIds: Iterable<string>): void {
     if (this.#frozen) return;
-    for (const id of messageIds) this.#open.delete(id);
+    const ids = [...messageIds];
+    for (const id of ids) this.#open.delete(id);
+    this.#journal?.settled(ids);
+  }
+
+  /** A message the runtime itself sent to the work queue (a resume's re-send of a killed run's open one). */
+  resent(messageId: string, body: string): void {
+    this.#record(messageId, body);
   }
 
   /**
@@ -92,13 +107,18 @@ export class TaskLedger {
   #sent(input: SendInput, output: SendOutput): void {
     if (this.#frozen) return;
     if (input.MessageBody !== undefined && output.MessageId) {
-      this.#open.set(output.MessageId, input.MessageBody);
+      this.#record(output.MessageId, input.MessageBody);
       return;
     }
     const bodies = new Map((input.Entries ?? []).map((e) => [e.Id, e.MessageBody]));
     for (const ok of output.Successful ?? []) {
       const body = bodies.get(ok.Id);
-      if (ok.MessageId && body !== undefined) this.#open.set(ok.MessageId, body);
+      if (ok.MessageId && body !== undefined) this.#record(ok.MessageId, body);
     }
+  }
+
+  #record(messageId: string, body: string): void {
+    this.#open.set(messageId, body);
+    this.#journal?.sent(messageId, body);
   }
 }

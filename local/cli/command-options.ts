@@ -37,6 +37,8 @@ export const commandOptions = {
     'demo-tasks': { type: 'string' },
     ledger: { type: 'string' },
     secrets: { type: 'string' },
+    state: { type: 'string' },
+    resume: { type: 'boolean' },
     ...listenOptions,
   },
   plan: {

@@ -64,6 +64,9 @@ Options:
   --secrets FILE                  values for the tasks' secret references: a JSON object of names (secret
                                   names or ARNs, parameter names) to strings, served by the local endpoint
                                   as Secrets Manager and Parameter Store; { "env": NAME } reads the variable
+  --state DIR                     keep the run's data on disk in DIR (an empty or new directory): the job
+                                  ledger, the idempotency records and a journal of the queue
+  --resume                        with --state DIR: finish the run kept there after its process was killed
 ${listen}
 ${common}
 

@@ -33,12 +33,15 @@ export async function openBackend({
   region,
   log,
   listen,
+  dynamoPath,
 }: {
   endpoint?: string;
   region?: string;
   log: (line: string) => void;
   /** Where the runtime's one endpoint listens (no --endpoint): default 127.0.0.1:4566 when free. */
   listen?: ListenAddress;
+  /** `run --state DIR`: dynalite keeps its tables there. */
+  dynamoPath?: string;
 }): Promise<CliBackend> {
   if (endpoint !== undefined) {
     const serve = await probeServe(endpoint);
@@ -56,6 +59,7 @@ export async function openBackend({
     region,
     log,
     edge: { listen },
+    dynamoPath,
   });
   return { info: backend, stop: () => backend.stop() };
 }

@@ -28,6 +28,10 @@ export interface RunArgs extends Common {
   readonly ledger: boolean;
   /** `--secrets FILE`: values the local endpoint serves for secret references (local/secret-store.ts). */
   readonly secrets?: string;
+  /** `--state DIR`: keep the run's data on disk there (local/cli/state-dir.ts). */
+  readonly state?: string;
+  /** `--resume`: finish the run kept in --state DIR after the process running it was killed. */
+  readonly resume: boolean;
   /** The shared config with the flags applied (not yet checked as a whole). */
   readonly config: FanoutConfig;
   readonly overrides: Partial<FanoutConfig>;
@@ -78,6 +82,8 @@ export function parseRun(
       flag: '--secrets',
     });
   }
+  const ledger = oneOf('--ledger', values.ledger, ['on', 'off'] as const, 'on') === 'on';
+  const { state, resume } = stateFlags(values, { manifest, retryFrom, endpoint, ledger });
   let demoTasks: number | undefined;
   if (values['demo-tasks'] !== undefined) demoTasks = integer('--demo-tasks', values['demo-tasks'], 1);
   else if (env[demoTasksEnv]) demoTasks = integer(demoTasksEnv, env[demoTasksEnv], 1);
@@ -91,11 +97,55 @@ export function parseRun(
     endpoint,
     listen,
     demoTasks,
-    ledger: oneOf('--ledger', values.ledger, ['on', 'off'] as const, 'on') === 'on',
+    ledger,
     secrets,
+    ...(state !== undefined ? { state } : {}),
+    resume,
     overrides,
     config: applyOverrides(base, overrides),
   };
+}
+
+/** `--state DIR` and `--resume`: only on the embedded runtime; a resume takes its manifest from DIR. */
+function stateFlags(
+  values: Values,
+  {
+    manifest,
+    retryFrom,
+    endpoint,
+    ledger,
+  }: { manifest?: string; retryFrom?: string; endpoint?: string; ledger: boolean },
+): { state?: string; resume: boolean } {
+  const state = stringValue('--state', values.state);
+  const resume = values.resume === true;
+  if (resume && state === undefined) {
+    throw new UsageError('--resume needs --state DIR: it finishes the run kept there', { flag: '--resume' });
+  }
+  if (state !== undefined && endpoint !== undefined) {
+    throw new UsageError(
+      "--state and --endpoint cannot be used together: --state keeps the embedded emulators' data",
+      { flag: '--state' },
+    );
+  }
+  if (state !== undefined && !ledger) {
+    throw new UsageError(
+      '--state and --ledger off cannot be used together: a resumed run counts both processes from the job ledger',
+      { flag: '--ledger' },
+    );
+  }
+  if (state !== undefined && !resume && manifest === undefined) {
+    throw new UsageError(
+      '--state needs --manifest FILE: a resume reads the same manifest again (the demo and --retry-from are not kept)',
+      { flag: '--state' },
+    );
+  }
+  if (resume && (manifest !== undefined || retryFrom !== undefined)) {
+    throw new UsageError(
+      `--resume and ${manifest !== undefined ? '--manifest' : '--retry-from'} cannot be used together: the resume runs the manifest kept in --state DIR`,
+      { flag: '--resume' },
+    );
+  }
+  return { ...(state !== undefined ? { state } : {}), resume };
 }
 
 export function parseServe(values: Values, common: Common, base: FanoutConfig): ServeArgs {

@@ -35,6 +35,12 @@ export function formatSummary(
         ? `Job ${report.jobId} FAILED after ${seconds} s (${runtime.reason ?? 'error'}): ${oneLine(runtime.error)}`
         : `Job ${report.jobId} finished in ${seconds} s (${n(rate)} tasks/s).`,
   );
+  if (report.resumed) {
+    const { tasks, startedAt, idempotency } = report.resumed;
+    out.push(
+      `Resumed the run started ${startedAt} (the counts cover both processes): ${n(tasks)} task(s) in flight or queued at the kill were put back and could have run twice${idempotency === 'task' ? ' (none that had completed did: task idempotency)' : ''}.`,
+    );
+  }
   if (report.cutOff)
     out.push('Cut off: tasks running then count as unfinished, even those whose requests had completed.');
   out.push('');

@@ -19,6 +19,8 @@ export interface AssembleInputs {
   readonly latencySource?: RunReport['latencySource'];
   readonly inlineInFlightSource?: RunReport['inlineInFlightSource'];
   readonly target?: RunReport['target'];
+  /** A resume's first process started then (ISO time): the report covers both processes. */
+  readonly resumedFrom?: string;
   /** Ctrl-C stopped the run (the runtime's own `interrupted` also counts). */
   readonly interrupted?: boolean;
 }
@@ -95,6 +97,9 @@ export function assembleReport(inputs: AssembleInputs): RunReport {
     // An interrupted run leaves tasks neither succeeded nor dead-lettered; they are counted, not hidden.
     ...(unfinished > 0 ? { unfinished } : {}),
     ...(local.cutOff ? { cutOff: true } : {}),
+    ...(local.resumed && inputs.resumedFrom
+      ? { resumed: { startedAt: inputs.resumedFrom, idempotency: config.idempotency, ...local.resumed } }
+      : {}),
     ...(inputs.target ? { target: inputs.target } : {}),
     startedAt: inputs.startedAt.toISOString(),
     runtime: {

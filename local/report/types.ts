@@ -137,6 +137,20 @@ export interface RunReport {
   /** A second Ctrl-C cut the run off: tasks running then are unfinished, and counted so. */
   readonly cutOff?: boolean;
   /**
+   * `run --state DIR --resume`: the run a killed process began, finished here. The counts are the whole run's
+   * (the job ledger's, kept in DIR); `tasks` were in flight or queued at the kill and were put back: at most
+   * they ran twice (in `task` idempotency mode none that had completed ran again). `startedAt` is the first
+   * process's start.
+   */
+  readonly resumed?: {
+    readonly startedAt: string;
+    /** The worker's idempotency mode: in `task` mode a task that had completed is found so, not sent again. */
+    readonly idempotency: string;
+    readonly messages: number;
+    readonly tasks: number;
+    readonly inProgressCleared: number;
+  };
+  /**
    * NDJSON file beside the JSON report (a name in the same folder) holding every dead-lettered and unfinished
    * task, one per line with `kind`, when there are more than the JSON file lists.
    */

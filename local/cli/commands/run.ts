@@ -14,10 +14,11 @@ import type { RunArgs } from '../args.js';
 import { ExitCodes, exitCodeFor } from '../exit-code.js';
 import { Interrupts } from '../interrupts.js';
 import type { CliIo } from '../io.js';
-import { type JobSource, openJobSource } from '../job-source.js';
+import type { JobSource } from '../job-source.js';
 import { LiveProgress } from '../live-progress.js';
 import { type CliBackend, openBackend, uploadManifest } from '../local-backend.js';
 import { ProgressDisplay, progressModeFor } from '../progress.js';
+import { openRunSource, stateOption } from '../run-state.js';
 import { readSecrets } from '../secrets-flag.js';
 import { formatAbortSummary, formatSummary } from '../summary.js';
 import { withManifestLines } from '../task-lines.js';
@@ -31,7 +32,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
   // A report that cannot be written is found now, before anything runs, not after the job.
   for (const file of args.reports) await checkReportPath(file);
   const secrets = args.secrets === undefined ? undefined : await readSecrets(args.secrets);
-  const source = await openJobSource(args);
+  const { source, state } = await openRunSource(args);
   let backend: CliBackend | undefined;
   const signals = new Interrupts();
   try {
@@ -47,10 +48,16 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
         `Demo: ${source.demo.manifest.expected.submitted.toLocaleString('en-US')} tasks against a target server at ${source.demo.server.url} (varied latency, some 429s with Retry-After, some permanent failures, ${source.demo.manifest.expected.invalid} malformed lines).\n`,
       );
     }
-    backend = await openBackend({ endpoint: args.endpoint, listen: args.listen, log });
+    backend = await openBackend({
+      endpoint: args.endpoint,
+      listen: args.listen,
+      log,
+      ...(state ? { dynamoPath: state.dynamoPath } : {}),
+    });
     if (backend.info.edge) io.stderr.write(`[bounded-fanout] endpoint: ${backend.info.edge.url}\n`);
     if (secrets) backend.info.edge?.secretStore.load(secrets);
     const config = runConfigFor(base, backend, io);
+    const kept = state && stateOption(state);
     const uri =
       source.uri ?? (await uploadManifest(config, backend.info, source.file ?? '', source.objectName));
     const { live, display, sampler } = progressOf(config, source, io);
@@ -72,6 +79,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
           timeoutMs: RUN_TIMEOUT_MS,
           log,
           ledger: args.ledger,
+          ...(kept ? { state: kept } : {}),
         },
       );
     } finally {
@@ -85,7 +93,17 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
     }
     const timeline = finalTimeline(sampler.samples, local);
     display.finish(timeline[timeline.length - 1]);
-    const report = await reportOf({ local, config, timeline, source, args, startedAt, signals, live });
+    const report = await reportOf({
+      local,
+      config,
+      timeline,
+      source,
+      args,
+      startedAt,
+      signals,
+      live,
+      ...(state?.resumed ? { resumedFrom: state.marker.startedAt } : {}),
+    });
     // Each report on its own: one that fails keeps neither the others nor the summary from being written.
     const failed = await writeReports(args.reports, report);
     const written = args.reports.filter((file) => !failed.some((f) => f.file === file));
@@ -173,6 +191,7 @@ interface ReportParts {
   readonly startedAt: Date;
   readonly signals: Interrupts;
   readonly live: LiveProgress;
+  readonly resumedFrom?: string;
 }
 
 /** The run's report: what the runtime counted, the timeline, the demo target's own counts, manifest lines. */
@@ -185,6 +204,7 @@ async function reportOf({
   startedAt,
   signals,
   live,
+  resumedFrom,
 }: ReportParts): Promise<RunReport> {
   const target = source.demo?.server.stats();
   const assembled = assembleReport({
@@ -195,6 +215,7 @@ async function reportOf({
     ...(source.manifestFile ? { manifestFile: source.manifestFile } : {}),
     ...(source.manifestSha256 ? { manifestSha256: source.manifestSha256 } : {}),
     startedAt,
+    ...(resumedFrom ? { resumedFrom } : {}),
     interrupted: signals.stopSignal.aborted,
     inlineInFlightSource: live.inlineSource,
     // Every attempt's response time as the functions saw it (local/http-observer.ts).

@@ -1,0 +1,54 @@
+// The run command's side of `--state DIR` / `--resume`: which manifest the run reads (a resume reads the one
+// its directory names, refused when it changed since), and the directory claimed for it.
+import { QueueJournal } from '../queue-journal.js';
+import type { RunLocalJobOptions } from '../run-local-job.js';
+import type { RunArgs } from './args.js';
+import { type JobSource, openJobSource } from './job-source.js';
+import { openStateDir, readStateMarker, type StateDir } from './state-dir.js';
+import { UsageError } from './usage-error.js';
+
+export interface RunSource {
+  readonly source: JobSource;
+  readonly state?: StateDir;
+}
+
+export async function openRunSource(args: RunArgs): Promise<RunSource> {
+  if (args.state === undefined) return { source: await openJobSource(args) };
+  const held = args.resume ? await readStateMarker(args.state) : undefined;
+  const source = await openJobSource(held ? { ...args, manifest: held.manifestFile ?? held.manifest } : args);
+  try {
+    if (held?.manifestSha256 !== undefined && held.manifestSha256 !== source.manifestSha256) {
+      throw new UsageError(
+        `--resume: the manifest ${held.manifest} changed since the run in --state ${args.state} started (SHA-256 ${held.manifestSha256}, now ${source.manifestSha256 ?? 'none'})`,
+        { flag: '--resume', value: args.state },
+      );
+    }
+    const state = await openStateDir(args.state, {
+      resume: args.resume,
+      manifest: source.label,
+      ...(source.manifestFile ? { manifestFile: source.manifestFile } : {}),
+      ...(source.manifestSha256 ? { manifestSha256: source.manifestSha256 } : {}),
+    });
+    return { source, state };
+  } catch (error) {
+    await source.close();
+    throw error;
+  }
+}
+
+/** runLocalJob's `state` option: the journal, and for a resume what the killed run left. */
+export function stateOption(state: StateDir): NonNullable<RunLocalJobOptions['state']> {
+  const journal = new QueueJournal(state.dir);
+  if (!state.resumed) return { journal };
+  const left = journal.read();
+  const status = (left.first?.result as { status?: string } | undefined)?.status;
+  // The orchestrator's result names the run and its counts; one that had not returned, or had handed on a
+  // continuation, left a manifest partly read: its reading position is not kept, so no resume is guessed at.
+  if (left.first === undefined || status === undefined || status === 'continued') {
+    throw new UsageError(
+      `--resume: the run in --state ${state.dir} was killed before its orchestrator had read the whole manifest (${status ?? 'no result'}): it cannot be resumed; start a new run in an empty directory`,
+      { flag: '--resume', value: state.dir },
+    );
+  }
+  return { journal, resume: { ...left, first: left.first } };
+}

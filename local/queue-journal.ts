@@ -1,0 +1,79 @@
+// The work queue's contents on disk for `run --state DIR` (fauxqs keeps its queues in memory only, so a killed
+// run's queue is rebuilt from here). The task ledger (local/task-ledger.ts) tells the journal every message
+// the functions sent to the work queue (its id and body) and every message the poller settled; what was sent
+// and not settled when the process died is what the resume sends again, body for body: the same message and
+// task idempotency keys, so a task whose record says it completed is not run again. The orchestrator's first
+// result is journaled too: the resume takes the run's job and run ids and its read counts from it.
+// Each line is appended with one write(2): it survives a kill -9 of this process (not a power cut: no fsync).
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const JOURNAL_FILE = 'queue.ndjson';
+
+/** The schedule's invocation of the orchestrator, as local/orchestrator-outcome.ts's invokeFirst gives it. */
+export interface FirstInvocation {
+  readonly requestId: string;
+  readonly result?: unknown;
+  readonly error?: string;
+}
+
+type Line =
+  | { readonly s: string; readonly b: string }
+  | { readonly d: readonly string[] }
+  | { readonly o: FirstInvocation };
+
+/** What a killed run left: its orchestrator's first result and the messages sent and never settled. */
+export interface JournalState {
+  readonly first?: FirstInvocation;
+  /** Bodies of the open messages, in the order they were sent. */
+  readonly open: readonly string[];
+}
+
+export class QueueJournal {
+  readonly #file: string;
+
+  constructor(dir: string) {
+    this.#file = join(dir, JOURNAL_FILE);
+  }
+
+  sent(messageId: string, body: string): void {
+    this.#append({ s: messageId, b: body });
+  }
+
+  settled(messageIds: readonly string[]): void {
+    if (messageIds.length > 0) this.#append({ d: messageIds });
+  }
+
+  orchestrator(first: FirstInvocation): void {
+    this.#append({ o: first });
+  }
+
+  /** Replays the journal: the open messages and the orchestrator's result. A torn last line is ignored. */
+  read(): JournalState {
+    if (!existsSync(this.#file)) return { open: [] };
+    const open = new Map<string, string>();
+    let first: FirstInvocation | undefined;
+    for (const text of readFileSync(this.#file, 'utf8').split('\n')) {
+      const line = parseLine(text);
+      if (line === undefined) continue;
+      if ('s' in line) open.set(line.s, line.b);
+      else if ('d' in line) for (const id of line.d) open.delete(id);
+      else first = line.o;
+    }
+    return { ...(first ? { first } : {}), open: [...open.values()] };
+  }
+
+  #append(line: Line): void {
+    appendFileSync(this.#file, `${JSON.stringify(line)}\n`);
+  }
+}
+
+function parseLine(text: string): Line | undefined {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text) as Line;
+  } catch {
+    // Only the last line can be torn (the process died inside its write): everything before it is whole.
+    return undefined;
+  }
+}

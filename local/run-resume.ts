@@ -1,0 +1,85 @@
+// A resumed run (`run --state DIR --resume`): before the poller starts, the killed process's leftovers are put
+// back. Its idempotency records still marked in progress are deleted (the process that held them is dead, and
+// they would keep its tasks from running until they expire), and the messages it had sent and not settled are
+// sent again to the fresh work queue, body for body: same keys, so what had completed is found completed.
+import { DeleteItemCommand, DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { idempotencyTableAttributes } from '../lib/config.js';
+import { parseTaskMessage } from '../lib/fanout/messages.js';
+import type { BackendInfo } from './backend.js';
+import { localCredentials } from './resources.js';
+import type { TaskLedger } from './task-ledger.js';
+
+/** What a resume put back: the tasks in flight or queued at the kill, which may run a second time. */
+export interface ResumeCounts {
+  readonly messages: number;
+  readonly tasks: number;
+  readonly inProgressCleared: number;
+}
+
+export async function putBack(
+  { backend, sqs, queueUrl, idempotencyTable, ledger }: PutBackTarget,
+  open: readonly string[],
+): Promise<ResumeCounts> {
+  const inProgressCleared = await clearInProgress(backend, idempotencyTable);
+  let tasks = 0;
+  for (const body of open) {
+    const parsed = parseTaskMessage(body);
+    if (parsed.ok) tasks += parsed.value.tasks.length;
+  }
+  for (let i = 0; i < open.length; i += 10) {
+    const batch = open.slice(i, i + 10);
+    const out = await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: batch.map((body, j) => ({ Id: String(j), MessageBody: body })),
+      }),
+    );
+    if (out.Failed?.length) {
+      throw new Error(
+        `the resume could not re-send ${out.Failed.length} message(s): ${out.Failed[0].Message}`,
+      );
+    }
+    for (const ok of out.Successful ?? []) ledger.resent(ok.MessageId ?? '', batch[Number(ok.Id)]);
+  }
+  return { messages: open.length, tasks, inProgressCleared };
+}
+
+interface PutBackTarget {
+  readonly backend: BackendInfo;
+  readonly sqs: SQSClient;
+  readonly queueUrl: string;
+  readonly idempotencyTable: string;
+  readonly ledger: TaskLedger;
+}
+
+/** Deletes the idempotency records left INPROGRESS (Powertools' status attribute) by the killed process. */
+async function clearInProgress(backend: BackendInfo, table: string): Promise<number> {
+  const db = new DynamoDBClient({
+    endpoint: backend.endpoints.dynamodb,
+    region: backend.region,
+    credentials: localCredentials,
+  });
+  const key = idempotencyTableAttributes.partitionKey;
+  let cleared = 0;
+  try {
+    const pages = paginateScan(
+      { client: db },
+      {
+        TableName: table,
+        FilterExpression: '#s = :p',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':p': { S: 'INPROGRESS' } },
+      },
+    );
+    for await (const page of pages) {
+      for (const item of page.Items ?? []) {
+        await db.send(new DeleteItemCommand({ TableName: table, Key: { [key]: item[key] } }));
+        cleared += 1;
+      }
+    }
+  } finally {
+    db.destroy();
+  }
+  return cleared;
+}
