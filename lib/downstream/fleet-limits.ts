@@ -14,13 +14,21 @@ export interface FleetLeaseWiring extends SharedHostEvents {
   readonly holder: string;
   /** The longest one request may hold its permit: the attempt timeout. */
   readonly maxHoldMs: number;
-  /** Lease life without renewal (default 30 s) and the clock skew allowed between processes (default 1 s). */
+  /**
+   * Lease life without renewal (default leaseTtlMs: 30 s, or longer when the attempt timeout needs it) and
+   * the clock skew allowed between processes (default 1 s).
+   */
   readonly ttlMs?: number;
   readonly skewMs?: number;
   /** Store calls slower than this fall back to the static share. Default 2 s. */
   readonly storeTimeoutMs?: number;
   /** Wall-clock epoch ms sent to the store. Default Date.now. */
   readonly wallNow?: () => number;
+}
+
+/** The default lease life: 30 s, or the least FleetLease accepts for this attempt timeout and skew. */
+export function leaseTtlMs(maxHoldMs: number, skewMs = 1_000): number {
+  return Math.max(30_000, 3 * (maxHoldMs + 2 * skewMs));
 }
 
 /** The SharedHost of every `shared: true` host with a maxConcurrency, keyed like the policy's hosts. */
@@ -39,6 +47,7 @@ export function sharedHosts(
       key,
       new SharedHost({
         ...wiring,
+        ttlMs: wiring.ttlMs ?? leaseTtlMs(wiring.maxHoldMs, wiring.skewMs),
         host: key,
         cap,
         clock,

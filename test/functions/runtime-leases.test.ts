@@ -6,6 +6,7 @@ import { startCapacityServer } from '../../bench/servers/capacity-server.js';
 import { leaseEvents } from '../../functions/lease-events.js';
 import { createContainerDownstream } from '../../functions/runtime.js';
 import { withDefaults } from '../../lib/config.js';
+import { leaseTtlMs } from '../../lib/downstream/fleet-limits.js';
 import { MemoryLeaseStore } from '../../lib/downstream/lease-store.js';
 import { createHttpAgents } from '../../lib/http/agents.js';
 
@@ -24,7 +25,12 @@ describe('createContainerDownstream with leases', () => {
         },
       });
       const store = new MemoryLeaseStore();
-      const policy = createContainerDownstream(config, { store, holder: 'c1', maxHoldMs: 5_000 });
+      // The default attempt timeout (10 s) needs a lease longer than the 30 s default: the wiring picks 36 s.
+      const policy = createContainerDownstream(config, {
+        store,
+        holder: 'c1',
+        maxHoldMs: config.requestTimeoutMs,
+      });
       const run = (origin: string) =>
         Promise.all(
           Array.from({ length: 90 }, (_, i) =>
@@ -39,6 +45,7 @@ describe('createContainerDownstream with leases', () => {
       expect(shared.peakActive).toBeGreaterThan(staticShare);
       expect(shared.peakActive).toBeLessThanOrEqual(30);
       expect(store.writes).toBeGreaterThan(0);
+      expect(leaseTtlMs(config.requestTimeoutMs)).toBe(36_000);
     } finally {
       await Promise.all([shared.close(), fixed.close()]);
     }
