@@ -3,18 +3,22 @@
 // clients on bounded sockets, the bounded HTTP agents and the downstream policy (this container's share of
 // each partner host's limits). AWS endpoints come from the standard AWS_ENDPOINT_URL* variables, read by
 // the SDK itself, so the same code runs on AWS, LocalStack and the local emulators.
+import { randomUUID } from 'node:crypto';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { type AwsClients, createAwsClients } from '../lib/aws/clients.js';
 import { JobLedgerTable } from '../lib/aws/job-ledger-table.js';
+import { LeaseTable } from '../lib/aws/lease-table.js';
 import { createSecretResolver } from '../lib/aws/secret-resolver.js';
 import { fromEnvironment } from '../lib/budget/config-environment.js';
 import { EnvVars, type FanoutConfig, IdempotencyModes } from '../lib/config.js';
 import { createDownstream, type DownstreamPolicy } from '../lib/downstream/downstream-policy.js';
+import type { FleetLeaseWiring } from '../lib/downstream/fleet-limits.js';
 import { fleetShare } from '../lib/downstream/host-limits.js';
 import { createHttpAgents, type HttpAgents } from '../lib/http/agents.js';
 import type { RunHttpTaskOptions } from '../lib/http/run-http-task.js';
 import type { SecretResolver } from '../lib/http/secret-ref.js';
 import type { JobLedger } from '../lib/ledger/job-ledger.js';
+import { leaseEvents } from './lease-events.js';
 
 export interface Wiring {
   readonly queueUrl?: string;
@@ -70,9 +74,21 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): FunctionRun
   // First: a missing or bad config, or a bad downstream entry, fails the container's start before any client
   // or socket is made.
   const config = fromEnvironment(env);
-  const downstream = createContainerDownstream(config);
+  createContainerDownstream(config);
   const wiring = wiringFromEnvironment(env);
   const aws = createAwsClients({ maxSockets: config.awsMaxSockets }, env);
+  // Shared hosts lease fleet-wide permits on the job table when it is wired; else each keeps its static share.
+  const downstream = createContainerDownstream(
+    config,
+    wiring.jobTable
+      ? {
+          store: new LeaseTable(aws.dynamodb, { tableName: wiring.jobTable }),
+          holder: `${env.AWS_LAMBDA_LOG_STREAM_NAME ?? 'local'}#${randomUUID()}`,
+          maxHoldMs: config.requestTimeoutMs,
+          ...leaseEvents(),
+        }
+      : undefined,
+  );
   const http = createHttpAgents(
     {
       maxSockets: config.maxSockets,
@@ -128,9 +144,12 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): FunctionRun
  * One policy per container, so each process of the fleet keeps its own share: a worker instance runs one
  * invocation at a time and its permits and token buckets carry over from one invocation to the next.
  */
-export function createContainerDownstream(config: FanoutConfig): DownstreamPolicy | undefined {
+export function createContainerDownstream(
+  config: FanoutConfig,
+  leases?: FleetLeaseWiring,
+): DownstreamPolicy | undefined {
   if (Object.keys(config.downstream ?? {}).length === 0) return undefined;
-  return createDownstream(config.downstream, { share: fleetShare(config) });
+  return createDownstream(config.downstream, { share: fleetShare(config), ...(leases ? { leases } : {}) });
 }
 
 /** The runtime of this container, made on first use (so importing a handler has no side effects). */

@@ -8,8 +8,10 @@ import type { HttpTask, HttpTaskResult } from '../http/http-task.js';
 import { parseRetryAfter } from '../http/retry.js';
 import { type RunHttpTaskOptions, runHttpTask } from '../http/run-http-task.js';
 import type { Release } from '../semaphore.js';
-import { AdaptiveLimit, type AdaptiveLimitOptions, type AdaptiveStats } from './adaptive-limit.js';
+import { AdaptiveLimit, type AdaptiveStats } from './adaptive-limit.js';
 import { assertClock, type Clock, systemClock } from './clock.js';
+import type { DownstreamOptions } from './downstream-options.js';
+import { SharedAdmissions, sharedHosts } from './fleet-limits.js';
 import {
   type HostLimits,
   type ResolvedHostLimits,
@@ -26,7 +28,9 @@ How a task goes through:
    host:port itself (unnamed hosts get `defaults`).
 2. KeyedLimiter admits it when the global cap and the host's cap (fixed, or the adaptive limit) have room
    and the gate says go: the host is not paused by a Retry-After and its token bucket has a token, which
-   the first attempt takes. A task held back holds no permit, so other hosts go on.
+   the first attempt takes. A task held back holds no permit, so other hosts go on. A `shared: true` host
+   (with a lease store) also needs a fleet lease permit, or static-share room while the store fails
+   (lib/downstream/shared-host.ts); its release gives that back too.
 3. runHttpTask runs it holding both permits, on the caller's dispatcher wrapped by an interceptor that
    reports every attempt (status, Retry-After, latency, timeout) to the host's adaptive limit; a change of
    limit reaches the KeyedLimiter at once.
@@ -37,22 +41,7 @@ How a task goes through:
    timeout after `sleep` returns, so time spent queued never times an attempt out.
 */
 
-export type AdaptiveTuning = Omit<AdaptiveLimitOptions, 'ceiling' | 'clock' | 'onChange'> & {
-  /** The adaptive ceiling of a host without maxConcurrency. Default 64. */
-  readonly ceiling?: number;
-};
-
-export interface DownstreamOptions {
-  /** Fraction of each host's limits this process may use, in (0, 1]. Default 1; fleetShare(config) in the cloud. */
-  readonly share?: number;
-  /** Tasks in flight at once across all hosts. Default Infinity (the socket caps bound it below). */
-  readonly global?: number;
-  /** Limits of hosts the map does not name. Default: none (no cap, no rate, not adaptive). */
-  readonly defaults?: HostLimits;
-  /** Tuning shared by every adaptive host. */
-  readonly adaptive?: AdaptiveTuning;
-  readonly clock?: Clock;
-}
+export type { AdaptiveTuning, DownstreamOptions } from './downstream-options.js';
 
 export interface HostStats {
   readonly key: string;
@@ -84,6 +73,8 @@ export class DownstreamPolicy {
   readonly #keyCache = new Map<string, string>();
   readonly #observed = new WeakMap<Dispatcher, Dispatcher>();
   readonly #clock: Clock;
+  /** The `shared: true` hosts on fleet-wide leases. */
+  readonly #shared: SharedAdmissions;
 
   constructor(downstream: Readonly<Record<string, HostLimits>> = {}, options: DownstreamOptions = {}) {
     const {
@@ -92,6 +83,7 @@ export class DownstreamPolicy {
       defaults,
       adaptive = {},
       clock = systemClock,
+      leases,
     } = options;
     validateDownstream(downstream);
     this.#clock = assertClock(clock);
@@ -101,16 +93,21 @@ export class DownstreamPolicy {
       this.#declared.set(host.toLowerCase(), limits);
     }
     this.#share = share;
+    this.#shared = new SharedAdmissions(
+      sharedHosts(this.#declared, this.#hosts, leases, this.#clock),
+      (key) => this.limiter.stats(key),
+    );
     this.#defaults = resolveHostLimits('*', defaults, share);
     const tuning = { ...adaptive, clock: this.#clock };
-    const makeAdaptive = (limits: ResolvedHostLimits) =>
+    // A shared host's AIMD limit bounds what this process asks the fleet for: its ceiling is the whole cap.
+    const makeAdaptive = (limits: ResolvedHostLimits, cap = limits.maxConcurrency) =>
       new AdaptiveLimit({
         ...tuning,
-        ceiling: Number.isFinite(limits.maxConcurrency) ? limits.maxConcurrency : (adaptive.ceiling ?? 64),
+        ceiling: Number.isFinite(cap) ? cap : (adaptive.ceiling ?? 64),
         onChange: (key, limit) => this.limiter.setLimit(key, limit),
       });
     for (const [host, limits] of this.#hosts)
-      if (limits.adaptive) this.#adaptive.set(host, makeAdaptive(limits));
+      if (limits.adaptive) this.#adaptive.set(host, makeAdaptive(limits, this.#shared.hosts.get(host)?.cap));
     if (this.#defaults.adaptive) this.#adaptive.set(UNNAMED, makeAdaptive(this.#defaults));
     this.rateLimiter = new RateLimiter({
       perSecond: (key) => this.limitsOf(key).maxRequestsPerSecond,
@@ -119,8 +116,16 @@ export class DownstreamPolicy {
     });
     this.limiter = new KeyedLimiter({
       global,
-      perKey: (key) => this.#adaptiveOf(key)?.limitOf(key) ?? this.limitsOf(key).maxConcurrency,
-      gate: (key) => this.#adaptiveOf(key)?.pausedFor(key) || this.rateLimiter.take(key),
+      perKey: (key) =>
+        this.#adaptiveOf(key)?.limitOf(key) ??
+        this.#shared.hosts.get(key)?.cap ??
+        this.limitsOf(key).maxConcurrency,
+      gate: (key) => {
+        const holdMs =
+          this.#adaptiveOf(key)?.pausedFor(key) || this.#shared.hold(key) || this.rateLimiter.take(key);
+        if (holdMs <= 0) this.#shared.start(key);
+        return holdMs;
+      },
       clock: this.#clock,
     });
   }
@@ -210,10 +215,15 @@ export class DownstreamPolicy {
     );
   }
 
+  /** Acquires the key's permits; a shared host's release also gives back its lease permit or static slot. */
+  async #acquire(key: string, signal: AbortSignal | undefined): Promise<Release> {
+    return this.#shared.wrap(key, await this.limiter.acquire(key, { signal }));
+  }
+
   async #runLimited(key: string, task: HttpTask, options: RunHttpTaskOptions): Promise<HttpTaskResult> {
     let release: Release;
     try {
-      release = await this.limiter.acquire(key, { signal: options.signal });
+      release = await this.#acquire(key, options.signal);
     } catch (error) {
       // Aborted while waiting for a permit: runHttpTask reports an aborted task without sending anything.
       if (options.signal?.aborted) return runHttpTask(task, options);
@@ -226,7 +236,7 @@ export class DownstreamPolicy {
       sleep: async (ms, signal) => {
         release();
         await sleep(ms, signal);
-        release = await this.limiter.acquire(key, { signal });
+        release = await this.#acquire(key, signal);
       },
     };
     try {

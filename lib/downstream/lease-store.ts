@@ -107,3 +107,32 @@ export class MemoryLeaseStore implements LeaseStore {
     }
   }
 }
+
+/**
+ * The fleet-wide token bucket of a host's rate: time cut in slices (of the caller's wall clock), each slice
+ * allowing `limit` requests across the fleet. A process takes tokens in blocks, one write per block.
+ */
+export interface RateStore {
+  /** Takes up to `tokens` of slice `slice`'s `limit` (as many as are left, maybe none); answers how many. */
+  takeTokens(request: {
+    readonly host: string;
+    readonly slice: number;
+    readonly tokens: number;
+    readonly limit: number;
+  }): Promise<number>;
+}
+
+/** The reference rate store, in this process's memory. */
+export class MemoryRateStore implements RateStore {
+  readonly #taken = new Map<string, number>();
+  writes = 0;
+
+  async takeTokens(r: { host: string; slice: number; tokens: number; limit: number }): Promise<number> {
+    const key = `${r.host}#${r.slice}`;
+    const taken = this.#taken.get(key) ?? 0;
+    const granted = Math.max(0, Math.min(r.tokens, r.limit - taken));
+    this.#taken.set(key, taken + granted);
+    this.writes++;
+    return granted;
+  }
+}
