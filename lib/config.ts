@@ -26,6 +26,8 @@ export interface DownstreamLimits {
   readonly maxConcurrency?: number;
   readonly maxRequestsPerSecond?: number;
   readonly adaptive?: boolean;
+  /** Leases shared by the fleet instead of a fixed share each (issue 17). */
+  readonly shared?: boolean;
 }
 
 export interface ScheduleConfig {
