@@ -37,6 +37,7 @@ export const commandOptions = {
     'demo-tasks': { type: 'string' },
     ledger: { type: 'string' },
     secrets: { type: 'string' },
+    downstream: { type: 'string' },
     ...listenOptions,
   },
   plan: {
@@ -46,6 +47,7 @@ export const commandOptions = {
     manifest: { type: 'string' },
     tasks: { type: 'string' },
     'latency-ms': { type: 'string' },
+    downstream: { type: 'string' },
     account: { type: 'boolean' },
     endpoint: { type: 'string' },
     region: { type: 'string' },
@@ -62,6 +64,7 @@ export const commandOptions = {
     idempotency: { type: 'string' },
     'allow-host': { type: 'string', multiple: true },
     secrets: { type: 'string' },
+    downstream: { type: 'string' },
     ...listenOptions,
   },
 } as const satisfies Record<string, Record<string, OptionSpec>>;
