@@ -39,7 +39,7 @@ afterAll(async () => {
 });
 
 /** The most requests open at once in the partner's log (a request ending as another starts is not counted twice). */
-export function peakHeld(log: readonly ServedRequest[]): number {
+function peakHeld(log: readonly ServedRequest[]): number {
   // At one instant: ends of earlier requests first, then starts, then the ends of requests answered at once
   // (a 429 that started and ended in that instant was held in it).
   const edges = log.flatMap((r) => [
