@@ -12,7 +12,8 @@
 // - every holder renews at a third of the lease's life (leaseTtlMs of requestTimeoutMs) while the job drains:
 //   3 x holders x drain / ttl writes;
 // - a host with a rate takes its fleet bucket's tokens a slice's worth (rateSliceTokens) per write;
-// - each write is one conditional transaction of 2 items (the lease and the host's counter) of under 1 KB.
+// - each lease call is one conditional transaction of 2 items (the lease and the host's counter) of under
+//   1 KB, after one consistent Query of the host's partition (1 read unit);
 // Left out: reclaims of expired leases (one write per container that died holding permits).
 import type { FanoutConfig } from '../config.js';
 import { leaseBlock, leaseTtlMs, rateSliceTokens } from '../downstream/shared-host-bound.js';
@@ -39,6 +40,8 @@ export interface LeaseCost {
   readonly rateWrites: number;
   readonly writes: number;
   readonly writeUnits: number;
+  /** One consistent read per lease call (renewals, takes and gives). */
+  readonly readUnits: number;
   readonly usd: number;
 }
 
@@ -70,7 +73,9 @@ export function leaseCost(
       : Math.ceil(job.tasks / rateSliceTokens(host.maxRequestsPerSecond));
   const writes = renewals + blockWrites + rateWrites;
   const writeUnits = writes * LEASE_WRITE_UNITS;
-  const usd = (writeUnits * awsPrices.dynamodb.usdPerMillionWriteUnits) / MILLION;
+  const readUnits = renewals + blockWrites;
+  const { usdPerMillionWriteUnits, usdPerMillionReadUnits } = awsPrices.dynamodb;
+  const usd = (writeUnits * usdPerMillionWriteUnits + readUnits * usdPerMillionReadUnits) / MILLION;
   return {
     host: host.host,
     holders,
@@ -82,6 +87,7 @@ export function leaseCost(
     rateWrites,
     writes,
     writeUnits,
+    readUnits,
     usd,
   };
 }

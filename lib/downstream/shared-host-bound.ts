@@ -29,10 +29,13 @@ export function leaseBlock(cap: number): number {
   return Math.max(1, Math.floor(cap / leaseDefaults.blockDivisor));
 }
 
-/** The fleet bucket's time slice: a counter per host per slice holds the slice's share of the rate. */
-export const RATE_SLICE_MS = 100;
+/**
+ * The fleet bucket's time slice: a counter per host per slice holds the slice's share of the rate (the
+ * DynamoDB rate store's default slice, lib/aws/rate-slices.ts).
+ */
+export const RATE_SLICE_MS = 1_000;
 
-/** Tokens one slice holds, and one take of them writes: a tenth of a second's worth of the rate, at least 1. */
+/** Tokens one slice holds, and the most one take of them writes: a slice's worth of the rate, at least 1. */
 export function rateSliceTokens(requestsPerSecond: number): number {
   return Math.max(1, Math.ceil((requestsPerSecond * RATE_SLICE_MS) / 1000));
 }

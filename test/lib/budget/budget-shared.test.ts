@@ -89,16 +89,16 @@ describe('planBudget with a shared host', () => {
       latencyMs: 100,
     });
     const [api] = plan.hosts;
-    // 30 at 100 ms = 300/s by concurrency, held to 20/s; a slice of 100 ms holds ceil(2) tokens: burst 4.
+    // 30 at 100 ms = 300/s by concurrency, held to 20/s; a slice of 1 s holds 20 tokens: two slices, 40.
     expect(api).toMatchObject({
       perProcessRequestsPerSecond: 20,
       worstCaseRequestsPerSecond: 20,
-      fleetBurst: 4,
+      fleetBurst: 40,
       rateLimited: true,
     });
-    expect(fleetRateBurst(1000)).toBe(200);
+    expect(fleetRateBurst(1000)).toBe(2000);
     expect(fleetRateBurst(0.5)).toBe(2);
-    // No warning about a burst above the rate: 4 is below one second's 20.
+    // The per-process warning (processes x a burst) does not apply: the lease lines state the fleet's burst.
     expect(plan.warnings.filter((w) => w.includes('quiet spell'))).toEqual([]);
   });
 
@@ -107,7 +107,8 @@ describe('planBudget with a shared host', () => {
     const [lease] = plan.cost.leases;
     // 1,000,000 x 100 ms / 30 at once = 3,333.3 s; 15 holders renew every 36 s / 3 = 12 s: 4,167 renewals.
     // 4,000 worker invocations of 250 tasks, each takes 2 permits in one block of floor(30 / 8) = 3 and gives
-    // them back: 8,000 writes. 12,167 writes x 4 units (2-item transactions) = 48,668 units x $0.625 / M.
+    // them back: 8,000 writes. 12,167 writes x 4 units (2-item transactions) = 48,668 units x $0.625 / M,
+    // and a consistent read before each: 12,167 read units x $0.125 / M.
     expect(lease).toMatchObject({
       host: 'api.example.com',
       holders: 15,
@@ -118,8 +119,9 @@ describe('planBudget with a shared host', () => {
       rateWrites: 0,
       writes: 12_167,
       writeUnits: 48_668,
+      readUnits: 12_167,
     });
-    expect(lease.usd).toBeCloseTo(0.0304175, 10);
+    expect(lease.usd).toBeCloseTo(0.031938375, 10);
     const base = planBudget(host({ maxConcurrency: 30 }), { tasks: 1000, latencyMs: 100 });
     expect(base.cost.leases).toEqual([]);
     expect(plan.cost.usd).toBeCloseTo(base.cost.usd + lease.usd, 10);
@@ -148,7 +150,7 @@ describe('planBudget with a shared host', () => {
     });
     const table = formatBudgetTable(planBudget(config, { tasks: 1_000_000, latencyMs: 100 }));
     expect(table).toMatch(
-      /api\.example\.com\s+12\s+12\s+12\s+20\s+20\s+20\s+4\s+held by its rate, shared: leases/,
+      /api\.example\.com\s+12\s+12\s+12\s+20\s+20\s+20\s+40\s+held by its rate, shared: leases/,
     );
     expect(table).toMatch(/old\.example\.com\s+30\s+2\s+30\s+-\s+-\s+300\s+-\s+ok/);
     expect(table).toContain('each of 15 processes holds a host not shared to its share of the limits');
@@ -157,12 +159,12 @@ describe('planBudget with a shared host', () => {
         '  api.example.com (shared): leases across the fleet, 36 s each, renewed every third',
         '    at once: at most its cap, 12 (+0 in expiry races while wall clocks agree within 1 s and an attempt ends within requestTimeoutMs, 10 s)',
         '    lease store unreachable: each process falls back to floor(12 / 15) = 0 (it waits for the store); while only some have lost it, at most 12 + 14 x 0 = 12',
-        "    rate: one fleet bucket, slices of 100 ms: at most 20/s in the long run, 4 at once after a quiet spell (two slices' worth)",
+        "    rate: one fleet bucket, slices of 1000 ms: at most 20/s in the long run, 40 at once after a quiet spell (two slices' worth)",
       ].join('\n'),
     );
-    // 20/s at 100 ms: 2 at once, 2 holders for 50,000 s; 500,000 token takes of a slice's 2 tokens.
+    // 20/s at 100 ms: 2 at once, 2 holders for 50,000 s; 50,000 token takes of a slice's 20 tokens.
     expect(table).toMatch(
-      /Lease writes, api\.example\.com\s+2,065,336\s+4 units x \(8,334 renewals \(2 holders x 50,000 s \/ 12 s\) \+ 8,000 takes and gives \(blocks of 1\) \+ 500,000 token takes\)\s+1\.2908/,
+      /Lease writes, api\.example\.com\s+265,336\s+4 units x \(8,334 renewals \(2 holders x 50,000 s \/ 12 s\) \+ 8,000 takes and gives \(blocks of 1\) \+ 50,000 token takes\) \+ 16,334 reads\s+0\.1679$/m,
     );
     expect(table).toContain('Lease writes: per block of permits and per renewal, never per request');
     expect(formatBudgetTable(planBudget(configWith({}), { tasks: 1, latencyMs: 100 }))).not.toContain(
