@@ -5,6 +5,7 @@
 
 import { type FanoutConfig, type IdempotencyMode, IdempotencyModes } from '../config.js';
 import { defaultRetryOptions, type ResolvedRetryOptions } from '../http/retry.js';
+import { type LeaseCost, leaseCosts } from './budget-leases.js';
 import { type LedgerCost, ledgerCost } from './budget-ledger.js';
 import type { concurrencyOf } from './budget-rules.js';
 import type { BudgetProblem } from './budget-schema.js';
@@ -64,6 +65,11 @@ export interface CostPlan {
   readonly dynamodb: IdempotencyWrites & { readonly writeUnits: number; readonly usd: number };
   /** The job ledger (always on): its table's request units and the Run Finished events. */
   readonly ledger: LedgerCost;
+  /**
+   * The lease writes of each shared host, each as if every task went to it; the total counts the dearest one
+   * (the million tasks go to one host, not to each).
+   */
+  readonly leases: readonly LeaseCost[];
   readonly usd: number;
   /** The total in each idempotency mode (the ledger included). */
   readonly usdByIdempotency: Readonly<Record<IdempotencyMode, number>>;
@@ -193,7 +199,11 @@ export function drainTimes(c: FanoutConfig, o: Required<PlanBudgetOptions>): Bud
   };
 }
 
-export function costPerMillion(c: FanoutConfig, o: Required<PlanBudgetOptions>): CostPlan {
+export function costPerMillion(
+  c: FanoutConfig,
+  o: Required<PlanBudgetOptions>,
+  hosts: readonly HostPlan[] = [],
+): CostPlan {
   const { lambda, sqs, dynamodb } = awsPrices;
   const pack = packing(c, MILLION, o.bytesPerTask);
   const sqsUsd =
@@ -219,7 +229,9 @@ export function costPerMillion(c: FanoutConfig, o: Required<PlanBudgetOptions>):
     segments: orchestratorInvocations,
     workerBusySeconds: (workerInvocations * batch.ms) / 1000,
   });
-  const base = sqsUsd + requestsUsd + durationUsd + ledger.usd;
+  const leases = leaseCosts(c, hosts, workerInvocations, o.latencyMs);
+  const leasesUsd = Math.max(0, ...leases.map((lease) => lease.usd));
+  const base = sqsUsd + requestsUsd + durationUsd + ledger.usd + leasesUsd;
   const dynamoUsd = (mode: IdempotencyMode) => (writes(mode) * dynamodb.usdPerMillionWriteUnits) / MILLION;
   const usdByIdempotency = Object.fromEntries(
     Object.values(IdempotencyModes).map((mode) => [mode, base + dynamoUsd(mode)]),
@@ -248,6 +260,7 @@ export function costPerMillion(c: FanoutConfig, o: Required<PlanBudgetOptions>):
       usd: dynamoUsd(c.idempotency),
     },
     ledger,
+    leases,
     usd: usdByIdempotency[c.idempotency],
     usdByIdempotency,
   };

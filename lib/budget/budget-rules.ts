@@ -219,13 +219,17 @@ const rules: ReadonlyArray<{ readonly reads: readonly string[]; readonly check: 
         typeof c.downstream === 'object' && c.downstream !== null ? Object.entries(c.downstream) : [];
       return entries
         .filter(
-          ([, limits]) => Number.isInteger(limits?.maxConcurrency) && processes > limits.maxConcurrency!,
+          ([, limits]) =>
+            Number.isInteger(limits?.maxConcurrency) &&
+            processes > limits.maxConcurrency! &&
+            // A shared host is held by leases to its cap, whatever the process count (shared-host-bound.ts).
+            limits.shared !== true,
         )
         .map(([host, limits]) =>
           problem(
             `downstream${pathKey(host)}.maxConcurrency`,
             limits.maxConcurrency,
-            `is below ${formula} = ${processes} concurrent requests to ${host}: each process's share (${limits.maxConcurrency} / ${processes}) is raised to the minimum of 1; lower workerMaxConcurrency, invokeConcurrency or orchestratorReservedConcurrency, or raise maxConcurrency to ${processes}`,
+            `is below ${formula} = ${processes} concurrent requests to ${host}: each process's share (${limits.maxConcurrency} / ${processes}) is raised to the minimum of 1; lower workerMaxConcurrency, invokeConcurrency or orchestratorReservedConcurrency, or raise maxConcurrency to ${processes}, or declare it shared: true (leases across the fleet)`,
           ),
         );
     },

@@ -82,6 +82,7 @@ const downstreamLimits = z.strictObject(
       .finite('is not finite')
       .optional(),
     adaptive: z.boolean({ error: 'is not a boolean' }).optional(),
+    shared: z.boolean({ error: 'is not a boolean' }).optional(),
   },
   { error: 'is not an object' },
 );

@@ -5,6 +5,7 @@ import { RECORD_CACHE_SECONDS, RUN_WRITE_UNITS, SETTLE_WRITE_UNITS } from './bud
 import type { BudgetPlan } from './budget-plan.js';
 import { reservationLines } from './budget-reservations.js';
 import { formatProblem } from './budget-schema.js';
+import { leaseCostRows, leaseHostLines } from './lease-table.js';
 
 const count = (n: number) => Math.round(n).toLocaleString('en-US');
 const usd = (n: number) => n.toFixed(4);
@@ -118,6 +119,7 @@ function hostRows(plan: BudgetPlan): string[] {
       !h.withinConcurrency && 'OVER CONCURRENCY',
       h.rateLimited && 'held by its rate',
       h.adaptive && 'adaptive',
+      h.lease && 'shared: leases',
     ]
       .filter(Boolean)
       .join(', ') || 'ok',
@@ -125,7 +127,8 @@ function hostRows(plan: BudgetPlan): string[] {
   const processes = plan.hosts[0].processes;
   return [
     ...renderColumns([head, ...rows], [1, 2, 3, 4, 5, 6, 7]),
-    `each of ${processes} processes holds a host to its share of the limits: concurrency floor(max / ${processes}) (at least 1), rate max / ${processes}; req/s at ${count(plan.options.latencyMs)} ms a request`,
+    `each of ${processes} processes holds a host${plan.hosts.some((h) => h.lease) ? ' not shared' : ''} to its share of the limits: concurrency floor(max / ${processes}) (at least 1), rate max / ${processes}; req/s at ${count(plan.options.latencyMs)} ms a request`,
+    ...leaseHostLines(plan.config, plan.hosts),
   ];
 }
 
@@ -209,6 +212,7 @@ function costRows(plan: BudgetPlan): string[] {
     ],
     ['DynamoDB writes', count(dynamodb.writeUnits), writesDetail(plan), usd(dynamodb.usd)],
     ...ledgerRows(plan),
+    ...leaseCostRows(cost.leases, usd),
     ['total', '', '', usd(cost.usd)],
   ];
   const modes = Object.entries(cost.usdByIdempotency).map(([mode, total]) => `${mode} ${usd(total)}`);
@@ -217,6 +221,11 @@ function costRows(plan: BudgetPlan): string[] {
     `total by idempotency mode: ${modes.join(', ')}`,
     'DynamoDB: 2 writes per idempotency record; records per task (task), per message (task, message), per orchestrator segment (all)',
     'Job ledger (always on): a settle per message and per segment, never per task; reads strongly consistent',
+    ...(cost.leases.length > 0
+      ? [
+          'Lease writes: per block of permits and per renewal, never per request; each shared host as if every task went to it, the total counts the dearest',
+        ]
+      : []),
     'left out: free tiers, retries, the event source polling an idle queue, logs, S3, table storage and backups',
   ];
 }

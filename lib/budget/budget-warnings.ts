@@ -36,6 +36,8 @@ export function warningsOf(
     );
   }
   for (const host of hosts) {
+    // A shared host's burst is the fleet bucket's, stated with its lease lines (lib/budget/lease-table.ts).
+    if (host.lease !== undefined) continue;
     if (host.maxRequestsPerSecond === undefined || host.fleetBurst <= host.maxRequestsPerSecond) continue;
     const burst = host.fleetBurst / host.processes;
     warnings.push(

@@ -21,6 +21,7 @@ import { hostPlans } from './host-plans.js';
 import { awsPrices } from './prices.js';
 
 export { type FleetSize, fleetProcesses, UNRESERVED_ORCHESTRATORS } from '../fleet.js';
+export type { LeaseCost } from './budget-leases.js';
 export type { LedgerCost } from './budget-ledger.js';
 export type { BudgetPlan, CostPlan, DrainPlan, PlanBudgetOptions } from './budget-plan.js';
 export { defaultPlanOptions } from './budget-plan.js';
@@ -73,7 +74,7 @@ export function planBudget(config: FanoutConfig, options: PlanBudgetOptions): Bu
   const k = concurrencyOf(config);
   const hosts = hostPlans(config, opts.latencyMs, k);
   const batch = workerBatch(config, opts.latencyMs);
-  const cost = costPerMillion(config, opts);
+  const cost = costPerMillion(config, opts, hosts);
   return {
     config,
     options: opts,

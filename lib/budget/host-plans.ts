@@ -3,6 +3,7 @@
 
 import type { FanoutConfig } from '../config.js';
 import { fleetDownstreamBudget } from '../downstream/host-limits.js';
+import { type SharedHostBound, sharedHostBound } from '../downstream/shared-host-bound.js';
 import type { concurrencyOf } from './budget-rules.js';
 
 export interface HostPlan {
@@ -28,6 +29,9 @@ export interface HostPlan {
   readonly maxConcurrency?: number;
   readonly maxRequestsPerSecond?: number;
   readonly adaptive?: boolean;
+  readonly shared?: boolean;
+  /** `shared: true`: the lease figures (the cap, the fleet bucket, the fallback); the fields above follow them. */
+  readonly lease?: SharedHostBound;
   readonly withinConcurrency: boolean;
   /** The rate limiter, not concurrency x latency, is what holds the host's rate at the plan's latency. */
   readonly rateLimited: boolean;
@@ -41,6 +45,7 @@ export function hostPlans(
 ): HostPlan[] {
   return fleetDownstreamBudget(c).map((fleet): HostPlan => {
     const limits = c.downstream[fleet.host];
+    if (limits.shared === true) return sharedHostPlan(fleet.host, limits, latencyMs, k);
     const cap = fleet.perInstance.maxConcurrency;
     const worstCaseConcurrency =
       k.workers * Math.min(k.workerSocketsPerHost, cap) +
@@ -59,4 +64,35 @@ export function hostPlans(
       rateLimited: fleet.requestsPerSecond < byConcurrency,
     };
   });
+}
+
+/**
+ * A shared host: the fleet holds it on leases, so at worst it sees its cap (or every socket the fleet can open
+ * to it, when fewer), and the fleet's bucket holds it to its rate. One process may hold all of either.
+ */
+function sharedHostPlan(
+  host: string,
+  limits: FanoutConfig['downstream'][string],
+  latencyMs: number,
+  k: ReturnType<typeof concurrencyOf>,
+): HostPlan {
+  const lease = sharedHostBound(limits, k.processes);
+  const worstCaseConcurrency = Math.min(lease.concurrency, k.perHost);
+  const byConcurrency = (worstCaseConcurrency * 1000) / latencyMs;
+  return {
+    host,
+    processes: k.processes,
+    perProcessConcurrency: Math.min(
+      lease.concurrency,
+      Math.max(k.workerSocketsPerHost, k.orchestratorSocketsPerHost),
+    ),
+    worstCaseConcurrency,
+    perProcessRequestsPerSecond: lease.requestsPerSecond,
+    worstCaseRequestsPerSecond: Math.min(byConcurrency, lease.requestsPerSecond),
+    fleetBurst: lease.burst,
+    ...limits,
+    lease,
+    withinConcurrency: true,
+    rateLimited: lease.requestsPerSecond < byConcurrency,
+  };
 }

@@ -134,6 +134,8 @@ export function resolveHostLimits(
   }
   if (typeof adaptive !== 'boolean')
     throw new InvalidArgumentError(`${where}.adaptive`, adaptive, 'true or false');
+  if (limits.shared !== undefined && typeof limits.shared !== 'boolean')
+    throw new InvalidArgumentError(`${where}.shared`, limits.shared, 'true or false');
   const rate = maxRequestsPerSecond === undefined ? Infinity : maxRequestsPerSecond * share;
   return {
     maxConcurrency: maxConcurrency === undefined ? Infinity : Math.max(1, Math.floor(maxConcurrency * share)),

@@ -39,6 +39,7 @@ export const commandOptions = {
     secrets: { type: 'string' },
     state: { type: 'string' },
     resume: { type: 'boolean' },
+    downstream: { type: 'string' },
     ...listenOptions,
   },
   plan: {
@@ -48,6 +49,7 @@ export const commandOptions = {
     manifest: { type: 'string' },
     tasks: { type: 'string' },
     'latency-ms': { type: 'string' },
+    downstream: { type: 'string' },
     account: { type: 'boolean' },
     endpoint: { type: 'string' },
     region: { type: 'string' },
@@ -64,6 +66,7 @@ export const commandOptions = {
     idempotency: { type: 'string' },
     'allow-host': { type: 'string', multiple: true },
     secrets: { type: 'string' },
+    downstream: { type: 'string' },
     ...listenOptions,
   },
 } as const satisfies Record<string, Record<string, OptionSpec>>;

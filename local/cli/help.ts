@@ -24,6 +24,9 @@ const limits = `Limits (over cdk.json's context; each checked with the others by
   --batch-size N                  messages in one worker invocation's batch (default ${d.batchSize})
   --idempotency task|message|off  exactly-once per task (two DynamoDB writes each), per message, or off
                                   (default ${d.idempotency})
+  --downstream FILE.json          the hosts' limits for this run, replacing cdk.json's downstream: host ->
+                                  { maxConcurrency, maxRequestsPerSecond, adaptive, shared } (shared: leases
+                                  across the fleet, docs/downstream.md); run takes it without --endpoint only
   Every N is an integer >= 1. A reservation of 0 is refused: Lambda takes it as "throttle everything".`;
 
 const listen = `  --listen HOST:PORT              where the runtime's one endpoint listens: SQS, S3, DynamoDB, Lambda Invoke

@@ -2,6 +2,7 @@
 // the account's Lambda concurrency.
 import type { FanoutConfig } from '../../lib/config.js';
 import type { Common, Values } from './command-options.js';
+import { downstreamOverride } from './downstream-flag.js';
 import { endpointUrl, integer, manifestValue, stringValue } from './flag-values.js';
 import { limitOverrides } from './limit-flags.js';
 import { applyOverrides } from './shared-config.js';
@@ -19,7 +20,7 @@ export interface PlanArgs extends Common {
 }
 
 export function parsePlan(values: Values, common: Common, base: FanoutConfig): PlanArgs {
-  const overrides = limitOverrides(values);
+  const overrides = { ...limitOverrides(values), ...downstreamOverride(values.downstream) };
   const tasks = values.tasks === undefined ? undefined : integer('--tasks', values.tasks, 1);
   const manifest = manifestValue(values.manifest);
   if (tasks !== undefined && manifest !== undefined) {

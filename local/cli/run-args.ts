@@ -4,6 +4,7 @@ import type { FanoutConfig } from '../../lib/config.js';
 import type { ListenAddress } from '../edge-listen.js';
 import { reportFormatOf } from '../report/write.js';
 import type { Common, Values } from './command-options.js';
+import { downstreamOverride } from './downstream-flag.js';
 import { localEndpointUrl } from './endpoint-flag.js';
 import { hostOrCidr, integer, manifestValue, oneOf, stringValue } from './flag-values.js';
 import { limitOverrides } from './limit-flags.js';
@@ -84,10 +85,20 @@ export function parseRun(
   }
   const ledger = oneOf('--ledger', values.ledger, ['on', 'off'] as const, 'on') === 'on';
   const { state, resume } = stateFlags(values, { manifest, retryFrom, endpoint, ledger });
+  if (values.downstream !== undefined && endpoint !== undefined) {
+    throw new UsageError(
+      '--downstream and --endpoint cannot be used together: give --downstream to the serve, whose functions send the requests',
+      { flag: '--downstream' },
+    );
+  }
   let demoTasks: number | undefined;
   if (values['demo-tasks'] !== undefined) demoTasks = integer('--demo-tasks', values['demo-tasks'], 1);
   else if (env[demoTasksEnv]) demoTasks = integer(demoTasksEnv, env[demoTasksEnv], 1);
-  const overrides = { ...limitOverrides(values), ...(allowHosts.length ? { allowHosts } : {}) };
+  const overrides = {
+    ...limitOverrides(values),
+    ...(allowHosts.length ? { allowHosts } : {}),
+    ...downstreamOverride(values.downstream),
+  };
   return {
     command: 'run',
     ...common,
@@ -150,7 +161,11 @@ function stateFlags(
 
 export function parseServe(values: Values, common: Common, base: FanoutConfig): ServeArgs {
   const allowHosts = ((values['allow-host'] as string[] | undefined) ?? []).map(hostOrCidr);
-  const overrides = { ...limitOverrides(values), ...(allowHosts.length ? { allowHosts } : {}) };
+  const overrides = {
+    ...limitOverrides(values),
+    ...(allowHosts.length ? { allowHosts } : {}),
+    ...downstreamOverride(values.downstream),
+  };
   return {
     command: 'serve',
     ...common,

@@ -1,0 +1,90 @@
+// Hand-written, part of the product: the budget's proof for a host declared `shared: true` (issue 17), where the
+// fleet holds the host through leases (lib/downstream/fleet-lease.ts) instead of a fixed share per process.
+// planBudget prints these figures and validateBudget accepts a shared host whatever the process count, because
+// the bound below is the cap itself, not processes x share.
+//
+// Why the bound is the cap, with no extra for expiry races: the store never grants more than the cap across
+// live leases (lib/downstream/lease-store.ts), and takes a lease back only once the taker's wall clock is past
+// its expiry, set from the holder's wall clock at renewal + ttl. The holder trusts its grant until the
+// monotonic time of that renewal + ttl - 2 x skew, and starts a request only while maxHoldMs of it are left.
+// So when the wall clocks agree within skewMs, every request started under a grant ends at least skewMs
+// before any other process can take its permit back: the race costs 0 requests. The assumptions are stated
+// where the plan prints the figure: clocks within skewMs, an attempt ends within maxHoldMs (the attempt
+// timeout), and the monotonic clock runs while a container is frozen.
+
+/** FleetLease's defaults (lib/downstream/fleet-lease.ts), which the figures assume. */
+export const leaseDefaults = { ttlMs: 30_000, skewMs: 1_000, blockDivisor: 8 } as const;
+
+/**
+ * The lease's life for requests that hold a permit up to `maxHoldMs` (the attempt timeout, requestTimeoutMs):
+ * FleetLease needs ttl >= 3 x (maxHoldMs + 2 x skew), so a grant outlives one request after the skew margin
+ * with room for renewals at a third of its life; at least the default 30 s.
+ */
+export function leaseTtlMs(maxHoldMs: number, skewMs: number = leaseDefaults.skewMs): number {
+  return Math.max(leaseDefaults.ttlMs, 3 * (maxHoldMs + 2 * skewMs));
+}
+
+/** Permits taken or given back per lease write: an eighth of the cap, at least 1 (FleetLease's default). */
+export function leaseBlock(cap: number): number {
+  return Math.max(1, Math.floor(cap / leaseDefaults.blockDivisor));
+}
+
+/**
+ * The fleet bucket's time slice: a counter per host per slice holds the slice's share of the rate (the
+ * DynamoDB rate store's default slice, lib/aws/rate-slices.ts).
+ */
+export const RATE_SLICE_MS = 1_000;
+
+/** Tokens one slice holds, and the most one take of them writes: a slice's worth of the rate, at least 1. */
+export function rateSliceTokens(requestsPerSecond: number): number {
+  return Math.max(1, Math.ceil((requestsPerSecond * RATE_SLICE_MS) / 1000));
+}
+
+/**
+ * The most the fleet bucket lets go at once: the tokens of one slice spent at its end and the next slice's at
+ * its start, two slices' worth. Over any second, at most the rate plus one slice's worth.
+ */
+export function fleetRateBurst(requestsPerSecond: number): number {
+  return 2 * rateSliceTokens(requestsPerSecond);
+}
+
+export interface SharedHostBound {
+  /** Concurrent requests the fleet can hold on leases: the cap (Infinity when none is declared). */
+  readonly concurrency: number;
+  /** Requests beyond the cap an expiry race can add, under the stated assumptions: 0. */
+  readonly expiryRaceExtra: number;
+  /** Long-run requests per second from the fleet's bucket: maxRequestsPerSecond (Infinity when none). */
+  readonly requestsPerSecond: number;
+  /** Requests the fleet's bucket lets go at once after a quiet spell (Infinity when no rate). */
+  readonly burst: number;
+  /**
+   * One process's concurrency while the lease store does not answer: floor(cap / processes), which may be 0
+   * (that process then sends the host nothing until the store answers). Never raised to 1, so a fleet that
+   * has lost the store altogether stays within the cap too.
+   */
+  readonly fallbackConcurrency: number;
+  /**
+   * The worst case while some processes have lost the store and the others hold every permit on leases:
+   * cap + (processes - 1) x fallbackConcurrency. Equal to the cap when the fallback share is 0.
+   */
+  readonly mixedFallbackConcurrency: number;
+}
+
+/** The figures of one shared host for a fleet of `processes`. */
+export function sharedHostBound(
+  limits: { readonly maxConcurrency?: number; readonly maxRequestsPerSecond?: number },
+  processes: number,
+): SharedHostBound {
+  const cap = limits.maxConcurrency ?? Number.POSITIVE_INFINITY;
+  const rate = limits.maxRequestsPerSecond ?? Number.POSITIVE_INFINITY;
+  const fallbackConcurrency = cap === Number.POSITIVE_INFINITY ? cap : Math.floor(cap / processes);
+  return {
+    concurrency: cap,
+    expiryRaceExtra: 0,
+    requestsPerSecond: rate,
+    burst: rate === Number.POSITIVE_INFINITY ? rate : fleetRateBurst(rate),
+    fallbackConcurrency,
+    mixedFallbackConcurrency:
+      cap === Number.POSITIVE_INFINITY ? cap : cap + (processes - 1) * fallbackConcurrency,
+  };
+}
