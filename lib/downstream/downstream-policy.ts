@@ -93,9 +93,8 @@ export class DownstreamPolicy {
       this.#declared.set(host.toLowerCase(), limits);
     }
     this.#share = share;
-    this.#shared = new SharedAdmissions(
-      sharedHosts(this.#declared, this.#hosts, leases, this.#clock),
-      (key) => this.limiter.stats(key),
+    this.#shared = new SharedAdmissions(sharedHosts(this.#declared, share, leases, this.#clock), (key) =>
+      this.limiter.stats(key),
     );
     this.#defaults = resolveHostLimits('*', defaults, share);
     const tuning = { ...adaptive, clock: this.#clock };

@@ -4,7 +4,7 @@
 // shared host without a store, keeps its static share.
 import type { Release } from '../semaphore.js';
 import type { Clock } from './clock.js';
-import type { HostLimits, ResolvedHostLimits } from './host-limits.js';
+import type { HostLimits } from './host-limits.js';
 import type { LeaseStore } from './lease-store.js';
 import { SharedHost, type SharedHostEvents, type ShareMode } from './shared-host.js';
 
@@ -34,7 +34,7 @@ export function leaseTtlMs(maxHoldMs: number, skewMs = 1_000): number {
 /** The SharedHost of every `shared: true` host with a maxConcurrency, keyed like the policy's hosts. */
 export function sharedHosts(
   declared: ReadonlyMap<string, HostLimits>,
-  resolved: ReadonlyMap<string, ResolvedHostLimits>,
+  share: number,
   wiring: FleetLeaseWiring | undefined,
   clock: Clock,
 ): Map<string, SharedHost> {
@@ -51,7 +51,9 @@ export function sharedHosts(
         host: key,
         cap,
         clock,
-        staticLimit: resolved.get(key)?.maxConcurrency ?? 1,
+        // The fallback is the static share rounded down with no minimum of 1: a cap below the process count
+        // (accepted only when shared) then holds within the cap even with the store gone (docs/downstream.md).
+        staticLimit: Math.floor(cap * share + 1e-9),
       }),
     );
   }

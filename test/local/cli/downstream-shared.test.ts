@@ -19,7 +19,7 @@ import type { RunReport } from '../../../local/report/types.js';
 import { runCli } from './cli-process.js';
 
 /** Waits for s6-leasecore (the lease store wired into the downstream policy); set true after that merge. */
-const SHARED_WIRED = false;
+const SHARED_WIRED = true;
 
 const SERVICE_MS = 100;
 let dir: string;
