@@ -11,7 +11,7 @@ const MAX_LINES = 60;
 const FOLDERS = ['lib', 'functions', 'local', 'cdk'] as const;
 
 /**
- * Functions still over the limit, with their length when the check came (e2b6626: 15 of them). An entry that is no
+ * Functions still over the limit, with their length when the check came (e2b6626: 15 of them; createAwsClients since split). An entry that is no
  * longer over the limit, or that grew, fails the check: the list only shrinks, and what is on it does not grow.
  */
 const ALLOWED: ReadonlyMap<string, number> = new Map([
@@ -24,7 +24,6 @@ const ALLOWED: ReadonlyMap<string, number> = new Map([
   ['local/dynamo-front.ts:startDynamoFront', 75],
   ['local/job-report.ts:buildReport', 75],
   ['lib/manifest/parse.ts:jsonManifest', 73],
-  ['lib/aws/clients.ts:createAwsClients', 71],
   ['local/invoke-server.ts:InvokeServer.#handle', 71],
   ['local/cli/main.ts:main', 70],
   ['local/dead-letters.ts:readDeadLetters', 66],
