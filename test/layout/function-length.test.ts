@@ -11,7 +11,7 @@ const MAX_LINES = 60;
 const FOLDERS = ['lib', 'functions', 'local', 'cdk'] as const;
 
 /**
- * Functions still over the limit, with their length when the check came (e2b6626: 15 of them; createAwsClients since split). An entry that is no
+ * Functions still over the limit, with their length when the check came (e2b6626: 15 of them; createAwsClients and buildDemoManifest since split). An entry that is no
  * longer over the limit, or that grew, fails the check: the list only shrinks, and what is on it does not grow.
  */
 const ALLOWED: ReadonlyMap<string, number> = new Map([
@@ -28,7 +28,6 @@ const ALLOWED: ReadonlyMap<string, number> = new Map([
   ['local/cli/main.ts:main', 70],
   ['local/dead-letters.ts:readDeadLetters', 66],
   ['local/report/render-check.ts:checkHtmlReport', 63],
-  ['local/demo/manifest.ts:buildDemoManifest', 61],
 ]);
 
 const functions = allFunctionLengths(
