@@ -8,7 +8,12 @@ import { setMaxListeners } from 'node:events';
 import type { Context } from 'aws-lambda';
 import { taskWindowMs } from '../lib/fanout/settle-reserve.js';
 import type { TaskOutcome } from '../lib/fanout/task-outcome.js';
-import { DEADLINE, defaultTaskTimeoutMs, type RunHttpTaskOptions } from '../lib/http/run-http-task.js';
+import {
+  DEADLINE,
+  defaultTaskTimeoutMs,
+  invocationOptions,
+  type RunHttpTaskOptions,
+} from '../lib/http/run-http-task.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 
 export { MAX_SETTLE_RESERVE_MS, settleReserveMs } from '../lib/fanout/settle-reserve.js';
@@ -42,7 +47,7 @@ export function invocationDeadline(
   setMaxListeners(0, abort.signal);
   const timer = setTimeout(() => abort.abort(), Math.max(0, at - start));
   timer.unref();
-  const taskOptions: RunHttpTaskOptions = { ...base, deadline: at, now, signal: abort.signal };
+  const taskOptions = invocationOptions(base, { deadline: at, now, signal: abort.signal });
   const fallbackMs = base.timeoutMs ?? defaultTaskTimeoutMs;
   return {
     at,

@@ -63,10 +63,8 @@ function hasEndpoint(endpoint: string | undefined, env: NodeJS.ProcessEnv): bool
   return Boolean(endpoint || env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL);
 }
 
-export function createAwsClients(
-  options: AwsClientsOptions,
-  env: NodeJS.ProcessEnv = process.env,
-): AwsClients {
+/** The options with their defaults, each checked (naming the option and the value) before any client is built. */
+function resolveClientOptions(options: AwsClientsOptions, env: NodeJS.ProcessEnv) {
   if (options === null || typeof options !== 'object') {
     throw new InvalidArgumentError('options', options, 'an object like { maxSockets: 32 }');
   }
@@ -94,6 +92,15 @@ export function createAwsClients(
   if (typeof region !== 'string' || region === '')
     throw new InvalidArgumentError('region', region, 'a region name');
 
+  return { limits, endpoint, region, socketTimeoutMs, requestTimeoutMs, maxAttempts, logger };
+}
+
+export function createAwsClients(
+  options: AwsClientsOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): AwsClients {
+  const { limits, endpoint, region, socketTimeoutMs, requestTimeoutMs, maxAttempts, logger } =
+    resolveClientOptions(options, env);
   const agents = createNodeAgents(limits);
   const handler = () =>
     new NodeHttpHandler({

@@ -36,9 +36,9 @@ import {
   RunReasons,
   type RunRecord,
   RunStatuses,
-  zeroCounts,
 } from '../ledger/run-record.js';
 import { type Ending, isComplete, OverlapActions, overlapAction } from '../ledger/run-rules.js';
+import { newRecord, settleItems, startItems, toRecord } from './ledger-items.js';
 import { failedConditions, sendTransaction } from './ledger-transact.js';
 import { countsUpdate, type Expression, finishUpdate, statusUpdate } from './ledger-updates.js';
 
@@ -52,7 +52,6 @@ export interface JobLedgerTableOptions {
 
 /** Start attempts when other runs keep moving the latest pointer first (each retry means another run won). */
 const START_ATTEMPTS = 5;
-const STORE_ONLY = new Set(['pk', 'sk', 'expiresAt']);
 
 export class JobLedgerTable implements JobLedger {
   readonly #doc: DynamoDBDocumentClient;
@@ -102,32 +101,10 @@ export class JobLedgerTable implements JobLedger {
 
   /** This run's record and the latest pointer, together; undefined when another run moved the pointer first. */
   async #start(input: StartRunInput, previousRunId: string | undefined): Promise<RunRecord | undefined> {
-    const record = this.#newRecord(input, RunStatuses.RUNNING);
+    const record = newRecord(input, RunStatuses.RUNNING);
     try {
       await this.#doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.#table,
-                Item: { ...runKey(input.jobId, input.runId), ...record },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-            {
-              Put: {
-                TableName: this.#table,
-                Item: { ...latestKey(input.jobId), runId: input.runId, startedAt: input.startedAt },
-                ...(previousRunId === undefined
-                  ? { ConditionExpression: 'attribute_not_exists(pk)' }
-                  : {
-                      ConditionExpression: 'attribute_not_exists(pk) OR runId = :previous',
-                      ExpressionAttributeValues: { ':previous': previousRunId },
-                    }),
-              },
-            },
-          ],
-        }),
+        new TransactWriteCommand({ TransactItems: startItems(this.#table, input, record, previousRunId) }),
       );
       return record;
     } catch (error) {
@@ -140,7 +117,7 @@ export class JobLedgerTable implements JobLedger {
   async #skip(input: StartRunInput, previous: RunRecord): Promise<StartRunResult> {
     const now = this.#now();
     const record: RunRecord = {
-      ...this.#newRecord(input, RunStatuses.SKIPPED),
+      ...newRecord(input, RunStatuses.SKIPPED),
       reason: RunReasons.OVERLAP,
       finishedAt: now,
     };
@@ -165,51 +142,16 @@ export class JobLedgerTable implements JobLedger {
     }
   }
 
-  #newRecord(input: StartRunInput, status: RunRecord['status']): RunRecord {
-    return {
-      jobId: input.jobId,
-      runId: input.runId,
-      status,
-      startedAt: input.startedAt,
-      manifestDone: false,
-      toleratedFailurePercent: input.toleratedFailurePercent,
-      version: 1,
-      ...zeroCounts(),
-    };
-  }
-
   async settle(input: SettleInput): Promise<SettleResult> {
     const { jobId, runId, key, delta, manifestDone } = input;
-    const update = countsUpdate(delta, manifestDone);
-    const record = runKey(jobId, runId);
-    const marker = {
-      Put: {
-        TableName: this.#table,
-        Item: {
-          ...settleKey(jobId, runId, key),
-          expiresAt: expiresAtSeconds(this.#now(), this.#retentionDays),
-        },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      },
-    };
-    const counts = update
-      ? {
-          Update: {
-            TableName: this.#table,
-            Key: record,
-            ConditionExpression: 'attribute_exists(pk)',
-            ...update,
-          },
-        }
-      : {
-          ConditionCheck: {
-            TableName: this.#table,
-            Key: record,
-            ConditionExpression: 'attribute_exists(pk)',
-          },
-        };
+    const items = settleItems(this.#table, {
+      record: runKey(jobId, runId),
+      marker: settleKey(jobId, runId, key),
+      expiresAt: expiresAtSeconds(this.#now(), this.#retentionDays),
+      update: countsUpdate(delta, manifestDone),
+    });
     try {
-      await sendTransaction(this.#doc, [marker, counts]);
+      await sendTransaction(this.#doc, items);
     } catch (error) {
       const failed = failedConditions(error);
       if (failed?.[0]) return { applied: false, record: await this.getRun(jobId, runId) };
@@ -306,11 +248,4 @@ export class JobLedgerTable implements JobLedger {
       throw error;
     }
   }
-}
-
-/** A stored item as the port's RunRecord: the table's own attributes off, missing counts as 0. */
-function toRecord(item: Record<string, unknown>): RunRecord {
-  const out: Record<string, unknown> = { ...zeroCounts() };
-  for (const [name, value] of Object.entries(item)) if (!STORE_ONLY.has(name)) out[name] = value;
-  return out as unknown as RunRecord;
 }

@@ -41,17 +41,20 @@ export function concurrencyOf(config: FanoutConfig) {
   };
 }
 
+/** The fields fleetProcesses reads: a rule that counts the fleet runs only when they are valid. */
+const FLEET_FIELDS = [
+  'workerReservedConcurrency',
+  'workerMaxConcurrency',
+  'invokeConcurrency',
+  'orchestratorReservedConcurrency',
+] as const;
+
 type Rule = (config: FanoutConfig) => BudgetProblem | BudgetProblem[] | undefined;
 
 /** Checks across values, each listing the fields it reads so it runs only when those are valid. */
 const rules: ReadonlyArray<{ readonly reads: readonly string[]; readonly check: Rule }> = [
   {
-    reads: [
-      'workerReservedConcurrency',
-      'workerMaxConcurrency',
-      'invokeConcurrency',
-      'orchestratorReservedConcurrency',
-    ],
+    reads: FLEET_FIELDS,
     check: (c) => {
       const { orchestrators } = fleetProcesses(c);
       const workerReserved = reservationOf(c.workerReservedConcurrency);
@@ -206,12 +209,7 @@ const rules: ReadonlyArray<{ readonly reads: readonly string[]; readonly check: 
     // below 1 request, so the fleet stays within the cap exactly when it has no more processes than the
     // cap has requests. Reads each entry only when its maxConcurrency is a valid number, so that a bad host
     // name elsewhere in the map does not hide this check for the good ones.
-    reads: [
-      'workerReservedConcurrency',
-      'workerMaxConcurrency',
-      'invokeConcurrency',
-      'orchestratorReservedConcurrency',
-    ],
+    reads: FLEET_FIELDS,
     check: (c) => {
       const { workers, orchestrators, processes } = fleetProcesses(c);
       const formula = `${processes} processes (${workers} workers + ${orchestrators} orchestrator${orchestrators === 1 ? '' : 's'}) x 1 request each`;

@@ -79,10 +79,28 @@ interface Resolved {
 
 const defaultSleep = (ms: number, signal?: AbortSignal) => sleepFor(ms, undefined, { signal });
 const resolvedCache = new WeakMap<RunHttpTaskOptions, Resolved>();
+/** Options made by invocationOptions, each with the container's options it was made from. */
+const invocationBases = new WeakMap<RunHttpTaskOptions, RunHttpTaskOptions>();
+
+/** What one invocation adds to the container's options: its deadline, abort signal and clock. */
+export type InvocationTaskOptions = Pick<RunHttpTaskOptions, 'deadline' | 'signal' | 'now'>;
+
+/**
+ * The container's options with one invocation's deadline, signal and clock. What the container's options resolve
+ * to (retry policy, timeouts, body cap, redactor, dispatcher) is built once for them and shared by every
+ * invocation made from them, not built again per invocation or per task.
+ */
+export function invocationOptions(base: RunHttpTaskOptions, own: InvocationTaskOptions): RunHttpTaskOptions {
+  const options: RunHttpTaskOptions = { ...base, ...own };
+  invocationBases.set(options, base);
+  return options;
+}
 
 function resolveOptions(options: RunHttpTaskOptions): Resolved {
   const cached = resolvedCache.get(options);
   if (cached) return cached;
+  const base = invocationBases.get(options);
+  if (base) return resolveInvocation(options, resolveOptions(base));
   if (options === null || typeof options !== 'object') {
     throw new InvalidArgumentError('options', options, 'an object with a `dispatcher`');
   }
@@ -105,6 +123,17 @@ function resolveOptions(options: RunHttpTaskOptions): Resolved {
     sleep: options.sleep ?? defaultSleep,
     now: options.now ?? Date.now,
   };
+  resolvedCache.set(options, resolved);
+  return resolved;
+}
+
+/** An invocation's options over its container's resolved ones: only its own deadline and clock checked. */
+function resolveInvocation(options: RunHttpTaskOptions, base: Resolved): Resolved {
+  if (options.deadline !== undefined && !Number.isFinite(options.deadline)) {
+    throw new InvalidArgumentError('deadline', options.deadline, 'a finite time in milliseconds');
+  }
+  const now = options.now ?? Date.now;
+  const resolved: Resolved = now === base.now ? base : { ...base, now };
   resolvedCache.set(options, resolved);
   return resolved;
 }

@@ -100,22 +100,9 @@ export function buildDemoManifest({
   let invalidMade = 0;
   for (let i = 0; i < tasks; i++) {
     if (invalidAt.has(i) && invalidMade < invalid) lines.push(malformed(invalidMade++, origin));
-    const id = `demo-${String(i).padStart(6, '0')}`;
-    // Log-normal latency: most tasks near the median, a long tail of slow ones.
-    const gaussian = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-    const ms = Math.min(2_000, Math.round(medianLatencyMs * Math.exp(0.8 * gaussian)));
-    const roll = random();
-    const query = new URLSearchParams({ ms: String(ms) });
-    if (roll < shares.failing) {
-      query.set('fail', roll < shares.failing / 2 ? '404' : '500');
-      failingIds.add(id);
-    } else if (roll < shares.failing + shares.throttled) {
-      query.set('throttle', '1');
-    }
-    const mode = random() < shares.inline ? 'inline' : 'queue';
-    // The target server counts the inline ones in flight on its side (`via`), for the report's timeline.
-    if (mode === 'inline') query.set('via', 'inline');
-    lines.push({ id, url: `${origin}/task/${id}?${query}`, mode });
+    const { task, failing } = demoTask(i, { origin, random, shares, medianLatencyMs });
+    if (failing) failingIds.add(task.id);
+    lines.push(task);
   }
   while (invalidMade < invalid) lines.push(malformed(invalidMade++, origin));
   return {
@@ -129,6 +116,30 @@ export function buildDemoManifest({
     },
     failingIds,
   };
+}
+
+/**
+ * Task `i` of the demo, drawn from `random` in a fixed order (latency, outcome, mode) so one seed gives one
+ * manifest: `failing` when the target server will fail it for good.
+ */
+function demoTask(
+  i: number,
+  draw: { origin: string; random: () => number; shares: DemoShares; medianLatencyMs: number },
+): { task: DemoTask; failing: boolean } {
+  const { origin, random, shares, medianLatencyMs } = draw;
+  const id = `demo-${String(i).padStart(6, '0')}`;
+  // Log-normal latency: most tasks near the median, a long tail of slow ones.
+  const gaussian = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const ms = Math.min(2_000, Math.round(medianLatencyMs * Math.exp(0.8 * gaussian)));
+  const roll = random();
+  const query = new URLSearchParams({ ms: String(ms) });
+  const failing = roll < shares.failing;
+  if (failing) query.set('fail', roll < shares.failing / 2 ? '404' : '500');
+  else if (roll < shares.failing + shares.throttled) query.set('throttle', '1');
+  const mode = random() < shares.inline ? 'inline' : 'queue';
+  // The target server counts the inline ones in flight on its side (`via`), for the report's timeline.
+  if (mode === 'inline') query.set('via', 'inline');
+  return { task: { id, url: `${origin}/task/${id}?${query}`, mode }, failing };
 }
 
 /** Three kinds of bad line, in turn: no URL, a URL that is not one, a method HTTP does not have. */

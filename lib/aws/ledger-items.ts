@@ -1,0 +1,100 @@
+// The items of the job ledger's writes on the job table (lib/aws/job-ledger-table.ts), as pure values: a new
+// run's record, the start transaction's two puts (record and latest pointer), the settle transaction's marker
+// and counts, and a stored item read back as the port's RunRecord. The table sends them; this file says what
+// they hold and which condition guards each.
+import type { StartRunInput } from '../ledger/job-ledger.js';
+import { latestKey, runKey } from '../ledger/ledger-keys.js';
+import { type RunRecord, zeroCounts } from '../ledger/run-record.js';
+import type { countsUpdate } from './ledger-updates.js';
+
+/** The table's own attributes, which a RunRecord does not carry. */
+const STORE_ONLY = new Set(['pk', 'sk', 'expiresAt']);
+
+/** A run's first record: no counts yet, version 1. */
+export function newRecord(input: StartRunInput, status: RunRecord['status']): RunRecord {
+  return {
+    jobId: input.jobId,
+    runId: input.runId,
+    status,
+    startedAt: input.startedAt,
+    manifestDone: false,
+    toleratedFailurePercent: input.toleratedFailurePercent,
+    version: 1,
+    ...zeroCounts(),
+  };
+}
+
+/**
+ * A start's two puts, one transaction: the run's record (new only) and the job's latest pointer, which moves only
+ * from the run this start saw as the latest (or is new), so two runs racing cannot both move it.
+ */
+export function startItems(
+  table: string,
+  input: StartRunInput,
+  record: RunRecord,
+  previousRunId: string | undefined,
+) {
+  return [
+    {
+      Put: {
+        TableName: table,
+        Item: { ...runKey(input.jobId, input.runId), ...record },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    },
+    {
+      Put: {
+        TableName: table,
+        Item: { ...latestKey(input.jobId), runId: input.runId, startedAt: input.startedAt },
+        ...(previousRunId === undefined
+          ? { ConditionExpression: 'attribute_not_exists(pk)' }
+          : {
+              ConditionExpression: 'attribute_not_exists(pk) OR runId = :previous',
+              ExpressionAttributeValues: { ':previous': previousRunId },
+            }),
+      },
+    },
+  ];
+}
+
+export interface SettleParts {
+  /** The run record's key. */
+  readonly record: object;
+  /** The settle marker's key. */
+  readonly marker: object;
+  /** When the marker expires (epoch seconds). */
+  readonly expiresAt: number;
+  /** The counts' update, or undefined when the delta changes nothing (the record is then only checked). */
+  readonly update: ReturnType<typeof countsUpdate>;
+}
+
+/** A settle's two items, one transaction: the key's marker (once only), then the counts on an existing record. */
+export function settleItems(table: string, parts: SettleParts) {
+  const marker = {
+    Put: {
+      TableName: table,
+      Item: { ...parts.marker, expiresAt: parts.expiresAt },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    },
+  };
+  const counts = parts.update
+    ? {
+        Update: {
+          TableName: table,
+          Key: parts.record,
+          ConditionExpression: 'attribute_exists(pk)',
+          ...parts.update,
+        },
+      }
+    : {
+        ConditionCheck: { TableName: table, Key: parts.record, ConditionExpression: 'attribute_exists(pk)' },
+      };
+  return [marker, counts];
+}
+
+/** A stored item as the port's RunRecord: the table's own attributes off, missing counts as 0. */
+export function toRecord(item: Record<string, unknown>): RunRecord {
+  const out: Record<string, unknown> = { ...zeroCounts() };
+  for (const [name, value] of Object.entries(item)) if (!STORE_ONLY.has(name)) out[name] = value;
+  return out as unknown as RunRecord;
+}
