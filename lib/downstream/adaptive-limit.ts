@@ -1,7 +1,10 @@
 // Hand-written, part of the product: a concurrency limit per key that finds the partner's capacity by
 // itself and backs off when the partner says it is overloaded (429, 503), times out, or slows down.
 import { InvalidArgumentError } from '../errors.js';
-import { assertClock, type Clock, systemClock } from './clock.js';
+import { type AdaptiveLimitOptions, resolveAdaptiveOptions } from './adaptive-options.js';
+import type { Clock } from './clock.js';
+
+export type { AdaptiveLimitOptions } from './adaptive-options.js';
 
 /*
 How it works (AIMD, as TCP's congestion window, applied to concurrent requests):
@@ -27,32 +30,6 @@ How it works (AIMD, as TCP's congestion window, applied to concurrent requests):
 - At most `maxKeys` keys are remembered (least recently observed forgotten first); a forgotten key starts
   over from `initial`.
 */
-
-export interface AdaptiveLimitOptions {
-  /** The highest limit: an integer >= floor. */
-  readonly ceiling: number;
-  /** The lowest limit: an integer >= 1. Default 1. */
-  readonly floor?: number;
-  /** Where a new key starts its slow start. Default min(ceiling, max(floor, 4)). */
-  readonly initial?: number;
-  /** Factor applied to the limit on an overload, in (0, 1). Default 0.9. */
-  readonly decrease?: number;
-  /** Successes needed to probe past the limit at which the key was last overloaded. Default 300. */
-  readonly probeAfter?: number;
-  /** Recent latency above this many times the baseline counts as overload; Infinity turns it off. Default 3. */
-  readonly latencyFactor?: number;
-  /** Successful samples before the latency signal is trusted. Default 20. */
-  readonly minSamples?: number;
-  /** Statuses that mean "too much": they cut the limit and their Retry-After pauses the key. Default [429, 503]. */
-  readonly overloadStatuses?: readonly number[];
-  /** Longest Retry-After pause honoured. Default 30,000 ms. */
-  readonly maxPauseMs?: number;
-  /** Keys remembered at most. Default 10,000. */
-  readonly maxKeys?: number;
-  readonly clock?: Clock;
-  /** Called when a key's limit changes; the downstream policy passes it to KeyedLimiter.setLimit. */
-  readonly onChange?: (key: string, limit: number) => void;
-}
 
 /** One finished attempt, as the adaptive limit sees it. */
 export interface AdaptiveOutcome {
@@ -113,61 +90,19 @@ export class AdaptiveLimit {
   readonly #keys = new Map<string, KeyState>();
 
   constructor(options: AdaptiveLimitOptions) {
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidArgumentError('options', options, 'an object like { ceiling: 64 }');
-    }
-    const {
-      ceiling,
-      floor = 1,
-      decrease = 0.9,
-      probeAfter = 300,
-      latencyFactor = 3,
-      minSamples = 20,
-      overloadStatuses = [429, 503],
-      maxPauseMs = 30_000,
-      maxKeys = 10_000,
-      clock = systemClock,
-      onChange,
-    } = options;
-    this.#floor = int('floor', floor, 1);
-    this.#ceiling = int('ceiling', ceiling, this.#floor);
-    const { initial = Math.min(this.#ceiling, Math.max(this.#floor, 4)) } = options;
-    this.#initial = int('initial', initial, this.#floor);
-    if (this.#initial > this.#ceiling) {
-      throw new InvalidArgumentError(
-        'initial',
-        initial,
-        `an integer from floor (${this.#floor}) to ceiling (${this.#ceiling})`,
-      );
-    }
-    if (typeof decrease !== 'number' || !(decrease > 0 && decrease < 1)) {
-      throw new InvalidArgumentError('decrease', decrease, 'a number between 0 and 1 (exclusive)');
-    }
-    this.#decrease = decrease;
-    this.#probeAfter = int('probeAfter', probeAfter, 1);
-    if (typeof latencyFactor !== 'number' || !(latencyFactor > 1)) {
-      throw new InvalidArgumentError('latencyFactor', latencyFactor, 'a number > 1 or Infinity');
-    }
-    this.#latencyFactor = latencyFactor;
-    this.#minSamples = int('minSamples', minSamples, 1);
-    if (
-      !Array.isArray(overloadStatuses) ||
-      !overloadStatuses.every((s) => Number.isInteger(s) && s >= 100 && s <= 599)
-    ) {
-      throw new InvalidArgumentError(
-        'overloadStatuses',
-        overloadStatuses,
-        'an array of HTTP statuses (100-599)',
-      );
-    }
-    this.#overload = new Set(overloadStatuses);
-    this.#maxPauseMs = int('maxPauseMs', maxPauseMs, 0);
-    this.#maxKeys = int('maxKeys', maxKeys, 1);
-    this.#clock = assertClock(clock);
-    if (onChange !== undefined && typeof onChange !== 'function') {
-      throw new InvalidArgumentError('onChange', onChange, 'a function');
-    }
-    this.#onChange = onChange;
+    const o = resolveAdaptiveOptions(options);
+    this.#floor = o.floor;
+    this.#ceiling = o.ceiling;
+    this.#initial = o.initial;
+    this.#decrease = o.decrease;
+    this.#probeAfter = o.probeAfter;
+    this.#latencyFactor = o.latencyFactor;
+    this.#minSamples = o.minSamples;
+    this.#overload = o.overload;
+    this.#maxPauseMs = o.maxPauseMs;
+    this.#maxKeys = o.maxKeys;
+    this.#clock = o.clock;
+    this.#onChange = o.onChange;
   }
 
   get ceiling(): number {
@@ -304,11 +239,4 @@ export class AdaptiveLimit {
     if (this.#keys.size > this.#maxKeys) this.#keys.delete(this.#keys.keys().next().value!);
     return state;
   }
-}
-
-function int(option: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new InvalidArgumentError(option, value, `an integer >= ${min}`);
-  }
-  return value;
 }

@@ -2,9 +2,13 @@
 import { AsyncResource } from 'node:async_hooks';
 import { assertInteger, InvalidArgumentError } from '../errors.js';
 import type { Release } from '../semaphore.js';
-import { assertClock, type Clock, systemClock, type TimerHandle } from './clock.js';
-import { type HeapEntry, KeyHeap } from './key-heap.js';
-import { appendWaiter, type ListedWaiter, removeWaiter, type WaiterList } from './waiter-list.js';
+import type { Clock } from './clock.js';
+import { KeyHeap } from './key-heap.js';
+import { KeyState, type Waiter } from './key-state.js';
+import { type KeyedLimiterOptions, resolveKeyedLimiterOptions } from './keyed-limiter-options.js';
+import { appendWaiter, removeWaiter } from './waiter-list.js';
+
+export type { KeyedLimiterOptions } from './keyed-limiter-options.js';
 
 /*
 How it works:
@@ -23,47 +27,10 @@ How it works:
   Its limit comes back from `perKey(key)` the next time it is used (AdaptiveLimit keeps what it learned).
 */
 
-export interface KeyedLimiterOptions<I = string> {
-  /** Tasks running at once across all keys: an integer >= 1 or Infinity. */
-  readonly global: number;
-  /** Tasks running at once per key: a number, or a function of the key (read when a key becomes active). */
-  readonly perKey: number | ((key: string) => number);
-  /** Turns the first argument of run/acquire into the key (a URL into its host, say). Default: String. */
-  readonly keyOf?: (input: I) => string;
-  /**
-   * Asked right before a key's task starts: return 0 to let it start (and take whatever it rations), or
-   * the milliseconds to hold the key back. Used for request rates and Retry-After pauses.
-   */
-  readonly gate?: (key: string) => number;
-  readonly clock?: Clock;
-}
-
 export interface KeyStats {
   readonly limit: number;
   readonly inFlight: number;
   readonly waiting: number;
-}
-
-interface Waiter extends ListedWaiter<Waiter> {
-  readonly seq: number;
-  readonly onAdmit: (release: Release) => void;
-}
-
-class KeyState implements HeapEntry, WaiterList<Waiter> {
-  heapIndex = -1;
-  inFlight = 0;
-  waiting = 0;
-  head: Waiter | undefined;
-  tail: Waiter | undefined;
-  /** Set while the gate holds this key back. */
-  timer: TimerHandle | undefined;
-  constructor(
-    readonly key: string,
-    public limit: number,
-  ) {}
-  get order(): number {
-    return this.head!.seq;
-  }
 }
 
 export class KeyedLimiter<I = string> {
@@ -80,24 +47,12 @@ export class KeyedLimiter<I = string> {
   #seq = 0;
 
   constructor(options: KeyedLimiterOptions<I>) {
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidArgumentError('options', options, 'an object like { global: 64, perKey: 8 }');
-    }
-    const { global, perKey, keyOf = String, gate, clock = systemClock } = options;
-    this.#global = assertInteger('global', global, { allowInfinity: true });
-    if (typeof perKey === 'function') {
-      this.#perKey = (key) =>
-        assertInteger(`perKey(${JSON.stringify(key)})`, perKey(key), { allowInfinity: true });
-    } else {
-      const limit = assertInteger('perKey', perKey, { allowInfinity: true });
-      this.#perKey = () => limit;
-    }
-    if (typeof keyOf !== 'function') throw new InvalidArgumentError('keyOf', keyOf, 'a function');
-    if (gate !== undefined && typeof gate !== 'function')
-      throw new InvalidArgumentError('gate', gate, 'a function');
-    this.#keyOf = keyOf as (input: I) => string;
-    this.#gate = gate;
-    this.#clock = assertClock(clock);
+    const o = resolveKeyedLimiterOptions(options);
+    this.#global = o.global;
+    this.#perKey = o.perKey;
+    this.#keyOf = o.keyOf;
+    this.#gate = o.gate;
+    this.#clock = o.clock;
   }
 
   get global(): number {

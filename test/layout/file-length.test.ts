@@ -9,16 +9,6 @@ import { sourceFiles } from './import-graph.js';
 const MAX_LINES = 300;
 const FOLDERS = ['lib', 'functions', 'local', 'cdk', 'bench'] as const;
 
-/**
- * Files still over the limit while session 5's helpers split them, each on its own branch: the lead empties this
- * list at the merge. An entry that is no longer over the limit fails the check, so the list can only shrink.
- */
-const BEING_SPLIT: ReadonlySet<string> = new Set([
-  // The downstream policy, split by its helper.
-  'lib/downstream/keyed-limiter.ts',
-  'lib/downstream/adaptive-limit.ts',
-]);
-
 /** Lines as an editor numbers them: a final newline ends the last line, it does not start another. */
 function lineCount(text: string): number {
   if (text === '') return 0;
@@ -34,16 +24,11 @@ const lengths = new Map(
 );
 
 describe('file length', () => {
-  it(`no source file over ${MAX_LINES} lines, but those being split`, () => {
+  it(`no source file over ${MAX_LINES} lines`, () => {
     const over = [...lengths]
-      .filter(([file, lines]) => lines > MAX_LINES && !BEING_SPLIT.has(file))
+      .filter(([, lines]) => lines > MAX_LINES)
       .map(([file, lines]) => `${file}: ${lines} lines`);
     expect(over).toEqual([]);
-  });
-
-  it('every file on the being-split list exists and is still over the limit (the list only shrinks)', () => {
-    const stale = [...BEING_SPLIT].filter((file) => !((lengths.get(file) ?? 0) > MAX_LINES));
-    expect(stale).toEqual([]);
   });
 
   it('reads every folder it checks, and counts lines as an editor does', () => {
