@@ -12,6 +12,9 @@ const groups = {
     'lib/consume.ts',
     'lib/thread-pool.ts',
     'lib/fifo.ts',
+    'lib/queue-waiters.ts',
+    'lib/scheduler-slots.ts',
+    'lib/cancellable-pull.ts',
   ],
   settlement: [
     'lib/fanout/settle.ts',
@@ -19,7 +22,9 @@ const groups = {
     'lib/fanout/failure-budget.ts',
     'lib/ledger/run-rules.ts',
   ],
-  enqueue: ['lib/aws/enqueue.ts', 'lib/fanout/send-isolated.ts'],
+  enqueue: ['lib/aws/enqueue.ts', 'lib/fanout/send-isolated.ts', 'lib/fanout/send-lane.ts'],
+  // The limiters the downstream policy admits through (issue 18: "the other primitives ... rate limiter").
+  limiters: ['lib/downstream/rate-limiter.ts'],
   guard: ['lib/http/destination-guard.ts', 'lib/http/allow-entry.ts'],
 };
 

@@ -20,6 +20,8 @@ export default defineConfig({
         ? ['test/lib/aws/enqueue*.test.ts']
         : []),
       'test/lib/fanout/send-isolated*.test.ts',
+      'test/lib/fanout/send-lane*.test.ts',
+      'test/lib/downstream/rate-limiter*.test.ts',
       'test/lib/http/destination-*.test.ts',
       'test/lib/http/allow-entry*.test.ts',
     ],

@@ -142,3 +142,30 @@ describe('SendLane', () => {
     expect(() => laneOf(sqs, 1, 0)).toThrow('Expected `maxQueued` to be an integer >= 1, got 0');
   });
 });
+
+describe('SendLane, an onSent that throws', () => {
+  it('hands the error to onBug and sends the next batch', async () => {
+    const sqs = new FakeSqs();
+    const bugs: unknown[] = [];
+    const told: number[][] = [];
+    const lane = new SendLane<NumPacket>({
+      senders: 1,
+      maxQueued: 2,
+      send: sqs.send,
+      split,
+      onSent: (out) => {
+        told.push(out.sent.flatMap((p) => p.items));
+        if (told.length === 1) throw new Error('onSent bug');
+      },
+      onBug: (error) => bugs.push(error),
+    });
+    for (let i = 0; i < 2 * SQS_MAX_BATCH_ENTRIES; i++) await lane.add(packetOf(`p${i}`, [i]));
+    await lane.close();
+    expect(bugs.map((e) => (e as Error).message)).toEqual(['onSent bug']);
+    expect(told).toEqual([
+      Array.from({ length: SQS_MAX_BATCH_ENTRIES }, (_, i) => i),
+      Array.from({ length: SQS_MAX_BATCH_ENTRIES }, (_, i) => i + SQS_MAX_BATCH_ENTRIES),
+    ]);
+    expect(sqs.calls).toBe(2);
+  });
+});
