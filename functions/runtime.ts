@@ -78,17 +78,7 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): FunctionRun
   const wiring = wiringFromEnvironment(env);
   const aws = createAwsClients({ maxSockets: config.awsMaxSockets }, env);
   // Shared hosts lease fleet-wide permits on the job table when it is wired; else each keeps its static share.
-  const downstream = createContainerDownstream(
-    config,
-    wiring.jobTable
-      ? {
-          store: new LeaseTable(aws.dynamodb, { tableName: wiring.jobTable }),
-          holder: `${env.AWS_LAMBDA_LOG_STREAM_NAME ?? 'local'}#${randomUUID()}`,
-          maxHoldMs: config.requestTimeoutMs,
-          ...leaseEvents(),
-        }
-      : undefined,
-  );
+  const downstream = createContainerDownstream(config, leaseWiring(config, wiring, aws, env));
   const http = createHttpAgents(
     {
       maxSockets: config.maxSockets,
@@ -98,29 +88,14 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): FunctionRun
     },
     { allow: config.allowHosts, refuse: refusedHosts(env) },
   );
-  const secrets = createSecretResolver({
-    config: config.secrets,
-    agents: { httpAgent: aws.httpAgent, httpsAgent: aws.httpsAgent },
-    allowEnv: env[EnvVars.SECRETS_FROM_ENV] === '1',
-    env,
-  });
+  const secrets = containerSecrets(config, aws, env);
   const ledger = wiring.jobTable
     ? new JobLedgerTable(aws.dynamodb, {
         tableName: wiring.jobTable,
         retentionDays: config.resultsRetentionDays,
       })
     : undefined;
-  const layers = new Map<string, DynamoDBPersistenceLayer>();
-  const table = wiring.idempotencyTable;
-  const persistence = (use: string) => {
-    if (!table) return undefined;
-    let layer = layers.get(use);
-    if (!layer) {
-      layer = new DynamoDBPersistenceLayer({ tableName: table, awsSdkV3Client: aws.dynamodb });
-      layers.set(use, layer);
-    }
-    return layer;
-  };
+  const persistence = persistenceLayers(wiring.idempotencyTable, aws);
   return {
     config,
     wiring,
@@ -137,6 +112,49 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env): FunctionRun
       secrets.destroy();
       aws.destroy();
     },
+  };
+}
+
+/** The fleet-wide lease store on the job table, when one is wired (else shared hosts keep their static share). */
+function leaseWiring(
+  config: FanoutConfig,
+  wiring: Wiring,
+  aws: AwsClients,
+  env: NodeJS.ProcessEnv,
+): FleetLeaseWiring | undefined {
+  if (!wiring.jobTable) return undefined;
+  return {
+    store: new LeaseTable(aws.dynamodb, { tableName: wiring.jobTable }),
+    holder: `${env.AWS_LAMBDA_LOG_STREAM_NAME ?? 'local'}#${randomUUID()}`,
+    maxHoldMs: config.requestTimeoutMs,
+    ...leaseEvents(),
+  };
+}
+
+/** The secret resolver on the AWS clients' bounded agents; the environment source only when switched on. */
+function containerSecrets(config: FanoutConfig, aws: AwsClients, env: NodeJS.ProcessEnv) {
+  return createSecretResolver({
+    config: config.secrets,
+    agents: { httpAgent: aws.httpAgent, httpsAgent: aws.httpsAgent },
+    allowEnv: env[EnvVars.SECRETS_FROM_ENV] === '1',
+    env,
+  });
+}
+
+/** One idempotency persistence layer per use, made on first use on the shared client; none without a table. */
+function persistenceLayers(
+  table: string | undefined,
+  aws: AwsClients,
+): (use: string) => DynamoDBPersistenceLayer | undefined {
+  const layers = new Map<string, DynamoDBPersistenceLayer>();
+  return (use: string) => {
+    if (!table) return undefined;
+    let layer = layers.get(use);
+    if (!layer) {
+      layer = new DynamoDBPersistenceLayer({ tableName: table, awsSdkV3Client: aws.dynamodb });
+      layers.set(use, layer);
+    }
+    return layer;
   };
 }
 

@@ -204,22 +204,11 @@ export function costPerMillion(
   o: Required<PlanBudgetOptions>,
   hosts: readonly HostPlan[] = [],
 ): CostPlan {
-  const { lambda, sqs, dynamodb } = awsPrices;
   const pack = packing(c, MILLION, o.bytesPerTask);
-  const sqsUsd =
-    ((pack.sendRequests + pack.receiveRequests + pack.deleteRequests) * sqs.usdPerMillionRequests) / MILLION;
+  const sqs = sqsCost(pack);
   const batch = workerBatch(c, o.latencyMs);
-  const workerInvocations = Math.ceil(pack.messages / c.batchSize);
-  const workerGbSeconds = (workerInvocations * batch.ms * c.workerMemoryMb) / 1024 / 1000;
-  const orchestratorMs = enqueueMs(c, MILLION, o);
-  const orchestratorGbSeconds = (orchestratorMs * c.orchestratorMemoryMb) / 1024 / 1000;
-  // The orchestrator continues itself each time it nears its deadline.
-  const orchestratorInvocations = Math.ceil(
-    orchestratorMs / (c.orchestratorTimeoutSeconds * 1000 - c.deadlineMarginMs),
-  );
-  const requestsUsd =
-    ((workerInvocations + orchestratorInvocations) * lambda.usdPerMillionRequests) / MILLION;
-  const durationUsd = (workerGbSeconds + orchestratorGbSeconds) * lambda.usdPerGbSecond;
+  const lambda = lambdaCost(c, o, pack.messages, batch);
+  const { workerInvocations, orchestratorInvocations } = lambda;
   // Each orchestrator invocation runs one segment, and keeps one idempotency record for it.
   const job = { tasks: MILLION, messages: pack.messages, segments: orchestratorInvocations };
   const writes = (mode: IdempotencyMode) => totalWrites(idempotencyWrites(mode, job));
@@ -231,29 +220,16 @@ export function costPerMillion(
   });
   const leases = leaseCosts(c, hosts, workerInvocations, o.latencyMs);
   const leasesUsd = Math.max(0, ...leases.map((lease) => lease.usd));
-  const base = sqsUsd + requestsUsd + durationUsd + ledger.usd + leasesUsd;
-  const dynamoUsd = (mode: IdempotencyMode) => (writes(mode) * dynamodb.usdPerMillionWriteUnits) / MILLION;
+  const base = sqs.usd + lambda.requestsUsd + lambda.durationUsd + ledger.usd + leasesUsd;
+  const dynamoUsd = (mode: IdempotencyMode) =>
+    (writes(mode) * awsPrices.dynamodb.usdPerMillionWriteUnits) / MILLION;
   const usdByIdempotency = Object.fromEntries(
     Object.values(IdempotencyModes).map((mode) => [mode, base + dynamoUsd(mode)]),
   ) as Record<IdempotencyMode, number>;
   return {
     tasks: MILLION,
-    sqs: {
-      messages: pack.messages,
-      sendRequests: pack.sendRequests,
-      receiveRequests: pack.receiveRequests,
-      deleteRequests: pack.deleteRequests,
-      usd: sqsUsd,
-    },
-    lambda: {
-      workerInvocations,
-      workerGbSeconds,
-      orchestratorInvocations,
-      orchestratorGbSeconds,
-      requestsUsd,
-      durationUsd,
-      usd: requestsUsd + durationUsd,
-    },
+    sqs,
+    lambda,
     dynamodb: {
       ...idempotencyWrites(c.idempotency, job),
       writeUnits: writes(c.idempotency),
@@ -263,5 +239,49 @@ export function costPerMillion(
     leases,
     usd: usdByIdempotency[c.idempotency],
     usdByIdempotency,
+  };
+}
+
+/** The queue's requests for a million tasks: each message sent, received and deleted. */
+function sqsCost(pack: ReturnType<typeof packing>): CostPlan['sqs'] {
+  const usd =
+    ((pack.sendRequests + pack.receiveRequests + pack.deleteRequests) * awsPrices.sqs.usdPerMillionRequests) /
+    MILLION;
+  return {
+    messages: pack.messages,
+    sendRequests: pack.sendRequests,
+    receiveRequests: pack.receiveRequests,
+    deleteRequests: pack.deleteRequests,
+    usd,
+  };
+}
+
+/** The functions' requests and duration for a million tasks: the workers' batches and the orchestrator's enqueueing. */
+function lambdaCost(
+  c: FanoutConfig,
+  o: Required<PlanBudgetOptions>,
+  messages: number,
+  batch: ReturnType<typeof workerBatch>,
+): CostPlan['lambda'] {
+  const { lambda } = awsPrices;
+  const workerInvocations = Math.ceil(messages / c.batchSize);
+  const workerGbSeconds = (workerInvocations * batch.ms * c.workerMemoryMb) / 1024 / 1000;
+  const orchestratorMs = enqueueMs(c, MILLION, o);
+  const orchestratorGbSeconds = (orchestratorMs * c.orchestratorMemoryMb) / 1024 / 1000;
+  // The orchestrator continues itself each time it nears its deadline.
+  const orchestratorInvocations = Math.ceil(
+    orchestratorMs / (c.orchestratorTimeoutSeconds * 1000 - c.deadlineMarginMs),
+  );
+  const requestsUsd =
+    ((workerInvocations + orchestratorInvocations) * lambda.usdPerMillionRequests) / MILLION;
+  const durationUsd = (workerGbSeconds + orchestratorGbSeconds) * lambda.usdPerGbSecond;
+  return {
+    workerInvocations,
+    workerGbSeconds,
+    orchestratorInvocations,
+    orchestratorGbSeconds,
+    requestsUsd,
+    durationUsd,
+    usd: requestsUsd + durationUsd,
   };
 }

@@ -68,29 +68,10 @@ export function parseRun(
     return file;
   });
   const allowHosts = ((values['allow-host'] as string[] | undefined) ?? []).map(hostOrCidr);
-  const endpoint =
-    values.endpoint === undefined ? undefined : localEndpointUrl('--endpoint', values.endpoint);
-  const listen = listenValue(values);
-  if (endpoint !== undefined && listen !== undefined) {
-    throw new UsageError(
-      '--listen and --endpoint cannot be used together: against --endpoint the run serves no endpoint of its own',
-      { flag: '--listen' },
-    );
-  }
-  const secrets = stringValue('--secrets', values.secrets);
-  if (secrets !== undefined && endpoint !== undefined) {
-    throw new UsageError('--secrets and --endpoint cannot be used together: give --secrets to the serve', {
-      flag: '--secrets',
-    });
-  }
+  const { endpoint, listen, secrets } = endpointFlags(values);
   const ledger = oneOf('--ledger', values.ledger, ['on', 'off'] as const, 'on') === 'on';
   const { state, resume } = stateFlags(values, { manifest, retryFrom, endpoint, ledger });
-  if (values.downstream !== undefined && endpoint !== undefined) {
-    throw new UsageError(
-      '--downstream and --endpoint cannot be used together: give --downstream to the serve, whose functions send the requests',
-      { flag: '--downstream' },
-    );
-  }
+  checkDownstream(values, endpoint);
   let demoTasks: number | undefined;
   if (values['demo-tasks'] !== undefined) demoTasks = integer('--demo-tasks', values['demo-tasks'], 1);
   else if (env[demoTasksEnv]) demoTasks = integer(demoTasksEnv, env[demoTasksEnv], 1);
@@ -115,6 +96,39 @@ export function parseRun(
     overrides,
     config: applyOverrides(base, overrides),
   };
+}
+
+/**
+ * `--endpoint URL`, `--listen` and `--secrets FILE`: against --endpoint the run serves no endpoint of its own, so
+ * it neither listens nor serves secrets.
+ */
+function endpointFlags(values: Values): { endpoint?: string; listen?: ListenAddress; secrets?: string } {
+  const endpoint =
+    values.endpoint === undefined ? undefined : localEndpointUrl('--endpoint', values.endpoint);
+  const listen = listenValue(values);
+  if (endpoint !== undefined && listen !== undefined) {
+    throw new UsageError(
+      '--listen and --endpoint cannot be used together: against --endpoint the run serves no endpoint of its own',
+      { flag: '--listen' },
+    );
+  }
+  const secrets = stringValue('--secrets', values.secrets);
+  if (secrets !== undefined && endpoint !== undefined) {
+    throw new UsageError('--secrets and --endpoint cannot be used together: give --secrets to the serve', {
+      flag: '--secrets',
+    });
+  }
+  return { endpoint, listen, secrets };
+}
+
+/** `--downstream FILE` configures the functions that send the requests: against --endpoint those are the serve's. */
+function checkDownstream(values: Values, endpoint: string | undefined): void {
+  if (values.downstream !== undefined && endpoint !== undefined) {
+    throw new UsageError(
+      '--downstream and --endpoint cannot be used together: give --downstream to the serve, whose functions send the requests',
+      { flag: '--downstream' },
+    );
+  }
 }
 
 /** `--state DIR` and `--resume`: only on the embedded runtime; a resume takes its manifest from DIR. */

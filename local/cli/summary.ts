@@ -20,6 +20,37 @@ export function formatSummary(
   report: RunReport,
   { reportFiles = [] }: { reportFiles?: readonly string[] } = {},
 ): string {
+  const out: string[] = [...headline(report), ''];
+  const counts: Array<[string, string]> = [
+    ['submitted', n(report.submitted)],
+    ['succeeded', n(report.succeeded)],
+    ['dead-lettered', n(report.deadLettered)],
+    ['invalid', n(report.invalid)],
+  ];
+  if (report.unfinished) counts.push(['unfinished', n(report.unfinished)]);
+  out.push(...table(counts, [false, true]).map((l) => `  ${l}`));
+  const mismatch = accountingError(report);
+  out.push(mismatch ? `  ACCOUNTING MISMATCH: ${mismatch}` : '  every task accounted for', '');
+  out.push(...peakLines(report));
+  if (report.latency && report.latency.count > 0) {
+    const h = report.latency;
+    out.push(
+      '',
+      `  ${report.latencySource === 'target' ? 'response time at the target' : 'latency'}: p50 ${h.p50} ms, p90 ${h.p90} ms, p99 ${h.p99} ms, max ${Math.round(h.maxMs)} ms`,
+    );
+  }
+  out.push(...taskLists(report));
+  const unfinished = report.unfinishedTasks ?? [];
+  if (reportFiles.length) out.push('', `Report: ${reportFiles.join(', ')}`);
+  const json = reportFiles.find((f) => f.toLowerCase().endsWith('.json'));
+  if (json && (report.deadLettered > 0 || unfinished.length > 0)) {
+    out.push(`Run the dead-lettered and unfinished tasks again: bounded-fanout run --retry-from ${json}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** The run's verdict, and what a resume or a cut-off means for its counts. */
+function headline(report: RunReport): string[] {
   const seconds = (report.durationMs / 1000).toFixed(1);
   const rate =
     report.durationMs > 0
@@ -43,17 +74,11 @@ export function formatSummary(
   }
   if (report.cutOff)
     out.push('Cut off: tasks running then count as unfinished, even those whose requests had completed.');
-  out.push('');
-  const counts: Array<[string, string]> = [
-    ['submitted', n(report.submitted)],
-    ['succeeded', n(report.succeeded)],
-    ['dead-lettered', n(report.deadLettered)],
-    ['invalid', n(report.invalid)],
-  ];
-  if (report.unfinished) counts.push(['unfinished', n(report.unfinished)]);
-  out.push(...table(counts, [false, true]).map((l) => `  ${l}`));
-  const mismatch = accountingError(report);
-  out.push(mismatch ? `  ACCOUNTING MISMATCH: ${mismatch}` : '  every task accounted for', '');
+  return out;
+}
+
+/** The peaks against their limits, a row for each pair the report has. */
+function peakLines(report: RunReport): string[] {
   const { peaks, limits } = report;
   const peakRows: string[][] = [['in flight at once', 'peak', 'limit']];
   const add = (label: string, peak: number | undefined, limit: number | undefined) => {
@@ -66,14 +91,12 @@ export function formatSummary(
   add('sockets, one container', peaks.socketsPerContainer, limits.socketsPerContainer);
   add('sockets, all containers', peaks.sockets, limits.sockets);
   if (report.target) add('connections at the target', report.target.peakSockets, limits.socketsToOneHost);
-  out.push(...table(peakRows, [false, true, true]).map((l) => `  ${l}`));
-  if (report.latency && report.latency.count > 0) {
-    const h = report.latency;
-    out.push(
-      '',
-      `  ${report.latencySource === 'target' ? 'response time at the target' : 'latency'}: p50 ${h.p50} ms, p90 ${h.p90} ms, p99 ${h.p99} ms, max ${Math.round(h.maxMs)} ms`,
-    );
-  }
+  return table(peakRows, [false, true, true]).map((l) => `  ${l}`);
+}
+
+/** The first few dead-lettered, unfinished and invalid tasks (the report lists them all). */
+function taskLists(report: RunReport): string[] {
+  const out: string[] = [];
   if (report.deadLetteredTasks.length) {
     out.push('', `Dead-lettered (${n(report.deadLetteredTasks.length)}):`);
     for (const t of report.deadLetteredTasks.slice(0, shown)) {
@@ -99,12 +122,7 @@ export function formatSummary(
     if (report.invalidTasks.length > shown)
       out.push(`  ... and ${n(report.invalidTasks.length - shown)} more`);
   }
-  if (reportFiles.length) out.push('', `Report: ${reportFiles.join(', ')}`);
-  const json = reportFiles.find((f) => f.toLowerCase().endsWith('.json'));
-  if (json && (report.deadLettered > 0 || unfinished.length > 0)) {
-    out.push(`Run the dead-lettered and unfinished tasks again: bounded-fanout run --retry-from ${json}`);
-  }
-  return `${out.join('\n')}\n`;
+  return out;
 }
 
 function oneLine(text: string): string {

@@ -35,27 +35,7 @@ export function socketLimits(config: FanoutConfig): { all: number; toOneHost: nu
 
 export function assembleReport(inputs: AssembleInputs): RunReport {
   const { local, config, timeline } = inputs;
-  const sockets = socketLimits(config);
-  const peaks: ReportPeaks = {
-    inline: local.peaks.inline,
-    workers: local.peaks.pollerWorkers,
-    sockets: local.peaks.sockets,
-    workersAll: local.peaks.workers,
-    perInvocation: local.peaks.perInvocation,
-    socketsPerContainer: local.peaks.socketsPerContainer,
-  };
-  const limits: ReportLimits = {
-    inline: local.limits.inline,
-    workers: local.limits.workers,
-    sockets: sockets.all,
-    workersReserved: local.limits.workerReserved,
-    perInvocation: local.limits.perInvocation,
-    socketsPerContainer: local.limits.sockets,
-    socketsPerHost: local.limits.socketsPerHost,
-    socketsToOneHost: sockets.toOneHost,
-    tasksPerMessage: local.limits.tasksPerMessage,
-    maxReceiveCount: local.limits.maxReceiveCount,
-  };
+  const { peaks, limits } = peaksAndLimits(local, config);
   const interrupted = Boolean(inputs.interrupted || local.interrupted);
   const unfinished = local.unfinished;
   // Every output of the run (files, stdout, the tasks file) is printed from this: secrets are redacted here.
@@ -102,16 +82,50 @@ export function assembleReport(inputs: AssembleInputs): RunReport {
       : {}),
     ...(inputs.target ? { target: inputs.target } : {}),
     startedAt: inputs.startedAt.toISOString(),
-    runtime: {
-      status: local.status,
-      ...(local.reason ? { reason: local.reason } : {}),
-      ...(local.error ? { error: local.error } : {}),
-      unaccounted: local.unaccounted,
-      backend: local.backend,
-      orchestrator: local.orchestrator,
-      worker: local.worker,
-      deadLetters: local.deadLetters,
-      ...(local.functionErrors.length ? { functionErrors: local.functionErrors.slice(-10) } : {}),
-    },
+    runtime: runtimeOf(local),
   });
+}
+
+/** The run's peaks, each against its limit (the socket limits are the budget's, over every container). */
+function peaksAndLimits(
+  local: LocalJobReport,
+  config: FanoutConfig,
+): { peaks: ReportPeaks; limits: ReportLimits } {
+  const sockets = socketLimits(config);
+  const peaks: ReportPeaks = {
+    inline: local.peaks.inline,
+    workers: local.peaks.pollerWorkers,
+    sockets: local.peaks.sockets,
+    workersAll: local.peaks.workers,
+    perInvocation: local.peaks.perInvocation,
+    socketsPerContainer: local.peaks.socketsPerContainer,
+  };
+  const limits: ReportLimits = {
+    inline: local.limits.inline,
+    workers: local.limits.workers,
+    sockets: sockets.all,
+    workersReserved: local.limits.workerReserved,
+    perInvocation: local.limits.perInvocation,
+    socketsPerContainer: local.limits.sockets,
+    socketsPerHost: local.limits.socketsPerHost,
+    socketsToOneHost: sockets.toOneHost,
+    tasksPerMessage: local.limits.tasksPerMessage,
+    maxReceiveCount: local.limits.maxReceiveCount,
+  };
+  return { peaks, limits };
+}
+
+/** The local runtime's own view of the run: its verdict, the unaccounted tasks, each part's figures. */
+function runtimeOf(local: LocalJobReport): RunReport['runtime'] {
+  return {
+    status: local.status,
+    ...(local.reason ? { reason: local.reason } : {}),
+    ...(local.error ? { error: local.error } : {}),
+    unaccounted: local.unaccounted,
+    backend: local.backend,
+    orchestrator: local.orchestrator,
+    worker: local.worker,
+    deadLetters: local.deadLetters,
+    ...(local.functionErrors.length ? { functionErrors: local.functionErrors.slice(-10) } : {}),
+  };
 }

@@ -5,13 +5,11 @@
 import { randomBytes } from 'node:crypto';
 import { validateBudget } from '../../../lib/budget/index.js';
 import type { FanoutConfig } from '../../../lib/config.js';
-import { assembleReport, socketLimits } from '../../report/assemble.js';
+import { socketLimits } from '../../report/assemble.js';
 import { TimelineSampler } from '../../report/timeline.js';
-import type { RunReport } from '../../report/types.js';
-import { accountingError, checkReportPath, writeReports } from '../../report/write.js';
-import { runLocalJob } from '../../run-local-job.js';
+import { checkReportPath } from '../../report/write.js';
+import { type LocalJobReport, runLocalJob } from '../../run-local-job.js';
 import type { RunArgs } from '../args.js';
-import { ExitCodes, exitCodeFor } from '../exit-code.js';
 import { Interrupts } from '../interrupts.js';
 import type { CliIo } from '../io.js';
 import type { JobSource } from '../job-source.js';
@@ -20,9 +18,9 @@ import { type CliBackend, openBackend, uploadManifest } from '../local-backend.j
 import { ProgressDisplay, progressModeFor } from '../progress.js';
 import { openRunSource, stateOption } from '../run-state.js';
 import { readSecrets } from '../secrets-flag.js';
-import { formatAbortSummary, formatSummary } from '../summary.js';
-import { withManifestLines } from '../task-lines.js';
+import { formatAbortSummary } from '../summary.js';
 import { UsageError } from '../usage-error.js';
+import { finalTimeline, finishRun, reportOf } from './run-report.js';
 
 /** A local run may take long (a million tasks); Ctrl-C is the way to stop it early. */
 const RUN_TIMEOUT_MS = 6 * 3600_000;
@@ -43,11 +41,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
     const log = (line: string) => {
       if (args.verbose) io.stderr.write(`${line}\n`);
     };
-    if (source.demo) {
-      io.stderr.write(
-        `Demo: ${source.demo.manifest.expected.submitted.toLocaleString('en-US')} tasks against a target server at ${source.demo.server.url} (varied latency, some 429s with Retry-After, some permanent failures, ${source.demo.manifest.expected.invalid} malformed lines).\n`,
-      );
-    }
+    announceDemo(source, io);
     backend = await openBackend({
       endpoint: args.endpoint,
       listen: args.listen,
@@ -63,28 +57,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
     const { live, display, sampler } = progressOf(config, source, io);
     const startedAt = new Date();
     listenForStops(signals, { display, sampler, live, io, source, embedded: args.endpoint === undefined });
-    sampler.start();
-    let local: Awaited<ReturnType<typeof runLocalJob>>;
-    try {
-      local = await runLocalJob(
-        { manifest: uri },
-        {
-          config,
-          backend: backend.info,
-          onProgress: live.onProgress,
-          progressIntervalMs: 250,
-          functionLogs: args.verbose ? verboseLines(io, live) : live.onLogLine,
-          signal: signals.stopSignal,
-          cutOff: signals.cutOffSignal,
-          timeoutMs: RUN_TIMEOUT_MS,
-          log,
-          ledger: args.ledger,
-          ...(kept ? { state: kept } : {}),
-        },
-      );
-    } finally {
-      sampler.stop();
-    }
+    const local = await runSampled(uri, { args, io, config, backend, live, sampler, signals, log, kept });
     // The orchestrator refused the job (a bad header found where no check could see it first): bad input.
     if (local.status === 'refused') {
       throw new UsageError(`${source.label}: ${local.error ?? 'the job was refused'}`, {
@@ -104,20 +77,60 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
       live,
       ...(state?.resumed ? { resumedFrom: state.marker.startedAt } : {}),
     });
-    // Each report on its own: one that fails keeps neither the others nor the summary from being written.
-    const failed = await writeReports(args.reports, report);
-    const written = args.reports.filter((file) => !failed.some((f) => f.file === file));
-    printOutcome(io, args, report, written, local.error);
-    for (const { error } of failed) io.stderr.write(`bounded-fanout: ${error.message}\n`);
-    const code =
-      // A job that broke, or whose counts do not add up, did not do its work: never exit 0 on it.
-      local.status === 'broken' || accountingError(report) ? ExitCodes.TASKS_FAILED : exitCodeFor({ report });
-    return failed.length > 0 && code !== ExitCodes.INTERRUPTED ? ExitCodes.REPORT_NOT_WRITTEN : code;
+    return await finishRun(io, args, report, local);
   } finally {
     signals.close();
     // After a cut-off the invocations let go of still use the emulators: they end with the process instead.
     if (!signals.cutOffSignal.aborted) await backend?.stop();
     await source.close();
+  }
+}
+
+/** The demo's size and its target server, before the run starts. */
+function announceDemo(source: JobSource, io: CliIo): void {
+  if (source.demo) {
+    io.stderr.write(
+      `Demo: ${source.demo.manifest.expected.submitted.toLocaleString('en-US')} tasks against a target server at ${source.demo.server.url} (varied latency, some 429s with Retry-After, some permanent failures, ${source.demo.manifest.expected.invalid} malformed lines).\n`,
+    );
+  }
+}
+
+interface JobRun {
+  readonly args: RunArgs;
+  readonly io: CliIo;
+  readonly config: FanoutConfig;
+  readonly backend: CliBackend;
+  readonly live: LiveProgress;
+  readonly sampler: TimelineSampler;
+  readonly signals: Interrupts;
+  readonly log: (line: string) => void;
+  /** `--state DIR`: the journal, and for a resume what the killed run left. */
+  readonly kept: ReturnType<typeof stateOption> | undefined;
+}
+
+/** The job on the runtime, its timeline sampled from start to end. */
+async function runSampled(uri: string, run: JobRun): Promise<LocalJobReport> {
+  const { args, io, config, backend, live, sampler, signals, log, kept } = run;
+  sampler.start();
+  try {
+    return await runLocalJob(
+      { manifest: uri },
+      {
+        config,
+        backend: backend.info,
+        onProgress: live.onProgress,
+        progressIntervalMs: 250,
+        functionLogs: args.verbose ? verboseLines(io, live) : live.onLogLine,
+        signal: signals.stopSignal,
+        cutOff: signals.cutOffSignal,
+        timeoutMs: RUN_TIMEOUT_MS,
+        log,
+        ledger: args.ledger,
+        ...(kept ? { state: kept } : {}),
+      },
+    );
+  } finally {
+    sampler.stop();
   }
 }
 
@@ -182,60 +195,6 @@ function listenForStops(
   });
 }
 
-interface ReportParts {
-  readonly local: Awaited<ReturnType<typeof runLocalJob>>;
-  readonly config: FanoutConfig;
-  readonly timeline: ReturnType<typeof finalTimeline>;
-  readonly source: JobSource;
-  readonly args: RunArgs;
-  readonly startedAt: Date;
-  readonly signals: Interrupts;
-  readonly live: LiveProgress;
-  readonly resumedFrom?: string;
-}
-
-/** The run's report: what the runtime counted, the timeline, the demo target's own counts, manifest lines. */
-async function reportOf({
-  local,
-  config,
-  timeline,
-  source,
-  args,
-  startedAt,
-  signals,
-  live,
-  resumedFrom,
-}: ReportParts): Promise<RunReport> {
-  const target = source.demo?.server.stats();
-  const assembled = assembleReport({
-    local,
-    config,
-    timeline,
-    manifest: source.label,
-    ...(source.manifestFile ? { manifestFile: source.manifestFile } : {}),
-    ...(source.manifestSha256 ? { manifestSha256: source.manifestSha256 } : {}),
-    startedAt,
-    ...(resumedFrom ? { resumedFrom } : {}),
-    interrupted: signals.stopSignal.aborted,
-    inlineInFlightSource: live.inlineSource,
-    // Every attempt's response time as the functions saw it (local/http-observer.ts).
-    latency: local.latency,
-    latencySource: 'tasks' as const,
-    ...(source.demo
-      ? {
-          target: {
-            peakSockets: target?.peakSockets ?? 0,
-            peakInFlight: target?.peakInFlight ?? 0,
-            requests: target?.requests ?? 0,
-          },
-        }
-      : {}),
-  });
-  // Lines are known for a manifest file given as such (a retry's or the demo's file is a temporary one).
-  const report = args.manifest && source.file ? await withManifestLines(assembled, source.file) : assembled;
-  return report;
-}
-
 /**
  * Against a `bounded-fanout serve` of the same stack, the serve's own worker polls the stack's queue and would
  * take the run's messages (run with the serve's allow list, counted in no report): the run then uses resources
@@ -260,28 +219,6 @@ function verboseLines(io: CliIo, live: LiveProgress): (line: string) => void {
     live.onLogLine(line);
     write(line.endsWith('\n') ? line : `${line}\n`);
   };
-}
-
-/** The timeline ends on the exact final counts (the live ones come from metrics as they are written). */
-function finalTimeline(
-  samples: RunReport['timeline'],
-  local: { succeeded: number; deadLettered: number },
-): RunReport['timeline'] {
-  if (samples.length === 0) return samples;
-  const last = samples[samples.length - 1];
-  return [...samples.slice(0, -1), { ...last, done: local.succeeded, failed: local.deadLettered, queued: 0 }];
-}
-
-function printOutcome(
-  io: CliIo,
-  args: RunArgs,
-  report: RunReport,
-  reportFiles: readonly string[],
-  runtimeError?: string,
-): void {
-  if (runtimeError) io.stderr.write(`bounded-fanout: the job did not run to its end: ${runtimeError}\n`);
-  if (args.format === 'json') io.stdout.write(`${JSON.stringify(report)}\n`);
-  else io.stdout.write(`\n${formatSummary(report, { reportFiles })}`);
 }
 
 export type { JobSource };
