@@ -8,13 +8,16 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TargetServer } from '../local/demo/target-server.js';
-import { runPipeline, writeManifest } from './pipeline.js';
+import { alternate, fmt, median } from './alternate.js';
+import { writeManifest } from './pipeline.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const work = join(root, '.tmp/bench-ledger');
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const FLAGS = ['--tasks-per-message', '25', '--idempotency', 'off'];
+const CONTENDERS = [
+  { name: 'ledger on', flags: FLAGS },
+  { name: 'ledger off', flags: [...FLAGS, '--ledger', 'off'] },
+];
 
 export async function run({ tasks = 20_000, pairs = 5 }: { tasks?: number; pairs?: number } = {}) {
   await mkdir(work, { recursive: true });
@@ -22,20 +25,16 @@ export async function run({ tasks = 20_000, pairs = 5 }: { tasks?: number; pairs
   try {
     const manifest = join(work, `tasks-${tasks}.ndjson`);
     await writeManifest(manifest, tasks, target.url, 'bench-ledger');
-    const rates = { on: [] as number[], off: [] as number[] };
-    for (let pair = 0; pair < pairs; pair++) {
-      for (const side of ['on', 'off'] as const) {
-        const flags = side === 'off' ? [...FLAGS, '--ledger', 'off'] : FLAGS;
-        const { report } = await runPipeline(manifest, flags, join(work, 'report.json'));
-        if (report.succeeded !== tasks) {
-          throw new Error(`ledger ${side}: ${report.succeeded} of ${tasks} succeeded`);
-        }
-        const rate = (report.submitted * 1000) / report.durationMs;
-        rates[side].push(rate);
-        console.error(`ledger: pair ${pair + 1} ledger ${side}: ${fmt(rate)} tasks/s`);
-      }
-    }
-    const ratio = median(rates.on) / median(rates.off);
+    const { rates } = await alternate(CONTENDERS, {
+      manifest,
+      tasks,
+      rounds: pairs,
+      reportFile: join(work, 'report.json'),
+      label: 'ledger',
+    });
+    const on = rates.get('ledger on') ?? [];
+    const off = rates.get('ledger off') ?? [];
+    const ratio = median(on) / median(off);
     return [
       '## The job ledger on vs off (bench/ledger.ts)',
       '',
@@ -43,8 +42,8 @@ export async function run({ tasks = 20_000, pairs = 5 }: { tasks?: number; pairs
       '',
       '| contender | tasks/s (median) | runs |',
       '|---|---:|---|',
-      `| ledger on | ${fmt(median(rates.on))} | ${rates.on.map(fmt).join(', ')} |`,
-      `| ledger off | ${fmt(median(rates.off))} | ${rates.off.map(fmt).join(', ')} |`,
+      `| ledger on | ${fmt(median(on))} | ${on.map(fmt).join(', ')} |`,
+      `| ledger off | ${fmt(median(off))} | ${off.map(fmt).join(', ')} |`,
       '',
       `Ledger on at ${ratio.toFixed(2)}x ledger off. Target: >= 0.9x.`,
     ].join('\n');

@@ -27,13 +27,11 @@ import { runBounded } from '../lib/run-bounded.js';
 import { TargetServer } from '../local/demo/target-server.js';
 import { startEmulators } from '../local/emulators.js';
 import type { RunReport } from '../local/report/types.js';
+import { alternate, fmt, median, tasksPerSecond } from './alternate.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const bin = join(root, 'local/cli/bin.mjs');
 const work = join(root, '.tmp/bench-pipeline');
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 /** SendMessageBatch all, then receive + delete all, 8 calls in flight each way; messages of ~160 bytes. */
 export async function rawEmulatorRate(
@@ -168,8 +166,6 @@ export async function runPipeline(
   return { report, code, peakRssBytes, wallMs };
 }
 
-const tasksPerSecond = (r: RunReport) => (r.submitted * 1000) / r.durationMs;
-
 export async function run({
   tasks = 50_000,
   million = 1_000_000,
@@ -200,21 +196,14 @@ export async function run({
         flags: ['--tasks-per-message', '25', '--idempotency', 'off', '--ledger', 'off'],
       },
     ];
-    const rates = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
-    const peaks = new Map<string, RunReport['peaks']>();
-    for (let round = 0; round < 3; round++) {
-      for (const c of contenders) {
-        const result = await runPipeline(manifest, c.flags, join(work, 'packing.json'));
-        if (result.report.succeeded !== tasks) {
-          throw new Error(`${c.name}: ${result.report.succeeded} of ${tasks} succeeded`);
-        }
-        rates.get(c.name)?.push(tasksPerSecond(result.report));
-        peaks.set(c.name, result.report.peaks);
-        console.error(
-          `pipeline: ${c.name} round ${round + 1}: ${fmt(tasksPerSecond(result.report))} tasks/s`,
-        );
-      }
-    }
+    const { rates, last } = await alternate(contenders, {
+      manifest,
+      tasks,
+      rounds: 3,
+      reportFile: join(work, 'packing.json'),
+      label: 'pipeline',
+    });
+    const peaks = new Map([...last].map(([name, r]) => [name, r.report.peaks]));
     const idempotentFile = join(work, `tasks-${idempotentTasks}.ndjson`);
     await writeManifest(idempotentFile, idempotentTasks, target.url, 'bench-idempotent');
     const idempotent = await runPipeline(

@@ -1,0 +1,50 @@
+// Contenders measured side by side: one run of each in turn (A B C A B C ...), so a slow spell of the machine
+// lands on every contender alike, then the median of each. Shared by the pipeline and ledger benches.
+import type { RunReport } from '../local/report/types.js';
+import { type PipelineRun, runPipeline } from './pipeline.js';
+
+export interface Contender {
+  readonly name: string;
+  readonly flags: readonly string[];
+}
+
+export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+export const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+export const tasksPerSecond = (r: RunReport) => (r.submitted * 1000) / r.durationMs;
+
+/**
+ * `rounds` rounds of every contender, each a fresh `bounded-fanout run` process on `manifest`; a run that does not
+ * end with all `tasks` succeeded throws, so a broken contender is never reported as a fast one.
+ */
+export async function alternate(
+  contenders: readonly Contender[],
+  {
+    manifest,
+    tasks,
+    rounds,
+    reportFile,
+    label,
+  }: {
+    manifest: string;
+    tasks: number;
+    rounds: number;
+    reportFile: string;
+    label: string;
+  },
+): Promise<{ rates: Map<string, number[]>; last: Map<string, PipelineRun> }> {
+  const rates = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  const last = new Map<string, PipelineRun>();
+  for (let round = 0; round < rounds; round++) {
+    for (const c of contenders) {
+      const result = await runPipeline(manifest, c.flags, reportFile);
+      if (result.report.succeeded !== tasks) {
+        throw new Error(`${c.name}: ${result.report.succeeded} of ${tasks} succeeded (exit ${result.code})`);
+      }
+      const rate = tasksPerSecond(result.report);
+      rates.get(c.name)?.push(rate);
+      last.set(c.name, result);
+      console.error(`${label}: ${c.name} round ${round + 1}: ${fmt(rate)} tasks/s`);
+    }
+  }
+  return { rates, last };
+}
