@@ -28,6 +28,8 @@ export interface BackendInfo {
   readonly description: string;
   /** The one local endpoint in front of the embedded emulators (absent with LocalStack or --endpoint). */
   readonly edge?: Edge;
+  /** The servers behind the endpoints (the emulators' own ports), refused to tasks like the endpoints. */
+  readonly listening?: readonly string[];
 }
 
 export interface Backend extends BackendInfo {
@@ -105,6 +107,7 @@ async function startEmbedded(
     region,
     description: `embedded emulators, fauxqs (SQS, S3) and dynalite (DynamoDB), in process: ${why}`,
     edge,
+    listening: emulators.listening,
     stop: async () => {
       await edge.close();
       await emulators.stop();

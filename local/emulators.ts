@@ -17,6 +17,8 @@ export interface Endpoints {
 
 export interface Emulators {
   readonly endpoints: Endpoints;
+  /** Every server the emulators listen on, those behind the DynamoDB front too: tasks may reach none of them. */
+  readonly listening: readonly string[];
   readonly region: string;
   stop(): Promise<void>;
 }
@@ -69,6 +71,11 @@ export async function startEmulators({
   let stopped: Promise<void> | undefined;
   return {
     endpoints,
+    listening: [
+      endpoints.sqs,
+      front.endpoint,
+      `http://127.0.0.1:${(dynalited.address() as AddressInfo).port}`,
+    ],
     region,
     stop() {
       stopped ??= Promise.all([fauxqs.stop(), front.close().then(() => closeDynalite(dynalited))]).then(

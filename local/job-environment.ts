@@ -24,6 +24,7 @@ export function jobEnvironment(
     [EnvVars.CONFIG]: toEnvironment(functionConfig(config)),
     [EnvVars.REFUSE_HOSTS]: ownEndpointEntries([
       ...Object.values(backend.endpoints),
+      ...(backend.listening ?? []),
       lambdaEndpoint,
       backend.edge?.url,
     ]).join(','),

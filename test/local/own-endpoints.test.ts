@@ -78,6 +78,50 @@ describe('the local runtime keeps tasks off its own endpoints', () => {
     }
   });
 
+  it('behind the one local endpoint, the emulators own ports (fauxqs, the DynamoDB front, dynalite) are refused too', async () => {
+    const victim = await target();
+    const edged = await startBackend({
+      kind: 'emulators',
+      log: () => {},
+      edge: { listen: { host: '127.0.0.1', port: 0 } },
+    });
+    try {
+      // As an attacker who scanned loopback would find them: the ports behind the endpoint, not the endpoint.
+      const hidden = edged.listening ?? [];
+      expect(hidden).toHaveLength(3);
+      expect(hidden).not.toContain(edged.edge?.url);
+      const config = { prefix: uniquePrefix('hidden'), allowHosts: ['127.0.0.1'], maxReceiveCount: 1 };
+      const tasks = [
+        ...hidden.map((url, i) => ({
+          id: `inject-${i}`,
+          url: `${url}/`,
+          method: 'POST',
+          mode: 'inline',
+          headers: {
+            'content-type': 'application/x-amz-json-1.0',
+            'x-amz-target': 'DynamoDB_20120810.ListTables',
+          },
+          body: '{}',
+        })),
+        { id: 'fine', url: victim.url('queue', 'fine') },
+      ];
+      const report = await runLocalJob({ jobId: 'hidden', tasks }, { config, backend: edged });
+      expect(report).toMatchObject({
+        submitted: 4,
+        succeeded: 1,
+        deadLettered: 3,
+        invalid: 0,
+        unaccounted: 0,
+      });
+      expect(report.deadLetteredTasks.map((t) => [t.id, t.error]).sort()).toEqual(
+        hidden.map((_, i) => [`inject-${i}`, expect.stringContaining('an endpoint of the runtime itself')]),
+      );
+      expect(victim.answers.get('fine')).toEqual([200]);
+    } finally {
+      await edged.stop();
+    }
+  });
+
   it('a forged SendMessage to the emulator is refused though 127.0.0.1 is allowed', async () => {
     const victim = await target();
     const forged = JSON.stringify({
