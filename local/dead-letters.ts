@@ -43,15 +43,8 @@ export async function readDeadLetters(
   queueUrl: string,
   run: { jobId?: string; runId?: string },
 ): Promise<DeadLetterCount> {
-  const bySource = { orchestrator: 0, worker: 0, redrive: 0 };
-  const listed: DeadLetteredTask[] = [];
-  let unreadable = 0;
-  let otherRuns = 0;
+  const tally = newTally();
   const held: Message[] = [];
-  const ids = new Set<string>();
-  const mine = (jobId: string, runId: string) =>
-    (run.jobId === undefined || run.jobId === jobId) && (run.runId === undefined || run.runId === runId);
-  const list = (task: DeadLetteredTask) => listed.push(task);
   try {
     for (;;) {
       const { Messages = [] } = await sqs.send(
@@ -65,44 +58,63 @@ export async function readDeadLetters(
       );
       if (Messages.length === 0) break;
       held.push(...Messages);
-      for (const message of Messages) {
-        const read = readDeadLetterBody(message.Body ?? '');
-        if (read.kind === 'unreadable') {
-          unreadable++;
-          continue;
-        }
-        const { jobId, runId } = read.message;
-        if (!mine(jobId, runId)) {
-          otherRuns++;
-          continue;
-        }
-        if (read.kind === 'dead-letter') {
-          const source = read.message.source === 'worker' ? 'worker' : 'orchestrator';
-          for (const t of read.message.tasks) {
-            bySource[source]++;
-            ids.add(t.task.id);
-            list({ id: t.task.id, attempts: t.attempts, error: t.error, source, task: t.task });
-          }
-        } else {
-          for (const task of read.message.tasks) {
-            bySource.redrive++;
-            ids.add(task.id);
-            list({
-              id: task.id,
-              attempts: read.message.attempt,
-              error: REDRIVE_ERROR,
-              source: 'redrive',
-              task,
-            });
-          }
-        }
-      }
+      for (const message of Messages) count(tally, message.Body ?? '', run);
     }
   } finally {
     await release(sqs, queueUrl, held);
   }
+  const { bySource, ids, listed, unreadable, otherRuns } = tally;
   const tasks = bySource.orchestrator + bySource.worker + bySource.redrive;
   return { tasks, distinct: ids.size, bySource, listed, unreadable, otherRuns };
+}
+
+interface Tally {
+  readonly bySource: { orchestrator: number; worker: number; redrive: number };
+  readonly listed: DeadLetteredTask[];
+  readonly ids: Set<string>;
+  unreadable: number;
+  otherRuns: number;
+}
+
+function newTally(): Tally {
+  return {
+    bySource: { orchestrator: 0, worker: 0, redrive: 0 },
+    listed: [],
+    ids: new Set(),
+    unreadable: 0,
+    otherRuns: 0,
+  };
+}
+
+/** Counts one message of the queue: unreadable, of another run, or the tasks of this run it holds. */
+function count(tally: Tally, body: string, run: { jobId?: string; runId?: string }): void {
+  const read = readDeadLetterBody(body);
+  if (read.kind === 'unreadable') {
+    tally.unreadable++;
+    return;
+  }
+  const { jobId, runId } = read.message;
+  const mine =
+    (run.jobId === undefined || run.jobId === jobId) && (run.runId === undefined || run.runId === runId);
+  if (!mine) {
+    tally.otherRuns++;
+    return;
+  }
+  const list = (task: DeadLetteredTask) => {
+    tally.bySource[task.source]++;
+    tally.ids.add(task.id);
+    tally.listed.push(task);
+  };
+  if (read.kind === 'dead-letter') {
+    const source = read.message.source === 'worker' ? 'worker' : 'orchestrator';
+    for (const t of read.message.tasks) {
+      list({ id: t.task.id, attempts: t.attempts, error: t.error, source, task: t.task });
+    }
+  } else {
+    for (const task of read.message.tasks) {
+      list({ id: task.id, attempts: read.message.attempt, error: REDRIVE_ERROR, source: 'redrive', task });
+    }
+  }
 }
 
 /** Makes the messages read visible again at once. */

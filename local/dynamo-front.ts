@@ -12,17 +12,11 @@
 // TransactionConflict (transactions here wait their turn instead of failing); writes that bypass the front
 // (straight to dynalite) are not locked; TransactGetItems; consumed capacity and item collection metrics.
 import { randomBytes } from 'node:crypto';
-import {
-  Agent,
-  createServer,
-  type IncomingMessage,
-  request,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { crc32 } from 'node:zlib';
 import { DynaliteCalls, DynaliteRefusal } from './dynalite-calls.js';
+import { type Forwarded, forward, readBody } from './dynamo-forward.js';
 import {
   error,
   parseActions,
@@ -77,34 +71,10 @@ export async function startDynamoFront({ target, port = 0 }: DynamoFrontOptions)
       return json(answer);
     }
     const tables = tablesOf(operation, parsed);
-    const answer = await locks.with(tables, false, () => forward(req, body));
+    const answer = await locks.with(tables, false, () => forward(targetUrl, agent, req, body));
     if (SCHEMA_CHANGES.has(operation))
       dynalite.forget(String((parsed as { TableName?: unknown })?.TableName));
     return answer;
-  }
-
-  function forward(req: IncomingMessage, body: Buffer): Promise<Forwarded> {
-    return new Promise((resolve, reject) => {
-      const out = request(
-        {
-          host: targetUrl.hostname,
-          port: targetUrl.port,
-          method: req.method,
-          path: req.url,
-          headers: req.headers,
-          agent,
-        },
-        (answer) => {
-          readBody(answer)
-            .then((data) =>
-              resolve({ status: answer.statusCode ?? 502, headers: answer.headers, body: data }),
-            )
-            .catch(reject);
-        },
-      );
-      out.on('error', reject);
-      out.end(body);
-    });
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -123,12 +93,6 @@ export async function startDynamoFront({ target, port = 0 }: DynamoFrontOptions)
       return closed;
     },
   };
-}
-
-interface Forwarded {
-  readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Buffer;
 }
 
 /** The tables an item call touches (none for table-level calls, which need no lock). */
@@ -173,15 +137,6 @@ function send(res: ServerResponse, { status, headers, body }: Forwarded): void {
   out['content-length'] = String(body.length);
   res.writeHead(status, out);
   res.end(body);
-}
-
-function readBody(stream: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('end', () => resolve(Buffer.concat(chunks)));
-    stream.on('error', reject);
-  });
 }
 
 function parseJson(body: Buffer): unknown {

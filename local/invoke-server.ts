@@ -189,14 +189,8 @@ export class InvokeServer {
     const requestId = randomUUID();
     const ids = { 'x-amzn-requestid': requestId };
     if (type === InvocationTypes.DRY_RUN) return reply(res, 204, ids);
-    if (type === InvocationTypes.EVENT && this.#hold?.(name, payload)) {
-      this.#held.push({ functionName: name, payload });
-      return reply(res, 202, ids);
-    }
     if (type === InvocationTypes.EVENT) {
-      const deliveries = assertInteger('asyncDeliveries', this.#deliveries(name, payload));
-      for (let delivery = 1; delivery <= deliveries; delivery++)
-        this.#runAsync(fn, payload, requestId, delivery);
+      this.#acceptEvent(fn, payload, requestId);
       return reply(res, 202, ids);
     }
     if (type !== InvocationTypes.REQUEST_RESPONSE) {
@@ -205,6 +199,28 @@ export class InvokeServer {
         message: `Unsupported invocation type: ${type}`,
       });
     }
+    return this.#invokeSync(fn, payload, requestId, res);
+  }
+
+  /** An Event invocation: held unrun when `holdAsync` says so, else run once per delivery in the background. */
+  #acceptEvent(fn: LocalFunction, payload: unknown, requestId: string): void {
+    if (this.#hold?.(fn.name, payload)) {
+      this.#held.push({ functionName: fn.name, payload });
+      return;
+    }
+    const deliveries = assertInteger('asyncDeliveries', this.#deliveries(fn.name, payload));
+    for (let delivery = 1; delivery <= deliveries; delivery++)
+      this.#runAsync(fn, payload, requestId, delivery);
+  }
+
+  /** A RequestResponse invocation: the function's result, its error (as Lambda reports it), or a throttle. */
+  async #invokeSync(
+    fn: LocalFunction,
+    payload: unknown,
+    requestId: string,
+    res: ServerResponse,
+  ): Promise<void> {
+    const ids = { 'x-amzn-requestid': requestId };
     try {
       const result = await fn.invoke(payload, { awsRequestId: requestId });
       return reply(res, 200, { ...ids, 'x-amz-executed-version': '$LATEST' }, result ?? null);

@@ -28,21 +28,11 @@ export async function buildReport(inputs: ReportInputs): Promise<LocalJobReport>
   const final = outcome.final;
   const summary = final && final.status !== 'refused' ? final.summary : undefined;
   const tail = summary ? undefined : inputs.tail;
-  // A stopped job has no summary: its counts are the kept continuation's, up to where reading stopped.
-  const counts: Partial<JobCounts> | undefined = summary?.counts ?? tail?.continuation.counts;
-  const workerSucceeded = logs.metric(WORKER, 'TasksSucceeded');
-  const unread = (tail?.valid.length ?? 0) + (tail?.invalid.length ?? 0);
-  const submitted = (inputs.run ? inputs.run.submitted : (counts?.read ?? 0)) + unread;
-  const invalid = (inputs.run ? inputs.run.invalid : (counts?.invalid ?? 0)) + (tail?.invalid.length ?? 0);
-  const { run } = inputs;
-  // With the ledger, its counts are the run's (each task counted once, by the function that ended it); the
-  // local observations (metrics, the DLQ's content) count only without it.
-  const succeeded = run
-    ? run.succeeded
-    : (counts?.inlineSucceeded ?? 0) + (counts?.invokeSucceeded ?? 0) + workerSucceeded;
-  const deadLettered = run ? run.deadLettered : deadLetters.tasks;
-  const cancelled = run?.cancelled ?? 0;
-  const undeliverable = run?.undeliverable ?? 0;
+  const { submitted, invalid, succeeded, deadLettered, cancelled, undeliverable } = countsOf(
+    inputs,
+    summary,
+    tail,
+  );
   const unfinishedTasks = unfinishedOf(inputs, tail);
   const header = (isObject(jobEvent) ? jobEvent : {}) as { tasks?: unknown; limits?: Record<string, number> };
   const notStarted =
@@ -50,17 +40,10 @@ export async function buildReport(inputs: ReportInputs): Promise<LocalJobReport>
       ? header.tasks.length - submitted
       : undefined;
   const { listed, ...deadLetterCounts } = deadLetters;
-  const ended = run?.finishedAt !== undefined ? run : undefined;
-  const status = ended ? ended.status : final ? final.status : tail ? 'stopped' : 'broken';
-  const reason = ended ? ended.reason : summary?.reason;
   return {
     jobId: outcome.jobId ?? summary?.jobId ?? String((header as { jobId?: unknown }).jobId ?? ''),
     ...(outcome.runId ? { runId: outcome.runId } : {}),
-    status,
-    ...(reason ? { reason } : {}),
-    ...(final?.status === 'refused' ? { error: final.error } : {}),
-    ...(summary?.error ? { error: summary.error } : {}),
-    ...(!final && outcome.errors.length > 0 ? { error: outcome.errors.join('; ') } : {}),
+    ...endingOf(inputs, summary, tail),
     submitted,
     invalid,
     succeeded,
@@ -96,6 +79,52 @@ export async function buildReport(inputs: ReportInputs): Promise<LocalJobReport>
     ...(summary ? { summary } : {}),
     functionErrors: logs.errors,
     latency: inputs.latency,
+  };
+}
+
+/**
+ * The run's counts. With the ledger, its counts are the run's (each task counted once, by the function that
+ * ended it); the local observations (metrics, the DLQ's content) count only without it.
+ */
+function countsOf(inputs: ReportInputs, summary: JobSummary | undefined, tail: ManifestTail | undefined) {
+  const { deadLetters, logs, run } = inputs;
+  // A stopped job has no summary: its counts are the kept continuation's, up to where reading stopped.
+  const counts: Partial<JobCounts> | undefined = summary?.counts ?? tail?.continuation.counts;
+  const workerSucceeded = logs.metric(WORKER, 'TasksSucceeded');
+  const unread = (tail?.valid.length ?? 0) + (tail?.invalid.length ?? 0);
+  const submitted = (run ? run.submitted : (counts?.read ?? 0)) + unread;
+  const invalid = (run ? run.invalid : (counts?.invalid ?? 0)) + (tail?.invalid.length ?? 0);
+  const succeeded = run
+    ? run.succeeded
+    : (counts?.inlineSucceeded ?? 0) + (counts?.invokeSucceeded ?? 0) + workerSucceeded;
+  const deadLettered = run ? run.deadLettered : deadLetters.tasks;
+  return {
+    submitted,
+    invalid,
+    succeeded,
+    deadLettered,
+    cancelled: run?.cancelled ?? 0,
+    undeliverable: run?.undeliverable ?? 0,
+  };
+}
+
+/** How the run ended: its status, the reason, and the error when there is one. */
+function endingOf(
+  inputs: ReportInputs,
+  summary: JobSummary | undefined,
+  tail: ManifestTail | undefined,
+): Pick<LocalJobReport, 'status' | 'reason' | 'error'> {
+  const { outcome, run } = inputs;
+  const final = outcome.final;
+  const ended = run?.finishedAt !== undefined ? run : undefined;
+  const status = ended ? ended.status : final ? final.status : tail ? 'stopped' : 'broken';
+  const reason = ended ? ended.reason : summary?.reason;
+  return {
+    status,
+    ...(reason ? { reason } : {}),
+    ...(final?.status === 'refused' ? { error: final.error } : {}),
+    ...(summary?.error ? { error: summary.error } : {}),
+    ...(!final && outcome.errors.length > 0 ? { error: outcome.errors.join('; ') } : {}),
   };
 }
 

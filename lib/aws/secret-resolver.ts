@@ -43,23 +43,7 @@ const OWN_VARIABLES = /^(AWS_|BOUNDED_FANOUT_)/;
 export function createSecretResolver(options: AwsSecretResolverOptions): AwsSecretResolver {
   const { config, agents, allowEnv = false, env = process.env } = options;
   const region = options.region ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1');
-  // Made on first use: a container whose tasks name no secret builds no client.
-  let clients: { secrets: SecretsManagerClient; ssm: SSMClient } | undefined;
-  let providers: { secrets: SecretsProvider; ssm: SSMProvider } | undefined;
-  const getProviders = () => {
-    if (!providers) {
-      const handler = () => (agents ? new NodeHttpHandler({ ...agents, connectionTimeout: 0 }) : undefined);
-      clients = {
-        secrets: new SecretsManagerClient({ region, requestHandler: handler() }),
-        ssm: new SSMClient({ region, requestHandler: handler() }),
-      };
-      providers = {
-        secrets: new SecretsProvider({ awsSdkV3Client: clients.secrets }),
-        ssm: new SSMProvider({ awsSdkV3Client: clients.ssm }),
-      };
-    }
-    return providers;
-  };
+  const aws = lazyProviders(region, agents);
   const inFlight = new Map<string, Promise<string | undefined>>();
   // One call per reference at a time; Powertools' cache answers the rest within maxAgeSeconds.
   const once = (key: string, read: () => Promise<string | undefined>) => {
@@ -78,7 +62,7 @@ export function createSecretResolver(options: AwsSecretResolverOptions): AwsSecr
       throw refused(ref, `secrets.secretsManagerPrefix ${JSON.stringify(config.secretsManagerPrefix)}`);
     }
     const raw = await once(`secret:${ref.secret}`, () =>
-      fetched(ref, () => getProviders().secrets.get(ref.secret, { maxAge }) as Promise<string | undefined>),
+      fetched(ref, () => aws.get().secrets.get(ref.secret, { maxAge }) as Promise<string | undefined>),
     );
     if (raw === undefined) throw new SecretRefError(ref, 'has no string value (SecretString)');
     return ref.jsonKey === undefined ? raw : pick(ref, raw, ref.jsonKey);
@@ -89,29 +73,9 @@ export function createSecretResolver(options: AwsSecretResolverOptions): AwsSecr
       throw refused(ref, `secrets.ssmPrefix ${JSON.stringify(config.ssmPrefix)}`);
     }
     const value = await once(`ssm:${ref.ssm}`, () =>
-      fetched(ref, () => getProviders().ssm.get(ref.ssm, { maxAge, decrypt: true })),
+      fetched(ref, () => aws.get().ssm.get(ref.ssm, { maxAge, decrypt: true })),
     );
     if (value === undefined) throw new SecretRefError(ref, 'has no value');
-    return value;
-  };
-
-  const readEnv = async (ref: EnvRef): Promise<string> => {
-    if (!allowEnv) {
-      throw new SecretRefError(
-        ref,
-        'is refused: environment references are read by the local runtime only (use "secret" or "ssm" in AWS)',
-        SecretErrorCodes.REFUSED,
-      );
-    }
-    if (OWN_VARIABLES.test(ref.env)) {
-      throw new SecretRefError(
-        ref,
-        "is refused: the runtime's own variables (AWS_*, BOUNDED_FANOUT_*) are never sent",
-        SecretErrorCodes.REFUSED,
-      );
-    }
-    const value = env[ref.env];
-    if (value === undefined) throw new SecretRefError(ref, 'is not set');
     return value;
   };
 
@@ -119,13 +83,61 @@ export function createSecretResolver(options: AwsSecretResolverOptions): AwsSecr
     resolve(ref: SecretRef): Promise<string> {
       if ('secret' in ref) return readSecret(ref);
       if ('ssm' in ref) return readParameter(ref);
-      return readEnv(ref);
+      return readEnv(ref, allowEnv, env);
     },
     destroy() {
-      clients?.secrets.destroy();
-      clients?.ssm.destroy();
+      aws.destroy();
     },
   };
+}
+
+/**
+ * The Secrets Manager and SSM providers, made on first use: a container whose tasks name no secret builds
+ * no client.
+ */
+function lazyProviders(region: string, agents: NodeAgents | undefined) {
+  let clients: { secrets: SecretsManagerClient; ssm: SSMClient } | undefined;
+  let providers: { secrets: SecretsProvider; ssm: SSMProvider } | undefined;
+  const get = () => {
+    if (!providers) {
+      const handler = () => (agents ? new NodeHttpHandler({ ...agents, connectionTimeout: 0 }) : undefined);
+      clients = {
+        secrets: new SecretsManagerClient({ region, requestHandler: handler() }),
+        ssm: new SSMClient({ region, requestHandler: handler() }),
+      };
+      providers = {
+        secrets: new SecretsProvider({ awsSdkV3Client: clients.secrets }),
+        ssm: new SSMProvider({ awsSdkV3Client: clients.ssm }),
+      };
+    }
+    return providers;
+  };
+  const destroy = () => {
+    clients?.secrets.destroy();
+    clients?.ssm.destroy();
+  };
+  return { get, destroy };
+}
+
+/** An `{ "env": NAME }` reference: the local runtime's own environment, never the runtime's variables. */
+async function readEnv(ref: EnvRef, allowEnv: boolean, env: NodeJS.ProcessEnv): Promise<string> {
+  if (!allowEnv) {
+    throw new SecretRefError(
+      ref,
+      'is refused: environment references are read by the local runtime only (use "secret" or "ssm" in AWS)',
+      SecretErrorCodes.REFUSED,
+    );
+  }
+  if (OWN_VARIABLES.test(ref.env)) {
+    throw new SecretRefError(
+      ref,
+      "is refused: the runtime's own variables (AWS_*, BOUNDED_FANOUT_*) are never sent",
+      SecretErrorCodes.REFUSED,
+    );
+  }
+  const value = env[ref.env];
+  if (value === undefined) throw new SecretRefError(ref, 'is not set');
+  return value;
 }
 
 const refused = (ref: SecretRef, where: string) =>

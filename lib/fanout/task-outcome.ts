@@ -3,6 +3,10 @@ import type { HttpTaskResult } from '../http/http-task.js';
 // The one result type of a task on its path from runHttpTask to the settlement: what the worker's task
 // runner returns, what an Invoke answers the orchestrator with (as JSON), what the segment counts and
 // settleMessage settles. runHttpTask's own HttpTaskResult is turned into it once, by taskOutcomeOf.
+// Two types on purpose: HttpTaskResult is the public result of `bounded-fanout/http` (a structured error,
+// the body and its size), and knows nothing of a fan-out; TaskOutcome is a wire record (an Invoke answer,
+// the idempotency store, dead letters) that drops the body, flattens the error to `code: message`, and
+// carries what only the fan-out decides: `unstarted`, `cancelled`, `duplicate`.
 
 export interface TaskOutcome {
   readonly id: string;

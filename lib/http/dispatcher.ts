@@ -33,10 +33,54 @@ export function createBoundedDispatcher(
   tls: HttpTlsOptions = {},
 ): BoundedDispatcher {
   const budget = new ConnectionBudget(limits.maxSockets);
-  // net gives a lookup no port, and allow entries may name one: one connector per port, each with the
-  // guard's lookup for that port (a handful of ports in practice).
+  const connectorFor = connectorsByPort(limits, guard, tls);
+  const sockets = socketsByOrigin(budget, () => dispatcher.stats as Record<string, OriginStats>);
+
+  const connect: buildConnector.connector = (options, callback) => {
+    const port = Number(options.port) || (options.protocol === 'https:' ? 443 : 80);
+    const refused = guard?.refuseLiteral(options.hostname, port);
+    if (refused) {
+      callback(refused, null);
+      return;
+    }
+    const origin = `${options.protocol}//${options.host}`;
+    budget.acquire((release) => {
+      connectorFor(port)(options, (err, socket) => {
+        if (err || !socket) {
+          release();
+          callback(err ?? new Error('connector returned no socket'), null);
+          return;
+        }
+        sockets.track(origin, socket as Socket, release);
+        callback(null, socket);
+      });
+    });
+    sockets.sweepWhileWaiting();
+  };
+
+  const dispatcher = new Agent({
+    connections: limits.maxSocketsPerHost,
+    connect,
+    keepAliveTimeout: limits.keepAliveMs,
+    // A server's keep-alive hint may not stretch an idle socket's hold on a slot past keepAliveMs.
+    keepAliveMaxTimeout: limits.keepAliveMs,
+    headersTimeout: limits.requestTimeoutMs,
+    bodyTimeout: limits.requestTimeoutMs,
+  });
+  return { dispatcher, budget };
+}
+
+/**
+ * net gives a lookup no port, and allow entries may name one: one connector per port, each with the
+ * guard's lookup for that port (a handful of ports in practice).
+ */
+function connectorsByPort(
+  limits: ResolvedHttpLimits,
+  guard: DestinationGuard | undefined,
+  tls: HttpTlsOptions,
+): (port: number) => buildConnector.connector {
   const connectors = new Map<number, buildConnector.connector>();
-  const connectorFor = (port: number): buildConnector.connector => {
+  return (port) => {
     let connector = connectors.get(port);
     if (!connector) {
       connector = buildConnector({
@@ -48,6 +92,13 @@ export function createBoundedDispatcher(
     }
     return connector;
   };
+}
+
+/**
+ * The open sockets by origin, each giving its slot back when it closes; and, while a connect waits for a
+ * slot, the sweep that closes the sockets of origins with nothing running, pending or queued.
+ */
+function socketsByOrigin(budget: ConnectionBudget, statsOf: () => Record<string, OriginStats>) {
   const byOrigin = new Map<string, Set<Socket>>();
   let sweeper: NodeJS.Timeout | undefined;
 
@@ -73,7 +124,7 @@ export function createBoundedDispatcher(
       return;
     }
     for (const set of byOrigin.values()) for (const s of set) if (s.destroyed) need--;
-    const stats = dispatcher.stats as Record<string, OriginStats>;
+    const stats = statsOf();
     for (const [origin, set] of byOrigin) {
       if (need <= 0) return;
       const s = stats[origin];
@@ -87,25 +138,8 @@ export function createBoundedDispatcher(
     }
   };
 
-  const connect: buildConnector.connector = (options, callback) => {
-    const port = Number(options.port) || (options.protocol === 'https:' ? 443 : 80);
-    const refused = guard?.refuseLiteral(options.hostname, port);
-    if (refused) {
-      callback(refused, null);
-      return;
-    }
-    const origin = `${options.protocol}//${options.host}`;
-    budget.acquire((release) => {
-      connectorFor(port)(options, (err, socket) => {
-        if (err || !socket) {
-          release();
-          callback(err ?? new Error('connector returned no socket'), null);
-          return;
-        }
-        track(origin, socket as Socket, release);
-        callback(null, socket);
-      });
-    });
+  /** Starts the sweep when a connect waits for a slot; it stops itself once none waits. */
+  const sweepWhileWaiting = (): void => {
     if (budget.waiting > 0 && !sweeper) {
       sweeper = setInterval(sweep, SWEEP_EVERY_MS);
       sweeper.unref();
@@ -113,14 +147,5 @@ export function createBoundedDispatcher(
     }
   };
 
-  const dispatcher = new Agent({
-    connections: limits.maxSocketsPerHost,
-    connect,
-    keepAliveTimeout: limits.keepAliveMs,
-    // A server's keep-alive hint may not stretch an idle socket's hold on a slot past keepAliveMs.
-    keepAliveMaxTimeout: limits.keepAliveMs,
-    headersTimeout: limits.requestTimeoutMs,
-    bodyTimeout: limits.requestTimeoutMs,
-  });
-  return { dispatcher, budget };
+  return { track, sweepWhileWaiting };
 }

@@ -1,7 +1,7 @@
 import { ManifestError } from './errors.js';
 import { type DeclaredFormat, type ManifestFormat, ManifestFormats } from './format.js';
 import { renderPath, toManifestIssues } from './issues.js';
-import { scanJson } from './scan-json.js';
+import { type ScanEvent, scanJson } from './scan-json.js';
 import { HEADER_KEYS, type JobHeader, JobHeaderSchema } from './schema.js';
 import { sniffFormat } from './sniff-format.js';
 import { type Chunk, splitLines } from './split-lines.js';
@@ -128,14 +128,30 @@ async function jsonManifest(
   maxBytes: number,
 ): Promise<Manifest> {
   const events = scanJson(chunks, maxBytes)[Symbol.asyncIterator]();
+  const { fileHeader, sawTasks } = await readJsonHeader(events, maxBytes);
+  let header: JobHeader;
+  try {
+    header = headerOf(fileHeader);
+  } catch (error) {
+    if (!(error instanceof ManifestError) || !sawTasks) throw error;
+    // Members after "tasks" are not read yet: say where a missing one belongs.
+    const hint = 'is required before "tasks" (a JSON manifest is read as a stream)';
+    throw new ManifestError(
+      error.issues.map((i) => ({ path: i.path, message: i.message.replace(/is required$/, hint) })),
+    );
+  }
+  if (!sawTasks) throw ManifestError.of('tasks', 'is required');
+  return { header, format: ManifestFormats.JSON, items: jsonItems(events, header, maxBytes) };
+}
+
+type JsonEvents = AsyncIterator<ScanEvent, void>;
+
+/** The members before "tasks", each parsed; stops at the "[" of `tasks` (or at the end). */
+async function readJsonHeader(events: JsonEvents, maxBytes: number) {
   const fileHeader: Record<string, unknown> = {};
-  let sawTasks = false;
   for (let next = await events.next(); !next.done; next = await events.next()) {
     const event = next.value;
-    if (event.type === 'tasks-start') {
-      sawTasks = true;
-      break;
-    }
+    if (event.type === 'tasks-start') return { fileHeader, sawTasks: true };
     if (event.type !== 'member') continue;
     if (event.key === 'tasks') throw ManifestError.of('tasks', 'is not an array');
     if (event.tooLongBytes !== undefined) {
@@ -151,49 +167,39 @@ async function jsonManifest(
     if (!value.ok) throw ManifestError.of(memberPath(event.key), `is not valid JSON (${value.error})`);
     fileHeader[event.key] = value.value;
   }
-  let header: JobHeader;
-  try {
-    header = headerOf(fileHeader);
-  } catch (error) {
-    if (!(error instanceof ManifestError) || !sawTasks) throw error;
-    // Members after "tasks" are not read yet: say where a missing one belongs.
-    const hint = 'is required before "tasks" (a JSON manifest is read as a stream)';
-    throw new ManifestError(
-      error.issues.map((i) => ({ path: i.path, message: i.message.replace(/is required$/, hint) })),
-    );
-  }
-  if (!sawTasks) throw ManifestError.of('tasks', 'is required');
-  const items = (async function* () {
-    const dups = new DuplicateIds('tasks');
-    let index = 0;
-    for (let next = await events.next(); !next.done; next = await events.next()) {
-      const event = next.value;
-      if (event.type === 'element') {
-        const { line, text, tooLongBytes, badUtf8 } = event;
-        if (tooLongBytes !== undefined) yield tooLong(index++, line, tooLongBytes, maxBytes);
-        else if (badUtf8 !== undefined) yield notUtf8(index++, line, badUtf8);
-        else {
-          const value = tryJson(text ?? '');
-          yield value.ok
-            ? toItem(value.value, index, line, index++, header, dups)
-            : notJson(index++, line, value.error);
-        }
-      } else if (event.type === 'member' && HEADER_KEYS.includes(event.key)) {
-        throw ManifestError.of(
-          memberPath(event.key),
-          'must come before "tasks" in a JSON manifest (it is read as a stream)',
-        );
-      } else if (event.type === 'member') {
-        throw ManifestError.of(
-          memberPath(event.key),
-          event.key === 'tasks' ? 'appears twice' : 'is not a known field',
-        );
-      } else if (event.type === 'tasks-start') {
-        throw ManifestError.of('tasks', 'appears twice');
+  return { fileHeader, sawTasks: false };
+}
+
+/** The elements of `tasks`, each validated; a header member after them is refused. */
+async function* jsonItems(events: JsonEvents, header: JobHeader, maxBytes: number) {
+  const dups = new DuplicateIds('tasks');
+  let index = 0;
+  for (let next = await events.next(); !next.done; next = await events.next()) {
+    const event = next.value;
+    if (event.type === 'element') {
+      const { line, text, tooLongBytes, badUtf8 } = event;
+      if (tooLongBytes !== undefined) yield tooLong(index++, line, tooLongBytes, maxBytes);
+      else if (badUtf8 !== undefined) yield notUtf8(index++, line, badUtf8);
+      else {
+        const value = tryJson(text ?? '');
+        yield value.ok
+          ? toItem(value.value, index, line, index++, header, dups)
+          : notJson(index++, line, value.error);
       }
+    } else if (event.type === 'member' && HEADER_KEYS.includes(event.key)) {
+      throw ManifestError.of(
+        memberPath(event.key),
+        'must come before "tasks" in a JSON manifest (it is read as a stream)',
+      );
+    } else if (event.type === 'member') {
+      throw ManifestError.of(
+        memberPath(event.key),
+        event.key === 'tasks' ? 'appears twice' : 'is not a known field',
+      );
+    } else if (event.type === 'tasks-start') {
+      throw ManifestError.of('tasks', 'appears twice');
     }
-  })();
-  return { header, format: ManifestFormats.JSON, items };
+  }
 }
 
 /** A top-level member's name as a path: `limits`, or `manifest[""]` for an odd one. */

@@ -72,79 +72,26 @@ export class JsonManifestScanner {
       const b = chunk[i];
       if (b === LF) this.#line++;
       switch (this.#state) {
-        case State.START:
-          this.#atStart(b);
-          break;
         case State.KEY:
-          if (isSpace(b)) break;
-          if (b === RBRACE && this.#firstMember) {
-            this.#state = State.DONE;
-            break;
-          }
-          if (b !== QUOTE) this.#fail('a member name in double quotes');
-          this.#beginCapture();
-          captureFrom = i;
-          this.#inString = true;
-          this.#state = State.IN_KEY;
+          if (this.#startsKey(b)) captureFrom = i;
           break;
         case State.IN_KEY:
           if (this.#escaped) this.#escaped = false;
           else if (b === BACKSLASH) this.#escaped = true;
           else if (b === QUOTE) {
-            this.#piece.take(chunk.subarray(captureFrom, i + 1));
+            this.#endKey(chunk.subarray(captureFrom, i + 1));
             captureFrom = -1;
-            const raw = this.#piece.end();
-            if (raw.badUtf8) {
-              throw ManifestError.of(
-                'manifest',
-                `has a member name at line ${this.#line} that is not valid UTF-8 (${raw.badUtf8})`,
-              );
-            }
-            this.#key = this.#parseKey(raw.text);
-            this.#state = State.COLON;
           }
-          break;
-        case State.COLON:
-          if (isSpace(b)) break;
-          if (b !== COLON) this.#fail('":" after a member name');
-          this.#state = State.VALUE;
           break;
         case State.VALUE:
-          if (isSpace(b)) break;
-          if (this.#key === 'tasks' && b === LBRACKET) {
-            events.push({ type: 'tasks-start' });
-            this.#inTasks = true;
-            this.#firstElement = true;
-            this.#state = State.ELEMENT;
-            break;
-          }
-          this.#inTasks = false;
+        case State.ELEMENT:
+          if (!this.#startsPiece(b, events)) break;
           this.#beginCapture();
           captureFrom = i;
           i = this.#capture(chunk, i, events, captureFrom) - 1;
           if (!this.#capturing()) captureFrom = -1;
           break;
         case State.CAPTURE:
-          i = this.#capture(chunk, i, events, captureFrom) - 1;
-          if (!this.#capturing()) captureFrom = -1;
-          break;
-        case State.AFTER_MEMBER:
-          if (isSpace(b)) break;
-          if (b === COMMA) {
-            this.#firstMember = false;
-            this.#state = State.KEY;
-          } else if (b === RBRACE) this.#state = State.DONE;
-          else this.#fail('"," or "}" after a member');
-          break;
-        case State.ELEMENT:
-          if (isSpace(b)) break;
-          if (b === RBRACKET && this.#firstElement) {
-            events.push({ type: 'tasks-end' });
-            this.#state = State.AFTER_MEMBER;
-            break;
-          }
-          this.#beginCapture();
-          captureFrom = i;
           i = this.#capture(chunk, i, events, captureFrom) - 1;
           if (!this.#capturing()) captureFrom = -1;
           break;
@@ -159,7 +106,7 @@ export class JsonManifestScanner {
           } else this.#fail('"," or "]" after a task');
           break;
         default:
-          if (!isSpace(b)) this.#fail('the end of the manifest after its closing "}"');
+          this.#betweenMembers(b);
       }
     }
     // Keep the unfinished piece: copied, since the stream may reuse the chunk's memory.
@@ -213,6 +160,81 @@ export class JsonManifestScanner {
       }
     }
     return chunk.length;
+  }
+
+  /** In KEY: true when `b` opens a member name (its capture starts here). */
+  #startsKey(b: number): boolean {
+    if (isSpace(b)) return false;
+    if (b === RBRACE && this.#firstMember) {
+      this.#state = State.DONE;
+      return false;
+    }
+    if (b !== QUOTE) this.#fail('a member name in double quotes');
+    this.#beginCapture();
+    this.#inString = true;
+    this.#state = State.IN_KEY;
+    return true;
+  }
+
+  /** The member name's closing quote: `rest` is the name's last bytes, up to and with the quote. */
+  #endKey(rest: Buffer): void {
+    this.#piece.take(rest);
+    const raw = this.#piece.end();
+    if (raw.badUtf8) {
+      throw ManifestError.of(
+        'manifest',
+        `has a member name at line ${this.#line} that is not valid UTF-8 (${raw.badUtf8})`,
+      );
+    }
+    this.#key = this.#parseKey(raw.text);
+    this.#state = State.COLON;
+  }
+
+  /**
+   * In VALUE or ELEMENT: true when `b` starts a piece to capture (a member value or a task). The "[" of
+   * `tasks` and the "]" of an empty `tasks` are events of their own; whitespace waits.
+   */
+  #startsPiece(b: number, events: ScanEvent[]): boolean {
+    if (isSpace(b)) return false;
+    if (this.#state === State.ELEMENT) {
+      if (b !== RBRACKET || !this.#firstElement) return true;
+      events.push({ type: 'tasks-end' });
+      this.#state = State.AFTER_MEMBER;
+      return false;
+    }
+    if (this.#key === 'tasks' && b === LBRACKET) {
+      events.push({ type: 'tasks-start' });
+      this.#inTasks = true;
+      this.#firstElement = true;
+      this.#state = State.ELEMENT;
+      return false;
+    }
+    this.#inTasks = false;
+    return true;
+  }
+
+  /** START, COLON, AFTER_MEMBER and DONE: the object's own punctuation, around its members. */
+  #betweenMembers(b: number): void {
+    switch (this.#state) {
+      case State.START:
+        this.#atStart(b);
+        break;
+      case State.COLON:
+        if (isSpace(b)) break;
+        if (b !== COLON) this.#fail('":" after a member name');
+        this.#state = State.VALUE;
+        break;
+      case State.AFTER_MEMBER:
+        if (isSpace(b)) break;
+        if (b === COMMA) {
+          this.#firstMember = false;
+          this.#state = State.KEY;
+        } else if (b === RBRACE) this.#state = State.DONE;
+        else this.#fail('"," or "}" after a member');
+        break;
+      default:
+        if (!isSpace(b)) this.#fail('the end of the manifest after its closing "}"');
+    }
   }
 
   // A UTF-8 BOM, whole and first, then whitespace: any other byte before "{" is a fault.

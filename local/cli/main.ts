@@ -24,59 +24,64 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     return ExitCodes.USAGE;
   }
   try {
-    switch (args.command) {
-      case 'help':
-        io.stdout.write(`${helpText(args.topic)}\n`);
-        return ExitCodes.OK;
-      case 'version':
-        io.stdout.write(`${await version()}\n`);
-        return ExitCodes.OK;
-      case 'run': {
-        const { runCommand } = await import('./commands/run.js');
-        return await runCommand(args, io);
-      }
-      case 'plan': {
-        const { planCommand } = await import('./commands/plan.js');
-        return await planCommand(args, io);
-      }
-      case 'serve': {
-        const { serveCommand } = await import('./commands/serve.js');
-        return await serveCommand(args, io);
-      }
-      case 'redrive': {
-        const { runRedrive } = await import('./commands/redrive.js');
-        return await runRedrive(args, io);
-      }
-      case 'smoke': {
-        const { smokeCommand } = await import('./commands/smoke.js');
-        return await smokeCommand(args, io);
-      }
-      case 'status': {
-        const { statusCommand } = await import('./commands/status.js');
-        return await statusCommand(args, io);
-      }
-      case 'runs': {
-        const { runsCommand } = await import('./commands/runs.js');
-        return await runsCommand(args, io);
-      }
-      case 'pause':
-      case 'resume':
-      case 'cancel': {
-        const { runControlCommand } = await import('./commands/run-control.js');
-        return await runControlCommand(args, io);
-      }
-      case 'limits': {
-        const { limitsCommand } = await import('./commands/limits.js');
-        return await limitsCommand(args, io);
-      }
-      case 'report': {
-        const { reportCommand } = await import('./commands/report.js');
-        return await reportCommand(args, io);
-      }
-    }
+    return await dispatch(args, io);
   } catch (error) {
     printError(io, error, verbose);
     return exitCodeFor({ error });
+  }
+}
+
+/** Runs the command; each command's module is imported only when that command runs. */
+async function dispatch(args: ParsedArgs, io: CliIo): Promise<number> {
+  switch (args.command) {
+    case 'help':
+      io.stdout.write(`${helpText(args.topic)}\n`);
+      return ExitCodes.OK;
+    case 'version':
+      io.stdout.write(`${await version()}\n`);
+      return ExitCodes.OK;
+    case 'run': {
+      const { runCommand } = await import('./commands/run.js');
+      return await runCommand(args, io);
+    }
+    case 'plan': {
+      const { planCommand } = await import('./commands/plan.js');
+      return await planCommand(args, io);
+    }
+    case 'serve': {
+      const { serveCommand } = await import('./commands/serve.js');
+      return await serveCommand(args, io);
+    }
+    case 'redrive': {
+      const { runRedrive } = await import('./commands/redrive.js');
+      return await runRedrive(args, io);
+    }
+    case 'smoke': {
+      const { smokeCommand } = await import('./commands/smoke.js');
+      return await smokeCommand(args, io);
+    }
+    case 'status': {
+      const { statusCommand } = await import('./commands/status.js');
+      return await statusCommand(args, io);
+    }
+    case 'runs': {
+      const { runsCommand } = await import('./commands/runs.js');
+      return await runsCommand(args, io);
+    }
+    case 'pause':
+    case 'resume':
+    case 'cancel': {
+      const { runControlCommand } = await import('./commands/run-control.js');
+      return await runControlCommand(args, io);
+    }
+    case 'limits': {
+      const { limitsCommand } = await import('./commands/limits.js');
+      return await limitsCommand(args, io);
+    }
+    case 'report': {
+      const { reportCommand } = await import('./commands/report.js');
+      return await reportCommand(args, io);
+    }
   }
 }
 

@@ -101,22 +101,29 @@ export async function checkHtmlReport(file: string, options: RenderCheckOptions 
         return { id: svg.id, points, markWidth, markHeight };
       }),
     );
-    if (charts.length === 0) problems.push('no chart on the page');
-    for (const chart of charts) {
-      if (chart.points === 0) problems.push(`chart ${chart.id} is empty: no data points`);
-      else if (chart.markWidth < 1) problems.push(`chart ${chart.id} is empty: its marks have no width`);
-      // A line that never leaves zero draws nothing: the chart is as good as empty.
-      else if (chart.markHeight < 1) problems.push(`chart ${chart.id} is empty: every value is zero`);
-    }
-    for (const id of expectCharts) {
-      if (!charts.some((c) => c.id === id)) problems.push(`chart ${id} is missing`);
-    }
+    problems.push(...chartProblems(charts, expectCharts));
     if (screenshot) await page.screenshot({ path: screenshot, fullPage });
     return { problems, charts, title };
   } finally {
     await context.close();
     await rm(userDataDir, { recursive: true, force: true });
   }
+}
+
+/** What is wrong with the charts drawn: none at all, one empty, one expected but missing. */
+function chartProblems(charts: readonly ChartCheck[], expectCharts: readonly string[]): string[] {
+  const problems: string[] = [];
+  if (charts.length === 0) problems.push('no chart on the page');
+  for (const chart of charts) {
+    if (chart.points === 0) problems.push(`chart ${chart.id} is empty: no data points`);
+    else if (chart.markWidth < 1) problems.push(`chart ${chart.id} is empty: its marks have no width`);
+    // A line that never leaves zero draws nothing: the chart is as good as empty.
+    else if (chart.markHeight < 1) problems.push(`chart ${chart.id} is empty: every value is zero`);
+  }
+  for (const id of expectCharts) {
+    if (!charts.some((c) => c.id === id)) problems.push(`chart ${id} is missing`);
+  }
+  return problems;
 }
 
 async function cli(): Promise<void> {

@@ -3,71 +3,59 @@
 // The run itself is a real `run --endpoint` against that serve, with tasks that fail for good, a secret in a
 // failing task's headers and an invalid line: the rebuilt report must agree with the run's own report on the
 // status, every count and every failed task, keep the secret out, and say that peaks are not observed.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CountingServer, startCountingServer } from '../../../bench/servers/counting-server.js';
 import type { RunReport } from '../../../local/report/types.js';
-import { type CliRun, runCli, startCli } from './cli-process.js';
+import { runCli } from './cli-process.js';
+import {
+  loopbackRunFlags,
+  prefixOf,
+  type Serve,
+  startServe,
+  useRunFixture,
+  writeManifest,
+} from './run-fixture.js';
 
 const SECRET = 'Bearer rpt-s3cret-42';
-let dir: string;
-let server: CountingServer;
-let serve: CliRun;
+// Tasks whose path starts with /f fail for good (400: not retried).
+const fx = useRunFixture('report', (r) => (r.path.startsWith('/f') ? { status: 400 } : undefined));
+let serve: Serve;
 let endpoint: string;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'bf-report-'));
-  // Tasks whose path starts with /f fail for good (400: not retried).
-  server = await startCountingServer({
-    script: (r) => (r.path.startsWith('/f') ? { status: 400 } : undefined),
-  });
-  serve = startCli(['serve', '--listen', '127.0.0.1:0']);
-  await serve.waitFor(/Ctrl-C stops/);
-  endpoint = /^\[bounded-fanout\] endpoint: (http:\/\/127\.0\.0\.1:\d+)$/m.exec(serve.output().stdout)![1];
+  serve = await startServe();
+  endpoint = serve.endpoint;
 }, 60_000);
 
-afterAll(async () => {
-  if (serve && serve.child.exitCode === null) serve.child.kill('SIGKILL');
-  await server?.close();
-  await rm(dir, { recursive: true, force: true });
+afterAll(() => {
+  if (serve && serve.cli.child.exitCode === null) serve.cli.child.kill('SIGKILL');
 });
 
 async function runJob(): Promise<{ report: RunReport; prefix: string }> {
-  const lines = [JSON.stringify({ jobId: 'rpt', runId: 'r1' })];
+  const lines: unknown[] = [{ jobId: 'rpt', runId: 'r1' }];
   for (let i = 0; i < 12; i++) {
     const failing = i % 4 === 0;
     const path = failing ? `/f${i}` : `/ok${i}`;
-    lines.push(
-      JSON.stringify({
-        id: `t${i}`,
-        url: `${server.url}${path}`,
-        mode: i % 2 ? 'queue' : 'inline',
-        ...(failing ? { headers: { authorization: SECRET } } : {}),
-      }),
-    );
+    lines.push({
+      id: `t${i}`,
+      url: `${fx.server.url}${path}`,
+      mode: i % 2 ? 'queue' : 'inline',
+      ...(failing ? { headers: { authorization: SECRET } } : {}),
+    });
   }
-  lines.push(JSON.stringify({ id: 'bad', url: 'ftp://nowhere.example/x' }));
-  const manifest = join(dir, 'rpt.ndjson');
-  await writeFile(manifest, `${lines.join('\n')}\n`);
+  lines.push({ id: 'bad', url: 'ftp://nowhere.example/x' });
+  const manifest = await writeManifest(join(fx.dir, 'rpt.ndjson'), lines);
   const result = await runCli([
     'run',
     '--endpoint',
     endpoint,
     '--manifest',
     manifest,
-    '--allow-host',
-    `127.0.0.1:${server.port}`,
-    '--max-receive-count',
-    '1',
-    '--format',
-    'json',
+    ...loopbackRunFlags(fx.server),
   ]);
   expect(result.code).toBe(1);
-  const prefix = /prefix "([^"]+)"/.exec(result.stderr)?.[1];
-  if (!prefix) throw new Error(`no prefix printed: ${result.stderr}`);
-  return { report: JSON.parse(result.stdout) as RunReport, prefix };
+  return { report: JSON.parse(result.stdout) as RunReport, prefix: prefixOf(result) };
 }
 
 const byId = (a: { id?: string }, b: { id?: string }) => String(a.id).localeCompare(String(b.id));
@@ -82,8 +70,8 @@ describe('bounded-fanout report --job', () => {
       deadLettered: 3,
       invalid: 1,
     });
-    const json = join(dir, 'rebuilt.json');
-    const html = join(dir, 'rebuilt.html');
+    const json = join(fx.dir, 'rebuilt.json');
+    const html = join(fx.dir, 'rebuilt.html');
     const where = ['--endpoint', endpoint, '--prefix', prefix];
     const result = await runCli(['report', ...where, '--job', 'rpt', '--report', json, '--report', html]);
     // The run ended partial: written, exit 1 (as `status --watch` and `run` say for it).
@@ -124,7 +112,7 @@ describe('bounded-fanout report --job', () => {
 
   it('says what is wrong, exit 2: no such run, no --report, a report name it cannot write', async () => {
     const where = ['--endpoint', endpoint];
-    const none = await runCli(['report', ...where, '--job', 'nope', '--report', join(dir, 'x.json')]);
+    const none = await runCli(['report', ...where, '--job', 'nope', '--report', join(fx.dir, 'x.json')]);
     expect(none).toMatchObject({
       code: 2,
       stderr: `bounded-fanout: No such run: job nope has no runs in the job table bounded-fanout-jobs at ${endpoint}\n`,

@@ -5,30 +5,16 @@
 // not resolve is dead-lettered naming it, and no value appears in any output: stdout and stderr with
 // --verbose (the functions' log lines), the JSON and HTML reports, the tasks file.
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CountingServer, startCountingServer } from '../../../bench/servers/counting-server.js';
+import { describe, expect, it } from 'vitest';
 import type { RunReport } from '../../../local/report/types.js';
 import { runCli } from './cli-process.js';
+import { loopbackRunFlags, useRunFixture, writeManifest } from './run-fixture.js';
 
-let dir: string;
-let server: CountingServer;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'bf-secret-refs-'));
-  // Tasks under /fail/ fail for good (401): their dead letters and errors reach every report.
-  server = await startCountingServer({
-    script: (r) => (r.path.startsWith('/fail/') ? { status: 401 } : undefined),
-  });
-});
-
-afterAll(async () => {
-  await server?.close();
-  await rm(dir, { recursive: true, force: true });
-});
+// Tasks under /fail/ fail for good (401): their dead letters and errors reach every report.
+const fx = useRunFixture('secret-refs', (r) => (r.path.startsWith('/fail/') ? { status: 401 } : undefined));
 
 const ARN = (name: string) => `arn:aws:secretsmanager:us-east-1:000000000000:secret:${name}`;
 const SOURCES = ['secret', 'json', 'ssm', 'env'] as const;
@@ -73,24 +59,28 @@ describe('secret references in a CLI run', () => {
               ref = { env: `BF_TEST_SECRET_${n}_${i}` };
             }
             const path = `/${p.fails ? 'fail' : 'ok'}/r${n}-${i}`;
-            return { id: `t${i}`, url: `${server.url}${path}`, mode: p.mode, headers: { [p.header]: ref } };
+            return {
+              id: `t${i}`,
+              url: `${fx.server.url}${path}`,
+              mode: p.mode,
+              headers: { [p.header]: ref },
+            };
           });
           const missing = ARN(`bounded-fanout/r${n}-missing`);
           tasks.push({
             id: 'missing',
-            url: `${server.url}/ok/r${n}-missing`,
+            url: `${fx.server.url}/ok/r${n}-missing`,
             mode: 'queue',
             headers: { 'x-partner': { secret: missing } },
           });
-          const manifest = join(dir, `refs${n}.ndjson`);
-          await writeFile(
-            manifest,
-            `${[{ jobId: `refs${n}` }, ...tasks].map((l) => JSON.stringify(l)).join('\n')}\n`,
-          );
-          const secretsFile = join(dir, `secrets${n}.json`);
+          const manifest = await writeManifest(join(fx.dir, `refs${n}.ndjson`), [
+            { jobId: `refs${n}` },
+            ...tasks,
+          ]);
+          const secretsFile = join(fx.dir, `secrets${n}.json`);
           await writeFile(secretsFile, JSON.stringify(secrets));
-          const json = join(dir, `refs${n}.json`);
-          const html = join(dir, `refs${n}.html`);
+          const json = join(fx.dir, `refs${n}.json`);
+          const html = join(fx.dir, `refs${n}.html`);
           const result = await runCli(
             [
               'run',
@@ -102,12 +92,7 @@ describe('secret references in a CLI run', () => {
               json,
               '--report',
               html,
-              '--allow-host',
-              `127.0.0.1:${server.port}`,
-              '--max-receive-count',
-              '1',
-              '--format',
-              'json',
+              ...loopbackRunFlags(fx.server),
               '--verbose',
             ],
             env,
@@ -124,10 +109,10 @@ describe('secret references in a CLI run', () => {
           // The requests were real: each value arrived in its header.
           places.forEach((p, i) => {
             const path = `/${p.fails ? 'fail' : 'ok'}/r${n}-${i}`;
-            const got = server.requests.filter((r) => r.path === path).map((r) => r.headers[p.header]);
+            const got = fx.server.requests.filter((r) => r.path === path).map((r) => r.headers[p.header]);
             expect(got, path).toEqual([p.value]);
           });
-          expect(server.requests.filter((r) => r.path === `/ok/r${n}-missing`)).toEqual([]);
+          expect(fx.server.requests.filter((r) => r.path === `/ok/r${n}-missing`)).toEqual([]);
           const dead = report.deadLetteredTasks.find((t) => t.id === 'missing');
           expect(dead?.error).toBe(
             `BF_SECRET_UNAVAILABLE: headers.x-partner: secret ${missing} could not be read (ResourceNotFoundException)`,
@@ -142,7 +127,7 @@ describe('secret references in a CLI run', () => {
             'report JSON': await readFile(json, 'utf8'),
             'report HTML': await readFile(html, 'utf8'),
           };
-          const tasksFile = join(dir, `refs${n}.tasks.ndjson`);
+          const tasksFile = join(fx.dir, `refs${n}.tasks.ndjson`);
           if (existsSync(tasksFile)) outputs['tasks file'] = await readFile(tasksFile, 'utf8');
           const hits = Object.entries(outputs).flatMap(([where, text]) =>
             places
@@ -157,7 +142,7 @@ describe('secret references in a CLI run', () => {
   }, 300_000);
 
   it('refuses a --secrets file that is not an object of strings, naming the entry and not its value (exit 2)', async () => {
-    const file = join(dir, 'bad-secrets.json');
+    const file = join(fx.dir, 'bad-secrets.json');
     await writeFile(file, JSON.stringify({ 'bounded-fanout/a': { token: 'nested-s3cret' } }));
     const result = await runCli(['run', '--secrets', file, '--demo-tasks', '1']);
     expect(result.code).toBe(2);

@@ -6,46 +6,18 @@
 // with --verbose (the functions' log lines and EMF metrics), the JSON and HTML reports, the serve's own output,
 // the S3 result object and its parts, and the dead-letter messages' error texts: zero hits. Only the work-queue
 // and dead-letter messages' tasks, and the uploaded manifest, may hold a value (they are the tasks).
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CountingServer, startCountingServer } from '../../../bench/servers/counting-server.js';
+import { describe, expect, it } from 'vitest';
 import type { RunReport } from '../../../local/report/types.js';
-import { runCli, startCli } from './cli-process.js';
+import { runCli } from './cli-process.js';
+import { loopbackRunFlags, prefixOf, useRunFixture, withServe } from './run-fixture.js';
 import { buildJob, MARKER, type Placed, placement, secretValue } from './secret-placements.js';
 import { deadLetterTexts, resultObjects } from './serve-outputs.js';
 
-let dir: string;
-let server: CountingServer;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'bf-secrets-property-'));
-  // Every task fails for good: its dead letter, its error and its task reach every output.
-  server = await startCountingServer({ script: (r) => ({ status: r.method === 'GET' ? 401 : 500 }) });
-});
-
-afterAll(async () => {
-  await server?.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
-/** A serve holding `secrets`, until `body` is done; its own output is returned with body's result. */
-async function withServe<T>(secretsFile: string, body: (endpoint: string) => Promise<T>) {
-  const cli = startCli(['serve', '--listen', '127.0.0.1:0', '--secrets', secretsFile, '--verbose']);
-  try {
-    await cli.waitFor(/Ctrl-C stops/);
-    const endpoint = /^\[bounded-fanout\] endpoint: (http:\/\/127\.0\.0\.1:\d+)$/m.exec(
-      cli.output().stdout,
-    )?.[1];
-    if (!endpoint) throw new Error(`no endpoint printed: ${cli.output().stdout}`);
-    return { result: await body(endpoint), serve: cli.output() };
-  } finally {
-    cli.child.kill('SIGINT');
-    await cli.done;
-  }
-}
+// Every task fails for good: its dead letter, its error and its task reach every output.
+const fx = useRunFixture('secrets-property', (r) => ({ status: r.method === 'GET' ? 401 : 500 }));
 
 let runs = 0;
 
@@ -56,16 +28,17 @@ describe('no secret value in any output of a run, wherever the manifest puts it'
         fc.array(fc.record({ place: placement, value: secretValue }), { minLength: 4, maxLength: 9 }),
         async (placed: Placed[]) => {
           const n = ++runs;
-          const job = buildJob(n, server.url, server.port, placed);
-          const manifest = join(dir, `prop${n}.ndjson`);
+          const job = buildJob(n, fx.server.url, fx.server.port, placed);
+          const manifest = join(fx.dir, `prop${n}.ndjson`);
           await writeFile(manifest, `${job.lines.join('\n')}\n`);
-          const secretsFile = join(dir, `secrets${n}.json`);
+          const secretsFile = join(fx.dir, `secrets${n}.json`);
           await writeFile(secretsFile, JSON.stringify({ 'bounded-fanout/unused': 'x', ...job.secrets }));
-          const json = join(dir, `prop${n}.json`);
-          const html = join(dir, `prop${n}.html`);
-          const before = server.requests.length;
+          const json = join(fx.dir, `prop${n}.json`);
+          const html = join(fx.dir, `prop${n}.html`);
+          const before = fx.server.requests.length;
 
-          const { result, serve } = await withServe(secretsFile, async (endpoint) => {
+          const serveArgs = ['--secrets', secretsFile, '--verbose'];
+          const { result, serve } = await withServe(serveArgs, async (endpoint) => {
             const run = await runCli([
               'run',
               '--endpoint',
@@ -76,16 +49,10 @@ describe('no secret value in any output of a run, wherever the manifest puts it'
               json,
               '--report',
               html,
-              '--allow-host',
-              `127.0.0.1:${server.port}`,
-              '--max-receive-count',
-              '1',
-              '--format',
-              'json',
+              ...loopbackRunFlags(fx.server),
               '--verbose',
             ]);
-            const prefix = /resources of its own there, prefix "([^"]+)"/.exec(run.stderr)?.[1];
-            if (!prefix) throw new Error(`no prefix printed:\n${run.stderr}`);
+            const prefix = prefixOf(run);
             return {
               run,
               objects: await resultObjects(endpoint, `${prefix}-data`),
@@ -103,7 +70,7 @@ describe('no secret value in any output of a run, wherever the manifest puts it'
             deadLettered: job.sent.length,
             invalid: job.invalid,
           });
-          const requests = server.requests.slice(before);
+          const requests = fx.server.requests.slice(before);
           for (const e of job.expected) {
             const got = requests.filter((r) =>
               e.header ? r.headers[e.header] === e.value : `${r.method} ${r.path}`.includes(e.value),
