@@ -60,23 +60,26 @@ export function startItems(
 export interface SettleParts {
   /** The run record's key. */
   readonly record: object;
-  /** The settle marker's key. */
-  readonly marker: object;
-  /** When the marker expires (epoch seconds). */
+  /** The settle markers' keys, one per settled key (a group commit settles several: lib/aws/settle-groups.ts). */
+  readonly markers: readonly object[];
+  /** When the markers expire (epoch seconds). */
   readonly expiresAt: number;
   /** The counts' update, or undefined when the delta changes nothing (the record is then only checked). */
   readonly update: ReturnType<typeof countsUpdate>;
 }
 
-/** A settle's two items, one transaction: the key's marker (once only), then the counts on an existing record. */
+/**
+ * A settle's items, one transaction: each key's marker (once only), then the counts on an existing record
+ * (last: its index is `markers.length`).
+ */
 export function settleItems(table: string, parts: SettleParts) {
-  const marker = {
+  const markers = parts.markers.map((marker) => ({
     Put: {
       TableName: table,
-      Item: { ...parts.marker, expiresAt: parts.expiresAt },
+      Item: { ...marker, expiresAt: parts.expiresAt },
       ConditionExpression: 'attribute_not_exists(pk)',
     },
-  };
+  }));
   const counts = parts.update
     ? {
         Update: {
@@ -89,7 +92,7 @@ export function settleItems(table: string, parts: SettleParts) {
     : {
         ConditionCheck: { TableName: table, Key: parts.record, ConditionExpression: 'attribute_exists(pk)' },
       };
-  return [marker, counts];
+  return [...markers, counts];
 }
 
 /** A stored item as the port's RunRecord: the table's own attributes off, missing counts as 0. */
