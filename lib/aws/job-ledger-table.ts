@@ -31,7 +31,6 @@ import {
   settleKey,
 } from '../ledger/ledger-keys.js';
 import {
-  type CountDelta,
   LIVE_STATUSES,
   type RunLimits,
   RunReasons,
@@ -42,7 +41,8 @@ import { type Ending, isComplete, OverlapActions, overlapAction } from '../ledge
 import { newRecord, settleItems, startItems, toRecord } from './ledger-items.js';
 import { failedConditions, sendTransaction } from './ledger-transact.js';
 import { countsUpdate, type Expression, finishUpdate, statusUpdate } from './ledger-updates.js';
-import { type GroupCommit, SettleGroups } from './settle-groups.js';
+import { type GroupCommit, type GroupWrite, SettleGroups } from './settle-groups.js';
+import { unsettledDelta } from './unsettled.js';
 
 export interface JobLedgerTableOptions {
   readonly tableName: string;
@@ -61,8 +61,7 @@ export class JobLedgerTable implements JobLedger {
   readonly #retentionDays: number;
   readonly #now: () => number;
   readonly #groups = new SettleGroups({
-    commit: (jobId, runId, keys, delta, manifestDone) =>
-      this.#commit(jobId, runId, keys, delta, manifestDone),
+    commit: (write) => this.#commit(write),
     read: (jobId, runId) => this.getRun(jobId, runId),
   });
 
@@ -156,18 +155,13 @@ export class JobLedgerTable implements JobLedger {
   }
 
   /** One group's transaction: its keys' markers and their summed counts (lib/aws/settle-groups.ts). */
-  async #commit(
-    jobId: string,
-    runId: string,
-    keys: readonly string[],
-    delta: CountDelta,
-    manifestDone: boolean,
-  ): Promise<GroupCommit> {
+  async #commit({ jobId, runId, keys, delta, manifestDone, unread }: GroupWrite): Promise<GroupCommit> {
     const items = settleItems(this.#table, {
       record: runKey(jobId, runId),
       markers: keys.map((key) => settleKey(jobId, runId, key)),
       expiresAt: expiresAtSeconds(this.#now(), this.#retentionDays),
       update: countsUpdate(delta, manifestDone),
+      ...(unread ? { unreadOpen: unsettledDelta(delta) } : {}),
     });
     try {
       await sendTransaction(this.#doc, items);
@@ -178,7 +172,7 @@ export class JobLedgerTable implements JobLedger {
       return {
         applied: false,
         settled: new Set(keys.filter((_, i) => failed[i])),
-        noRecord: failed[keys.length] === true,
+        recordFailed: failed[keys.length] === true,
       };
     }
   }

@@ -6,9 +6,10 @@ import type { StartRunInput } from '../ledger/job-ledger.js';
 import { latestKey, runKey } from '../ledger/ledger-keys.js';
 import { type RunRecord, zeroCounts } from '../ledger/run-record.js';
 import type { countsUpdate } from './ledger-updates.js';
+import { UNSETTLED, unreadCondition } from './unsettled.js';
 
 /** The table's own attributes, which a RunRecord does not carry. */
-const STORE_ONLY = new Set(['pk', 'sk', 'expiresAt']);
+const STORE_ONLY = new Set(['pk', 'sk', 'expiresAt', UNSETTLED]);
 
 /** A run's first record: no counts yet, version 1. */
 export function newRecord(input: StartRunInput, status: RunRecord['status']): RunRecord {
@@ -38,7 +39,8 @@ export function startItems(
     {
       Put: {
         TableName: table,
-        Item: { ...runKey(input.jobId, input.runId), ...record },
+        // `unsettled` from 0: this run's settles can tell when they did not end it (lib/aws/unsettled.ts).
+        Item: { ...runKey(input.jobId, input.runId), ...record, [UNSETTLED]: 0 },
         ConditionExpression: 'attribute_not_exists(pk)',
       },
     },
@@ -66,6 +68,11 @@ export interface SettleParts {
   readonly expiresAt: number;
   /** The counts' update, or undefined when the delta changes nothing (the record is then only checked). */
   readonly update: ReturnType<typeof countsUpdate>;
+  /**
+   * Set when the settle goes unread: the `unsettled` it adds; the update's condition then also holds only if
+   * the run is not complete after it (lib/aws/unsettled.ts).
+   */
+  readonly unreadOpen?: number;
 }
 
 /**
@@ -85,14 +92,25 @@ export function settleItems(table: string, parts: SettleParts) {
         Update: {
           TableName: table,
           Key: parts.record,
-          ConditionExpression: 'attribute_exists(pk)',
-          ...parts.update,
+          ...withCondition(parts.update, parts.unreadOpen),
         },
       }
     : {
         ConditionCheck: { TableName: table, Key: parts.record, ConditionExpression: 'attribute_exists(pk)' },
       };
   return [...markers, counts];
+}
+
+/** The counts' update with its condition: the record is there, and for an unread settle more (unsettled.ts). */
+function withCondition(update: NonNullable<SettleParts['update']>, unreadOpen: number | undefined) {
+  if (unreadOpen === undefined) return { ConditionExpression: 'attribute_exists(pk)', ...update };
+  const unread = unreadCondition(unreadOpen);
+  return {
+    ...update,
+    ConditionExpression: unread.ConditionExpression,
+    ExpressionAttributeNames: { ...update.ExpressionAttributeNames, ...unread.ExpressionAttributeNames },
+    ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ...unread.ExpressionAttributeValues },
+  };
 }
 
 /** A stored item as the port's RunRecord: the table's own attributes off, missing counts as 0. */

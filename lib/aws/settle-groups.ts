@@ -10,28 +10,34 @@
 // others are sent again without it: each key still counts once, atomically with its counts.
 import type { SettleInput, SettleResult } from '../ledger/job-ledger.js';
 import type { CountDelta, RunRecord } from '../ledger/run-record.js';
+import { mayGoUnread } from './unsettled.js';
 
 /** A transaction holds at most 100 actions: the markers and the record's update. */
 export const MAX_GROUP = 50;
 
 /**
  * A group's transaction: went through, or was cancelled because some keys' markers were there already
- * (`settled`) or the run has no record.
+ * (`settled`) or the record's condition failed (no record; or, for an unread group, the run may be ending).
  */
 export type GroupCommit =
   | { readonly applied: true }
-  | { readonly applied: false; readonly settled: ReadonlySet<string>; readonly noRecord: boolean };
+  | { readonly applied: false; readonly settled: ReadonlySet<string>; readonly recordFailed: boolean };
+
+export interface GroupWrite {
+  readonly jobId: string;
+  readonly runId: string;
+  readonly keys: readonly string[];
+  /** The keys' counts, summed. */
+  readonly delta: CountDelta;
+  readonly manifestDone: boolean;
+  /** Go unread: the update holds only if the run is not complete after it (lib/aws/unsettled.ts). */
+  readonly unread: boolean;
+}
 
 /** What the store does for a group: one transaction, and one read of the record. */
 export interface GroupPorts {
   /** Writes the markers of `keys` and adds `delta` (and manifestDone) to the record, in one transaction. */
-  commit(
-    jobId: string,
-    runId: string,
-    keys: readonly string[],
-    delta: CountDelta,
-    manifestDone: boolean,
-  ): Promise<GroupCommit>;
+  commit(write: GroupWrite): Promise<GroupCommit>;
   read(jobId: string, runId: string): Promise<RunRecord | undefined>;
 }
 
@@ -80,29 +86,38 @@ export class SettleGroups {
     this.#queues.delete(run);
   }
 
-  /** One group (distinct keys, one run): sent until it goes through or no key is left to add. */
+  /**
+   * One group (distinct keys, one run): sent until it goes through or no key is left to add. It goes unread
+   * when it may (lib/aws/unsettled.ts); if that condition fails, the run may be ending (or has no record, or
+   * keeps no `unsettled`): sent again plainly, then read.
+   */
   async #send(inputs: readonly SettleInput[]): Promise<SettleResult[]> {
     const { jobId, runId } = inputs[0];
     const applied = inputs.map(() => true);
+    let unreadAllowed = true;
+    let unread = false;
     for (;;) {
       const live = inputs.filter((_, i) => applied[i]);
       if (live.length === 0) break;
-      const outcome = await this.#ports.commit(
-        jobId,
-        runId,
-        live.map((s) => s.key),
-        sumDeltas(live),
-        live.some((s) => s.manifestDone === true),
-      );
+      const delta = sumDeltas(live);
+      const manifestDone = live.some((s) => s.manifestDone === true);
+      unread = unreadAllowed && mayGoUnread(delta, manifestDone) && Object.values(delta).some((v) => v !== 0);
+      const keys = live.map((s) => s.key);
+      const outcome = await this.#ports.commit({ jobId, runId, keys, delta, manifestDone, unread });
       if (outcome.applied) break;
-      if (outcome.noRecord) return inputs.map(() => ({ applied: false, record: undefined }));
+      if (outcome.recordFailed && unread) unreadAllowed = false;
+      else if (outcome.recordFailed) return inputs.map(() => ({ applied: false, record: undefined }));
       const before = live.length;
       inputs.forEach((s, i) => {
         if (outcome.settled.has(s.key)) applied[i] = false;
       });
       // Never the same transaction twice: a cancellation that names no key of it is the store's to explain.
-      if (applied.filter(Boolean).length === before)
+      if (!outcome.recordFailed && applied.filter(Boolean).length === before)
         throw new Error('settle: transaction cancelled, no key named');
+    }
+    // Read when nothing was added (every key a repeat): rare, and the caller learns where the run stands.
+    if (unread && applied.some(Boolean)) {
+      return inputs.map((_, i) => ({ applied: applied[i], record: undefined, unread: true }));
     }
     const record = await this.#ports.read(jobId, runId);
     return inputs.map((_, i) => ({ applied: applied[i], record }));

@@ -1,17 +1,21 @@
 // Group commit of the job ledger's settles (lib/aws/settle-groups.ts) through JobLedgerTable on the backend's
 // DynamoDB, the real SDK: the settles of one run waiting on a transaction in flight go as one transaction and
-// one read, each key still counts once, and the group shares one record (so its caller ends the run once).
+// one read, each key still counts once, and the group shares one record (so its caller ends the run once);
+// a settle that cannot have ended the run and adds no failure goes unread (lib/aws/unsettled.ts), the one
+// that completes it always reads.
 import { randomBytes } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
 import { MAX_GROUP } from '../../../lib/aws/settle-groups.js';
 import { withDefaults } from '../../../lib/config.js';
+import { isComplete } from '../../../lib/ledger/run-rules.js';
 import { createResources, localCredentials } from '../../../local/resources.js';
 import { backend, uniquePrefix } from '../../local/fixtures/aws.js';
 
 let client: DynamoDBClient;
 let ledger: JobLedgerTable;
+let tableName: string;
 /** The DynamoDB operations the client sent, by command name (counted by a middleware on the real client). */
 const sent = new Map<string, number>();
 
@@ -31,7 +35,8 @@ beforeAll(async () => {
     },
     { step: 'initialize', name: 'countCommands' },
   );
-  ledger = new JobLedgerTable(client, { tableName: resources.jobTable, retentionDays: 7 });
+  tableName = resources.jobTable;
+  ledger = new JobLedgerTable(client, { tableName, retentionDays: 7 });
 });
 afterAll(() => client?.destroy());
 
@@ -45,9 +50,15 @@ async function startedRun(): Promise<string> {
 describe('settle groups', () => {
   it('settles arriving while one is in flight go as one transaction and one read', async () => {
     const jobId = await startedRun();
+    // A dead letter in each: the failure budget is judged on the record, so each group reads it.
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        ledger.settle({ jobId, runId: 'r', key: `m${i}`, delta: { succeeded: 2, deadLettered: i % 2 } }),
+        ledger.settle({
+          jobId,
+          runId: 'r',
+          key: `m${i}`,
+          delta: { succeeded: 2 - (i % 2), deadLettered: 1 },
+        }),
       ),
     );
     // The first alone (nothing in flight), the 19 that waited on it together.
@@ -55,7 +66,7 @@ describe('settle groups', () => {
     expect(sent.get('GetItemCommand')).toBe(2);
     expect(results.every((r) => r.applied)).toBe(true);
     expect(results[1].record).toBe(results[19].record);
-    expect(results[19].record).toMatchObject({ succeeded: 40, deadLettered: 10 });
+    expect(results[19].record).toMatchObject({ succeeded: 30, deadLettered: 20 });
   });
 
   it(`a group holds at most ${MAX_GROUP} keys`, async () => {
@@ -92,5 +103,54 @@ describe('settle groups', () => {
     expect(results[0]).toEqual({ status: 'fulfilled', value: { applied: false, record: undefined } });
     expect(results[1]).toMatchObject({ status: 'rejected', reason: { name: 'InvalidArgumentError' } });
     expect(results[2]).toEqual({ status: 'fulfilled', value: { applied: false, record: undefined } });
+  });
+
+  it('a settle that cannot end the run goes unread; the one that completes it reads and sees it complete', async () => {
+    const jobId = await startedRun();
+    const segment = await ledger.settle({
+      jobId,
+      runId: 'r',
+      key: 'segment:0',
+      delta: { submitted: 4 },
+      manifestDone: true,
+    });
+    expect(segment).toMatchObject({ applied: true, record: { submitted: 4, manifestDone: true } });
+    const first = await ledger.settle({ jobId, runId: 'r', key: 'm0', delta: { succeeded: 1, invalid: 1 } });
+    expect(first).toEqual({ applied: true, record: undefined, unread: true });
+    expect(sent.get('GetItemCommand')).toBe(1);
+    const last = await ledger.settle({ jobId, runId: 'r', key: 'm1', delta: { succeeded: 2 } });
+    expect(last.applied).toBe(true);
+    expect(last.record && isComplete(last.record)).toBe(true);
+    // The last settle: its unread attempt refused (it completes the run), sent plainly, then read.
+    expect(sent.get('TransactWriteItemsCommand')).toBe(4);
+    expect(sent.get('GetItemCommand')).toBe(2);
+    // A repeat after the end changes nothing and is read (unsettled is 0 and the manifest done).
+    const again = await ledger.settle({ jobId, runId: 'r', key: 'm1', delta: { succeeded: 2 } });
+    expect(again).toMatchObject({ applied: false, record: { succeeded: 3, invalid: 1, submitted: 4 } });
+  });
+
+  it('a run record that keeps no unsettled count (written before it was kept) is always read back', async () => {
+    const jobId = await startedRun();
+    await client.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: { pk: { S: `job#${jobId}` }, sk: { S: 'run#r' } },
+        UpdateExpression: 'REMOVE unsettled',
+      }),
+    );
+    sent.clear();
+    for (let i = 0; i < 3; i++) {
+      const result = await ledger.settle({ jobId, runId: 'r', key: `m${i}`, delta: { succeeded: 1 } });
+      expect(result.record).toMatchObject({ succeeded: i + 1 });
+    }
+    expect(sent.get('GetItemCommand')).toBe(3);
+    const done = await ledger.settle({
+      jobId,
+      runId: 'r',
+      key: 's',
+      delta: { submitted: 3 },
+      manifestDone: true,
+    });
+    expect(done.record && isComplete(done.record)).toBe(true);
   });
 });
