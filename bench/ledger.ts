@@ -1,5 +1,6 @@
 // The job ledger's cost: `bounded-fanout run` with the ledger (a DynamoDB job table on dynalite behind the
-// local DynamoDB front; one transactional settle per SQS message, a run record read per container every 2 s)
+// local DynamoDB front; settled per SQS message, grouped while a run's transaction is in flight, read back
+// only when the settle may have ended the run; a run record read per container every 2 s)
 // against the same run with `--ledger off`, side by side in one run: pairs alternated (on off on off ...), a
 // fresh process each run, medians. Packing at the default 25 tasks per message, idempotency off (so the
 // difference is the ledger's alone). Target: ledger on >= 0.9x ledger off.

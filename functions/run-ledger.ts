@@ -5,7 +5,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { runFinishedPorts } from '../lib/aws/run-finished.js';
 import { errorText } from '../lib/fanout/segment.js';
-import { afterSettle } from '../lib/ledger/after-settle.js';
+import { type AfterSettle, afterSettle } from '../lib/ledger/after-settle.js';
 import type { JobLedger, SettleInput, StatusChange } from '../lib/ledger/job-ledger.js';
 import { RunControl } from '../lib/ledger/run-control.js';
 import type { RunRecord } from '../lib/ledger/run-record.js';
@@ -17,6 +17,7 @@ export class RunLedger {
   readonly #rt: FunctionRuntime;
   readonly #logger: Logger;
   #applied: string | undefined;
+  readonly #afters = new WeakMap<RunRecord, Promise<AfterSettle>>();
 
   constructor(ledger: JobLedger, rt: FunctionRuntime, logger: Logger) {
     this.#ledger = ledger;
@@ -41,6 +42,26 @@ export class RunLedger {
       });
     }
     this.control.note(record);
+    const after = await this.#after(record);
+    this.control.note(after.record);
+    return after.record;
+  }
+
+  /**
+   * afterSettle once per record read: the settles of one group commit (lib/aws/settle-groups.ts) share their
+   * record, and one of them ending the run is enough (the others' finish would only lose the condition).
+   */
+  #after(record: RunRecord | undefined): Promise<AfterSettle> {
+    if (!record) return Promise.resolve({ record, finished: false });
+    let after = this.#afters.get(record);
+    if (!after) {
+      after = this.#afterSettle(record);
+      this.#afters.set(record, after);
+    }
+    return after;
+  }
+
+  async #afterSettle(record: RunRecord): Promise<AfterSettle> {
     const after = await afterSettle(record, {
       ledger: this.#ledger,
       ...runFinishedPorts({
@@ -56,9 +77,8 @@ export class RunLedger {
           error: errorText(error),
         }),
     });
-    this.control.note(after.record);
     if (after.finished && after.record) this.#logger.info('run finished', { run: after.record });
-    return after.record;
+    return after;
   }
 
   /**

@@ -41,6 +41,8 @@ import { type Ending, isComplete, OverlapActions, overlapAction } from '../ledge
 import { newRecord, settleItems, startItems, toRecord } from './ledger-items.js';
 import { failedConditions, sendTransaction } from './ledger-transact.js';
 import { countsUpdate, type Expression, finishUpdate, statusUpdate } from './ledger-updates.js';
+import { type GroupCommit, type GroupWrite, SettleGroups } from './settle-groups.js';
+import { unsettledDelta } from './unsettled.js';
 
 export interface JobLedgerTableOptions {
   readonly tableName: string;
@@ -58,6 +60,10 @@ export class JobLedgerTable implements JobLedger {
   readonly #table: string;
   readonly #retentionDays: number;
   readonly #now: () => number;
+  readonly #groups = new SettleGroups({
+    commit: (write) => this.#commit(write),
+    read: (jobId, runId) => this.getRun(jobId, runId),
+  });
 
   constructor(client: DynamoDBClient, options: JobLedgerTableOptions) {
     const { tableName, retentionDays, now = Date.now } = options ?? ({} as JobLedgerTableOptions);
@@ -142,23 +148,33 @@ export class JobLedgerTable implements JobLedger {
     }
   }
 
+  /** Validated here, then sent with the run's other waiting settles (lib/aws/settle-groups.ts). */
   async settle(input: SettleInput): Promise<SettleResult> {
-    const { jobId, runId, key, delta, manifestDone } = input;
+    countsUpdate(input.delta, input.manifestDone);
+    return this.#groups.settle(input);
+  }
+
+  /** One group's transaction: its keys' markers and their summed counts (lib/aws/settle-groups.ts). */
+  async #commit({ jobId, runId, keys, delta, manifestDone, unread }: GroupWrite): Promise<GroupCommit> {
     const items = settleItems(this.#table, {
       record: runKey(jobId, runId),
-      marker: settleKey(jobId, runId, key),
+      markers: keys.map((key) => settleKey(jobId, runId, key)),
       expiresAt: expiresAtSeconds(this.#now(), this.#retentionDays),
       update: countsUpdate(delta, manifestDone),
+      ...(unread ? { unreadOpen: unsettledDelta(delta) } : {}),
     });
     try {
       await sendTransaction(this.#doc, items);
+      return { applied: true };
     } catch (error) {
       const failed = failedConditions(error);
-      if (failed?.[0]) return { applied: false, record: await this.getRun(jobId, runId) };
-      if (failed?.[1]) return { applied: false, record: undefined };
-      throw error;
+      if (!failed) throw error;
+      return {
+        applied: false,
+        settled: new Set(keys.filter((_, i) => failed[i])),
+        recordFailed: failed[keys.length] === true,
+      };
     }
-    return { applied: true, record: await this.getRun(jobId, runId) };
   }
 
   async getRun(jobId: string, runId?: string): Promise<RunRecord | undefined> {

@@ -6,9 +6,10 @@ import type { StartRunInput } from '../ledger/job-ledger.js';
 import { latestKey, runKey } from '../ledger/ledger-keys.js';
 import { type RunRecord, zeroCounts } from '../ledger/run-record.js';
 import type { countsUpdate } from './ledger-updates.js';
+import { UNSETTLED, unreadCondition } from './unsettled.js';
 
 /** The table's own attributes, which a RunRecord does not carry. */
-const STORE_ONLY = new Set(['pk', 'sk', 'expiresAt']);
+const STORE_ONLY = new Set(['pk', 'sk', 'expiresAt', UNSETTLED]);
 
 /** A run's first record: no counts yet, version 1. */
 export function newRecord(input: StartRunInput, status: RunRecord['status']): RunRecord {
@@ -38,7 +39,8 @@ export function startItems(
     {
       Put: {
         TableName: table,
-        Item: { ...runKey(input.jobId, input.runId), ...record },
+        // `unsettled` from 0: this run's settles can tell when they did not end it (lib/aws/unsettled.ts).
+        Item: { ...runKey(input.jobId, input.runId), ...record, [UNSETTLED]: 0 },
         ConditionExpression: 'attribute_not_exists(pk)',
       },
     },
@@ -60,36 +62,55 @@ export function startItems(
 export interface SettleParts {
   /** The run record's key. */
   readonly record: object;
-  /** The settle marker's key. */
-  readonly marker: object;
-  /** When the marker expires (epoch seconds). */
+  /** The settle markers' keys, one per settled key (a group commit settles several: lib/aws/settle-groups.ts). */
+  readonly markers: readonly object[];
+  /** When the markers expire (epoch seconds). */
   readonly expiresAt: number;
   /** The counts' update, or undefined when the delta changes nothing (the record is then only checked). */
   readonly update: ReturnType<typeof countsUpdate>;
+  /**
+   * Set when the settle goes unread: the `unsettled` it adds; the update's condition then also holds only if
+   * the run is not complete after it (lib/aws/unsettled.ts).
+   */
+  readonly unreadOpen?: number;
 }
 
-/** A settle's two items, one transaction: the key's marker (once only), then the counts on an existing record. */
+/**
+ * A settle's items, one transaction: each key's marker (once only), then the counts on an existing record
+ * (last: its index is `markers.length`).
+ */
 export function settleItems(table: string, parts: SettleParts) {
-  const marker = {
+  const markers = parts.markers.map((marker) => ({
     Put: {
       TableName: table,
-      Item: { ...parts.marker, expiresAt: parts.expiresAt },
+      Item: { ...marker, expiresAt: parts.expiresAt },
       ConditionExpression: 'attribute_not_exists(pk)',
     },
-  };
+  }));
   const counts = parts.update
     ? {
         Update: {
           TableName: table,
           Key: parts.record,
-          ConditionExpression: 'attribute_exists(pk)',
-          ...parts.update,
+          ...withCondition(parts.update, parts.unreadOpen),
         },
       }
     : {
         ConditionCheck: { TableName: table, Key: parts.record, ConditionExpression: 'attribute_exists(pk)' },
       };
-  return [marker, counts];
+  return [...markers, counts];
+}
+
+/** The counts' update with its condition: the record is there, and for an unread settle more (unsettled.ts). */
+function withCondition(update: NonNullable<SettleParts['update']>, unreadOpen: number | undefined) {
+  if (unreadOpen === undefined) return { ConditionExpression: 'attribute_exists(pk)', ...update };
+  const unread = unreadCondition(unreadOpen);
+  return {
+    ...update,
+    ConditionExpression: unread.ConditionExpression,
+    ExpressionAttributeNames: { ...update.ExpressionAttributeNames, ...unread.ExpressionAttributeNames },
+    ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ...unread.ExpressionAttributeValues },
+  };
 }
 
 /** A stored item as the port's RunRecord: the table's own attributes off, missing counts as 0. */

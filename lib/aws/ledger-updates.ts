@@ -5,6 +5,7 @@ import { assertInteger, InvalidArgumentError } from '../errors.js';
 import type { StatusChange } from '../ledger/job-ledger.js';
 import { COUNT_NAMES, type CountDelta, type RunRecord } from '../ledger/run-record.js';
 import type { Ending } from '../ledger/run-rules.js';
+import { UNSETTLED, UNTRACKED, unsettledDelta } from './unsettled.js';
 
 export interface Expression {
   readonly UpdateExpression: string;
@@ -13,7 +14,10 @@ export interface Expression {
   readonly ExpressionAttributeValues: Record<string, unknown>;
 }
 
-/** A settle's update of the run record: ADD each nonzero count, SET manifestDone; undefined if nothing. */
+/**
+ * A settle's update of the run record: ADD each nonzero count, SET manifestDone and the store's `unsettled`
+ * (lib/aws/unsettled.ts); undefined if nothing.
+ */
 export function countsUpdate(delta: CountDelta | undefined, manifestDone: boolean | undefined) {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = {};
@@ -29,12 +33,21 @@ export function countsUpdate(delta: CountDelta | undefined, manifestDone: boolea
     values[`:${name}`] = value;
     adds.push(`#${name} :${name}`);
   }
-  const parts = adds.length ? [`ADD ${adds.join(', ')}`] : [];
+  const sets: string[] = [];
   if (manifestDone) {
     names['#manifestDone'] = 'manifestDone';
     values[':done'] = true;
-    parts.push('SET #manifestDone = :done');
+    sets.push('#manifestDone = :done');
   }
+  const open = unsettledDelta(delta);
+  if (open !== 0) {
+    names['#unsettled'] = UNSETTLED;
+    values[':untracked'] = UNTRACKED;
+    values[':open'] = open;
+    sets.push('#unsettled = if_not_exists(#unsettled, :untracked) + :open');
+  }
+  const parts = adds.length ? [`ADD ${adds.join(', ')}`] : [];
+  if (sets.length) parts.push(`SET ${sets.join(', ')}`);
   if (parts.length === 0) return undefined;
   return {
     UpdateExpression: parts.join(' '),

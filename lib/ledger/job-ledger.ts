@@ -41,8 +41,14 @@ export interface SettleInput {
 export interface SettleResult {
   /** False when `key` had been settled before: nothing was added. */
   readonly applied: boolean;
-  /** The record after the write (read strongly consistent), undefined when the run has no record. */
+  /** The record after the write (read strongly consistent), undefined when the run has no record or `unread`. */
   readonly record: RunRecord | undefined;
+  /**
+   * The record was not read: the settle added no failure, did not end the manifest, and its write held only
+   * if the run was not complete after it, so there was nothing to judge. The settle that completes a run is
+   * always read.
+   */
+  readonly unread?: boolean;
 }
 
 export interface StatusChange {

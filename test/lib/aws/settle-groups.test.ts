@@ -1,0 +1,156 @@
+// Group commit of the job ledger's settles (lib/aws/settle-groups.ts) through JobLedgerTable on the backend's
+// DynamoDB, the real SDK: the settles of one run waiting on a transaction in flight go as one transaction and
+// one read, each key still counts once, and the group shares one record (so its caller ends the run once);
+// a settle that cannot have ended the run and adds no failure goes unread (lib/aws/unsettled.ts), the one
+// that completes it always reads.
+import { randomBytes } from 'node:crypto';
+import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
+import { MAX_GROUP } from '../../../lib/aws/settle-groups.js';
+import { withDefaults } from '../../../lib/config.js';
+import { isComplete } from '../../../lib/ledger/run-rules.js';
+import { createResources, localCredentials } from '../../../local/resources.js';
+import { backend, uniquePrefix } from '../../local/fixtures/aws.js';
+
+let client: DynamoDBClient;
+let ledger: JobLedgerTable;
+let tableName: string;
+/** The DynamoDB operations the client sent, by command name (counted by a middleware on the real client). */
+const sent = new Map<string, number>();
+
+beforeAll(async () => {
+  const target = backend();
+  const resources = await createResources(withDefaults({ prefix: uniquePrefix('groups') }), target);
+  client = new DynamoDBClient({
+    endpoint: target.endpoints.dynamodb,
+    region: target.region,
+    credentials: localCredentials,
+  });
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      const name = String(context.commandName);
+      sent.set(name, (sent.get(name) ?? 0) + 1);
+      return next(args);
+    },
+    { step: 'initialize', name: 'countCommands' },
+  );
+  tableName = resources.jobTable;
+  ledger = new JobLedgerTable(client, { tableName, retentionDays: 7 });
+});
+afterAll(() => client?.destroy());
+
+async function startedRun(): Promise<string> {
+  const jobId = `job-${randomBytes(4).toString('hex')}`;
+  await ledger.startRun({ jobId, runId: 'r', startedAt: 1, toleratedFailurePercent: 10, overlap: 'allow' });
+  sent.clear();
+  return jobId;
+}
+
+describe('settle groups', () => {
+  it('settles arriving while one is in flight go as one transaction and one read', async () => {
+    const jobId = await startedRun();
+    // A dead letter in each: the failure budget is judged on the record, so each group reads it.
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        ledger.settle({
+          jobId,
+          runId: 'r',
+          key: `m${i}`,
+          delta: { succeeded: 2 - (i % 2), deadLettered: 1 },
+        }),
+      ),
+    );
+    // The first alone (nothing in flight), the 19 that waited on it together.
+    expect(sent.get('TransactWriteItemsCommand')).toBe(2);
+    expect(sent.get('GetItemCommand')).toBe(2);
+    expect(results.every((r) => r.applied)).toBe(true);
+    expect(results[1].record).toBe(results[19].record);
+    expect(results[19].record).toMatchObject({ succeeded: 30, deadLettered: 20 });
+  });
+
+  it(`a group holds at most ${MAX_GROUP} keys`, async () => {
+    const jobId = await startedRun();
+    const n = 1 + 2 * MAX_GROUP + 3;
+    await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        ledger.settle({ jobId, runId: 'r', key: `m${i}`, delta: { succeeded: 1 } }),
+      ),
+    );
+    expect(sent.get('TransactWriteItemsCommand')).toBe(4);
+    expect(await ledger.getRun(jobId, 'r')).toMatchObject({ succeeded: n });
+  });
+
+  it('a key settled before, or twice in one group, counts once; the other keys of its group count', async () => {
+    const jobId = await startedRun();
+    await ledger.settle({ jobId, runId: 'r', key: 'old', delta: { succeeded: 100 } });
+    const keys = ['a', 'old', 'b', 'a', 'c', 'old', 'b'];
+    const results = await Promise.all(
+      keys.map((key, i) => ledger.settle({ jobId, runId: 'r', key, delta: { succeeded: i + 1 } })),
+    );
+    expect(results.map((r) => r.applied)).toEqual([true, false, true, false, true, false, false]);
+    // a: 1, b: 3, c: 5, on top of old's 100.
+    expect(await ledger.getRun(jobId, 'r')).toMatchObject({ succeeded: 109 });
+  });
+
+  it('a group for a run with no record applies nothing, and a bad delta fails only its own settle', async () => {
+    const jobId = `job-${randomBytes(4).toString('hex')}`;
+    const results = await Promise.allSettled([
+      ledger.settle({ jobId, runId: 'r', key: 'a', delta: { succeeded: 1 } }),
+      ledger.settle({ jobId, runId: 'r', key: 'b', delta: { succeeded: 1.5 } }),
+      ledger.settle({ jobId, runId: 'r', key: 'c', delta: { succeeded: 1 } }),
+    ]);
+    expect(results[0]).toEqual({ status: 'fulfilled', value: { applied: false, record: undefined } });
+    expect(results[1]).toMatchObject({ status: 'rejected', reason: { name: 'InvalidArgumentError' } });
+    expect(results[2]).toEqual({ status: 'fulfilled', value: { applied: false, record: undefined } });
+  });
+
+  it('a settle that cannot end the run goes unread; the one that completes it reads and sees it complete', async () => {
+    const jobId = await startedRun();
+    const segment = await ledger.settle({
+      jobId,
+      runId: 'r',
+      key: 'segment:0',
+      delta: { submitted: 4 },
+      manifestDone: true,
+    });
+    expect(segment).toMatchObject({ applied: true, record: { submitted: 4, manifestDone: true } });
+    const first = await ledger.settle({ jobId, runId: 'r', key: 'm0', delta: { succeeded: 1, invalid: 1 } });
+    expect(first).toEqual({ applied: true, record: undefined, unread: true });
+    expect(sent.get('GetItemCommand')).toBe(1);
+    const last = await ledger.settle({ jobId, runId: 'r', key: 'm1', delta: { succeeded: 2 } });
+    expect(last.applied).toBe(true);
+    expect(last.record && isComplete(last.record)).toBe(true);
+    // The last settle: its unread attempt refused (it completes the run), sent plainly, then read.
+    expect(sent.get('TransactWriteItemsCommand')).toBe(4);
+    expect(sent.get('GetItemCommand')).toBe(2);
+    // A repeat after the end changes nothing and is read (unsettled is 0 and the manifest done).
+    const again = await ledger.settle({ jobId, runId: 'r', key: 'm1', delta: { succeeded: 2 } });
+    expect(again).toMatchObject({ applied: false, record: { succeeded: 3, invalid: 1, submitted: 4 } });
+  });
+
+  it('a run record that keeps no unsettled count (written before it was kept) is always read back', async () => {
+    const jobId = await startedRun();
+    await client.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: { pk: { S: `job#${jobId}` }, sk: { S: 'run#r' } },
+        UpdateExpression: 'REMOVE unsettled',
+      }),
+    );
+    sent.clear();
+    for (let i = 0; i < 3; i++) {
+      const result = await ledger.settle({ jobId, runId: 'r', key: `m${i}`, delta: { succeeded: 1 } });
+      expect(result.record).toMatchObject({ succeeded: i + 1 });
+    }
+    expect(sent.get('GetItemCommand')).toBe(3);
+    const done = await ledger.settle({
+      jobId,
+      runId: 'r',
+      key: 's',
+      delta: { submitted: 3 },
+      manifestDone: true,
+    });
+    expect(done.record && isComplete(done.record)).toBe(true);
+  });
+});
