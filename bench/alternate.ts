@@ -6,6 +6,11 @@ import { type PipelineRun, runPipeline } from './pipeline.js';
 export interface Contender {
   readonly name: string;
   readonly flags: readonly string[];
+  /**
+   * A contender that is not a `bounded-fanout run` (the pipeline's ceiling): measures itself, in its own process,
+   * and returns tasks/s; it sees the last run of each pipeline contender so far (to match its in-flight count).
+   */
+  readonly measure?: (last: ReadonlyMap<string, PipelineRun>) => Promise<number>;
 }
 
 export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -36,6 +41,12 @@ export async function alternate(
   const last = new Map<string, PipelineRun>();
   for (let round = 0; round < rounds; round++) {
     for (const c of contenders) {
+      if (c.measure) {
+        const rate = await c.measure(last);
+        rates.get(c.name)?.push(rate);
+        console.error(`${label}: ${c.name} round ${round + 1}: ${fmt(rate)} tasks/s`);
+        continue;
+      }
       const result = await runPipeline(manifest, c.flags, reportFile);
       if (result.report.succeeded !== tasks) {
         throw new Error(`${c.name}: ${result.report.succeeded} of ${tasks} succeeded (exit ${result.code})`);

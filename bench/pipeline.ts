@@ -1,15 +1,16 @@
 // The local pipeline end to end: orchestrator -> SQS emulator -> poller -> worker -> HTTP to a loopback server,
 // each run a fresh `bounded-fanout run` process (so one contender's garbage never lands on the next), against a
-// target server in this process that answers at once.
+// target server in this process that answers at once, and against the ceiling: a plain undici `request` loop at
+// the pipeline's peak in-flight count on the same server (bench/ceiling.ts, its own process), in the same run.
 //   1. Raw emulator rate in the same run: SendMessageBatch, then ReceiveMessage + DeleteMessageBatch (10 a call).
-//   2. Tasks per second with packing at 100 tasks per message, at the default 25, off (1), and at 25 without
-//      the job ledger (`--ledger off`), alternated A B C D A B C D A B C D, medians, with idempotency off (the pipeline's own cost), and once with the default
-//      per-task idempotency for reference (two dynalite writes per task). Runs are long enough (50,000 tasks)
-//      that the job's start (containers, first receive) and end (drain checks) do not dominate.
-//   3. A 1,000,000-task NDJSON manifest end to end at 100 tasks per message: every task accounted for,
-//      duration, peak RSS of the process.
-// Targets: >= 20,000 tasks/s with packing; the million within 120 s at peak RSS <= 400 MB.
-//   npx tsx bench/pipeline.ts [--tasks N] [--million N]
+//   2. Packing 25 with idempotency off (the pipeline's own cost), the ceiling, packing 25 with per-message
+//      idempotency, packing 100 with idempotency off, alternated A B C D A B C D ..., medians; then the default
+//      per-task idempotency (two DynamoDB writes a task, ~100x slower) alternated with the ceiling on fewer tasks.
+//   3. A 1,000,000-task NDJSON manifest end to end at 100 tasks per message: every task accounted for, tasks/s
+//      against the 50,000-task runs at the same packing, peak RSS of the process.
+// Targets, as ratios to the ceiling: idempotency off >= 0.6x, per message >= 0.4x, per task >= 0.1x; the million
+// at >= 0.9x the tasks/s of the 50,000-task run, peak RSS <= 400 MB.
+//   npx tsx bench/pipeline.ts [--tasks N] [--million N] [--idempotent-tasks N] [--rounds N]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
@@ -27,7 +28,8 @@ import { runBounded } from '../lib/run-bounded.js';
 import { TargetServer } from '../local/demo/target-server.js';
 import { startEmulators } from '../local/emulators.js';
 import type { RunReport } from '../local/report/types.js';
-import { alternate, fmt, median, tasksPerSecond } from './alternate.js';
+import { alternate, type Contender, fmt, median, tasksPerSecond } from './alternate.js';
+import { runCeiling } from './ceiling.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const bin = join(root, 'local/cli/bin.mjs');
@@ -166,52 +168,75 @@ export async function runPipeline(
   return { report, code, peakRssBytes, wallMs };
 }
 
+const OFF_25 = 'packing 25 tasks/message, idempotency off';
+const OFF_100 = 'packing 100 tasks/message, idempotency off';
+const MESSAGE_25 = 'packing 25, per-message idempotency (`--idempotency message`)';
+const TASK_25 = 'packing 25, per-task idempotency (the default)';
+const CEILING = 'ceiling: plain undici `request` loop';
+
+/** The ceiling as a contender: at the in-flight count of the last run of `like` (160 before it has run). */
+const ceiling = (origin: string, tasks: number, like: string, inFlight: Map<string, number>): Contender => ({
+  name: CEILING,
+  flags: [],
+  measure: async (last) => {
+    const n = last.get(like)?.report.peaks.sockets || 160;
+    inFlight.set(like, n);
+    return (await runCeiling(origin, tasks, n)).tasksPerS;
+  },
+});
+
+const ratio = (rates: Map<string, number[]>, a: string, b: string) =>
+  (median(rates.get(a) ?? [0]) / median(rates.get(b) ?? [1])).toFixed(2);
+
+const rows = (rates: Map<string, number[]>, last: Map<string, PipelineRun>, tasks: number) =>
+  [...rates].map(([name, values]) => {
+    const p = last.get(name)?.report.peaks;
+    return `| ${name}, ${fmt(tasks)} tasks | ${fmt(median(values))} | ${values.map(fmt).join(', ')} | ${p ? `${p.inline} / ${p.workers} / ${p.sockets}` : ''} |`;
+  });
+
 export async function run({
   tasks = 50_000,
   million = 1_000_000,
   idempotentTasks = 5_000,
+  rounds = 3,
 }: {
   tasks?: number;
   million?: number;
   idempotentTasks?: number;
+  rounds?: number;
 } = {}): Promise<string> {
   await mkdir(work, { recursive: true });
   const raw = await rawEmulatorRate(20_000);
   const target = await TargetServer.start();
+  const inFlight = new Map<string, number>();
   try {
     const manifest = join(work, `tasks-${tasks}.ndjson`);
     await writeManifest(manifest, tasks, target.url, 'bench-packing');
-    const contenders = [
-      {
-        name: 'packing on (100 tasks/message)',
-        flags: ['--tasks-per-message', '100', '--idempotency', 'off'],
-      },
-      {
-        name: 'packing on (25 tasks/message, the default)',
-        flags: ['--tasks-per-message', '25', '--idempotency', 'off'],
-      },
-      { name: 'packing off (1 task/message)', flags: ['--tasks-per-message', '1', '--idempotency', 'off'] },
-      {
-        name: 'packing on (25 tasks/message), no job ledger',
-        flags: ['--tasks-per-message', '25', '--idempotency', 'off', '--ledger', 'off'],
-      },
-    ];
-    const { rates, last } = await alternate(contenders, {
-      manifest,
-      tasks,
-      rounds: 3,
-      reportFile: join(work, 'packing.json'),
-      label: 'pipeline',
-    });
-    const peaks = new Map([...last].map(([name, r]) => [name, r.report.peaks]));
+    const main = await alternate(
+      [
+        { name: OFF_25, flags: ['--tasks-per-message', '25', '--idempotency', 'off'] },
+        ceiling(target.url, tasks, OFF_25, inFlight),
+        { name: MESSAGE_25, flags: ['--tasks-per-message', '25', '--idempotency', 'message'] },
+        { name: OFF_100, flags: ['--tasks-per-message', '100', '--idempotency', 'off'] },
+      ],
+      { manifest, tasks, rounds, reportFile: join(work, 'packing.json'), label: 'pipeline' },
+    );
+    // Per-task idempotency is ~100x slower: its own, shorter alternation against the ceiling on as many tasks.
     const idempotentFile = join(work, `tasks-${idempotentTasks}.ndjson`);
     await writeManifest(idempotentFile, idempotentTasks, target.url, 'bench-idempotent');
-    const idempotent = await runPipeline(
-      idempotentFile,
-      ['--tasks-per-message', '25'],
-      join(work, 'idempotent.json'),
+    const perTask = await alternate(
+      [
+        { name: TASK_25, flags: ['--tasks-per-message', '25'] },
+        ceiling(target.url, idempotentTasks, TASK_25, inFlight),
+      ],
+      {
+        manifest: idempotentFile,
+        tasks: idempotentTasks,
+        rounds: 2,
+        reportFile: join(work, 'idempotent.json'),
+        label: 'pipeline',
+      },
     );
-    console.error(`pipeline: per-task idempotency: ${fmt(tasksPerSecond(idempotent.report))} tasks/s`);
     const millionFile = join(work, `tasks-${million}.ndjson`);
     await writeManifest(millionFile, million, target.url, 'bench-million');
     const big = await runPipeline(
@@ -221,30 +246,29 @@ export async function run({
     );
     const r = big.report;
     const accounted = r.succeeded + r.deadLettered + r.invalid === r.submitted && r.submitted === million;
-    const lines = [
+    const bigRate = tasksPerSecond(r);
+    return [
       '## Local pipeline (bench/pipeline.ts)',
       '',
-      `Orchestrator -> fauxqs SQS -> local poller -> worker -> HTTP to a loopback server, one \`bounded-fanout run\` process per run, ${fmt(tasks)} queued tasks a run with idempotency off (\`--idempotency off\`: the pipeline's own cost), A B C A B C A B C, medians of 3; default limits otherwise (10 workers, 16 tasks at once per invocation, 64 sockets per container). Tasks/s is the job's own duration (submitted / durationMs), process start-up excluded. The local runtime holds the orchestrator's sends while the work queue holds about 50,000 tasks (local/queue-backlog.ts), so the backlog stays bounded in memory.`,
+      `Orchestrator -> fauxqs SQS -> local poller -> worker -> HTTP to a loopback target server (local/demo/target-server.ts, in the bench's process), one \`bounded-fanout run\` process per run, against the ceiling: a plain undici \`request\` loop (bench/ceiling.ts, its own process) at the pipeline's peak sockets (${[...inFlight.values()].join(' / ')}) against the same server, the same task paths. Contenders alternated (A B C D A B C D ...), medians of ${rounds}; per-task idempotency (~100x slower) in its own alternation with the ceiling on ${fmt(idempotentTasks)} tasks, 2 rounds. Default limits otherwise (10 workers, 16 tasks at once per invocation, 64 sockets per container). Tasks/s is the job's own duration (submitted / durationMs), process start-up excluded.`,
       '',
       '| contender | tasks/s (median) | runs | peak inline / workers / sockets |',
       '|---|---:|---|---|',
-      ...contenders.map((c) => {
-        const values = rates.get(c.name) ?? [];
-        const p = peaks.get(c.name);
-        return `| ${c.name} | ${fmt(median(values))} | ${values.map(fmt).join(', ')} | ${p ? `${p.inline} / ${p.workers} / ${p.sockets}` : ''} |`;
-      }),
-      `| packing on, per-task idempotency (the default: 2 dynalite writes a task), ${fmt(idempotentTasks)} tasks | ${fmt(tasksPerSecond(idempotent.report))} | 1 run | ${idempotent.report.peaks.inline} / ${idempotent.report.peaks.workers} / ${idempotent.report.peaks.sockets} |`,
+      ...rows(main.rates, main.last, tasks),
+      ...rows(perTask.rates, perTask.last, idempotentTasks),
       `| emulator raw: SendMessageBatch | ${fmt(raw.sendPerS)} msg/s | | |`,
       `| emulator raw: Receive + DeleteMessageBatch | ${fmt(raw.receiveDeletePerS)} msg/s | | |`,
       `| emulator raw: send + receive + delete | ${fmt(raw.roundTripPerS)} msg/s | | |`,
       '',
-      `The job ledger's cost: packing 25 with the ledger (one transactional write per message, one per segment, a run record read per worker container every 2 s) at ${(median(rates.get(contenders[1].name) ?? [0]) / median(rates.get(contenders[3].name) ?? [1])).toFixed(2)}x the same run without it (\`--ledger off\`). Target: >= 0.9x.`,
+      'Ratios to the ceiling, measured side by side in this run:',
       '',
-      `Packing on vs the emulator's raw round trip: ${(median(rates.get(contenders[0].name) ?? [0]) / raw.roundTripPerS).toFixed(1)}x (tasks/s over messages/s). Target: >= 20,000 tasks/s with packing.`,
+      `- packing 25, idempotency off: **${ratio(main.rates, OFF_25, CEILING)}x** (target >= 0.6x)`,
+      `- packing 25, per-message idempotency: **${ratio(main.rates, MESSAGE_25, CEILING)}x** (target >= 0.4x)`,
+      `- packing 25, per-task idempotency: **${ratio(perTask.rates, TASK_25, CEILING)}x** (target >= 0.1x)`,
+      `- packing 100, idempotency off: ${ratio(main.rates, OFF_100, CEILING)}x`,
       '',
-      `One ${fmt(million)}-task NDJSON manifest end to end (100 tasks per message, idempotency off): ${accounted ? 'every task accounted for' : 'NOT ACCOUNTED FOR'} (submitted ${fmt(r.submitted)} = succeeded ${fmt(r.succeeded)} + dead-lettered ${fmt(r.deadLettered)} + invalid ${fmt(r.invalid)}), job ${(r.durationMs / 1000).toFixed(1)} s (process ${(big.wallMs / 1000).toFixed(1)} s), ${fmt(tasksPerSecond(r))} tasks/s, peak RSS ${fmt(big.peakRssBytes / 2 ** 20)} MiB. Targets: within 120 s, peak RSS <= 400 MB.`,
-    ];
-    return lines.join('\n');
+      `One ${fmt(million)}-task NDJSON manifest end to end (100 tasks per message, idempotency off): ${accounted ? 'every task accounted for' : 'NOT ACCOUNTED FOR'} (submitted ${fmt(r.submitted)} = succeeded ${fmt(r.succeeded)} + dead-lettered ${fmt(r.deadLettered)} + invalid ${fmt(r.invalid)}), job ${(r.durationMs / 1000).toFixed(1)} s (process ${(big.wallMs / 1000).toFixed(1)} s), ${fmt(bigRate)} tasks/s: **${(bigRate / median(main.rates.get(OFF_100) ?? [1])).toFixed(2)}x** the ${fmt(tasks)}-task runs at the same packing (target >= 0.9x), peak RSS **${fmt(big.peakRssBytes / 2 ** 20)} MiB** (target <= 400 MB).`,
+    ].join('\n');
   } finally {
     await target.close();
   }
@@ -255,5 +279,12 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     const i = process.argv.indexOf(name);
     return i > 0 ? Number(process.argv[i + 1]) : undefined;
   };
-  console.log(await run({ tasks: arg('--tasks'), million: arg('--million') }));
+  console.log(
+    await run({
+      tasks: arg('--tasks'),
+      million: arg('--million'),
+      idempotentTasks: arg('--idempotent-tasks'),
+      rounds: arg('--rounds'),
+    }),
+  );
 }
