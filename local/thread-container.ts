@@ -9,6 +9,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Context } from 'aws-lambda';
 import type { LambdaHandler, LocalContainer } from './local-function.js';
+import { bundled } from './thread-bundle.js';
 import type { ThreadObservations } from './thread-observations.js';
 import type {
   ContainerThreadData,
@@ -19,7 +20,7 @@ import type {
   ThreadRequest,
 } from './thread-protocol.js';
 
-const ENTRY = new URL('./container-thread.mjs', import.meta.url);
+const ENTRY = new URL('./container-thread.ts', import.meta.url);
 
 export interface ThreadContainerOptions {
   readonly kind: ContainerThreadData['kind'];
@@ -66,13 +67,13 @@ export class ThreadContainer implements LocalContainer {
   async init(): Promise<void> {
     const { kind, functionName, observations, reportSendsTo } = this.#options;
     const workerData: ContainerThreadData = {
-      kind,
+      kind: typeof kind === 'object' ? { module: (await bundled(new URL(kind.module))).href } : kind,
       functionName,
       observations: observations.handle,
       sockets: this.#sockets.buffer as SharedArrayBuffer,
       reportSendsTo,
     };
-    const worker = new Worker(ENTRY, { workerData });
+    const worker = new Worker(await bundled(ENTRY), { workerData });
     this.#worker = worker;
     worker.on('message', (message: ThreadReply | SentMessage) => this.#onMessage(message));
     worker.on('error', (error) => this.#end(error));

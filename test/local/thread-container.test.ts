@@ -32,7 +32,7 @@ function fn(name: string, { reservedConcurrency = 4, timeoutMs = 30_000 } = {}) 
   return { f, observations };
 }
 
-const flag = () => new Int32Array(new SharedArrayBuffer(4));
+const flag = () => new Int32Array(new SharedArrayBuffer(8)); // [stop, started]
 
 describe('ThreadContainer', () => {
   it("one container's CPU-bound work does not stall another's invocations", async () => {
@@ -42,6 +42,7 @@ describe('ThreadContainer', () => {
     const spin = f.invoke({ op: 'spin', flag: stop.buffer }).finally(() => {
       spinning = false;
     });
+    await waitFor(() => Atomics.load(stop, 1) === 1, 'the first container to spin');
     // While the first container spins (it can only end when the flag is set), a second one runs 20 invocations.
     let done = 0;
     for (let i = 0; i < 20; i++) {
