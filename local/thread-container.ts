@@ -113,6 +113,8 @@ export class ThreadContainer implements LocalContainer {
     if (this.#exited || !this.#worker) {
       return Promise.reject(new Error(`${this.#options.functionName}: container thread is not running`));
     }
+    // The thread keeps the process alive only while it owes an answer (an idle warm container does not).
+    this.#worker.ref();
     return new Promise((resolve, reject) => {
       this.#pending.set(request.id, { resolve, reject });
       this.#worker!.postMessage(request);
@@ -129,6 +131,7 @@ export class ThreadContainer implements LocalContainer {
     const pending = this.#pending.get(message.id);
     if (!pending) return;
     this.#pending.delete(message.id);
+    if (this.#pending.size === 0) this.#worker?.unref();
     if (message.type === 'ready' || message.ok)
       pending.resolve(message.type === 'ready' ? undefined : message.value);
     else pending.reject(rebuildError(message.error));
