@@ -13,6 +13,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { invocationScope } from './invocation-scope.js';
 import { LatencyHistogram } from './report/latency.js';
 import type { LatencyHistogramData } from './report/types.js';
+import type { ThreadObservations } from './thread-observations.js';
 
 interface Tracked {
   readonly functionName: string;
@@ -27,6 +28,7 @@ export class HttpObserver {
   readonly #inFlight = new Map<string, number>();
   readonly #peak = new Map<string, number>();
   readonly #requests = new WeakMap<object, Tracked>();
+  readonly #threads: ThreadObservations[] = [];
   #subscribed = false;
 
   readonly #onCreate = (message: unknown): void => {
@@ -71,18 +73,32 @@ export class HttpObserver {
     diagnostics.unsubscribe('undici:request:error', this.#onEnd);
   }
 
+  /** Also counts what container threads observe (a function's requests are counted here or there, not both). */
+  include(threads: ThreadObservations): this {
+    this.#threads.push(threads);
+    return this;
+  }
+
   /** Task requests of `functionName` in flight now. */
   inFlight(functionName: string): number {
-    return this.#inFlight.get(functionName) ?? 0;
+    let sum = this.#inFlight.get(functionName) ?? 0;
+    for (const t of this.#threads) sum += t.inFlight(functionName);
+    return sum;
   }
 
   /** The most task requests of `functionName` in flight at once. */
   peakInFlight(functionName: string): number {
-    return this.#peak.get(functionName) ?? 0;
+    let peak = this.#peak.get(functionName) ?? 0;
+    for (const t of this.#threads) peak = Math.max(peak, t.peakInFlight(functionName));
+    return peak;
   }
 
   /** Response times of every attempt that was written to a socket and ended. */
   latency(): LatencyHistogramData {
-    return this.#latency.toJSON();
+    if (this.#threads.length === 0) return this.#latency.toJSON();
+    const merged = new LatencyHistogram();
+    merged.absorb(this.#latency.toJSON());
+    for (const t of this.#threads) merged.absorb(t.latency());
+    return merged.toJSON();
   }
 }

@@ -18,6 +18,14 @@ export interface FunctionContainer extends LocalContainer {
   readonly runtime: FunctionRuntime | undefined;
 }
 
+/** Any container's sockets: an in-process one's agents, or what a thread last wrote (thread-container.ts). */
+export function socketBudgetOf(container: LocalContainer): { open: number; peak: number } {
+  const threaded = container as { socketBudget?: () => { open: number; peak: number } };
+  if (threaded.socketBudget) return threaded.socketBudget();
+  const budget = (container as FunctionContainer).runtime?.http.budget;
+  return { open: budget?.open ?? 0, peak: budget?.peak ?? 0 };
+}
+
 let containerSeq = 0;
 
 /** A factory of containers for one function: `kind` names which handler module it loads. */

@@ -49,6 +49,12 @@ export interface LocalContainer {
   init?(): Promise<void>;
   /** Frees what the container holds (sockets, clients) when the function is closed. */
   destroy?(): void | Promise<void>;
+  /** Its invocation timed out: a container that can be stopped at once (a thread) is stopped now. */
+  timedOut?(): void;
+  /** The function was hurried: for a container that makes its own contexts (a thread). */
+  hurry?(): void;
+  /** True when it can take no more invocations (its thread ended): it is dropped, not reused. */
+  readonly broken?: boolean;
 }
 
 export interface LocalFunctionOptions {
@@ -153,6 +159,7 @@ export class LocalFunction {
    */
   hurry(): void {
     this.#hurried = true;
+    for (const container of this.#all) container.hurry?.();
   }
 
   /** Destroys the idle containers (call once no invocation runs). */
@@ -180,6 +187,7 @@ export class LocalFunction {
       release();
       this.#errors++;
       this.#all.delete(container);
+      if (!this.#shared) void container.destroy?.();
       throw error;
     }
     const context = createLambdaContext({
@@ -198,7 +206,7 @@ export class LocalFunction {
     const settle = () => {
       release();
       if (this.#shared) return;
-      if (!timedOutFlag) this.#idle.push(container);
+      if (!timedOutFlag && !container.broken) this.#idle.push(container);
       else {
         // Lambda resets a sandbox that timed out; this one is dropped once its handler really ends.
         this.#all.delete(container);
@@ -210,6 +218,7 @@ export class LocalFunction {
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         timedOutFlag = true;
+        if (!this.#shared) container.timedOut?.();
         reject(new FunctionTimeoutError(this.name, this.timeoutMs));
       }, this.timeoutMs);
     });
@@ -241,6 +250,7 @@ export class LocalFunction {
     const warm = this.#idle.pop();
     if (warm) return warm;
     const cold = this.#newContainer();
+    if (this.#hurried) cold.hurry?.();
     this.#all.add(cold);
     return cold;
   }

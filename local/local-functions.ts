@@ -1,12 +1,14 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { type FanoutConfig, reservationOf, resourceNames } from '../lib/config.js';
 import type { HttpObserver } from './http-observer.js';
-import { type FunctionContainer, functionContainers } from './load-functions.js';
-import { LocalFunction } from './local-function.js';
+import { functionContainers, socketBudgetOf } from './load-functions.js';
+import { type LocalContainer, LocalFunction } from './local-function.js';
 import type { QueueBacklog } from './queue-backlog.js';
 import type { LocalResources } from './resources.js';
 import type { RunLocalJobOptions } from './run-local-job-options.js';
 import type { TaskLedger } from './task-ledger.js';
+import { threadContainers } from './thread-container.js';
+import { ThreadObservations } from './thread-observations.js';
 
 // The stack's two functions on this machine (orchestrator and worker, with their containers), and the
 // worker's event source as the stack declares it: shared by `run` and `serve`.
@@ -41,12 +43,14 @@ export function buildFunctions(
   ledger: TaskLedger,
 ) {
   const names = resourceNames(config);
+  const observations = new ThreadObservations({ functionNames: [names.worker] });
+  if (options.containers === 'threads') observer.include(observations);
   const worker = new LocalFunction({
     name: names.worker,
     timeoutMs: options.workerTimeoutMs ?? config.workerTimeoutSeconds * 1000,
     memoryMb: config.workerMemoryMb,
     reservedConcurrency: reservationOf(config.workerReservedConcurrency),
-    container: functionContainers('worker', options.faults?.wrapWorker, (rt) => ledger.attach(rt.aws.sqs)),
+    container: workerContainers(options, ledger, names.worker, observations, config.workerMemoryMb),
   });
   const orchestrator = new LocalFunction({
     name: names.orchestrator,
@@ -67,9 +71,9 @@ export function buildFunctions(
       let perContainer = 0;
       for (const fn of [worker, orchestrator]) {
         for (const container of fn.containers) {
-          const budget = (container as FunctionContainer).runtime?.http.budget;
-          open += budget?.open ?? 0;
-          perContainer = Math.max(perContainer, budget?.peak ?? 0);
+          const budget = socketBudgetOf(container);
+          open += budget.open;
+          perContainer = Math.max(perContainer, budget.peak);
         }
       }
       return { open, perContainer };
@@ -79,4 +83,30 @@ export function buildFunctions(
       await Promise.all([worker.close(), orchestrator.close()]);
     },
   };
+}
+
+/**
+ * The worker's containers: in this process (`inline`, the default), or each on its own thread (`threads`:
+ * local/thread-container.ts). The orchestrator stays in this process either way: the local queue's hold on its
+ * sends (local/queue-backlog.ts) is a middleware that waits on this process's view of the queue.
+ */
+function workerContainers(
+  options: RunLocalJobOptions,
+  ledger: TaskLedger,
+  functionName: string,
+  observations: ThreadObservations,
+  memoryMb: number,
+): () => LocalContainer {
+  if (options.containers !== 'threads') {
+    return functionContainers('worker', options.faults?.wrapWorker, (rt) => ledger.attach(rt.aws.sqs));
+  }
+  return threadContainers({
+    kind: 'worker',
+    functionName,
+    observations,
+    memoryMb,
+    reportSendsTo: ledger.queueUrl,
+    onSent: ({ input, output }) => ledger.recordSend(input, output),
+    wrap: options.faults?.wrapWorker,
+  });
 }

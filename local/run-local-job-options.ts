@@ -27,6 +27,11 @@ export interface RunLocalJobOptions {
   readonly orchestratorTimeoutMs?: number;
   readonly workerTimeoutMs?: number;
   readonly faults?: RunLocalJobFaults;
+  /**
+   * Where the worker's containers run: `inline` in this process (the default), or `threads`, each container on
+   * its own worker thread (own modules, heap and event loop: local/thread-container.ts).
+   */
+  readonly containers?: 'inline' | 'threads';
   /** The functions' own log lines: dropped by default (their EMF metrics are read either way). */
   readonly functionLogs?: LogSink;
   readonly onProgress?: (progress: LocalProgress) => void;

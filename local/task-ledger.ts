@@ -44,6 +44,15 @@ export class TaskLedger {
     this.#journal = journal;
   }
 
+  get queueUrl(): string {
+    return this.#queueUrl;
+  }
+
+  /** A send to the work queue seen elsewhere (a container thread's client: local/thread-container.ts). */
+  recordSend(input: SendInput, output: SendOutput): void {
+    if (input.QueueUrl === this.#queueUrl) this.#sent(input, output);
+  }
+
   /** Messages sent to the work queue and not settled. */
   get size(): number {
     return this.#open.size;

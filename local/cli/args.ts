@@ -15,7 +15,7 @@ import { UsageError } from './usage-error.js';
 
 export type { PlanArgs } from './plan-args.js';
 export type { RedriveArgs } from './redrive-args.js';
-export { demoTasksEnv, type RunArgs, type ServeArgs } from './run-args.js';
+export { containersEnv, demoTasksEnv, type RunArgs, type ServeArgs } from './run-args.js';
 export type { SmokeArgs } from './smoke-args.js';
 
 export const Commands = {

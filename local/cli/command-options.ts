@@ -36,6 +36,7 @@ export const commandOptions = {
     endpoint: { type: 'string' },
     'demo-tasks': { type: 'string' },
     ledger: { type: 'string' },
+    containers: { type: 'string' },
     secrets: { type: 'string' },
     state: { type: 'string' },
     resume: { type: 'boolean' },

@@ -1,6 +1,6 @@
 // Help text: every command, every flag with its allowed values and its default from the shared config.
 import { defaultConfig } from '../../lib/config.js';
-import { demoTasksEnv, type HelpTopic } from './args.js';
+import { containersEnv, demoTasksEnv, type HelpTopic } from './args.js';
 import { isLedgerCommand } from './ledger-args.js';
 import { ledgerCommandLines, ledgerHelp, ledgerUsageLines } from './ledger-help.js';
 
@@ -64,6 +64,8 @@ Options:
   --demo-tasks N                  size of the built-in demo (default 3000; or set ${demoTasksEnv})
   --ledger on|off                 keep the job ledger, the run's record of status and counts (default on;
                                   off: counts from the runtime's own observations, to measure its cost)
+  --containers inline|threads     where the worker's containers run: in this process (default), or each on
+                                  its own thread, as Lambda gives each its own process (or set ${containersEnv})
   --secrets FILE                  values for the tasks' secret references: a JSON object of names (secret
                                   names or ARNs, parameter names) to strings, served by the local endpoint
                                   as Secrets Manager and Parameter Store; { "env": NAME } reads the variable

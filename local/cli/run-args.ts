@@ -14,6 +14,9 @@ import { UsageError } from './usage-error.js';
 
 /** Environment variable that sizes the built-in demo when --demo-tasks is not given (tests keep it small). */
 export const demoTasksEnv = 'BOUNDED_FANOUT_DEMO_TASKS';
+/** The default of --containers (a bench or CI can run every run on threads without changing its flags). */
+export const containersEnv = 'BOUNDED_FANOUT_CONTAINERS';
+const containerKinds = ['inline', 'threads'] as const;
 
 export interface RunArgs extends Common {
   readonly command: 'run';
@@ -27,6 +30,8 @@ export interface RunArgs extends Common {
   readonly demoTasks?: number;
   /** `--ledger off`: run without the job ledger (for measuring its cost). */
   readonly ledger: boolean;
+  /** `--containers threads`: each worker container on its own thread (local/thread-container.ts). */
+  readonly containers: 'inline' | 'threads';
   /** `--secrets FILE`: values the local endpoint serves for secret references (local/secret-store.ts). */
   readonly secrets?: string;
   /** `--state DIR`: keep the run's data on disk there (local/cli/state-dir.ts). */
@@ -70,6 +75,7 @@ export function parseRun(
   const allowHosts = ((values['allow-host'] as string[] | undefined) ?? []).map(hostOrCidr);
   const { endpoint, listen, secrets } = endpointFlags(values);
   const ledger = oneOf('--ledger', values.ledger, ['on', 'off'] as const, 'on') === 'on';
+  const containers = oneOf('--containers', values.containers ?? env[containersEnv], containerKinds, 'inline');
   const { state, resume } = stateFlags(values, { manifest, retryFrom, endpoint, ledger });
   checkDownstream(values, endpoint);
   let demoTasks: number | undefined;
@@ -90,6 +96,7 @@ export function parseRun(
     listen,
     demoTasks,
     ledger,
+    containers,
     secrets,
     ...(state !== undefined ? { state } : {}),
     resume,

@@ -40,6 +40,18 @@ export class LatencyHistogram {
     if (ms > this.#max) this.#max = ms;
   }
 
+  /** Adds another histogram's counts (same bounds), as if its values had been recorded here. */
+  absorb({ counts, maxMs }: { readonly counts: readonly number[]; readonly maxMs: number }): void {
+    if (counts.length !== this.#counts.length) {
+      throw new RangeError(`Expected ${this.#counts.length} bucket counts, got ${counts.length}`);
+    }
+    counts.forEach((n, i) => {
+      this.#counts[i] += n;
+      this.#count += n;
+    });
+    if (maxMs > this.#max) this.#max = maxMs;
+  }
+
   /** The smallest bucket bound at or above the q-quantile (the max when it falls in the open last bucket). */
   quantile(q: number): number {
     if (this.#count === 0) return 0;

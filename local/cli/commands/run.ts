@@ -126,6 +126,7 @@ async function runSampled(uri: string, run: JobRun): Promise<LocalJobReport> {
         timeoutMs: RUN_TIMEOUT_MS,
         log,
         ledger: args.ledger,
+        containers: args.containers,
         ...(kept ? { state: kept } : {}),
       },
     );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../../lib/config.js';
-import { demoTasksEnv, hostOrCidr, parseCliArgs } from '../../../local/cli/args.js';
+import { containersEnv, demoTasksEnv, hostOrCidr, parseCliArgs } from '../../../local/cli/args.js';
 import { UsageError } from '../../../local/cli/usage-error.js';
 
 function usage(argv: string[], env: NodeJS.ProcessEnv = {}): UsageError {
@@ -97,6 +97,17 @@ describe('parseCliArgs', () => {
     expect(parseCliArgs(['run', '--ledger', 'off'])).toMatchObject({ ledger: false });
     expect(() => parseCliArgs(['run', '--ledger', 'no'])).toThrow('--ledger');
     expect(() => parseCliArgs(['run', '--ledger', 'no'])).toThrow('one of on, off');
+  });
+
+  it('runs worker containers in this process unless --containers threads (or the environment) says so', () => {
+    expect(parseCliArgs(['run'], {})).toMatchObject({ containers: 'inline' });
+    expect(parseCliArgs(['run', '--containers', 'threads'], {})).toMatchObject({ containers: 'threads' });
+    expect(parseCliArgs(['run'], { [containersEnv]: 'threads' })).toMatchObject({ containers: 'threads' });
+    expect(parseCliArgs(['run', '--containers', 'inline'], { [containersEnv]: 'threads' })).toMatchObject({
+      containers: 'inline',
+    });
+    expect(() => parseCliArgs(['run', '--containers', 'procs'], {})).toThrow('--containers');
+    expect(() => parseCliArgs(['run', '--containers', 'procs'], {})).toThrow('one of inline, threads');
   });
 
   it('sizes the demo from --demo-tasks, else from the environment', () => {
