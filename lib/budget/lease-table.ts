@@ -19,7 +19,7 @@ export function leaseHostLines(c: FanoutConfig, hosts: readonly HostPlan[]): str
       const fallback = lease.fallbackConcurrency;
       lines.push(
         `  at once: at most its cap, ${count(cap)} (+${lease.expiryRaceExtra} in expiry races while wall clocks agree within ${skew} and an attempt ends within requestTimeoutMs, ${seconds(c.requestTimeoutMs)})`,
-        `  lease store unreachable: each process falls back to floor(${count(cap)} / ${processes}) = ${fallback}${fallback === 0 ? ' (it waits for the store)' : ''}; while only some have lost it, at most ${count(cap)} + ${processes - 1} x ${fallback} = ${count(lease.mixedFallbackConcurrency)}`,
+        `  lease store silent for a lease life: each process falls back to floor(${count(cap)} / ${processes}) = ${fallback}${fallback === 0 ? ' (it waits for the store)' : ''}; while only some have lost it, at most ${count(cap)} + ${processes - 1} x ${fallback} = ${count(lease.mixedFallbackConcurrency)}`,
       );
     }
     if (rate !== undefined) {

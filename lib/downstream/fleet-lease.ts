@@ -12,6 +12,15 @@
 // permits in use across the fleet never exceed the cap, frozen or dead processes included. A frozen process
 // that thaws past its grant starts nothing until a renewal succeeds; a renewal that finds its lease taken back
 // (`lost`) drops every permit.
+// Two more rules close the races a slow store opens (issue 17, the cap-30 run that saw 429s under load):
+// - a give-back lowers the local permits when it is sent, not when it is answered, so no request starts on a
+//   permit the store may already have handed to another process;
+// - `liveUntil` is the monotonic time after which no lease this process has written can still be live in the
+//   store, answered or not (a store call that timed out may still land: its expiry was fixed when it was
+//   sent). SharedHost uses its static share only after that, so a slow store never adds a static share on
+//   top of a lease that still holds permits. `abandon()` drops a lease whose grant has run out (a new holder
+//   id, so the old item is reclaimed by anyone once it expires) and lets the fallback probe the store
+//   without writing a lease that could hold permits.
 
 import { assertInteger, InvalidArgumentError } from '../errors.js';
 import { type Clock, systemClock } from './clock.js';
@@ -46,6 +55,10 @@ export class FleetLease {
   #validUntil = Number.NEGATIVE_INFINITY;
   #renewedAt = Number.NEGATIVE_INFINITY;
   #wanted = 0;
+  #liveUntil = Number.NEGATIVE_INFINITY;
+  /** Leases this process gave up (lost or abandoned) expire by this time at the latest. */
+  #orphansUntil = Number.NEGATIVE_INFINITY;
+  #generation = 0;
 
   constructor(options: FleetLeaseOptions) {
     const { cap, maxHoldMs, ttlMs = 30_000, skewMs = 1_000 } = options;
@@ -68,6 +81,16 @@ export class FleetLease {
   /** Permits the store holds for this process. */
   get held(): number {
     return this.#held;
+  }
+
+  /** Monotonic time after which no lease this process wrote can be live in the store (answered or not). */
+  get liveUntil(): number {
+    return this.#liveUntil;
+  }
+
+  /** The id the store knows this lease by: a new one after a lease is lost or abandoned. */
+  get holder(): string {
+    return this.#generation === 0 ? this.#o.holder : `${this.#o.holder}~${this.#generation}`;
   }
 
   /** Requests running on this lease. */
@@ -106,34 +129,74 @@ export class FleetLease {
 
   /** One store write: take a block, give back the surplus, or renew. Store errors propagate (the caller falls back). */
   async sync(): Promise<void> {
-    const { store, host, holder, ttlMs, block, cap } = this.#o;
+    const { store, host, ttlMs, block, cap } = this.#o;
     const wanted = Math.max(this.#wanted, this.#used);
     const sentAt = this.#o.clock.now();
-    const request = { host, holder, version: this.#version, now: this.#o.wallNow(), ttlMs };
-    let answer: LeaseAnswer;
+    const request = { host, holder: this.holder, version: this.#version, now: this.#o.wallNow(), ttlMs };
+    let call: Promise<LeaseAnswer>;
     if (wanted > this.#held) {
-      answer = await store.take({ ...request, permits: Math.min(block, wanted - this.#held), cap });
+      call = store.take({ ...request, permits: Math.min(block, wanted - this.#held), cap });
     } else if (wanted < this.#held) {
       // Surplus goes back at once: permits kept idle here would starve the rest of the fleet. The writes stay
-      // bounded by how often sync() runs, not by requests.
-      answer = await store.give({ ...request, permits: this.#held - wanted });
+      // bounded by how often sync() runs, not by requests. They stop counting here now: once the give lands
+      // the store may grant them to another process, before its answer reaches us.
+      const permits = this.#held - wanted;
+      this.#held = wanted;
+      call = store.give({ ...request, permits });
     } else if (this.#held > 0) {
-      answer = await store.take({ ...request, permits: 0, cap });
+      call = store.take({ ...request, permits: 0, cap });
     } else return;
-    this.#apply(answer, sentAt);
+    this.#sent(sentAt);
+    this.#apply(await call, sentAt);
+  }
+
+  /**
+   * The fallback's call to see whether the store answers again, without taking permits: a renewal while the
+   * grant is alive, else (the lease abandoned first) a take of none, which writes no lease.
+   */
+  async probe(): Promise<void> {
+    const { store, host, ttlMs, cap } = this.#o;
+    if (this.#o.clock.now() >= this.#validUntil) this.abandon();
+    const sentAt = this.#o.clock.now();
+    const request = { host, holder: this.holder, version: this.#version, now: this.#o.wallNow(), ttlMs };
+    const call = store.take({ ...request, permits: 0, cap });
+    if (this.#held > 0) this.#sent(sentAt);
+    this.#apply(await call, sentAt);
+  }
+
+  /**
+   * Drops the lease (its grant is spent): no permits, and a new holder id, so the old lease expires in the
+   * store by itself (by liveUntil) and anyone may take it back, this process included.
+   */
+  abandon(): void {
+    if (this.#version === 0 && this.#held === 0) return;
+    this.#lose();
+  }
+
+  /** A call that may land keeps any lease it writes live until its expiry, fixed now. */
+  #sent(sentAt: number): void {
+    this.#liveUntil = Math.max(this.#liveUntil, sentAt + this.#o.ttlMs + 2 * this.#o.skewMs);
+  }
+
+  #lose(): void {
+    this.#orphansUntil = Math.max(this.#orphansUntil, this.#liveUntil);
+    this.#generation++;
+    this.#held = 0;
+    this.#version = 0;
+    this.#validUntil = Number.NEGATIVE_INFINITY;
   }
 
   #apply(answer: LeaseAnswer, sentAt: number): void {
     if (!answer.ok) {
-      this.#held = 0;
-      this.#version = 0;
-      this.#validUntil = Number.NEGATIVE_INFINITY;
+      // The store has no lease at our version: maybe one an unanswered call wrote, live until its expiry.
+      this.#lose();
       return;
     }
     this.#held = answer.permits;
     this.#version = answer.version;
     this.#renewedAt = sentAt;
-    this.#validUntil =
-      answer.permits > 0 ? sentAt + this.#o.ttlMs - 2 * this.#o.skewMs : Number.NEGATIVE_INFINITY;
+    const { ttlMs, skewMs } = this.#o;
+    this.#validUntil = answer.permits > 0 ? sentAt + ttlMs - 2 * skewMs : Number.NEGATIVE_INFINITY;
+    this.#liveUntil = answer.permits > 0 ? sentAt + ttlMs + 2 * skewMs : this.#orphansUntil;
   }
 }

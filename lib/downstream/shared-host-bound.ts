@@ -64,8 +64,10 @@ export interface SharedHostBound {
    */
   readonly fallbackConcurrency: number;
   /**
-   * The worst case while some processes have lost the store and the others hold every permit on leases:
-   * cap + (processes - 1) x fallbackConcurrency. Equal to the cap when the fallback share is 0.
+   * The worst case while some processes have lost the store for longer than a lease's life (before that
+   * they run only on the lease permits they hold: lib/downstream/shared-host.ts) and the others hold every
+   * permit on leases: cap + (processes - 1) x fallbackConcurrency. Equal to the cap when the fallback share
+   * is 0.
    */
   readonly mixedFallbackConcurrency: number;
 }

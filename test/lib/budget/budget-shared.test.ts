@@ -158,7 +158,7 @@ describe('planBudget with a shared host', () => {
       [
         '  api.example.com (shared): leases across the fleet, 36 s each, renewed every third',
         '    at once: at most its cap, 12 (+0 in expiry races while wall clocks agree within 1 s and an attempt ends within requestTimeoutMs, 10 s)',
-        '    lease store unreachable: each process falls back to floor(12 / 15) = 0 (it waits for the store); while only some have lost it, at most 12 + 14 x 0 = 12',
+        '    lease store silent for a lease life: each process falls back to floor(12 / 15) = 0 (it waits for the store); while only some have lost it, at most 12 + 14 x 0 = 12',
         "    rate: one fleet bucket, slices of 1000 ms: at most 20/s in the long run, 40 at once after a quiet spell (two slices' worth)",
       ].join('\n'),
     );
