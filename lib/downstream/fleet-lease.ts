@@ -26,6 +26,26 @@ import { assertInteger, InvalidArgumentError } from '../errors.js';
 import { type Clock, systemClock } from './clock.js';
 import type { LeaseAnswer, LeaseStore } from './lease-store.js';
 
+/**
+ * The lease's defaults, in one place: the budget's figures (lib/downstream/shared-host-bound.ts,
+ * lib/budget/budget-leases.ts) and the policy's wiring (fleet-limits.ts) read them from here.
+ */
+export const leaseDefaults = { ttlMs: 30_000, skewMs: 1_000, blockDivisor: 8 } as const;
+
+/**
+ * The lease's life for requests that hold a permit up to `maxHoldMs` (the attempt timeout): at least the
+ * default, and at least 3 x (maxHoldMs + 2 x skew), the least FleetLease accepts (a grant outlives one request
+ * after the skew margin, with room for renewals at a third of its life).
+ */
+export function leaseTtlMs(maxHoldMs: number, skewMs: number = leaseDefaults.skewMs): number {
+  return Math.max(leaseDefaults.ttlMs, 3 * (maxHoldMs + 2 * skewMs));
+}
+
+/** Permits taken or given back per lease write: an eighth of the cap, at least 1. */
+export function leaseBlock(cap: number): number {
+  return Math.max(1, Math.floor(cap / leaseDefaults.blockDivisor));
+}
+
 export interface FleetLeaseOptions {
   readonly store: LeaseStore;
   readonly host: string;
@@ -61,9 +81,9 @@ export class FleetLease {
   #generation = 0;
 
   constructor(options: FleetLeaseOptions) {
-    const { cap, maxHoldMs, ttlMs = 30_000, skewMs = 1_000 } = options;
+    const { cap, maxHoldMs, ttlMs = leaseDefaults.ttlMs, skewMs = leaseDefaults.skewMs } = options;
     assertInteger('cap', cap);
-    const block = options.block ?? Math.max(1, Math.floor(cap / 8));
+    const block = options.block ?? leaseBlock(cap);
     assertInteger('block', block);
     assertInteger('maxHoldMs', maxHoldMs);
     assertInteger('skewMs', skewMs, { min: 0 });

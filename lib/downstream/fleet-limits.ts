@@ -4,6 +4,7 @@
 // shared host without a store, keeps its static share.
 import type { Release } from '../semaphore.js';
 import type { Clock } from './clock.js';
+import { leaseTtlMs } from './fleet-lease.js';
 import type { HostLimits } from './host-limits.js';
 import type { LeaseStore } from './lease-store.js';
 import { SharedHost, type SharedHostEvents, type ShareMode } from './shared-host.js';
@@ -24,11 +25,6 @@ export interface FleetLeaseWiring extends SharedHostEvents {
   readonly storeTimeoutMs?: number;
   /** Wall-clock epoch ms sent to the store. Default Date.now. */
   readonly wallNow?: () => number;
-}
-
-/** The default lease life: 30 s, or the least FleetLease accepts for this attempt timeout and skew. */
-export function leaseTtlMs(maxHoldMs: number, skewMs = 1_000): number {
-  return Math.max(30_000, 3 * (maxHoldMs + 2 * skewMs));
 }
 
 /** The SharedHost of every `shared: true` host with a maxConcurrency, keyed like the policy's hosts. */

@@ -12,22 +12,8 @@
 // where the plan prints the figure: clocks within skewMs, an attempt ends within maxHoldMs (the attempt
 // timeout), and the monotonic clock runs while a container is frozen.
 
-/** FleetLease's defaults (lib/downstream/fleet-lease.ts), which the figures assume. */
-export const leaseDefaults = { ttlMs: 30_000, skewMs: 1_000, blockDivisor: 8 } as const;
-
-/**
- * The lease's life for requests that hold a permit up to `maxHoldMs` (the attempt timeout, requestTimeoutMs):
- * FleetLease needs ttl >= 3 x (maxHoldMs + 2 x skew), so a grant outlives one request after the skew margin
- * with room for renewals at a third of its life; at least the default 30 s.
- */
-export function leaseTtlMs(maxHoldMs: number, skewMs: number = leaseDefaults.skewMs): number {
-  return Math.max(leaseDefaults.ttlMs, 3 * (maxHoldMs + 2 * skewMs));
-}
-
-/** Permits taken or given back per lease write: an eighth of the cap, at least 1 (FleetLease's default). */
-export function leaseBlock(cap: number): number {
-  return Math.max(1, Math.floor(cap / leaseDefaults.blockDivisor));
-}
+// The lease's defaults live with FleetLease, which uses them; the figures here read them from there.
+export { leaseBlock, leaseDefaults, leaseTtlMs } from './fleet-lease.js';
 
 /**
  * The fleet bucket's time slice: a counter per host per slice holds the slice's share of the rate (the

@@ -13,7 +13,7 @@
 // budget the task runs on); `finish(mode)` gives it back. Store calls run in the background, one at a time, so
 // admission never waits on the network: the writes follow demand changes and renewals, never requests.
 import { type Clock, unrefTimer } from './clock.js';
-import { FleetLease, type FleetLeaseOptions } from './fleet-lease.js';
+import { FleetLease, type FleetLeaseOptions, leaseDefaults } from './fleet-lease.js';
 
 export const ShareModes = { LEASE: 'lease', STATIC: 'static' } as const;
 export type ShareMode = (typeof ShareModes)[keyof typeof ShareModes];
@@ -131,7 +131,7 @@ export class SharedHost {
         // Asked for more and got none: the fleet holds the cap; ask again after pollMs, not at once.
         const starved = this.lease.held <= heldBefore && this.#demand > this.lease.held;
         if (starved) this.#wakeIn(this.#o.pollMs ?? 100, true);
-        else this.#wakeIn((this.#o.ttlMs ?? 30_000) / 3, false);
+        else this.#wakeIn((this.#o.ttlMs ?? leaseDefaults.ttlMs) / 3, false);
         this.#kick();
       },
       (error: unknown) => {
