@@ -36,7 +36,7 @@ export function leaseCostRows(leases: readonly LeaseCost[], usd: (n: number) => 
   return leases.map((l) => [
     `Lease writes, ${l.host}`,
     count(l.writeUnits),
-    `${LEASE_WRITE_UNITS} units x (${count(l.renewals)} renewals (${l.holders} holders x ${count(l.drainSeconds)} s / ${seconds(l.ttlMs / 3)}) + ${count(l.blockWrites)} takes and gives (blocks of ${l.block})${l.rateWrites > 0 ? ` + ${count(l.rateWrites)} token takes` : ''}) + ${count(l.readUnits)} reads`,
+    `${LEASE_WRITE_UNITS} units x (${count(l.renewals)} renewals (${l.holders} holders x ${count(l.drainSeconds)} s / ${seconds(l.ttlMs / 3)}) + ${count(l.blockWrites)} takes and gives (blocks of ${l.block}))${l.rateWrites > 0 ? ` + ${count(l.rateWrites)} token takes (blocks of ${l.rateBlock}, 1 unit each)` : ''} + ${count(l.readUnits)} reads`,
     usd(l.usd),
   ]);
 }

@@ -11,7 +11,7 @@ import type { Release } from '../semaphore.js';
 import { AdaptiveLimit, type AdaptiveStats } from './adaptive-limit.js';
 import { assertClock, type Clock, systemClock } from './clock.js';
 import type { DownstreamOptions } from './downstream-options.js';
-import { SharedAdmissions, sharedHosts } from './fleet-limits.js';
+import { SharedAdmissions, sharedHosts, sharedRates } from './fleet-limits.js';
 import {
   type HostLimits,
   type ResolvedHostLimits,
@@ -21,6 +21,7 @@ import {
 import { KeyedLimiter } from './keyed-limiter.js';
 import { type AttemptOutcome, observeAttempts } from './observe-attempts.js';
 import { RateLimiter } from './rate-limiter.js';
+import type { SharedRate } from './shared-rate.js';
 
 /*
 How a task goes through:
@@ -75,6 +76,8 @@ export class DownstreamPolicy {
   readonly #clock: Clock;
   /** The `shared: true` hosts on fleet-wide leases. */
   readonly #shared: SharedAdmissions;
+  /** The `shared: true` hosts' rates, on the fleet's token buckets (the rest: rateLimiter's static share). */
+  readonly #rates: Map<string, SharedRate>;
 
   constructor(downstream: Readonly<Record<string, HostLimits>> = {}, options: DownstreamOptions = {}) {
     const {
@@ -113,6 +116,7 @@ export class DownstreamPolicy {
       burst: (key) => this.limitsOf(key).burst,
       clock: this.#clock,
     });
+    this.#rates = sharedRates(this.#declared, leases, this.#clock, (key) => this.rateLimiter.take(key));
     this.limiter = new KeyedLimiter({
       global,
       perKey: (key) =>
@@ -121,7 +125,9 @@ export class DownstreamPolicy {
         this.limitsOf(key).maxConcurrency,
       gate: (key) => {
         const holdMs =
-          this.#adaptiveOf(key)?.pausedFor(key) || this.#shared.hold(key) || this.rateLimiter.take(key);
+          this.#adaptiveOf(key)?.pausedFor(key) ||
+          this.#shared.hold(key) ||
+          (this.#rates.get(key)?.take() ?? this.rateLimiter.take(key));
         if (holdMs <= 0) this.#shared.start(key);
         return holdMs;
       },
@@ -175,6 +181,7 @@ export class DownstreamPolicy {
     this.#hosts.set(key, resolved);
     if (!this.#adaptive.has(key)) this.limiter.setLimit(key, resolved.maxConcurrency);
     this.rateLimiter.refresh(key);
+    if (limits.maxRequestsPerSecond !== undefined) this.#rates.get(key)?.setRate(limits.maxRequestsPerSecond);
   }
 
   stats(key: string): HostStats {

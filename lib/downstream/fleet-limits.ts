@@ -6,11 +6,14 @@ import type { Release } from '../semaphore.js';
 import type { Clock } from './clock.js';
 import { leaseTtlMs } from './fleet-lease.js';
 import type { HostLimits } from './host-limits.js';
-import type { LeaseStore } from './lease-store.js';
+import type { LeaseStore, RateStore } from './lease-store.js';
 import { SharedHost, type SharedHostEvents, type ShareMode } from './shared-host.js';
+import { SharedRate } from './shared-rate.js';
 
 export interface FleetLeaseWiring extends SharedHostEvents {
   readonly store: LeaseStore;
+  /** The fleet's token buckets (lib/aws/rate-slices.ts): shared hosts' maxRequestsPerSecond. Without it they keep the static 1/N rate. */
+  readonly rates?: RateStore;
   /** This process's id in the store, unique per container (e.g. the log stream name plus a random tail). */
   readonly holder: string;
   /** The longest one request may hold its permit: the attempt timeout. */
@@ -54,6 +57,39 @@ export function sharedHosts(
     );
   }
   return hosts;
+}
+
+/**
+ * The SharedRate of every `shared: true` host with a maxRequestsPerSecond, when the wiring has a rate store;
+ * `fallback(key)` is the host's static share of the rate (the policy's RateLimiter), used while the store fails.
+ */
+export function sharedRates(
+  declared: ReadonlyMap<string, HostLimits>,
+  wiring: FleetLeaseWiring | undefined,
+  clock: Clock,
+  fallback: (key: string) => number,
+): Map<string, SharedRate> {
+  const rates = new Map<string, SharedRate>();
+  if (!wiring?.rates) return rates;
+  for (const [key, limits] of declared) {
+    const requestsPerSecond = limits.maxRequestsPerSecond;
+    if (limits.shared !== true || requestsPerSecond === undefined) continue;
+    rates.set(
+      key,
+      new SharedRate({
+        store: wiring.rates,
+        host: key,
+        requestsPerSecond,
+        fallback: () => fallback(key),
+        clock,
+        ...(wiring.wallNow ? { wallNow: wiring.wallNow } : {}),
+        ...(wiring.storeTimeoutMs ? { storeTimeoutMs: wiring.storeTimeoutMs } : {}),
+        ...(wiring.onFallback ? { onFallback: wiring.onFallback } : {}),
+        ...(wiring.onRecover ? { onRecover: wiring.onRecover } : {}),
+      }),
+    );
+  }
+  return rates;
 }
 
 /** The live counts the policy's KeyedLimiter has for a key. */

@@ -12,19 +12,13 @@
 // where the plan prints the figure: clocks within skewMs, an attempt ends within maxHoldMs (the attempt
 // timeout), and the monotonic clock runs while a container is frozen.
 
+import { rateSliceTokens } from './shared-rate.js';
+
 // The lease's defaults live with FleetLease, which uses them; the figures here read them from there.
 export { leaseBlock, leaseDefaults, leaseTtlMs } from './fleet-lease.js';
 
-/**
- * The fleet bucket's time slice: a counter per host per slice holds the slice's share of the rate (the
- * DynamoDB rate store's default slice, lib/aws/rate-slices.ts).
- */
-export const RATE_SLICE_MS = 1_000;
-
-/** Tokens one slice holds, and the most one take of them writes: a slice's worth of the rate, at least 1. */
-export function rateSliceTokens(requestsPerSecond: number): number {
-  return Math.max(1, Math.ceil((requestsPerSecond * RATE_SLICE_MS) / 1000));
-}
+// The fleet bucket's slice and tokens live with SharedRate, which uses them.
+export { RATE_SLICE_MS, rateBlock, rateSliceTokens } from './shared-rate.js';
 
 /**
  * The most the fleet bucket lets go at once: the tokens of one slice spent at its end and the next slice's at
