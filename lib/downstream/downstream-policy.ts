@@ -11,7 +11,7 @@ import type { Release } from '../semaphore.js';
 import { AdaptiveLimit, type AdaptiveStats } from './adaptive-limit.js';
 import { assertClock, type Clock, systemClock } from './clock.js';
 import type { DownstreamOptions } from './downstream-options.js';
-import { SharedAdmissions, sharedHosts, sharedRates } from './fleet-limits.js';
+import { SharedAdmissions, sharedHosts, sharedRates, staticShare } from './fleet-limits.js';
 import {
   type HostLimits,
   type ResolvedHostLimits,
@@ -158,7 +158,9 @@ export class DownstreamPolicy {
    * Lowers a named host's fleet-wide limits while a run's override lasts (the job ledger's `limits`), cut to
    * this process's share like the declared ones and never above them; `undefined` restores the declared
    * limits. Tasks in flight finish; the next ones are admitted under the new limits. An adaptive host keeps
-   * its AIMD limit (its ceiling stays the declared one).
+   * its AIMD limit (its ceiling stays the declared one). A shared host's lease takes the new fleet cap
+   * (FleetLease.setCap: each process keeps its proportional part of what it holds) and its rate the new
+   * slice limit.
    */
   override(host: string, fleet: OverrideLimits | undefined): void {
     const key = host.toLowerCase();
@@ -179,7 +181,11 @@ export class DownstreamPolicy {
     };
     const resolved = resolveHostLimits(host, limits, this.#share);
     this.#hosts.set(key, resolved);
-    if (!this.#adaptive.has(key)) this.limiter.setLimit(key, resolved.maxConcurrency);
+    // A shared host's lease takes the fleet cap (its permits bound the fleet); others their share of it.
+    const shared = this.#shared.hosts.get(key);
+    if (shared && limits.maxConcurrency !== undefined)
+      shared.setCap(limits.maxConcurrency, staticShare(limits.maxConcurrency, this.#share));
+    if (!this.#adaptive.has(key)) this.limiter.setLimit(key, shared?.cap ?? resolved.maxConcurrency);
     this.rateLimiter.refresh(key);
     if (limits.maxRequestsPerSecond !== undefined) this.#rates.get(key)?.setRate(limits.maxRequestsPerSecond);
   }

@@ -79,6 +79,10 @@ export class FleetLease {
   /** Leases this process gave up (lost or abandoned) expire by this time at the latest. */
   #orphansUntil = Number.NEGATIVE_INFINITY;
   #generation = 0;
+  /** The fleet cap now (a run's override may lower it below the declared one). */
+  #cap: number;
+  /** After a lowered cap: the most this process keeps until it holds no more (see setCap). */
+  #cut: number | undefined;
 
   constructor(options: FleetLeaseOptions) {
     const { cap, maxHoldMs, ttlMs = leaseDefaults.ttlMs, skewMs = leaseDefaults.skewMs } = options;
@@ -96,6 +100,27 @@ export class FleetLease {
       );
     }
     this.#o = { block, ttlMs, skewMs, clock: systemClock, wallNow: Date.now, ...options, cap, maxHoldMs };
+    this.#cap = cap;
+  }
+
+  /** The fleet cap now. */
+  get cap(): number {
+    return this.#cap;
+  }
+
+  /**
+   * A run's override of the host's fleet cap. Every take after it is checked against the new cap in the
+   * store. Lowered, the process also keeps at most floor(held x new / old) of what it holds (the rest goes back
+   * as its requests finish, none starts beyond it): every process doing so brings the fleet's permits within
+   * the new cap, sum(floor(held_i x new / old)) <= new, once each has read the override.
+   */
+  setCap(cap: number): void {
+    assertInteger('cap', cap);
+    if (cap < this.#cap)
+      this.#cut = Math.min(this.#cut ?? this.#held, Math.floor((this.#held * cap) / this.#cap));
+    this.#cap = cap;
+    if (this.#cut !== undefined && this.#held <= this.#cut) this.#cut = undefined;
+    this.#wanted = Math.min(this.#wanted, cap, this.#cut ?? cap);
   }
 
   /** Permits the store holds for this process. */
@@ -120,7 +145,10 @@ export class FleetLease {
 
   /** Whether a request may start now: a permit free, and the grant alive for at least one more request. */
   canStart(): boolean {
-    return this.#used < this.#held && this.#o.clock.now() + this.#o.maxHoldMs <= this.#validUntil;
+    return (
+      this.#used < Math.min(this.#held, this.#cut ?? this.#held) &&
+      this.#o.clock.now() + this.#o.maxHoldMs <= this.#validUntil
+    );
   }
 
   /** Starts a request if `canStart()`; its permit comes back with `finish()`. */
@@ -137,7 +165,7 @@ export class FleetLease {
 
   /** How many requests the process would run at once now (running plus waiting), capped by the host's cap. */
   want(n: number): void {
-    this.#wanted = Math.min(this.#o.cap, Math.max(0, n));
+    this.#wanted = Math.min(this.#cap, this.#cut ?? this.#cap, Math.max(0, n));
   }
 
   /** Whether sync() has work now: more or fewer wanted than held, or a renewal due at a third of its life. */
@@ -149,7 +177,8 @@ export class FleetLease {
 
   /** One store write: take a block, give back the surplus, or renew. Store errors propagate (the caller falls back). */
   async sync(): Promise<void> {
-    const { store, host, ttlMs, block, cap } = this.#o;
+    const { store, host, ttlMs, block } = this.#o;
+    const cap = this.#cap;
     const wanted = Math.max(this.#wanted, this.#used);
     const sentAt = this.#o.clock.now();
     const request = { host, holder: this.holder, version: this.#version, now: this.#o.wallNow(), ttlMs };
@@ -175,7 +204,8 @@ export class FleetLease {
    * grant is alive, else (the lease abandoned first) a take of none, which writes no lease.
    */
   async probe(): Promise<void> {
-    const { store, host, ttlMs, cap } = this.#o;
+    const { store, host, ttlMs } = this.#o;
+    const cap = this.#cap;
     if (this.#o.clock.now() >= this.#validUntil) this.abandon();
     const sentAt = this.#o.clock.now();
     const request = { host, holder: this.holder, version: this.#version, now: this.#o.wallNow(), ttlMs };
@@ -202,6 +232,7 @@ export class FleetLease {
     this.#orphansUntil = Math.max(this.#orphansUntil, this.#liveUntil);
     this.#generation++;
     this.#held = 0;
+    this.#cut = undefined;
     this.#version = 0;
     this.#validUntil = Number.NEGATIVE_INFINITY;
   }
@@ -213,6 +244,7 @@ export class FleetLease {
       return;
     }
     this.#held = answer.permits;
+    if (this.#cut !== undefined && this.#held <= this.#cut) this.#cut = undefined;
     this.#version = answer.version;
     this.#renewedAt = sentAt;
     const { ttlMs, skewMs } = this.#o;

@@ -30,6 +30,14 @@ export interface FleetLeaseWiring extends SharedHostEvents {
   readonly wallNow?: () => number;
 }
 
+/**
+ * The fallback is the static share rounded down with no minimum of 1: a cap below the process count
+ * (accepted only when shared) then holds within the cap even with the store gone (docs/downstream.md).
+ */
+export function staticShare(cap: number, share: number): number {
+  return Math.floor(cap * share + 1e-9);
+}
+
 /** The SharedHost of every `shared: true` host with a maxConcurrency, keyed like the policy's hosts. */
 export function sharedHosts(
   declared: ReadonlyMap<string, HostLimits>,
@@ -50,9 +58,7 @@ export function sharedHosts(
         host: key,
         cap,
         clock,
-        // The fallback is the static share rounded down with no minimum of 1: a cap below the process count
-        // (accepted only when shared) then holds within the cap even with the store gone (docs/downstream.md).
-        staticLimit: Math.floor(cap * share + 1e-9),
+        staticLimit: staticShare(cap, share),
       }),
     );
   }

@@ -48,15 +48,24 @@ export class SharedHost {
   #notBefore = Number.NEGATIVE_INFINITY;
   #timer: unknown;
   #demand = 0;
+  #staticLimit: number;
 
   constructor(options: SharedHostOptions) {
     this.#o = options;
     this.lease = new FleetLease(options);
+    this.#staticLimit = options.staticLimit;
   }
 
   /** The host's fleet-wide cap. */
   get cap(): number {
-    return this.#o.cap;
+    return this.lease.cap;
+  }
+
+  /** A run's override of the fleet cap (FleetLease.setCap), and the static share that goes with it. */
+  setCap(cap: number, staticLimit: number): void {
+    this.lease.setCap(cap);
+    this.#staticLimit = staticLimit;
+    this.#kick();
   }
 
   /** Whether the process runs on its static share now (the store failed). */
@@ -101,9 +110,7 @@ export class SharedHost {
    * timed out may yet land): before that, the share would come on top of permits the store counts as ours.
    */
   #staticRoom(): boolean {
-    return (
-      this.lease.used + this.#static < this.#o.staticLimit && this.#o.clock.now() >= this.lease.liveUntil
-    );
+    return this.lease.used + this.#static < this.#staticLimit && this.#o.clock.now() >= this.lease.liveUntil;
   }
 
   finish(mode: ShareMode): void {
@@ -122,7 +129,7 @@ export class SharedHost {
     if (this.#pending || (!this.#fallback && !this.lease.syncDue())) return;
     // After a failure nothing is sent before the retry; after a take that found the cap full, no take (a
     // give-back or a renewal still goes at once).
-    const taking = Math.min(this.#o.cap, Math.max(this.#demand, this.lease.used)) > this.lease.held;
+    const taking = Math.min(this.lease.cap, Math.max(this.#demand, this.lease.used)) > this.lease.held;
     if ((this.#fallback || taking) && this.#o.clock.now() < this.#notBefore) return;
     const heldBefore = this.lease.held;
     this.#sync().then(

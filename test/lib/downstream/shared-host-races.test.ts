@@ -151,3 +151,50 @@ describe('SharedHost: a take that times out', () => {
     shared.close();
   });
 });
+
+describe('FleetLease.setCap: a run lowers a shared host cap while it runs', () => {
+  it('three processes holding 4 of 12 each keep 2 of a lowered 6; the store comes down to 6 as requests end', async () => {
+    const clock = new FakeClock();
+    const store = new MemoryLeaseStore();
+    const fleet = ['a', 'b', 'c'].map(
+      (holder) =>
+        new FleetLease({
+          store,
+          host: HOST,
+          holder,
+          cap: 12,
+          block: 4,
+          ttlMs: TTL,
+          skewMs: SKEW,
+          maxHoldMs: 1_000,
+          clock,
+        }),
+    );
+    for (const lease of fleet) {
+      lease.want(4);
+      await lease.sync();
+      while (lease.tryStart());
+      expect(lease.used).toBe(4);
+    }
+    expect(store.inUse(HOST)).toBe(12);
+    for (const lease of fleet) lease.setCap(6);
+    for (const lease of fleet) {
+      lease.want(10);
+      await lease.sync();
+      // Nothing new starts while 4 run; as they end, the permits beyond 2 go back.
+      expect(lease.tryStart()).toBe(false);
+      lease.finish();
+      lease.finish();
+      await lease.sync();
+      expect(lease.held).toBe(2);
+      expect(lease.tryStart()).toBe(false); // 2 still running on the 2 kept
+    }
+    expect(store.inUse(HOST)).toBe(6);
+    // And no take passes the new cap in the store.
+    for (const lease of fleet) {
+      lease.want(10);
+      if (lease.syncDue()) await lease.sync();
+    }
+    expect(store.inUse(HOST)).toBe(6);
+  });
+});
