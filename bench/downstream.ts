@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import PQueue from 'p-queue';
 import { createDownstream } from '../lib/downstream/downstream-policy.js';
 import type { HostLimits } from '../lib/downstream/host-limits.js';
+import { MemoryLeaseStore } from '../lib/downstream/lease-store.js';
 import { createHttpAgents } from '../lib/http/agents.js';
 import type { HttpTaskResult } from '../lib/http/http-task.js';
 import { runHttpTask } from '../lib/http/run-http-task.js';
@@ -139,6 +140,84 @@ export async function run(): Promise<string> {
   return lines.join('\n');
 }
 
+// Shared hosts (issue 17): one partner capped at 30 among a fleet of 15 processes of which 3 are busy (the
+// bursty case a queue-only run has). The static share gives each process floor(30 / 15) = 2; leases let the
+// busy ones use the whole cap. Both contenders in the same run, alternated (A B A B A B), medians reported.
+// The lease store is the reference MemoryLeaseStore, whose writes count what the DynamoDB store would send.
+const SHARED_CAP = 30;
+const FLEET = 15;
+const BUSY = 3;
+const SHARED_TASKS_PER_PROCESS = 400;
+const SHARED_ROUNDS = 3;
+
+async function sharedContender(
+  leases: boolean,
+): Promise<{ goodput: number; peak: number; writesPer1000: number; rejected: number }> {
+  const server = await startCapacityServer({ concurrency: SHARED_CAP, serviceMs: SERVICE_MS });
+  const agents = createHttpAgents({ maxSockets: 512, maxSocketsPerHost: 256 }, { allow: ['127.0.0.1'] });
+  const store = new MemoryLeaseStore();
+  const fleet = Array.from({ length: FLEET }, (_, p) =>
+    createDownstream(
+      { [server.host]: { maxConcurrency: SHARED_CAP, shared: true } },
+      {
+        share: 1 / FLEET,
+        ...(leases ? { leases: { store, holder: `p${p}`, maxHoldMs: 10_000 } } : {}),
+      },
+    ),
+  );
+  const started = performance.now();
+  const results = await Promise.all(
+    fleet
+      .slice(0, BUSY)
+      .flatMap((policy, p) =>
+        Array.from({ length: SHARED_TASKS_PER_PROCESS }, (_, i) =>
+          policy.run(
+            { id: `p${p}t${i}`, url: `${server.origin}/x/${p}/${i}` },
+            { dispatcher: agents.dispatcher },
+          ),
+        ),
+      ),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await agents.destroy();
+  await server.close();
+  const ok = results.filter((r) => r.ok).length;
+  return {
+    goodput: ok / seconds,
+    peak: server.peakActive,
+    writesPer1000: (store.writes * 1000) / results.length,
+    rejected: server.log.filter((r) => r.status === 429).length,
+  };
+}
+
+export async function runShared(): Promise<string> {
+  const rows = {
+    static: [] as Awaited<ReturnType<typeof sharedContender>>[],
+    leases: [] as Awaited<ReturnType<typeof sharedContender>>[],
+  };
+  for (let round = 0; round < SHARED_ROUNDS; round++) {
+    rows.static.push(await sharedContender(false));
+    rows.leases.push(await sharedContender(true));
+  }
+  const med = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const line = (name: string, runs: Awaited<ReturnType<typeof sharedContender>>[], base: number) => {
+    const goodput = med(runs.map((r) => r.goodput));
+    return `| ${name} | ${Math.round(goodput).toLocaleString('en-US')} | ${(goodput / base).toFixed(2)}x | ${Math.max(...runs.map((r) => r.peak))} | ${runs.reduce((sum, r) => sum + r.rejected, 0)} | ${med(runs.map((r) => r.writesPer1000)).toFixed(1)} |`;
+  };
+  const base = med(rows.static.map((r) => r.goodput));
+  return [
+    '## Shared hosts: leases against the static share (bench/downstream.ts)',
+    '',
+    `One loopback partner capped at ${SHARED_CAP} requests at once (${SERVICE_MS} ms each, 429 above the cap), ${FLEET} processes (one DownstreamPolicy each, in one Node process), ${BUSY} of them busy with ${SHARED_TASKS_PER_PROCESS} tasks each. Static share: floor(${SHARED_CAP} / ${FLEET}) per process. Leases: the reference MemoryLeaseStore (its writes are what the DynamoDB store would send: takes, gives, renewals, reclaims). ${SHARED_ROUNDS} rounds alternated, medians; peak and 429s over all rounds.`,
+    '',
+    '| contender | goodput (tasks/s) | vs static share | peak held | 429s | store writes per 1,000 requests |',
+    '|---|---:|---:|---:|---:|---:|',
+    line('static share (1/15 each)', rows.static, base),
+    line('shared: true (fleet leases)', rows.leases, base),
+  ].join('\n');
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  console.log(await run());
+  if (process.argv.includes('--shared')) console.log(await runShared());
+  else console.log(await run());
 }

@@ -8,6 +8,7 @@ import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dyn
 import { type AwsClients, createAwsClients } from '../lib/aws/clients.js';
 import { JobLedgerTable } from '../lib/aws/job-ledger-table.js';
 import { LeaseTable } from '../lib/aws/lease-table.js';
+import { RateSlices } from '../lib/aws/rate-slices.js';
 import { createSecretResolver } from '../lib/aws/secret-resolver.js';
 import { fromEnvironment } from '../lib/budget/config-environment.js';
 import { EnvVars, type FanoutConfig, IdempotencyModes } from '../lib/config.js';
@@ -125,6 +126,7 @@ function leaseWiring(
   if (!wiring.jobTable) return undefined;
   return {
     store: new LeaseTable(aws.dynamodb, { tableName: wiring.jobTable }),
+    rates: new RateSlices(aws.dynamodb, { tableName: wiring.jobTable }),
     holder: `${env.AWS_LAMBDA_LOG_STREAM_NAME ?? 'local'}#${randomUUID()}`,
     maxHoldMs: config.requestTimeoutMs,
     ...leaseEvents(),

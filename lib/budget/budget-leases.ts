@@ -11,18 +11,21 @@
 //   holder holds at the fleet's worst case;
 // - every holder renews at a third of the lease's life (leaseTtlMs of requestTimeoutMs) while the job drains:
 //   3 x holders x drain / ttl writes;
-// - a host with a rate takes its fleet bucket's tokens a slice's worth (rateSliceTokens) per write;
+// - a host with a rate takes its fleet bucket's tokens in blocks of an eighth of a slice's worth (rateBlock)
+//   per write, one conditional UpdateItem each (1 write unit, no read);
 // - each lease call is one conditional transaction of 2 items (the lease and the host's counter) of under
 //   1 KB, after one consistent Query of the host's partition (1 read unit);
 // Left out: reclaims of expired leases (one write per container that died holding permits).
 import type { FanoutConfig } from '../config.js';
-import { leaseBlock, leaseTtlMs, rateSliceTokens } from '../downstream/shared-host-bound.js';
+import { leaseBlock, leaseTtlMs, rateBlock } from '../downstream/shared-host-bound.js';
 import type { HostPlan } from './host-plans.js';
 import { awsPrices } from './prices.js';
 
 const MILLION = 1_000_000;
 /** A transactional write costs 2 write units per item of up to 1 KB; a lease write has 2 items. */
 export const LEASE_WRITE_UNITS = 2 * 2;
+/** A token take is one conditional UpdateItem of an item under 1 KB: 1 write unit. */
+export const TOKEN_WRITE_UNITS = 1;
 
 export interface LeaseCost {
   readonly host: string;
@@ -36,8 +39,10 @@ export interface LeaseCost {
   /** Takes and gives: (ceil(w / block) + 1) per worker invocation. */
   readonly blockWrites: number;
   readonly block: number;
-  /** Token takes of the fleet bucket, a slice's worth each (0 without a rate). */
+  /** Token takes of the fleet bucket, a block (an eighth of a slice's worth) each (0 without a rate). */
   readonly rateWrites: number;
+  /** Tokens per take. */
+  readonly rateBlock: number;
   readonly writes: number;
   readonly writeUnits: number;
   /** One consistent read per lease call (renewals, takes and gives). */
@@ -67,12 +72,10 @@ export function leaseCost(
   const block = leaseBlock(cap);
   const perHolder = Math.ceil(inUse / holders);
   const blockWrites = job.workerInvocations * (Math.ceil(perHolder / block) + 1);
-  const rateWrites =
-    host.maxRequestsPerSecond === undefined
-      ? 0
-      : Math.ceil(job.tasks / rateSliceTokens(host.maxRequestsPerSecond));
+  const tokens = host.maxRequestsPerSecond === undefined ? 0 : rateBlock(host.maxRequestsPerSecond);
+  const rateWrites = tokens === 0 ? 0 : Math.ceil(job.tasks / tokens);
   const writes = renewals + blockWrites + rateWrites;
-  const writeUnits = writes * LEASE_WRITE_UNITS;
+  const writeUnits = (renewals + blockWrites) * LEASE_WRITE_UNITS + rateWrites * TOKEN_WRITE_UNITS;
   const readUnits = renewals + blockWrites;
   const { usdPerMillionWriteUnits, usdPerMillionReadUnits } = awsPrices.dynamodb;
   const usd = (writeUnits * usdPerMillionWriteUnits + readUnits * usdPerMillionReadUnits) / MILLION;
@@ -85,6 +88,7 @@ export function leaseCost(
     blockWrites,
     block,
     rateWrites,
+    rateBlock: tokens,
     writes,
     writeUnits,
     readUnits,

@@ -19,7 +19,7 @@ export function leaseHostLines(c: FanoutConfig, hosts: readonly HostPlan[]): str
       const fallback = lease.fallbackConcurrency;
       lines.push(
         `  at once: at most its cap, ${count(cap)} (+${lease.expiryRaceExtra} in expiry races while wall clocks agree within ${skew} and an attempt ends within requestTimeoutMs, ${seconds(c.requestTimeoutMs)})`,
-        `  lease store unreachable: each process falls back to floor(${count(cap)} / ${processes}) = ${fallback}${fallback === 0 ? ' (it waits for the store)' : ''}; while only some have lost it, at most ${count(cap)} + ${processes - 1} x ${fallback} = ${count(lease.mixedFallbackConcurrency)}`,
+        `  lease store silent for a lease life: each process falls back to floor(${count(cap)} / ${processes}) = ${fallback}${fallback === 0 ? ' (it waits for the store)' : ''}; while only some have lost it, at most ${count(cap)} + ${processes - 1} x ${fallback} = ${count(lease.mixedFallbackConcurrency)}`,
       );
     }
     if (rate !== undefined) {
@@ -36,7 +36,7 @@ export function leaseCostRows(leases: readonly LeaseCost[], usd: (n: number) => 
   return leases.map((l) => [
     `Lease writes, ${l.host}`,
     count(l.writeUnits),
-    `${LEASE_WRITE_UNITS} units x (${count(l.renewals)} renewals (${l.holders} holders x ${count(l.drainSeconds)} s / ${seconds(l.ttlMs / 3)}) + ${count(l.blockWrites)} takes and gives (blocks of ${l.block})${l.rateWrites > 0 ? ` + ${count(l.rateWrites)} token takes` : ''}) + ${count(l.readUnits)} reads`,
+    `${LEASE_WRITE_UNITS} units x (${count(l.renewals)} renewals (${l.holders} holders x ${count(l.drainSeconds)} s / ${seconds(l.ttlMs / 3)}) + ${count(l.blockWrites)} takes and gives (blocks of ${l.block}))${l.rateWrites > 0 ? ` + ${count(l.rateWrites)} token takes (blocks of ${l.rateBlock}, 1 unit each)` : ''} + ${count(l.readUnits)} reads`,
     usd(l.usd),
   ]);
 }

@@ -11,7 +11,7 @@ import type { Release } from '../semaphore.js';
 import { AdaptiveLimit, type AdaptiveStats } from './adaptive-limit.js';
 import { assertClock, type Clock, systemClock } from './clock.js';
 import type { DownstreamOptions } from './downstream-options.js';
-import { SharedAdmissions, sharedHosts } from './fleet-limits.js';
+import { SharedAdmissions, sharedHosts, sharedRates, staticShare } from './fleet-limits.js';
 import {
   type HostLimits,
   type ResolvedHostLimits,
@@ -21,6 +21,7 @@ import {
 import { KeyedLimiter } from './keyed-limiter.js';
 import { type AttemptOutcome, observeAttempts } from './observe-attempts.js';
 import { RateLimiter } from './rate-limiter.js';
+import type { SharedRate } from './shared-rate.js';
 
 /*
 How a task goes through:
@@ -75,6 +76,8 @@ export class DownstreamPolicy {
   readonly #clock: Clock;
   /** The `shared: true` hosts on fleet-wide leases. */
   readonly #shared: SharedAdmissions;
+  /** The `shared: true` hosts' rates, on the fleet's token buckets (the rest: rateLimiter's static share). */
+  readonly #rates: Map<string, SharedRate>;
 
   constructor(downstream: Readonly<Record<string, HostLimits>> = {}, options: DownstreamOptions = {}) {
     const {
@@ -113,6 +116,7 @@ export class DownstreamPolicy {
       burst: (key) => this.limitsOf(key).burst,
       clock: this.#clock,
     });
+    this.#rates = sharedRates(this.#declared, leases, this.#clock, (key) => this.rateLimiter.take(key));
     this.limiter = new KeyedLimiter({
       global,
       perKey: (key) =>
@@ -121,7 +125,9 @@ export class DownstreamPolicy {
         this.limitsOf(key).maxConcurrency,
       gate: (key) => {
         const holdMs =
-          this.#adaptiveOf(key)?.pausedFor(key) || this.#shared.hold(key) || this.rateLimiter.take(key);
+          this.#adaptiveOf(key)?.pausedFor(key) ||
+          this.#shared.hold(key) ||
+          (this.#rates.get(key)?.take() ?? this.rateLimiter.take(key));
         if (holdMs <= 0) this.#shared.start(key);
         return holdMs;
       },
@@ -152,7 +158,9 @@ export class DownstreamPolicy {
    * Lowers a named host's fleet-wide limits while a run's override lasts (the job ledger's `limits`), cut to
    * this process's share like the declared ones and never above them; `undefined` restores the declared
    * limits. Tasks in flight finish; the next ones are admitted under the new limits. An adaptive host keeps
-   * its AIMD limit (its ceiling stays the declared one).
+   * its AIMD limit (its ceiling stays the declared one). A shared host's lease takes the new fleet cap
+   * (FleetLease.setCap: each process keeps its proportional part of what it holds) and its rate the new
+   * slice limit.
    */
   override(host: string, fleet: OverrideLimits | undefined): void {
     const key = host.toLowerCase();
@@ -173,8 +181,13 @@ export class DownstreamPolicy {
     };
     const resolved = resolveHostLimits(host, limits, this.#share);
     this.#hosts.set(key, resolved);
-    if (!this.#adaptive.has(key)) this.limiter.setLimit(key, resolved.maxConcurrency);
+    // A shared host's lease takes the fleet cap (its permits bound the fleet); others their share of it.
+    const shared = this.#shared.hosts.get(key);
+    if (shared && limits.maxConcurrency !== undefined)
+      shared.setCap(limits.maxConcurrency, staticShare(limits.maxConcurrency, this.#share));
+    if (!this.#adaptive.has(key)) this.limiter.setLimit(key, shared?.cap ?? resolved.maxConcurrency);
     this.rateLimiter.refresh(key);
+    if (limits.maxRequestsPerSecond !== undefined) this.#rates.get(key)?.setRate(limits.maxRequestsPerSecond);
   }
 
   stats(key: string): HostStats {

@@ -12,10 +12,39 @@
 // permits in use across the fleet never exceed the cap, frozen or dead processes included. A frozen process
 // that thaws past its grant starts nothing until a renewal succeeds; a renewal that finds its lease taken back
 // (`lost`) drops every permit.
+// Two more rules close the races a slow store opens (issue 17, the cap-30 run that saw 429s under load):
+// - a give-back lowers the local permits when it is sent, not when it is answered, so no request starts on a
+//   permit the store may already have handed to another process;
+// - `liveUntil` is the monotonic time after which no lease this process has written can still be live in the
+//   store, answered or not (a store call that timed out may still land: its expiry was fixed when it was
+//   sent). SharedHost uses its static share only after that, so a slow store never adds a static share on
+//   top of a lease that still holds permits. `abandon()` drops a lease whose grant has run out (a new holder
+//   id, so the old item is reclaimed by anyone once it expires) and lets the fallback probe the store
+//   without writing a lease that could hold permits.
 
 import { assertInteger, InvalidArgumentError } from '../errors.js';
 import { type Clock, systemClock } from './clock.js';
 import type { LeaseAnswer, LeaseStore } from './lease-store.js';
+
+/**
+ * The lease's defaults, in one place: the budget's figures (lib/downstream/shared-host-bound.ts,
+ * lib/budget/budget-leases.ts) and the policy's wiring (fleet-limits.ts) read them from here.
+ */
+export const leaseDefaults = { ttlMs: 30_000, skewMs: 1_000, blockDivisor: 8 } as const;
+
+/**
+ * The lease's life for requests that hold a permit up to `maxHoldMs` (the attempt timeout): at least the
+ * default, and at least 3 x (maxHoldMs + 2 x skew), the least FleetLease accepts (a grant outlives one request
+ * after the skew margin, with room for renewals at a third of its life).
+ */
+export function leaseTtlMs(maxHoldMs: number, skewMs: number = leaseDefaults.skewMs): number {
+  return Math.max(leaseDefaults.ttlMs, 3 * (maxHoldMs + 2 * skewMs));
+}
+
+/** Permits taken or given back per lease write: an eighth of the cap, at least 1. */
+export function leaseBlock(cap: number): number {
+  return Math.max(1, Math.floor(cap / leaseDefaults.blockDivisor));
+}
 
 export interface FleetLeaseOptions {
   readonly store: LeaseStore;
@@ -46,11 +75,19 @@ export class FleetLease {
   #validUntil = Number.NEGATIVE_INFINITY;
   #renewedAt = Number.NEGATIVE_INFINITY;
   #wanted = 0;
+  #liveUntil = Number.NEGATIVE_INFINITY;
+  /** Leases this process gave up (lost or abandoned) expire by this time at the latest. */
+  #orphansUntil = Number.NEGATIVE_INFINITY;
+  #generation = 0;
+  /** The fleet cap now (a run's override may lower it below the declared one). */
+  #cap: number;
+  /** After a lowered cap: the most this process keeps until it holds no more (see setCap). */
+  #cut: number | undefined;
 
   constructor(options: FleetLeaseOptions) {
-    const { cap, maxHoldMs, ttlMs = 30_000, skewMs = 1_000 } = options;
+    const { cap, maxHoldMs, ttlMs = leaseDefaults.ttlMs, skewMs = leaseDefaults.skewMs } = options;
     assertInteger('cap', cap);
-    const block = options.block ?? Math.max(1, Math.floor(cap / 8));
+    const block = options.block ?? leaseBlock(cap);
     assertInteger('block', block);
     assertInteger('maxHoldMs', maxHoldMs);
     assertInteger('skewMs', skewMs, { min: 0 });
@@ -63,11 +100,42 @@ export class FleetLease {
       );
     }
     this.#o = { block, ttlMs, skewMs, clock: systemClock, wallNow: Date.now, ...options, cap, maxHoldMs };
+    this.#cap = cap;
+  }
+
+  /** The fleet cap now. */
+  get cap(): number {
+    return this.#cap;
+  }
+
+  /**
+   * A run's override of the host's fleet cap. Every take after it is checked against the new cap in the
+   * store. Lowered, the process also keeps at most floor(held x new / old) of what it holds (the rest goes back
+   * as its requests finish, none starts beyond it): every process doing so brings the fleet's permits within
+   * the new cap, sum(floor(held_i x new / old)) <= new, once each has read the override.
+   */
+  setCap(cap: number): void {
+    assertInteger('cap', cap);
+    if (cap < this.#cap)
+      this.#cut = Math.min(this.#cut ?? this.#held, Math.floor((this.#held * cap) / this.#cap));
+    this.#cap = cap;
+    if (this.#cut !== undefined && this.#held <= this.#cut) this.#cut = undefined;
+    this.#wanted = Math.min(this.#wanted, cap, this.#cut ?? cap);
   }
 
   /** Permits the store holds for this process. */
   get held(): number {
     return this.#held;
+  }
+
+  /** Monotonic time after which no lease this process wrote can be live in the store (answered or not). */
+  get liveUntil(): number {
+    return this.#liveUntil;
+  }
+
+  /** The id the store knows this lease by: a new one after a lease is lost or abandoned. */
+  get holder(): string {
+    return this.#generation === 0 ? this.#o.holder : `${this.#o.holder}~${this.#generation}`;
   }
 
   /** Requests running on this lease. */
@@ -77,7 +145,10 @@ export class FleetLease {
 
   /** Whether a request may start now: a permit free, and the grant alive for at least one more request. */
   canStart(): boolean {
-    return this.#used < this.#held && this.#o.clock.now() + this.#o.maxHoldMs <= this.#validUntil;
+    return (
+      this.#used < Math.min(this.#held, this.#cut ?? this.#held) &&
+      this.#o.clock.now() + this.#o.maxHoldMs <= this.#validUntil
+    );
   }
 
   /** Starts a request if `canStart()`; its permit comes back with `finish()`. */
@@ -94,7 +165,7 @@ export class FleetLease {
 
   /** How many requests the process would run at once now (running plus waiting), capped by the host's cap. */
   want(n: number): void {
-    this.#wanted = Math.min(this.#o.cap, Math.max(0, n));
+    this.#wanted = Math.min(this.#cap, this.#cut ?? this.#cap, Math.max(0, n));
   }
 
   /** Whether sync() has work now: more or fewer wanted than held, or a renewal due at a third of its life. */
@@ -106,34 +177,78 @@ export class FleetLease {
 
   /** One store write: take a block, give back the surplus, or renew. Store errors propagate (the caller falls back). */
   async sync(): Promise<void> {
-    const { store, host, holder, ttlMs, block, cap } = this.#o;
+    const { store, host, ttlMs, block } = this.#o;
+    const cap = this.#cap;
     const wanted = Math.max(this.#wanted, this.#used);
     const sentAt = this.#o.clock.now();
-    const request = { host, holder, version: this.#version, now: this.#o.wallNow(), ttlMs };
-    let answer: LeaseAnswer;
+    const request = { host, holder: this.holder, version: this.#version, now: this.#o.wallNow(), ttlMs };
+    let call: Promise<LeaseAnswer>;
     if (wanted > this.#held) {
-      answer = await store.take({ ...request, permits: Math.min(block, wanted - this.#held), cap });
+      call = store.take({ ...request, permits: Math.min(block, wanted - this.#held), cap });
     } else if (wanted < this.#held) {
       // Surplus goes back at once: permits kept idle here would starve the rest of the fleet. The writes stay
-      // bounded by how often sync() runs, not by requests.
-      answer = await store.give({ ...request, permits: this.#held - wanted });
+      // bounded by how often sync() runs, not by requests. They stop counting here now: once the give lands
+      // the store may grant them to another process, before its answer reaches us.
+      const permits = this.#held - wanted;
+      this.#held = wanted;
+      call = store.give({ ...request, permits });
     } else if (this.#held > 0) {
-      answer = await store.take({ ...request, permits: 0, cap });
+      call = store.take({ ...request, permits: 0, cap });
     } else return;
-    this.#apply(answer, sentAt);
+    this.#sent(sentAt);
+    this.#apply(await call, sentAt);
+  }
+
+  /**
+   * The fallback's call to see whether the store answers again, without taking permits: a renewal while the
+   * grant is alive, else (the lease abandoned first) a take of none, which writes no lease.
+   */
+  async probe(): Promise<void> {
+    const { store, host, ttlMs } = this.#o;
+    const cap = this.#cap;
+    if (this.#o.clock.now() >= this.#validUntil) this.abandon();
+    const sentAt = this.#o.clock.now();
+    const request = { host, holder: this.holder, version: this.#version, now: this.#o.wallNow(), ttlMs };
+    const call = store.take({ ...request, permits: 0, cap });
+    if (this.#held > 0) this.#sent(sentAt);
+    this.#apply(await call, sentAt);
+  }
+
+  /**
+   * Drops the lease (its grant is spent): no permits, and a new holder id, so the old lease expires in the
+   * store by itself (by liveUntil) and anyone may take it back, this process included.
+   */
+  abandon(): void {
+    if (this.#version === 0 && this.#held === 0) return;
+    this.#lose();
+  }
+
+  /** A call that may land keeps any lease it writes live until its expiry, fixed now. */
+  #sent(sentAt: number): void {
+    this.#liveUntil = Math.max(this.#liveUntil, sentAt + this.#o.ttlMs + 2 * this.#o.skewMs);
+  }
+
+  #lose(): void {
+    this.#orphansUntil = Math.max(this.#orphansUntil, this.#liveUntil);
+    this.#generation++;
+    this.#held = 0;
+    this.#cut = undefined;
+    this.#version = 0;
+    this.#validUntil = Number.NEGATIVE_INFINITY;
   }
 
   #apply(answer: LeaseAnswer, sentAt: number): void {
     if (!answer.ok) {
-      this.#held = 0;
-      this.#version = 0;
-      this.#validUntil = Number.NEGATIVE_INFINITY;
+      // The store has no lease at our version: maybe one an unanswered call wrote, live until its expiry.
+      this.#lose();
       return;
     }
     this.#held = answer.permits;
+    if (this.#cut !== undefined && this.#held <= this.#cut) this.#cut = undefined;
     this.#version = answer.version;
     this.#renewedAt = sentAt;
-    this.#validUntil =
-      answer.permits > 0 ? sentAt + this.#o.ttlMs - 2 * this.#o.skewMs : Number.NEGATIVE_INFINITY;
+    const { ttlMs, skewMs } = this.#o;
+    this.#validUntil = answer.permits > 0 ? sentAt + ttlMs - 2 * skewMs : Number.NEGATIVE_INFINITY;
+    this.#liveUntil = answer.permits > 0 ? sentAt + ttlMs + 2 * skewMs : this.#orphansUntil;
   }
 }

@@ -4,12 +4,16 @@
 // shared host without a store, keeps its static share.
 import type { Release } from '../semaphore.js';
 import type { Clock } from './clock.js';
+import { leaseTtlMs } from './fleet-lease.js';
 import type { HostLimits } from './host-limits.js';
-import type { LeaseStore } from './lease-store.js';
+import type { LeaseStore, RateStore } from './lease-store.js';
 import { SharedHost, type SharedHostEvents, type ShareMode } from './shared-host.js';
+import { SharedRate } from './shared-rate.js';
 
 export interface FleetLeaseWiring extends SharedHostEvents {
   readonly store: LeaseStore;
+  /** The fleet's token buckets (lib/aws/rate-slices.ts): shared hosts' maxRequestsPerSecond. Without it they keep the static 1/N rate. */
+  readonly rates?: RateStore;
   /** This process's id in the store, unique per container (e.g. the log stream name plus a random tail). */
   readonly holder: string;
   /** The longest one request may hold its permit: the attempt timeout. */
@@ -26,9 +30,12 @@ export interface FleetLeaseWiring extends SharedHostEvents {
   readonly wallNow?: () => number;
 }
 
-/** The default lease life: 30 s, or the least FleetLease accepts for this attempt timeout and skew. */
-export function leaseTtlMs(maxHoldMs: number, skewMs = 1_000): number {
-  return Math.max(30_000, 3 * (maxHoldMs + 2 * skewMs));
+/**
+ * The fallback is the static share rounded down with no minimum of 1: a cap below the process count
+ * (accepted only when shared) then holds within the cap even with the store gone (docs/downstream.md).
+ */
+export function staticShare(cap: number, share: number): number {
+  return Math.floor(cap * share + 1e-9);
 }
 
 /** The SharedHost of every `shared: true` host with a maxConcurrency, keyed like the policy's hosts. */
@@ -51,13 +58,44 @@ export function sharedHosts(
         host: key,
         cap,
         clock,
-        // The fallback is the static share rounded down with no minimum of 1: a cap below the process count
-        // (accepted only when shared) then holds within the cap even with the store gone (docs/downstream.md).
-        staticLimit: Math.floor(cap * share + 1e-9),
+        staticLimit: staticShare(cap, share),
       }),
     );
   }
   return hosts;
+}
+
+/**
+ * The SharedRate of every `shared: true` host with a maxRequestsPerSecond, when the wiring has a rate store;
+ * `fallback(key)` is the host's static share of the rate (the policy's RateLimiter), used while the store fails.
+ */
+export function sharedRates(
+  declared: ReadonlyMap<string, HostLimits>,
+  wiring: FleetLeaseWiring | undefined,
+  clock: Clock,
+  fallback: (key: string) => number,
+): Map<string, SharedRate> {
+  const rates = new Map<string, SharedRate>();
+  if (!wiring?.rates) return rates;
+  for (const [key, limits] of declared) {
+    const requestsPerSecond = limits.maxRequestsPerSecond;
+    if (limits.shared !== true || requestsPerSecond === undefined) continue;
+    rates.set(
+      key,
+      new SharedRate({
+        store: wiring.rates,
+        host: key,
+        requestsPerSecond,
+        fallback: () => fallback(key),
+        clock,
+        ...(wiring.wallNow ? { wallNow: wiring.wallNow } : {}),
+        ...(wiring.storeTimeoutMs ? { storeTimeoutMs: wiring.storeTimeoutMs } : {}),
+        ...(wiring.onFallback ? { onFallback: wiring.onFallback } : {}),
+        ...(wiring.onRecover ? { onRecover: wiring.onRecover } : {}),
+      }),
+    );
+  }
+  return rates;
 }
 
 /** The live counts the policy's KeyedLimiter has for a key. */

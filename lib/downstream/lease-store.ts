@@ -59,11 +59,10 @@ export class MemoryLeaseStore implements LeaseStore {
     const held = leases.get(r.holder);
     if ((held?.version ?? 0) !== r.version) return { ok: false, lost: true };
     const free = Math.max(0, r.cap - this.inUse(r.host));
-    const next = {
-      permits: (held?.permits ?? 0) + Math.min(r.permits, free),
-      version: r.version + 1,
-      expiresAt: r.now + r.ttlMs,
-    };
+    const permits = (held?.permits ?? 0) + Math.min(r.permits, free);
+    // No permits, no lease (as the DynamoDB store): a take of none by a process without a lease writes nothing.
+    if (permits === 0) return { ok: true, permits: 0, version: 0, expiresAt: r.now };
+    const next = { permits, version: r.version + 1, expiresAt: r.now + r.ttlMs };
     leases.set(r.holder, next);
     this.writes++;
     return { ok: true, ...next };

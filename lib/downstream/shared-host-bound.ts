@@ -12,33 +12,13 @@
 // where the plan prints the figure: clocks within skewMs, an attempt ends within maxHoldMs (the attempt
 // timeout), and the monotonic clock runs while a container is frozen.
 
-/** FleetLease's defaults (lib/downstream/fleet-lease.ts), which the figures assume. */
-export const leaseDefaults = { ttlMs: 30_000, skewMs: 1_000, blockDivisor: 8 } as const;
+import { rateSliceTokens } from './shared-rate.js';
 
-/**
- * The lease's life for requests that hold a permit up to `maxHoldMs` (the attempt timeout, requestTimeoutMs):
- * FleetLease needs ttl >= 3 x (maxHoldMs + 2 x skew), so a grant outlives one request after the skew margin
- * with room for renewals at a third of its life; at least the default 30 s.
- */
-export function leaseTtlMs(maxHoldMs: number, skewMs: number = leaseDefaults.skewMs): number {
-  return Math.max(leaseDefaults.ttlMs, 3 * (maxHoldMs + 2 * skewMs));
-}
+// The lease's defaults live with FleetLease, which uses them; the figures here read them from there.
+export { leaseBlock, leaseDefaults, leaseTtlMs } from './fleet-lease.js';
 
-/** Permits taken or given back per lease write: an eighth of the cap, at least 1 (FleetLease's default). */
-export function leaseBlock(cap: number): number {
-  return Math.max(1, Math.floor(cap / leaseDefaults.blockDivisor));
-}
-
-/**
- * The fleet bucket's time slice: a counter per host per slice holds the slice's share of the rate (the
- * DynamoDB rate store's default slice, lib/aws/rate-slices.ts).
- */
-export const RATE_SLICE_MS = 1_000;
-
-/** Tokens one slice holds, and the most one take of them writes: a slice's worth of the rate, at least 1. */
-export function rateSliceTokens(requestsPerSecond: number): number {
-  return Math.max(1, Math.ceil((requestsPerSecond * RATE_SLICE_MS) / 1000));
-}
+// The fleet bucket's slice and tokens live with SharedRate, which uses them.
+export { RATE_SLICE_MS, rateBlock, rateSliceTokens } from './shared-rate.js';
 
 /**
  * The most the fleet bucket lets go at once: the tokens of one slice spent at its end and the next slice's at
@@ -64,8 +44,10 @@ export interface SharedHostBound {
    */
   readonly fallbackConcurrency: number;
   /**
-   * The worst case while some processes have lost the store and the others hold every permit on leases:
-   * cap + (processes - 1) x fallbackConcurrency. Equal to the cap when the fallback share is 0.
+   * The worst case while some processes have lost the store for longer than a lease's life (before that
+   * they run only on the lease permits they hold: lib/downstream/shared-host.ts) and the others hold every
+   * permit on leases: cap + (processes - 1) x fallbackConcurrency. Equal to the cap when the fallback share
+   * is 0.
    */
   readonly mixedFallbackConcurrency: number;
 }

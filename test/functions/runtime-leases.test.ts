@@ -6,7 +6,7 @@ import { startCapacityServer } from '../../bench/servers/capacity-server.js';
 import { leaseEvents } from '../../functions/lease-events.js';
 import { createContainerDownstream } from '../../functions/runtime.js';
 import { withDefaults } from '../../lib/config.js';
-import { leaseTtlMs } from '../../lib/downstream/fleet-limits.js';
+import { leaseTtlMs } from '../../lib/downstream/fleet-lease.js';
 import { MemoryLeaseStore } from '../../lib/downstream/lease-store.js';
 import { createHttpAgents } from '../../lib/http/agents.js';
 

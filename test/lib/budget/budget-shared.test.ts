@@ -158,13 +158,13 @@ describe('planBudget with a shared host', () => {
       [
         '  api.example.com (shared): leases across the fleet, 36 s each, renewed every third',
         '    at once: at most its cap, 12 (+0 in expiry races while wall clocks agree within 1 s and an attempt ends within requestTimeoutMs, 10 s)',
-        '    lease store unreachable: each process falls back to floor(12 / 15) = 0 (it waits for the store); while only some have lost it, at most 12 + 14 x 0 = 12',
+        '    lease store silent for a lease life: each process falls back to floor(12 / 15) = 0 (it waits for the store); while only some have lost it, at most 12 + 14 x 0 = 12',
         "    rate: one fleet bucket, slices of 1000 ms: at most 20/s in the long run, 40 at once after a quiet spell (two slices' worth)",
       ].join('\n'),
     );
-    // 20/s at 100 ms: 2 at once, 2 holders for 50,000 s; 50,000 token takes of a slice's 20 tokens.
+    // 20/s at 100 ms: 2 at once, 2 holders for 50,000 s; 333,334 token takes of 3 (an eighth of a slice's 20).
     expect(table).toMatch(
-      /Lease writes, api\.example\.com\s+265,336\s+4 units x \(8,334 renewals \(2 holders x 50,000 s \/ 12 s\) \+ 8,000 takes and gives \(blocks of 1\) \+ 50,000 token takes\) \+ 16,334 reads\s+0\.1679$/m,
+      /Lease writes, api\.example\.com\s+398,670\s+4 units x \(8,334 renewals \(2 holders x 50,000 s \/ 12 s\) \+ 8,000 takes and gives \(blocks of 1\)\) \+ 333,334 token takes \(blocks of 3, 1 unit each\) \+ 16,334 reads\s+0\.2512$/m,
     );
     expect(table).toContain('Lease writes: per block of permits and per renewal, never per request');
     expect(formatBudgetTable(planBudget(configWith({}), { tasks: 1, latencyMs: 100 }))).not.toContain(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createDownstream } from '../../../lib/downstream/downstream-policy.js';
+import { MemoryLeaseStore } from '../../../lib/downstream/lease-store.js';
 import { FakeClock } from './fake-clock.js';
 
 // A run's override of a host's limits (the job ledger's `limits`): lowers the live caps of this process,
@@ -50,5 +51,26 @@ describe('DownstreamPolicy.override', () => {
     expect(policy.rateLimiter.take('api.test')).toBe(0);
     policy.override('api.test', undefined);
     expect(policy.rateLimiter.take('api.test')).toBe(100);
+  });
+});
+
+describe('DownstreamPolicy.override on a shared host', () => {
+  it('lowers the fleet cap the lease works under, not the static share', () => {
+    const policy = createDownstream(
+      { 'api.test': { maxConcurrency: 12, shared: true } },
+      {
+        share: 1 / 15,
+        clock: new FakeClock(),
+        leases: { store: new MemoryLeaseStore(), holder: 'p', maxHoldMs: 1_000 },
+      },
+    );
+    // A task waiting (the lease has no permits yet) gives the key its live state.
+    const cancel = policy.limiter.schedule('api.test', () => {});
+    expect(policy.limiter.stats('api.test')?.limit).toBe(12);
+    policy.override('api.test', { maxConcurrency: 6 });
+    expect(policy.limiter.stats('api.test')?.limit).toBe(6);
+    policy.override('api.test', undefined);
+    expect(policy.limiter.stats('api.test')?.limit).toBe(12);
+    cancel();
   });
 });
