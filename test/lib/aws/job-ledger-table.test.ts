@@ -2,11 +2,10 @@
 // through the real SDK: settles count once per key, a run ends exactly once, overlap policies hold when
 // two runs race, and the conditional status changes do what they say.
 import { randomBytes } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
-import { withDefaults } from '../../../lib/config.js';
 import type { StartRunInput } from '../../../lib/ledger/job-ledger.js';
 import {
   type COUNT_NAMES,
@@ -15,9 +14,8 @@ import {
   zeroCounts,
 } from '../../../lib/ledger/run-record.js';
 import { finalStatus, isComplete } from '../../../lib/ledger/run-rules.js';
-import { createResources, localCredentials } from '../../../local/resources.js';
 import { RUNS } from '../../helpers/runs.js';
-import { backend, uniquePrefix } from '../../local/fixtures/aws.js';
+import { freshJobTable } from '../../local/fixtures/aws.js';
 
 let client: DynamoDBClient;
 let tableName: string;
@@ -25,14 +23,7 @@ const clock = 1_000_000;
 let ledger: JobLedgerTable;
 
 beforeAll(async () => {
-  const target = backend();
-  const resources = await createResources(withDefaults({ prefix: uniquePrefix('ledger') }), target);
-  tableName = resources.jobTable;
-  client = new DynamoDBClient({
-    endpoint: target.endpoints.dynamodb,
-    region: target.region,
-    credentials: localCredentials,
-  });
+  ({ client, tableName } = await freshJobTable('ledger'));
   ledger = new JobLedgerTable(client, { tableName, retentionDays: 7, now: () => clock });
 });
 afterAll(() => client?.destroy());

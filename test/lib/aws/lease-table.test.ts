@@ -2,14 +2,12 @@
 // takers never push a host past its cap, expired leases come back to the next taker, a holder whose lease
 // was taken back is told `lost`, and over random operations the count always equals the live leases' sum.
 import { randomBytes } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeaseTable } from '../../../lib/aws/lease-table.js';
 import { RateSlices } from '../../../lib/aws/rate-slices.js';
-import { withDefaults } from '../../../lib/config.js';
-import { createResources, localCredentials } from '../../../local/resources.js';
-import { backend, uniquePrefix } from '../../local/fixtures/aws.js';
+import { freshJobTable } from '../../local/fixtures/aws.js';
 
 let client: DynamoDBClient;
 let store: LeaseTable;
@@ -18,14 +16,7 @@ const TTL = 30_000;
 const newHost = () => `h-${randomBytes(4).toString('hex')}.test`;
 
 beforeAll(async () => {
-  const target = backend();
-  const resources = await createResources(withDefaults({ prefix: uniquePrefix('lease') }), target);
-  client = new DynamoDBClient({
-    endpoint: target.endpoints.dynamodb,
-    region: target.region,
-    credentials: localCredentials,
-  });
-  tableName = resources.jobTable;
+  ({ client, tableName } = await freshJobTable('lease'));
   store = new LeaseTable(client, { tableName });
 });
 afterAll(() => client?.destroy());

@@ -2,13 +2,12 @@
 // local front never does (it serializes transactions). So the conflict is injected here: a FAULT INJECTION
 // middleware on a real client makes the first TransactWriteItems calls fail as DynamoDB would, before they
 // are sent; everything else reaches the real emulator.
-import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
 import { isConflict } from '../../../lib/aws/ledger-transact.js';
-import { OverlapPolicies, withDefaults } from '../../../lib/config.js';
-import { createResources, localCredentials } from '../../../local/resources.js';
-import { backend, uniquePrefix } from '../../local/fixtures/aws.js';
+import { OverlapPolicies } from '../../../lib/config.js';
+import { freshJobTable } from '../../local/fixtures/aws.js';
 
 const conflict = () =>
   new TransactionCanceledException({
@@ -24,14 +23,7 @@ let conflictsLeft = 0;
 let transactions = 0;
 
 beforeAll(async () => {
-  const target = backend();
-  const resources = await createResources(withDefaults({ prefix: uniquePrefix('conflict') }), target);
-  tableName = resources.jobTable;
-  client = new DynamoDBClient({
-    endpoint: target.endpoints.dynamodb,
-    region: target.region,
-    credentials: localCredentials,
-  });
+  ({ client, tableName } = await freshJobTable('conflict'));
   client.middlewareStack.add(
     (next, context) => async (args) => {
       if (context.commandName === 'TransactWriteItemsCommand') {

@@ -4,14 +4,12 @@
 // a settle that cannot have ended the run and adds no failure goes unread (lib/aws/unsettled.ts), the one
 // that completes it always reads.
 import { randomBytes } from 'node:crypto';
-import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
 import { MAX_GROUP } from '../../../lib/aws/settle-groups.js';
-import { withDefaults } from '../../../lib/config.js';
 import { isComplete } from '../../../lib/ledger/run-rules.js';
-import { createResources, localCredentials } from '../../../local/resources.js';
-import { backend, uniquePrefix } from '../../local/fixtures/aws.js';
+import { freshJobTable } from '../../local/fixtures/aws.js';
 
 let client: DynamoDBClient;
 let ledger: JobLedgerTable;
@@ -20,13 +18,7 @@ let tableName: string;
 const sent = new Map<string, number>();
 
 beforeAll(async () => {
-  const target = backend();
-  const resources = await createResources(withDefaults({ prefix: uniquePrefix('groups') }), target);
-  client = new DynamoDBClient({
-    endpoint: target.endpoints.dynamodb,
-    region: target.region,
-    credentials: localCredentials,
-  });
+  ({ client, tableName } = await freshJobTable('groups'));
   client.middlewareStack.add(
     (next, context) => (args) => {
       const name = String(context.commandName);
@@ -35,7 +27,6 @@ beforeAll(async () => {
     },
     { step: 'initialize', name: 'countCommands' },
   );
-  tableName = resources.jobTable;
   ledger = new JobLedgerTable(client, { tableName, retentionDays: 7 });
 });
 afterAll(() => client?.destroy());

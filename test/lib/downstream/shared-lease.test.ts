@@ -4,16 +4,14 @@
 // the store fails, a process falls back to its static share (never above it), says so once, and takes leases
 // again when the store answers. The DynamoDB store (dynalite) runs the same fleet and its writes are counted.
 import { randomBytes } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CapacityServer, startCapacityServer } from '../../../bench/servers/capacity-server.js';
 import { LeaseTable } from '../../../lib/aws/lease-table.js';
-import { withDefaults } from '../../../lib/config.js';
 import { createDownstream, type DownstreamPolicy } from '../../../lib/downstream/downstream-policy.js';
 import { type LeaseStore, MemoryLeaseStore } from '../../../lib/downstream/lease-store.js';
 import { createHttpAgents, type HttpAgents } from '../../../lib/http/agents.js';
-import { createResources, localCredentials } from '../../../local/resources.js';
-import { backend, uniquePrefix } from '../../local/fixtures/aws.js';
+import { freshJobTable } from '../../local/fixtures/aws.js';
 
 let agents: HttpAgents;
 const servers: CapacityServer[] = [];
@@ -121,14 +119,7 @@ describe('DownstreamPolicy: shared hosts on the DynamoDB lease store', () => {
   let client: DynamoDBClient;
   let tableName: string;
   beforeAll(async () => {
-    const target = backend();
-    const resources = await createResources(withDefaults({ prefix: uniquePrefix('shared') }), target);
-    tableName = resources.jobTable;
-    client = new DynamoDBClient({
-      endpoint: target.endpoints.dynamodb,
-      region: target.region,
-      credentials: localCredentials,
-    });
+    ({ client, tableName } = await freshJobTable('shared'));
   });
   afterAll(() => client?.destroy());
 

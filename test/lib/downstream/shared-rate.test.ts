@@ -3,15 +3,13 @@
 // virtual time. Requests are counted per wall-clock slice: the fleet never passes a slice's tokens, uses
 // (nearly) all of them, and never lets more than two slices' worth go in any one second (the stated burst).
 // No wall-clock timing: the virtual clock moves only after every store call in flight has been answered.
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RateSlices } from '../../../lib/aws/rate-slices.js';
-import { withDefaults } from '../../../lib/config.js';
 import type { RateStore } from '../../../lib/downstream/lease-store.js';
 import { fleetRateBurst } from '../../../lib/downstream/shared-host-bound.js';
 import { RATE_SLICE_MS, rateSliceTokens, SharedRate } from '../../../lib/downstream/shared-rate.js';
-import { createResources, localCredentials } from '../../../local/resources.js';
-import { backend, uniquePrefix } from '../../local/fixtures/aws.js';
+import { freshJobTable } from '../../local/fixtures/aws.js';
 import { FakeClock } from './fake-clock.js';
 
 const EPOCH = 1_700_000_000_000;
@@ -85,14 +83,7 @@ describe('SharedRate on the DynamoDB rate store', () => {
   let client: DynamoDBClient;
   let tableName: string;
   beforeAll(async () => {
-    const target = backend();
-    const resources = await createResources(withDefaults({ prefix: uniquePrefix('rate') }), target);
-    tableName = resources.jobTable;
-    client = new DynamoDBClient({
-      endpoint: target.endpoints.dynamodb,
-      region: target.region,
-      credentials: localCredentials,
-    });
+    ({ client, tableName } = await freshJobTable('rate'));
   });
   afterAll(() => client?.destroy());
 
