@@ -1,6 +1,7 @@
 // The package's main entry: the in-process primitives alone, named one by one. Importing it loads no AWS SDK,
 // undici or zod (test/package.test.ts checks the built graph); the rest of the library is behind subpaths:
-// bounded-fanout/http, /downstream, /fanout, /manifest, /aws, /budget and /config (package.json `exports`).
+// bounded-fanout/http, /downstream, /fanout, /manifest, /ledger, /aws, /budget, /config and
+// /config-environment (package.json `exports`).
 
 export type { BoundedOptions, Source, TaskFn } from './bounded-options.js';
 export { BoundedQueue, type CloseOptions, type WaitOptions } from './bounded-queue.js';

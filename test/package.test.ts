@@ -114,6 +114,7 @@ describe('the package', () => {
       './downstream': 'DownstreamPolicy',
       './fanout': 'settleMessage',
       './manifest': 'parseManifestStream',
+      './ledger': 'finalStatus',
       './aws': 'sendMessageBatch',
       './budget': 'validateBudget',
       './config': 'defaultConfig',
