@@ -36,6 +36,15 @@ const LEDGER_ACTIONS = {
   worker: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
 } as const;
 
+/**
+ * What the lease store adds (lib/aws/lease-table.ts), for hosts declared `shared: true` only: a consistent
+ * Query of a host's lease partition, and the Delete of a holder's item at its version (a lease given back in
+ * full, or an expired one reclaimed). Both limited to the lease partitions (`lease#<host>`) by their leading
+ * key; the counts and the rate slices are Get and Update, which the ledger's actions grant already.
+ */
+const LEASE_ACTIONS = ['dynamodb:Query', 'dynamodb:DeleteItem'];
+const LEASE_KEYS = 'lease#*';
+
 export interface GrantProps {
   readonly config: FanoutConfig;
   readonly queues: FanoutQueues;
@@ -97,8 +106,17 @@ export function grantOrchestrator(orchestrator: IFunction, worker: IFunction, pr
  * The job table with `actions`, and the Run Finished event: whoever ends a run puts it on the account's
  * default bus, with our source only (PutEvents checks `events:source` per entry).
  */
-function grantLedger(role: IRole, actions: readonly string[], { storage }: GrantProps): void {
+function grantLedger(role: IRole, actions: readonly string[], { config, storage }: GrantProps): void {
   storage.jobTable.grant(role, ...actions);
+  if (Object.values(config.downstream).some((limits) => limits.shared === true)) {
+    role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: LEASE_ACTIONS,
+        resources: [storage.jobTable.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [LEASE_KEYS] } },
+      }),
+    );
+  }
   const defaultBus = Stack.of(role).formatArn({
     service: 'events',
     resource: 'event-bus',
