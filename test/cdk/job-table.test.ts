@@ -5,12 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnvVars, withDefaults } from '../../lib/config.js';
 import { RUN_FINISHED_EVENT } from '../../lib/ledger/run-finished-event.js';
 import { type Synthesized, synthesize } from './synthesize.js';
+import { functionProperties, logicalIdOf, roleStatements } from './template-reading.js';
 
 /** A prefix and a results prefix of their own, so each name and ARN below provably comes from the config. */
 const config = withDefaults({ prefix: 'ledger', resultsPrefix: 'out/' });
-
-// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON, read by shape in each assertion
-type Json = Record<string, any>;
 
 let synth: Synthesized;
 let template: Template;
@@ -20,19 +18,9 @@ beforeAll(() => {
 });
 afterAll(() => synth?.dispose());
 
-const logicalId = (type: string, pathPart: string) => {
-  const ids = Object.keys(template.findResources(type)).filter((id) => id.includes(pathPart));
-  expect(ids, `${type} ${pathPart}`).toHaveLength(1);
-  return ids[0];
-};
-const functionOf = (part: string) =>
-  template.toJSON().Resources[logicalId('AWS::Lambda::Function', part)].Properties as Json;
-const statementsOf = (functionPart: string) => {
-  const role = functionOf(functionPart).Role['Fn::GetAtt'][0];
-  return Object.values(template.findResources('AWS::IAM::Policy'))
-    .filter((policy) => policy.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))
-    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Json[]);
-};
+const logicalId = (type: string, pathPart: string) => logicalIdOf(template, type, pathPart);
+const functionOf = (part: string) => functionProperties(template, part);
+const statementsOf = (functionPart: string) => roleStatements(template, functionPart);
 const jobTableArn = () => ({ 'Fn::GetAtt': [logicalId('AWS::DynamoDB::Table', 'StorageJobs'), 'Arn'] });
 /** The statements naming the job table, and every action any statement allows on it. */
 const onJobTable = (functionPart: string) => {

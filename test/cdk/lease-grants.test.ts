@@ -8,14 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leasePartition } from '../../lib/aws/lease-table.js';
 import { withDefaults } from '../../lib/config.js';
 import { type Synthesized, synthesize } from './synthesize.js';
+import { logicalIdOf, roleStatements } from './template-reading.js';
 
 const config = withDefaults({
   prefix: 'leases',
   downstream: { 'partner.example.com': { maxConcurrency: 12, shared: true } },
 });
-
-// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON, read by shape in each assertion
-type Json = Record<string, any>;
 
 let synth: Synthesized;
 let template: Template;
@@ -25,18 +23,8 @@ beforeAll(() => {
 });
 afterAll(() => synth?.dispose());
 
-const only = (type: string, pathPart: string) => {
-  const ids = Object.keys(template.findResources(type)).filter((id) => id.includes(pathPart));
-  expect(ids, `${type} ${pathPart}`).toHaveLength(1);
-  return ids[0];
-};
-const statementsOf = (functionPart: string): Json[] => {
-  const fn = template.toJSON().Resources[only('AWS::Lambda::Function', functionPart)].Properties as Json;
-  const role = fn.Role['Fn::GetAtt'][0];
-  return Object.values(template.findResources('AWS::IAM::Policy'))
-    .filter((policy) => policy.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))
-    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Json[]);
-};
+const only = (type: string, pathPart: string) => logicalIdOf(template, type, pathPart);
+const statementsOf = (functionPart: string) => roleStatements(template, functionPart);
 
 describe('the lease grants, with a shared host', () => {
   it('give both functions Query and DeleteItem on the job table, under lease keys only', () => {

@@ -8,14 +8,12 @@ import { withDefaults } from '../../lib/config.js';
 import { readConfig } from '../../lib/read-config.js';
 import { SecretsConfigMessages } from '../../lib/secrets-config.js';
 import { type Synthesized, synthesize } from './synthesize.js';
+import { type Json, roleStatements } from './template-reading.js';
 
 /** Prefixes of their own, so each ARN below provably comes from the config. */
 const config = withDefaults({
   secrets: { secretsManagerPrefix: 'team-a/partners/', ssmPrefix: '/team-a/partners/', maxAgeSeconds: 60 },
 });
-
-// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON, read by shape in each assertion
-type Json = Record<string, any>;
 
 let synth: Synthesized;
 let template: Template;
@@ -43,16 +41,7 @@ const secretArns = arn('secretsmanager', 'secret:team-a/partners/*');
 const parameterArns = arn('ssm', 'parameter/team-a/partners/*');
 const keys = arn('kms', 'key/*');
 
-const statementsOf = (functionPart: string): Json[] => {
-  const fns = Object.entries(template.findResources('AWS::Lambda::Function')).filter(([id]) =>
-    id.includes(functionPart),
-  );
-  expect(fns).toHaveLength(1);
-  const role = fns[0][1].Properties.Role['Fn::GetAtt'][0];
-  return Object.values(template.findResources('AWS::IAM::Policy'))
-    .filter((policy) => policy.Properties.Roles.some((r: { Ref: string }) => r.Ref === role))
-    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Json[]);
-};
+const statementsOf = (functionPart: string) => roleStatements(template, functionPart);
 
 /** Every statement that allows a Secrets Manager, SSM or KMS action. */
 const secretStatements = (functionPart: string) =>
