@@ -4,6 +4,8 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { runBounded } from '../../lib/run-bounded.js';
+import { Semaphore } from '../../lib/semaphore.js';
+import { collectUnhandled } from '../helpers/runs.js';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -70,6 +72,35 @@ describe('runBounded: a source or signal that stops it before anything runs', ()
       }),
     };
     await expect(runBounded(source, (n) => n, { concurrency: 2 })).rejects.toBe(error);
+  });
+});
+
+describe('runBounded: a pull that fails after the stop', () => {
+  it('is ignored: its permit went back at the stop, and nothing is left unhandled', async () => {
+    // A generic async iterator's pending next() cannot be withdrawn: the stop gives its permit back at once,
+    // and the late rejection must find no slot to give back a second time (with a Semaphore, no release).
+    const sem = new Semaphore(1);
+    const controller = new AbortController();
+    let failPull!: (error: Error) => void;
+    const source = {
+      [Symbol.asyncIterator]: () => ({
+        next: () =>
+          new Promise<IteratorResult<number>>((_resolve, reject) => {
+            failPull = reject;
+          }),
+      }),
+    };
+    const unhandled = await collectUnhandled(async () => {
+      const run = runBounded(source, (n) => n, { concurrency: sem, signal: controller.signal });
+      await tick();
+      expect(sem.inFlight).toBe(1);
+      controller.abort(new Error('stopped'));
+      await expect(run).rejects.toThrow('stopped');
+      expect(sem.inFlight).toBe(0);
+      failPull(new Error('late pull failure'));
+      await tick();
+    });
+    expect([unhandled, sem.inFlight, sem.waiting]).toEqual([[], 0, 0]);
   });
 });
 
