@@ -3,23 +3,16 @@
 // bad signal, a destroyed pool, an already aborted signal), and the abort listener gone once the work ends.
 import { getEventListeners } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { QueueClosedError } from '../../lib/errors.js';
 import { ThreadPool } from '../../lib/thread-pool.js';
+import { cpuTask, trackedPools } from '../helpers/thread-pools.js';
 
-const filename = new URL('../fixtures/cpu-task.mjs', import.meta.url);
+const filename = cpuTask;
 type Task = { spinMs?: number };
 type Result = { threadId: number; spins: number };
 
-const pools: ThreadPool<Task, Result>[] = [];
-function pool(options: { maxWorkers: number; maxQueue?: number }) {
-  const p = new ThreadPool<Task, Result>({ filename, ...options });
-  pools.push(p);
-  return p;
-}
-afterAll(async () => {
-  await Promise.all(pools.map((p) => p.destroy()));
-});
+const pool = trackedPools<Task, Result>();
 
 describe('ThreadPool options', () => {
   it('refuses options that are not an object, naming them', () => {
@@ -51,15 +44,13 @@ describe('ThreadPool options', () => {
   });
 
   it('takes a plain path as well as a file URL', async () => {
-    const p = new ThreadPool<Task, Result>({ filename: fileURLToPath(filename), maxWorkers: 1 });
-    pools.push(p);
+    const p = pool({ filename: fileURLToPath(filename), maxWorkers: 1 });
     const result = await p.run({ spinMs: 0 });
     expect(result.threadId).not.toBe(0);
   });
 
   it('accepts minWorkers equal to maxWorkers, and reports its limits', () => {
-    const p = new ThreadPool<Task, Result>({ filename, maxWorkers: 2, minWorkers: 2, maxQueue: 5 });
-    pools.push(p);
+    const p = pool({ maxWorkers: 2, minWorkers: 2, maxQueue: 5 });
     expect(p.maxWorkers).toBe(2);
     expect(p.maxQueue).toBe(5);
     const q = pool({ maxWorkers: 3 });

@@ -1,22 +1,15 @@
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { QueueClosedError, QueueFullError } from '../../lib/errors.js';
 import { ThreadPool } from '../../lib/thread-pool.js';
 import { RUNS } from '../helpers/runs.js';
+import { cpuTask, trackedPools } from '../helpers/thread-pools.js';
 
-const filename = new URL('../fixtures/cpu-task.mjs', import.meta.url);
+const filename = cpuTask;
 type Task = { spinMs?: number; counters?: SharedArrayBuffer; fail?: boolean; gate?: boolean };
 type Result = { threadId: number; spins: number };
 
-const pools: ThreadPool<Task, Result>[] = [];
-function pool(options: { maxWorkers: number; maxQueue?: number }) {
-  const p = new ThreadPool<Task, Result>({ filename, ...options });
-  pools.push(p);
-  return p;
-}
-afterAll(async () => {
-  await Promise.all(pools.map((p) => p.destroy()));
-});
+const pool = trackedPools<Task, Result>();
 
 describe('ThreadPool', () => {
   it('rejects bad options naming the option and the value', () => {
