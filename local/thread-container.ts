@@ -27,6 +27,11 @@ export interface ThreadContainerOptions {
   readonly functionName: string;
   /** The run's shared counters (in flight, latency, hurry), one set for all containers. */
   readonly observations: ThreadObservations;
+  /**
+   * The function's memory setting. It is the thread's heap limit (V8's old generation), so a handler that
+   * outgrows it ends its container with ERR_WORKER_OUT_OF_MEMORY, as Lambda ends a sandbox that runs out of
+   * memory; unset, the thread has the process's limit.
+   */
   readonly memoryMb?: number;
   readonly region?: string;
   /** Sees what the function sends to `reportSendsTo` (the task ledger). */
@@ -73,7 +78,9 @@ export class ThreadContainer implements LocalContainer {
       sockets: this.#sockets.buffer as SharedArrayBuffer,
       reportSendsTo,
     };
-    const worker = new Worker(await bundled(ENTRY), { workerData });
+    const { memoryMb } = this.#options;
+    const resourceLimits = memoryMb === undefined ? undefined : { maxOldGenerationSizeMb: memoryMb };
+    const worker = new Worker(await bundled(ENTRY), { workerData, resourceLimits });
     this.#worker = worker;
     worker.on('message', (message: ThreadReply | SentMessage) => this.#onMessage(message));
     worker.on('error', (error) => this.#end(error));

@@ -18,13 +18,20 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-function fn(name: string, { reservedConcurrency = 4, timeoutMs = 30_000 } = {}) {
+function fn(
+  name: string,
+  {
+    reservedConcurrency = 4,
+    timeoutMs = 30_000,
+    memoryMb,
+  }: { reservedConcurrency?: number; timeoutMs?: number; memoryMb?: number } = {},
+) {
   const observations = new ThreadObservations({ functionNames: [name] });
   const f = new LocalFunction({
     name,
     timeoutMs,
     reservedConcurrency,
-    container: threadContainers({ kind: { module }, functionName: name, observations }),
+    container: threadContainers({ kind: { module }, functionName: name, observations, memoryMb }),
   });
   cleanups.push(async () => {
     for (const c of f.containers) await (c as ThreadContainer).destroy();
@@ -103,6 +110,20 @@ describe('ThreadContainer', () => {
     expect(f.containers).toEqual([]);
     expect(await f.invoke({ op: 'echo', n: 3 })).toBe(3);
     expect(f.stats).toMatchObject({ errors: 1, containers: 1, coldStarts: 2 });
+  });
+
+  it("the function's memory setting is the thread's heap limit: a handler that outgrows it ends its container", async () => {
+    const { f } = fn('memory', { memoryMb: 64 });
+    // 32 MiB fits a 64 MiB heap; 256 MiB does not, and only the limit stops it (the process has gigabytes).
+    expect(await f.invoke({ op: 'hog', mb: 32 })).toBe('survived');
+    const [first] = f.containers as ThreadContainer[];
+    await expect(f.invoke({ op: 'hog', mb: 256 })).rejects.toMatchObject({
+      code: 'ERR_WORKER_OUT_OF_MEMORY',
+    });
+    expect(first.broken).toBe(true);
+    expect(f.containers).toEqual([]);
+    expect(await f.invoke({ op: 'echo', n: 4 })).toBe(4);
+    expect(f.stats).toMatchObject({ invocations: 3, errors: 1, containers: 1, coldStarts: 2 });
   });
 
   it("hands the thread's log lines over with its answers: function-logs counts them as in process", async () => {
