@@ -36,6 +36,10 @@ export interface LedgerJournal {
 export class TaskLedger {
   readonly #queueUrl: string;
   readonly #open = new Map<string, string>();
+  // Settled before their send was seen. A container thread's send reaches this thread as a message, and the
+  // poller here can receive that message and another container settle it first; its late send must not open
+  // it again (nor journal it, or a resume would send a settled message twice). Only such races put an id here.
+  readonly #settledFirst = new Set<string>();
   readonly #journal: LedgerJournal | undefined;
   #frozen = false;
 
@@ -76,7 +80,7 @@ export class TaskLedger {
   settled(messageIds: Iterable<string>): void {
     if (this.#frozen) return;
     const ids = [...messageIds];
-    for (const id of ids) this.#open.delete(id);
+    for (const id of ids) if (!this.#open.delete(id)) this.#settledFirst.add(id);
     this.#journal?.settled(ids);
   }
 
@@ -127,6 +131,7 @@ export class TaskLedger {
   }
 
   #record(messageId: string, body: string): void {
+    if (this.#settledFirst.delete(messageId)) return;
     this.#open.set(messageId, body);
     this.#journal?.sent(messageId, body);
   }

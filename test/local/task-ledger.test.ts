@@ -2,10 +2,15 @@
 // backend's work queue, SendMessage and SendMessageBatch), settlements and a freeze: the open tasks are always
 // the tasks of the messages sent and not settled before the freeze, each id once, of the run asked for, less
 // the ids excepted; nothing sent to another queue counts.
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MESSAGE_VERSION, MessageKinds } from '../../lib/fanout/messages.js';
+import { QueueJournal } from '../../local/queue-journal.js';
 import type { LocalResources } from '../../local/resources.js';
 import { TaskLedger } from '../../local/task-ledger.js';
 import { freshResources, type SQSClient } from './fixtures/aws.js';
@@ -123,4 +128,26 @@ describe('TaskLedger', () => {
       { numRuns: 60 },
     );
   }, 120_000);
+
+  it("a send seen after its message was settled (a container thread's send crosses by message) opens nothing", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'task-ledger-'));
+    try {
+      const journal = new QueueJournal(dir);
+      const ledger = new TaskLedger(resources.queueUrl, journal);
+      const [late, early] = [body('r1', 2, ['a']), body('r1', 1, ['b'])];
+      ledger.recordSend({ QueueUrl: resources.queueUrl, MessageBody: early }, { MessageId: 'm-early' });
+      // Another container received and settled m-late before the thread's "sent" for it arrived here.
+      ledger.settled(['m-late', 'm-early']);
+      ledger.recordSend({ QueueUrl: resources.queueUrl, MessageBody: late }, { MessageId: 'm-late' });
+      expect(ledger.size).toBe(0);
+      expect([...ledger.tasks({ runId: 'r1' }, new Set())]).toEqual([]);
+      // A resume from the journal sends nothing again.
+      expect(journal.read().open).toEqual([]);
+      // Only the race is remembered: the same id sent again later (a new send) is open as usual.
+      ledger.recordSend({ QueueUrl: resources.queueUrl, MessageBody: late }, { MessageId: 'm-late' });
+      expect(ledger.size).toBe(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
