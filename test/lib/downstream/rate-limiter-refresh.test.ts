@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RateLimiter } from '../../../lib/downstream/rate-limiter.js';
 import { RUNS } from '../../helpers/runs.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock, flush } from './fake-clock.js';
 
 /** A limiter whose rate and burst are what `limits` holds when it reads them (burst undefined: the default). */
 function tunable(limits: { rate: number; burst?: number }, sweepMs = 1000) {
@@ -37,6 +37,7 @@ describe('RateLimiter.refresh', () => {
     clock.advance(300); // 3 tokens earned at 10/s, not yet counted into the bucket
     limits.rate = 100;
     limiter.refresh('k');
+    expect(clock.pending).toBe(1); // the sweep: with nobody waiting, refresh arms no timer
     expect(limiter.tokens('k')).toBeCloseTo(3, 9);
     clock.advance(20); // 2 more at 100/s
     expect(limiter.tokens('k')).toBeCloseTo(5, 9);
@@ -97,6 +98,51 @@ describe('RateLimiter.refresh', () => {
     limiter.refresh('k');
     expect(limiter.tokens('k')).toBe(2);
     expect([limiter.take('k'), limiter.take('k'), limiter.take('k')]).toEqual([0, 0, 250]);
+  });
+});
+
+/** Runs the clock timer by timer up to `until`, letting promise callbacks run at each timer's own time. */
+async function drain(clock: FakeClock, until: number): Promise<void> {
+  await flush();
+  for (let next = clock.nextAt(); next !== undefined && next <= until; next = clock.nextAt()) {
+    clock.advance(next - clock.now());
+    await flush();
+  }
+}
+
+describe('RateLimiter.refresh with acquire waiters queued', () => {
+  it.each([
+    [100, [10, 20]],
+    [Number.POSITIVE_INFINITY, [1, 2]],
+  ])('serves them at the new rate %s, not when the old rate would have', async (rate, expected) => {
+    const limits = { rate: 1, burst: 1 };
+    const { clock, limiter } = tunable(limits, 60_000);
+    expect(limiter.take('k')).toBe(0);
+    const granted: number[] = [];
+    const waiters = [limiter.acquire('k'), limiter.acquire('k')].map((w) =>
+      w.then(() => granted.push(clock.now())),
+    );
+    expect(clock.nextAt()).toBe(1000);
+    limits.rate = rate;
+    limiter.refresh('k');
+    expect(clock.pending).toBe(2); // the sweep and the key's one timer, re-armed
+    await drain(clock, 2000);
+    await Promise.all(waiters);
+    expect(granted).toEqual(expected);
+  });
+
+  it('a lower rate serves them later, from the tokens earned so far', async () => {
+    const limits = { rate: 10, burst: 1 };
+    const { clock, limiter } = tunable(limits, 60_000);
+    expect(limiter.take('k')).toBe(0);
+    const granted: number[] = [];
+    const waiter = limiter.acquire('k').then(() => granted.push(clock.now()));
+    clock.advance(50); // half a token earned at 10/s
+    limits.rate = 1;
+    limiter.refresh('k');
+    await drain(clock, 5000);
+    await waiter;
+    expect(granted).toEqual([550]);
   });
 });
 
