@@ -133,6 +133,18 @@ describe('RateLimiter: the timers it arms', () => {
     expect(granted).toEqual([100, 200]);
   });
 
+  it('the sweep keeps a bucket not yet full, and deletes it on a later round once it is', () => {
+    const clock = new FakeClock();
+    const limiter = new RateLimiter({ perSecond: 1, burst: 2, clock, sweepMs: 500 });
+    expect(limiter.take('k')).toBe(0);
+    clock.advance(500);
+    expect(limiter.activeKeys).toBe(1);
+    expect(limiter.tokens('k')).toBe(1.5);
+    clock.advance(500);
+    expect(limiter.activeKeys).toBe(0);
+    expect(clock.pending).toBe(0);
+  });
+
   it('one sweep timer for all keys', () => {
     const clock = new FakeClock();
     const limiter = new RateLimiter({ perSecond: 10, burst: 1, clock });
