@@ -91,7 +91,7 @@ export class RateLimiter {
 
   /**
    * Re-reads a key's rate and burst now (a run's override changed them): the tokens earned so far are kept
-   * up to the new burst, and from here on the bucket refills at the new rate.
+   * up to the new burst, and from here on the bucket refills at the new rate; queued waiters are served at it.
    */
   refresh(key: string): void {
     const bucket = this.#buckets.get(key);
@@ -102,6 +102,11 @@ export class RateLimiter {
     bucket.perMs = perSecond === Number.POSITIVE_INFINITY ? Number.MAX_VALUE : perSecond / 1000;
     bucket.burst = perSecond === Number.POSITIVE_INFINITY ? bucket.burst : this.#burstOf(key, perSecond);
     bucket.tokens = Math.min(bucket.tokens, bucket.burst);
+    // The waiters' timer was armed at the old rate: re-arm it for when the head's token is due at the new one.
+    if (bucket.timer !== undefined) {
+      this.#clock.clearTimeout(bucket.timer);
+      this.#arm(bucket);
+    }
   }
 
   /** Takes a token and returns 0, or returns the milliseconds until one is due (nothing taken). */

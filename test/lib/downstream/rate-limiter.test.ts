@@ -121,7 +121,7 @@ describe('RateLimiter: the bucket', () => {
     expect(limiter.tokens('k')).toBe(1);
     await limiter.acquire('k');
     const waiting = limiter.acquire('k');
-    clock.advance(1000); // the token is due, and belongs to the waiter
+    clock.advance(1000); // runs the waiter's timer first: its token is taken (an overdue one: rate-limiter-timers.test.ts)
     expect(limiter.take('k')).toBeGreaterThan(0);
     await waiting;
   });
