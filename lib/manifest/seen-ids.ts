@@ -1,10 +1,10 @@
 // The task ids a manifest read has seen, each with the position (line or index) it was first seen at, in typed
-// arrays rather than a Map of strings: a million ids cost about 30 MB here against about 80 MB as a Map (each
-// id a heap string, often also in V8's string table, plus the Map's own table), and none of it is garbage the
-// collector must trace. Exact, never a hash alone: two ids are the same only when their UTF-16 code units are.
+// arrays rather than a Map of strings: a million 7-character ids take 25-30 MB here against 51 MB of live heap
+// as a Map (each id a heap string, plus the Map's own table), and none of it is heap the collector must trace.
+// Exact, never a hash alone: two ids are the same only when their UTF-16 code units are.
 // Each id is written to one byte arena (a code unit below 0x80 as one byte, any other as three bytes whose first
 // is 0x80-0x8f, so the encoding is one to one, lone surrogates included); an open-addressing table of entry
-// numbers finds it by a 32-bit hash of those bytes, compared first, then the bytes.
+// numbers finds it by a 32-bit hash of those bytes, and a match is the same length and the same bytes.
 
 const EMPTY = 0;
 const MAX_LOAD = 0.7;
@@ -14,8 +14,8 @@ export class SeenIds {
   #used = 0;
   /** Entry i's bytes are arena[starts[i], starts[i + 1]). */
   #starts = new Uint32Array(1 << 12);
-  #hashes = new Uint32Array(1 << 12);
-  #positions = new Float64Array(1 << 12);
+  /** 32-bit positions until one does not fit, then 64-bit floats (exact to 2^53). */
+  #positions: Uint32Array | Float64Array = new Uint32Array(1 << 12);
   #count = 0;
   /** Entry number + 1 per slot, EMPTY for none; a power of two long. */
   #slots = new Uint32Array(1 << 13);
@@ -32,22 +32,21 @@ export class SeenIds {
     this.#reserve(id.length * 3);
     const start = this.#used;
     const end = this.#encode(id, start);
-    const hash = fnv1a(this.#arena, start, end);
     const mask = this.#slots.length - 1;
-    let slot = hash & mask;
+    let slot = fnv1a(this.#arena, start, end) & mask;
     for (let entry = this.#slots[slot]; entry !== EMPTY; entry = this.#slots[slot]) {
-      if (this.#hashes[entry - 1] === hash && this.#same(entry - 1, start, end))
-        return this.#positions[entry - 1];
+      if (this.#same(entry - 1, start, end)) return this.#positions[entry - 1];
       slot = (slot + 1) & mask;
     }
-    this.#add(hash, end, position, slot);
+    this.#add(end, position, slot);
     return undefined;
   }
 
-  #add(hash: number, end: number, position: number, slot: number): void {
+  #add(end: number, position: number, slot: number): void {
     if (this.#count + 1 >= this.#starts.length) this.#growEntries();
+    if (position > 0xffffffff && this.#positions instanceof Uint32Array)
+      this.#positions = Float64Array.from(this.#positions);
     const entry = this.#count++;
-    this.#hashes[entry] = hash;
     this.#positions[entry] = position;
     this.#starts[entry + 1] = end;
     this.#used = end;
@@ -90,26 +89,25 @@ export class SeenIds {
 
   #growEntries(): void {
     const length = Math.floor(this.#starts.length * 1.5);
-    this.#starts = grown(new Uint32Array(length), this.#starts);
-    this.#hashes = grown(new Uint32Array(length), this.#hashes);
-    this.#positions = grown(new Float64Array(length), this.#positions);
+    const starts = new Uint32Array(length);
+    starts.set(this.#starts);
+    this.#starts = starts;
+    const positions =
+      this.#positions instanceof Uint32Array ? new Uint32Array(length) : new Float64Array(length);
+    positions.set(this.#positions);
+    this.#positions = positions;
   }
 
   #rehash(): void {
     const slots = new Uint32Array(this.#slots.length * 2);
     const mask = slots.length - 1;
     for (let entry = 0; entry < this.#count; entry++) {
-      let slot = this.#hashes[entry] & mask;
+      let slot = fnv1a(this.#arena, this.#starts[entry], this.#starts[entry + 1]) & mask;
       while (slots[slot] !== EMPTY) slot = (slot + 1) & mask;
       slots[slot] = entry + 1;
     }
     this.#slots = slots;
   }
-}
-
-function grown<T extends Uint32Array | Float64Array>(into: T, from: T): T {
-  into.set(from);
-  return into;
 }
 
 /** 32-bit FNV-1a over arena[start, end), its bits then mixed (murmur3's finalizer) for the low-bit slot. */

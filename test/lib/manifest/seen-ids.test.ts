@@ -34,8 +34,10 @@ describe('SeenIds', () => {
 
   it('keeps positions beyond 32 bits and the empty id', () => {
     const seen = new SeenIds();
-    expect(seen.firstOrAdd('', 2 ** 40 + 3)).toBeUndefined();
-    expect(seen.firstOrAdd('', 1)).toBe(2 ** 40 + 3);
+    expect(seen.firstOrAdd('a', 7)).toBeUndefined();
+    expect(seen.firstOrAdd('', 2 ** 32 + 3)).toBeUndefined();
+    expect(seen.firstOrAdd('', 1)).toBe(2 ** 32 + 3);
+    expect(seen.firstOrAdd('a', 1)).toBe(7);
   });
 
   // Found by search: the two ids have the same 32-bit hash in SeenIds, so a match on the hash alone fails here.
