@@ -4,6 +4,7 @@ import { wireJson } from '../wire/wire-json.js';
 import type { ManifestIssue } from './errors.js';
 import { preview, toManifestIssues } from './issues.js';
 import { type JobTask, RawTaskSchema, type TaskDefaults, type TaskMode, TaskModes } from './schema.js';
+import { SeenIds } from './seen-ids.js';
 
 /** The mode of a task that names none, in `defaults` or itself: the scalable path. */
 export const DEFAULT_TASK_MODE: TaskMode = TaskModes.QUEUE;
@@ -75,8 +76,8 @@ function idOf(raw: unknown): string | undefined {
 
 /** Tracks task ids seen so far: a later task with a seen id is invalid and names where the first was. */
 export class DuplicateIds {
-  // A number per id (line or index), not a string: a million ids must stay cheap.
-  readonly #seen = new Map<string, number>();
+  // The ids in typed arrays, with the line or index each was first at: a million ids must stay cheap.
+  readonly #seen = new SeenIds();
   readonly #unit: 'line' | 'tasks';
 
   constructor(unit: 'line' | 'tasks') {
@@ -85,12 +86,11 @@ export class DuplicateIds {
 
   /** Returns the issue when `id` was seen before, else records the position it was seen at. */
   check(id: string, position: number): ManifestIssue | undefined {
-    const first = this.#seen.get(id);
+    const first = this.#seen.firstOrAdd(id, position);
     if (first !== undefined) {
       const where = this.#unit === 'line' ? `line ${first}` : `tasks[${first}]`;
       return { path: 'id', message: `id: ${preview(id)} is a duplicate of the task at ${where}` };
     }
-    this.#seen.set(id, position);
     return undefined;
   }
 
