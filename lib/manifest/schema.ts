@@ -66,16 +66,23 @@ function headerValueFault(value: string): string | undefined {
   return undefined;
 }
 
-/** Names undici refuses: one it sets itself, or a second `host` (names are case-insensitive). */
-function headerNameFaults(names: readonly string[]): { path: string[]; message: string }[] {
+// A Host header is sent as the request's authority, and undici takes its name for TLS SNI without checking
+// it: one that opens an IPv6 bracket and does not close it throws an assertion inside undici. So a literal
+// one must be a host (a reg-name or a bracketed IPv6 address) with an optional port.
+const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::[0-9]{0,5})?$/;
+
+/** Names undici refuses (one it sets itself, a second `host`: names are case-insensitive), and a bad host. */
+function headerNameFaults(headers: Readonly<Record<string, unknown>>): { path: string[]; message: string }[] {
   const out: { path: string[]; message: string }[] = [];
   let hosts = 0;
-  for (const name of names) {
+  for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();
     if (CLIENT_SET_HEADERS.includes(lower))
       out.push({ path: [name], message: 'is set by the client; remove it' });
     else if (lower === 'host' && ++hosts > 1) {
       out.push({ path: [name], message: 'repeats the host header (header names are case-insensitive)' });
+    } else if (lower === 'host' && typeof value === 'string' && !HOST_VALUE.test(value)) {
+      out.push({ path: [name], message: 'is not a host with an optional port (such as "example.com:8443")' });
     }
   }
   return out;
@@ -173,7 +180,7 @@ const HeadersSchema = NoProtoKey.pipe(
       error: `has more than ${MAX_HEADERS} headers`,
     })
     .superRefine((headers, ctx) => {
-      for (const issue of headerNameFaults(Object.keys(headers))) ctx.addIssue({ code: 'custom', ...issue });
+      for (const issue of headerNameFaults(headers)) ctx.addIssue({ code: 'custom', ...issue });
     }),
 );
 

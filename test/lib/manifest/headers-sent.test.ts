@@ -34,6 +34,8 @@ afterAll(async () => {
 });
 
 const CLIENT_ERRORS = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
+/** A host with an optional port, written here apart from the schema's own pattern. */
+const HOST_LIKE = /^(\[[0-9a-f:.]+\]|[a-z0-9._~!$&'()*+,;=%-]+)(:\d{0,5})?$/i;
 
 /** Names: any token, and the ones undici treats specially, in any letter case. */
 const headerName = fc.oneof(
@@ -146,16 +148,25 @@ describe('manifest headers and the client that sends them', () => {
         // refused (a fresh client per refusal keeps the check from stalling on that).
         const client = new Client(server.url);
         let refusedByClient = false;
+        // undici checks nothing in a Host value but throws an assertion on `[` with no `]`: a refusal too.
         try {
           const { body } = await client.request({ path: '/h', method: 'GET', headers: { [name]: value } });
           await body.dump();
         } catch (error) {
-          refusedByClient = CLIENT_ERRORS.has((error as { code?: string }).code ?? '');
+          const code = (error as { code?: string }).code ?? '';
+          refusedByClient = CLIENT_ERRORS.has(code) || (code === 'ERR_ASSERTION' && /^\[[^\]]*$/.test(value));
           if (!refusedByClient) throw error;
         } finally {
           await client.destroy();
         }
-        expect({ name, value, refused: !checked.ok }).toEqual({ name, value, refused: refusedByClient });
+        // A Host header the schema refuses beyond undici's rules: one that is not a host with an optional
+        // port (undici asserts on an unclosed IPv6 bracket and passes the rest on as the authority).
+        const badHost = name.toLowerCase() === 'host' && !HOST_LIKE.test(value);
+        expect({ name, value, refused: !checked.ok }).toEqual({
+          name,
+          value,
+          refused: refusedByClient || badHost,
+        });
       }),
       { numRuns: Math.min(RUNS, 300), endOnFailure: true },
     );

@@ -50,6 +50,23 @@ describe('manifest headers the client refuses', () => {
     ]);
   });
 
+  it('refuses a host header that is not a host with an optional port (undici would assert on it)', () => {
+    const why = 'is not a host with an optional port (such as "example.com:8443")';
+    for (const value of ['[\t', '[::1', 'a b', 'a.example:port', ' a.example', 'a/b', '']) {
+      expect(issuesOf({ host: value }), value).toEqual([`headers.host: ${JSON.stringify(value)} ${why}`]);
+    }
+    for (const value of [
+      'a.example',
+      'a.example:8443',
+      '[::1]',
+      '[::1]:80',
+      '127.0.0.1:1',
+      'xn--bcher-kva.example',
+    ]) {
+      expect(issuesOf({ Host: value }), value).toEqual([]);
+    }
+  });
+
   it('accepts tab, Latin-1, one host, and any other token name', () => {
     expect(
       issuesOf({
