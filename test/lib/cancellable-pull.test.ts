@@ -18,6 +18,24 @@ describe('BoundedQueue [pullCancellable]', () => {
     expect([isCancellablePullSource([1]), isCancellablePullSource(null)]).toEqual([false, false]);
   });
 
+  it('is keyed in the global symbol registry, so a queue from another copy of the library is recognised', () => {
+    // Two copies of bounded-fanout in one process (two versions in node_modules) each make the symbol with
+    // Symbol.for, and so agree on it.
+    const key = Symbol.for('bounded-fanout.pullCancellable');
+    expect(pullCancellable).toBe(key);
+    const foreign = { [key]: () => ({ cancel: () => true }) };
+    expect(isCancellablePullSource(foreign)).toBe(true);
+  });
+
+  it('needs an object whose key holds a function', () => {
+    const method = () => ({ cancel: () => true });
+    // A function carrying the method is not a source: runBounded and mapBounded take only objects.
+    expect(isCancellablePullSource(Object.assign(() => {}, { [pullCancellable]: method }))).toBe(false);
+    expect(isCancellablePullSource({ [pullCancellable]: true })).toBe(false);
+    expect(isCancellablePullSource({ [pullCancellable]: method })).toBe(true);
+    expect([isCancellablePullSource(undefined), isCancellablePullSource('queue')]).toEqual([false, false]);
+  });
+
   it('delivers a queued item in a later reaction, never synchronously', async () => {
     const queue = new BoundedQueue<string>(2);
     queue.tryPut('a');
