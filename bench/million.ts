@@ -4,7 +4,9 @@
 // 50,000-task run of the same command before and after it as the tasks/s reference. With `--against DIR` the
 // same runs of another checkout's CLI (main, say) alternate with this one's in the same session, so the two
 // are compared side by side under the same load: ref A, ref B, big A, big B, ref B, ref A.
-//   npx tsx bench/million.ts [--tasks N] [--ref-tasks N] [--against DIR]
+// With `--against-first` the other checkout's runs come first (B A B A A B): two sessions, one in each order,
+// spread the load's drift over both.
+//   npx tsx bench/million.ts [--tasks N] [--ref-tasks N] [--against DIR [--against-first]]
 // Not part of `npm run bench` (bench/pipeline.ts already ends with one million-task run): two million-task
 // runs take 10 minutes on a quiet machine, far longer on a loaded one.
 import { mkdir } from 'node:fs/promises';
@@ -72,16 +74,19 @@ export async function run({
   tasks = 1_000_000,
   refTasks = 50_000,
   against,
+  againstFirst = false,
 }: {
   tasks?: number;
   refTasks?: number;
   against?: string;
+  againstFirst?: boolean;
 } = {}): Promise<string> {
   await mkdir(work, { recursive: true });
   const target = await TargetServer.start();
   const sides: Side[] = [{ name: 'this checkout', bin: join(root, 'local/cli/bin.mjs'), refs: [] }];
   if (against)
     sides.push({ name: resolve(against), bin: join(resolve(against), 'local/cli/bin.mjs'), refs: [] });
+  if (againstFirst) sides.reverse();
   const started = { at: new Date().toISOString().slice(0, 16), load: load() };
   try {
     const ref = join(work, `tasks-${refTasks}.ndjson`);
@@ -110,6 +115,11 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   };
   const number = (name: string) => (arg(name) === undefined ? undefined : Number(arg(name)));
   console.log(
-    await run({ tasks: number('--tasks'), refTasks: number('--ref-tasks'), against: arg('--against') }),
+    await run({
+      tasks: number('--tasks'),
+      refTasks: number('--ref-tasks'),
+      against: arg('--against'),
+      againstFirst: process.argv.includes('--against-first'),
+    }),
   );
 }
