@@ -15,9 +15,15 @@ import {
 } from 'node:http';
 import type { Socket } from 'node:net';
 import { assertInteger } from '../lib/errors.js';
+import { answerDiskObject, s3Error } from './disk-object-answer.js';
+import { DiskObjects } from './disk-objects.js';
 import { endpointUrlOf, type ListenAddress, listenAt } from './edge-listen.js';
 import { type Service, Services, serviceOf } from './edge-route.js';
 import { EventBus, EventBusRequestError, MAX_PUT_EVENTS_BYTES } from './event-bus.js';
+import { withoutHopByHop } from './hop-by-hop.js';
+import { jsonError, sendJson } from './json-reply.js';
+import { readLimited } from './read-limited.js';
+import { ObjectActions, s3ObjectRequest } from './s3-object-request.js';
 import { isSecretTarget, MAX_SECRET_REQUEST_BYTES, SecretStore } from './secret-store.js';
 
 export type EdgeUpstreams = Partial<Record<Exclude<Service, 'events'>, string>>;
@@ -39,6 +45,8 @@ export interface EdgeOptions {
   readonly maxSocketsPerUpstream?: number;
   /** What the health route reports besides the services (the stack's names, say). */
   readonly info?: () => Record<string, unknown>;
+  /** S3 objects answered from files on disk, not the emulator; an empty set of the edge's own when not given. */
+  readonly diskObjects?: DiskObjects;
 }
 
 const LABELS: Record<Service, string> = {
@@ -49,18 +57,6 @@ const LABELS: Record<Service, string> = {
   events: 'EventBridge',
 };
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'upgrade',
-  // The client's 100-continue was answered here already (Node does when no checkContinue listener is set).
-  'expect',
-]);
-
 interface Pooled {
   readonly agent: Agent;
   open: number;
@@ -70,6 +66,7 @@ interface Pooled {
 export class Edge {
   readonly eventBus: EventBus;
   readonly secretStore: SecretStore;
+  readonly diskObjects: DiskObjects;
   readonly #server: Server;
   readonly #upstreams: EdgeUpstreams;
   readonly #pools = new Map<string, Pooled>();
@@ -85,6 +82,7 @@ export class Edge {
     this.#upstreams = { ...options.upstreams };
     this.eventBus = options.eventBus ?? new EventBus();
     this.secretStore = options.secretStore ?? new SecretStore();
+    this.diskObjects = options.diskObjects ?? new DiskObjects();
     this.#info = options.info ?? (() => ({}));
     this.#server = createServer((req, res) => this.#handle(req, res));
   }
@@ -124,6 +122,7 @@ export class Edge {
     });
     for (const pool of this.#pools.values()) pool.agent.destroy();
     this.#pools.clear();
+    await this.diskObjects.close();
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
@@ -143,12 +142,50 @@ export class Edge {
       this.#events(req, res).catch((error) => jsonError(res, 500, 'InternalException', String(error)));
       return;
     }
-    const upstream = this.#upstreams[service];
-    if (!upstream) badGateway(req, res, `no ${LABELS[service]} endpoint is running behind it`);
-    else this.#proxy(req, res, service, new URL(upstream));
+    if (service === Services.S3 && this.diskObjects.size > 0 && this.#diskObject(req, res)) return;
+    this.#forward(req, res, service);
   }
 
-  #proxy(req: IncomingMessage, res: ServerResponse, service: Service, upstream: URL): void {
+  #forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    service: Exclude<Service, 'events'>,
+    onAnswer?: (status: number) => void,
+  ): void {
+    const upstream = this.#upstreams[service];
+    if (!upstream) badGateway(req, res, `no ${LABELS[service]} endpoint is running behind it`);
+    else this.#proxy(req, res, service, new URL(upstream), onAnswer);
+  }
+
+  /**
+   * Reads of a disk-held object are answered here; a write that replaces or deletes it goes to the emulator and,
+   * once the emulator says it succeeded, the emulator's object is the one read (an object put, or none). True
+   * when the request was taken care of here.
+   */
+  #diskObject(req: IncomingMessage, res: ServerResponse): boolean {
+    const target = s3ObjectRequest(req.method, req.url);
+    const object = target && this.diskObjects.get(target.bucket, target.key);
+    if (!target || !object) return false;
+    if (target.action === ObjectActions.READ) {
+      answerDiskObject(req, res, object).catch((error) =>
+        s3Error(res, req.method === 'HEAD', 500, 'InternalError', String(error)),
+      );
+      return true;
+    }
+    if (target.action !== ObjectActions.REPLACE) return false;
+    this.#forward(req, res, Services.S3, (status) => {
+      if (status >= 200 && status < 300) void this.diskObjects.unregister(target.bucket, target.key);
+    });
+    return true;
+  }
+
+  #proxy(
+    req: IncomingMessage,
+    res: ServerResponse,
+    service: Service,
+    upstream: URL,
+    onAnswer?: (status: number) => void,
+  ): void {
     const forward = request({
       host: upstream.hostname,
       port: upstream.port,
@@ -158,6 +195,7 @@ export class Edge {
       agent: this.#pool(upstream.origin).agent,
     });
     forward.on('response', (answer) => {
+      onAnswer?.(answer.statusCode ?? 502);
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, withoutHopByHop(answer.headers));
       answer.pipe(res);
       answer.on('error', (error) => res.destroy(error));
@@ -245,14 +283,6 @@ export class Edge {
   }
 }
 
-function withoutHopByHop(headers: NodeJS.Dict<string | string[]>): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
-  }
-  return out;
-}
-
 /** 502 with one line; the rest of the request body is read and dropped, and the connection closed. */
 function badGateway(req: IncomingMessage, res: ServerResponse, why: string): void {
   const text = `bounded-fanout endpoint: ${why}\n`;
@@ -264,35 +294,4 @@ function badGateway(req: IncomingMessage, res: ServerResponse, why: string): voi
   });
   res.end(text);
   req.resume();
-}
-
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    ...headers,
-    'content-type': 'application/x-amz-json-1.1',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
-}
-
-function jsonError(res: ServerResponse, status: number, type: string, message: string): void {
-  if (res.headersSent) return void res.destroy();
-  sendJson(res, status, { __type: type, message }, { 'x-amzn-errortype': type });
-}
-
-/** The body, or undefined past `limit` bytes (the rest is read and dropped, never held). */
-async function readLimited(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size <= limit) chunks.push(chunk as Buffer);
-  }
-  return size > limit ? undefined : Buffer.concat(chunks);
 }

@@ -1,7 +1,9 @@
 // The AWS side of a CLI run: the embedded emulators behind the runtime's one endpoint (the default, listening
 // at --listen), or the endpoint given with --endpoint (LocalStack, or a `bounded-fanout serve`: SQS, S3,
 // DynamoDB and EventBridge on one URL). The manifest file goes into the stack's data bucket,
-// under the manifests prefix, and the orchestrator reads it from there as it would in the cloud.
+// under the manifests prefix, and the orchestrator reads it from there as it would in the cloud. With the
+// embedded emulators behind the runtime's one endpoint, the object is served from a copy of the file on disk
+// (local/disk-objects.ts) instead of being put into the S3 emulator, which would hold it whole in memory.
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import {
@@ -93,15 +95,22 @@ export async function uploadManifest(
   const resources = await createResources(config, backend).catch((error) => {
     throw asEndpointError(backend.endpoints.sqs, error);
   });
+  const key = `${config.manifestsPrefix}${objectName}`;
+  // The format the CLI checked the file as, so the orchestrator reads it the same way (format.ts).
+  const contentType = contentTypeOf(await manifestFileFormat(file));
+  const uri = `s3://${resources.bucket}/${key}`;
+  const { edge } = backend;
+  // Not with --endpoint or LocalStack: that S3 is another process's, which reads what is put into it.
+  if (edge && backend.endpoints.s3 === edge.url) {
+    await edge.diskObjects.register(resources.bucket, key, file, { contentType });
+    return uri;
+  }
   const s3 = new S3Client({
     endpoint: backend.endpoints.s3,
     region: backend.region,
     credentials: localCredentials,
     forcePathStyle: true,
   });
-  const key = `${config.manifestsPrefix}${objectName}`;
-  // The format the CLI checked the file as, so the orchestrator reads it the same way (format.ts).
-  const contentType = contentTypeOf(await manifestFileFormat(file));
   try {
     const { size } = await stat(file);
     if (size <= partBytes) {
@@ -120,7 +129,7 @@ export async function uploadManifest(
   } finally {
     s3.destroy();
   }
-  return `s3://${resources.bucket}/${key}`;
+  return uri;
 }
 
 /** Part size of a multipart upload: S3 takes 5 MiB and up; the embedded emulator takes requests up to 11 MiB. */

@@ -1,5 +1,7 @@
-// The manifest upload against the embedded S3 (fauxqs): whole when small, in parts when large (the emulator
-// refuses requests over 11 MiB, S3 over 5 GiB), the object read back byte for byte either way.
+// The manifest upload: with the embedded emulators behind the one local endpoint (the CLI's default) it is held
+// on disk by the endpoint (local/disk-objects.ts), never put into fauxqs; against an S3 that is not the
+// endpoint's own (--endpoint, LocalStack; here: the same backend without its edge) it is put whole when small,
+// in parts when large (the emulator refuses requests over 11 MiB, S3 over 5 GiB). Read back byte for byte.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +39,23 @@ async function readBack(uri: string): Promise<string> {
 }
 
 describe('uploadManifest', () => {
+  it('serves the manifest from a copy on disk through the one endpoint: nothing goes into the emulator', async () => {
+    const file = join(dir, 'disk.ndjson');
+    const lines = Array.from({ length: 50_000 }, (_, i) =>
+      JSON.stringify({ id: `t${i}`, url: `https://example.com/${i}` }),
+    );
+    await writeFile(file, `${lines.join('\n')}\n`);
+    const uri = await uploadManifest(defaultConfig, backend.info, file, 'disk.ndjson', {
+      partBytes: 5 * 1024 * 1024,
+    });
+    const key = `${defaultConfig.manifestsPrefix}disk.ndjson`;
+    expect(uri).toBe(`s3://${defaultConfig.prefix}-data/${key}`);
+    const held = backend.info.edge?.diskObjects.get(`${defaultConfig.prefix}-data`, key);
+    expect(held?.contentType).toBe('application/x-ndjson');
+    expect(held?.file).not.toBe(file);
+    expect(await readBack(uri)).toBe(await readFile(file, 'utf8'));
+  });
+
   it.each([
     // S3 (and the emulator) take parts of 5 MiB and up, the last excepted.
     ['whole', 1_000, 5 * 1024 * 1024, 'small.ndjson'],
@@ -47,10 +66,17 @@ describe('uploadManifest', () => {
       JSON.stringify({ id: `t${i}`, url: `https://example.com/${i}` }),
     );
     await writeFile(file, `${lines.join('\n')}\n`);
-    const uri = await uploadManifest(defaultConfig, backend.info, file, name, { partBytes });
+    const elsewhere = { ...backend.info, edge: undefined };
+    const uri = await uploadManifest(defaultConfig, elsewhere, file, name, { partBytes });
     expect(uri).toBe(`s3://${defaultConfig.prefix}-data/${defaultConfig.manifestsPrefix}${name}`);
     const content = await readFile(file, 'utf8');
     expect(content.length > partBytes).toBe(tasks > 1_000);
     expect(await readBack(uri)).toBe(content);
+    expect(
+      backend.info.edge?.diskObjects.get(
+        `${defaultConfig.prefix}-data`,
+        `${defaultConfig.manifestsPrefix}${name}`,
+      ),
+    ).toBeUndefined();
   });
 });

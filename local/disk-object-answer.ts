@@ -1,0 +1,103 @@
+// GetObject and HeadObject of a disk-held object (disk-objects.ts), answered as S3 answers them, with what the
+// orchestrator and the AWS SDK rely on: If-Match (the orchestrator's continuations read the same version or
+// fail: 412 PreconditionFailed), If-None-Match (304), one byte range (byte-range.ts: 206 with Content-Range, or
+// 416 InvalidRange), ETag, Last-Modified, Content-Length, Content-Type, Accept-Ranges, and S3's XML error bodies
+// (none to a HEAD, as S3 sends none). The bytes stream from the file, 64 KiB at a time, at the client's pace.
+import { randomBytes } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { byteRangeOf } from './byte-range.js';
+import type { DiskObject } from './disk-objects.js';
+
+export async function answerDiskObject(
+  req: IncomingMessage,
+  res: ServerResponse,
+  object: DiskObject,
+): Promise<void> {
+  req.resume(); // a GET has no body; whatever came is dropped
+  const head = req.method === 'HEAD';
+  if (answeredByConditions(req, res, object)) return;
+  const range = byteRangeOf(req.headers.range, object.size);
+  if (range.kind === 'unsatisfiable') {
+    const fields = { RangeRequested: String(req.headers.range), ActualObjectSize: String(object.size) };
+    const headers = { 'content-range': `bytes */${object.size}` };
+    return s3Error(res, head, 416, 'InvalidRange', 'The requested range is not satisfiable', fields, headers);
+  }
+  const [start, end] = range.kind === 'range' ? [range.start, range.end] : [0, object.size - 1];
+  // Opened before anything is sent: a copy removed since the lookup (the key was just replaced) is NoSuchKey.
+  const handle = await open(object.file, 'r').catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+  if (!handle) {
+    return s3Error(res, head, 404, 'NoSuchKey', 'The specified key does not exist.', { Key: object.key });
+  }
+  res.writeHead(range.kind === 'range' ? 206 : 200, {
+    ...validatorsOf(object),
+    'content-type': object.contentType,
+    'content-length': end - start + 1,
+    'accept-ranges': 'bytes',
+    ...(range.kind === 'range' ? { 'content-range': `bytes ${start}-${end}/${object.size}` } : {}),
+  });
+  if (head || end < start) {
+    await handle.close();
+    return void res.end();
+  }
+  await pipeline(handle.createReadStream({ start, end, highWaterMark: 64 * 1024 }), res).catch(() => {
+    // The client went away or the read failed mid-body: pipeline has destroyed both ends, the socket says so.
+  });
+}
+
+const validatorsOf = (object: DiskObject) => ({
+  etag: object.etag,
+  'last-modified': object.lastModified.toUTCString(),
+});
+
+/** If-Match first (412), then If-None-Match (304), as S3 orders them; true when one of them answered. */
+function answeredByConditions(req: IncomingMessage, res: ServerResponse, object: DiskObject): boolean {
+  const ifMatch = req.headers['if-match'];
+  if (ifMatch !== undefined && !etagListHas(ifMatch, object.etag)) {
+    const message = 'At least one of the pre-conditions you specified did not hold';
+    s3Error(res, req.method === 'HEAD', 412, 'PreconditionFailed', message, { Condition: 'If-Match' });
+    return true;
+  }
+  const ifNoneMatch = req.headers['if-none-match'];
+  if (ifNoneMatch === undefined || !etagListHas(ifNoneMatch, object.etag)) return false;
+  res.writeHead(304, validatorsOf(object));
+  res.end();
+  return true;
+}
+
+/** True when an If-Match / If-None-Match list names `etag` (or is `*`); weak tags compare by their value. */
+function etagListHas(header: string, etag: string): boolean {
+  return header.split(',').some((tag) => {
+    const t = tag.trim().replace(/^W\//, '');
+    return t === '*' || t === etag || `"${t}"` === etag;
+  });
+}
+
+/** An S3 error: its XML body, or no body to a HEAD (S3 sends none; the SDK then goes by the status). */
+export function s3Error(
+  res: ServerResponse,
+  head: boolean,
+  status: number,
+  code: string,
+  message: string,
+  fields: Record<string, string> = {},
+  headers: Record<string, string> = {},
+): void {
+  if (res.headersSent) return void res.destroy();
+  const requestId = randomBytes(8).toString('hex').toUpperCase();
+  const extra = Object.entries(fields).map(([name, value]) => `<${name}>${escapeXml(value)}</${name}>`);
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${escapeXml(message)}</Message>${extra.join('')}<RequestId>${requestId}</RequestId></Error>`;
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/xml',
+    'x-amz-request-id': requestId,
+    ...(head ? {} : { 'content-length': Buffer.byteLength(body) }),
+  });
+  res.end(head ? undefined : body);
+}
+
+const escapeXml = (text: string) =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
