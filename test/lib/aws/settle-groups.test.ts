@@ -8,6 +8,7 @@ import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
 import { MAX_GROUP } from '../../../lib/aws/settle-groups.js';
+import type { SettleResult } from '../../../lib/ledger/job-ledger.js';
 import { isComplete } from '../../../lib/ledger/run-rules.js';
 import { freshJobTable } from '../../local/fixtures/aws.js';
 
@@ -58,14 +59,14 @@ describe('settle groups', () => {
 
   it('settles arriving while one is in flight wait, then go as the next transaction and read', async () => {
     const jobId = await startedRun();
-    const later: Promise<unknown>[] = [];
+    const later: Promise<SettleResult>[] = [];
     onSend = (name) => {
       if (name !== 'TransactWriteItemsCommand' || later.length > 0) return;
       for (let i = 1; i < 20; i++) later.push(deadLetterSettle(jobId, i));
     };
     const first = await deadLetterSettle(jobId, 0);
     onSend = () => {};
-    const results = [first, ...((await Promise.all(later)) as typeof first[])];
+    const results = [first, ...(await Promise.all(later))];
     // The first alone (it was on its way when the others came), the 19 that waited on it together.
     expect(sent.get('TransactWriteItemsCommand')).toBe(2);
     expect(sent.get('GetItemCommand')).toBe(2);
