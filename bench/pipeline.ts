@@ -127,18 +127,19 @@ export interface PipelineRun {
   readonly wallMs: number;
 }
 
-/** One `bounded-fanout run` process; reads its JSON report. */
+/** One `bounded-fanout run` process (this checkout's CLI, or another's `cli`); reads its JSON report. */
 export async function runPipeline(
   manifest: string,
   flags: readonly string[],
   reportFile: string,
+  cli: string = bin,
 ): Promise<PipelineRun> {
   // A report left by an earlier run must never be read as this run's.
   await rm(reportFile, { force: true });
   const t0 = performance.now();
   const child = spawn(
     process.execPath,
-    [bin, 'run', '--manifest', manifest, '--allow-host', '127.0.0.1', '--report', reportFile, ...flags],
+    [cli, 'run', '--manifest', manifest, '--allow-host', '127.0.0.1', '--report', reportFile, ...flags],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BOUNDED_FANOUT_PROGRESS: 'off' } },
   );
   let stderr = '';
