@@ -6,6 +6,8 @@ import { type PipelineRun, runPipeline } from './pipeline.js';
 export interface Contender {
   readonly name: string;
   readonly flags: readonly string[];
+  /** The CLI to run (local/cli/bin.mjs of another checkout, to compare two versions); this checkout's if not given. */
+  readonly cli?: string;
   /**
    * A contender that is not a `bounded-fanout run` (the pipeline's ceiling): measures itself, in its own process,
    * and returns tasks/s; it sees the last run of each pipeline contender so far (to match its in-flight count).
@@ -47,7 +49,12 @@ export async function alternate(
         console.error(`${label}: ${c.name} round ${round + 1}: ${fmt(rate)} tasks/s`);
         continue;
       }
-      const result = await runPipeline(manifest, c.flags, reportFile);
+      const result = await runPipeline(
+        manifest,
+        c.flags,
+        reportFile,
+        c.cli === undefined ? {} : { bin: c.cli },
+      );
       if (result.report.succeeded !== tasks) {
         throw new Error(`${c.name}: ${result.report.succeeded} of ${tasks} succeeded (exit ${result.code})`);
       }

@@ -29,7 +29,7 @@ export async function holdPaused(rt: FunctionRuntime, message: TaskMessage): Pro
 
 /** A cancelled or failed run's message: its tasks end `cancelled` (settled in the ledger); returns how many. */
 export async function cancelMessage(
-  ledger: RunLedger | undefined,
+  ledger: Pick<RunLedger, 'settle'> | undefined,
   logger: Logger,
   message: TaskMessage,
   record: RunRecord,

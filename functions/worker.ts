@@ -14,6 +14,9 @@
 // lib/fanout/settle.ts for how failed tasks alone are retried or dead-lettered, and unstarted ones handed
 // on. The invocation's deadline (invocation-deadline.ts) keeps back time to settle every message: no task
 // attempt is started that would end after it, and the tasks left unstarted spend no attempt.
+//
+// The ledger: the batch's messages of one run settle together (functions/batch-settles.ts), each under its
+// own key, as one transaction of the store rather than one or two calls a message.
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -31,6 +34,7 @@ import { isLive } from '../lib/ledger/run-rules.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 import { runBounded } from '../lib/run-bounded.js';
 import { Semaphore } from '../lib/semaphore.js';
+import { type BatchMember, BatchSettles } from './batch-settles.js';
 import { functionLogger } from './function-logger.js';
 import { type IdempotencyOptions, IdempotencyUses, idempotencyOptions } from './idempotency.js';
 import { type InvocationDeadline, invocationDeadline } from './invocation-deadline.js';
@@ -97,8 +101,11 @@ class Worker {
     this.#register(context);
     const run = this.#invocation(context);
     const stats = emptyStats(event.Records.length);
+    const ledger = this.#ledger;
+    const settles = ledger && new BatchSettles((input) => ledger.settle(input));
+    // Every record joins its run's barrier before the first await of any: none settles before all joined.
     const outcomes = new Map(
-      event.Records.map((record) => [record.messageId, this.#record(record, run, stats)]),
+      event.Records.map((record) => [record.messageId, this.#record(record, run, stats, settles)]),
     );
     const response = await processPartialResponse(
       event,
@@ -150,7 +157,12 @@ class Worker {
     this.#messageOptions?.config.registerLambdaContext(context);
   }
 
-  async #record(record: SQSRecord, run: Invocation, stats: WorkerStats): Promise<object | Error> {
+  async #record(
+    record: SQSRecord,
+    run: Invocation,
+    stats: WorkerStats,
+    settles: BatchSettles | undefined,
+  ): Promise<object | Error> {
     const parsed = parseWorkBody(record.body, record.messageId);
     if (!parsed.ok) {
       stats.invalidMessages++;
@@ -162,8 +174,9 @@ class Worker {
       return new InvalidMessageError(`message ${record.messageId}: ${parsed.error}`);
     }
     const message = parsed.value;
+    const member = settles?.join(message.jobId, message.runId);
     try {
-      return await this.#once(message, () => this.#settle(message, run, stats));
+      return await this.#once(message, () => this.#settle(message, run, stats, member));
     } catch (error) {
       logger.error('message not settled: SQS will redeliver it', {
         messageId: record.messageId,
@@ -175,11 +188,19 @@ class Worker {
         ),
       });
       return error instanceof Error ? error : new Error(String(error));
+    } finally {
+      // Settled, failed, held, or answered by idempotency: it never holds the batch's other settles.
+      member?.leave();
     }
   }
 
   /** Runs the message's tasks, hands on what failed or did not start, and settles it in the ledger. */
-  async #settle(message: TaskMessage, run: Invocation, stats: WorkerStats): Promise<object> {
+  async #settle(
+    message: TaskMessage,
+    run: Invocation,
+    stats: WorkerStats,
+    member: BatchMember | undefined,
+  ): Promise<object> {
     const record = await this.#ledger?.control.view(message.jobId, message.runId);
     if (record?.status === RunStatuses.PAUSED) {
       await holdPaused(this.#rt, message);
@@ -188,7 +209,7 @@ class Worker {
     }
     // A redrive is the operator's ask to run a finished run's dead letters again: only a pause holds it.
     if (record && !message.redrive && (!isLive(record.status) || record.finishedAt !== undefined)) {
-      const cancelled = await cancelMessage(this.#ledger, logger, message, record);
+      const cancelled = await cancelMessage(member, logger, message, record);
       stats.cancelled += cancelled;
       return { cancelled };
     }
@@ -208,7 +229,7 @@ class Worker {
     stats.deadLettered += handed.deadLettered;
     stats.undeliverable += handed.undeliverable;
     await this.#writeLines(message, handed.lines);
-    await this.#ledger?.settle({
+    await member?.settle({
       jobId: message.jobId,
       runId: message.runId,
       key: message.key,

@@ -1,7 +1,8 @@
 // Group commit of the job ledger's settles (lib/aws/job-ledger-table.ts): the settles of one run that arrive
 // while one of its transactions is in flight wait, then go together as the next transaction: every key's
 // marker (each once only, as alone) and one update adding their summed counts, then one read of the record
-// for all of them. Nothing waits on a timer: a lone settle goes at once, as before. Why: the run record is
+// for all of them. Nothing waits on a timer: a run's first settle goes one microtask later, so the settles
+// issued in the same tick (a worker batch's, functions/batch-settles.ts) go together. Why: the run record is
 // the one hot item (lib/ledger/ledger-keys.ts) and a settle's two calls (the transaction and the read-back)
 // were most of the ledger's cost; a container settling the messages of a batch of 10 now writes the record
 // once per group, not once per message.
@@ -65,7 +66,8 @@ export class SettleGroups {
         return;
       }
       this.#queues.set(run, [{ input, resolve, reject }]);
-      void this.#drain(run);
+      // One microtask later: the settles issued in this same tick join the queue first and go together.
+      queueMicrotask(() => void this.#drain(run));
     });
   }
 

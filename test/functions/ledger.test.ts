@@ -286,6 +286,57 @@ describe('job ledger through the handlers', () => {
     expect(counts(await ledger.getRun('ledger-b', 'r1'))).toEqual(counts(record));
   });
 
+  it('a mixed batch: two runs, a redelivered message and an invalid one settle per run together, counts exact', async () => {
+    await orchestrator(
+      { jobId: 'ledger-m', runId: 'r1', limits: { tasksPerMessage: 10 }, tasks: queued('m', 30) },
+      fakeContext(),
+    );
+    await orchestrator(
+      {
+        jobId: 'ledger-n',
+        runId: 'r1',
+        limits: { tasksPerMessage: 10 },
+        tasks: [...queued('n', 19), ...queued('nf', 1, 'fail')],
+      },
+      fakeContext(),
+    );
+    const messages = await drainQueue(h.sqs, h.resources.queueUrl);
+    expect(messages).toHaveLength(5);
+    const ofM = messages.filter((m) => m.Body!.includes('"ledger-m"'));
+    // One of run m's messages is delivered and settled first; the batch then brings it again (idempotency
+    // off: its tasks run again, and the ledger alone keeps its counts from being added twice).
+    await workerOff(sqsEvent([ofM[0]]), fakeContext());
+    const invalid = { MessageId: 'not-a-task-message', ReceiptHandle: 'x', Body: '{"tasks": 3}' };
+    /** The actions of each transaction the worker sent: its markers and the record's update. */
+    const transactions: number[] = [];
+    runtimeOff.aws.dynamodb.middlewareStack.add(
+      (next, context) => (args) => {
+        const input = args.input as { TransactItems?: unknown[] };
+        if (context.commandName === 'TransactWriteItemsCommand')
+          transactions.push(input.TransactItems?.length ?? 0);
+        return next(args);
+      },
+      { step: 'initialize', name: 'mixedBatchCount' },
+    );
+    const response = (await workerOff(sqsEvent([...messages, invalid]), fakeContext())) as {
+      batchItemFailures: { itemIdentifier: string }[];
+    };
+    runtimeOff.aws.dynamodb.middlewareStack.remove('mixedBatchCount');
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'not-a-task-message' }]);
+    // Run m: its three keys and the update in one transaction, refused for the key settled before; its two
+    // others again, refused as they would complete the run unread; then plainly. Run n: its two keys and the
+    // update in one (a dead letter: read back), which completes it. Never one transaction per message.
+    expect(transactions.sort()).toEqual([3, 3, 3, 4]);
+    const m = await ledger.getRun('ledger-m', 'r1');
+    expect(counts(m)).toMatchObject({ submitted: 30, succeeded: 30, deadLettered: 0, cancelled: 0 });
+    expect(m?.status).toBe('succeeded');
+    const n = await ledger.getRun('ledger-n', 'r1');
+    expect(counts(n)).toMatchObject({ submitted: 20, succeeded: 19, deadLettered: 1, cancelled: 0 });
+    expect(n?.status).toBe('partial');
+    const redelivered = (JSON.parse(ofM[0].Body!) as { tasks: { id: string }[] }).tasks.map((t) => t.id);
+    for (let i = 0; i < 30; i++) expect(hits(`m${i}`)).toBe(redelivered.includes(`m${i}`) ? 2 : 1);
+  });
+
   it('a pause longer than maxReceiveCount receives loses nothing; resumed, every task runs once', async () => {
     await drainQueue(h.sqs, h.resources.deadLetterQueueUrl); // earlier tests' dead letters
     await orchestrator({ jobId: 'ledger-c', runId: 'r1', tasks: queued('c', 30) }, fakeContext());

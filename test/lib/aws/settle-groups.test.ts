@@ -8,6 +8,7 @@ import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
 import { MAX_GROUP } from '../../../lib/aws/settle-groups.js';
+import type { SettleResult } from '../../../lib/ledger/job-ledger.js';
 import { isComplete } from '../../../lib/ledger/run-rules.js';
 import { freshJobTable } from '../../local/fixtures/aws.js';
 
@@ -16,6 +17,8 @@ let ledger: JobLedgerTable;
 let tableName: string;
 /** The DynamoDB operations the client sent, by command name (counted by a middleware on the real client). */
 const sent = new Map<string, number>();
+/** Called as each command is sent: the test's hook into "while a transaction is in flight". */
+let onSend: (name: string) => void = () => {};
 
 beforeAll(async () => {
   ({ client, tableName } = await freshJobTable('groups'));
@@ -23,6 +26,7 @@ beforeAll(async () => {
     (next, context) => (args) => {
       const name = String(context.commandName);
       sent.set(name, (sent.get(name) ?? 0) + 1);
+      onSend(name);
       return next(args);
     },
     { step: 'initialize', name: 'countCommands' },
@@ -39,20 +43,31 @@ async function startedRun(): Promise<string> {
 }
 
 describe('settle groups', () => {
-  it('settles arriving while one is in flight go as one transaction and one read', async () => {
+  // A dead letter in each: the failure budget is judged on the record, so each group reads it.
+  const deadLetterSettle = (jobId: string, i: number) =>
+    ledger.settle({ jobId, runId: 'r', key: `m${i}`, delta: { succeeded: 2 - (i % 2), deadLettered: 1 } });
+
+  it('settles issued in the same tick go as one transaction and one read', async () => {
     const jobId = await startedRun();
-    // A dead letter in each: the failure budget is judged on the record, so each group reads it.
-    const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
-        ledger.settle({
-          jobId,
-          runId: 'r',
-          key: `m${i}`,
-          delta: { succeeded: 2 - (i % 2), deadLettered: 1 },
-        }),
-      ),
-    );
-    // The first alone (nothing in flight), the 19 that waited on it together.
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => deadLetterSettle(jobId, i)));
+    expect(sent.get('TransactWriteItemsCommand')).toBe(1);
+    expect(sent.get('GetItemCommand')).toBe(1);
+    expect(results.every((r) => r.applied)).toBe(true);
+    expect(results[0].record).toBe(results[19].record);
+    expect(results[19].record).toMatchObject({ succeeded: 30, deadLettered: 20 });
+  });
+
+  it('settles arriving while one is in flight wait, then go as the next transaction and read', async () => {
+    const jobId = await startedRun();
+    const later: Promise<SettleResult>[] = [];
+    onSend = (name) => {
+      if (name !== 'TransactWriteItemsCommand' || later.length > 0) return;
+      for (let i = 1; i < 20; i++) later.push(deadLetterSettle(jobId, i));
+    };
+    const first = await deadLetterSettle(jobId, 0);
+    onSend = () => {};
+    const results = [first, ...(await Promise.all(later))];
+    // The first alone (it was on its way when the others came), the 19 that waited on it together.
     expect(sent.get('TransactWriteItemsCommand')).toBe(2);
     expect(sent.get('GetItemCommand')).toBe(2);
     expect(results.every((r) => r.applied)).toBe(true);
@@ -62,13 +77,14 @@ describe('settle groups', () => {
 
   it(`a group holds at most ${MAX_GROUP} keys`, async () => {
     const jobId = await startedRun();
-    const n = 1 + 2 * MAX_GROUP + 3;
+    const n = 2 * MAX_GROUP + 3;
     await Promise.all(
       Array.from({ length: n }, (_, i) =>
         ledger.settle({ jobId, runId: 'r', key: `m${i}`, delta: { succeeded: 1 } }),
       ),
     );
-    expect(sent.get('TransactWriteItemsCommand')).toBe(4);
+    // Issued in one tick: 50, 50 and 3.
+    expect(sent.get('TransactWriteItemsCommand')).toBe(3);
     expect(await ledger.getRun(jobId, 'r')).toMatchObject({ succeeded: n });
   });
 
