@@ -124,6 +124,8 @@ export interface PipelineRun {
   readonly code: number | null;
   /** Peak resident set of the CLI process (its /proc VmHWM), in bytes. */
   readonly peakRssBytes: number;
+  /** CPU (user + system) of the CLI process, from /proc/PID/stat, last read at most 50 ms before it exited. */
+  readonly cpuSeconds: number;
   readonly wallMs: number;
 }
 
@@ -147,8 +149,10 @@ export async function runPipeline(
     stderr += d;
   });
   let peakRssBytes = 0;
+  let cpuSeconds = 0;
   const sampler = setInterval(async () => {
     try {
+      cpuSeconds = cpuSecondsOf(await readFile(`/proc/${child.pid}/stat`, 'utf8'));
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
       const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
       if (kb * 1024 > peakRssBytes) peakRssBytes = kb * 1024;
@@ -166,7 +170,14 @@ export async function runPipeline(
   } catch {
     throw new Error(`bounded-fanout run exited ${code} without a report:\n${stderr.slice(-2000)}`);
   }
-  return { report, code, peakRssBytes, wallMs };
+  return { report, code, peakRssBytes, cpuSeconds, wallMs };
+}
+
+/** utime + stime of a /proc/PID/stat line (fields 14 and 15, after the parenthesised name), in seconds. */
+function cpuSecondsOf(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields from the third (state) on; USER_HZ is 100 on Linux.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const OFF_25 = 'packing 25 tasks/message, idempotency off';
