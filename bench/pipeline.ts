@@ -30,6 +30,7 @@ import { startEmulators } from '../local/emulators.js';
 import type { RunReport } from '../local/report/types.js';
 import { alternate, type Contender, fmt, median, tasksPerSecond } from './alternate.js';
 import { runCeiling } from './ceiling.js';
+import { ProcessSampler } from './process-sampler.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const bin = join(root, 'local/cli/bin.mjs');
@@ -148,20 +149,9 @@ export async function runPipeline(
   child.stderr.on('data', (d) => {
     stderr += d;
   });
-  let peakRssBytes = 0;
-  let cpuSeconds = 0;
-  const sampler = setInterval(async () => {
-    try {
-      cpuSeconds = cpuSecondsOf(await readFile(`/proc/${child.pid}/stat`, 'utf8'));
-      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-      const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-      if (kb * 1024 > peakRssBytes) peakRssBytes = kb * 1024;
-    } catch {
-      // The process has just exited: its last reading stands.
-    }
-  }, 50);
+  const sampler = new ProcessSampler(child.pid ?? 0);
   const [code] = (await once(child, 'close')) as [number | null];
-  clearInterval(sampler);
+  const { peakRssBytes, cpuSeconds } = sampler.stop();
   const wallMs = performance.now() - t0;
   if (code !== 0 && code !== 1) throw new Error(`bounded-fanout run exited ${code}:\n${stderr}`);
   let report: RunReport;
@@ -171,13 +161,6 @@ export async function runPipeline(
     throw new Error(`bounded-fanout run exited ${code} without a report:\n${stderr.slice(-2000)}`);
   }
   return { report, code, peakRssBytes, cpuSeconds, wallMs };
-}
-
-/** utime + stime of a /proc/PID/stat line (fields 14 and 15, after the parenthesised name), in seconds. */
-function cpuSecondsOf(stat: string): number {
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields from the third (state) on; USER_HZ is 100 on Linux.
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const OFF_25 = 'packing 25 tasks/message, idempotency off';
