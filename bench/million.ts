@@ -48,7 +48,7 @@ async function once(side: Side, manifest: string, tasks: number): Promise<Pipeli
     );
   }
   console.error(
-    `[million]   ${fmt(tasksPerSecond(r))} tasks/s, peak RSS ${fmt(run.peakRssBytes / MIB)} MiB, exit ${run.code}`,
+    `[million]   ${fmt(tasksPerSecond(r))} tasks/s, peak RSS ${fmt(run.peakRssBytes / MIB)} MiB, CPU ${fmt(run.cpuSeconds)} s, exit ${run.code}`,
   );
   return run;
 }
@@ -66,6 +66,7 @@ function row(side: Side, tasks: number): string {
     `**${fmt(big.peakRssBytes / MIB)} MiB** (${fmt(big.peakRssBytes / MB)} MB)`,
     `${side.refs.map((x) => fmt(x.peakRssBytes / MIB)).join(' / ')} MiB`,
     `${(r.durationMs / 1000).toFixed(0)} s`,
+    `${fmt(big.cpuSeconds)} s (${side.refs.map((x) => fmt(x.cpuSeconds)).join(' / ')} s)`,
     `${accounted ? 'all' : 'NOT'} accounted, exit ${big.code} |`,
   ].join(' | ');
 }
@@ -102,8 +103,8 @@ export async function run({
   return [
     `${fmt(tasks)} tasks, \`run ${FLAGS.join(' ')} --allow-host 127.0.0.1\`, one process per run; started ${started.at} UTC at load ${started.load}, ended ${new Date().toISOString().slice(11, 16)} at load ${load()}.`,
     '',
-    `| CLI | ${fmt(tasks)}: tasks/s | ${fmt(refTasks)} before / after: tasks/s, ratio | peak RSS | ${fmt(refTasks)}: peak RSS | job | tasks |`,
-    '|---|---:|---|---:|---|---:|---|',
+    `| CLI | ${fmt(tasks)}: tasks/s | ${fmt(refTasks)} before / after: tasks/s, ratio | peak RSS | ${fmt(refTasks)}: peak RSS | job | CPU (${fmt(refTasks)}: CPU) | tasks |`,
+    '|---|---:|---|---:|---|---:|---|---|',
     ...sides.map((side) => row(side, tasks)),
   ].join('\n');
 }

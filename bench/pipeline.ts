@@ -30,6 +30,7 @@ import { startEmulators } from '../local/emulators.js';
 import type { RunReport } from '../local/report/types.js';
 import { alternate, type Contender, fmt, median, tasksPerSecond } from './alternate.js';
 import { runCeiling } from './ceiling.js';
+import { ProcessSampler } from './process-sampler.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const bin = join(root, 'local/cli/bin.mjs');
@@ -124,6 +125,8 @@ export interface PipelineRun {
   readonly code: number | null;
   /** Peak resident set of the CLI process (its /proc VmHWM), in bytes. */
   readonly peakRssBytes: number;
+  /** CPU (user + system) of the CLI process, from /proc/PID/stat, last read at most 50 ms before it exited. */
+  readonly cpuSeconds: number;
   readonly wallMs: number;
 }
 
@@ -146,18 +149,9 @@ export async function runPipeline(
   child.stderr.on('data', (d) => {
     stderr += d;
   });
-  let peakRssBytes = 0;
-  const sampler = setInterval(async () => {
-    try {
-      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-      const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-      if (kb * 1024 > peakRssBytes) peakRssBytes = kb * 1024;
-    } catch {
-      // The process has just exited: its last reading stands.
-    }
-  }, 50);
+  const sampler = new ProcessSampler(child.pid ?? 0);
   const [code] = (await once(child, 'close')) as [number | null];
-  clearInterval(sampler);
+  const { peakRssBytes, cpuSeconds } = sampler.stop();
   const wallMs = performance.now() - t0;
   if (code !== 0 && code !== 1) throw new Error(`bounded-fanout run exited ${code}:\n${stderr}`);
   let report: RunReport;
@@ -166,7 +160,7 @@ export async function runPipeline(
   } catch {
     throw new Error(`bounded-fanout run exited ${code} without a report:\n${stderr.slice(-2000)}`);
   }
-  return { report, code, peakRssBytes, wallMs };
+  return { report, code, peakRssBytes, cpuSeconds, wallMs };
 }
 
 const OFF_25 = 'packing 25 tasks/message, idempotency off';

@@ -4,8 +4,8 @@
 // the object is a snapshot, as an upload to S3 is, so a file edited while its job runs cannot change what a
 // continuation reads under the same ETag. Reads are answered by disk-object-answer.ts; a write to the key that
 // succeeds (PutObject, CopyObject, CompleteMultipartUpload, DeleteObject) unregisters it and the emulator's
-// object is read from then on. The copies are removed on close (a process killed outright leaves its directory
-// in the system's temp directory, named bounded-fanout-objects-*).
+// object is read from then on. The copies are removed on close; those of a process killed outright are removed
+// by the next process that makes such a directory (stale-copies.ts).
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, unlink } from 'node:fs/promises';
@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidArgumentError } from '../lib/errors.js';
+import { copiesPrefixOf, removeStaleCopies } from './stale-copies.js';
 
 export interface DiskObject {
   readonly bucket: string;
@@ -44,7 +45,9 @@ export class DiskObjects {
       throw new InvalidArgumentError('bucket', bucket, 'a bucket name');
     if (typeof key !== 'string' || key === '') throw new InvalidArgumentError('key', key, 'an object key');
     if (this.#closed) throw new Error(`DiskObjects: closed, s3://${bucket}/${key} cannot be registered`);
-    this.#dir ??= mkdtemp(join(tmpdir(), 'bounded-fanout-objects-'));
+    this.#dir ??= removeStaleCopies(tmpdir()).then(() =>
+      mkdtemp(join(tmpdir(), copiesPrefixOf(process.pid))),
+    );
     const file = join(await this.#dir, `${++this.#copies}.object`);
     const { size, md5 } = await copyHashed(source, file);
     const object: DiskObject = {
