@@ -49,7 +49,11 @@ export interface LocalContainer {
   init?(): Promise<void>;
   /** Frees what the container holds (sockets, clients) when the function is closed. */
   destroy?(): void | Promise<void>;
-  /** Its invocation timed out: a container that can be stopped at once (a thread) is stopped now. */
+  /**
+   * Its invocation timed out: a container that can be stopped at once is stopped now (a thread is terminated;
+   * an in-process one is fenced: its later calls fail), and its reserved-concurrency slot is freed at once, as
+   * Lambda frees it when it kills a sandbox. Without it the slot is held until the handler really ends.
+   */
   timedOut?(): void;
   /** The function was hurried: for a container that makes its own contexts (a thread). */
   hurry?(): void;
@@ -127,7 +131,10 @@ export class LocalFunction {
     this.#slots = new Semaphore(this.reservedConcurrency);
   }
 
-  /** Invocations running now (a timed-out one counts until its handler really settles). */
+  /**
+   * Invocations running now (a timed-out one counts until its handler really settles, unless its container
+   * could be stopped: then it ended at its timeout).
+   */
   get inFlight(): number {
     return this.#slots.inFlight;
   }
@@ -203,8 +210,13 @@ export class LocalFunction {
       container.handler(event, context),
     );
     let timedOutFlag = false; // set when the timeout fires first
+    let released = false;
+    const free = () => {
+      if (!released) release();
+      released = true;
+    };
     const settle = () => {
-      release();
+      free();
       if (this.#shared) return;
       if (!timedOutFlag && !container.broken) this.#idle.push(container);
       else {
@@ -218,7 +230,11 @@ export class LocalFunction {
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         timedOutFlag = true;
-        if (!this.#shared) container.timedOut?.();
+        if (!this.#shared && container.timedOut) {
+          container.timedOut();
+          // Stopped: its slot is free now (a retry is not throttled by a sandbox Lambda has killed).
+          free();
+        }
         reject(new FunctionTimeoutError(this.name, this.timeoutMs));
       }, this.timeoutMs);
     });
