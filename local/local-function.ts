@@ -215,15 +215,19 @@ export class LocalFunction {
       if (!released) release();
       released = true;
     };
+    let dropped = false;
+    const drop = () => {
+      if (dropped) return;
+      dropped = true;
+      this.#all.delete(container);
+      void container.destroy?.();
+    };
     const settle = () => {
       free();
       if (this.#shared) return;
       if (!timedOutFlag && !container.broken) this.#idle.push(container);
-      else {
-        // Lambda resets a sandbox that timed out; this one is dropped once its handler really ends.
-        this.#all.delete(container);
-        void container.destroy?.();
-      }
+      // Lambda resets a sandbox that timed out; one that could not be stopped is dropped once its handler ends.
+      else drop();
     };
     running.then(settle, settle);
     let timer: NodeJS.Timeout | undefined;
@@ -234,6 +238,7 @@ export class LocalFunction {
           container.timedOut();
           // Stopped: its slot is free now (a retry is not throttled by a sandbox Lambda has killed).
           free();
+          drop();
         }
         reject(new FunctionTimeoutError(this.name, this.timeoutMs));
       }, this.timeoutMs);
