@@ -22,6 +22,7 @@ import {
   type WireItem,
   wireItem,
 } from './packets.js';
+import { handBack, handledBefore } from './reread.js';
 import { errorText, type SegmentOptions, type SegmentResult, settleResult } from './segment-ports.js';
 import type { IsolatedSend } from './send-isolated.js';
 import { SendLane } from './send-lane.js';
@@ -35,9 +36,10 @@ under one Semaphore, packs queue tasks into messages that a bounded queue hands 
 SendMessageBatch senders (lib/fanout/send-lane.ts: a full queue holds the read back), chunks invoke tasks
 into synchronous Invoke calls (under another Semaphore), and dead-letters whatever fails for good (through
 a second send lane, to the DLQ). Reading stops when `shouldStop()` says so (the deadline) or the failure budget trips;
-then everything already read is flushed and awaited, so the cursor (the index of the first task not
-read) splits the manifest cleanly: every task before it was run, enqueued or dead-lettered, none after it
-was started. The AWS side comes in through `ports`, so this file has no AWS in it.
+then the part-filled message and invoke chunk are handed back, not sent (lib/fanout/reread.ts: so a retried
+copy of the segment sends the same messages under the same keys), and everything else read is awaited: the
+cursor and the reread part split the manifest cleanly: every task before the cursor, and every task of the
+reread part not handed back, was run, enqueued or dead-lettered; none of the others was started. The AWS side comes in through `ports`, so this file has no AWS in it.
 Messages go out through sendIsolated: a message SQS refuses for its content is split until the task at
 fault stands alone, and only that task is dead-lettered (lib/fanout/send-isolated.ts).
 */
@@ -57,6 +59,12 @@ async function readNext(
   }
 }
 
+/** The first index of a packer's tasks after one was added: the added one when it is alone (a new group). */
+function firstIndex(size: number, first: number | undefined, added: number): number | undefined {
+  if (size === 0) return undefined;
+  return size === 1 ? added : first;
+}
+
 export async function runSegment(options: SegmentOptions): Promise<SegmentResult> {
   return new Segment(options).run();
 }
@@ -74,6 +82,9 @@ class Segment {
   readonly #dead: SendLane<DeadLetterPacket>;
   #seq: number;
   #bug: unknown;
+  /** Manifest index of the first task in each packer (undefined while it is empty): what a stop hands back. */
+  #queueFirst: number | undefined;
+  #invokeFirst: number | undefined;
 
   constructor(options: SegmentOptions) {
     const { limits, ports, jobId, runId } = options;
@@ -113,6 +124,7 @@ class Segment {
     const { budget } = this.#o;
     const read = await this.#read();
     let { reason } = read;
+    const left = read.stoppedAt === undefined ? undefined : this.#handBack(read.stoppedAt);
     await this.#drain();
     const peaks = {
       inline: this.#inline.peakInFlight,
@@ -121,13 +133,14 @@ class Segment {
     };
     // A budget that tripped on the last tasks still fails the job.
     if (reason === StopReasons.COMPLETE && budget.tripped) reason = StopReasons.FAILURE_BUDGET;
-    const out = { reason, cursor: read.cursor, nextMessageSeq: this.#seq, counts: this.#counts, peaks };
-    return read.error === undefined ? out : { ...out, error: read.error };
+    const out = { reason, cursor: left?.cursor, nextMessageSeq: this.#seq, counts: this.#counts, peaks };
+    const withReread = left?.reread ? { ...out, reread: left.reread } : out;
+    return read.error === undefined ? withReread : { ...withReread, error: read.error };
   }
 
   /** Reads and starts tasks until the manifest ends, breaks, or the segment must stop. */
-  async #read(): Promise<{ reason: StopReason; cursor?: number; error?: string }> {
-    const { items, startAt, shouldStop, budget } = this.#o;
+  async #read(): Promise<{ reason: StopReason; stoppedAt?: number; error?: string }> {
+    const { items, startAt, reread, shouldStop, budget } = this.#o;
     const reader = items[Symbol.asyncIterator]();
     for (;;) {
       const next = await readNext(reader);
@@ -137,11 +150,14 @@ class Segment {
       if ('error' in next) return { reason: StopReasons.MANIFEST_ERROR, error: next.error };
       if (next.done) return { reason: StopReasons.COMPLETE };
       const item = next.value;
-      if (item.index < startAt) continue;
+      if (handledBefore(item, startAt, reread)) continue;
       if (this.#o.hold) await this.#o.hold();
+      // The reread part is read through whatever the deadline: it holds at most the tasks of one message and
+      // one chunk, and a stop inside it would leave the next segment two parts to tell apart.
+      const rereading = reread !== undefined && item.index < reread.to;
       const stop = budget.tripped
         ? StopReasons.FAILURE_BUDGET
-        : shouldStop()
+        : !rereading && shouldStop()
           ? StopReasons.DEADLINE
           : undefined;
       const started = stop === undefined && (await this.#dispatch(item));
@@ -149,7 +165,7 @@ class Segment {
         // Stops the stream (an S3 body) when reading ended early, as `break` in a for-await would.
         await reader.return?.();
         const reason = stop ?? (budget.tripped ? StopReasons.FAILURE_BUDGET : StopReasons.DEADLINE);
-        return { reason, cursor: item.index };
+        return { reason, stoppedAt: item.index };
       }
     }
   }
@@ -179,12 +195,28 @@ class Segment {
     const bytes = Buffer.byteLength(wired.json);
     if (task.mode === 'invoke') {
       const chunk = this.#invokePacker.add(task, bytes);
+      this.#invokeFirst = firstIndex(this.#invokePacker.size, this.#invokeFirst, item.index);
       if (chunk) await this.#startInvoke(chunk.items);
     } else {
       const pack = this.#taskPacker.add(wired, bytes);
+      this.#queueFirst = firstIndex(this.#taskPacker.size, this.#queueFirst, item.index);
       if (pack) await this.#addMessage(pack.items);
     }
     return true;
+  }
+
+  /**
+   * Reading stopped before the manifest's end: the part-filled message and chunk are not sent, their tasks
+   * not counted read; the next segment starts them (lib/fanout/reread.ts).
+   */
+  #handBack(stoppedAt: number) {
+    const left = handBack(stoppedAt, this.#queueFirst, this.#invokeFirst, this.#o.reread);
+    const queued = this.#taskPacker.flush()?.items.length ?? 0;
+    const invoked = this.#invokePacker.flush()?.items.length ?? 0;
+    this.#counts.read -= queued + invoked;
+    this.#queueFirst = undefined;
+    this.#invokeFirst = undefined;
+    return left;
   }
 
   async #runInline(task: JobTask): Promise<void> {
