@@ -26,8 +26,8 @@ import {
   type SegmentEndState,
 } from '../lib/fanout/continuation.js';
 import { FailureBudget } from '../lib/fanout/failure-budget.js';
-import { runSegment, type SegmentLimits } from '../lib/fanout/segment.js';
-import { maxPeaks, StopReasons } from '../lib/fanout/summary.js';
+import { runSegment, type SegmentLimits, type SegmentResult } from '../lib/fanout/segment.js';
+import { type JobPeaks, maxPeaks, type StopReason, StopReasons } from '../lib/fanout/summary.js';
 import { ManifestError } from '../lib/manifest/errors.js';
 import type { JobLimits } from '../lib/manifest/schema.js';
 import { endRun, type SegmentEnd } from './end-run.js';
@@ -185,8 +185,31 @@ async function runJobSegment(
   const reason =
     (outcome.reason === StopReasons.DEADLINE && ledgerStop(ledger?.control.peek(jobId, runId))) ||
     outcome.reason;
+  const own = endState(outcome, reason, peaks, budget);
+  const settle = async (manifestDone: boolean) => {
+    // The parts first: once the segment is settled the run may end, and its result object reads them.
+    await results?.flush();
+    const delta = segmentDelta(state.counts, outcome.counts);
+    const kept = own as unknown as Record<string, unknown>;
+    return ledger?.settle({ jobId, runId, key: segmentKey(job), delta, manifestDone, state: kept });
+  };
+  const end = { job, outcome, reason, peaks, budget, ledger, results, settle };
+  if (own.cursor !== undefined) return continueRun(end, own, rt);
+  // Another copy settled this segment while this one ran: its end is the run's, not this one's.
+  const other = await storedEnd(ledger, job);
+  if (other) return followStored(job, other, rt);
+  return endRun(end, logger, metrics);
+}
+
+/** What this segment's settle keeps: where the job goes on (only at a deadline stop) and its counts. */
+function endState(
+  outcome: SegmentResult,
+  reason: StopReason,
+  peaks: JobPeaks,
+  budget: FailureBudget,
+): SegmentEndState {
   const continuing = reason === StopReasons.DEADLINE && outcome.cursor !== undefined;
-  const own: SegmentEndState = {
+  return {
     ...(continuing ? { cursor: outcome.cursor } : {}),
     ...(continuing && outcome.reread ? { reread: outcome.reread } : {}),
     nextMessageSeq: outcome.nextMessageSeq,
@@ -194,24 +217,6 @@ async function runJobSegment(
     peaks,
     budget: budget.counts,
   };
-  const settle = async (manifestDone: boolean) => {
-    // The parts first: once the segment is settled the run may end, and its result object reads them.
-    await results?.flush();
-    return ledger?.settle({
-      jobId,
-      runId,
-      key: segmentKey(job),
-      delta: segmentDelta(state.counts, outcome.counts),
-      manifestDone,
-      state: own as unknown as Record<string, unknown>,
-    });
-  };
-  const end = { job, outcome, reason, peaks, budget, ledger, results, settle };
-  if (continuing) return continueRun(end, own, rt);
-  // Another copy settled this segment while this one ran: its end is the run's, not this one's.
-  const other = await storedEnd(ledger, job);
-  if (other) return followStored(job, other, rt);
-  return endRun(end, logger, metrics);
 }
 
 function segmentKey(job: OpenJob): string {

@@ -2,8 +2,6 @@ import { ManifestError } from '../manifest/errors.js';
 import type { ManifestItem } from '../manifest/parse.js';
 import type { JobTask } from '../manifest/schema.js';
 import { Semaphore } from '../semaphore.js';
-import { SQS_MAX_MESSAGE_BYTES, TASK_ENVELOPE_BYTES } from '../wire/sqs-limits.js';
-import { Batcher } from './batcher.js';
 import { DeadLetterPacker, deadLetterEnvelope } from './dead-letter-packer.js';
 import { invokeChunk } from './invoke-chunk.js';
 import {
@@ -22,7 +20,8 @@ import {
   type WireItem,
   wireItem,
 } from './packets.js';
-import { handBack, handledBefore } from './reread.js';
+import { handledBefore } from './reread.js';
+import { SegmentPackers } from './segment-packers.js';
 import { errorText, type SegmentOptions, type SegmentResult, settleResult } from './segment-ports.js';
 import type { IsolatedSend } from './send-isolated.js';
 import { SendLane } from './send-lane.js';
@@ -31,17 +30,16 @@ import { type JobCounts, type StopReason, StopReasons } from './summary.js';
 export * from './segment-ports.js';
 
 /*
-One invocation's share of a job (a segment): it reads the manifest from `startAt`, runs inline tasks
-under one Semaphore, packs queue tasks into messages that a bounded queue hands to `limits.enqueue`
-SendMessageBatch senders (lib/fanout/send-lane.ts: a full queue holds the read back), chunks invoke tasks
-into synchronous Invoke calls (under another Semaphore), and dead-letters whatever fails for good (through
-a second send lane, to the DLQ). Reading stops when `shouldStop()` says so (the deadline) or the failure budget trips;
-then the part-filled message and invoke chunk are handed back, not sent (lib/fanout/reread.ts: so a retried
-copy of the segment sends the same messages under the same keys), and everything else read is awaited: the
-cursor and the reread part split the manifest cleanly: every task before the cursor, and every task of the
-reread part not handed back, was run, enqueued or dead-lettered; none of the others was started. The AWS side comes in through `ports`, so this file has no AWS in it.
-Messages go out through sendIsolated: a message SQS refuses for its content is split until the task at
-fault stands alone, and only that task is dead-lettered (lib/fanout/send-isolated.ts).
+One invocation's share of a job (a segment): it reads the manifest from `startAt`, runs inline tasks under
+one Semaphore, packs queue tasks into messages that a bounded queue hands to `limits.enqueue` senders
+(lib/fanout/send-lane.ts: a full queue holds the read back), chunks invoke tasks into synchronous Invoke
+calls (under another Semaphore), and dead-letters what fails for good (a second send lane, to the DLQ).
+Reading stops when `shouldStop()` says so (the deadline) or the failure budget trips; the part-filled
+message and chunk are then handed back, not sent (lib/fanout/reread.ts: a retried copy of the segment
+sends the same messages under the same keys), and all else read is awaited. Every task before the cursor,
+and in the reread part every one not handed back, was run, enqueued or dead-lettered; no other started.
+Messages go out through sendIsolated: one SQS refuses for its content is split until the task at fault
+stands alone, and only that task is dead-lettered (lib/fanout/send-isolated.ts). No AWS here: `ports`.
 */
 
 const DLQ_SENDS_IN_FLIGHT = 2;
@@ -59,12 +57,6 @@ async function readNext(
   }
 }
 
-/** The first index of a packer's tasks after one was added: the added one when it is alone (a new group). */
-function firstIndex(size: number, first: number | undefined, added: number): number | undefined {
-  if (size === 0) return undefined;
-  return size === 1 ? added : first;
-}
-
 export async function runSegment(options: SegmentOptions): Promise<SegmentResult> {
   return new Segment(options).run();
 }
@@ -75,16 +67,12 @@ class Segment {
   readonly #inline: Semaphore;
   readonly #invoke: Semaphore;
   readonly #pending = new Set<Promise<void>>();
-  readonly #taskPacker: Batcher<WireItem<JobTask>>;
-  readonly #invokePacker: Batcher<JobTask>;
+  readonly #packers: SegmentPackers;
   readonly #deadPacker: DeadLetterPacker;
   readonly #tasks: SendLane<TaskPacket>;
   readonly #dead: SendLane<DeadLetterPacket>;
   #seq: number;
   #bug: unknown;
-  /** Manifest index of the first task in each packer (undefined while it is empty): what a stop hands back. */
-  #queueFirst: number | undefined;
-  #invokeFirst: number | undefined;
 
   constructor(options: SegmentOptions) {
     const { limits, ports, jobId, runId } = options;
@@ -93,13 +81,7 @@ class Segment {
     this.#inline = new Semaphore(limits.inline);
     this.#invoke = new Semaphore(limits.invoke);
     this.#seq = options.firstMessageSeq;
-    const packing = {
-      maxBytes: SQS_MAX_MESSAGE_BYTES,
-      overheadBytes: TASK_ENVELOPE_BYTES,
-      separatorBytes: 1,
-    };
-    this.#taskPacker = new Batcher({ ...packing, maxItems: limits.tasksPerMessage });
-    this.#invokePacker = new Batcher({ ...packing, maxItems: limits.tasksPerInvoke });
+    this.#packers = new SegmentPackers(limits);
     this.#deadPacker = new DeadLetterPacker(deadLetterEnvelope(jobId, runId, 'orchestrator'));
     const onBug = (error: unknown) => this.#noteBug(error);
     this.#tasks = new SendLane<TaskPacket>({
@@ -124,7 +106,10 @@ class Segment {
     const { budget } = this.#o;
     const read = await this.#read();
     let { reason } = read;
-    const left = read.stoppedAt === undefined ? undefined : this.#handBack(read.stoppedAt);
+    // Stopped before the manifest's end: the part-filled message and chunk are handed back, not counted read.
+    const left =
+      read.stoppedAt === undefined ? undefined : this.#packers.handBack(read.stoppedAt, this.#o.reread);
+    this.#counts.read -= left?.dropped ?? 0;
     await this.#drain();
     const peaks = {
       inline: this.#inline.peakInFlight,
@@ -194,29 +179,13 @@ class Segment {
     const wired = wireItem(task);
     const bytes = Buffer.byteLength(wired.json);
     if (task.mode === 'invoke') {
-      const chunk = this.#invokePacker.add(task, bytes);
-      this.#invokeFirst = firstIndex(this.#invokePacker.size, this.#invokeFirst, item.index);
+      const chunk = this.#packers.addInvoked(task, bytes, item.index);
       if (chunk) await this.#startInvoke(chunk.items);
     } else {
-      const pack = this.#taskPacker.add(wired, bytes);
-      this.#queueFirst = firstIndex(this.#taskPacker.size, this.#queueFirst, item.index);
+      const pack = this.#packers.addQueued(wired, bytes, item.index);
       if (pack) await this.#addMessage(pack.items);
     }
     return true;
-  }
-
-  /**
-   * Reading stopped before the manifest's end: the part-filled message and chunk are not sent, their tasks
-   * not counted read; the next segment starts them (lib/fanout/reread.ts).
-   */
-  #handBack(stoppedAt: number) {
-    const left = handBack(stoppedAt, this.#queueFirst, this.#invokeFirst, this.#o.reread);
-    const queued = this.#taskPacker.flush()?.items.length ?? 0;
-    const invoked = this.#invokePacker.flush()?.items.length ?? 0;
-    this.#counts.read -= queued + invoked;
-    this.#queueFirst = undefined;
-    this.#invokeFirst = undefined;
-    return left;
   }
 
   async #runInline(task: JobTask): Promise<void> {
@@ -318,9 +287,8 @@ class Segment {
 
   /** Flushes every partial group and waits for all work, including the dead letters it produces. */
   async #drain(): Promise<void> {
-    const pack = this.#taskPacker.flush();
+    const { pack, chunk } = this.#packers.flush();
     if (pack) await this.#addMessage(pack.items);
-    const chunk = this.#invokePacker.flush();
     if (chunk) await this.#startInvoke(chunk.items);
     await this.#tasks.close();
     while (this.#pending.size > 0) await Promise.all([...this.#pending]);
