@@ -198,7 +198,10 @@ async function runJobSegment(
   // Another copy settled this segment while this one ran: its end is the run's, not this one's.
   const other = await storedEnd(ledger, job);
   if (other) return followStored(job, other, rt);
-  return endRun(end, logger, metrics);
+  const ended = await endRun(end, logger, metrics);
+  // One settled it in between, and went on: this copy's settle did not count, the run continues from there.
+  const kept = await storedEnd(ledger, job);
+  return kept?.cursor === undefined ? ended : followStored(job, kept, rt);
 }
 
 /** What this segment's settle keeps: where the job goes on (only at a deadline stop) and its counts. */
