@@ -74,7 +74,7 @@ const countsShape = {
 
 const RereadSchema = z
   .strictObject({ to: count, queueFrom: count, invokeFrom: count })
-  .refine((r) => r.queueFrom <= r.to && r.invokeFrom <= r.to, 'queueFrom and invokeFrom are at most to');
+  .refine((r) => r.queueFrom <= r.to && r.invokeFrom <= r.to, 'with queueFrom or invokeFrom past `to`');
 
 const ContinuationSchema = z.strictObject({
   v: z.literal(1),

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { segmentDelta } from '../../../functions/orchestrator-ledger.js';
+import { classifyEvent } from '../../../lib/fanout/continuation.js';
 import { FailureBudget } from '../../../lib/fanout/failure-budget.js';
 import { parseTaskMessage } from '../../../lib/fanout/messages.js';
 import { handBack, handledBefore, type Reread } from '../../../lib/fanout/reread.js';
@@ -200,6 +201,31 @@ describe('a retried segment (reread)', () => {
       ),
       { numRuns: Math.min(RUNS, 300) },
     );
+  });
+
+  it('a continuation carries its reread part; one with a threshold past `to` is refused, naming it', () => {
+    const counts = { ...emptyCounts(), cancelled: 0 };
+    const continuation = {
+      v: 1,
+      jobId: 'j',
+      runId: 'r',
+      source: { kind: 'inline', job: {} },
+      cursor: 3,
+      nextMessageSeq: 2,
+      segment: 1,
+      startedAt: 1,
+      counts,
+      peaks: { inline: 0, enqueue: 0, invoke: 0 },
+      budget: { finished: 0, failed: 0 },
+    };
+    const reread = { to: 5, queueFrom: 3, invokeFrom: 5 };
+    expect(classifyEvent({ continuation: { ...continuation, reread } })).toMatchObject({
+      kind: 'continuation',
+      continuation: { cursor: 3, reread },
+    });
+    expect(() =>
+      classifyEvent({ continuation: { ...continuation, reread: { ...reread, queueFrom: 7 } } }),
+    ).toThrow('continuation.reread: an object with queueFrom or invokeFrom past `to`');
   });
 
   it('hands back the part-filled message and chunk: the next segment starts from the first of them', () => {
