@@ -185,7 +185,7 @@ async function runJobSegment(
   const reason =
     (outcome.reason === StopReasons.DEADLINE && ledgerStop(ledger?.control.peek(jobId, runId))) ||
     outcome.reason;
-  const own = endState(outcome, reason, peaks, budget);
+  const own = endState(job, outcome, reason, peaks, budget);
   const settle = async (manifestDone: boolean) => {
     // The parts first: once the segment is settled the run may end, and its result object reads them.
     await results?.flush();
@@ -206,6 +206,7 @@ async function runJobSegment(
 
 /** What this segment's settle keeps: where the job goes on (only at a deadline stop) and its counts. */
 function endState(
+  { state }: OpenJob,
   outcome: SegmentResult,
   reason: StopReason,
   peaks: JobPeaks,
@@ -216,6 +217,7 @@ function endState(
     ...(continuing ? { cursor: outcome.cursor } : {}),
     ...(continuing && outcome.reread ? { reread: outcome.reread } : {}),
     nextMessageSeq: outcome.nextMessageSeq,
+    startedAt: state.startedAt,
     counts: outcome.counts,
     peaks,
     budget: budget.counts,
@@ -269,7 +271,8 @@ async function followStored(
     ...(end.reread ? { reread: end.reread } : {}),
     nextMessageSeq: end.nextMessageSeq,
     segment: state.segment + 1,
-    startedAt: state.startedAt,
+    // The kept start: two copies of a first segment each took their own clock.
+    startedAt: end.startedAt,
     counts: end.counts,
     peaks: end.peaks,
     budget: end.budget,

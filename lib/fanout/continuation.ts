@@ -109,7 +109,7 @@ const ContinuationSchema = z.strictObject({
  */
 export type SegmentEndState = Pick<
   Continuation,
-  'reread' | 'nextMessageSeq' | 'counts' | 'peaks' | 'budget'
+  'reread' | 'nextMessageSeq' | 'startedAt' | 'counts' | 'peaks' | 'budget'
 > & {
   readonly cursor?: number;
 };
@@ -118,6 +118,7 @@ const SegmentEndStateSchema = z.strictObject({
   cursor: count.optional(),
   reread: ContinuationSchema.shape.reread,
   nextMessageSeq: count,
+  startedAt: count,
   counts: ContinuationSchema.shape.counts,
   peaks: ContinuationSchema.shape.peaks,
   budget: ContinuationSchema.shape.budget,
