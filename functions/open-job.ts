@@ -13,7 +13,7 @@ import type { FunctionRuntime } from './runtime.js';
 /** Where a job stands between segments: the part of a continuation that moves. */
 export type JobState = Pick<
   Continuation,
-  'cursor' | 'nextMessageSeq' | 'segment' | 'startedAt' | 'counts' | 'peaks' | 'budget'
+  'cursor' | 'reread' | 'nextMessageSeq' | 'segment' | 'startedAt' | 'counts' | 'peaks' | 'budget'
 >;
 
 export interface OpenJob {
@@ -112,12 +112,21 @@ async function reopen(c: Continuation, rt: FunctionRuntime): Promise<OpenJob> {
       manifest = unreadableManifest(c, error);
     }
   }
-  const { cursor, nextMessageSeq, segment, startedAt, counts, peaks, budget } = c;
+  const { cursor, reread, nextMessageSeq, segment, startedAt, counts, peaks, budget } = c;
   return {
     jobId: c.jobId,
     runId: c.runId,
     manifest,
     source,
-    state: { cursor, nextMessageSeq, segment, startedAt, counts, peaks, budget },
+    state: {
+      cursor,
+      ...(reread ? { reread } : {}),
+      nextMessageSeq,
+      segment,
+      startedAt,
+      counts,
+      peaks,
+      budget,
+    },
   };
 }

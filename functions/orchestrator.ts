@@ -7,15 +7,27 @@
 // Each segment runs at most once per (job, run, segment): with the idempotency table wired, the segment
 // is wrapped in Powertools' makeIdempotent, so an asynchronous invocation delivered twice finds the first
 // one's record and does nothing (no task enqueued twice, no continuation forked).
+//
+// A segment may still run twice: Lambda retries an invocation that timed out (its idempotency record expires
+// with it), or one killed between its ledger settle and its continuation. The copies are made to agree: a
+// stop hands back its part-filled message (lib/fanout/reread.ts), so every copy's message k holds the same
+// tasks, and the segment's settle keeps where the job goes on (SegmentEndState): only the first settle of
+// `segment:<n>` counts, and every copy continues from what it kept, so whichever continuation runs, the
+// counts and the manifest's split are those of the copy that settled.
 import { IdempotencyAlreadyInProgressError, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { ResultWriter } from '../lib/aws/results.js';
 import type { FanoutConfig } from '../lib/config.js';
-import { type Continuation, classifyEvent } from '../lib/fanout/continuation.js';
+import {
+  type Continuation,
+  classifyEvent,
+  parseSegmentEnd,
+  type SegmentEndState,
+} from '../lib/fanout/continuation.js';
 import { FailureBudget } from '../lib/fanout/failure-budget.js';
-import { runSegment, type SegmentLimits } from '../lib/fanout/segment.js';
-import { maxPeaks, StopReasons } from '../lib/fanout/summary.js';
+import { runSegment, type SegmentLimits, type SegmentResult } from '../lib/fanout/segment.js';
+import { type JobPeaks, maxPeaks, type StopReason, StopReasons } from '../lib/fanout/summary.js';
 import { ManifestError } from '../lib/manifest/errors.js';
 import type { JobLimits } from '../lib/manifest/schema.js';
 import { endRun, type SegmentEnd } from './end-run.js';
@@ -140,13 +152,16 @@ async function runJobSegment(
 ): Promise<OrchestratorResult> {
   const { jobId, runId, manifest, state } = job;
   const { header } = manifest;
+  const ledger = ledgerOf(rt);
+  // A copy of this segment settled already: this invocation is a retry of one killed after its settle.
+  const settled = await storedEnd(ledger, job);
+  if (settled) return followStored(job, settled, rt);
   const results = resultWriterOf(rt, job);
   const budget = new FailureBudget(
     header.toleratedFailurePercent ?? rt.config.toleratedFailurePercent,
     state.budget,
   );
   const margin = rt.config.deadlineMarginMs;
-  const ledger = ledgerOf(rt);
   const record = await ledger?.control.view(jobId, runId);
   const deadlineNear = () => context.getRemainingTimeInMillis() <= margin;
   // Reading stops when the run is cancelled or failed elsewhere (the cached record, refreshed every 2 s).
@@ -156,6 +171,7 @@ async function runJobSegment(
     runId,
     items: manifest.items,
     startAt: state.cursor,
+    ...(state.reread ? { reread: state.reread } : {}),
     firstMessageSeq: state.nextMessageSeq,
     limits: withOverrides(effectiveLimits(header.limits, rt.config), record?.limits),
     budget,
@@ -169,44 +185,97 @@ async function runJobSegment(
   const reason =
     (outcome.reason === StopReasons.DEADLINE && ledgerStop(ledger?.control.peek(jobId, runId))) ||
     outcome.reason;
+  const own = endState(job, outcome, reason, peaks, budget);
   const settle = async (manifestDone: boolean) => {
     // The parts first: once the segment is settled the run may end, and its result object reads them.
     await results?.flush();
-    return ledger?.settle({
-      jobId,
-      runId,
-      key: `segment:${state.segment}`,
-      delta: segmentDelta(state.counts, outcome.counts),
-      manifestDone,
-    });
+    const delta = segmentDelta(state.counts, outcome.counts);
+    const kept = own as unknown as Record<string, unknown>;
+    return ledger?.settle({ jobId, runId, key: segmentKey(job), delta, manifestDone, state: kept });
   };
   const end = { job, outcome, reason, peaks, budget, ledger, results, settle };
-  if (reason === StopReasons.DEADLINE && outcome.cursor !== undefined)
-    return continueRun(end, outcome.cursor, rt);
-  return endRun(end, logger, metrics);
+  if (own.cursor !== undefined) return continueRun(end, own, rt);
+  // Another copy settled this segment while this one ran: its end is the run's, not this one's.
+  const other = await storedEnd(ledger, job);
+  if (other) return followStored(job, other, rt);
+  const ended = await endRun(end, logger, metrics);
+  // One settled it in between, and went on: this copy's settle did not count, the run continues from there.
+  const kept = await storedEnd(ledger, job);
+  return kept?.cursor === undefined ? ended : followStored(job, kept, rt);
 }
 
-/** Near the deadline: the segment settled, the job goes on in a new invocation from `cursor`. */
+/** What this segment's settle keeps: where the job goes on (only at a deadline stop) and its counts. */
+function endState(
+  { state }: OpenJob,
+  outcome: SegmentResult,
+  reason: StopReason,
+  peaks: JobPeaks,
+  budget: FailureBudget,
+): SegmentEndState {
+  const continuing = reason === StopReasons.DEADLINE && outcome.cursor !== undefined;
+  return {
+    ...(continuing ? { cursor: outcome.cursor } : {}),
+    ...(continuing && outcome.reread ? { reread: outcome.reread } : {}),
+    nextMessageSeq: outcome.nextMessageSeq,
+    startedAt: state.startedAt,
+    counts: outcome.counts,
+    peaks,
+    budget: budget.counts,
+  };
+}
+
+function segmentKey(job: OpenJob): string {
+  return `segment:${job.state.segment}`;
+}
+
+/** The end the first settle of this segment kept, when one did (with a job table wired). */
+async function storedEnd(ledger: RunLedger | undefined, job: OpenJob): Promise<SegmentEndState | undefined> {
+  if (!ledger) return undefined;
+  return parseSegmentEnd(await ledger.store.settledState(job.jobId, job.runId, segmentKey(job)));
+}
+
+/** Near the deadline: the segment settled, the job goes on in a new invocation from where the first settle said. */
 async function continueRun(
   end: SegmentEnd,
-  cursor: number,
+  own: SegmentEndState,
   rt: FunctionRuntime,
 ): Promise<OrchestratorResult> {
-  const { job, outcome, peaks, budget } = end;
-  const { jobId, runId, state } = job;
   await end.settle(false);
+  // Read back, not assumed: when another copy settled first, its end is the one that counts.
+  const stored = (await storedEnd(end.ledger, end.job)) ?? own;
+  return followStored(end.job, stored, rt);
+}
+
+/** Continues the job from a segment's settled end; an end with no cursor ended the job, nothing to send. */
+async function followStored(
+  job: OpenJob,
+  end: SegmentEndState,
+  rt: FunctionRuntime,
+): Promise<OrchestratorResult> {
+  const { jobId, runId, state } = job;
+  const { cursor } = end;
+  if (cursor === undefined) {
+    logger.warn("segment already settled as the job's end: nothing more to do", {
+      jobId,
+      runId,
+      segment: state.segment,
+    });
+    return { status: 'duplicate', jobId, runId, segment: state.segment };
+  }
   const continuation: Continuation = {
     v: 1,
     jobId,
     runId,
     source: job.source,
     cursor,
-    nextMessageSeq: outcome.nextMessageSeq,
+    ...(end.reread ? { reread: end.reread } : {}),
+    nextMessageSeq: end.nextMessageSeq,
     segment: state.segment + 1,
-    startedAt: state.startedAt,
-    counts: outcome.counts,
-    peaks,
-    budget: budget.counts,
+    // The kept start: two copies of a first segment each took their own clock.
+    startedAt: end.startedAt,
+    counts: end.counts,
+    peaks: end.peaks,
+    budget: end.budget,
   };
   await continueJob(rt, continuation);
   logger.info('deadline near: job continued', {
@@ -214,7 +283,7 @@ async function continueRun(
     runId,
     segment: state.segment,
     cursor,
-    counts: outcome.counts,
+    counts: end.counts,
   });
   return { status: 'continued', jobId, runId, segment: state.segment, cursor };
 }

@@ -5,6 +5,7 @@
 // modules under it stay shared) and builds its own runtime: AWS clients, HTTP agents, idempotency stores.
 // Imports happen in the container's init phase (a cold start, outside the invocation timeout), after the
 // job's environment is set.
+import type { InitializeMiddleware } from '@smithy/types';
 import type { Context } from 'aws-lambda';
 import type { FunctionRuntime } from '../functions/runtime.js';
 import type { LambdaHandler, LocalContainer } from './local-function.js';
@@ -39,10 +40,12 @@ export function functionContainers(
     const seq = ++containerSeq;
     let runtime: FunctionRuntime | undefined;
     let handler: LambdaHandler | undefined;
+    let killed = false;
     const init = async () => {
       const { createRuntime } = (await import('../functions/runtime.js')) as RuntimeModule;
       const rt = createRuntime(process.env);
       runtime = rt;
+      fence(rt, () => killed);
       onRuntime?.(rt);
       // A specifier computed at run time (bundlers must not rewrite it): the query makes the module URL
       // distinct, so this container gets its own instance of the handler module.
@@ -59,7 +62,35 @@ export function functionContainers(
       get runtime() {
         return runtime;
       },
+      // Lambda kills a sandbox that timed out: nothing it does afterwards reaches AWS or a task's host. This
+      // one cannot be killed (it shares the process), so it is fenced: every AWS call it makes from now on
+      // fails, and its HTTP sockets are closed (its in-flight requests fail, new ones cannot open).
+      timedOut: () => {
+        killed = true;
+        void runtime?.http.destroy();
+      },
       destroy: () => runtime?.destroy(),
     };
   };
+}
+
+/** Every AWS call of the runtime's clients fails once `killed()` (a sandbox Lambda killed sends nothing). */
+function fence(rt: FunctionRuntime, killed: () => boolean): void {
+  const { sqs, lambda, s3, dynamodb, events } = rt.aws;
+  const clients = [sqs, lambda, s3, dynamodb, events] as unknown as readonly {
+    middlewareStack: { add(middleware: InitializeMiddleware<object, object>, options: object): void };
+  }[];
+  for (const client of clients) {
+    client.middlewareStack.add(
+      (next, context) => (args) => {
+        if (killed()) {
+          const error = new Error(`${context.commandName ?? 'call'} after the invocation timed out`);
+          error.name = 'Sandbox.Timedout';
+          return Promise.reject(error);
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'localSandboxFence' },
+    );
+  }
 }

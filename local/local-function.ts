@@ -49,7 +49,11 @@ export interface LocalContainer {
   init?(): Promise<void>;
   /** Frees what the container holds (sockets, clients) when the function is closed. */
   destroy?(): void | Promise<void>;
-  /** Its invocation timed out: a container that can be stopped at once (a thread) is stopped now. */
+  /**
+   * Its invocation timed out: a container that can be stopped at once is stopped now (a thread is terminated;
+   * an in-process one is fenced: its later calls fail), and its reserved-concurrency slot is freed at once, as
+   * Lambda frees it when it kills a sandbox. Without it the slot is held until the handler really ends.
+   */
   timedOut?(): void;
   /** The function was hurried: for a container that makes its own contexts (a thread). */
   hurry?(): void;
@@ -127,7 +131,10 @@ export class LocalFunction {
     this.#slots = new Semaphore(this.reservedConcurrency);
   }
 
-  /** Invocations running now (a timed-out one counts until its handler really settles). */
+  /**
+   * Invocations running now (a timed-out one counts until its handler really settles, unless its container
+   * could be stopped: then it ended at its timeout).
+   */
   get inFlight(): number {
     return this.#slots.inFlight;
   }
@@ -190,35 +197,16 @@ export class LocalFunction {
       if (!this.#shared) void container.destroy?.();
       throw error;
     }
-    const context = createLambdaContext({
-      functionName: this.name,
-      timeoutMs: this.timeoutMs,
-      memoryMb: this.memoryMb,
-      region: this.#region,
-      awsRequestId,
-    });
-    const remaining = context.getRemainingTimeInMillis;
-    context.getRemainingTimeInMillis = () => (this.#hurried ? 0 : remaining());
+    const context = this.#context(awsRequestId);
     const running = invocationScope.run({ functionName: this.name }, async () =>
       container.handler(event, context),
     );
-    let timedOutFlag = false; // set when the timeout fires first
-    const settle = () => {
-      release();
-      if (this.#shared) return;
-      if (!timedOutFlag && !container.broken) this.#idle.push(container);
-      else {
-        // Lambda resets a sandbox that timed out; this one is dropped once its handler really ends.
-        this.#all.delete(container);
-        void container.destroy?.();
-      }
-    };
-    running.then(settle, settle);
+    const ending = this.#ending(container, release);
+    running.then(ending.ended, ending.ended);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        timedOutFlag = true;
-        if (!this.#shared) container.timedOut?.();
+        ending.timedOut();
         reject(new FunctionTimeoutError(this.name, this.timeoutMs));
       }, this.timeoutMs);
     });
@@ -230,6 +218,57 @@ export class LocalFunction {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * How an invocation ends in its container. `ended`, when its handler settles: the slot is freed and the
+   * container reused, unless it timed out or broke (Lambda resets a sandbox that timed out: it is dropped).
+   * `timedOut`, at the timeout: a container that can be stopped is stopped, and its slot freed and the
+   * container dropped at once, as Lambda frees them when it kills the sandbox (a retry is not throttled).
+   */
+  #ending(container: LocalContainer, release: () => void) {
+    let timedOut = false;
+    let released = false;
+    let dropped = false;
+    const free = () => {
+      if (!released) release();
+      released = true;
+    };
+    const drop = () => {
+      if (dropped) return;
+      dropped = true;
+      this.#all.delete(container);
+      void container.destroy?.();
+    };
+    return {
+      ended: () => {
+        free();
+        if (this.#shared) return;
+        if (!timedOut && !container.broken) this.#idle.push(container);
+        else drop();
+      },
+      timedOut: () => {
+        timedOut = true;
+        if (this.#shared || !container.timedOut) return;
+        container.timedOut();
+        free();
+        drop();
+      },
+    };
+  }
+
+  /** A fresh context, which says no time is left once the function is hurried. */
+  #context(awsRequestId: string | undefined): Context {
+    const context = createLambdaContext({
+      functionName: this.name,
+      timeoutMs: this.timeoutMs,
+      memoryMb: this.memoryMb,
+      region: this.#region,
+      awsRequestId,
+    });
+    const remaining = context.getRemainingTimeInMillis;
+    context.getRemainingTimeInMillis = () => (this.#hurried ? 0 : remaining());
+    return context;
   }
 
   #init(container: LocalContainer): Promise<void> {

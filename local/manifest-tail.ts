@@ -5,6 +5,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { openS3Manifest } from '../lib/aws/s3-manifest.js';
 import { type Continuation, classifyEvent } from '../lib/fanout/continuation.js';
+import { handledBefore } from '../lib/fanout/reread.js';
 import { type Manifest, parseInlineManifest, parseManifestStream } from '../lib/manifest/parse.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 import type { BackendInfo } from './backend.js';
@@ -42,7 +43,7 @@ export async function readManifestTail(
     const valid: { task: JobTask; line?: number }[] = [];
     const invalid: { id?: string; line?: number; error: string }[] = [];
     for await (const item of manifest.items) {
-      if (item.index < continuation.cursor) continue;
+      if (handledBefore(item, continuation.cursor, continuation.reread)) continue;
       if (item.ok) valid.push({ task: item.task, ...(item.line === undefined ? {} : { line: item.line }) });
       else
         invalid.push({

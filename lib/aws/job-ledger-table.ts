@@ -155,10 +155,21 @@ export class JobLedgerTable implements JobLedger {
   }
 
   /** One group's transaction: its keys' markers and their summed counts (lib/aws/settle-groups.ts). */
-  async #commit({ jobId, runId, keys, delta, manifestDone, unread }: GroupWrite): Promise<GroupCommit> {
+  async #commit({
+    jobId,
+    runId,
+    keys,
+    states,
+    delta,
+    manifestDone,
+    unread,
+  }: GroupWrite): Promise<GroupCommit> {
     const items = settleItems(this.#table, {
       record: runKey(jobId, runId),
-      markers: keys.map((key) => settleKey(jobId, runId, key)),
+      markers: keys.map((key, i) => {
+        const state = states[i];
+        return { ...settleKey(jobId, runId, key), ...(state === undefined ? {} : { state }) };
+      }),
       expiresAt: expiresAtSeconds(this.#now(), this.#retentionDays),
       update: countsUpdate(delta, manifestDone),
       ...(unread ? { unreadOpen: unsettledDelta(delta) } : {}),
@@ -175,6 +186,11 @@ export class JobLedgerTable implements JobLedger {
         recordFailed: failed[keys.length] === true,
       };
     }
+  }
+
+  async settledState(jobId: string, runId: string, key: string): Promise<unknown> {
+    const marker = await this.#get(settleKey(jobId, runId, key));
+    return marker?.state;
   }
 
   async getRun(jobId: string, runId?: string): Promise<RunRecord | undefined> {

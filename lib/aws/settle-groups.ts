@@ -28,6 +28,8 @@ export interface GroupWrite {
   readonly jobId: string;
   readonly runId: string;
   readonly keys: readonly string[];
+  /** Per key, what its marker keeps (SettleInput.state). */
+  readonly states: readonly (Readonly<Record<string, unknown>> | undefined)[];
   /** The keys' counts, summed. */
   readonly delta: CountDelta;
   readonly manifestDone: boolean;
@@ -105,7 +107,8 @@ export class SettleGroups {
       const manifestDone = live.some((s) => s.manifestDone === true);
       unread = unreadAllowed && mayGoUnread(delta, manifestDone) && Object.values(delta).some((v) => v !== 0);
       const keys = live.map((s) => s.key);
-      const outcome = await this.#ports.commit({ jobId, runId, keys, delta, manifestDone, unread });
+      const states = live.map((s) => s.state);
+      const outcome = await this.#ports.commit({ jobId, runId, keys, states, delta, manifestDone, unread });
       if (outcome.applied) break;
       if (outcome.recordFailed && unread) unreadAllowed = false;
       else if (outcome.recordFailed) return inputs.map(() => ({ applied: false, record: undefined }));

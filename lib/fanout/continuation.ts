@@ -3,6 +3,7 @@ import { ManifestError } from '../manifest/errors.js';
 import { toManifestIssues } from '../manifest/issues.js';
 import { JobIdSchema } from '../manifest/schema.js';
 import type { FailureCounts } from './failure-budget.js';
+import type { Reread } from './reread.js';
 import type { JobCounts, JobPeaks } from './summary.js';
 
 /*
@@ -41,6 +42,8 @@ export interface Continuation {
   readonly source: ManifestSource;
   /** Index of the first task the next segment reads. */
   readonly cursor: number;
+  /** The tasks the previous segment handed back at its stop (lib/fanout/reread.ts). */
+  readonly reread?: Reread;
   readonly nextMessageSeq: number;
   /** Number of the next segment (the first invocation is 0). */
   readonly segment: number;
@@ -69,6 +72,10 @@ const countsShape = {
   cancelled: count.default(0),
 };
 
+const RereadSchema = z
+  .strictObject({ to: count, queueFrom: count, invokeFrom: count })
+  .refine((r) => r.queueFrom <= r.to && r.invokeFrom <= r.to, 'with queueFrom or invokeFrom past `to`');
+
 const ContinuationSchema = z.strictObject({
   v: z.literal(1),
   jobId: JobIdSchema,
@@ -85,6 +92,7 @@ const ContinuationSchema = z.strictObject({
     }),
   ]),
   cursor: count,
+  reread: RereadSchema.optional(),
   nextMessageSeq: count,
   segment: count,
   startedAt: count,
@@ -92,6 +100,35 @@ const ContinuationSchema = z.strictObject({
   peaks: z.strictObject({ inline: count, enqueue: count, invoke: count }),
   budget: z.strictObject({ finished: count, failed: count }),
 });
+
+/**
+ * How a segment ended, stored with its `segment:<n>` settle in the job ledger: where the job goes on (no
+ * `cursor`: it ended there) and its counts. Only the first settle of a segment counts, so a second copy of
+ * the segment (a retried invocation) continues from this, not from where it stopped itself: the
+ * continuation is the same whichever copy sends it.
+ */
+export type SegmentEndState = Pick<
+  Continuation,
+  'reread' | 'nextMessageSeq' | 'startedAt' | 'counts' | 'peaks' | 'budget'
+> & {
+  readonly cursor?: number;
+};
+
+const SegmentEndStateSchema = z.strictObject({
+  cursor: count.optional(),
+  reread: ContinuationSchema.shape.reread,
+  nextMessageSeq: count,
+  startedAt: count,
+  counts: ContinuationSchema.shape.counts,
+  peaks: ContinuationSchema.shape.peaks,
+  budget: ContinuationSchema.shape.budget,
+});
+
+/** A stored segment end as it was written, or undefined when there is none (or it is not one). */
+export function parseSegmentEnd(value: unknown): SegmentEndState | undefined {
+  const parsed = SegmentEndStateSchema.safeParse(value);
+  return parsed.success ? (parsed.data as SegmentEndState) : undefined;
+}
 
 export type OrchestratorEvent =
   | { readonly kind: 'inline'; readonly job: Record<string, unknown> }

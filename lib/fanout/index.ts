@@ -6,6 +6,7 @@ export * from './continuation.js';
 export * from './dead-letter-packer.js';
 export * from './failure-budget.js';
 export * from './messages.js';
+export * from './reread.js';
 export * from './segment.js';
 export * from './settle.js';
 export * from './summary.js';

@@ -4,6 +4,7 @@ import { SQS_MAX_BATCH_BYTES, SQS_MAX_BATCH_ENTRIES } from '../wire/sqs-limits.j
 import { Batcher } from './batcher.js';
 import type { FailureBudget } from './failure-budget.js';
 import type { DeadLetterTask, TaskMessage } from './messages.js';
+import type { Reread } from './reread.js';
 import type { JobCounts, JobPeaks, StopReason } from './summary.js';
 import type { TaskOutcome } from './task-outcome.js';
 
@@ -56,6 +57,8 @@ export interface SegmentOptions {
   readonly startAt: number;
   /** Sequence number of the first message this segment sends (keys stay unique across segments). */
   readonly firstMessageSeq: number;
+  /** The tasks from `startAt` the previous segment handed back (lib/fanout/reread.ts); none when absent. */
+  readonly reread?: Reread;
   readonly limits: SegmentLimits;
   readonly budget: FailureBudget;
   readonly counts: JobCounts;
@@ -73,8 +76,13 @@ export interface SegmentResult {
   readonly reason: StopReason;
   /** Why reading the manifest failed, when `reason` is `manifest-error`. */
   readonly error?: string;
-  /** Index of the first task not read; undefined when the manifest was read to its end. */
+  /**
+   * Index of the first task not handled (read, or handed back: lib/fanout/reread.ts); undefined when the
+   * manifest was read to its end.
+   */
   readonly cursor?: number;
+  /** From `cursor`, the tasks handed back, when any were: the next segment starts only those up to `to`. */
+  readonly reread?: Reread;
   readonly nextMessageSeq: number;
   readonly counts: JobCounts;
   readonly peaks: JobPeaks;

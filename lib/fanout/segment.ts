@@ -2,8 +2,6 @@ import { ManifestError } from '../manifest/errors.js';
 import type { ManifestItem } from '../manifest/parse.js';
 import type { JobTask } from '../manifest/schema.js';
 import { Semaphore } from '../semaphore.js';
-import { SQS_MAX_MESSAGE_BYTES, TASK_ENVELOPE_BYTES } from '../wire/sqs-limits.js';
-import { Batcher } from './batcher.js';
 import { DeadLetterPacker, deadLetterEnvelope } from './dead-letter-packer.js';
 import { invokeChunk } from './invoke-chunk.js';
 import {
@@ -22,6 +20,8 @@ import {
   type WireItem,
   wireItem,
 } from './packets.js';
+import { handledBefore } from './reread.js';
+import { SegmentPackers } from './segment-packers.js';
 import { errorText, type SegmentOptions, type SegmentResult, settleResult } from './segment-ports.js';
 import type { IsolatedSend } from './send-isolated.js';
 import { SendLane } from './send-lane.js';
@@ -30,16 +30,16 @@ import { type JobCounts, type StopReason, StopReasons } from './summary.js';
 export * from './segment-ports.js';
 
 /*
-One invocation's share of a job (a segment): it reads the manifest from `startAt`, runs inline tasks
-under one Semaphore, packs queue tasks into messages that a bounded queue hands to `limits.enqueue`
-SendMessageBatch senders (lib/fanout/send-lane.ts: a full queue holds the read back), chunks invoke tasks
-into synchronous Invoke calls (under another Semaphore), and dead-letters whatever fails for good (through
-a second send lane, to the DLQ). Reading stops when `shouldStop()` says so (the deadline) or the failure budget trips;
-then everything already read is flushed and awaited, so the cursor (the index of the first task not
-read) splits the manifest cleanly: every task before it was run, enqueued or dead-lettered, none after it
-was started. The AWS side comes in through `ports`, so this file has no AWS in it.
-Messages go out through sendIsolated: a message SQS refuses for its content is split until the task at
-fault stands alone, and only that task is dead-lettered (lib/fanout/send-isolated.ts).
+One invocation's share of a job (a segment): it reads the manifest from `startAt`, runs inline tasks under
+one Semaphore, packs queue tasks into messages that a bounded queue hands to `limits.enqueue` senders
+(lib/fanout/send-lane.ts: a full queue holds the read back), chunks invoke tasks into synchronous Invoke
+calls (under another Semaphore), and dead-letters what fails for good (a second send lane, to the DLQ).
+Reading stops when `shouldStop()` says so (the deadline) or the failure budget trips; the part-filled
+message and chunk are then handed back, not sent (lib/fanout/reread.ts: a retried copy of the segment
+sends the same messages under the same keys), and all else read is awaited. Every task before the cursor,
+and in the reread part every one not handed back, was run, enqueued or dead-lettered; no other started.
+Messages go out through sendIsolated: one SQS refuses for its content is split until the task at fault
+stands alone, and only that task is dead-lettered (lib/fanout/send-isolated.ts). No AWS here: `ports`.
 */
 
 const DLQ_SENDS_IN_FLIGHT = 2;
@@ -67,8 +67,7 @@ class Segment {
   readonly #inline: Semaphore;
   readonly #invoke: Semaphore;
   readonly #pending = new Set<Promise<void>>();
-  readonly #taskPacker: Batcher<WireItem<JobTask>>;
-  readonly #invokePacker: Batcher<JobTask>;
+  readonly #packers: SegmentPackers;
   readonly #deadPacker: DeadLetterPacker;
   readonly #tasks: SendLane<TaskPacket>;
   readonly #dead: SendLane<DeadLetterPacket>;
@@ -82,13 +81,7 @@ class Segment {
     this.#inline = new Semaphore(limits.inline);
     this.#invoke = new Semaphore(limits.invoke);
     this.#seq = options.firstMessageSeq;
-    const packing = {
-      maxBytes: SQS_MAX_MESSAGE_BYTES,
-      overheadBytes: TASK_ENVELOPE_BYTES,
-      separatorBytes: 1,
-    };
-    this.#taskPacker = new Batcher({ ...packing, maxItems: limits.tasksPerMessage });
-    this.#invokePacker = new Batcher({ ...packing, maxItems: limits.tasksPerInvoke });
+    this.#packers = new SegmentPackers(limits);
     this.#deadPacker = new DeadLetterPacker(deadLetterEnvelope(jobId, runId, 'orchestrator'));
     const onBug = (error: unknown) => this.#noteBug(error);
     this.#tasks = new SendLane<TaskPacket>({
@@ -113,6 +106,10 @@ class Segment {
     const { budget } = this.#o;
     const read = await this.#read();
     let { reason } = read;
+    // Stopped before the manifest's end: the part-filled message and chunk are handed back, not counted read.
+    const left =
+      read.stoppedAt === undefined ? undefined : this.#packers.handBack(read.stoppedAt, this.#o.reread);
+    this.#counts.read -= left?.dropped ?? 0;
     await this.#drain();
     const peaks = {
       inline: this.#inline.peakInFlight,
@@ -121,13 +118,14 @@ class Segment {
     };
     // A budget that tripped on the last tasks still fails the job.
     if (reason === StopReasons.COMPLETE && budget.tripped) reason = StopReasons.FAILURE_BUDGET;
-    const out = { reason, cursor: read.cursor, nextMessageSeq: this.#seq, counts: this.#counts, peaks };
-    return read.error === undefined ? out : { ...out, error: read.error };
+    const out = { reason, cursor: left?.cursor, nextMessageSeq: this.#seq, counts: this.#counts, peaks };
+    const withReread = left?.reread ? { ...out, reread: left.reread } : out;
+    return read.error === undefined ? withReread : { ...withReread, error: read.error };
   }
 
   /** Reads and starts tasks until the manifest ends, breaks, or the segment must stop. */
-  async #read(): Promise<{ reason: StopReason; cursor?: number; error?: string }> {
-    const { items, startAt, shouldStop, budget } = this.#o;
+  async #read(): Promise<{ reason: StopReason; stoppedAt?: number; error?: string }> {
+    const { items, startAt, reread, shouldStop, budget } = this.#o;
     const reader = items[Symbol.asyncIterator]();
     for (;;) {
       const next = await readNext(reader);
@@ -137,11 +135,14 @@ class Segment {
       if ('error' in next) return { reason: StopReasons.MANIFEST_ERROR, error: next.error };
       if (next.done) return { reason: StopReasons.COMPLETE };
       const item = next.value;
-      if (item.index < startAt) continue;
+      if (handledBefore(item, startAt, reread)) continue;
       if (this.#o.hold) await this.#o.hold();
+      // The reread part is read through whatever the deadline: it holds at most the tasks of one message and
+      // one chunk, and a stop inside it would leave the next segment two parts to tell apart.
+      const rereading = reread !== undefined && item.index < reread.to;
       const stop = budget.tripped
         ? StopReasons.FAILURE_BUDGET
-        : shouldStop()
+        : !rereading && shouldStop()
           ? StopReasons.DEADLINE
           : undefined;
       const started = stop === undefined && (await this.#dispatch(item));
@@ -149,7 +150,7 @@ class Segment {
         // Stops the stream (an S3 body) when reading ended early, as `break` in a for-await would.
         await reader.return?.();
         const reason = stop ?? (budget.tripped ? StopReasons.FAILURE_BUDGET : StopReasons.DEADLINE);
-        return { reason, cursor: item.index };
+        return { reason, stoppedAt: item.index };
       }
     }
   }
@@ -178,10 +179,10 @@ class Segment {
     const wired = wireItem(task);
     const bytes = Buffer.byteLength(wired.json);
     if (task.mode === 'invoke') {
-      const chunk = this.#invokePacker.add(task, bytes);
+      const chunk = this.#packers.addInvoked(task, bytes, item.index);
       if (chunk) await this.#startInvoke(chunk.items);
     } else {
-      const pack = this.#taskPacker.add(wired, bytes);
+      const pack = this.#packers.addQueued(wired, bytes, item.index);
       if (pack) await this.#addMessage(pack.items);
     }
     return true;
@@ -286,9 +287,8 @@ class Segment {
 
   /** Flushes every partial group and waits for all work, including the dead letters it produces. */
   async #drain(): Promise<void> {
-    const pack = this.#taskPacker.flush();
+    const { pack, chunk } = this.#packers.flush();
     if (pack) await this.#addMessage(pack.items);
-    const chunk = this.#invokePacker.flush();
     if (chunk) await this.#startInvoke(chunk.items);
     await this.#tasks.close();
     while (this.#pending.size > 0) await Promise.all([...this.#pending]);

@@ -36,6 +36,11 @@ export interface SettleInput {
   readonly delta: CountDelta;
   /** Reading the manifest has ended (its end, or a stop for good): `submitted` is final. */
   readonly manifestDone?: boolean;
+  /**
+   * Kept with the key's marker when this settle is the first (an orchestrator segment's end: where the job
+   * goes on); JobLedger.settledState reads it back.
+   */
+  readonly state?: Readonly<Record<string, unknown>>;
 }
 
 export interface SettleResult {
@@ -70,6 +75,8 @@ export interface JobLedger {
   startRun(input: StartRunInput): Promise<StartRunResult>;
   /** Adds counts once per key: one atomic write for the counts and the key's marker. */
   settle(input: SettleInput): Promise<SettleResult>;
+  /** The `state` the first settle of `key` kept; undefined when the key is not settled or kept none. */
+  settledState(jobId: string, runId: string, key: string): Promise<unknown>;
   /** One run; without `runId`, the job's latest. Strongly consistent. */
   getRun(jobId: string, runId?: string): Promise<RunRecord | undefined>;
   /** The job's runs, newest first. */

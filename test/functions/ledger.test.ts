@@ -25,6 +25,12 @@ let h: Harness;
 let server: CountingServer;
 let runtime: FunctionRuntime;
 let runtimeOff: FunctionRuntime;
+/** No idempotency table: a segment delivered twice runs twice, as after a timeout in AWS. */
+let runtimeTwice: FunctionRuntime;
+let orchestratorTwice: (
+  event: unknown,
+  context: ReturnType<typeof fakeContext>,
+) => Promise<OrchestratorResult>;
 let ledger: JobLedger;
 let s3: S3Client;
 let invoke: InvokeServer;
@@ -84,6 +90,8 @@ beforeAll(async () => {
     ...h.env,
     [EnvVars.CONFIG]: JSON.stringify({ ...h.config, idempotency: IdempotencyModes.OFF }),
   });
+  runtimeTwice = createRuntime({ ...h.env, [EnvVars.IDEMPOTENCY_TABLE]: '' });
+  orchestratorTwice = createOrchestratorHandler(() => runtimeTwice);
   worker = createWorkerHandler(() => runtime) as Worker;
   workerOff = createWorkerHandler(() => runtimeOff) as Worker;
   orchestrator = createOrchestratorHandler(() => runtime);
@@ -96,6 +104,7 @@ afterAll(async () => {
   await events?.close();
   await runtime?.destroy();
   await runtimeOff?.destroy();
+  await runtimeTwice?.destroy();
   await server?.close();
   s3?.destroy();
   h?.destroy();
@@ -222,6 +231,40 @@ describe('job ledger through the handlers', () => {
     await drain();
     for (let i = 0; i < 100; i++) expect(hits(`h${i}`)).toBe(1);
     expect(await ledger.getRun('ledger-h', 'r1')).toMatchObject({ status: 'succeeded', succeeded: 100 });
+  });
+
+  it('a segment run twice at once, its copies stopping at different tasks: one split, every task run and counted once', async () => {
+    const deadlineAfter = (checks: number) => {
+      let n = 0;
+      return fakeContext(() => (++n <= checks ? 60_000 : 500));
+    };
+    continuations.length = 0;
+    let events: unknown[] = [{ jobId: 'ledger-twice', runId: 'r1', tasks: queued('tw', 90) }];
+    let result: OrchestratorResult | undefined;
+    for (let segment = 0; events.length > 0 && segment < 20; segment++) {
+      // Each delivery of the segment's event runs as two copies with different deadlines.
+      const copies = await Promise.all(
+        [13 + segment, 29 + segment].map((checks) => orchestratorTwice(events[0], deadlineAfter(checks))),
+      );
+      await invoke.idle();
+      const sent = continuations.splice(0);
+      // Whichever copy settled first, both continue from its end: the same continuation, or none.
+      expect(sent.length === 0 || sent.every((e) => JSON.stringify(e) === JSON.stringify(sent[0]))).toBe(
+        true,
+      );
+      expect(new Set(copies.map((c) => c.status === 'continued' && c.cursor)).size).toBe(1);
+      result = copies.find((c) => c.status !== 'duplicate');
+      events = sent.slice(0, 1);
+    }
+    expect(result?.status).toBe('succeeded');
+    await drain();
+    expect(Array.from({ length: 90 }, (_, i) => hits(`tw${i}`)).filter((n) => n !== 1)).toEqual([]);
+    expect(await ledger.getRun('ledger-twice', 'r1')).toMatchObject({
+      status: 'succeeded',
+      submitted: 90,
+      succeeded: 90,
+      manifestDone: true,
+    });
   });
 
   it('a manifest replaced between segments ends the run failed with the reason, not open for ever', async () => {

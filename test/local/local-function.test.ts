@@ -76,6 +76,34 @@ describe('LocalFunction', () => {
     endings[1]();
   });
 
+  it('frees the slot of a timed-out invocation at once when its container can be stopped, as Lambda kills the sandbox', async () => {
+    const endings: (() => void)[] = [];
+    let stopped = 0;
+    const fn = new LocalFunction({
+      name: 'killed',
+      timeoutMs: 20,
+      reservedConcurrency: 1,
+      container: () => ({
+        handler: () => new Promise<void>((resolve) => endings.push(resolve)),
+        timedOut: () => {
+          stopped++;
+        },
+      }),
+    });
+    await expect(fn.invoke({})).rejects.toBeInstanceOf(FunctionTimeoutError);
+    expect(stopped).toBe(1);
+    // Its handler has not ended, yet the slot is free: the retry is not throttled behind a killed sandbox.
+    expect(fn.inFlight).toBe(0);
+    expect(fn.containers).toHaveLength(0);
+    await expect(fn.invoke({})).rejects.toBeInstanceOf(FunctionTimeoutError);
+    expect(fn.stats).toMatchObject({ invocations: 2, throttles: 0, peakInFlight: 1 });
+    // The killed handler ending late changes nothing (no second release).
+    endings[0]();
+    endings[1]();
+    for (let turn = 0; turn < 10; turn++) await new Promise((r) => setImmediate(r));
+    expect(fn.inFlight).toBe(0);
+  });
+
   it('runs a container init once, on its cold start, outside the invocation timeout', async () => {
     let inits = 0;
     const fn = new LocalFunction({

@@ -150,6 +150,32 @@ describe('settle', () => {
     expect(await ledger.getRun(jobId, 'r1')).toMatchObject({ succeeded: 15, submitted: 5, version: 1 });
   });
 
+  it('keeps the state of the first settle of a key only: of copies racing, the applied one is read back', async () => {
+    const jobId = newJob();
+    await start(jobId, 'r1');
+    expect(await ledger.settledState(jobId, 'r1', 'segment:0')).toBeUndefined();
+    const copies = [3, 7, 5].map((cursor) =>
+      ledger.settle({
+        jobId,
+        runId: 'r1',
+        key: 'segment:0',
+        delta: { submitted: cursor },
+        state: { cursor, counts: { read: cursor } },
+      }),
+    );
+    const results = await Promise.all(copies);
+    expect(results.filter((r) => r.applied)).toHaveLength(1);
+    const winner = [3, 7, 5][results.findIndex((r) => r.applied)];
+    expect(await ledger.settledState(jobId, 'r1', 'segment:0')).toEqual({
+      cursor: winner,
+      counts: { read: winner },
+    });
+    expect(await ledger.getRun(jobId, 'r1')).toMatchObject({ submitted: winner });
+    // A key settled without a state keeps none.
+    await ledger.settle({ jobId, runId: 'r1', key: 'm1', delta: { succeeded: 1 } });
+    expect(await ledger.settledState(jobId, 'r1', 'm1')).toBeUndefined();
+  });
+
   it('applies nothing for a run with no record', async () => {
     expect(await ledger.settle({ jobId: newJob(), runId: 'r1', key: 'k', delta: { succeeded: 1 } })).toEqual({
       applied: false,

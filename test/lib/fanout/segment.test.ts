@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FailureBudget } from '../../../lib/fanout/failure-budget.js';
 import { parseTaskMessage, readDeadLetterBody } from '../../../lib/fanout/messages.js';
+import type { Reread } from '../../../lib/fanout/reread.js';
 import {
   runSegment,
   type SegmentLimits,
@@ -127,6 +128,7 @@ async function runAll(
   breakAt?: number,
 ) {
   let cursor = 0;
+  let reread: Reread | undefined;
   let seq = 0;
   let counts: JobCounts = emptyCounts();
   let budgetCounts = { finished: 0, failed: 0 };
@@ -138,6 +140,7 @@ async function runAll(
       runId: 'run',
       items: breakAt === undefined ? parseInlineManifest(job).items : breaking(job, breakAt),
       startAt: cursor,
+      ...(reread ? { reread } : {}),
       firstMessageSeq: seq,
       limits,
       budget,
@@ -154,6 +157,7 @@ async function runAll(
     if (result.reason !== 'deadline') return { result, segments: segment + 1 };
     expect(result.cursor).toBeGreaterThanOrEqual(cursor);
     cursor = result.cursor!;
+    reread = result.reread;
   }
 }
 
