@@ -54,14 +54,15 @@ export class WaiterList<W extends Settleable> {
     return undefined;
   }
 
-  /** Takes the oldest live waiter out of line, settled. */
+  /** Takes the oldest live waiter out of line, settled. (Not peek() then shift(): one list step per waiter.) */
   take(): W | undefined {
-    const waiter = this.peek();
-    if (waiter) {
-      this.#list.shift();
-      this.#settle(waiter);
+    for (let waiter = this.#list.shift(); waiter; waiter = this.#list.shift()) {
+      if (waiter.live) {
+        this.#settle(waiter);
+        return waiter;
+      }
     }
-    return waiter;
+    return undefined;
   }
 
   /** Settles a waiter out of turn (it stays in line, dead, until reached); false if it was settled already. */
