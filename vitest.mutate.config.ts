@@ -13,6 +13,7 @@ export default defineConfig({
       'test/lib/thread-pool*.test.ts',
       'test/lib/cancellable-pull.test.ts',
       'test/lib/fifo*.test.ts',
+      'test/lib/queue-waiters*.test.ts',
       'test/lib/fanout/settle*.test.ts',
       'test/lib/fanout/failure-budget*.test.ts',
       'test/lib/ledger/run-rules*.test.ts',

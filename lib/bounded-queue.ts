@@ -1,7 +1,7 @@
 import { type PendingPull, pullCancellable } from './cancellable-pull.js';
 import { assertInteger, InvalidArgumentError, QueueClosedError } from './errors.js';
 import { Fifo } from './fifo.js';
-import { checkSignal, liveOnly, onAbort, type Putter, type Waiter } from './queue-waiters.js';
+import { checkSignal, onAbort, type Putter, type Waiter, WaiterList } from './queue-waiters.js';
 
 /*
 How it works (asyncio.Queue(maxsize)):
@@ -32,7 +32,6 @@ export interface CloseOptions {
 }
 
 const DONE = Symbol('done');
-const COMPACT_AT = 1024;
 const PULL_WAITING = 0;
 const PULL_HANDED = 1;
 const PULL_DELIVERED = 2;
@@ -42,10 +41,8 @@ const ignore = () => {};
 export class BoundedQueue<T> implements AsyncIterable<T> {
   readonly #maxSize: number;
   readonly #items = new Fifo<T>();
-  #putters = new Fifo<Putter<T>>();
-  #getters = new Fifo<Waiter<T | typeof DONE>>();
-  #waitingPut = 0;
-  #waitingGet = 0;
+  readonly #putters = new WaiterList<Putter<T>>();
+  readonly #getters = new WaiterList<Waiter<T | typeof DONE>>();
   /** Items handed to cancellable pulls whose reaction has not run yet: still in the queue. */
   #reserved = 0;
   #peakSize = 0;
@@ -74,12 +71,12 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
 
   /** Producers blocked on a full queue. */
   get waitingPut(): number {
-    return this.#waitingPut;
+    return this.#putters.size;
   }
 
   /** Consumers blocked on an empty queue. */
   get waitingGet(): number {
-    return this.#waitingGet;
+    return this.#getters.size;
   }
 
   /** Adds an item, waiting while the queue is full. Rejects with QueueClosedError after `close()`. */
@@ -93,15 +90,18 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     if (this.#closed) return Promise.reject(new QueueClosedError('Cannot put: the queue is closed'));
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#handToGetter(item)) return Promise.resolve();
-    if (this.#hasRoom() && this.#waitingPut === 0) {
+    // A producer waits only while the queue is full (each place freed admits one): with room, none is overtaken.
+    if (this.#hasRoom()) {
       this.#pushItem(item);
       return Promise.resolve();
     }
     return new Promise((resolve, reject) => {
       const putter: Putter<T> = { live: true, item, resolve, reject, cleanup: undefined };
-      this.#waitingPut++;
       this.#putters.push(putter);
-      putter.cleanup = onAbort(signal, () => this.#cancel(putter, signal!.reason, 'put'));
+      putter.cleanup = onAbort(signal, () => {
+        this.#putters.cancel(putter);
+        reject(signal!.reason);
+      });
     });
   }
 
@@ -109,7 +109,7 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
   tryPut(item: T): boolean {
     if (this.#closed) throw new QueueClosedError('Cannot put: the queue is closed');
     if (this.#handToGetter(item)) return true;
-    if (!this.#hasRoom() || this.#waitingPut > 0) return false;
+    if (!this.#hasRoom()) return false; // and so nobody waits to put (see put)
     this.#pushItem(item);
     return true;
   }
@@ -127,19 +127,16 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     const { immediate = false } = options;
     if (typeof immediate !== 'boolean') throw new InvalidArgumentError('immediate', immediate, 'a boolean');
     this.#closed = true;
-    for (let p = this.#putters.shift(); p; p = this.#putters.shift()) {
-      if (p.live) this.#settle(p, 'put').reject(new QueueClosedError('Cannot put: the queue was closed'));
+    for (let p = this.#putters.take(); p; p = this.#putters.take()) {
+      p.reject(new QueueClosedError('Cannot put: the queue was closed'));
     }
     const dropped: T[] = [];
     if (immediate) {
       for (const item of this.#items) dropped.push(item);
       this.#items.clear();
     }
-    if (this.#items.size === 0) {
-      for (let g = this.#getters.shift(); g; g = this.#getters.shift()) {
-        if (g.live) this.#settle(g, 'get').resolve(DONE);
-      }
-    }
+    // A consumer waits only while nothing is queued: any waiting now end, and with items left there are none.
+    for (let g = this.#getters.take(); g; g = this.#getters.take()) g.resolve(DONE);
     return dropped;
   }
 
@@ -164,7 +161,6 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
       hand(DONE);
     } else {
       getter = { live: true, pull: true, resolve: hand, reject: ignore, cleanup: undefined };
-      this.#waitingGet++;
       this.#getters.push(getter);
     }
     arrived.then(() => {
@@ -177,7 +173,7 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     });
     const cancel = (): boolean => {
       if (state === PULL_DELIVERED) return false;
-      if (state === PULL_WAITING && getter) this.#cancel(getter, undefined, 'get');
+      if (getter) this.#getters.cancel(getter); // does nothing once the item was handed
       if (state === PULL_HANDED && handed !== DONE) this.#giveBack(handed);
       state = PULL_CANCELLED;
       return true;
@@ -209,9 +205,11 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     if (this.#closed) return Promise.resolve(DONE);
     return new Promise((resolve, reject) => {
       const getter: Waiter<T | typeof DONE> = { live: true, resolve, reject, cleanup: undefined };
-      this.#waitingGet++;
       this.#getters.push(getter);
-      getter.cleanup = onAbort(signal, () => this.#cancel(getter, signal!.reason, 'get'));
+      getter.cleanup = onAbort(signal, () => {
+        this.#getters.cancel(getter);
+        reject(signal!.reason);
+      });
     });
   }
 
@@ -230,21 +228,16 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
   }
 
   #notePeak(): void {
-    if (this.size > this.#peakSize) this.#peakSize = this.size;
+    this.#peakSize = Math.max(this.#peakSize, this.size);
   }
 
   // A pull at the head of the line with no room left waits (it would reserve a place): the put blocks.
   #handToGetter(item: T): boolean {
-    for (let g = this.#getters.shift(); g; g = this.#getters.shift()) {
-      if (!g.live) continue;
-      if (g.pull && !this.#hasRoom()) {
-        this.#getters.unshift(g);
-        return false;
-      }
-      this.#settle(g, 'get').resolve(item);
-      return true;
-    }
-    return false;
+    const getter = this.#getters.peek();
+    if (getter === undefined || (getter.pull && !this.#hasRoom())) return false;
+    this.#getters.take();
+    getter.resolve(item);
+    return true;
   }
 
   // A cancelled pull's item was never taken: it goes to the next waiting consumer, or back to the head.
@@ -260,31 +253,9 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
   // A place was freed: the oldest live blocked producer's item moves in (or on, to a waiting consumer).
   #admitPutter(): void {
     if (!this.#hasRoom()) return;
-    for (let p = this.#putters.shift(); p; p = this.#putters.shift()) {
-      if (!p.live) continue;
-      if (!this.#handToGetter(p.item)) this.#pushItem(p.item);
-      this.#settle(p, 'put').resolve();
-      return;
-    }
-  }
-
-  #settle<W extends { live: boolean; cleanup: (() => void) | undefined }>(waiter: W, kind: 'put' | 'get'): W {
-    waiter.live = false;
-    waiter.cleanup?.();
-    if (kind === 'put') this.#waitingPut--;
-    else this.#waitingGet--;
-    return waiter;
-  }
-
-  // Cancelled waiters stay in their list, marked dead, and are skipped when reached; a list that is mostly
-  // dead (many timed-out waiters while nothing flows) is rebuilt so it cannot grow without bound.
-  #cancel(waiter: Waiter<T | typeof DONE> | Putter<T>, reason: unknown, kind: 'put' | 'get'): void {
-    if (!waiter.live) return;
-    this.#settle(waiter, kind).reject(reason);
-    if (kind === 'put' && this.#putters.size > COMPACT_AT + 2 * this.#waitingPut) {
-      this.#putters = liveOnly(this.#putters);
-    } else if (kind === 'get' && this.#getters.size > COMPACT_AT + 2 * this.#waitingGet) {
-      this.#getters = liveOnly(this.#getters);
-    }
+    const putter = this.#putters.take();
+    if (putter === undefined) return;
+    if (!this.#handToGetter(putter.item)) this.#pushItem(putter.item);
+    putter.resolve();
   }
 }

@@ -1,14 +1,14 @@
 import { AbortError, assertInteger, InvalidArgumentError, TimeoutError } from './errors.js';
-import { Fifo } from './fifo.js';
+import { onAbort, type Settleable, WaiterList } from './queue-waiters.js';
 
 /*
 How it works (asyncio.Semaphore, FIFO with no barging):
 - `#inFlight` counts held permits. It is raised synchronously, before any await, so no interleaving can
   admit more than `permits` holders.
-- A caller that cannot take a permit at once queues a waiter. A newcomer takes the fast path only when
-  nobody waits, so it never overtakes a waiter (no barging).
-- Releasing hands the permit straight to the oldest live waiter (`#drain`). Aborted or timed-out waiters
-  are marked dead and skipped lazily; they never hold a permit.
+- A caller that cannot take a permit at once queues a waiter. Every permit freed (a release, a larger
+  limit) goes straight to the oldest live waiter (`#drain`), so a permit is free only while nobody waits,
+  and a newcomer that finds one never overtakes a waiter (no barging). Aborted or timed-out waiters are
+  marked dead and skipped lazily (queue-waiters.ts); they never hold a permit.
 - A waiter whose signal aborts after it was granted, before its caller resumed, gives the permit back at
   once, so it passes on to the next waiter and is never leaked.
 - `setPermits` changes the limit live: growing drains waiters at once; shrinking lets holders finish and
@@ -32,32 +32,21 @@ export interface AcquireOptions {
   readonly timeoutMs?: number;
 }
 
-const WAITING = 0;
-const GRANTED = 1;
-const CANCELLED = 2;
-
-interface Waiter {
-  state: number;
-  /** Lean waiters (Semaphore.run without options) are resolved with no release closure. */
+interface Waiter extends Settleable {
+  /** Lean waiters (Semaphore.run) are resolved with no release closure. */
   lean: boolean;
   promise: Promise<Release | undefined>;
   resolve: (release: Release | undefined) => void;
   reject: (reason: unknown) => void;
-  cleanup: (() => void) | undefined;
 }
 
 const refuseCancel = () => false;
-
-/** Above this many dead waiters (and more dead than live), the queue is compacted. */
-const COMPACT_AT = 1024;
 
 export class Semaphore {
   #permits: number;
   #inFlight = 0;
   #peakInFlight = 0;
-  #waiting = 0;
-  #dead = 0;
-  #queue = new Fifo<Waiter>();
+  readonly #queue = new WaiterList<Waiter>();
 
   constructor(permits: number) {
     this.#permits = assertInteger('permits', permits, { allowInfinity: true });
@@ -76,7 +65,7 @@ export class Semaphore {
   }
 
   get waiting(): number {
-    return this.#waiting;
+    return this.#queue.size;
   }
 
   get peakInFlight(): number {
@@ -174,12 +163,13 @@ export class Semaphore {
     throw error;
   };
 
+  // A permit is free only while nobody waits (see the notes at the top): taking it overtakes no one.
   #canTakeNow(): boolean {
-    return this.#inFlight < this.#permits && this.#waiting === 0;
+    return this.#inFlight < this.#permits;
   }
 
   #take(): void {
-    if (++this.#inFlight > this.#peakInFlight) this.#peakInFlight = this.#inFlight;
+    this.#peakInFlight = Math.max(this.#peakInFlight, ++this.#inFlight);
   }
 
   #makeRelease(): Release {
@@ -204,15 +194,14 @@ export class Semaphore {
   ): Promise<Release | undefined> {
     const waiter = this.#newWaiter(lean);
     if (!signal && timeoutMs === undefined) return waiter.promise;
-    const onAbort = () => this.#cancel(waiter, signal!.reason);
     const timer =
       timeoutMs === undefined
         ? undefined
         : setTimeout(() => this.#cancel(waiter, new TimeoutError(timeoutMs, 'acquire')), timeoutMs);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const stopListening = onAbort(signal, () => this.#cancel(waiter, signal!.reason));
     waiter.cleanup = () => {
-      if (timer) clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      clearTimeout(timer);
+      stopListening?.();
     };
     return waiter.promise;
   }
@@ -224,46 +213,25 @@ export class Semaphore {
       resolve = res;
       reject = rej;
     });
-    const waiter: Waiter = { state: WAITING, lean, promise, resolve, reject, cleanup: undefined };
+    const waiter: Waiter = { live: true, lean, promise, resolve, reject, cleanup: undefined };
     this.#queue.push(waiter);
-    this.#waiting++;
     return waiter;
   }
 
-  /** Takes a waiter out of line (lazily: it stays in the queue, marked dead); false if already granted. */
+  /** Takes a waiter out of line and rejects it; false, changing nothing, if it was already granted. */
   #cancel(waiter: Waiter, reason: unknown): boolean {
-    if (waiter.state !== WAITING) return false;
-    waiter.state = CANCELLED;
-    waiter.cleanup?.();
-    this.#waiting--;
-    this.#dead++;
+    if (!this.#queue.cancel(waiter)) return false;
     waiter.reject(reason);
-    this.#compactIfNeeded();
     return true;
   }
 
   #drain(): void {
     while (this.#inFlight < this.#permits) {
-      const waiter = this.#queue.shift();
+      const waiter = this.#queue.take();
       if (!waiter) return;
-      if (waiter.state !== WAITING) {
-        this.#dead--;
-        continue;
-      }
-      waiter.state = GRANTED;
-      waiter.cleanup?.();
-      this.#waiting--;
       this.#take();
       waiter.resolve(waiter.lean ? undefined : this.#makeRelease());
     }
-  }
-
-  #compactIfNeeded(): void {
-    if (this.#dead < COMPACT_AT || this.#dead < this.#waiting) return;
-    const live = new Fifo<Waiter>();
-    for (const waiter of this.#queue) if (waiter.state === WAITING) live.push(waiter);
-    this.#queue = live;
-    this.#dead = 0;
   }
 }
 
@@ -275,10 +243,8 @@ function admission(options: AcquireOptions | undefined): AcquireOptions & { refu
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     return { refused: Promise.reject(new InvalidArgumentError('signal', signal, 'an AbortSignal')) };
   }
-  if (
-    timeoutMs !== undefined &&
-    !(typeof timeoutMs === 'number' && timeoutMs >= 0 && Number.isFinite(timeoutMs))
-  ) {
+  // Number.isFinite is false for anything not a number, a string of digits included.
+  if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
     return {
       refused: Promise.reject(new InvalidArgumentError('timeoutMs', timeoutMs, 'a finite number >= 0')),
     };

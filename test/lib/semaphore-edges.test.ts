@@ -43,6 +43,24 @@ describe('Semaphore: tryAcquire and the counters', () => {
   });
 });
 
+describe('Semaphore: timeoutMs', () => {
+  it('refuses anything but a finite number >= 0, a string of digits included, in acquire and run', async () => {
+    const sem = new Semaphore(1);
+    const cases: [unknown, string][] = [
+      [Number.POSITIVE_INFINITY, 'Infinity'],
+      [Number.NaN, 'NaN'],
+      ['5', '"5"'],
+      [-0.5, '-0.5'],
+    ];
+    for (const [timeoutMs, shown] of cases) {
+      const message = `Expected \`timeoutMs\` to be a finite number >= 0, got ${shown}`;
+      await expect(sem.acquire({ timeoutMs: timeoutMs as number })).rejects.toThrow(message);
+      await expect(sem.run(() => 'no', { timeoutMs: timeoutMs as number })).rejects.toThrow(message);
+    }
+    expect([sem.inFlight, sem.waiting]).toEqual([0, 0]);
+  });
+});
+
 describe('Semaphore: run() on the queued path', () => {
   it('times out with a TimeoutError, never calls fn, and leaves no trace', async () => {
     const sem = new Semaphore(1);

@@ -2,7 +2,7 @@
 // removes once it settles (counted with events.getEventListeners), the timer only a timeoutMs arms, the
 // release an acquire() resolves to, and the exact error a cancelled queue() rejects with.
 import { getEventListeners } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AbortError } from '../../lib/errors.js';
 import { Semaphore } from '../../lib/semaphore.js';
 
@@ -142,5 +142,25 @@ describe('Semaphore: queue().cancel()', () => {
     expect((error as Error).message).toBe('The queued acquire was cancelled');
     held!();
     expect([sem.inFlight, sem.waiting]).toEqual([0, 0]);
+  });
+});
+
+describe('Semaphore: the timer of a queued waiter', () => {
+  it('is cleared at the grant: no timer is left to hold the process open', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const sem = new Semaphore(1);
+      const held = await sem.acquire();
+      const viaAcquire = sem.acquire({ timeoutMs: 60_000 });
+      const viaRun = sem.run(() => 'ran', { timeoutMs: 60_000 });
+      expect(vi.getTimerCount()).toBe(2);
+      held();
+      expect(vi.getTimerCount()).toBe(1); // the acquire's, cleared as it was granted
+      (await viaAcquire)();
+      expect(await viaRun).toBe('ran');
+      expect([vi.getTimerCount(), sem.inFlight, sem.waiting]).toEqual([0, 0, 0]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
