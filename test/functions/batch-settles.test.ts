@@ -12,32 +12,22 @@ import { type BatchMember, BatchSettles } from '../../functions/batch-settles.js
 import { JobLedgerTable } from '../../lib/aws/job-ledger-table.js';
 import { MAX_GROUP } from '../../lib/aws/settle-groups.js';
 import type { CountDelta, RunRecord } from '../../lib/ledger/run-record.js';
-import { freshJobTable } from '../local/fixtures/aws.js';
+import { CommandCounter, freshJobTable } from '../local/fixtures/aws.js';
 
 let client: DynamoDBClient;
 let ledger: JobLedgerTable;
-/** The DynamoDB operations sent, by command name (a middleware on the real client). */
-const sent = new Map<string, number>();
-/** Called as each command is sent. */
-let onSend: (name: string) => void = () => {};
+/** The DynamoDB commands sent, by name; its `onSend` is the test's hook into a command in flight. */
+let commands: CommandCounter;
 
 beforeAll(async () => {
   let tableName: string;
   ({ client, tableName } = await freshJobTable('batch'));
-  client.middlewareStack.add(
-    (next, context) => (args) => {
-      const name = String(context.commandName);
-      sent.set(name, (sent.get(name) ?? 0) + 1);
-      onSend(name);
-      return next(args);
-    },
-    { step: 'initialize', name: 'countCommands' },
-  );
+  commands = new CommandCounter(client);
   ledger = new JobLedgerTable(client, { tableName, retentionDays: 7 });
 });
 afterAll(() => client?.destroy());
 
-const transactions = () => sent.get('TransactWriteItemsCommand') ?? 0;
+const transactions = () => commands.sent.get('TransactWriteItemsCommand') ?? 0;
 
 async function startedRun(): Promise<string> {
   const jobId = `job-${randomBytes(4).toString('hex')}`;
@@ -61,7 +51,7 @@ const turns = async (n: number) => {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
 };
 
-/** What the messages of a batch did, and how many were ready or gone when each transaction was sent. */
+/** What the messages of a batch did, and how many were ready or gone when each transaction was commands.sent. */
 interface Played {
   readonly results: PromiseSettledResult<RunRecord | undefined | 'not settled'>[];
   readonly doneAtSend: number[];
@@ -72,7 +62,7 @@ async function play(messages: readonly Message[]): Promise<Played> {
   const settles = new BatchSettles(async (input) => (await ledger.settle(input)).record);
   let done = 0;
   const doneAtSend: number[] = [];
-  onSend = (name) => {
+  commands.onSend = (name) => {
     if (name === 'TransactWriteItemsCommand') doneAtSend.push(done);
   };
   const one = async (m: Message, member: BatchMember) => {
@@ -89,7 +79,7 @@ async function play(messages: readonly Message[]): Promise<Played> {
   // Joined all at once, before any works: as the worker's batch() starts every record.
   const members = messages.map((m) => settles.join(m.jobId, 'r'));
   const results = await Promise.allSettled(messages.map((m, i) => one(m, members[i])));
-  onSend = () => {};
+  commands.onSend = () => {};
   return { results, doneAtSend };
 }
 
@@ -105,7 +95,7 @@ const msg = (jobId: string, i: number, extra: Partial<Message> = {}): Message =>
 describe('batch settles: one transaction per run for a worker batch', () => {
   it('ten messages ready at different times settle as one transaction, sent once all ten are ready', async () => {
     const jobId = await startedRun();
-    sent.clear();
+    commands.sent.clear();
     const { results, doneAtSend } = await play(Array.from({ length: 10 }, (_, i) => msg(jobId, i)));
     expect(results.every((r) => r.status === 'fulfilled')).toBe(true);
     expect(transactions()).toBe(1);
@@ -115,7 +105,7 @@ describe('batch settles: one transaction per run for a worker batch', () => {
 
   it('messages that fail (never settle) do not hold the others, and add nothing; the last one to be done may be one', async () => {
     const jobId = await startedRun();
-    sent.clear();
+    commands.sent.clear();
     const messages = Array.from({ length: 10 }, (_, i) =>
       msg(jobId, i, {
         outcome: i % 3 === 0 ? Outcomes.FAIL : Outcomes.SETTLE,
@@ -135,7 +125,7 @@ describe('batch settles: one transaction per run for a worker batch', () => {
 
   it('a message that throws leaves in its finally: the others settle, its own error stays its own', async () => {
     const jobId = await startedRun();
-    sent.clear();
+    commands.sent.clear();
     const messages = [
       msg(jobId, 0, { turns: 1 }),
       msg(jobId, 1, { turns: 6, outcome: Outcomes.THROW }),
@@ -154,7 +144,7 @@ describe('batch settles: one transaction per run for a worker batch', () => {
 
   it('two runs in one batch: one transaction each, and neither waits for the other run’s messages', async () => {
     const [a, b] = [await startedRun(), await startedRun()];
-    sent.clear();
+    commands.sent.clear();
     // Run b's messages are all ready early; run a's later, its last one the slowest.
     const messages = [
       ...Array.from({ length: 6 }, (_, i) => msg(a, i, { turns: i === 5 ? 20 : 8 })),
@@ -170,7 +160,7 @@ describe('batch settles: one transaction per run for a worker batch', () => {
 
   it(`a batch of ${2 * MAX_GROUP + 3} messages of one run goes as 3 transactions (the group limit), each counted`, async () => {
     const jobId = await startedRun();
-    sent.clear();
+    commands.sent.clear();
     const n = 2 * MAX_GROUP + 3;
     await play(Array.from({ length: n }, (_, i) => msg(jobId, i, { delta: { succeeded: 1 } })));
     expect(transactions()).toBe(3);

@@ -10,27 +10,17 @@ import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
 import { MAX_GROUP } from '../../../lib/aws/settle-groups.js';
 import type { SettleResult } from '../../../lib/ledger/job-ledger.js';
 import { isComplete } from '../../../lib/ledger/run-rules.js';
-import { freshJobTable } from '../../local/fixtures/aws.js';
+import { CommandCounter, freshJobTable } from '../../local/fixtures/aws.js';
 
 let client: DynamoDBClient;
 let ledger: JobLedgerTable;
 let tableName: string;
-/** The DynamoDB operations the client sent, by command name (counted by a middleware on the real client). */
-const sent = new Map<string, number>();
-/** Called as each command is sent: the test's hook into "while a transaction is in flight". */
-let onSend: (name: string) => void = () => {};
+/** The DynamoDB commands sent, by name; its `onSend` is the test's hook into a command in flight. */
+let commands: CommandCounter;
 
 beforeAll(async () => {
   ({ client, tableName } = await freshJobTable('groups'));
-  client.middlewareStack.add(
-    (next, context) => (args) => {
-      const name = String(context.commandName);
-      sent.set(name, (sent.get(name) ?? 0) + 1);
-      onSend(name);
-      return next(args);
-    },
-    { step: 'initialize', name: 'countCommands' },
-  );
+  commands = new CommandCounter(client);
   ledger = new JobLedgerTable(client, { tableName, retentionDays: 7 });
 });
 afterAll(() => client?.destroy());
@@ -38,7 +28,7 @@ afterAll(() => client?.destroy());
 async function startedRun(): Promise<string> {
   const jobId = `job-${randomBytes(4).toString('hex')}`;
   await ledger.startRun({ jobId, runId: 'r', startedAt: 1, toleratedFailurePercent: 10, overlap: 'allow' });
-  sent.clear();
+  commands.sent.clear();
   return jobId;
 }
 
@@ -50,8 +40,8 @@ describe('settle groups', () => {
   it('settles issued in the same tick go as one transaction and one read', async () => {
     const jobId = await startedRun();
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => deadLetterSettle(jobId, i)));
-    expect(sent.get('TransactWriteItemsCommand')).toBe(1);
-    expect(sent.get('GetItemCommand')).toBe(1);
+    expect(commands.sent.get('TransactWriteItemsCommand')).toBe(1);
+    expect(commands.sent.get('GetItemCommand')).toBe(1);
     expect(results.every((r) => r.applied)).toBe(true);
     expect(results[0].record).toBe(results[19].record);
     expect(results[19].record).toMatchObject({ succeeded: 30, deadLettered: 20 });
@@ -60,16 +50,16 @@ describe('settle groups', () => {
   it('settles arriving while one is in flight wait, then go as the next transaction and read', async () => {
     const jobId = await startedRun();
     const later: Promise<SettleResult>[] = [];
-    onSend = (name) => {
+    commands.onSend = (name) => {
       if (name !== 'TransactWriteItemsCommand' || later.length > 0) return;
       for (let i = 1; i < 20; i++) later.push(deadLetterSettle(jobId, i));
     };
     const first = await deadLetterSettle(jobId, 0);
-    onSend = () => {};
+    commands.onSend = () => {};
     const results = [first, ...(await Promise.all(later))];
     // The first alone (it was on its way when the others came), the 19 that waited on it together.
-    expect(sent.get('TransactWriteItemsCommand')).toBe(2);
-    expect(sent.get('GetItemCommand')).toBe(2);
+    expect(commands.sent.get('TransactWriteItemsCommand')).toBe(2);
+    expect(commands.sent.get('GetItemCommand')).toBe(2);
     expect(results.every((r) => r.applied)).toBe(true);
     expect(results[1].record).toBe(results[19].record);
     expect(results[19].record).toMatchObject({ succeeded: 30, deadLettered: 20 });
@@ -84,7 +74,7 @@ describe('settle groups', () => {
       ),
     );
     // Issued in one tick: 50, 50 and 3.
-    expect(sent.get('TransactWriteItemsCommand')).toBe(3);
+    expect(commands.sent.get('TransactWriteItemsCommand')).toBe(3);
     expect(await ledger.getRun(jobId, 'r')).toMatchObject({ succeeded: n });
   });
 
@@ -124,13 +114,13 @@ describe('settle groups', () => {
     expect(segment).toMatchObject({ applied: true, record: { submitted: 4, manifestDone: true } });
     const first = await ledger.settle({ jobId, runId: 'r', key: 'm0', delta: { succeeded: 1, invalid: 1 } });
     expect(first).toEqual({ applied: true, record: undefined, unread: true });
-    expect(sent.get('GetItemCommand')).toBe(1);
+    expect(commands.sent.get('GetItemCommand')).toBe(1);
     const last = await ledger.settle({ jobId, runId: 'r', key: 'm1', delta: { succeeded: 2 } });
     expect(last.applied).toBe(true);
     expect(last.record && isComplete(last.record)).toBe(true);
     // The last settle: its unread attempt refused (it completes the run), sent plainly, then read.
-    expect(sent.get('TransactWriteItemsCommand')).toBe(4);
-    expect(sent.get('GetItemCommand')).toBe(2);
+    expect(commands.sent.get('TransactWriteItemsCommand')).toBe(4);
+    expect(commands.sent.get('GetItemCommand')).toBe(2);
     // A repeat after the end changes nothing and is read (unsettled is 0 and the manifest done).
     const again = await ledger.settle({ jobId, runId: 'r', key: 'm1', delta: { succeeded: 2 } });
     expect(again).toMatchObject({ applied: false, record: { succeeded: 3, invalid: 1, submitted: 4 } });
@@ -145,12 +135,12 @@ describe('settle groups', () => {
         UpdateExpression: 'REMOVE unsettled',
       }),
     );
-    sent.clear();
+    commands.sent.clear();
     for (let i = 0; i < 3; i++) {
       const result = await ledger.settle({ jobId, runId: 'r', key: `m${i}`, delta: { succeeded: 1 } });
       expect(result.record).toMatchObject({ succeeded: i + 1 });
     }
-    expect(sent.get('GetItemCommand')).toBe(3);
+    expect(commands.sent.get('GetItemCommand')).toBe(3);
     const done = await ledger.settle({
       jobId,
       runId: 'r',
