@@ -44,6 +44,9 @@ let workerOff: Worker;
 let onRequest: (path: string, n: number) => void = () => {};
 /** Whether `/fixable/` paths answer 404 (a partner's bug, fixed before a redrive). */
 let broken = true;
+/** `/flaky/` paths answer 503 (retryable) to each task's requests up to this many, then 200. */
+let flakyUntil = Number.POSITIVE_INFINITY;
+const flakySeen = new Map<string, number>();
 
 beforeAll(async () => {
   server = await startCountingServer({ delayMs: 1 });
@@ -51,6 +54,11 @@ beforeAll(async () => {
     onRequest(req.path, req.n);
     if (req.path.includes('/fail/')) return { status: 404 };
     if (req.path.includes('/fixable/') && broken) return { status: 404 };
+    if (req.path.includes('/flaky/')) {
+      const seen = (flakySeen.get(req.path) ?? 0) + 1;
+      flakySeen.set(req.path, seen);
+      if (seen <= flakyUntil) return { status: 503 };
+    }
     if (req.path.includes('/slow/')) return { delayMs: 3_000 };
     return undefined;
   });
@@ -512,6 +520,38 @@ describe('job ledger through the handlers', () => {
     });
     // The run keeps the status it ended with (its result object lists what was dead-lettered then).
     expect(record?.status).toBe('partial');
+  });
+
+  it('a redriven task gets its full attempt budget again: retryable failures, exact requests per task', async () => {
+    // Each delivery runs a task's HTTP attempts (4 by default) and maxReceiveCount (3) deliveries are the
+    // message-level budget: a task answered 503 every time is dead-lettered after exactly 3 x 4 requests.
+    const perDelivery = 4;
+    const budget = 3 * perDelivery;
+    await drainQueue(h.sqs, h.resources.deadLetterQueueUrl); // earlier tests' dead letters
+    await orchestrator({ jobId: 'ledger-rt', runId: 'r1', tasks: queued('rt', 4, 'flaky') }, fakeContext());
+    await drain();
+    for (let i = 0; i < 4; i++) expect(hits(`rt${i}`)).toBe(budget);
+    expect(await ledger.getRun('ledger-rt', 'r1')).toMatchObject({ succeeded: 0, deadLettered: 4 });
+    // After the redrive the target fails all but the last request of a whole budget: only a task that got
+    // its full budget back (attempt 1, not the spent one) gets to that last request and succeeds.
+    flakyUntil = 2 * budget - 1;
+    const moved = await redrive({
+      sqs: h.sqs,
+      queueUrl: h.resources.queueUrl,
+      deadLetterQueueUrl: h.resources.deadLetterQueueUrl,
+    });
+    expect(moved.moved).toBeGreaterThan(0);
+    await drain();
+    for (let i = 0; i < 4; i++) expect(hits(`rt${i}`)).toBe(2 * budget);
+    expect(await drainQueue(h.sqs, h.resources.deadLetterQueueUrl, { keep: true })).toEqual([]);
+    expect(counts(await ledger.getRun('ledger-rt', 'r1'))).toEqual({
+      submitted: 4,
+      succeeded: 4,
+      deadLettered: 0,
+      undeliverable: 0,
+      invalid: 0,
+      cancelled: 0,
+    });
   });
 
   it('the result object a worker completes keeps no secret of a dead-lettered task', async () => {

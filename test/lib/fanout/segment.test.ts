@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FailureBudget } from '../../../lib/fanout/failure-budget.js';
-import { parseTaskMessage, readDeadLetterBody } from '../../../lib/fanout/messages.js';
+import { parseTaskMessage, readDeadLetterBody, redriveMessage } from '../../../lib/fanout/messages.js';
 import type { Reread } from '../../../lib/fanout/reread.js';
 import {
   runSegment,
@@ -21,7 +21,7 @@ import { RUNS } from '../../helpers/runs.js';
 
 type Mode = 'inline' | 'queue' | 'invoke';
 
-/** Broken SQS limits and resent keys the fake ports saw, checked after every test. */
+/** Broken SQS limits, resent keys and unreadable messages the fake ports saw, checked after every test. */
 const violations: string[] = [];
 afterEach(() => {
   expect(violations.splice(0)).toEqual([]);
@@ -62,8 +62,8 @@ class FakePorts implements SegmentPorts {
     });
   sendTasks = (entries: readonly SendEntry[]) =>
     this.#hold('send', () => {
-      // Recorded, not asserted here: a throw inside a port is a failed send to the segment, which would
-      // dead-letter the tasks and hide the broken limit. afterEach asserts there were none.
+      // Recorded, not asserted or thrown here: a throw inside a port is a failed send to the segment, which
+      // would dead-letter the tasks and hide the broken limit or message. afterEach asserts there were none.
       if (entries.length > SQS_MAX_BATCH_ENTRIES) violations.push(`${entries.length} entries in one batch`);
       const bytes = entries.reduce((n, e) => n + Buffer.byteLength(e.MessageBody), 0);
       if (bytes > SQS_MAX_BATCH_BYTES) violations.push(`${bytes} bytes in one batch`);
@@ -74,7 +74,10 @@ class FakePorts implements SegmentPorts {
           continue;
         }
         const parsed = parseTaskMessage(entry.MessageBody);
-        if (!parsed.ok) throw new Error(parsed.error);
+        if (!parsed.ok) {
+          violations.push(`task message ${entry.Id} unreadable: ${parsed.error}`);
+          continue;
+        }
         if (this.keys.has(parsed.value.key)) violations.push(`message key ${parsed.value.key} sent twice`);
         this.keys.add(parsed.value.key);
         for (const t of parsed.value.tasks) this.#start(t.id);
@@ -84,9 +87,18 @@ class FakePorts implements SegmentPorts {
   sendDeadLetters = (entries: readonly SendEntry[]) =>
     this.#hold('send', () => {
       for (const entry of entries) {
+        // Recorded, as in sendTasks: a throw here would be one more failed send to the segment.
         const body = readDeadLetterBody(entry.MessageBody);
-        if (body.kind !== 'dead-letter') throw new Error('not a dead letter');
+        if (body.kind !== 'dead-letter') {
+          violations.push(`dead letter ${entry.Id} is ${body.kind}`);
+          continue;
+        }
+        // The worker must be able to run it again once redriven (parseWorkBody does the same).
+        const again = parseTaskMessage(redriveMessage(body.message, entry.Id));
+        if (!again.ok) violations.push(`dead letter ${entry.Id} cannot be redriven: ${again.error}`);
         for (const t of body.message.tasks) {
+          if (!Number.isInteger(t.attempts) || typeof t.error !== 'string')
+            violations.push(`dead letter ${entry.Id}: task ${t.task.id} without attempts or error`);
           this.deadLettered.push(t.task.id);
           this.deadAttempts.push(`${t.task.id}:${t.attempts}`);
         }
