@@ -1,16 +1,19 @@
 // The orchestrator's dead-letter queue, locally: an Event invocation through the real Invoke endpoint and
 // @aws-sdk/client-lambda that fails every attempt (1 + Lambda's 2 retries) ends as exactly one message in the
 // orchestrator's DLQ on the SQS emulator, its body the event and its attributes the error; one that succeeds on
-// a retry, or a failing function the stack gives no DLQ (the worker), leaves the queue empty.
+// a retry, or a failing function the stack gives no DLQ (the worker), leaves the queue empty. Then the same
+// through `serve` (the runtime in process) with the real orchestrator, made to fail by its job table's removal.
+import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resourceNames } from '../../lib/config.js';
 import { asyncDeadLetters, errorMessageOf, MAX_ERROR_MESSAGE_BYTES } from '../../local/async-dead-letters.js';
 import { InvokeServer } from '../../local/invoke-server.js';
 import { LocalFunction } from '../../local/local-function.js';
-import type { LocalResources } from '../../local/resources.js';
-import { freshResources } from './fixtures/aws.js';
+import { type LocalResources, localCredentials } from '../../local/resources.js';
+import { startServeRuntime } from '../../local/serve-runtime.js';
+import { freshResources, uniquePrefix, waitFor } from './fixtures/aws.js';
 
 let sqs: SQSClient;
 let resources: LocalResources;
@@ -67,10 +70,10 @@ async function invokeEvent(functionName: string, event: unknown): Promise<void> 
 }
 
 /** Everything in the orchestrator's DLQ, left there (visibility 0) for the next look. */
-async function deadLetters() {
-  const { Messages = [] } = await sqs.send(
+async function deadLetters(client = sqs, queueUrl = resources.orchestratorDeadLetterQueueUrl) {
+  const { Messages = [] } = await client.send(
     new ReceiveMessageCommand({
-      QueueUrl: resources.orchestratorDeadLetterQueueUrl,
+      QueueUrl: queueUrl,
       MaxNumberOfMessages: 10,
       VisibilityTimeout: 0,
       MessageAttributeNames: ['All'],
@@ -118,4 +121,45 @@ describe('the orchestrator dead-letter queue (local)', () => {
     );
     expect(errorMessageOf(new Error(''))).toBe('Unhandled');
   });
+});
+
+describe('the orchestrator dead-letter queue in serve', () => {
+  it("holds the real orchestrator's event once it failed every attempt; a synchronous failure is not added", async () => {
+    const serve = await startServeRuntime({
+      config: { prefix: uniquePrefix('odlqs') },
+      listen: { host: '127.0.0.1', port: 0 },
+    });
+    const client = { endpoint: serve.endpoint, region: 'us-east-1', credentials: localCredentials };
+    const dynamodb = new DynamoDBClient(client);
+    const serveLambda = new LambdaClient(client);
+    const serveSqs = new SQSClient(client);
+    try {
+      // Without its job table the orchestrator cannot open the run: an AWS error, thrown, so retried.
+      await dynamodb.send(new DeleteTableCommand({ TableName: serve.resources.jobTable }));
+      const event = { jobId: 'doomed', tasks: [{ id: 't1', url: 'http://127.0.0.1:9/never' }] };
+      const invoke = (InvocationType: 'Event' | 'RequestResponse') =>
+        serveLambda.send(
+          new InvokeCommand({
+            FunctionName: serve.names.orchestrator,
+            InvocationType,
+            Payload: JSON.stringify(event),
+          }),
+        );
+      expect((await invoke('Event')).StatusCode).toBe(202);
+      const queueUrl = serve.resources.orchestratorDeadLetterQueueUrl;
+      await waitFor(async () => (await deadLetters(serveSqs, queueUrl)).length > 0, 'the dead letter');
+      const sync = await invoke('RequestResponse');
+      expect(sync.FunctionError).toBe('Unhandled');
+      const messages = await deadLetters(serveSqs, queueUrl);
+      expect(messages).toHaveLength(1);
+      expect(JSON.parse(messages[0]!.Body!)).toEqual(event);
+      expect(messages[0]!.MessageAttributes?.ErrorCode?.StringValue).toBe('200');
+      expect(messages[0]!.MessageAttributes?.ErrorMessage?.StringValue).toMatch(/not found/i);
+    } finally {
+      dynamodb.destroy();
+      serveLambda.destroy();
+      serveSqs.destroy();
+      await serve.stop();
+    }
+  }, 60_000);
 });
