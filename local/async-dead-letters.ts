@@ -44,6 +44,16 @@ export function asyncDeadLetters(
   };
 }
 
+/** Sends through `sink` when given; a failed send is false (reported in the invocation's record), not thrown. */
+export async function deadLetter(sink: DeadLetterSink | undefined, event: ExhaustedEvent): Promise<boolean> {
+  if (!sink) return false;
+  try {
+    return await sink(event);
+  } catch {
+    return false;
+  }
+}
+
 /** The error's message, cut to Lambda's 1 KB on a character boundary (never empty: SQS refuses that). */
 export function errorMessageOf(error: unknown): string {
   const message = (error instanceof Error ? error.message : String(error)) || 'Unhandled';

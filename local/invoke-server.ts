@@ -16,7 +16,7 @@ import {
   accountSettingsBody,
   checkAccountSettings,
 } from './account-settings.js';
-import type { DeadLetterSink } from './async-dead-letters.js';
+import { type DeadLetterSink, deadLetter } from './async-dead-letters.js';
 import { functionNameOf } from './function-name.js';
 import { errorBody, errorHeaders, readBody, reply } from './invoke-wire.js';
 import { FunctionThrottledError, type LocalFunction } from './local-function.js';
@@ -278,7 +278,12 @@ export class InvokeServer {
               status: 'failed',
               error: message,
               delivery,
-              deadLettered: await this.#deadLetter(fn, payload, requestId, error),
+              deadLettered: await deadLetter(this.#deadLetters, {
+                functionName: fn.name,
+                payload,
+                requestId,
+                error,
+              }),
             });
             return;
           }
@@ -288,20 +293,5 @@ export class InvokeServer {
     })();
     this.#pending.add(run);
     run.finally(() => this.#pending.delete(run));
-  }
-
-  /** The exhausted event to its function's DLQ; a failed send is reported in the record, not thrown. */
-  async #deadLetter(
-    fn: LocalFunction,
-    payload: unknown,
-    requestId: string,
-    error: unknown,
-  ): Promise<boolean> {
-    if (!this.#deadLetters) return false;
-    try {
-      return await this.#deadLetters({ functionName: fn.name, payload, requestId, error });
-    } catch {
-      return false;
-    }
   }
 }
