@@ -2,7 +2,8 @@
 // handlers' unchanged @aws-sdk/client-lambda code runs locally through AWS_ENDPOINT_URL_LAMBDA.
 // RequestResponse answers 200 with the result (or `X-Amz-Function-Error: Unhandled` and the error);
 // Event answers 202 at once and runs the invocation in the background, retried on error as Lambda does
-// (twice by default) and held back, not dropped, while the function is at its reserved concurrency.
+// (twice by default), sent to the function's dead-letter queue when the last retry fails (when it has one:
+// local/async-dead-letters.ts), and held back, not dropped, while the function is at its reserved concurrency.
 // It also answers GetAccountSettings (local/account-settings.ts), for `plan`'s check of the account's quota.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -15,6 +16,7 @@ import {
   accountSettingsBody,
   checkAccountSettings,
 } from './account-settings.js';
+import { type DeadLetterSink, deadLetter } from './async-dead-letters.js';
 import { functionNameOf } from './function-name.js';
 import { errorBody, errorHeaders, readBody, reply } from './invoke-wire.js';
 import { FunctionThrottledError, type LocalFunction } from './local-function.js';
@@ -43,6 +45,8 @@ export interface AsyncInvocationRecord {
   readonly error?: string;
   /** Which delivery of the event this was: 2 for a duplicate delivered by fault injection. */
   readonly delivery: number;
+  /** A failed event: whether it was sent to its function's DLQ (false: the function has none, or the send failed). */
+  readonly deadLettered?: boolean;
 }
 
 export interface InvokeServerOptions {
@@ -62,6 +66,8 @@ export interface InvokeServerOptions {
    * continuation (where it would have read on) instead of reading the rest of the manifest.
    */
   readonly holdAsync?: (functionName: string, payload: unknown) => boolean;
+  /** Where an event goes when its last retry fails (Lambda's DLQ); lost when not given, as without one. */
+  readonly deadLetters?: DeadLetterSink;
 }
 
 export interface HeldEvent {
@@ -76,6 +82,7 @@ export class InvokeServer {
   readonly #records: AsyncInvocationRecord[] = [];
   readonly #held: HeldEvent[] = [];
   readonly #hold: InvokeServerOptions['holdAsync'];
+  readonly #deadLetters: DeadLetterSink | undefined;
   readonly #retryAttempts: number;
   readonly #retryDelayMs: number;
   readonly #deliveries: (functionName: string, payload: unknown) => number;
@@ -90,8 +97,10 @@ export class InvokeServer {
     asyncDeliveries = 1,
     accountSettings,
     holdAsync,
+    deadLetters,
   }: InvokeServerOptions) {
     this.#hold = holdAsync;
+    this.#deadLetters = deadLetters;
     for (const fn of functions) this.#functions.set(fn.name, fn);
     this.#accountSettings = checkAccountSettings(accountSettings);
     this.#retryAttempts = assertInteger('asyncRetryAttempts', asyncRetryAttempts, { min: 0 });
@@ -269,6 +278,12 @@ export class InvokeServer {
               status: 'failed',
               error: message,
               delivery,
+              deadLettered: await deadLetter(this.#deadLetters, {
+                functionName: fn.name,
+                payload,
+                requestId,
+                error,
+              }),
             });
             return;
           }

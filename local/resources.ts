@@ -23,6 +23,8 @@ export interface LocalResources {
   readonly queueArn: string;
   readonly deadLetterQueueUrl: string;
   readonly deadLetterQueueArn: string;
+  /** The orchestrator's own DLQ: its asynchronous events that failed every attempt (local/async-dead-letters.ts). */
+  readonly orchestratorDeadLetterQueueUrl: string;
   readonly idempotencyTable: string;
   /** The job ledger's table (lib/aws/job-ledger-table.ts). */
   readonly jobTable: string;
@@ -83,13 +85,10 @@ async function createQueues(
   names: ReturnType<typeof resourceNames>,
   config: Pick<FanoutConfig, 'visibilityTimeoutSeconds' | 'maxReceiveCount'>,
 ) {
-  const dlq = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: names.deadLetterQueue,
-      Attributes: { MessageRetentionPeriod: String(DEAD_LETTER_RETENTION_SECONDS) },
-    }),
-  );
-  const deadLetterQueueUrl = sameOrigin(dlq.QueueUrl!, target.endpoints.sqs);
+  const [deadLetterQueueUrl, orchestratorDeadLetterQueueUrl] = await Promise.all([
+    createDeadLetterQueue(sqs, target, names.deadLetterQueue),
+    createDeadLetterQueue(sqs, target, names.orchestratorDeadLetterQueue),
+  ]);
   const deadLetterQueueArn = await queueArn(sqs, deadLetterQueueUrl);
   const queue = await sqs.send(
     new CreateQueueCommand({
@@ -104,7 +103,24 @@ async function createQueues(
     }),
   );
   const queueUrl = sameOrigin(queue.QueueUrl!, target.endpoints.sqs);
-  return { queueUrl, queueArn: await queueArn(sqs, queueUrl), deadLetterQueueUrl, deadLetterQueueArn };
+  return {
+    queueUrl,
+    queueArn: await queueArn(sqs, queueUrl),
+    deadLetterQueueUrl,
+    deadLetterQueueArn,
+    orchestratorDeadLetterQueueUrl,
+  };
+}
+
+/** A dead-letter queue as the stack makes both: kept 14 days, no redrive of its own. */
+async function createDeadLetterQueue(sqs: SQSClient, target: AwsTarget, QueueName: string): Promise<string> {
+  const dlq = await sqs.send(
+    new CreateQueueCommand({
+      QueueName,
+      Attributes: { MessageRetentionPeriod: String(DEAD_LETTER_RETENTION_SECONDS) },
+    }),
+  );
+  return sameOrigin(dlq.QueueUrl!, target.endpoints.sqs);
 }
 
 async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {

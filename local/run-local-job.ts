@@ -13,6 +13,7 @@
 import { type FanoutConfig, resourceNames, withDefaults } from '../lib/config.js';
 import { assertInteger } from '../lib/errors.js';
 import { Semaphore } from '../lib/semaphore.js';
+import { asyncDeadLetters } from './async-dead-letters.js';
 import { type BackendInfo, startBackend } from './backend.js';
 import { readDeadLetters } from './dead-letters.js';
 import { FunctionLogs } from './function-logs.js';
@@ -121,6 +122,7 @@ async function startMachinery(setup: RunSetup, cleanups: (() => unknown)[]) {
     asyncDeliveries: options.faults?.asyncDeliveries ?? 1,
     // Once stopping, the orchestrator's continuation is kept: the rest of the manifest is listed, not enqueued.
     holdAsync: (name) => name === names.orchestrator && stopping(),
+    deadLetters: asyncDeadLetters(sqs, { [names.orchestrator]: resources.orchestratorDeadLetterQueueUrl }),
   });
   const lambdaEndpoint = await invokeServer.listen();
   cleanups.push(() => invokeServer.close());

@@ -4,6 +4,7 @@
 // that speaks AWS (an SDK client, the AWS CLI, `bounded-fanout run --endpoint`) can then use it as it would
 // LocalStack, with the orchestrator and worker of this checkout as the stack's functions.
 import { type FanoutConfig, resourceNames, withDefaults } from '../lib/config.js';
+import { asyncDeadLetters } from './async-dead-letters.js';
 import { type Backend, BackendKinds, startBackend } from './backend.js';
 import type { ListenAddress } from './edge-listen.js';
 import { FunctionLogs, type LogSink } from './function-logs.js';
@@ -63,7 +64,10 @@ export async function startServeRuntime(options: ServeOptions = {}): Promise<Ser
     const observer = new HttpObserver().start();
     cleanups.push(() => observer.stop());
     const functions = buildFunctions(config, {}, backlog, observer, new TaskLedger(resources.queueUrl));
-    const invokeServer = new InvokeServer({ functions: [functions.orchestrator, functions.worker] });
+    const invokeServer = new InvokeServer({
+      functions: [functions.orchestrator, functions.worker],
+      deadLetters: asyncDeadLetters(sqs, { [names.orchestrator]: resources.orchestratorDeadLetterQueueUrl }),
+    });
     const lambdaEndpoint = await invokeServer.listen();
     cleanups.push(() => invokeServer.close());
     backend.edge?.setUpstream('lambda', lambdaEndpoint);

@@ -162,6 +162,18 @@ describe('createResources on the chosen backend', () => {
         new GetQueueAttributesCommand({ QueueUrl: resources.deadLetterQueueUrl, AttributeNames: ['All'] }),
       );
       expect(dlq.MessageRetentionPeriod).toBe(String(DEAD_LETTER_RETENTION_SECONDS));
+      // The orchestrator's own DLQ, for its asynchronous events that fail every attempt.
+      expect(resources.orchestratorDeadLetterQueueUrl.endsWith(`/${names.orchestratorDeadLetterQueue}`)).toBe(
+        true,
+      );
+      const { Attributes: orchestratorDlq = {} } = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: resources.orchestratorDeadLetterQueueUrl,
+          AttributeNames: ['All'],
+        }),
+      );
+      expect(orchestratorDlq.MessageRetentionPeriod).toBe(String(DEAD_LETTER_RETENTION_SECONDS));
+      expect(orchestratorDlq.RedrivePolicy).toBeUndefined();
       const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: names.idempotencyTable }));
       expect(Table?.KeySchema).toEqual([{ AttributeName: 'id', KeyType: 'HASH' }]);
       await s3.send(new HeadBucketCommand({ Bucket: names.bucket }));

@@ -55,6 +55,7 @@ function describeRuntime(runtime: ServeRuntime, format: ServeArgs['format']): st
     `[bounded-fanout] endpoint: ${runtime.endpoint}`,
     `[bounded-fanout] queue: ${resources.queueUrl}`,
     `[bounded-fanout] dead-letter queue: ${resources.deadLetterQueueUrl}`,
+    `[bounded-fanout] orchestrator dead-letter queue: ${resources.orchestratorDeadLetterQueueUrl}`,
     `[bounded-fanout] tables: ${tables.join(', ')}`,
     `[bounded-fanout] bucket: ${resources.bucket}`,
     `[bounded-fanout] functions: ${functions.join(', ')}`,
