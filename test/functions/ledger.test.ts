@@ -471,6 +471,131 @@ describe('job ledger through the handlers', () => {
     expect(record?.finishedAt).toBeGreaterThan(0);
   });
 
+  it('cancel stops an orchestrator reading inline tasks: at most the inline limit starts after it, counts exact', async () => {
+    // Inline tasks, four at a time, each answering after 3 s (longer than the 2 s the orchestrator caches
+    // the record): the cancel lands while the first four are in flight, so the orchestrator's first look after
+    // they end reads it, and at most one more round of the in-flight limit starts before that read returns.
+    const tasks = Array.from({ length: 20 }, (_, i) => ({
+      id: `ic${i}`,
+      url: url(`ic${i}`, 'slow'),
+      mode: 'inline',
+    }));
+    const started = () => server.requests.filter((r) => /^\/slow\/ic\d+$/.test(r.path)).length;
+    let cancelled: Promise<unknown> | undefined;
+    let startedAtCancel = 0;
+    onRequest = (path) => {
+      if (!path.startsWith('/slow/ic') || cancelled) return;
+      startedAtCancel = started();
+      cancelled = ledger.setStatus('ledger-ic', 'r1', {
+        status: 'cancelled',
+        reason: 'cancelled',
+        from: ['running', 'paused'],
+      });
+    };
+    const result = await orchestrator(
+      { jobId: 'ledger-ic', runId: 'r1', limits: { inline: 4 }, tasks },
+      fakeContext(),
+    );
+    onRequest = () => {};
+    await cancelled;
+    const total = started();
+    // The first round (the in-flight limit) ran, and at most one more round started after the cancel.
+    expect(startedAtCancel).toBeGreaterThanOrEqual(1);
+    expect(total).toBeGreaterThanOrEqual(4);
+    expect(total - 4).toBeLessThanOrEqual(4);
+    for (let i = 0; i < 20; i++) expect(hits(`ic${i}`)).toBeLessThanOrEqual(1);
+    expect(result).toMatchObject({
+      status: 'cancelled',
+      summary: { reason: 'cancelled', stoppedAtTask: total, counts: { read: total, inlineSucceeded: total } },
+    });
+    if (result.status === 'cancelled') expect(result.summary.peaks.inline).toBeLessThanOrEqual(4);
+    // The tasks never read are not the run's: submitted is what was read, each counted once.
+    const record = await ledger.getRun('ledger-ic', 'r1');
+    expect(record).toMatchObject({ status: 'cancelled', reason: 'cancelled', manifestDone: true });
+    expect(counts(record)).toEqual({
+      submitted: total,
+      succeeded: total,
+      deadLettered: 0,
+      undeliverable: 0,
+      invalid: 0,
+      cancelled: 0,
+    });
+    expect(record?.finishedAt).toBeGreaterThan(0);
+  });
+
+  it('a paused run’s orchestrator starts no inline task while paused; resumed, it finishes with exact counts', async () => {
+    // Inline tasks four at a time, 3 s each (longer than the orchestrator's 2 s cache of the record). The pause
+    // lands with the first task; the orchestrator's reads of the record are watched: once two of them have
+    // answered `paused` it is waiting in its hold loop (only that loop reads again), and from then on no task
+    // may start until the resume, however many more looks it takes.
+    const tasks = Array.from({ length: 12 }, (_, i) => ({
+      id: `ip${i}`,
+      url: url(`ip${i}`, 'slow'),
+      mode: 'inline',
+    }));
+    const started = () => server.requests.filter((r) => /^\/slow\/ip\d+$/.test(r.path)).length;
+    let pausedReads = 0;
+    let atSecond = -1;
+    let startedWhileHeld = -1;
+    let resumed: Promise<unknown> | undefined;
+    const resume = () =>
+      ledger.setStatus('ledger-ip', 'r1', { status: 'running', from: ['paused'] }).then(() => undefined);
+    runtime.aws.dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        const read = /^Get(Item)?Command$/.test(context.commandName ?? '');
+        const text = read ? JSON.stringify(out.output) : '';
+        if (text.includes('ledger-ip') && text.includes('"paused"')) {
+          pausedReads++;
+          if (pausedReads === 2) atSecond = started();
+          // Two more looks while held: nothing may have started since the second.
+          if (pausedReads === 4) {
+            startedWhileHeld = started() - atSecond;
+            resumed ??= resume();
+          }
+        }
+        return out;
+      },
+      { step: 'initialize', name: 'pauseWatch' },
+    );
+    let paused: Promise<unknown> | undefined;
+    onRequest = (path) => {
+      if (path.startsWith('/slow/ip'))
+        paused ??= ledger.setStatus('ledger-ip', 'r1', { status: 'paused', from: ['running'] });
+    };
+    try {
+      const result = await orchestrator(
+        { jobId: 'ledger-ip', runId: 'r1', limits: { inline: 4 }, tasks },
+        fakeContext(),
+      );
+      expect(result).toMatchObject({
+        status: 'succeeded',
+        summary: { counts: { read: 12, inlineSucceeded: 12 } },
+      });
+    } finally {
+      runtime.aws.dynamodb.middlewareStack.remove('pauseWatch');
+      onRequest = () => {};
+    }
+    await paused;
+    await resumed;
+    expect(pausedReads).toBeGreaterThanOrEqual(4);
+    expect(startedWhileHeld).toBe(0);
+    // Held with work left: the pause stopped the read before its end.
+    expect(atSecond).toBeGreaterThanOrEqual(4);
+    expect(atSecond).toBeLessThan(12);
+    for (let i = 0; i < 12; i++) expect(hits(`ip${i}`)).toBe(1);
+    const record = await ledger.getRun('ledger-ip', 'r1');
+    expect(record).toMatchObject({ status: 'succeeded', manifestDone: true });
+    expect(counts(record)).toEqual({
+      submitted: 12,
+      succeeded: 12,
+      deadLettered: 0,
+      undeliverable: 0,
+      invalid: 0,
+      cancelled: 0,
+    });
+  });
+
   it('redrive runs dead-lettered tasks again: each succeeds once, and the run’s counts move to succeeded', async () => {
     await drainQueue(h.sqs, h.resources.deadLetterQueueUrl); // earlier tests' dead letters
     await orchestrator({ jobId: 'ledger-g', runId: 'r1', tasks: queued('g', 12, 'fixable') }, fakeContext());
