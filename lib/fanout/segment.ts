@@ -165,7 +165,7 @@ class Segment {
     }
     const { task } = item;
     if (task.mode === 'inline') {
-      const release = await this.#inline.acquire();
+      const release = await this.#acquireInline();
       if (this.#o.budget.tripped || this.#o.shouldStop()) {
         release();
         return false;
@@ -186,6 +186,26 @@ class Segment {
       if (pack) await this.#addMessage(pack.items);
     }
     return true;
+  }
+
+  /** An inline permit under the live cap: one granted over a cap lowered while this waited goes back. */
+  async #acquireInline(): Promise<() => void> {
+    for (;;) {
+      this.#followInlineCap();
+      const release = await this.#inline.acquire();
+      this.#followInlineCap();
+      if (this.#inline.inFlight <= this.#inline.permits) return release;
+      release();
+    }
+  }
+
+  /** The inline limit follows the caller's cap (a run's override), never above the segment's own limit. */
+  #followInlineCap(): void {
+    if (!this.#o.inlineCap) return;
+    const deployed = this.#o.limits.inline;
+    const cap = this.#o.inlineCap();
+    const permits = cap === undefined ? deployed : Math.min(cap, deployed);
+    if (permits !== this.#inline.permits) this.#inline.setPermits(permits);
   }
 
   async #runInline(task: JobTask): Promise<void> {

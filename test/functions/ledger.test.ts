@@ -596,6 +596,64 @@ describe('job ledger through the handlers', () => {
     });
   });
 
+  it('a running orchestrator follows an inlineConcurrency override lowered mid-run: tasks started after it run alone', async () => {
+    // Four slow inline tasks (3 s, longer than the 2 s the orchestrator caches the record) then fast ones,
+    // four at a time. The override (1) is set with the first request; the orchestrator's reads of the record
+    // are watched, and from the one that brings the override every task it starts finds the target with
+    // no other of the run's requests in flight. The four before may still be on their way when it lands.
+    const tasks = [
+      ...Array.from({ length: 4 }, (_, i) => ({ id: `lo${i}`, url: url(`lo${i}`, 'slow'), mode: 'inline' })),
+      ...Array.from({ length: 30 }, (_, i) => ({ id: `lf${i}`, url: url(`lf${i}`), mode: 'inline' })),
+    ];
+    const inFlightAtArrival: number[] = [];
+    let seenAt = -1;
+    runtime.aws.dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        const read = /^Get(Item)?Command$/.test(context.commandName ?? '');
+        const text = read ? JSON.stringify(out.output) : '';
+        if (seenAt < 0 && text.includes('ledger-lo') && text.includes('inlineConcurrency'))
+          seenAt = inFlightAtArrival.length;
+        return out;
+      },
+      { step: 'initialize', name: 'overrideWatch' },
+    );
+    let lowered: Promise<unknown> | undefined;
+    onRequest = (path) => {
+      if (!/\/(lo|lf)\d+$/.test(path)) return;
+      inFlightAtArrival.push(server.tally.inFlight);
+      lowered ??= ledger.setLimits('ledger-lo', 'r1', { inlineConcurrency: 1 });
+    };
+    let result: OrchestratorResult;
+    try {
+      result = await orchestrator(
+        { jobId: 'ledger-lo', runId: 'r1', limits: { inline: 4 }, tasks },
+        fakeContext(),
+      );
+    } finally {
+      runtime.aws.dynamodb.middlewareStack.remove('overrideWatch');
+      onRequest = () => {};
+    }
+    await lowered;
+    expect(result).toMatchObject({
+      status: 'succeeded',
+      summary: { counts: { read: 34, inlineSucceeded: 34 } },
+    });
+    // The first four ran together under the job's limit; the override was read while tasks were left.
+    expect(inFlightAtArrival.slice(0, 4)).toEqual([1, 2, 3, 4]);
+    expect(seenAt).toBeGreaterThanOrEqual(4);
+    const after = inFlightAtArrival.slice(seenAt + 4);
+    expect(after.length).toBeGreaterThanOrEqual(20);
+    expect(after).toEqual(Array(after.length).fill(1));
+    for (const t of tasks) expect(hits(t.id)).toBe(1);
+    expect(await ledger.getRun('ledger-lo', 'r1')).toMatchObject({
+      status: 'succeeded',
+      submitted: 34,
+      succeeded: 34,
+      limits: { inlineConcurrency: 1 },
+    });
+  });
+
   it('redrive runs dead-lettered tasks again: each succeeds once, and the run’s counts move to succeeded', async () => {
     await drainQueue(h.sqs, h.resources.deadLetterQueueUrl); // earlier tests' dead letters
     await orchestrator({ jobId: 'ledger-g', runId: 'r1', tasks: queued('g', 12, 'fixable') }, fakeContext());
