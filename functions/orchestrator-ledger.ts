@@ -24,7 +24,11 @@ export function segmentDelta(before: JobCounts, after: JobCounts): CountDelta {
   };
 }
 
-/** The run's inline override (lib/ledger/run-limits.ts checks it when set); the segment caps it at its own. */
+/**
+ * The run's inlineConcurrency override (lib/ledger/run-limits.ts checks it when set), asked of the cached
+ * record (refreshed every 2 s) before each inline task: a running segment follows a change within about 2 s,
+ * never above the deployed and job limits (the segment caps it at its own).
+ */
 export function inlineOverride(record: RunRecord | undefined): number | undefined {
   return record?.limits?.inlineConcurrency;
 }

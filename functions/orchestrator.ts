@@ -174,8 +174,6 @@ async function runJobSegment(
     ...(state.reread ? { reread: state.reread } : {}),
     firstMessageSeq: state.nextMessageSeq,
     limits: effectiveLimits(header.limits, rt.config),
-    // The run's inlineConcurrency override, from the cached record (refreshed every 2 s): a running segment
-    // follows a change within about 2 s, never above the deployed and job limits.
     ...(ledger ? { inlineCap: () => inlineOverride(ledger.control.peek(jobId, runId) ?? record) } : {}),
     budget,
     counts: state.counts,

@@ -525,9 +525,10 @@ describe('job ledger through the handlers', () => {
 
   it('a paused run’s orchestrator starts no inline task while paused; resumed, it finishes with exact counts', async () => {
     // Inline tasks four at a time, 3 s each (longer than the orchestrator's 2 s cache of the record). The pause
-    // lands with the first task; the orchestrator's reads of the record are watched: once two of them have
-    // answered `paused` it is waiting in its hold loop (only that loop reads again), and from then on no task
-    // may start until the resume, however many more looks it takes.
+    // lands with the first task; the orchestrator's reads of the record are watched. The first two answers
+    // `paused` may come from the stop checks of a task already past its hold (it still starts); by the third
+    // the orchestrator is waiting in its hold loop (only that loop reads again), and from then on no task
+    // may start until the resume, two more looks later.
     const tasks = Array.from({ length: 12 }, (_, i) => ({
       id: `ip${i}`,
       url: url(`ip${i}`, 'slow'),
@@ -535,7 +536,7 @@ describe('job ledger through the handlers', () => {
     }));
     const started = () => server.requests.filter((r) => /^\/slow\/ip\d+$/.test(r.path)).length;
     let pausedReads = 0;
-    let atSecond = -1;
+    let atThird = -1;
     let startedWhileHeld = -1;
     let resumed: Promise<unknown> | undefined;
     const resume = () =>
@@ -547,10 +548,10 @@ describe('job ledger through the handlers', () => {
         const text = read ? JSON.stringify(out.output) : '';
         if (text.includes('ledger-ip') && text.includes('"paused"')) {
           pausedReads++;
-          if (pausedReads === 2) atSecond = started();
+          if (pausedReads === 3) atThird = started();
           // Two more looks while held: nothing may have started since the second.
-          if (pausedReads === 4) {
-            startedWhileHeld = started() - atSecond;
+          if (pausedReads === 5) {
+            startedWhileHeld = started() - atThird;
             resumed ??= resume();
           }
         }
@@ -578,11 +579,11 @@ describe('job ledger through the handlers', () => {
     }
     await paused;
     await resumed;
-    expect(pausedReads).toBeGreaterThanOrEqual(4);
+    expect(pausedReads).toBeGreaterThanOrEqual(5);
     expect(startedWhileHeld).toBe(0);
     // Held with work left: the pause stopped the read before its end.
-    expect(atSecond).toBeGreaterThanOrEqual(4);
-    expect(atSecond).toBeLessThan(12);
+    expect(atThird).toBeGreaterThanOrEqual(4);
+    expect(atThird).toBeLessThan(12);
     for (let i = 0; i < 12; i++) expect(hits(`ip${i}`)).toBe(1);
     const record = await ledger.getRun('ledger-ip', 'r1');
     expect(record).toMatchObject({ status: 'succeeded', manifestDone: true });
