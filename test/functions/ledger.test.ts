@@ -604,7 +604,7 @@ describe('job ledger through the handlers', () => {
     // no other of the run's requests in flight. The four before may still be on their way when it lands.
     const tasks = [
       ...Array.from({ length: 4 }, (_, i) => ({ id: `lo${i}`, url: url(`lo${i}`, 'slow'), mode: 'inline' })),
-      ...Array.from({ length: 30 }, (_, i) => ({ id: `lf${i}`, url: url(`lf${i}`), mode: 'inline' })),
+      ...Array.from({ length: 60 }, (_, i) => ({ id: `lf${i}`, url: url(`lf${i}`), mode: 'inline' })),
     ];
     const inFlightAtArrival: number[] = [];
     let seenAt = -1;
@@ -638,19 +638,20 @@ describe('job ledger through the handlers', () => {
     await lowered;
     expect(result).toMatchObject({
       status: 'succeeded',
-      summary: { counts: { read: 34, inlineSucceeded: 34 } },
+      summary: { counts: { read: 64, inlineSucceeded: 64 } },
     });
     // The first four ran together under the job's limit; the override was read while tasks were left.
     expect(inFlightAtArrival.slice(0, 4)).toEqual([1, 2, 3, 4]);
     expect(seenAt).toBeGreaterThanOrEqual(4);
     const after = inFlightAtArrival.slice(seenAt + 4);
-    expect(after.length).toBeGreaterThanOrEqual(20);
+    // Enough after it to tell (how many ran before it lands depends on the machine's load).
+    expect(after.length).toBeGreaterThanOrEqual(10);
     expect(after).toEqual(Array(after.length).fill(1));
     for (const t of tasks) expect(hits(t.id)).toBe(1);
     expect(await ledger.getRun('ledger-lo', 'r1')).toMatchObject({
       status: 'succeeded',
-      submitted: 34,
-      succeeded: 34,
+      submitted: 64,
+      succeeded: 64,
       limits: { inlineConcurrency: 1 },
     });
   });
