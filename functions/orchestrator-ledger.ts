@@ -1,10 +1,9 @@
 // The orchestrator's side of the job ledger: it records a new run under the schedule's overlap policy,
 // waits while the run is paused, stops reading when the run is cancelled or failed elsewhere, applies the
-// run's limit overrides, and settles each segment's counts (one write per segment).
-import type { SegmentLimits } from '../lib/fanout/segment.js';
+// run's inline limit override, and settles each segment's counts (one write per segment).
 import { type JobCounts, type StopReason, StopReasons } from '../lib/fanout/summary.js';
 import type { RunControl } from '../lib/ledger/run-control.js';
-import type { CountDelta, RunLimits, RunRecord } from '../lib/ledger/run-record.js';
+import type { CountDelta, RunRecord } from '../lib/ledger/run-record.js';
 import { RunReasons, RunStatuses } from '../lib/ledger/run-record.js';
 import { isLive } from '../lib/ledger/run-rules.js';
 import type { RunLedger } from './run-ledger.js';
@@ -25,10 +24,13 @@ export function segmentDelta(before: JobCounts, after: JobCounts): CountDelta {
   };
 }
 
-/** A run's overrides only lower the deployed limits (lib/ledger/run-limits.ts checks them when set). */
-export function withOverrides(limits: SegmentLimits, overrides: RunLimits | undefined): SegmentLimits {
-  const inline = overrides?.inlineConcurrency;
-  return inline !== undefined && inline < limits.inline ? { ...limits, inline } : limits;
+/**
+ * The run's inlineConcurrency override (lib/ledger/run-limits.ts checks it when set), asked of the cached
+ * record (refreshed every 2 s) before each inline task: a running segment follows a change within about 2 s,
+ * never above the deployed and job limits (the segment caps it at its own).
+ */
+export function inlineOverride(record: RunRecord | undefined): number | undefined {
+  return record?.limits?.inlineConcurrency;
 }
 
 /** Why reading stopped when the ledger says the run is over (cancelled, or failed elsewhere). */

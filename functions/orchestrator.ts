@@ -34,7 +34,7 @@ import { endRun, type SegmentEnd } from './end-run.js';
 import { functionLogger } from './function-logger.js';
 import { IdempotencyUses, idempotencyOptions } from './idempotency.js';
 import { type OpenJob, openJob } from './open-job.js';
-import { ledgerStop, pauseHold, segmentDelta, withOverrides } from './orchestrator-ledger.js';
+import { inlineOverride, ledgerStop, pauseHold, segmentDelta } from './orchestrator-ledger.js';
 import { continueJob, segmentPorts } from './orchestrator-ports.js';
 import type { OrchestratorResult } from './orchestrator-result.js';
 import { type RunLedger, runLedgerOf } from './run-ledger.js';
@@ -173,7 +173,8 @@ async function runJobSegment(
     startAt: state.cursor,
     ...(state.reread ? { reread: state.reread } : {}),
     firstMessageSeq: state.nextMessageSeq,
-    limits: withOverrides(effectiveLimits(header.limits, rt.config), record?.limits),
+    limits: effectiveLimits(header.limits, rt.config),
+    ...(ledger ? { inlineCap: () => inlineOverride(ledger.control.peek(jobId, runId) ?? record) } : {}),
     budget,
     counts: state.counts,
     shouldStop: () => deadlineNear() || stoppedByLedger(),

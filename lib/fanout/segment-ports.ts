@@ -68,6 +68,12 @@ export interface SegmentOptions {
    * paused (it returns at once otherwise, or when shouldStop() turns true).
    */
   readonly hold?: () => Promise<void>;
+  /**
+   * A live lower cap on inline tasks in flight (a run's override, which its caller refreshes), asked before
+   * each inline task starts: the inline limit follows it while the segment runs, never above `limits.inline`.
+   * Holders over a lowered cap finish; none starts until the in-flight count is under it. Undefined: no cap.
+   */
+  readonly inlineCap?: () => number | undefined;
   readonly ports: SegmentPorts;
   readonly hooks?: SegmentHooks;
 }

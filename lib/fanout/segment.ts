@@ -3,6 +3,7 @@ import type { ManifestItem } from '../manifest/parse.js';
 import type { JobTask } from '../manifest/schema.js';
 import { Semaphore } from '../semaphore.js';
 import { DeadLetterPacker, deadLetterEnvelope } from './dead-letter-packer.js';
+import { InlineSlots } from './inline-slots.js';
 import { invokeChunk } from './invoke-chunk.js';
 import {
   type DeadLetterTask,
@@ -31,15 +32,14 @@ export * from './segment-ports.js';
 
 /*
 One invocation's share of a job (a segment): it reads the manifest from `startAt`, runs inline tasks under
-one Semaphore, packs queue tasks into messages that a bounded queue hands to `limits.enqueue` senders
-(lib/fanout/send-lane.ts: a full queue holds the read back), chunks invoke tasks into synchronous Invoke
-calls (under another Semaphore), and dead-letters what fails for good (a second send lane, to the DLQ).
-Reading stops when `shouldStop()` says so (the deadline) or the failure budget trips; the part-filled
-message and chunk are then handed back, not sent (lib/fanout/reread.ts: a retried copy of the segment
-sends the same messages under the same keys), and all else read is awaited. Every task before the cursor,
-and in the reread part every one not handed back, was run, enqueued or dead-lettered; no other started.
-Messages go out through sendIsolated: one SQS refuses for its content is split until the task at fault
-stands alone, and only that task is dead-lettered (lib/fanout/send-isolated.ts). No AWS here: `ports`.
+permits that follow a live cap (inline-slots.ts), packs queue tasks into messages that a bounded queue hands
+to `limits.enqueue` senders (send-lane.ts: a full queue holds the read back), chunks invoke tasks into Invoke
+calls (under a Semaphore), and dead-letters what fails for good (a second send lane). Reading stops when
+`shouldStop()` says so (the deadline) or the failure budget trips; the part-filled message and chunk are then
+handed back, not sent (reread.ts: a retried copy sends the same messages under the same keys), and all else
+read is awaited. Every task before the cursor, and in the reread part every one not handed back, was run,
+enqueued or dead-lettered; no other started. A message SQS refuses for its content is split until the task at
+fault stands alone, and only that task is dead-lettered (send-isolated.ts). No AWS here: `ports`.
 */
 
 const DLQ_SENDS_IN_FLIGHT = 2;
@@ -64,7 +64,7 @@ export async function runSegment(options: SegmentOptions): Promise<SegmentResult
 class Segment {
   readonly #o: SegmentOptions;
   readonly #counts: JobCounts;
-  readonly #inline: Semaphore;
+  readonly #inline: InlineSlots;
   readonly #invoke: Semaphore;
   readonly #pending = new Set<Promise<void>>();
   readonly #packers: SegmentPackers;
@@ -78,7 +78,7 @@ class Segment {
     const { limits, ports, jobId, runId } = options;
     this.#o = options;
     this.#counts = { ...options.counts };
-    this.#inline = new Semaphore(limits.inline);
+    this.#inline = new InlineSlots(limits.inline, options.inlineCap);
     this.#invoke = new Semaphore(limits.invoke);
     this.#seq = options.firstMessageSeq;
     this.#packers = new SegmentPackers(limits);

@@ -479,6 +479,191 @@ describe('job ledger through the handlers', () => {
     expect(record?.finishedAt).toBeGreaterThan(0);
   });
 
+  it('cancel stops an orchestrator reading inline tasks: at most the inline limit starts after it, counts exact', async () => {
+    // Inline tasks, four at a time, each answering after 3 s (longer than the 2 s the orchestrator caches
+    // the record): the cancel lands while the first four are in flight, so the orchestrator's first look after
+    // they end reads it, and at most one more round of the in-flight limit starts before that read returns.
+    const tasks = Array.from({ length: 20 }, (_, i) => ({
+      id: `ic${i}`,
+      url: url(`ic${i}`, 'slow'),
+      mode: 'inline',
+    }));
+    const started = () => server.requests.filter((r) => /^\/slow\/ic\d+$/.test(r.path)).length;
+    let cancelled: Promise<unknown> | undefined;
+    let startedAtCancel = 0;
+    onRequest = (path) => {
+      if (!path.startsWith('/slow/ic') || cancelled) return;
+      startedAtCancel = started();
+      cancelled = ledger.setStatus('ledger-ic', 'r1', {
+        status: 'cancelled',
+        reason: 'cancelled',
+        from: ['running', 'paused'],
+      });
+    };
+    const result = await orchestrator(
+      { jobId: 'ledger-ic', runId: 'r1', limits: { inline: 4 }, tasks },
+      fakeContext(),
+    );
+    onRequest = () => {};
+    await cancelled;
+    const total = started();
+    // The first round (the in-flight limit) ran, and at most one more round started after the cancel.
+    expect(startedAtCancel).toBeGreaterThanOrEqual(1);
+    expect(total).toBeGreaterThanOrEqual(4);
+    expect(total - 4).toBeLessThanOrEqual(4);
+    for (let i = 0; i < 20; i++) expect(hits(`ic${i}`)).toBeLessThanOrEqual(1);
+    expect(result).toMatchObject({
+      status: 'cancelled',
+      summary: { reason: 'cancelled', stoppedAtTask: total, counts: { read: total, inlineSucceeded: total } },
+    });
+    if (result.status === 'cancelled') expect(result.summary.peaks.inline).toBeLessThanOrEqual(4);
+    // The tasks never read are not the run's: submitted is what was read, each counted once.
+    const record = await ledger.getRun('ledger-ic', 'r1');
+    expect(record).toMatchObject({ status: 'cancelled', reason: 'cancelled', manifestDone: true });
+    expect(counts(record)).toEqual({
+      submitted: total,
+      succeeded: total,
+      deadLettered: 0,
+      undeliverable: 0,
+      invalid: 0,
+      cancelled: 0,
+    });
+    expect(record?.finishedAt).toBeGreaterThan(0);
+  });
+
+  it('a paused run’s orchestrator starts no inline task while paused; resumed, it finishes with exact counts', async () => {
+    // Inline tasks four at a time, 3 s each (longer than the orchestrator's 2 s cache of the record). The pause
+    // lands with the first task; the orchestrator's reads of the record are watched. The first two answers
+    // `paused` may come from the stop checks of a task already past its hold (it still starts); by the third
+    // the orchestrator is waiting in its hold loop (only that loop reads again), and from then on no task
+    // may start until the resume, two more looks later.
+    const tasks = Array.from({ length: 12 }, (_, i) => ({
+      id: `ip${i}`,
+      url: url(`ip${i}`, 'slow'),
+      mode: 'inline',
+    }));
+    const started = () => server.requests.filter((r) => /^\/slow\/ip\d+$/.test(r.path)).length;
+    let pausedReads = 0;
+    let atThird = -1;
+    let startedWhileHeld = -1;
+    let resumed: Promise<unknown> | undefined;
+    const resume = () =>
+      ledger.setStatus('ledger-ip', 'r1', { status: 'running', from: ['paused'] }).then(() => undefined);
+    runtime.aws.dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        const read = /^Get(Item)?Command$/.test(context.commandName ?? '');
+        const text = read ? JSON.stringify(out.output) : '';
+        if (text.includes('ledger-ip') && text.includes('"paused"')) {
+          pausedReads++;
+          if (pausedReads === 3) atThird = started();
+          // Two more looks while held: nothing may have started since the second.
+          if (pausedReads === 5) {
+            startedWhileHeld = started() - atThird;
+            resumed ??= resume();
+          }
+        }
+        return out;
+      },
+      { step: 'initialize', name: 'pauseWatch' },
+    );
+    let paused: Promise<unknown> | undefined;
+    onRequest = (path) => {
+      if (path.startsWith('/slow/ip'))
+        paused ??= ledger.setStatus('ledger-ip', 'r1', { status: 'paused', from: ['running'] });
+    };
+    try {
+      const result = await orchestrator(
+        { jobId: 'ledger-ip', runId: 'r1', limits: { inline: 4 }, tasks },
+        fakeContext(),
+      );
+      expect(result).toMatchObject({
+        status: 'succeeded',
+        summary: { counts: { read: 12, inlineSucceeded: 12 } },
+      });
+    } finally {
+      runtime.aws.dynamodb.middlewareStack.remove('pauseWatch');
+      onRequest = () => {};
+    }
+    await paused;
+    await resumed;
+    expect(pausedReads).toBeGreaterThanOrEqual(5);
+    expect(startedWhileHeld).toBe(0);
+    // Held with work left: the pause stopped the read before its end.
+    expect(atThird).toBeGreaterThanOrEqual(4);
+    expect(atThird).toBeLessThan(12);
+    for (let i = 0; i < 12; i++) expect(hits(`ip${i}`)).toBe(1);
+    const record = await ledger.getRun('ledger-ip', 'r1');
+    expect(record).toMatchObject({ status: 'succeeded', manifestDone: true });
+    expect(counts(record)).toEqual({
+      submitted: 12,
+      succeeded: 12,
+      deadLettered: 0,
+      undeliverable: 0,
+      invalid: 0,
+      cancelled: 0,
+    });
+  });
+
+  it('a running orchestrator follows an inlineConcurrency override lowered mid-run: tasks started after it run alone', async () => {
+    // Four slow inline tasks (3 s, longer than the 2 s the orchestrator caches the record) then fast ones,
+    // four at a time. The override (1) is set with the first request; the orchestrator's reads of the record
+    // are watched, and from the one that brings the override every task it starts finds the target with
+    // no other of the run's requests in flight. The four before may still be on their way when it lands.
+    const tasks = [
+      ...Array.from({ length: 4 }, (_, i) => ({ id: `lo${i}`, url: url(`lo${i}`, 'slow'), mode: 'inline' })),
+      ...Array.from({ length: 60 }, (_, i) => ({ id: `lf${i}`, url: url(`lf${i}`), mode: 'inline' })),
+    ];
+    const inFlightAtArrival: number[] = [];
+    let seenAt = -1;
+    runtime.aws.dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        const read = /^Get(Item)?Command$/.test(context.commandName ?? '');
+        const text = read ? JSON.stringify(out.output) : '';
+        if (seenAt < 0 && text.includes('ledger-lo') && text.includes('inlineConcurrency'))
+          seenAt = inFlightAtArrival.length;
+        return out;
+      },
+      { step: 'initialize', name: 'overrideWatch' },
+    );
+    let lowered: Promise<unknown> | undefined;
+    onRequest = (path) => {
+      if (!/\/(lo|lf)\d+$/.test(path)) return;
+      inFlightAtArrival.push(server.tally.inFlight);
+      lowered ??= ledger.setLimits('ledger-lo', 'r1', { inlineConcurrency: 1 });
+    };
+    let result: OrchestratorResult;
+    try {
+      result = await orchestrator(
+        { jobId: 'ledger-lo', runId: 'r1', limits: { inline: 4 }, tasks },
+        fakeContext(),
+      );
+    } finally {
+      runtime.aws.dynamodb.middlewareStack.remove('overrideWatch');
+      onRequest = () => {};
+    }
+    await lowered;
+    expect(result).toMatchObject({
+      status: 'succeeded',
+      summary: { counts: { read: 64, inlineSucceeded: 64 } },
+    });
+    // The first four ran together under the job's limit; the override was read while tasks were left.
+    expect(inFlightAtArrival.slice(0, 4)).toEqual([1, 2, 3, 4]);
+    expect(seenAt).toBeGreaterThanOrEqual(4);
+    const after = inFlightAtArrival.slice(seenAt + 4);
+    // Enough after it to tell (how many ran before it lands depends on the machine's load).
+    expect(after.length).toBeGreaterThanOrEqual(10);
+    expect(after).toEqual(Array(after.length).fill(1));
+    for (const t of tasks) expect(hits(t.id)).toBe(1);
+    expect(await ledger.getRun('ledger-lo', 'r1')).toMatchObject({
+      status: 'succeeded',
+      submitted: 64,
+      succeeded: 64,
+      limits: { inlineConcurrency: 1 },
+    });
+  });
+
   it('redrive runs dead-lettered tasks again: each succeeds once, and the run’s counts move to succeeded', async () => {
     await drainQueue(h.sqs, h.resources.deadLetterQueueUrl); // earlier tests' dead letters
     await orchestrator({ jobId: 'ledger-g', runId: 'r1', tasks: queued('g', 12, 'fixable') }, fakeContext());

@@ -235,6 +235,43 @@ describe('config.downstream in the worker', () => {
     expect(outs.flatMap((o) => o.results).every((r) => r.ok)).toBe(true);
   });
 
+  it("a running worker container picks up a run's host maxConcurrency override: tasks after it stay under the new share", async () => {
+    // One container, three batches of one run. The override (fleet-wide 4: 1 per process) is set after the
+    // first batch; the second may still run on the container's cached record (read under 2 s ago), and its
+    // settle returns the record with the override; the third runs under it. Counted at the target.
+    const rt = container();
+    const handler = worker(rt);
+    const ledger = rt.ledger!;
+    const runId = 'override-run';
+    await ledger.startRun({
+      jobId: 'djob',
+      runId,
+      startedAt: Date.now(),
+      toleratedFailurePercent: 100,
+      overlap: 'allow',
+    });
+    const batch = async (prefix: string, n: number) => {
+      const message = { ...taskMessage(tasksTo(capped, prefix, n)), runId };
+      capped.tally.reset();
+      const response = (await handler(sqsEvent(await receive([message])), fakeContext())) as SQSBatchResponse;
+      expect(response.batchItemFailures).toEqual([]);
+      expect(hits(capped, prefix)).toBe(n);
+      return capped.tally.peakInFlight;
+    };
+    expect(await batch('ov1-', 9)).toBe(SHARE);
+    const host = `127.0.0.1:${capped.port}`;
+    await ledger.setLimits('djob', runId, { downstream: { [host]: { maxConcurrency: PROCESSES } } });
+    // Its peak depends on whether the cached record had aged 2 s (a loaded machine): not asserted.
+    await batch('ov2-', 9);
+    // The answers are held until 3 are in flight or 1 s has passed: three tasks, one at a time.
+    expect(await batch('ov3-', 3)).toBe(1);
+    expect(rt.downstream!.limitsOf(host).maxConcurrency).toBe(1);
+    expect(await ledger.getRun('djob', runId)).toMatchObject({
+      succeeded: 21,
+      limits: { downstream: { [host]: { maxConcurrency: PROCESSES } } },
+    });
+  });
+
   it('refuses a bad downstream entry when the container starts, naming the host and the field', () => {
     const config = withDefaults({ downstream: { 'api.example.com': { maxConcurrency: 0 } } });
     expect(() =>

@@ -244,6 +244,46 @@ describe('runSegment', () => {
     );
   });
 
+  it('follows a live inline cap: lowered mid-run, every task started after it runs alone; raised, never above the limit', async () => {
+    // The cap reads the tasks started so far: 1 from the 20th (a run's override lowered), 50 from the 40th
+    // (raised past the segment's limit of 3). A task's in-flight count is taken as it starts.
+    const ports = new FakePorts(new Set());
+    const run = ports.runInline;
+    const inFlightAtStart: number[] = [];
+    ports.runInline = (task) => {
+      inFlightAtStart.push(ports.inFlight.inline + 1);
+      return run(task);
+    };
+    const capAt = () => (inFlightAtStart.length >= 40 ? 50 : inFlightAtStart.length >= 20 ? 1 : undefined);
+    const caps: (number | undefined)[] = [];
+    const result = await runSegment({
+      jobId: 'job',
+      runId: 'run',
+      items: parseInlineManifest(jobOf(Array(60).fill('inline'))).items,
+      startAt: 0,
+      firstMessageSeq: 0,
+      limits,
+      budget: new FailureBudget(100),
+      counts: emptyCounts(),
+      shouldStop: () => false,
+      inlineCap: () => {
+        caps.push(capAt());
+        return caps.at(-1);
+      },
+      ports,
+    });
+    expect(result.counts).toMatchObject({ read: 60, inlineSucceeded: 60 });
+    expect([...ports.started.values()].every((n) => n === 1)).toBe(true);
+    expect(ports.started.size).toBe(60);
+    // Before the cap: the limit reached; under it (tasks 21 to 40, the 20th's own start was decided before):
+    // alone; raised past the limit: the limit again, never above it.
+    expect(Math.max(...inFlightAtStart.slice(0, 20))).toBe(limits.inline);
+    expect(inFlightAtStart.slice(20, 40)).toEqual(Array(20).fill(1));
+    expect(Math.max(...inFlightAtStart.slice(40))).toBe(limits.inline);
+    expect(result.peaks.inline).toBe(limits.inline);
+    expect(caps).toContain(1);
+  });
+
   it('reaches its limits on a large job and never goes above them', async () => {
     const modes: Mode[] = Array.from(
       { length: 600 },
