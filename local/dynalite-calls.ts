@@ -24,8 +24,24 @@ export class DynaliteCalls {
     this.#url = new URL(endpoint);
   }
 
-  call(operation: string, body: object): Promise<DynaliteAnswer> {
+  async call(operation: string, body: object): Promise<DynaliteAnswer> {
     const payload = JSON.stringify(body);
+    try {
+      return await this.#send(operation, payload);
+    } catch (err) {
+      // A kept-alive socket the server closed as the request went out: the request never reached dynalite
+      // (Node's docs call this retry safe), so it is sent once more rather than failing a transaction.
+      if (
+        (err as { reusedSocket?: boolean }).reusedSocket &&
+        (err as NodeJS.ErrnoException).code === 'ECONNRESET'
+      ) {
+        return this.#send(operation, payload);
+      }
+      throw err;
+    }
+  }
+
+  #send(operation: string, payload: string): Promise<DynaliteAnswer> {
     return new Promise((resolve, reject) => {
       const req = request(
         {
@@ -52,7 +68,7 @@ export class DynaliteCalls {
           });
         },
       );
-      req.on('error', reject);
+      req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
       req.end(payload);
     });
   }

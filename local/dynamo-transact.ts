@@ -79,7 +79,7 @@ export async function transactWrite(
   }
   // The items are distinct and locked: the actions run at once, each one call that returns its prior image
   // (ReturnValues ALL_OLD), and every condition is judged on the items as they were.
-  const outcomes = await Promise.all(prepared.map((action) => applyKeepingPrior(dynalite, action)));
+  const outcomes = await applyAll(dynalite, prepared);
   const failed = outcomes.find((o) => o.answer.status !== 200);
   if (!failed) return { status: 200, body: '{}' };
   for (let i = 0; i < prepared.length; i++) {
@@ -93,6 +93,24 @@ export async function transactWrite(
     else reasons.push(conditionFailed(prepared[i], await failedImage(dynalite, prepared[i])));
   }
   return cancelled(reasons);
+}
+
+/**
+ * Applies every action; when a call fails with no answer (a socket error), puts back what the others applied
+ * and throws. Never partly applied behind an error: the front answers it with a retryable 500 and the SDK
+ * sends the whole transaction again, which would add a settle's counts twice (a marker already written fails
+ * its condition, so the caller resends the other keys with their own counts: found at 20,050 of 20,000).
+ */
+async function applyAll(dynalite: DynaliteCalls, prepared: readonly Prepared[]): Promise<Outcome[]> {
+  const settled = await Promise.allSettled(prepared.map((action) => applyKeepingPrior(dynalite, action)));
+  const lost = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (!lost) return settled.map((s) => (s as PromiseFulfilledResult<Outcome>).value);
+  for (let i = 0; i < prepared.length; i++) {
+    const s = settled[i];
+    if (s.status === 'fulfilled' && s.value.answer.status === 200)
+      await undo(dynalite, prepared[i], s.value.prior);
+  }
+  throw lost.reason;
 }
 
 interface Outcome {
