@@ -5,12 +5,15 @@
 // table's too) holds its table's lock shared, so those stay concurrent with each other and never see a
 // transaction half applied. A failed transaction leaves every item as it was and answers exactly as DynamoDB:
 // HTTP 400, `TransactionCanceledException` with one `CancellationReasons` entry per action, so the SDK throws
-// the same error it throws in AWS.
+// the same error it throws in AWS. A dynalite call that gets no answer (a socket error) fails the transaction
+// too, after what the others applied is put back: a 500 partly applied would be resent by the SDK and applied
+// twice (a kept-alive socket reset as a request went out is retried once, local/dynalite-calls.ts).
 //
 // Not emulated (LocalStack and AWS have real transactions): atomicity across a crash (kill -9 between two
-// actions leaves the first applied); ClientRequestToken idempotency (a retried token applies again);
-// TransactionConflict (transactions here wait their turn instead of failing); writes that bypass the front
-// (straight to dynalite) are not locked; TransactGetItems; consumed capacity and item collection metrics.
+// actions leaves the first applied; so does a call that reached dynalite but whose answer was lost);
+// ClientRequestToken idempotency (a retried token applies again); TransactionConflict (transactions here wait
+// their turn instead of failing); writes that bypass the front (straight to dynalite) are not locked;
+// TransactGetItems; consumed capacity and item collection metrics.
 import { randomBytes } from 'node:crypto';
 import { Agent, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
