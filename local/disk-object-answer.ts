@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { byteRangeOf } from './byte-range.js';
 import type { DiskObject } from './disk-objects.js';
+import { escapeXml } from './escape-xml.js';
 
 export async function answerDiskObject(
   req: IncomingMessage,
@@ -98,6 +99,3 @@ export function s3Error(
   });
   res.end(head ? undefined : body);
 }
-
-const escapeXml = (text: string) =>
-  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

@@ -1,7 +1,7 @@
 // The parts of the HTML report that differ for a report built from the job ledger (`report --job`): a run in
 // AWS leaves counts and failed tasks, not the local runtime's peaks and timeline, so the page shows the limits
 // the run was held to and says where peaks are to be found instead of drawing zeros.
-import { escapeXml } from './svg.js';
+import { escapeXml } from '../escape-xml.js';
 import type { AnyRunReport as RunReport } from './types.js';
 
 const LIVE = new Set(['running', 'paused']);

@@ -1,10 +1,12 @@
 // The HTML report: one self-contained page (inline CSS and SVG, no script, nothing fetched at view time) with
 // in-flight work per layer against its limit, throughput and progress over time, the latency distribution,
 // and the dead-lettered and invalid tasks.
+
+import { escapeXml } from '../escape-xml.js';
 import { charts } from './charts.js';
 import { isLive, unobservedNote } from './html-ledger.js';
 import { css } from './html-style.js';
-import { escapeXml, formatNumber } from './svg.js';
+import { formatNumber } from './svg.js';
 import { deadLetteredTable, invalidTable, unfinishedTable } from './task-tables.js';
 import type { AnyRunReport, RunReport } from './types.js';
 

@@ -2,6 +2,8 @@
 // view time. Two kinds: lines over time (with dashed horizontal limit lines) and bars (the latency histogram).
 // Every chart is an <svg class="chart"> whose data marks carry data-points, which the render check counts.
 
+import { escapeXml } from '../escape-xml.js';
+
 export interface LineSeries {
   readonly name: string;
   readonly color: string;
@@ -45,10 +47,6 @@ export interface BarChartOptions {
 }
 
 const margin = { top: 30, right: 16, bottom: 42, left: 56 } as const;
-
-export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 /** Round tick values (1, 2, 5 x 10^n) from 0 to at least `max`. */
 export function niceTicks(max: number, count = 5): number[] {

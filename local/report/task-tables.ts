@@ -1,6 +1,6 @@
 // The report's task tables: dead-lettered, unfinished and invalid tasks, each cut at maxTableRows (the JSON
 // report keeps them all).
-import { escapeXml } from './svg.js';
+import { escapeXml } from '../escape-xml.js';
 import type { AnyRunReport } from './types.js';
 
 /** Rows shown per task table; the JSON report keeps them all. */
