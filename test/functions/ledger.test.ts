@@ -120,6 +120,19 @@ afterAll(async () => {
 
 const hits = (id: string) => server.requests.filter((r) => r.path.endsWith(`/${id}`)).length;
 const url = (id: string, kind = '') => `${server.url}/${kind ? `${kind}/` : ''}${id}`;
+
+/** `n` inline tasks `<prefix><i>` on the slow path, and how many of them have reached the server. */
+function slowInline(prefix: string, n: number) {
+  const tasks = Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}${i}`,
+    url: url(`${prefix}${i}`, 'slow'),
+    mode: 'inline',
+  }));
+  const path = new RegExp(`^/slow/${prefix}\\d+$`);
+  const started = () => server.requests.filter((r) => path.test(r.path)).length;
+  return { tasks, started };
+}
+
 const queued = (prefix: string, n: number, kind = '') =>
   Array.from({ length: n }, (_, i) => ({
     id: `${prefix}${i}`,
@@ -483,12 +496,7 @@ describe('job ledger through the handlers', () => {
     // Inline tasks, four at a time, each answering after 3 s (longer than the 2 s the orchestrator caches
     // the record): the cancel lands while the first four are in flight, so the orchestrator's first look after
     // they end reads it, and at most one more round of the in-flight limit starts before that read returns.
-    const tasks = Array.from({ length: 20 }, (_, i) => ({
-      id: `ic${i}`,
-      url: url(`ic${i}`, 'slow'),
-      mode: 'inline',
-    }));
-    const started = () => server.requests.filter((r) => /^\/slow\/ic\d+$/.test(r.path)).length;
+    const { tasks, started } = slowInline('ic', 20);
     let cancelled: Promise<unknown> | undefined;
     let startedAtCancel = 0;
     onRequest = (path) => {
@@ -537,12 +545,7 @@ describe('job ledger through the handlers', () => {
     // `paused` may come from the stop checks of a task already past its hold (it still starts); by the third
     // the orchestrator is waiting in its hold loop (only that loop reads again), and from then on no task
     // may start until the resume, two more looks later.
-    const tasks = Array.from({ length: 12 }, (_, i) => ({
-      id: `ip${i}`,
-      url: url(`ip${i}`, 'slow'),
-      mode: 'inline',
-    }));
-    const started = () => server.requests.filter((r) => /^\/slow\/ip\d+$/.test(r.path)).length;
+    const { tasks, started } = slowInline('ip', 12);
     let pausedReads = 0;
     let atThird = -1;
     let startedWhileHeld = -1;
