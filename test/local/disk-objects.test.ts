@@ -16,7 +16,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openS3Manifest } from '../../lib/aws/s3-manifest.js';
 import { ManifestError } from '../../lib/manifest/errors.js';
 import type { DiskObject } from '../../local/disk-objects.js';
@@ -181,7 +181,8 @@ describe('a write to the key, and a copy gone', () => {
   it('PutObject replaces it: the new object is read from the emulator, the copy is removed', async () => {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'replaced' }));
     expect(edge.diskObjects.get(bucket, key)).toBeUndefined();
-    expect(existsSync(object.file)).toBe(false);
+    // The copy is unlinked after the answer (the emulator's object is already the one read): wait for it.
+    await vi.waitFor(() => expect(existsSync(object.file)).toBe(false));
     const out = await get();
     expect(await out.Body?.transformToString()).toBe('replaced');
     expect(out.ETag).not.toBe(`"${md5}"`);
