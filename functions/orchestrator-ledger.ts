@@ -1,6 +1,7 @@
 // The orchestrator's side of the job ledger: it records a new run under the schedule's overlap policy,
 // waits while the run is paused, stops reading when the run is cancelled or failed elsewhere, applies the
 // run's inline limit override, and settles each segment's counts (one write per segment).
+import type { SegmentPorts } from '../lib/fanout/segment.js';
 import { type JobCounts, type StopReason, StopReasons } from '../lib/fanout/summary.js';
 import type { RunControl } from '../lib/ledger/run-control.js';
 import type { CountDelta, RunRecord } from '../lib/ledger/run-record.js';
@@ -31,6 +32,27 @@ export function segmentDelta(before: JobCounts, after: JobCounts): CountDelta {
  */
 export function inlineOverride(record: RunRecord | undefined): number | undefined {
   return record?.limits?.inlineConcurrency;
+}
+
+/**
+ * The segment's ports with the run's host overrides (a downstream host's maxConcurrency and
+ * maxRequestsPerSecond) put on the container's policy before each inline task, from the cached record as
+ * `current` gives it (refreshed every 2 s): the orchestrator's own tasks to a host follow a change within
+ * about 2 s, as a worker's do (RunLedger.applyDownstream, once per record version).
+ */
+export function withHostOverrides(
+  ports: SegmentPorts,
+  ledger: RunLedger | undefined,
+  current: () => RunRecord | undefined,
+): SegmentPorts {
+  if (!ledger) return ports;
+  return {
+    ...ports,
+    runInline: (task) => {
+      ledger.applyDownstream(current());
+      return ports.runInline(task);
+    },
+  };
 }
 
 /** Why reading stopped when the ledger says the run is over (cancelled, or failed elsewhere). */

@@ -34,7 +34,13 @@ import { endRun, type SegmentEnd } from './end-run.js';
 import { functionLogger } from './function-logger.js';
 import { IdempotencyUses, idempotencyOptions } from './idempotency.js';
 import { type OpenJob, openJob } from './open-job.js';
-import { inlineOverride, ledgerStop, pauseHold, segmentDelta } from './orchestrator-ledger.js';
+import {
+  inlineOverride,
+  ledgerStop,
+  pauseHold,
+  segmentDelta,
+  withHostOverrides,
+} from './orchestrator-ledger.js';
 import { continueJob, segmentPorts } from './orchestrator-ports.js';
 import type { OrchestratorResult } from './orchestrator-result.js';
 import { type RunLedger, runLedgerOf } from './run-ledger.js';
@@ -163,6 +169,7 @@ async function runJobSegment(
   );
   const margin = rt.config.deadlineMarginMs;
   const record = await ledger?.control.view(jobId, runId);
+  const current = () => ledger?.control.peek(jobId, runId) ?? record;
   const deadlineNear = () => context.getRemainingTimeInMillis() <= margin;
   // Reading stops when the run is cancelled or failed elsewhere (the cached record, refreshed every 2 s).
   const stoppedByLedger = () => ledgerStop(ledger?.control.peek(jobId, runId)) !== undefined;
@@ -174,12 +181,12 @@ async function runJobSegment(
     ...(state.reread ? { reread: state.reread } : {}),
     firstMessageSeq: state.nextMessageSeq,
     limits: effectiveLimits(header.limits, rt.config),
-    ...(ledger ? { inlineCap: () => inlineOverride(ledger.control.peek(jobId, runId) ?? record) } : {}),
+    ...(ledger ? { inlineCap: () => inlineOverride(current()) } : {}),
     budget,
     counts: state.counts,
     shouldStop: () => deadlineNear() || stoppedByLedger(),
     ...(ledger ? { hold: pauseHold(ledger.control, jobId, runId, deadlineNear) } : {}),
-    ports: segmentPorts(rt),
+    ports: withHostOverrides(segmentPorts(rt), ledger, current),
     hooks: segmentHooks(logger, jobId, results),
   });
   const peaks = maxPeaks(state.peaks, outcome.peaks);
