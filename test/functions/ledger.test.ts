@@ -539,6 +539,67 @@ describe('job ledger through the handlers', () => {
     expect(record?.finishedAt).toBeGreaterThan(0);
   });
 
+  it('the failure budget tripped by queued tasks elsewhere stops an orchestrator reading inline tasks: at most the inline limit starts after it, counts exact', async () => {
+    // Ten queued tasks that fail for good (404), one a message, so that they fill one SendMessageBatch and are
+    // sent while the segment runs; then slow inline tasks four at a time (3 s each, longer than the 2 s the
+    // orchestrator caches the record). With the first inline request the test hands the messages to a worker:
+    // their ten dead letters exceed the 10% tolerated and the run fails while the first four are in flight;
+    // the orchestrator's first look after they end reads it.
+    const { tasks: inline, started } = slowInline('ib', 20);
+    const tasks = [...queued('ibf', 10, 'fail'), ...inline];
+    let tripped: Promise<void> | undefined;
+    let startedAtTrip = -1;
+    const trip = async () => {
+      // The message may still be on its way to the queue when the first inline task reaches the target.
+      let delivered = 0;
+      for (let i = 0; i < 50 && delivered < 10; i++) {
+        delivered += await drain();
+        if (delivered < 10) await new Promise((r) => setTimeout(r, 100));
+      }
+      startedAtTrip = started();
+    };
+    onRequest = (path) => {
+      if (path.startsWith('/slow/ib')) tripped ??= trip();
+    };
+    const result = await orchestrator(
+      {
+        jobId: 'ledger-ib',
+        runId: 'r1',
+        toleratedFailurePercent: 10,
+        limits: { inline: 4, tasksPerMessage: 1 },
+        tasks,
+      },
+      fakeContext(),
+    ).finally(() => {
+      onRequest = () => {};
+    });
+    await tripped;
+    const total = started();
+    // The first round (the in-flight limit) ran, the run failed while it did, and at most one more round
+    // started after that.
+    expect(startedAtTrip).toBeGreaterThanOrEqual(1);
+    expect(startedAtTrip).toBeLessThanOrEqual(4);
+    expect(total).toBeGreaterThanOrEqual(4);
+    expect(total - 4).toBeLessThanOrEqual(4);
+    for (let i = 0; i < 10; i++) expect(hits(`ibf${i}`)).toBe(1);
+    for (let i = 0; i < 20; i++) expect(hits(`ib${i}`)).toBeLessThanOrEqual(1);
+    expect(result).toMatchObject({
+      summary: { reason: 'failure-budget', stoppedAtTask: 10 + total, counts: { inlineSucceeded: total } },
+    });
+    // The inline tasks never read are not the run's (as under cancel): submitted is what was read.
+    const record = await ledger.getRun('ledger-ib', 'r1');
+    expect(record).toMatchObject({ status: 'failed', reason: 'failure-budget', manifestDone: true });
+    expect(counts(record)).toEqual({
+      submitted: 10 + total,
+      succeeded: total,
+      deadLettered: 10,
+      undeliverable: 0,
+      invalid: 0,
+      cancelled: 0,
+    });
+    expect(record?.finishedAt).toBeGreaterThan(0);
+  });
+
   it('a paused run’s orchestrator starts no inline task while paused; resumed, it finishes with exact counts', async () => {
     // Inline tasks four at a time, 3 s each (longer than the orchestrator's 2 s cache of the record). The pause
     // lands with the first task; the orchestrator's reads of the record are watched. The first two answers
