@@ -47,6 +47,7 @@ let broken = true;
 /** `/flaky/` paths answer 503 (retryable) to each task's requests up to this many, then 200. */
 let flakyUntil = Number.POSITIVE_INFINITY;
 const flakySeen = new Map<string, number>();
+const variedSeen = new Map<string, number>();
 
 beforeAll(async () => {
   server = await startCountingServer({ delayMs: 1 });
@@ -60,6 +61,12 @@ beforeAll(async () => {
       if (seen <= flakyUntil) return { status: 503 };
     }
     if (req.path.includes('/slow/')) return { delayMs: 3_000 };
+    if (req.path.includes('/varied/')) {
+      // A different error each delivery (4 requests each): 503, then 502, then 500 for good.
+      const seen = (variedSeen.get(req.path) ?? 0) + 1;
+      variedSeen.set(req.path, seen);
+      return { status: seen <= 4 ? 503 : seen <= 8 ? 502 : 500 };
+    }
     return undefined;
   });
   // The orchestrator's asynchronous self-invocations (continuations) land here; the test delivers them.
@@ -801,6 +808,45 @@ describe('job ledger through the handlers', () => {
       invalid: 0,
       cancelled: 0,
     });
+  });
+
+  it('the result object holds each dead-lettered and invalid task once, with its last error', async () => {
+    // Queued tasks fail with a different status each delivery (maxReceiveCount 3, 4 requests each), so each
+    // is dead-lettered at its third delivery with 500 after a 503 and a 502; an inline one gets 503 three
+    // times and 502 at its fourth and last request; two manifest lines are invalid.
+    const tasks = [
+      ...queued('lv', 3, 'varied'),
+      { id: 'lvi', url: url('lvi', 'varied'), mode: 'inline' },
+      { id: 'lvbad', url: 'not a url' },
+      { id: 'lvneg', url: url('lvneg'), timeoutMs: -5 },
+      ...queued('lvok', 4),
+    ];
+    variedSeen.set('/varied/lvi', 1);
+    await orchestrator({ jobId: 'ledger-lv', runId: 'r1', tasks }, fakeContext());
+    await drain();
+    for (let i = 0; i < 3; i++) expect(hits(`lv${i}`)).toBe(12);
+    expect(hits('lvi')).toBe(4);
+    const record = await ledger.getRun('ledger-lv', 'r1');
+    expect(record).toMatchObject({ status: 'partial', deadLettered: 4, invalid: 2, succeeded: 4 });
+    const lines = await resultLines(record!);
+    const dead = lines.filter((l) => l.type === 'dead-letter');
+    const byId = new Map(dead.map((l) => [(l.task as { id: string }).id, l]));
+    // Each once, with the status and error of its last request.
+    expect(dead).toHaveLength(4);
+    for (const id of ['lv0', 'lv1', 'lv2']) {
+      expect(byId.get(id)).toMatchObject({ status: 500, attempts: 3 });
+      expect(byId.get(id)?.error).toMatch(/\b500\b/);
+      expect(byId.get(id)?.error).not.toMatch(/\b50[23]\b/);
+    }
+    expect(byId.get('lvi')).toMatchObject({ status: 502 });
+    expect(byId.get('lvi')?.error).toMatch(/\b502\b/);
+    expect(byId.get('lvi')?.error).not.toMatch(/\b503\b/);
+    const invalid = lines.filter((l) => l.type === 'invalid');
+    expect(invalid.map((l) => l.id)).toEqual(['lvbad', 'lvneg']);
+    expect(invalid.map((l) => l.error)).toEqual([
+      'url: "not a url" is not an http(s) URL',
+      'timeoutMs: -5 is not a positive integer',
+    ]);
   });
 
   it('the result object a worker completes keeps no secret of a dead-lettered task', async () => {
