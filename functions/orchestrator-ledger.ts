@@ -1,12 +1,14 @@
 // The orchestrator's side of the job ledger: it records a new run under the schedule's overlap policy,
 // waits while the run is paused, stops reading when the run is cancelled or failed elsewhere, applies the
 // run's inline limit override, and settles each segment's counts (one write per segment).
+import { parseSegmentEnd, type SegmentEndState } from '../lib/fanout/continuation.js';
 import type { SegmentPorts } from '../lib/fanout/segment.js';
 import { type JobCounts, type StopReason, StopReasons } from '../lib/fanout/summary.js';
 import type { RunControl } from '../lib/ledger/run-control.js';
 import type { CountDelta, RunRecord } from '../lib/ledger/run-record.js';
 import { RunReasons, RunStatuses } from '../lib/ledger/run-record.js';
 import { isLive } from '../lib/ledger/run-rules.js';
+import type { OpenJob } from './open-job.js';
 import type { RunLedger } from './run-ledger.js';
 
 /** How long a paused orchestrator sleeps between looks at the ledger (its record is cached 2 s anyway). */
@@ -23,6 +25,20 @@ export function segmentDelta(before: JobCounts, after: JobCounts): CountDelta {
     invalid: d('invalid'),
     cancelled: d('cancelled'),
   };
+}
+
+/** The ledger key of a segment's settle: only the first settle of a segment counts. */
+export function segmentKey(job: OpenJob): string {
+  return `segment:${job.state.segment}`;
+}
+
+/** The end the first settle of this segment kept, when one did (with a job table wired). */
+export async function storedEnd(
+  ledger: RunLedger | undefined,
+  job: OpenJob,
+): Promise<SegmentEndState | undefined> {
+  if (!ledger) return undefined;
+  return parseSegmentEnd(await ledger.store.settledState(job.jobId, job.runId, segmentKey(job)));
 }
 
 /**

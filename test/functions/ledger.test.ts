@@ -261,6 +261,50 @@ describe('job ledger through the handlers', () => {
     expect(await ledger.getRun('ledger-h', 'r1')).toMatchObject({ status: 'succeeded', succeeded: 100 });
   });
 
+  it('reads a segment’s kept end back only when its own settle did not count: one read a segment, one more at the end', async () => {
+    // Each segment looks for a copy's settle at its start; the last one looks again before ending the run.
+    // A settle that counted kept this segment's own end, so nothing is read after it.
+    const deadlineAfter = (checks: number) => {
+      let n = 0;
+      return fakeContext(() => (++n <= checks ? 60_000 : 500));
+    };
+    let markerReads = 0;
+    runtime.aws.dynamodb.middlewareStack.add(
+      (next, context) => (args) => {
+        const input = JSON.stringify(args.input);
+        if (/^Get(Item)?Command$/.test(context.commandName ?? '') && /ledger-sr.*segment:\d/.test(input))
+          markerReads++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'markerReads' },
+    );
+    continuations.length = 0;
+    let segments = 0;
+    try {
+      let result = await orchestrator(
+        { jobId: 'ledger-sr', runId: 'r1', tasks: queued('sr', 60) },
+        deadlineAfter(25),
+      );
+      segments = 1;
+      while (result.status === 'continued') {
+        await invoke.idle();
+        result = await orchestrator(continuations.shift(), deadlineAfter(25));
+        segments++;
+      }
+      expect(result.status).toBe('succeeded');
+    } finally {
+      runtime.aws.dynamodb.middlewareStack.remove('markerReads');
+    }
+    expect(segments).toBeGreaterThanOrEqual(2);
+    expect(markerReads).toBe(segments + 1);
+    await drain();
+    expect(await ledger.getRun('ledger-sr', 'r1')).toMatchObject({
+      status: 'succeeded',
+      submitted: 60,
+      succeeded: 60,
+    });
+  });
+
   it('a segment run twice at once, its copies stopping at different tasks: one split, every task run and counted once', async () => {
     const deadlineAfter = (checks: number) => {
       let n = 0;
