@@ -57,7 +57,7 @@ beforeAll(async () => {
     startCountingServer({ delayMs: 2 }),
     startCountingServer({ delayMs: 10, holdUntil: PER_INVOCATION, holdMaxMs: 1_000 }),
   ]);
-  overridden = await startCountingServer({ delayMs: 5 });
+  overridden = await startCountingServer({ delayMs: 20 });
   h = await startHarness({
     perInvocationConcurrency: PER_INVOCATION,
     inlineConcurrency: PER_INVOCATION,

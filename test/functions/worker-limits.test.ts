@@ -85,7 +85,7 @@ async function deliver(runId: string, list: readonly JobTask[]): Promise<SQSBatc
 
 describe('perInvocationConcurrency overrides in a running worker invocation', () => {
   it('a raise applies while the invocation runs, never above the deployed value', async () => {
-    // Started at 1; five slow tasks (4 s each, longer than the 2 s the container caches the record). The raise
+    // Started at 1; five slow tasks (5 s each, longer than the 2 s the container caches the record). The raise
     // (to 8, past the deployed 4: the store takes it, the worker must not) lands with the first request: the
     // invocation's next look after the record is 2 s old finds it, and three more start while the first is
     // still in flight; never more than the deployed 4.
@@ -97,7 +97,7 @@ describe('perInvocationConcurrency overrides in a running worker invocation', ()
       raised ??= runtime.ledger!.setLimits(JOB, 'raise', { perInvocationConcurrency: 8 });
     };
     server.tally.reset();
-    const response = await deliver('raise', tasks('up', 5, 4_000)).finally(() => {
+    const response = await deliver('raise', tasks('up', 5, 5_000)).finally(() => {
       onRequest = () => {};
     });
     await raised;
