@@ -1,11 +1,14 @@
 // The orchestrator's side of the job ledger: it records a new run under the schedule's overlap policy,
 // waits while the run is paused, stops reading when the run is cancelled or failed elsewhere, applies the
 // run's inline limit override, and settles each segment's counts (one write per segment).
+import { parseSegmentEnd, type SegmentEndState } from '../lib/fanout/continuation.js';
+import type { SegmentPorts } from '../lib/fanout/segment.js';
 import { type JobCounts, type StopReason, StopReasons } from '../lib/fanout/summary.js';
 import type { RunControl } from '../lib/ledger/run-control.js';
 import type { CountDelta, RunRecord } from '../lib/ledger/run-record.js';
 import { RunReasons, RunStatuses } from '../lib/ledger/run-record.js';
 import { isLive } from '../lib/ledger/run-rules.js';
+import type { OpenJob } from './open-job.js';
 import type { RunLedger } from './run-ledger.js';
 
 /** How long a paused orchestrator sleeps between looks at the ledger (its record is cached 2 s anyway). */
@@ -24,6 +27,20 @@ export function segmentDelta(before: JobCounts, after: JobCounts): CountDelta {
   };
 }
 
+/** The ledger key of a segment's settle: only the first settle of a segment counts. */
+export function segmentKey(job: OpenJob): string {
+  return `segment:${job.state.segment}`;
+}
+
+/** The end the first settle of this segment kept, when one did (with a job table wired). */
+export async function storedEnd(
+  ledger: RunLedger | undefined,
+  job: OpenJob,
+): Promise<SegmentEndState | undefined> {
+  if (!ledger) return undefined;
+  return parseSegmentEnd(await ledger.store.settledState(job.jobId, job.runId, segmentKey(job)));
+}
+
 /**
  * The run's inlineConcurrency override (lib/ledger/run-limits.ts checks it when set), asked of the cached
  * record (refreshed every 2 s) before each inline task: a running segment follows a change within about 2 s,
@@ -31,6 +48,27 @@ export function segmentDelta(before: JobCounts, after: JobCounts): CountDelta {
  */
 export function inlineOverride(record: RunRecord | undefined): number | undefined {
   return record?.limits?.inlineConcurrency;
+}
+
+/**
+ * The segment's ports with the run's host overrides (a downstream host's maxConcurrency and
+ * maxRequestsPerSecond) put on the container's policy before each inline task, from the cached record as
+ * `current` gives it (refreshed every 2 s): the orchestrator's own tasks to a host follow a change within
+ * about 2 s, as a worker's do (RunLedger.applyDownstream, once per record version).
+ */
+export function withHostOverrides(
+  ports: SegmentPorts,
+  ledger: RunLedger | undefined,
+  current: () => RunRecord | undefined,
+): SegmentPorts {
+  if (!ledger) return ports;
+  return {
+    ...ports,
+    runInline: (task) => {
+      ledger.applyDownstream(current());
+      return ports.runInline(task);
+    },
+  };
 }
 
 /** Why reading stopped when the ledger says the run is over (cancelled, or failed elsewhere). */

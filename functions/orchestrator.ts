@@ -19,12 +19,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { ResultWriter } from '../lib/aws/results.js';
 import type { FanoutConfig } from '../lib/config.js';
-import {
-  type Continuation,
-  classifyEvent,
-  parseSegmentEnd,
-  type SegmentEndState,
-} from '../lib/fanout/continuation.js';
+import { type Continuation, classifyEvent, type SegmentEndState } from '../lib/fanout/continuation.js';
 import { FailureBudget } from '../lib/fanout/failure-budget.js';
 import { runSegment, type SegmentLimits, type SegmentResult } from '../lib/fanout/segment.js';
 import { type JobPeaks, maxPeaks, type StopReason, StopReasons } from '../lib/fanout/summary.js';
@@ -34,7 +29,15 @@ import { endRun, type SegmentEnd } from './end-run.js';
 import { functionLogger } from './function-logger.js';
 import { IdempotencyUses, idempotencyOptions } from './idempotency.js';
 import { type OpenJob, openJob } from './open-job.js';
-import { inlineOverride, ledgerStop, pauseHold, segmentDelta } from './orchestrator-ledger.js';
+import {
+  inlineOverride,
+  ledgerStop,
+  pauseHold,
+  segmentDelta,
+  segmentKey,
+  storedEnd,
+  withHostOverrides,
+} from './orchestrator-ledger.js';
 import { continueJob, segmentPorts } from './orchestrator-ports.js';
 import type { OrchestratorResult } from './orchestrator-result.js';
 import { type RunLedger, runLedgerOf } from './run-ledger.js';
@@ -163,9 +166,10 @@ async function runJobSegment(
   );
   const margin = rt.config.deadlineMarginMs;
   const record = await ledger?.control.view(jobId, runId);
+  const current = () => ledger?.control.peek(jobId, runId) ?? record;
   const deadlineNear = () => context.getRemainingTimeInMillis() <= margin;
   // Reading stops when the run is cancelled or failed elsewhere (the cached record, refreshed every 2 s).
-  const stoppedByLedger = () => ledgerStop(ledger?.control.peek(jobId, runId)) !== undefined;
+  const stoppedByLedger = () => ledgerStop(current()) !== undefined;
   const outcome = await runSegment({
     jobId,
     runId,
@@ -174,34 +178,47 @@ async function runJobSegment(
     ...(state.reread ? { reread: state.reread } : {}),
     firstMessageSeq: state.nextMessageSeq,
     limits: effectiveLimits(header.limits, rt.config),
-    ...(ledger ? { inlineCap: () => inlineOverride(ledger.control.peek(jobId, runId) ?? record) } : {}),
+    ...(ledger ? { inlineCap: () => inlineOverride(current()) } : {}),
     budget,
     counts: state.counts,
     shouldStop: () => deadlineNear() || stoppedByLedger(),
     ...(ledger ? { hold: pauseHold(ledger.control, jobId, runId, deadlineNear) } : {}),
-    ports: segmentPorts(rt),
+    ports: withHostOverrides(segmentPorts(rt), ledger, current),
     hooks: segmentHooks(logger, jobId, results),
   });
   const peaks = maxPeaks(state.peaks, outcome.peaks);
-  const reason =
-    (outcome.reason === StopReasons.DEADLINE && ledgerStop(ledger?.control.peek(jobId, runId))) ||
-    outcome.reason;
+  const reason = (outcome.reason === StopReasons.DEADLINE && ledgerStop(current())) || outcome.reason;
+  return finishSegment({ job, outcome, reason, peaks, budget, ledger, results }, rt);
+}
+
+/** Settles the segment, then continues the job or ends the run, from whichever copy's settle counted. */
+async function finishSegment(
+  base: Omit<SegmentEnd, 'settle'>,
+  rt: FunctionRuntime,
+): Promise<OrchestratorResult> {
+  const { job, outcome, reason, peaks, budget, ledger, results } = base;
+  const { jobId, runId, state } = job;
   const own = endState(job, outcome, reason, peaks, budget);
+  // Whether this copy's settle counted: then what it kept is `own`, and reading it back would tell nothing.
+  let counted = false;
   const settle = async (manifestDone: boolean) => {
     // The parts first: once the segment is settled the run may end, and its result object reads them.
     await results?.flush();
     const delta = segmentDelta(state.counts, outcome.counts);
     const kept = own as unknown as Record<string, unknown>;
-    return ledger?.settle({ jobId, runId, key: segmentKey(job), delta, manifestDone, state: kept });
+    const input = { jobId, runId, key: segmentKey(job), delta, manifestDone, state: kept };
+    const settled = await ledger?.settleCounted(input);
+    counted = settled?.applied ?? false;
+    return settled?.record;
   };
-  const end = { job, outcome, reason, peaks, budget, ledger, results, settle };
+  const end = { ...base, settle, counted: () => counted };
   if (own.cursor !== undefined) return continueRun(end, own, rt);
   // Another copy settled this segment while this one ran: its end is the run's, not this one's.
   const other = await storedEnd(ledger, job);
   if (other) return followStored(job, other, rt);
   const ended = await endRun(end, logger, metrics);
   // One settled it in between, and went on: this copy's settle did not count, the run continues from there.
-  const kept = await storedEnd(ledger, job);
+  const kept = counted ? own : await storedEnd(ledger, job);
   return kept?.cursor === undefined ? ended : followStored(job, kept, rt);
 }
 
@@ -225,25 +242,15 @@ function endState(
   };
 }
 
-function segmentKey(job: OpenJob): string {
-  return `segment:${job.state.segment}`;
-}
-
-/** The end the first settle of this segment kept, when one did (with a job table wired). */
-async function storedEnd(ledger: RunLedger | undefined, job: OpenJob): Promise<SegmentEndState | undefined> {
-  if (!ledger) return undefined;
-  return parseSegmentEnd(await ledger.store.settledState(job.jobId, job.runId, segmentKey(job)));
-}
-
 /** Near the deadline: the segment settled, the job goes on in a new invocation from where the first settle said. */
 async function continueRun(
-  end: SegmentEnd,
+  end: SegmentEnd & { readonly counted: () => boolean },
   own: SegmentEndState,
   rt: FunctionRuntime,
 ): Promise<OrchestratorResult> {
   await end.settle(false);
-  // Read back, not assumed: when another copy settled first, its end is the one that counts.
-  const stored = (await storedEnd(end.ledger, end.job)) ?? own;
+  // Read back unless this settle counted: when another copy settled first, its end is the one that counts.
+  const stored = (!end.counted() && (await storedEnd(end.ledger, end.job))) || own;
   return followStored(end.job, stored, rt);
 }
 

@@ -32,6 +32,11 @@ export class RunLedger {
 
   /** Settles once per key and ends the run if that made it complete; the record as it now stands. */
   async settle(input: SettleInput): Promise<RunRecord | undefined> {
+    return (await this.settleCounted(input)).record;
+  }
+
+  /** settle, and whether this settle was the one that counted for its key (`applied`). */
+  async settleCounted(input: SettleInput): Promise<{ applied: boolean; record: RunRecord | undefined }> {
     const { applied, record } = await this.#ledger.settle(input);
     if (!applied) {
       this.#logger.warn('ledger: already settled, not counted again', {
@@ -44,7 +49,7 @@ export class RunLedger {
     this.control.note(record);
     const after = await this.#after(record);
     this.control.note(after.record);
-    return after.record;
+    return { applied, record: after.record };
   }
 
   /**

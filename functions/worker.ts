@@ -33,11 +33,11 @@ import { RunStatuses } from '../lib/ledger/run-record.js';
 import { isLive } from '../lib/ledger/run-rules.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 import { runBounded } from '../lib/run-bounded.js';
-import { Semaphore } from '../lib/semaphore.js';
 import { type BatchMember, BatchSettles } from './batch-settles.js';
 import { functionLogger } from './function-logger.js';
 import { type IdempotencyOptions, IdempotencyUses, idempotencyOptions } from './idempotency.js';
 import { type InvocationDeadline, invocationDeadline } from './invocation-deadline.js';
+import { InvocationPermits } from './invocation-permits.js';
 import { cancelMessage, holdPaused, stoppedOutcome } from './run-gate.js';
 import { type RunLedger, runLedgerOf } from './run-ledger.js';
 import { type FunctionRuntime, lazyRuntime, requirePersistence } from './runtime.js';
@@ -116,7 +116,7 @@ class Worker {
       },
       processor,
       { context, processInParallel: false, throwOnFullBatchFailure: false },
-    ).finally(() => run.deadline.close());
+    ).finally(() => run.close());
     stats.peakInFlight = run.slots.peakInFlight;
     publishStats(logger, metrics, stats, response.batchItemFailures.length);
     return response;
@@ -131,9 +131,8 @@ class Worker {
     }
     const message = parsed.value;
     const run = this.#invocation(context);
-    const results = await this.#once(message, () => this.#runTasks(message, run)).finally(() =>
-      run.deadline.close(),
-    );
+    run.permits.follow(message.jobId, message.runId);
+    const results = await this.#once(message, () => this.#runTasks(message, run)).finally(() => run.close());
     logger.info('invoke done', {
       jobId: message.jobId,
       key: message.key,
@@ -145,10 +144,13 @@ class Worker {
 
   /** One invocation's shared permits and deadline. */
   #invocation(context: Context): Invocation {
-    return {
-      slots: new Semaphore(this.#rt.config.perInvocationConcurrency),
-      deadline: invocationDeadline(context, this.#rt.taskOptions),
+    const permits = new InvocationPermits(this.#rt.config.perInvocationConcurrency, this.#ledger?.control);
+    const deadline = invocationDeadline(context, this.#rt.taskOptions);
+    const close = () => {
+      permits.close();
+      deadline.close();
     };
+    return { permits, slots: permits.slots, deadline, close };
   }
 
   #register(context: Context): void {
@@ -214,9 +216,8 @@ class Worker {
       return { cancelled };
     }
     this.#ledger?.applyDownstream(record);
-    const lower = record?.limits?.perInvocationConcurrency;
-    // An override only lowers the deployed limit; a batch of several runs takes the lowest.
-    if (lower !== undefined && lower < run.slots.permits) run.slots.setPermits(lower);
+    // The run's perInvocationConcurrency override, followed while the invocation runs.
+    run.permits.follow(message.jobId, message.runId);
     const outcomes = await this.#runTasks(message, run);
     const settlement = settleMessage(message, outcomes, this.#rt.config.maxReceiveCount);
     const handed = await handOn(this.#rt, logger, message, settlement);
@@ -278,7 +279,10 @@ class Worker {
 }
 
 interface Invocation {
-  /** perInvocationConcurrency permits shared by every task of the invocation. */
-  readonly slots: Semaphore;
+  readonly permits: InvocationPermits;
+  /** perInvocationConcurrency permits shared by every task of the invocation (permits.slots). */
+  readonly slots: InvocationPermits['slots'];
   readonly deadline: InvocationDeadline;
+  /** The invocation ended: its timers stop. */
+  readonly close: () => void;
 }

@@ -47,6 +47,7 @@ let broken = true;
 /** `/flaky/` paths answer 503 (retryable) to each task's requests up to this many, then 200. */
 let flakyUntil = Number.POSITIVE_INFINITY;
 const flakySeen = new Map<string, number>();
+const variedSeen = new Map<string, number>();
 
 beforeAll(async () => {
   server = await startCountingServer({ delayMs: 1 });
@@ -60,6 +61,12 @@ beforeAll(async () => {
       if (seen <= flakyUntil) return { status: 503 };
     }
     if (req.path.includes('/slow/')) return { delayMs: 3_000 };
+    if (req.path.includes('/varied/')) {
+      // A different error each delivery (4 requests each): 503, then 502, then 500 for good.
+      const seen = (variedSeen.get(req.path) ?? 0) + 1;
+      variedSeen.set(req.path, seen);
+      return { status: seen <= 4 ? 503 : seen <= 8 ? 502 : 500 };
+    }
     return undefined;
   });
   // The orchestrator's asynchronous self-invocations (continuations) land here; the test delivers them.
@@ -252,6 +259,50 @@ describe('job ledger through the handlers', () => {
     await drain();
     for (let i = 0; i < 100; i++) expect(hits(`h${i}`)).toBe(1);
     expect(await ledger.getRun('ledger-h', 'r1')).toMatchObject({ status: 'succeeded', succeeded: 100 });
+  });
+
+  it('reads a segment’s kept end back only when its own settle did not count: one read a segment, one more at the end', async () => {
+    // Each segment looks for a copy's settle at its start; the last one looks again before ending the run.
+    // A settle that counted kept this segment's own end, so nothing is read after it.
+    const deadlineAfter = (checks: number) => {
+      let n = 0;
+      return fakeContext(() => (++n <= checks ? 60_000 : 500));
+    };
+    let markerReads = 0;
+    runtime.aws.dynamodb.middlewareStack.add(
+      (next, context) => (args) => {
+        const input = JSON.stringify(args.input);
+        if (/^Get(Item)?Command$/.test(context.commandName ?? '') && /ledger-sr.*segment:\d/.test(input))
+          markerReads++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'markerReads' },
+    );
+    continuations.length = 0;
+    let segments = 0;
+    try {
+      let result = await orchestrator(
+        { jobId: 'ledger-sr', runId: 'r1', tasks: queued('sr', 60) },
+        deadlineAfter(25),
+      );
+      segments = 1;
+      while (result.status === 'continued') {
+        await invoke.idle();
+        result = await orchestrator(continuations.shift(), deadlineAfter(25));
+        segments++;
+      }
+      expect(result.status).toBe('succeeded');
+    } finally {
+      runtime.aws.dynamodb.middlewareStack.remove('markerReads');
+    }
+    expect(segments).toBeGreaterThanOrEqual(2);
+    expect(markerReads).toBe(segments + 1);
+    await drain();
+    expect(await ledger.getRun('ledger-sr', 'r1')).toMatchObject({
+      status: 'succeeded',
+      submitted: 60,
+      succeeded: 60,
+    });
   });
 
   it('a segment run twice at once, its copies stopping at different tasks: one split, every task run and counted once', async () => {
@@ -539,6 +590,67 @@ describe('job ledger through the handlers', () => {
     expect(record?.finishedAt).toBeGreaterThan(0);
   });
 
+  it('the failure budget tripped by queued tasks elsewhere stops an orchestrator reading inline tasks: at most the inline limit starts after it, counts exact', async () => {
+    // Ten queued tasks that fail for good (404), one a message, so that they fill one SendMessageBatch and are
+    // sent while the segment runs; then slow inline tasks four at a time (3 s each, longer than the 2 s the
+    // orchestrator caches the record). With the first inline request the test hands the messages to a worker:
+    // their ten dead letters exceed the 10% tolerated and the run fails while the first four are in flight;
+    // the orchestrator's first look after they end reads it.
+    const { tasks: inline, started } = slowInline('ib', 20);
+    const tasks = [...queued('ibf', 10, 'fail'), ...inline];
+    let tripped: Promise<void> | undefined;
+    let startedAtTrip = -1;
+    const trip = async () => {
+      // The message may still be on its way to the queue when the first inline task reaches the target.
+      let delivered = 0;
+      for (let i = 0; i < 50 && delivered < 10; i++) {
+        delivered += await drain();
+        if (delivered < 10) await new Promise((r) => setTimeout(r, 100));
+      }
+      startedAtTrip = started();
+    };
+    onRequest = (path) => {
+      if (path.startsWith('/slow/ib')) tripped ??= trip();
+    };
+    const result = await orchestrator(
+      {
+        jobId: 'ledger-ib',
+        runId: 'r1',
+        toleratedFailurePercent: 10,
+        limits: { inline: 4, tasksPerMessage: 1 },
+        tasks,
+      },
+      fakeContext(),
+    ).finally(() => {
+      onRequest = () => {};
+    });
+    await tripped;
+    const total = started();
+    // The first round (the in-flight limit) ran, the run failed while it did, and at most one more round
+    // started after that.
+    expect(startedAtTrip).toBeGreaterThanOrEqual(1);
+    expect(startedAtTrip).toBeLessThanOrEqual(4);
+    expect(total).toBeGreaterThanOrEqual(4);
+    expect(total - 4).toBeLessThanOrEqual(4);
+    for (let i = 0; i < 10; i++) expect(hits(`ibf${i}`)).toBe(1);
+    for (let i = 0; i < 20; i++) expect(hits(`ib${i}`)).toBeLessThanOrEqual(1);
+    expect(result).toMatchObject({
+      summary: { reason: 'failure-budget', stoppedAtTask: 10 + total, counts: { inlineSucceeded: total } },
+    });
+    // The inline tasks never read are not the run's (as under cancel): submitted is what was read.
+    const record = await ledger.getRun('ledger-ib', 'r1');
+    expect(record).toMatchObject({ status: 'failed', reason: 'failure-budget', manifestDone: true });
+    expect(counts(record)).toEqual({
+      submitted: 10 + total,
+      succeeded: total,
+      deadLettered: 10,
+      undeliverable: 0,
+      invalid: 0,
+      cancelled: 0,
+    });
+    expect(record?.finishedAt).toBeGreaterThan(0);
+  });
+
   it('a paused run’s orchestrator starts no inline task while paused; resumed, it finishes with exact counts', async () => {
     // Inline tasks four at a time, 3 s each (longer than the orchestrator's 2 s cache of the record). The pause
     // lands with the first task; the orchestrator's reads of the record are watched. The first two answers
@@ -740,6 +852,45 @@ describe('job ledger through the handlers', () => {
       invalid: 0,
       cancelled: 0,
     });
+  });
+
+  it('the result object holds each dead-lettered and invalid task once, with its last error', async () => {
+    // Queued tasks fail with a different status each delivery (maxReceiveCount 3, 4 requests each), so each
+    // is dead-lettered at its third delivery with 500 after a 503 and a 502; an inline one gets 503 three
+    // times and 502 at its fourth and last request; two manifest lines are invalid.
+    const tasks = [
+      ...queued('lv', 3, 'varied'),
+      { id: 'lvi', url: url('lvi', 'varied'), mode: 'inline' },
+      { id: 'lvbad', url: 'not a url' },
+      { id: 'lvneg', url: url('lvneg'), timeoutMs: -5 },
+      ...queued('lvok', 4),
+    ];
+    variedSeen.set('/varied/lvi', 1);
+    await orchestrator({ jobId: 'ledger-lv', runId: 'r1', tasks }, fakeContext());
+    await drain();
+    for (let i = 0; i < 3; i++) expect(hits(`lv${i}`)).toBe(12);
+    expect(hits('lvi')).toBe(4);
+    const record = await ledger.getRun('ledger-lv', 'r1');
+    expect(record).toMatchObject({ status: 'partial', deadLettered: 4, invalid: 2, succeeded: 4 });
+    const lines = await resultLines(record!);
+    const dead = lines.filter((l) => l.type === 'dead-letter');
+    const byId = new Map(dead.map((l) => [(l.task as { id: string }).id, l]));
+    // Each once, with the status and error of its last request.
+    expect(dead).toHaveLength(4);
+    for (const id of ['lv0', 'lv1', 'lv2']) {
+      expect(byId.get(id)).toMatchObject({ status: 500, attempts: 3 });
+      expect(byId.get(id)?.error).toMatch(/\b500\b/);
+      expect(byId.get(id)?.error).not.toMatch(/\b50[23]\b/);
+    }
+    expect(byId.get('lvi')).toMatchObject({ status: 502 });
+    expect(byId.get('lvi')?.error).toMatch(/\b502\b/);
+    expect(byId.get('lvi')?.error).not.toMatch(/\b503\b/);
+    const invalid = lines.filter((l) => l.type === 'invalid');
+    expect(invalid.map((l) => l.id)).toEqual(['lvbad', 'lvneg']);
+    expect(invalid.map((l) => l.error)).toEqual([
+      'url: "not a url" is not an http(s) URL',
+      'timeoutMs: -5 is not a positive integer',
+    ]);
   });
 
   it('the result object a worker completes keeps no secret of a dead-lettered task', async () => {

@@ -38,6 +38,8 @@ let fleetCapped: CountingServer;
 let rated: CountingServer;
 /** Not declared: bounded by perInvocationConcurrency alone, as before the policy. */
 let open: CountingServer;
+/** Declared, maxConcurrency 12, no hold: `/slow` paths answer after 3 s. The orchestrator's override test. */
+let overridden: CountingServer;
 const runtimes: FunctionRuntime[] = [];
 let createRuntime: typeof import('../../functions/runtime.js').createRuntime;
 let createWorkerHandler: typeof import('../../functions/worker.js').createWorkerHandler;
@@ -55,6 +57,7 @@ beforeAll(async () => {
     startCountingServer({ delayMs: 2 }),
     startCountingServer({ delayMs: 10, holdUntil: PER_INVOCATION, holdMaxMs: 1_000 }),
   ]);
+  overridden = await startCountingServer({ delayMs: 20 });
   h = await startHarness({
     perInvocationConcurrency: PER_INVOCATION,
     inlineConcurrency: PER_INVOCATION,
@@ -66,6 +69,7 @@ beforeAll(async () => {
       [`127.0.0.1:${capped.port}`]: { maxConcurrency: CAP },
       [`127.0.0.1:${fleetCapped.port}`]: { maxConcurrency: CAP },
       [`127.0.0.1:${rated.port}`]: { maxRequestsPerSecond: RATE },
+      [`127.0.0.1:${overridden.port}`]: { maxConcurrency: CAP },
     },
   });
   ({ createRuntime } = await import('../../functions/runtime.js'));
@@ -75,7 +79,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(runtimes.map((rt) => rt.destroy()));
-  await Promise.all([capped, fleetCapped, rated, open].map((s) => s?.close()));
+  await Promise.all([capped, fleetCapped, rated, open, overridden].map((s) => s?.close()));
   h?.destroy();
 });
 
@@ -270,6 +274,67 @@ describe('config.downstream in the worker', () => {
       succeeded: 21,
       limits: { downstream: { [host]: { maxConcurrency: PROCESSES } } },
     });
+  });
+
+  it("a running orchestrator picks up a run's host maxConcurrency override: inline tasks started after it stay under the new share", async () => {
+    // Three slow inline tasks (3 s, longer than the 2 s the orchestrator caches the record) hold the host's
+    // share of 3; fast ones wait behind them. The override (fleet-wide 4: 1 per process) is set with the first
+    // request; the orchestrator's reads of the record are watched, and from the one that brings the override
+    // every request the host gets finds no other in flight. The share's 3, and the one admitted as the
+    // override lands, may still be on their way when it does.
+    const rt = container();
+    const orchestrator = createOrchestratorHandler(() => rt);
+    const host = `127.0.0.1:${overridden.port}`;
+    const jobId = 'inline-override';
+    const tasks = [
+      ...Array.from({ length: SHARE }, (_, i) => ({
+        id: `hs${i}`,
+        url: `${overridden.url}/slow/hs${i}`,
+        mode: 'inline' as const,
+      })),
+      ...tasksTo(overridden, 'hf', 40, 'inline'),
+    ];
+    const inFlightAtArrival: number[] = [];
+    let seenAt = -1;
+    rt.aws.dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        const read = /^Get(Item)?Command$/.test(context.commandName ?? '');
+        const text = read ? JSON.stringify(out.output) : '';
+        if (seenAt < 0 && text.includes(jobId) && text.includes('maxConcurrency'))
+          seenAt = inFlightAtArrival.length;
+        return out;
+      },
+      { step: 'initialize', name: 'hostOverrideWatch' },
+    );
+    let lowered: Promise<unknown> | undefined;
+    overridden.script((req) => {
+      inFlightAtArrival.push(overridden.tally.inFlight);
+      lowered ??= rt.ledger!.setLimits(jobId, 'r1', {
+        downstream: { [host]: { maxConcurrency: PROCESSES } },
+      });
+      return req.path.startsWith('/slow/') ? { delayMs: 3_000 } : undefined;
+    });
+    let result: OrchestratorResult;
+    try {
+      result = (await orchestrator({ jobId, runId: 'r1', tasks }, fakeContext())) as OrchestratorResult;
+    } finally {
+      overridden.script(undefined);
+    }
+    await lowered;
+    expect(result).toMatchObject({
+      status: 'succeeded',
+      summary: { counts: { read: 43, inlineSucceeded: 43 } },
+    });
+    // The declared share first: the three slow ones together.
+    expect(inFlightAtArrival.slice(0, SHARE)).toEqual([1, 2, 3]);
+    expect(seenAt).toBeGreaterThanOrEqual(SHARE);
+    const after = inFlightAtArrival.slice(seenAt + SHARE + 1);
+    // Enough after it to tell (how many ran before it lands depends on the machine's load).
+    expect(after.length).toBeGreaterThanOrEqual(10);
+    expect(after).toEqual(Array(after.length).fill(1));
+    expect(rt.downstream!.limitsOf(host).maxConcurrency).toBe(1);
+    expect(overridden.requests).toHaveLength(43);
   });
 
   it('refuses a bad downstream entry when the container starts, naming the host and the field', () => {
