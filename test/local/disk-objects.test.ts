@@ -63,8 +63,15 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const get = (extra: { Range?: string; IfMatch?: string; IfNoneMatch?: string } = {}) =>
-  s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...extra }));
+const get = (
+  extra: {
+    Range?: string;
+    IfMatch?: string;
+    IfNoneMatch?: string;
+    IfModifiedSince?: Date;
+    IfUnmodifiedSince?: Date;
+  } = {},
+) => s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...extra }));
 
 async function bytesOf(extra: Parameters<typeof get>[0]): Promise<{ body: Buffer; range?: string }> {
   const out = await get(extra);
@@ -160,6 +167,53 @@ describe('conditions', () => {
   it('If-None-Match with the ETag answers 304 Not Modified', async () => {
     expect((await failure(get({ IfNoneMatch: `"${md5}"` }))).status).toBe(304);
     expect((await bytesOf({ IfNoneMatch: '"0123"' })).body.equals(content)).toBe(true);
+  });
+
+  it('If-Modified-Since its Last-Modified answers 304; an earlier date reads it', async () => {
+    const { LastModified } = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    const earlier = new Date((LastModified?.getTime() ?? 0) - 60_000);
+    expect((await failure(get({ IfModifiedSince: LastModified }))).status).toBe(304);
+    expect((await bytesOf({ IfModifiedSince: earlier })).body.equals(content)).toBe(true);
+  });
+
+  it('If-Unmodified-Since an earlier date fails 412; its Last-Modified reads it', async () => {
+    const { LastModified } = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    const earlier = new Date((LastModified?.getTime() ?? 0) - 60_000);
+    expect(await failure(get({ IfUnmodifiedSince: earlier }))).toEqual({
+      name: 'PreconditionFailed',
+      status: 412,
+    });
+    expect((await bytesOf({ IfUnmodifiedSince: LastModified })).body.equals(content)).toBe(true);
+  });
+
+  it('the ETag conditions win over the dates, as S3 orders them', async () => {
+    const { LastModified } = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    const earlier = new Date((LastModified?.getTime() ?? 0) - 60_000);
+    // If-Match holds: If-Unmodified-Since is not looked at. If-None-Match holds: If-Modified-Since is not.
+    expect((await bytesOf({ IfMatch: `"${md5}"`, IfUnmodifiedSince: earlier })).body.equals(content)).toBe(
+      true,
+    );
+    expect(
+      (await bytesOf({ IfNoneMatch: '"0123"', IfModifiedSince: LastModified })).body.equals(content),
+    ).toBe(true);
+  });
+
+  it('the response-* parameters override the headers of the answer', async () => {
+    const out = await s3.send(
+      new GetObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        ResponseContentType: 'text/plain',
+        ResponseContentDisposition: 'attachment; filename="t.ndjson"',
+        ResponseCacheControl: 'no-cache',
+      }),
+    );
+    expect([out.ContentType, out.ContentDisposition, out.CacheControl]).toEqual([
+      'text/plain',
+      'attachment; filename="t.ndjson"',
+      'no-cache',
+    ]);
+    expect(Buffer.from((await out.Body?.transformToByteArray()) ?? []).equals(content)).toBe(true);
   });
 
   it("the orchestrator's reader: its ETag, then a continuation with it, then one with another ETag", async () => {
