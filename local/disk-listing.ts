@@ -5,8 +5,7 @@
 // tokens, StartAfter, Marker and KeyCount. Only the objects' metadata is listed: no file is read.
 //
 // Tokens are fauxqs' own (the base64 of the key to start after), so a page the edge cut continues in the
-// emulator where the edge stopped. A disk-held key past the emulator's last entry of a truncated page is not
-// listed on it: the next page, which starts there, lists it. Key order is S3's (UTF-8 bytes); fauxqs sorts its
+// emulator where the edge stopped. Key order is S3's (UTF-8 bytes); fauxqs sorts its
 // own keys by localeCompare, which agrees for the lowercase, digit and separator keys the run uses.
 import type { DiskObject } from './disk-objects.js';
 import { escapeXml } from './escape-xml.js';
@@ -69,16 +68,14 @@ export function mergeListing(
   page: ListingPage,
   held: readonly DiskObject[],
 ): ListingPage {
-  const sorted = [...page.entries].sort(byName);
-  // A truncated page ends where the emulator's next one starts: a held entry past it belongs to a later page.
-  const last = page.truncated ? sorted.at(-1)?.name : undefined;
-  const byNameSeen = new Map(sorted.map((entry) => [entry.name, entry]));
+  const byNameSeen = new Map(page.entries.map((entry) => [entry.name, entry]));
   for (const object of held) {
     const entry = entryOf(query, object);
     if (!entry || compareKeys(entry.name, query.after) <= 0) continue;
-    if (last !== undefined && compareKeys(entry.name, last) > 0) continue;
     byNameSeen.set(entry.name, entry); // the disk-held object is the one read under its key
   }
+  // A truncated page of the emulator's is full (MaxKeys entries), so a held entry past its last is cut here and
+  // listed on the next page, which starts after this one's last entry.
   const merged = [...byNameSeen.values()].sort(byName);
   const cut = merged.length > query.maxKeys;
   return { entries: merged.slice(0, query.maxKeys), truncated: cut || page.truncated };
