@@ -1,6 +1,7 @@
 // DeleteObjects (POST /bucket?delete) naming disk-held objects (disk-objects.ts): the batch goes to the emulator
-// as sent (its checksum header covers the body), and once it answers 200 every disk-held key it names and does
-// not report as an <Error> is unregistered, as S3 deletes it. A batch the emulator refuses deletes nothing.
+// as sent (its checksum header covers the body), and once it answers 200 every disk-held key it names is
+// unregistered, as S3 deletes it (fauxqs reports no key of a batch as an <Error>: it deletes each, there or
+// not, as S3 does). A body over the limit, or a batch the emulator refuses, deletes nothing.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { s3Error } from './disk-object-answer.js';
 import type { DiskObjects } from './disk-objects.js';
@@ -29,17 +30,14 @@ export async function deleteBatch(
   headers['content-length'] = String(body.length);
   const answer = await exchange({ method: 'POST', path: req.url ?? '/', headers, body });
   if (answer.status === 200) {
-    const failed = new Set(keysIn(answer.body.toString('utf8'), /<Error>[\s\S]*?<\/Error>/g));
-    for (const key of keysIn(body.toString('utf8'), /<Object>[\s\S]*?<\/Object>/g)) {
-      if (!failed.has(key)) await objects.unregister(bucket, key);
-    }
+    for (const key of keysIn(body.toString('utf8'))) await objects.unregister(bucket, key);
   }
   replyWith(res, answer);
 }
 
-/** The <Key> of each element `element` matches in `xml`. */
-function keysIn(xml: string, element: RegExp): string[] {
-  return [...xml.matchAll(element)].flatMap(([text]) => {
+/** The <Key> of each <Object> of a DeleteObjects body. */
+function keysIn(xml: string): string[] {
+  return [...xml.matchAll(/<Object>[\s\S]*?<\/Object>/g)].flatMap(([text]) => {
     const key = /<Key>([\s\S]*?)<\/Key>/.exec(text)?.[1];
     return key === undefined ? [] : [unescapeXml(key)];
   });

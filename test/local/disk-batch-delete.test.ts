@@ -9,6 +9,8 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { MAX_DELETE_BODY_BYTES } from '../../local/disk-batch-delete.js';
+import { escapeXml } from '../../local/escape-xml.js';
 import { type DiskEdge, failure, startDiskEdge } from './fixtures/disk-edge.js';
 
 const HELD = 'manifests/big+1 é %41&<>.ndjson';
@@ -70,6 +72,14 @@ describe('DeleteObjects naming a disk-held key', () => {
     const other = `batch-${randomBytes(4).toString('hex')}`;
     await d.createBucket(other);
     await deleteBatch([HELD], false, other);
+    expect(await keys()).toEqual([HELD, 'other.txt']);
+  });
+
+  it('a body over 8 MiB is refused 400 MaxMessageLengthExceeded, and deletes nothing', async () => {
+    const body = `<Delete><Object><Key>${escapeXml(HELD)}</Key></Object>${' '.repeat(MAX_DELETE_BODY_BYTES)}</Delete>`;
+    const answer = await fetch(`${d.edge.url}/${bucket}?delete`, { method: 'POST', body });
+    expect(answer.status).toBe(400);
+    expect(await answer.text()).toContain('<Code>MaxMessageLengthExceeded</Code>');
     expect(await keys()).toEqual([HELD, 'other.txt']);
   });
 });
