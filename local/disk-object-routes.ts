@@ -1,6 +1,7 @@
 // The S3 calls the one local endpoint (edge.ts) answers itself, or rewrites, because they touch a disk-held object
 // (disk-objects.ts) the emulator does not have: GetObject and HeadObject of it (disk-object-answer.ts), a write
-// that replaces or deletes it (passed on; once the emulator says it succeeded, its object is the one read), a
+// that replaces or deletes it (its If-Match / If-None-Match judged here, then passed on; once the emulator says
+// it succeeded, its object is the one read), a
 // copy from it (disk-object-copy.ts), a listing of its bucket (disk-listing.ts) and a batch delete naming it
 // (disk-batch-delete.ts). Everything else goes to the emulator unchanged.
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -11,7 +12,8 @@ import { copyFromDisk, copySourceOf } from './disk-object-copy.js';
 import type { DiskObjects } from './disk-objects.js';
 import { withoutHopByHop } from './hop-by-hop.js';
 import { BucketActions, s3BucketRequest } from './s3-bucket-request.js';
-import { ObjectActions, s3ObjectRequest } from './s3-object-request.js';
+import { writeConditionFailed } from './s3-conditions.js';
+import { ObjectActions, type S3ObjectRequest, s3ObjectRequest } from './s3-object-request.js';
 import { replyWith, type UpstreamAnswer, type UpstreamRequest } from './upstream-exchange.js';
 
 /** How the routes reach the S3 emulator behind the edge. */
@@ -39,32 +41,52 @@ export function answeredOnDisk(
   const failed = (error: unknown) =>
     s3Error(res, req.method === 'HEAD', 500, 'InternalError', `bounded-fanout endpoint: ${String(error)}`);
   const target = s3ObjectRequest(req.method, req.url);
-  const source = target && copySourceOf(req, objects);
-  if (target && source) {
-    copyFromDisk(req, res, source, target, objects, upstream.exchange).catch(failed);
-    return true;
-  }
-  const object = target && objects.get(target.bucket, target.key);
-  if (target && object) {
-    if (target.action === ObjectActions.READ) answerDiskObject(req, res, object).catch(failed);
-    else if (target.action === ObjectActions.REPLACE) {
-      upstream.forward(req, res, (status) =>
-        status >= 200 && status < 300
-          ? objects.unregister(target.bucket, target.key).then(() => {})
-          : undefined,
-      );
-    } else return false;
-    return true;
-  }
+  if (target) return objectRoute(req, res, target, objects, upstream, failed);
   const call = s3BucketRequest(req.method, req.url);
   if (!call || objects.inBucket(call.bucket).length === 0) return false;
   if (call.action === BucketActions.DELETE_OBJECTS) {
     deleteBatch(req, res, call.bucket, objects, upstream.exchange).catch(failed);
     return true;
   }
-  const query = listingQueryOf(call.params);
-  if (!query) return false;
+  if (!listingQueryOf(call.params)) return false;
   list(req, res, call.bucket, objects, upstream).catch(failed);
+  return true;
+}
+
+/** A call on one object: a copy from a disk-held one, or a read or a write of one. */
+function objectRoute(
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: S3ObjectRequest,
+  objects: DiskObjects,
+  upstream: S3Upstream,
+  failed: (error: unknown) => void,
+): boolean {
+  const object = objects.get(target.bucket, target.key);
+  if (object && target.action === ObjectActions.REPLACE) {
+    // A conditional write (If-Match, If-None-Match: *) is judged on the disk-held object the emulator lacks.
+    const condition = writeConditionFailed(req.headers, object);
+    if (condition) {
+      req.resume();
+      const message = 'At least one of the pre-conditions you specified did not hold';
+      s3Error(res, false, 412, 'PreconditionFailed', message, { Condition: condition });
+      return true;
+    }
+  }
+  const source = copySourceOf(req, objects);
+  if (source) {
+    copyFromDisk(req, res, source, target, objects, upstream.exchange).catch(failed);
+    return true;
+  }
+  if (!object) return false;
+  if (target.action === ObjectActions.READ) answerDiskObject(req, res, object).catch(failed);
+  else if (target.action === ObjectActions.REPLACE) {
+    upstream.forward(req, res, (status) =>
+      status >= 200 && status < 300
+        ? objects.unregister(target.bucket, target.key).then(() => {})
+        : undefined,
+    );
+  } else return false;
   return true;
 }
 

@@ -1,6 +1,7 @@
 // S3's conditional headers on an object, in the order RFC 9110 13.2.2 gives and S3 follows: If-Match, else
 // If-Unmodified-Since (fail: 412); then If-None-Match, else If-Modified-Since (a GET or HEAD answers 304 Not
-// Modified; a CopyObject's x-amz-copy-source-if-* fail 412 there too). Dates are compared at whole seconds,
+// Modified; a CopyObject's x-amz-copy-source-if-* fail 412 there too); a write's If-Match and If-None-Match
+// fail it 412 (writeConditionFailed). Dates are compared at whole seconds,
 // as Last-Modified is sent; a date that does not parse is ignored, as S3 ignores it.
 import type { IncomingHttpHeaders } from 'node:http';
 
@@ -40,6 +41,19 @@ export function conditionOutcome(
     return { outcome: ConditionOutcomes.NOT_MODIFIED };
   }
   return { outcome: ConditionOutcomes.PROCEED };
+}
+
+/**
+ * The condition of a write over an existing object (PutObject, CopyObject, CompleteMultipartUpload,
+ * DeleteObject) that fails it with 412, or undefined: If-Match that does not name its ETag, If-None-Match that
+ * does (S3 takes only `*` there: the object exists).
+ */
+export function writeConditionFailed(headers: IncomingHttpHeaders, object: Validators): string | undefined {
+  const ifMatch = headers['if-match'];
+  if (typeof ifMatch === 'string' && !etagListHas(ifMatch, object.etag)) return 'If-Match';
+  const ifNoneMatch = headers['if-none-match'];
+  if (typeof ifNoneMatch === 'string' && etagListHas(ifNoneMatch, object.etag)) return 'If-None-Match';
+  return undefined;
 }
 
 const failed = (condition: string) => ({ outcome: ConditionOutcomes.PRECONDITION_FAILED, condition });

@@ -252,6 +252,18 @@ describe('a write to the key, and a copy gone', () => {
     expect(await failure(head)).toEqual({ name: 'NotFound', status: 404 });
   });
 
+  it('conditional writes are judged on it: If-None-Match * and a wrong If-Match fail 412, the object stays', async () => {
+    const put = (extra: { IfMatch?: string; IfNoneMatch?: string }) =>
+      s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'replaced', ...extra }));
+    expect(await failure(put({ IfNoneMatch: '*' }))).toEqual({ name: 'PreconditionFailed', status: 412 });
+    expect(await failure(put({ IfMatch: '"0123"' }))).toEqual({ name: 'PreconditionFailed', status: 412 });
+    const del = s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, IfMatch: '"0123"' }));
+    expect(await failure(del)).toEqual({ name: 'PreconditionFailed', status: 412 });
+    expect((await bytesOf({})).body.equals(content)).toBe(true);
+    await put({ IfMatch: `"${md5}"` });
+    expect(await (await get()).Body?.transformToString()).toBe('replaced');
+  });
+
   it('a copy removed under it answers NoSuchKey, with the S3 XML error the SDK reads', async () => {
     await unlink(object.file);
     expect(await failure(get())).toEqual({ name: 'NoSuchKey', status: 404 });

@@ -1,7 +1,7 @@
 // S3's conditional headers (local/s3-conditions.ts): each alone, their precedence (ETags before dates), dates at
 // whole seconds, an unparsable date ignored, and the x-amz-copy-source- names of a copy.
 import { describe, expect, it } from 'vitest';
-import { ConditionOutcomes, conditionOutcome } from '../../local/s3-conditions.js';
+import { ConditionOutcomes, conditionOutcome, writeConditionFailed } from '../../local/s3-conditions.js';
 
 const object = { etag: '"abc"', lastModified: new Date('2026-12-06T10:00:00.700Z') };
 const at = '2026-12-06T10:00:00Z';
@@ -41,5 +41,18 @@ describe('conditionOutcome', () => {
     const prefix = 'x-amz-copy-source-';
     expect(outcome({ 'x-amz-copy-source-if-match': '"x"' }, prefix)).toBe(PRECONDITION_FAILED);
     expect(outcome({ 'if-match': '"x"' }, prefix)).toBe(PROCEED);
+  });
+});
+
+describe('writeConditionFailed', () => {
+  it.each([
+    [{}, undefined],
+    [{ 'if-match': '"abc"' }, undefined],
+    [{ 'if-match': '"x"' }, 'If-Match'],
+    [{ 'if-none-match': '*' }, 'If-None-Match'],
+    [{ 'if-none-match': '"x"' }, undefined],
+    [{ 'if-unmodified-since': 'Sun, 06 Dec 2026 09:59:59 GMT' }, undefined], // not a write's condition
+  ])('%j: %s', (headers, expected) => {
+    expect(writeConditionFailed(headers, object)).toBe(expected);
   });
 });
