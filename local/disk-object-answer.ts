@@ -1,14 +1,15 @@
 // GetObject and HeadObject of a disk-held object (disk-objects.ts), answered as S3 answers them, with what the
 // orchestrator and the AWS SDK rely on: If-Match and If-Unmodified-Since (the orchestrator's continuations read
 // the same version or fail: 412 PreconditionFailed), If-None-Match and If-Modified-Since (304; s3-conditions.ts),
-// the response-* overrides of a GetObject, user metadata (x-amz-meta-*, a copy's), one byte range (byte-range.ts: 206 with Content-Range, or
+// the response-* overrides of a GetObject, user metadata (x-amz-meta-*, a copy's), partNumber 1 (the one part
+// of an object put whole, as a range), one byte range (byte-range.ts: 206 with Content-Range, or
 // 416 InvalidRange), ETag, Last-Modified, Content-Length, Content-Type, Accept-Ranges, and S3's XML error bodies
 // (none to a HEAD, as S3 sends none). The bytes stream from the file, 64 KiB at a time, at the client's pace.
 import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { byteRangeOf } from './byte-range.js';
+import { type ByteRange, byteRangeOf } from './byte-range.js';
 import type { DiskObject } from './disk-objects.js';
 import { escapeXml } from './escape-xml.js';
 import { ConditionOutcomes, conditionOutcome } from './s3-conditions.js';
@@ -22,7 +23,8 @@ export async function answerDiskObject(
   req.resume(); // a GET has no body; whatever came is dropped
   const head = req.method === 'HEAD';
   if (answeredByConditions(req, res, object)) return;
-  const range = byteRangeOf(req.headers.range, object.size);
+  const range = rangeOf(req, res, object);
+  if (range === undefined) return;
   if (range.kind === 'unsatisfiable') {
     const fields = { RangeRequested: String(req.headers.range), ActualObjectSize: String(object.size) };
     const headers = { 'content-range': `bytes */${object.size}` };
@@ -76,11 +78,46 @@ function answeredByConditions(req: IncomingMessage, res: ServerResponse, object:
   return true;
 }
 
+/**
+ * The bytes asked: a Range header, or a partNumber. An object put whole has one part, all of it, which S3
+ * answers as a range (206). Undefined when an error was answered: both asked, or a part past the first.
+ */
+function rangeOf(req: IncomingMessage, res: ServerResponse, object: DiskObject): ByteRange | undefined {
+  const part = paramsOf(req.url).get('partNumber');
+  if (part === null) return byteRangeOf(req.headers.range, object.size);
+  const head = req.method === 'HEAD';
+  if (req.headers.range !== undefined) {
+    const message = 'Cannot specify both Range header and partNumber query parameter';
+    return void s3Error(res, head, 400, 'InvalidRequest', message);
+  }
+  const n = Number(part);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) {
+    const message = 'Part number must be an integer between 1 and 10000, inclusive';
+    return void s3Error(res, head, 400, 'InvalidArgument', message, {
+      ArgumentName: 'partNumber',
+      ArgumentValue: part,
+    });
+  }
+  if (n > 1) {
+    const fields = { PartNumberRequested: part, ActualPartCount: '1' };
+    return void s3Error(
+      res,
+      head,
+      416,
+      'InvalidPartNumber',
+      'The requested partnumber is not satisfiable',
+      fields,
+    );
+  }
+  return object.size === 0 ? { kind: 'whole' } : { kind: 'range', start: 0, end: object.size - 1 };
+}
+
+const paramsOf = (url = '/') => new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
+
 /** The headers a GetObject's response-* parameters override (S3 answers them in place of the stored ones). */
 function overridesOf(url = '/'): Record<string, string> {
-  const q = url.indexOf('?');
   const out: Record<string, string> = {};
-  for (const [name, value] of new URLSearchParams(q < 0 ? '' : url.slice(q + 1))) {
+  for (const [name, value] of paramsOf(url)) {
     if (RESPONSE_OVERRIDES.has(name)) out[name.slice('response-'.length)] = value;
   }
   return out;

@@ -46,7 +46,9 @@ export function s3ObjectRequest(method: string | undefined, url = '/'): S3Object
 
 function actionOf(method: string, names: readonly string[]): ObjectAction {
   const plain = names.every((name) => PLAIN.has(name));
-  const read = names.every((name) => PLAIN.has(name) || RESPONSE_OVERRIDES.has(name));
+  const read = names.every(
+    (name) => PLAIN.has(name) || RESPONSE_OVERRIDES.has(name) || name === 'partNumber',
+  );
   if ((method === 'GET' || method === 'HEAD') && read) return ObjectActions.READ;
   // PutObject and CopyObject; DeleteObject (an AbortMultipartUpload names its uploadId and leaves the object).
   if ((method === 'PUT' || method === 'DELETE') && plain) return ObjectActions.REPLACE;

@@ -151,6 +151,25 @@ describe('Range', () => {
   );
 });
 
+describe('PartNumber', () => {
+  it('1 is the whole object, answered as a range: 206 with Content-Range, GET and HEAD', async () => {
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, PartNumber: 1 }));
+    expect(Buffer.from((await out.Body?.transformToByteArray()) ?? []).equals(content)).toBe(true);
+    expect([out.$metadata.httpStatusCode, out.ContentRange]).toEqual([206, `bytes 0-${SIZE - 1}/${SIZE}`]);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, PartNumber: 1 }));
+    expect([head.$metadata.httpStatusCode, head.ContentLength]).toEqual([206, SIZE]);
+  });
+
+  it('2 is past its one part: 416 InvalidPartNumber; with a Range too: 400 InvalidRequest', async () => {
+    const past = s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, PartNumber: 2 }));
+    expect(await failure(past)).toEqual({ name: 'InvalidPartNumber', status: 416 });
+    const both = s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: key, PartNumber: 1, Range: 'bytes=0-1' }),
+    );
+    expect(await failure(both)).toEqual({ name: 'InvalidRequest', status: 400 });
+  });
+});
+
 describe('conditions', () => {
   it('If-Match with the ETag (or *) reads it; with another ETag fails 412 PreconditionFailed, GET and HEAD', async () => {
     expect((await bytesOf({ IfMatch: `"${md5}"` })).body.equals(content)).toBe(true);
