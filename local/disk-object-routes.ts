@@ -1,9 +1,9 @@
 // The S3 calls the one local endpoint (edge.ts) answers itself, or rewrites, because they touch a disk-held object
 // (disk-objects.ts) the emulator does not have: GetObject and HeadObject of it (disk-object-answer.ts), a write
 // that replaces or deletes it (its If-Match / If-None-Match judged here, then passed on; once the emulator says
-// it succeeded, its object is the one read), a
-// copy from it (disk-object-copy.ts), a listing of its bucket (disk-listing.ts) and a batch delete naming it
-// (disk-batch-delete.ts). Everything else goes to the emulator unchanged.
+// it succeeded, its object is the one read), a copy from it (disk-object-copy.ts), a listing of its bucket
+// (disk-listing.ts), a batch delete naming it (disk-batch-delete.ts) and a DeleteBucket of its bucket (409
+// BucketNotEmpty, as S3 refuses it). Everything else goes to the emulator unchanged.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { deleteBatch } from './disk-batch-delete.js';
 import { listingQueryOf, listingXml, mergeListing, pageOf } from './disk-listing.js';
@@ -44,6 +44,13 @@ export function answeredOnDisk(
   if (target) return objectRoute(req, res, target, objects, upstream, failed);
   const call = s3BucketRequest(req.method, req.url);
   if (!call || objects.inBucket(call.bucket).length === 0) return false;
+  if (call.action === BucketActions.DELETE_BUCKET) {
+    req.resume();
+    s3Error(res, false, 409, 'BucketNotEmpty', 'The bucket you tried to delete is not empty', {
+      BucketName: call.bucket,
+    });
+    return true;
+  }
   if (call.action === BucketActions.DELETE_OBJECTS) {
     deleteBatch(req, res, call.bucket, objects, upstream.exchange).catch(failed);
     return true;

@@ -1,8 +1,12 @@
 // What a path-style S3 request to a bucket (`/bucket` or `/bucket/`, with a query) does that the disk-held objects
 // (disk-objects.ts) take part in: lists its keys (ListObjects, ListObjectsV2) or deletes a batch of them
-// (DeleteObjects, POST ?delete). Any other bucket call (a sub-resource such as ?uploads or ?versions, CreateBucket)
-// is the emulator's alone.
-export const BucketActions = { LIST: 'list', DELETE_OBJECTS: 'delete-objects' } as const;
+// (DeleteObjects, POST ?delete) or deletes it (DeleteBucket, which a disk-held key makes not empty). Any other
+// bucket call (a sub-resource such as ?uploads or ?versions, CreateBucket) is the emulator's alone.
+export const BucketActions = {
+  LIST: 'list',
+  DELETE_OBJECTS: 'delete-objects',
+  DELETE_BUCKET: 'delete-bucket',
+} as const;
 export type BucketAction = (typeof BucketActions)[keyof typeof BucketActions];
 
 export interface S3BucketRequest {
@@ -43,5 +47,8 @@ export function s3BucketRequest(method: string | undefined, url = '/'): S3Bucket
   }
   if (method === 'POST' && params.has('delete'))
     return { bucket, action: BucketActions.DELETE_OBJECTS, params };
+  if (method === 'DELETE' && names.every((name) => name === 'x-id')) {
+    return { bucket, action: BucketActions.DELETE_BUCKET, params };
+  }
   return undefined;
 }

@@ -1,17 +1,23 @@
 // The S3 calls on a disk-held object (local/disk-object-routes.ts) as the AWS CLI makes them, against the one local
 // endpoint on a real fauxqs: `aws s3 ls` (ListObjectsV2 with EncodingType url, with and without a delimiter),
 // `aws s3 cp` down (HeadObject, then ranged GETs) and bucket to bucket (over 8 MiB: a multipart upload of
-// UploadPartCopy parts), `aws s3api delete-objects` and `aws s3 rm --recursive`. Skipped where no `aws` is on
-// the PATH; the SDK's side of each call is tested in disk-listing, disk-object-copy and disk-batch-delete.
+// UploadPartCopy parts), `aws s3api delete-objects` and `aws s3 rm --recursive`, skipped where no `aws` is on
+// the PATH (the SDK's side of each call is tested in disk-listing, disk-object-copy and disk-batch-delete);
+// and DeleteBucket through the SDK: a bucket with a disk-held key is not empty.
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  HeadBucketCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DiskEdge, startDiskEdge } from './fixtures/disk-edge.js';
+import { type DiskEdge, failure, startDiskEdge } from './fixtures/disk-edge.js';
 
 const HAS_AWS = (() => {
   try {
@@ -92,5 +98,26 @@ describe.skipIf(!HAS_AWS)('a disk-held object through the AWS CLI', () => {
     await d.hold(bucket, HELD, content);
     await aws('s3', 'rm', `s3://${bucket}/manifests`, '--recursive', '--only-show-errors');
     expect(listed(await aws('s3', 'ls', `s3://${bucket}`, '--recursive'))).toEqual(['copy.bin']);
+  });
+});
+
+describe('DeleteBucket of a bucket with a disk-held key', () => {
+  let e: DiskEdge;
+  beforeAll(async () => {
+    e = await startDiskEdge();
+  });
+  afterAll(async () => {
+    await e?.close();
+  });
+
+  it('is refused 409 BucketNotEmpty while the key is held, and deletes the bucket once it is gone', async () => {
+    await e.createBucket('rb-held');
+    await e.hold('rb-held', HELD, 'held');
+    const refused = e.s3.send(new DeleteBucketCommand({ Bucket: 'rb-held' }));
+    expect(await failure(refused)).toEqual({ name: 'BucketNotEmpty', status: 409 });
+    await e.s3.send(new HeadBucketCommand({ Bucket: 'rb-held' })); // still there
+    await e.s3.send(new DeleteObjectCommand({ Bucket: 'rb-held', Key: HELD }));
+    await e.s3.send(new DeleteBucketCommand({ Bucket: 'rb-held' }));
+    expect((await failure(e.s3.send(new HeadBucketCommand({ Bucket: 'rb-held' })))).status).toBe(404);
   });
 });

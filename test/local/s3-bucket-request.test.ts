@@ -1,5 +1,5 @@
 // Which bucket calls the disk-held objects take part in (local/s3-bucket-request.ts): the listings, the batch
-// delete, and nothing else (a sub-resource, an object's path, another method).
+// delete, DeleteBucket, and nothing else (a sub-resource, an object's path, another method).
 import { describe, expect, it } from 'vitest';
 import { BucketActions, s3BucketRequest } from '../../local/s3-bucket-request.js';
 
@@ -10,6 +10,8 @@ describe('s3BucketRequest', () => {
     ['GET', '/b?marker=a&encoding-type=url', BucketActions.LIST],
     ['POST', '/b?delete', BucketActions.DELETE_OBJECTS],
     ['POST', '/b/?delete=&x-id=DeleteObjects', BucketActions.DELETE_OBJECTS],
+    ['DELETE', '/b', BucketActions.DELETE_BUCKET],
+    ['DELETE', '/b/?x-id=DeleteBucket', BucketActions.DELETE_BUCKET],
   ])('%s %s: %s', (method, url, action) => {
     expect(s3BucketRequest(method, url)?.action).toBe(action);
   });
@@ -20,6 +22,7 @@ describe('s3BucketRequest', () => {
     ['GET', '/b/key'],
     ['PUT', '/b'],
     ['POST', '/b?uploads'],
+    ['DELETE', '/b?policy'],
     ['GET', '/%E0%A4%A'],
   ])('%s %s: none', (method, url) => {
     expect(s3BucketRequest(method, url)).toBeUndefined();
