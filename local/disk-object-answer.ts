@@ -1,15 +1,19 @@
 // GetObject and HeadObject of a disk-held object (disk-objects.ts), answered as S3 answers them, with what the
-// orchestrator and the AWS SDK rely on: If-Match (the orchestrator's continuations read the same version or
-// fail: 412 PreconditionFailed), If-None-Match (304), one byte range (byte-range.ts: 206 with Content-Range, or
+// orchestrator and the AWS SDK rely on: If-Match and If-Unmodified-Since (the orchestrator's continuations read
+// the same version or fail: 412 PreconditionFailed), If-None-Match and If-Modified-Since (304; s3-conditions.ts),
+// the response-* overrides of a GetObject, user metadata (x-amz-meta-*, a copy's), partNumber 1 (the one part
+// of an object put whole, as a range), one byte range (byte-range.ts: 206 with Content-Range, or
 // 416 InvalidRange), ETag, Last-Modified, Content-Length, Content-Type, Accept-Ranges, and S3's XML error bodies
 // (none to a HEAD, as S3 sends none). The bytes stream from the file, 64 KiB at a time, at the client's pace.
 import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { byteRangeOf } from './byte-range.js';
+import { type ByteRange, byteRangeOf } from './byte-range.js';
 import type { DiskObject } from './disk-objects.js';
 import { escapeXml } from './escape-xml.js';
+import { ConditionOutcomes, conditionOutcome } from './s3-conditions.js';
+import { RESPONSE_OVERRIDES } from './s3-object-request.js';
 
 export async function answerDiskObject(
   req: IncomingMessage,
@@ -19,7 +23,8 @@ export async function answerDiskObject(
   req.resume(); // a GET has no body; whatever came is dropped
   const head = req.method === 'HEAD';
   if (answeredByConditions(req, res, object)) return;
-  const range = byteRangeOf(req.headers.range, object.size);
+  const range = rangeOf(req, res, object);
+  if (range === undefined) return;
   if (range.kind === 'unsatisfiable') {
     const fields = { RangeRequested: String(req.headers.range), ActualObjectSize: String(object.size) };
     const headers = { 'content-range': `bytes */${object.size}` };
@@ -38,6 +43,8 @@ export async function answerDiskObject(
     'content-type': object.contentType,
     'content-length': end - start + 1,
     'accept-ranges': 'bytes',
+    ...metadataHeadersOf(object),
+    ...overridesOf(req.url),
     ...(range.kind === 'range' ? { 'content-range': `bytes ${start}-${end}/${object.size}` } : {}),
   });
   if (head || end < start) {
@@ -49,32 +56,71 @@ export async function answerDiskObject(
   });
 }
 
+const metadataHeadersOf = (object: DiskObject) =>
+  Object.fromEntries(Object.entries(object.metadata).map(([name, value]) => [`x-amz-meta-${name}`, value]));
+
 const validatorsOf = (object: DiskObject) => ({
   etag: object.etag,
   'last-modified': object.lastModified.toUTCString(),
 });
 
-/** If-Match first (412), then If-None-Match (304), as S3 orders them; true when one of them answered. */
+/** The conditions (s3-conditions.ts): 412 PreconditionFailed or 304 Not Modified; true when one answered. */
 function answeredByConditions(req: IncomingMessage, res: ServerResponse, object: DiskObject): boolean {
-  const ifMatch = req.headers['if-match'];
-  if (ifMatch !== undefined && !etagListHas(ifMatch, object.etag)) {
-    const message = 'At least one of the pre-conditions you specified did not hold';
-    s3Error(res, req.method === 'HEAD', 412, 'PreconditionFailed', message, { Condition: 'If-Match' });
+  const { outcome, condition } = conditionOutcome(req.headers, object);
+  if (outcome === ConditionOutcomes.PROCEED) return false;
+  if (outcome === ConditionOutcomes.NOT_MODIFIED) {
+    res.writeHead(304, validatorsOf(object));
+    res.end();
     return true;
   }
-  const ifNoneMatch = req.headers['if-none-match'];
-  if (ifNoneMatch === undefined || !etagListHas(ifNoneMatch, object.etag)) return false;
-  res.writeHead(304, validatorsOf(object));
-  res.end();
+  const message = 'At least one of the pre-conditions you specified did not hold';
+  s3Error(res, req.method === 'HEAD', 412, 'PreconditionFailed', message, { Condition: String(condition) });
   return true;
 }
 
-/** True when an If-Match / If-None-Match list names `etag` (or is `*`); weak tags compare by their value. */
-function etagListHas(header: string, etag: string): boolean {
-  return header.split(',').some((tag) => {
-    const t = tag.trim().replace(/^W\//, '');
-    return t === '*' || t === etag || `"${t}"` === etag;
-  });
+/**
+ * The bytes asked: a Range header, or a partNumber. An object put whole has one part, all of it, which S3
+ * answers as a range (206). Undefined when an error was answered: both asked, or a part past the first.
+ */
+function rangeOf(req: IncomingMessage, res: ServerResponse, object: DiskObject): ByteRange | undefined {
+  const part = paramsOf(req.url).get('partNumber');
+  if (part === null) return byteRangeOf(req.headers.range, object.size);
+  const head = req.method === 'HEAD';
+  if (req.headers.range !== undefined) {
+    const message = 'Cannot specify both Range header and partNumber query parameter';
+    return void s3Error(res, head, 400, 'InvalidRequest', message);
+  }
+  const n = Number(part);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) {
+    const message = 'Part number must be an integer between 1 and 10000, inclusive';
+    return void s3Error(res, head, 400, 'InvalidArgument', message, {
+      ArgumentName: 'partNumber',
+      ArgumentValue: part,
+    });
+  }
+  if (n > 1) {
+    const fields = { PartNumberRequested: part, ActualPartCount: '1' };
+    return void s3Error(
+      res,
+      head,
+      416,
+      'InvalidPartNumber',
+      'The requested partnumber is not satisfiable',
+      fields,
+    );
+  }
+  return object.size === 0 ? { kind: 'whole' } : { kind: 'range', start: 0, end: object.size - 1 };
+}
+
+const paramsOf = (url = '/') => new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
+
+/** The headers a GetObject's response-* parameters override (S3 answers them in place of the stored ones). */
+function overridesOf(url = '/'): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of paramsOf(url)) {
+    if (RESPONSE_OVERRIDES.has(name)) out[name.slice('response-'.length)] = value;
+  }
+  return out;
 }
 
 /** An S3 error: its XML body, or no body to a HEAD (S3 sends none; the SDK then goes by the status). */

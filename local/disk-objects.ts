@@ -26,6 +26,13 @@ export interface DiskObject {
   readonly etag: string;
   readonly lastModified: Date;
   readonly contentType: string;
+  /** User metadata (x-amz-meta-NAME), lowercase names: a copy's (CopyObject with REPLACE), none otherwise. */
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface RegisterOptions {
+  readonly contentType?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 export class DiskObjects {
@@ -39,7 +46,7 @@ export class DiskObjects {
     bucket: string,
     key: string,
     source: string,
-    { contentType = 'application/octet-stream' }: { contentType?: string } = {},
+    { contentType = 'application/octet-stream', metadata = {} }: RegisterOptions = {},
   ): Promise<DiskObject> {
     if (typeof bucket !== 'string' || bucket === '')
       throw new InvalidArgumentError('bucket', bucket, 'a bucket name');
@@ -56,8 +63,10 @@ export class DiskObjects {
       file,
       size,
       etag: `"${md5}"`,
-      lastModified: new Date(),
+      // Whole seconds, as S3 keeps it: the Last-Modified sent back in If-Modified-Since compares equal.
+      lastModified: new Date(Math.floor(Date.now() / 1000) * 1000),
       contentType,
+      metadata: { ...metadata },
     };
     const old = this.#objects.get(idOf(bucket, key));
     this.#objects.set(idOf(bucket, key), object);
@@ -67,6 +76,11 @@ export class DiskObjects {
 
   get(bucket: string, key: string): DiskObject | undefined {
     return this.#objects.get(idOf(bucket, key));
+  }
+
+  /** The disk-held objects of `bucket` (the run holds one or two: a scan, not an index). */
+  inBucket(bucket: string): DiskObject[] {
+    return [...this.#objects.values()].filter((object) => object.bucket === bucket);
   }
 
   /** Disk-held objects now. */

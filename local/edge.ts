@@ -15,7 +15,7 @@ import {
 } from 'node:http';
 import type { Socket } from 'node:net';
 import { assertInteger } from '../lib/errors.js';
-import { answerDiskObject, s3Error } from './disk-object-answer.js';
+import { answeredOnDisk, type S3Upstream } from './disk-object-routes.js';
 import { DiskObjects } from './disk-objects.js';
 import { endpointUrlOf, type ListenAddress, listenAt } from './edge-listen.js';
 import { type Service, Services, serviceOf } from './edge-route.js';
@@ -23,8 +23,8 @@ import { EventBus, EventBusRequestError, MAX_PUT_EVENTS_BYTES } from './event-bu
 import { withoutHopByHop } from './hop-by-hop.js';
 import { jsonError, sendJson } from './json-reply.js';
 import { readLimited } from './read-limited.js';
-import { ObjectActions, s3ObjectRequest } from './s3-object-request.js';
 import { isSecretTarget, MAX_SECRET_REQUEST_BYTES, SecretStore } from './secret-store.js';
+import { exchange, type UpstreamAnswer, type UpstreamRequest } from './upstream-exchange.js';
 
 export type EdgeUpstreams = Partial<Record<Exclude<Service, 'events'>, string>>;
 
@@ -73,6 +73,10 @@ export class Edge {
   readonly #maxSockets: number;
   #info: () => Record<string, unknown>;
   #url: string | undefined;
+  readonly #s3: S3Upstream = {
+    forward: (req, res, onAnswer) => this.#forward(req, res, Services.S3, onAnswer),
+    exchange: (call) => this.#exchangeS3(call),
+  };
 
   private constructor(options: EdgeOptions) {
     this.#maxSockets = assertInteger('maxSocketsPerUpstream', options.maxSocketsPerUpstream ?? 64);
@@ -142,7 +146,12 @@ export class Edge {
       this.#events(req, res).catch((error) => jsonError(res, 500, 'InternalException', String(error)));
       return;
     }
-    if (service === Services.S3 && this.diskObjects.size > 0 && this.#diskObject(req, res)) return;
+    if (
+      service === Services.S3 &&
+      this.diskObjects.size > 0 &&
+      answeredOnDisk(req, res, this.diskObjects, this.#s3)
+    )
+      return;
     this.#forward(req, res, service);
   }
 
@@ -150,33 +159,19 @@ export class Edge {
     req: IncomingMessage,
     res: ServerResponse,
     service: Exclude<Service, 'events'>,
-    onAnswer?: (status: number) => void,
+    onAnswer?: (status: number) => Promise<void> | undefined,
   ): void {
     const upstream = this.#upstreams[service];
     if (!upstream) badGateway(req, res, `no ${LABELS[service]} endpoint is running behind it`);
     else this.#proxy(req, res, service, new URL(upstream), onAnswer);
   }
 
-  /**
-   * Reads of a disk-held object are answered here; a write that replaces or deletes it goes to the emulator and,
-   * once the emulator says it succeeded, the emulator's object is the one read (an object put, or none). True
-   * when the request was taken care of here.
-   */
-  #diskObject(req: IncomingMessage, res: ServerResponse): boolean {
-    const target = s3ObjectRequest(req.method, req.url);
-    const object = target && this.diskObjects.get(target.bucket, target.key);
-    if (!target || !object) return false;
-    if (target.action === ObjectActions.READ) {
-      answerDiskObject(req, res, object).catch((error) =>
-        s3Error(res, req.method === 'HEAD', 500, 'InternalError', String(error)),
-      );
-      return true;
-    }
-    if (target.action !== ObjectActions.REPLACE) return false;
-    this.#forward(req, res, Services.S3, (status) => {
-      if (status >= 200 && status < 300) void this.diskObjects.unregister(target.bucket, target.key);
-    });
-    return true;
+  /** A request of the edge's own to the S3 emulator (disk-object-routes.ts), its answer read whole. */
+  #exchangeS3(call: UpstreamRequest): Promise<UpstreamAnswer> {
+    const upstream = this.#upstreams.s3;
+    if (!upstream) return Promise.reject(new Error('no S3 endpoint is running behind it'));
+    const url = new URL(upstream);
+    return exchange(url, this.#pool(url.origin).agent, call);
   }
 
   #proxy(
@@ -184,7 +179,7 @@ export class Edge {
     res: ServerResponse,
     service: Service,
     upstream: URL,
-    onAnswer?: (status: number) => void,
+    onAnswer?: (status: number) => Promise<void> | undefined,
   ): void {
     const forward = request({
       host: upstream.hostname,
@@ -195,10 +190,15 @@ export class Edge {
       agent: this.#pool(upstream.origin).agent,
     });
     forward.on('response', (answer) => {
-      onAnswer?.(answer.statusCode ?? 502);
-      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, withoutHopByHop(answer.headers));
-      answer.pipe(res);
+      const send = () => {
+        res.writeHead(answer.statusCode ?? 502, answer.statusMessage, withoutHopByHop(answer.headers));
+        answer.pipe(res);
+      };
       answer.on('error', (error) => res.destroy(error));
+      // What onAnswer does (a disk-held copy removed) is done before the client hears of the answer.
+      const done = onAnswer?.(answer.statusCode ?? 502);
+      if (done) done.then(send, (error) => res.destroy(error));
+      else send();
     });
     forward.on('error', (error) => {
       req.unpipe(forward);

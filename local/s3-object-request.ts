@@ -12,6 +12,18 @@ export interface S3ObjectRequest {
   readonly action: ObjectAction;
 }
 
+/** A GetObject's parameters that override a header of its answer (response-content-type and the like). */
+export const RESPONSE_OVERRIDES = new Set(
+  [
+    'cache-control',
+    'content-disposition',
+    'content-encoding',
+    'content-language',
+    'content-type',
+    'expires',
+  ].map((header) => `response-${header}`),
+);
+
 /** The SDK names its operation in `x-id`; any other parameter is a sub-resource or an upload's part. */
 const PLAIN = new Set(['x-id']);
 
@@ -34,7 +46,10 @@ export function s3ObjectRequest(method: string | undefined, url = '/'): S3Object
 
 function actionOf(method: string, names: readonly string[]): ObjectAction {
   const plain = names.every((name) => PLAIN.has(name));
-  if ((method === 'GET' || method === 'HEAD') && plain) return ObjectActions.READ;
+  const read = names.every(
+    (name) => PLAIN.has(name) || RESPONSE_OVERRIDES.has(name) || name === 'partNumber',
+  );
+  if ((method === 'GET' || method === 'HEAD') && read) return ObjectActions.READ;
   // PutObject and CopyObject; DeleteObject (an AbortMultipartUpload names its uploadId and leaves the object).
   if ((method === 'PUT' || method === 'DELETE') && plain) return ObjectActions.REPLACE;
   // CompleteMultipartUpload: the object is replaced when the upload completes, not at its first part.

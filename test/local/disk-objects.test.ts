@@ -63,8 +63,15 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const get = (extra: { Range?: string; IfMatch?: string; IfNoneMatch?: string } = {}) =>
-  s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...extra }));
+const get = (
+  extra: {
+    Range?: string;
+    IfMatch?: string;
+    IfNoneMatch?: string;
+    IfModifiedSince?: Date;
+    IfUnmodifiedSince?: Date;
+  } = {},
+) => s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...extra }));
 
 async function bytesOf(extra: Parameters<typeof get>[0]): Promise<{ body: Buffer; range?: string }> {
   const out = await get(extra);
@@ -144,6 +151,25 @@ describe('Range', () => {
   );
 });
 
+describe('PartNumber', () => {
+  it('1 is the whole object, answered as a range: 206 with Content-Range, GET and HEAD', async () => {
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, PartNumber: 1 }));
+    expect(Buffer.from((await out.Body?.transformToByteArray()) ?? []).equals(content)).toBe(true);
+    expect([out.$metadata.httpStatusCode, out.ContentRange]).toEqual([206, `bytes 0-${SIZE - 1}/${SIZE}`]);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, PartNumber: 1 }));
+    expect([head.$metadata.httpStatusCode, head.ContentLength]).toEqual([206, SIZE]);
+  });
+
+  it('2 is past its one part: 416 InvalidPartNumber; with a Range too: 400 InvalidRequest', async () => {
+    const past = s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, PartNumber: 2 }));
+    expect(await failure(past)).toEqual({ name: 'InvalidPartNumber', status: 416 });
+    const both = s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: key, PartNumber: 1, Range: 'bytes=0-1' }),
+    );
+    expect(await failure(both)).toEqual({ name: 'InvalidRequest', status: 400 });
+  });
+});
+
 describe('conditions', () => {
   it('If-Match with the ETag (or *) reads it; with another ETag fails 412 PreconditionFailed, GET and HEAD', async () => {
     expect((await bytesOf({ IfMatch: `"${md5}"` })).body.equals(content)).toBe(true);
@@ -160,6 +186,53 @@ describe('conditions', () => {
   it('If-None-Match with the ETag answers 304 Not Modified', async () => {
     expect((await failure(get({ IfNoneMatch: `"${md5}"` }))).status).toBe(304);
     expect((await bytesOf({ IfNoneMatch: '"0123"' })).body.equals(content)).toBe(true);
+  });
+
+  it('If-Modified-Since its Last-Modified answers 304; an earlier date reads it', async () => {
+    const { LastModified } = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    const earlier = new Date((LastModified?.getTime() ?? 0) - 60_000);
+    expect((await failure(get({ IfModifiedSince: LastModified }))).status).toBe(304);
+    expect((await bytesOf({ IfModifiedSince: earlier })).body.equals(content)).toBe(true);
+  });
+
+  it('If-Unmodified-Since an earlier date fails 412; its Last-Modified reads it', async () => {
+    const { LastModified } = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    const earlier = new Date((LastModified?.getTime() ?? 0) - 60_000);
+    expect(await failure(get({ IfUnmodifiedSince: earlier }))).toEqual({
+      name: 'PreconditionFailed',
+      status: 412,
+    });
+    expect((await bytesOf({ IfUnmodifiedSince: LastModified })).body.equals(content)).toBe(true);
+  });
+
+  it('the ETag conditions win over the dates, as S3 orders them', async () => {
+    const { LastModified } = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    const earlier = new Date((LastModified?.getTime() ?? 0) - 60_000);
+    // If-Match holds: If-Unmodified-Since is not looked at. If-None-Match holds: If-Modified-Since is not.
+    expect((await bytesOf({ IfMatch: `"${md5}"`, IfUnmodifiedSince: earlier })).body.equals(content)).toBe(
+      true,
+    );
+    expect(
+      (await bytesOf({ IfNoneMatch: '"0123"', IfModifiedSince: LastModified })).body.equals(content),
+    ).toBe(true);
+  });
+
+  it('the response-* parameters override the headers of the answer', async () => {
+    const out = await s3.send(
+      new GetObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        ResponseContentType: 'text/plain',
+        ResponseContentDisposition: 'attachment; filename="t.ndjson"',
+        ResponseCacheControl: 'no-cache',
+      }),
+    );
+    expect([out.ContentType, out.ContentDisposition, out.CacheControl]).toEqual([
+      'text/plain',
+      'attachment; filename="t.ndjson"',
+      'no-cache',
+    ]);
+    expect(Buffer.from((await out.Body?.transformToByteArray()) ?? []).equals(content)).toBe(true);
   });
 
   it("the orchestrator's reader: its ETag, then a continuation with it, then one with another ETag", async () => {
@@ -197,6 +270,18 @@ describe('a write to the key, and a copy gone', () => {
     expect(await failure(get())).toEqual({ name: 'NoSuchKey', status: 404 });
     const head = s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     expect(await failure(head)).toEqual({ name: 'NotFound', status: 404 });
+  });
+
+  it('conditional writes are judged on it: If-None-Match * and a wrong If-Match fail 412, the object stays', async () => {
+    const put = (extra: { IfMatch?: string; IfNoneMatch?: string }) =>
+      s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'replaced', ...extra }));
+    expect(await failure(put({ IfNoneMatch: '*' }))).toEqual({ name: 'PreconditionFailed', status: 412 });
+    expect(await failure(put({ IfMatch: '"0123"' }))).toEqual({ name: 'PreconditionFailed', status: 412 });
+    const del = s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, IfMatch: '"0123"' }));
+    expect(await failure(del)).toEqual({ name: 'PreconditionFailed', status: 412 });
+    expect((await bytesOf({})).body.equals(content)).toBe(true);
+    await put({ IfMatch: `"${md5}"` });
+    expect(await (await get()).Body?.transformToString()).toBe('replaced');
   });
 
   it('a copy removed under it answers NoSuchKey, with the S3 XML error the SDK reads', async () => {
