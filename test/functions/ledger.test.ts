@@ -920,7 +920,7 @@ describe('job ledger through the handlers', () => {
     expect(await ledger.getRun('ledger-f', 'r2')).toMatchObject({ status: 'skipped', reason: 'overlap' });
     expect((await ledger.getRun('ledger-f'))?.runId).toBe('r1');
     await drain();
-    for (let i = 0; i < 5; i++) expect(hits(`k${i}`)).toBe(0);
+    for (let i = 0; i < 5; i++) expect(hits(`g${i}`)).toBe(0);
     expect(await ledger.getRun('ledger-f', 'r1')).toMatchObject({ status: 'succeeded', succeeded: 5 });
   });
 });

@@ -2,11 +2,12 @@
 // through the real SDK: settles count once per key, a run ends exactly once, overlap policies hold when
 // two runs race, and the conditional status changes do what they say.
 import { randomBytes } from 'node:crypto';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
 import type { StartRunInput } from '../../../lib/ledger/job-ledger.js';
+import { runKey, settleKey } from '../../../lib/ledger/ledger-keys.js';
 import {
   type COUNT_NAMES,
   type CountDelta,
@@ -130,6 +131,48 @@ describe('startRun', () => {
       expect(results.filter((r) => r.action === 'skip')).toHaveLength(1);
       expect((await ledger.getRun(jobId))?.runId).toBe(started[0].record.runId);
     }
+  });
+});
+
+describe("TTL: DynamoDB's expiresAt", () => {
+  const expiresAt = Math.floor(clock / 1000) + 7 * 86_400;
+  /** The item's raw expiresAt (the store's records do not carry it). */
+  async function rawExpiry(key: { pk: string; sk: string }): Promise<string | undefined> {
+    const out = await client.send(
+      new GetItemCommand({
+        TableName: tableName,
+        Key: { pk: { S: key.pk }, sk: { S: key.sk } },
+        ConsistentRead: true,
+      }),
+    );
+    expect(out.Item, `${key.pk} ${key.sk}`).toBeDefined();
+    return out.Item?.expiresAt?.N;
+  }
+
+  it('a running run has none; its markers and the finished run expire retentionDays after their write', async () => {
+    const jobId = newJob();
+    await start(jobId, 'r1');
+    expect(await rawExpiry(runKey(jobId, 'r1'))).toBeUndefined();
+    const settled = await ledger.settle({
+      jobId,
+      runId: 'r1',
+      key: 'm1',
+      delta: { submitted: 2, succeeded: 2 },
+      manifestDone: true,
+    });
+    expect(await rawExpiry(settleKey(jobId, 'r1', 'm1'))).toBe(String(expiresAt));
+    expect(await rawExpiry(runKey(jobId, 'r1'))).toBeUndefined();
+    const record = settled.record as RunRecord;
+    expect(await ledger.finish(record, finalStatus(record))).toMatchObject({ status: 'succeeded' });
+    expect(await rawExpiry(runKey(jobId, 'r1'))).toBe(String(expiresAt));
+  });
+
+  it('a run skipped for overlap expires too', async () => {
+    const jobId = newJob();
+    await start(jobId, 'r1');
+    expect(await start(jobId, 'r2')).toMatchObject({ action: 'skip', record: { status: 'skipped' } });
+    expect(await rawExpiry(runKey(jobId, 'r2'))).toBe(String(expiresAt));
+    expect(await rawExpiry(runKey(jobId, 'r1'))).toBeUndefined();
   });
 });
 

@@ -3,9 +3,7 @@
 // is the most requests the partner had open together, 429s included, from its own log: a fleet that sent
 // beyond the cap would show both a peak above it and 429s.
 //
-// The static share runs today. The shared runs wait for leasecore's wiring (s6-leasecore: the lease store in the
-// downstream policy for `shared: true` hosts, locally on dynalite): they are skipped until that branch is
-// merged; the lead un-skips them (SHARED_WIRED below) after the merge.
+// The static share, and the shared runs (`shared: true` hosts: the fleet's lease store, locally on dynalite).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,9 +15,6 @@ import {
 } from '../../../bench/servers/capacity-server.js';
 import type { RunReport } from '../../../local/report/types.js';
 import { runCli } from './cli-process.js';
-
-/** Waits for s6-leasecore (the lease store wired into the downstream policy); set true after that merge. */
-const SHARED_WIRED = true;
 
 const SERVICE_MS = 100;
 /**
@@ -115,7 +110,7 @@ describe('peakHeld', () => {
   });
 });
 
-describe('run --downstream: a host held by its static share (today)', () => {
+describe('run --downstream: a host held by its static share', () => {
   it('refuses a cap of 12 under 15 processes without shared, naming the host: exit 2', async () => {
     const run = await runAgainst('refused', 12, 1, { maxConcurrency: 12 });
     expect(run.code).toBe(2);
@@ -136,7 +131,7 @@ describe('run --downstream: a host held by its static share (today)', () => {
   }, 180_000);
 });
 
-describe.skipIf(!SHARED_WIRED)('run --downstream with shared: true (waits for s6-leasecore)', () => {
+describe('run --downstream with shared: true (fleet leases)', () => {
   // Once skipped: in the CI run of 6 December 2026 under full-suite load the partner answered 2 requests with
   // 429. Cause: store calls slower than storeTimeoutMs (2 s) sent a process to its static share (2) on top of
   // the permits the fleet held on leases, and a give-back let requests start on the permits it was returning.
