@@ -1,0 +1,91 @@
+// A message's settle, then its follow-ups, in that order. An SQS message may be delivered twice (its
+// visibility timeout passed, a worker died, or two copies of a segment sent it), and its deliveries may end a
+// task differently: failed and retried in one, succeeded in the other. The ledger counts the message once,
+// from its first settle, so only the follow-ups of that settle may run: the retry of a task the other
+// delivery counted succeeded would count it twice. So a delivery settles first, with its follow-ups by task
+// position kept on the message's marker (lib/fanout/follow-up-plan.ts), and then sends the follow-ups of the
+// settle that was first: its own when its settle applied, else the ones the marker kept. A worker that dies
+// between its settle and its sends fails the message; its redelivery finds the marker and sends them then.
+// The follow-ups' keys derive from the message's, so a re-send is the same message again, counted once.
+//
+// The failed tasks count when they are out: the settle counts the succeeded and cancelled, and the dead
+// letters (and undeliverable) are settled after the sends and the result lines, under `<key>!handed`, once,
+// so a run is never ended before its result lines are written. Bounded: one settle per message, a second
+// only when some of its tasks were dead-lettered; never a write per task.
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { putResultPart } from '../lib/aws/results.js';
+import { emptyPlan, isEmptyPlan, keptPlan, parsePlan } from '../lib/fanout/follow-up-plan.js';
+import type { TaskMessage } from '../lib/fanout/messages.js';
+import { followUpsOf, type Settlement } from '../lib/fanout/settle.js';
+import type { BatchMember } from './batch-settles.js';
+import type { RunLedger, SettledOnce } from './run-ledger.js';
+import type { FunctionRuntime } from './runtime.js';
+import { type HandedOn, handedDelta, handOn, settledDelta } from './worker-hand-on.js';
+
+export type SettleMember = BatchMember<SettledOnce>;
+
+export interface FollowUpPorts {
+  readonly rt: FunctionRuntime;
+  readonly logger: Logger;
+  readonly ledger: RunLedger | undefined;
+}
+
+/** The key under which a message's dead letters are counted, once, after they were sent. */
+export const handedKey = (key: string): string => `${key}!handed`;
+
+/**
+ * Settles `message` (what `settlement` counts, its plan on the marker), then hands on the follow-ups of the
+ * message's first settle, writes their result lines and counts their dead letters. Throws when a follow-up
+ * could not be sent: the message fails, and its redelivery sends them.
+ */
+export async function settleThenFollowUp(
+  ports: FollowUpPorts,
+  message: TaskMessage,
+  settlement: Settlement,
+  member: SettleMember | undefined,
+): Promise<HandedOn & { readonly applied: boolean }> {
+  const { jobId, runId, key } = message;
+  const { plan } = settlement;
+  const state = isEmptyPlan(plan) ? undefined : { ...keptPlan(plan) };
+  const settled = await member?.settle({
+    jobId,
+    runId,
+    key,
+    delta: settledDelta(message, settlement),
+    state,
+  });
+  // Not applied and no record read: the ledger keeps no such run (no marker written), this delivery's own go.
+  const applied = !settled || settled.applied || (settled.record === undefined && !settled.unread);
+  const first = applied ? plan : await keptBy(ports, message);
+  const handed = await handOn(ports.rt, ports.logger, message, followUpsOf(message, first));
+  await writeLines(ports, message, handed.lines);
+  const delta = handedDelta(message, handed);
+  if (delta && ports.ledger) await ports.ledger.settle({ jobId, runId, key: handedKey(key), delta });
+  return { ...handed, applied };
+}
+
+/** The plan the message's first settle kept (none: nothing to send). */
+async function keptBy({ ledger, logger }: FollowUpPorts, message: TaskMessage) {
+  const { jobId, runId, key } = message;
+  const kept = ledger ? parsePlan(await ledger.store.settledState(jobId, runId, key), message) : undefined;
+  logger.info('message settled by another delivery: its follow-ups go, not this one’s', {
+    key,
+    retried: kept?.retry.length ?? 0,
+    handedOn: kept?.handOn.length ?? 0,
+    deadLettered: kept?.dead.length ?? 0,
+  });
+  return kept ?? emptyPlan;
+}
+
+/** The message's dead-lettered and undeliverable tasks, as lines of the run's result object. */
+async function writeLines(
+  { rt, ledger }: FollowUpPorts,
+  message: TaskMessage,
+  lines: readonly object[],
+): Promise<void> {
+  const { bucket } = rt.wiring;
+  if (!bucket || !ledger || lines.length === 0) return;
+  const { jobId, runId, key } = message;
+  const part = { bucket, prefix: rt.config.resultsPrefix, jobId, runId, name: key };
+  await putResultPart(rt.aws.s3, part, lines);
+}
