@@ -14,9 +14,16 @@
 // only when some of its tasks were dead-lettered; never a write per task.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { putResultPart } from '../lib/aws/results.js';
-import { emptyPlan, isEmptyPlan, keptPlan, parsePlan } from '../lib/fanout/follow-up-plan.js';
+import {
+  emptyPlan,
+  type FollowUpPlan,
+  isEmptyPlan,
+  keptPlan,
+  parsePlan,
+} from '../lib/fanout/follow-up-plan.js';
 import type { TaskMessage } from '../lib/fanout/messages.js';
-import { followUpsOf, type Settlement } from '../lib/fanout/settle.js';
+import { type FollowUps, followUpsOf, type Settlement } from '../lib/fanout/settle.js';
+import type { SettleInput } from '../lib/ledger/job-ledger.js';
 import type { BatchMember } from './batch-settles.js';
 import type { RunLedger, SettledOnce } from './run-ledger.js';
 import type { FunctionRuntime } from './runtime.js';
@@ -24,10 +31,19 @@ import { type HandedOn, handedDelta, handOn, settledDelta } from './worker-hand-
 
 export type SettleMember = BatchMember<SettledOnce>;
 
+/** What settleThenFollowUp does, as steps: the worker's (workerFollowUps) or a test's. */
 export interface FollowUpPorts {
-  readonly rt: FunctionRuntime;
-  readonly logger: Logger;
-  readonly ledger: RunLedger | undefined;
+  /** Settles the message (at its batch's barrier); undefined when no job table is wired. */
+  readonly settle?: (input: SettleInput) => Promise<SettledOnce>;
+  /** The `state` the message's first settle kept on its marker (JobLedger.settledState). */
+  readonly kept: (message: TaskMessage) => Promise<unknown>;
+  /** Sends the follow-ups (worker-hand-on.ts handOn): throws when some could not be sent. */
+  readonly handOn: (message: TaskMessage, followUps: FollowUps) => Promise<HandedOn>;
+  /** Writes the dead letters' result lines. */
+  readonly writeLines: (message: TaskMessage, lines: readonly object[]) => Promise<void>;
+  /** Counts the dead letters once they are out (RunLedger.settle); undefined when no job table is wired. */
+  readonly settleHanded?: (input: SettleInput) => Promise<unknown>;
+  readonly logger?: Pick<Logger, 'info'>;
 }
 
 /** The key under which a message's dead letters are counted, once, after they were sent. */
@@ -42,34 +58,27 @@ export async function settleThenFollowUp(
   ports: FollowUpPorts,
   message: TaskMessage,
   settlement: Settlement,
-  member: SettleMember | undefined,
 ): Promise<HandedOn & { readonly applied: boolean }> {
   const { jobId, runId, key } = message;
   const { plan } = settlement;
   const state = isEmptyPlan(plan) ? undefined : { ...keptPlan(plan) };
-  const settled = await member?.settle({
-    jobId,
-    runId,
-    key,
-    delta: settledDelta(message, settlement),
-    state,
-  });
+  const delta = settledDelta(message, settlement);
+  const settled = await ports.settle?.({ jobId, runId, key, delta, state });
   // Not applied and no record read: the ledger keeps no such run (no marker written), this delivery's own go.
   const applied = !settled || settled.applied || (settled.record === undefined && !settled.unread);
   const first = applied ? plan : await keptBy(ports, message);
-  const handed = await handOn(ports.rt, ports.logger, message, followUpsOf(message, first));
-  await writeLines(ports, message, handed.lines);
-  const delta = handedDelta(message, handed);
-  if (delta && ports.ledger) await ports.ledger.settle({ jobId, runId, key: handedKey(key), delta });
+  const handed = await ports.handOn(message, followUpsOf(message, first));
+  await ports.writeLines(message, handed.lines);
+  const counted = handedDelta(message, handed);
+  if (counted) await ports.settleHanded?.({ jobId, runId, key: handedKey(key), delta: counted });
   return { ...handed, applied };
 }
 
 /** The plan the message's first settle kept (none: nothing to send). */
-async function keptBy({ ledger, logger }: FollowUpPorts, message: TaskMessage) {
-  const { jobId, runId, key } = message;
-  const kept = ledger ? parsePlan(await ledger.store.settledState(jobId, runId, key), message) : undefined;
-  logger.info('message settled by another delivery: its follow-ups go, not this one’s', {
-    key,
+async function keptBy(ports: FollowUpPorts, message: TaskMessage): Promise<FollowUpPlan> {
+  const kept = parsePlan(await ports.kept(message), message);
+  ports.logger?.info('message settled by another delivery: its follow-ups go, not this one’s', {
+    key: message.key,
     retried: kept?.retry.length ?? 0,
     handedOn: kept?.handOn.length ?? 0,
     deadLettered: kept?.dead.length ?? 0,
@@ -77,9 +86,27 @@ async function keptBy({ ledger, logger }: FollowUpPorts, message: TaskMessage) {
   return kept ?? emptyPlan;
 }
 
+/** The worker's steps: its batch member, its ledger, SQS and the results bucket. */
+export function workerFollowUps(
+  rt: FunctionRuntime,
+  logger: Logger,
+  ledger: RunLedger | undefined,
+  member: SettleMember | undefined,
+): FollowUpPorts {
+  return {
+    ...(member ? { settle: (input: SettleInput) => member.settle(input) } : {}),
+    kept: async ({ jobId, runId, key }) => ledger?.store.settledState(jobId, runId, key),
+    handOn: (message, followUps) => handOn(rt, logger, message, followUps),
+    writeLines: (message, lines) => writeLines(rt, ledger, message, lines),
+    ...(ledger ? { settleHanded: (input: SettleInput) => ledger.settle(input) } : {}),
+    logger,
+  };
+}
+
 /** The message's dead-lettered and undeliverable tasks, as lines of the run's result object. */
 async function writeLines(
-  { rt, ledger }: FollowUpPorts,
+  rt: FunctionRuntime,
+  ledger: RunLedger | undefined,
   message: TaskMessage,
   lines: readonly object[],
 ): Promise<void> {

@@ -41,7 +41,7 @@ import { cancelledSettlement, holdPaused, stoppedOutcome } from './run-gate.js';
 import { type RunLedger, runLedgerOf, type SettledOnce } from './run-ledger.js';
 import { type FunctionRuntime, lazyRuntime, requirePersistence } from './runtime.js';
 import { TaskRunner } from './task-runner.js';
-import { type SettleMember, settleThenFollowUp } from './worker-follow-ups.js';
+import { type SettleMember, settleThenFollowUp, workerFollowUps } from './worker-follow-ups.js';
 import { emptyStats, publishStats, type WorkerStats } from './worker-stats.js';
 
 const logger = functionLogger('bounded-fanout-worker');
@@ -228,8 +228,8 @@ class Worker {
     member: SettleMember | undefined,
     stats: WorkerStats,
   ) {
-    const ports = { rt: this.#rt, logger, ledger: this.#ledger };
-    const handed = await settleThenFollowUp(ports, message, settlement, member);
+    const ports = workerFollowUps(this.#rt, logger, this.#ledger, member);
+    const handed = await settleThenFollowUp(ports, message, settlement);
     stats.tasks += message.tasks.length;
     stats.succeeded += settlement.succeeded;
     stats.duplicates += settlement.duplicates;
