@@ -1,3 +1,4 @@
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { Message } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
@@ -25,14 +26,18 @@ let orchestrator: (event: unknown, context: ReturnType<typeof fakeContext>) => P
 let createRuntime: (env: NodeJS.ProcessEnv) => FunctionRuntime;
 let createWorkerHandler: (rt: () => FunctionRuntime) => unknown;
 const runtimes: FunctionRuntime[] = [];
-/** `/flip/` paths answer 503 (retryable) while this is true, then 200. */
+/** `/flip/` paths answer 503 (retryable) and `/gone/` paths 404 (for good) while this is true, then 200. */
 let flipFails = true;
 
 type Worker = (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<unknown>;
 
 beforeAll(async () => {
   server = await startCountingServer({ delayMs: 1 });
-  server.script((req) => (req.path.includes('/flip/') && flipFails ? { status: 503 } : undefined));
+  server.script((req) => {
+    if (!flipFails) return undefined;
+    if (req.path.includes('/flip/')) return { status: 503 };
+    return req.path.includes('/gone/') ? { status: 404 } : undefined;
+  });
   h = await startHarness({ perInvocationConcurrency: 4, maxReceiveCount: 3, deadlineMarginMs: 1000 });
   events = await Edge.start({ upstreams: {}, listen: { host: '127.0.0.1', port: 0 } });
   process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
@@ -73,12 +78,13 @@ function onCommand(
   command: RegExp,
   before: () => Promise<void> | void,
   times = 1,
+  skip = 0,
 ): void {
-  let seen = 0;
+  let seen = -skip;
   (rt.aws[client].middlewareStack as { add: (m: unknown, o: unknown) => void }).add(
     (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) =>
       async (args: unknown) => {
-        if (command.test(context.commandName ?? '') && seen++ < times) await before();
+        if (command.test(context.commandName ?? '') && seen++ >= 0 && seen <= times) await before();
         return next(args);
       },
     { step: 'initialize', name: `hook${Math.random()}` },
@@ -88,14 +94,14 @@ function onCommand(
 const url = (id: string, kind = '') => `${server.url}/${kind ? `${kind}/` : ''}${id}`;
 
 /** Starts a run of `ok` tasks that always succeed and one `/flip/` task; returns its one queue message. */
-async function oneMessage(jobId: string, ok: number): Promise<Message> {
+async function oneMessage(jobId: string, ok: number, flip = 'flip'): Promise<Message> {
   const tasks = [
     ...Array.from({ length: ok }, (_, i) => ({
       id: `${jobId}-ok${i}`,
       url: url(`${jobId}-ok${i}`),
       mode: 'queue',
     })),
-    { id: `${jobId}-flip`, url: url(`${jobId}-flip`, 'flip'), mode: 'queue' },
+    { id: `${jobId}-flip`, url: url(`${jobId}-flip`, flip), mode: 'queue' },
   ];
   flipFails = true;
   await orchestrator({ jobId, runId: 'r1', tasks }, fakeContext());
@@ -135,10 +141,9 @@ async function expectExact(jobId: string, submitted: number): Promise<void> {
 }
 
 describe('a message delivered twice with different outcomes, through the worker handler', () => {
-  it('idempotency off: the first delivery retries a failed task, the second settles first with it succeeded: counted once', async () => {
-    const message = await oneMessage('rd-race', 3);
+  /** Delivery A runs its tasks and waits at its settle while B (the target now answering) settles first. */
+  async function race(message: Message): Promise<void> {
     const [a, b] = [container(IdempotencyModes.OFF), container(IdempotencyModes.OFF)];
-    // Delivery A reaches its settle with the flip task failed; it waits there until B has settled.
     let release = () => {};
     const gate = new Promise<void>((resolve) => {
       release = resolve;
@@ -158,7 +163,62 @@ describe('a message delivered twice with different outcomes, through the worker 
     release();
     await first;
     await drain(workerOf(b));
+  }
+
+  it('idempotency off: the first delivery retries a failed task, the second settles first with it succeeded: counted once', async () => {
+    await race(await oneMessage('rd-race', 3));
     await expectExact('rd-race', 4);
+  });
+
+  it('idempotency off: the first delivery dead-letters a task, the second settles first with it succeeded: no dead letter goes', async () => {
+    await race(await oneMessage('rd-race-dead', 3, 'gone'));
+    await expectExact('rd-race-dead', 4);
+  });
+
+  it('idempotency off: a delivery that settles with a dead letter and dies before counting it: the redelivery counts it once', async () => {
+    const jobId = 'rd-dead-lost';
+    const message = await oneMessage(jobId, 3, 'gone');
+    const [a, b] = [container(IdempotencyModes.OFF), container(IdempotencyModes.OFF)];
+    // A's settle goes; its second transaction (the dead letter's count, after the DLQ send) is lost.
+    onCommand(
+      a,
+      'dynamodb',
+      /^TransactWrite/,
+      () => {
+        throw new Error('injected: died before counting its dead letters');
+      },
+      1,
+      1,
+    );
+    const failed = (await workerOf(a)(sqsEvent([message]), fakeContext())) as {
+      batchItemFailures: unknown[];
+    };
+    expect(failed.batchItemFailures).toHaveLength(1);
+    flipFails = false;
+    await workerOf(b)(sqsEvent([message]), fakeContext());
+    const record = await ledger.getRun(jobId, 'r1');
+    // The first settle's outcome stands: the task is dead-lettered, once, though B saw it succeed.
+    expect(record).toMatchObject({
+      status: 'partial',
+      submitted: 4,
+      succeeded: 3,
+      deadLettered: 1,
+      cancelled: 0,
+    });
+    const finished = events.eventBus.events.filter(
+      (e) => e.source === 'bounded-fanout' && (e.detail as RunRecord).jobId === jobId,
+    );
+    expect(finished).toHaveLength(1);
+    const key = record!.resultUri!.replace(`s3://${h.resources.bucket}/`, '');
+    const object = await runtimes[0].aws.s3.send(
+      new GetObjectCommand({ Bucket: h.resources.bucket, Key: key }),
+    );
+    const lines = (await object.Body!.transformToString()).trim().split('\n');
+    expect(lines.filter((l) => l.includes('"dead-letter"') && l.includes(`${jobId}-flip`))).toHaveLength(1);
+    // Sent by A before it died and again by B: the DLQ is at least once.
+    const dead = await drainQueue(h.sqs, h.resources.deadLetterQueueUrl);
+    expect(dead.length).toBeGreaterThanOrEqual(1);
+    expect(dead.every((m) => m.Body!.includes(`${jobId}-flip`))).toBe(true);
   });
 
   for (const mode of [IdempotencyModes.OFF, IdempotencyModes.MESSAGE]) {
