@@ -16,7 +16,8 @@
 // attempt is started that would end after it, and the tasks left unstarted spend no attempt.
 //
 // The ledger: the batch's messages of one run settle together (functions/batch-settles.ts), each under its
-// own key, as one transaction of the store rather than one or two calls a message.
+// own key, as one transaction of the store rather than one or two calls a message. A message is settled
+// before its follow-ups are sent, and the follow-ups sent are its first settle's (worker-follow-ups.ts).
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { Metrics } from '@aws-lambda-powertools/metrics';
