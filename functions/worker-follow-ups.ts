@@ -66,17 +66,31 @@ export async function settleThenFollowUp(
   const settled = await ports.settle?.({ jobId, runId, key, delta, state });
   // Not applied and no record read: the ledger keeps no such run (no marker written), this delivery's own go.
   const applied = !settled || settled.applied || (settled.record === undefined && !settled.unread);
-  const first = applied ? plan : await keptBy(ports, message);
-  const handed = await ports.handOn(message, followUpsOf(message, first));
+  const first = applied ? plan : keptBy(ports, message, await ports.kept(message));
+  return { ...(await followUp(ports, message, first)), applied };
+}
+
+/**
+ * A message settled before, found again (its delivery died before its follow-ups, and the run is paused now):
+ * sends the follow-ups its first settle kept (`state`, JobLedger.settledMarker), not the whole message again.
+ */
+export function followUpKept(ports: FollowUpPorts, message: TaskMessage, state: unknown): Promise<HandedOn> {
+  return followUp(ports, message, keptBy(ports, message, state));
+}
+
+/** Sends `plan`'s follow-ups, writes their result lines, then counts their dead letters once. */
+async function followUp(ports: FollowUpPorts, message: TaskMessage, plan: FollowUpPlan): Promise<HandedOn> {
+  const { jobId, runId, key } = message;
+  const handed = await ports.handOn(message, followUpsOf(message, plan));
   await ports.writeLines(message, handed.lines);
   const counted = handedDelta(message, handed);
   if (counted) await ports.settleHanded?.({ jobId, runId, key: handedKey(key), delta: counted });
-  return { ...handed, applied };
+  return handed;
 }
 
 /** The plan the message's first settle kept (none: nothing to send). */
-async function keptBy(ports: FollowUpPorts, message: TaskMessage): Promise<FollowUpPlan> {
-  const kept = parsePlan(await ports.kept(message), message);
+function keptBy(ports: FollowUpPorts, message: TaskMessage, state: unknown): FollowUpPlan {
+  const kept = parsePlan(state, message);
   ports.logger?.info('message settled by another delivery: its follow-ups go, not this one’s', {
     key: message.key,
     retried: kept?.retry.length ?? 0,

@@ -42,7 +42,7 @@ import { cancelledSettlement, holdPaused, stoppedOutcome } from './run-gate.js';
 import { type RunLedger, runLedgerOf, type SettledOnce } from './run-ledger.js';
 import { type FunctionRuntime, lazyRuntime, requirePersistence } from './runtime.js';
 import { TaskRunner } from './task-runner.js';
-import { type SettleMember, settleThenFollowUp, workerFollowUps } from './worker-follow-ups.js';
+import { followUpKept, type SettleMember, settleThenFollowUp, workerFollowUps } from './worker-follow-ups.js';
 import { emptyStats, publishStats, type WorkerStats } from './worker-stats.js';
 
 const logger = functionLogger('bounded-fanout-worker');
@@ -202,11 +202,7 @@ class Worker {
     member: SettleMember | undefined,
   ): Promise<object> {
     const record = await this.#ledger?.control.view(message.jobId, message.runId);
-    if (record?.status === RunStatuses.PAUSED) {
-      await holdPaused(this.#rt, message);
-      stats.paused += message.tasks.length;
-      return { paused: message.tasks.length };
-    }
+    if (record?.status === RunStatuses.PAUSED) return this.#hold(message, member, stats);
     // A redrive is the operator's ask to run a finished run's dead letters again: only a pause holds it.
     if (record && !message.redrive && (!isLive(record.status) || record.finishedAt !== undefined)) {
       const { cancelled } = await this.#settleAndHandOn(message, cancelledSettlement(message), member, stats);
@@ -220,6 +216,22 @@ class Worker {
     const outcomes = await this.#runTasks(message, run);
     const settlement = settleMessage(message, outcomes, this.#rt.config.maxReceiveCount);
     return this.#settleAndHandOn(message, settlement, member, stats);
+  }
+
+  /**
+   * A paused run's message goes back whole, unless it was settled before (its delivery died before its
+   * follow-ups): then what its settle kept goes, not its tasks again. One read of its marker a hold.
+   */
+  async #hold(message: TaskMessage, member: SettleMember | undefined, stats: WorkerStats): Promise<object> {
+    const marker = await this.#ledger?.store.settledMarker(message.jobId, message.runId, message.key);
+    if (marker) {
+      const ports = workerFollowUps(this.#rt, logger, this.#ledger, member);
+      const handed = await followUpKept(ports, message, marker.state);
+      return { settledBefore: true, handedOn: handed.handedOn, retried: handed.retried };
+    }
+    await holdPaused(this.#rt, message);
+    stats.paused += message.tasks.length;
+    return { paused: message.tasks.length };
   }
 
   /** Settles the message, then sends the follow-ups of its first settle (functions/worker-follow-ups.ts). */

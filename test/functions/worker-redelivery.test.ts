@@ -1,5 +1,5 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import type { Message } from '@aws-sdk/client-sqs';
+import { type Message, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
@@ -38,7 +38,12 @@ beforeAll(async () => {
     if (req.path.includes('/flip/')) return { status: 503 };
     return req.path.includes('/gone/') ? { status: 404 } : undefined;
   });
-  h = await startHarness({ perInvocationConcurrency: 4, maxReceiveCount: 3, deadlineMarginMs: 1000 });
+  h = await startHarness({
+    perInvocationConcurrency: 4,
+    maxReceiveCount: 3,
+    deadlineMarginMs: 1000,
+    pauseRecheckSeconds: 0,
+  });
   events = await Edge.start({ upstreams: {}, listen: { host: '127.0.0.1', port: 0 } });
   process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
   h.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
@@ -219,6 +224,33 @@ describe('a message delivered twice with different outcomes, through the worker 
     const dead = await drainQueue(h.sqs, h.resources.deadLetterQueueUrl);
     expect(dead.length).toBeGreaterThanOrEqual(1);
     expect(dead.every((m) => m.Body!.includes(`${jobId}-flip`))).toBe(true);
+  });
+
+  it('a delivery that settles with a retry and dies before sending it, redelivered while the run is paused: the retry is held, not the whole message', async () => {
+    const jobId = 'rd-paused';
+    const message = await oneMessage(jobId, 3);
+    const a = container(IdempotencyModes.OFF);
+    onCommand(
+      a,
+      'sqs',
+      /^SendMessage/,
+      () => {
+        throw new Error('injected: the follow-up is lost');
+      },
+      Number.POSITIVE_INFINITY,
+    );
+    await workerOf(a)(sqsEvent([message]), fakeContext());
+    await ledger.setStatus(jobId, 'r1', { status: 'paused', from: ['running'] });
+    await workerOf(container(IdempotencyModes.OFF))(sqsEvent([message]), fakeContext());
+    const held = await drainQueue(h.sqs, h.resources.queueUrl);
+    expect(held.map((m) => JSON.parse(m.Body!).tasks.map((t: { id: string }) => t.id))).toEqual([
+      [`${jobId}-flip`],
+    ]);
+    await ledger.setStatus(jobId, 'r1', { status: 'running', from: ['paused'] });
+    flipFails = false;
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: h.resources.queueUrl, MessageBody: held[0].Body! }));
+    await drain(workerOf(container(IdempotencyModes.OFF)));
+    await expectExact(jobId, 4);
   });
 
   for (const mode of [IdempotencyModes.OFF, IdempotencyModes.MESSAGE]) {
