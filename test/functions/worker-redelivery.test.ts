@@ -253,6 +253,39 @@ describe('a message delivered twice with different outcomes, through the worker 
     await expectExact(jobId, 4);
   });
 
+  it('a message settled before, redelivered in a batch whose other settle goes unread: the kept retry is still sent', async () => {
+    const jobId = 'rd-unread';
+    const tasks = [
+      ...Array.from({ length: 7 }, (_, i) => ({
+        id: `${jobId}-ok${i}`,
+        url: url(`${jobId}-ok${i}`),
+        mode: 'queue',
+      })),
+      { id: `${jobId}-flip`, url: url(`${jobId}-flip`, 'flip'), mode: 'queue' },
+    ].sort((x, y) => (x.id.endsWith('flip') ? -1 : y.id.endsWith('flip') ? 1 : 0));
+    flipFails = true;
+    await orchestrator({ jobId, runId: 'r1', limits: { tasksPerMessage: 4 }, tasks }, fakeContext());
+    const messages = await drainQueue(h.sqs, h.resources.queueUrl);
+    expect(messages).toHaveLength(2);
+    const withFlip = messages.find((m) => m.Body!.includes(`${jobId}-flip`))!;
+    const a = container(IdempotencyModes.OFF);
+    onCommand(
+      a,
+      'sqs',
+      /^SendMessage/,
+      () => {
+        throw new Error('injected: the follow-up is lost');
+      },
+      Number.POSITIVE_INFINITY,
+    );
+    await workerOf(a)(sqsEvent([withFlip]), fakeContext());
+    flipFails = false;
+    // Both together: the other message's settle completes nothing and goes unread, and the repeat's with it.
+    await workerOf(container(IdempotencyModes.OFF))(sqsEvent(messages), fakeContext());
+    await drain(workerOf(container(IdempotencyModes.OFF)));
+    await expectExact(jobId, 8);
+  });
+
   for (const mode of [IdempotencyModes.OFF, IdempotencyModes.MESSAGE]) {
     it(`idempotency ${mode}: a delivery whose settle fails after its task failed, then a redelivery where it succeeds: counted once`, async () => {
       const jobId = `rd-fail-${mode}`;
