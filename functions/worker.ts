@@ -215,6 +215,7 @@ class Worker {
     if (lower !== undefined && lower < run.slots.permits) run.slots.setPermits(lower);
     const outcomes = await this.#runTasks(message, run);
     const settlement = settleMessage(message, outcomes, this.#rt.config.maxReceiveCount);
+    stats.tasks += message.tasks.length;
     return this.#settleAndHandOn(message, settlement, member, stats);
   }
 
@@ -243,7 +244,6 @@ class Worker {
   ) {
     const ports = workerFollowUps(this.#rt, logger, this.#ledger, member);
     const handed = await settleThenFollowUp(ports, message, settlement);
-    stats.tasks += message.tasks.length;
     stats.succeeded += settlement.succeeded;
     stats.duplicates += settlement.duplicates;
     stats.cancelled += settlement.cancelled;

@@ -63,8 +63,8 @@ export function parsePlan(state: unknown, message: TaskMessage): FollowUpPlan | 
   if (state === undefined || state === null) return undefined;
   const where = `plan of ${message.key}`;
   const s = state as Record<string, unknown>;
-  if (typeof state !== 'object' || s.v !== PLAN_VERSION) {
-    throw new InvalidArgumentError(`${where}.v`, s?.v, `plan version ${PLAN_VERSION}`);
+  if (s.v !== PLAN_VERSION) {
+    throw new InvalidArgumentError(`${where}.v`, s.v, `plan version ${PLAN_VERSION}`);
   }
   const n = message.tasks.length;
   const position = (field: string, value: unknown): number => {

@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { keptPlan, PLAN_ERROR_CHARS, parsePlan } from '../../../lib/fanout/follow-up-plan.js';
+import {
+  emptyPlan,
+  isEmptyPlan,
+  keptPlan,
+  PLAN_ERROR_CHARS,
+  parsePlan,
+} from '../../../lib/fanout/follow-up-plan.js';
 import { MESSAGE_VERSION, MessageKinds, type TaskMessage } from '../../../lib/fanout/messages.js';
 import { followUpsOf, settleMessage } from '../../../lib/fanout/settle.js';
 import type { TaskOutcome } from '../../../lib/fanout/task-outcome.js';
@@ -77,10 +83,51 @@ describe('follow-up plan: what a message sends after its first settle', () => {
     ]);
   });
 
+  it('shortens only the errors over their share, keeping their start', () => {
+    const share = PLAN_ERROR_CHARS / 2;
+    const dead = [
+      { i: 0, attempts: 1, error: 'a'.repeat(share) },
+      { i: 1, attempts: 2, error: `${'b'.repeat(share)}c`, status: 500 },
+    ];
+    const kept = keptPlan({ v: 1, retry: [2], handOn: [], dead });
+    expect(kept).toEqual({
+      v: 1,
+      retry: [2],
+      handOn: [],
+      dead: [dead[0], { i: 1, attempts: 2, error: `${'b'.repeat(share)}…`, status: 500 }],
+    });
+  });
+
+  it('an empty plan sends nothing; a plan with anything in it is not empty', () => {
+    const m = message(3);
+    expect(isEmptyPlan(emptyPlan)).toBe(true);
+    expect(followUpsOf(m, emptyPlan)).toEqual({ retries: [], handedOn: [], deadLetters: [] });
+    for (const plan of [
+      { ...emptyPlan, retry: [0] },
+      { ...emptyPlan, handOn: [1] },
+      { ...emptyPlan, dead: [{ i: 2, attempts: 1, error: 'x' }] },
+    ]) {
+      expect(isEmptyPlan(plan)).toBe(false);
+    }
+  });
+
   it('a kept value that is not a plan for the message is refused, naming the field and the value', () => {
     const m = message(3);
     expect(parsePlan(undefined, m)).toBeUndefined();
-    expect(() => parsePlan({ v: 2 }, m)).toThrow(/`plan of job:run:7\.v`.*got 2/);
+    expect(parsePlan(null, m)).toBeUndefined();
+    expect(parsePlan({ v: 1, retry: [], handOn: [], dead: [{ i: 1, attempts: 2, error: 'e' }] }, m)).toEqual({
+      v: 1,
+      retry: [],
+      handOn: [],
+      dead: [{ i: 1, attempts: 2, error: 'e' }],
+    });
+    expect(() => parsePlan({ v: 2 }, m)).toThrow(
+      'Expected `plan of job:run:7.v` to be plan version 1, got 2',
+    );
+    expect(() => parsePlan('plan', m)).toThrow(/`plan of job:run:7\.v`/);
+    expect(() => parsePlan({ v: 1, retry: [], handOn: [0, 9], dead: [] }, m)).toThrow(
+      /`plan of job:run:7\.handOn\[1\]` to be a task position under 3, got 9/,
+    );
     expect(() => parsePlan({ v: 1, retry: [3], handOn: [], dead: [] }, m)).toThrow(
       /`plan of job:run:7\.retry\[0\]` to be a task position under 3, got 3/,
     );
