@@ -18,6 +18,7 @@ const groups = {
   ],
   settlement: [
     'lib/fanout/settle.ts',
+    'lib/fanout/follow-up-plan.ts',
     'lib/fanout/settle-reserve.ts',
     'lib/fanout/failure-budget.ts',
     'lib/ledger/run-rules.ts',

@@ -15,6 +15,7 @@ export default defineConfig({
       'test/lib/fifo*.test.ts',
       'test/lib/queue-waiters*.test.ts',
       'test/lib/fanout/settle*.test.ts',
+      'test/lib/fanout/follow-up-plan*.test.ts',
       'test/lib/fanout/failure-budget*.test.ts',
       'test/lib/ledger/run-rules*.test.ts',
       ...(['all', 'enqueue'].includes(process.env.MUTATE_GROUP ?? 'all')

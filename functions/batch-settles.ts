@@ -12,46 +12,46 @@ import { InvalidArgumentError } from '../lib/errors.js';
 import type { SettleInput } from '../lib/ledger/job-ledger.js';
 import type { RunRecord } from '../lib/ledger/run-record.js';
 
-/** Settles one message in the ledger (RunLedger.settle): the run's record as it now stands. */
-export type Settle = (input: SettleInput) => Promise<RunRecord | undefined>;
+/** Settles one message in the ledger (RunLedger.settle): the run's record as it now stands, or more. */
+export type Settle<R = RunRecord | undefined> = (input: SettleInput) => Promise<R>;
 
 /** One message's place at its run's barrier. */
-export interface BatchMember {
+export interface BatchMember<R = RunRecord | undefined> {
   /**
    * Settles this message (its input must be of the run it joined) once every other member of the run is
    * ready or gone. A member settles at most once.
    */
-  settle(input: SettleInput): Promise<RunRecord | undefined>;
+  settle(input: SettleInput): Promise<R>;
   /** Done with the barrier, settled or not: it holds the others no longer. Call it in a `finally`. */
   leave(): void;
 }
 
-interface Waiting {
+interface Waiting<R> {
   readonly input: SettleInput;
-  readonly resolve: (record: RunRecord | undefined) => void;
+  readonly resolve: (result: R) => void;
   readonly reject: (error: unknown) => void;
 }
 
 /** One run's barrier: how many members are neither ready nor gone, and the settles waiting for them. */
-interface Barrier {
+interface Barrier<R> {
   open: number;
-  waiting: Waiting[];
+  waiting: Waiting<R>[];
 }
 
 const MemberStates = { OPEN: 'open', READY: 'ready', GONE: 'gone' } as const;
 type MemberState = (typeof MemberStates)[keyof typeof MemberStates];
 
-export class BatchSettles {
-  readonly #settle: Settle;
-  readonly #barriers = new Map<string, Barrier>();
+export class BatchSettles<R = RunRecord | undefined> {
+  readonly #settle: Settle<R>;
+  readonly #barriers = new Map<string, Barrier<R>>();
 
-  constructor(settle: Settle) {
+  constructor(settle: Settle<R>) {
     if (typeof settle !== 'function') throw new InvalidArgumentError('settle', settle, 'a function');
     this.#settle = settle;
   }
 
   /** A message of `jobId`/`runId` joins the batch: call it for every message before any settles. */
-  join(jobId: string, runId: string): BatchMember {
+  join(jobId: string, runId: string): BatchMember<R> {
     const run = `${jobId}\u0000${runId}`;
     let barrier = this.#barriers.get(run);
     if (!barrier) {
@@ -88,7 +88,7 @@ export class BatchSettles {
   }
 
   /** One member fewer to wait for; the last one releases every waiting settle of the run, in one tick. */
-  #close(barrier: Barrier): void {
+  #close(barrier: Barrier<R>): void {
     barrier.open--;
     if (barrier.open > 0) return;
     const waiting = barrier.waiting.splice(0);

@@ -207,7 +207,7 @@ async function finishSegment(
     const delta = segmentDelta(state.counts, outcome.counts);
     const kept = own as unknown as Record<string, unknown>;
     const input = { jobId, runId, key: segmentKey(job), delta, manifestDone, state: kept };
-    const settled = await ledger?.settleCounted(input);
+    const settled = await ledger?.settleOnce(input);
     counted = settled?.applied ?? false;
     return settled?.record;
   };

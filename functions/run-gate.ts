@@ -1,9 +1,9 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { sendRetry } from '../lib/aws/hand-on.js';
+import { emptyPlan } from '../lib/fanout/follow-up-plan.js';
 import type { TaskMessage } from '../lib/fanout/messages.js';
-import { handOnKey } from '../lib/fanout/settle.js';
+import { handOnKey, type Settlement } from '../lib/fanout/settle.js';
 import type { TaskOutcome } from '../lib/fanout/task-outcome.js';
-import { type RunRecord, RunStatuses } from '../lib/ledger/run-record.js';
+import { RunStatuses } from '../lib/ledger/run-record.js';
 import { acceptsTasks } from '../lib/ledger/run-rules.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 import type { RunLedger } from './run-ledger.js';
@@ -27,23 +27,21 @@ export async function holdPaused(rt: FunctionRuntime, message: TaskMessage): Pro
   }
 }
 
-/** A cancelled or failed run's message: its tasks end `cancelled` (settled in the ledger); returns how many. */
-export async function cancelMessage(
-  ledger: Pick<RunLedger, 'settle'> | undefined,
-  logger: Logger,
-  message: TaskMessage,
-  record: RunRecord,
-): Promise<number> {
+/**
+ * A cancelled or failed run's message: its tasks end `cancelled`, nothing follows (settled like any other
+ * message, so a delivery that finds it settled before still sends that settle's follow-ups).
+ */
+export function cancelledSettlement(message: TaskMessage): Settlement {
   const cancelled = message.tasks.length;
-  await ledger?.settle({
-    jobId: message.jobId,
-    runId: message.runId,
-    key: message.key,
-    // Redriven tasks were counted dead-lettered: cancelled now, they leave that count.
-    delta: message.redrive ? { cancelled, deadLettered: -cancelled } : { cancelled },
-  });
-  logger.info('run not live: tasks cancelled', { key: message.key, status: record.status, cancelled });
-  return cancelled;
+  return {
+    succeeded: 0,
+    duplicates: 0,
+    cancelled,
+    plan: emptyPlan,
+    retries: [],
+    handedOn: [],
+    deadLetters: [],
+  };
 }
 
 /**

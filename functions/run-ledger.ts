@@ -11,6 +11,15 @@ import { RunControl } from '../lib/ledger/run-control.js';
 import type { RunRecord } from '../lib/ledger/run-record.js';
 import type { FunctionRuntime } from './runtime.js';
 
+/** A settle's answer as a worker needs it. */
+export interface SettledOnce {
+  /** The settle was the key's first. */
+  readonly applied: boolean;
+  readonly record: RunRecord | undefined;
+  /** The record was not read: undefined says nothing of whether the run has one. */
+  readonly unread: boolean;
+}
+
 export class RunLedger {
   readonly control: RunControl;
   readonly #ledger: JobLedger;
@@ -32,12 +41,15 @@ export class RunLedger {
 
   /** Settles once per key and ends the run if that made it complete; the record as it now stands. */
   async settle(input: SettleInput): Promise<RunRecord | undefined> {
-    return (await this.settleCounted(input)).record;
+    return (await this.settleOnce(input)).record;
   }
 
-  /** settle, and whether this settle was the one that counted for its key (`applied`). */
-  async settleCounted(input: SettleInput): Promise<{ applied: boolean; record: RunRecord | undefined }> {
-    const { applied, record } = await this.#ledger.settle(input);
+  /**
+   * As settle, and whether this settle was the key's first (`applied`) or found it settled already; `unread`
+   * when the record was not read (SettleResult.unread), so an undefined record does not mean no run.
+   */
+  async settleOnce(input: SettleInput): Promise<SettledOnce> {
+    const { applied, record, unread } = await this.#ledger.settle(input);
     if (!applied) {
       this.#logger.warn('ledger: already settled, not counted again', {
         jobId: input.jobId,
@@ -49,7 +61,7 @@ export class RunLedger {
     this.control.note(record);
     const after = await this.#after(record);
     this.control.note(after.record);
-    return { applied, record: after.record };
+    return { applied, record: after.record, unread: unread === true };
   }
 
   /**

@@ -1,7 +1,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { sendDeadLetters, sendRetry } from '../lib/aws/hand-on.js';
 import type { DeadLetterTask, TaskMessage } from '../lib/fanout/messages.js';
-import type { Settlement } from '../lib/fanout/settle.js';
+import type { FollowUps, Settlement } from '../lib/fanout/settle.js';
+import type { CountDelta } from '../lib/ledger/run-record.js';
 import type { FunctionRuntime } from './runtime.js';
 
 // How the worker hands a settled message's failed tasks on, and what that adds to its run's counts.
@@ -23,7 +24,7 @@ export async function handOn(
   rt: FunctionRuntime,
   logger: Logger,
   message: TaskMessage,
-  settlement: Settlement,
+  settlement: FollowUps,
 ): Promise<HandedOn> {
   const { queueUrl } = rt.wiring;
   const failures: string[] = [];
@@ -77,18 +78,29 @@ async function deadLetter(
 }
 
 /**
- * What a settled message adds to its run's counts. A duplicate succeeded in an earlier delivery that was
- * never settled: it counts now. A redriven message's tasks were counted dead-lettered already: those that
- * end now another way leave `deadLettered` (those dead-lettered again stay), so the sum stays `submitted`.
+ * What a message's settle adds to its run's counts: its succeeded and cancelled tasks. A duplicate succeeded
+ * in an earlier delivery that was never settled: it counts now. A redriven message's tasks were counted
+ * dead-lettered already: those that end now another way leave `deadLettered`, so the sum stays `submitted`.
+ * Its failed tasks count when handed on (handedDelta), once their dead letters and result lines are out.
  */
-export function settleDelta(
-  message: TaskMessage,
-  settlement: Settlement,
-  handed: { readonly deadLettered: number; readonly undeliverable: number },
-) {
+export function settledDelta(message: TaskMessage, settlement: Settlement): CountDelta {
   const succeeded = settlement.succeeded + settlement.duplicates;
   const { cancelled } = settlement;
-  const { undeliverable } = handed;
-  const deadLettered = message.redrive ? -(succeeded + cancelled + undeliverable) : handed.deadLettered;
-  return { succeeded, deadLettered, undeliverable, cancelled };
+  return message.redrive
+    ? { succeeded, cancelled, deadLettered: -(succeeded + cancelled) }
+    : { succeeded, cancelled };
+}
+
+/**
+ * What handing a settled message's failed tasks on adds: the dead-lettered (a retry SQS refused is one)
+ * and the undeliverable. A redriven task dead-lettered again stays counted; one undeliverable now moves.
+ * Undefined when it adds nothing.
+ */
+export function handedDelta(
+  message: TaskMessage,
+  handed: { readonly deadLettered: number; readonly undeliverable: number },
+): CountDelta | undefined {
+  const { deadLettered, undeliverable } = handed;
+  if (message.redrive) return undeliverable > 0 ? { deadLettered: -undeliverable, undeliverable } : undefined;
+  return deadLettered + undeliverable > 0 ? { deadLettered, undeliverable } : undefined;
 }

@@ -16,33 +16,33 @@
 // attempt is started that would end after it, and the tasks left unstarted spend no attempt.
 //
 // The ledger: the batch's messages of one run settle together (functions/batch-settles.ts), each under its
-// own key, as one transaction of the store rather than one or two calls a message.
+// own key, as one transaction of the store rather than one or two calls a message. A message is settled
+// before its follow-ups are sent, and the follow-ups sent are its first settle's (worker-follow-ups.ts).
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { putResultPart } from '../lib/aws/results.js';
 import { IdempotencyModes } from '../lib/config.js';
 import { BoundedFanoutError, ErrorCodes } from '../lib/errors.js';
 import { parseTaskMessage, parseWorkBody, type TaskMessage } from '../lib/fanout/messages.js';
 import { errorText } from '../lib/fanout/segment.js';
-import { settleMessage } from '../lib/fanout/settle.js';
+import { type Settlement, settleMessage } from '../lib/fanout/settle.js';
 import type { TaskOutcome } from '../lib/fanout/task-outcome.js';
 import { redactText, taskSecrets } from '../lib/http/redact.js';
 import { RunStatuses } from '../lib/ledger/run-record.js';
 import { isLive } from '../lib/ledger/run-rules.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 import { runBounded } from '../lib/run-bounded.js';
-import { type BatchMember, BatchSettles } from './batch-settles.js';
+import { BatchSettles } from './batch-settles.js';
 import { functionLogger } from './function-logger.js';
 import { type IdempotencyOptions, IdempotencyUses, idempotencyOptions } from './idempotency.js';
 import { type InvocationDeadline, invocationDeadline } from './invocation-deadline.js';
 import { InvocationPermits } from './invocation-permits.js';
-import { cancelMessage, holdPaused, stoppedOutcome } from './run-gate.js';
-import { type RunLedger, runLedgerOf } from './run-ledger.js';
+import { cancelledSettlement, holdPaused, stoppedOutcome } from './run-gate.js';
+import { type RunLedger, runLedgerOf, type SettledOnce } from './run-ledger.js';
 import { type FunctionRuntime, lazyRuntime, requirePersistence } from './runtime.js';
 import { TaskRunner } from './task-runner.js';
-import { handOn, settleDelta } from './worker-hand-on.js';
+import { followUpKept, type SettleMember, settleThenFollowUp, workerFollowUps } from './worker-follow-ups.js';
 import { emptyStats, publishStats, type WorkerStats } from './worker-stats.js';
 
 const logger = functionLogger('bounded-fanout-worker');
@@ -102,7 +102,7 @@ class Worker {
     const run = this.#invocation(context);
     const stats = emptyStats(event.Records.length);
     const ledger = this.#ledger;
-    const settles = ledger && new BatchSettles((input) => ledger.settle(input));
+    const settles = ledger && new BatchSettles((input) => ledger.settleOnce(input));
     // Every record joins its run's barrier before the first await of any: none settles before all joined.
     const outcomes = new Map(
       event.Records.map((record) => [record.messageId, this.#record(record, run, stats, settles)]),
@@ -163,7 +163,7 @@ class Worker {
     record: SQSRecord,
     run: Invocation,
     stats: WorkerStats,
-    settles: BatchSettles | undefined,
+    settles: BatchSettles<SettledOnce> | undefined,
   ): Promise<object | Error> {
     const parsed = parseWorkBody(record.body, record.messageId);
     if (!parsed.ok) {
@@ -201,18 +201,14 @@ class Worker {
     message: TaskMessage,
     run: Invocation,
     stats: WorkerStats,
-    member: BatchMember | undefined,
+    member: SettleMember | undefined,
   ): Promise<object> {
     const record = await this.#ledger?.control.view(message.jobId, message.runId);
-    if (record?.status === RunStatuses.PAUSED) {
-      await holdPaused(this.#rt, message);
-      stats.paused += message.tasks.length;
-      return { paused: message.tasks.length };
-    }
+    if (record?.status === RunStatuses.PAUSED) return this.#hold(message, member, stats);
     // A redrive is the operator's ask to run a finished run's dead letters again: only a pause holds it.
     if (record && !message.redrive && (!isLive(record.status) || record.finishedAt !== undefined)) {
-      const cancelled = await cancelMessage(member, logger, message, record);
-      stats.cancelled += cancelled;
+      const { cancelled } = await this.#settleAndHandOn(message, cancelledSettlement(message), member, stats);
+      logger.info('run not live: tasks cancelled', { key: message.key, status: record.status, cancelled });
       return { cancelled };
     }
     this.#ledger?.applyDownstream(record);
@@ -220,8 +216,35 @@ class Worker {
     run.permits.follow(message.jobId, message.runId);
     const outcomes = await this.#runTasks(message, run);
     const settlement = settleMessage(message, outcomes, this.#rt.config.maxReceiveCount);
-    const handed = await handOn(this.#rt, logger, message, settlement);
     stats.tasks += message.tasks.length;
+    return this.#settleAndHandOn(message, settlement, member, stats);
+  }
+
+  /**
+   * A paused run's message goes back whole, unless it was settled before (its delivery died before its
+   * follow-ups): then what its settle kept goes, not its tasks again. One read of its marker a hold.
+   */
+  async #hold(message: TaskMessage, member: SettleMember | undefined, stats: WorkerStats): Promise<object> {
+    const marker = await this.#ledger?.store.settledMarker(message.jobId, message.runId, message.key);
+    if (marker) {
+      const ports = workerFollowUps(this.#rt, logger, this.#ledger, member);
+      const handed = await followUpKept(ports, message, marker.state);
+      return { settledBefore: true, handedOn: handed.handedOn, retried: handed.retried };
+    }
+    await holdPaused(this.#rt, message);
+    stats.paused += message.tasks.length;
+    return { paused: message.tasks.length };
+  }
+
+  /** Settles the message, then sends the follow-ups of its first settle (functions/worker-follow-ups.ts). */
+  async #settleAndHandOn(
+    message: TaskMessage,
+    settlement: Settlement,
+    member: SettleMember | undefined,
+    stats: WorkerStats,
+  ) {
+    const ports = workerFollowUps(this.#rt, logger, this.#ledger, member);
+    const handed = await settleThenFollowUp(ports, message, settlement);
     stats.succeeded += settlement.succeeded;
     stats.duplicates += settlement.duplicates;
     stats.cancelled += settlement.cancelled;
@@ -229,29 +252,14 @@ class Worker {
     stats.handedOn += handed.handedOn;
     stats.deadLettered += handed.deadLettered;
     stats.undeliverable += handed.undeliverable;
-    await this.#writeLines(message, handed.lines);
-    await member?.settle({
-      jobId: message.jobId,
-      runId: message.runId,
-      key: message.key,
-      delta: settleDelta(message, settlement, handed),
-    });
     return {
       succeeded: settlement.succeeded,
       duplicates: settlement.duplicates,
       cancelled: settlement.cancelled,
       handedOn: handed.handedOn,
       deadLettered: handed.deadLettered,
+      ...(handed.applied ? {} : { settledBefore: true }),
     };
-  }
-
-  /** The message's dead-lettered and undeliverable tasks, as lines of the run's result object. */
-  async #writeLines(message: TaskMessage, lines: readonly object[]): Promise<void> {
-    const { bucket } = this.#rt.wiring;
-    if (!bucket || !this.#ledger || lines.length === 0) return;
-    const { jobId, runId, key } = message;
-    const part = { bucket, prefix: this.#rt.config.resultsPrefix, jobId, runId, name: key };
-    await putResultPart(this.#rt.aws.s3, part, lines);
   }
 
   /** Runs `work` once per message key unless idempotency is off. */

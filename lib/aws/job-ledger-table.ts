@@ -189,8 +189,13 @@ export class JobLedgerTable implements JobLedger {
   }
 
   async settledState(jobId: string, runId: string, key: string): Promise<unknown> {
+    return (await this.settledMarker(jobId, runId, key))?.state;
+  }
+
+  async settledMarker(jobId: string, runId: string, key: string): Promise<{ state?: unknown } | undefined> {
     const marker = await this.#get(settleKey(jobId, runId, key));
-    return marker?.state;
+    if (!marker) return undefined;
+    return marker.state === undefined ? {} : { state: marker.state };
   }
 
   async getRun(jobId: string, runId?: string): Promise<RunRecord | undefined> {

@@ -1,6 +1,8 @@
 // The job ledger's share of the plan's cost: DynamoDB request units on the job table and the Run Finished
 // event. Counts follow the JobLedger port (lib/ledger/job-ledger.ts): one settle per SQS message and per
 // orchestrator segment, never per task; a few writes per run; the record cached per worker container.
+// Priced for tasks that succeed: a message with failed tasks keeps its follow-up plan on its marker (over
+// 1 KB only with many failures), and one with dead letters settles a second time (functions/worker-follow-ups.ts).
 import { awsPrices } from './prices.js';
 
 const MILLION = 1_000_000;

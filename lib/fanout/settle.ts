@@ -2,6 +2,7 @@ import type { JobTask } from '../manifest/schema.js';
 import { SQS_MAX_DELAY_SECONDS, SQS_MAX_MESSAGE_BYTES, TASK_ENVELOPE_BYTES } from '../wire/sqs-limits.js';
 import { wireJson } from '../wire/wire-json.js';
 import { Batcher } from './batcher.js';
+import { type DeadEntry, type FollowUpPlan, PLAN_VERSION } from './follow-up-plan.js';
 import { type DeadLetterTask, deadLetterTask, type TaskMessage } from './messages.js';
 import type { TaskOutcome } from './task-outcome.js';
 
@@ -20,7 +21,9 @@ the message as a whole, each task by its outcome:
 The original message is then reported as processed, so SQS deletes it and never redelivers the succeeded
 neighbours. Each task thus ends exactly once: succeeded, or dead-lettered. The new messages' keys derive
 from the original's alone, so settling the same delivery twice sends the same keys, and the message-level
-idempotency record of the first one sent makes the other a duplicate.
+idempotency record of the first one sent makes the other a duplicate. Which tasks go where is the
+settlement's `plan` (lib/fanout/follow-up-plan.ts): of two deliveries ending a task differently, the
+follow-ups sent are those of the plan the first settle kept, rebuilt with followUpsOf.
 */
 
 export interface FollowUp {
@@ -28,17 +31,23 @@ export interface FollowUp {
   readonly delaySeconds: number;
 }
 
-export interface Settlement {
-  readonly succeeded: number;
-  readonly duplicates: number;
-  /** Tasks not started because their run was cancelled or failed. */
-  readonly cancelled: number;
+/** What a settled message sends on. */
+export interface FollowUps {
   /** Messages carrying only the retryable failed tasks, for another attempt. */
   readonly retries: readonly FollowUp[];
   /** Messages carrying the tasks not started, with the same attempt. */
   readonly handedOn: readonly FollowUp[];
   /** Tasks failed for good or out of attempts, with their last error. */
   readonly deadLetters: readonly DeadLetterTask[];
+}
+
+export interface Settlement extends FollowUps {
+  readonly succeeded: number;
+  readonly duplicates: number;
+  /** Tasks not started because their run was cancelled or failed. */
+  readonly cancelled: number;
+  /** The follow-ups by task position, to keep on the message's ledger marker. */
+  readonly plan: FollowUpPlan;
 }
 
 /** Delay before attempt `attempt + 1`: `base`, doubling per attempt, at most SQS's 900 s. */
@@ -64,29 +73,42 @@ export function settleMessage(
   let succeeded = 0;
   let duplicates = 0;
   let cancelled = 0;
-  const [retry, handOn]: JobTask[][] = [[], []];
-  const deadLetters: DeadLetterTask[] = [];
+  const [retry, handOn]: number[][] = [[], []];
+  const dead: DeadEntry[] = [];
   message.tasks.forEach((task, i) => {
     const outcome = outcomes[i] ?? { id: task.id, ok: false, attempts: 0, error: 'no outcome' };
     if (outcome.ok && outcome.duplicate) duplicates++;
     else if (outcome.ok) succeeded++;
     else if (outcome.cancelled) cancelled++;
-    else if (outcome.unstarted) handOn.push(task);
-    else if (outcome.retryable !== false && message.attempt < maxAttempts) retry.push(task);
+    else if (outcome.unstarted) handOn.push(i);
+    else if (outcome.retryable !== false && message.attempt < maxAttempts) retry.push(i);
     else {
-      const error = outcome.error ?? `status ${outcome.status}`;
-      deadLetters.push(deadLetterTask(task, message.attempt, error, outcome.status));
+      const { attempts, error, status } = deadLetterTask(
+        task,
+        message.attempt,
+        outcome.error ?? `status ${outcome.status}`,
+        outcome.status,
+      );
+      dead.push(status === undefined ? { i, attempts, error } : { i, attempts, error, status });
     }
   });
+  const plan: FollowUpPlan = { v: PLAN_VERSION, retry, handOn, dead };
+  return { succeeded, duplicates, cancelled, plan, ...followUpsOf(message, plan) };
+}
+
+/** The messages and dead letters `plan` sends for `message`: the same keys and tasks whoever sends them. */
+export function followUpsOf(message: TaskMessage, plan: FollowUpPlan): FollowUps {
   const { attempt, key } = message;
   const delaySeconds = retryDelaySeconds(message.retryDelaySeconds ?? 0, attempt);
+  const at = (positions: readonly number[]) => positions.map((i) => message.tasks[i]);
   return {
-    succeeded,
-    duplicates,
-    cancelled,
-    retries: followUps(message, retry, { attempt: attempt + 1, key: `${key}#${attempt + 1}`, delaySeconds }),
-    handedOn: followUps(message, handOn, { attempt, key: handOnKey(key), delaySeconds: 0 }),
-    deadLetters,
+    retries: followUps(message, at(plan.retry), {
+      attempt: attempt + 1,
+      key: `${key}#${attempt + 1}`,
+      delaySeconds,
+    }),
+    handedOn: followUps(message, at(plan.handOn), { attempt, key: handOnKey(key), delaySeconds: 0 }),
+    deadLetters: plan.dead.map((d) => deadLetterTask(message.tasks[d.i], d.attempts, d.error, d.status)),
   };
 }
 

@@ -77,6 +77,8 @@ export interface JobLedger {
   settle(input: SettleInput): Promise<SettleResult>;
   /** The `state` the first settle of `key` kept; undefined when the key is not settled or kept none. */
   settledState(jobId: string, runId: string, key: string): Promise<unknown>;
+  /** Whether `key` is settled, with the `state` its first settle kept; undefined when it is not settled. */
+  settledMarker(jobId: string, runId: string, key: string): Promise<{ readonly state?: unknown } | undefined>;
   /** One run; without `runId`, the job's latest. Strongly consistent. */
   getRun(jobId: string, runId?: string): Promise<RunRecord | undefined>;
   /** The job's runs, newest first. */

@@ -217,6 +217,12 @@ describe('settle', () => {
     // A key settled without a state keeps none.
     await ledger.settle({ jobId, runId: 'r1', key: 'm1', delta: { succeeded: 1 } });
     expect(await ledger.settledState(jobId, 'r1', 'm1')).toBeUndefined();
+    // Settled with no state, or not settled: the marker tells them apart.
+    expect(await ledger.settledMarker(jobId, 'r1', 'm1')).toEqual({});
+    expect(await ledger.settledMarker(jobId, 'r1', 'm2')).toBeUndefined();
+    expect(await ledger.settledMarker(jobId, 'r1', 'segment:0')).toEqual({
+      state: { cursor: winner, counts: { read: winner } },
+    });
   });
 
   it('applies nothing for a run with no record', async () => {

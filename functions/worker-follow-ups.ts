@@ -1,0 +1,132 @@
+// A message's settle, then its follow-ups, in that order. An SQS message may be delivered twice (its
+// visibility timeout passed, a worker died, or two copies of a segment sent it), and its deliveries may end a
+// task differently: failed and retried in one, succeeded in the other. The ledger counts the message once,
+// from its first settle, so only the follow-ups of that settle may run: the retry of a task the other
+// delivery counted succeeded would count it twice. So a delivery settles first, with its follow-ups by task
+// position kept on the message's marker (lib/fanout/follow-up-plan.ts), and then sends the follow-ups of the
+// settle that was first: its own when its settle applied, else the ones the marker kept. A worker that dies
+// between its settle and its sends fails the message; its redelivery finds the marker and sends them then.
+// The follow-ups' keys derive from the message's, so a re-send is the same message again, counted once.
+//
+// The failed tasks count when they are out: the settle counts the succeeded and cancelled, and the dead
+// letters (and undeliverable) are settled after the sends and the result lines, under `<key>!handed`, once,
+// so a run is never ended before its result lines are written. Bounded: one settle per message, a second
+// only when some of its tasks were dead-lettered; never a write per task.
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { putResultPart } from '../lib/aws/results.js';
+import {
+  emptyPlan,
+  type FollowUpPlan,
+  isEmptyPlan,
+  keptPlan,
+  parsePlan,
+} from '../lib/fanout/follow-up-plan.js';
+import type { TaskMessage } from '../lib/fanout/messages.js';
+import { type FollowUps, followUpsOf, type Settlement } from '../lib/fanout/settle.js';
+import type { SettleInput } from '../lib/ledger/job-ledger.js';
+import type { BatchMember } from './batch-settles.js';
+import type { RunLedger, SettledOnce } from './run-ledger.js';
+import type { FunctionRuntime } from './runtime.js';
+import { type HandedOn, handedDelta, handOn, settledDelta } from './worker-hand-on.js';
+
+export type SettleMember = BatchMember<SettledOnce>;
+
+/** What settleThenFollowUp does, as steps: the worker's (workerFollowUps) or a test's. */
+export interface FollowUpPorts {
+  /** Settles the message (at its batch's barrier); undefined when no job table is wired. */
+  readonly settle?: (input: SettleInput) => Promise<SettledOnce>;
+  /** The `state` the message's first settle kept on its marker (JobLedger.settledState). */
+  readonly kept: (message: TaskMessage) => Promise<unknown>;
+  /** Sends the follow-ups (worker-hand-on.ts handOn): throws when some could not be sent. */
+  readonly handOn: (message: TaskMessage, followUps: FollowUps) => Promise<HandedOn>;
+  /** Writes the dead letters' result lines. */
+  readonly writeLines: (message: TaskMessage, lines: readonly object[]) => Promise<void>;
+  /** Counts the dead letters once they are out (RunLedger.settle); undefined when no job table is wired. */
+  readonly settleHanded?: (input: SettleInput) => Promise<unknown>;
+  readonly logger?: Pick<Logger, 'info'>;
+}
+
+/** The key under which a message's dead letters are counted, once, after they were sent. */
+export const handedKey = (key: string): string => `${key}!handed`;
+
+/**
+ * Settles `message` (what `settlement` counts, its plan on the marker), then hands on the follow-ups of the
+ * message's first settle, writes their result lines and counts their dead letters. Throws when a follow-up
+ * could not be sent: the message fails, and its redelivery sends them.
+ */
+export async function settleThenFollowUp(
+  ports: FollowUpPorts,
+  message: TaskMessage,
+  settlement: Settlement,
+): Promise<HandedOn & { readonly applied: boolean }> {
+  const { jobId, runId, key } = message;
+  const { plan } = settlement;
+  const state = isEmptyPlan(plan) ? undefined : { ...keptPlan(plan) };
+  const delta = settledDelta(message, settlement);
+  const settled = await ports.settle?.({ jobId, runId, key, delta, state });
+  // Not applied and no record read: the ledger keeps no such run (no marker written), this delivery's own go.
+  const applied = !settled || settled.applied || (settled.record === undefined && !settled.unread);
+  const first = applied ? plan : keptBy(ports, message, await ports.kept(message));
+  return { ...(await followUp(ports, message, first)), applied };
+}
+
+/**
+ * A message settled before, found again (its delivery died before its follow-ups, and the run is paused now):
+ * sends the follow-ups its first settle kept (`state`, JobLedger.settledMarker), not the whole message again.
+ */
+export function followUpKept(ports: FollowUpPorts, message: TaskMessage, state: unknown): Promise<HandedOn> {
+  return followUp(ports, message, keptBy(ports, message, state));
+}
+
+/** Sends `plan`'s follow-ups, writes their result lines, then counts their dead letters once. */
+async function followUp(ports: FollowUpPorts, message: TaskMessage, plan: FollowUpPlan): Promise<HandedOn> {
+  const { jobId, runId, key } = message;
+  const handed = await ports.handOn(message, followUpsOf(message, plan));
+  await ports.writeLines(message, handed.lines);
+  const counted = handedDelta(message, handed);
+  if (counted) await ports.settleHanded?.({ jobId, runId, key: handedKey(key), delta: counted });
+  return handed;
+}
+
+/** The plan the message's first settle kept (none: nothing to send). */
+function keptBy(ports: FollowUpPorts, message: TaskMessage, state: unknown): FollowUpPlan {
+  const kept = parsePlan(state, message);
+  ports.logger?.info('message settled by another delivery: its follow-ups go, not this one’s', {
+    key: message.key,
+    retried: kept?.retry.length ?? 0,
+    handedOn: kept?.handOn.length ?? 0,
+    deadLettered: kept?.dead.length ?? 0,
+  });
+  return kept ?? emptyPlan;
+}
+
+/** The worker's steps: its batch member, its ledger, SQS and the results bucket. */
+export function workerFollowUps(
+  rt: FunctionRuntime,
+  logger: Logger,
+  ledger: RunLedger | undefined,
+  member: SettleMember | undefined,
+): FollowUpPorts {
+  return {
+    ...(member ? { settle: (input: SettleInput) => member.settle(input) } : {}),
+    kept: async ({ jobId, runId, key }) => ledger?.store.settledState(jobId, runId, key),
+    handOn: (message, followUps) => handOn(rt, logger, message, followUps),
+    writeLines: (message, lines) => writeLines(rt, ledger, message, lines),
+    ...(ledger ? { settleHanded: (input: SettleInput) => ledger.settle(input) } : {}),
+    logger,
+  };
+}
+
+/** The message's dead-lettered and undeliverable tasks, as lines of the run's result object. */
+async function writeLines(
+  rt: FunctionRuntime,
+  ledger: RunLedger | undefined,
+  message: TaskMessage,
+  lines: readonly object[],
+): Promise<void> {
+  const { bucket } = rt.wiring;
+  if (!bucket || !ledger || lines.length === 0) return;
+  const { jobId, runId, key } = message;
+  const part = { bucket, prefix: rt.config.resultsPrefix, jobId, runId, name: key };
+  await putResultPart(rt.aws.s3, part, lines);
+}
