@@ -914,14 +914,14 @@ describe('job ledger through the handlers', () => {
   it('overlap: forbid (the default) skips a new run while the last one runs, and starts nothing', async () => {
     await orchestrator({ jobId: 'ledger-f', runId: 'r1', tasks: queued('f', 5) }, fakeContext());
     const skipped = await orchestrator(
-      { jobId: 'ledger-f', runId: 'r2', tasks: queued('g', 5) },
+      { jobId: 'ledger-f', runId: 'r2', tasks: queued('fg', 5) },
       fakeContext(),
     );
     expect(skipped).toEqual({ status: 'skipped', jobId: 'ledger-f', runId: 'r2', previousRunId: 'r1' });
     expect(await ledger.getRun('ledger-f', 'r2')).toMatchObject({ status: 'skipped', reason: 'overlap' });
     expect((await ledger.getRun('ledger-f'))?.runId).toBe('r1');
     await drain();
-    for (let i = 0; i < 5; i++) expect(hits(`g${i}`)).toBe(0);
+    for (let i = 0; i < 5; i++) expect(hits(`fg${i}`)).toBe(0);
     expect(await ledger.getRun('ledger-f', 'r1')).toMatchObject({ status: 'succeeded', succeeded: 5 });
   });
 });
