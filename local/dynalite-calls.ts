@@ -1,7 +1,9 @@
 // Single-item DynamoDB calls straight to dynalite, in its wire JSON (attribute values stay as the caller
 // sent them: no SDK marshalling round trip). The DynamoDB front (local/dynamo-front.ts) builds its
-// TransactWriteItems from these. dynalite checks that an Authorization header is there, never a signature.
+// TransactWriteItems from these. dynalite checks that an Authorization header is there, never a signature. A
+// bare attribute_(not_)exists condition it has parsed once goes as legacy `Expected` (local/legacy-conditions.ts).
 import { Agent, request } from 'node:http';
+import { LegacyConditions } from './legacy-conditions.js';
 
 export type AttributeMap = Record<string, unknown>;
 
@@ -19,13 +21,22 @@ export class DynaliteCalls {
   readonly #url: URL;
   readonly #agent = new Agent({ keepAlive: true, maxSockets: 32 });
   readonly #keySchemas = new Map<string, Promise<readonly string[]>>();
+  readonly #conditions = new LegacyConditions();
 
   constructor(endpoint: string) {
     this.#url = new URL(endpoint);
   }
 
+  /** One call; a simple condition dynalite has parsed before goes as `Expected` (local/legacy-conditions.ts). */
   async call(operation: string, body: object): Promise<DynaliteAnswer> {
-    const payload = JSON.stringify(body);
+    const params = body as Record<string, unknown>;
+    const sent = this.#conditions.translate(params);
+    const answer = await this.#retried(operation, JSON.stringify(sent));
+    if (sent === params) this.#conditions.learn(params, answer);
+    return answer;
+  }
+
+  async #retried(operation: string, payload: string): Promise<DynaliteAnswer> {
     try {
       return await this.#send(operation, payload);
     } catch (err) {
