@@ -33,7 +33,7 @@ export async function startDynamoEmulator({
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const target = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const front = await startDynamoFront({ target }).catch(async (error: unknown) => {
+  const front = await startDynamoFront({ target, dynalite: server }).catch(async (error: unknown) => {
     await closeDynalite(server);
     throw error;
   });
