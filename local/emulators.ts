@@ -38,14 +38,20 @@ export async function startEmulators({
   region = 'us-east-1',
   dynamoPath,
 }: EmulatorOptions = {}): Promise<Emulators> {
-  const fauxqs = await startFauxqs({ port: 0, logger: false, defaultRegion: region, host: QUEUE_URL_HOST });
-  let dynamo: DynamoEmulator;
-  try {
-    dynamo = await startDynamoOnThread(dynamoPath ? { dynamoPath } : {});
-  } catch (error) {
-    await fauxqs.stop();
-    throw error;
+  // Started together: the DynamoDB thread boots (an isolate, dynalite's modules) while fauxqs starts here.
+  const [sqsAndS3, dynamoDb] = await Promise.allSettled([
+    startFauxqs({ port: 0, logger: false, defaultRegion: region, host: QUEUE_URL_HOST }),
+    startDynamoOnThread(dynamoPath ? { dynamoPath } : {}),
+  ]);
+  if (sqsAndS3.status === 'rejected' || dynamoDb.status === 'rejected') {
+    await Promise.all([
+      sqsAndS3.status === 'fulfilled' && sqsAndS3.value.stop(),
+      dynamoDb.status === 'fulfilled' && dynamoDb.value.stop(),
+    ]);
+    throw sqsAndS3.status === 'rejected' ? sqsAndS3.reason : (dynamoDb as PromiseRejectedResult).reason;
   }
+  const fauxqs = sqsAndS3.value;
+  const dynamo: DynamoEmulator = dynamoDb.value;
   const endpoints: Endpoints = {
     sqs: `http://127.0.0.1:${fauxqs.port}`,
     // An IP endpoint makes the S3 client use path-style addressing: no per-bucket host names needed.
