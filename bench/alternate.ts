@@ -38,8 +38,10 @@ export async function alternate(
     reportFile: string;
     label: string;
   },
-): Promise<{ rates: Map<string, number[]>; last: Map<string, PipelineRun> }> {
+): Promise<{ rates: Map<string, number[]>; cpu: Map<string, number[]>; last: Map<string, PipelineRun> }> {
   const rates = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  // CPU seconds (user + sys) of each `bounded-fanout run` process, start-up included.
+  const cpu = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   const last = new Map<string, PipelineRun>();
   for (let round = 0; round < rounds; round++) {
     for (const c of contenders) {
@@ -60,9 +62,10 @@ export async function alternate(
       }
       const rate = tasksPerSecond(result.report);
       rates.get(c.name)?.push(rate);
+      cpu.get(c.name)?.push(result.cpuSeconds);
       last.set(c.name, result);
       console.error(`${label}: ${c.name} round ${round + 1}: ${fmt(rate)} tasks/s`);
     }
   }
-  return { rates, last };
+  return { rates, cpu, last };
 }

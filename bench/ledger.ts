@@ -33,15 +33,16 @@ const load = () =>
     .map((l) => l.toFixed(1))
     .join(', ');
 
-/** One checkout's rows: medians, runs, and each pair's ratio (on / off of the same round). */
-function rows(rates: Map<string, number[]>, label: string): string[] {
+/** One checkout's rows: medians, runs, each pair's ratio (on / off of the same round) and CPU seconds. */
+function rows(rates: Map<string, number[]>, cpu: Map<string, number[]>, label: string): string[] {
   const on = rates.get(`${label}ledger on`) ?? [];
   const off = rates.get(`${label}ledger off`) ?? [];
   const ratio = median(on) / median(off);
   const pairRatios = on.map((r, i) => (r / off[i]).toFixed(2)).join(', ');
+  const seconds = (name: string) => median(cpu.get(`${label}${name}`) ?? []).toFixed(1);
   return [
-    `| ${label}ledger on | ${fmt(median(on))} | ${on.map(fmt).join(', ')} | **${ratio.toFixed(2)}x** (pairs ${pairRatios}) |`,
-    `| ${label}ledger off | ${fmt(median(off))} | ${off.map(fmt).join(', ')} | |`,
+    `| ${label}ledger on | ${fmt(median(on))} | ${on.map(fmt).join(', ')} | **${ratio.toFixed(2)}x** (pairs ${pairRatios}) | ${seconds('ledger on')} |`,
+    `| ${label}ledger off | ${fmt(median(off))} | ${off.map(fmt).join(', ')} | | ${seconds('ledger off')} |`,
   ];
 }
 
@@ -60,7 +61,7 @@ export async function run({
     const manifest = join(work, `tasks-${tasks}.ndjson`);
     await writeManifest(manifest, tasks, target.url, 'bench-ledger');
     const loadBefore = load();
-    const { rates } = await alternate(contenders(base), {
+    const { rates, cpu } = await alternate(contenders(base), {
       manifest,
       tasks,
       rounds: pairs,
@@ -72,10 +73,10 @@ export async function run({
       '',
       `\`bounded-fanout run\`, ${fmt(tasks)} queued tasks a run at 25 tasks per message, idempotency off, the ledger on and \`--ledger off\` alternated in ${pairs} pairs (a fresh process each run${base ? `, the base checkout ${base} in the same rotation` : ''}), medians; tasks/s is submitted / the job's own duration. Load average (1, 5, 15 min) before: ${loadBefore}; after: ${load()}.`,
       '',
-      '| contender | tasks/s (median) | runs | on / off |',
-      '|---|---:|---|---|',
-      ...(base ? rows(rates, 'base: ') : []),
-      ...rows(rates, ''),
+      '| contender | tasks/s (median) | runs | on / off | CPU s (median, whole process) |',
+      '|---|---:|---|---|---:|',
+      ...(base ? rows(rates, cpu, 'base: ') : []),
+      ...rows(rates, cpu, ''),
       '',
       'Target: ledger on >= 0.9x ledger off.',
     ].join('\n');

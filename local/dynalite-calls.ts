@@ -1,7 +1,10 @@
 // Single-item DynamoDB calls straight to dynalite, in its wire JSON (attribute values stay as the caller
 // sent them: no SDK marshalling round trip). The DynamoDB front (local/dynamo-front.ts) builds its
-// TransactWriteItems from these. dynalite checks that an Authorization header is there, never a signature.
-import { Agent, request } from 'node:http';
+// TransactWriteItems from these. dynalite checks that an Authorization header is there, never a signature. A
+// bare attribute_(not_)exists condition it has parsed once goes as legacy `Expected` (local/legacy-conditions.ts).
+import { Agent, request, type Server } from 'node:http';
+import { askInProcess } from './dynalite-in-process.js';
+import { LegacyConditions } from './legacy-conditions.js';
 
 export type AttributeMap = Record<string, unknown>;
 
@@ -15,17 +18,37 @@ export interface DynaliteAnswer {
 const FAKE_AUTHORIZATION =
   'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0';
 
+const headersOf = (operation: string) => ({
+  'content-type': 'application/x-amz-json-1.0',
+  'x-amz-target': `DynamoDB_20120810.${operation}`,
+  'x-amz-date': '20260101T000000Z',
+  authorization: FAKE_AUTHORIZATION,
+});
+
 export class DynaliteCalls {
   readonly #url: URL;
   readonly #agent = new Agent({ keepAlive: true, maxSockets: 32 });
   readonly #keySchemas = new Map<string, Promise<readonly string[]>>();
+  readonly #conditions = new LegacyConditions();
 
-  constructor(endpoint: string) {
+  readonly #server: Server | undefined;
+
+  /** `server`: dynalite's own, when it runs in this thread: asked in process (local/dynalite-in-process.ts). */
+  constructor(endpoint: string, server?: Server) {
     this.#url = new URL(endpoint);
+    this.#server = server;
   }
 
+  /** One call; a simple condition dynalite has parsed before goes as `Expected` (local/legacy-conditions.ts). */
   async call(operation: string, body: object): Promise<DynaliteAnswer> {
-    const payload = JSON.stringify(body);
+    const params = body as Record<string, unknown>;
+    const sent = this.#conditions.translate(params);
+    const answer = await this.#retried(operation, JSON.stringify(sent));
+    if (sent === params) this.#conditions.learn(params, answer);
+    return answer;
+  }
+
+  async #retried(operation: string, payload: string): Promise<DynaliteAnswer> {
     try {
       return await this.#send(operation, payload);
     } catch (err) {
@@ -42,6 +65,7 @@ export class DynaliteCalls {
   }
 
   #send(operation: string, payload: string): Promise<DynaliteAnswer> {
+    if (this.#server) return this.#ask(this.#server, operation, payload);
     return new Promise((resolve, reject) => {
       const req = request(
         {
@@ -50,13 +74,7 @@ export class DynaliteCalls {
           method: 'POST',
           path: '/',
           agent: this.#agent,
-          headers: {
-            'content-type': 'application/x-amz-json-1.0',
-            'content-length': Buffer.byteLength(payload),
-            'x-amz-target': `DynamoDB_20120810.${operation}`,
-            'x-amz-date': '20260101T000000Z',
-            authorization: FAKE_AUTHORIZATION,
-          },
+          headers: { ...headersOf(operation), 'content-length': Buffer.byteLength(payload) },
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -71,6 +89,14 @@ export class DynaliteCalls {
       req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
       req.end(payload);
     });
+  }
+
+  async #ask(server: Server, operation: string, payload: string): Promise<DynaliteAnswer> {
+    const body = Buffer.from(payload);
+    const headers = { ...headersOf(operation), 'content-length': String(body.length) };
+    const answer = await askInProcess(server, { method: 'POST', url: '/', headers }, body);
+    const raw = answer.body.toString('utf8');
+    return { status: answer.status, body: raw ? JSON.parse(raw) : {}, raw };
   }
 
   /** Like `call`, but a refusal throws DynaliteRefusal (for the reads and restores that must not fail). */

@@ -8,6 +8,8 @@
 // the same error it throws in AWS. A dynalite call that gets no answer (a socket error) fails the transaction
 // too, after what the others applied is put back: a 500 partly applied would be resent by the SDK and applied
 // twice (a kept-alive socket reset as a request went out is retried once, local/dynalite-calls.ts).
+// When dynalite runs in the front's own thread (the emulators: local/dynamo-emulator.ts), it is asked in process,
+// with no socket between the two (local/dynalite-in-process.ts).
 //
 // Not emulated (LocalStack and AWS have real transactions): atomicity across a crash (kill -9 between two
 // actions leaves the first applied; so does a call that reached dynalite but whose answer was lost);
@@ -19,6 +21,7 @@ import { Agent, createServer, type IncomingMessage, type Server, type ServerResp
 import type { AddressInfo } from 'node:net';
 import { crc32 } from 'node:zlib';
 import { DynaliteCalls, DynaliteRefusal } from './dynalite-calls.js';
+import { askInProcess, type InProcessRequest } from './dynalite-in-process.js';
 import { type Forwarded, forward, readBody } from './dynamo-forward.js';
 import {
   error,
@@ -38,6 +41,8 @@ export interface DynamoFront {
 export interface DynamoFrontOptions {
   /** dynalite's endpoint, `http://127.0.0.1:<port>`. */
   readonly target: string;
+  /** dynalite's server, when it runs in this thread: asked in process, not over HTTP (local/dynalite-in-process.ts). */
+  readonly dynalite?: Server;
   readonly port?: number;
 }
 
@@ -46,8 +51,12 @@ const SINGLE_TABLE = new Set(['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 
 const MULTI_TABLE = new Set(['BatchGetItem', 'BatchWriteItem']);
 const SCHEMA_CHANGES = new Set(['CreateTable', 'DeleteTable']);
 
-export async function startDynamoFront({ target, port = 0 }: DynamoFrontOptions): Promise<DynamoFront> {
-  const dynalite = new DynaliteCalls(target);
+export async function startDynamoFront({
+  target,
+  dynalite: inProcess,
+  port = 0,
+}: DynamoFrontOptions): Promise<DynamoFront> {
+  const dynalite = new DynaliteCalls(target, inProcess);
   const locks = new NamedLocks();
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const targetUrl = new URL(target);
@@ -74,7 +83,11 @@ export async function startDynamoFront({ target, port = 0 }: DynamoFrontOptions)
       return json(answer);
     }
     const tables = tablesOf(operation, parsed);
-    const answer = await locks.with(tables, false, () => forward(targetUrl, agent, req, body));
+    const answer = await locks.with(tables, false, () =>
+      inProcess
+        ? askInProcess(inProcess, req as InProcessRequest, body)
+        : forward(targetUrl, agent, req, body),
+    );
     if (SCHEMA_CHANGES.has(operation))
       dynalite.forget(String((parsed as { TableName?: unknown })?.TableName));
     return answer;

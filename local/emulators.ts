@@ -1,11 +1,9 @@
 // The embedded AWS side: fauxqs (SQS + S3) and dynalite (DynamoDB) in this process, on free loopback ports.
 // Both speak the real wire protocols, so the handlers' unchanged AWS SDK clients talk to them. DynamoDB's
 // endpoint is a front over dynalite (local/dynamo-front.ts) that adds the TransactWriteItems dynalite lacks.
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
-import { type DynamoFront, startDynamoFront } from './dynamo-front.js';
+import type { DynamoEmulator } from './dynamo-emulator.js';
+import { startDynamoOnThread } from './dynamo-on-thread.js';
 
 export interface Endpoints {
   readonly sqs: string;
@@ -40,55 +38,34 @@ export async function startEmulators({
   region = 'us-east-1',
   dynamoPath,
 }: EmulatorOptions = {}): Promise<Emulators> {
-  const fauxqs = await startFauxqs({ port: 0, logger: false, defaultRegion: region, host: QUEUE_URL_HOST });
-  let dynamo: Server | undefined;
-  let front: DynamoFront;
-  try {
-    // Tables become ACTIVE at once: nothing here waits on a table state machine.
-    const server = dynalite({
-      createTableMs: 0,
-      deleteTableMs: 0,
-      updateTableMs: 0,
-      ...(dynamoPath ? { path: dynamoPath } : {}),
-    }) as Server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    dynamo = server;
-    front = await startDynamoFront({ target: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
-  } catch (error) {
-    await Promise.all([fauxqs.stop(), dynamo && closeDynalite(dynamo)]);
-    throw error;
+  // Started together: the DynamoDB thread boots (an isolate, dynalite's modules) while fauxqs starts here.
+  const [sqsAndS3, dynamoDb] = await Promise.allSettled([
+    startFauxqs({ port: 0, logger: false, defaultRegion: region, host: QUEUE_URL_HOST }),
+    startDynamoOnThread(dynamoPath ? { dynamoPath } : {}),
+  ]);
+  if (sqsAndS3.status === 'rejected' || dynamoDb.status === 'rejected') {
+    await Promise.all([
+      sqsAndS3.status === 'fulfilled' && sqsAndS3.value.stop(),
+      dynamoDb.status === 'fulfilled' && dynamoDb.value.stop(),
+    ]);
+    throw sqsAndS3.status === 'rejected' ? sqsAndS3.reason : (dynamoDb as PromiseRejectedResult).reason;
   }
-  const dynalited = dynamo;
+  const fauxqs = sqsAndS3.value;
+  const dynamo: DynamoEmulator = dynamoDb.value;
   const endpoints: Endpoints = {
     sqs: `http://127.0.0.1:${fauxqs.port}`,
     // An IP endpoint makes the S3 client use path-style addressing: no per-bucket host names needed.
     s3: `http://127.0.0.1:${fauxqs.port}`,
-    dynamodb: front.endpoint,
+    dynamodb: dynamo.endpoint,
   };
   let stopped: Promise<void> | undefined;
   return {
     endpoints,
-    listening: [
-      endpoints.sqs,
-      front.endpoint,
-      `http://127.0.0.1:${(dynalited.address() as AddressInfo).port}`,
-    ],
+    listening: [endpoints.sqs, dynamo.endpoint, dynamo.dynalite],
     region,
     stop() {
-      stopped ??= Promise.all([fauxqs.stop(), front.close().then(() => closeDynalite(dynalited))]).then(
-        () => undefined,
-      );
+      stopped ??= Promise.all([fauxqs.stop(), dynamo.stop()]).then(() => undefined);
       return stopped;
     },
   };
-}
-
-function closeDynalite(dynamo: Server): Promise<void> {
-  return new Promise<void>((resolve) => {
-    dynamo.closeAllConnections?.();
-    dynamo.close(() => resolve());
-  });
 }

@@ -244,7 +244,11 @@ function addTo(hot: string, amount: number, kind: string): Promise<unknown> {
   );
 }
 
-describe('the front over dynalite', () => {
+// The front asks dynalite over HTTP, or in process when dynalite's server runs in its thread (as the emulators run it).
+describe.each([
+  ['over HTTP', false],
+  ['in process', true],
+] as const)('the front over dynalite, %s', (_, inProcess) => {
   let direct: Server;
   let front: { endpoint: string; close(): Promise<void> };
   let directUrl: string;
@@ -258,7 +262,7 @@ describe('the front over dynalite', () => {
     direct.prependListener('request', (req) => {
       reached.push(String(req.headers['x-amz-target']).split('.')[1]);
     });
-    front = await startDynamoFront({ target: directUrl });
+    front = await startDynamoFront({ target: directUrl, ...(inProcess ? { dynalite: direct } : {}) });
   });
   afterAll(async () => {
     await front?.close();
