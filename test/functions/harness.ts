@@ -2,6 +2,7 @@
 // dynalite in process, or LocalStack), this file's own queue, DLQ, idempotency table and bucket (unique
 // prefix), the environment the handlers read, and a Lambda context whose remaining time the test controls.
 import { randomUUID } from 'node:crypto';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DeleteMessageBatchCommand,
   type Message,
@@ -150,4 +151,29 @@ export function sqsEvent(
       awsRegion: 'us-east-1',
     })),
   };
+}
+
+/**
+ * Watches a container's DynamoDB reads for the first record holding every one of `needles` (a run's limit
+ * override arriving there), added to its middleware stack as `name` (remove it by that name). The getter
+ * returns what `mark()` said at that read: -1 until it comes.
+ */
+export function watchRecordRead(
+  client: DynamoDBClient,
+  needles: readonly string[],
+  mark: () => number,
+  name: string,
+): () => number {
+  let seenAt = -1;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const out = await next(args);
+      const read = /^Get(Item)?Command$/.test(context.commandName ?? '');
+      const text = read ? JSON.stringify(out.output) : '';
+      if (seenAt < 0 && needles.every((needle) => text.includes(needle))) seenAt = mark();
+      return out;
+    },
+    { step: 'initialize', name },
+  );
+  return () => seenAt;
 }

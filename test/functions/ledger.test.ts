@@ -12,7 +12,15 @@ import { Edge } from '../../local/edge.js';
 import { InvokeServer } from '../../local/invoke-server.js';
 import { LocalFunction } from '../../local/local-function.js';
 import { localCredentials } from '../../local/resources.js';
-import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
+import {
+  drainQueue,
+  fakeContext,
+  type Harness,
+  quietPowertools,
+  sqsEvent,
+  startHarness,
+  watchRecordRead,
+} from './harness.js';
 
 // The job ledger through the real handlers: the orchestrator and the worker against the backend's real
 // queue, DLQ, tables and bucket, a real HTTP target on 127.0.0.1 that counts requests per task, and the
@@ -731,17 +739,11 @@ describe('job ledger through the handlers', () => {
       ...Array.from({ length: 60 }, (_, i) => ({ id: `lf${i}`, url: url(`lf${i}`), mode: 'inline' })),
     ];
     const inFlightAtArrival: number[] = [];
-    let seenAt = -1;
-    runtime.aws.dynamodb.middlewareStack.add(
-      (next, context) => async (args) => {
-        const out = await next(args);
-        const read = /^Get(Item)?Command$/.test(context.commandName ?? '');
-        const text = read ? JSON.stringify(out.output) : '';
-        if (seenAt < 0 && text.includes('ledger-lo') && text.includes('inlineConcurrency'))
-          seenAt = inFlightAtArrival.length;
-        return out;
-      },
-      { step: 'initialize', name: 'overrideWatch' },
+    const seenAt = watchRecordRead(
+      runtime.aws.dynamodb,
+      ['ledger-lo', 'inlineConcurrency'],
+      () => inFlightAtArrival.length,
+      'overrideWatch',
     );
     let lowered: Promise<unknown> | undefined;
     onRequest = (path) => {
@@ -766,8 +768,8 @@ describe('job ledger through the handlers', () => {
     });
     // The first four ran together under the job's limit; the override was read while tasks were left.
     expect(inFlightAtArrival.slice(0, 4)).toEqual([1, 2, 3, 4]);
-    expect(seenAt).toBeGreaterThanOrEqual(4);
-    const after = inFlightAtArrival.slice(seenAt + 4);
+    expect(seenAt()).toBeGreaterThanOrEqual(4);
+    const after = inFlightAtArrival.slice(seenAt() + 4);
     // Enough after it to tell (how many ran before it lands depends on the machine's load).
     expect(after.length).toBeGreaterThanOrEqual(10);
     expect(after).toEqual(Array(after.length).fill(1));

@@ -10,7 +10,15 @@ import { MESSAGE_VERSION, MessageKinds, type TaskMessage } from '../../lib/fanou
 import type { JobTask } from '../../lib/manifest/schema.js';
 import { countsByStep } from '../helpers/settled-count.js';
 import { FakeClock } from '../lib/downstream/fake-clock.js';
-import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
+import {
+  drainQueue,
+  fakeContext,
+  type Harness,
+  quietPowertools,
+  sqsEvent,
+  startHarness,
+  watchRecordRead,
+} from './harness.js';
 
 // config.downstream reaching the functions: the worker (SQS batches and direct invokes) and the
 // orchestrator's inline tasks hold each declared host to their container's share, counted on the side of
@@ -295,17 +303,11 @@ describe('config.downstream in the worker', () => {
       ...tasksTo(overridden, 'hf', 40, 'inline'),
     ];
     const inFlightAtArrival: number[] = [];
-    let seenAt = -1;
-    rt.aws.dynamodb.middlewareStack.add(
-      (next, context) => async (args) => {
-        const out = await next(args);
-        const read = /^Get(Item)?Command$/.test(context.commandName ?? '');
-        const text = read ? JSON.stringify(out.output) : '';
-        if (seenAt < 0 && text.includes(jobId) && text.includes('maxConcurrency'))
-          seenAt = inFlightAtArrival.length;
-        return out;
-      },
-      { step: 'initialize', name: 'hostOverrideWatch' },
+    const seenAt = watchRecordRead(
+      rt.aws.dynamodb,
+      [jobId, 'maxConcurrency'],
+      () => inFlightAtArrival.length,
+      'hostOverrideWatch',
     );
     let lowered: Promise<unknown> | undefined;
     overridden.script((req) => {
@@ -328,8 +330,8 @@ describe('config.downstream in the worker', () => {
     });
     // The declared share first: the three slow ones together.
     expect(inFlightAtArrival.slice(0, SHARE)).toEqual([1, 2, 3]);
-    expect(seenAt).toBeGreaterThanOrEqual(SHARE);
-    const after = inFlightAtArrival.slice(seenAt + SHARE + 1);
+    expect(seenAt()).toBeGreaterThanOrEqual(SHARE);
+    const after = inFlightAtArrival.slice(seenAt() + SHARE + 1);
     // Enough after it to tell (how many ran before it lands depends on the machine's load).
     expect(after.length).toBeGreaterThanOrEqual(10);
     expect(after).toEqual(Array(after.length).fill(1));

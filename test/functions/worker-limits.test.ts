@@ -4,7 +4,15 @@ import { type CountingServer, startCountingServer } from '../../bench/servers/co
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import { MESSAGE_VERSION, MessageKinds, type TaskMessage } from '../../lib/fanout/messages.js';
 import type { JobTask } from '../../lib/manifest/schema.js';
-import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
+import {
+  drainQueue,
+  fakeContext,
+  type Harness,
+  quietPowertools,
+  sqsEvent,
+  startHarness,
+  watchRecordRead,
+} from './harness.js';
 
 // A run's perInvocationConcurrency override reaching a worker invocation that is already running: through
 // the real worker handler, its SQS batch received from the backend's queue, the run's record in the real job
@@ -115,17 +123,11 @@ describe('perInvocationConcurrency overrides in a running worker invocation', ()
     // their way when it lands).
     await startRun('lower');
     arrivals.length = 0;
-    let seenAt = -1;
-    runtime.aws.dynamodb.middlewareStack.add(
-      (next, context) => async (args) => {
-        const out = await next(args);
-        const read = /^Get(Item)?Command$/.test(context.commandName ?? '');
-        const text = read ? JSON.stringify(out.output) : '';
-        if (seenAt < 0 && text.includes('"lower"') && text.includes('perInvocationConcurrency'))
-          seenAt = arrivals.length;
-        return out;
-      },
-      { step: 'initialize', name: 'lowerWatch' },
+    const seenAt = watchRecordRead(
+      runtime.aws.dynamodb,
+      ['"lower"', 'perInvocationConcurrency'],
+      () => arrivals.length,
+      'lowerWatch',
     );
     let lowered: Promise<unknown> | undefined;
     onRequest = () => {
@@ -140,8 +142,8 @@ describe('perInvocationConcurrency overrides in a running worker invocation', ()
     await lowered;
     expect(response.batchItemFailures).toEqual([]);
     expect(arrivals.slice(0, DEPLOYED)).toEqual([1, 2, 3, 4]);
-    expect(seenAt).toBeGreaterThanOrEqual(DEPLOYED);
-    const after = arrivals.slice(seenAt + DEPLOYED);
+    expect(seenAt()).toBeGreaterThanOrEqual(DEPLOYED);
+    const after = arrivals.slice(seenAt() + DEPLOYED);
     // Enough after it to tell (how many ran before it lands depends on the machine's load).
     expect(after.length).toBeGreaterThanOrEqual(10);
     expect(after).toEqual(Array(after.length).fill(1));

@@ -22,6 +22,7 @@ import { ManifestError } from '../../lib/manifest/errors.js';
 import type { DiskObject } from '../../local/disk-objects.js';
 import { Edge } from '../../local/edge.js';
 import { type Emulators, startEmulators } from '../../local/emulators.js';
+import { failure } from './fixtures/disk-edge.js';
 
 const region = 'us-east-1';
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -76,15 +77,6 @@ const get = (
 async function bytesOf(extra: Parameters<typeof get>[0]): Promise<{ body: Buffer; range?: string }> {
   const out = await get(extra);
   return { body: Buffer.from((await out.Body?.transformToByteArray()) ?? []), range: out.ContentRange };
-}
-
-async function failure(promise: Promise<unknown>): Promise<{ name: string; status?: number }> {
-  const error = (await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )) as { name: string; $metadata?: { httpStatusCode?: number } } | undefined;
-  if (!error) throw new Error('expected the request to fail');
-  return { name: error.name, status: error.$metadata?.httpStatusCode };
 }
 
 describe('GetObject and HeadObject of a disk-held object', () => {
