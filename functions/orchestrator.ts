@@ -23,6 +23,7 @@ import { type Continuation, classifyEvent, type SegmentEndState } from '../lib/f
 import { FailureBudget } from '../lib/fanout/failure-budget.js';
 import { runSegment, type SegmentLimits, type SegmentResult } from '../lib/fanout/segment.js';
 import { type JobPeaks, maxPeaks, type StopReason, StopReasons } from '../lib/fanout/summary.js';
+import { unannounced } from '../lib/ledger/after-settle.js';
 import { ManifestError } from '../lib/manifest/errors.js';
 import type { JobLimits } from '../lib/manifest/schema.js';
 import { endRun, type SegmentEnd } from './end-run.js';
@@ -127,6 +128,8 @@ async function startRun(rt: FunctionRuntime, job: OpenJob): Promise<Orchestrator
     overlap: rt.config.schedule.overlap,
   });
   ledger.control.note(started.record);
+  // The run before this one ended without its result object or event noted: write them now.
+  if (unannounced(started.previous)) await ledger.announceMissed(started.previous);
   if (started.action === 'skip') {
     logger.warn('previous run still running: this run skipped (schedule.overlap forbid)', {
       jobId: job.jobId,

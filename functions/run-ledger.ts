@@ -5,7 +5,12 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { runFinishedPorts } from '../lib/aws/run-finished.js';
 import { errorText } from '../lib/fanout/segment.js';
-import { type AfterSettle, afterSettle } from '../lib/ledger/after-settle.js';
+import {
+  type AfterSettle,
+  type AfterSettlePorts,
+  afterSettle,
+  announceEnded,
+} from '../lib/ledger/after-settle.js';
 import type { JobLedger, SettleInput, StatusChange } from '../lib/ledger/job-ledger.js';
 import { RunControl } from '../lib/ledger/run-control.js';
 import type { RunRecord } from '../lib/ledger/run-record.js';
@@ -79,7 +84,25 @@ export class RunLedger {
   }
 
   async #afterSettle(record: RunRecord): Promise<AfterSettle> {
-    const after = await afterSettle(record, {
+    const after = await afterSettle(record, this.#finishPorts());
+    if (after.finished && after.record) this.#logger.info('run finished', { run: after.record });
+    return after;
+  }
+
+  /**
+   * Writes the result object and Run Finished event of an ended run that has no `announcedAt` (its writer
+   * died before, or a write failed): the job's next run calls it for the run before it.
+   */
+  async announceMissed(record: RunRecord): Promise<boolean> {
+    this.#logger.warn('run ended without its result or event noted: writing them now', {
+      jobId: record.jobId,
+      runId: record.runId,
+    });
+    return announceEnded(record, this.#finishPorts());
+  }
+
+  #finishPorts(): AfterSettlePorts {
+    return {
       ledger: this.#ledger,
       ...runFinishedPorts({
         s3: this.#rt.aws.s3,
@@ -93,9 +116,7 @@ export class RunLedger {
           runId: r.runId,
           error: errorText(error),
         }),
-    });
-    if (after.finished && after.record) this.#logger.info('run finished', { run: after.record });
-    return after;
+    };
   }
 
   /**

@@ -268,6 +268,17 @@ export class JobLedgerTable implements JobLedger {
     );
   }
 
+  async markAnnounced(record: RunRecord): Promise<boolean> {
+    const noted = await this.#update(record.jobId, record.runId, {
+      // No version bump: containers' cached control state (status, limits) does not change.
+      UpdateExpression: 'SET #announcedAt = :now',
+      ConditionExpression: 'attribute_exists(#finishedAt) AND attribute_not_exists(#announcedAt)',
+      ExpressionAttributeNames: { '#announcedAt': 'announcedAt', '#finishedAt': 'finishedAt' },
+      ExpressionAttributeValues: { ':now': this.#now() },
+    });
+    return noted !== undefined;
+  }
+
   /** A conditional update of a run record: the record after it, or undefined when the condition failed. */
   async #update(jobId: string, runId: string, expression: Expression): Promise<RunRecord | undefined> {
     try {

@@ -15,9 +15,12 @@ export interface AfterSettlePorts {
   readonly writeResult?: (record: RunRecord) => Promise<void>;
   /** Puts the `Run Finished` event. */
   readonly announce?: (record: RunRecord) => Promise<void>;
-  /** A result or event that could not be written: the run stays ended; this says so. */
-  readonly onError?: (what: 'result' | 'event', error: unknown, record: RunRecord) => void;
+  /** A result, event or `announcedAt` that could not be written: the run stays ended; this says so. */
+  readonly onError?: (what: Announcement, error: unknown, record: RunRecord) => void;
 }
+
+/** What an ended run's writer writes after `finish`, in this order. */
+export type Announcement = 'result' | 'event' | 'announcedAt';
 
 export interface AfterSettle {
   /** The record as it now stands (after a budget trip, or as finished). */
@@ -44,25 +47,44 @@ export async function afterSettle(
   if (!isComplete(current)) return { record: current, finished: false };
   const ended = await ports.ledger.finish(current, finalStatus(current), ports.resultUri?.(current));
   if (!ended) return { record: current, finished: false };
-  await attempt('result', () => ports.writeResult?.(ended), ports, ended);
-  await attempt('event', () => ports.announce?.(ended), ports, ended);
+  await announceEnded(ended, ports);
   return { record: ended, finished: true };
 }
+
+/**
+ * Writes an ended run's result object, then (once it is written) its Run Finished event, and notes both
+ * written (`announcedAt`): true when all three were. The winner of `finish` calls it, and so does the job's next run for an ended run
+ * without `announcedAt` (its writer died between, or a write failed): the object is rebuilt from the same
+ * parts, so it comes out the same; the event may then come twice (EventBridge delivers at least once anyway).
+ */
+export async function announceEnded(record: RunRecord, ports: AfterSettlePorts): Promise<boolean> {
+  // No event for an object not written: the event's result URI would point at nothing.
+  if (!(await attempt('result', () => ports.writeResult?.(record), ports, record))) return false;
+  if (!(await attempt('event', () => ports.announce?.(record), ports, record))) return false;
+  return attempt('announcedAt', () => ports.ledger.markAnnounced(record), ports, record);
+}
+
+/** An ended run whose result object or event may never have been written. */
+export const unannounced = (record: RunRecord | undefined): record is RunRecord =>
+  record?.finishedAt !== undefined && record.announcedAt === undefined;
 
 export function budgetDetail(r: RunRecord): string {
   const failed = r.deadLettered + r.undeliverable;
   return `${failed} of ${r.succeeded + failed} finished tasks failed, more than the ${r.toleratedFailurePercent}% tolerated`;
 }
 
+/** True when `write` succeeded; its error goes to onError. */
 async function attempt(
-  what: 'result' | 'event',
-  write: () => Promise<void> | undefined,
+  what: Announcement,
+  write: () => Promise<unknown> | undefined,
   ports: AfterSettlePorts,
   record: RunRecord,
-): Promise<void> {
+): Promise<boolean> {
   try {
     await write();
+    return true;
   } catch (error) {
     ports.onError?.(what, error, record);
+    return false;
   }
 }

@@ -91,4 +91,6 @@ export interface JobLedger {
    * are still those of `record` (isComplete(record) must hold). Undefined when another writer ended it.
    */
   finish(record: RunRecord, ending: Ending, resultUri?: string): Promise<RunRecord | undefined>;
+  /** Notes that an ended run's result object and event are written (`announcedAt`); false if already noted. */
+  markAnnounced(record: RunRecord): Promise<boolean>;
 }

@@ -90,6 +90,11 @@ export interface RunRecord extends RunCounts {
   readonly toleratedFailurePercent: number;
   /** `s3://bucket/key` of the result object, once written. */
   readonly resultUri?: string;
+  /**
+   * Epoch ms at which the result object and the Run Finished event of an ended run were both written. An
+   * ended run without it lost them (its writer died, or a write failed): the job's next run writes them.
+   */
+  readonly announcedAt?: number;
   readonly limits?: RunLimits;
   /** Bumped by every change of status or limits: containers cache the record and compare it. */
   readonly version: number;

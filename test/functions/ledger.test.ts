@@ -229,7 +229,9 @@ describe('job ledger through the handlers', () => {
     );
     expect(finished).toHaveLength(1);
     expect(finished[0]).toMatchObject({ 'detail-type': 'Run Finished', eventBusName: 'default' });
-    expect(finished[0].detail).toEqual(record);
+    // The event went before its writer noted it sent (announcedAt).
+    expect(record?.announcedAt).toBeGreaterThan(0);
+    expect(finished[0].detail).toEqual({ ...record, announcedAt: undefined });
     const lines = await resultLines(record!);
     expect(lines[0]).toMatchObject({ type: 'summary', jobId: 'ledger-a', runId: 'r1', status: 'partial' });
     expect(lines.filter((l) => l.type === 'invalid').map((l) => l.id)).toEqual(['bad1', 'bad2']);
@@ -911,6 +913,55 @@ describe('job ledger through the handlers', () => {
     expect(text).toContain('"sx"');
     expect(text).not.toContain('tok-zz-1');
     expect(text).not.toContain('s3cr3t-zz-2');
+  });
+
+  it("a run that ended without its result object: the job's next run writes it, then its one event", async () => {
+    const ofRun = (runId: string) =>
+      events.eventBus.events.filter((e) => {
+        const detail = e.detail as RunRecord;
+        return e.source === 'bounded-fanout' && detail.jobId === 'ledger-an' && detail.runId === runId;
+      });
+    let lost = 0;
+    runtime.aws.s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        const key = (args.input as { Key?: string }).Key ?? '';
+        const result = key.endsWith('ledger-an/r1.ndjson');
+        if (lost === 0 && context.commandName === 'PutObjectCommand' && result) {
+          lost++;
+          throw new Error('injected: the result object is lost');
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'resultLoss' },
+    );
+    try {
+      await orchestrator({ jobId: 'ledger-an', runId: 'r1', tasks: queued('an', 3) }, fakeContext());
+      await drain();
+    } finally {
+      runtime.aws.s3.middlewareStack.remove('resultLoss');
+    }
+    expect(lost).toBe(1);
+    const ended = await ledger.getRun('ledger-an', 'r1');
+    expect(ended).toMatchObject({ status: 'succeeded', succeeded: 3 });
+    expect(ended?.resultUri).toBeDefined();
+    expect(ended?.announcedAt).toBeUndefined();
+    await expect(resultLines(ended!)).rejects.toThrow();
+    // No event for an object that is not there.
+    expect(ofRun('r1')).toHaveLength(0);
+
+    await orchestrator({ jobId: 'ledger-an', runId: 'r2', tasks: queued('ao', 2) }, fakeContext());
+    const repaired = await ledger.getRun('ledger-an', 'r1');
+    expect(repaired?.announcedAt).toBeGreaterThan(0);
+    expect((await resultLines(repaired!))[0]).toMatchObject({ type: 'summary', runId: 'r1', succeeded: 3 });
+    expect(ofRun('r1')).toHaveLength(1);
+    await drain();
+    expect(await ledger.getRun('ledger-an', 'r2')).toMatchObject({ status: 'succeeded', succeeded: 2 });
+    expect((await ledger.getRun('ledger-an', 'r2'))?.announcedAt).toBeGreaterThan(0);
+    // Noted once: a third run writes neither again.
+    await orchestrator({ jobId: 'ledger-an', runId: 'r3', tasks: queued('ap', 1) }, fakeContext());
+    await drain();
+    expect([ofRun('r1').length, ofRun('r2').length, ofRun('r3').length]).toEqual([1, 1, 1]);
+    for (const id of ['an0', 'an1', 'an2', 'ao0', 'ao1', 'ap0']) expect(hits(id)).toBe(1);
   });
 
   it('overlap: forbid (the default) skips a new run while the last one runs, and starts nothing', async () => {

@@ -176,6 +176,20 @@ describe("TTL: DynamoDB's expiresAt", () => {
   });
 });
 
+describe('markAnnounced', () => {
+  it('notes an ended run once; a running run is never noted', async () => {
+    const jobId = newJob();
+    const { record: running } = await start(jobId, 'r1');
+    expect(await ledger.markAnnounced(running)).toBe(false);
+    const { record } = await ledger.settle({ jobId, runId: 'r1', key: 'm', delta: {}, manifestDone: true });
+    const ended = (await ledger.finish(record!, finalStatus(record!)))!;
+    expect(ended.announcedAt).toBeUndefined();
+    expect(await ledger.markAnnounced(ended)).toBe(true);
+    expect(await ledger.markAnnounced(ended)).toBe(false);
+    expect(await ledger.getRun(jobId, 'r1')).toMatchObject({ announcedAt: clock, version: ended.version });
+  });
+});
+
 describe('settle', () => {
   it('counts each key once under concurrent duplicate settles (20 settles of 5 keys: 5 applied)', async () => {
     const jobId = newJob();
