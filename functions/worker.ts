@@ -8,12 +8,11 @@
 // Powertools' BatchProcessor then awaits the records' outcomes one by one (sequential mode: its parallel
 // mode is an unbounded Promise.all over records' handlers) and turns failures into batchItemFailures.
 //
-// A record fails alone (batchItemFailures) when its body is not a valid task message, or when its failed
-// tasks could not be handed on (re-sent or dead-lettered): SQS then redelivers it, and after
-// maxReceiveCount moves it to the DLQ. Task failures themselves never fail the record: see
-// lib/fanout/settle.ts for how failed tasks alone are retried or dead-lettered, and unstarted ones handed
-// on. The invocation's deadline (invocation-deadline.ts) keeps back time to settle every message: no task
-// attempt is started that would end after it, and the tasks left unstarted spend no attempt.
+// A record fails alone (batchItemFailures) when its body is not a valid task message, or when it could not
+// be settled or its follow-ups sent: SQS then redelivers it; on its last receive its tasks are dead-lettered
+// unrun, counted (last-receive.ts). Task failures never fail the record: lib/fanout/settle.ts retries or
+// dead-letters failed tasks and hands on unstarted ones. The invocation's deadline (invocation-deadline.ts)
+// keeps back time to settle every message: no attempt starts that would end after it.
 //
 // The ledger: the batch's messages of one run settle together (functions/batch-settles.ts), each under its
 // own key, as one transaction of the store rather than one or two calls a message. A message is settled
@@ -38,6 +37,7 @@ import { functionLogger } from './function-logger.js';
 import { type IdempotencyOptions, IdempotencyUses, idempotencyOptions } from './idempotency.js';
 import { type InvocationDeadline, invocationDeadline } from './invocation-deadline.js';
 import { InvocationPermits } from './invocation-permits.js';
+import { lastReceiveSettlement, receiveCountOf } from './last-receive.js';
 import { cancelledSettlement, holdPaused, stoppedOutcome } from './run-gate.js';
 import { type RunLedger, runLedgerOf, type SettledOnce } from './run-ledger.js';
 import { type FunctionRuntime, lazyRuntime, requirePersistence } from './runtime.js';
@@ -178,7 +178,8 @@ class Worker {
     const message = parsed.value;
     const member = settles?.join(message.jobId, message.runId);
     try {
-      return await this.#once(message, () => this.#settle(message, run, stats, member));
+      const receives = receiveCountOf(record.attributes);
+      return await this.#once(message, () => this.#settle(message, run, stats, member, receives));
     } catch (error) {
       logger.error('message not settled: SQS will redeliver it', {
         messageId: record.messageId,
@@ -202,6 +203,7 @@ class Worker {
     run: Invocation,
     stats: WorkerStats,
     member: SettleMember | undefined,
+    receives = 1,
   ): Promise<object> {
     const record = await this.#ledger?.control.view(message.jobId, message.runId);
     if (record?.status === RunStatuses.PAUSED) return this.#hold(message, member, stats);
@@ -211,6 +213,8 @@ class Worker {
       logger.info('run not live: tasks cancelled', { key: message.key, status: record.status, cancelled });
       return { cancelled };
     }
+    const last = lastReceiveSettlement(message, receives, this.#rt.config.maxReceiveCount);
+    if (last) return this.#settleAndHandOn(message, last, member, stats);
     this.#ledger?.applyDownstream(record);
     // The run's perInvocationConcurrency override, followed while the invocation runs.
     run.permits.follow(message.jobId, message.runId);

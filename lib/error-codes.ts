@@ -27,6 +27,11 @@ export const ErrorCodes = {
   SECRET_UNAVAILABLE: 'BF_SECRET_UNAVAILABLE',
   /** A secret reference outside what this runtime may read (a prefix, or `env` in Lambda). */
   SECRET_REFUSED: 'BF_SECRET_REFUSED',
+  /**
+   * A queue message delivered maxReceiveCount times without settling (its worker crashed, timed out or was
+   * throttled each time): on that last receive its tasks are dead-lettered unrun, counted (functions/last-receive.ts).
+   */
+  UNSETTLED_DELIVERIES: 'BF_UNSETTLED_DELIVERIES',
   // The local runtime and the CLI (local/).
   LAMBDA_THROTTLED: 'BF_LAMBDA_THROTTLED',
   LAMBDA_TIMED_OUT: 'BF_LAMBDA_TIMED_OUT',
