@@ -1,7 +1,7 @@
 // The update and condition expressions of the job ledger's writes (lib/aws/job-ledger-table.ts), as pure
 // functions: what a settle adds, what a status change sets, and the condition that lets a run end once.
 // Every attribute goes through a name placeholder (`status` is a DynamoDB reserved word).
-import { assertInteger, InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { StatusChange } from '../ledger/job-ledger.js';
 import { COUNT_NAMES, type CountDelta, type RunRecord } from '../ledger/run-record.js';
 import type { Ending } from '../ledger/run-rules.js';

@@ -2,7 +2,7 @@
 // invocation that throws mid-batch, a deadline that forces continuations (each delivered twice), and a
 // failure budget that trips. Each is checked against the target server's own record of what it answered.
 import type { SQSRecord } from 'aws-lambda';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FanoutConfig } from '../../lib/config.js';
 import type { LambdaHandler } from '../../local/local-function.js';
 import { type LocalJobReport, runLocalJob } from '../../local/run-local-job.js';

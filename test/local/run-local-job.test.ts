@@ -1,11 +1,11 @@
 // The service end to end on the chosen backend: the real orchestrator and worker handlers, the local
 // poller and Invoke endpoint, real target servers that count concurrency on their side and fail on a script.
 import type { SQSRecord } from 'aws-lambda';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { FanoutConfig } from '../../lib/config.js';
 import { type LocalJobReport, runLocalJob } from '../../local/run-local-job.js';
 import { backend, uniquePrefix } from './fixtures/aws.js';
-import { type Target, trackTargets } from './fixtures/targets.js';
+import { trackTargets } from './fixtures/targets.js';
 
 const target = trackTargets();
 

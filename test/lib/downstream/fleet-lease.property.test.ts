@@ -112,7 +112,7 @@ class Fleet {
       return;
     }
     const p = this.procs[c.who % Math.max(1, this.procs.length)];
-    if (!p || p.state !== 'live') return;
+    if (p?.state !== 'live') return;
     if (c.kind === 'want') p.lease.want(c.n + p.lease.used);
     else if (c.kind === 'die') p.state = 'dead';
     else if (c.kind === 'cut') p.cutOffUntil = this.t + c.ms;
