@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
@@ -7,6 +8,7 @@ import { EnvVars, type FanoutConfig, withDefaults } from '../../lib/config.js';
 import { createDownstream } from '../../lib/downstream/downstream-policy.js';
 import { fleetShare } from '../../lib/downstream/host-limits.js';
 import { MESSAGE_VERSION, MessageKinds, type TaskMessage } from '../../lib/fanout/messages.js';
+import { RUN_CONTROL_MAX_AGE_MS } from '../../lib/ledger/run-control.js';
 import type { JobTask } from '../../lib/manifest/schema.js';
 import { countsByStep } from '../helpers/settled-count.js';
 import { FakeClock } from '../lib/downstream/fake-clock.js';
@@ -282,6 +284,40 @@ describe('config.downstream in the worker', () => {
       succeeded: 21,
       limits: { downstream: { [host]: { maxConcurrency: PROCESSES } } },
     });
+  });
+
+  it("a running worker container picks up a run's host maxRequestsPerSecond override: its policy holds the new share", async () => {
+    // As above, for the rate: the override (fleet-wide 40/s: 10/s per process) set after the first batch; these
+    // batches are quick, so the test waits out the container's 2 s record cache before the next one.
+    const rt = container();
+    const handler = worker(rt);
+    const ledger = rt.ledger!;
+    const runId = 'rate-override-run';
+    await ledger.startRun({
+      jobId: 'djob',
+      runId,
+      startedAt: Date.now(),
+      toleratedFailurePercent: 100,
+      overlap: 'allow',
+    });
+    const host = `127.0.0.1:${rated.port}`;
+    const batch = async (prefix: string) => {
+      const message = { ...taskMessage(tasksTo(rated, prefix, 3)), runId };
+      const response = (await handler(sqsEvent(await receive([message])), fakeContext())) as SQSBatchResponse;
+      expect(response.batchItemFailures).toEqual([]);
+      expect(hits(rated, prefix)).toBe(3);
+    };
+    await batch('rv1-');
+    expect(rt.downstream!.limitsOf(host).maxRequestsPerSecond).toBe(RATE_SHARE);
+    await ledger.setLimits('djob', runId, { downstream: { [host]: { maxRequestsPerSecond: 40 } } });
+    await sleep(RUN_CONTROL_MAX_AGE_MS + 100);
+    await batch('rv2-');
+    expect(rt.downstream!.limitsOf(host).maxRequestsPerSecond).toBe(40 / PROCESSES);
+    // Back to the declared rate when the run's override goes.
+    await ledger.setLimits('djob', runId, {});
+    await sleep(RUN_CONTROL_MAX_AGE_MS + 100);
+    await batch('rv3-');
+    expect(rt.downstream!.limitsOf(host).maxRequestsPerSecond).toBe(RATE_SHARE);
   });
 
   it("a running orchestrator picks up a run's host maxConcurrency override: inline tasks started after it stay under the new share", async () => {
