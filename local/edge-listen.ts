@@ -56,10 +56,15 @@ export function parseListenAddress(
 }
 
 /**
- * Listens at `address`, or by default at 127.0.0.1:4566 falling back to a free port when that one is taken.
+ * Listens at `address`, or by default at `preferred` (127.0.0.1:4566) falling back to a free port when that one is
+ * taken (`preferred` is a parameter so a test can prove the preference on a port no other test takes).
  * An address asked for that is taken is an error: the user named it, so another port would surprise them.
  */
-export async function listenAt(server: Server, address?: ListenAddress): Promise<ListenAddress> {
+export async function listenAt(
+  server: Server,
+  address?: ListenAddress,
+  preferred: ListenAddress = { host: DEFAULT_EDGE_HOST, port: DEFAULT_EDGE_PORT },
+): Promise<ListenAddress> {
   if (address) {
     await bind(server, address).catch((error) => {
       throw new EdgeListenError(`Cannot listen on ${formatHostPort(address)}: ${reasonOf(error)}`, {
@@ -67,10 +72,9 @@ export async function listenAt(server: Server, address?: ListenAddress): Promise
       });
     });
   } else {
-    const preferred = { host: DEFAULT_EDGE_HOST, port: DEFAULT_EDGE_PORT };
     await bind(server, preferred).catch(async (error) => {
       if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-      await bind(server, { host: DEFAULT_EDGE_HOST, port: 0 });
+      await bind(server, { host: preferred.host, port: 0 });
     });
   }
   const bound = server.address();

@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EDGE_HEALTH_PATH, Edge } from '../../local/edge.js';
-import { DEFAULT_EDGE_PORT, parseListenAddress } from '../../local/edge-listen.js';
+import { DEFAULT_EDGE_PORT, listenAt, parseListenAddress } from '../../local/edge-listen.js';
 import { serviceOf } from '../../local/edge-route.js';
 import { type Emulators, startEmulators } from '../../local/emulators.js';
 import { InvokeServer } from '../../local/invoke-server.js';
@@ -254,6 +254,25 @@ describe('when an upstream is down', () => {
 });
 
 describe('where it listens', () => {
+  it('takes the preferred address when it is free, and another port only when it is taken', async () => {
+    // A port free a moment ago, that no other test asks for (the default, 4566, is this code with that number).
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const preferred = { host: '127.0.0.1', port };
+    const [first, second] = [createServer(), createServer()];
+    try {
+      expect(await listenAt(first, undefined, preferred)).toEqual(preferred);
+      const fallback = await listenAt(second, undefined, preferred);
+      expect(fallback.host).toBe('127.0.0.1');
+      expect(fallback.port).not.toBe(port);
+      expect(fallback.port).toBeGreaterThan(0);
+    } finally {
+      await Promise.all([first, second].map((s) => new Promise((resolve) => s.close(resolve))));
+    }
+  });
+
   it(`falls back to a free port when ${DEFAULT_EDGE_PORT} is taken`, async () => {
     // Take 4566 ourselves (when something else already has it, the fallback is exercised all the same).
     const holder: Server = createServer();
