@@ -249,21 +249,26 @@ describe('config.downstream in the worker', () => {
     expect(outs.flatMap((o) => o.results).every((r) => r.ok)).toBe(true);
   });
 
+  /** A fresh worker container and a run of job `djob` started in its ledger (overlap allow: runs never skip). */
+  async function runningContainer(runId: string) {
+    const rt = container();
+    const ledger = rt.ledger!;
+    const startedAt = Date.now();
+    await ledger.startRun({
+      jobId: 'djob',
+      runId,
+      startedAt,
+      toleratedFailurePercent: 100,
+      overlap: 'allow',
+    });
+    return { rt, handler: worker(rt), ledger, runId };
+  }
+
   it("a running worker container picks up a run's host maxConcurrency override: tasks after it stay under the new share", async () => {
     // One container, three batches of one run. The override (fleet-wide 4: 1 per process) is set after the
     // first batch; the second may still run on the container's cached record (read under 2 s ago), and its
     // settle returns the record with the override; the third runs under it. Counted at the target.
-    const rt = container();
-    const handler = worker(rt);
-    const ledger = rt.ledger!;
-    const runId = 'override-run';
-    await ledger.startRun({
-      jobId: 'djob',
-      runId,
-      startedAt: Date.now(),
-      toleratedFailurePercent: 100,
-      overlap: 'allow',
-    });
+    const { rt, handler, ledger, runId } = await runningContainer('override-run');
     const batch = async (prefix: string, n: number) => {
       const message = { ...taskMessage(tasksTo(capped, prefix, n)), runId };
       capped.tally.reset();
@@ -289,17 +294,7 @@ describe('config.downstream in the worker', () => {
   it("a running worker container picks up a run's host maxRequestsPerSecond override: its policy holds the new share", async () => {
     // As above, for the rate: the override (fleet-wide 40/s: 10/s per process) set after the first batch; these
     // batches are quick, so the test waits out the container's 2 s record cache before the next one.
-    const rt = container();
-    const handler = worker(rt);
-    const ledger = rt.ledger!;
-    const runId = 'rate-override-run';
-    await ledger.startRun({
-      jobId: 'djob',
-      runId,
-      startedAt: Date.now(),
-      toleratedFailurePercent: 100,
-      overlap: 'allow',
-    });
+    const { rt, handler, ledger, runId } = await runningContainer('rate-override-run');
     const host = `127.0.0.1:${rated.port}`;
     const batch = async (prefix: string) => {
       const message = { ...taskMessage(tasksTo(rated, prefix, 3)), runId };
