@@ -8,13 +8,9 @@ import { type CountingServer, startCountingServer } from '../../bench/servers/co
 import { lastReceiveSettlement, receiveCountOf } from '../../functions/last-receive.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import { IdempotencyModes } from '../../lib/config.js';
-import {
-  MESSAGE_VERSION,
-  MessageKinds,
-  readDeadLetterBody,
-  type TaskMessage,
-} from '../../lib/fanout/messages.js';
+import { readDeadLetterBody } from '../../lib/fanout/messages.js';
 import { RUNS } from '../helpers/runs.js';
+import { taskMessage } from '../helpers/task-message.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
 
 quietPowertools();
@@ -122,20 +118,6 @@ describe('a message on its last receive', () => {
 });
 
 describe('lastReceiveSettlement', () => {
-  const message = (n: number): TaskMessage => ({
-    v: MESSAGE_VERSION,
-    kind: MessageKinds.TASKS,
-    jobId: 'j',
-    runId: 'r',
-    key: 'j:r:0',
-    attempt: 1,
-    tasks: Array.from({ length: n }, (_, i) => ({
-      id: `t${i}`,
-      url: `http://127.0.0.1/t${i}`,
-      mode: 'queue' as const,
-    })),
-  });
-
   it('dead-letters every task unrun exactly on a receive past the first that reaches maxReceiveCount', () => {
     fc.assert(
       fc.property(
@@ -143,7 +125,7 @@ describe('lastReceiveSettlement', () => {
         fc.integer({ min: 1, max: 10 }),
         fc.integer({ min: 1, max: 10 }),
         (receives, max, n) => {
-          const settled = lastReceiveSettlement(message(n), receives, max);
+          const settled = lastReceiveSettlement(taskMessage(n), receives, max);
           if (receives < Math.max(2, max)) {
             expect(settled).toBeUndefined();
             return;

@@ -7,22 +7,13 @@ import {
   PLAN_ERROR_CHARS,
   parsePlan,
 } from '../../../lib/fanout/follow-up-plan.js';
-import { MESSAGE_VERSION, MessageKinds, type TaskMessage } from '../../../lib/fanout/messages.js';
 import { followUpsOf, settleMessage } from '../../../lib/fanout/settle.js';
 import type { TaskOutcome } from '../../../lib/fanout/task-outcome.js';
 import { MAX_ERROR_CHARS } from '../../../lib/wire/sqs-limits.js';
 import { RUNS } from '../../helpers/runs.js';
+import { taskMessage } from '../../helpers/task-message.js';
 
-const message = (n: number, attempt = 1): TaskMessage => ({
-  v: MESSAGE_VERSION,
-  kind: MessageKinds.TASKS,
-  jobId: 'job',
-  runId: 'run',
-  key: 'job:run:7',
-  attempt,
-  retryDelaySeconds: 2,
-  tasks: Array.from({ length: n }, (_, i) => ({ id: `t${i}`, url: `http://h/${i}`, mode: 'queue' as const })),
-});
+const message = taskMessage;
 
 const outcome = fc.constantFrom<(id: string) => TaskOutcome>(
   (id) => ({ id, ok: true, attempts: 1 }),

@@ -1,27 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FailureBudget } from '../../../lib/fanout/failure-budget.js';
-import {
-  MESSAGE_VERSION,
-  MessageKinds,
-  parseTaskMessage,
-  readDeadLetterBody,
-  type TaskMessage,
-} from '../../../lib/fanout/messages.js';
+import { parseTaskMessage, readDeadLetterBody } from '../../../lib/fanout/messages.js';
 import { retryDelaySeconds, settleMessage } from '../../../lib/fanout/settle.js';
 import type { TaskOutcome } from '../../../lib/fanout/task-outcome.js';
 import { RUNS } from '../../helpers/runs.js';
+import { taskMessage } from '../../helpers/task-message.js';
 
-const message = (n: number, attempt = 1): TaskMessage => ({
-  v: MESSAGE_VERSION,
-  kind: MessageKinds.TASKS,
-  jobId: 'job',
-  runId: 'run',
-  key: 'job:run:7',
-  attempt,
-  retryDelaySeconds: 2,
-  tasks: Array.from({ length: n }, (_, i) => ({ id: `t${i}`, url: `http://h/${i}`, mode: 'queue' as const })),
-});
+const message = taskMessage;
 
 const byIndex = (a: string, b: string) => Number(a.slice(1)) - Number(b.slice(1));
 
