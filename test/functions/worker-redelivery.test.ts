@@ -96,6 +96,20 @@ function onCommand(
   );
 }
 
+/** Every follow-up `rt` sends after its settle is lost (SQS refused it for good, or the container died then). */
+function loseFollowUps(rt: FunctionRuntime): void {
+  const lost = () => {
+    throw new Error('injected: the follow-up is lost');
+  };
+  onCommand(rt, 'sqs', /^SendMessage/, lost, Number.POSITIVE_INFINITY);
+}
+
+/** `rt`'s worker takes `message` and fails it alone (a batch item failure): SQS would deliver it again. */
+async function deliveryDies(rt: FunctionRuntime, message: Message): Promise<void> {
+  const failed = (await workerOf(rt)(sqsEvent([message]), fakeContext())) as { batchItemFailures: unknown[] };
+  expect(failed.batchItemFailures).toHaveLength(1);
+}
+
 const url = (id: string, kind = '') => `${server.url}/${kind ? `${kind}/` : ''}${id}`;
 
 /** Starts a run of `ok` tasks that always succeed and one `/flip/` task; returns its one queue message. */
@@ -195,10 +209,7 @@ describe('a message delivered twice with different outcomes, through the worker 
       1,
       1,
     );
-    const failed = (await workerOf(a)(sqsEvent([message]), fakeContext())) as {
-      batchItemFailures: unknown[];
-    };
-    expect(failed.batchItemFailures).toHaveLength(1);
+    await deliveryDies(a, message);
     flipFails = false;
     await workerOf(b)(sqsEvent([message]), fakeContext());
     const record = await ledger.getRun(jobId, 'r1');
@@ -230,15 +241,7 @@ describe('a message delivered twice with different outcomes, through the worker 
     const jobId = 'rd-paused';
     const message = await oneMessage(jobId, 3);
     const a = container(IdempotencyModes.OFF);
-    onCommand(
-      a,
-      'sqs',
-      /^SendMessage/,
-      () => {
-        throw new Error('injected: the follow-up is lost');
-      },
-      Number.POSITIVE_INFINITY,
-    );
+    loseFollowUps(a);
     await workerOf(a)(sqsEvent([message]), fakeContext());
     await ledger.setStatus(jobId, 'r1', { status: 'paused', from: ['running'] });
     await workerOf(container(IdempotencyModes.OFF))(sqsEvent([message]), fakeContext());
@@ -269,15 +272,7 @@ describe('a message delivered twice with different outcomes, through the worker 
     expect(messages).toHaveLength(2);
     const withFlip = messages.find((m) => m.Body!.includes(`${jobId}-flip`))!;
     const a = container(IdempotencyModes.OFF);
-    onCommand(
-      a,
-      'sqs',
-      /^SendMessage/,
-      () => {
-        throw new Error('injected: the follow-up is lost');
-      },
-      Number.POSITIVE_INFINITY,
-    );
+    loseFollowUps(a);
     await workerOf(a)(sqsEvent([withFlip]), fakeContext());
     flipFails = false;
     // Both together: the other message's settle completes nothing and goes unread, and the repeat's with it.
@@ -294,10 +289,7 @@ describe('a message delivered twice with different outcomes, through the worker 
       onCommand(a, 'dynamodb', /^TransactWrite/, () => {
         throw new Error('injected: the settle is lost');
       });
-      const failed = (await workerOf(a)(sqsEvent([message]), fakeContext())) as {
-        batchItemFailures: unknown[];
-      };
-      expect(failed.batchItemFailures).toHaveLength(1);
+      await deliveryDies(a, message);
       flipFails = false;
       await workerOf(b)(sqsEvent([message]), fakeContext());
       await drain(workerOf(b));
@@ -309,19 +301,8 @@ describe('a message delivered twice with different outcomes, through the worker 
       const message = await oneMessage(jobId, 3);
       const [a, b] = [container(mode), container(mode)];
       // A's first send after its settle fails (SQS throttled it for good, or the container died then).
-      onCommand(
-        a,
-        'sqs',
-        /^SendMessage/,
-        () => {
-          throw new Error('injected: the follow-up is lost');
-        },
-        Number.POSITIVE_INFINITY,
-      );
-      const failed = (await workerOf(a)(sqsEvent([message]), fakeContext())) as {
-        batchItemFailures: unknown[];
-      };
-      expect(failed.batchItemFailures).toHaveLength(1);
+      loseFollowUps(a);
+      await deliveryDies(a, message);
       flipFails = false;
       await workerOf(b)(sqsEvent([message]), fakeContext());
       await drain(workerOf(b));
