@@ -203,7 +203,7 @@ class Worker {
     run: Invocation,
     stats: WorkerStats,
     member: SettleMember | undefined,
-    receives = 1,
+    receives: number,
   ): Promise<object> {
     const record = await this.#ledger?.control.view(message.jobId, message.runId);
     if (record?.status === RunStatuses.PAUSED) return this.#hold(message, member, stats);
