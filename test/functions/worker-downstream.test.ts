@@ -266,8 +266,9 @@ describe('config.downstream in the worker', () => {
 
   it("a running worker container picks up a run's host maxConcurrency override: tasks after it stay under the new share", async () => {
     // One container, three batches of one run. The override (fleet-wide 4: 1 per process) is set after the
-    // first batch; the second may still run on the container's cached record (read under 2 s ago), and its
-    // settle returns the record with the override; the third runs under it. Counted at the target.
+    // first batch; the second may still run on the container's cached record (read under 2 s ago); the test
+    // then waits out that cache (a settle that cannot end the run does not read the record back, so only its
+    // age brings the override), and the third runs under it. Counted at the target.
     const { rt, handler, ledger, runId } = await runningContainer('override-run');
     const batch = async (prefix: string, n: number) => {
       const message = { ...taskMessage(tasksTo(capped, prefix, n)), runId };
@@ -282,6 +283,7 @@ describe('config.downstream in the worker', () => {
     await ledger.setLimits('djob', runId, { downstream: { [host]: { maxConcurrency: PROCESSES } } });
     // Its peak depends on whether the cached record had aged 2 s (a loaded machine): not asserted.
     await batch('ov2-', 9);
+    await sleep(RUN_CONTROL_MAX_AGE_MS + 100);
     // The answers are held until 3 are in flight or 1 s has passed: three tasks, one at a time.
     expect(await batch('ov3-', 3)).toBe(1);
     expect(rt.downstream!.limitsOf(host).maxConcurrency).toBe(1);
