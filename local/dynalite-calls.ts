@@ -122,6 +122,20 @@ export class DynaliteCalls {
     return schema;
   }
 
+  /**
+   * Waits until DescribeTable says the table is ACTIVE (at most `attempts` reads, 2 ms apart). dynalite answers
+   * CreateTable with the table CREATING and flips it to ACTIVE on a timer even at `createTableMs: 0`, so a write
+   * sent at once can be refused `ResourceNotFoundException` (DynamoDB's answer for a table not yet ACTIVE).
+   */
+  async untilActive(tableName: string, attempts = 500): Promise<void> {
+    for (let i = 0; i < attempts; i++) {
+      const answer = await this.call('DescribeTable', { TableName: tableName });
+      const status = (answer.body.Table as { TableStatus?: string } | undefined)?.TableStatus;
+      if (answer.status !== 200 || status === 'ACTIVE') return;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  }
+
   /** A table was deleted or created through the front: its key schema may change. */
   forget(tableName: string): void {
     this.#keySchemas.delete(tableName);

@@ -21,7 +21,7 @@ export interface DynamoEmulator {
 export async function startDynamoEmulator({
   dynamoPath,
 }: DynamoEmulatorOptions = {}): Promise<DynamoEmulator> {
-  // Tables become ACTIVE at once: nothing here waits on a table state machine.
+  // Tables become ACTIVE at once: the front answers CreateTable once dynalite's timer has flipped it (local/dynamo-front.ts).
   const server = dynalite({
     createTableMs: 0,
     deleteTableMs: 0,

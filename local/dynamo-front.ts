@@ -88,8 +88,13 @@ export async function startDynamoFront({
         ? askInProcess(inProcess, req as InProcessRequest, body)
         : forward(targetUrl, agent, req, body),
     );
-    if (SCHEMA_CHANGES.has(operation))
-      dynalite.forget(String((parsed as { TableName?: unknown })?.TableName));
+    if (SCHEMA_CHANGES.has(operation)) {
+      const tableName = String((parsed as { TableName?: unknown })?.TableName);
+      dynalite.forget(tableName);
+      // The emulators create tables at once (createTableMs 0), yet dynalite answers before its timer flips the
+      // table to ACTIVE: a write sent straight after was refused. The answer waits for ACTIVE, as meant.
+      if (operation === 'CreateTable' && answer.status === 200) await dynalite.untilActive(tableName);
+    }
     return answer;
   }
 

@@ -5,7 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,
   GetCommand,
@@ -406,5 +411,45 @@ describe.each([
       Key: { pk: { S: 'run' } },
     });
     expect(JSON.parse(run.body).Item.n).toEqual({ N: '2' });
+  });
+});
+
+// dynalite answers CreateTable with the table CREATING and flips it on a timer; the front's answer waits for the
+// flip. A slow timer here (300 ms) makes the window wide enough that a front which did not wait would be caught.
+describe('CreateTable through the front', () => {
+  it('answers once the table is ACTIVE, so a write sent straight after is accepted', async () => {
+    const slow = dynalite({ createTableMs: 300 });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', () => resolve()));
+    const target = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+    const front = await startDynamoFront({ target, dynalite: slow });
+    const slowClient = new DynamoDBClient({
+      endpoint: front.endpoint,
+      region: 'us-east-1',
+      credentials: localCredentials,
+    });
+    try {
+      const name = unique('active');
+      const created = await slowClient.send(
+        new CreateTableCommand({
+          TableName: name,
+          AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+          KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
+      );
+      // The answer itself is dynalite's, unchanged (CREATING, as DynamoDB answers); the table is ACTIVE by now.
+      expect(created.TableDescription?.TableStatus).toBe('CREATING');
+      const written = await slowClient.send(
+        new PutItemCommand({ TableName: name, Item: { pk: { S: 'a' } } }),
+      );
+      expect(written.$metadata.httpStatusCode).toBe(200);
+    } finally {
+      slowClient.destroy();
+      await front.close();
+      await new Promise<void>((resolve) => {
+        slow.closeAllConnections();
+        slow.close(() => resolve());
+      });
+    }
   });
 });

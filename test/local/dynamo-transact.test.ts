@@ -35,6 +35,7 @@ beforeAll(async () => {
     KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
     BillingMode: 'PAY_PER_REQUEST',
   });
+  await calls.untilActive(TABLE);
 });
 afterAll(() => new Promise<void>((resolve) => server?.close(() => resolve())));
 

@@ -19,12 +19,14 @@ beforeAll(async () => {
   server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  await new DynaliteCalls(endpoint).ok('CreateTable', {
+  const calls = new DynaliteCalls(endpoint);
+  await calls.ok('CreateTable', {
     TableName: TABLE,
     AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
     KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
     BillingMode: 'PAY_PER_REQUEST',
   });
+  await calls.untilActive(TABLE);
 });
 afterAll(() => new Promise<void>((resolve) => server?.close(() => resolve())));
 
