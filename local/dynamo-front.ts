@@ -88,13 +88,7 @@ export async function startDynamoFront({
         ? askInProcess(inProcess, req as InProcessRequest, body)
         : forward(targetUrl, agent, req, body),
     );
-    if (SCHEMA_CHANGES.has(operation)) {
-      const tableName = String((parsed as { TableName?: unknown })?.TableName);
-      dynalite.forget(tableName);
-      // The emulators create tables at once (createTableMs 0), yet dynalite answers before its timer flips the
-      // table to ACTIVE: a write sent straight after was refused. The answer waits for ACTIVE, as meant.
-      if (operation === 'CreateTable' && answer.status === 200) await dynalite.untilActive(tableName);
-    }
+    if (SCHEMA_CHANGES.has(operation)) await schemaChanged(dynalite, operation, parsed, answer.status);
     return answer;
   }
 
@@ -114,6 +108,17 @@ export async function startDynamoFront({
       return closed;
     },
   };
+}
+
+/**
+ * After CreateTable or DeleteTable: the table's key schema is forgotten, and a created table is waited for. The
+ * emulators create tables at once (createTableMs 0), yet dynalite answers before its timer flips the table to
+ * ACTIVE: a write sent straight after was refused. The answer waits for ACTIVE, as meant.
+ */
+async function schemaChanged(dynalite: DynaliteCalls, operation: string, body: unknown, status: number) {
+  const tableName = String((body as { TableName?: unknown })?.TableName);
+  dynalite.forget(tableName);
+  if (operation === 'CreateTable' && status === 200) await dynalite.untilActive(tableName);
 }
 
 /** The tables an item call touches (none for table-level calls, which need no lock). */
