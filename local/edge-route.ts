@@ -5,6 +5,7 @@
 // left is S3, whose paths are bucket names and keys.
 import type { IncomingHttpHeaders } from 'node:http';
 import { ACCOUNT_SETTINGS_ROUTE } from './account-settings.js';
+import { LAMBDA_CONTROL_ROUTES } from './lambda-control.js';
 
 export const Services = {
   SQS: 'sqs',
@@ -31,8 +32,8 @@ const SIGNING_NAMES: Readonly<Record<string, Service>> = {
   events: Services.EVENTS,
 };
 
-/** Paths the local Invoke server answers (local/invoke-server.ts): Invoke and GetAccountSettings. */
-const LAMBDA_PATHS = [/^\/2015-03-31\/functions\//, ACCOUNT_SETTINGS_ROUTE];
+/** Paths the local Invoke server answers (local/invoke-server.ts): Invoke, GetAccountSettings, the control plane. */
+const LAMBDA_PATHS = [/^\/2015-03-31\/functions\//, ACCOUNT_SETTINGS_ROUTE, ...LAMBDA_CONTROL_ROUTES];
 
 export interface RoutedRequest {
   readonly url?: string;

@@ -4,11 +4,11 @@
 // Event answers 202 at once and runs the invocation in the background, retried on error as Lambda does
 // (twice by default), sent to the function's dead-letter queue when the last retry fails (when it has one:
 // local/async-dead-letters.ts), and held back, not dropped, while the function is at its reserved concurrency.
-// It also answers GetAccountSettings (local/account-settings.ts), for `plan`'s check of the account's quota.
+// It also answers GetAccountSettings (local/account-settings.ts), for `plan`'s check of the account's quota,
+// and the control-plane calls `limits` makes on the worker's settings (local/lambda-control.ts).
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { assertInteger } from '../lib/errors.js';
 import {
   ACCOUNT_SETTINGS_ROUTE,
@@ -16,9 +16,11 @@ import {
   accountSettingsBody,
   checkAccountSettings,
 } from './account-settings.js';
-import { type DeadLetterSink, deadLetter } from './async-dead-letters.js';
+import type { DeadLetterSink } from './async-dead-letters.js';
+import { type AsyncInvocationRecord, runAsyncInvocation } from './async-invocation.js';
 import { functionNameOf } from './function-name.js';
 import { errorBody, errorHeaders, readBody, reply } from './invoke-wire.js';
+import { answerControl, type MappedEventSource } from './lambda-control.js';
 import { FunctionThrottledError, type LocalFunction } from './local-function.js';
 
 export { functionNameOf } from './function-name.js';
@@ -35,19 +37,7 @@ export const InvocationTypes = {
 
 const ROUTE = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
 
-export interface AsyncInvocationRecord {
-  readonly functionName: string;
-  readonly requestId: string;
-  /** 1 + retries after errors (throttled waits are not attempts). */
-  readonly attempts: number;
-  readonly status: 'succeeded' | 'failed';
-  readonly result?: unknown;
-  readonly error?: string;
-  /** Which delivery of the event this was: 2 for a duplicate delivered by fault injection. */
-  readonly delivery: number;
-  /** A failed event: whether it was sent to its function's DLQ (false: the function has none, or the send failed). */
-  readonly deadLettered?: boolean;
-}
+export type { AsyncInvocationRecord } from './async-invocation.js';
 
 export interface InvokeServerOptions {
   readonly functions: Iterable<LocalFunction>;
@@ -87,6 +77,7 @@ export class InvokeServer {
   readonly #retryDelayMs: number;
   readonly #deliveries: (functionName: string, payload: unknown) => number;
   readonly #accountSettings: AccountSettingsOptions;
+  readonly #eventSources: MappedEventSource[] = [];
   #endpoint: string | undefined;
   #closing = false;
 
@@ -129,6 +120,11 @@ export class InvokeServer {
     return this.#endpoint;
   }
 
+  /** An event source mapping to describe and change (ListEventSourceMappings, UpdateEventSourceMapping). */
+  addEventSource(poller: MappedEventSource): void {
+    this.#eventSources.push(poller);
+  }
+
   /** Outcomes of the asynchronous invocations finished so far, in order of completion. */
   get asyncInvocations(): readonly AsyncInvocationRecord[] {
     return this.#records;
@@ -164,6 +160,12 @@ export class InvokeServer {
       const body = accountSettingsBody(this.#accountSettings, [...this.#functions.values()]);
       return reply(res, 200, { 'x-amzn-requestid': randomUUID() }, body);
     }
+    const control = {
+      functions: this.#functions,
+      eventSources: this.#eventSources,
+      accountSettings: this.#accountSettings,
+    };
+    if (await answerControl(req, res, url, control)) return;
     const route = ROUTE.exec(url.pathname);
     if (req.method !== 'POST' || !route) {
       return reply(res, 404, errorHeaders('UnknownOperationException'), { message: 'Unknown operation' });
@@ -247,50 +249,17 @@ export class InvokeServer {
   }
 
   #runAsync(fn: LocalFunction, payload: unknown, requestId: string, delivery: number): void {
-    const run = (async () => {
-      let attempts = 0;
-      for (;;) {
-        try {
-          attempts++;
-          const result = await fn.invoke(payload, { awsRequestId: requestId });
-          this.#records.push({
-            functionName: fn.name,
-            requestId,
-            attempts,
-            status: 'succeeded',
-            result,
-            delivery,
-          });
-          return;
-        } catch (error) {
-          if (error instanceof FunctionThrottledError) {
-            // Lambda keeps throttled events queued and tries again later; a throttle is not an attempt.
-            attempts--;
-            await sleep(Math.max(10, this.#retryDelayMs));
-            continue;
-          }
-          if (attempts > this.#retryAttempts) {
-            const message = `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`;
-            this.#records.push({
-              functionName: fn.name,
-              requestId,
-              attempts,
-              status: 'failed',
-              error: message,
-              delivery,
-              deadLettered: await deadLetter(this.#deadLetters, {
-                functionName: fn.name,
-                payload,
-                requestId,
-                error,
-              }),
-            });
-            return;
-          }
-          await sleep(this.#retryDelayMs);
-        }
-      }
-    })();
+    const retries = { retryAttempts: this.#retryAttempts, retryDelayMs: this.#retryDelayMs };
+    const run = runAsyncInvocation({
+      fn,
+      payload,
+      requestId,
+      delivery,
+      ...retries,
+      deadLetters: this.#deadLetters,
+    }).then((record) => {
+      this.#records.push(record);
+    });
     this.#pending.add(run);
     run.finally(() => this.#pending.delete(run));
   }

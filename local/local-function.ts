@@ -2,42 +2,16 @@
 // concurrency as the hard cap (an invocation above it is throttled, as Lambda answers 429). It counts the
 // invocations running at once and their peak, whoever invokes it (the poller or the Invoke endpoint).
 import type { Context } from 'aws-lambda';
-import { assertInteger, BoundedFanoutError, ErrorCodes, InvalidArgumentError } from '../lib/errors.js';
+import { assertInteger, InvalidArgumentError } from '../lib/errors.js';
 import { Semaphore } from '../lib/semaphore.js';
+import { FunctionThrottledError, FunctionTimeoutError } from './function-errors.js';
 import { invocationScope } from './invocation-scope.js';
 import { createLambdaContext } from './lambda-context.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: handlers take and return any JSON, as Lambda's own types do.
 export type LambdaHandler = (event: any, context: Context) => unknown;
 
-export const LocalFunctionErrorCodes = {
-  THROTTLED: ErrorCodes.LAMBDA_THROTTLED,
-  TIMED_OUT: ErrorCodes.LAMBDA_TIMED_OUT,
-} as const;
-
-/** Reserved concurrency exhausted: Lambda's TooManyRequestsException. */
-export class FunctionThrottledError extends BoundedFanoutError {
-  readonly functionName: string;
-  constructor(functionName: string, limit: number) {
-    super(
-      `Rate Exceeded: ${functionName} is at its reserved concurrency of ${limit}`,
-      LocalFunctionErrorCodes.THROTTLED,
-    );
-    this.name = 'TooManyRequestsException';
-    this.functionName = functionName;
-  }
-}
-
-/** The invocation ran past its timeout (Lambda's "Task timed out after N seconds"). */
-export class FunctionTimeoutError extends BoundedFanoutError {
-  constructor(functionName: string, timeoutMs: number) {
-    super(
-      `${functionName}: Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`,
-      LocalFunctionErrorCodes.TIMED_OUT,
-    );
-    this.name = 'Sandbox.Timedout';
-  }
-}
+export { FunctionThrottledError, FunctionTimeoutError, LocalFunctionErrorCodes } from './function-errors.js';
 
 /** One execution environment: a handler with the state it built at init, reused while warm. */
 export interface LocalContainer {
@@ -81,7 +55,7 @@ export class LocalFunction {
   readonly name: string;
   readonly timeoutMs: number;
   readonly memoryMb: number;
-  readonly reservedConcurrency: number;
+  #reservedConcurrency: number;
   readonly #newContainer: () => LocalContainer;
   readonly #shared: boolean;
   readonly #idle: LocalContainer[] = [];
@@ -122,13 +96,29 @@ export class LocalFunction {
     this.name = name;
     this.timeoutMs = assertInteger('timeoutMs', timeoutMs);
     this.memoryMb = assertInteger('memoryMb', memoryMb);
-    this.reservedConcurrency = assertInteger('reservedConcurrency', reservedConcurrency ?? Infinity, {
+    this.#reservedConcurrency = assertInteger('reservedConcurrency', reservedConcurrency ?? Infinity, {
       allowInfinity: true,
     });
     this.#shared = handler !== undefined;
     this.#newContainer = handler ? () => ({ handler }) : container!;
     this.#region = region ?? 'us-east-1';
-    this.#slots = new Semaphore(this.reservedConcurrency);
+    this.#slots = new Semaphore(this.#reservedConcurrency);
+  }
+
+  /** The hard cap of invocations at once (Infinity: none reserved). */
+  get reservedConcurrency(): number {
+    return this.#reservedConcurrency;
+  }
+
+  /**
+   * Lambda's PutFunctionConcurrency (a number, 0 throttles every invocation) and DeleteFunctionConcurrency
+   * (Infinity), live: invocations already running finish; a new one is throttled while as many run as the new
+   * cap allows.
+   */
+  setReservedConcurrency(limit: number): void {
+    this.#reservedConcurrency = assertInteger('reservedConcurrency', limit, { min: 0, allowInfinity: true });
+    // The semaphore takes 1 at least; a cap of 0 is refused before it is asked (invoke).
+    this.#slots.setPermits(Math.max(1, limit));
   }
 
   /**
@@ -181,7 +171,7 @@ export class LocalFunction {
    * FunctionTimeoutError past the timeout, or a FunctionThrottledError when the reserved concurrency is used up.
    */
   async invoke(event: unknown, { awsRequestId }: { awsRequestId?: string } = {}): Promise<unknown> {
-    const release = this.#slots.tryAcquire();
+    const release = this.#reservedConcurrency === 0 ? undefined : this.#slots.tryAcquire();
     if (!release) {
       this.#throttles++;
       throw new FunctionThrottledError(this.name, this.reservedConcurrency);

@@ -132,6 +132,16 @@ export class EventSourcePoller {
     this.#slots = new Semaphore(maxConcurrency);
   }
 
+  /** The event source's maximum concurrency now. */
+  get maxConcurrency(): number {
+    return this.#slots.permits;
+  }
+
+  /** UpdateEventSourceMapping's MaximumConcurrency, live: lowered, no batch starts until fewer than it run. */
+  setMaxConcurrency(maxConcurrency: number): void {
+    this.#slots.setPermits(assertInteger('maxConcurrency', maxConcurrency));
+  }
+
   get stats(): Readonly<PollerStats> {
     return { ...this.#stats };
   }

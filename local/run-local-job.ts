@@ -23,6 +23,7 @@ import { drain } from './job-drain.js';
 import { jobEnvironment, withEnvironment } from './job-environment.js';
 import { buildReport, type LocalJobReport } from './job-report.js';
 import { startSampler } from './job-sampler.js';
+import { mappedSource } from './lambda-control.js';
 import { buildFunctions, eventSourceOf } from './local-functions.js';
 import { invokeFirst, orchestratorOutcome } from './orchestrator-outcome.js';
 import { EventSourcePoller } from './poller.js';
@@ -149,13 +150,15 @@ async function startMachinery(setup: RunSetup, cleanups: (() => unknown)[]) {
 /** The event-source poller driving the worker, the stop and cut-off listeners, and the progress sampler. */
 function startDriving(run: Machinery, cleanups: (() => unknown)[]) {
   const { options, started, config, resources, sqs, functions, backend, ledger, logs } = run;
+  const source = eventSourceOf(config, resources, sqs, functions.worker, backend.region);
   const poller = new EventSourcePoller({
-    ...eventSourceOf(config, resources, sqs, functions.worker, backend.region),
+    ...source,
     loseDelete: options.faults?.loseDelete,
     onReceive: options.onReceive,
     onSettled: (ids) => ledger.settled(ids),
   }).start();
   cleanups.push(() => poller.stop());
+  run.invokeServer.addEventSource(mappedSource(poller, source));
   // Stopping takes no new work at once: no receive starts, while the running invocations finish. The
   // orchestrator's running invocation sees no time left, so it stops reading and hands on a continuation,
   // which is kept (holdAsync above); what it enqueued stays in the queue, unstarted.

@@ -11,6 +11,7 @@ import { FunctionLogs, type LogSink } from './function-logs.js';
 import { HttpObserver } from './http-observer.js';
 import { InvokeServer } from './invoke-server.js';
 import { jobEnvironment, withEnvironment } from './job-environment.js';
+import { mappedSource } from './lambda-control.js';
 import { buildFunctions, eventSourceOf } from './local-functions.js';
 import { EventSourcePoller } from './poller.js';
 import { QueueBacklog } from './queue-backlog.js';
@@ -75,10 +76,10 @@ export async function startServeRuntime(options: ServeOptions = {}): Promise<Ser
     const logs = new FunctionLogs(options.functionLogs ?? 'silent').start();
     cleanups.push(() => logs.stop());
     cleanups.push(() => functions.close());
-    const poller = new EventSourcePoller(
-      eventSourceOf(config, resources, sqs, functions.worker, backend.region),
-    ).start();
+    const source = eventSourceOf(config, resources, sqs, functions.worker, backend.region);
+    const poller = new EventSourcePoller(source).start();
     cleanups.push(() => poller.stop());
+    invokeServer.addEventSource(mappedSource(poller, source));
     backend.edge?.setInfo(() => ({
       prefix: config.prefix,
       resources,

@@ -1,7 +1,7 @@
 // The worker's Lambda settings `limits` can lower while a job runs: the SQS event source's MaximumConcurrency
 // (UpdateEventSourceMapping on the mapping from the stack's work queue) and the worker's reserved concurrency
-// (PutFunctionConcurrency). AWS and LocalStack have both; an endpoint without them (the local runtime, whose
-// poller takes --worker-concurrency when it starts) is told apart with one line and exit code 2.
+// (PutFunctionConcurrency). AWS, LocalStack and the local runtime's `run` and `serve` (local/lambda-control.ts)
+// have both; an endpoint without them is told apart with one line and exit code 2.
 import {
   type LambdaClient,
   ListEventSourceMappingsCommand,
@@ -72,7 +72,7 @@ async function call<T>(target: WorkerTarget, key: string, fn: () => Promise<T>):
     if (translated instanceof EndpointError) throw translated;
     const name = (error as { name?: string }).name ?? 'Error';
     throw new UsageError(
-      `${key}: ${target.endpoint} refused it for function ${target.names.worker} (${name}): the local runtime does not support it (its poller takes --worker-concurrency when \`run\` starts); on LocalStack, check --prefix`,
+      `${key}: ${target.endpoint} refused it for function ${target.names.worker} (${name}): it does not answer Lambda's control plane there (a local \`run\` or \`serve\`, LocalStack and AWS do); check --endpoint and --prefix`,
       { value: key },
       { cause: error },
     );

@@ -221,6 +221,10 @@ describe('routing by protocol', () => {
     [{ authorization: auth('lambda') }, '/2015-03-31/functions/f/invocations', 'lambda'],
     [{}, '/2015-03-31/functions/f/invocations', 'lambda'],
     [{}, '/2016-08-19/account-settings', 'lambda'],
+    [{}, '/2015-03-31/event-source-mappings/', 'lambda'],
+    [{}, '/2015-03-31/event-source-mappings/5f3c-uuid', 'lambda'],
+    [{}, '/2017-10-31/functions/f/concurrency', 'lambda'],
+    [{}, '/2019-09-30/functions/f/concurrency', 'lambda'],
     // A bucket that happens to be named like Lambda's API version is S3's when signed for S3.
     [{ authorization: auth('s3') }, '/2015-03-31/functions/f', 's3'],
     [{ authorization: auth('sqs') }, '/000000000000/q', 'sqs'],

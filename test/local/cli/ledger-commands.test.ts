@@ -263,7 +263,7 @@ describe('limits', () => {
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(
       new RegExp(
-        `^bounded-fanout: eventSourceMaxConcurrency: (${endpoint} refused it for function ${prefix}-worker \\(\\w+\\): the local runtime does not support it|no event source mapping from queue ${prefix}-work to function ${prefix}-worker at ${endpoint})`,
+        `^bounded-fanout: eventSourceMaxConcurrency: (${endpoint} refused it for function ${prefix}-worker \\(\\w+\\): it does not answer Lambda's control plane there|no event source mapping from queue ${prefix}-work to function ${prefix}-worker at ${endpoint})`,
       ),
     );
     expect(result.stderr.split('\n')).toHaveLength(2);

@@ -6,6 +6,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  GetFunctionConcurrencyCommand,
+  LambdaClient,
+  ListEventSourceMappingsCommand,
+} from '@aws-sdk/client-lambda';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../../bench/servers/counting-server.js';
@@ -96,6 +101,45 @@ describe('bounded-fanout serve', () => {
         `${endpoint} is a bounded-fanout serve of the stack "${withDefaults({}).prefix}"`,
       );
     } finally {
+      cli.child.kill('SIGINT');
+      expect((await cli.done).code).toBe(0);
+    }
+  });
+
+  it("limits --endpoint against a serve changes its worker's event source and reserved concurrency", async () => {
+    const { cli, endpoint } = await startServe();
+    const lambda = new LambdaClient({
+      endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'any', secretAccessKey: 'any' },
+    });
+    const settings = async () => ({
+      maximum: (await lambda.send(new ListEventSourceMappingsCommand({ FunctionName: names.worker })))
+        .EventSourceMappings?.[0]?.ScalingConfig?.MaximumConcurrency,
+      reserved: (await lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: names.worker })))
+        .ReservedConcurrentExecutions,
+    });
+    try {
+      const deployed = withDefaults({});
+      expect(await settings()).toEqual({
+        maximum: deployed.workerMaxConcurrency,
+        reserved: deployed.workerReservedConcurrency,
+      });
+      const result = await runCli([
+        'limits',
+        '--endpoint',
+        endpoint,
+        'eventSourceMaxConcurrency=3',
+        'workerReservedConcurrency=8',
+      ]);
+      expect(result).toMatchObject({
+        code: 0,
+        stderr: '',
+        stdout: `event source ${names.queue} -> ${names.worker}: maximum concurrency 3\nfunction ${names.worker}: reserved concurrency 8\n`,
+      });
+      expect(await settings()).toEqual({ maximum: 3, reserved: 8 });
+    } finally {
+      lambda.destroy();
       cli.child.kill('SIGINT');
       expect((await cli.done).code).toBe(0);
     }
