@@ -88,13 +88,7 @@ export async function startDynamoFront({
         ? askInProcess(inProcess, req as InProcessRequest, body)
         : forward(targetUrl, agent, req, body),
     );
-    if (SCHEMA_CHANGES.has(operation)) {
-      const tableName = String((parsed as { TableName?: unknown })?.TableName);
-      dynalite.forget(tableName);
-      // The emulators create tables at once (createTableMs 0), yet dynalite answers before its timer flips the
-      // table to ACTIVE: a write sent straight after was refused. The answer waits for ACTIVE, as meant.
-      if (operation === 'CreateTable' && answer.status === 200) await dynalite.untilActive(tableName);
-    }
+    if (SCHEMA_CHANGES.has(operation)) await afterSchemaChange(dynalite, operation, parsed, answer);
     return answer;
   }
 
@@ -114,6 +108,20 @@ export async function startDynamoFront({
       return closed;
     },
   };
+}
+
+/** After CreateTable or DeleteTable: the table's cached description is dropped; a new table answered once ACTIVE. */
+async function afterSchemaChange(
+  dynalite: DynaliteCalls,
+  operation: string,
+  parsed: unknown,
+  answer: Forwarded,
+): Promise<void> {
+  const tableName = String((parsed as { TableName?: unknown })?.TableName);
+  dynalite.forget(tableName);
+  // The emulators create tables at once (createTableMs 0), yet dynalite answers before its timer flips the
+  // table to ACTIVE: a write sent straight after was refused. The answer waits for ACTIVE, as meant.
+  if (operation === 'CreateTable' && answer.status === 200) await dynalite.untilActive(tableName);
 }
 
 /** The tables an item call touches (none for table-level calls, which need no lock). */
