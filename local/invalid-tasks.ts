@@ -2,7 +2,7 @@
 // writes one `invalid` line per task it refused).
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
 import { MAX_LISTED } from './dead-letters.js';
 import type { InvalidTaskEntry, ReportInputs } from './local-job-report.js';
 import { localCredentials } from './resources.js';
@@ -14,9 +14,14 @@ export function resultKeyOf(inputs: ReportInputs, final: { resultKey?: string })
   return uri?.startsWith(prefix) ? { resultKey: uri.slice(prefix.length) } : final;
 }
 
-/** The invalid tasks the orchestrator wrote to the result object (the first MAX_LISTED). */
+/**
+ * The invalid tasks the orchestrator wrote to the result object (the first MAX_LISTED). None when there is no
+ * such object: the invocation that ended the run can die between its settle and the object's write (a
+ * worker killed at its timeout), and then only the job's next run writes it (docs/ledger.md); the run's
+ * counts, the invalid one included, are the ledger's all the same.
+ */
 export async function readInvalidTasks(
-  inputs: ReportInputs,
+  inputs: Pick<ReportInputs, 'backend' | 'resources'>,
   final: { resultKey?: string },
 ): Promise<InvalidTaskEntry[]> {
   if (!final.resultKey) return [];
@@ -46,6 +51,8 @@ export async function readInvalidTasks(
       });
       if (found.length >= MAX_LISTED) break;
     }
+  } catch (error) {
+    if (!(error instanceof NoSuchKey)) throw error;
   } finally {
     s3.destroy();
   }

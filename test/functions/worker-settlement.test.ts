@@ -11,8 +11,13 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  type CountingServer,
+  type RecordedRequest,
+  type ScriptedReply,
+  startCountingServer,
+} from '../../bench/servers/counting-server.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import type { FanoutConfig } from '../../lib/config.js';
 import {
@@ -22,6 +27,7 @@ import {
   readDeadLetterBody,
   type TaskMessage,
 } from '../../lib/fanout/messages.js';
+import { taskWindowMs } from '../../lib/fanout/settle-reserve.js';
 import type { JobTask } from '../../lib/manifest/schema.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
 
@@ -39,17 +45,17 @@ let server: CountingServer;
 const runtimes: FunctionRuntime[] = [];
 let seq = 0;
 
+// /<status>/<id> answers that status; /stall/<id> never answers; /reset/<id> resets the connection.
+function scripted({ path }: RecordedRequest): ScriptedReply | undefined {
+  const [, kind] = path.split('/');
+  if (kind === 'stall') return { stall: 'headers' };
+  if (kind === 'reset') return { reset: true };
+  if (/^\d{3}$/.test(kind)) return { status: Number(kind), headers: { 'retry-after': '0' } };
+  return undefined;
+}
+
 beforeAll(async () => {
-  // /<status>/<id> answers that status; /stall/<id> never answers; /reset/<id> resets the connection.
-  server = await startCountingServer({
-    script: ({ path }) => {
-      const [, kind] = path.split('/');
-      if (kind === 'stall') return { stall: 'headers' };
-      if (kind === 'reset') return { reset: true };
-      if (/^\d{3}$/.test(kind)) return { status: Number(kind), headers: { 'retry-after': '0' } };
-      return undefined;
-    },
-  });
+  server = await startCountingServer({ script: scripted });
   h = await startHarness({
     perInvocationConcurrency: PER_INVOCATION,
     maxReceiveCount: MAX_RECEIVE,
@@ -233,11 +239,27 @@ describe('worker settlement: a host that never answers', () => {
   it('invoke mode answers before its deadline: the tasks it had no time to start say so, unsent', async () => {
     const handler = await worker();
     const tasks = Array.from({ length: 6 }, (_, i) => task(`stall/invoke${i}`));
-    const end = Date.now() + 2_000;
+    // The invocation's clock is the test's (Date alone is faked: timers and sockets stay real). On the real
+    // clock, with 2 s left, the first 4 tasks had to start within 0.8 s; a cold container on a loaded machine
+    // took 0.9 s (its first idempotency write and ledger read) and started none. Here 20 s are left (18 s for
+    // tasks) and the clock stands still until the 4th attempt reaches the target, then jumps to half an
+    // attempt before the deadline: when those 4 time out (1 s later, real), no attempt fits any more.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const end = Date.now() + 20_000;
+    const deadline = Date.now() + taskWindowMs(20_000);
+    let reached = 0;
+    server.script((request) => {
+      if (request.path.startsWith('/stall/invoke') && ++reached === PER_INVOCATION)
+        vi.setSystemTime(deadline - REQUEST_TIMEOUT_MS / 2);
+      return scripted(request);
+    });
     const out = (await handler(
       taskMessage(tasks),
       fakeContext(() => Math.max(0, end - Date.now())),
-    )) as {
+    ).finally(() => {
+      server.script(scripted);
+      vi.useRealTimers();
+    })) as {
       results: { id: string; ok: boolean; attempts: number; retryable?: boolean; unstarted?: boolean }[];
     };
     // 4 at once run one attempt each (no retry fits); the other 2 get a permit too late to start.
