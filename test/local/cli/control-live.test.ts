@@ -44,6 +44,18 @@ async function requestsReach(n: number): Promise<void> {
   expect(server.requests.length).toBeGreaterThanOrEqual(n);
 }
 
+/** Waits (bounded) until the target has seen no new request for `ms`; returns the count then. */
+async function quietFor(ms: number): Promise<number> {
+  let count = server.requests.length;
+  let since = Date.now();
+  for (let i = 0; i < 600 && Date.now() - since < ms; i++) {
+    await sleep(100);
+    if (server.requests.length !== count) [count, since] = [server.requests.length, Date.now()];
+  }
+  expect(Date.now() - since).toBeGreaterThanOrEqual(ms);
+  return count;
+}
+
 describe('steering a running run from a second process', () => {
   it('status, pause, limits, resume and cancel reach the running run; every task ends once in the counts', async () => {
     const manifest = join(dir, 'live.ndjson');
@@ -81,9 +93,9 @@ describe('steering a running run from a second process', () => {
 
     expect((await control(endpoint, 'pause')).code).toBe(0);
     expect((await status(endpoint)).status).toBe('paused');
-    // The workers see the pause within their 2 s cache; tasks already running finish. Then nothing starts.
-    await sleep(3_000);
-    const whilePaused = server.requests.length;
+    // The workers see the pause within their 2 s cache; tasks already running finish. Then nothing starts:
+    // once no request has come for longer than the cache's age, none comes in the next 2 s either.
+    const whilePaused = await quietFor(2_500);
     await sleep(2_000);
     expect(server.requests.length).toBe(whilePaused);
 
