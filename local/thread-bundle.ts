@@ -1,10 +1,14 @@
 // Container threads start from plain JavaScript: the thread's entry (and a test's handler module) is bundled
-// from our TypeScript once per process by esbuild (packages stay external), and each thread loads that one
-// file. A thread could instead register the CLI's module hooks (cli/ts-hooks.mjs), but on Node 20 each
-// registration starts a hooks thread of its own and transforms every file again: with ten containers that
-// doubled the isolates and the memory (see thread-container.ts). The file lands under .tmp/threads/ in the
-// repository, so its bare imports resolve to the repository's node_modules; its name is its content's hash, so
-// processes running at once share it safely.
+// from our TypeScript once per process by esbuild, and each thread loads that one file. A thread could instead
+// register the CLI's module hooks (cli/ts-hooks.mjs), but on Node 20 each registration starts a hooks thread of
+// its own and transforms every file again: with ten containers that doubled the isolates and the memory (see
+// thread-container.ts). The file lands under .tmp/threads/ in the repository, so its bare imports resolve to the
+// repository's node_modules; its name is its content's hash, so processes running at once share it safely.
+// A container's entry takes its packages into the bundle (`'bundle'`): left external, each of ten threads loaded
+// the AWS SDK's hundreds of CommonJS files through the ESM loader (its CommonJS lexer, a format check and stat
+// calls per file), and a run of 20,000 tasks on ten thread containers took 13-25% more CPU (bench/RESULTS.md,
+// ceiling16). The DynamoDB thread keeps them external: dynalite's LevelDB binding finds its native module from
+// its own directory.
 import { createHash } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -14,25 +18,33 @@ import { build } from 'esbuild';
 const OUT_DIR = new URL('../.tmp/threads/', import.meta.url);
 const built = new Map<string, Promise<URL>>();
 
+/** Whether the bundle takes in the packages it imports, or leaves them to node's loader. */
+export type BundlePackages = 'bundle' | 'external';
+
+// CommonJS packages bundled into an ES module still call require() for node's builtins.
+const REQUIRE =
+  "import { createRequire as __bfRequire } from 'node:module'; const require = __bfRequire(import.meta.url);";
+
 /** A JavaScript file a thread can load for `entry`: `entry` itself unless it is TypeScript. */
-export function bundled(entry: URL): Promise<URL> {
+export function bundled(entry: URL, packages: BundlePackages = 'external'): Promise<URL> {
   if (!entry.pathname.endsWith('.ts')) return Promise.resolve(entry);
-  let out = built.get(entry.href);
+  const key = `${packages} ${entry.href}`;
+  let out = built.get(key);
   if (!out) {
-    out = bundle(entry);
-    built.set(entry.href, out);
-    out.catch(() => built.delete(entry.href)); // a failed build is tried again next time
+    out = bundle(entry, packages);
+    built.set(key, out);
+    out.catch(() => built.delete(key)); // a failed build is tried again next time
   }
   return out;
 }
 
-async function bundle(entry: URL): Promise<URL> {
+async function bundle(entry: URL, packages: BundlePackages): Promise<URL> {
   const result = await build({
     entryPoints: [fileURLToPath(entry)],
     bundle: true,
     platform: 'node',
     format: 'esm',
-    packages: 'external',
+    ...(packages === 'external' ? { packages } : { banner: { js: REQUIRE } }),
     target: `node${process.versions.node}`,
     write: false,
     logLevel: 'silent',
