@@ -10,12 +10,14 @@
 // ceiling16). The DynamoDB thread keeps them external: dynalite's LevelDB binding finds its native module from
 // its own directory.
 import { createHash } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, version } from 'esbuild';
 
 const OUT_DIR = new URL('../.tmp/threads/', import.meta.url);
+// npm's record of the packages installed in node_modules (not package-lock.json, which may be ahead of them).
+const INSTALLED = new URL('../node_modules/.package-lock.json', import.meta.url);
 const built = new Map<string, Promise<URL>>();
 
 /** Whether the bundle takes in the packages it imports, or leaves them to node's loader. */
@@ -39,6 +41,20 @@ export function bundled(entry: URL, packages: BundlePackages = 'external'): Prom
 }
 
 async function bundle(entry: URL, packages: BundlePackages): Promise<URL> {
+  const own = await esbuild(entry, 'external');
+  const name = basename(entry.pathname, '.ts');
+  if (packages === 'external') return written(own, `${name}-${hashOf([own])}`);
+  // Taking the packages in costs esbuild 1.5-3.5 s on a busy 2-core machine, in the first container's cold
+  // start: the bundle is kept under a name made of what it is built from (our code, the packages npm installed,
+  // esbuild's version), so only the first run after a change pays it.
+  const installed = await readFile(INSTALLED).catch(() => undefined);
+  const key = `${name}-packages-${hashOf([own, installed ?? String(Math.random()), version])}`;
+  const cached = new URL(`${key}.mjs`, OUT_DIR);
+  if (await exists(cached)) return cached;
+  return written(await esbuild(entry, 'bundle'), key);
+}
+
+async function esbuild(entry: URL, packages: BundlePackages): Promise<Uint8Array> {
   const result = await build({
     entryPoints: [fileURLToPath(entry)],
     bundle: true,
@@ -49,9 +65,22 @@ async function bundle(entry: URL, packages: BundlePackages): Promise<URL> {
     write: false,
     logLevel: 'silent',
   });
-  const code = result.outputFiles[0].contents;
-  const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
-  const name = `${basename(entry.pathname, '.ts')}-${hash}`;
+  return result.outputFiles[0].contents;
+}
+
+const hashOf = (parts: readonly (Uint8Array | string)[]) => {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part).update('\0');
+  return hash.digest('hex').slice(0, 16);
+};
+
+const exists = (file: URL) =>
+  access(file).then(
+    () => true,
+    () => false,
+  );
+
+async function written(code: Uint8Array, name: string): Promise<URL> {
   await mkdir(OUT_DIR, { recursive: true });
   const out = new URL(`${name}.mjs`, OUT_DIR);
   // Written under a name of this process's own, then renamed: a reader never sees half a file.
