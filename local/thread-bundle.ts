@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, version } from 'esbuild';
+import { type BuildOptions, build, version } from 'esbuild';
 
 const OUT_DIR = new URL('../.tmp/threads/', import.meta.url);
 // npm's record of the packages installed in node_modules (not package-lock.json, which may be ahead of them).
@@ -46,25 +46,28 @@ async function bundle(entry: URL, packages: BundlePackages): Promise<URL> {
   if (packages === 'external') return written(own, `${name}-${hashOf([own])}`);
   // Taking the packages in costs esbuild 1.5-3.5 s on a busy 2-core machine, in the first container's cold
   // start: the bundle is kept under a name made of what it is built from (our code, the packages npm installed,
-  // esbuild's version), so only the first run after a change pays it.
+  // esbuild's version and options), so only the first run after a change pays it.
   const installed = await readFile(INSTALLED).catch(() => undefined);
-  const key = `${name}-packages-${hashOf([own, installed ?? String(Math.random()), version])}`;
+  const made = [own, installed ?? String(Math.random()), version, JSON.stringify(optionsOf(entry, packages))];
+  const key = `${name}-packages-${hashOf(made)}`;
   const cached = new URL(`${key}.mjs`, OUT_DIR);
   if (await exists(cached)) return cached;
   return written(await esbuild(entry, 'bundle'), key);
 }
 
+const optionsOf = (entry: URL, packages: BundlePackages): BuildOptions & { write: false } => ({
+  entryPoints: [fileURLToPath(entry)],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  ...(packages === 'external' ? { packages } : { banner: { js: REQUIRE } }),
+  target: `node${process.versions.node}`,
+  write: false,
+  logLevel: 'silent',
+});
+
 async function esbuild(entry: URL, packages: BundlePackages): Promise<Uint8Array> {
-  const result = await build({
-    entryPoints: [fileURLToPath(entry)],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    ...(packages === 'external' ? { packages } : { banner: { js: REQUIRE } }),
-    target: `node${process.versions.node}`,
-    write: false,
-    logLevel: 'silent',
-  });
+  const result = await build(optionsOf(entry, packages));
   return result.outputFiles[0].contents;
 }
 
