@@ -1,6 +1,8 @@
 // Where a `.cpuprofile` (node --cpu-prof) spent its time: self time summed per function and per module (the
-// package under node_modules, or the project's own folder, or node's internals), top N of each.
-//   npx tsx bench/cpu-profile.ts FILE.cpuprofile [--top 20]
+// package under node_modules, or the project's own folder, or node's internals), top N of each. --from / --to keep
+// the samples in that window (ms from the profile's start; a run's job window, without its start-up), and
+// --timeline prints the busy share of each second (a thread that is never near 100% is waiting, not working).
+//   npx tsx bench/cpu-profile.ts FILE.cpuprofile [--top 20] [--from MS] [--to MS] [--timeline]
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
@@ -10,6 +12,7 @@ interface ProfileNode {
   children?: number[];
 }
 interface Profile {
+  startTime: number;
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
@@ -73,6 +76,7 @@ const nameOf = (frame: ProfileNode['callFrame']) => {
 export function summarise(
   profile: Profile,
   n = 20,
+  { from = 0, to = Number.POSITIVE_INFINITY }: { from?: number; to?: number } = {},
 ): { totalMs: number; functions: SelfTime[]; modules: SelfTime[]; callers: SelfTime[]; groups: SelfTime[] } {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
@@ -83,8 +87,11 @@ export function summarise(
   const groups = new Map<string, number>();
   const add = (map: Map<string, number>, key: string, dt: number) => map.set(key, (map.get(key) ?? 0) + dt);
   let all = 0;
+  let at = 0;
   profile.samples.forEach((id, i) => {
     const dt = profile.timeDeltas[i] ?? 0;
+    at += dt;
+    if (at < from * 1000 || at > to * 1000) return;
     const frame = byId.get(id)?.callFrame;
     if (!frame) return;
     all += dt;
@@ -92,9 +99,9 @@ export function summarise(
     const mod = frame.url ? moduleOf(frame.url) : frame.functionName;
     add(mods, mod, dt);
     add(groups, groupOf(mod), dt);
-    let at: number | undefined = id;
-    while (at !== undefined && !ownCode.test(byId.get(at)?.callFrame.url ?? '')) at = parent.get(at);
-    const own = at === undefined ? undefined : byId.get(at)?.callFrame;
+    let up: number | undefined = id;
+    while (up !== undefined && !ownCode.test(byId.get(up)?.callFrame.url ?? '')) up = parent.get(up);
+    const own = up === undefined ? undefined : byId.get(up)?.callFrame;
     add(callers, own ? nameOf(own) : `(no own caller) ${mod}`, dt);
   });
   return {
@@ -106,14 +113,38 @@ export function summarise(
   };
 }
 
+/** The busy share (not idle, not the profiler's own (program) gaps) of each whole second of the profile. */
+export function timeline(profile: Profile): number[] {
+  const idle = new Set(profile.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
+  const busy: number[] = [];
+  let at = 0;
+  profile.samples.forEach((id, i) => {
+    const dt = profile.timeDeltas[i] ?? 0;
+    at += dt;
+    const second = Math.floor(at / 1e6);
+    busy[second] = (busy[second] ?? 0) + (idle.has(id) ? 0 : dt / 1e6);
+  });
+  return Array.from(busy, (b) => b ?? 0);
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const file = process.argv[2];
-  const i = process.argv.indexOf('--top');
-  const n = i > 0 ? Number(process.argv[i + 1]) : 20;
-  const { totalMs, functions, modules, callers, groups } = summarise(
-    JSON.parse(await readFile(file, 'utf8')) as Profile,
-    n,
-  );
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(name);
+    return i > 0 ? Number(process.argv[i + 1]) : undefined;
+  };
+  const profile = JSON.parse(await readFile(file, 'utf8')) as Profile;
+  if (process.argv.includes('--timeline')) {
+    console.log(
+      `busy share by second: ${timeline(profile)
+        .map((b) => `${Math.round(b * 100)}%`)
+        .join(' ')}\n`,
+    );
+  }
+  const { totalMs, functions, modules, callers, groups } = summarise(profile, arg('--top') ?? 20, {
+    from: arg('--from'),
+    to: arg('--to'),
+  });
   const row = (s: SelfTime) => `| ${s.name} | ${s.ms.toFixed(0)} | ${(s.share * 100).toFixed(1)}% |`;
   console.log(`Profile ${file}: ${(totalMs / 1000).toFixed(1)} s sampled\n`);
   console.log(['| where (self time) | ms | share |', '|---|---:|---:|', ...groups.map(row), ''].join('\n'));

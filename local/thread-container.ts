@@ -80,7 +80,7 @@ export class ThreadContainer implements LocalContainer {
     };
     const { memoryMb } = this.#options;
     const resourceLimits = memoryMb === undefined ? undefined : { maxOldGenerationSizeMb: memoryMb };
-    const worker = new Worker(await bundled(ENTRY), { workerData, resourceLimits });
+    const worker = new Worker(await bundled(ENTRY, 'bundle'), { workerData, resourceLimits });
     this.#worker = worker;
     worker.on('message', (message: ThreadReply | SentMessage) => this.#onMessage(message));
     worker.on('error', (error) => this.#end(error));
