@@ -88,13 +88,20 @@ export class RunControl {
     return this.#runs.get(keyOf(jobId, runId))?.record?.version;
   }
 
+  /** Now, on this control's clock: a settle takes it before it is sent, for `confirm`. */
+  clock(): number {
+    return this.#now();
+  }
+
   /**
-   * A settle was written on the condition that the run's record was at `version` (SettleResult.confirmed): when
-   * that is the cached copy's, its status and limits are current, as a read would have said; counts are not.
+   * A settle asked at `since` (clock()) was written on the condition that the run's record was at `version`
+   * (SettleResult.confirmed): when that is the cached copy's, its status and limits were current at `since` at
+   * the latest, as a read would have said (counts are not). Dated from the ask, not the answer: never fresher
+   * than the truth, however long the settle waited.
    */
-  confirm(jobId: string, runId: string, version: number): void {
+  confirm(jobId: string, runId: string, version: number, since: number): void {
     const entry = this.#runs.get(keyOf(jobId, runId));
-    if (entry?.record?.version === version) entry.readAt = this.#now();
+    if (entry?.record?.version === version && since > entry.readAt) entry.readAt = since;
   }
 
   /** A record the ledger just returned (a settle, a status change): newer versions replace the cache. */

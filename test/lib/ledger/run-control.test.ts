@@ -84,18 +84,20 @@ describe('RunControl', () => {
     expect(control.cachedVersion('j', 'r1')).toBeUndefined();
     await control.view('j', 'r1');
     expect(control.cachedVersion('j', 'r1')).toBe(1);
-    now = 1_500;
-    control.confirm('j', 'r1', 1);
-    now = 3_000;
+    // Dated from when the settle was asked (1,500), not from its answer (now, 1,900).
+    now = 1_900;
+    control.confirm('j', 'r1', 1, 1_500);
+    now = 3_400;
     await control.view('j', 'r1');
     expect(calls.getRun).toBe(1);
-    // A settle that saw another version says nothing of this copy: it is read once 2 s old.
-    control.confirm('j', 'r1', 2);
+    // An older ask never moves the copy's date back; a settle that saw another version says nothing of it.
+    control.confirm('j', 'r1', 1, 1_000);
+    control.confirm('j', 'r1', 2, 3_400);
     now = 3_500;
     runs.set('r1', record('r1', { status: RunStatuses.PAUSED, version: 2 }));
     expect((await control.view('j', 'r1'))?.status).toBe('paused');
     expect(calls.getRun).toBe(2);
-    control.confirm('j', 'unknown', 1);
+    control.confirm('j', 'unknown', 1, 3_500);
     expect(control.cachedVersion('j', 'unknown')).toBeUndefined();
   });
 
