@@ -54,7 +54,13 @@ export class RunLedger {
    * when the record was not read (SettleResult.unread), so an undefined record does not mean no run.
    */
   async settleOnce(input: SettleInput): Promise<SettledOnce> {
-    const { applied, record, unread } = await this.#ledger.settle(input);
+    const { jobId, runId } = input;
+    // The version of the status and limits this container follows: an unread settle then confirms them (no read).
+    const seenVersion = input.seenVersion ?? this.control.cachedVersion(jobId, runId);
+    const asked = this.control.clock();
+    const settled = await this.#ledger.settle(seenVersion === undefined ? input : { ...input, seenVersion });
+    const { applied, record, unread, confirmed } = settled;
+    if (confirmed !== undefined) this.control.confirm(jobId, runId, confirmed, asked);
     if (!applied) {
       this.#logger.warn('ledger: already settled, not counted again', {
         jobId: input.jobId,

@@ -30,6 +30,11 @@ export interface BackendInfo {
   readonly edge?: Edge;
   /** The servers behind the endpoints (the emulators' own ports), refused to tasks like the endpoints. */
   readonly listening?: readonly string[];
+  /**
+   * Where the runtime's own functions reach DynamoDB when that differs from `endpoints.dynamodb`: the DynamoDB
+   * front itself, behind the one local endpoint (local/job-environment.ts).
+   */
+  readonly functionsDynamodb?: string;
 }
 
 export interface Backend extends BackendInfo {
@@ -108,6 +113,9 @@ async function startEmbedded(
     description: `embedded emulators, fauxqs (SQS, S3) and dynalite (DynamoDB), in process: ${why}`,
     edge,
     listening: emulators.listening,
+    // The edge passes DynamoDB calls on unchanged, on this (the pipeline's) thread: the functions' own calls (the
+    // job ledger's, about 160 a 20,000-task run) go straight to the front, on the DynamoDB thread.
+    ...(oneEndpoint ? { functionsDynamodb: emulators.endpoints.dynamodb } : {}),
     stop: async () => {
       await edge.close();
       await emulators.stop();

@@ -9,7 +9,9 @@ import { type BackendInfo, backendEnvironment } from './backend.js';
 import { ownEndpointEntries } from './own-endpoints.js';
 import type { LocalResources } from './resources.js';
 
-// The process environment a local run's functions read, as the stack sets it on the Lambdas.
+// The process environment a local run's functions read, as the stack sets it on the Lambdas. Their DynamoDB
+// calls go straight to the DynamoDB front when one local endpoint stands before it (BackendInfo.functionsDynamodb):
+// the endpoint would only pass them on, at a cost on the pipeline's thread. Users still see the one endpoint.
 
 export function jobEnvironment(
   config: FanoutConfig,
@@ -21,6 +23,7 @@ export function jobEnvironment(
 ): Record<string, string> {
   return {
     ...backendEnvironment(backend, lambdaEndpoint),
+    ...(backend.functionsDynamodb ? { AWS_ENDPOINT_URL_DYNAMODB: backend.functionsDynamodb } : {}),
     [EnvVars.CONFIG]: toEnvironment(functionConfig(config)),
     [EnvVars.REFUSE_HOSTS]: ownEndpointEntries([
       ...Object.values(backend.endpoints),

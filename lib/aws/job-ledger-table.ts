@@ -163,6 +163,7 @@ export class JobLedgerTable implements JobLedger {
     delta,
     manifestDone,
     unread,
+    seenVersion,
   }: GroupWrite): Promise<GroupCommit> {
     const items = settleItems(this.#table, {
       record: runKey(jobId, runId),
@@ -172,7 +173,7 @@ export class JobLedgerTable implements JobLedger {
       }),
       expiresAt: expiresAtSeconds(this.#now(), this.#retentionDays),
       update: countsUpdate(delta, manifestDone),
-      ...(unread ? { unreadOpen: unsettledDelta(delta) } : {}),
+      ...(unread ? { unreadOpen: unsettledDelta(delta), seenVersion } : {}),
     });
     try {
       await sendTransaction(this.#doc, items);

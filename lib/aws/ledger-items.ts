@@ -73,6 +73,8 @@ export interface SettleParts {
    * the run is not complete after it (lib/aws/unsettled.ts).
    */
   readonly unreadOpen?: number;
+  /** For an unread settle: the record's version the settler saw, checked too (lib/aws/unsettled.ts). */
+  readonly seenVersion?: number;
 }
 
 /**
@@ -92,7 +94,7 @@ export function settleItems(table: string, parts: SettleParts) {
         Update: {
           TableName: table,
           Key: parts.record,
-          ...withCondition(parts.update, parts.unreadOpen),
+          ...withCondition(parts.update, parts.unreadOpen, parts.seenVersion),
         },
       }
     : {
@@ -102,9 +104,13 @@ export function settleItems(table: string, parts: SettleParts) {
 }
 
 /** The counts' update with its condition: the record is there, and for an unread settle more (unsettled.ts). */
-function withCondition(update: NonNullable<SettleParts['update']>, unreadOpen: number | undefined) {
+function withCondition(
+  update: NonNullable<SettleParts['update']>,
+  unreadOpen: number | undefined,
+  seenVersion: number | undefined,
+) {
   if (unreadOpen === undefined) return { ConditionExpression: 'attribute_exists(pk)', ...update };
-  const unread = unreadCondition(unreadOpen);
+  const unread = unreadCondition(unreadOpen, seenVersion);
   return {
     ...update,
     ConditionExpression: unread.ConditionExpression,

@@ -8,7 +8,8 @@
 // once per group, not once per message.
 //
 // A key whose marker is there already (a message delivered twice) is answered `applied: false` and the
-// others are sent again without it: each key still counts once, atomically with its counts.
+// others are sent again without it: each key still counts once, atomically with its counts. An unread group
+// whose settles saw one record version checks it too, and answers `confirmed` (SettleInput.seenVersion).
 import type { SettleInput, SettleResult } from '../ledger/job-ledger.js';
 import type { CountDelta, RunRecord } from '../ledger/run-record.js';
 import { mayGoUnread } from './unsettled.js';
@@ -35,6 +36,8 @@ export interface GroupWrite {
   readonly manifestDone: boolean;
   /** Go unread: the update holds only if the run is not complete after it (lib/aws/unsettled.ts). */
   readonly unread: boolean;
+  /** The record's version every settle of the group saw, when they agree: an unread write checks it too. */
+  readonly seenVersion?: number;
 }
 
 /** What the store does for a group: one transaction, and one read of the record. */
@@ -100,15 +103,18 @@ export class SettleGroups {
     const applied = inputs.map(() => true);
     let unreadAllowed = true;
     let unread = false;
+    let seenVersion: number | undefined;
     for (;;) {
       const live = inputs.filter((_, i) => applied[i]);
       if (live.length === 0) break;
       const delta = sumDeltas(live);
       const manifestDone = live.some((s) => s.manifestDone === true);
       unread = unreadAllowed && mayGoUnread(delta, manifestDone) && Object.values(delta).some((v) => v !== 0);
+      seenVersion = commonVersion(live);
       const keys = live.map((s) => s.key);
       const states = live.map((s) => s.state);
-      const outcome = await this.#ports.commit({ jobId, runId, keys, states, delta, manifestDone, unread });
+      const write = { jobId, runId, keys, states, delta, manifestDone, unread };
+      const outcome = await this.#ports.commit(seenVersion === undefined ? write : { ...write, seenVersion });
       if (outcome.applied) break;
       if (outcome.recordFailed && unread) unreadAllowed = false;
       else if (outcome.recordFailed) return inputs.map(() => ({ applied: false, record: undefined }));
@@ -122,7 +128,8 @@ export class SettleGroups {
     }
     // Read when nothing was added (every key a repeat): rare, and the caller learns where the run stands.
     if (unread && applied.some(Boolean)) {
-      return inputs.map((_, i) => ({ applied: applied[i], record: undefined, unread: true }));
+      const confirmed = seenVersion === undefined ? {} : { confirmed: seenVersion };
+      return inputs.map((_, i) => ({ applied: applied[i], record: undefined, unread: true, ...confirmed }));
     }
     const record = await this.#ports.read(jobId, runId);
     return inputs.map((_, i) => ({ applied: applied[i], record }));
@@ -142,6 +149,12 @@ function takeGroup(queue: Waiting[]): Waiting[] {
     group.push(...queue.splice(i, 1));
   }
   return group;
+}
+
+/** The record version every settle of a group saw, or undefined when one saw none or they differ. */
+function commonVersion(inputs: readonly SettleInput[]): number | undefined {
+  const seen = inputs[0].seenVersion;
+  return inputs.every((s) => s.seenVersion === seen) ? seen : undefined;
 }
 
 function sumDeltas(inputs: readonly SettleInput[]): CountDelta {

@@ -33,12 +33,24 @@ export function mayGoUnread(delta: CountDelta, manifestDone: boolean): boolean {
 /**
  * The counts update's condition for a settle that goes unread: the record is there, tracks `unsettled`, and
  * after this settle's `open` is added the run is not complete (the manifest not done, or `unsettled` not 0).
+ * With `seenVersion`, also that the record's version (bumped by every change of status or limits, never by
+ * counts) is still the one the settler saw: then its cached status and limits are current.
  */
-export function unreadCondition(open: number) {
+export function unreadCondition(open: number, seenVersion?: number) {
+  const condition =
+    'attribute_exists(pk) AND #unsettled < :tracked AND (#manifestDone = :false OR #unsettled <> :closing)';
+  const names = { '#unsettled': UNSETTLED, '#manifestDone': 'manifestDone' };
+  const values = { ':tracked': TRACKED_BELOW, ':false': false, ':closing': -open };
+  if (seenVersion === undefined) {
+    return {
+      ConditionExpression: condition,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    };
+  }
   return {
-    ConditionExpression:
-      'attribute_exists(pk) AND #unsettled < :tracked AND (#manifestDone = :false OR #unsettled <> :closing)',
-    ExpressionAttributeNames: { '#unsettled': UNSETTLED, '#manifestDone': 'manifestDone' },
-    ExpressionAttributeValues: { ':tracked': TRACKED_BELOW, ':false': false, ':closing': -open },
+    ConditionExpression: `${condition} AND #version = :seen`,
+    ExpressionAttributeNames: { ...names, '#version': 'version' },
+    ExpressionAttributeValues: { ...values, ':seen': seenVersion },
   };
 }

@@ -41,6 +41,12 @@ export interface SettleInput {
    * goes on); JobLedger.settledState reads it back.
    */
   readonly state?: Readonly<Record<string, unknown>>;
+  /**
+   * The run record's `version` as the settler last saw it (its cached status and limits: RunControl). A settle
+   * that goes unread then also holds only while the record's version is still this, and says so
+   * (SettleResult.confirmed): the settler's copy of the status and limits is current, as a read would say.
+   */
+  readonly seenVersion?: number;
 }
 
 export interface SettleResult {
@@ -54,6 +60,8 @@ export interface SettleResult {
    * always read.
    */
   readonly unread?: boolean;
+  /** Unread, and the record's version was this (the settle's seenVersion) when the settle was written. */
+  readonly confirmed?: number;
 }
 
 export interface StatusChange {

@@ -4,8 +4,10 @@ import type { RunRecord } from './run-record.js';
 /*
 How a container follows a run's status and limits without a read per task: the record of each run it
 works on is read at most once per `maxAgeMs` (2 s by default), by one read that concurrent callers share,
-and refreshed for free whenever a settle returns the record. `peek` answers at once from the cache (the
-per-task check), `view` reads when the cached copy is stale. A read that fails keeps the last copy: the
+and refreshed for free whenever a settle returns the record or confirms the cached copy (`confirm`: an unread
+settle written on the condition that the record's version is the cached one; the version changes with every
+change of status or limits, never with counts). `peek` answers at once from the cache (the per-task check),
+`view` reads when the cached copy is stale. A read that fails keeps the last copy: the
 ledger being slow never stops the work it only steers. At most `maxRuns` runs are kept (the oldest go).
 */
 
@@ -79,6 +81,27 @@ export class RunControl {
         held.reading = undefined;
       });
     return held.reading;
+  }
+
+  /** The cached record's version (undefined when none was read yet), without reading or refreshing. */
+  cachedVersion(jobId: string, runId: string): number | undefined {
+    return this.#runs.get(keyOf(jobId, runId))?.record?.version;
+  }
+
+  /** Now, on this control's clock: a settle takes it before it is sent, for `confirm`. */
+  clock(): number {
+    return this.#now();
+  }
+
+  /**
+   * A settle asked at `since` (clock()) was written on the condition that the run's record was at `version`
+   * (SettleResult.confirmed): when that is the cached copy's, its status and limits were current at `since` at
+   * the latest, as a read would have said (counts are not). Dated from the ask, not the answer: never fresher
+   * than the truth, however long the settle waited.
+   */
+  confirm(jobId: string, runId: string, version: number, since: number): void {
+    const entry = this.#runs.get(keyOf(jobId, runId));
+    if (entry?.record?.version === version && since > entry.readAt) entry.readAt = since;
   }
 
   /** A record the ledger just returned (a settle, a status change): newer versions replace the cache. */

@@ -5,14 +5,15 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEAD_LETTER_RETENTION_SECONDS, resourceNames } from '../../lib/config.js';
+import { DEAD_LETTER_RETENTION_SECONDS, resourceNames, withDefaults } from '../../lib/config.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { BACKEND_ENV, backendEnvironment, startBackend } from '../../local/backend.js';
 import { candidateHosts, probeContainerRuntime } from '../../local/container-runtime.js';
+import { jobEnvironment } from '../../local/job-environment.js';
 import { localCredentials } from '../../local/resources.js';
 import { backend, freshResources } from './fixtures/aws.js';
 
@@ -122,6 +123,49 @@ describe('startBackend', () => {
       const env = backendEnvironment(started);
       for (const name of ['SQS', 'S3', 'DYNAMODB', 'EVENTBRIDGE'])
         expect(env[`AWS_ENDPOINT_URL_${name}`]).toBe(url);
+    } finally {
+      await started.stop();
+    }
+  });
+
+  it("with edge: the run's own functions reach DynamoDB at the front behind it, everything else at the endpoint", async () => {
+    const started = await startBackend({
+      kind: 'emulators',
+      log: () => {},
+      edge: { listen: { host: '127.0.0.1', port: 0 } },
+    });
+    try {
+      const url = started.edge?.url as string;
+      const config = withDefaults({ prefix: 'fnenv' });
+      const resources = {
+        queueUrl: 'q',
+        queueArn: 'qa',
+        deadLetterQueueUrl: 'd',
+        deadLetterQueueArn: 'da',
+        orchestratorDeadLetterQueueUrl: 'o',
+        idempotencyTable: 'i',
+        jobTable: 'j',
+        bucket: 'b',
+      };
+      const env = jobEnvironment(config, started, resources, resourceNames(config), 'http://127.0.0.1:1');
+      const front = env.AWS_ENDPOINT_URL_DYNAMODB;
+      expect(front).not.toBe(url);
+      expect(started.listening).toContain(front);
+      for (const name of ['SQS', 'S3', 'EVENTBRIDGE']) expect(env[`AWS_ENDPOINT_URL_${name}`]).toBe(url);
+      // The front answers DynamoDB as the endpoint does (the same tables: one dynalite behind both).
+      const client = (endpoint: string) =>
+        new DynamoDBClient({ endpoint, region: started.region, credentials: localCredentials });
+      const created = await client(url).send(
+        new CreateTableCommand({
+          TableName: 'fnenv',
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+          KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        }),
+      );
+      expect(created.TableDescription?.TableName).toBe('fnenv');
+      const described = await client(front).send(new DescribeTableCommand({ TableName: 'fnenv' }));
+      expect(described.Table?.TableStatus).toBe('ACTIVE');
     } finally {
       await started.stop();
     }

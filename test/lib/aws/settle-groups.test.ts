@@ -126,6 +126,27 @@ describe('settle groups', () => {
     expect(again).toMatchObject({ applied: false, record: { succeeded: 3, invalid: 1, submitted: 4 } });
   });
 
+  it('an unread settle confirms the version its settler saw, and only while the record is at that version', async () => {
+    const jobId = await startedRun();
+    const settle = (key: string, seenVersion: number) =>
+      ledger.settle({ jobId, runId: 'r', key, delta: { succeeded: 1 }, seenVersion });
+    expect(await settle('m0', 1)).toEqual({ applied: true, record: undefined, unread: true, confirmed: 1 });
+    // Settles of one group that saw different versions confirm none (and still go unread).
+    const mixed = await Promise.all([settle('m1', 1), settle('m2', 2)]);
+    expect(mixed.map((r) => r.confirmed)).toEqual([undefined, undefined]);
+    expect(mixed.every((r) => r.unread && r.applied)).toBe(true);
+    expect(commands.sent.get('GetItemCommand')).toBeUndefined();
+    // The limits change (version 2): a settle that saw version 1 is written plainly and reads the record.
+    await ledger.setLimits(jobId, 'r', { perInvocationConcurrency: 3 });
+    commands.sent.clear();
+    const stale = await settle('m3', 1);
+    expect(stale).toMatchObject({ applied: true, record: { version: 2, succeeded: 4 } });
+    expect(stale.confirmed).toBeUndefined();
+    expect(commands.sent.get('TransactWriteItemsCommand')).toBe(2);
+    expect(commands.sent.get('GetItemCommand')).toBe(1);
+    expect(await settle('m4', 2)).toMatchObject({ unread: true, confirmed: 2 });
+  });
+
   it('a run record that keeps no unsettled count (written before it was kept) is always read back', async () => {
     const jobId = await startedRun();
     await client.send(

@@ -76,6 +76,31 @@ describe('RunControl', () => {
     expect(calls.getRun).toBe(0);
   });
 
+  it('confirm() counts as a read of the cached version only, and a confirmed copy is not read again for maxAgeMs', async () => {
+    let now = 0;
+    const runs = new Map([['r1', record('r1')]]);
+    const { ledger, calls } = countingLedger(runs);
+    const control = new RunControl(ledger, { maxAgeMs: 2_000, now: () => now });
+    expect(control.cachedVersion('j', 'r1')).toBeUndefined();
+    await control.view('j', 'r1');
+    expect(control.cachedVersion('j', 'r1')).toBe(1);
+    // Dated from when the settle was asked (1,500), not from its answer (now, 1,900).
+    now = 1_900;
+    control.confirm('j', 'r1', 1, 1_500);
+    now = 3_400;
+    await control.view('j', 'r1');
+    expect(calls.getRun).toBe(1);
+    // An older ask never moves the copy's date back; a settle that saw another version says nothing of it.
+    control.confirm('j', 'r1', 1, 1_000);
+    control.confirm('j', 'r1', 2, 3_400);
+    now = 3_500;
+    runs.set('r1', record('r1', { status: RunStatuses.PAUSED, version: 2 }));
+    expect((await control.view('j', 'r1'))?.status).toBe('paused');
+    expect(calls.getRun).toBe(2);
+    control.confirm('j', 'unknown', 1, 3_500);
+    expect(control.cachedVersion('j', 'unknown')).toBeUndefined();
+  });
+
   it('keeps at most maxRuns runs, dropping the oldest', async () => {
     const { ledger } = countingLedger(new Map());
     const control = new RunControl(ledger, { maxRuns: 2, now: () => 0 });
