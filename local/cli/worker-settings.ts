@@ -25,8 +25,8 @@ export async function applyWorkerSettings(target: WorkerTarget, settings: Worker
   const lines: string[] = [];
   const { eventSourceMaxConcurrency: maximum, workerReservedConcurrency: reserved } = settings;
   if (maximum !== undefined) {
-    const uuid = await call(target, 'eventSourceMaxConcurrency', () => workQueueMapping(target));
-    await call(target, 'eventSourceMaxConcurrency', () =>
+    const uuid = await call(target, 'eventSourceMaxConcurrency', lines, () => workQueueMapping(target));
+    await call(target, 'eventSourceMaxConcurrency', lines, () =>
       target.lambda.send(
         new UpdateEventSourceMappingCommand({ UUID: uuid, ScalingConfig: { MaximumConcurrency: maximum } }),
       ),
@@ -36,7 +36,7 @@ export async function applyWorkerSettings(target: WorkerTarget, settings: Worker
     );
   }
   if (reserved !== undefined) {
-    await call(target, 'workerReservedConcurrency', () =>
+    await call(target, 'workerReservedConcurrency', lines, () =>
       target.lambda.send(
         new PutFunctionConcurrencyCommand({
           FunctionName: target.names.worker,
@@ -62,17 +62,31 @@ async function workQueueMapping(target: WorkerTarget): Promise<string> {
   );
 }
 
-/** An endpoint that answers, but not the Lambda API (or not this part of it), cannot take the setting. */
-async function call<T>(target: WorkerTarget, key: string, fn: () => Promise<T>): Promise<T> {
+/** What Lambda answers a value it refuses: the endpoint has the call, the value is the problem. */
+const REFUSALS = new Set([
+  'ValidationException',
+  'InvalidParameterValueException',
+  'ResourceConflictException',
+]);
+
+/**
+ * An endpoint that refuses the value says why (its message, as AWS's errors are shown); one that answers, but
+ * not the Lambda API (or not this part of it), cannot take the setting. `done`: the changes already made.
+ */
+async function call<T>(target: WorkerTarget, key: string, done: string[], fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {
     if (!target.endpoint || error instanceof UsageError) throw error;
     const translated = asEndpointError(target.endpoint, error);
     if (translated instanceof EndpointError) throw translated;
-    const name = (error as { name?: string }).name ?? 'Error';
+    const { name = 'Error', message } = error as { name?: string; message?: string };
+    const already = done.length > 0 ? ` (already made: ${done.join('; ')})` : '';
+    const reason = REFUSALS.has(name)
+      ? `${message}`
+      : "it does not answer Lambda's control plane there (a local `run` or `serve`, LocalStack and AWS do); check --endpoint and --prefix";
     throw new UsageError(
-      `${key}: ${target.endpoint} refused it for function ${target.names.worker} (${name}): it does not answer Lambda's control plane there (a local \`run\` or \`serve\`, LocalStack and AWS do); check --endpoint and --prefix`,
+      `${key}: ${target.endpoint} refused it for function ${target.names.worker} (${name}): ${reason}${already}`,
       { value: key },
       { cause: error },
     );

@@ -1,0 +1,82 @@
+// applyWorkerSettings (what `limits` does with eventSourceMaxConcurrency / workerReservedConcurrency) against
+// the local runtime's real control plane (local/invoke-server.ts, local/lambda-control.ts) through the real
+// @aws-sdk/client-lambda: a value the endpoint refuses is reported with the endpoint's own reason, not as an
+// endpoint without the API, and a change made before the refusal is named, not hidden.
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resourceNames } from '../../../lib/config.js';
+import { UsageError } from '../../../local/cli/usage-error.js';
+import { applyWorkerSettings, type WorkerTarget } from '../../../local/cli/worker-settings.js';
+import { InvokeServer } from '../../../local/invoke-server.js';
+import { mappedSource } from '../../../local/lambda-control.js';
+import { LocalFunction } from '../../../local/local-function.js';
+import { EventSourcePoller } from '../../../local/poller.js';
+import { localCredentials } from '../../../local/resources.js';
+
+const names = resourceNames({ prefix: 'ws' });
+const worker = new LocalFunction({ name: names.worker, timeoutMs: 1_000, handler: async () => 'ok' });
+// Never started: only its maximum is read and changed.
+const sqs = new SQSClient({
+  region: 'us-east-1',
+  endpoint: 'http://127.0.0.1:9',
+  credentials: localCredentials,
+});
+const source = {
+  sqs,
+  queueUrl: `http://127.0.0.1:9/000000000000/${names.queue}`,
+  queueArn: `arn:aws:sqs:us-east-1:000000000000:${names.queue}`,
+  worker,
+  batchSize: 1,
+  maxConcurrency: 10,
+};
+const poller = new EventSourcePoller(source);
+// An account of 120: a reservation above 20 leaves fewer than Lambda's 100 unreserved.
+const server = new InvokeServer({ functions: [worker], accountSettings: { concurrentExecutions: 120 } });
+let target: WorkerTarget;
+
+beforeAll(async () => {
+  server.addEventSource(mappedSource(poller, source));
+  const endpoint = await server.listen();
+  const lambda = new LambdaClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: localCredentials,
+    maxAttempts: 1,
+  });
+  target = { lambda, names, endpoint };
+});
+
+afterAll(async () => {
+  target?.lambda.destroy();
+  sqs.destroy();
+  await server.close();
+});
+
+describe('applyWorkerSettings against the local control plane', () => {
+  it('applies both settings live', async () => {
+    const lines = await applyWorkerSettings(target, {
+      eventSourceMaxConcurrency: 4,
+      workerReservedConcurrency: 6,
+    });
+    expect(lines).toEqual([
+      `event source ${names.queue} -> ${names.worker}: maximum concurrency 4`,
+      `function ${names.worker}: reserved concurrency 6`,
+    ]);
+    expect(poller.maxConcurrency).toBe(4);
+    expect(worker.reservedConcurrency).toBe(6);
+  });
+
+  it("reports a refused value with the endpoint's reason, and names the change made before it", async () => {
+    const error = await applyWorkerSettings(target, {
+      eventSourceMaxConcurrency: 3,
+      workerReservedConcurrency: 21,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as UsageError).message).toBe(
+      `workerReservedConcurrency: ${target.endpoint} refused it for function ${names.worker} (InvalidParameterValueException): Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100]. (already made: event source ${names.queue} -> ${names.worker}: maximum concurrency 3)`,
+    );
+    expect(poller.maxConcurrency).toBe(3);
+    expect(worker.reservedConcurrency).toBe(6);
+  });
+});
