@@ -3,6 +3,7 @@
 // (PutFunctionConcurrency). AWS, LocalStack and the local runtime's `run` and `serve` (local/lambda-control.ts)
 // have both; an endpoint without them is told apart with one line and exit code 2.
 import {
+  GetFunctionConcurrencyCommand,
   type LambdaClient,
   ListEventSourceMappingsCommand,
   PutFunctionConcurrencyCommand,
@@ -18,6 +19,11 @@ export interface WorkerTarget {
   readonly names: ResourceNames;
   /** Undefined: AWS. */
   readonly endpoint?: string;
+  /**
+   * The orchestrators' direct invokes of the worker at most (invokeConcurrency x orchestrators): they share its
+   * reservation with the poller, so a maximum raised alone is checked against the reservation as it is now.
+   */
+  readonly directInvokes?: number;
 }
 
 /** Applies each setting given, the event source first; returns one line per change made. */
@@ -26,6 +32,7 @@ export async function applyWorkerSettings(target: WorkerTarget, settings: Worker
   const { eventSourceMaxConcurrency: maximum, workerReservedConcurrency: reserved } = settings;
   if (maximum !== undefined) {
     const uuid = await call(target, 'eventSourceMaxConcurrency', lines, () => workQueueMapping(target));
+    if (reserved === undefined) await checkReservationNow(target, maximum);
     await call(target, 'eventSourceMaxConcurrency', lines, () =>
       target.lambda.send(
         new UpdateEventSourceMappingCommand({ UUID: uuid, ScalingConfig: { MaximumConcurrency: maximum } }),
@@ -47,6 +54,23 @@ export async function applyWorkerSettings(target: WorkerTarget, settings: Worker
     lines.push(`function ${target.names.worker}: reserved concurrency ${reserved}`);
   }
   return lines;
+}
+
+/**
+ * A maximum given without a reservation is safe only if the reservation in force now (an earlier `limits` may
+ * have lowered it below the deployed one) still covers it and the direct invokes: else the poller would be
+ * throttled and its messages reach the dead-letter queue unprocessed. Refused then, nothing changed.
+ */
+async function checkReservationNow(target: WorkerTarget, maximum: number): Promise<void> {
+  const { ReservedConcurrentExecutions: now } = await call(target, 'eventSourceMaxConcurrency', [], () =>
+    target.lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: target.names.worker })),
+  );
+  const invokes = target.directInvokes ?? 0;
+  if (now === undefined || now >= maximum + invokes) return;
+  throw new UsageError(
+    `eventSourceMaxConcurrency: ${maximum} + invokeConcurrency x orchestrators (${invokes}) = ${maximum + invokes} is above function ${target.names.worker}'s reserved concurrency now (${now}): the poller would be throttled, and throttled messages count toward maxReceiveCount; give workerReservedConcurrency=${maximum + invokes} (or more) with it`,
+    { value: maximum },
+  );
 }
 
 /** The UUID of the mapping from the stack's work queue to its worker. */

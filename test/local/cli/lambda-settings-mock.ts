@@ -1,6 +1,7 @@
-// A MOCK of three Lambda REST API operations, for the CLI's `limits` success path only: neither the local
-// runtime nor the embedded emulators have event source mappings or reserved concurrency, and LocalStack is not
-// on every machine. A real HTTP server on 127.0.0.1 that answers as the Lambda API does, for one mapping from
+// A MOCK of three Lambda REST API operations, for the CLI's `limits` success path only: it records the exact
+// requests the CLI sent (the local runtime's real control plane, local/lambda-control.ts, is tested with the CLI
+// in test/local/cli/serve.test.ts and worker-settings.test.ts; it has no GetFunctionConcurrency, which `limits`
+// sends for an eventSourceMaxConcurrency given alone). A real HTTP server on 127.0.0.1 that answers as the Lambda API does, for one mapping from
 // `queue` to `worker`, and records every request it was sent, so a test sees the values the CLI sent.
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -2,7 +2,7 @@
 // source's MaximumConcurrency (UpdateEventSourceMapping) and the worker's reserved concurrency
 // (PutFunctionConcurrency). One local endpoint (local/edge.ts, routing by the request's signing name, as it
 // does for `serve`) puts the job table on the test backend's real DynamoDB and the Lambda API on a MOCK of
-// those operations (lambda-settings-mock.ts: nothing local has them), which records what the CLI sent.
+// those operations (lambda-settings-mock.ts), which records what the CLI sent.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';

@@ -79,4 +79,24 @@ describe('applyWorkerSettings against the local control plane', () => {
     expect(poller.maxConcurrency).toBe(3);
     expect(worker.reservedConcurrency).toBe(6);
   });
+
+  it('refuses a maximum raised alone above what the reservation in force now covers with the direct invokes', async () => {
+    // The reservation is 6 now (the first test lowered it); 2 direct invokes share it with the poller.
+    const withInvokes = { ...target, directInvokes: 2 };
+    const error = await applyWorkerSettings(withInvokes, { eventSourceMaxConcurrency: 5 }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as UsageError).message).toBe(
+      `eventSourceMaxConcurrency: 5 + invokeConcurrency x orchestrators (2) = 7 is above function ${names.worker}'s reserved concurrency now (6): the poller would be throttled, and throttled messages count toward maxReceiveCount; give workerReservedConcurrency=7 (or more) with it`,
+    );
+    expect(poller.maxConcurrency).toBe(3);
+    expect(await applyWorkerSettings(withInvokes, { eventSourceMaxConcurrency: 4 })).toEqual([
+      `event source ${names.queue} -> ${names.worker}: maximum concurrency 4`,
+    ]);
+    expect(poller.maxConcurrency).toBe(4);
+    // Given with a reservation, the pair is the budget's to check (lib/ledger/run-limits.ts), not the one now.
+    await applyWorkerSettings(withInvokes, { eventSourceMaxConcurrency: 5, workerReservedConcurrency: 7 });
+    expect([poller.maxConcurrency, worker.reservedConcurrency]).toEqual([5, 7]);
+  });
 });
