@@ -43,7 +43,9 @@ async function change(endpoint: string): Promise<void> {
 beforeAll(async () => {
   // Every task's request waits for the change: the run cannot end before it is made.
   server = createServer((_req, res) => {
-    void (changed ?? Promise.resolve()).then(() => res.end('ok'));
+    // Answered even when the change failed, so the test reports its error rather than a hung run.
+    const answer = () => res.end('ok');
+    void (changed ?? Promise.resolve()).then(answer, answer);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
