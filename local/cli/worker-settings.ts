@@ -26,11 +26,16 @@ export interface WorkerTarget {
   readonly directInvokes?: number;
 }
 
-/** Applies each setting given, the event source first; returns one line per change made. */
+/**
+ * Applies each setting given; returns one line per change made. Both given, the one that keeps the step between
+ * them safe goes first: a raised reservation before the maximum (the poller never outgrows the old one), else
+ * the maximum first (a lowered reservation never caps the old maximum).
+ */
 export async function applyWorkerSettings(target: WorkerTarget, settings: WorkerSettings): Promise<string[]> {
   const lines: string[] = [];
   const { eventSourceMaxConcurrency: maximum, workerReservedConcurrency: reserved } = settings;
-  if (maximum !== undefined) {
+  const setMaximum = async () => {
+    if (maximum === undefined) return;
     const uuid = await call(target, 'eventSourceMaxConcurrency', lines, () => workQueueMapping(target));
     if (reserved === undefined) await checkReservationNow(target, maximum);
     await call(target, 'eventSourceMaxConcurrency', lines, () =>
@@ -41,8 +46,9 @@ export async function applyWorkerSettings(target: WorkerTarget, settings: Worker
     lines.push(
       `event source ${target.names.queue} -> ${target.names.worker}: maximum concurrency ${maximum}`,
     );
-  }
-  if (reserved !== undefined) {
+  };
+  const setReserved = async () => {
+    if (reserved === undefined) return;
     await call(target, 'workerReservedConcurrency', lines, () =>
       target.lambda.send(
         new PutFunctionConcurrencyCommand({
@@ -52,8 +58,21 @@ export async function applyWorkerSettings(target: WorkerTarget, settings: Worker
       ),
     );
     lines.push(`function ${target.names.worker}: reserved concurrency ${reserved}`);
-  }
+  };
+  const raised =
+    maximum !== undefined &&
+    reserved !== undefined &&
+    reserved > ((await reservationNow(target, 'workerReservedConcurrency')) ?? Infinity);
+  for (const step of raised ? [setReserved, setMaximum] : [setMaximum, setReserved]) await step();
   return lines;
+}
+
+/** The worker's reservation in force now (undefined: none). */
+async function reservationNow(target: WorkerTarget, key: string): Promise<number | undefined> {
+  const { ReservedConcurrentExecutions } = await call(target, key, [], () =>
+    target.lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: target.names.worker })),
+  );
+  return ReservedConcurrentExecutions;
 }
 
 /**
@@ -62,9 +81,7 @@ export async function applyWorkerSettings(target: WorkerTarget, settings: Worker
  * throttled and its messages reach the dead-letter queue unprocessed. Refused then, nothing changed.
  */
 async function checkReservationNow(target: WorkerTarget, maximum: number): Promise<void> {
-  const { ReservedConcurrentExecutions: now } = await call(target, 'eventSourceMaxConcurrency', [], () =>
-    target.lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: target.names.worker })),
-  );
+  const now = await reservationNow(target, 'eventSourceMaxConcurrency');
   const invokes = target.directInvokes ?? 0;
   if (now === undefined || now >= maximum + invokes) return;
   throw new UsageError(

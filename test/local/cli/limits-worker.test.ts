@@ -76,12 +76,12 @@ describe("limits: the worker's Lambda settings", () => {
         '',
       ].join('\n'),
     });
-    // The mapping found from the worker's name, then each value sent once, the event source first.
-    expect(lambda.calls[0]).toMatchObject({
-      method: 'GET',
-      path: '/2015-03-31/event-source-mappings',
-      functionName: names.worker,
-    });
+    // The reservation in force read (none: 10 lowers it, so the event source goes first), the mapping found
+    // from the worker's name, then each value sent once.
+    expect(lambda.calls.slice(0, 2)).toMatchObject([
+      { method: 'GET', path: `/2019-09-30/functions/${names.worker}/concurrency` },
+      { method: 'GET', path: '/2015-03-31/event-source-mappings', functionName: names.worker },
+    ]);
     expect(changes()).toEqual([
       {
         path: `/2015-03-31/event-source-mappings/${lambda.uuid}`,

@@ -68,16 +68,22 @@ describe('applyWorkerSettings against the local control plane', () => {
   });
 
   it("reports a refused value with the endpoint's reason, and names the change made before it", async () => {
-    const error = await applyWorkerSettings(target, {
-      eventSourceMaxConcurrency: 3,
-      workerReservedConcurrency: 21,
-    }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(UsageError);
-    expect((error as UsageError).message).toBe(
-      `workerReservedConcurrency: ${target.endpoint} refused it for function ${names.worker} (InvalidParameterValueException): Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100]. (already made: event source ${names.queue} -> ${names.worker}: maximum concurrency 3)`,
+    const refusal = (settings: Parameters<typeof applyWorkerSettings>[1]) =>
+      applyWorkerSettings(target, settings).then(
+        () => undefined,
+        (e: unknown) => (e instanceof UsageError ? e.message : e),
+      );
+    const head = `workerReservedConcurrency: ${target.endpoint} refused it for function ${names.worker}`;
+    // A raised reservation goes first: refused, nothing changed.
+    expect(await refusal({ eventSourceMaxConcurrency: 3, workerReservedConcurrency: 21 })).toBe(
+      `${head} (InvalidParameterValueException): Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [100].`,
     );
-    expect(poller.maxConcurrency).toBe(3);
-    expect(worker.reservedConcurrency).toBe(6);
+    expect([poller.maxConcurrency, worker.reservedConcurrency]).toEqual([4, 6]);
+    // A lowered one goes second: the maximum was changed before the refusal, and the message says so.
+    expect(await refusal({ eventSourceMaxConcurrency: 3, workerReservedConcurrency: -1 })).toBe(
+      `${head} (ValidationException): 1 validation error detected: Value '-1' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must be an integer greater than or equal to 0 (already made: event source ${names.queue} -> ${names.worker}: maximum concurrency 3)`,
+    );
+    expect([poller.maxConcurrency, worker.reservedConcurrency]).toEqual([3, 6]);
   });
 
   it('refuses a maximum raised alone above what the reservation in force now covers with the direct invokes', async () => {
@@ -98,5 +104,23 @@ describe('applyWorkerSettings against the local control plane', () => {
     // Given with a reservation, the pair is the budget's to check (lib/ledger/run-limits.ts), not the one now.
     await applyWorkerSettings(withInvokes, { eventSourceMaxConcurrency: 5, workerReservedConcurrency: 7 });
     expect([poller.maxConcurrency, worker.reservedConcurrency]).toEqual([5, 7]);
+  });
+
+  it('both raised: the reservation first, so the poller never outgrows the reservation in force', async () => {
+    // 5 and 7 now (the test before): a maximum of 8 set first would run with 7 reserved for a moment.
+    expect(
+      await applyWorkerSettings(target, { eventSourceMaxConcurrency: 8, workerReservedConcurrency: 12 }),
+    ).toEqual([
+      `function ${names.worker}: reserved concurrency 12`,
+      `event source ${names.queue} -> ${names.worker}: maximum concurrency 8`,
+    ]);
+    // Both lowered: the maximum first, so a lowered reservation never caps the old maximum.
+    expect(
+      await applyWorkerSettings(target, { eventSourceMaxConcurrency: 2, workerReservedConcurrency: 3 }),
+    ).toEqual([
+      `event source ${names.queue} -> ${names.worker}: maximum concurrency 2`,
+      `function ${names.worker}: reserved concurrency 3`,
+    ]);
+    expect([poller.maxConcurrency, worker.reservedConcurrency]).toEqual([2, 3]);
   });
 });
