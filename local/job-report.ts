@@ -9,6 +9,7 @@ import {
   type ReportInputs,
   UnfinishedReasons,
   type UnfinishedTask,
+  type WorkerSettingsNow,
 } from './local-job-report.js';
 import type { ManifestTail } from './manifest-tail.js';
 
@@ -56,7 +57,7 @@ export async function buildReport(inputs: ReportInputs): Promise<LocalJobReport>
     ...(notStarted !== undefined ? { notStarted } : {}),
     durationMs: Date.now() - inputs.started,
     peaks: peaksOf(inputs, summary),
-    limits: limitsOf(config, header.limits),
+    limits: limitsOf(config, header.limits, inputs.workerSettings),
     invalidTasks: summary
       ? await readInvalidTasks(inputs, resultKeyOf(inputs, final as { resultKey?: string }))
       : [...(tail?.invalid ?? [])],
@@ -147,19 +148,24 @@ function peaksOf(inputs: ReportInputs, summary: JobSummary | undefined): LocalJo
 function limitsOf(
   config: FanoutConfig,
   limits: Record<string, number> | undefined,
+  now: WorkerSettingsNow | undefined,
 ): LocalJobReport['limits'] {
+  const workers = config.workerMaxConcurrency;
+  const workerReserved = reservationOf(config.workerReservedConcurrency);
+  const changed = now && (now.workers !== workers || now.workerReserved !== workerReserved);
   return {
     inline: lower(limits?.inline, config.inlineConcurrency),
     enqueue: lower(limits?.enqueue, config.enqueueConcurrency),
     invoke: lower(limits?.invoke, config.invokeConcurrency),
-    workers: config.workerMaxConcurrency,
-    workerReserved: reservationOf(config.workerReservedConcurrency),
+    workers,
+    workerReserved,
     perInvocation: config.perInvocationConcurrency,
     sockets: config.maxSockets,
     socketsPerHost: config.maxSocketsPerHost,
     tasksPerMessage: limits?.tasksPerMessage ?? config.tasksPerMessage,
     maxReceiveCount: config.maxReceiveCount,
     batchSize: config.batchSize,
+    ...(changed ? { changedLive: now } : {}),
   };
 }
 

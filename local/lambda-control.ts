@@ -93,19 +93,47 @@ export async function answerControl(
   const mappings = MAPPINGS.exec(url.pathname);
   const concurrency = CONCURRENCY.exec(url.pathname);
   if (!mappings && !concurrency) return false;
-  const body = req.method === 'PUT' ? await readJson(req) : undefined;
-  const answer = mappings
-    ? mappingCall(req.method, decodeURIComponent(mappings[1]), url.searchParams, body, target)
-    : concurrencyCall(
-        req.method,
-        concurrency![1],
-        functionNameOf(decodeURIComponent(concurrency![2])),
-        body,
-        target,
-      );
+  const answer = await answerOf(req, url, mappings, concurrency, target);
   const headers = answer.error ? errorHeaders(answer.error) : { 'x-amzn-requestid': randomUUID() };
   reply(res, answer.status, headers, answer.body);
   return true;
+}
+
+/** The call's answer, or Lambda's refusal of a path or body it cannot read. */
+async function answerOf(
+  req: IncomingMessage,
+  url: URL,
+  mappings: RegExpExecArray | null,
+  concurrency: RegExpExecArray | null,
+  target: LambdaControlTarget,
+): Promise<Answer> {
+  const id = decoded(mappings ? mappings[1] : concurrency![2]);
+  if (id === undefined) {
+    const field = mappings ? 'UUID' : 'FunctionName';
+    const raw = mappings ? mappings[1] : concurrency![2];
+    return fault(400, 'ValidationException', `${field}: not a valid percent-encoded path segment: ${raw}`);
+  }
+  const body = req.method === 'PUT' ? await readJson(req) : undefined;
+  if (body === TOO_LARGE)
+    return fault(
+      413,
+      'RequestEntityTooLargeException',
+      `Request must be smaller than ${MAX_BODY_BYTES} bytes`,
+    );
+  if (body === UNPARSEABLE)
+    return fault(400, 'InvalidRequestContentException', 'Could not parse request body into json');
+  return mappings
+    ? mappingCall(req.method, id, url.searchParams, body, target)
+    : concurrencyCall(req.method, concurrency![1], functionNameOf(id), body, target);
+}
+
+/** A path segment decoded, or undefined when its percent-encoding is malformed (decodeURIComponent throws). */
+function decoded(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }
 
 function mappingCall(
@@ -217,6 +245,13 @@ function concurrencyCall(
     return fault(405, 'UnknownOperationException', `Unknown operation ${method} ${version} concurrency`);
   const reserved = (body as { ReservedConcurrentExecutions?: unknown } | undefined)
     ?.ReservedConcurrentExecutions;
+  if (reserved === undefined || reserved === null) {
+    return fault(
+      400,
+      'ValidationException',
+      "1 validation error detected: Value null at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must not be null",
+    );
+  }
   if (typeof reserved !== 'number' || !Number.isInteger(reserved) || reserved < 0) {
     return fault(
       400,
@@ -238,12 +273,17 @@ function concurrencyCall(
   return { status: 200, body: { ReservedConcurrentExecutions: reserved } };
 }
 
+const TOO_LARGE = Symbol('too large');
+const UNPARSEABLE = Symbol('unparseable');
+
+/** The body's JSON (an empty body is `{}`, as the SDK sends for no fields), or why it has none. */
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const raw = await readBody(req, MAX_BODY_BYTES);
-  if (!raw || raw.length === 0) return undefined;
+  if (raw === undefined) return TOO_LARGE;
+  if (raw.length === 0) return {};
   try {
     return JSON.parse(raw.toString('utf8'));
   } catch {
-    return undefined;
+    return UNPARSEABLE;
   }
 }

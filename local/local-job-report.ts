@@ -121,6 +121,11 @@ export interface LocalJobReport {
     readonly tasksPerMessage: number;
     readonly maxReceiveCount: number;
     readonly batchSize: number;
+    /**
+     * The worker's settings at the end when `limits` changed them during the run (local/lambda-control.ts):
+     * `workers` and `workerReserved` above are the deployed ones, and the peaks span the whole run.
+     */
+    readonly changedLive?: WorkerSettingsNow;
   };
   readonly invalidTasks: readonly InvalidTaskEntry[];
   readonly deadLetteredTasks: readonly DeadLetteredTask[];
@@ -154,6 +159,12 @@ export interface LocalJobReport {
   readonly latency: LatencyHistogramData;
 }
 
+/** The event source's maximum and the worker's reservation (undefined: none) as they are now. */
+export interface WorkerSettingsNow {
+  readonly workers: number;
+  readonly workerReserved: number | undefined;
+}
+
 export interface ReportInputs {
   readonly config: FanoutConfig;
   readonly jobEvent: unknown;
@@ -173,6 +184,8 @@ export interface ReportInputs {
   /** The manifest's unread tasks, when the orchestrator's continuation was kept. */
   readonly tail?: ManifestTail;
   readonly cutOff?: boolean;
+  /** The worker's settings at the end of the run (the control plane may have changed them). */
+  readonly workerSettings?: WorkerSettingsNow;
   /** The run's record in the job ledger, read after the run: its status and counts are the report's. */
   readonly run?: RunRecord;
 }

@@ -224,6 +224,7 @@ async function runAndReport(
     logs,
     worker: functions.worker,
     pollerStats: poller.stats,
+    workerSettings: { workers: poller.maxConcurrency, workerReserved: reservationNow(functions.worker) },
     sockets: { total: sampler.peakSockets, perContainer: functions.sockets().perContainer },
     resources,
     latency: observer.latency(),
@@ -232,3 +233,7 @@ async function runAndReport(
     cutOff: cut.done,
   });
 }
+
+/** The worker's reservation now: undefined when it has none (Infinity), as the config says "none". */
+const reservationNow = ({ reservedConcurrency }: { reservedConcurrency: number }) =>
+  Number.isFinite(reservedConcurrency) ? reservedConcurrency : undefined;

@@ -91,7 +91,15 @@ function peakLines(report: RunReport): string[] {
   add('sockets, one container', peaks.socketsPerContainer, limits.socketsPerContainer);
   add('sockets, all containers', peaks.sockets, limits.sockets);
   if (report.target) add('connections at the target', report.target.peakSockets, limits.socketsToOneHost);
-  return table(peakRows, [false, true, true]).map((l) => `  ${l}`);
+  const lines = table(peakRows, [false, true, true]).map((l) => `  ${l}`);
+  const live = limits.changedLive;
+  if (live) {
+    const reserved = live.workersReserved === undefined ? 'none' : String(live.workersReserved);
+    lines.push(
+      `  changed during the run (limits): at the end the event source's maximum was ${live.workers} and the worker's reserved concurrency ${reserved}; the limits above are the deployed ones, the peaks the whole run's`,
+    );
+  }
+  return lines;
 }
 
 /** The first few dead-lettered, unfinished and invalid tasks (the report lists them all). */

@@ -111,6 +111,7 @@ function peaksAndLimits(
     socketsToOneHost: sockets.toOneHost,
     tasksPerMessage: local.limits.tasksPerMessage,
     maxReceiveCount: local.limits.maxReceiveCount,
+    ...(local.limits.changedLive ? { changedLive: changedLiveOf(local.limits.changedLive) } : {}),
   };
   return { peaks, limits };
 }
@@ -129,3 +130,14 @@ function runtimeOf(local: LocalJobReport): RunReport['runtime'] {
     ...(local.functionErrors.length ? { functionErrors: local.functionErrors.slice(-10) } : {}),
   };
 }
+
+const changedLiveOf = ({
+  workers,
+  workerReserved,
+}: {
+  workers: number;
+  workerReserved: number | undefined;
+}) => ({
+  workers,
+  ...(workerReserved === undefined ? {} : { workersReserved: workerReserved }),
+});

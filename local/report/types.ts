@@ -57,6 +57,8 @@ export interface ReportLimits extends LayerTriple {
   readonly socketsToOneHost?: number;
   readonly tasksPerMessage: number;
   readonly maxReceiveCount: number;
+  /** The event source's maximum and the reservation at the end, when `limits` changed them during the run. */
+  readonly changedLive?: { readonly workers: number; readonly workersReserved?: number };
 }
 
 export interface InvalidTask {

@@ -249,4 +249,43 @@ describe('PutFunctionConcurrency, GetFunctionConcurrency, DeleteFunctionConcurre
         .catch((e: Error) => e.name),
     ).toBe('ResourceNotFoundException');
   });
+
+  it('answers a body or path it cannot read as Lambda does (400, 413), never a 500', async () => {
+    const raw = async (path: string, body?: string) => {
+      const res = await fetch(`${server.endpoint}${path}`, {
+        method: body === undefined ? 'GET' : 'PUT',
+        body,
+      });
+      return {
+        status: res.status,
+        type: res.headers.get('x-amzn-errortype'),
+        ...((await res.json()) as object),
+      };
+    };
+    const put = `/2017-10-31/functions/${other.name}/concurrency`;
+    expect(await raw(put, '{"ReservedConcurrentExecutions": 3')).toEqual({
+      status: 400,
+      type: 'InvalidRequestContentException',
+      Type: 'User',
+      message: 'Could not parse request body into json',
+    });
+    expect(await raw(put, '')).toMatchObject({
+      status: 400,
+      type: 'ValidationException',
+      message: expect.stringContaining("Value null at 'reservedConcurrentExecutions'"),
+    });
+    const huge = JSON.stringify({ ReservedConcurrentExecutions: 3, pad: 'x'.repeat(70_000) });
+    expect(await raw(put, huge)).toMatchObject({ status: 413, type: 'RequestEntityTooLargeException' });
+    expect(await raw('/2019-09-30/functions/%E0%A4%A/concurrency')).toMatchObject({
+      status: 400,
+      type: 'ValidationException',
+      message: 'FunctionName: not a valid percent-encoded path segment: %E0%A4%A',
+    });
+    expect(await raw('/2015-03-31/event-source-mappings/%E0%A4%A')).toMatchObject({
+      status: 400,
+      message: 'UUID: not a valid percent-encoded path segment: %E0%A4%A',
+    });
+    // None of them changed the reservation the test before set.
+    expect(await reserved(other.name)).toBe(898);
+  });
 });

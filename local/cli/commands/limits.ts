@@ -1,6 +1,7 @@
 // `bounded-fanout limits [--job ID [--run ID]] KEY=VALUE...`: every value checked against the deployed config
 // first (lib/ledger/run-limits.ts: never above what the budget proved, refused with its message, nothing
 // changed); then the worker's Lambda settings; then the run's overrides, merged over those it has.
+import { fleetProcesses } from '../../../lib/fleet.js';
 import { mergeRunLimits, parseRunLimits } from '../../../lib/ledger/run-limits.js';
 import type { RunRecord } from '../../../lib/ledger/run-record.js';
 import { ExitCodes } from '../exit-code.js';
@@ -33,7 +34,12 @@ export async function limitsCommand(args: LimitsArgs, io: CliIo, given?: LedgerT
     }
     if (Object.keys(request.worker).length > 0) {
       const lines = await applyWorkerSettings(
-        { lambda: target.lambda(), names: target.names, endpoint: target.endpoint },
+        {
+          lambda: target.lambda(),
+          names: target.names,
+          endpoint: target.endpoint,
+          directInvokes: fleetProcesses(args.config).invokeWorkers,
+        },
         request.worker,
       );
       for (const line of lines) io.stdout.write(`${line}\n`);

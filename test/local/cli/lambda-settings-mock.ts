@@ -1,6 +1,7 @@
-// A MOCK of three Lambda REST API operations, for the CLI's `limits` success path only: neither the local
-// runtime nor the embedded emulators have event source mappings or reserved concurrency, and LocalStack is not
-// on every machine. A real HTTP server on 127.0.0.1 that answers as the Lambda API does, for one mapping from
+// A MOCK of three Lambda REST API operations, for the CLI's `limits` success path only: it records the exact
+// requests the CLI sent (the local runtime's real control plane, local/lambda-control.ts, is tested with the CLI
+// in test/local/cli/serve.test.ts and worker-settings.test.ts). GetFunctionConcurrency answers the last
+// reservation put (none at first). A real HTTP server on 127.0.0.1 that answers as the Lambda API does, for one mapping from
 // `queue` to `worker`, and records every request it was sent, so a test sees the values the CLI sent.
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,7 +23,7 @@ export interface LambdaSettingsMock {
 
 const MAPPINGS = /^\/2015-03-31\/event-source-mappings\/?$/;
 const MAPPING = /^\/2015-03-31\/event-source-mappings\/([^/]+)$/;
-const CONCURRENCY = /^\/2017-10-31\/functions\/([^/]+)\/concurrency$/;
+const CONCURRENCY = /^\/(?:2017-10-31|2019-09-30)\/functions\/([^/]+)\/concurrency$/;
 
 async function bodyOf(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
@@ -34,6 +35,7 @@ async function bodyOf(req: IncomingMessage): Promise<unknown> {
 export async function startLambdaSettingsMock(queue: string, worker: string): Promise<LambdaSettingsMock> {
   const uuid = '6f0c6a4e-0000-4000-8000-000000000001';
   const calls: LambdaCall[] = [];
+  let reservation: unknown = {};
   const mapping = {
     UUID: uuid,
     EventSourceArn: `arn:aws:sqs:us-east-1:000000000000:${queue}`,
@@ -55,7 +57,11 @@ export async function startLambdaSettingsMock(queue: string, worker: string): Pr
     if (req.method === 'PUT' && MAPPING.exec(path)?.[1] === uuid)
       return send(202, { ...mapping, ...(body as object) });
     const fn = CONCURRENCY.exec(path)?.[1];
-    if (req.method === 'PUT' && fn === worker) return send(200, body);
+    if (req.method === 'PUT' && fn === worker) {
+      reservation = body;
+      return send(200, body);
+    }
+    if (req.method === 'GET' && fn === worker) return send(200, reservation);
     res.writeHead(404, {
       'content-type': 'application/json',
       'x-amzn-errortype': 'ResourceNotFoundException',

@@ -2,7 +2,7 @@
 // source's MaximumConcurrency (UpdateEventSourceMapping) and the worker's reserved concurrency
 // (PutFunctionConcurrency). One local endpoint (local/edge.ts, routing by the request's signing name, as it
 // does for `serve`) puts the job table on the test backend's real DynamoDB and the Lambda API on a MOCK of
-// those operations (lambda-settings-mock.ts: nothing local has them), which records what the CLI sent.
+// those operations (lambda-settings-mock.ts), which records what the CLI sent.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
@@ -76,12 +76,12 @@ describe("limits: the worker's Lambda settings", () => {
         '',
       ].join('\n'),
     });
-    // The mapping found from the worker's name, then each value sent once, the event source first.
-    expect(lambda.calls[0]).toMatchObject({
-      method: 'GET',
-      path: '/2015-03-31/event-source-mappings',
-      functionName: names.worker,
-    });
+    // The reservation in force read (none: 10 lowers it, so the event source goes first), the mapping found
+    // from the worker's name, then each value sent once.
+    expect(lambda.calls.slice(0, 2)).toMatchObject([
+      { method: 'GET', path: `/2019-09-30/functions/${names.worker}/concurrency` },
+      { method: 'GET', path: '/2015-03-31/event-source-mappings', functionName: names.worker },
+    ]);
     expect(changes()).toEqual([
       {
         path: `/2015-03-31/event-source-mappings/${lambda.uuid}`,

@@ -138,6 +138,14 @@ describe('bounded-fanout serve', () => {
         stdout: `event source ${names.queue} -> ${names.worker}: maximum concurrency 3\nfunction ${names.worker}: reserved concurrency 8\n`,
       });
       expect(await settings()).toEqual({ maximum: 3, reserved: 8 });
+      // Raised alone, the maximum is checked against the reservation in force now: 5 + 4 direct invokes > 8.
+      const raised = await runCli(['limits', '--endpoint', endpoint, 'eventSourceMaxConcurrency=5']);
+      expect(raised).toMatchObject({
+        code: 2,
+        stdout: '',
+        stderr: `bounded-fanout: eventSourceMaxConcurrency: 5 + invokeConcurrency x orchestrators (4) = 9 is above function ${names.worker}'s reserved concurrency now (8): the poller would be throttled, and throttled messages count toward maxReceiveCount; give workerReservedConcurrency=9 (or more) with it\n`,
+      });
+      expect(await settings()).toEqual({ maximum: 3, reserved: 8 });
     } finally {
       lambda.destroy();
       cli.child.kill('SIGINT');

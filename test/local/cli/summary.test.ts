@@ -64,4 +64,16 @@ describe('formatSummary', () => {
       'Run the dead-lettered and unfinished tasks again: bounded-fanout run --retry-from out/r.json',
     );
   });
+
+  it("says when limits changed the worker's settings during the run, and keeps the deployed limits in the table", () => {
+    const limits = { ...fixtureReport().limits, workersReserved: 14 };
+    const text = formatSummary(
+      fixtureReport({ limits: { ...limits, changedLive: { workers: 2, workersReserved: 6 } } }),
+    );
+    expect(text).toMatch(/worker invocations \(queue\)\s+4\s+4\n/);
+    expect(text).toContain(
+      "  changed during the run (limits): at the end the event source's maximum was 2 and the worker's reserved concurrency 6; the limits above are the deployed ones, the peaks the whole run's\n",
+    );
+    expect(formatSummary(fixtureReport({ limits }))).not.toContain('changed during the run');
+  });
 });
