@@ -1,34 +1,68 @@
 // `bounded-fanout limits` changing the worker's Lambda settings, end to end in a child process: the event
 // source's MaximumConcurrency (UpdateEventSourceMapping) and the worker's reserved concurrency
 // (PutFunctionConcurrency). One local endpoint (local/edge.ts, routing by the request's signing name, as it
-// does for `serve`) puts the job table on the test backend's real DynamoDB and the Lambda API on a MOCK of
-// those operations (lambda-settings-mock.ts), which records what the CLI sent.
+// does for `serve`) puts the job table on the test backend's real DynamoDB and the Lambda API on the local
+// runtime's real control plane (local/lambda-control.ts: a worker function and its event source mapping, as a
+// `run` has them), behind a proxy that records what the CLI sent (recording-proxy.ts).
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
 import { OverlapPolicies, resourceNames } from '../../../lib/config.js';
 import { Edge } from '../../../local/edge.js';
+import { InvokeServer } from '../../../local/invoke-server.js';
+import { mappedSource } from '../../../local/lambda-control.js';
+import { LocalFunction } from '../../../local/local-function.js';
+import { EventSourcePoller } from '../../../local/poller.js';
 import { createResources, localCredentials } from '../../../local/resources.js';
 import { runCli } from './cli-process.js';
-import { type LambdaSettingsMock, startLambdaSettingsMock } from './lambda-settings-mock.js';
+import { type RecordingProxy, startRecordingProxy } from './recording-proxy.js';
 
 const backend = inject('backend');
 const prefix = `cli-worker-${process.pid}`;
 const names = resourceNames({ prefix });
 let dynamodb: DynamoDBClient;
 let ledger: JobLedgerTable;
-let lambda: LambdaSettingsMock;
+let lambda: RecordingProxy;
 let edge: Edge;
+let invoke: InvokeServer;
+let poller: EventSourcePoller;
+let uuid: string;
+let worker: LocalFunction;
+let sqs: SQSClient;
 
 beforeAll(async () => {
-  await createResources({ prefix, visibilityTimeoutSeconds: 30, maxReceiveCount: 3 }, backend);
   dynamodb = new DynamoDBClient({
     endpoint: backend.endpoints.dynamodb,
     region: backend.region,
     credentials: localCredentials,
   });
   ledger = new JobLedgerTable(dynamodb, { tableName: names.jobTable, retentionDays: 1 });
-  lambda = await startLambdaSettingsMock(names.queue, names.worker);
+  const resources = await createResources(
+    { prefix, visibilityTimeoutSeconds: 30, maxReceiveCount: 3 },
+    backend,
+  );
+  sqs = new SQSClient({
+    endpoint: backend.endpoints.sqs,
+    region: backend.region,
+    credentials: localCredentials,
+  });
+  // The worker as a run has it: no reservation yet, an event source of 10 (never started: only its settings change).
+  worker = new LocalFunction({ name: names.worker, timeoutMs: 1_000, handler: async () => 'ok' });
+  const source = {
+    sqs,
+    queueUrl: resources.queueUrl,
+    queueArn: resources.queueArn,
+    worker,
+    batchSize: 10,
+    maxConcurrency: 10,
+  };
+  poller = new EventSourcePoller(source);
+  invoke = new InvokeServer({ functions: [worker] });
+  const mapping = mappedSource(poller, source);
+  uuid = mapping.uuid;
+  invoke.addEventSource(mapping);
+  lambda = await startRecordingProxy(await invoke.listen());
   edge = await Edge.start({
     upstreams: { dynamodb: backend.endpoints.dynamodb, lambda: lambda.url },
     listen: { host: '127.0.0.1', port: 0 },
@@ -38,6 +72,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await edge?.close();
   await lambda?.close();
+  await invoke?.close();
+  sqs?.destroy();
   dynamodb?.destroy();
 });
 
@@ -84,7 +120,7 @@ describe("limits: the worker's Lambda settings", () => {
     ]);
     expect(changes()).toEqual([
       {
-        path: `/2015-03-31/event-source-mappings/${lambda.uuid}`,
+        path: `/2015-03-31/event-source-mappings/${uuid}`,
         body: { ScalingConfig: { MaximumConcurrency: 6 } },
       },
       {
@@ -93,6 +129,9 @@ describe("limits: the worker's Lambda settings", () => {
       },
     ]);
     expect((await ledger.getRun('wl', 'r1'))?.limits).toEqual({ perInvocationConcurrency: 3 });
+    // And the worker now runs under them.
+    expect(poller.maxConcurrency).toBe(6);
+    expect(worker.reservedConcurrency).toBe(10);
   });
 
   it('the worker settings alone need no run', async () => {
