@@ -49,7 +49,7 @@ export function parseListenAddress(
     throw new InvalidArgumentError(
       option,
       raw,
-      'a loopback address (127.0.0.1, [::1], localhost): the endpoint has no authentication, so anyone who reaches it can read the queues and invoke the functions',
+      'a loopback address (127.0.0.1, [::1], localhost): the endpoint has no authentication, so anyone who reaches it can read the queues, invoke the functions and change the worker’s concurrency',
     );
   }
   return { host, port };

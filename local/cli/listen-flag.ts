@@ -22,7 +22,7 @@ export function listenValue(values: Values): ListenAddress | undefined {
       '--listen',
       raw,
       loopbackOnly
-        ? 'a loopback address (127.0.0.1, [::1], localhost): the endpoint has no authentication, so anyone who reaches it could read the queues and invoke the functions; add --allow-remote to listen there anyway'
+        ? 'a loopback address (127.0.0.1, [::1], localhost): the endpoint has no authentication, so anyone who reaches it could read the queues, invoke the functions and change the worker’s concurrency; add --allow-remote to listen there anyway'
         : 'HOST:PORT with an IP address or localhost, e.g. 127.0.0.1:4566',
     );
   }

@@ -315,7 +315,7 @@ describe('where it listens', () => {
     expect(parseListenAddress('[::1]:0')).toEqual({ host: '::1', port: 0 });
     expect(parseListenAddress('localhost:9000')).toEqual({ host: 'localhost', port: 9000 });
     expect(() => parseListenAddress('0.0.0.0:4566')).toThrow(
-      'Expected `--listen` to be a loopback address (127.0.0.1, [::1], localhost): the endpoint has no authentication, so anyone who reaches it can read the queues and invoke the functions, got "0.0.0.0:4566"',
+      'Expected `--listen` to be a loopback address (127.0.0.1, [::1], localhost): the endpoint has no authentication, so anyone who reaches it can read the queues, invoke the functions and change the worker’s concurrency, got "0.0.0.0:4566"',
     );
     expect(parseListenAddress('0.0.0.0:4566', { allowNonLoopback: true })).toEqual({
       host: '0.0.0.0',

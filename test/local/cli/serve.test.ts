@@ -157,7 +157,7 @@ describe('bounded-fanout serve', () => {
     const remote = await runCli(['serve', '--listen', '0.0.0.0:4566']);
     expect(remote.code).toBe(2);
     expect(remote.stderr).toBe(
-      'bounded-fanout: --listen: expected a loopback address (127.0.0.1, [::1], localhost): the endpoint has no authentication, so anyone who reaches it could read the queues and invoke the functions; add --allow-remote to listen there anyway, got "0.0.0.0:4566"\n',
+      'bounded-fanout: --listen: expected a loopback address (127.0.0.1, [::1], localhost): the endpoint has no authentication, so anyone who reaches it could read the queues, invoke the functions and change the worker’s concurrency; add --allow-remote to listen there anyway, got "0.0.0.0:4566"\n',
     );
     const holder = createServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', () => resolve()));
