@@ -132,6 +132,9 @@ async function startMachinery(setup: RunSetup, cleanups: (() => unknown)[]) {
   if (edge) {
     edge.setUpstream('lambda', lambdaEndpoint);
     cleanups.push(() => edge.setUpstream('lambda', undefined));
+    // As a serve says it: `limits` from a second terminal checks values against this run's config.
+    edge.setInfo(() => ({ prefix: config.prefix, config }));
+    cleanups.push(() => edge.setInfo(() => ({})));
   }
   cleanups.push(
     withEnvironment(

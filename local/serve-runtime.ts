@@ -84,6 +84,8 @@ export async function startServeRuntime(options: ServeOptions = {}): Promise<Ser
       prefix: config.prefix,
       resources,
       functions: [names.orchestrator, names.worker],
+      // What `limits` checks values against (local/cli/served-config.ts): the flags this serve was started with.
+      config,
     }));
     return { endpoint: backend.edge?.url ?? backend.endpoints.sqs, backend, resources, names, stop };
   } catch (error) {

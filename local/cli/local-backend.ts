@@ -66,18 +66,22 @@ export async function openBackend({
   return { info: backend, stop: () => backend.stop() };
 }
 
-/** The stack a `bounded-fanout serve` at `endpoint` serves (its health route), or undefined for anything else. */
-export async function probeServe(endpoint: string): Promise<{ prefix: string } | undefined> {
+/**
+ * The stack a `bounded-fanout serve` or `run` at `endpoint` serves (its health route): its prefix and the config it
+ * runs under (unchecked: see served-config.ts), or undefined for anything else.
+ */
+export async function probeServe(
+  endpoint: string,
+): Promise<{ prefix: string; config?: unknown } | undefined> {
   try {
     const response = await fetch(new URL(EDGE_HEALTH_PATH, endpoint), { signal: AbortSignal.timeout(2_000) });
     if (!response.ok) {
       await response.body?.cancel();
       return undefined;
     }
-    const body = (await response.json()) as { service?: unknown; prefix?: unknown };
-    return body.service === EDGE_SERVICE_NAME && typeof body.prefix === 'string'
-      ? { prefix: body.prefix }
-      : undefined;
+    const body = (await response.json()) as { service?: unknown; prefix?: unknown; config?: unknown };
+    if (body.service !== EDGE_SERVICE_NAME || typeof body.prefix !== 'string') return undefined;
+    return { prefix: body.prefix, ...(body.config === undefined ? {} : { config: body.config }) };
   } catch {
     // Not a serve (LocalStack answers 404 or an S3 error; an endpoint that is down is reported by its first use).
     return undefined;

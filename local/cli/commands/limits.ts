@@ -9,19 +9,22 @@ import type { CliIo } from '../io.js';
 import type { LimitsArgs } from '../ledger-args.js';
 import { findRun, type LedgerTarget, openLedgerTarget } from '../ledger-target.js';
 import { limitPairs, statusLine } from '../run-record-text.js';
+import { servedConfig } from '../served-config.js';
 import { UsageError } from '../usage-error.js';
 import { applyWorkerSettings } from '../worker-settings.js';
 
 export async function limitsCommand(args: LimitsArgs, io: CliIo, given?: LedgerTarget): Promise<number> {
-  const request = parseRunLimits(args.pairs, args.config);
-  const runKeys = limitPairs(request.limits);
-  if (runKeys.length > 0 && args.job === undefined) {
-    throw new UsageError(`limits: ${runKeys[0]!.split('=')[0]} is a run's limit: give --job ID`, {
-      flag: '--job',
-    });
-  }
   const target = given ?? openLedgerTarget(args, io.env);
   try {
+    // Against the deployed config (cdk.json's), or the one a local runtime at the endpoint says it runs under.
+    const served = target.endpoint === undefined ? undefined : await servedConfig(target.endpoint);
+    const request = parseRunLimits(args.pairs, served ?? args.config);
+    const runKeys = limitPairs(request.limits);
+    if (runKeys.length > 0 && args.job === undefined) {
+      throw new UsageError(`limits: ${runKeys[0]!.split('=')[0]} is a run's limit: give --job ID`, {
+        flag: '--job',
+      });
+    }
     let record: RunRecord | undefined;
     if (runKeys.length > 0) {
       record = await findRun(target, args.job!, args.run);

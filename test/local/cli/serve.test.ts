@@ -34,8 +34,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function startServe(): Promise<{ cli: CliRun; endpoint: string }> {
-  const cli = startCli(['serve', '--listen', '127.0.0.1:0']);
+async function startServe(...flags: string[]): Promise<{ cli: CliRun; endpoint: string }> {
+  const cli = startCli(['serve', '--listen', '127.0.0.1:0', ...flags]);
   started.push(cli);
   await cli.waitFor(/Ctrl-C stops/);
   const { stdout } = cli.output();
@@ -146,6 +146,38 @@ describe('bounded-fanout serve', () => {
         stderr: `bounded-fanout: eventSourceMaxConcurrency: 5 + invokeConcurrency x orchestrators (4) = 9 is above function ${names.worker}'s reserved concurrency now (8): the poller would be throttled, and throttled messages count toward maxReceiveCount; give workerReservedConcurrency=9 (or more) with it\n`,
       });
       expect(await settings()).toEqual({ maximum: 3, reserved: 8 });
+    } finally {
+      lambda.destroy();
+      cli.child.kill('SIGINT');
+      expect((await cli.done).code).toBe(0);
+    }
+  });
+
+  it("limits checks values against the serve's own config, not cdk.json's", async () => {
+    // cdk.json's workerMaxConcurrency is 10: this serve proved its budget for 12.
+    const { cli, endpoint } = await startServe('--worker-concurrency', '12');
+    const lambda = new LambdaClient({
+      endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'any', secretAccessKey: 'any' },
+    });
+    const maximum = async () =>
+      (await lambda.send(new ListEventSourceMappingsCommand({ FunctionName: names.worker })))
+        .EventSourceMappings?.[0]?.ScalingConfig?.MaximumConcurrency;
+    try {
+      expect(await maximum()).toBe(12);
+      const lowered = await runCli(['limits', '--endpoint', endpoint, 'eventSourceMaxConcurrency=11']);
+      expect(lowered).toMatchObject({ code: 0, stderr: '' });
+      expect(await maximum()).toBe(11);
+      const back = await runCli(['limits', '--endpoint', endpoint, 'eventSourceMaxConcurrency=12']);
+      expect(back).toMatchObject({ code: 0, stderr: '' });
+      expect(await maximum()).toBe(12);
+      const above = await runCli(['limits', '--endpoint', endpoint, 'eventSourceMaxConcurrency=13']);
+      expect(above.code).toBe(2);
+      expect(above.stderr).toContain(
+        '  - eventSourceMaxConcurrency: 13 is above the deployed workerMaxConcurrency (12): an override only lowers what the budget proved at synth',
+      );
+      expect(await maximum()).toBe(12);
     } finally {
       lambda.destroy();
       cli.child.kill('SIGINT');
