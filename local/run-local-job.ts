@@ -10,7 +10,7 @@
 //   unfinished                after a stop: the tasks of messages sent to the work queue and never settled
 //                             (local/task-ledger.ts), and the manifest's tasks never read (manifest-tail.ts).
 // `unaccounted = submitted - succeeded - deadLettered - invalid - unfinished` is reported, not assumed zero.
-import { type FanoutConfig, resourceNames, withDefaults } from '../lib/config.js';
+import { type FanoutConfig, functionConfig, resourceNames, withDefaults } from '../lib/config.js';
 import { assertInteger } from '../lib/errors.js';
 import { Semaphore } from '../lib/semaphore.js';
 import { asyncDeadLetters } from './async-dead-letters.js';
@@ -133,7 +133,7 @@ async function startMachinery(setup: RunSetup, cleanups: (() => unknown)[]) {
     edge.setUpstream('lambda', lambdaEndpoint);
     cleanups.push(() => edge.setUpstream('lambda', undefined));
     // As a serve says it: `limits` from a second terminal checks values against this run's config.
-    edge.setInfo(() => ({ prefix: config.prefix, config }));
+    edge.setInfo(() => ({ prefix: config.prefix, config: functionConfig(config) }));
     cleanups.push(() => edge.setInfo(() => ({})));
   }
   cleanups.push(

@@ -3,7 +3,7 @@
 // functions behind the Invoke endpoint, and the event-source poller driving the worker, until stopped. Anything
 // that speaks AWS (an SDK client, the AWS CLI, `bounded-fanout run --endpoint`) can then use it as it would
 // LocalStack, with the orchestrator and worker of this checkout as the stack's functions.
-import { type FanoutConfig, resourceNames, withDefaults } from '../lib/config.js';
+import { type FanoutConfig, functionConfig, resourceNames, withDefaults } from '../lib/config.js';
 import { asyncDeadLetters } from './async-dead-letters.js';
 import { type Backend, BackendKinds, startBackend } from './backend.js';
 import type { ListenAddress } from './edge-listen.js';
@@ -84,8 +84,9 @@ export async function startServeRuntime(options: ServeOptions = {}): Promise<Ser
       prefix: config.prefix,
       resources,
       functions: [names.orchestrator, names.worker],
-      // What `limits` checks values against (local/cli/served-config.ts): the flags this serve was started with.
-      config,
+      // What `limits` checks values against (local/cli/served-config.ts): the flags this serve was started with
+      // (without the schedule's input, which may hold a whole inline manifest).
+      config: functionConfig(config),
     }));
     return { endpoint: backend.edge?.url ?? backend.endpoints.sqs, backend, resources, names, stop };
   } catch (error) {
