@@ -18,9 +18,9 @@ afterEach(() => {
 });
 
 describe('invocationDeadline', () => {
-  it('keeps a tenth of the invocation to settle, at most 5 s', () => {
+  it('keeps a tenth of the invocation to settle, at most 5 s, at least a quarter up to 1 s', () => {
     expect([2_000, 30_000, 50_000, 60_000, 900_000].map(settleReserveMs)).toEqual([
-      200, 3_000, 5_000, 5_000, 5_000,
+      500, 3_000, 5_000, 5_000, 5_000,
     ]);
   });
 
@@ -69,7 +69,7 @@ describe('invocationDeadline', () => {
     vi.useFakeTimers();
     const d = invocationDeadline({ getRemainingTimeInMillis: () => 2_000 }, base, () => 0);
     const signal = d.taskOptions.signal!;
-    vi.advanceTimersByTime(1_799);
+    vi.advanceTimersByTime(1_499); // 2 s less the 500 ms reserve
     expect(signal.aborted).toBe(false);
     vi.advanceTimersByTime(1);
     expect(signal.aborted).toBe(true);
