@@ -18,7 +18,8 @@ export async function limitsCommand(args: LimitsArgs, io: CliIo, given?: LedgerT
   try {
     // Against the deployed config (cdk.json's), or the one a local runtime at the endpoint says it runs under.
     const served = target.endpoint === undefined ? undefined : await servedConfig(target.endpoint);
-    const request = parseRunLimits(args.pairs, served ?? args.config);
+    const config = served ?? args.config;
+    const request = parseRunLimits(args.pairs, config);
     const runKeys = limitPairs(request.limits);
     if (runKeys.length > 0 && args.job === undefined) {
       throw new UsageError(`limits: ${runKeys[0]!.split('=')[0]} is a run's limit: give --job ID`, {
@@ -41,7 +42,7 @@ export async function limitsCommand(args: LimitsArgs, io: CliIo, given?: LedgerT
           lambda: target.lambda(),
           names: target.names,
           endpoint: target.endpoint,
-          directInvokes: fleetProcesses(args.config).invokeWorkers,
+          directInvokes: fleetProcesses(config).invokeWorkers,
         },
         request.worker,
       );

@@ -154,8 +154,14 @@ describe('bounded-fanout serve', () => {
   });
 
   it("limits checks values against the serve's own config, not cdk.json's", async () => {
-    // cdk.json's workerMaxConcurrency is 10: this serve proved its budget for 12.
-    const { cli, endpoint } = await startServe('--worker-concurrency', '12');
+    // cdk.json's workerMaxConcurrency is 10 and its one orchestrator invokes 4 workers at most: this serve proved
+    // its budget for 12, and for 2 orchestrators (8 direct invokes).
+    const { cli, endpoint } = await startServe(
+      '--worker-concurrency',
+      '12',
+      '--orchestrator-reserved-concurrency',
+      '2',
+    );
     const lambda = new LambdaClient({
       endpoint,
       region: 'us-east-1',
@@ -178,6 +184,21 @@ describe('bounded-fanout serve', () => {
         '  - eventSourceMaxConcurrency: 13 is above the deployed workerMaxConcurrency (12): an override only lowers what the budget proved at synth',
       );
       expect(await maximum()).toBe(12);
+      // A maximum alone is checked against the reservation in force plus this serve's 8 direct invokes.
+      const both = await runCli([
+        'limits',
+        '--endpoint',
+        endpoint,
+        'eventSourceMaxConcurrency=2',
+        'workerReservedConcurrency=10',
+      ]);
+      expect(both).toMatchObject({ code: 0, stderr: '' });
+      const alone = await runCli(['limits', '--endpoint', endpoint, 'eventSourceMaxConcurrency=5']);
+      expect(alone.code).toBe(2);
+      expect(alone.stderr).toContain(
+        'eventSourceMaxConcurrency: 5 + invokeConcurrency x orchestrators (8) = 13 is above function',
+      );
+      expect(await maximum()).toBe(2);
     } finally {
       lambda.destroy();
       cli.child.kill('SIGINT');
