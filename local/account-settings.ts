@@ -39,10 +39,7 @@ export function accountSettingsBody(
   functions: readonly { readonly reservedConcurrency: number }[],
 ) {
   const limit = options.concurrentExecutions ?? DEFAULT_CONCURRENT_EXECUTIONS;
-  const reserved = functions
-    .map((fn) => fn.reservedConcurrency)
-    .filter(Number.isFinite)
-    .reduce((sum, n) => sum + n, 0);
+  const reserved = reservedTotal(functions);
   return {
     AccountLimit: {
       TotalCodeSize: 80_530_636_800,
@@ -53,4 +50,11 @@ export function accountSettingsBody(
     },
     AccountUsage: { TotalCodeSize: 0, FunctionCount: functions.length },
   };
+}
+
+/** What the functions reserve of the account's concurrency (a function without a reservation counts 0). */
+export function reservedTotal(functions: Iterable<{ readonly reservedConcurrency: number }>): number {
+  let total = 0;
+  for (const fn of functions) if (Number.isFinite(fn.reservedConcurrency)) total += fn.reservedConcurrency;
+  return total;
 }

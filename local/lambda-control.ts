@@ -8,7 +8,12 @@
 // (a change applies at once), pagination (every mapping fits one page here).
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AccountSettingsOptions, DEFAULT_CONCURRENT_EXECUTIONS } from './account-settings.js';
+import { minimumUnreserved } from '../lib/budget/budget-reservations.js';
+import {
+  type AccountSettingsOptions,
+  DEFAULT_CONCURRENT_EXECUTIONS,
+  reservedTotal,
+} from './account-settings.js';
 import { functionNameOf } from './function-name.js';
 import { errorHeaders, readBody, reply } from './invoke-wire.js';
 import type { LocalFunction } from './local-function.js';
@@ -18,8 +23,6 @@ const CONCURRENCY = /^\/(2017-10-31|2019-09-30)\/functions\/([^/]+)\/concurrency
 /** The paths answered here (local/edge-route.ts routes them to the Invoke endpoint). */
 export const LAMBDA_CONTROL_ROUTES = [MAPPINGS, CONCURRENCY];
 
-/** Lambda keeps at least this much of the account's concurrency unreserved. */
-const MIN_UNRESERVED = 100;
 /** ScalingConfig.MaximumConcurrency's range in Lambda. */
 const MAX_CONCURRENCY_RANGE = { min: 2, max: 1000 } as const;
 const MAX_BODY_BYTES = 64 * 1024;
@@ -260,13 +263,13 @@ function concurrencyCall(
     );
   }
   const limit = accountSettings.concurrentExecutions ?? DEFAULT_CONCURRENT_EXECUTIONS;
-  const others = [...functions.values()].filter((f) => f !== fn && Number.isFinite(f.reservedConcurrency));
-  const unreserved = limit - others.reduce((sum, f) => sum + f.reservedConcurrency, 0) - reserved;
-  if (unreserved < MIN_UNRESERVED) {
+  const others = reservedTotal([...functions.values()].filter((f) => f !== fn));
+  const minimum = minimumUnreserved(limit);
+  if (limit - others - reserved < minimum) {
     return fault(
       400,
       'InvalidParameterValueException',
-      `Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${MIN_UNRESERVED}].`,
+      `Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${minimum}].`,
     );
   }
   fn.setReservedConcurrency(reserved);

@@ -289,3 +289,38 @@ describe('PutFunctionConcurrency, GetFunctionConcurrency, DeleteFunctionConcurre
     expect(await reserved(other.name)).toBe(898);
   });
 });
+
+describe('a new account (a quota of 10)', () => {
+  it('keeps its whole quota unreserved: a reservation of 0 is taken, 1 is refused naming the minimum', async () => {
+    const lone = new LocalFunction({ name: 'small-account', timeoutMs: 5_000, handler: async () => 'ok' });
+    const small = new InvokeServer({ functions: [lone], accountSettings: { concurrentExecutions: 10 } });
+    const client = new LambdaClient({
+      endpoint: await small.listen(),
+      region: 'us-east-1',
+      credentials: localCredentials,
+      maxAttempts: 1,
+    });
+    try {
+      const put = (value: number) =>
+        client
+          .send(
+            new PutFunctionConcurrencyCommand({
+              FunctionName: lone.name,
+              ReservedConcurrentExecutions: value,
+            }),
+          )
+          .then(
+            (out) => out.ReservedConcurrentExecutions,
+            (e: Error) => `${e.name}: ${e.message}`,
+          );
+      expect(await put(0)).toBe(0);
+      expect(await put(1)).toBe(
+        "InvalidParameterValueException: Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [10].",
+      );
+      expect(lone.reservedConcurrency).toBe(0);
+    } finally {
+      client.destroy();
+      await small.close();
+    }
+  });
+});
