@@ -175,8 +175,8 @@ function workerSettings(
   const given = pairs.some((p) => p.text === 'eventSourceMaxConcurrency');
   if (workerReservedConcurrency !== undefined && (eventSourceMaxConcurrency !== undefined || !given)) {
     const poller = eventSourceMaxConcurrency ?? config.workerMaxConcurrency;
-    const { orchestrators } = fleetProcesses(config);
-    const needed = poller + config.invokeConcurrency * orchestrators;
+    const { orchestrators, invokeWorkers } = fleetProcesses(config);
+    const needed = poller + invokeWorkers;
     if (workerReservedConcurrency < needed) {
       const source =
         eventSourceMaxConcurrency === undefined ? 'workerMaxConcurrency' : 'eventSourceMaxConcurrency';

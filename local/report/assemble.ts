@@ -2,6 +2,7 @@
 // CLI watched itself (the timeline, and for the demo the target server's own counts and response times).
 import { concurrencyOf } from '../../lib/budget/index.js';
 import type { FanoutConfig } from '../../lib/config.js';
+import type { WorkerSettingsNow } from '../local-job-report.js';
 import type { LocalJobReport } from '../run-local-job.js';
 import { redactReport } from './redact-report.js';
 import type { LatencyHistogramData, ReportLimits, ReportPeaks, RunReport, TimelineSample } from './types.js';
@@ -131,13 +132,7 @@ function runtimeOf(local: LocalJobReport): RunReport['runtime'] {
   };
 }
 
-const changedLiveOf = ({
-  workers,
-  workerReserved,
-}: {
-  workers: number;
-  workerReserved: number | undefined;
-}) => ({
+const changedLiveOf = ({ workers, workerReserved }: WorkerSettingsNow) => ({
   workers,
   ...(workerReserved === undefined ? {} : { workersReserved: workerReserved }),
 });
