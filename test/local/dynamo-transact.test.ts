@@ -4,11 +4,10 @@
 // ended at 20,050 succeeded of 20,000). Against a real dynalite; the failing socket is injected (a test
 // double of one call, named as such: a reset cannot be caused on demand).
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import dynalite from 'dynalite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DynaliteAnswer, DynaliteCalls } from '../../local/dynalite-calls.js';
 import { transactWrite } from '../../local/dynamo-transact.js';
+import { dynaliteWithTable } from './fixtures/dynalite-table.js';
 
 /** DynaliteCalls whose PutItem of the item `pk: lost` fails as a reset socket would, before reaching dynalite. */
 class ResetOnLost extends DynaliteCalls {
@@ -26,16 +25,9 @@ let calls: ResetOnLost;
 const TABLE = 'transact';
 
 beforeAll(async () => {
-  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  calls = new ResetOnLost(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  await calls.ok('CreateTable', {
-    TableName: TABLE,
-    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-    BillingMode: 'PAY_PER_REQUEST',
-  });
-  await calls.untilActive(TABLE);
+  let endpoint: string;
+  ({ server, endpoint } = await dynaliteWithTable(TABLE));
+  calls = new ResetOnLost(endpoint);
 });
 afterAll(() => new Promise<void>((resolve) => server?.close(() => resolve())));
 

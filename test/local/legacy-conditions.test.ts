@@ -4,10 +4,10 @@
 // case is sent as written by a DynaliteCalls that has learned nothing, then translated, from the same item.
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import dynalite from 'dynalite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynaliteCalls } from '../../local/dynalite-calls.js';
 import { LegacyConditions } from '../../local/legacy-conditions.js';
+import { dynaliteWithTable } from './fixtures/dynalite-table.js';
 
 let server: Server;
 let endpoint: string;
@@ -16,17 +16,7 @@ const KEY = { pk: { S: 'item' } };
 const ITEM = { ...KEY, n: { N: '1' } };
 
 beforeAll(async () => {
-  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const calls = new DynaliteCalls(endpoint);
-  await calls.ok('CreateTable', {
-    TableName: TABLE,
-    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-    BillingMode: 'PAY_PER_REQUEST',
-  });
-  await calls.untilActive(TABLE);
+  ({ server, endpoint } = await dynaliteWithTable(TABLE));
 });
 afterAll(() => new Promise<void>((resolve) => server?.close(() => resolve())));
 
