@@ -8,6 +8,7 @@
 import type { InitializeMiddleware } from '@smithy/types';
 import type { Context } from 'aws-lambda';
 import type { FunctionRuntime } from '../functions/runtime.js';
+import { bundleBase } from './bundle-base.js';
 import type { LambdaHandler, LocalContainer } from './local-function.js';
 
 type WorkerModule = typeof import('../functions/worker.js');
@@ -49,7 +50,9 @@ export function functionContainers(
       onRuntime?.(rt);
       // A specifier computed at run time (bundlers must not rewrite it): the query makes the module URL
       // distinct, so this container gets its own instance of the handler module.
-      const specifier = `../functions/${kind}.js?container=${seq}`;
+      const base = bundleBase();
+      const module = `functions/${kind}.js?container=${seq}`;
+      const specifier = base ? new URL(module, base).href : `../${module}`;
       const mod = (await import(/* @vite-ignore */ specifier)) as WorkerModule & OrchestratorModule;
       handler = (
         kind === 'worker' ? mod.createWorkerHandler(() => rt) : mod.createOrchestratorHandler(() => rt)

@@ -1,0 +1,214 @@
+// The CLI's kept bundle: the TypeScript of the CLI, the functions and the AWS SDK, built by esbuild into a few
+// plain ES modules under .tmp/cli/, so a command starts without the module hooks. Through the hooks (Node 20
+// runs them on a thread of their own, one round trip per module) and the SDK's hundreds of CommonJS files,
+// `--help` took 0.46 s and `run` reached its job 1.2 s after start; from the bundle 0.17 s and 0.6 s
+// (bench/RESULTS.md, "the CLI's start").
+//
+// How it works: a build records every file of ours it read with its modification time and size, and the
+// installed packages' lock (node_modules/.package-lock.json); a start uses the bundle only while all of them
+// are as recorded, on the same Node and esbuild. Otherwise the command runs from source through the hooks, as
+// before, and a detached process builds a new bundle for the next start (one at a time: a lock file), so no
+// command ever waits for a build. Builds land in a directory of their own, renamed into place whole, and
+// `current.json` (written and renamed) names the one to use: a reader never sees half of either.
+// BOUNDED_FANOUT_BUNDLE=off always runs from source and builds nothing.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = new URL('../../', import.meta.url);
+/** Where builds and their record are kept: .tmp/cli/ (tests give a directory of their own). */
+export const BUNDLE_DIR = new URL('.tmp/cli/', ROOT);
+const INSTALLED = new URL('node_modules/.package-lock.json', ROOT);
+// Bumped when what a build makes changes shape (entries, options), so an older bundle is never taken.
+const RECIPE = 1;
+// A lock older than this is a build that died: the next start may take it over.
+const STALE_LOCK_MS = 120_000;
+// Old builds are removed a while after a newer one is current: a command started from one may still import
+// its later chunks (a command module, a container's handler).
+const OLD_BUILD_MS = 3_600_000;
+
+/** The entries: the CLI, and the modules the local runtime imports by a path computed at run time. */
+const ENTRIES = [
+  'local/cli/main.ts',
+  'functions/runtime.ts',
+  'functions/worker.ts',
+  'functions/orchestrator.ts',
+];
+// Left to node's loader: native or file-reading packages, esbuild itself, and what only some commands load.
+const EXTERNAL = [
+  'dynalite',
+  'esbuild',
+  'fauxqs',
+  'testcontainers',
+  '@testcontainers/localstack',
+  'playwright-core',
+  '@sparticuz/chromium',
+];
+// CommonJS packages bundled into an ES module still call require() for node's builtins.
+const REQUIRE =
+  "import { createRequire as __bfRequire } from 'node:module'; const require = __bfRequire(import.meta.url);";
+
+export const bundleOff = (env = process.env) => env.BOUNDED_FANOUT_BUNDLE === 'off';
+
+const fingerprint = (file) => {
+  const s = statSync(file);
+  return `${s.mtimeMs}:${s.size}`;
+};
+
+const installed = () => {
+  try {
+    return fingerprint(INSTALLED);
+  } catch {
+    return 'none';
+  }
+};
+
+const versionOf = (pkg) =>
+  JSON.parse(readFileSync(new URL(`node_modules/${pkg}/package.json`, ROOT), 'utf8')).version;
+
+/** What the bundle must have been built from, besides our files. */
+const toolchain = () => ({
+  recipe: RECIPE,
+  node: process.versions.node,
+  esbuild: versionOf('esbuild'),
+  installed: installed(),
+});
+
+/**
+ * The bundle to start from: `{ base, main }` (URLs) while every file it was built from is unchanged, else
+ * undefined. Never throws: a missing, partial or foreign record only means "run from source".
+ */
+export function freshBundle({ out = BUNDLE_DIR } = {}) {
+  try {
+    const record = JSON.parse(readFileSync(new URL('current.json', out), 'utf8'));
+    const now = toolchain();
+    for (const key of Object.keys(now)) if (record[key] !== now[key]) return undefined;
+    for (const [file, print] of Object.entries(record.inputs)) {
+      if (fingerprint(new URL(file, ROOT)) !== print) return undefined;
+    }
+    const base = new URL(`${record.id}/`, out);
+    const main = new URL('local/cli/main.js', base);
+    statSync(main);
+    return { base, main };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts a detached build for the next start, unless one is running; this process does not wait for it. */
+export function buildInBackground() {
+  try {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--build'], {
+      detached: true,
+      stdio: 'ignore',
+      cwd: fileURLToPath(ROOT),
+    });
+    child.on('error', () => {});
+    child.unref();
+  } catch {
+    // No build this time: the next start tries again.
+  }
+}
+
+/** Takes the build lock: false when another build holds it (and is not stale). */
+async function lock(out) {
+  const file = new URL('build.lock', out);
+  await mkdir(out, { recursive: true });
+  for (let tries = 0; tries < 2; tries++) {
+    try {
+      closeSync(openSync(file, 'wx'));
+      return true;
+    } catch {
+      const age = await stat(file).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => 0,
+      );
+      if (age < STALE_LOCK_MS) return false;
+      await rm(file, { force: true });
+    }
+  }
+  return false;
+}
+
+/**
+ * Rewrites `new URL(..., import.meta.url)` in our files to the source file's URL, so paths stay as in source,
+ * and notes each file's fingerprint as it was before it was read (a file changed during the build then no
+ * longer matches, and the next start builds again).
+ */
+const sourceUrls = (readFile, read) => ({
+  name: 'source-urls',
+  setup(build) {
+    build.onLoad({ filter: /\.ts$/ }, async (args) => {
+      if (args.path.includes('/node_modules/')) return undefined;
+      const own = JSON.stringify(pathToFileURL(args.path).href);
+      read.set(args.path, fingerprint(args.path));
+      const source = await readFile(args.path, 'utf8');
+      const contents = source.replace(/(new URL\((?:[^()]*?,\s*)?)import\.meta\.url\)/g, `$1${own})`);
+      return { contents, loader: 'ts' };
+    });
+  },
+});
+
+/** Builds a bundle and makes it current; false when another build holds the lock. */
+export async function buildBundle({ out = BUNDLE_DIR } = {}) {
+  if (!(await lock(out))) return false;
+  try {
+    const { build } = await import('esbuild');
+    const { readFile } = await import('node:fs/promises');
+    const made = toolchain();
+    const id = `${Date.now().toString(36)}-${process.pid}`;
+    const partial = new URL(`${id}.partial/`, out);
+    const read = new Map();
+    const result = await build({
+      absWorkingDir: fileURLToPath(ROOT),
+      entryPoints: ENTRIES.map((entry) => fileURLToPath(new URL(entry, ROOT))),
+      outbase: fileURLToPath(ROOT),
+      outdir: fileURLToPath(partial),
+      bundle: true,
+      splitting: true,
+      format: 'esm',
+      platform: 'node',
+      target: `node${process.versions.node}`,
+      external: EXTERNAL,
+      banner: { js: REQUIRE },
+      plugins: [sourceUrls(readFile, read)],
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const inputs = {};
+    for (const file of Object.keys(result.metafile.inputs)) {
+      if (file.includes('node_modules/')) continue;
+      const path = fileURLToPath(new URL(file, ROOT));
+      inputs[relative(fileURLToPath(ROOT), path)] = read.get(path) ?? fingerprint(path);
+    }
+    await rename(partial, new URL(`${id}/`, out));
+    const record = new URL(`current.${process.pid}.partial`, out);
+    await writeFile(record, JSON.stringify({ id, ...made, inputs }));
+    await rename(record, new URL('current.json', out));
+    await removeOld(out, id);
+    return true;
+  } finally {
+    try {
+      unlinkSync(new URL('build.lock', out));
+    } catch {}
+  }
+}
+
+/** Removes builds other than `keep` last touched over an hour ago, and partial ones of dead builds. */
+async function removeOld(out, keep) {
+  for (const entry of await readdir(out, { withFileTypes: true })) {
+    if (!entry.isDirectory() || entry.name === keep) continue;
+    const dir = new URL(`${entry.name}/`, out);
+    const age = await stat(dir).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
+    if (age > OLD_BUILD_MS) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--build') {
+  process.exitCode = (await buildBundle()) ? 0 : 1;
+}

@@ -1,0 +1,168 @@
+// The CLI's kept bundle (local/cli/cli-bundle.mjs): built from the real sources by the real esbuild into a
+// directory of the test's own; fresh only while everything it was built from is as recorded; one build at a
+// time; and a job run from it ends as the same job run from source (real functions, emulators and a loopback
+// server that counts each task's requests).
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CountingServer, startCountingServer } from '../../../bench/servers/counting-server.js';
+import { buildBundle, bundleOff, freshBundle } from '../../../local/cli/cli-bundle.mjs';
+import type { RunReport } from '../../../local/report/types.js';
+import { repoRoot, runCli } from './cli-process.js';
+
+// Under the repository, as .tmp/cli/ is: the bundle's external packages resolve from its node_modules.
+const out = new URL(`../../../.tmp/test-cli-bundle-${process.pid}/`, import.meta.url);
+const dir = fileURLToPath(out);
+let server: CountingServer;
+
+beforeAll(async () => {
+  server = await startCountingServer();
+  expect(await buildBundle({ out })).toBe(true);
+}, 120_000);
+
+afterAll(async () => {
+  await server?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const record = async () => JSON.parse(await readFile(join(dir, 'current.json'), 'utf8'));
+const rewrite = (r: object) => writeFile(join(dir, 'current.json'), JSON.stringify(r));
+
+describe('freshness', () => {
+  it('a new build is fresh, its files inside the directory given', () => {
+    const fresh = freshBundle({ out });
+    expect(fresh?.base.href.startsWith(out.href)).toBe(true);
+    expect(fresh?.main.href).toBe(new URL('local/cli/main.js', fresh?.base).href);
+  });
+
+  it('records every file of ours it was built from, and none of the packages', async () => {
+    const { inputs } = await record();
+    expect(Object.keys(inputs)).toEqual(
+      expect.arrayContaining(['local/cli/main.ts', 'functions/worker.ts', 'lib/config.ts']),
+    );
+    expect(Object.keys(inputs).filter((f) => f.includes('node_modules'))).toEqual([]);
+  });
+
+  it('is stale once a file it was built from changes, and fresh again when it is as recorded', async () => {
+    const saved = await record();
+    const probe = join(dir, 'probe.ts');
+    await writeFile(probe, 'export const a = 1;\n');
+    const { mtimeMs, size } = await import('node:fs/promises').then((fs) => fs.stat(probe));
+    const name = `.tmp/test-cli-bundle-${process.pid}/probe.ts`;
+    await rewrite({ ...saved, inputs: { ...saved.inputs, [name]: `${mtimeMs}:${size}` } });
+    expect(freshBundle({ out })).toBeDefined();
+    await utimes(probe, new Date(), new Date(mtimeMs + 5_000));
+    expect(freshBundle({ out })).toBeUndefined();
+    await utimes(probe, new Date(), new Date(mtimeMs));
+    await writeFile(probe, 'export const a = 12;\n');
+    await utimes(probe, new Date(), new Date(mtimeMs));
+    expect(freshBundle({ out })).toBeUndefined(); // same time, other size
+    await rewrite(saved);
+    expect(freshBundle({ out })).toBeDefined();
+  });
+
+  it('is stale on another Node, esbuild, recipe or install, and a bad record is no bundle', async () => {
+    const saved = await record();
+    for (const key of ['node', 'esbuild', 'recipe', 'installed']) {
+      await rewrite({ ...saved, [key]: 'other' });
+      expect(freshBundle({ out }), key).toBeUndefined();
+    }
+    await writeFile(join(dir, 'current.json'), '{ half a rec');
+    expect(freshBundle({ out })).toBeUndefined();
+    await rewrite({ ...saved, id: 'gone' });
+    expect(freshBundle({ out })).toBeUndefined();
+    await rewrite(saved);
+    expect(freshBundle({ out })).toBeDefined();
+  });
+
+  it('BOUNDED_FANOUT_BUNDLE=off turns it off, nothing else does', () => {
+    expect(bundleOff({ BOUNDED_FANOUT_BUNDLE: 'off' })).toBe(true);
+    expect(bundleOff({ BOUNDED_FANOUT_BUNDLE: 'on' })).toBe(false);
+    expect(bundleOff({})).toBe(false);
+  });
+});
+
+describe('one build at a time', () => {
+  it('does not build while another build holds the lock, and takes over a lock left by a dead one', async () => {
+    const other = new URL('lock-test/', out);
+    await mkdir(other, { recursive: true });
+    const lock = new URL('build.lock', other);
+    await writeFile(lock, '');
+    expect(await buildBundle({ out: other })).toBe(false);
+    expect(freshBundle({ out: other })).toBeUndefined();
+    const old = new Date(Date.now() - 10 * 60_000);
+    await utimes(lock, old, old);
+    expect(await buildBundle({ out: other })).toBe(true);
+    expect(freshBundle({ out: other })).toBeDefined();
+    await expect(readFile(lock)).rejects.toThrow(/ENOENT/); // released
+  }, 120_000);
+});
+
+/** `bounded-fanout run` from the bundle in `out`, as bin.mjs starts it (the bundle's base set first). */
+async function runFromBundle(args: readonly string[]) {
+  const fresh = freshBundle({ out });
+  if (!fresh) throw new Error('no fresh bundle');
+  // A file, not `node -e`: the runtime's threads inherit node's flags, and `--input-type` fails them.
+  const launcher = join(dir, 'launch.mjs');
+  const script = [
+    `globalThis[Symbol.for('bounded-fanout.bundle')] = new URL(${JSON.stringify(fresh.base.href)});`,
+    `const { main } = await import(${JSON.stringify(fresh.main.href)});`,
+    'process.exit(await main(process.argv.slice(2)));',
+  ].join('\n');
+  await writeFile(launcher, script);
+  const child = spawn(process.execPath, [launcher, ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, CI: 'true', NO_COLOR: '1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const [code] = await once(child, 'close');
+  return { code: code as number, stderr };
+}
+
+describe('a job from the bundle', () => {
+  it('ends as the same job from source: every task once, the same counts', async () => {
+    const tasks = 120;
+    const lines = [JSON.stringify({ jobId: 'bundle-job' })];
+    for (let i = 0; i < tasks; i++) lines.push(JSON.stringify({ id: `t${i}`, url: `${server.url}/t${i}` }));
+    const manifest = join(dir, 'tasks.ndjson');
+    await writeFile(manifest, `${lines.join('\n')}\n`);
+    const flags = ['--manifest', manifest, '--allow-host', '127.0.0.1', '--tasks-per-message', '5'];
+
+    const bundled = await runFromBundle(['run', ...flags, '--report', join(dir, 'bundle.json')]);
+    expect(bundled.code, bundled.stderr).toBe(0);
+    const afterBundle = server.requests.length;
+    const source = await runCli(['run', ...flags, '--report', join(dir, 'source.json')], {
+      BOUNDED_FANOUT_BUNDLE: 'off',
+    });
+    expect(source.code, source.stderr).toBe(0);
+
+    const fromBundle = JSON.parse(await readFile(join(dir, 'bundle.json'), 'utf8')) as RunReport;
+    const fromSource = JSON.parse(await readFile(join(dir, 'source.json'), 'utf8')) as RunReport;
+    for (const report of [fromBundle, fromSource]) {
+      expect(report).toMatchObject({
+        status: 'succeeded',
+        submitted: tasks,
+        succeeded: tasks,
+        deadLettered: 0,
+      });
+      expect(report.peaks.workers).toBeGreaterThan(0); // the queue was drained by worker containers
+    }
+    // Each run reached every task exactly once.
+    const perTask = (from: number, to: number) => {
+      const counts = new Map<string, number>();
+      for (const r of server.requests.slice(from, to)) counts.set(r.path, (counts.get(r.path) ?? 0) + 1);
+      return counts;
+    };
+    for (const counts of [perTask(0, afterBundle), perTask(afterBundle, server.requests.length)]) {
+      expect(counts.size).toBe(tasks);
+      expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    }
+  }, 120_000);
+});
