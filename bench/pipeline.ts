@@ -135,7 +135,7 @@ export async function runPipeline(
   manifest: string,
   flags: readonly string[],
   reportFile: string,
-  { bin: cli = bin }: { bin?: string } = {},
+  { bin: cli = bin, env = {} }: { bin?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<PipelineRun> {
   // A report left by an earlier run must never be read as this run's.
   await rm(reportFile, { force: true });
@@ -143,7 +143,7 @@ export async function runPipeline(
   const child = spawn(
     process.execPath,
     [cli, 'run', '--manifest', manifest, '--allow-host', '127.0.0.1', '--report', reportFile, ...flags],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BOUNDED_FANOUT_PROGRESS: 'off' } },
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env, BOUNDED_FANOUT_PROGRESS: 'off' } },
   );
   let stderr = '';
   child.stderr.on('data', (d) => {

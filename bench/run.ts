@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { calibrate } from './calibrate.js';
 
-const benches = ['primitives', 'http', 'downstream', 'pipeline', 'ledger'] as const;
+const benches = ['primitives', 'http', 'downstream', 'pipeline', 'ledger', 'cli-start'] as const;
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);

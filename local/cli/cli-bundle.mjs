@@ -25,9 +25,10 @@ const INSTALLED = new URL('node_modules/.package-lock.json', ROOT);
 const RECIPE = 1;
 // A lock older than this is a build that died: the next start may take it over.
 const STALE_LOCK_MS = 120_000;
-// Old builds are removed a while after a newer one is current: a command started from one may still import
-// its later chunks (a command module, a container's handler).
-const OLD_BUILD_MS = 3_600_000;
+// Old builds are removed a day after they were made, the newest few never: a command started from one still
+// imports its later chunks (a command module, each new container's own handler module).
+const OLD_BUILD_MS = 86_400_000;
+const KEEP_BUILDS = 3;
 
 /** The entries: the CLI, and the modules the local runtime imports by a path computed at run time. */
 const ENTRIES = [
@@ -196,16 +197,25 @@ export async function buildBundle({ out = BUNDLE_DIR } = {}) {
   }
 }
 
-/** Removes builds other than `keep` last touched over an hour ago, and partial ones of dead builds. */
+/**
+ * Removes old builds: all but the newest KEEP_BUILDS, and of those only the ones untouched for OLD_BUILD_MS
+ * (a long `serve` still imports its build's handler module for each new container). Partial directories of
+ * builds that died go the same way.
+ */
 async function removeOld(out, keep) {
+  const dirs = [];
   for (const entry of await readdir(out, { withFileTypes: true })) {
     if (!entry.isDirectory() || entry.name === keep) continue;
     const dir = new URL(`${entry.name}/`, out);
-    const age = await stat(dir).then(
-      (s) => Date.now() - s.mtimeMs,
-      () => 0,
+    const mtimeMs = await stat(dir).then(
+      (s) => s.mtimeMs,
+      () => Date.now(),
     );
-    if (age > OLD_BUILD_MS) await rm(dir, { recursive: true, force: true });
+    dirs.push({ dir, mtimeMs });
+  }
+  dirs.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  for (const { dir, mtimeMs } of dirs.slice(KEEP_BUILDS - 1)) {
+    if (Date.now() - mtimeMs > OLD_BUILD_MS) await rm(dir, { recursive: true, force: true });
   }
 }
 

@@ -4,7 +4,7 @@
 // server that counts each task's requests).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,7 +50,7 @@ describe('freshness', () => {
     const saved = await record();
     const probe = join(dir, 'probe.ts');
     await writeFile(probe, 'export const a = 1;\n');
-    const { mtimeMs, size } = await import('node:fs/promises').then((fs) => fs.stat(probe));
+    const { mtimeMs, size } = await stat(probe);
     const name = `.tmp/test-cli-bundle-${process.pid}/probe.ts`;
     await rewrite({ ...saved, inputs: { ...saved.inputs, [name]: `${mtimeMs}:${size}` } });
     expect(freshBundle({ out })).toBeDefined();
@@ -98,6 +98,23 @@ describe('one build at a time', () => {
     expect(await buildBundle({ out: other })).toBe(true);
     expect(freshBundle({ out: other })).toBeDefined();
     await expect(readFile(lock)).rejects.toThrow(/ENOENT/); // released
+  }, 120_000);
+});
+
+describe('old builds', () => {
+  it('keeps the newest two besides the new one, and the others only while younger than a day', async () => {
+    const other = new URL('old-test/', out);
+    const ages = { e: 60_000, a: 2 * 86_400_000, b: 3 * 86_400_000, c: 4 * 86_400_000, d: 5 * 86_400_000 };
+    for (const [name, age] of Object.entries(ages)) {
+      const build = new URL(`${name}/`, other);
+      await mkdir(build, { recursive: true });
+      const when = new Date(Date.now() - age);
+      await utimes(build, when, when);
+    }
+    expect(await buildBundle({ out: other })).toBe(true);
+    const left = (await readdir(other)).filter((n) => n.length === 1).sort();
+    expect(left).toEqual(['a', 'e']);
+    expect(freshBundle({ out: other })).toBeDefined(); // and the new one
   }, 120_000);
 });
 
