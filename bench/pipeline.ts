@@ -25,6 +25,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { runBounded } from '../lib/run-bounded.js';
+import { buildBundle, bundleOff, freshBundle } from '../local/cli/cli-bundle.mjs';
 import { TargetServer } from '../local/demo/target-server.js';
 import { startEmulators } from '../local/emulators.js';
 import type { RunReport } from '../local/report/types.js';
@@ -139,6 +140,9 @@ export async function runPipeline(
 ): Promise<PipelineRun> {
   // A report left by an earlier run must never be read as this run's.
   await rm(reportFile, { force: true });
+  // This checkout's CLI starts from its kept bundle, as a user's does after the first run: built now if stale,
+  // so no run of a rotation is from source while a background build runs.
+  if (cli === bin && !bundleOff({ ...process.env, ...env }) && !freshBundle()) await buildBundle();
   const t0 = performance.now();
   const child = spawn(
     process.execPath,
