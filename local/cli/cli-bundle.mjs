@@ -89,6 +89,8 @@ export function freshBundle({ out = BUNDLE_DIR } = {}) {
     for (const [file, print] of Object.entries(record.inputs)) {
       if (fingerprint(new URL(file, ROOT)) !== print) return undefined;
     }
+    // An id names a directory of builds' own, never a path elsewhere.
+    if (typeof record.id !== 'string' || !/^[a-z0-9]+-[0-9]+$/.test(record.id)) return undefined;
     const base = new URL(`${record.id}/`, out);
     const main = new URL('local/cli/main.js', base);
     statSync(main);

@@ -74,6 +74,9 @@ describe('freshness', () => {
     expect(freshBundle({ out })).toBeUndefined();
     await rewrite({ ...saved, id: 'gone' });
     expect(freshBundle({ out })).toBeUndefined();
+    await mkdir(join(dir, 'lock-test'), { recursive: true });
+    await rewrite({ ...saved, id: `../test-cli-bundle-${process.pid}/${saved.id}` }); // exists, but a path
+    expect(freshBundle({ out })).toBeUndefined();
     await rewrite(saved);
     expect(freshBundle({ out })).toBeDefined();
   });
