@@ -14,7 +14,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { relative } from 'node:path';
+import { dirname, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = new URL('../../', import.meta.url);
@@ -22,7 +22,7 @@ const ROOT = new URL('../../', import.meta.url);
 export const BUNDLE_DIR = new URL('.tmp/cli/', ROOT);
 const INSTALLED = new URL('node_modules/.package-lock.json', ROOT);
 // Bumped when what a build makes changes shape (entries, options), so an older bundle is never taken.
-const RECIPE = 1;
+const RECIPE = 2;
 // A lock older than this is a build that died: the next start may take it over.
 const STALE_LOCK_MS = 120_000;
 // Old builds are removed a day after they were made, the newest few never: a command started from one still
@@ -133,21 +133,35 @@ async function lock(out) {
   return false;
 }
 
+// In code, what a module's own URL or path would be (`import.meta.url`, `.dirname`, `.filename`); a comment or
+// a string (single- or double-quoted: thread-bundle.ts's banner holds `import.meta.url` in one) is matched first,
+// so it is passed over whole.
+const META =
+  /\/\/[^\n]*|\/\*[\s\S]*?\*\/|'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|\bimport\.meta\.(url|dirname|filename)\b/g;
+
 /**
- * Rewrites `new URL(..., import.meta.url)` in our files to the source file's URL, so paths stay as in source,
- * and notes each file's fingerprint as it was before it was read (a file changed during the build then no
- * longer matches, and the next start builds again).
+ * `source` with every `import.meta.url` (and `.dirname`, `.filename`) in its code replaced by the source file's
+ * own, as node gives them when it runs the file: the bundle's modules live elsewhere, and a path made from
+ * theirs would point into .tmp/cli/. Any form: `new URL(x, import.meta.url)` on one line or, as the formatter
+ * breaks a long one, over three with a trailing comma; `fileURLToPath(import.meta.url)`; `createRequire(...)`.
+ */
+export function withSourceUrls(source, path) {
+  const own = { url: pathToFileURL(path).href, dirname: dirname(path), filename: path };
+  return source.replace(META, (text, key) => (key ? JSON.stringify(own[key]) : text));
+}
+
+/**
+ * Gives our files their source URLs (withSourceUrls), and notes each file's fingerprint as it was before it was
+ * read (a file changed during the build then no longer matches, and the next start builds again).
  */
 const sourceUrls = (readFile, read) => ({
   name: 'source-urls',
   setup(build) {
     build.onLoad({ filter: /\.ts$/ }, async (args) => {
       if (args.path.includes('/node_modules/')) return undefined;
-      const own = JSON.stringify(pathToFileURL(args.path).href);
       read.set(args.path, fingerprint(args.path));
       const source = await readFile(args.path, 'utf8');
-      const contents = source.replace(/(new URL\((?:[^()]*?,\s*)?)import\.meta\.url\)/g, `$1${own})`);
-      return { contents, loader: 'ts' };
+      return { contents: withSourceUrls(source, args.path), loader: 'ts' };
     });
   },
 });

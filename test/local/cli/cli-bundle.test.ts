@@ -6,10 +6,10 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../../bench/servers/counting-server.js';
-import { buildBundle, bundleOff, freshBundle } from '../../../local/cli/cli-bundle.mjs';
+import { buildBundle, bundleOff, freshBundle, withSourceUrls } from '../../../local/cli/cli-bundle.mjs';
 import type { RunReport } from '../../../local/report/types.js';
 import { repoRoot, runCli } from './cli-process.js';
 
@@ -82,6 +82,59 @@ describe('freshness', () => {
     expect(bundleOff({ BOUNDED_FANOUT_BUNDLE: 'off' })).toBe(true);
     expect(bundleOff({ BOUNDED_FANOUT_BUNDLE: 'on' })).toBe(false);
     expect(bundleOff({})).toBe(false);
+  });
+});
+
+describe("a module's own URL", () => {
+  const path = '/repo/local/cli/some-file.ts';
+  const url = JSON.stringify(pathToFileURL(path).href);
+
+  it("is the source file's in every form, a long new URL broken over lines by the formatter too", () => {
+    const source = [
+      "const a = new URL('../../cdk.json', import.meta.url);",
+      'const b = new URL(',
+      "  '../../some/rather/long/path/to/a/fixture/file.json',",
+      '  import.meta.url,',
+      ');',
+      'const c = fileURLToPath(import.meta.url);',
+      'const d = import.meta.dirname + import.meta.filename;',
+    ].join('\n');
+    expect(withSourceUrls(source, path).split('\n')).toEqual([
+      `const a = new URL('../../cdk.json', ${url});`,
+      'const b = new URL(',
+      "  '../../some/rather/long/path/to/a/fixture/file.json',",
+      `  ${url},`,
+      ');',
+      `const c = fileURLToPath(${url});`,
+      'const d = "/repo/local/cli" + "/repo/local/cli/some-file.ts";',
+    ]);
+  });
+
+  it('is left as written in a string and a comment', () => {
+    const source = [
+      '"import { x } from \'node:module\'; const require = __bfRequire(import.meta.url);";',
+      "'it\\'s import.meta.url';",
+      '// import.meta.url is the source file',
+      '/* import.meta.url */ const e = import.meta.url;',
+    ].join('\n');
+    expect(withSourceUrls(source, path).split('\n')).toEqual([
+      ...source.split('\n').slice(0, 3),
+      `/* import.meta.url */ const e = ${url};`,
+    ]);
+  });
+
+  it('is nowhere left to the bundle in the real build, but in the banner', async () => {
+    const { id } = await record();
+    const left: string[] = [];
+    for (const file of await readdir(join(dir, id), { recursive: true })) {
+      if (!file.endsWith('.js')) continue;
+      const text = (await readFile(join(dir, id, file), 'utf8')).replaceAll(
+        '__bfRequire(import.meta.url)',
+        '',
+      );
+      if (text.includes('import.meta')) left.push(file);
+    }
+    expect(left).toEqual([]);
   });
 });
 
