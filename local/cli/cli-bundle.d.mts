@@ -5,3 +5,4 @@ export declare function freshBundle(options?: { out?: URL }): { base: URL; main:
 export declare function buildInBackground(): void;
 export declare function buildBundle(options?: { out?: URL }): Promise<boolean>;
 export declare function withSourceUrls(source: string, path: string): string;
+export declare function markInUse(base: URL): void;

@@ -12,7 +12,7 @@
 // `current.json` (written and renamed) names the one to use: a reader never sees half of either.
 // BOUNDED_FANOUT_BUNDLE=off always runs from source and builds nothing.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -25,8 +25,9 @@ const INSTALLED = new URL('node_modules/.package-lock.json', ROOT);
 const RECIPE = 2;
 // A lock older than this is a build that died: the next start may take it over.
 const STALE_LOCK_MS = 120_000;
-// Old builds are removed a day after they were made, the newest few never: a command started from one still
-// imports its later chunks (a command module, each new container's own handler module).
+// Old builds are removed a day after they were made, the newest few never, nor one a live process started from
+// (its mark in in-use/): a command started from one still imports its later chunks (a command module, each new
+// container's own handler module), and a `serve` may run for days.
 const OLD_BUILD_MS = 86_400_000;
 const KEEP_BUILDS = 3;
 
@@ -97,6 +98,43 @@ export function freshBundle({ out = BUNDLE_DIR } = {}) {
     return undefined;
   }
 }
+
+/**
+ * Marks the build at `base` as used by this process until it exits (`in-use/<pid>`), so no later build removes
+ * it however old it gets: without the mark, a `serve` older than a day lost its build to the fourth build after
+ * it, and every container it started from then on failed (ERR_MODULE_NOT_FOUND). A process killed outright
+ * leaves its mark, which counts no more once no process has its id.
+ */
+export function markInUse(base) {
+  const mark = new URL(`in-use/${process.pid}`, base);
+  try {
+    mkdirSync(new URL('in-use/', base), { recursive: true });
+    writeFileSync(mark, '');
+    process.on('exit', () => {
+      try {
+        unlinkSync(mark);
+      } catch {}
+    });
+  } catch {
+    // Not marked (a read-only install, say): the build is still kept while it is among the newest or young.
+  }
+}
+
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM'; // there, but another user's
+  }
+};
+
+/** Whether a live process started from the build in `dir` (markInUse). */
+const inUse = (dir) =>
+  readdir(new URL('in-use/', dir)).then(
+    (pids) => pids.some((pid) => /^\d+$/.test(pid) && alive(Number(pid))),
+    () => false,
+  );
 
 /** Starts a detached build for the next start, unless one is running; this process does not wait for it. */
 export function buildInBackground() {
@@ -212,9 +250,9 @@ export async function buildBundle({ out = BUNDLE_DIR } = {}) {
 }
 
 /**
- * Removes old builds: all but the newest KEEP_BUILDS, and of those only the ones untouched for OLD_BUILD_MS
- * (a long `serve` still imports its build's handler module for each new container). Partial directories of
- * builds that died go the same way.
+ * Removes old builds: all but the newest KEEP_BUILDS, and of those only the ones made more than OLD_BUILD_MS ago
+ * that no live process started from (a long `serve` still imports its build's handler module for each new
+ * container). Partial directories of builds that died go the same way.
  */
 async function removeOld(out, keep) {
   const dirs = [];
@@ -229,7 +267,8 @@ async function removeOld(out, keep) {
   }
   dirs.sort((a, b) => b.mtimeMs - a.mtimeMs);
   for (const { dir, mtimeMs } of dirs.slice(KEEP_BUILDS - 1)) {
-    if (Date.now() - mtimeMs > OLD_BUILD_MS) await rm(dir, { recursive: true, force: true });
+    if (Date.now() - mtimeMs > OLD_BUILD_MS && !(await inUse(dir)))
+      await rm(dir, { recursive: true, force: true });
   }
 }
 

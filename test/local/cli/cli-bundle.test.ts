@@ -171,6 +171,50 @@ describe('old builds', () => {
   }, 120_000);
 });
 
+/** A node process that marks `build` in use (markInUse), says so, then exits or waits to be killed. */
+async function marker(build: URL, then: 'exit' | 'wait') {
+  const module = new URL('../../../local/cli/cli-bundle.mjs', import.meta.url).href;
+  const script = [
+    `const { markInUse } = await import(${JSON.stringify(module)});`,
+    `markInUse(new URL(${JSON.stringify(build.href)}));`,
+    "console.log('marked');",
+    then === 'wait' ? 'setInterval(() => {}, 60_000);' : '',
+  ].join('\n');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [data] = await once(child.stdout, 'data');
+  expect(String(data)).toContain('marked');
+  return child;
+}
+
+describe('a build in use', () => {
+  it('is kept past a day while a process started from it lives, and goes once none does', async () => {
+    const other = new URL('in-use-test/', out);
+    const builds = ['n1', 'n2', 'n3', 'live', 'killed', 'exited'].map((name) => new URL(`${name}/`, other));
+    for (const build of builds) await mkdir(build, { recursive: true });
+    const [, , , live, killed, exited] = builds;
+    await mkdir(new URL('in-use/', live));
+    await writeFile(new URL(`in-use/${process.pid}`, live), ''); // this process: alive
+    // A process killed outright leaves its mark; one that exits takes it away.
+    const victim = await marker(killed, 'wait');
+    expect(await readdir(new URL('in-use/', killed))).toEqual([String(victim.pid)]);
+    victim.kill('SIGKILL');
+    await once(victim, 'close');
+    const done = await marker(exited, 'exit');
+    if (done.exitCode === null) await once(done, 'close');
+    expect(await readdir(new URL('in-use/', exited))).toEqual([]);
+    // n1-n3 are the newest, and younger than a day; the other three were made two days ago.
+    for (const [i, build] of builds.entries()) {
+      const when = new Date(Date.now() - (i < 3 ? 60_000 * (i + 1) : 2 * 86_400_000));
+      await utimes(build, when, when);
+    }
+    expect(await buildBundle({ out: other })).toBe(true);
+    const left = (await readdir(other)).filter((n) => /^[a-z]+\d?$/.test(n)).sort();
+    expect(left).toEqual(['live', 'n1', 'n2', 'n3']);
+  }, 120_000);
+});
+
 /** `bounded-fanout run` from the bundle in `out`, as bin.mjs starts it (the bundle's base set first). */
 async function runFromBundle(args: readonly string[]) {
   const fresh = freshBundle({ out });
