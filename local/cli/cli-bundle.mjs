@@ -6,10 +6,10 @@
 //
 // How it works: a build records every file of ours it read with its modification time and size, and the
 // installed packages' lock (node_modules/.package-lock.json); a start uses the bundle only while all of them
-// are as recorded, on the same Node and esbuild. Otherwise the command runs from source through the hooks, as
-// before, and a detached process builds a new bundle for the next start (one at a time: a lock file), so no
-// command ever waits for a build. Builds land in a directory of their own, renamed into place whole, and
-// `current.json` (written and renamed) names the one to use: a reader never sees half of either.
+// are as recorded, on the same Node and esbuild, in the same directory. Otherwise the command runs from source
+// through the hooks, as before, and a detached process builds a new bundle for the next start (one at a time: a
+// lock file), so no command ever waits for a build. Builds land in a directory of their own, renamed into place
+// whole, and `current.json` (written and renamed) names the one to use: a reader never sees half of either.
 // BOUNDED_FANOUT_BUNDLE=off always runs from source and builds nothing.
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -73,6 +73,9 @@ const versionOf = (pkg) =>
 /** What the bundle must have been built from, besides our files. */
 const toolchain = () => ({
   recipe: RECIPE,
+  // The bundle names our files by absolute URL (a module's own, as in source): a moved or copied checkout
+  // (same times and sizes) would read the original's cdk.json and build its thread containers from its sources.
+  root: ROOT.href,
   node: process.versions.node,
   esbuild: versionOf('esbuild'),
   installed: installed(),

@@ -2,9 +2,9 @@
 // directory of the test's own; fresh only while everything it was built from is as recorded; one build at a
 // time; and a job run from it ends as the same job run from source (real functions, emulators and a loopback
 // server that counts each task's requests).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,9 +64,9 @@ describe('freshness', () => {
     expect(freshBundle({ out })).toBeDefined();
   });
 
-  it('is stale on another Node, esbuild, recipe or install, and a bad record is no bundle', async () => {
+  it('is stale on another Node, esbuild, recipe, install or root, and a bad record is no bundle', async () => {
     const saved = await record();
-    for (const key of ['node', 'esbuild', 'recipe', 'installed']) {
+    for (const key of ['node', 'esbuild', 'recipe', 'installed', 'root']) {
       await rewrite({ ...saved, [key]: 'other' });
       expect(freshBundle({ out }), key).toBeUndefined();
     }
@@ -75,6 +75,19 @@ describe('freshness', () => {
     await rewrite({ ...saved, id: 'gone' });
     expect(freshBundle({ out })).toBeUndefined();
     await rewrite(saved);
+    expect(freshBundle({ out })).toBeDefined();
+  });
+
+  it('is not fresh for a copy of the checkout, whose files have the same times and sizes', async () => {
+    // The bundle names our files by their absolute URLs (cdk.json, the thread containers' sources): from the
+    // copy, it would read the original's.
+    const copy = join(dir, 'copy');
+    await mkdir(copy);
+    // cp -a keeps the times to the nanosecond (node's fs.cp to the millisecond only).
+    execFileSync('cp', ['-a', ...['lib', 'functions', 'local'].map((part) => join(repoRoot, part)), copy]);
+    await symlink(join(repoRoot, 'node_modules'), join(copy, 'node_modules'));
+    const moved = await import(pathToFileURL(join(copy, 'local/cli/cli-bundle.mjs')).href);
+    expect(moved.freshBundle({ out })).toBeUndefined();
     expect(freshBundle({ out })).toBeDefined();
   });
 
