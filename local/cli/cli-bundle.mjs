@@ -217,6 +217,10 @@ export async function buildBundle({ out = BUNDLE_DIR } = {}) {
     const id = `${Date.now().toString(36)}-${process.pid}`;
     const partial = new URL(`${id}.partial/`, out);
     const read = new Map();
+    // This file too: how the bundle is made (entries, externals, the rewrite) is written here, and an edit to it
+    // must not leave an older recipe's bundle in use (RECIPE is for a change elsewhere, such as esbuild's options).
+    const self = fileURLToPath(import.meta.url);
+    read.set(self, fingerprint(self));
     const result = await build({
       absWorkingDir: fileURLToPath(ROOT),
       entryPoints: ENTRIES.map((entry) => fileURLToPath(new URL(entry, ROOT))),
@@ -233,7 +237,7 @@ export async function buildBundle({ out = BUNDLE_DIR } = {}) {
       metafile: true,
       logLevel: 'silent',
     });
-    const inputs = {};
+    const inputs = { [relative(fileURLToPath(ROOT), self)]: read.get(self) };
     for (const file of Object.keys(result.metafile.inputs)) {
       if (file.includes('node_modules/')) continue;
       const path = fileURLToPath(new URL(file, ROOT));
