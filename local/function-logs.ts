@@ -19,6 +19,9 @@ export class FunctionLogs {
   readonly #errors: string[] = [];
   #lines = 0;
   #frozen = false;
+  // While the sink runs: what it writes (`serve --verbose` writes each line to stderr) goes to the stream, not
+  // back to the sink, which would call itself until the stack ran out.
+  #inSink = false;
   #restore: (() => void) | undefined;
 
   constructor(sink: LogSink = 'silent') {
@@ -33,7 +36,8 @@ export class FunctionLogs {
     streams.forEach((stream, i) => {
       const original = originals[i];
       stream.write = ((chunk: unknown, ...rest: unknown[]) => {
-        if (!this.#take(chunk)) return (original as Write).call(stream, chunk as string, ...(rest as []));
+        if (this.#inSink || !this.#take(chunk))
+          return (original as Write).call(stream, chunk as string, ...(rest as []));
         if (this.#sink === 'inherit')
           return (original as Write).call(stream, chunk as string, ...(rest as []));
         // Callers may pass a callback; it must still be called.
@@ -102,9 +106,18 @@ export class FunctionLogs {
     return true;
   }
 
+  #toSink(sink: (line: string) => void, line: string): void {
+    this.#inSink = true;
+    try {
+      sink(line);
+    } finally {
+      this.#inSink = false;
+    }
+  }
+
   #account(record: Record<string, unknown>, line: string): void {
     this.#lines++;
-    if (typeof this.#sink === 'function') this.#sink(line);
+    if (typeof this.#sink === 'function') this.#toSink(this.#sink, line);
     const emf = record._aws as { CloudWatchMetrics?: { Metrics?: { Name?: string }[] }[] } | undefined;
     if (emf?.CloudWatchMetrics) {
       if (this.#frozen) return;

@@ -5,7 +5,7 @@
 // the command's code even if a stray handle is still open.
 import { register } from 'node:module';
 import v8 from 'node:v8';
-import { buildInBackground, bundleOff, freshBundle } from './cli-bundle.mjs';
+import { buildInBackground, bundleOff, freshBundle, markInUse } from './cli-bundle.mjs';
 
 // The local runtime allocates fast and keeps little (about 100 MB live at the end of a million-task job), and
 // V8 then lets the heap grow to three or four times what is live before a full collection. A lower growth
@@ -20,6 +20,7 @@ if (!process.execArgv.some((arg) => arg.startsWith('--heap-growing-percent'))) {
 const bundle = bundleOff() ? undefined : freshBundle();
 let main;
 if (bundle) {
+  markInUse(bundle.base); // no later build removes it while this process runs
   // The modules that import a path computed at run time find the bundle's files here (local/bundle-base.ts).
   globalThis[Symbol.for('bounded-fanout.bundle')] = bundle.base;
   ({ main } = await import(bundle.main.href));

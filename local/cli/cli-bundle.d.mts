@@ -4,3 +4,5 @@ export declare function bundleOff(env?: NodeJS.ProcessEnv): boolean;
 export declare function freshBundle(options?: { out?: URL }): { base: URL; main: URL } | undefined;
 export declare function buildInBackground(): void;
 export declare function buildBundle(options?: { out?: URL }): Promise<boolean>;
+export declare function withSourceUrls(source: string, path: string): string;
+export declare function markInUse(base: URL): void;

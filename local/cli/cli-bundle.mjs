@@ -6,15 +6,15 @@
 //
 // How it works: a build records every file of ours it read with its modification time and size, and the
 // installed packages' lock (node_modules/.package-lock.json); a start uses the bundle only while all of them
-// are as recorded, on the same Node and esbuild. Otherwise the command runs from source through the hooks, as
-// before, and a detached process builds a new bundle for the next start (one at a time: a lock file), so no
-// command ever waits for a build. Builds land in a directory of their own, renamed into place whole, and
-// `current.json` (written and renamed) names the one to use: a reader never sees half of either.
+// are as recorded, on the same Node and esbuild, in the same directory. Otherwise the command runs from source
+// through the hooks, as before, and a detached process builds a new bundle for the next start (one at a time: a
+// lock file), so no command ever waits for a build. Builds land in a directory of their own, renamed into place
+// whole, and `current.json` (written and renamed) names the one to use: a reader never sees half of either.
 // BOUNDED_FANOUT_BUNDLE=off always runs from source and builds nothing.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { relative } from 'node:path';
+import { dirname, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = new URL('../../', import.meta.url);
@@ -22,11 +22,12 @@ const ROOT = new URL('../../', import.meta.url);
 export const BUNDLE_DIR = new URL('.tmp/cli/', ROOT);
 const INSTALLED = new URL('node_modules/.package-lock.json', ROOT);
 // Bumped when what a build makes changes shape (entries, options), so an older bundle is never taken.
-const RECIPE = 1;
+const RECIPE = 2;
 // A lock older than this is a build that died: the next start may take it over.
 const STALE_LOCK_MS = 120_000;
-// Old builds are removed a day after they were made, the newest few never: a command started from one still
-// imports its later chunks (a command module, each new container's own handler module).
+// Old builds are removed a day after they were made, the newest few never, nor one a live process started from
+// (its mark in in-use/): a command started from one still imports its later chunks (a command module, each new
+// container's own handler module), and a `serve` may run for days.
 const OLD_BUILD_MS = 86_400_000;
 const KEEP_BUILDS = 3;
 
@@ -72,6 +73,9 @@ const versionOf = (pkg) =>
 /** What the bundle must have been built from, besides our files. */
 const toolchain = () => ({
   recipe: RECIPE,
+  // The bundle names our files by absolute URL (a module's own, as in source): a moved or copied checkout
+  // (same times and sizes) would read the original's cdk.json and build its thread containers from its sources.
+  root: ROOT.href,
   node: process.versions.node,
   esbuild: versionOf('esbuild'),
   installed: installed(),
@@ -99,6 +103,43 @@ export function freshBundle({ out = BUNDLE_DIR } = {}) {
     return undefined;
   }
 }
+
+/**
+ * Marks the build at `base` as used by this process until it exits (`in-use/<pid>`), so no later build removes
+ * it however old it gets: without the mark, a `serve` older than a day lost its build to the fourth build after
+ * it, and every container it started from then on failed (ERR_MODULE_NOT_FOUND). A process killed outright
+ * leaves its mark, which counts no more once no process has its id.
+ */
+export function markInUse(base) {
+  const mark = new URL(`in-use/${process.pid}`, base);
+  try {
+    mkdirSync(new URL('in-use/', base), { recursive: true });
+    writeFileSync(mark, '');
+    process.on('exit', () => {
+      try {
+        unlinkSync(mark);
+      } catch {}
+    });
+  } catch {
+    // Not marked (a read-only install, say): the build is still kept while it is among the newest or young.
+  }
+}
+
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM'; // there, but another user's
+  }
+};
+
+/** Whether a live process started from the build in `dir` (markInUse). */
+const inUse = (dir) =>
+  readdir(new URL('in-use/', dir)).then(
+    (pids) => pids.some((pid) => /^\d+$/.test(pid) && alive(Number(pid))),
+    () => false,
+  );
 
 /** Starts a detached build for the next start, unless one is running; this process does not wait for it. */
 export function buildInBackground() {
@@ -135,21 +176,35 @@ async function lock(out) {
   return false;
 }
 
+// In code, what a module's own URL or path would be (`import.meta.url`, `.dirname`, `.filename`); a comment or
+// a string (single- or double-quoted: thread-bundle.ts's banner holds `import.meta.url` in one) is matched first,
+// so it is passed over whole.
+const META =
+  /\/\/[^\n]*|\/\*[\s\S]*?\*\/|'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|\bimport\.meta\.(url|dirname|filename)\b/g;
+
 /**
- * Rewrites `new URL(..., import.meta.url)` in our files to the source file's URL, so paths stay as in source,
- * and notes each file's fingerprint as it was before it was read (a file changed during the build then no
- * longer matches, and the next start builds again).
+ * `source` with every `import.meta.url` (and `.dirname`, `.filename`) in its code replaced by the source file's
+ * own, as node gives them when it runs the file: the bundle's modules live elsewhere, and a path made from
+ * theirs would point into .tmp/cli/. Any form: `new URL(x, import.meta.url)` on one line or, as the formatter
+ * breaks a long one, over three with a trailing comma; `fileURLToPath(import.meta.url)`; `createRequire(...)`.
+ */
+export function withSourceUrls(source, path) {
+  const own = { url: pathToFileURL(path).href, dirname: dirname(path), filename: path };
+  return source.replace(META, (text, key) => (key ? JSON.stringify(own[key]) : text));
+}
+
+/**
+ * Gives our files their source URLs (withSourceUrls), and notes each file's fingerprint as it was before it was
+ * read (a file changed during the build then no longer matches, and the next start builds again).
  */
 const sourceUrls = (readFile, read) => ({
   name: 'source-urls',
   setup(build) {
     build.onLoad({ filter: /\.ts$/ }, async (args) => {
       if (args.path.includes('/node_modules/')) return undefined;
-      const own = JSON.stringify(pathToFileURL(args.path).href);
       read.set(args.path, fingerprint(args.path));
       const source = await readFile(args.path, 'utf8');
-      const contents = source.replace(/(new URL\((?:[^()]*?,\s*)?)import\.meta\.url\)/g, `$1${own})`);
-      return { contents, loader: 'ts' };
+      return { contents: withSourceUrls(source, args.path), loader: 'ts' };
     });
   },
 });
@@ -164,6 +219,10 @@ export async function buildBundle({ out = BUNDLE_DIR } = {}) {
     const id = `${Date.now().toString(36)}-${process.pid}`;
     const partial = new URL(`${id}.partial/`, out);
     const read = new Map();
+    // This file too: how the bundle is made (entries, externals, the rewrite) is written here, and an edit to it
+    // must not leave an older recipe's bundle in use (RECIPE is for a change elsewhere, such as esbuild's options).
+    const self = fileURLToPath(import.meta.url);
+    read.set(self, fingerprint(self));
     const result = await build({
       absWorkingDir: fileURLToPath(ROOT),
       entryPoints: ENTRIES.map((entry) => fileURLToPath(new URL(entry, ROOT))),
@@ -180,7 +239,7 @@ export async function buildBundle({ out = BUNDLE_DIR } = {}) {
       metafile: true,
       logLevel: 'silent',
     });
-    const inputs = {};
+    const inputs = { [relative(fileURLToPath(ROOT), self)]: read.get(self) };
     for (const file of Object.keys(result.metafile.inputs)) {
       if (file.includes('node_modules/')) continue;
       const path = fileURLToPath(new URL(file, ROOT));
@@ -200,9 +259,9 @@ export async function buildBundle({ out = BUNDLE_DIR } = {}) {
 }
 
 /**
- * Removes old builds: all but the newest KEEP_BUILDS, and of those only the ones untouched for OLD_BUILD_MS
- * (a long `serve` still imports its build's handler module for each new container). Partial directories of
- * builds that died go the same way.
+ * Removes old builds: all but the newest KEEP_BUILDS, and of those only the ones made more than OLD_BUILD_MS ago
+ * that no live process started from (a long `serve` still imports its build's handler module for each new
+ * container). Partial directories of builds that died go the same way.
  */
 async function removeOld(out, keep) {
   const dirs = [];
@@ -217,7 +276,8 @@ async function removeOld(out, keep) {
   }
   dirs.sort((a, b) => b.mtimeMs - a.mtimeMs);
   for (const { dir, mtimeMs } of dirs.slice(KEEP_BUILDS - 1)) {
-    if (Date.now() - mtimeMs > OLD_BUILD_MS) await rm(dir, { recursive: true, force: true });
+    if (Date.now() - mtimeMs > OLD_BUILD_MS && !(await inUse(dir)))
+      await rm(dir, { recursive: true, force: true });
   }
 }
 

@@ -37,6 +37,24 @@ describe('FunctionLogs', () => {
     expect(seen).toHaveLength(4);
   });
 
+  it('writes each line once when the sink itself writes to stderr (serve --verbose)', () => {
+    const written: string[] = [];
+    const original = process.stderr.write;
+    // Stands for the terminal: what gets past FunctionLogs to the stream.
+    process.stderr.write = ((chunk: string) => written.push(chunk) > 0) as typeof process.stderr.write;
+    try {
+      logs = new FunctionLogs((line) => process.stderr.write(`${line}\n`)).start();
+      const logger = new Logger({ serviceName: 'worker' });
+      logger.error('something broke');
+      logs.stop();
+    } finally {
+      process.stderr.write = original;
+    }
+    expect(logs.lines).toBe(1);
+    expect(written).toHaveLength(1);
+    expect(JSON.parse(written[0])).toMatchObject({ level: 'ERROR', message: 'something broke' });
+  });
+
   it('puts stdout and stderr back when stopped', () => {
     const before = [process.stdout.write, process.stderr.write];
     logs = new FunctionLogs().start();

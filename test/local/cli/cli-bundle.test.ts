@@ -2,14 +2,14 @@
 // directory of the test's own; fresh only while everything it was built from is as recorded; one build at a
 // time; and a job run from it ends as the same job run from source (real functions, emulators and a loopback
 // server that counts each task's requests).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../../bench/servers/counting-server.js';
-import { buildBundle, bundleOff, freshBundle } from '../../../local/cli/cli-bundle.mjs';
+import { buildBundle, bundleOff, freshBundle, withSourceUrls } from '../../../local/cli/cli-bundle.mjs';
 import type { RunReport } from '../../../local/report/types.js';
 import { repoRoot, runCli } from './cli-process.js';
 
@@ -41,7 +41,12 @@ describe('freshness', () => {
   it('records every file of ours it was built from, and none of the packages', async () => {
     const { inputs } = await record();
     expect(Object.keys(inputs)).toEqual(
-      expect.arrayContaining(['local/cli/main.ts', 'functions/worker.ts', 'lib/config.ts']),
+      expect.arrayContaining([
+        'local/cli/main.ts',
+        'functions/worker.ts',
+        'lib/config.ts',
+        'local/cli/cli-bundle.mjs', // the builder itself
+      ]),
     );
     expect(Object.keys(inputs).filter((f) => f.includes('node_modules'))).toEqual([]);
   });
@@ -64,9 +69,9 @@ describe('freshness', () => {
     expect(freshBundle({ out })).toBeDefined();
   });
 
-  it('is stale on another Node, esbuild, recipe or install, and a bad record is no bundle', async () => {
+  it('is stale on another Node, esbuild, recipe, install or root, and a bad record is no bundle', async () => {
     const saved = await record();
-    for (const key of ['node', 'esbuild', 'recipe', 'installed']) {
+    for (const key of ['node', 'esbuild', 'recipe', 'installed', 'root']) {
       await rewrite({ ...saved, [key]: 'other' });
       expect(freshBundle({ out }), key).toBeUndefined();
     }
@@ -81,10 +86,76 @@ describe('freshness', () => {
     expect(freshBundle({ out })).toBeDefined();
   });
 
+  it('is not fresh for a copy of the checkout, whose files have the same times and sizes', async () => {
+    // The bundle names our files by their absolute URLs (cdk.json, the thread containers' sources): from the
+    // copy, it would read the original's.
+    const copy = join(dir, 'copy');
+    await mkdir(copy);
+    // cp -a keeps the times to the nanosecond (node's fs.cp to the millisecond only).
+    execFileSync('cp', ['-a', ...['lib', 'functions', 'local'].map((part) => join(repoRoot, part)), copy]);
+    await symlink(join(repoRoot, 'node_modules'), join(copy, 'node_modules'));
+    const moved = await import(pathToFileURL(join(copy, 'local/cli/cli-bundle.mjs')).href);
+    expect(moved.freshBundle({ out })).toBeUndefined();
+    expect(freshBundle({ out })).toBeDefined();
+  });
+
   it('BOUNDED_FANOUT_BUNDLE=off turns it off, nothing else does', () => {
     expect(bundleOff({ BOUNDED_FANOUT_BUNDLE: 'off' })).toBe(true);
     expect(bundleOff({ BOUNDED_FANOUT_BUNDLE: 'on' })).toBe(false);
     expect(bundleOff({})).toBe(false);
+  });
+});
+
+describe("a module's own URL", () => {
+  const path = '/repo/local/cli/some-file.ts';
+  const url = JSON.stringify(pathToFileURL(path).href);
+
+  it("is the source file's in every form, a long new URL broken over lines by the formatter too", () => {
+    const source = [
+      "const a = new URL('../../cdk.json', import.meta.url);",
+      'const b = new URL(',
+      "  '../../some/rather/long/path/to/a/fixture/file.json',",
+      '  import.meta.url,',
+      ');',
+      'const c = fileURLToPath(import.meta.url);',
+      'const d = import.meta.dirname + import.meta.filename;',
+    ].join('\n');
+    expect(withSourceUrls(source, path).split('\n')).toEqual([
+      `const a = new URL('../../cdk.json', ${url});`,
+      'const b = new URL(',
+      "  '../../some/rather/long/path/to/a/fixture/file.json',",
+      `  ${url},`,
+      ');',
+      `const c = fileURLToPath(${url});`,
+      'const d = "/repo/local/cli" + "/repo/local/cli/some-file.ts";',
+    ]);
+  });
+
+  it('is left as written in a string and a comment', () => {
+    const source = [
+      '"import { x } from \'node:module\'; const require = __bfRequire(import.meta.url);";',
+      "'it\\'s import.meta.url';",
+      '// import.meta.url is the source file',
+      '/* import.meta.url */ const e = import.meta.url;',
+    ].join('\n');
+    expect(withSourceUrls(source, path).split('\n')).toEqual([
+      ...source.split('\n').slice(0, 3),
+      `/* import.meta.url */ const e = ${url};`,
+    ]);
+  });
+
+  it('is nowhere left to the bundle in the real build, but in the banner', async () => {
+    const { id } = await record();
+    const left: string[] = [];
+    for (const file of await readdir(join(dir, id), { recursive: true })) {
+      if (!file.endsWith('.js')) continue;
+      const text = (await readFile(join(dir, id, file), 'utf8')).replaceAll(
+        '__bfRequire(import.meta.url)',
+        '',
+      );
+      if (text.includes('import.meta')) left.push(file);
+    }
+    expect(left).toEqual([]);
   });
 });
 
@@ -118,6 +189,50 @@ describe('old builds', () => {
     const left = (await readdir(other)).filter((n) => n.length === 1).sort();
     expect(left).toEqual(['a', 'e']);
     expect(freshBundle({ out: other })).toBeDefined(); // and the new one
+  }, 120_000);
+});
+
+/** A node process that marks `build` in use (markInUse), says so, then exits or waits to be killed. */
+async function marker(build: URL, then: 'exit' | 'wait') {
+  const module = new URL('../../../local/cli/cli-bundle.mjs', import.meta.url).href;
+  const script = [
+    `const { markInUse } = await import(${JSON.stringify(module)});`,
+    `markInUse(new URL(${JSON.stringify(build.href)}));`,
+    "console.log('marked');",
+    then === 'wait' ? 'setInterval(() => {}, 60_000);' : '',
+  ].join('\n');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [data] = await once(child.stdout, 'data');
+  expect(String(data)).toContain('marked');
+  return child;
+}
+
+describe('a build in use', () => {
+  it('is kept past a day while a process started from it lives, and goes once none does', async () => {
+    const other = new URL('in-use-test/', out);
+    const builds = ['n1', 'n2', 'n3', 'live', 'killed', 'exited'].map((name) => new URL(`${name}/`, other));
+    for (const build of builds) await mkdir(build, { recursive: true });
+    const [, , , live, killed, exited] = builds;
+    await mkdir(new URL('in-use/', live));
+    await writeFile(new URL(`in-use/${process.pid}`, live), ''); // this process: alive
+    // A process killed outright leaves its mark; one that exits takes it away.
+    const victim = await marker(killed, 'wait');
+    expect(await readdir(new URL('in-use/', killed))).toEqual([String(victim.pid)]);
+    victim.kill('SIGKILL');
+    await once(victim, 'close');
+    const done = await marker(exited, 'exit');
+    if (done.exitCode === null) await once(done, 'close');
+    expect(await readdir(new URL('in-use/', exited))).toEqual([]);
+    // n1-n3 are the newest, and younger than a day; the other three were made two days ago.
+    for (const [i, build] of builds.entries()) {
+      const when = new Date(Date.now() - (i < 3 ? 60_000 * (i + 1) : 2 * 86_400_000));
+      await utimes(build, when, when);
+    }
+    expect(await buildBundle({ out: other })).toBe(true);
+    const left = (await readdir(other)).filter((n) => /^[a-z]+\d?$/.test(n)).sort();
+    expect(left).toEqual(['live', 'n1', 'n2', 'n3']);
   }, 120_000);
 });
 
