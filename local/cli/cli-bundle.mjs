@@ -237,6 +237,8 @@ export async function buildBundle({ out = BUNDLE_DIR } = {}) {
       banner: { js: REQUIRE },
       plugins: [sourceUrls(readFile, read)],
       metafile: true,
+      // As the hooks transform (ts-hooks.mjs), not from tsconfig.json, which no build records.
+      tsconfigRaw: { compilerOptions: { verbatimModuleSyntax: true } },
       logLevel: 'silent',
     });
     const inputs = { [relative(fileURLToPath(ROOT), self)]: read.get(self) };
