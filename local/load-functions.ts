@@ -7,6 +7,7 @@
 // job's environment is set.
 import type { InitializeMiddleware } from '@smithy/types';
 import type { Context } from 'aws-lambda';
+import type { Dispatcher } from 'undici';
 import type { FunctionRuntime } from '../functions/runtime.js';
 import { bundleBase } from './bundle-base.js';
 import type { LambdaHandler, LocalContainer } from './local-function.js';
@@ -36,6 +37,8 @@ export function functionContainers(
   wrap: (handler: LambdaHandler) => LambdaHandler = (handler) => handler,
   /** Sees each container's runtime once it is built (the local runtime adds its SQS backlog hold here). */
   onRuntime?: (runtime: FunctionRuntime) => void,
+  /** Every task request of the container's goes through it (the local runtime's HttpObserver.interceptor). */
+  observeTasks?: Dispatcher.DispatcherComposeInterceptor,
 ): () => FunctionContainer {
   return () => {
     const seq = ++containerSeq;
@@ -44,7 +47,7 @@ export function functionContainers(
     let killed = false;
     const init = async () => {
       const { createRuntime } = (await import('../functions/runtime.js')) as RuntimeModule;
-      const rt = createRuntime(process.env);
+      const rt = withTaskInterceptor(createRuntime(process.env), observeTasks);
       runtime = rt;
       fence(rt, () => killed);
       onRuntime?.(rt);
@@ -96,4 +99,19 @@ function fence(rt: FunctionRuntime, killed: () => boolean): void {
       { step: 'initialize', name: 'localSandboxFence' },
     );
   }
+}
+
+/**
+ * The runtime whose tasks dispatch through `interceptor` too: the same runtime (clients, agents, budgets, destroy)
+ * with its task options' dispatcher composed. The function code reads its dispatcher from there, unchanged.
+ */
+function withTaskInterceptor(
+  rt: FunctionRuntime,
+  interceptor: Dispatcher.DispatcherComposeInterceptor | undefined,
+): FunctionRuntime {
+  if (!interceptor) return rt;
+  return {
+    ...rt,
+    taskOptions: { ...rt.taskOptions, dispatcher: rt.taskOptions.dispatcher.compose(interceptor) },
+  };
 }

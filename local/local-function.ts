@@ -5,7 +5,6 @@ import type { Context } from 'aws-lambda';
 import { assertInteger, InvalidArgumentError } from '../lib/errors.js';
 import { Semaphore } from '../lib/semaphore.js';
 import { FunctionThrottledError, FunctionTimeoutError } from './function-errors.js';
-import { invocationScope } from './invocation-scope.js';
 import { createLambdaContext } from './lambda-context.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: handlers take and return any JSON, as Lambda's own types do.
@@ -188,9 +187,7 @@ export class LocalFunction {
       throw error;
     }
     const context = this.#context(awsRequestId);
-    const running = invocationScope.run({ functionName: this.name }, async () =>
-      container.handler(event, context),
-    );
+    const running = (async () => container.handler(event, context))();
     const ending = this.#ending(container, release);
     running.then(ending.ended, ending.ended);
     let timer: NodeJS.Timeout | undefined;

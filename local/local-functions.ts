@@ -50,17 +50,22 @@ export function buildFunctions(
     timeoutMs: options.workerTimeoutMs ?? config.workerTimeoutSeconds * 1000,
     memoryMb: config.workerMemoryMb,
     reservedConcurrency: reservationOf(config.workerReservedConcurrency),
-    container: workerContainers(options, ledger, names.worker, observations, config.workerMemoryMb),
+    container: workerContainers(options, ledger, names.worker, observations, config.workerMemoryMb, observer),
   });
   const orchestrator = new LocalFunction({
     name: names.orchestrator,
     timeoutMs: options.orchestratorTimeoutMs ?? config.orchestratorTimeoutSeconds * 1000,
     memoryMb: config.orchestratorMemoryMb,
     reservedConcurrency: reservationOf(config.orchestratorReservedConcurrency),
-    container: functionContainers('orchestrator', undefined, (rt) => {
-      backlog.attach(rt.aws.sqs);
-      ledger.attach(rt.aws.sqs);
-    }),
+    container: functionContainers(
+      'orchestrator',
+      undefined,
+      (rt) => {
+        backlog.attach(rt.aws.sqs);
+        ledger.attach(rt.aws.sqs);
+      },
+      observer.interceptor(names.orchestrator),
+    ),
   });
   return {
     worker,
@@ -96,9 +101,15 @@ function workerContainers(
   functionName: string,
   observations: ThreadObservations,
   memoryMb: number,
+  observer: HttpObserver,
 ): () => LocalContainer {
   if (options.containers !== 'threads') {
-    return functionContainers('worker', options.faults?.wrapWorker, (rt) => ledger.attach(rt.aws.sqs));
+    return functionContainers(
+      'worker',
+      options.faults?.wrapWorker,
+      (rt) => ledger.attach(rt.aws.sqs),
+      observer.interceptor(functionName),
+    );
   }
   return threadContainers({
     kind: 'worker',

@@ -112,8 +112,7 @@ async function startMachinery(setup: RunSetup, cleanups: (() => unknown)[]) {
     signal: options.signal,
     maxMessages: Math.ceil(maxQueuedTasks / config.tasksPerMessage),
   });
-  const observer = new HttpObserver().start();
-  cleanups.push(() => observer.stop());
+  const observer = new HttpObserver();
   const ledger = new TaskLedger(resources.queueUrl, options.state?.journal);
   const functions = buildFunctions(config, options, backlog, observer, ledger);
   const stopping = () => options.signal?.aborted === true;

@@ -62,8 +62,7 @@ export async function startServeRuntime(options: ServeOptions = {}): Promise<Ser
       queueUrl: resources.queueUrl,
       maxMessages: Math.ceil((options.maxQueuedTasks ?? 50_000) / config.tasksPerMessage),
     });
-    const observer = new HttpObserver().start();
-    cleanups.push(() => observer.stop());
+    const observer = new HttpObserver();
     const functions = buildFunctions(config, {}, backlog, observer, new TaskLedger(resources.queueUrl));
     const invokeServer = new InvokeServer({
       functions: [functions.orchestrator, functions.worker],
