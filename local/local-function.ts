@@ -187,6 +187,7 @@ export class LocalFunction {
       throw error;
     }
     const context = this.#context(awsRequestId);
+    // An async wrapper: a handler that throws before its first await still ends as a rejection.
     const running = (async () => container.handler(event, context))();
     const ending = this.#ending(container, release);
     running.then(ending.ended, ending.ended);

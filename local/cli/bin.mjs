@@ -17,7 +17,8 @@ if (!process.execArgv.some((arg) => arg.startsWith('--heap-growing-percent'))) {
   v8.setFlagsFromString('--heap-growing-percent=25');
 }
 
-const bundle = bundleOff() ? undefined : freshBundle();
+const off = bundleOff();
+const bundle = off ? undefined : freshBundle();
 let main;
 if (bundle) {
   markInUse(bundle.base); // no later build removes it while this process runs
@@ -25,7 +26,7 @@ if (bundle) {
   globalThis[Symbol.for('bounded-fanout.bundle')] = bundle.base;
   ({ main } = await import(bundle.main.href));
 } else {
-  if (!bundleOff()) buildInBackground();
+  if (!off) buildInBackground();
   register('./ts-hooks.mjs', import.meta.url);
   ({ main } = await import('./main.ts'));
 }

@@ -13,7 +13,7 @@
 // BOUNDED_FANOUT_BUNDLE=off always runs from source and builds nothing.
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -197,7 +197,7 @@ export function withSourceUrls(source, path) {
  * Gives our files their source URLs (withSourceUrls), and notes each file's fingerprint as it was before it was
  * read (a file changed during the build then no longer matches, and the next start builds again).
  */
-const sourceUrls = (readFile, read) => ({
+const sourceUrls = (read) => ({
   name: 'source-urls',
   setup(build) {
     build.onLoad({ filter: /\.ts$/ }, async (args) => {
@@ -214,7 +214,6 @@ export async function buildBundle({ out = BUNDLE_DIR } = {}) {
   if (!(await lock(out))) return false;
   try {
     const { build } = await import('esbuild');
-    const { readFile } = await import('node:fs/promises');
     const made = toolchain();
     const id = `${Date.now().toString(36)}-${process.pid}`;
     const partial = new URL(`${id}.partial/`, out);
@@ -223,10 +222,11 @@ export async function buildBundle({ out = BUNDLE_DIR } = {}) {
     // must not leave an older recipe's bundle in use (RECIPE is for a change elsewhere, such as esbuild's options).
     const self = fileURLToPath(import.meta.url);
     read.set(self, fingerprint(self));
+    const root = fileURLToPath(ROOT);
     const result = await build({
-      absWorkingDir: fileURLToPath(ROOT),
+      absWorkingDir: root,
       entryPoints: ENTRIES.map((entry) => fileURLToPath(new URL(entry, ROOT))),
-      outbase: fileURLToPath(ROOT),
+      outbase: root,
       outdir: fileURLToPath(partial),
       bundle: true,
       splitting: true,
@@ -235,17 +235,17 @@ export async function buildBundle({ out = BUNDLE_DIR } = {}) {
       target: `node${process.versions.node}`,
       external: EXTERNAL,
       banner: { js: REQUIRE },
-      plugins: [sourceUrls(readFile, read)],
+      plugins: [sourceUrls(read)],
       metafile: true,
       // As the hooks transform (ts-hooks.mjs), not from tsconfig.json, which no build records.
       tsconfigRaw: { compilerOptions: { verbatimModuleSyntax: true } },
       logLevel: 'silent',
     });
-    const inputs = { [relative(fileURLToPath(ROOT), self)]: read.get(self) };
+    const inputs = { [relative(root, self)]: read.get(self) };
     for (const file of Object.keys(result.metafile.inputs)) {
       if (file.includes('node_modules/')) continue;
       const path = fileURLToPath(new URL(file, ROOT));
-      inputs[relative(fileURLToPath(ROOT), path)] = read.get(path) ?? fingerprint(path);
+      inputs[relative(root, path)] = read.get(path) ?? fingerprint(path);
     }
     await rename(partial, new URL(`${id}/`, out));
     const record = new URL(`current.${process.pid}.partial`, out);
