@@ -17,6 +17,8 @@ const IDEMPOTENCY_ACTIONS = [
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
 ];
+/** The worker's task records in 'task' mode (lib/aws/task-records.ts): a message's read at once, written in groups. */
+const TASK_RECORD_ACTIONS = ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'];
 
 /**
  * What each function does with the job table (lib/aws/job-ledger-table.ts). A settle is one TransactWriteItems
@@ -53,14 +55,14 @@ export interface GrantProps {
 
 /**
  * The worker consumes the queue (the event source grants receive, delete, change visibility and attributes),
- * keeps idempotency records, and hands failed tasks on by itself: a retry message with only the tasks that
+ * keeps idempotency records (and its tasks' records in 'task' mode), and hands failed tasks on by itself: a retry message with only the tasks that
  * failed to the work queue, the tasks that failed for good to the dead-letter queue. It settles each message
  * in the job ledger and writes result parts; the worker that ends a run writes its result and event.
  */
 export function grantWorker(worker: IFunction, props: GrantProps): void {
   const { queues, storage } = props;
   const role = worker.role!;
-  storage.idempotencyTable.grant(role, ...IDEMPOTENCY_ACTIONS);
+  storage.idempotencyTable.grant(role, ...IDEMPOTENCY_ACTIONS, ...TASK_RECORD_ACTIONS);
   role.addToPrincipalPolicy(
     new PolicyStatement({
       actions: ['sqs:SendMessage'],

@@ -1,17 +1,21 @@
-// The functions' idempotency in one place. Three things run at most once, each with Powertools'
-// makeIdempotent on the idempotency table (one persistence layer per use, functions/runtime.ts):
-// - a task, in 'task' mode (functions/task-runner.ts), keyed by job, run and task id;
-// - a queue message, unless idempotency is 'off' (functions/worker.ts), keyed by the message's key;
-// - an orchestrator segment, whenever the table is wired (functions/orchestrator.ts), keyed by job, run, segment.
-// All three read the payload's `key`, keep their records idempotencyTtlSeconds, and carry their use in the key
-// prefix, so one table holds the three without collisions. A replayed task answers marked `duplicate`, a
-// replayed segment `replayed`; a message's replay is its stored settlement, unmarked.
+// The functions' idempotency in one place. Three things run at most once on the idempotency table:
+// - a queue message, unless idempotency is 'off' (functions/worker.ts), keyed by the message's key, and
+// - an orchestrator segment, whenever the table is wired (functions/orchestrator.ts), keyed by job, run, segment,
+//   each with Powertools' makeIdempotent (one persistence layer per use, functions/runtime.ts);
+// - a task, in 'task' mode, keyed by job, run and task id: inside its message's run-once, so with a record of
+//   its completion only, in Powertools' shape (lib/aws/task-records.ts, functions/task-runner.ts).
+// All three keep their records idempotencyTtlSeconds and carry their use in the key prefix, so one table holds
+// the three without collisions. A replayed task answers marked `duplicate`, a replayed segment `replayed`; a
+// message's replay is its stored settlement, unmarked.
 import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import type { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { FanoutConfig } from '../lib/config.js';
 
 export const IdempotencyUses = { TASK: 'task', MESSAGE: 'message', SEGMENT: 'segment' } as const;
 export type IdempotencyUse = (typeof IdempotencyUses)[keyof typeof IdempotencyUses];
+
+/** The key prefix of a use's records: `bounded-fanout.<use>`. */
+export const idempotencyKeyPrefix = (use: IdempotencyUse): string => `bounded-fanout.${use}`;
 
 /** What a replayed result is marked with, per use. */
 const replayMarks: Readonly<Record<IdempotencyUse, object | undefined>> = {
@@ -41,6 +45,6 @@ export function idempotencyOptions(
       expiresAfterSeconds: config.idempotencyTtlSeconds,
       ...(mark ? { responseHook: (response: unknown) => ({ ...(response as object), ...mark }) } : {}),
     }),
-    keyPrefix: `bounded-fanout.${use}`,
+    keyPrefix: idempotencyKeyPrefix(use),
   };
 }

@@ -1,14 +1,10 @@
-// Runs one task through runHttpTask on the container's bounded dispatcher (through the downstream policy,
-// which decides whether the task's host is limited), exactly once per job run when
-// idempotency is per task: Powertools' makeIdempotent on DynamoDB, keyed by job, run and task id. A failed
-// task throws inside the idempotent function, so Powertools deletes its record and a later attempt runs
-// again; a completed one returns its stored result, marked `duplicate`, without running.
-import {
-  IdempotencyAlreadyInProgressError,
-  type IdempotencyConfig,
-  makeIdempotent,
-} from '@aws-lambda-powertools/idempotency';
-import type { Context } from 'aws-lambda';
+// Runs one message's tasks through runHttpTask on the container's bounded dispatcher (through the downstream
+// policy, which decides whether the task's host is limited). In 'task' idempotency mode a task that completed
+// in an earlier delivery of its message is not run again: the message's completed tasks are read at once
+// before any runs, and each task that succeeds is recorded before its result is returned (lib/aws/task-records.ts,
+// which says why records and not Powertools' per-task claims). A replayed task answers its stored result,
+// marked `duplicate`. A failed task is not recorded, so a later attempt runs it again.
+import { TaskRecords } from '../lib/aws/task-records.js';
 import { IdempotencyModes } from '../lib/config.js';
 import { errorText } from '../lib/fanout/segment.js';
 import { type TaskOutcome, taskOutcomeOf } from '../lib/fanout/task-outcome.js';
@@ -16,68 +12,62 @@ import type { HttpTaskResult } from '../lib/http/http-task.js';
 import { resolveTaskHeaders, unresolvedResult } from '../lib/http/resolve-headers.js';
 import { type RunHttpTaskOptions, runHttpTask } from '../lib/http/run-http-task.js';
 import type { JobTask } from '../lib/manifest/schema.js';
-import { IdempotencyUses, idempotencyOptions } from './idempotency.js';
+import { IdempotencyUses, idempotencyKeyPrefix } from './idempotency.js';
 import { type FunctionRuntime, requirePersistence } from './runtime.js';
 
-class TaskFailed extends Error {
-  readonly result: TaskOutcome;
-  constructor(result: TaskOutcome) {
-    super(result.error ?? `status ${result.status}`);
-    this.name = 'TaskFailed';
-    this.result = result;
-  }
-}
+/** Runs one task of the message it was made for. */
+export type MessageTaskRunner = (task: JobTask, options?: RunHttpTaskOptions) => Promise<TaskOutcome>;
+
+/** Told when a task succeeded but its record could not be stored: a later redelivery may run it again. */
+export type RecordFailed = (message: string, details: { taskId: string; error: string }) => void;
+
+const UNRECORDED = 'task succeeded but its idempotency record was not stored: a redelivery may run it again';
 
 export class TaskRunner {
   readonly #runtime: FunctionRuntime;
-  readonly #config: IdempotencyConfig | undefined;
-  readonly #idempotent:
-    | ((payload: { key: string; task: JobTask }, options: RunHttpTaskOptions) => Promise<TaskOutcome>)
-    | undefined;
+  readonly #records: TaskRecords | undefined;
+  readonly #recordFailed: RecordFailed;
 
-  constructor(runtime: FunctionRuntime) {
+  constructor(runtime: FunctionRuntime, recordFailed: RecordFailed = () => {}) {
     this.#runtime = runtime;
+    this.#recordFailed = recordFailed;
     if (runtime.config.idempotency !== IdempotencyModes.TASK) return;
-    const idempotency = idempotencyOptions(
-      IdempotencyUses.TASK,
-      requirePersistence(runtime, IdempotencyUses.TASK)!,
-      runtime.config,
-    );
-    this.#config = idempotency.config;
-    // The options travel as a second argument: Powertools hashes the first alone and passes both on.
-    this.#idempotent = makeIdempotent(
-      async ({ task }: { key: string; task: JobTask }, options: RunHttpTaskOptions): Promise<TaskOutcome> => {
-        const result = await this.runHttp(task, options);
-        if (!result.ok) throw new TaskFailed(result);
-        return result;
-      },
-      idempotency,
-    );
+    requirePersistence(runtime, IdempotencyUses.TASK);
+    this.#records = new TaskRecords(runtime.aws.dynamodb, {
+      tableName: runtime.wiring.idempotencyTable as string,
+      idPrefix: idempotencyKeyPrefix(IdempotencyUses.TASK),
+      ttlSeconds: runtime.config.idempotencyTtlSeconds,
+    });
   }
 
-  /** Lets in-progress records expire with the invocation, so a crashed worker does not block a task for a day. */
-  registerContext(context: Context): void {
-    this.#config?.registerLambdaContext(context);
-  }
-
-  /** Runs `task` with `options` (the invocation's: its deadline and abort signal), the container's unless given. */
-  async run(
-    jobId: string,
-    runId: string,
-    task: JobTask,
-    options: RunHttpTaskOptions = this.#runtime.taskOptions,
-  ): Promise<TaskOutcome> {
-    if (!this.#idempotent) return this.runHttp(task, options);
+  /**
+   * The runner of the tasks of one message of `jobId`/`runId`: in 'task' mode it reads which of `tasks` completed
+   * before, in one call, first. If that read fails, no task runs unguarded: each fails with the store's error,
+   * a retryable failure that spends an attempt (so a store that stays down ends in dead letters, not a loop).
+   */
+  async forMessage(jobId: string, runId: string, tasks: readonly JobTask[]): Promise<MessageTaskRunner> {
+    const records = this.#records;
+    if (!records) return (task, options) => this.runHttp(task, options);
+    const keyOf = (task: JobTask) => `${jobId}:${runId}:${task.id}`;
+    let done: Map<string, Record<string, unknown>>;
     try {
-      return await this.#idempotent({ key: `${jobId}:${runId}:${task.id}`, task }, options);
+      done = await records.completed(tasks.map(keyOf));
     } catch (error) {
-      if (error instanceof TaskFailed) return error.result;
-      const reason =
-        error instanceof IdempotencyAlreadyInProgressError
-          ? 'already in progress in another delivery'
-          : `idempotency store failed: ${errorText(error)}`;
-      return { id: task.id, ok: false, attempts: 0, error: reason };
+      const reason = `idempotency store failed: ${errorText(error)}`;
+      return async (task) => ({ id: task.id, ok: false, attempts: 0, error: reason });
     }
+    return async (task, options) => {
+      const stored = done.get(keyOf(task));
+      if (stored) return { ...(stored as unknown as TaskOutcome), duplicate: true };
+      const result = await this.runHttp(task, options);
+      // A success is a success whatever the store says: counted as one, only unguarded against a redelivery.
+      if (result.ok) {
+        await records
+          .complete(keyOf(task), result as unknown as Record<string, unknown>)
+          .catch((error) => this.#recordFailed(UNRECORDED, { taskId: task.id, error: errorText(error) }));
+      }
+      return result;
+    };
   }
 
   runHttp(task: JobTask, options: RunHttpTaskOptions = this.#runtime.taskOptions): Promise<TaskOutcome> {

@@ -83,11 +83,11 @@ class Worker {
 
   constructor(runtime: FunctionRuntime) {
     this.#rt = runtime;
-    this.#tasks = new TaskRunner(runtime);
+    this.#tasks = new TaskRunner(runtime, (message, details) => logger.warn(message, details));
     this.#ledger = runLedgerOf(runtime, logger);
-    // Per message in both 'message' and 'task' modes: a message delivered twice must not be settled twice,
-    // or its failed tasks would be re-sent (and dead-lettered) once per delivery. In 'task' mode the
-    // per-task records still keep a redelivery after a crash from re-running the tasks that had succeeded.
+    // Per message in 'message' and 'task' modes: a message delivered twice is settled once (else its failed
+    // tasks would be re-sent once per delivery) and never run twice at once, so 'task' mode needs no per-task
+    // claim, only a record of each completed task that a redelivery after a crash skips (task-runner.ts).
     if (runtime.config.idempotency !== IdempotencyModes.OFF) {
       this.#messageOptions = idempotencyOptions(
         IdempotencyUses.MESSAGE,
@@ -155,7 +155,6 @@ class Worker {
 
   #register(context: Context): void {
     logger.addContext(context);
-    this.#tasks.registerContext(context);
     this.#messageOptions?.config.registerLambdaContext(context);
   }
 
@@ -275,12 +274,13 @@ class Worker {
 
   async #runTasks(message: TaskMessage, { slots, deadline }: Invocation): Promise<TaskOutcome[]> {
     const { jobId, runId, tasks } = message;
+    const run = await this.#tasks.forMessage(jobId, runId, tasks);
     // Checked once the task holds its permit, when it would start: a task that waited for a permit past
     // the deadline is not started.
     const runOne = async (task: JobTask) =>
       (await stoppedOutcome(this.#ledger, message, task)) ??
       deadline.tooLate(task) ??
-      this.#tasks.run(jobId, runId, task, deadline.taskOptions);
+      run(task, deadline.taskOptions);
     const settled = await runBounded(tasks, runOne, { concurrency: slots });
     return settled.map((s, i) =>
       s.status === 'fulfilled'

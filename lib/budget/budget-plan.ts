@@ -61,8 +61,9 @@ export interface CostPlan {
     readonly durationUsd: number;
     readonly usd: number;
   };
-  /** DynamoDB writes of the configured idempotency mode: idempotencyWrites, one write unit each. */
-  readonly dynamodb: IdempotencyWrites & { readonly writeUnits: number; readonly usd: number };
+  /** DynamoDB requests of the configured idempotency mode: idempotencyWrites, one unit each. */
+  readonly dynamodb: IdempotencyWrites &
+    Readonly<Record<'writeUnits' | 'readUnits' | 'writeUsd' | 'readUsd' | 'usd', number>>;
   /** The job ledger (always on): its table's request units and the Run Finished events. */
   readonly ledger: LedgerCost;
   /**
@@ -76,12 +77,14 @@ export interface CostPlan {
 }
 
 /**
- * The idempotency records of a job, two writes each (Powertools puts the record in progress, then completes
- * it, or deletes it when the function throws), each record under 1 KB: one write unit a write.
+ * The idempotency records of a job, each under 1 KB (a write unit a write, a read unit a consistent read): a
+ * message's and a segment's take two writes (Powertools: in progress, then completed or deleted); a task's one, and one read.
  */
 export interface IdempotencyWrites {
-  /** Worker, 'task' mode only: one record per task (functions/task-runner.ts). */
+  /** Worker, 'task' mode only: one record per completed task (lib/aws/task-records.ts), every task here. */
   readonly taskWrites: number;
+  /** Worker, 'task' mode only: every task's record is read once, before its message's tasks run. */
+  readonly taskReads: number;
   /** Worker, 'task' and 'message' modes: one record per message, so no message is settled twice. */
   readonly messageWrites: number;
   /** Orchestrator, in every mode (the stack always wires the table): one record per segment. */
@@ -94,7 +97,8 @@ export function idempotencyWrites(
   { tasks, messages, segments }: { tasks: number; messages: number; segments: number },
 ): IdempotencyWrites {
   return {
-    taskWrites: mode === IdempotencyModes.TASK ? 2 * tasks : 0,
+    taskWrites: mode === IdempotencyModes.TASK ? tasks : 0,
+    taskReads: mode === IdempotencyModes.TASK ? tasks : 0,
     messageWrites: mode === IdempotencyModes.OFF ? 0 : 2 * messages,
     segmentWrites: 2 * segments,
   };
@@ -221,8 +225,11 @@ export function costPerMillion(
   const leases = leaseCosts(c, hosts, workerInvocations, o.latencyMs);
   const leasesUsd = Math.max(0, ...leases.map((lease) => lease.usd));
   const base = sqs.usd + lambda.requestsUsd + lambda.durationUsd + ledger.usd + leasesUsd;
-  const dynamoUsd = (mode: IdempotencyMode) =>
-    (writes(mode) * awsPrices.dynamodb.usdPerMillionWriteUnits) / MILLION;
+  const reads = (mode: IdempotencyMode) => idempotencyWrites(mode, job).taskReads;
+  const { usdPerMillionWriteUnits, usdPerMillionReadUnits } = awsPrices.dynamodb;
+  const writeUsd = (mode: IdempotencyMode) => (writes(mode) * usdPerMillionWriteUnits) / MILLION;
+  const readUsd = (mode: IdempotencyMode) => (reads(mode) * usdPerMillionReadUnits) / MILLION;
+  const dynamoUsd = (mode: IdempotencyMode) => writeUsd(mode) + readUsd(mode);
   const usdByIdempotency = Object.fromEntries(
     Object.values(IdempotencyModes).map((mode) => [mode, base + dynamoUsd(mode)]),
   ) as Record<IdempotencyMode, number>;
@@ -233,6 +240,9 @@ export function costPerMillion(
     dynamodb: {
       ...idempotencyWrites(c.idempotency, job),
       writeUnits: writes(c.idempotency),
+      readUnits: reads(c.idempotency),
+      writeUsd: writeUsd(c.idempotency),
+      readUsd: readUsd(c.idempotency),
       usd: dynamoUsd(c.idempotency),
     },
     ledger,

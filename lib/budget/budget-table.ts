@@ -146,13 +146,13 @@ function drainRows(plan: BudgetPlan): string[] {
   ];
 }
 
-/** Two writes per idempotency record: per task ('task'), per message (unless 'off'), per orchestrator segment. */
+/** Idempotency writes: per task ('task': one), per message (unless 'off': two), per orchestrator segment (two). */
 function writesDetail(plan: BudgetPlan): string {
   const { cost, config: c } = plan;
   const { taskWrites, messageWrites, segmentWrites } = cost.dynamodb;
   const segments = segmentWrites / 2;
   const parts = [
-    taskWrites > 0 && `2 x ${count(taskWrites / 2)} tasks`,
+    taskWrites > 0 && `${count(taskWrites)} tasks`,
     messageWrites > 0 && `2 x ${count(messageWrites / 2)} messages`,
     segmentWrites > 0 && `2 x ${count(segments)} segment${segments === 1 ? '' : 's'}`,
   ].filter(Boolean);
@@ -210,7 +210,17 @@ function costRows(plan: BudgetPlan): string[] {
       `worker ${count(lambda.workerGbSeconds)} + orchestrator ${count(lambda.orchestratorGbSeconds)}, arm64`,
       usd(lambda.durationUsd),
     ],
-    ['DynamoDB writes', count(dynamodb.writeUnits), writesDetail(plan), usd(dynamodb.usd)],
+    ['Idempotency writes', count(dynamodb.writeUnits), writesDetail(plan), usd(dynamodb.writeUsd)],
+    ...(dynamodb.readUnits > 0
+      ? [
+          [
+            'Idempotency reads',
+            count(dynamodb.readUnits),
+            'task records, each read once before its message runs',
+            usd(dynamodb.readUsd),
+          ],
+        ]
+      : []),
     ...ledgerRows(plan),
     ...leaseCostRows(cost.leases, usd),
     ['total', '', '', usd(cost.usd)],
@@ -219,7 +229,7 @@ function costRows(plan: BudgetPlan): string[] {
   return [
     ...renderColumns([['item', 'quantity', 'detail', 'USD'], ...rows], [1, 3]),
     `total by idempotency mode: ${modes.join(', ')}`,
-    'DynamoDB: 2 writes per idempotency record; records per task (task), per message (task, message), per orchestrator segment (all)',
+    'Idempotency records: per task (task: 1 write, 1 read), per message (task, message: 2 writes), per orchestrator segment (all: 2 writes)',
     'Job ledger (always on): a settle per message and per segment, never per task; reads strongly consistent',
     ...(cost.leases.length > 0
       ? [

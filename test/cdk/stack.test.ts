@@ -267,6 +267,8 @@ describe('the grants', () => {
     const role = roleOf('Worker');
     // The job ledger's actions (test/cdk/job-table.test.ts checks their resources) and the results prefix.
     expect(actionsOf(role)).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:BatchWriteItem',
       'dynamodb:ConditionCheckItem',
       'dynamodb:DeleteItem',
       'dynamodb:GetItem',
@@ -297,6 +299,12 @@ describe('the grants', () => {
       [{ 'Fn::GetAtt': [logicalId('AWS::DynamoDB::Table', 'Idempotency'), 'Arn'] }],
       [{ 'Fn::GetAtt': [logicalId('AWS::DynamoDB::Table', 'StorageJobs'), 'Arn'] }],
     ]);
+    // The task records' batch calls, on the idempotency table alone.
+    for (const action of ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem']) {
+      expect(on(action)).toEqual([
+        [{ 'Fn::GetAtt': [logicalId('AWS::DynamoDB::Table', 'Idempotency'), 'Arn'] }],
+      ]);
+    }
     // Retries (only the failed tasks of a message) go back to the work queue, the dead ones to the DLQ.
     expect(on('sqs:SendMessage')).toEqual([
       [

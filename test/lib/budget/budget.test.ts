@@ -293,23 +293,28 @@ describe('planBudget: hand-computed examples', () => {
     });
     expect(lambda.requestsUsd).toBeCloseTo(0.0008002, 10); // 4,001 x $0.20 / M
     expect(lambda.durationUsd).toBeCloseTo(0.085400427, 9); // 6,405 GB-s x $0.0000133334
-    // Task mode (the default): two writes per record, one record per task (task-runner), one per message
-    // (the worker settles each message once) and one per orchestrator segment (1 invocation: 1 segment):
-    // 2 x 1,000,000 + 2 x 40,000 + 2 x 1 = 2,080,002 writes x $0.625 / M = $1.30000125.
+    // Task mode (the default): per task one write (its completion record) and one strongly consistent read
+    // (before its message runs), lib/aws/task-records.ts; per message two writes (the worker settles each
+    // message once) and per orchestrator segment two (1 invocation: 1 segment): 1,000,000 + 80,000 + 2 =
+    // 1,080,002 writes x $0.625 / M = $0.67500125, and 1,000,000 reads x $0.125 / M = $0.125: $0.80000125.
     expect(dynamodb).toEqual({
-      taskWrites: 2_000_000,
+      taskWrites: 1_000_000,
+      taskReads: 1_000_000,
       messageWrites: 80_000,
       segmentWrites: 2,
-      writeUnits: 2_080_002,
-      usd: expect.closeTo(1.30000125, 12),
+      writeUnits: 1_080_002,
+      readUnits: 1_000_000,
+      writeUsd: expect.closeTo(0.67500125, 12),
+      readUsd: expect.closeTo(0.125, 12),
+      usd: expect.closeTo(0.80000125, 12),
     });
     // The job ledger (test/lib/budget-ledger.test.ts): 4 x 40,001 settles + 6 x 1 run = 160,010 write units
     // ($0.10000625), 40,001 + 1 + 12,800 s busy / 2 = 46,402 read units ($0.00580025), 1 event ($0.000001).
     expect(plan.cost.ledger.usd).toBeCloseTo(0.1058075, 12);
     // Without the idempotency table: SQS $0.0048 + requests $0.0008002 + duration $0.085400427 + the ledger
-    // $0.1058075 = $0.1968081270. task: + $1.30000125 = $1.496809377.
-    expect(plan.cost.usd).toBeCloseTo(1.496809377, 9);
-    expect(plan.cost.usdByIdempotency.task).toBeCloseTo(1.496809377, 9);
+    // $0.1058075 = $0.1968081270. task: + $0.80000125 = $0.996809377.
+    expect(plan.cost.usd).toBeCloseTo(0.996809377, 9);
+    expect(plan.cost.usdByIdempotency.task).toBeCloseTo(0.996809377, 9);
     // message: 2 x 40,000 + 2 x 1 = 80,002 writes = $0.05000125: $0.246809377.
     expect(plan.cost.usdByIdempotency.message).toBeCloseTo(0.246809377, 9);
     // off: the orchestrator's segment record alone, 2 writes = $0.00000125: $0.196809377.
@@ -392,6 +397,8 @@ describe('planBudget: hand-computed examples', () => {
     // Message mode: 2 writes x 10,000 messages + 2 x 1 segment = 20,002 x $0.625 / M = $0.01250125.
     expect(dynamodb).toMatchObject({
       taskWrites: 0,
+      taskReads: 0,
+      readUnits: 0,
       messageWrites: 20_000,
       segmentWrites: 2,
       writeUnits: 20_002,
@@ -402,9 +409,9 @@ describe('planBudget: hand-computed examples', () => {
     expect(plan.cost.ledger.usd).toBeCloseTo(0.026821375, 12);
     // $0.0152 + $0.0004002 + $0.0173750869 + $0.01250125 + $0.026821375 = $0.0722979119.
     expect(plan.cost.usd).toBeCloseTo(0.0722979119, 10);
-    // Task mode adds a record per task: 2,000,000 + 20,002 = 2,020,002 writes = $1.26250125, and
-    // $0.0597966619 without the idempotency table: $1.3222979119.
-    expect(plan.cost.usdByIdempotency.task).toBeCloseTo(1.3222979119, 10);
+    // Task mode adds a record per task, a write and a read: 1,000,000 + 20,002 = 1,020,002 writes =
+    // $0.63750125 and 1,000,000 reads = $0.125, and $0.0597966619 without the idempotency table: $0.8222979119.
+    expect(plan.cost.usdByIdempotency.task).toBeCloseTo(0.8222979119, 10);
   });
 
   it('holds each declared host to the share of every process: concurrency, rate and burst', () => {
@@ -458,10 +465,16 @@ describe('planBudget: hand-computed examples', () => {
     const config = configWith({ enqueueConcurrency: 1, orchestratorTimeoutSeconds: 60 });
     const plan = planBudget(config, { tasks: 1, latencyMs: 100, awsCallMs: 100 });
     expect(plan.cost.lambda.orchestratorInvocations).toBe(8);
-    // One segment record per invocation: 2 x 1,000,000 tasks + 2 x 40,000 messages + 2 x 8 segments.
-    expect(plan.cost.dynamodb).toMatchObject({ segmentWrites: 16, writeUnits: 2_080_016 });
+    // One segment record per invocation: 1,000,000 tasks + 2 x 40,000 messages + 2 x 8 segments.
+    expect(plan.cost.dynamodb).toMatchObject({ segmentWrites: 16, writeUnits: 1_080_016 });
     const off = planBudget({ ...config, idempotency: 'off' }, { tasks: 1, latencyMs: 100, awsCallMs: 100 });
-    expect(off.cost.dynamodb).toMatchObject({ taskWrites: 0, messageWrites: 0, writeUnits: 16 });
+    expect(off.cost.dynamodb).toMatchObject({
+      taskWrites: 0,
+      taskReads: 0,
+      messageWrites: 0,
+      writeUnits: 16,
+      readUnits: 0,
+    });
   });
 
   it('warns when a batch cannot finish within the worker timeout even at the planned latency', () => {
@@ -552,9 +565,11 @@ describe('planBudget: properties', () => {
             plan.cost.sqs.usd + plan.cost.lambda.usd + plan.cost.dynamodb.usd + plan.cost.ledger.usd,
             9,
           );
-          // Two writes per record: per task in 'task' mode, per message unless 'off', per segment always.
+          // Per task in 'task' mode a write and a read; two writes per message unless 'off', per segment always.
           const { dynamodb, sqs, lambda } = plan.cost;
-          expect(dynamodb.taskWrites).toBe(l.idempotency === 'task' ? 2 * plan.cost.tasks : 0);
+          expect(dynamodb.taskWrites).toBe(l.idempotency === 'task' ? plan.cost.tasks : 0);
+          expect(dynamodb.taskReads).toBe(dynamodb.taskWrites);
+          expect(dynamodb.readUnits).toBe(dynamodb.taskReads);
           expect(dynamodb.messageWrites).toBe(l.idempotency === 'off' ? 0 : 2 * sqs.messages);
           expect(dynamodb.segmentWrites).toBe(2 * lambda.orchestratorInvocations);
           expect(dynamodb.writeUnits).toBe(
@@ -593,10 +608,13 @@ describe('formatBudgetTable', () => {
     expect(table).toMatch(/queue\s+160\s+781\s+21 min 20 s/);
     expect(table).toMatch(/SQS requests\s+12,000 .* 0\.0048/);
     expect(table).toMatch(
-      /DynamoDB writes\s+2,080,002\s+idempotency task: 2 x 1,000,000 tasks \+ 2 x 40,000 messages \+ 2 x 1 segment\s+1\.3000/,
+      /Idempotency writes\s+1,080,002\s+idempotency task: 1,000,000 tasks \+ 2 x 40,000 messages \+ 2 x 1 segment\s+0\.6750/,
     );
-    expect(table).toMatch(/total\s+1\.4968/);
-    expect(table).toContain('total by idempotency mode: task 1.4968, message 0.2468, off 0.1968');
+    expect(table).toMatch(
+      /Idempotency reads\s+1,000,000\s+task records, each read once before its message runs\s+0\.1250/,
+    );
+    expect(table).toMatch(/total\s+0\.9968/);
+    expect(table).toContain('total by idempotency mode: task 0.9968, message 0.2468, off 0.1968');
     expect(table).toContain('us-east-1, arm64, prices checked 2026-11-25');
     expect(table).toContain('Problems (validateBudget refuses this config)');
     expect(table).toContain(
@@ -605,16 +623,29 @@ describe('formatBudgetTable', () => {
     expect(table).not.toContain('downstream["api.example.com"].maxConcurrency');
   });
 
-  it('details the DynamoDB writes of the configured idempotency mode', () => {
-    const line = (idempotency: string) =>
+  it('details the DynamoDB requests of the configured idempotency mode', () => {
+    const lines = (idempotency: string) =>
       formatBudgetTable(planBudget(configWith({ idempotency }), { tasks: 1_000, latencyMs: 100 }))
         .split('\n')
-        .find((l) => l.includes('DynamoDB writes'));
+        .filter((l) => l.includes('Idempotency '));
     // 40,000 messages of 25 tasks per million, one orchestrator segment; $0.625 per million writes.
-    expect(line('message')).toMatch(
-      /DynamoDB writes\s+80,002\s+idempotency message: 2 x 40,000 messages \+ 2 x 1 segment\s+0\.0500$/,
-    );
-    expect(line('off')).toMatch(/DynamoDB writes\s+2\s+idempotency off: 2 x 1 segment\s+0\.0000$/);
+    // No reads but in 'task' mode.
+    expect(lines('message')).toEqual([
+      expect.stringMatching(
+        /Idempotency writes\s+80,002\s+idempotency message: 2 x 40,000 messages \+ 2 x 1 segment\s+0\.0500$/,
+      ),
+      expect.stringMatching(/^\s+Idempotency records: per task/),
+    ]);
+    expect(lines('off')[0]).toMatch(/Idempotency writes\s+2\s+idempotency off: 2 x 1 segment\s+0\.0000$/);
+    // task: a write and a read per task, the read at $0.125 per million.
+    expect(lines('task').slice(0, 2)).toEqual([
+      expect.stringMatching(
+        /Idempotency writes\s+1,080,002\s+idempotency task: 1,000,000 tasks \+ 2 x 40,000 messages \+ 2 x 1 segment\s+0\.6750$/,
+      ),
+      expect.stringMatching(
+        /Idempotency reads\s+1,000,000\s+task records, each read once before its message runs\s+0\.1250$/,
+      ),
+    ]);
   });
 
   it.each([
