@@ -58,7 +58,8 @@ export class TaskRunner {
     }
     return async (task, options) => {
       const stored = done.get(keyOf(task));
-      if (stored) return { ...(stored as unknown as TaskOutcome), duplicate: true };
+      // Its own id whatever the record says: the settle counts by id.
+      if (stored) return { ...(stored as unknown as TaskOutcome), id: task.id, duplicate: true };
       const result = await this.runHttp(task, options);
       // A success is a success whatever the store says: counted as one, only unguarded against a redelivery.
       if (result.ok) {

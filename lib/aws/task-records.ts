@@ -12,14 +12,20 @@
 //
 // Group commit, no timer: the first completion goes one microtask later; those that arrive while a write is in
 // flight wait and go together in the next (25 items a call, the BatchWriteItem limit; more go as several calls
-// at once). What DynamoDB leaves unprocessed (throttling) is sent again after a backoff, up to maxAttempts.
+// at once). What DynamoDB leaves unprocessed (throttling) is sent again after a backoff, up to maxAttempts; a
+// call refused whole is tried item by item, so one record DynamoDB will not take fails alone.
 //
 // The records have Powertools' shape, so they are compatible both ways: the same key (`<prefix>#` and the
 // base64 MD5 of the JSON of the key, BasePersistenceLayer.getHashedIdempotencyKey with its default md5) and
 // attributes (`id`, `expiration` in epoch seconds, `status` COMPLETED, `data` the stored result). A task
 // completed by a worker before this change is not run again by one after it, and the reverse.
 import { createHash } from 'node:crypto';
-import { BatchGetItemCommand, BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  BatchWriteItemCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { idempotencyTableAttributes } from '../config.js';
 import { assertInteger, InvalidArgumentError } from '../errors.js';
@@ -135,32 +141,35 @@ export class TaskRecords {
     while (this.#queue.length > 0) {
       const taken = this.#queue;
       this.#queue = [];
-      const groups = groupById(taken);
+      const puts = groupById(taken).flatMap((group) => putOf(group));
       const calls = [];
-      for (let i = 0; i < groups.length; i += MAX_WRITE)
-        calls.push(this.#write(groups.slice(i, i + MAX_WRITE)));
+      for (let i = 0; i < puts.length; i += MAX_WRITE) calls.push(this.#write(puts.slice(i, i + MAX_WRITE)));
       await Promise.all(calls);
     }
     this.#writing = false;
   }
 
-  /** One BatchWriteItem of distinct ids (a repeat's last result wins); every waiter settles, none throws. */
-  async #write(groups: readonly Pending[][]): Promise<void> {
-    const requests = groups.map((group) => ({
-      PutRequest: { Item: marshall(group[group.length - 1].item, { removeUndefinedValues: true }) },
-    }));
+  /**
+   * One BatchWriteItem; every waiter settles, none throws. A call refused whole (an item DynamoDB will not
+   * take) is tried again item by item, so one bad record never leaves its neighbours unwritten.
+   */
+  async #write(puts: readonly Put[]): Promise<void> {
     try {
-      let unprocessed: typeof requests = requests;
+      let unprocessed = puts.map((put) => put.request);
       for (let attempt = 1; unprocessed.length > 0; attempt++) {
         if (attempt > 1) await this.#backoff(attempt, 'write', unprocessed.length);
         const out = await this.#client.send(
           new BatchWriteItemCommand({ RequestItems: { [this.#table]: unprocessed } }),
         );
-        unprocessed = (out.UnprocessedItems?.[this.#table] ?? []) as typeof requests;
+        unprocessed = (out.UnprocessedItems?.[this.#table] ?? []) as typeof unprocessed;
       }
-      for (const pending of groups.flat()) pending.resolve();
+      for (const put of puts) for (const pending of put.group) pending.resolve();
     } catch (error) {
-      for (const pending of groups.flat()) pending.reject(error);
+      if (puts.length > 1 && !(error instanceof StillUnprocessed)) {
+        await Promise.all(puts.map((put) => this.#write([put])));
+        return;
+      }
+      for (const put of puts) for (const pending of put.group) pending.reject(error);
     }
   }
 
@@ -181,7 +190,7 @@ export class TaskRecords {
 
   async #backoff(attempt: number, what: string, left: number): Promise<void> {
     if (attempt > this.#maxAttempts) {
-      throw new Error(
+      throw new StillUnprocessed(
         `task records: ${left} item(s) of a batch ${what} still unprocessed after ${this.#maxAttempts} attempts`,
       );
     }
@@ -189,9 +198,29 @@ export class TaskRecords {
   }
 }
 
-/** The pending completions by record id, in order of first arrival: one PutRequest per id. */
+/** What DynamoDB still leaves unprocessed after every attempt (throttling): trying items alone would not help. */
+class StillUnprocessed extends Error {}
+
+/** One record id's PutRequest (its last result wins) and the completions waiting on it. */
+interface Put {
+  readonly request: { PutRequest: { Item: Record<string, AttributeValue> } };
+  readonly group: readonly Pending[];
+}
+
+/** The pending completions by record id, in order of first arrival. */
 function groupById(pending: readonly Pending[]): Pending[][] {
   const groups = new Map<string, Pending[]>();
   for (const p of pending) groups.set(p.id, [...(groups.get(p.id) ?? []), p]);
   return [...groups.values()];
+}
+
+/** The group's PutRequest; a result that cannot be stored as DynamoDB attributes fails its own waiters alone. */
+function putOf(group: readonly Pending[]): Put[] {
+  try {
+    const Item = marshall(group[group.length - 1].item, { removeUndefinedValues: true });
+    return [{ request: { PutRequest: { Item } }, group }];
+  } catch (error) {
+    for (const pending of group) pending.reject(error);
+    return [];
+  }
 }

@@ -96,6 +96,34 @@ describe('TaskRecords', () => {
     expect((await store.completed([key])).get(key)).toEqual({ n: 2 });
   });
 
+  it('one record DynamoDB refuses (over 400 KB) fails alone: its neighbours in the same call are stored', async () => {
+    const [big, ...small] = keysOf(['big', 's1', 's2', 's3']);
+    const store = records();
+    const outcomes = await Promise.allSettled([
+      store.complete(big, { error: 'x'.repeat(500_000) }),
+      ...small.map((key) => store.complete(key, { key })),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
+    expect(String((outcomes[0] as PromiseRejectedResult).reason)).toMatch(/size/i);
+    const found = await store.completed([big, ...small]);
+    expect([...found.keys()].sort()).toEqual([...small].sort());
+  });
+
+  it('a result that is not storable as attributes fails its own completion only', async () => {
+    const [odd, fine] = keysOf(['odd', 'fine']);
+    const store = records();
+    const outcomes = await Promise.allSettled([
+      store.complete(odd, { at: new Date(0) as unknown as string }),
+      store.complete(fine, { ok: true }),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'fulfilled']);
+    expect((await store.completed([odd, fine])).size).toBe(1);
+    // The writer is not stuck behind the failure: a later completion is stored too.
+    const [later] = keysOf(['later']);
+    await store.complete(later, { ok: true });
+    expect((await store.completed([later])).size).toBe(1);
+  });
+
   it('keeps a record its TTL: read as completed until then, as absent after', async () => {
     const [key] = keysOf(['ttl']);
     const t0 = 1_900_000_000_000;
