@@ -3,7 +3,9 @@
 // in an earlier delivery of its message is not run again: the message's completed tasks are read at once
 // before any runs, and each task that succeeds is recorded before its result is returned (lib/aws/task-records.ts,
 // which says why records and not Powertools' per-task claims). A replayed task answers its stored result,
-// marked `duplicate`. A failed task is not recorded, so a later attempt runs it again.
+// marked `duplicate`. A failed task is not recorded, so a later attempt runs it again. A redriven dead
+// letter's tasks, which two copies of it may run at once, are claimed one by one instead (task-claims.ts).
+import type { Context } from 'aws-lambda';
 import { TaskRecords } from '../lib/aws/task-records.js';
 import { IdempotencyModes } from '../lib/config.js';
 import { errorText } from '../lib/fanout/segment.js';
@@ -14,6 +16,7 @@ import { type RunHttpTaskOptions, runHttpTask } from '../lib/http/run-http-task.
 import type { JobTask } from '../lib/manifest/schema.js';
 import { IdempotencyUses, idempotencyKeyPrefix } from './idempotency.js';
 import { type FunctionRuntime, requirePersistence } from './runtime.js';
+import { TaskClaims } from './task-claims.js';
 
 /** Runs one task of the message it was made for. */
 export type MessageTaskRunner = (task: JobTask, options?: RunHttpTaskOptions) => Promise<TaskOutcome>;
@@ -26,6 +29,7 @@ const UNRECORDED = 'task succeeded but its idempotency record was not stored: a 
 export class TaskRunner {
   readonly #runtime: FunctionRuntime;
   readonly #records: TaskRecords | undefined;
+  readonly #claims: TaskClaims | undefined;
   readonly #recordFailed: RecordFailed;
 
   constructor(runtime: FunctionRuntime, recordFailed: RecordFailed = () => {}) {
@@ -38,17 +42,32 @@ export class TaskRunner {
       idPrefix: idempotencyKeyPrefix(IdempotencyUses.TASK),
       ttlSeconds: runtime.config.idempotencyTtlSeconds,
     });
+    this.#claims = new TaskClaims(runtime, (task, options) => this.runHttp(task, options));
+  }
+
+  /** Lets redriven tasks' claims expire with the invocation (functions/task-claims.ts). */
+  registerContext(context: Context): void {
+    this.#claims?.registerContext(context);
   }
 
   /**
    * The runner of the tasks of one message of `jobId`/`runId`: in 'task' mode it reads which of `tasks` completed
    * before, in one call, first. If that read fails, no task runs unguarded: each fails with the store's error,
    * a retryable failure that spends an attempt (so a store that stays down ends in dead letters, not a loop).
+   * A redriven dead letter's tasks (`claimEach`) are claimed one by one instead (functions/task-claims.ts).
    */
-  async forMessage(jobId: string, runId: string, tasks: readonly JobTask[]): Promise<MessageTaskRunner> {
+  async forMessage(
+    jobId: string,
+    runId: string,
+    tasks: readonly JobTask[],
+    claimEach = false,
+  ): Promise<MessageTaskRunner> {
     const records = this.#records;
     if (!records) return (task, options) => this.runHttp(task, options);
     const keyOf = (task: JobTask) => `${jobId}:${runId}:${task.id}`;
+    const claims = this.#claims;
+    if (claimEach && claims)
+      return (task, options = this.#runtime.taskOptions) => claims.run(keyOf(task), task, options);
     let done: Map<string, Record<string, unknown>>;
     try {
       done = await records.completed(tasks.map(keyOf));

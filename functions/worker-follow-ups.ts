@@ -78,6 +78,24 @@ export function followUpKept(ports: FollowUpPorts, message: TaskMessage, state: 
   return followUp(ports, message, keptBy(ports, message, state));
 }
 
+/**
+ * When `message` was settled before (a delivery that died after its settle and before its answer, or a copy of
+ * it): sends the follow-ups that settle kept, and answers what it handed on; undefined when its key has no
+ * marker (or no job table is wired). One read of the marker; none of the message's tasks runs again.
+ */
+export async function resendIfSettled(
+  rt: FunctionRuntime,
+  logger: Logger,
+  ledger: RunLedger | undefined,
+  member: SettleMember | undefined,
+  message: TaskMessage,
+): Promise<{ settledBefore: true; handedOn: number; retried: number } | undefined> {
+  const marker = await ledger?.store.settledMarker(message.jobId, message.runId, message.key);
+  if (!marker) return undefined;
+  const handed = await followUpKept(workerFollowUps(rt, logger, ledger, member), message, marker.state);
+  return { settledBefore: true, handedOn: handed.handedOn, retried: handed.retried };
+}
+
 /** Sends `plan`'s follow-ups, writes their result lines, then counts their dead letters once. */
 async function followUp(ports: FollowUpPorts, message: TaskMessage, plan: FollowUpPlan): Promise<HandedOn> {
   const { jobId, runId, key } = message;

@@ -35,14 +35,18 @@ import { runBounded } from '../lib/run-bounded.js';
 import { BatchSettles } from './batch-settles.js';
 import { functionLogger } from './function-logger.js';
 import { type IdempotencyOptions, IdempotencyUses, idempotencyOptions } from './idempotency.js';
-import { type InvocationDeadline, invocationDeadline } from './invocation-deadline.js';
-import { InvocationPermits } from './invocation-permits.js';
 import { lastReceiveSettlement, receiveCountOf } from './last-receive.js';
 import { cancelledSettlement, holdPaused, stoppedOutcome } from './run-gate.js';
 import { type RunLedger, runLedgerOf, type SettledOnce } from './run-ledger.js';
 import { type FunctionRuntime, lazyRuntime, requirePersistence } from './runtime.js';
 import { TaskRunner } from './task-runner.js';
-import { followUpKept, type SettleMember, settleThenFollowUp, workerFollowUps } from './worker-follow-ups.js';
+import {
+  resendIfSettled,
+  type SettleMember,
+  settleThenFollowUp,
+  workerFollowUps,
+} from './worker-follow-ups.js';
+import { type Invocation, startInvocation } from './worker-invocation.js';
 import { emptyStats, publishStats, type WorkerStats } from './worker-stats.js';
 
 const logger = functionLogger('bounded-fanout-worker');
@@ -80,9 +84,11 @@ class Worker {
   readonly #tasks: TaskRunner;
   readonly #messageOptions: IdempotencyOptions | undefined;
   readonly #ledger: RunLedger | undefined;
+  readonly #taskMode: boolean;
 
   constructor(runtime: FunctionRuntime) {
     this.#rt = runtime;
+    this.#taskMode = runtime.config.idempotency === IdempotencyModes.TASK;
     this.#tasks = new TaskRunner(runtime, (message, details) => logger.warn(message, details));
     this.#ledger = runLedgerOf(runtime, logger);
     // Per message in 'message' and 'task' modes: a message delivered twice is settled once (else its failed
@@ -144,17 +150,13 @@ class Worker {
 
   /** One invocation's shared permits and deadline. */
   #invocation(context: Context): Invocation {
-    const permits = new InvocationPermits(this.#rt.config.perInvocationConcurrency, this.#ledger?.control);
-    const deadline = invocationDeadline(context, this.#rt.taskOptions);
-    const close = () => {
-      permits.close();
-      deadline.close();
-    };
-    return { permits, slots: permits.slots, deadline, close };
+    const { config, taskOptions } = this.#rt;
+    return startInvocation(config.perInvocationConcurrency, this.#ledger?.control, context, taskOptions);
   }
 
   #register(context: Context): void {
     logger.addContext(context);
+    this.#tasks.registerContext(context);
     this.#messageOptions?.config.registerLambdaContext(context);
   }
 
@@ -212,6 +214,10 @@ class Worker {
       logger.info('run not live: tasks cancelled', { key: message.key, status: record.status, cancelled });
       return { cancelled };
     }
+    // 'task' mode runs no task twice: a message settled before (its delivery died after the settle, its own
+    // record gone with it) sends what that settle kept, and its failed tasks run only in their retry message.
+    const before = this.#taskMode && (await resendIfSettled(this.#rt, logger, this.#ledger, member, message));
+    if (before) return before;
     const last = lastReceiveSettlement(message, receives, this.#rt.config.maxReceiveCount);
     if (last) return this.#settleAndHandOn(message, last, member, stats);
     this.#ledger?.applyDownstream(record);
@@ -228,12 +234,8 @@ class Worker {
    * follow-ups): then what its settle kept goes, not its tasks again. One read of its marker a hold.
    */
   async #hold(message: TaskMessage, member: SettleMember | undefined, stats: WorkerStats): Promise<object> {
-    const marker = await this.#ledger?.store.settledMarker(message.jobId, message.runId, message.key);
-    if (marker) {
-      const ports = workerFollowUps(this.#rt, logger, this.#ledger, member);
-      const handed = await followUpKept(ports, message, marker.state);
-      return { settledBefore: true, handedOn: handed.handedOn, retried: handed.retried };
-    }
+    const before = await resendIfSettled(this.#rt, logger, this.#ledger, member, message);
+    if (before) return before;
     await holdPaused(this.#rt, message);
     stats.paused += message.tasks.length;
     return { paused: message.tasks.length };
@@ -274,7 +276,7 @@ class Worker {
 
   async #runTasks(message: TaskMessage, { slots, deadline }: Invocation): Promise<TaskOutcome[]> {
     const { jobId, runId, tasks } = message;
-    const run = await this.#tasks.forMessage(jobId, runId, tasks);
+    const run = await this.#tasks.forMessage(jobId, runId, tasks, message.redrive === true);
     // Checked once the task holds its permit, when it would start: a task that waited for a permit past
     // the deadline is not started.
     const runOne = async (task: JobTask) =>
@@ -288,13 +290,4 @@ class Worker {
         : { id: tasks[i].id, ok: false, attempts: 0, error: errorText(s.reason) },
     );
   }
-}
-
-interface Invocation {
-  readonly permits: InvocationPermits;
-  /** perInvocationConcurrency permits shared by every task of the invocation (permits.slots). */
-  readonly slots: InvocationPermits['slots'];
-  readonly deadline: InvocationDeadline;
-  /** The invocation ended: its timers stop. */
-  readonly close: () => void;
 }

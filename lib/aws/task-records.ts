@@ -13,7 +13,8 @@
 // Group commit, no timer: the first completion goes one microtask later; those that arrive while a write is in
 // flight wait and go together in the next (25 items a call, the BatchWriteItem limit; more go as several calls
 // at once). What DynamoDB leaves unprocessed (throttling) is sent again after a backoff, up to maxAttempts; a
-// call refused whole is tried item by item, so one record DynamoDB will not take fails alone.
+// call refused as invalid is tried item by item, so one record DynamoDB will not take fails alone; and a call
+// is abandoned after timeoutMs, so a stalled one holds the completions behind it that long at most.
 //
 // The records have Powertools' shape, so they are compatible both ways: the same key (`<prefix>#` and the
 // base64 MD5 of the JSON of the key, BasePersistenceLayer.getHashedIdempotencyKey with its default md5) and
@@ -40,6 +41,11 @@ export interface TaskRecordsOptions {
   readonly maxAttempts?: number;
   /** The first backoff before an unprocessed part is sent again, doubled each time; 20 ms unless given. */
   readonly backoffMs?: number;
+  /**
+   * How long one batch call may take, its SDK retries included, before it is abandoned (its tasks then fail
+   * to read, or count unrecorded): one stalled write must not hold every completion behind it. 5,000 ms.
+   */
+  readonly timeoutMs?: number;
   /** Epoch milliseconds; Date.now unless given (tests). */
   readonly now?: () => number;
 }
@@ -66,13 +72,22 @@ export class TaskRecords {
   readonly #ttlSeconds: number;
   readonly #maxAttempts: number;
   readonly #backoffMs: number;
+  readonly #timeoutMs: number;
   readonly #now: () => number;
   #queue: Pending[] = [];
   #writing = false;
 
   constructor(
     client: DynamoDBClient,
-    { tableName, idPrefix, ttlSeconds, maxAttempts = 5, backoffMs = 20, now = Date.now }: TaskRecordsOptions,
+    {
+      tableName,
+      idPrefix,
+      ttlSeconds,
+      maxAttempts = 5,
+      backoffMs = 20,
+      timeoutMs = 5_000,
+      now = Date.now,
+    }: TaskRecordsOptions,
   ) {
     if (typeof tableName !== 'string' || tableName === '')
       throw new InvalidArgumentError('tableName', tableName, 'a table name');
@@ -81,12 +96,14 @@ export class TaskRecords {
     assertInteger('ttlSeconds', ttlSeconds);
     assertInteger('maxAttempts', maxAttempts);
     assertInteger('backoffMs', backoffMs, { min: 0 });
+    assertInteger('timeoutMs', timeoutMs);
     this.#client = client;
     this.#table = tableName;
     this.#prefix = idPrefix;
     this.#ttlSeconds = ttlSeconds;
     this.#maxAttempts = maxAttempts;
     this.#backoffMs = backoffMs;
+    this.#timeoutMs = timeoutMs;
     this.#now = now;
   }
 
@@ -150,8 +167,8 @@ export class TaskRecords {
   }
 
   /**
-   * One BatchWriteItem; every waiter settles, none throws. A call refused whole (an item DynamoDB will not
-   * take) is tried again item by item, so one bad record never leaves its neighbours unwritten.
+   * One BatchWriteItem; every waiter settles, none throws. A call refused as invalid (an item DynamoDB will
+   * not take) is tried again item by item, so one bad record never leaves its neighbours unwritten.
    */
   async #write(puts: readonly Put[]): Promise<void> {
     try {
@@ -160,12 +177,15 @@ export class TaskRecords {
         if (attempt > 1) await this.#backoff(attempt, 'write', unprocessed.length);
         const out = await this.#client.send(
           new BatchWriteItemCommand({ RequestItems: { [this.#table]: unprocessed } }),
+          { abortSignal: AbortSignal.timeout(this.#timeoutMs) },
         );
         unprocessed = (out.UnprocessedItems?.[this.#table] ?? []) as typeof unprocessed;
       }
       for (const put of puts) for (const pending of put.group) pending.resolve();
     } catch (error) {
-      if (puts.length > 1 && !(error instanceof StillUnprocessed)) {
+      // Refused whole for what is in it (an item too large): item by item. Not for a throttled, unreachable
+      // or forbidden table, where 25 calls instead of one would only add load.
+      if (puts.length > 1 && (error as { name?: string }).name === 'ValidationException') {
         await Promise.all(puts.map((put) => this.#write([put])));
         return;
       }
@@ -181,6 +201,7 @@ export class TaskRecords {
       if (attempt > 1) await this.#backoff(attempt, 'read', keys.length);
       const out = await this.#client.send(
         new BatchGetItemCommand({ RequestItems: { [this.#table]: { Keys: keys, ConsistentRead: true } } }),
+        { abortSignal: AbortSignal.timeout(this.#timeoutMs) },
       );
       items.push(...((out.Responses?.[this.#table] ?? []) as Record<string, never>[]));
       keys = (out.UnprocessedKeys?.[this.#table]?.Keys ?? []) as typeof keys;
@@ -190,16 +211,13 @@ export class TaskRecords {
 
   async #backoff(attempt: number, what: string, left: number): Promise<void> {
     if (attempt > this.#maxAttempts) {
-      throw new StillUnprocessed(
+      throw new Error(
         `task records: ${left} item(s) of a batch ${what} still unprocessed after ${this.#maxAttempts} attempts`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, this.#backoffMs * 2 ** (attempt - 2)));
   }
 }
-
-/** What DynamoDB still leaves unprocessed after every attempt (throttling): trying items alone would not help. */
-class StillUnprocessed extends Error {}
 
 /** One record id's PutRequest (its last result wins) and the completions waiting on it. */
 interface Put {

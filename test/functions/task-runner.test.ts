@@ -23,10 +23,18 @@ let h: Harness;
 let server: CountingServer;
 let runtime: FunctionRuntime;
 let runs = 0;
+/** `/flaky/` tasks: 503 until the test moves on, then a slow 200 (so two runs of one would overlap). */
+let flakyFixed = false;
 
 beforeAll(async () => {
   server = await startCountingServer();
-  server.script((req) => (req.path.includes('/fail/') ? { status: 404, body: 'gone' } : undefined));
+  server.script((req) => {
+    if (req.path.includes('/fail/')) return { status: 404, body: 'gone' };
+    if (req.path.includes('/slow/')) return { status: 200, delayMs: 200 };
+    if (req.path.includes('/flaky/'))
+      return flakyFixed ? { status: 200, delayMs: 200 } : { status: 503, headers: { 'retry-after': '0' } };
+    return undefined;
+  });
   h = await startHarness({ perInvocationConcurrency: 4, idempotency: 'task' });
   runtime = createRuntime(h.env);
 });
@@ -36,13 +44,31 @@ afterAll(async () => {
   h?.destroy();
 });
 
-const task = (id: string, fail = false): JobTask => ({
+const task = (id: string, fail: false | 'fail' | 'flaky' | 'slow' = false): JobTask => ({
   id,
-  url: `${server.url}/${fail ? 'fail/' : ''}${id}`,
+  url: `${server.url}/${fail ? `${fail}/` : ''}${id}`,
   mode: 'queue',
 });
 const hits = (id: string) => server.requests.filter((r) => r.path.endsWith(`/${id}`)).length;
 const newRun = () => `run${++runs}`;
+
+function taskMessage(runId: string, tasks: JobTask[]): TaskMessage {
+  return {
+    v: MESSAGE_VERSION,
+    kind: MessageKinds.TASKS,
+    jobId: 'tjob',
+    runId,
+    key: `tjob:${runId}:0`,
+    attempt: 1,
+    tasks,
+  };
+}
+
+async function enqueueAndReceive(messages: readonly TaskMessage[]) {
+  const Entries = messages.map((m, i) => ({ Id: String(i), MessageBody: JSON.stringify(m) }));
+  await h.sqs.send(new SendMessageBatchCommand({ QueueUrl: h.resources.queueUrl, Entries }));
+  return drainQueue(h.sqs, h.resources.queueUrl);
+}
 
 /** Every task of a message through one runner, as the worker does. */
 async function runMessage(runner: TaskRunner, runId: string, tasks: readonly JobTask[]) {
@@ -54,7 +80,7 @@ describe('TaskRunner, task mode', () => {
   it('a later delivery answers completed tasks from their records, runs failed ones again', async () => {
     const runner = new TaskRunner(runtime);
     const runId = newRun();
-    const tasks = [task('a1'), task('a2'), task('a3', true)];
+    const tasks = [task('a1'), task('a2'), task('a3', 'fail')];
     const first = await runMessage(runner, runId, tasks);
     expect(first.map((o) => [o.id, o.ok, o.duplicate])).toEqual([
       ['a1', true, undefined],
@@ -136,22 +162,78 @@ describe('TaskRunner, task mode', () => {
 });
 
 describe('the worker in task mode', () => {
+  it('two copies of one dead letter, redriven in one batch: each task reaches the target once', async () => {
+    const { createWorkerHandler } = await import('../../functions/worker.js');
+    const worker = createWorkerHandler(() => runtime);
+    const runId = newRun();
+    // A dead letter sent twice (a delivery that died after sending it), both copies redriven to the queue.
+    const dead = {
+      v: MESSAGE_VERSION,
+      kind: MessageKinds.DEAD_LETTER,
+      jobId: 'tjob',
+      runId,
+      source: 'worker',
+      tasks: [{ task: task('r1', 'slow'), attempts: 4, error: 'status 503' }],
+    };
+    const Entries = [0, 1].map((i) => ({ Id: String(i), MessageBody: JSON.stringify(dead) }));
+    await h.sqs.send(new SendMessageBatchCommand({ QueueUrl: h.resources.queueUrl, Entries }));
+    const copies = await drainQueue(h.sqs, h.resources.queueUrl);
+    expect(copies).toHaveLength(2);
+    await worker(sqsEvent(copies), fakeContext());
+    // The copy that found the task in progress retries it: the retry answers from the record.
+    for (let round = 0; round < 3; round++) {
+      const retries = await drainQueue(h.sqs, h.resources.queueUrl);
+      if (retries.length === 0) break;
+      await worker(sqsEvent(retries), fakeContext());
+    }
+    expect(hits('r1')).toBe(1);
+  });
+
+  it('a message settled before runs none of its tasks again: its failed task runs once more, in its retry only', async () => {
+    // Its dead letter cannot be sent (a queue that is not there): the delivery fails after its settle and
+    // its retry message, and the message comes back in one batch with that retry.
+    const broken = createRuntime({
+      ...h.env,
+      BOUNDED_FANOUT_DLQ_URL: `${h.resources.deadLetterQueueUrl}-none`,
+    });
+    try {
+      const { createWorkerHandler } = await import('../../functions/worker.js');
+      const worker = createWorkerHandler(() => broken);
+      const runId = newRun();
+      // A run the ledger keeps (the orchestrator starts every run so), so a settle leaves its marker.
+      const started = await broken.ledger?.startRun({
+        jobId: 'tjob',
+        runId,
+        startedAt: Date.now(),
+        toleratedFailurePercent: 100,
+        overlap: 'allow',
+      });
+      expect(started?.action).toBe('start');
+      const message = taskMessage(runId, [task('f1', 'flaky'), task('f2', 'fail')]);
+      const [received] = await enqueueAndReceive([message]);
+      const first = (await worker(sqsEvent([received]), fakeContext())) as SQSBatchResponse;
+      expect(first.batchItemFailures).toEqual([{ itemIdentifier: received.MessageId }]);
+      const retries = await drainQueue(h.sqs, h.resources.queueUrl);
+      expect(retries.map((r) => JSON.parse(r.Body ?? '{}').key)).toEqual([`${message.key}#2`]);
+      flakyFixed = true;
+      const [f1, f2] = [hits('f1'), hits('f2')];
+      const again = (await worker(sqsEvent([received, ...retries]), fakeContext())) as SQSBatchResponse;
+      expect(again.batchItemFailures).toEqual([{ itemIdentifier: received.MessageId }]);
+      expect([hits('f1') - f1, hits('f2') - f2]).toEqual([1, 0]);
+      // What the redelivery sent again: the same retry, under the same key (counted once downstream).
+      const resent = await drainQueue(h.sqs, h.resources.queueUrl);
+      expect(resent.map((r) => JSON.parse(r.Body ?? '{}').key)).toEqual([`${message.key}#2`]);
+    } finally {
+      await broken.destroy();
+    }
+  });
+
   it('redelivers a message whose first delivery left only its task records: no task reaches the target again', async () => {
     const { createWorkerHandler } = await import('../../functions/worker.js');
     const worker = createWorkerHandler(() => runtime);
     const runId = newRun();
-    const message: TaskMessage = {
-      v: MESSAGE_VERSION,
-      kind: MessageKinds.TASKS,
-      jobId: 'tjob',
-      runId,
-      key: `tjob:${runId}:0`,
-      attempt: 1,
-      tasks: [task('e1'), task('e2'), task('e3')],
-    };
-    const Entries = [{ Id: '0', MessageBody: JSON.stringify(message) }];
-    await h.sqs.send(new SendMessageBatchCommand({ QueueUrl: h.resources.queueUrl, Entries }));
-    const [received] = await drainQueue(h.sqs, h.resources.queueUrl);
+    const message = taskMessage(runId, [task('e1'), task('e2'), task('e3')]);
+    const [received] = await enqueueAndReceive([message]);
     const first = (await worker(sqsEvent([received]), fakeContext())) as SQSBatchResponse;
     expect(first.batchItemFailures).toEqual([]);
     // The message's own record gone, as when the delivery died in progress and its record expired.

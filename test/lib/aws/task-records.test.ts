@@ -39,6 +39,7 @@ describe('TaskRecords', () => {
     [{ ttlSeconds: 0 }, 'Expected `ttlSeconds` to be an integer >= 1, got 0'],
     [{ maxAttempts: 1.5 }, 'Expected `maxAttempts` to be an integer >= 1, got 1.5'],
     [{ backoffMs: -1 }, 'Expected `backoffMs` to be an integer >= 0, got -1'],
+    [{ timeoutMs: 0 }, 'Expected `timeoutMs` to be an integer >= 1, got 0'],
   ])('refuses %j, naming the option and the value', (bad, message) => {
     expect(() => records(bad)).toThrow(message);
   });
@@ -92,7 +93,9 @@ describe('TaskRecords', () => {
   it('a repeated key in one group is written once, its last result kept, every caller answered', async () => {
     const [key] = keysOf(['twice']);
     const store = records();
+    const writes = calls('BatchWriteItemCommand');
     await Promise.all([store.complete(key, { n: 1 }), store.complete(key, { n: 2 })]);
+    expect(calls('BatchWriteItemCommand') - writes).toBe(1);
     expect((await store.completed([key])).get(key)).toEqual({ n: 2 });
   });
 
@@ -175,6 +178,30 @@ describe('TaskRecords, unprocessed items (a stub client: a mock)', () => {
     const store = new TaskRecords(fake, { tableName: 't', idPrefix: 'p', ttlSeconds: 60, backoffMs: 0 });
     await Promise.all(['a', 'b', 'c'].map((key) => store.complete(key, { key })));
     expect(sent.map((input) => items(input).length)).toEqual([3, 2]);
+  });
+
+  it('abandons a call that stalls after timeoutMs: its waiters fail, and the writes behind it go', async () => {
+    let stall = true;
+    const sent: string[] = [];
+    const fake = {
+      send: (command: { input: Record<string, unknown> }, options: { abortSignal: AbortSignal }) => {
+        sent.push(JSON.stringify(command.input));
+        if (!stall) return Promise.resolve({ UnprocessedItems: {}, Responses: { t: [] } });
+        stall = false;
+        // Never answers: only the abort signal ends it.
+        return new Promise((_, reject) =>
+          options.abortSignal.addEventListener('abort', () => reject(options.abortSignal.reason)),
+        );
+      },
+    } as unknown as DynamoDBClient;
+    const store = new TaskRecords(fake, { tableName: 't', idPrefix: 'p', ttlSeconds: 60, timeoutMs: 20 });
+    const stalled = store.complete('a', { key: 'a' });
+    // Once the first write is in flight: this one waits behind it.
+    await new Promise((resolve) => setImmediate(resolve));
+    const behind = store.complete('b', { key: 'b' });
+    await expect(stalled).rejects.toThrow(/timeout|abort/i);
+    await expect(behind).resolves.toBeUndefined();
+    expect(sent).toHaveLength(2);
   });
 
   it('fails every waiter of a write still unprocessed after maxAttempts, and a read likewise', async () => {
