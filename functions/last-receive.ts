@@ -3,7 +3,8 @@
 // stay `running` for good. Every earlier delivery died before its settle (a crash, a timeout, a throttle;
 // a delivery that settles deletes its message, and a paused run's message goes back as a new one), so on the
 // last receive the worker does not run the tasks a further time: it dead-letters them, counted, with an error
-// that says why, from where `bounded-fanout redrive` can run them again once the cause is fixed.
+// that says why, from where `bounded-fanout redrive` can run them again once the cause is fixed. In 'task' mode
+// the tasks an earlier delivery completed are not among them: their records count them succeeded.
 import { ErrorCodes } from '../lib/error-codes.js';
 import type { TaskMessage } from '../lib/fanout/messages.js';
 import { type Settlement, settleMessage } from '../lib/fanout/settle.js';
@@ -19,23 +20,22 @@ export function receiveCountOf(
 
 /**
  * The settlement of a message on its last receive (`receives` at or above `maxReceiveCount`, and not its
- * first): every task dead-lettered unrun. Undefined on any earlier receive: the tasks run as usual. With
- * maxReceiveCount 1 the first receive is the last and no earlier delivery has died, so the tasks run: a
- * message whose one delivery dies is then moved by SQS uncounted (docs/ledger.md).
+ * first): every task dead-lettered unrun, but those `completed` knows (task mode's records of the tasks an
+ * earlier delivery finished: their stored results, counted succeeded). Undefined on any earlier receive: the
+ * tasks run as usual. With maxReceiveCount 1 the first receive is the last and no earlier delivery has died,
+ * so the tasks run: a message whose one delivery dies is then moved by SQS uncounted (docs/ledger.md).
  */
-export function lastReceiveSettlement(
+export async function lastReceiveSettlement(
   message: TaskMessage,
   receives: number,
   maxReceiveCount: number,
-): Settlement | undefined {
+  completed: (message: TaskMessage) => Promise<ReadonlyMap<string, TaskOutcome>> = async () => new Map(),
+): Promise<Settlement | undefined> {
   if (receives < Math.max(2, maxReceiveCount)) return undefined;
+  const done = await completed(message);
   const error = `${ErrorCodes.UNSETTLED_DELIVERIES}: delivered ${receives} times without settling (its worker crashed, timed out or was throttled each time): dead-lettered unrun on the last receive before SQS's own dead-letter move`;
-  const outcomes: TaskOutcome[] = message.tasks.map((task) => ({
-    id: task.id,
-    ok: false,
-    attempts: 0,
-    retryable: false,
-    error,
-  }));
+  const outcomes: TaskOutcome[] = message.tasks.map(
+    (task) => done.get(task.id) ?? { id: task.id, ok: false, attempts: 0, retryable: false, error },
+  );
   return settleMessage(message, outcomes, maxReceiveCount);
 }

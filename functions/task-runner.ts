@@ -8,6 +8,7 @@
 import type { Context } from 'aws-lambda';
 import { TaskRecords } from '../lib/aws/task-records.js';
 import { IdempotencyModes } from '../lib/config.js';
+import type { TaskMessage } from '../lib/fanout/messages.js';
 import { errorText } from '../lib/fanout/segment.js';
 import { type TaskOutcome, taskOutcomeOf } from '../lib/fanout/task-outcome.js';
 import type { HttpTaskResult } from '../lib/http/http-task.js';
@@ -88,6 +89,21 @@ export class TaskRunner {
       }
       return result;
     };
+  }
+
+  /**
+   * The stored results of `message`'s tasks that completed before (task mode), by task id, marked `duplicate`;
+   * none in other modes, or when the records cannot be read (the caller then treats every task as not run).
+   */
+  async completedOf({ jobId, runId, tasks }: TaskMessage): Promise<ReadonlyMap<string, TaskOutcome>> {
+    const keys = new Map(tasks.map((task) => [`${jobId}:${runId}:${task.id}`, task.id]));
+    const stored = await this.#records?.completed([...keys.keys()]).catch(() => undefined);
+    const out = new Map<string, TaskOutcome>();
+    for (const [key, result] of stored ?? []) {
+      const id = keys.get(key) as string;
+      out.set(id, { ...(result as unknown as TaskOutcome), id, duplicate: true });
+    }
+    return out;
   }
 
   runHttp(task: JobTask, options: RunHttpTaskOptions = this.#runtime.taskOptions): Promise<TaskOutcome> {

@@ -218,7 +218,10 @@ class Worker {
     // record gone with it) sends what that settle kept, and its failed tasks run only in their retry message.
     const before = this.#taskMode && (await resendIfSettled(this.#rt, logger, this.#ledger, member, message));
     if (before) return before;
-    const last = lastReceiveSettlement(message, receives, this.#rt.config.maxReceiveCount);
+    const { maxReceiveCount } = this.#rt.config;
+    const last = await lastReceiveSettlement(message, receives, maxReceiveCount, (m) =>
+      this.#tasks.completedOf(m),
+    );
     if (last) return this.#settleAndHandOn(message, last, member, stats);
     this.#ledger?.applyDownstream(record);
     // The run's perInvocationConcurrency override, followed while the invocation runs.

@@ -118,27 +118,40 @@ describe('a message on its last receive', () => {
 });
 
 describe('lastReceiveSettlement', () => {
-  it('dead-letters every task unrun exactly on a receive past the first that reaches maxReceiveCount', () => {
-    fc.assert(
-      fc.property(
+  it('dead-letters every task unrun exactly on a receive past the first that reaches maxReceiveCount, but those completed before', async () => {
+    await fc.assert(
+      fc.asyncProperty(
         fc.integer({ min: 1, max: 12 }),
         fc.integer({ min: 1, max: 10 }),
         fc.integer({ min: 1, max: 10 }),
-        (receives, max, n) => {
-          const settled = lastReceiveSettlement(taskMessage(n), receives, max);
+        fc.infiniteStream(fc.boolean()),
+        async (receives, max, n, picks) => {
+          const message = taskMessage(n);
+          // What task mode's records say completed in an earlier delivery: a random subset.
+          const done = message.tasks.filter(() => picks.next().value).map((t) => t.id);
+          const completed = async () =>
+            new Map(done.map((id) => [id, { id, ok: true, status: 200, attempts: 1, duplicate: true }]));
+          const settled = await lastReceiveSettlement(message, receives, max, completed);
           if (receives < Math.max(2, max)) {
             expect(settled).toBeUndefined();
             return;
           }
-          expect(settled).toMatchObject({ succeeded: 0, duplicates: 0, cancelled: 0 });
+          // Every task accounted for once: completed ones as succeeded (duplicates), the rest dead.
+          expect(settled).toMatchObject({ succeeded: 0, duplicates: done.length, cancelled: 0 });
           expect(settled?.plan.retry).toEqual([]);
           expect(settled?.plan.handOn).toEqual([]);
-          expect(settled?.plan.dead.map((d) => d.i)).toEqual(Array.from({ length: n }, (_, i) => i));
+          const dead = message.tasks.flatMap((t, i) => (done.includes(t.id) ? [] : [i]));
+          expect(settled?.plan.dead.map((d) => d.i)).toEqual(dead);
           for (const d of settled?.plan.dead ?? []) expect(d.error).toContain(`delivered ${receives} times`);
         },
       ),
       { numRuns: Math.min(RUNS, 300) },
     );
+  });
+
+  it('without records, every task is dead-lettered on the last receive', async () => {
+    const settled = await lastReceiveSettlement(taskMessage(3), 3, 3);
+    expect(settled?.plan.dead.map((d) => d.i)).toEqual([0, 1, 2]);
   });
 
   it('reads the receive count SQS gave, 1 when it gave none or nonsense', () => {

@@ -228,6 +228,26 @@ describe('the worker in task mode', () => {
     }
   });
 
+  it('on its last receive, a message counts the tasks an earlier delivery completed as succeeded, unrun', async () => {
+    const { createWorkerHandler } = await import('../../functions/worker.js');
+    const worker = createWorkerHandler(() => runtime);
+    const runId = newRun();
+    const message = taskMessage(runId, [task('l1'), task('l2')]);
+    // An earlier delivery completed l1, then died before its settle.
+    const dying = await new TaskRunner(runtime).forMessage('tjob', runId, message.tasks);
+    await dying(message.tasks[0]);
+    const [received] = await enqueueAndReceive([message]);
+    const last = { ...received, Attributes: { ApproximateReceiveCount: String(h.config.maxReceiveCount) } };
+    const answer = (await worker(sqsEvent([last]), fakeContext())) as SQSBatchResponse;
+    expect(answer.batchItemFailures).toEqual([]);
+    // l1 counted from its record, l2 dead-lettered unrun: neither requested on this receive.
+    expect([hits('l1'), hits('l2')]).toEqual([1, 0]);
+    const dead = await drainQueue(h.sqs, h.resources.deadLetterQueueUrl);
+    expect(
+      dead.flatMap((m) => JSON.parse(m.Body ?? '{}').tasks.map((t: { task: JobTask }) => t.task.id)),
+    ).toEqual(['l2']);
+  });
+
   it('redelivers a message whose first delivery left only its task records: no task reaches the target again', async () => {
     const { createWorkerHandler } = await import('../../functions/worker.js');
     const worker = createWorkerHandler(() => runtime);
