@@ -25,17 +25,16 @@ export function receiveCountOf(
  * tasks run as usual. With maxReceiveCount 1 the first receive is the last and no earlier delivery has died,
  * so the tasks run: a message whose one delivery dies is then moved by SQS uncounted (docs/ledger.md).
  */
-export async function lastReceiveSettlement(
+export function lastReceiveSettlement(
   message: TaskMessage,
   receives: number,
   maxReceiveCount: number,
-  completed: (message: TaskMessage) => Promise<ReadonlyMap<string, TaskOutcome>> = async () => new Map(),
-): Promise<Settlement | undefined> {
+  completed: ReadonlyMap<string, TaskOutcome> = new Map(),
+): Settlement | undefined {
   if (receives < Math.max(2, maxReceiveCount)) return undefined;
-  const done = await completed(message);
   const error = `${ErrorCodes.UNSETTLED_DELIVERIES}: delivered ${receives} times without settling (its worker crashed, timed out or was throttled each time): dead-lettered unrun on the last receive before SQS's own dead-letter move`;
   const outcomes: TaskOutcome[] = message.tasks.map(
-    (task) => done.get(task.id) ?? { id: task.id, ok: false, attempts: 0, retryable: false, error },
+    (task) => completed.get(task.id) ?? { id: task.id, ok: false, attempts: 0, retryable: false, error },
   );
   return settleMessage(message, outcomes, maxReceiveCount);
 }

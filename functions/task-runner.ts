@@ -8,7 +8,6 @@
 import type { Context } from 'aws-lambda';
 import { TaskRecords } from '../lib/aws/task-records.js';
 import { IdempotencyModes } from '../lib/config.js';
-import type { TaskMessage } from '../lib/fanout/messages.js';
 import { errorText } from '../lib/fanout/segment.js';
 import { type TaskOutcome, taskOutcomeOf } from '../lib/fanout/task-outcome.js';
 import type { HttpTaskResult } from '../lib/http/http-task.js';
@@ -21,6 +20,13 @@ import { TaskClaims } from './task-claims.js';
 
 /** Runs one task of the message it was made for. */
 export type MessageTaskRunner = (task: JobTask, options?: RunHttpTaskOptions) => Promise<TaskOutcome>;
+
+/** One message's tasks, prepared to run. */
+export interface PreparedMessage {
+  readonly run: MessageTaskRunner;
+  /** The stored results of its tasks an earlier delivery completed (task mode), by task id, marked `duplicate`. */
+  readonly completed: ReadonlyMap<string, TaskOutcome>;
+}
 
 /** Told when a task succeeded but its record could not be stored: a later redelivery may run it again. */
 export type RecordFailed = (message: string, details: { taskId: string; error: string }) => void;
@@ -52,34 +58,40 @@ export class TaskRunner {
   }
 
   /**
-   * The runner of the tasks of one message of `jobId`/`runId`: in 'task' mode it reads which of `tasks` completed
-   * before, in one call, first. If that read fails, no task runs unguarded: each fails with the store's error,
-   * a retryable failure that spends an attempt (so a store that stays down ends in dead letters, not a loop).
-   * A redriven dead letter's tasks (`claimEach`) are claimed one by one instead (functions/task-claims.ts).
+   * One message of `jobId`/`runId` prepared: in 'task' mode which of `tasks` completed before is read first, in
+   * one call. If that read fails, no task runs unguarded: each fails with the store's error, a retryable
+   * failure that spends an attempt (so a store that stays down ends in dead letters, not a loop). A redriven
+   * dead letter's tasks (`claimEach`) are claimed one by one instead (functions/task-claims.ts).
    */
   async forMessage(
     jobId: string,
     runId: string,
     tasks: readonly JobTask[],
     claimEach = false,
-  ): Promise<MessageTaskRunner> {
+  ): Promise<PreparedMessage> {
     const records = this.#records;
-    if (!records) return (task, options) => this.runHttp(task, options);
+    const none = new Map<string, TaskOutcome>();
+    if (!records) return { run: (task, options) => this.runHttp(task, options), completed: none };
     const keyOf = (task: JobTask) => `${jobId}:${runId}:${task.id}`;
     const claims = this.#claims;
-    if (claimEach && claims)
-      return (task, options = this.#runtime.taskOptions) => claims.run(keyOf(task), task, options);
-    let done: Map<string, Record<string, unknown>>;
+    if (claimEach && claims) {
+      const run: MessageTaskRunner = (task, options = this.#runtime.taskOptions) =>
+        claims.run(keyOf(task), task, options);
+      return { run, completed: none };
+    }
+    let completed: Map<string, TaskOutcome>;
     try {
-      done = await records.completed(tasks.map(keyOf));
+      completed = await completedBefore(records, tasks, keyOf);
     } catch (error) {
       const reason = `idempotency store failed: ${errorText(error)}`;
-      return async (task) => ({ id: task.id, ok: false, attempts: 0, error: reason });
+      return {
+        run: async (task) => ({ id: task.id, ok: false, attempts: 0, error: reason }),
+        completed: none,
+      };
     }
-    return async (task, options) => {
-      const stored = done.get(keyOf(task));
-      // Its own id whatever the record says: the settle counts by id.
-      if (stored) return { ...(stored as unknown as TaskOutcome), id: task.id, duplicate: true };
+    const run: MessageTaskRunner = async (task, options) => {
+      const stored = completed.get(task.id);
+      if (stored) return stored;
       const result = await this.runHttp(task, options);
       // A success is a success whatever the store says: counted as one, only unguarded against a redelivery.
       if (result.ok) {
@@ -89,26 +101,28 @@ export class TaskRunner {
       }
       return result;
     };
-  }
-
-  /**
-   * The stored results of `message`'s tasks that completed before (task mode), by task id, marked `duplicate`;
-   * none in other modes, or when the records cannot be read (the caller then treats every task as not run).
-   */
-  async completedOf({ jobId, runId, tasks }: TaskMessage): Promise<ReadonlyMap<string, TaskOutcome>> {
-    const keys = new Map(tasks.map((task) => [`${jobId}:${runId}:${task.id}`, task.id]));
-    const stored = await this.#records?.completed([...keys.keys()]).catch(() => undefined);
-    const out = new Map<string, TaskOutcome>();
-    for (const [key, result] of stored ?? []) {
-      const id = keys.get(key) as string;
-      out.set(id, { ...(result as unknown as TaskOutcome), id, duplicate: true });
-    }
-    return out;
+    return { run, completed };
   }
 
   runHttp(task: JobTask, options: RunHttpTaskOptions = this.#runtime.taskOptions): Promise<TaskOutcome> {
     return runOverHttp(task, this.#runtime, options);
   }
+}
+
+/** The stored results of `tasks` that completed before, by task id: each keeps its own id, marked `duplicate`. */
+async function completedBefore(
+  records: TaskRecords,
+  tasks: readonly JobTask[],
+  keyOf: (task: JobTask) => string,
+): Promise<Map<string, TaskOutcome>> {
+  const stored = await records.completed(tasks.map(keyOf));
+  const out = new Map<string, TaskOutcome>();
+  for (const task of tasks) {
+    const result = stored.get(keyOf(task));
+    // Its own id whatever the record says: the settle counts by id.
+    if (result) out.set(task.id, { ...(result as unknown as TaskOutcome), id: task.id, duplicate: true });
+  }
+  return out;
 }
 
 /**

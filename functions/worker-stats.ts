@@ -1,5 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Settlement } from '../lib/fanout/settle.js';
+import type { HandedOn } from './worker-hand-on.js';
 
 /** What one invocation did, logged and published as EMF metrics. */
 export interface WorkerStats {
@@ -19,6 +21,40 @@ export interface WorkerStats {
   /** Tasks of a paused run put back in the queue for later. */
   paused: number;
   peakInFlight: number;
+}
+
+/** What a settled message answers in its batch. */
+export interface SettledAnswer {
+  readonly succeeded: number;
+  readonly duplicates: number;
+  readonly cancelled: number;
+  readonly handedOn: number;
+  readonly deadLettered: number;
+  /** Its settle was not the first: the follow-ups sent were the first settle's. */
+  readonly settledBefore?: true;
+}
+
+/** Adds a settled message to `stats`, and answers what it did (its record's outcome in the batch). */
+export function countSettled(
+  stats: WorkerStats,
+  settlement: Pick<Settlement, 'succeeded' | 'duplicates' | 'cancelled'>,
+  handed: Omit<HandedOn, 'lines'> & { readonly applied: boolean },
+): SettledAnswer {
+  stats.succeeded += settlement.succeeded;
+  stats.duplicates += settlement.duplicates;
+  stats.cancelled += settlement.cancelled;
+  stats.retried += handed.retried;
+  stats.handedOn += handed.handedOn;
+  stats.deadLettered += handed.deadLettered;
+  stats.undeliverable += handed.undeliverable;
+  return {
+    succeeded: settlement.succeeded,
+    duplicates: settlement.duplicates,
+    cancelled: settlement.cancelled,
+    handedOn: handed.handedOn,
+    deadLettered: handed.deadLettered,
+    ...(handed.applied ? {} : { settledBefore: true }),
+  };
 }
 
 export function emptyStats(records: number): WorkerStats {

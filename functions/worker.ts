@@ -39,7 +39,7 @@ import { lastReceiveSettlement, receiveCountOf } from './last-receive.js';
 import { cancelledSettlement, holdPaused, stoppedOutcome } from './run-gate.js';
 import { type RunLedger, runLedgerOf, type SettledOnce } from './run-ledger.js';
 import { type FunctionRuntime, lazyRuntime, requirePersistence } from './runtime.js';
-import { TaskRunner } from './task-runner.js';
+import { type PreparedMessage, TaskRunner } from './task-runner.js';
 import {
   resendIfSettled,
   type SettleMember,
@@ -47,7 +47,7 @@ import {
   workerFollowUps,
 } from './worker-follow-ups.js';
 import { type Invocation, startInvocation } from './worker-invocation.js';
-import { emptyStats, publishStats, type WorkerStats } from './worker-stats.js';
+import { countSettled, emptyStats, publishStats, type WorkerStats } from './worker-stats.js';
 
 const logger = functionLogger('bounded-fanout-worker');
 const metrics = new Metrics({ namespace: 'BoundedFanout', serviceName: 'worker' });
@@ -214,19 +214,30 @@ class Worker {
       logger.info('run not live: tasks cancelled', { key: message.key, status: record.status, cancelled });
       return { cancelled };
     }
+    const prepared = await this.#tasks.forMessage(
+      message.jobId,
+      message.runId,
+      message.tasks,
+      message.redrive,
+    );
     // 'task' mode runs no task twice: a message settled before (its delivery died after the settle, its own
-    // record gone with it) sends what that settle kept, and its failed tasks run only in their retry message.
-    const before = this.#taskMode && (await resendIfSettled(this.#rt, logger, this.#ledger, member, message));
-    if (before) return before;
-    const { maxReceiveCount } = this.#rt.config;
-    const last = await lastReceiveSettlement(message, receives, maxReceiveCount, (m) =>
-      this.#tasks.completedOf(m),
+    // record gone with it) sends what that settle kept, its failed tasks run only in their retry message.
+    // Asked when it may be so: a later receive, or a copy of which some tasks completed.
+    if (this.#taskMode && (receives > 1 || prepared.completed.size > 0)) {
+      const before = await resendIfSettled(this.#rt, logger, this.#ledger, member, message);
+      if (before) return before;
+    }
+    const last = lastReceiveSettlement(
+      message,
+      receives,
+      this.#rt.config.maxReceiveCount,
+      prepared.completed,
     );
     if (last) return this.#settleAndHandOn(message, last, member, stats);
     this.#ledger?.applyDownstream(record);
     // The run's perInvocationConcurrency override, followed while the invocation runs.
     run.permits.follow(message.jobId, message.runId);
-    const outcomes = await this.#runTasks(message, run);
+    const outcomes = await this.#runTasks(message, run, prepared);
     const settlement = settleMessage(message, outcomes, this.#rt.config.maxReceiveCount);
     stats.tasks += message.tasks.length;
     return this.#settleAndHandOn(message, settlement, member, stats);
@@ -252,22 +263,7 @@ class Worker {
     stats: WorkerStats,
   ) {
     const ports = workerFollowUps(this.#rt, logger, this.#ledger, member);
-    const handed = await settleThenFollowUp(ports, message, settlement);
-    stats.succeeded += settlement.succeeded;
-    stats.duplicates += settlement.duplicates;
-    stats.cancelled += settlement.cancelled;
-    stats.retried += handed.retried;
-    stats.handedOn += handed.handedOn;
-    stats.deadLettered += handed.deadLettered;
-    stats.undeliverable += handed.undeliverable;
-    return {
-      succeeded: settlement.succeeded,
-      duplicates: settlement.duplicates,
-      cancelled: settlement.cancelled,
-      handedOn: handed.handedOn,
-      deadLettered: handed.deadLettered,
-      ...(handed.applied ? {} : { settledBefore: true }),
-    };
+    return countSettled(stats, settlement, await settleThenFollowUp(ports, message, settlement));
   }
 
   /** Runs `work` once per message key unless idempotency is off. */
@@ -277,9 +273,13 @@ class Worker {
     return (await idempotent({ key: message.key })) as T;
   }
 
-  async #runTasks(message: TaskMessage, { slots, deadline }: Invocation): Promise<TaskOutcome[]> {
+  async #runTasks(
+    message: TaskMessage,
+    { slots, deadline }: Invocation,
+    prepared?: PreparedMessage,
+  ): Promise<TaskOutcome[]> {
     const { jobId, runId, tasks } = message;
-    const run = await this.#tasks.forMessage(jobId, runId, tasks, message.redrive === true);
+    const { run } = prepared ?? (await this.#tasks.forMessage(jobId, runId, tasks, message.redrive));
     // Checked once the task holds its permit, when it would start: a task that waited for a permit past
     // the deadline is not started.
     const runOne = async (task: JobTask) =>

@@ -118,20 +118,21 @@ describe('a message on its last receive', () => {
 });
 
 describe('lastReceiveSettlement', () => {
-  it('dead-letters every task unrun exactly on a receive past the first that reaches maxReceiveCount, but those completed before', async () => {
-    await fc.assert(
-      fc.asyncProperty(
+  it('dead-letters every task unrun exactly on a receive past the first that reaches maxReceiveCount, but those completed before', () => {
+    fc.assert(
+      fc.property(
         fc.integer({ min: 1, max: 12 }),
         fc.integer({ min: 1, max: 10 }),
         fc.integer({ min: 1, max: 10 }),
         fc.infiniteStream(fc.boolean()),
-        async (receives, max, n, picks) => {
+        (receives, max, n, picks) => {
           const message = taskMessage(n);
           // What task mode's records say completed in an earlier delivery: a random subset.
           const done = message.tasks.filter(() => picks.next().value).map((t) => t.id);
-          const completed = async () =>
-            new Map(done.map((id) => [id, { id, ok: true, status: 200, attempts: 1, duplicate: true }]));
-          const settled = await lastReceiveSettlement(message, receives, max, completed);
+          const completed = new Map(
+            done.map((id) => [id, { id, ok: true, status: 200, attempts: 1, duplicate: true }]),
+          );
+          const settled = lastReceiveSettlement(message, receives, max, completed);
           if (receives < Math.max(2, max)) {
             expect(settled).toBeUndefined();
             return;
@@ -149,8 +150,8 @@ describe('lastReceiveSettlement', () => {
     );
   });
 
-  it('without records, every task is dead-lettered on the last receive', async () => {
-    const settled = await lastReceiveSettlement(taskMessage(3), 3, 3);
+  it('without records, every task is dead-lettered on the last receive', () => {
+    const settled = lastReceiveSettlement(taskMessage(3), 3, 3);
     expect(settled?.plan.dead.map((d) => d.i)).toEqual([0, 1, 2]);
   });
 
