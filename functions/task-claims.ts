@@ -67,11 +67,17 @@ export class TaskClaims {
       return await this.#idempotent({ key, task }, options);
     } catch (error) {
       if (error instanceof TaskFailed) return error.result;
-      const reason =
-        error instanceof IdempotencyAlreadyInProgressError
-          ? 'already in progress in another delivery'
-          : `idempotency store failed: ${errorText(error)}`;
-      return { id: task.id, ok: false, attempts: 0, error: reason };
+      if (error instanceof IdempotencyAlreadyInProgressError)
+        return { id: task.id, ok: false, attempts: 0, error: 'already in progress in another delivery' };
+      return storeFailed(task, error);
     }
   }
+}
+
+/**
+ * A task not run because the idempotency store could not guard it: a retryable failure that spends an
+ * attempt, so a store that stays down ends in dead letters, not a loop.
+ */
+export function storeFailed(task: JobTask, error: unknown): TaskOutcome {
+  return { id: task.id, ok: false, attempts: 0, error: `idempotency store failed: ${errorText(error)}` };
 }

@@ -16,7 +16,7 @@ import { type RunHttpTaskOptions, runHttpTask } from '../lib/http/run-http-task.
 import type { JobTask } from '../lib/manifest/schema.js';
 import { IdempotencyUses, idempotencyKeyPrefix } from './idempotency.js';
 import { type FunctionRuntime, requirePersistence } from './runtime.js';
-import { TaskClaims } from './task-claims.js';
+import { storeFailed, TaskClaims } from './task-claims.js';
 
 /** Runs one task of the message it was made for. */
 export type MessageTaskRunner = (task: JobTask, options?: RunHttpTaskOptions) => Promise<TaskOutcome>;
@@ -83,11 +83,7 @@ export class TaskRunner {
     try {
       completed = await completedBefore(records, tasks, keyOf);
     } catch (error) {
-      const reason = `idempotency store failed: ${errorText(error)}`;
-      return {
-        run: async (task) => ({ id: task.id, ok: false, attempts: 0, error: reason }),
-        completed: none,
-      };
+      return { run: async (task) => storeFailed(task, error), completed: none };
     }
     const run: MessageTaskRunner = async (task, options) => {
       const stored = completed.get(task.id);

@@ -114,12 +114,9 @@ export class TaskRecords {
 
   /** The stored results of the keys that completed and have not expired, by key; a strongly consistent read. */
   async completed(keys: readonly string[]): Promise<Map<string, StoredResult>> {
-    const byId = new Map<string, string[]>();
-    for (const key of keys) {
-      const id = this.recordId(key);
-      byId.set(id, [...(byId.get(id) ?? []), key]);
-    }
-    const ids = [...byId.keys()];
+    // A key asked twice has one id: read once.
+    const keyById = new Map(keys.map((key) => [this.recordId(key), key]));
+    const ids = [...keyById.keys()];
     const found = new Map<string, StoredResult>();
     const reads = [];
     for (let i = 0; i < ids.length; i += MAX_READ) reads.push(this.#read(ids.slice(i, i + MAX_READ)));
@@ -127,9 +124,10 @@ export class TaskRecords {
     for (const items of await Promise.all(reads)) {
       for (const item of items) {
         const record = unmarshall(item);
-        if (record.status !== COMPLETED || !(Number(record[EXPIRATION]) >= nowSeconds)) continue;
-        for (const key of byId.get(String(record[ID])) ?? [])
-          found.set(key, (record.data ?? {}) as StoredResult);
+        const key = keyById.get(String(record[ID]));
+        if (key === undefined || record.status !== COMPLETED || !(Number(record[EXPIRATION]) >= nowSeconds))
+          continue;
+        found.set(key, (record.data ?? {}) as StoredResult);
       }
     }
     return found;
@@ -228,7 +226,11 @@ interface Put {
 /** The pending completions by record id, in order of first arrival. */
 function groupById(pending: readonly Pending[]): Pending[][] {
   const groups = new Map<string, Pending[]>();
-  for (const p of pending) groups.set(p.id, [...(groups.get(p.id) ?? []), p]);
+  for (const p of pending) {
+    const group = groups.get(p.id);
+    if (group) group.push(p);
+    else groups.set(p.id, [p]);
+  }
   return [...groups.values()];
 }
 
