@@ -37,6 +37,7 @@ export function cancelledSettlement(message: TaskMessage): Settlement {
     succeeded: 0,
     duplicates: 0,
     cancelled,
+    cancelledAt: message.tasks.map((_, i) => i),
     plan: emptyPlan,
     retries: [],
     handedOn: [],

@@ -11,7 +11,10 @@
 // The failed tasks count when they are out: the settle counts the succeeded and cancelled, and the dead
 // letters (and undeliverable) are settled after the sends and the result lines, under `<key>!handed`, once,
 // so a run is never ended before its result lines are written. Bounded: one settle per message, a second
-// only when some of its tasks were dead-lettered; never a write per task.
+// only when some of its tasks were dead-lettered; never a write per task. The one exception is a redriven
+// dead letter, rare and operator-made: its tasks were counted dead-lettered already and it may come as
+// several copies, so each of its tasks that ends now moves out of `deadLettered` under a key of its own,
+// before the message's settle (worker-hand-on.ts movedSettles): whichever copy gets there first moves it.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { putResultPart } from '../lib/aws/results.js';
 import {
@@ -27,7 +30,14 @@ import type { SettleInput } from '../lib/ledger/job-ledger.js';
 import type { BatchMember } from './batch-settles.js';
 import type { RunLedger, SettledOnce } from './run-ledger.js';
 import type { FunctionRuntime } from './runtime.js';
-import { type HandedOn, handedDelta, handOn, settledDelta } from './worker-hand-on.js';
+import {
+  type HandedOn,
+  handedDelta,
+  handOn,
+  movedSettles,
+  movedUndeliverable,
+  settledDelta,
+} from './worker-hand-on.js';
 
 export type SettleMember = BatchMember<SettledOnce>;
 
@@ -41,8 +51,11 @@ export interface FollowUpPorts {
   readonly handOn: (message: TaskMessage, followUps: FollowUps) => Promise<HandedOn>;
   /** Writes the dead letters' result lines. */
   readonly writeLines: (message: TaskMessage, lines: readonly object[]) => Promise<void>;
-  /** Counts the dead letters once they are out (RunLedger.settle); undefined when no job table is wired. */
-  readonly settleHanded?: (input: SettleInput) => Promise<unknown>;
+  /**
+   * Settles a key outside the batch's barrier (RunLedger.settle): the dead letters once they are out, and a
+   * redrive's moved tasks. Undefined when no job table is wired.
+   */
+  readonly settleApart?: (input: SettleInput) => Promise<unknown>;
   readonly logger?: Pick<Logger, 'info'>;
 }
 
@@ -63,6 +76,7 @@ export async function settleThenFollowUp(
   const { plan } = settlement;
   const state = isEmptyPlan(plan) ? undefined : { ...keptPlan(plan) };
   const delta = settledDelta(message, settlement);
+  await settleAll(ports, movedSettles(message, settlement));
   const settled = await ports.settle?.({ jobId, runId, key, delta, state });
   // Not applied and no record read: the ledger keeps no such run (no marker written), this delivery's own go.
   const applied = !settled || settled.applied || (settled.record === undefined && !settled.unread);
@@ -102,8 +116,15 @@ async function followUp(ports: FollowUpPorts, message: TaskMessage, plan: Follow
   const handed = await ports.handOn(message, followUpsOf(message, plan));
   await ports.writeLines(message, handed.lines);
   const counted = handedDelta(message, handed);
-  if (counted) await ports.settleHanded?.({ jobId, runId, key: handedKey(key), delta: counted });
+  if (counted) await ports.settleApart?.({ jobId, runId, key: handedKey(key), delta: counted });
+  await settleAll(ports, movedUndeliverable(message, handed.undeliverableIds));
   return handed;
+}
+
+/** Settles each of `inputs` apart, all issued in one tick: the ledger's group commit sends them together. */
+async function settleAll(ports: FollowUpPorts, inputs: readonly SettleInput[]): Promise<void> {
+  const { settleApart } = ports;
+  if (settleApart && inputs.length > 0) await Promise.all(inputs.map((input) => settleApart(input)));
 }
 
 /** The plan the message's first settle kept (none: nothing to send). */
@@ -130,7 +151,7 @@ export function workerFollowUps(
     kept: async ({ jobId, runId, key }) => ledger?.store.settledState(jobId, runId, key),
     handOn: (message, followUps) => handOn(rt, logger, message, followUps),
     writeLines: (message, lines) => writeLines(rt, ledger, message, lines),
-    ...(ledger ? { settleHanded: (input: SettleInput) => ledger.settle(input) } : {}),
+    ...(ledger ? { settleApart: (input: SettleInput) => ledger.settle(input) } : {}),
     logger,
   };
 }

@@ -46,6 +46,8 @@ export interface Settlement extends FollowUps {
   readonly duplicates: number;
   /** Tasks not started because their run was cancelled or failed. */
   readonly cancelled: number;
+  /** Their positions in the message (a redrive moves each out of `deadLettered` by its id: worker-hand-on.ts). */
+  readonly cancelledAt: readonly number[];
   /** The follow-ups by task position, to keep on the message's ledger marker. */
   readonly plan: FollowUpPlan;
 }
@@ -72,14 +74,14 @@ export function settleMessage(
 ): Settlement {
   let succeeded = 0;
   let duplicates = 0;
-  let cancelled = 0;
+  const cancelledAt: number[] = [];
   const [retry, handOn]: number[][] = [[], []];
   const dead: DeadEntry[] = [];
   message.tasks.forEach((task, i) => {
     const outcome = outcomes[i] ?? { id: task.id, ok: false, attempts: 0, error: 'no outcome' };
     if (outcome.ok && outcome.duplicate) duplicates++;
     else if (outcome.ok) succeeded++;
-    else if (outcome.cancelled) cancelled++;
+    else if (outcome.cancelled) cancelledAt.push(i);
     else if (outcome.unstarted) handOn.push(i);
     else if (outcome.retryable !== false && message.attempt < maxAttempts) retry.push(i);
     else {
@@ -93,7 +95,8 @@ export function settleMessage(
     }
   });
   const plan: FollowUpPlan = { v: PLAN_VERSION, retry, handOn, dead };
-  return { succeeded, duplicates, cancelled, plan, ...followUpsOf(message, plan) };
+  const cancelled = cancelledAt.length;
+  return { succeeded, duplicates, cancelled, cancelledAt, plan, ...followUpsOf(message, plan) };
 }
 
 /** The messages and dead letters `plan` sends for `message`: the same keys and tasks whoever sends them. */

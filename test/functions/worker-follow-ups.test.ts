@@ -72,10 +72,10 @@ async function deliver(
       const retried = followUps.retries.reduce((n, f) => n + f.message.tasks.length, 0);
       const handedOn = followUps.handedOn.reduce((n, f) => n + f.message.tasks.length, 0);
       const deadLettered = followUps.deadLetters.length;
-      return { retried, handedOn, deadLettered, undeliverable: 0, lines: [] };
+      return { retried, handedOn, deadLettered, undeliverable: 0, undeliverableIds: [], lines: [] };
     }),
     writeLines: step('writeLines', () => undefined),
-    settleHanded: step('settleHanded', (input: SettleInput) => {
+    settleApart: step('settleApart', (input: SettleInput) => {
       if (crash === 'beforeCounted') throw new Error('died before counting its dead letters');
       const kept = parsePlan(world.markers.get(message.key), message);
       const dead = (kept?.dead ?? []).map((d) => message.tasks[d.i].id);

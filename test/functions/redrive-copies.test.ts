@@ -1,0 +1,171 @@
+import { type Message, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
+import type { FunctionRuntime } from '../../functions/runtime.js';
+import { movedKey } from '../../functions/worker-hand-on.js';
+import { EnvVars, type IdempotencyMode, IdempotencyModes } from '../../lib/config.js';
+import type { JobLedger } from '../../lib/ledger/job-ledger.js';
+import { Edge } from '../../local/edge.js';
+import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
+
+// Copies of one dead letter, redriven. A dead letter's send is at least once (a delivery that dies between
+// its send and its answer sends it again when redelivered) and a redrive may be run twice, so the DLQ can
+// hold a dead letter twice, and each copy comes back as a message of its own key. The run counted its tasks
+// dead-lettered once: whichever copy ends a task first moves it out of `deadLettered`, the others move
+// nothing (functions/worker-hand-on.ts movedSettles). Through the real worker handler in each idempotency
+// mode, against the backend's real queues and tables and a real HTTP target on 127.0.0.1 counting requests
+// per task.
+
+quietPowertools();
+
+let h: Harness;
+let server: CountingServer;
+let events: Edge;
+let ledger: JobLedger;
+let createRuntime: (env: NodeJS.ProcessEnv) => FunctionRuntime;
+let createWorkerHandler: (rt: () => FunctionRuntime) => unknown;
+let orchestrator: (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<unknown>;
+const runtimes: FunctionRuntime[] = [];
+/** `/gone/` paths answer 404 (for good) while this is true, then 200. */
+let broken = true;
+
+type Worker = (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<unknown>;
+
+beforeAll(async () => {
+  server = await startCountingServer({ delayMs: 1 });
+  server.script((req) => (broken && req.path.includes('/gone/') ? { status: 404 } : undefined));
+  h = await startHarness({ perInvocationConcurrency: 4, maxReceiveCount: 3, deadlineMarginMs: 1000 });
+  events = await Edge.start({ upstreams: {}, listen: { host: '127.0.0.1', port: 0 } });
+  process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
+  h.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
+  ({ createRuntime } = await import('../../functions/runtime.js'));
+  ({ createWorkerHandler } = await import('../../functions/worker.js'));
+  const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
+  const runtime = container(IdempotencyModes.MESSAGE);
+  orchestrator = createOrchestratorHandler(() => runtime) as typeof orchestrator;
+  ledger = runtime.ledger!;
+});
+
+afterAll(async () => {
+  for (const rt of runtimes) await rt.destroy();
+  await events?.close();
+  await server?.close();
+  h?.destroy();
+});
+
+function container(idempotency: IdempotencyMode): FunctionRuntime {
+  const rt = createRuntime({ ...h.env, [EnvVars.CONFIG]: JSON.stringify({ ...h.config, idempotency }) });
+  runtimes.push(rt);
+  return rt;
+}
+
+const workerOf = (idempotency: IdempotencyMode) =>
+  createWorkerHandler(() => container(idempotency)) as Worker;
+
+const hits = (id: string) => server.requests.filter((r) => r.path.endsWith(`/${id}`)).length;
+
+/** Hands what the work queue holds to `worker` until it is empty. */
+async function drain(worker: Worker): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    const messages = await drainQueue(h.sqs, h.resources.queueUrl);
+    if (messages.length === 0) return;
+    for (let j = 0; j < messages.length; j += 10)
+      await worker(sqsEvent(messages.slice(j, j + 10)), fakeContext());
+  }
+  throw new Error('queue not empty after 20 rounds');
+}
+
+/** Puts each of `bodies` on the work queue `copies` times, as a redrive of a DLQ holding that many copies does. */
+async function redrive(bodies: readonly string[], copies: number): Promise<void> {
+  const all = bodies.flatMap((body) => Array<string>(copies).fill(body));
+  for (let i = 0; i < all.length; i += 10) {
+    const Entries = all.slice(i, i + 10).map((MessageBody, j) => ({ Id: String(j), MessageBody }));
+    const sent = await h.sqs.send(new SendMessageBatchCommand({ QueueUrl: h.resources.queueUrl, Entries }));
+    expect(sent.Failed ?? []).toEqual([]);
+  }
+}
+
+/** A run of `n` tasks that fail for good, ended `partial` with all of them dead-lettered; the DLQ's bodies. */
+async function deadRun(jobId: string, n: number, worker: Worker): Promise<string[]> {
+  broken = true;
+  await drainQueue(h.sqs, h.resources.deadLetterQueueUrl); // other tests' dead letters
+  const tasks = Array.from({ length: n }, (_, i) => ({
+    id: `${jobId}-${i}`,
+    url: `${server.url}/gone/${jobId}-${i}`,
+    mode: 'queue',
+  }));
+  await orchestrator({ jobId, runId: 'r1', tasks, limits: { tasksPerMessage: 2 } }, fakeContext());
+  await drain(worker);
+  expect(counts(await ledger.getRun(jobId, 'r1'))).toEqual({
+    succeeded: 0,
+    deadLettered: n,
+    undeliverable: 0,
+  });
+  return bodies(await drainQueue(h.sqs, h.resources.deadLetterQueueUrl));
+}
+
+const bodies = (messages: readonly Message[]) => messages.map((m) => m.Body as string);
+
+async function runOf(jobId: string) {
+  return ledger.getRun(jobId, 'r1');
+}
+
+const counts = (r: Awaited<ReturnType<JobLedger['getRun']>>) =>
+  r && { succeeded: r.succeeded, deadLettered: r.deadLettered, undeliverable: r.undeliverable };
+
+describe('copies of one dead letter, redriven', () => {
+  for (const mode of [IdempotencyModes.OFF, IdempotencyModes.MESSAGE, IdempotencyModes.TASK]) {
+    it(`idempotency ${mode}: two copies of every dead letter move each task out of deadLettered once`, async () => {
+      const jobId = `rc-${mode}`;
+      const worker = workerOf(mode);
+      const dead = await deadRun(jobId, 6, worker);
+      expect(dead.length).toBeGreaterThan(0);
+      broken = false;
+      await redrive(dead, 2);
+      await drain(worker);
+      expect(counts(await runOf(jobId))).toEqual({ succeeded: 6, deadLettered: 0, undeliverable: 0 });
+      for (let i = 0; i < 6; i++) {
+        // Once refused; then once more, or (both copies running) twice; in task mode the claims allow one.
+        expect(hits(`${jobId}-${i}`)).toBeGreaterThanOrEqual(2);
+        expect(hits(`${jobId}-${i}`)).toBeLessThanOrEqual(mode === IdempotencyModes.TASK ? 2 : 3);
+      }
+      // A third copy, long after: it runs (in off and message modes) but moves nothing.
+      await redrive(dead.slice(0, 1), 1);
+      await drain(worker);
+      expect(counts(await runOf(jobId))).toEqual({ succeeded: 6, deadLettered: 0, undeliverable: 0 });
+      expect(await drainQueue(h.sqs, h.resources.deadLetterQueueUrl)).toEqual([]);
+      // The run keeps the status it ended with.
+      expect((await runOf(jobId))?.status).toBe('partial');
+    });
+  }
+
+  it('a copy that fails again keeps its tasks dead-lettered; the other copy then moves them; the new dead letter moves nothing', async () => {
+    const jobId = 'rc-gen';
+    const worker = workerOf(IdempotencyModes.OFF);
+    const dead = await deadRun(jobId, 4, worker);
+    await redrive(dead, 1); // copy A, while the partner is still broken
+    await drain(worker);
+    expect(counts(await runOf(jobId))).toEqual({ succeeded: 0, deadLettered: 4, undeliverable: 0 });
+    const again = bodies(await drainQueue(h.sqs, h.resources.deadLetterQueueUrl));
+    expect(again.length).toBe(dead.length);
+    broken = false;
+    await redrive(dead, 1); // copy B, the partner fixed
+    await drain(worker);
+    expect(counts(await runOf(jobId))).toEqual({ succeeded: 4, deadLettered: 0, undeliverable: 0 });
+    await redrive(again, 1); // A's dead letters, redriven in turn
+    await drain(worker);
+    expect(counts(await runOf(jobId))).toEqual({ succeeded: 4, deadLettered: 0, undeliverable: 0 });
+    for (let i = 0; i < 4; i++) expect(hits(`${jobId}-${i}`)).toBe(4);
+  });
+});
+
+describe('movedKey', () => {
+  it('keeps a short id readable and hashes a long one into a key DynamoDB takes', () => {
+    expect(movedKey('t-1')).toBe('moved:t-1');
+    const long = '\u{1F600}'.repeat(256); // 1,024 UTF-8 bytes
+    expect(movedKey(long)).toMatch(/^moved#[A-Za-z0-9_-]{43}$/);
+    expect(movedKey(long)).not.toBe(movedKey(`${long.slice(0, -2)}x`));
+    expect(movedKey('a'.repeat(256))).toBe(`moved:${'a'.repeat(256)}`);
+    expect(movedKey('a'.repeat(257))).toMatch(/^moved#/);
+  });
+});
