@@ -62,6 +62,33 @@ describe('QueueBacklog', () => {
     expect(backlog.stats).toMatchObject({ held: 1, overrun: 0, peakDepth: 4 });
   });
 
+  it('reads the depth once for sends that stay below the bound, and again when they reach it', async () => {
+    const { resources, sqs, producer, backlog } = await rig('backlog-reads', 25);
+    let reads = 0;
+    sqs.middlewareStack.add(
+      (next, context) => (args) => {
+        if (context.commandName === 'GetQueueAttributesCommand') reads++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countReads' },
+    );
+    const batch = (from: number) =>
+      new SendMessageBatchCommand({
+        QueueUrl: resources.queueUrl,
+        Entries: Array.from({ length: 10 }, (_, i) => ({ Id: String(i), MessageBody: `m${from + i}` })),
+      });
+    await producer.send(batch(0));
+    await producer.send(batch(10)); // the estimate, 20, is below 25: no reading
+    expect(reads).toBe(1);
+    await drainBodies(sqs, resources.queueUrl); // the queue empties; the estimate still says 20
+    await producer.send(batch(20)); // 20 is below 25: goes on the estimate, now 30
+    expect(reads).toBe(1);
+    await producer.send(batch(30)); // 30 reaches the bound: read again (10 there), not held
+    expect(reads).toBe(2);
+    expect(backlog.stats).toMatchObject({ held: 0, overrun: 0, peakDepth: 10 });
+    expect(await drainBodies(sqs, resources.queueUrl)).toHaveLength(20);
+  });
+
   it('never holds a send longer than maxHoldMs: the bound is exceeded, no message is lost', async () => {
     const { resources, sqs, producer, backlog } = await rig('backlog-overrun', 2, 50);
     await sendBodies(producer, resources.queueUrl, ['a', 'b']);
