@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { sendDeadLetters, sendRetry } from '../lib/aws/hand-on.js';
 import type { DeadLetterTask, TaskMessage } from '../lib/fanout/messages.js';
 import type { FollowUps, Settlement } from '../lib/fanout/settle.js';
 import type { SettleInput } from '../lib/ledger/job-ledger.js';
+import { movedKey } from '../lib/ledger/ledger-keys.js';
 import type { CountDelta } from '../lib/ledger/run-record.js';
 import type { FunctionRuntime } from './runtime.js';
 
@@ -156,13 +156,4 @@ function endedTasks(
     else if (!failed.has(i)) succeeded.push(task.id);
   });
   return { succeeded, cancelled };
-}
-
-/**
- * The settle key of a redriven task's move: `moved:<id>`, or for an id past 256 UTF-8 bytes `moved#` and its
- * SHA-256 (DynamoDB's sort key holds 1,024 bytes; the forms cannot meet, their prefixes differ).
- */
-export function movedKey(id: string): string {
-  if (Buffer.byteLength(id) <= 256) return `moved:${id}`;
-  return `moved#${createHash('sha256').update(id).digest('base64url')}`;
 }

@@ -38,7 +38,7 @@ import {
   RunStatuses,
 } from '../ledger/run-record.js';
 import { type Ending, isComplete, OverlapActions, overlapAction } from '../ledger/run-rules.js';
-import { newRecord, settleItems, startItems, toRecord } from './ledger-items.js';
+import { newRecord, settleItems, settleMarker, startItems, toRecord } from './ledger-items.js';
 import { failedConditions, sendTransaction } from './ledger-transact.js';
 import { countsUpdate, type Expression, finishUpdate, statusUpdate } from './ledger-updates.js';
 import { type GroupCommit, type GroupWrite, SettleGroups } from './settle-groups.js';
@@ -165,13 +165,10 @@ export class JobLedgerTable implements JobLedger {
     unread,
     seenVersion,
   }: GroupWrite): Promise<GroupCommit> {
+    const now = this.#now();
     const items = settleItems(this.#table, {
       record: runKey(jobId, runId),
-      markers: keys.map((key, i) => {
-        const state = states[i];
-        return { ...settleKey(jobId, runId, key), ...(state === undefined ? {} : { state }) };
-      }),
-      expiresAt: expiresAtSeconds(this.#now(), this.#retentionDays),
+      markers: keys.map((key, i) => settleMarker(jobId, runId, key, states[i], now, this.#retentionDays)),
       update: countsUpdate(delta, manifestDone),
       ...(unread ? { unreadOpen: unsettledDelta(delta), seenVersion } : {}),
     });

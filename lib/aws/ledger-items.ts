@@ -3,7 +3,13 @@
 // and counts, and a stored item read back as the port's RunRecord. The table sends them; this file says what
 // they hold and which condition guards each.
 import type { StartRunInput } from '../ledger/job-ledger.js';
-import { latestKey, runKey } from '../ledger/ledger-keys.js';
+import {
+  expiresAtSeconds,
+  latestKey,
+  markerRetentionDays,
+  runKey,
+  settleKey,
+} from '../ledger/ledger-keys.js';
 import { type RunRecord, zeroCounts } from '../ledger/run-record.js';
 import type { countsUpdate } from './ledger-updates.js';
 import { UNSETTLED, unreadCondition } from './unsettled.js';
@@ -59,13 +65,27 @@ export function startItems(
   ];
 }
 
+/** A settle marker: its key, when it expires (a move's later: markerRetentionDays), and what it keeps. */
+export function settleMarker(
+  jobId: string,
+  runId: string,
+  key: string,
+  state: Readonly<Record<string, unknown>> | undefined,
+  nowMs: number,
+  retentionDays: number,
+) {
+  const expiresAt = expiresAtSeconds(nowMs, markerRetentionDays(key, retentionDays));
+  return { ...settleKey(jobId, runId, key), expiresAt, ...(state === undefined ? {} : { state }) };
+}
+
 export interface SettleParts {
   /** The run record's key. */
   readonly record: object;
-  /** The settle markers' keys, one per settled key (a group commit settles several: lib/aws/settle-groups.ts). */
-  readonly markers: readonly object[];
-  /** When the markers expire (epoch seconds). */
-  readonly expiresAt: number;
+  /**
+   * The settle markers, one per settled key (a group commit settles several: lib/aws/settle-groups.ts): each
+   * its key, when it expires (epoch seconds) and what it keeps.
+   */
+  readonly markers: readonly (object & { readonly expiresAt: number })[];
   /** The counts' update, or undefined when the delta changes nothing (the record is then only checked). */
   readonly update: ReturnType<typeof countsUpdate>;
   /**
@@ -85,7 +105,7 @@ export function settleItems(table: string, parts: SettleParts) {
   const markers = parts.markers.map((marker) => ({
     Put: {
       TableName: table,
-      Item: { ...marker, expiresAt: parts.expiresAt },
+      Item: marker,
       ConditionExpression: 'attribute_not_exists(pk)',
     },
   }));

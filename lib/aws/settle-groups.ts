@@ -109,7 +109,12 @@ export class SettleGroups {
       if (live.length === 0) break;
       const delta = sumDeltas(live);
       const manifestDone = live.some((s) => s.manifestDone === true);
-      unread = unreadAllowed && mayGoUnread(delta, manifestDone) && Object.values(delta).some((v) => v !== 0);
+      // Each settle judged alone, not their sum: a redrive's move (deadLettered -1) would hide another's dead
+      // letter (+1) from the failure budget, which a read after every settle adding a failure lets judge it.
+      unread =
+        unreadAllowed &&
+        live.every((w) => mayGoUnread(w.delta ?? {}, w.manifestDone === true)) &&
+        Object.values(delta).some((v) => v !== 0);
       seenVersion = commonVersion(live);
       const keys = live.map((s) => s.key);
       const states = live.map((s) => s.state);

@@ -4,6 +4,8 @@
 //   run record     pk `job#<jobId>`           sk `run#<runId>`    counts, status, limits, version
 //   latest pointer pk `job#<jobId>`           sk `latest`         runId of the job's newest started run
 //   settle marker  pk `run#<jobId>#<runId>`   sk `settle#<key>`   one per settled unit of work, with a TTL
+//   move marker    pk `run#<jobId>#<runId>`   sk `settle##moved:<task id>`   a redriven task that left
+//                                                                  `deadLettered` (functions/worker-hand-on.ts)
 //
 // Why this split: a job's partition holds only its runs and the pointer, so `runs --job` is one small Query
 // however many messages the runs settled; the markers (one per SQS message, segment or invoke chunk) sit on
@@ -13,11 +15,16 @@
 // per message (packed tasks), never one per task.
 //
 // Job and run ids are `[A-Za-z0-9._:-]` (lib/manifest/schema.ts JobIdSchema): no `#`, so `run#<jobId>#<runId>`
-// names one run only.
+// names one run only, and a move's key (`#moved...`) is never a unit of work's (each starts with a job id or
+// `segment:`).
+
+import { createHash } from 'node:crypto';
+import { DEAD_LETTER_RETENTION_SECONDS } from '../config.js';
 
 export const LATEST_SORT_KEY = 'latest';
 export const RUN_SORT_PREFIX = 'run#';
 export const SETTLE_SORT_PREFIX = 'settle#';
+export const MOVE_KEY_PREFIX = '#moved';
 
 export interface TableKey {
   readonly pk: string;
@@ -44,4 +51,23 @@ export function settleKey(jobId: string, runId: string, key: string): TableKey {
 /** Seconds since the epoch at which DynamoDB's TTL may delete an item written at `nowMs`. */
 export function expiresAtSeconds(nowMs: number, retentionDays: number): number {
   return Math.floor(nowMs / 1000) + retentionDays * 86_400;
+}
+
+/**
+ * The settle key of a redriven task's move out of `deadLettered`: `#moved:<id>`, or for an id past 256 UTF-8
+ * bytes `#moved#` and its SHA-256 (a sort key holds 1,024 bytes). The two forms cannot meet: their prefixes
+ * differ after `#moved`.
+ */
+export function movedKey(taskId: string): string {
+  if (Buffer.byteLength(taskId) <= 256) return `${MOVE_KEY_PREFIX}:${taskId}`;
+  return `${MOVE_KEY_PREFIX}#${createHash('sha256').update(taskId).digest('base64url')}`;
+}
+
+/**
+ * How many days a settle key's marker is kept. A move's outlives the dead letters it guards: a copy of a dead
+ * letter still in the DLQ when its task moved may be redriven up to DEAD_LETTER_RETENTION_SECONDS later.
+ */
+export function markerRetentionDays(key: string, retentionDays: number): number {
+  if (!key.startsWith(MOVE_KEY_PREFIX)) return retentionDays;
+  return retentionDays + Math.ceil(DEAD_LETTER_RETENTION_SECONDS / 86_400);
 }

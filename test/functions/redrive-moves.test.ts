@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type FollowUpPorts, settleThenFollowUp } from '../../functions/worker-follow-ups.js';
-import { movedKey } from '../../functions/worker-hand-on.js';
 import { MESSAGE_VERSION, MessageKinds, type TaskMessage } from '../../lib/fanout/messages.js';
 import { settleMessage } from '../../lib/fanout/settle.js';
 import type { TaskOutcome } from '../../lib/fanout/task-outcome.js';
 import type { SettleInput } from '../../lib/ledger/job-ledger.js';
+import { movedKey } from '../../lib/ledger/ledger-keys.js';
 import type { RunRecord } from '../../lib/ledger/run-record.js';
 import type { JobTask } from '../../lib/manifest/schema.js';
 import { RUNS } from '../helpers/runs.js';
@@ -34,6 +34,8 @@ function outcomeOf(id: string, kind: Kind): TaskOutcome {
 
 class World {
   readonly markers = new Map<string, unknown>();
+  /** Per move key, the count its task moved to. */
+  readonly moves = new Map<string, string>();
   readonly counts = { succeeded: 0, deadLettered: 0, undeliverable: 0 };
   readonly queue: TaskMessage[] = [];
   /** The DLQ: each entry one copy of a dead letter, its tasks. */
@@ -49,6 +51,8 @@ class World {
   settle(input: SettleInput): { applied: boolean; record: RunRecord; unread: boolean } {
     if (this.markers.has(input.key)) return { applied: false, record, unread: false };
     this.markers.set(input.key, input.state);
+    const as = Object.keys(input.delta ?? {}).find((name) => name !== 'deadLettered');
+    if (input.key.startsWith('#moved')) this.moves.set(input.key, as ?? 'none');
     for (const [name, value] of Object.entries(input.delta ?? {}))
       this.counts[name as keyof World['counts']] += value ?? 0;
     return { applied: true, record, unread: false };
@@ -184,7 +188,15 @@ describe('redriven dead letters: copies of them, deliveries interleaved, some dy
         expect(deadLettered).toBeGreaterThanOrEqual(0);
         const moved = tasks.filter((t) => world.markers.has(movedKey(t.id)));
         expect(succeeded + undeliverable).toBe(moved.length);
-        for (const t of moved) expect(world.had.ok.has(t.id) || world.had.undeliverable.has(t.id)).toBe(true);
+        expect(world.moves.size).toBe(moved.length);
+        // Each moved to what it had: succeeded only if some delivery saw it succeed, undeliverable only if SQS
+        // refused its dead letter.
+        for (const t of moved) {
+          const as = world.moves.get(movedKey(t.id));
+          const had =
+            as === 'succeeded' ? world.had.ok : as === 'undeliverable' ? world.had.undeliverable : undefined;
+          expect(had?.has(t.id), `${t.id} moved to ${as}`).toBe(true);
+        }
         // A task still counted dead-lettered has a dead letter to redrive.
         const inDlq = new Set(world.dlq.flat().map((t) => t.id));
         for (const t of tasks) if (!world.markers.has(movedKey(t.id))) expect(inDlq.has(t.id)).toBe(true);

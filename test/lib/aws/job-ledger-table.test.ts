@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
 import type { StartRunInput } from '../../../lib/ledger/job-ledger.js';
-import { runKey, settleKey } from '../../../lib/ledger/ledger-keys.js';
+import { movedKey, runKey, settleKey } from '../../../lib/ledger/ledger-keys.js';
 import {
   type COUNT_NAMES,
   type CountDelta,
@@ -165,6 +165,17 @@ describe("TTL: DynamoDB's expiresAt", () => {
     const record = settled.record as RunRecord;
     expect(await ledger.finish(record, finalStatus(record))).toMatchObject({ status: 'succeeded' });
     expect(await rawExpiry(runKey(jobId, 'r1'))).toBe(String(expiresAt));
+  });
+
+  it('a redriven task’s move marker outlives the dead letters it guards: retentionDays plus 14 days', async () => {
+    const jobId = newJob();
+    await start(jobId, 'r1');
+    await ledger.settle({ jobId, runId: 'r1', key: 'm1', delta: { submitted: 1, deadLettered: 1 } });
+    const key = movedKey('t1');
+    const moved = await ledger.settle({ jobId, runId: 'r1', key, delta: { succeeded: 1, deadLettered: -1 } });
+    expect(moved).toMatchObject({ applied: true, record: { succeeded: 1, deadLettered: 0 } });
+    expect(await rawExpiry(settleKey(jobId, 'r1', key))).toBe(String(expiresAt + 14 * 86_400));
+    expect(await rawExpiry(settleKey(jobId, 'r1', 'm1'))).toBe(String(expiresAt));
   });
 
   it('a run skipped for overlap expires too', async () => {

@@ -126,6 +126,24 @@ describe('settle groups', () => {
     expect(again).toMatchObject({ applied: false, record: { succeeded: 3, invalid: 1, submitted: 4 } });
   });
 
+  it('a group reads when any one settle adds a failure, even if another’s move cancels it in the sum', async () => {
+    const jobId = await startedRun();
+    await ledger.settle({ jobId, runId: 'r', key: 'segment:0', delta: { submitted: 10 } });
+    await ledger.settle({ jobId, runId: 'r', key: 'm0', delta: { deadLettered: 1 } });
+    commands.sent.clear();
+    // A redrive's move out of deadLettered and another message's dead letter, in one group: summed, they add no
+    // failure, but the dead letter alone does, and the failure budget is judged on the record it reads.
+    const [moved, dead] = await Promise.all([
+      ledger.settle({ jobId, runId: 'r', key: '#moved:t0', delta: { succeeded: 1, deadLettered: -1 } }),
+      ledger.settle({ jobId, runId: 'r', key: 'm1!handed', delta: { deadLettered: 1 } }),
+    ]);
+    expect(commands.sent.get('TransactWriteItemsCommand')).toBe(1);
+    expect(commands.sent.get('GetItemCommand')).toBe(1);
+    expect(moved).toMatchObject({ applied: true, record: { succeeded: 1, deadLettered: 1 } });
+    expect(dead.record).toBe(moved.record);
+    expect(dead).not.toHaveProperty('unread');
+  });
+
   it('an unread settle confirms the version its settler saw, and only while the record is at that version', async () => {
     const jobId = await startedRun();
     const settle = (key: string, seenVersion: number) =>
