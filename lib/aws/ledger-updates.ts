@@ -117,6 +117,7 @@ export function finishUpdate(
     ':expires': expiresAt,
     ':one': 1,
     ':done': true,
+    ':version': record.version,
   };
   const sets = [
     '#finishedAt = :now',
@@ -141,9 +142,13 @@ export function finishUpdate(
   });
   return {
     UpdateExpression: `SET ${sets.join(', ')}${ending.reason === undefined ? ' REMOVE #reason' : ''}`,
-    ConditionExpression: ['attribute_not_exists(#finishedAt)', '#manifestDone = :done', ...same].join(
-      ' AND ',
-    ),
+    // The version too: the status judged here was read at it, and a change of status (a cancel) since wins.
+    ConditionExpression: [
+      'attribute_not_exists(#finishedAt)',
+      '#manifestDone = :done',
+      '#version = :version',
+      ...same,
+    ].join(' AND '),
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
   };

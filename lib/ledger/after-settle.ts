@@ -44,12 +44,25 @@ export async function afterSettle(
     });
     current = change.record ?? current;
   }
-  if (!isComplete(current)) return { record: current, finished: false };
-  const ended = await ports.ledger.finish(current, finalStatus(current), ports.resultUri?.(current));
-  if (!ended) return { record: current, finished: false };
-  await announceEnded(ended, ports);
-  return { record: ended, finished: true };
+  for (let tries = 1; isComplete(current) && current.finishedAt === undefined; tries++) {
+    const ended = await ports.ledger.finish(current, finalStatus(current), ports.resultUri?.(current));
+    if (ended) {
+      await announceEnded(ended, ports);
+      return { record: ended, finished: true };
+    }
+    // Lost the condition: another settler ended the run, or a change of status or limits (a cancel, say) landed
+    // after this record was read and bumped its version. Judged again on the record as it now stands, so a
+    // cancel acknowledged to its caller is never overwritten by a status judged on the record before it.
+    if (tries >= MAX_FINISH_TRIES) break;
+    const now = await ports.ledger.getRun(current.jobId, current.runId);
+    if (!now) break;
+    current = now;
+  }
+  return { record: current, finished: false };
 }
+
+/** Finishes tried on one settle's record: each lost one means a change landed; they are few and operator-made. */
+const MAX_FINISH_TRIES = 5;
 
 /**
  * Writes an ended run's result object, then (once it is written) its Run Finished event, and notes both

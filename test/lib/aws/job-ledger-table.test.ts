@@ -6,6 +6,7 @@ import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
+import { afterSettle } from '../../../lib/ledger/after-settle.js';
 import type { StartRunInput } from '../../../lib/ledger/job-ledger.js';
 import { movedKey, runKey, settleKey } from '../../../lib/ledger/ledger-keys.js';
 import {
@@ -348,6 +349,38 @@ describe('completion', () => {
     expect(() => ledger.finish(record, { status: 'succeeded' })).toThrow(
       `Expected \`record\` to be a complete run (isComplete), got "${jobId}/r"`,
     );
+  });
+});
+
+describe('a change of status between the read and the finish', () => {
+  it('a cancel that lands after a settler read the complete run wins: the run ends cancelled, not succeeded', async () => {
+    const jobId = newJob();
+    await start(jobId, 'r1');
+    const { record } = await ledger.settle({
+      jobId,
+      runId: 'r1',
+      key: 'segment:0',
+      delta: { submitted: 2, succeeded: 2 },
+      manifestDone: true,
+    });
+    expect(record && isComplete(record)).toBe(true);
+    const cancel = await ledger.setStatus(jobId, 'r1', {
+      status: 'cancelled',
+      reason: 'cancelled',
+      from: ['running', 'paused'],
+    });
+    expect(cancel.changed).toBe(true); // the operator was told it was cancelled
+    // The settler ends the run from the record it read before the cancel.
+    expect(await ledger.finish(record!, finalStatus(record!))).toBeUndefined();
+    const after = await afterSettle(record, { ledger });
+    expect(after).toMatchObject({ finished: true, record: { status: 'cancelled', reason: 'cancelled' } });
+    expect(await ledger.getRun(jobId, 'r1')).toMatchObject({
+      status: 'cancelled',
+      succeeded: 2,
+      submitted: 2,
+    });
+    // Ended once: a second settler's afterSettle on the old record ends nothing.
+    expect(await afterSettle(record, { ledger })).toMatchObject({ finished: false });
   });
 });
 
