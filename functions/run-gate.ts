@@ -1,30 +1,28 @@
-import { sendRetry } from '../lib/aws/hand-on.js';
-import { emptyPlan } from '../lib/fanout/follow-up-plan.js';
+import { emptyPlan, type FollowUpPlan, PLAN_VERSION } from '../lib/fanout/follow-up-plan.js';
 import type { TaskMessage } from '../lib/fanout/messages.js';
-import { handOnKey, type Settlement } from '../lib/fanout/settle.js';
+import { followUpsOf, type Settlement } from '../lib/fanout/settle.js';
 import type { TaskOutcome } from '../lib/fanout/task-outcome.js';
 import { RunStatuses } from '../lib/ledger/run-record.js';
 import { acceptsTasks } from '../lib/ledger/run-rules.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 import type { RunLedger } from './run-ledger.js';
-import type { FunctionRuntime } from './runtime.js';
 
 // What the worker does with a message or a task its run no longer lets start: a paused run's goes back
 // to the queue, a cancelled or failed run's ends `cancelled`.
 
 /**
- * A paused run's message goes back whole as a new message, delayed pauseRecheckSeconds (its tasks
- * unstarted, no attempt spent): a new message starts with no receives, so however long the pause, SQS never
- * moves it to the dead-letter queue for it. A resumed run carries on within that delay plus RunControl's 2 s.
+ * A paused run's message, settled as held: nothing counted, every task handed on unstarted in a new message
+ * (`<key>~1`) delayed `holdSeconds` (pauseRecheckSeconds), no attempt spent. A new message starts with no
+ * receives, so however long the pause, SQS never moves it to the dead-letter queue for it; a resumed run
+ * carries on within that delay plus RunControl's 2 s. Settled under the message's own key like any other
+ * (functions/worker-follow-ups.ts): a later delivery of it (one that died after the hold, or one after the
+ * resume) finds the hold settled and sends the same held message again (one key, counted once), never runs
+ * its tasks a second time; and a message settled before is not held, its first settle's follow-ups go.
  */
-export async function holdPaused(rt: FunctionRuntime, message: TaskMessage): Promise<void> {
-  const { queueUrl } = rt.wiring;
-  if (!queueUrl) throw new Error('BOUNDED_FANOUT_QUEUE_URL is not set: a paused run cannot be held');
-  const held = { ...message, key: handOnKey(message.key) };
-  const sent = await sendRetry(rt.aws.sqs, queueUrl, held, rt.config.pauseRecheckSeconds);
-  if (sent.failures.length > 0 || sent.deadLetters.length > 0) {
-    throw new Error(`paused run's message not put back: ${sent.failures.join('; ') || 'refused by SQS'}`);
-  }
+export function heldSettlement(message: TaskMessage, holdSeconds: number): Settlement {
+  const handOn = message.tasks.map((_, i) => i);
+  const plan: FollowUpPlan = { v: PLAN_VERSION, retry: [], handOn, dead: [], holdSeconds };
+  return { succeeded: 0, duplicates: 0, cancelled: 0, cancelledAt: [], plan, ...followUpsOf(message, plan) };
 }
 
 /**

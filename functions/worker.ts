@@ -36,7 +36,7 @@ import { BatchSettles } from './batch-settles.js';
 import { functionLogger } from './function-logger.js';
 import { type IdempotencyOptions, IdempotencyUses, idempotencyOptions } from './idempotency.js';
 import { lastReceiveSettlement, receiveCountOf } from './last-receive.js';
-import { cancelledSettlement, holdPaused, stoppedOutcome } from './run-gate.js';
+import { cancelledSettlement, heldSettlement, stoppedOutcome } from './run-gate.js';
 import { type RunLedger, runLedgerOf, type SettledOnce } from './run-ledger.js';
 import { type FunctionRuntime, lazyRuntime, requirePersistence } from './runtime.js';
 import { type PreparedMessage, TaskRunner } from './task-runner.js';
@@ -244,15 +244,16 @@ class Worker {
   }
 
   /**
-   * A paused run's message goes back whole, unless it was settled before (its delivery died before its
-   * follow-ups): then what its settle kept goes, not its tasks again. One read of its marker a hold.
+   * A paused run's message goes back whole, settled as held (run-gate.ts heldSettlement), unless it was
+   * settled before (its delivery died before its follow-ups): then what its first settle kept goes.
    */
   async #hold(message: TaskMessage, member: SettleMember | undefined, stats: WorkerStats): Promise<object> {
-    const before = await resendIfSettled(this.#rt, logger, this.#ledger, member, message);
-    if (before) return before;
-    await holdPaused(this.#rt, message);
-    stats.paused += message.tasks.length;
-    return { paused: message.tasks.length };
+    const ports = workerFollowUps(this.#rt, logger, this.#ledger, member);
+    const settlement = heldSettlement(message, this.#rt.config.pauseRecheckSeconds);
+    const held = await settleThenFollowUp(ports, message, settlement);
+    if (!held.applied) return { settledBefore: true, handedOn: held.handedOn, retried: held.retried };
+    stats.paused += held.handedOn;
+    return { paused: held.handedOn };
   }
 
   /** Settles the message, then sends the follow-ups of its first settle (functions/worker-follow-ups.ts). */

@@ -37,6 +37,11 @@ export interface FollowUpPlan {
   /** Positions of the tasks to hand on unstarted, in order. */
   readonly handOn: readonly number[];
   readonly dead: readonly DeadEntry[];
+  /**
+   * A paused run's hold (functions/run-gate.ts heldSettlement): the handed-on tasks wait this many seconds
+   * before they are received again. Absent: at once.
+   */
+  readonly holdSeconds?: number;
 }
 
 export const emptyPlan: FollowUpPlan = { v: PLAN_VERSION, retry: [], handOn: [], dead: [] };
@@ -82,10 +87,16 @@ export function parsePlan(state: unknown, message: TaskMessage): FollowUpPlan | 
     const entry = { i: position(`dead[${k}].i`, e.i), attempts: Number(e.attempts), error: String(e.error) };
     return e.status === undefined ? entry : { ...entry, status: Number(e.status) };
   });
-  return {
+  const plan: FollowUpPlan = {
     v: PLAN_VERSION,
     retry: list('retry').map((i, k) => position(`retry[${k}]`, i)),
     handOn: list('handOn').map((i, k) => position(`handOn[${k}]`, i)),
     dead,
   };
+  if (s.holdSeconds === undefined) return plan;
+  const { holdSeconds } = s;
+  if (!Number.isInteger(holdSeconds) || (holdSeconds as number) < 0 || (holdSeconds as number) > 900) {
+    throw new InvalidArgumentError(`${where}.holdSeconds`, holdSeconds, 'an SQS delay, 0 to 900 seconds');
+  }
+  return { ...plan, holdSeconds: holdSeconds as number };
 }

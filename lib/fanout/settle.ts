@@ -110,7 +110,11 @@ export function followUpsOf(message: TaskMessage, plan: FollowUpPlan): FollowUps
       key: `${key}#${attempt + 1}`,
       delaySeconds,
     }),
-    handedOn: followUps(message, at(plan.handOn), { attempt, key: handOnKey(key), delaySeconds: 0 }),
+    handedOn: followUps(message, at(plan.handOn), {
+      attempt,
+      key: handOnKey(key),
+      delaySeconds: plan.holdSeconds ?? 0,
+    }),
     deadLetters: plan.dead.map((d) => deadLetterTask(message.tasks[d.i], d.attempts, d.error, d.status)),
   };
 }

@@ -310,3 +310,52 @@ describe('a message delivered twice with different outcomes, through the worker 
     });
   }
 });
+
+describe('a paused run’s held message, delivered again', () => {
+  /** A run paused with its one message held by container A; the message as SQS would deliver it again. */
+  async function heldOnce(jobId: string): Promise<Message> {
+    const message = await oneMessage(jobId, 4);
+    flipFails = false;
+    await ledger.setStatus(jobId, 'r1', { status: 'paused', from: ['running'] });
+    // A holds it: nothing runs, the tasks go back as `<key>~1`. Its delete is lost (it died after the hold).
+    expect(await workerOf(container(IdempotencyModes.OFF))(sqsEvent([message]), fakeContext())).toEqual({
+      batchItemFailures: [],
+    });
+    expect(server.requests.filter((r) => r.path.includes(jobId))).toHaveLength(0);
+    return message;
+  }
+
+  it('idempotency off: redelivered after the resume, its own run counts nothing; the held message counts once', async () => {
+    const jobId = 'rd-held';
+    const message = await heldOnce(jobId);
+    await ledger.setStatus(jobId, 'r1', { status: 'running', from: ['paused'] });
+    // The redelivery runs its tasks (`off` runs at least once), finds the hold settled, and sends it again.
+    await workerOf(container(IdempotencyModes.OFF))(sqsEvent([message]), fakeContext());
+    expect(await ledger.getRun(jobId, 'r1')).toMatchObject({ status: 'running', succeeded: 0 });
+    await drain(workerOf(container(IdempotencyModes.OFF)));
+    await expectExact(jobId, 5);
+    // Run by the redelivery, and by each of the held message's two copies (one key): counted once.
+    for (const id of ['ok0', 'ok3', 'flip']) {
+      const n = server.requests.filter((r) => r.path.endsWith(`/${jobId}-${id}`)).length;
+      expect(n).toBeGreaterThanOrEqual(2);
+      expect(n).toBeLessThanOrEqual(3);
+    }
+  });
+
+  it('idempotency off: cancelled while held, the late redelivery cancels no task twice', async () => {
+    const jobId = 'rd-held-cancel';
+    const message = await heldOnce(jobId);
+    await ledger.setStatus(jobId, 'r1', { status: 'cancelled', reason: 'cancelled', from: ['paused'] });
+    await drain(workerOf(container(IdempotencyModes.OFF))); // the held `~1`: its tasks end cancelled
+    await workerOf(container(IdempotencyModes.OFF))(sqsEvent([message]), fakeContext());
+    await drain(workerOf(container(IdempotencyModes.OFF)));
+    expect(await ledger.getRun(jobId, 'r1')).toMatchObject({
+      status: 'cancelled',
+      submitted: 5,
+      succeeded: 0,
+      cancelled: 5,
+      deadLettered: 0,
+    });
+    expect(server.requests.filter((r) => r.path.includes(jobId))).toHaveLength(0);
+  });
+});

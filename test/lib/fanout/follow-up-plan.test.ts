@@ -124,5 +124,22 @@ describe('follow-up plan: what a message sends after its first settle', () => {
     );
     expect(() => parsePlan({ v: 1, retry: [], handOn: 'x', dead: [] }, m)).toThrow(/handOn.*an array/);
     expect(() => parsePlan({ v: 1, retry: [], handOn: [], dead: [{ i: -1 }] }, m)).toThrow(/dead\[0\]\.i/);
+    expect(() => parsePlan({ v: 1, retry: [], handOn: [0], dead: [], holdSeconds: 901 }, m)).toThrow(
+      /`plan of job:run:7\.holdSeconds` to be an SQS delay, 0 to 900 seconds, got 901/,
+    );
+    expect(() => parsePlan({ v: 1, retry: [], handOn: [0], dead: [], holdSeconds: '5' }, m)).toThrow(
+      /holdSeconds/,
+    );
+  });
+
+  it('a paused run’s hold, kept and rebuilt, sends the same held message with its delay', () => {
+    const m = message(3);
+    const plan = { v: 1 as const, retry: [], handOn: [0, 1, 2], dead: [], holdSeconds: 10 };
+    const kept = parsePlan(stored(keptPlan(plan)), m)!;
+    expect(kept).toEqual(plan);
+    const [held] = followUpsOf(m, kept).handedOn;
+    expect(held).toMatchObject({ delaySeconds: 10, message: { key: `${m.key}~1`, tasks: m.tasks } });
+    // A plan without a hold hands on at once, as before.
+    expect(followUpsOf(m, { ...plan, holdSeconds: undefined }).handedOn[0].delaySeconds).toBe(0);
   });
 });
