@@ -22,11 +22,17 @@ type Line =
   | { readonly d: readonly string[] }
   | { readonly o: FirstInvocation };
 
+/** A message sent to the work queue and never settled: its SQS id then, and its body. */
+export interface OpenMessage {
+  readonly id: string;
+  readonly body: string;
+}
+
 /** What a killed run left: its orchestrator's first result and the messages sent and never settled. */
 export interface JournalState {
   readonly first?: FirstInvocation;
-  /** Bodies of the open messages, in the order they were sent. */
-  readonly open: readonly string[];
+  /** The open messages, in the order they were sent. */
+  readonly open: readonly OpenMessage[];
 }
 
 export class QueueJournal {
@@ -60,7 +66,7 @@ export class QueueJournal {
       else if ('d' in line) for (const id of line.d) open.delete(id);
       else first = line.o;
     }
-    return { ...(first ? { first } : {}), open: [...open.values()] };
+    return { ...(first ? { first } : {}), open: [...open].map(([id, body]) => ({ id, body })) };
   }
 
   #append(line: Line): void {

@@ -7,6 +7,7 @@ import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { idempotencyTableAttributes } from '../lib/config.js';
 import { parseTaskMessage } from '../lib/fanout/messages.js';
 import type { BackendInfo } from './backend.js';
+import type { OpenMessage } from './queue-journal.js';
 import { localCredentials } from './resources.js';
 import type { TaskLedger } from './task-ledger.js';
 
@@ -19,16 +20,20 @@ export interface ResumeCounts {
 
 export async function putBack(
   { backend, sqs, queueUrl, idempotencyTable, ledger }: PutBackTarget,
-  open: readonly string[],
+  open: readonly OpenMessage[],
 ): Promise<ResumeCounts> {
   const inProgressCleared = await clearInProgress(backend, idempotencyTable);
+  // One send per body: a body open under two ids (sent twice) is the same message, its key counted once.
+  const ids = new Map<string, string[]>();
+  for (const { id, body } of open) ids.set(body, [...(ids.get(body) ?? []), id]);
+  const bodies = [...ids.keys()];
   let tasks = 0;
-  for (const body of open) {
+  for (const body of bodies) {
     const parsed = parseTaskMessage(body);
     if (parsed.ok) tasks += parsed.value.tasks.length;
   }
-  for (let i = 0; i < open.length; i += 10) {
-    const batch = open.slice(i, i + 10);
+  for (let i = 0; i < bodies.length; i += 10) {
+    const batch = bodies.slice(i, i + 10);
     const out = await sqs.send(
       new SendMessageBatchCommand({
         QueueUrl: queueUrl,
@@ -40,9 +45,15 @@ export async function putBack(
         `the resume could not re-send ${out.Failed.length} message(s): ${out.Failed[0].Message}`,
       );
     }
-    for (const ok of out.Successful ?? []) ledger.resent(ok.MessageId ?? '', batch[Number(ok.Id)]);
+    // The re-send is journaled open first, then the ids it replaces closed: a kill between the two leaves a
+    // body open twice (sent once more by the next resume, the same key), never not at all. Closed, a body is
+    // not sent again by a later resume of this run once its new message is settled.
+    for (const ok of out.Successful ?? []) {
+      const body = batch[Number(ok.Id)];
+      ledger.resent(ok.MessageId ?? '', body, ids.get(body) ?? []);
+    }
   }
-  return { messages: open.length, tasks, inProgressCleared };
+  return { messages: bodies.length, tasks, inProgressCleared };
 }
 
 interface PutBackTarget {

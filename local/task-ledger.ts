@@ -84,9 +84,13 @@ export class TaskLedger {
     this.#journal?.settled(ids);
   }
 
-  /** A message the runtime itself sent to the work queue (a resume's re-send of a killed run's open one). */
-  resent(messageId: string, body: string): void {
+  /**
+   * A message the runtime itself sent to the work queue: a resume's re-send of a killed run's open one, which
+   * replaces the ids it was open under (closed in the journal once the new one is recorded).
+   */
+  resent(messageId: string, body: string, replaces: readonly string[] = []): void {
     this.#record(messageId, body);
+    if (replaces.length > 0) this.#journal?.settled(replaces);
   }
 
   /**

@@ -9,6 +9,7 @@ import { isLedgerCommand, type LedgerArgs, LedgerCommands, parseLedgerArgs } fro
 import { translateParseError } from './parse-error.js';
 import { type PlanArgs, parsePlan } from './plan-args.js';
 import { parseRedrive, type RedriveArgs } from './redrive-args.js';
+import { runFlags } from './resume-flags.js';
 import { parseRun, parseServe, type RunArgs, type ServeArgs } from './run-args.js';
 import { parseSmokeArgs, type SmokeArgs } from './smoke-args.js';
 import { UsageError } from './usage-error.js';
@@ -88,7 +89,7 @@ export function parseCliArgs(
   };
   switch (command) {
     case 'run':
-      return parseRun(values, common, env, base);
+      return { ...parseRun(values, common, env, base), runFlags: runFlags(rest) };
     case 'plan':
       return parsePlan(values, common, base);
     case 'serve':

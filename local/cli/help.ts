@@ -71,7 +71,8 @@ Options:
                                   as Secrets Manager and Parameter Store; { "env": NAME } reads the variable
   --state DIR                     keep the run's data on disk in DIR (an empty or new directory): the job
                                   ledger, the idempotency records and a journal of the queue
-  --resume                        with --state DIR: finish the run kept there after its process was killed
+  --resume                        with --state DIR: finish the run kept there after its process was killed,
+                                  with the flags that run started with
 ${listen}
 ${common}
 

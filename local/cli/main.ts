@@ -6,6 +6,7 @@ import { type ParsedArgs, parseCliArgs } from './args.js';
 import { ExitCodes, exitCodeFor } from './exit-code.js';
 import { helpText } from './help.js';
 import { type CliIo, processIo } from './io.js';
+import { withKeptRunFlags } from './resume-flags.js';
 import { loadSharedConfig } from './shared-config.js';
 import { UsageError } from './usage-error.js';
 
@@ -16,7 +17,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   if (!verbose) io.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   let args: ParsedArgs;
   try {
-    args = parseCliArgs(argv, io.env, loadSharedConfig());
+    args = parseCliArgs(withKeptRunFlags(argv), io.env, loadSharedConfig());
   } catch (error) {
     printError(io, error, verbose);
     if (error instanceof UsageError && error.message.startsWith('Missing command'))

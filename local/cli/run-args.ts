@@ -20,6 +20,8 @@ const containerKinds = ['inline', 'threads'] as const;
 
 export interface RunArgs extends Common {
   readonly command: 'run';
+  /** The run's own flags as given, kept by `--state DIR` for a resume (local/cli/resume-flags.ts). */
+  readonly runFlags?: readonly string[];
   readonly manifest?: string;
   readonly retryFrom?: string;
   readonly reports: readonly string[];

@@ -25,6 +25,7 @@ export async function openRunSource(args: RunArgs): Promise<RunSource> {
     }
     const state = await openStateDir(args.state, {
       resume: args.resume,
+      flags: args.runFlags ?? [],
       manifest: source.label,
       ...(source.manifestFile ? { manifestFile: source.manifestFile } : {}),
       ...(source.manifestSha256 ? { manifestSha256: source.manifestSha256 } : {}),

@@ -3,11 +3,14 @@
 // which manifest file and its SHA-256), dynalite's LevelDB store (the job ledger and the idempotency records)
 // and the runtime's journal of the queue (local/queue-journal.ts). A directory is taken for a new run only when
 // it is empty or missing; one that holds another run is refused, as is one that is not a state directory.
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { unlinkSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UsageError } from './usage-error.js';
 
 export const STATE_MARKER = 'bounded-fanout-state.json';
+/** Names the process that runs the kept run, while it runs (removed at its exit; a kill -9 leaves it). */
+export const STATE_LOCK = 'bounded-fanout.lock';
 const FORMAT = 'bounded-fanout-state/1';
 
 /** What the marker file says about the run the directory holds. */
@@ -18,6 +21,8 @@ export interface StateMarker {
   readonly manifestFile?: string;
   readonly manifestSha256?: string;
   readonly startedAt: string;
+  /** The run's flags, which a resume runs with (local/cli/resume-flags.ts); absent in older markers. */
+  readonly flags?: readonly string[];
 }
 
 export interface StateDir {
@@ -35,6 +40,8 @@ export interface OpenStateDirOptions {
   readonly manifest?: string;
   readonly manifestFile?: string;
   readonly manifestSha256?: string;
+  /** A new run's flags, kept for its resume. */
+  readonly flags?: readonly string[];
 }
 
 /** Checks DIR against what is asked (a new run, or a resume) and claims it; never overwrites another run. */
@@ -49,6 +56,7 @@ export async function openStateDir(dir: string, options: OpenStateDirOptions): P
         value: dir,
       });
     }
+    await claim(root, dir);
     return { dir: root, dynamoPath: join(root, 'dynamo'), marker: held, resumed: true };
   }
   if (held !== undefined) {
@@ -63,9 +71,11 @@ export async function openStateDir(dir: string, options: OpenStateDirOptions): P
     ...(options.manifestFile ? { manifestFile: options.manifestFile } : {}),
     ...(options.manifestSha256 ? { manifestSha256: options.manifestSha256 } : {}),
     startedAt: new Date().toISOString(),
+    flags: options.flags ?? [],
   };
   await mkdir(root, { recursive: true });
   await writeFile(join(root, STATE_MARKER), `${JSON.stringify(marker)}\n`);
+  await claim(root, dir);
   return { dir: root, dynamoPath: join(root, 'dynamo'), marker, resumed: false };
 }
 
@@ -103,4 +113,57 @@ async function readMarker(root: string, entries: readonly string[]): Promise<Sta
   }
   if (marker?.format !== FORMAT || typeof marker.manifest !== 'string') throw notState();
   return marker as StateMarker;
+}
+
+/**
+ * Claims the directory for this process: refused while another live process holds it (its emulators have the
+ * store open: a second process would fail deep in LevelDB), taken over from one that is gone (killed). The
+ * lock names the process; it is removed when this one exits. A process id reused since a kill -9 reads as
+ * live: the message names it, and removing the lock file settles it.
+ */
+async function claim(root: string, dir: string): Promise<void> {
+  const file = join(root, STATE_LOCK);
+  for (let tries = 0; tries < 3; tries++) {
+    try {
+      await writeFile(file, String(process.pid), { flag: 'wx' });
+      if (locksHeld.size === 0) process.once('exit', () => locksHeld.forEach(removeLock));
+      locksHeld.add(file);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+    if (pid === process.pid) return;
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+      throw new UsageError(
+        `--state ${dir}: the run kept there is still running (process ${pid}): let it end or stop it first (a lock left by a process that is gone is taken over; ${STATE_LOCK} names it)`,
+        { flag: '--state', value: dir },
+      );
+    }
+    await rm(file, { force: true }); // its process is gone (killed): taken over
+  }
+  throw new UsageError(`--state ${dir}: could not claim it (${STATE_LOCK} keeps coming back)`, {
+    flag: '--state',
+    value: dir,
+  });
+}
+
+/** The locks this process holds, removed when it exits. */
+const locksHeld = new Set<string>();
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function removeLock(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // gone already
+  }
 }

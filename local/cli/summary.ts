@@ -1,5 +1,6 @@
 // The table printed at the end of a run: counts that add up, peaks against limits, and the first few
 // dead-lettered, unfinished and invalid tasks (the report lists them all).
+import { displayMs } from '../report/latency.js';
 import type { RunReport } from '../report/types.js';
 import { accountingError } from '../report/write.js';
 
@@ -36,7 +37,7 @@ export function formatSummary(
     const h = report.latency;
     out.push(
       '',
-      `  ${report.latencySource === 'target' ? 'response time at the target' : 'latency'}: p50 ${h.p50} ms, p90 ${h.p90} ms, p99 ${h.p99} ms, max ${Math.round(h.maxMs)} ms`,
+      `  ${report.latencySource === 'target' ? 'response time at the target' : 'latency'}: p50 ${displayMs(h.p50)} ms, p90 ${displayMs(h.p90)} ms, p99 ${displayMs(h.p99)} ms, max ${displayMs(h.maxMs)} ms`,
     );
   }
   out.push(...taskLists(report));

@@ -1,6 +1,7 @@
 // The report's charts over time: in flight per layer against its limit, throughput, progress, and the latency
 // distribution.
 import { colors } from './html-style.js';
+import { displayMs } from './latency.js';
 import { barChart, formatNumber, type LineSeries, lineChart } from './svg.js';
 import { throughput } from './throughput.js';
 import type { RunReport, TimelineSample } from './types.js';
@@ -142,7 +143,7 @@ function latencyChart(report: RunReport): string | undefined {
   }
   return barChart({
     id: 'chart-latency',
-    title: `${report.latencySource === 'target' ? 'Response time at the target' : 'Task latency'}, ms: p50 ${h.p50} · p99 ${h.p99} · max ${Math.round(h.maxMs)}`,
+    title: `${report.latencySource === 'target' ? 'Response time at the target' : 'Task latency'}, ms: p50 ${displayMs(h.p50)} · p99 ${displayMs(h.p99)} · max ${displayMs(h.maxMs)}`,
     bars,
     color: colors.latency,
     xLabel: 'latency, ms (log buckets)',

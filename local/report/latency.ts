@@ -88,3 +88,8 @@ export class LatencyHistogram {
     return lo;
   }
 }
+
+/** A latency as shown to a reader: whole milliseconds, a tenth below 10 ms (12.5 ms buckets stay readable). */
+export function displayMs(ms: number): string {
+  return ms < 10 ? String(Math.round(ms * 10) / 10) : String(Math.round(ms));
+}

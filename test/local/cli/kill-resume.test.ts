@@ -95,6 +95,12 @@ describe('bounded-fanout run --state DIR, killed with SIGKILL, then --resume', (
       ...['--tasks-per-message', '5', '--batch-size', '1'],
     ];
     const first = startCli(['run', '--state', state, '--manifest', manifest, ...flags, ...limits]);
+    await until(() => server.requests.length > 0, 'the first task');
+    // A resume while the run is alive is refused in one line (exit 2), and leaves the run alone.
+    const early = await runCli(['run', '--state', state, '--resume', ...flags, ...limits]);
+    expect({ code: early.code, stdout: early.stdout }).toEqual({ code: 2, stdout: '' });
+    expect(early.stderr).toMatch(/still running \(process \d+\)/);
+    expect(early.stderr.trim().split('\n')).toHaveLength(1);
     // Some, not all: a third of the tasks answered.
     await until(() => server.requests.length >= TASKS / 3, 'a third of the tasks');
     first.child.kill('SIGKILL');
@@ -158,7 +164,13 @@ describe('bounded-fanout run --state DIR, killed with SIGKILL, then --resume', (
     const before = perId('o');
     expect(before.size).toBeLessThan(TASKS);
 
-    const resumed = await runCli(['run', '--state', state, '--resume', ...flags, ...limits]);
+    // A resume runs with the flags its run started with: given another, it is refused, naming it.
+    const other = await runCli(['run', '--state', state, '--resume', '--idempotency', 'task']);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/--idempotency=task is not one of them/);
+    // Given none of them, it takes them from the directory (off mode, the limits, --allow-host).
+    const own = ['--format', 'json', '--listen', '127.0.0.1:0'];
+    const resumed = await runCli(['run', '--state', state, '--resume', ...own]);
     if (!resumed.stdout.startsWith('{'))
       throw new Error(`no report (exit ${resumed.code}): ${resumed.stderr}`);
     const report = JSON.parse(resumed.stdout) as RunReport;
@@ -180,5 +192,11 @@ describe('bounded-fanout run --state DIR, killed with SIGKILL, then --resume', (
     expect(twice.length).toBeLessThanOrEqual(report.resumed?.tasks ?? 0);
     expect([...after.values()].every((n) => n <= 2)).toBe(true);
     expect(report.resumed?.idempotency).toBe('off');
+    // Resumed again, the finished run has nothing left open: what the resume put back and settled is closed.
+    const again = await runCli(['run', '--state', state, '--resume', ...own]);
+    const second = JSON.parse(again.stdout) as RunReport;
+    expect(second.resumed).toMatchObject({ messages: 0, tasks: 0 });
+    expect([second.submitted, second.succeeded]).toEqual([TASKS, TASKS]);
+    expect(perId('o')).toEqual(after);
   }, 120_000);
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { defaultBoundsMs, LatencyHistogram } from '../../../local/report/latency.js';
+import { defaultBoundsMs, displayMs, LatencyHistogram } from '../../../local/report/latency.js';
 
 describe('LatencyHistogram', () => {
   it('counts every latency once and estimates quantiles from above within one bucket', () => {
@@ -39,5 +39,15 @@ describe('LatencyHistogram', () => {
 
   it('refuses bounds that do not increase', () => {
     expect(() => new LatencyHistogram([5, 5])).toThrow('Expected `boundsMs` to increase, got 5 then 5');
+  });
+});
+
+describe('displayMs', () => {
+  it('shows whole milliseconds, and a tenth below 10 ms: never a float’s tail', () => {
+    expect(displayMs(29.800115000000005)).toBe('30');
+    expect(displayMs(12.5)).toBe('13');
+    expect(displayMs(2.5)).toBe('2.5');
+    expect(displayMs(0.04)).toBe('0');
+    expect(displayMs(9.96)).toBe('10');
   });
 });
