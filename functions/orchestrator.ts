@@ -20,13 +20,14 @@ import type { Context } from 'aws-lambda';
 import { ResultWriter } from '../lib/aws/results.js';
 import type { FanoutConfig } from '../lib/config.js';
 import { type Continuation, classifyEvent, type SegmentEndState } from '../lib/fanout/continuation.js';
-import { FailureBudget } from '../lib/fanout/failure-budget.js';
+import type { FailureBudget } from '../lib/fanout/failure-budget.js';
 import { runSegment, type SegmentLimits, type SegmentResult } from '../lib/fanout/segment.js';
 import { type JobPeaks, maxPeaks, type StopReason, StopReasons } from '../lib/fanout/summary.js';
 import { unannounced } from '../lib/ledger/after-settle.js';
 import { ManifestError } from '../lib/manifest/errors.js';
 import type { JobLimits } from '../lib/manifest/schema.js';
 import { endRun, type SegmentEnd } from './end-run.js';
+import { jobBudget } from './fleet-budget.js';
 import { functionLogger } from './function-logger.js';
 import { IdempotencyUses, idempotencyOptions } from './idempotency.js';
 import { type OpenJob, openJob } from './open-job.js';
@@ -163,10 +164,7 @@ async function runJobSegment(
   const settled = await storedEnd(ledger, job);
   if (settled) return followStored(job, settled, rt);
   const results = resultWriterOf(rt, job);
-  const budget = new FailureBudget(
-    header.toleratedFailurePercent ?? rt.config.toleratedFailurePercent,
-    state.budget,
-  );
+  const budget = jobBudget(header.toleratedFailurePercent ?? rt.config.toleratedFailurePercent, ledger, job);
   const margin = rt.config.deadlineMarginMs;
   const record = await ledger?.control.view(jobId, runId);
   const current = () => ledger?.control.peek(jobId, runId) ?? record;

@@ -62,6 +62,7 @@ beforeAll(async () => {
   server.script((req) => {
     onRequest(req.path, req.n);
     if (req.path.includes('/fail/')) return { status: 404 };
+    if (req.path.includes('/slowfail/')) return { status: 404, delayMs: 1_500 };
     if (req.path.includes('/fixable/') && broken) return { status: 404 };
     if (req.path.includes('/flaky/')) {
       const seen = (flakySeen.get(req.path) ?? 0) + 1;
@@ -552,6 +553,42 @@ describe('job ledger through the handlers', () => {
     });
     expect(record).toMatchObject({ status: 'failed', reason: 'failure-budget' });
     expect(record?.finishedAt).toBeGreaterThan(0);
+  });
+
+  it('the orchestrator judges its own failure on the fleet’s counts: one failed inline task among 100 queued successes trips nothing', async () => {
+    // 10% tolerated. The queued tasks go first (10 messages: one full SendMessageBatch, sent at once) and succeed
+    // at the worker while the first inline task (one at a time) waits 1.5 s for its 404: judged on its own
+    // outcomes alone (1 of 1 failed) the orchestrator used to fail the run and never read the other inline tasks.
+    const inline = ['fi0', 'fi1', 'fi2', 'fi3', 'fi4'].map((id, i) => ({
+      id,
+      url: url(id, i === 0 ? 'slowfail' : ''),
+      mode: 'inline',
+    }));
+    const tasks = [...queued('fq', 100), ...inline];
+    const limits = { tasksPerMessage: 10, inline: 1 };
+    const run = orchestrator(
+      { jobId: 'ledger-fleet', runId: 'r1', toleratedFailurePercent: 10, limits, tasks },
+      fakeContext(),
+    );
+    for (let i = 0; i < 500 && hits('fi0') === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(hits('fi0')).toBe(1);
+    const settled = async () => (await ledger.getRun('ledger-fleet', 'r1'))?.succeeded;
+    for (let i = 0; i < 100 && (await settled()) !== 100; i++) await drain();
+    expect(await settled()).toBe(100);
+    expect(hits('fi1')).toBe(0); // still waiting for the first inline task's answer
+    const result = await run;
+    expect(result).toMatchObject({ summary: { counts: { inlineSucceeded: 4, inlineFailed: 1 } } });
+    for (const t of tasks) expect(hits(t.id)).toBe(1);
+    const record = await ledger.getRun('ledger-fleet', 'r1');
+    expect(counts(record)).toEqual({
+      submitted: 105,
+      succeeded: 104,
+      deadLettered: 1,
+      undeliverable: 0,
+      invalid: 0,
+      cancelled: 0,
+    });
+    expect(record).toMatchObject({ status: 'partial', manifestDone: true });
   });
 
   it('cancel stops an orchestrator reading inline tasks: at most the inline limit starts after it, counts exact', async () => {

@@ -1,0 +1,81 @@
+// The failure budget as the orchestrator judges it when the run has a ledger: on the fleet's counts, not on its
+// own outcomes alone. `toleratedFailurePercent` is the run's, across inline, invoke and queued tasks alike;
+// the orchestrator's own outcomes reach the ledger only when its segment settles, so it judges the run's
+// record (the workers' settled outcomes and the earlier segments') plus its own outcomes of this segment.
+// Judged on its own alone, one failed inline task among the first few tripped a run whose thousand queued
+// tasks had succeeded, and the manifest's rest was never read.
+//
+// The record is read afresh before a trip counts: an own failure that would trip the budget on the cached
+// record (up to 2 s old) starts a read, and the budget trips only if the fresh counts still exceed it. The
+// segment reads on meanwhile (one GetItem: a few more tasks at most). At most one read is in flight, and one
+// more follows when failures came during it. A budget the workers trip is the ledger's to act on: the run
+// turns `failed` and the orchestrator stops on the record's status (orchestrator-ledger.ts ledgerStop); so
+// does one whose judgement is still in flight when the segment ends, judged again on the record its settle
+// makes (lib/ledger/after-settle.ts).
+import { FailureBudget, type FailureCounts } from '../lib/fanout/failure-budget.js';
+import type { RunRecord } from '../lib/ledger/run-record.js';
+import type { OpenJob } from './open-job.js';
+import type { RunLedger } from './run-ledger.js';
+
+/** A segment's budget: on the fleet's counts with a ledger; without one, on the job's own outcomes so far. */
+export function jobBudget(tolerated: number, ledger: RunLedger | undefined, job: OpenJob): FailureBudget {
+  return ledger
+    ? new FleetBudget(tolerated, ledger, job.jobId, job.runId)
+    : new FailureBudget(tolerated, job.state.budget);
+}
+
+export class FleetBudget extends FailureBudget {
+  readonly #ledger: RunLedger;
+  readonly #jobId: string;
+  readonly #runId: string;
+  #tripped = false;
+  #judging: Promise<void> | undefined;
+  #again = false;
+
+  constructor(toleratedFailurePercent: number, ledger: RunLedger, jobId: string, runId: string) {
+    super(toleratedFailurePercent);
+    this.#ledger = ledger;
+    this.#jobId = jobId;
+    this.#runId = runId;
+  }
+
+  override record(ok: boolean): void {
+    super.record(ok);
+    if (ok || this.#tripped || this.toleratedFailurePercent >= 100) return;
+    if (!this.#exceeded(this.#ledger.control.peek(this.#jobId, this.#runId))) return;
+    if (this.#judging) this.#again = true;
+    else this.#judging = this.#judge().finally(() => (this.#judging = undefined));
+  }
+
+  override get tripped(): boolean {
+    return this.#tripped;
+  }
+
+  async #judge(): Promise<void> {
+    do {
+      this.#again = false;
+      let record: RunRecord | undefined;
+      try {
+        record = await this.#ledger.store.getRun(this.#jobId, this.#runId);
+      } catch {
+        record = this.#ledger.control.peek(this.#jobId, this.#runId); // no read: the cached one
+      }
+      this.#ledger.control.note(record);
+      if (this.#exceeded(record)) this.#tripped = true;
+    } while (this.#again && !this.#tripped);
+  }
+
+  /** The fleet's settled counts (the record's) plus this segment's own, over the tolerated share. */
+  #exceeded(record: RunRecord | undefined): boolean {
+    const own = this.counts;
+    const fleet: FailureCounts = record
+      ? {
+          finished: record.succeeded + record.deadLettered + record.undeliverable,
+          failed: record.deadLettered + record.undeliverable,
+        }
+      : { finished: 0, failed: 0 };
+    const failed = fleet.failed + own.failed;
+    const finished = fleet.finished + own.finished;
+    return failed * 100 > this.toleratedFailurePercent * finished;
+  }
+}
