@@ -45,8 +45,9 @@ export function cancelledSettlement(message: TaskMessage): Settlement {
 
 /**
  * The outcome of a task its run no longer lets start (the cached record, re-read once it is 2 s old and
- * refreshed by each settle): a paused run's task is handed on unstarted; a cancelled or failed run's ends
- * `cancelled`. Undefined when it may start.
+ * refreshed by each settle): a paused run's task is handed on unstarted (`paused`: an Invoke's goes to the
+ * work queue, lib/fanout/invoke-chunk.ts); a cancelled or failed run's ends `cancelled`. Undefined when it may
+ * start.
  */
 export async function stoppedOutcome(
   ledger: RunLedger | undefined,
@@ -59,6 +60,6 @@ export async function stoppedOutcome(
   if (message.redrive && record.status !== RunStatuses.PAUSED) return undefined;
   const notStarted = { id: task.id, ok: false, attempts: 0, error: `run ${record.status}` };
   return record.status === RunStatuses.PAUSED
-    ? { ...notStarted, retryable: true, unstarted: true }
+    ? { ...notStarted, retryable: true, unstarted: true, paused: true }
     : { ...notStarted, cancelled: true };
 }

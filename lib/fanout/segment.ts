@@ -4,7 +4,7 @@ import type { JobTask } from '../manifest/schema.js';
 import { Semaphore } from '../semaphore.js';
 import { DeadLetterPacker, deadLetterEnvelope } from './dead-letter-packer.js';
 import { InlineSlots } from './inline-slots.js';
-import { invokeChunk } from './invoke-chunk.js';
+import { type ChunkSink, runChunk } from './invoke-chunk.js';
 import {
   type DeadLetterTask,
   deadLetterTask,
@@ -34,7 +34,8 @@ export * from './segment-ports.js';
 One invocation's share of a job (a segment): it reads the manifest from `startAt`, runs inline tasks under
 permits that follow a live cap (inline-slots.ts), packs queue tasks into messages that a bounded queue hands
 to `limits.enqueue` senders (send-lane.ts: a full queue holds the read back), chunks invoke tasks into Invoke
-calls (under a Semaphore), and dead-letters what fails for good (a second send lane). Reading stops when
+calls (under a Semaphore; those a paused run left unstarted go to the work queue: invoke-chunk.ts), and
+dead-letters what fails for good (a second send lane). Reading stops when
 `shouldStop()` says so (the deadline) or the failure budget trips; the part-filled message and chunk are then
 handed back, not sent (reread.ts: a retried copy sends the same messages under the same keys), and all else
 read is awaited. Every task before the cursor, and in the reread part every one not handed back, was run,
@@ -71,6 +72,7 @@ class Segment {
   readonly #deadPacker: DeadLetterPacker;
   readonly #tasks: SendLane<TaskPacket>;
   readonly #dead: SendLane<DeadLetterPacket>;
+  readonly #chunks: ChunkSink;
   #seq: number;
   #bug: unknown;
 
@@ -100,6 +102,12 @@ class Segment {
       onSent: (out) => this.#deadLettersSent(out),
       onBug,
     });
+    this.#chunks = {
+      counts: this.#counts,
+      budget: options.budget,
+      deadLetter: (record) => this.#deadLetter(record),
+      enqueue: (packet) => this.#tasks.add(packet),
+    };
   }
 
   async run(): Promise<SegmentResult> {
@@ -235,27 +243,7 @@ class Segment {
   async #startInvoke(tasks: JobTask[]): Promise<void> {
     const release = await this.#invoke.acquire();
     const message = { ...this.#envelope(), tasks };
-    const call = async () => {
-      this.#counts.invokeCalls++;
-      for (const { task, outcome } of await invokeChunk(this.#o.ports, message)) {
-        if (outcome.cancelled) {
-          // The run was cancelled or failed while this chunk waited: the task ends here, not a failure.
-          this.#counts.cancelled++;
-          continue;
-        }
-        this.#o.budget.record(outcome.ok);
-        if (outcome.ok) this.#counts.invokeSucceeded++;
-        else {
-          this.#counts.invokeFailed++;
-          // Invoke mode has no redelivery: every failure is dead-lettered, a task the worker had no time
-          // to start with no delivery spent.
-          const deliveries = outcome.unstarted ? 0 : 1;
-          const error = outcome.error ?? `status ${outcome.status}`;
-          await this.#deadLetter(deadLetterTask(task, deliveries, error, outcome.status));
-        }
-      }
-    };
-    this.#track(call().finally(release));
+    this.#track(runChunk(this.#o.ports, message, this.#chunks).finally(release));
   }
 
   async #deadLetter(record: DeadLetterTask): Promise<void> {
@@ -290,8 +278,10 @@ class Segment {
     const { pack, chunk } = this.#packers.flush();
     if (pack) await this.#addMessage(pack.items);
     if (chunk) await this.#startInvoke(chunk.items);
-    await this.#tasks.close();
+    // The last message goes now; the lane closes once no Invoke is left to hand it a paused run's tasks.
+    await this.#tasks.flush();
     while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+    await this.#tasks.close();
     const dead = this.#deadPacker.flush();
     if (dead) await this.#dead.add(dead);
     await this.#dead.close();

@@ -63,10 +63,15 @@ export class SendLane<P extends Packet<unknown>> {
     if (batch) await this.#queue.put(batch.items);
   }
 
-  /** Sends what is left and resolves once every batch is sent and told to `onSent`. Add nothing after. */
-  async close(): Promise<void> {
+  /** Queues the part-filled batch now (waiting for room, as `add`); packets added after start a new one. */
+  async flush(): Promise<void> {
     const last = this.#batcher.flush();
     if (last) await this.#queue.put(last.items);
+  }
+
+  /** Sends what is left and resolves once every batch is sent and told to `onSent`. Add nothing after. */
+  async close(): Promise<void> {
+    await this.flush();
     this.#queue.close();
     await this.#drained;
   }

@@ -7,7 +7,10 @@ export interface JobCounts {
   invalid: number;
   inlineSucceeded: number;
   inlineFailed: number;
-  /** Tasks sent to the work queue, in `messages` messages through `batches` SendMessageBatch calls. */
+  /**
+   * Tasks sent to the work queue, in `messages` messages through `batches` SendMessageBatch calls: queue tasks,
+   * and invoke tasks a paused run left unstarted (lib/fanout/invoke-chunk.ts).
+   */
   enqueued: number;
   messages: number;
   batches: number;

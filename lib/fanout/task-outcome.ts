@@ -6,7 +6,7 @@ import type { HttpTaskResult } from '../http/http-task.js';
 // Two types on purpose: HttpTaskResult is the public result of `bounded-fanout/http` (a structured error,
 // the body and its size), and knows nothing of a fan-out; TaskOutcome is a wire record (an Invoke answer,
 // the idempotency store, dead letters) that drops the body, flattens the error to `code: message`, and
-// carries what only the fan-out decides: `unstarted`, `cancelled`, `duplicate`.
+// carries what only the fan-out decides: `unstarted`, `paused`, `cancelled`, `duplicate`.
 
 export interface TaskOutcome {
   readonly id: string;
@@ -20,8 +20,13 @@ export interface TaskOutcome {
    * `retryable`), so it is dead-lettered at once; a failure that does not say is retryable.
    */
   readonly retryable?: boolean;
-  /** Not started (the invocation's deadline was too near): handed on without spending an attempt. */
+  /** Not started (the invocation's deadline was too near, or its run is paused): handed on, no attempt spent. */
   readonly unstarted?: boolean;
+  /**
+   * With `unstarted`: not started because its run is paused (the job ledger said so). An Invoke's such task
+   * goes to the work queue, where the worker holds it until the resume; it is no failure.
+   */
+  readonly paused?: boolean;
   /** Not started because its run was cancelled or failed (the job ledger said so): it ends here, counted. */
   readonly cancelled?: boolean;
   /** The task had already completed in an earlier delivery: its stored result was returned, it did not run. */

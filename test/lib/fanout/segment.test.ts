@@ -35,6 +35,8 @@ class FakePorts implements SegmentPorts {
   readonly deadAttempts: string[] = [];
   /** Invoke-mode tasks the worker answers as not started (its deadline came first). */
   unstarted: ReadonlySet<string> = new Set();
+  /** Invoke-mode tasks the worker answers as not started because their run is paused. */
+  paused: ReadonlySet<string> = new Set();
   inFlight = { inline: 0, send: 0, invoke: 0 };
   peak = { inline: 0, send: 0, invoke: 0 };
   constructor(
@@ -110,6 +112,17 @@ class FakePorts implements SegmentPorts {
       message.tasks.map((t): TaskOutcome => {
         if (this.unstarted.has(t.id)) {
           return { id: t.id, ok: false, attempts: 0, retryable: true, unstarted: true, error: 'BF_DEADLINE' };
+        }
+        if (this.paused.has(t.id)) {
+          return {
+            id: t.id,
+            ok: false,
+            attempts: 0,
+            retryable: true,
+            unstarted: true,
+            paused: true,
+            error: 'p',
+          };
         }
         this.#start(t.id);
         return this.fails.has(t.id)
@@ -215,10 +228,14 @@ describe('runSegment', () => {
         fc.array(fc.constantFrom<Mode | 'bad'>('inline', 'queue', 'invoke', 'bad'), { maxLength: 40 }),
         fc.array(fc.integer({ min: 1, max: 30 }), { maxLength: 6 }),
         fc.func(fc.boolean()),
-        async (modes, stopAfter, failOf) => {
+        fc.func(fc.boolean()),
+        async (modes, stopAfter, failOf, pausedOf) => {
           const job = jobOf(modes);
           const fails = new Set(modes.map((_, i) => `t${i}`).filter((id) => failOf(id) === true));
           const ports = new FakePorts(fails);
+          // Invoke tasks a paused run leaves unstarted: started once all the same, by their message.
+          const paused = new Set(modes.map((_, i) => `t${i}`).filter((id) => pausedOf(id) === true));
+          ports.paused = paused;
           const { result } = await runAll(job, ports, stopAfter);
           expect(result.reason).toBe('complete');
           const valid = modes.flatMap((m, i) => (m === 'bad' ? [] : [`t${i}`]));
@@ -231,7 +248,9 @@ describe('runSegment', () => {
             c.inlineSucceeded + c.inlineFailed + c.enqueued + c.invokeSucceeded + c.invokeFailed + c.invalid,
           ).toBe(c.read);
           const failedRun = modes.flatMap((m, i) =>
-            m !== 'bad' && m !== 'queue' && fails.has(`t${i}`) ? [`t${i}`] : [],
+            m !== 'bad' && m !== 'queue' && fails.has(`t${i}`) && !(m === 'invoke' && paused.has(`t${i}`))
+              ? [`t${i}`]
+              : [],
           );
           expect(ports.deadLettered.sort()).toEqual(failedRun.sort());
           expect(c.deadLettered).toBe(failedRun.length);
@@ -330,6 +349,42 @@ describe('runSegment', () => {
     const { result } = await runAll(jobOf(['invoke', 'invoke', 'invoke']), ports, []);
     expect(result.counts).toMatchObject({ invokeSucceeded: 1, invokeFailed: 2, deadLettered: 2 });
     expect(ports.deadAttempts.sort()).toEqual(['t1:1', 't2:0']);
+  });
+
+  it('invoke mode: tasks a paused run left unstarted go to the work queue under `<chunk key>~1`, no failure', async () => {
+    // Chunks of 3: t0-t2, t4-t6, and t7 (flushed at the end, so its hand-on comes after the last message).
+    const ports = new FakePorts(new Set(['t5']));
+    ports.paused = new Set(['t1', 't2', 't7']);
+    const budget = new FailureBudget(100);
+    const result = await runSegment({
+      jobId: 'job',
+      runId: 'run',
+      items: parseInlineManifest(
+        jobOf(['invoke', 'invoke', 'invoke', 'queue', 'invoke', 'invoke', 'invoke', 'invoke']),
+      ).items,
+      startAt: 0,
+      firstMessageSeq: 0,
+      limits,
+      budget,
+      counts: emptyCounts(),
+      shouldStop: () => false,
+      ports,
+    });
+    expect(result.counts).toMatchObject({
+      read: 8,
+      invokeCalls: 3,
+      invokeSucceeded: 3,
+      invokeFailed: 1,
+      enqueued: 4,
+      messages: 3,
+      deadLettered: 1,
+    });
+    expect(budget.counts).toEqual({ finished: 4, failed: 1 });
+    expect(ports.deadLettered).toEqual(['t5']);
+    for (let i = 0; i < 8; i++) expect(ports.started.get(`t${i}`)).toBe(1);
+    // The chunks took 0, 1 and 3 of the sequence, the queue message (flushed at the end) 2.
+    expect([...ports.keys].sort()).toEqual(['job:run:0~1', 'job:run:2', 'job:run:3~1']);
+    expect(result.nextMessageSeq).toBe(4);
   });
 
   it('stops starting work once the failure budget trips, and reports where it stopped', async () => {
