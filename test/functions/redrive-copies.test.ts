@@ -1,11 +1,10 @@
 import { type Message, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
-import type { FunctionRuntime } from '../../functions/runtime.js';
-import { EnvVars, type IdempotencyMode, IdempotencyModes } from '../../lib/config.js';
+import { type IdempotencyMode, IdempotencyModes } from '../../lib/config.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
-import { Edge } from '../../local/edge.js';
-import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
+import { type Containers, startContainers, type Worker } from './containers.js';
+import { drainQueue, fakeContext, type Harness, quietPowertools } from './harness.js';
 
 // Copies of one dead letter, redriven. A dead letter's send is at least once (a delivery that dies between
 // its send and its answer sends it again when redelivered) and a redrive may be run twice, so the DLQ can
@@ -17,62 +16,30 @@ import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, start
 
 quietPowertools();
 
+let c: Containers;
 let h: Harness;
 let server: CountingServer;
-let events: Edge;
 let ledger: JobLedger;
-let createRuntime: (env: NodeJS.ProcessEnv) => FunctionRuntime;
-let createWorkerHandler: (rt: () => FunctionRuntime) => unknown;
-let orchestrator: (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<unknown>;
-const runtimes: FunctionRuntime[] = [];
+let orchestrator: Containers['orchestrator'];
 /** `/gone/` paths answer 404 (for good) while this is true, then 200. */
 let broken = true;
-
-type Worker = (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<unknown>;
 
 beforeAll(async () => {
   server = await startCountingServer({ delayMs: 1 });
   server.script((req) => (broken && req.path.includes('/gone/') ? { status: 404 } : undefined));
-  h = await startHarness({ perInvocationConcurrency: 4, maxReceiveCount: 3, deadlineMarginMs: 1000 });
-  events = await Edge.start({ upstreams: {}, listen: { host: '127.0.0.1', port: 0 } });
-  process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
-  h.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
-  ({ createRuntime } = await import('../../functions/runtime.js'));
-  ({ createWorkerHandler } = await import('../../functions/worker.js'));
-  const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
-  const runtime = container(IdempotencyModes.MESSAGE);
-  orchestrator = createOrchestratorHandler(() => runtime) as typeof orchestrator;
-  ledger = runtime.ledger!;
+  c = await startContainers({ perInvocationConcurrency: 4, maxReceiveCount: 3, deadlineMarginMs: 1000 });
+  ({ h, ledger, orchestrator } = c);
 });
 
 afterAll(async () => {
-  for (const rt of runtimes) await rt.destroy();
-  await events?.close();
+  await c?.destroy();
   await server?.close();
-  h?.destroy();
 });
 
-function container(idempotency: IdempotencyMode): FunctionRuntime {
-  const rt = createRuntime({ ...h.env, [EnvVars.CONFIG]: JSON.stringify({ ...h.config, idempotency }) });
-  runtimes.push(rt);
-  return rt;
-}
-
-const workerOf = (idempotency: IdempotencyMode) =>
-  createWorkerHandler(() => container(idempotency)) as Worker;
+const workerOf = (idempotency: IdempotencyMode) => c.workerOf(c.container(idempotency));
+const drain = (worker: Worker) => c.drain(worker);
 
 const hits = (id: string) => server.requests.filter((r) => r.path.endsWith(`/${id}`)).length;
-
-/** Hands what the work queue holds to `worker` until it is empty. */
-async function drain(worker: Worker): Promise<void> {
-  for (let i = 0; i < 20; i++) {
-    const messages = await drainQueue(h.sqs, h.resources.queueUrl);
-    if (messages.length === 0) return;
-    for (let j = 0; j < messages.length; j += 10)
-      await worker(sqsEvent(messages.slice(j, j + 10)), fakeContext());
-  }
-  throw new Error('queue not empty after 20 rounds');
-}
 
 /** Puts each of `bodies` on the work queue `copies` times, as a redrive of a DLQ holding that many copies does. */
 async function redrive(bodies: readonly string[], copies: number): Promise<void> {

@@ -3,12 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { type FollowUpPorts, settleThenFollowUp } from '../../functions/worker-follow-ups.js';
 import { MESSAGE_VERSION, MessageKinds, type TaskMessage } from '../../lib/fanout/messages.js';
 import { settleMessage } from '../../lib/fanout/settle.js';
-import type { TaskOutcome } from '../../lib/fanout/task-outcome.js';
 import type { SettleInput } from '../../lib/ledger/job-ledger.js';
 import { movedKey } from '../../lib/ledger/ledger-keys.js';
 import type { RunRecord } from '../../lib/ledger/run-record.js';
 import type { JobTask } from '../../lib/manifest/schema.js';
 import { RUNS } from '../helpers/runs.js';
+import { type Kind, outcomeOf, TOO_BIG } from './fake-outcomes.js';
 
 // The redrive rule of functions/worker-hand-on.ts (movedSettles): a run counted its tasks dead-lettered;
 // the DLQ may hold copies of their dead letters (a send is at least once, a redrive may be run twice), and
@@ -20,17 +20,8 @@ import { RUNS } from '../helpers/runs.js';
 // point where fast-check's scheduler interleaves the deliveries.
 
 const MAX_ATTEMPTS = 3;
-type Kind = 'ok' | 'retry' | 'dead' | 'undeliverable' | 'unstarted';
 type Crash = 'none' | 'beforeMoves' | 'beforeSettle' | 'afterSettle' | 'midSend' | 'beforeCounted';
 const record = {} as RunRecord;
-
-function outcomeOf(id: string, kind: Kind): TaskOutcome {
-  if (kind === 'ok') return { id, ok: true, attempts: 1 };
-  if (kind === 'dead') return { id, ok: false, attempts: 1, status: 404, retryable: false, error: 'gone' };
-  if (kind === 'undeliverable') return { id, ok: false, attempts: 1, retryable: false, error: 'too big' };
-  if (kind === 'unstarted') return { id, ok: false, attempts: 0, unstarted: true, error: 'deadline' };
-  return { id, ok: false, attempts: 1, status: 503, error: 'busy' };
-}
 
 class World {
   readonly markers = new Map<string, unknown>();
@@ -106,8 +97,8 @@ async function deliver(
       const sent = [...followUps.retries, ...followUps.handedOn].map((f) => f.message);
       world.queue.push(...(crash === 'midSend' ? sent.slice(0, 1) : sent));
       if (crash === 'midSend') throw new Error('died half-way through its follow-ups');
-      const refused = followUps.deadLetters.filter((d) => d.error === 'too big').map((d) => d.task);
-      const dead = followUps.deadLetters.filter((d) => d.error !== 'too big').map((d) => d.task);
+      const refused = followUps.deadLetters.filter((d) => d.error === TOO_BIG).map((d) => d.task);
+      const dead = followUps.deadLetters.filter((d) => d.error !== TOO_BIG).map((d) => d.task);
       for (const t of refused) world.had.undeliverable.add(t.id);
       if (dead.length > 0) world.dlq.push(...(sentTwice ? [dead, dead] : [dead]));
       const count = (fs: typeof followUps.retries) => fs.reduce((n, f) => n + f.message.tasks.length, 0);

@@ -4,10 +4,10 @@ import { type FollowUpPorts, handedKey, settleThenFollowUp } from '../../functio
 import { parsePlan } from '../../lib/fanout/follow-up-plan.js';
 import { MESSAGE_VERSION, MessageKinds, type TaskMessage } from '../../lib/fanout/messages.js';
 import { settleMessage } from '../../lib/fanout/settle.js';
-import type { TaskOutcome } from '../../lib/fanout/task-outcome.js';
 import type { SettleInput } from '../../lib/ledger/job-ledger.js';
 import type { RunRecord } from '../../lib/ledger/run-record.js';
 import { RUNS } from '../helpers/runs.js';
+import { type Kind, outcomeOf } from './fake-outcomes.js';
 
 // The rule of functions/worker-follow-ups.ts: whatever the deliveries of a message do (several at once,
 // each ending its tasks its own way, any of them dying before its settle, between its settle and its
@@ -17,16 +17,8 @@ import { RUNS } from '../helpers/runs.js';
 // failed. Every port call is a point where fast-check's scheduler interleaves the deliveries.
 
 const MAX_ATTEMPTS = 3;
-type Kind = 'ok' | 'retry' | 'dead' | 'unstarted';
 type Crash = 'none' | 'beforeSettle' | 'afterSettle' | 'midSend' | 'beforeCounted';
 const record = {} as RunRecord;
-
-function outcomeOf(id: string, kind: Kind): TaskOutcome {
-  if (kind === 'ok') return { id, ok: true, attempts: 1 };
-  if (kind === 'dead') return { id, ok: false, attempts: 1, status: 404, retryable: false, error: 'gone' };
-  if (kind === 'unstarted') return { id, ok: false, attempts: 0, unstarted: true, error: 'deadline' };
-  return { id, ok: false, attempts: 1, status: 503, error: 'busy' };
-}
 
 /** The FAKE ledger: a marker per key, first settle wins; and per task, how many times a settle counted it. */
 class World {

@@ -3,11 +3,12 @@ import { type Message, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
-import { EnvVars, type IdempotencyMode, IdempotencyModes } from '../../lib/config.js';
+import { type IdempotencyMode, IdempotencyModes } from '../../lib/config.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import type { RunRecord } from '../../lib/ledger/run-record.js';
-import { Edge } from '../../local/edge.js';
-import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
+import type { Edge } from '../../local/edge.js';
+import { type Containers, startContainers, type Worker } from './containers.js';
+import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent } from './harness.js';
 
 // Two deliveries of one SQS message with different outcomes, through the real worker handler, each in its
 // own container (runtime), against the backend's real queue, DLQ and tables and a real HTTP target on
@@ -18,18 +19,14 @@ import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, start
 
 quietPowertools();
 
+let c: Containers;
 let h: Harness;
 let server: CountingServer;
 let events: Edge;
 let ledger: JobLedger;
-let orchestrator: (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<unknown>;
-let createRuntime: (env: NodeJS.ProcessEnv) => FunctionRuntime;
-let createWorkerHandler: (rt: () => FunctionRuntime) => unknown;
-const runtimes: FunctionRuntime[] = [];
+let orchestrator: Containers['orchestrator'];
 /** `/flip/` paths answer 503 (retryable) and `/gone/` paths 404 (for good) while this is true, then 200. */
 let flipFails = true;
-
-type Worker = (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<unknown>;
 
 beforeAll(async () => {
   server = await startCountingServer({ delayMs: 1 });
@@ -38,40 +35,23 @@ beforeAll(async () => {
     if (req.path.includes('/flip/')) return { status: 503 };
     return req.path.includes('/gone/') ? { status: 404 } : undefined;
   });
-  h = await startHarness({
+  c = await startContainers({
     perInvocationConcurrency: 4,
     maxReceiveCount: 3,
     deadlineMarginMs: 1000,
     pauseRecheckSeconds: 0,
   });
-  events = await Edge.start({ upstreams: {}, listen: { host: '127.0.0.1', port: 0 } });
-  process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
-  h.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
-  ({ createRuntime } = await import('../../functions/runtime.js'));
-  ({ createWorkerHandler } = await import('../../functions/worker.js'));
-  const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
-  const runtime = container(IdempotencyModes.MESSAGE);
-  orchestrator = createOrchestratorHandler(() => runtime) as typeof orchestrator;
-  ledger = runtime.ledger!;
+  ({ h, events, ledger, orchestrator } = c);
 });
 
 afterAll(async () => {
-  for (const rt of runtimes) await rt.destroy();
-  await events?.close();
+  await c?.destroy();
   await server?.close();
-  h?.destroy();
 });
 
-/** A worker container of its own: its clients, its caches, its idempotency mode. */
-function container(idempotency: IdempotencyMode): FunctionRuntime {
-  const rt = createRuntime({ ...h.env, [EnvVars.CONFIG]: JSON.stringify({ ...h.config, idempotency }) });
-  runtimes.push(rt);
-  return rt;
-}
-
-function workerOf(rt: FunctionRuntime): Worker {
-  return createWorkerHandler(() => rt) as Worker;
-}
+const container = (idempotency: IdempotencyMode) => c.container(idempotency);
+const workerOf = (rt: FunctionRuntime) => c.workerOf(rt);
+const drain = (worker: Worker) => c.drain(worker);
 
 /**
  * Runs `before` ahead of each of the container's calls named by `command` (a regular expression on the
@@ -127,16 +107,6 @@ async function oneMessage(jobId: string, ok: number, flip = 'flip'): Promise<Mes
   const messages = await drainQueue(h.sqs, h.resources.queueUrl);
   expect(messages).toHaveLength(1);
   return messages[0];
-}
-
-/** Hands what the work queue holds to `worker` until it is empty. */
-async function drain(worker: Worker): Promise<void> {
-  for (let i = 0; i < 20; i++) {
-    const messages = await drainQueue(h.sqs, h.resources.queueUrl);
-    if (messages.length === 0) return;
-    await worker(sqsEvent(messages), fakeContext());
-  }
-  throw new Error('queue not empty after 20 rounds');
 }
 
 /** The truth the ledger must show: every task counted once, succeeded, the run ended once. */
@@ -226,7 +196,7 @@ describe('a message delivered twice with different outcomes, through the worker 
     );
     expect(finished).toHaveLength(1);
     const key = record!.resultUri!.replace(`s3://${h.resources.bucket}/`, '');
-    const object = await runtimes[0].aws.s3.send(
+    const object = await container(IdempotencyModes.OFF).aws.s3.send(
       new GetObjectCommand({ Bucket: h.resources.bucket, Key: key }),
     );
     const lines = (await object.Body!.transformToString()).trim().split('\n');
