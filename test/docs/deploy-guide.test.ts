@@ -138,7 +138,11 @@ describe('docs/deploy.md, Try it locally', () => {
     )?.[1];
     expect(endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
 
-    const block = ports(walkedBlock('terminal 3')).replaceAll('http://127.0.0.1:4566', endpoint ?? '');
+    // The default endpoint alone, not the start of a partner port that begins 4566 (a port 45667 became 465257).
+    const block = ports(walkedBlock('terminal 3')).replace(
+      /http:\/\/127\.0\.0\.1:4566(?!\d)/g,
+      endpoint ?? '',
+    );
     const steps = await walk(commandsOf(block), dir);
     const step = (start: string): Step => {
       const found = steps.filter((s) => s.command.startsWith(start));
