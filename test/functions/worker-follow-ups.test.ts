@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { heldSettlement } from '../../functions/run-gate.js';
 import { type FollowUpPorts, handedKey, settleThenFollowUp } from '../../functions/worker-follow-ups.js';
 import { parsePlan } from '../../lib/fanout/follow-up-plan.js';
 import { MESSAGE_VERSION, MessageKinds, type TaskMessage } from '../../lib/fanout/messages.js';
@@ -37,16 +38,22 @@ class World {
   }
 }
 
-/** One delivery of `message`: its tasks end as `kinds` says, and it dies where `crash` says. */
+/**
+ * One delivery of `message`: its tasks end as `kinds` says, or (`held`) it finds its run paused and holds the
+ * message (functions/run-gate.ts heldSettlement); and it dies where `crash` says.
+ */
 async function deliver(
   world: World,
   s: fc.Scheduler,
   message: TaskMessage,
   kinds: readonly Kind[],
   crash: Crash,
+  held = false,
 ): Promise<void> {
-  const outcomes = message.tasks.map((t, i) => outcomeOf(t.id, kinds[i] ?? 'ok'));
-  const settlement = settleMessage(message, outcomes, MAX_ATTEMPTS);
+  const outcomes = message.tasks.map((t, i) =>
+    held ? outcomeOf(t.id, 'unstarted') : outcomeOf(t.id, kinds[i] ?? 'ok'),
+  );
+  const settlement = held ? heldSettlement(message, 0) : settleMessage(message, outcomes, MAX_ATTEMPTS);
   const step = <A extends unknown[], R>(_label: string, f: (...a: A) => R) =>
     s.scheduleFunction(async (...a: A) => f(...a));
   const ports: FollowUpPorts = {
@@ -88,12 +95,13 @@ const scenario = fc.record({
     },
   ),
   copies: fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 12 }),
+  holds: fc.array(fc.boolean(), { maxLength: 12 }),
 });
 
-describe('settleThenFollowUp: deliveries of one message, interleaved, some dying', () => {
+describe('settleThenFollowUp: deliveries of one message, interleaved, some dying, some holding it', () => {
   it('counts every task exactly once and leaves nothing behind', async () => {
     await fc.assert(
-      fc.asyncProperty(scenario, fc.scheduler(), async ({ tasks, kinds, crashes, copies }, s) => {
+      fc.asyncProperty(scenario, fc.scheduler(), async ({ tasks, kinds, crashes, copies, holds }, s) => {
         const world = new World();
         const first: TaskMessage = {
           v: MESSAGE_VERSION,
@@ -109,7 +117,7 @@ describe('settleThenFollowUp: deliveries of one message, interleaved, some dying
           })),
         };
         world.queue.push(first);
-        const draws = { kinds: [...kinds], crashes: [...crashes], copies: [...copies] };
+        const draws = { kinds: [...kinds], crashes: [...crashes], copies: [...copies], holds: [...holds] };
         for (let rounds = 0; world.queue.length > 0; rounds++) {
           expect(rounds).toBeLessThan(200);
           const message = world.queue.shift()!;
@@ -117,7 +125,8 @@ describe('settleThenFollowUp: deliveries of one message, interleaved, some dying
           const n = draws.copies.shift() ?? 1;
           const work = Array.from({ length: n }, () => {
             const own = message.tasks.map(() => draws.kinds.shift() ?? 'ok');
-            return deliver(world, s, message, own, draws.crashes.shift() ?? 'none').then(
+            const crash = draws.crashes.shift() ?? 'none';
+            return deliver(world, s, message, own, crash, draws.holds.shift() ?? false).then(
               () => true,
               () => false,
             );
