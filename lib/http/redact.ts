@@ -89,7 +89,7 @@ export class Redactor {
 
   /** `text` with every secret value (and every value resolved from a reference), and any user:password in a URL, replaced. */
   scrub(text: string, secrets: readonly string[]): string {
-    let out = text.replace(/(\/\/)[^/\s:@]+:[^/\s@]+@/g, `$1${REDACTED}@`);
+    let out = text.replace(USERINFO_IN_TEXT, `$1${REDACTED}@`);
     const all = resolvedSecrets.size === 0 ? secrets : longestFirst([...secrets, ...resolvedSecrets]);
     for (const s of all) if (out.includes(s)) out = out.split(s).join(REDACTED);
     return out;
@@ -108,16 +108,27 @@ export function redactHeaders(
 
 // Query parameters named like a credential (api_key, access_token, sig... as whole names or parts), and every
 // X-Amz-* parameter of a presigned URL (the signature, the credential scope, the session token).
-const SECRET_QUERY = /(token|key|secret|signature|password|passwd|session|auth|credential)/i;
+const SECRET_QUERY = /(token|key|secret|signature|password|passwd|pwd|session|auth|credential)/i;
 const AMZ_QUERY = /^x-amz-/i;
+// Names too short to match as parts: Azure's shared access signature (`sig`).
+const SECRET_QUERY_WHOLE = /^sig$/i;
 
 export function isSecretQueryName(name: string): boolean {
-  return SECRET_QUERY.test(name) || AMZ_QUERY.test(name);
+  return SECRET_QUERY.test(name) || AMZ_QUERY.test(name) || SECRET_QUERY_WHOLE.test(name);
 }
 
 // userinfo (user:password@ or token@) between the scheme and the host; WHATWG URLs also take `http:u:p@h`
-// and backslashes for an http(s) URL's slashes.
-const USERINFO = /^([a-z][a-z0-9+.-]*:[\\/]*)[^/\\?#@\s]*@/i;
+// and backslashes for an http(s) URL's slashes. Up to the LAST `@` before the path, query or fragment, as the
+// URL parser reads it: a password may hold `@`, spaces and backslashes (`http://u:p@ss w\rd@h/` is user `u`,
+// password `p@ss w\rd`), and stopping at the first of them would show the rest.
+const USERINFO = /^([a-z][a-z0-9+.-]*:[\\/]*)[^/?#]*@/i;
+// In free text a URL ends at a blank or a quote: userinfo there is anything up to its last `@` before them.
+const USERINFO_IN_TEXT = /(\/\/)[^/?#\s"'<>`]+@/g;
+// A URL quoted in text (a manifest error quotes the value it refused): the quotes say where it ends, spaces in it
+// and all, so its userinfo is found as in a URL field. In text that is itself JSON-escaped the closing quote is
+// `\"`: that backslash is kept, outside the URL. A quote cut short (`…(N chars)`, lib/manifest/issues.ts) has no
+// closing quote of its own, so it is left to the match of URLs in text below.
+const QUOTED_URL = /"([a-z][a-z0-9+.-]*:[\\/]+(?:[^"\\…]|\\(?!"))*)(\\?)"/gi;
 
 /**
  * `url` with its userinfo and the values of secret-named query parameters replaced. Works on text that is
@@ -146,8 +157,9 @@ export function redactUrl(url: string): string {
   return out;
 }
 
-// URLs inside free text (an error message naming the request).
-const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
+// URLs inside free text (an error message naming the request). Not across a backslash: in JSON-escaped text
+// it starts the escape of the closing quote, and a URL's own (`u:p\@h`) is userinfo the text scrub takes.
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`\\]+/gi;
 
 /** A task as it may be shown: secret headers, URL userinfo, secret query values and the body redacted. */
 export interface RedactableTask {
@@ -205,8 +217,9 @@ export function redactText(
   secrets: readonly string[] = [],
   redactor = defaultRedactor,
 ): string {
+  const quoted = text.replace(QUOTED_URL, (_, url: string, bs: string) => `"${redactUrl(url)}${bs}"`);
   return redactor.scrub(
-    text.replace(URL_IN_TEXT, (url) => redactUrl(url)),
+    quoted.replace(URL_IN_TEXT, (url) => redactUrl(url)),
     [...secrets].sort((a, b) => b.length - a.length),
   );
 }

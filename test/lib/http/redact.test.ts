@@ -85,13 +85,40 @@ describe('redactUrl', () => {
       'https://b.s3.amazonaws.com/k?X-Amz-Algorithm=[REDACTED]&X-Amz-Credential=[REDACTED]&X-Amz-Date=[REDACTED]&X-Amz-Signature=[REDACTED]#frag',
     ],
     [
-      'https://h.example/p?sig=1&password=p&client_secret=c&auth=a',
-      'https://h.example/p?sig=1&password=[REDACTED]&client_secret=[REDACTED]&auth=[REDACTED]',
+      'https://h.example/p?sig=1&password=p&client_secret=c&auth=a&pwd=x&signal=on',
+      'https://h.example/p?sig=[REDACTED]&password=[REDACTED]&client_secret=[REDACTED]&auth=[REDACTED]&pwd=[REDACTED]&signal=on',
     ],
+    // A password may hold `@`, spaces and backslashes: the userinfo runs to the last `@` before the path.
+    ['http://user:hun terSECRET@127.0.0.1:8/ok', 'http://[REDACTED]@127.0.0.1:8/ok'],
+    ['http://user:@SECRETBB@127.0.0.1:8/ok', 'http://[REDACTED]@127.0.0.1:8/ok'],
+    ['https://user:pass\\@host/', 'https://[REDACTED]@host/'],
+    ['http://h.example/p@x?token=t', 'http://h.example/p@x?token=[REDACTED]'],
     ['https://h.example/p?q=search&id=7', 'https://h.example/p?q=search&id=7'],
     ['not a url?token=abc', 'not a url?token=[REDACTED]'],
   ])('%s', (url, shown) => {
     expect(redactUrl(url)).toBe(shown);
+  });
+});
+
+describe('URL passwords of any characters a URL takes', () => {
+  // Every character the URL parser keeps in a password (not `/`, `?`, `#`, which end the authority).
+  const password = fc.string({
+    unit: fc.constantFrom(..."aZ9 @\\:;!$&'()*+,=-._~%é".split('')),
+    minLength: 4,
+  });
+  it('leave no trace in the redacted URL, in a text quoting it, or in the task’s redacted record', () => {
+    fc.assert(
+      fc.property(password, (pw) => {
+        fc.pre(!'[REDACTED]'.includes(pw) && !pw.startsWith('@') && !pw.endsWith('@'));
+        const url = `http://user:${pw}@127.0.0.1:8/ok`;
+        expect(redactUrl(url)).toBe('http://[REDACTED]@127.0.0.1:8/ok');
+        expect(redactText(`url: "${url}" is not valid`)).not.toContain(pw);
+        expect(redactText(JSON.stringify({ error: `url: "${url}" x` }))).not.toContain(pw);
+        const record = redactRecord({ error: `url: "${url}" x (…)`, task: { id: 't', url } });
+        expect(JSON.stringify(record)).not.toContain(pw);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
