@@ -118,8 +118,12 @@ function endingOf(
   const { outcome, run } = inputs;
   const final = outcome.final;
   const ended = run?.finishedAt !== undefined ? run : undefined;
-  const status = ended ? ended.status : final ? final.status : tail ? 'stopped' : 'broken';
-  const reason = ended ? ended.reason : summary?.reason;
+  // An orchestrator that returned says how its part went, not how the run ended: an interrupted run's record
+  // is unfinished (`running`, as `bounded-fanout status` says), never the orchestrator's `succeeded`. Its own
+  // word only without a ledger; `stopped` when it was cut off while reading.
+  const unfinished = final && run && !ended ? run : undefined;
+  const status = ended?.status ?? unfinished?.status ?? (final ? final.status : tail ? 'stopped' : 'broken');
+  const reason = ended ? ended.reason : unfinished ? unfinished.reason : summary?.reason;
   return {
     status,
     ...(reason ? { reason } : {}),

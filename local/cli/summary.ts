@@ -28,6 +28,8 @@ export function formatSummary(
     ['dead-lettered', n(report.deadLettered)],
     ['invalid', n(report.invalid)],
   ];
+  if (report.undeliverable) counts.push(['undeliverable', n(report.undeliverable)]);
+  if (report.cancelled) counts.push(['cancelled', n(report.cancelled)]);
   if (report.unfinished) counts.push(['unfinished', n(report.unfinished)]);
   out.push(...table(counts, [false, true]).map((l) => `  ${l}`));
   const mismatch = accountingError(report);
@@ -63,9 +65,11 @@ function headline(report: RunReport): string[] {
   out.push(
     report.interrupted
       ? `Job ${report.jobId} interrupted after ${seconds} s: unstarted work was left in the queue.`
-      : runtime?.status === 'failed' && runtime.error
-        ? `Job ${report.jobId} FAILED after ${seconds} s (${runtime.reason ?? 'error'}): ${oneLine(runtime.error)}`
-        : `Job ${report.jobId} finished in ${seconds} s (${n(rate)} tasks/s).`,
+      : report.status === 'cancelled'
+        ? `Job ${report.jobId} CANCELLED after ${seconds} s${report.reason ? ` (${report.reason})` : ''}: the tasks not started then are counted cancelled.`
+        : runtime?.status === 'failed' && runtime.error
+          ? `Job ${report.jobId} FAILED after ${seconds} s (${runtime.reason ?? 'error'}): ${oneLine(runtime.error)}`
+          : `Job ${report.jobId} finished in ${seconds} s (${n(rate)} tasks/s).`,
   );
   if (report.resumed) {
     const { tasks, startedAt, idempotency } = report.resumed;
@@ -109,7 +113,9 @@ function taskLists(report: RunReport): string[] {
   if (report.deadLetteredTasks.length) {
     out.push('', `Dead-lettered (${n(report.deadLetteredTasks.length)}):`);
     for (const t of report.deadLetteredTasks.slice(0, shown)) {
-      out.push(`  ${t.id}  after ${t.attempts} attempt${t.attempts === 1 ? '' : 's'}: ${oneLine(t.error)}`);
+      out.push(
+        `  ${idText(t.id)}  after ${t.attempts} attempt${t.attempts === 1 ? '' : 's'}: ${oneLine(t.error)}`,
+      );
     }
     if (report.deadLetteredTasks.length > shown)
       out.push(`  ... and ${n(report.deadLetteredTasks.length - shown)} more`);
@@ -118,14 +124,16 @@ function taskLists(report: RunReport): string[] {
   if (unfinished.length) {
     out.push('', `Unfinished (${n(unfinished.length)}):`);
     for (const t of unfinished.slice(0, shown)) {
-      out.push(`  ${t.line === undefined ? '' : `line ${t.line} `}${t.id}: ${oneLine(t.error)}`);
+      out.push(`  ${t.line === undefined ? '' : `line ${t.line} `}${idText(t.id)}: ${oneLine(t.error)}`);
     }
     if (unfinished.length > shown) out.push(`  ... and ${n(unfinished.length - shown)} more`);
   }
   if (report.invalidTasks.length) {
     out.push('', `Invalid (${n(report.invalidTasks.length)}):`);
     for (const t of report.invalidTasks.slice(0, shown)) {
-      const where = [t.line === undefined ? '' : `line ${t.line}`, t.id ?? ''].filter(Boolean).join(' ');
+      const where = [t.line === undefined ? '' : `line ${t.line}`, idText(t.id ?? '')]
+        .filter(Boolean)
+        .join(' ');
       out.push(`  ${where || '?'}: ${oneLine(t.error)}`);
     }
     if (report.invalidTasks.length > shown)
@@ -135,9 +143,23 @@ function taskLists(report: RunReport): string[] {
 }
 
 function oneLine(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
+  const flat = printable(text).replace(/\s+/g, ' ').trim();
   return flat.length > 160 ? `${flat.slice(0, 157)}...` : flat;
 }
+
+// C0 and C1 control characters but the blanks oneLine flattens: an escape sequence in a task id or an error
+// (a hostile manifest's) would recolour the terminal or draw a fake line of the summary.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is escaped
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g;
+
+/** `text` as a terminal may show it: each control character as its `\u` escape. */
+function printable(text: string): string {
+  return text.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** A task id on one line of the summary: controls escaped, and a line break too. */
+const idText = (id: string): string =>
+  printable(id).replace(/[\r\n\t]/g, (c) => JSON.stringify(c).slice(1, -1));
 
 /** What is known when a second Ctrl-C cuts the run off: the counts so far, from the functions' metrics. */
 export function formatAbortSummary({

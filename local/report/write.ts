@@ -260,7 +260,17 @@ export async function readReport(file: string): Promise<RunReport> {
 
 /** Ended tasks that do not add up to `submitted`, or undefined when they do. */
 export function accountingError(report: RunReport): string | undefined {
-  const ended = report.succeeded + report.deadLettered + report.invalid + (report.unfinished ?? 0);
+  // Every way a task ends, the cancelled and undeliverable too (a run cancelled from a second process has them).
+  const parts: [string, number][] = [
+    ['succeeded', report.succeeded],
+    ['dead-lettered', report.deadLettered],
+    ['undeliverable', report.undeliverable ?? 0],
+    ['invalid', report.invalid],
+    ['cancelled', report.cancelled ?? 0],
+    ['unfinished', report.unfinished ?? 0],
+  ];
+  const ended = parts.reduce((sum, [, n]) => sum + n, 0);
   if (ended === report.submitted) return undefined;
-  return `succeeded ${report.succeeded} + dead-lettered ${report.deadLettered} + invalid ${report.invalid}${report.unfinished ? ` + unfinished ${report.unfinished}` : ''} = ${ended}, but submitted = ${report.submitted}`;
+  const shown = parts.filter(([name, n]) => n > 0 || ['succeeded', 'dead-lettered', 'invalid'].includes(name));
+  return `${shown.map(([name, n]) => `${name} ${n}`).join(' + ')} = ${ended}, but submitted = ${report.submitted}`;
 }

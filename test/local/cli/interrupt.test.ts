@@ -130,6 +130,8 @@ describe('Ctrl-C once', () => {
     expect(result.code, result.stderr).toBe(130);
     const report = await readReport(file);
     expect(report).toMatchObject({ jobId: 'once', submitted: 300, deadLettered: 0, interrupted: true });
+    // The ledger's status, as `bounded-fanout status` would say: unfinished, never the orchestrator's `succeeded`.
+    expect(report).toMatchObject({ status: 'running' });
     expect(report.cutOff).toBeUndefined();
     expectAccounted(report);
     // The running invocations finished: every task the target completed is counted succeeded, once.

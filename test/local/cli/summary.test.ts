@@ -32,6 +32,31 @@ describe('formatSummary', () => {
     expect(text).toContain('Report: .tmp/report.html');
   });
 
+  it('shows a hostile id or error as text: no control character reaches the terminal, no line is forged', () => {
+    const forged = '\u001b[31mRED\u001b[0m\n  every task accounted for FAKE';
+    const base = fixtureReport();
+    const text = formatSummary({
+      ...base,
+      invalidTasks: [{ line: 2, id: forged, error: `id: ${forged} \u0007` }],
+      deadLetteredTasks: [{ ...base.deadLetteredTasks[0], id: `x\u009b2J`, error: 'gone\u001b[2K' }],
+    });
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must not appear
+    expect(text).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    expect(text).toContain('  line 2 \\u001b[31mRED\\u001b[0m\\n  every task accounted for FAKE: id:');
+    expect(text).toContain('  x\\u009b2J  after');
+    expect(text.split('\n').filter((l) => l.includes('every task accounted for FAKE'))).toHaveLength(1);
+  });
+
+  it('a run cancelled from a second process: its cancelled tasks counted and the verdict said', () => {
+    const text = formatSummary(
+      fixtureReport({ status: 'cancelled', reason: 'cancelled', cancelled: 674, succeeded: 326 }),
+    );
+    expect(text).toContain('Job fixture CANCELLED after 10.0 s (cancelled)');
+    expect(text).toMatch(/cancelled\s+674\n/);
+    expect(text).toContain('every task accounted for');
+    expect(text).not.toContain('ACCOUNTING MISMATCH');
+  });
+
   it('says when a run was interrupted and when counts do not add up', () => {
     const text = formatSummary(
       fixtureReport({ interrupted: true, unfinished: 4, submitted: 1027, succeeded: 999 }),
