@@ -66,24 +66,20 @@ export function statusUpdate(change: StatusChange): Expression {
     values[`:from${i}`] = status;
   });
   const sets = ['#status = :status', '#version = #version + :one'];
-  const removes: string[] = [];
+  const names: Record<string, string> = { '#status': 'status', '#version': 'version' };
+  // A change that gives no reason keeps the one the run has: a pause and a resume of a run whose manifest broke
+  // (its reason `manifest-error`, its status still live) must not turn it into one that ends `succeeded`.
   for (const field of ['reason', 'detail'] as const) {
-    if (change[field] === undefined) removes.push(`#${field}`);
-    else {
-      sets.push(`#${field} = :${field}`);
-      values[`:${field}`] = change[field];
-    }
+    if (change[field] === undefined) continue;
+    sets.push(`#${field} = :${field}`);
+    names[`#${field}`] = field;
+    values[`:${field}`] = change[field];
   }
   const from = change.from.map((_, i) => `:from${i}`).join(', ');
   return {
-    UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+    UpdateExpression: `SET ${sets.join(', ')}`,
     ConditionExpression: `attribute_exists(pk) AND #status IN (${from})`,
-    ExpressionAttributeNames: {
-      '#status': 'status',
-      '#version': 'version',
-      '#reason': 'reason',
-      '#detail': 'detail',
-    },
+    ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
   };
 }

@@ -410,6 +410,29 @@ describe('setStatus, setLimits, listRuns', () => {
     });
   });
 
+  it('a change that gives no reason keeps the run’s: a paused and resumed run whose manifest broke still fails', async () => {
+    const jobId = newJob();
+    await start(jobId, 'r1');
+    const broke = {
+      status: 'running',
+      reason: 'manifest-error',
+      detail: 'line 9',
+      from: ['running'],
+    } as const;
+    expect((await ledger.setStatus(jobId, 'r1', broke)).changed).toBe(true);
+    await ledger.setStatus(jobId, 'r1', { status: 'paused', from: ['running'] });
+    const resumed = await ledger.setStatus(jobId, 'r1', { status: 'running', from: ['paused'] });
+    expect(resumed.record).toMatchObject({ status: 'running', reason: 'manifest-error', detail: 'line 9' });
+    const { record } = await ledger.settle({
+      jobId,
+      runId: 'r1',
+      key: 'segment:0',
+      delta: { submitted: 1, succeeded: 1 },
+      manifestDone: true,
+    });
+    expect(finalStatus(record!)).toEqual({ status: 'failed', reason: 'manifest-error' });
+  });
+
   it('replaces the limits and bumps the version; undefined for no run', async () => {
     const jobId = newJob();
     await start(jobId, 'r1');
