@@ -18,18 +18,18 @@ import { IdempotencyAlreadyInProgressError, makeIdempotent } from '@aws-lambda-p
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { ResultWriter } from '../lib/aws/results.js';
-import type { FanoutConfig } from '../lib/config.js';
 import { type Continuation, classifyEvent, type SegmentEndState } from '../lib/fanout/continuation.js';
 import type { FailureBudget } from '../lib/fanout/failure-budget.js';
-import { runSegment, type SegmentLimits, type SegmentResult } from '../lib/fanout/segment.js';
+import { runSegment, type SegmentResult } from '../lib/fanout/segment.js';
 import { type JobPeaks, maxPeaks, type StopReason, StopReasons } from '../lib/fanout/summary.js';
 import { unannounced } from '../lib/ledger/after-settle.js';
 import { ManifestError } from '../lib/manifest/errors.js';
-import type { JobLimits } from '../lib/manifest/schema.js';
+import { effectiveLimits } from './effective-limits.js';
 import { endRun, type SegmentEnd } from './end-run.js';
 import { jobBudget } from './fleet-budget.js';
 import { functionLogger } from './function-logger.js';
 import { IdempotencyUses, idempotencyOptions } from './idempotency.js';
+import { invocationDeadline } from './invocation-deadline.js';
 import { type OpenJob, openJob } from './open-job.js';
 import {
   inlineOverride,
@@ -63,19 +63,6 @@ const ledgers = new WeakMap<FunctionRuntime, RunLedger | undefined>();
 function ledgerOf(rt: FunctionRuntime): RunLedger | undefined {
   if (!ledgers.has(rt)) ledgers.set(rt, runLedgerOf(rt, logger));
   return ledgers.get(rt);
-}
-
-/** Concurrency limits of a job can only lower the deployed ones: the budget was proven at deploy time. */
-export function effectiveLimits(job: JobLimits | undefined, config: FanoutConfig): SegmentLimits {
-  const lower = (asked: number | undefined, cap: number) => Math.min(asked ?? cap, cap);
-  return {
-    inline: lower(job?.inline, config.inlineConcurrency),
-    enqueue: lower(job?.enqueue, config.enqueueConcurrency),
-    invoke: lower(job?.invoke, config.invokeConcurrency),
-    tasksPerMessage: job?.tasksPerMessage ?? config.tasksPerMessage,
-    tasksPerInvoke: job?.tasksPerInvoke ?? config.tasksPerMessage,
-    retryDelaySeconds: job?.retryDelaySeconds ?? 0,
-  };
 }
 
 async function orchestrate(
@@ -171,6 +158,7 @@ async function runJobSegment(
   const deadlineNear = () => context.getRemainingTimeInMillis() <= margin;
   // Reading stops when the run is cancelled or failed elsewhere (the cached record, refreshed every 2 s).
   const stoppedByLedger = () => ledgerStop(current()) !== undefined;
+  const deadline = invocationDeadline(context, rt.taskOptions);
   const outcome = await runSegment({
     jobId,
     runId,
@@ -184,9 +172,10 @@ async function runJobSegment(
     counts: state.counts,
     shouldStop: () => deadlineNear() || stoppedByLedger(),
     ...(ledger ? { hold: pauseHold(ledger.control, jobId, runId, deadlineNear) } : {}),
-    ports: withHostOverrides(segmentPorts(rt), ledger, current),
+    ports: withHostOverrides(segmentPorts(rt, deadline), ledger, current),
     hooks: segmentHooks(logger, jobId, results),
   });
+  deadline.close();
   const peaks = maxPeaks(state.peaks, outcome.peaks);
   const reason = (outcome.reason === StopReasons.DEADLINE && ledgerStop(current())) || outcome.reason;
   return finishSegment({ job, outcome, reason, peaks, budget, ledger, results }, rt);
