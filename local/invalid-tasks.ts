@@ -33,11 +33,13 @@ export async function readInvalidTasks(
     forcePathStyle: true,
   });
   const found: InvalidTaskEntry[] = [];
+  let body: Readable | undefined;
   try {
     const out = await s3.send(
       new GetObjectCommand({ Bucket: inputs.resources.bucket, Key: final.resultKey }),
     );
-    const lines = createInterface({ input: out.Body as Readable, crlfDelay: Number.POSITIVE_INFINITY });
+    body = out.Body as Readable;
+    const lines = createInterface({ input: body, crlfDelay: Number.POSITIVE_INFINITY });
     for await (const line of lines) {
       if (!line.includes('"invalid"')) continue;
       const record = JSON.parse(line) as { type?: string } & InvalidTaskEntry;
@@ -54,6 +56,10 @@ export async function readInvalidTasks(
   } catch (error) {
     if (!(error instanceof NoSuchKey)) throw error;
   } finally {
+    // Left part-read (MAX_LISTED reached): the body is let go before the client, whose destroy aborts its
+    // socket; an error that abort raises on a stream no reader listens to any more would end the process.
+    body?.on('error', () => {});
+    body?.destroy();
     s3.destroy();
   }
   return found;
