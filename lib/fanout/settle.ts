@@ -11,8 +11,8 @@ How a packed message keeps the accounting exact: the worker runs the tasks of th
 the message as a whole, each task by its outcome:
 - succeeded: it ends there;
 - failed and retryable (runHttpTask's rules: a network error, a timeout, 408, 425, 429, 5xx, for a method
-  that may be repeated) while attempts remain: in a new message (attempt + 1, key `<key>#<attempt>`, a
-  growing delay);
+  that may be repeated) while attempts remain: in a new message (attempt + 1, key `<key>#<attempt>`, the
+  suffix replacing a retry's own, a growing delay);
 - failed for good (any other failure), or retryable with its `maxAttempts` deliveries spent: to the
   dead-letter queue with its last error and the deliveries it had;
 - not started (the invocation's deadline was too near, or its run is paused): in a new message with the
@@ -105,9 +105,12 @@ export function followUpsOf(message: TaskMessage, plan: FollowUpPlan): FollowUps
   const delaySeconds = retryDelaySeconds(message.retryDelaySeconds ?? 0, attempt);
   const at = (positions: readonly number[]) => positions.map((i) => message.tasks[i]);
   return {
+    // `<key>#<attempt>`, the attempt replacing the one a retry's key already ends with: a key that grew by one
+    // suffix per attempt passed DynamoDB's 1,024 bytes for its marker after some 200 attempts, and the task
+    // never ended. Still one key per (message, attempt): only the retry of `<key>#n` is `<key>#n+1`.
     retries: followUps(message, at(plan.retry), {
       attempt: attempt + 1,
-      key: `${key}#${attempt + 1}`,
+      key: `${key.replace(/#\d+$/, '')}#${attempt + 1}`,
       delaySeconds,
     }),
     handedOn: followUps(message, at(plan.handOn), {

@@ -208,3 +208,21 @@ describe('FailureBudget', () => {
     );
   });
 });
+
+describe('retry keys', () => {
+  it('stay one suffix long however many attempts: <key>#<attempt>, one key per message and attempt', () => {
+    const failing: TaskOutcome = { id: 't0', ok: false, attempts: 1, status: 503, error: 'busy' };
+    let message = { ...taskMessage(1), key: 'job:run:0', attempt: 1 };
+    const keys = new Set<string>();
+    for (let attempt = 1; attempt < 500; attempt++) {
+      const [retry] = settleMessage(message, [failing], 10_000).retries;
+      expect(retry.message).toMatchObject({ key: `job:run:0#${attempt + 1}`, attempt: attempt + 1 });
+      keys.add(retry.message.key);
+      message = retry.message;
+    }
+    expect(keys.size).toBe(499);
+    // A hand-on's retry keeps the hand-on's mark: it is another message's.
+    const handedOn = { ...taskMessage(1), key: 'job:run:0#3~1', attempt: 3 };
+    expect(settleMessage(handedOn, [failing], 10).retries[0].message.key).toBe('job:run:0#3~1#4');
+  });
+});
