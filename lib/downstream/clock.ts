@@ -11,9 +11,16 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
+/**
+ * Node's longest timer: a longer delay is taken as 1 ms (with a TimeoutOverflowWarning), so a rate of one
+ * request a century would re-arm every millisecond. Clamped, such a timer fires early and its owner, finding
+ * no token yet, arms it again.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => performance.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  setTimeout: (callback, ms) => setTimeout(callback, Math.min(ms, MAX_TIMER_MS)),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
