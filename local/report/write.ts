@@ -271,6 +271,8 @@ export function accountingError(report: RunReport): string | undefined {
   ];
   const ended = parts.reduce((sum, [, n]) => sum + n, 0);
   if (ended === report.submitted) return undefined;
-  const shown = parts.filter(([name, n]) => n > 0 || ['succeeded', 'dead-lettered', 'invalid'].includes(name));
+  const shown = parts.filter(
+    ([name, n]) => n > 0 || ['succeeded', 'dead-lettered', 'invalid'].includes(name),
+  );
   return `${shown.map(([name, n]) => `${name} ${n}`).join(' + ')} = ${ended}, but submitted = ${report.submitted}`;
 }
