@@ -10,28 +10,18 @@ import type { TaskMessage } from '../lib/fanout/messages.js';
 import type { SegmentPorts, SendEntry } from '../lib/fanout/segment.js';
 import type { TaskOutcome } from '../lib/fanout/task-outcome.js';
 import { LAMBDA_MAX_EVENT_PAYLOAD_BYTES } from '../lib/wire/sqs-limits.js';
-import type { InvocationDeadline } from './invocation-deadline.js';
 import type { FunctionRuntime } from './runtime.js';
 import { runOverHttp } from './task-runner.js';
 
 /** Attempts of one synchronous Invoke of the worker (safe to repeat: the worker is idempotent per task). */
 export const INVOKE_ATTEMPTS = 3;
 
-/**
- * The ports of one segment. Its inline tasks run under the invocation's deadline (functions/invocation-deadline.ts),
- * as the worker's do: no attempt starts that would end after it, and what still runs then is aborted, so a host
- * that never answers (or a task whose timeoutMs is longer than the invocation) fails that task, dead-lettered
- * with its error, instead of holding the orchestrator until Lambda kills it with nothing settled.
- */
-export function segmentPorts(rt: FunctionRuntime, deadline?: InvocationDeadline): SegmentPorts {
+export function segmentPorts(rt: FunctionRuntime): SegmentPorts {
   const { queueUrl, dlqUrl, workerFunction } = rt.wiring;
   const notWired = (name: string, entries: readonly SendEntry[]) =>
     Promise.resolve(entries.map((e) => ({ id: e.Id, error: `${name} is not set` })));
   return {
-    runInline: async (task) =>
-      deadline
-        ? (deadline.tooLate(task) ?? runOverHttp(task, rt, deadline.taskOptions))
-        : runOverHttp(task, rt),
+    runInline: (task) => runOverHttp(task, rt),
     sendTasks: (entries) =>
       queueUrl ? sendMessageBatch(rt.aws.sqs, queueUrl, entries) : notWired(EnvVars.QUEUE_URL, entries),
     sendDeadLetters: (entries) =>

@@ -29,7 +29,6 @@ import { endRun, type SegmentEnd } from './end-run.js';
 import { jobBudget } from './fleet-budget.js';
 import { functionLogger } from './function-logger.js';
 import { IdempotencyUses, idempotencyOptions } from './idempotency.js';
-import { invocationDeadline } from './invocation-deadline.js';
 import { type OpenJob, openJob } from './open-job.js';
 import {
   inlineOverride,
@@ -158,7 +157,6 @@ async function runJobSegment(
   const deadlineNear = () => context.getRemainingTimeInMillis() <= margin;
   // Reading stops when the run is cancelled or failed elsewhere (the cached record, refreshed every 2 s).
   const stoppedByLedger = () => ledgerStop(current()) !== undefined;
-  const deadline = invocationDeadline(context, rt.taskOptions);
   const outcome = await runSegment({
     jobId,
     runId,
@@ -172,10 +170,9 @@ async function runJobSegment(
     counts: state.counts,
     shouldStop: () => deadlineNear() || stoppedByLedger(),
     ...(ledger ? { hold: pauseHold(ledger.control, jobId, runId, deadlineNear) } : {}),
-    ports: withHostOverrides(segmentPorts(rt, deadline), ledger, current),
+    ports: withHostOverrides(segmentPorts(rt), ledger, current),
     hooks: segmentHooks(logger, jobId, results),
   });
-  deadline.close();
   const peaks = maxPeaks(state.peaks, outcome.peaks);
   const reason = (outcome.reason === StopReasons.DEADLINE && ledgerStop(current())) || outcome.reason;
   return finishSegment({ job, outcome, reason, peaks, budget, ledger, results }, rt);

@@ -63,7 +63,6 @@ beforeAll(async () => {
     onRequest(req.path, req.n);
     if (req.path.includes('/fail/')) return { status: 404 };
     if (req.path.includes('/slowfail/')) return { status: 404, delayMs: 1_500 };
-    if (req.path.includes('/stall/')) return { delayMs: 30_000 };
     if (req.path.includes('/fixable/') && broken) return { status: 404 };
     if (req.path.includes('/flaky/')) {
       const seen = (flakySeen.get(req.path) ?? 0) + 1;
@@ -590,37 +589,6 @@ describe('job ledger through the handlers', () => {
       cancelled: 0,
     });
     expect(record).toMatchObject({ status: 'partial', manifestDone: true });
-  });
-
-  it('an inline task whose timeout outlasts the invocation is dead-lettered at once, not left to stall the orchestrator', async () => {
-    // The host never answers within the task's 900 s timeout, longer than the orchestrator's 60 s: the task is
-    // not started (it could never end in time) and dead-lettered with the deadline's error; its neighbours
-    // run and the run ends with every task counted. Before, the orchestrator waited on it until Lambda's kill.
-    const tasks = [
-      { id: 'st0', url: url('st0', 'stall'), mode: 'inline', timeoutMs: 900_000 },
-      { id: 'st1', url: url('st1'), mode: 'inline' },
-      ...queued('stq', 2),
-    ];
-    const end = Date.now() + 60_000;
-    await orchestrator(
-      { jobId: 'ledger-stall', runId: 'r1', tasks },
-      fakeContext(() => end - Date.now()),
-    );
-    await drain();
-    expect(hits('st0')).toBe(0);
-    const record = await ledger.getRun('ledger-stall', 'r1');
-    expect(counts(record)).toEqual({
-      submitted: 4,
-      succeeded: 3,
-      deadLettered: 1,
-      undeliverable: 0,
-      invalid: 0,
-      cancelled: 0,
-    });
-    expect(record).toMatchObject({ status: 'partial' });
-    const lines = await resultLines(record!);
-    const st0 = lines.find((l) => (l.task as { id?: string } | undefined)?.id === 'st0');
-    expect(st0?.error).toMatch(/^BF_DEADLINE: not started/);
   });
 
   it('cancel stops an orchestrator reading inline tasks: at most the inline limit starts after it, counts exact', async () => {
