@@ -64,9 +64,9 @@ export function withHostOverrides(
   if (!ledger) return ports;
   return {
     ...ports,
-    runInline: (task) => {
+    runInline: (task, cutoff) => {
       ledger.applyDownstream(current());
-      return ports.runInline(task);
+      return ports.runInline(task, cutoff);
     },
   };
 }

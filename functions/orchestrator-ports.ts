@@ -9,6 +9,7 @@ import type { Continuation } from '../lib/fanout/continuation.js';
 import type { TaskMessage } from '../lib/fanout/messages.js';
 import type { SegmentPorts, SendEntry } from '../lib/fanout/segment.js';
 import type { TaskOutcome } from '../lib/fanout/task-outcome.js';
+import { invocationOptions, type RunHttpTaskOptions } from '../lib/http/run-http-task.js';
 import { LAMBDA_MAX_EVENT_PAYLOAD_BYTES } from '../lib/wire/sqs-limits.js';
 import type { FunctionRuntime } from './runtime.js';
 import { runOverHttp } from './task-runner.js';
@@ -18,10 +19,17 @@ export const INVOKE_ATTEMPTS = 3;
 
 export function segmentPorts(rt: FunctionRuntime): SegmentPorts {
   const { queueUrl, dlqUrl, workerFunction } = rt.wiring;
+  // The container's options with the segment's cutoff signal, made once per signal (it is one per segment).
+  const made = new WeakMap<AbortSignal, RunHttpTaskOptions>();
+  const withSignal = (signal: AbortSignal) => {
+    const options = made.get(signal) ?? invocationOptions(rt.taskOptions, { signal });
+    made.set(signal, options);
+    return options;
+  };
   const notWired = (name: string, entries: readonly SendEntry[]) =>
     Promise.resolve(entries.map((e) => ({ id: e.Id, error: `${name} is not set` })));
   return {
-    runInline: (task) => runOverHttp(task, rt),
+    runInline: (task, cutoff) => runOverHttp(task, rt, cutoff ? withSignal(cutoff) : rt.taskOptions),
     sendTasks: (entries) =>
       queueUrl ? sendMessageBatch(rt.aws.sqs, queueUrl, entries) : notWired(EnvVars.QUEUE_URL, entries),
     sendDeadLetters: (entries) =>

@@ -29,6 +29,7 @@ import { endRun, type SegmentEnd } from './end-run.js';
 import { jobBudget } from './fleet-budget.js';
 import { functionLogger } from './function-logger.js';
 import { IdempotencyUses, idempotencyOptions } from './idempotency.js';
+import { inlineCutoff } from './inline-cutoff.js';
 import { type OpenJob, openJob } from './open-job.js';
 import {
   inlineOverride,
@@ -157,6 +158,7 @@ async function runJobSegment(
   const deadlineNear = () => context.getRemainingTimeInMillis() <= margin;
   // Reading stops when the run is cancelled or failed elsewhere (the cached record, refreshed every 2 s).
   const stoppedByLedger = () => ledgerStop(current()) !== undefined;
+  const cutoff = inlineCutoff(context, margin);
   const outcome = await runSegment({
     jobId,
     runId,
@@ -170,9 +172,10 @@ async function runJobSegment(
     counts: state.counts,
     shouldStop: () => deadlineNear() || stoppedByLedger(),
     ...(ledger ? { hold: pauseHold(ledger.control, jobId, runId, deadlineNear) } : {}),
+    inlineCutoff: cutoff.signal,
     ports: withHostOverrides(segmentPorts(rt), ledger, current),
     hooks: segmentHooks(logger, jobId, results),
-  });
+  }).finally(cutoff.close);
   const peaks = maxPeaks(state.peaks, outcome.peaks);
   const reason = (outcome.reason === StopReasons.DEADLINE && ledgerStop(current())) || outcome.reason;
   return finishSegment({ job, outcome, reason, peaks, budget, ledger, results }, rt);

@@ -25,5 +25,11 @@ export function segmentHooks(logger: Logger, jobId: string, results: ResultWrite
       });
       results?.add({ type: 'undeliverable', ...record, sendError: error });
     },
+    onCutOff: (task, error) =>
+      logger.warn('inline task cut off by the deadline: handed to the work queue', {
+        jobId,
+        id: task.id,
+        error,
+      }),
   };
 }

@@ -1,3 +1,4 @@
+import { ManifestError } from '../manifest/errors.js';
 import type { InvalidTaskItem, ManifestItem } from '../manifest/parse.js';
 import type { JobTask } from '../manifest/schema.js';
 import { SQS_MAX_BATCH_BYTES, SQS_MAX_BATCH_ENTRIES } from '../wire/sqs-limits.js';
@@ -24,7 +25,8 @@ export interface EntryFailure {
 }
 
 export interface SegmentPorts {
-  runInline(task: JobTask): Promise<TaskOutcome>;
+  /** Runs an inline task; `cutoff` (the segment's inlineCutoff) aborts it, waiting or mid-attempt. */
+  runInline(task: JobTask, cutoff?: AbortSignal): Promise<TaskOutcome>;
   /** Sends one SendMessageBatch to the work queue; resolves to the entries that still failed after retries. */
   sendTasks(entries: readonly SendEntry[]): Promise<readonly EntryFailure[]>;
   /** The same to the dead-letter queue. */
@@ -38,6 +40,8 @@ export interface SegmentHooks {
   onDeadLetter?(record: DeadLetterTask): void;
   /** A task that could be neither run, enqueued nor dead-lettered. */
   onUndeliverable?(record: DeadLetterTask, error: string): void;
+  /** An inline task the cutoff stopped, handed to the work queue (`error`: how its attempt ended). */
+  onCutOff?(task: JobTask, error: string | undefined): void;
 }
 
 export interface SegmentLimits {
@@ -74,6 +78,13 @@ export interface SegmentOptions {
    * Holders over a lowered cap finish; none starts until the in-flight count is under it. Undefined: no cap.
    */
   readonly inlineCap?: () => number | undefined;
+  /**
+   * Aborts the inline tasks still running (the invocation's deadline is close): each one the abort stopped
+   * before it started, or that may be repeated, is handed to the work queue, where a worker runs it under its
+   * own deadline and attempts; one that may not be repeated is dead-lettered with its error. Without it a
+   * host that never answers holds the segment until Lambda kills it, with nothing settled.
+   */
+  readonly inlineCutoff?: AbortSignal;
   readonly ports: SegmentPorts;
   readonly hooks?: SegmentHooks;
 }
@@ -122,4 +133,15 @@ export async function settleFailures(
 export function errorText(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
+}
+
+/** The next item, or the error reading it (a ManifestError by its message: it names the field). */
+export async function readNext(
+  reader: AsyncIterator<ManifestItem>,
+): Promise<IteratorResult<ManifestItem> | { error: string }> {
+  try {
+    return await reader.next();
+  } catch (error) {
+    return { error: error instanceof ManifestError ? error.message : errorText(error) };
+  }
 }

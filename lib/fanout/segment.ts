@@ -1,4 +1,3 @@
-import { ManifestError } from '../manifest/errors.js';
 import type { ManifestItem } from '../manifest/parse.js';
 import type { JobTask } from '../manifest/schema.js';
 import { Semaphore } from '../semaphore.js';
@@ -23,7 +22,7 @@ import {
 } from './packets.js';
 import { handledBefore } from './reread.js';
 import { SegmentPackers } from './segment-packers.js';
-import { errorText, type SegmentOptions, type SegmentResult, settleResult } from './segment-ports.js';
+import { readNext, type SegmentOptions, type SegmentResult, settleResult } from './segment-ports.js';
 import type { IsolatedSend } from './send-isolated.js';
 import { SendLane } from './send-lane.js';
 import { type JobCounts, type StopReason, StopReasons } from './summary.js';
@@ -35,28 +34,18 @@ One invocation's share of a job (a segment): it reads the manifest from `startAt
 permits that follow a live cap (inline-slots.ts), packs queue tasks into messages that a bounded queue hands
 to `limits.enqueue` senders (send-lane.ts: a full queue holds the read back), chunks invoke tasks into Invoke
 calls (under a Semaphore; those a paused run left unstarted go to the work queue: invoke-chunk.ts), and
-dead-letters what fails for good (a second send lane). Reading stops when
-`shouldStop()` says so (the deadline) or the failure budget trips; the part-filled message and chunk are then
-handed back, not sent (reread.ts: a retried copy sends the same messages under the same keys), and all else
-read is awaited. Every task before the cursor, and in the reread part every one not handed back, was run,
-enqueued or dead-lettered; no other started. A message SQS refuses for its content is split until the task at
-fault stands alone, and only that task is dead-lettered (send-isolated.ts). No AWS here: `ports`.
+dead-letters what fails for good (a second send lane). Reading stops when `shouldStop()` says so (the
+deadline) or the failure budget trips; the part-filled message and chunk are then handed back, not sent
+(reread.ts: a retried copy sends the same messages under the same keys), and all else read is awaited, but
+for inline tasks `inlineCutoff` stops (those go to the work queue). Every task before the cursor, and in the
+reread part every one not handed back, was run, enqueued or dead-lettered; no other started. A message SQS
+refuses for its content is split until the task at fault stands alone, and only that task is dead-lettered
+(send-isolated.ts). No AWS here: `ports`.
 */
 
 const DLQ_SENDS_IN_FLIGHT = 2;
 /** Batches a send lane holds for its senders: the read runs at most this far (plus one batch) ahead. */
 const BATCHES_QUEUED = 1;
-
-/** The next item, or the error reading it (a ManifestError by its message: it names the field). */
-async function readNext(
-  reader: AsyncIterator<ManifestItem>,
-): Promise<IteratorResult<ManifestItem> | { error: string }> {
-  try {
-    return await reader.next();
-  } catch (error) {
-    return { error: error instanceof ManifestError ? error.message : errorText(error) };
-  }
-}
 
 export async function runSegment(options: SegmentOptions): Promise<SegmentResult> {
   return new Segment(options).run();
@@ -197,7 +186,10 @@ class Segment {
   }
 
   async #runInline(task: JobTask): Promise<void> {
-    const result = await settleResult(() => this.#o.ports.runInline(task));
+    const cutoff = this.#o.inlineCutoff;
+    const result = await settleResult(() => this.#o.ports.runInline(task, cutoff));
+    // Cut off by the deadline, and safe to run again: not a failure, a task for the workers.
+    if (!result.ok && cutoff?.aborted && result.retryable !== false) return this.#handOn(task, result.error);
     this.#o.budget.record(result.ok);
     if (result.ok) this.#counts.inlineSucceeded++;
     else {
@@ -206,6 +198,14 @@ class Segment {
         deadLetterTask(task, 1, result.error ?? `status ${result.status}`, result.status),
       );
     }
+  }
+
+  /** An inline task the cutoff stopped, into a message for the work queue (counted enqueued once sent). */
+  async #handOn(task: JobTask, error: string | undefined): Promise<void> {
+    this.#o.hooks?.onCutOff?.(task, error);
+    const wired = wireItem(task);
+    const pack = this.#packers.addCutOff(wired, Buffer.byteLength(wired.json));
+    if (pack) await this.#addMessage(pack.items);
   }
 
   #envelope(): TaskEnvelope {
@@ -281,6 +281,8 @@ class Segment {
     // The last message goes now; the lane closes once no Invoke is left to hand it a paused run's tasks.
     await this.#tasks.flush();
     while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+    const cutOff = this.#packers.flushCutOff();
+    if (cutOff) await this.#addMessage(cutOff.items);
     await this.#tasks.close();
     const dead = this.#deadPacker.flush();
     if (dead) await this.#dead.add(dead);

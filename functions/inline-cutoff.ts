@@ -1,0 +1,30 @@
+// The orchestrator's inline tasks run until the invocation is close to its end. Reading stops when
+// `deadlineMarginMs` is left and the segment then awaits what it started; an inline task to a host that never
+// answers (or with a timeoutMs longer than the invocation) would hold it there until Lambda kills it, with
+// nothing settled and the run broken. So when half the margin is left, what still runs is aborted and handed
+// to the work queue (lib/fanout/segment.ts), leaving the other half to send it, settle and continue. Fast
+// tasks are never refused for want of time: the worker's rule (no attempt that would end after the deadline)
+// would fail every inline task of a short invocation, though most end in milliseconds.
+import { setMaxListeners } from 'node:events';
+import type { Context } from 'aws-lambda';
+import { MAX_TIMER_MS } from '../lib/downstream/clock.js';
+
+export interface InlineCutoff {
+  /** Aborted when half the deadline margin is left. */
+  readonly signal: AbortSignal;
+  /** Stops the timer (the segment ended). */
+  close(): void;
+}
+
+export function inlineCutoff(
+  context: Pick<Context, 'getRemainingTimeInMillis'>,
+  marginMs: number,
+): InlineCutoff {
+  const abort = new AbortController();
+  // Every inline task in flight listens on this one signal: not a leak, so the 10-listener warning is off.
+  setMaxListeners(0, abort.signal);
+  const ms = Math.max(0, context.getRemainingTimeInMillis() - marginMs / 2);
+  const timer = setTimeout(() => abort.abort(), Math.min(ms, MAX_TIMER_MS));
+  timer.unref();
+  return { signal: abort.signal, close: () => clearTimeout(timer) };
+}
