@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors.js';
+import { SQS_MAX_DELAY_SECONDS } from '../wire/sqs-limits.js';
 import type { TaskMessage } from './messages.js';
 
 /*
@@ -42,6 +43,11 @@ export interface FollowUpPlan {
    * before they are received again. Absent: at once.
    */
   readonly holdSeconds?: number;
+  /**
+   * The longest wait a retried task's last response asked for (Retry-After), in whole seconds, at most SQS's
+   * 900: the retry message waits at least this long (lib/fanout/settle.ts followUpsOf). Absent: none asked.
+   */
+  readonly retryAfterSeconds?: number;
 }
 
 export const emptyPlan: FollowUpPlan = { v: PLAN_VERSION, retry: [], handOn: [], dead: [] };
@@ -93,10 +99,13 @@ export function parsePlan(state: unknown, message: TaskMessage): FollowUpPlan | 
     handOn: list('handOn').map((i, k) => position(`handOn[${k}]`, i)),
     dead,
   };
-  if (s.holdSeconds === undefined) return plan;
-  const { holdSeconds } = s;
-  if (!Number.isInteger(holdSeconds) || (holdSeconds as number) < 0 || (holdSeconds as number) > 900) {
-    throw new InvalidArgumentError(`${where}.holdSeconds`, holdSeconds, 'an SQS delay, 0 to 900 seconds');
-  }
-  return { ...plan, holdSeconds: holdSeconds as number };
+  const delay = (field: 'holdSeconds' | 'retryAfterSeconds') => {
+    const value = s[field];
+    if (value === undefined) return {};
+    if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > SQS_MAX_DELAY_SECONDS) {
+      throw new InvalidArgumentError(`${where}.${field}`, value, 'an SQS delay, 0 to 900 seconds');
+    }
+    return { [field]: value as number };
+  };
+  return { ...plan, ...delay('holdSeconds'), ...delay('retryAfterSeconds') };
 }

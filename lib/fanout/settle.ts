@@ -12,7 +12,10 @@ the message as a whole, each task by its outcome:
 - succeeded: it ends there;
 - failed and retryable (runHttpTask's rules: a network error, a timeout, 408, 425, 429, 5xx, for a method
   that may be repeated) while attempts remain: in a new message (attempt + 1, key `<key>#<attempt>`, the
-  suffix replacing a retry's own, a growing delay);
+  suffix replacing a retry's own, a growing delay, and at least the longest wait a retried task's last
+  response asked for with Retry-After); one asking for more than SQS's 900 s delay is dead-lettered instead,
+  as runHttpTask ends its own retries past maxRetryAfterMs: re-sent at 900 s it would hit the partner before
+  the time it named, and waiting longer would need a message to come back unrun, its receives counting;
 - failed for good (any other failure), or retryable with its `maxAttempts` deliveries spent: to the
   dead-letter queue with its last error and the deliveries it had;
 - not started (the invocation's deadline was too near, or its run is paused): in a new message with the
@@ -77,32 +80,53 @@ export function settleMessage(
   const cancelledAt: number[] = [];
   const [retry, handOn]: number[][] = [[], []];
   const dead: DeadEntry[] = [];
+  let retryAfterSeconds = 0;
+  const deadAt = (i: number, outcome: TaskOutcome, why = '') => {
+    const last = `${outcome.error ?? `status ${outcome.status}`}${why}`;
+    const { attempts, error, status } = deadLetterTask(
+      message.tasks[i],
+      message.attempt,
+      last,
+      outcome.status,
+    );
+    dead.push(status === undefined ? { i, attempts, error } : { i, attempts, error, status });
+  };
   message.tasks.forEach((task, i) => {
     const outcome = outcomes[i] ?? { id: task.id, ok: false, attempts: 0, error: 'no outcome' };
     if (outcome.ok && outcome.duplicate) duplicates++;
     else if (outcome.ok) succeeded++;
     else if (outcome.cancelled) cancelledAt.push(i);
     else if (outcome.unstarted) handOn.push(i);
-    else if (outcome.retryable !== false && message.attempt < maxAttempts) retry.push(i);
+    else if (outcome.retryable === false || message.attempt >= maxAttempts) deadAt(i, outcome);
     else {
-      const { attempts, error, status } = deadLetterTask(
-        task,
-        message.attempt,
-        outcome.error ?? `status ${outcome.status}`,
-        outcome.status,
-      );
-      dead.push(status === undefined ? { i, attempts, error } : { i, attempts, error, status });
+      const asked = Math.ceil((outcome.retryAfterMs ?? 0) / 1000);
+      if (asked > SQS_MAX_DELAY_SECONDS) deadAt(i, outcome, ` (not retried: ${tooLong(asked)})`);
+      else {
+        retry.push(i);
+        retryAfterSeconds = Math.max(retryAfterSeconds, asked);
+      }
     }
   });
-  const plan: FollowUpPlan = { v: PLAN_VERSION, retry, handOn, dead };
+  const plan: FollowUpPlan = {
+    v: PLAN_VERSION,
+    retry,
+    handOn,
+    dead,
+    ...(retryAfterSeconds > 0 ? { retryAfterSeconds } : {}),
+  };
   const cancelled = cancelledAt.length;
   return { succeeded, duplicates, cancelled, cancelledAt, plan, ...followUpsOf(message, plan) };
 }
 
+const tooLong = (seconds: number) =>
+  `its Retry-After of ${seconds} s is beyond SQS's longest delay (${SQS_MAX_DELAY_SECONDS} s)`;
+
 /** The messages and dead letters `plan` sends for `message`: the same keys and tasks whoever sends them. */
 export function followUpsOf(message: TaskMessage, plan: FollowUpPlan): FollowUps {
   const { attempt, key } = message;
-  const delaySeconds = retryDelaySeconds(message.retryDelaySeconds ?? 0, attempt);
+  // The job's backoff, or longer if a retried task's partner asked for longer (Retry-After).
+  const backoff = retryDelaySeconds(message.retryDelaySeconds ?? 0, attempt);
+  const delaySeconds = Math.max(backoff, plan.retryAfterSeconds ?? 0);
   const at = (positions: readonly number[]) => positions.map((i) => message.tasks[i]);
   return {
     // `<key>#<attempt>`, the attempt replacing the one a retry's key already ends with: a key that grew by one

@@ -20,6 +20,11 @@ export interface TaskOutcome {
    * `retryable`), so it is dead-lettered at once; a failure that does not say is retryable.
    */
   readonly retryable?: boolean;
+  /**
+   * On a failure: the wait its last response asked for (Retry-After), in ms. Its retry message is delayed at
+   * least this long, and a task asking for more than SQS can delay a message is dead-lettered (settle.ts).
+   */
+  readonly retryAfterMs?: number;
   /** Not started (the invocation's deadline was too near, or its run is paused): handed on, no attempt spent. */
   readonly unstarted?: boolean;
   /**
@@ -46,6 +51,11 @@ export function taskOutcomeOf(r: HttpTaskResult): TaskOutcome {
     durationMs: Math.round(r.durationMs),
   };
   if (!r.error) return base;
-  const failed = { ...base, error: `${r.error.code}: ${r.error.message}`, retryable: r.retryable !== false };
+  const failed: TaskOutcome = {
+    ...base,
+    error: `${r.error.code}: ${r.error.message}`,
+    retryable: r.retryable !== false,
+    ...(r.retryAfterMs === undefined ? {} : { retryAfterMs: r.retryAfterMs }),
+  };
   return r.attempts === 0 && r.retryable === true ? { ...failed, unstarted: true } : failed;
 }

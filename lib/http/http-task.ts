@@ -47,6 +47,12 @@ export interface HttpTaskResult {
    * same request would fail the same way or repeat a side effect. Absent on success.
    */
   readonly retryable?: boolean;
+  /**
+   * On a failure whose last response carried Retry-After (delta-seconds or an HTTP-date): the wait it asked
+   * for, in ms from that response. A fan-out's later delivery of the task waits at least this long
+   * (lib/fanout/settle.ts), so a partner that asked for longer than runHttpTask waits is not hit early.
+   */
+  readonly retryAfterMs?: number;
   /** Bytes of the last response body read. */
   readonly bytes?: number;
   /** The last response body as text, when `keepBody` is set. */

@@ -13,7 +13,13 @@ import {
 import { cutShort, isSuccess, next, type Outcome } from './next-attempt.js';
 import { readCappedBody } from './read-body.js';
 import { Redactor, type SecretNames } from './redact.js';
-import { isIdempotent, type ResolvedRetryOptions, type RetryOptions, resolveRetryOptions } from './retry.js';
+import {
+  isIdempotent,
+  parseRetryAfter,
+  type ResolvedRetryOptions,
+  type RetryOptions,
+  resolveRetryOptions,
+} from './retry.js';
 
 export { DEADLINE, HTTP_STATUS } from './next-attempt.js';
 
@@ -207,19 +213,8 @@ export async function runHttpTask(task: HttpTask, options: RunHttpTaskOptions): 
   const r = resolveOptions(options);
   const started = performance.now();
   const id = typeof task?.id === 'string' ? task.id : String(task?.id);
-  const done = (status: number, attempts: number, end: Failure | undefined, read?: Outcome) => {
-    const result: { -readonly [K in keyof HttpTaskResult]: HttpTaskResult[K] } = {
-      id,
-      ok: end === undefined,
-      status,
-      attempts,
-      durationMs: Math.round(performance.now() - started),
-    };
-    if (end) [result.error, result.retryable] = [end.error, end.retryable];
-    if (read && 'bytes' in read) result.bytes = read.bytes;
-    if (read && 'text' in read && read.text !== undefined) result.body = read.text;
-    return result as HttpTaskResult;
-  };
+  const done = (status: number, attempts: number, end: Failure | undefined, read?: Outcome) =>
+    resultOf({ id, started, status, attempts }, end, read);
   const valid = validateTask(task);
   if ('code' in valid) return done(0, 0, { error: valid, retryable: false });
   const { signal, deadline } = options;
@@ -239,10 +234,19 @@ export async function runHttpTask(task: HttpTask, options: RunHttpTaskOptions): 
     const { status } = outcome;
     if (signal?.aborted) return abortedAt(status, n);
     const then = next(outcome, { n, id, mayRepeat, expect: valid.expect }, rules);
+    // Ended with a wait asked and not served (over maxRetryAfterMs, out of attempts or of time): passed on.
+    const retryAfterMs = askedWait(outcome);
     if (then.end) {
-      return done(status, n, then.error && { error: then.error, retryable: then.retryable }, outcome);
+      return done(
+        status,
+        n,
+        then.error && { error: then.error, retryable: then.retryable, retryAfterMs },
+        outcome,
+      );
     }
-    if (!fits(then.delayMs)) return done(status, n, { error: cutShort(id, ms, then.error), retryable: true });
+    if (!fits(then.delayMs)) {
+      return done(status, n, { error: cutShort(id, ms, then.error), retryable: true, retryAfterMs });
+    }
     const { delayMs, source, error } = then;
     r.onRetry?.({ id, attempt: n, delayMs, source, status, code: error.code });
     try {
@@ -260,7 +264,34 @@ export async function runHttpTask(task: HttpTask, options: RunHttpTaskOptions): 
 interface Failure {
   readonly error: HttpTaskError;
   readonly retryable: boolean;
+  readonly retryAfterMs?: number;
 }
+
+/** A task's result from its last attempt's status and outcome, and how it ended (no `end`: a success). */
+function resultOf(
+  at: Pick<HttpTaskResult, 'id' | 'status' | 'attempts'> & { readonly started: number },
+  end: Failure | undefined,
+  read: Outcome | undefined,
+): HttpTaskResult {
+  const { id, status, attempts } = at;
+  const durationMs = Math.round(performance.now() - at.started);
+  const result: { -readonly [K in keyof HttpTaskResult]: HttpTaskResult[K] } = {
+    id,
+    ok: end === undefined,
+    status,
+    attempts,
+    durationMs,
+  };
+  if (end) [result.error, result.retryable] = [end.error, end.retryable];
+  if (end?.retryAfterMs !== undefined) result.retryAfterMs = end.retryAfterMs;
+  if (read && 'bytes' in read) result.bytes = read.bytes;
+  if (read && 'text' in read && read.text !== undefined) result.body = read.text;
+  return result as HttpTaskResult;
+}
+
+/** The wait a failed response asked for (Retry-After), in ms; undefined when it asked none it could parse. */
+const askedWait = (outcome: Outcome): number | undefined =>
+  'retryAfter' in outcome ? parseRetryAfter(outcome.retryAfter) : undefined;
 
 const aborted = (id: string, task: HttpTask, r: Resolved) =>
   toTaskError(new AbortError(`Task ${id} was aborted`), task, r);

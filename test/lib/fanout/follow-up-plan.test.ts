@@ -20,6 +20,8 @@ const outcome = fc.constantFrom<(id: string) => TaskOutcome>(
   (id) => ({ id, ok: false, attempts: 1, status: 503, error: 'busy' }),
   (id) => ({ id, ok: false, attempts: 1, status: 404, retryable: false, error: 'x'.repeat(5000) }),
   (id) => ({ id, ok: false, attempts: 0, unstarted: true, error: 'deadline' }),
+  (id) => ({ id, ok: false, attempts: 1, status: 429, retryAfterMs: 120_500, error: 'slow down' }),
+  (id) => ({ id, ok: false, attempts: 1, status: 503, retryAfterMs: 3_600_000, error: 'back later' }),
 );
 
 // Stored as DynamoDB keeps it: numbers and strings, no undefined members.
@@ -130,6 +132,22 @@ describe('follow-up plan: what a message sends after its first settle', () => {
     expect(() => parsePlan({ v: 1, retry: [], handOn: [0], dead: [], holdSeconds: '5' }, m)).toThrow(
       /holdSeconds/,
     );
+    expect(() => parsePlan({ v: 1, retry: [0], handOn: [], dead: [], retryAfterSeconds: 901 }, m)).toThrow(
+      /`plan of job:run:7\.retryAfterSeconds` to be an SQS delay, 0 to 900 seconds, got 901/,
+    );
+    expect(() => parsePlan({ v: 1, retry: [0], handOn: [], dead: [], retryAfterSeconds: 1.5 }, m)).toThrow(
+      /retryAfterSeconds/,
+    );
+  });
+
+  it('a retry’s Retry-After wait, kept and rebuilt, sends the same retry message with its delay', () => {
+    const m = message(3);
+    const plan = { v: 1 as const, retry: [0, 2], handOn: [], dead: [], retryAfterSeconds: 120 };
+    const kept = parsePlan(stored(keptPlan(plan)), m)!;
+    expect(kept).toEqual(plan);
+    const [retry] = followUpsOf(m, kept).retries;
+    expect(retry).toMatchObject({ delaySeconds: 120, message: { key: `${m.key}#2`, attempt: 2 } });
+    expect(retry.message.tasks).toEqual([m.tasks[0], m.tasks[2]]);
   });
 
   it('a paused run’s hold, kept and rebuilt, sends the same held message with its delay', () => {

@@ -75,6 +75,50 @@ describe('settleMessage: uncommon outcomes', () => {
   });
 });
 
+describe('settleMessage: a wait asked with Retry-After', () => {
+  const ids = (s: ReturnType<typeof settleMessage>) =>
+    s.retries.map((r) => [r.message.key, r.delaySeconds, r.message.tasks.map((t) => t.id)]);
+
+  it('delays the retry message to the longest wait its tasks were asked, in whole seconds, or the job’s backoff if longer', () => {
+    // Attempt 2 of a job with retryDelaySeconds 3: its own backoff is 6 s.
+    const m = message(4, 2);
+    const outcomes = [
+      failed('t0', { status: 429, retryAfterMs: 119_001 }),
+      failed('t1', { status: 503, retryAfterMs: 2_000 }),
+      failed('t2', { status: 503 }),
+      { id: 't3', ok: true, attempts: 1 },
+    ];
+    const asked = settleMessage(m, outcomes, 5);
+    expect(ids(asked)).toEqual([['job:run:7#3', 120, ['t0', 't1', 't2']]]);
+    expect(asked.plan).toEqual({ v: 1, retry: [0, 1, 2], handOn: [], dead: [], retryAfterSeconds: 120 });
+    const shorter = settleMessage(m, [failed('t0', { status: 429, retryAfterMs: 4_000 })], 5);
+    expect(ids(shorter)).toEqual([['job:run:7#3', 6, ['t0', 't1', 't2', 't3']]]);
+    // SQS's longest delay is still a retry.
+    const longest = settleMessage(message(1, 1), [failed('t0', { status: 429, retryAfterMs: 900_000 })], 5);
+    expect(ids(longest)).toEqual([['job:run:7#2', 900, ['t0']]]);
+  });
+
+  it('dead-letters a task asked to wait beyond SQS’s 900 s on the delivery it failed in; its neighbours go on', () => {
+    const outcomes = [
+      failed('t0', { status: 429, retryAfterMs: 900_001, error: 'BF_HTTP_STATUS: Unexpected status 429' }),
+      failed('t1', { status: 503, retryAfterMs: 30_000 }),
+    ];
+    const s = settleMessage(message(2, 1), outcomes, 5);
+    expect(ids(s)).toEqual([['job:run:7#2', 30, ['t1']]]);
+    expect(s.deadLetters.map((d) => [d.task.id, d.attempts, d.status, d.error])).toEqual([
+      [
+        't0',
+        1,
+        429,
+        "BF_HTTP_STATUS: Unexpected status 429 (not retried: its Retry-After of 901 s is beyond SQS's longest delay (900 s))",
+      ],
+    ]);
+    // Out of attempts, a task is dead-lettered as before, whatever it was asked.
+    const last = settleMessage(message(1, 5), [failed('t0', { status: 429, retryAfterMs: 1_000_000 })], 5);
+    expect(last.deadLetters.map((d) => [d.attempts, d.error])).toEqual([[5, 'status 429']]);
+  });
+});
+
 describe('handOnKey', () => {
   it('appends ~1, then counts up the trailing ~n only, past one digit', () => {
     expect(['k', 'k~1', 'k~9', 'k~10', 'k#2~41', 'a~1b', 'a~1~x', 'k~'].map(handOnKey)).toEqual([

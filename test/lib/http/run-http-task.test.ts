@@ -141,6 +141,43 @@ describe('runHttpTask: retries', () => {
     expect(hits('/429-long')).toBe(1);
   });
 
+  it('a failure that ends on a Retry-After it did not wait out carries the wait asked, for a later delivery', async () => {
+    // Over maxRetryAfterMs: not waited, passed on.
+    const long = replies('/429-carried', [{ status: 429, headers: { 'retry-after': '3600' } }]);
+    const over = await runHttpTask({ id: 'c1', url: long }, options());
+    expect(over).toMatchObject({ ok: false, attempts: 1, retryable: true, retryAfterMs: 3_600_000 });
+    // Out of attempts: the last answer's ask.
+    const last = replies('/503-last-ask', [{ status: 503, headers: { 'retry-after': '2' } }]);
+    const spent = await runHttpTask({ id: 'c2', url: last }, options({ retry: { maxAttempts: 2 } }));
+    expect(spent).toMatchObject({ ok: false, attempts: 2, retryable: true, retryAfterMs: 2_000 });
+    expect(waits).toEqual([2_000]);
+    // Out of time: the wait asked would end after the deadline (the deadline's clock is injected).
+    const late = replies('/503-late', [{ status: 503, headers: { 'retry-after': '20' } }]);
+    const cut = await runHttpTask(
+      { id: 'c3', url: late },
+      options({ deadline: 1_000_000, now: () => 1_000_000 - 20_000, timeoutMs: 5_000 }),
+    );
+    expect(cut).toMatchObject({ ok: false, attempts: 1, retryable: true, retryAfterMs: 20_000 });
+    // Asked for nothing (or for something it cannot read): none.
+    const none = replies('/503-no-ask', [{ status: 503, headers: { 'retry-after': 'soon' } }]);
+    const plain = await runHttpTask({ id: 'c4', url: none }, options({ retry: { maxAttempts: 1 } }));
+    expect(plain).toMatchObject({ ok: false, attempts: 1, retryable: true });
+    expect('retryAfterMs' in plain).toBe(false);
+  });
+
+  it('carries an HTTP-date Retry-After as the wait from now, to the ms', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.parse('2026-12-05T10:00:00.250Z') });
+    try {
+      const url = replies('/429-date-carried', [
+        { status: 429, headers: { 'retry-after': 'Sat, 05 Dec 2026 11:00:00 GMT' } },
+      ]);
+      const result = await runHttpTask({ id: 'c5', url }, options());
+      expect(result).toMatchObject({ ok: false, attempts: 1, retryable: true, retryAfterMs: 3_599_750 });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('falls back to backoff for an unparsable Retry-After', async () => {
     const url = replies('/503-junk', [{ status: 503, headers: { 'retry-after': 'soon' } }, {}]);
     expect(await runHttpTask({ id: 't7', url }, options())).toMatchObject({ ok: true, attempts: 2 });
