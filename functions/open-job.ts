@@ -34,10 +34,13 @@ const freshState = (): JobState => ({
   budget: { finished: 0, failed: 0 },
 });
 
-/** A run id from the first invocation's request id: the same on Lambda's own retries of that event. */
+/**
+ * A run id from the first invocation's request id: the same on Lambda's own retries of that event. Anything
+ * a run id may not hold becomes "-", ":" too (it separates the ids in keys: lib/manifest/schema.ts JobIdSchema).
+ */
 export function runIdOf(context: Pick<Context, 'awsRequestId'>): string {
   const id = String(context.awsRequestId ?? '')
-    .replace(/[^A-Za-z0-9._:-]/g, '-')
+    .replace(/[^A-Za-z0-9._-]/g, '-')
     .replace(/^[^A-Za-z0-9]+/, '');
   return (id || `run-${Date.now()}`).slice(0, 128);
 }

@@ -32,10 +32,13 @@ export function parseS3Uri(uri: unknown): S3Location {
 const statusOf = (error: unknown) =>
   (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 
-/** A job id from the key's file name (`manifests/nightly.ndjson` -> `nightly`), for manifests naming none. */
+/**
+ * A job id from the key's file name (`manifests/nightly.ndjson` -> `nightly`), for manifests naming none. What a
+ * job id may not hold becomes "-", ":" too (it separates the ids in keys: lib/manifest/schema.ts JobIdSchema).
+ */
 export function jobIdFromKey(key: string): string {
   const base = key.slice(key.lastIndexOf('/') + 1).replace(/\.[^.]*$/, '');
-  const cleaned = base.replace(/[^A-Za-z0-9._:-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  const cleaned = base.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
   return (cleaned || 'job').slice(0, 128);
 }
 

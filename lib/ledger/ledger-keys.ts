@@ -14,7 +14,7 @@
 // double (2 WCU per KB), so one run settles at most about 500 messages/s; that is why a settle is one write
 // per message (packed tasks), never one per task.
 //
-// Job and run ids are `[A-Za-z0-9._:-]` (lib/manifest/schema.ts JobIdSchema): no `#`, so `run#<jobId>#<runId>`
+// Job and run ids are `[A-Za-z0-9._-]` (lib/manifest/schema.ts JobIdSchema): no `#`, so `run#<jobId>#<runId>`
 // names one run only, and a move's key (`#moved...`) is never a unit of work's (each starts with a job id or
 // `segment:`).
 

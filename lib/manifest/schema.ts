@@ -88,13 +88,20 @@ function headerNameFaults(headers: Readonly<Record<string, unknown>>): { path: s
   return out;
 }
 
-const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+const JOB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
+// No ":": keys of a run's work are `<jobId>:<runId>:<rest>` (task records, message and segment keys), and with a
+// ":" inside an id two runs could share them, one run's completed tasks then skipped by the other.
 export const JobIdSchema = z
   .string({ error: 'is not a string' })
   .min(1, { error: 'is empty' })
   .max(128, { error: 'is longer than 128 characters' })
-  .regex(JOB_ID, { error: 'is not a job id (letters, digits, ".", "_", ":", "-")' });
+  .refine((id) => !id.includes(':'), {
+    error:
+      'contains ":", which separates the job id, run id and task id in keys (job "a:b" run "c" and job "a" run "b:c" would share them); use "-" or "." instead',
+    abort: true,
+  })
+  .regex(JOB_ID, { error: 'is not a job id (letters, digits, ".", "_", "-")' });
 
 const TaskIdSchema = z.union(
   [

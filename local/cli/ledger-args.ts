@@ -180,10 +180,14 @@ function loopbackEndpoint(raw: unknown): string {
   return endpoint;
 }
 
+// No ":": it separates the job id, run id and task id in keys (lib/manifest/schema.ts JobIdSchema).
+const ID_EXPECTED =
+  'an id of letters, digits, ".", "_" or "-" (at most 128; no ":", which separates ids in keys)';
+
 function idValue(flag: '--job' | '--run', raw: unknown): string | undefined {
   if (raw === undefined) return undefined;
   if (JobIdSchema.safeParse(raw).success) return raw as string;
-  throw UsageError.invalid(flag, raw, 'an id of letters, digits, ".", "_", ":" or "-" (at most 128)');
+  throw UsageError.invalid(flag, raw, ID_EXPECTED);
 }
 
 function reportFiles(raw: Values[string]): string[] {

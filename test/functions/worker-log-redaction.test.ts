@@ -102,7 +102,7 @@ describe('the worker logs a refused payload without the secrets it quotes', () =
     expect((outcome as SQSBatchResponse).batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
     const line = written.split('\n').find((l) => l.includes('invalid message'));
     expect(JSON.parse(line ?? '{}').error).toMatch(
-      /^runId: "http:\/\/\[REDACTED\]@127\.0\.0\.1:9\/\?X-Amz-Signature=\[REDACTED\].* is not a job id/,
+      /^runId: "http:\/\/\[REDACTED\]@127\.0\.0\.1:9\/\?X-Amz-Signature=\[REDACTED\].* contains ":", which separates/,
     );
     expect(written).not.toContain(secret);
     // Not a prefix either, where the parser shortened the value it quotes.

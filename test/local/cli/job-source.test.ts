@@ -18,7 +18,7 @@ const task = (id: string) => ({
 describe('retryJobId', () => {
   it('is a valid job id of at most 128 characters for every valid job id, numbering the retries', () => {
     const head = fc.constantFrom(...'Aa9z');
-    const rest = fc.string({ unit: fc.constantFrom(...'a0._:-'), maxLength: 127 });
+    const rest = fc.string({ unit: fc.constantFrom(...'a0._-'), maxLength: 127 });
     // Long ids (near the 128-character limit) as often as short ones, and ids already ending in -retryN.
     const jobId = fc
       .tuple(

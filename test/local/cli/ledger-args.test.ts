@@ -40,7 +40,7 @@ describe('ledger command arguments', () => {
           'status',
           '--job=j1',
           '--run',
-          'r:2',
+          'r.2',
           '--watch',
           '--format',
           'json',
@@ -62,7 +62,7 @@ describe('ledger command arguments', () => {
       verbose: false,
       format: 'json',
       job: 'j1',
-      run: 'r:2',
+      run: 'r.2',
       watch: true,
     });
     expect(parseCliArgs(['runs', '--job', 'j1', '--format', 'json'], {})).toMatchObject({
@@ -121,11 +121,15 @@ describe('ledger command arguments', () => {
     [['resume', '--run', 'r1'], '--run needs --job ID'],
     [
       ['cancel', '--job', ''],
-      '--job: expected an id of letters, digits, ".", "_", ":" or "-" (at most 128), got ""',
+      '--job: expected an id of letters, digits, ".", "_" or "-" (at most 128; no ":", which separates ids in keys), got ""',
     ],
     [
       ['status', '--job', 'a/b'],
-      '--job: expected an id of letters, digits, ".", "_", ":" or "-" (at most 128), got "a/b"',
+      '--job: expected an id of letters, digits, ".", "_" or "-" (at most 128; no ":", which separates ids in keys), got "a/b"',
+    ],
+    [
+      ['status', '--job', 'j', '--run', 'r:2'],
+      '--run: expected an id of letters, digits, ".", "_" or "-" (at most 128; no ":", which separates ids in keys), got "r:2"',
     ],
     [
       ['status', '--job', 'j', '--run', '-x'],
