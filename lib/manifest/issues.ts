@@ -23,6 +23,8 @@ export function preview(value: unknown): string {
   let text: string;
   if (typeof value === 'string') text = JSON.stringify(value);
   else if (typeof value === 'bigint') text = `${value}n`;
+  // String(-0) is "0": a message shows the number as it was written.
+  else if (Object.is(value, -0)) text = '-0';
   else if (value === null || typeof value !== 'object') text = String(value);
   else if (Array.isArray(value)) text = `an array of ${value.length}`;
   else text = 'an object';
@@ -41,7 +43,8 @@ export function previewAt(path: readonly PropertyKey[], value: unknown): string 
   if (typeof name === 'string' && at === path.length - 2 && redactor.isSecret(name)) return REDACTED;
   // Inside a secret reference: a token pasted into the wrong field must not be quoted.
   if (at >= 0 && at < path.length - 2) return REDACTED;
-  const field = path[path.length - 1];
+  // The task's own body and URL only: a header named `body` or `url` is shown as any other header value.
+  const field = at >= 0 && at === path.length - 2 ? undefined : path[path.length - 1];
   if (field === 'body' && typeof value === 'string') return `${REDACTED} (${value.length} chars)`;
   if (field === 'url' && typeof value === 'string') return preview(redactUrl(value));
   return preview(value);
