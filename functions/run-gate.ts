@@ -1,11 +1,14 @@
+import { ErrorCodes } from '../lib/errors.js';
 import { emptyPlan, type FollowUpPlan, PLAN_VERSION } from '../lib/fanout/follow-up-plan.js';
 import type { TaskMessage } from '../lib/fanout/messages.js';
 import { followUpsOf, type Settlement } from '../lib/fanout/settle.js';
 import type { TaskOutcome } from '../lib/fanout/task-outcome.js';
+import { invocationOptions, type RunHttpTaskOptions } from '../lib/http/run-http-task.js';
 import { RunStatuses } from '../lib/ledger/run-record.js';
 import { acceptsTasks } from '../lib/ledger/run-rules.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 import type { RunLedger } from './run-ledger.js';
+import type { MessageTaskRunner } from './task-runner.js';
 
 // What the worker does with a message or a task its run no longer lets start: a paused run's goes back
 // to the queue, a cancelled or failed run's ends `cancelled`.
@@ -52,7 +55,7 @@ export function cancelledSettlement(message: TaskMessage): Settlement {
 export async function stoppedOutcome(
   ledger: RunLedger | undefined,
   message: TaskMessage,
-  task: JobTask,
+  task: Pick<JobTask, 'id'>,
 ): Promise<TaskOutcome | undefined> {
   // view(), not peek(): once the cached copy is 2 s old no task starts before the shared re-read.
   const record = await ledger?.control.view(message.jobId, message.runId);
@@ -62,4 +65,35 @@ export async function stoppedOutcome(
   return record.status === RunStatuses.PAUSED
     ? { ...notStarted, retryable: true, unstarted: true, paused: true }
     : { ...notStarted, cancelled: true };
+}
+
+/**
+ * `run` for `message`'s tasks, its run asked again right before each task's first request is sent
+ * (runHttpTask's `beforeStart`): after any wait for its host's permit or rate token in the downstream policy,
+ * which may last long enough for the run to be paused (or cancelled) meanwhile, and a paused run starts no
+ * task. A task stopped there sent nothing and answers stoppedOutcome's outcome, as one stopped before it
+ * waited: a paused run's is handed on unstarted, its attempt unspent. Without a ledger, `run` as it is.
+ */
+export function gatedRunner(
+  ledger: RunLedger | undefined,
+  message: TaskMessage,
+  options: RunHttpTaskOptions,
+  run: MessageTaskRunner,
+): (task: JobTask) => Promise<TaskOutcome> {
+  if (!ledger) return (task) => run(task, options);
+  const stopped = new Map<string, TaskOutcome>();
+  const gated = invocationOptions(options, {
+    beforeStart: async (task) => {
+      const outcome = await stoppedOutcome(ledger, message, task);
+      if (!outcome) return undefined;
+      stopped.set(task.id, outcome);
+      const why = `Task ${task.id} not started: ${outcome.error}`;
+      return { name: 'RunStoppedError', code: ErrorCodes.ABORTED, message: why };
+    },
+  });
+  // The runner's outcome says only "unstarted"; the gate's says why (paused, or cancelled: counted so).
+  return async (task) => {
+    const outcome = await run(task, gated);
+    return stopped.get(task.id) ?? outcome;
+  };
 }

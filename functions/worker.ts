@@ -36,7 +36,7 @@ import { BatchSettles } from './batch-settles.js';
 import { functionLogger } from './function-logger.js';
 import { type IdempotencyOptions, IdempotencyUses, idempotencyOptions } from './idempotency.js';
 import { lastReceiveSettlement, receiveCountOf } from './last-receive.js';
-import { cancelledSettlement, heldSettlement, stoppedOutcome } from './run-gate.js';
+import { cancelledSettlement, gatedRunner, heldSettlement, stoppedOutcome } from './run-gate.js';
 import { type RunLedger, runLedgerOf, type SettledOnce } from './run-ledger.js';
 import { type FunctionRuntime, lazyRuntime, requirePersistence } from './runtime.js';
 import { type PreparedMessage, TaskRunner } from './task-runner.js';
@@ -282,11 +282,10 @@ class Worker {
     const { jobId, runId, tasks } = message;
     const { run } = prepared ?? (await this.#tasks.forMessage(jobId, runId, tasks, message.redrive));
     // Checked once the task holds its permit, when it would start: a task that waited for a permit past
-    // the deadline is not started.
+    // the deadline is not started. The run is asked again after any wait for its host (gatedRunner).
+    const send = gatedRunner(this.#ledger, message, deadline.taskOptions, run);
     const runOne = async (task: JobTask) =>
-      (await stoppedOutcome(this.#ledger, message, task)) ??
-      deadline.tooLate(task) ??
-      run(task, deadline.taskOptions);
+      (await stoppedOutcome(this.#ledger, message, task)) ?? deadline.tooLate(task) ?? send(task);
     const settled = await runBounded(tasks, runOne, { concurrency: slots });
     return settled.map((s, i) =>
       s.status === 'fulfilled'

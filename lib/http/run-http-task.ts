@@ -13,13 +13,8 @@ import {
 import { cutShort, isSuccess, next, type Outcome } from './next-attempt.js';
 import { readCappedBody } from './read-body.js';
 import { Redactor, type SecretNames } from './redact.js';
-import {
-  isIdempotent,
-  parseRetryAfter,
-  type ResolvedRetryOptions,
-  type RetryOptions,
-  resolveRetryOptions,
-} from './retry.js';
+import { isIdempotent, type ResolvedRetryOptions, type RetryOptions, resolveRetryOptions } from './retry.js';
+import { askedWait, type Failure, resultOf } from './task-result.js';
 
 export { DEADLINE, HTTP_STATUS } from './next-attempt.js';
 
@@ -65,6 +60,13 @@ export interface RunHttpTaskOptions {
   readonly random?: () => number;
   /** How a wait is spent; timers/promises' setTimeout unless given (tests record the waits instead). */
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /**
+   * Asked once, right before the first attempt is sent: why the task may no longer start, or undefined to
+   * send it. A downstream policy runs the task once it holds its host's permit and rate token, so this comes
+   * after that wait, which may be long: a worker asks whether the task's run was paused meanwhile. A task
+   * refused here sent nothing: `attempts: 0`, `retryable: true`, this error.
+   */
+  readonly beforeStart?: (task: HttpTask) => Promise<HttpTaskError | undefined> | HttpTaskError | undefined;
 }
 
 export const defaultTaskTimeoutMs = 10_000;
@@ -88,13 +90,14 @@ const resolvedCache = new WeakMap<RunHttpTaskOptions, Resolved>();
 /** Options made by invocationOptions, each with the container's options it was made from. */
 const invocationBases = new WeakMap<RunHttpTaskOptions, RunHttpTaskOptions>();
 
-/** What one invocation adds to the container's options: its deadline, abort signal and clock. */
-export type InvocationTaskOptions = Pick<RunHttpTaskOptions, 'deadline' | 'signal' | 'now'>;
+/** What one invocation (or one message of it) adds to the container's options: deadline, signal, clock, gate. */
+export type InvocationTaskOptions = Pick<RunHttpTaskOptions, 'deadline' | 'signal' | 'now' | 'beforeStart'>;
 
 /**
- * The container's options with one invocation's deadline, signal and clock. What the container's options resolve
- * to (retry policy, timeouts, body cap, redactor, dispatcher) is built once for them and shared by every
- * invocation made from them, not built again per invocation or per task.
+ * The container's options with one invocation's deadline, signal and clock (and an invocation's options with
+ * one message's `beforeStart`). What the container's options resolve to (retry policy, timeouts, body cap,
+ * redactor, dispatcher) is built once for them and shared by every invocation made from them, not built again
+ * per invocation, message or task.
  */
 export function invocationOptions(base: RunHttpTaskOptions, own: InvocationTaskOptions): RunHttpTaskOptions {
   const options: RunHttpTaskOptions = { ...base, ...own };
@@ -218,6 +221,8 @@ export async function runHttpTask(task: HttpTask, options: RunHttpTaskOptions): 
   const valid = validateTask(task);
   if ('code' in valid) return done(0, 0, { error: valid, retryable: false });
   const { signal, deadline } = options;
+  const refused = await options.beforeStart?.(task);
+  if (refused) return done(0, 0, { error: refused, retryable: true });
   const ms = valid.timeoutMs ?? r.timeoutMs;
   const fits = (waitMs: number) => deadline === undefined || r.now() + waitMs + ms <= deadline;
   // Nothing was sent: another delivery may run it, whatever the method.
@@ -260,38 +265,6 @@ export async function runHttpTask(task: HttpTask, options: RunHttpTaskOptions): 
     if (!fits(0)) return done(status, n, { error: cutShort(id, ms, error), retryable: true });
   }
 }
-
-interface Failure {
-  readonly error: HttpTaskError;
-  readonly retryable: boolean;
-  readonly retryAfterMs?: number;
-}
-
-/** A task's result from its last attempt's status and outcome, and how it ended (no `end`: a success). */
-function resultOf(
-  at: Pick<HttpTaskResult, 'id' | 'status' | 'attempts'> & { readonly started: number },
-  end: Failure | undefined,
-  read: Outcome | undefined,
-): HttpTaskResult {
-  const { id, status, attempts } = at;
-  const durationMs = Math.round(performance.now() - at.started);
-  const result: { -readonly [K in keyof HttpTaskResult]: HttpTaskResult[K] } = {
-    id,
-    ok: end === undefined,
-    status,
-    attempts,
-    durationMs,
-  };
-  if (end) [result.error, result.retryable] = [end.error, end.retryable];
-  if (end?.retryAfterMs !== undefined) result.retryAfterMs = end.retryAfterMs;
-  if (read && 'bytes' in read) result.bytes = read.bytes;
-  if (read && 'text' in read && read.text !== undefined) result.body = read.text;
-  return result as HttpTaskResult;
-}
-
-/** The wait a failed response asked for (Retry-After), in ms; undefined when it asked none it could parse. */
-const askedWait = (outcome: Outcome): number | undefined =>
-  'retryAfter' in outcome ? parseRetryAfter(outcome.retryAfter) : undefined;
 
 const aborted = (id: string, task: HttpTask, r: Resolved) =>
   toTaskError(new AbortError(`Task ${id} was aborted`), task, r);

@@ -202,6 +202,43 @@ describe('DownstreamPolicy: tasks it cannot limit, and aborts', () => {
     expect(s.log).toHaveLength(1);
   });
 
+  it('asks beforeStart once the task holds its permit, not while it waits: refused then, it sends nothing', async () => {
+    const s = await server({ serviceMs: 100 });
+    const policy = createDownstream({ [s.host]: { maxConcurrency: 1 } });
+    const running = policy.run({ id: 'running', url: `${s.origin}/` }, { dispatcher: agents.dispatcher });
+    const asked: { inFlight: number; waiting: number; sent: number }[] = [];
+    const stop = { name: 'RunStoppedError', code: 'STOPPED', message: 'run paused' };
+    const waiting = policy.run(
+      { id: 'waiting', url: `${s.origin}/` },
+      {
+        dispatcher: agents.dispatcher,
+        beforeStart: () => {
+          const { inFlight, waiting } = policy.stats(s.host);
+          asked.push({ inFlight, waiting, sent: s.log.length });
+          return stop;
+        },
+      },
+    );
+    expect(policy.stats(s.host).waiting).toBe(1);
+    expect(asked).toEqual([]);
+    expect((await running).ok).toBe(true);
+    expect(await waiting).toMatchObject({
+      id: 'waiting',
+      ok: false,
+      attempts: 0,
+      retryable: true,
+      error: stop,
+    });
+    // Asked once, holding the one permit, after the running task was answered.
+    expect(asked).toEqual([{ inFlight: 1, waiting: 0, sent: 1 }]);
+    expect(s.log).toHaveLength(1);
+    // The refused task gave its permit back.
+    expect(
+      (await policy.run({ id: 'next', url: `${s.origin}/` }, { dispatcher: agents.dispatcher })).ok,
+    ).toBe(true);
+    expect(policy.stats(s.host).inFlight).toBe(0);
+  });
+
   it('keys by host:port, or by host name when the config names only the host', () => {
     const policy = createDownstream({
       'api.example.com': { maxConcurrency: 2 },

@@ -178,6 +178,25 @@ describe('runHttpTask: retries', () => {
     }
   });
 
+  it('asks beforeStart once, before the first attempt only: a refusal sends nothing and is retryable', async () => {
+    const url = replies('/gated', [{ status: 503 }, { status: 200 }]);
+    let asked = 0;
+    const ok = await runHttpTask({ id: 'g1', url }, options({ beforeStart: () => void asked++ }));
+    expect(ok).toMatchObject({ ok: true, attempts: 2 });
+    expect([asked, hits('/gated')]).toEqual([1, 2]);
+    const refusal = { name: 'RunStoppedError', code: 'STOPPED', message: 'Task g2 not started: run paused' };
+    const refused = await runHttpTask({ id: 'g2', url }, options({ beforeStart: async () => refusal }));
+    expect(refused).toMatchObject({
+      id: 'g2',
+      ok: false,
+      status: 0,
+      attempts: 0,
+      retryable: true,
+      error: refusal,
+    });
+    expect(hits('/gated')).toBe(2);
+  });
+
   it('falls back to backoff for an unparsable Retry-After', async () => {
     const url = replies('/503-junk', [{ status: 503, headers: { 'retry-after': 'soon' } }, {}]);
     expect(await runHttpTask({ id: 't7', url }, options())).toMatchObject({ ok: true, attempts: 2 });
