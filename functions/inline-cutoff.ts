@@ -1,10 +1,13 @@
 // The orchestrator's inline tasks run until the invocation is close to its end. Reading stops when
 // `deadlineMarginMs` is left and the segment then awaits what it started; an inline task to a host that never
 // answers (or with a timeoutMs longer than the invocation) would hold it there until Lambda kills it, with
-// nothing settled and the run broken. So when half the margin is left, what still runs is aborted and handed
-// to the work queue (lib/fanout/segment.ts), leaving the other half to send it, settle and continue. Fast
-// tasks are never refused for want of time: the worker's rule (no attempt that would end after the deadline)
-// would fail every inline task of a short invocation, though most end in milliseconds.
+// nothing settled and the run broken. So when half the margin is left, what still runs is aborted and
+// dead-lettered with its error (lib/fanout/segment.ts; a redrive runs it again), leaving the other half to send
+// it, settle and continue. Not handed to the work queue: a worker counts a message whichever copy of the
+// segment sent it, and two copies of a segment (a retried invocation) cut off different tasks by timing, while
+// only one copy's settle counts. Fast tasks are never refused for want of time: the worker's rule (no attempt
+// that would end after the deadline) would fail every inline task of a short invocation, though most end in
+// milliseconds.
 import { setMaxListeners } from 'node:events';
 import type { Context } from 'aws-lambda';
 import { MAX_TIMER_MS } from '../lib/downstream/clock.js';

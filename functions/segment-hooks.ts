@@ -26,7 +26,7 @@ export function segmentHooks(logger: Logger, jobId: string, results: ResultWrite
       results?.add({ type: 'undeliverable', ...record, sendError: error });
     },
     onCutOff: (task, error) =>
-      logger.warn('inline task cut off by the deadline: handed to the work queue', {
+      logger.warn('inline task cut off by the deadline: dead-lettered', {
         jobId,
         id: task.id,
         error,

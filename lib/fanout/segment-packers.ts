@@ -12,8 +12,6 @@ import type { SegmentLimits } from './segment-ports.js';
 export class SegmentPackers {
   readonly #tasks: Batcher<WireItem<JobTask>>;
   readonly #invokes: Batcher<JobTask>;
-  /** Inline tasks the cutoff stopped, packed into messages of their own: never handed back, always sent. */
-  readonly #cutOff: Batcher<WireItem<JobTask>>;
   #queueFirst: number | undefined;
   #invokeFirst: number | undefined;
 
@@ -25,17 +23,6 @@ export class SegmentPackers {
     };
     this.#tasks = new Batcher({ ...packing, maxItems: limits.tasksPerMessage });
     this.#invokes = new Batcher({ ...packing, maxItems: limits.tasksPerInvoke });
-    this.#cutOff = new Batcher({ ...packing, maxItems: limits.tasksPerMessage });
-  }
-
-  /** Adds an inline task the cutoff stopped; the message it completed, if any. */
-  addCutOff(item: WireItem<JobTask>, bytes: number): Group<WireItem<JobTask>> | undefined {
-    return this.#cutOff.add(item, bytes);
-  }
-
-  /** The part-filled message of cut-off inline tasks, to send. */
-  flushCutOff(): Group<WireItem<JobTask>> | undefined {
-    return this.#cutOff.flush();
   }
 
   /** Adds a queue task; the message it completed, if any. */

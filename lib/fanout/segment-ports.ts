@@ -40,7 +40,7 @@ export interface SegmentHooks {
   onDeadLetter?(record: DeadLetterTask): void;
   /** A task that could be neither run, enqueued nor dead-lettered. */
   onUndeliverable?(record: DeadLetterTask, error: string): void;
-  /** An inline task the cutoff stopped, handed to the work queue (`error`: how its attempt ended). */
+  /** An inline task the cutoff stopped, dead-lettered with `error`. */
   onCutOff?(task: JobTask, error: string | undefined): void;
 }
 
@@ -79,10 +79,9 @@ export interface SegmentOptions {
    */
   readonly inlineCap?: () => number | undefined;
   /**
-   * Aborts the inline tasks still running (the invocation's deadline is close): each one the abort stopped
-   * before it started, or that may be repeated, is handed to the work queue, where a worker runs it under its
-   * own deadline and attempts; one that may not be repeated is dead-lettered with its error. Without it a
-   * host that never answers holds the segment until Lambda kills it, with nothing settled.
+   * Aborts the inline tasks still running (the invocation's deadline is close): each is dead-lettered with
+   * its error under CUT_OFF, so the segment settles in time. Without it a host that never answers holds the
+   * segment until Lambda kills it, with nothing settled.
    */
   readonly inlineCutoff?: AbortSignal;
   readonly ports: SegmentPorts;

@@ -37,13 +37,15 @@ calls (under a Semaphore; those a paused run left unstarted go to the work queue
 dead-letters what fails for good (a second send lane). Reading stops when `shouldStop()` says so (the
 deadline) or the failure budget trips; the part-filled message and chunk are then handed back, not sent
 (reread.ts: a retried copy sends the same messages under the same keys), and all else read is awaited, but
-for inline tasks `inlineCutoff` stops (those go to the work queue). Every task before the cursor, and in the
+for inline tasks `inlineCutoff` stops (those are dead-lettered). Every task before the cursor, and in the
 reread part every one not handed back, was run, enqueued or dead-lettered; no other started. A message SQS
 refuses for its content is split until the task at fault stands alone, and only that task is dead-lettered
 (send-isolated.ts). No AWS here: `ports`.
 */
 
 const DLQ_SENDS_IN_FLIGHT = 2;
+/** What the error of an inline task the cutoff stopped starts with. */
+export const CUT_OFF = "BF_DEADLINE: cut off at the orchestrator's deadline";
 /** Batches a send lane holds for its senders: the read runs at most this far (plus one batch) ahead. */
 const BATCHES_QUEUED = 1;
 
@@ -188,24 +190,17 @@ class Segment {
   async #runInline(task: JobTask): Promise<void> {
     const cutoff = this.#o.inlineCutoff;
     const result = await settleResult(() => this.#o.ports.runInline(task, cutoff));
-    // Cut off by the deadline, and safe to run again: not a failure, a task for the workers.
-    if (!result.ok && cutoff?.aborted && result.retryable !== false) return this.#handOn(task, result.error);
     this.#o.budget.record(result.ok);
     if (result.ok) this.#counts.inlineSucceeded++;
     else {
       this.#counts.inlineFailed++;
-      await this.#deadLetter(
-        deadLetterTask(task, 1, result.error ?? `status ${result.status}`, result.status),
-      );
+      let error = result.error ?? `status ${result.status}`;
+      // Dead-lettered like any failure (redrive runs it again), not handed to the queue: a message sent here
+      // is counted by the worker whichever copy of this segment sent it, but only one copy's settle counts.
+      if (cutoff?.aborted) error = `${CUT_OFF}: ${error}`;
+      if (cutoff?.aborted) this.#o.hooks?.onCutOff?.(task, error);
+      await this.#deadLetter(deadLetterTask(task, 1, error, result.status));
     }
-  }
-
-  /** An inline task the cutoff stopped, into a message for the work queue (counted enqueued once sent). */
-  async #handOn(task: JobTask, error: string | undefined): Promise<void> {
-    this.#o.hooks?.onCutOff?.(task, error);
-    const wired = wireItem(task);
-    const pack = this.#packers.addCutOff(wired, Buffer.byteLength(wired.json));
-    if (pack) await this.#addMessage(pack.items);
   }
 
   #envelope(): TaskEnvelope {
@@ -281,8 +276,6 @@ class Segment {
     // The last message goes now; the lane closes once no Invoke is left to hand it a paused run's tasks.
     await this.#tasks.flush();
     while (this.#pending.size > 0) await Promise.all([...this.#pending]);
-    const cutOff = this.#packers.flushCutOff();
-    if (cutOff) await this.#addMessage(cutOff.items);
     await this.#tasks.close();
     const dead = this.#deadPacker.flush();
     if (dead) await this.#dead.add(dead);

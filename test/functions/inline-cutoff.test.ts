@@ -7,10 +7,10 @@ import { drainQueue, fakeContext, type Harness, quietPowertools } from './harnes
 
 // The orchestrator's inline tasks against a host that never answers (functions/inline-cutoff.ts). Reading
 // stops when deadlineMarginMs (1 s here) is left; when half of it is left, an inline task still running is
-// aborted and handed to the work queue, so the segment settles in time and the task runs on a worker. Before,
-// the orchestrator waited on the stalled request until Lambda killed it: nothing settled, the run broken.
-// Through the real handlers, against the backend's real queues and tables and a real HTTP target on
-// 127.0.0.1 counting requests per task.
+// aborted and dead-lettered with its error, so the segment settles in time and the run ends with every task
+// counted. Before, the orchestrator waited on the stalled request until Lambda killed it: nothing settled, the
+// run broken. Through the real handlers, against the backend's real queues and tables and a real HTTP target
+// on 127.0.0.1 counting requests per task.
 
 quietPowertools();
 
@@ -66,45 +66,33 @@ async function countsOf(jobId: string) {
 const zero = { undeliverable: 0, invalid: 0, cancelled: 0 };
 
 describe('inline tasks at the invocation’s deadline', () => {
-  it('a stalled inline task is cut off and handed to the queue: the run settles, a worker runs it, counts exact', async () => {
+  it('a stalled inline task is cut off and dead-lettered with its error: the run settles and ends, counts exact', async () => {
     const tasks = [
       inline('cut-0', 'stall'),
       inline('cut-1'),
+      inline('cut-post', 'stall', { method: 'POST', body: 'x' }),
       { id: 'cut-q0', url: url('cut-q0') },
       { id: 'cut-q1', url: url('cut-q1') },
     ];
-    await orchestrate('cutoff-get', tasks);
-    // Settled before any worker ran: the stalled task is on the queue, not lost with the invocation.
-    expect(await countsOf('cutoff-get')).toMatchObject({ status: 'running', submitted: 4, succeeded: 1 });
+    await orchestrate('cutoff-run', tasks);
     await c.drain(worker);
-    expect(await countsOf('cutoff-get')).toEqual({
-      status: 'succeeded',
-      submitted: 4,
-      succeeded: 4,
-      deadLettered: 0,
-      ...zero,
-    });
-    // Once cut off, once on the worker; the others once each.
-    expect(['cut-0', 'cut-1', 'cut-q0', 'cut-q1'].map(hits)).toEqual([2, 1, 1, 1]);
-  });
-
-  it('a stalled POST is not sent again: cut off mid-request it may have run, so it is dead-lettered with the abort', async () => {
-    const tasks = [inline('cut-post', 'stall', { method: 'POST', body: 'x' }), inline('cut-ok')];
-    await orchestrate('cutoff-post', tasks);
-    await c.drain(worker);
-    expect(await countsOf('cutoff-post')).toEqual({
+    expect(await countsOf('cutoff-run')).toEqual({
       status: 'partial',
-      submitted: 2,
-      succeeded: 1,
-      deadLettered: 1,
+      submitted: 5,
+      succeeded: 3,
+      deadLettered: 2,
       ...zero,
     });
-    expect([hits('cut-post'), hits('cut-ok')]).toEqual([1, 1]);
+    // Each task reached its host once: the cut-off ones are not sent again (a redrive would).
+    expect(['cut-0', 'cut-1', 'cut-post', 'cut-q0', 'cut-q1'].map(hits)).toEqual([1, 1, 1, 1, 1]);
     const dead = await drainQueue(h.sqs, h.resources.deadLetterQueueUrl);
-    const errors = dead
-      .flatMap((m) => JSON.parse(m.Body ?? '{}').tasks ?? [])
-      .map((t: { error?: string }) => t.error);
-    expect(errors).toEqual([expect.stringMatching(/aborted/i)]);
+    const records = dead.flatMap((m) => JSON.parse(m.Body ?? '{}').tasks ?? []);
+    const byId = Object.fromEntries(
+      records.map((r: { task: { id: string }; error: string }) => [r.task.id, r.error]),
+    );
+    expect(Object.keys(byId).sort()).toEqual(['cut-0', 'cut-post']);
+    for (const error of Object.values(byId))
+      expect(error).toMatch(/^BF_DEADLINE: cut off at the orchestrator.s deadline: /);
   });
 
   it('fast inline tasks in a short invocation run inline, none refused for want of time, none handed on', async () => {

@@ -4,18 +4,19 @@ import { describe, expect, it } from 'vitest';
 import { FailureBudget } from '../../../lib/fanout/failure-budget.js';
 import { parseTaskMessage, readDeadLetterBody } from '../../../lib/fanout/messages.js';
 import type { Reread } from '../../../lib/fanout/reread.js';
-import { runSegment, type SegmentLimits, type SendEntry } from '../../../lib/fanout/segment.js';
+import { CUT_OFF, runSegment, type SegmentLimits, type SendEntry } from '../../../lib/fanout/segment.js';
 import { emptyCounts, type JobCounts } from '../../../lib/fanout/summary.js';
 import type { TaskOutcome } from '../../../lib/fanout/task-outcome.js';
 import { parseInlineManifest } from '../../../lib/manifest/index.js';
 import { RUNS } from '../../helpers/runs.js';
 
 // The inline cutoff (lib/fanout/segment.ts `inlineCutoff`): inline tasks still running when the
-// invocation's deadline is close are aborted; one that may be repeated (or never started) goes to the work
-// queue, one that may not (a POST cut off mid-request) is dead-lettered. The accounting rule, checked after
-// every run of random jobs, cutoffs and segments: each task ends exactly once, succeeded inline,
-// dead-lettered or enqueued, and the counts say so. Ports are in-memory stand-ins (a FAKE, named so); the
-// handlers' test against a real stalled host is test/functions/inline-cutoff.test.ts.
+// invocation's deadline is close are aborted and dead-lettered with their error under CUT_OFF. The accounting
+// rule, checked after every run of random jobs, cutoffs and segments: each task ends exactly once, succeeded
+// inline, dead-lettered or enqueued; the counts and the failure budget say so; no cut-off task goes to the
+// work queue (only one copy of a segment's settle counts, but a worker would count any copy's message). Ports
+// are in-memory stand-ins (a FAKE, named so); the handlers' test against a real stalled host is
+// test/functions/inline-cutoff.test.ts.
 
 /** What an inline task does: answer 200, answer 404 (for good), or never answer (a GET, or a POST). */
 type Kind = 'ok' | 'fail' | 'stall' | 'stall-post' | 'queue' | 'bad';
@@ -26,6 +27,7 @@ class CutoffPorts {
   readonly ran = new Map<string, number>();
   readonly enqueued: string[] = [];
   readonly deadLettered: string[] = [];
+  readonly deadErrors = new Map<string, string>();
   readonly keys = new Set<string>();
   readonly problems: string[] = [];
   constructor(readonly kinds: readonly Kind[]) {}
@@ -63,7 +65,11 @@ class CutoffPorts {
     for (const entry of entries) {
       const body = readDeadLetterBody(entry.MessageBody);
       if (body.kind !== 'dead-letter') this.problems.push(`dead letter ${entry.Id} is ${body.kind}`);
-      else for (const t of body.message.tasks) this.deadLettered.push(t.task.id);
+      else
+        for (const t of body.message.tasks) {
+          this.deadLettered.push(t.task.id);
+          this.deadErrors.set(t.task.id, t.error);
+        }
     }
     return [];
   };
@@ -129,15 +135,13 @@ describe('the inline cutoff', () => {
           // Every valid task once: the ones not enqueued or dead-lettered succeeded inline.
           expect(new Set(ended).size).toBe(ended.length);
           expect(ended.length + c.inlineSucceeded).toBe(ids((k) => k !== 'bad').length);
-          // A stalled task never succeeds inline; a cut-off GET (or any task the cutoff found unstarted) is
-          // enqueued, a POST that was sent is dead-lettered, and neither is counted in the failure budget.
-          for (const id of ids((k) => k === 'stall')) expect(ports.enqueued).toContain(id);
-          for (const id of ids((k) => k === 'stall-post')) {
-            expect(ports.ran.get(id) === 1 ? ports.deadLettered : ports.enqueued).toContain(id);
+          // Only queue-mode tasks are enqueued; a stalled task is dead-lettered under CUT_OFF, as is any task
+          // the cutoff found unstarted; a task that failed before the cutoff keeps its own error.
+          expect(ports.enqueued.sort()).toEqual(ids((k) => k === 'queue').sort());
+          for (const id of ids((k) => k === 'stall' || k === 'stall-post')) {
+            expect(ports.deadErrors.get(id)).toMatch(new RegExp(`^${CUT_OFF}: `));
           }
-          for (const id of ids((k) => k === 'fail')) {
-            expect(ports.ran.get(id) === 1 ? ports.deadLettered : ports.enqueued).toContain(id);
-          }
+          for (const id of ids((k) => k === 'fail')) expect(ports.deadErrors.has(id)).toBe(true);
           for (const n of ports.ran.values()) expect(n).toBe(1);
           expect(c.read).toBe(kinds.length);
           expect(c.invalid).toBe(ids((k) => k === 'bad').length);
