@@ -1,8 +1,10 @@
 // The report of one local job, built from what the functions did: the orchestrator's final summary, the
 // worker's EMF metrics, the dead-letter queue, the invalid tasks in the result object, and the local
 // runtime's own counts of invocations and sockets.
+import { effectiveLimits } from '../functions/effective-limits.js';
 import { type FanoutConfig, reservationOf } from '../lib/config.js';
 import type { JobCounts, JobSummary } from '../lib/fanout/summary.js';
+import type { JobLimits } from '../lib/manifest/schema.js';
 import { readInvalidTasks, resultKeyOf } from './invalid-tasks.js';
 import {
   type LocalJobReport,
@@ -12,6 +14,8 @@ import {
   type WorkerSettingsNow,
 } from './local-job-report.js';
 import type { ManifestTail } from './manifest-tail.js';
+import { stillDeadLettered } from './report/dead-lettered.js';
+import { jobLimitsOf } from './report/job-limits.js';
 
 export {
   type InvalidTaskEntry,
@@ -35,12 +39,14 @@ export async function buildReport(inputs: ReportInputs): Promise<LocalJobReport>
     tail,
   );
   const unfinishedTasks = unfinishedOf(inputs, tail);
-  const header = (isObject(jobEvent) ? jobEvent : {}) as { tasks?: unknown; limits?: Record<string, number> };
+  const header = (isObject(jobEvent) ? jobEvent : {}) as { tasks?: unknown };
   const notStarted =
     summary?.stoppedAtTask !== undefined && Array.isArray(header.tasks)
       ? header.tasks.length - submitted
       : undefined;
-  const { listed, ...deadLetterCounts } = deadLetters;
+  const { listed: copies, ...deadLetterCounts } = deadLetters;
+  // Each task once, where the ledger says it ended: its list agrees with its deadLettered count.
+  const listed = await stillDeadLettered(copies, inputs);
   return {
     jobId: outcome.jobId ?? summary?.jobId ?? String((header as { jobId?: unknown }).jobId ?? ''),
     ...(outcome.runId ? { runId: outcome.runId } : {}),
@@ -57,7 +63,7 @@ export async function buildReport(inputs: ReportInputs): Promise<LocalJobReport>
     ...(notStarted !== undefined ? { notStarted } : {}),
     durationMs: Date.now() - inputs.started,
     peaks: peaksOf(inputs, summary),
-    limits: limitsOf(config, header.limits, inputs.workerSettings),
+    limits: limitsOf(config, await jobLimitsOf(jobEvent, inputs.backend), inputs.workerSettings),
     invalidTasks: summary
       ? await readInvalidTasks(inputs, resultKeyOf(inputs, final as { resultKey?: string }))
       : [...(tail?.invalid ?? [])],
@@ -98,7 +104,8 @@ function countsOf(inputs: ReportInputs, summary: JobSummary | undefined, tail: M
   const succeeded = run
     ? run.succeeded
     : (counts?.inlineSucceeded ?? 0) + (counts?.invokeSucceeded ?? 0) + workerSucceeded;
-  const deadLettered = run ? run.deadLettered : deadLetters.tasks;
+  // Without a ledger, the DLQ's tasks each once: a dead letter may be there twice (SQS sends at least once).
+  const deadLettered = run ? run.deadLettered : deadLetters.distinct;
   return {
     submitted,
     invalid,
@@ -148,25 +155,29 @@ function peaksOf(inputs: ReportInputs, summary: JobSummary | undefined): LocalJo
   };
 }
 
-/** The limits the run ran under: the config's, lowered by the job's own where it asks for less. */
+/**
+ * The limits the run ran under: the config's, with the job header's applied as the orchestrator applies them
+ * (functions/effective-limits.ts: concurrency only lowered, the packing the job's own).
+ */
 function limitsOf(
   config: FanoutConfig,
-  limits: Record<string, number> | undefined,
+  job: JobLimits | undefined,
   now: WorkerSettingsNow | undefined,
 ): LocalJobReport['limits'] {
   const workers = config.workerMaxConcurrency;
   const workerReserved = reservationOf(config.workerReservedConcurrency);
   const changed = now && (now.workers !== workers || now.workerReserved !== workerReserved);
+  const applied = effectiveLimits(job, config);
   return {
-    inline: lower(limits?.inline, config.inlineConcurrency),
-    enqueue: lower(limits?.enqueue, config.enqueueConcurrency),
-    invoke: lower(limits?.invoke, config.invokeConcurrency),
+    inline: applied.inline,
+    enqueue: applied.enqueue,
+    invoke: applied.invoke,
     workers,
     workerReserved,
     perInvocation: config.perInvocationConcurrency,
     sockets: config.maxSockets,
     socketsPerHost: config.maxSocketsPerHost,
-    tasksPerMessage: limits?.tasksPerMessage ?? config.tasksPerMessage,
+    tasksPerMessage: applied.tasksPerMessage,
     maxReceiveCount: config.maxReceiveCount,
     batchSize: config.batchSize,
     ...(changed ? { changedLive: now } : {}),
@@ -199,10 +210,6 @@ function unfinishedOf(inputs: ReportInputs, tail: ManifestTail | undefined): Unf
   }
   return out;
 }
-
-/** Job limits can only lower the deployed ones (as the orchestrator applies them). */
-const lower = (asked: number | undefined, cap: number) =>
-  typeof asked === 'number' ? Math.min(asked, cap) : cap;
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);

@@ -92,7 +92,13 @@ function peaksAndLimits(
   local: LocalJobReport,
   config: FanoutConfig,
 ): { peaks: ReportPeaks; limits: ReportLimits } {
-  const sockets = socketLimits(config);
+  // The budget's sums for this run: its orchestrator ran under the job's own inline and invoke limits.
+  const sockets = socketLimits({
+    ...config,
+    inlineConcurrency: local.limits.inline,
+    enqueueConcurrency: local.limits.enqueue,
+    invokeConcurrency: local.limits.invoke,
+  });
   const peaks: ReportPeaks = {
     inline: local.peaks.inline,
     workers: local.peaks.pollerWorkers,

@@ -7,6 +7,7 @@ import type { FanoutConfig } from '../../lib/config.js';
 import { reservationOf } from '../../lib/config.js';
 import type { RunRecord } from '../../lib/ledger/run-record.js';
 import { socketLimits } from './assemble.js';
+import { type MovedCheck, movedAmong } from './dead-lettered.js';
 import { redactReport } from './redact-report.js';
 import type { DeadLetteredTask, InvalidTask, LedgerRunReport, ReportLimits } from './types.js';
 
@@ -21,12 +22,17 @@ export interface LedgerReportInputs {
   /** Where the lines came from, for the report's `manifest`/runtime note. */
   readonly source: string;
   readonly maxListed?: number;
+  /**
+   * Whether a task left `deadLettered` (redriven, it ended another way): the result object, written when the
+   * run ended, still has its first failure. Without it every failed line is listed.
+   */
+  readonly moved?: MovedCheck;
 }
 
 export async function ledgerReport(inputs: LedgerReportInputs): Promise<LedgerRunReport> {
   const { record, config } = inputs;
   const max = inputs.maxListed ?? LEDGER_REPORT_MAX_LISTED;
-  const tasks = await collectTasks(inputs.lines, max);
+  const tasks = await collectTasks(inputs.lines, max, inputs.moved);
   const finishedAt = record.finishedAt;
   return redactReport({
     jobId: record.jobId,
@@ -61,23 +67,70 @@ export async function ledgerReport(inputs: LedgerReportInputs): Promise<LedgerRu
 interface CollectedTasks {
   readonly deadLettered: DeadLetteredTask[];
   readonly invalid: InvalidTask[];
-  /** Lines past `max` of their kind: counted, not listed. */
+  /** Lines past `max` of their kind: counted, not listed (nor checked for copies or moves). */
   beyond: number;
 }
 
-async function collectTasks(lines: AsyncIterable<Record<string, unknown>>, max: number) {
-  const out: CollectedTasks = { deadLettered: [], invalid: [], beyond: 0 };
+async function collectTasks(
+  lines: AsyncIterable<Record<string, unknown>>,
+  max: number,
+  moved: MovedCheck | undefined,
+): Promise<CollectedTasks> {
+  const failed = new FailedTasks(max, moved);
+  const invalid: InvalidTask[] = [];
+  let beyond = 0;
   for await (const line of lines) {
-    if (line.type === 'dead-letter' || line.type === 'undeliverable') {
-      if (out.deadLettered.length < max) out.deadLettered.push(deadLetteredOf(line));
-      else out.beyond++;
-    } else if (line.type === 'invalid') {
-      if (out.invalid.length < max) out.invalid.push(invalidOf(line));
-      else out.beyond++;
+    if (line.type === 'dead-letter' || line.type === 'undeliverable') await failed.add(deadLetteredOf(line));
+    else if (line.type === 'invalid') {
+      if (invalid.length < max) invalid.push(invalidOf(line));
+      else beyond++;
     }
   }
-  return out;
+  await failed.flush();
+  return { deadLettered: [...failed.listed.values()], invalid, beyond: beyond + failed.beyond };
 }
+
+/**
+ * The failed tasks of the lines, each task once at its first line's place with its last line's error (a
+ * task's lines repeat: a redriven task that fails again adds one), less those the ledger says moved. The move
+ * checks are reads, made a few at once for the lines that would be listed, never for those past `max`.
+ */
+class FailedTasks {
+  readonly listed = new Map<string, DeadLetteredTask>();
+  beyond = 0;
+  readonly #moved = new Set<string>();
+  #pending: DeadLetteredTask[] = [];
+
+  constructor(
+    private readonly max: number,
+    private readonly check: MovedCheck | undefined,
+  ) {}
+
+  async add(task: DeadLetteredTask): Promise<void> {
+    this.#pending.push(task);
+    if (this.#pending.length >= PENDING_LINES) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    const pending = this.#pending;
+    this.#pending = [];
+    if (this.check && this.listed.size < this.max) {
+      const fresh = new Set(
+        pending.map((t) => t.id).filter((id) => !this.listed.has(id) && !this.#moved.has(id)),
+      );
+      for (const id of await movedAmong([...fresh], this.check)) this.#moved.add(id);
+    }
+    for (const task of pending) {
+      if (this.listed.has(task.id)) this.listed.set(task.id, task);
+      else if (this.#moved.has(task.id)) continue;
+      else if (this.listed.size < this.max) this.listed.set(task.id, task);
+      else this.beyond++;
+    }
+  }
+}
+
+/** Failed lines checked together. */
+const PENDING_LINES = 32;
 
 function deadLetteredOf(line: Record<string, unknown>): DeadLetteredTask {
   const task = isObject(line.task) ? line.task : undefined;

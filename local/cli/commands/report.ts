@@ -3,6 +3,7 @@
 // HTML a local run writes, without the local runtime's own observations (local/report/ledger-report.ts).
 import { openResultLines, parseS3Uri, type ResultLocation } from '../../../lib/aws/result-reader.js';
 import { type RunRecord, RunStatuses } from '../../../lib/ledger/run-record.js';
+import { movedIn } from '../../report/dead-lettered.js';
 import { ledgerReport } from '../../report/ledger-report.js';
 import { writeReports } from '../../report/write.js';
 import { ExitCodes } from '../exit-code.js';
@@ -29,6 +30,8 @@ export async function reportCommand(
       config: args.config,
       lines: result.lines,
       source: describeSource(at, result.kind, result.keys.length),
+      // A task a redrive ran to another end is no longer dead-lettered, whatever the result lines still say.
+      moved: movedIn(target.ledger, record.jobId, record.runId),
     });
     const failed = await writeReports(args.reports, report);
     for (const file of args.reports) {

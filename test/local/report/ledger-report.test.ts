@@ -4,10 +4,14 @@
 // and undeliverable tasks, says a live run's counts are a snapshot, and draws no peaks it never observed.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { defaultConfig } from '../../../lib/config.js';
+import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
+import { defaultConfig, OverlapPolicies } from '../../../lib/config.js';
+import { movedKey } from '../../../lib/ledger/ledger-keys.js';
 import { type RunRecord, RunStatuses } from '../../../lib/ledger/run-record.js';
+import { movedIn } from '../../../local/report/dead-lettered.js';
 import { renderHtmlReport } from '../../../local/report/html.js';
 import { ledgerReport } from '../../../local/report/ledger-report.js';
+import { freshJobTable } from '../fixtures/aws.js';
 
 const record = (over: Partial<RunRecord> = {}): RunRecord => ({
   jobId: 'j',
@@ -91,6 +95,52 @@ describe('ledgerReport', () => {
       ),
       { numRuns: 100 },
     );
+  });
+});
+
+describe('ledgerReport: failed tasks as the ledger has them', () => {
+  // A live run's lines are its parts: a redriven task that fails again adds a line of its own, and one that
+  // now succeeded keeps its old line, while the ledger counts each task where it ended (its move key, on the
+  // real job table here).
+  it('lists a task whose lines repeat once, with its last error, and none the ledger says moved', async () => {
+    const { client, tableName } = await freshJobTable('lrmoved');
+    try {
+      const ledger = new JobLedgerTable(client, { tableName, retentionDays: 1 });
+      const ids = { jobId: 'j', runId: 'r' };
+      await ledger.startRun({
+        ...ids,
+        startedAt: 1_000,
+        toleratedFailurePercent: 100,
+        overlap: OverlapPolicies.FORBID,
+      });
+      await ledger.settle({
+        ...ids,
+        key: 'm1',
+        delta: { submitted: 3, deadLettered: 3 },
+        manifestDone: true,
+      });
+      await ledger.settle({ ...ids, key: movedKey('m'), delta: { succeeded: 1, deadLettered: -1 } });
+      const current = (await ledger.getRun('j', 'r'))!;
+      const report = await ledgerReport({
+        record: current,
+        config: defaultConfig,
+        source: 't',
+        lines: from([
+          { type: 'dead-letter', task: { id: 'a' }, attempts: 1, error: 'HTTP 500' },
+          { type: 'dead-letter', task: { id: 'm' }, attempts: 1, error: 'HTTP 500' },
+          { type: 'dead-letter', task: { id: 'b' }, attempts: 2, error: 'HTTP 502' },
+          { type: 'dead-letter', task: { id: 'a' }, attempts: 1, error: 'HTTP 503' },
+        ]),
+        moved: movedIn(ledger, 'j', 'r'),
+      });
+      expect([report.succeeded, report.deadLettered]).toEqual([1, 2]);
+      expect(report.deadLetteredTasks).toEqual([
+        { id: 'a', attempts: 1, error: 'HTTP 503', task: { id: 'a' } },
+        { id: 'b', attempts: 2, error: 'HTTP 502', task: { id: 'b' } },
+      ]);
+    } finally {
+      client.destroy();
+    }
   });
 });
 

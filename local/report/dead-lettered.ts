@@ -1,0 +1,86 @@
+// Which dead-lettered tasks a report lists: each task once, and only those the ledger still counts
+// dead-lettered. A dead letter can be found twice (SQS sends at least once; a redrive can leave a copy behind;
+// a redriven task that fails again is dead-lettered anew), while the ledger counts each task once: its settle
+// is keyed by message, and a redriven task that now ended otherwise leaves `deadLettered` under a move key of
+// its own (lib/ledger/ledger-keys.ts movedKey, functions/worker-hand-on.ts). Neither the DLQ nor the result
+// object forgets a task that moved, so the list is checked against those keys.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { JobLedgerTable } from '../../lib/aws/job-ledger-table.js';
+import type { FanoutConfig } from '../../lib/config.js';
+import type { JobLedger } from '../../lib/ledger/job-ledger.js';
+import { movedKey } from '../../lib/ledger/ledger-keys.js';
+import type { RunRecord } from '../../lib/ledger/run-record.js';
+import { type AwsTarget, type LocalResources, localCredentials } from '../resources.js';
+
+/** True when the task left `deadLettered` (a redrive ran it to another end). */
+export type MovedCheck = (taskId: string) => Promise<boolean>;
+
+/** Reads of the ledger in flight at once while checking a list. */
+const CHECKS_AT_ONCE = 32;
+
+/**
+ * Each task once, by id (the entries are of one run), at its first entry's place with its last entry's
+ * attempts and error: the later dead letter is the later failure.
+ */
+export function eachTaskOnce<T extends { readonly id: string }>(entries: Iterable<T>): T[] {
+  const byId = new Map<string, T>();
+  for (const entry of entries) byId.set(entry.id, entry);
+  return [...byId.values()];
+}
+
+/** The move keys of a run in the ledger, as a MovedCheck. */
+export function movedIn(ledger: Pick<JobLedger, 'settledMarker'>, jobId: string, runId: string): MovedCheck {
+  return async (taskId) => (await ledger.settledMarker(jobId, runId, movedKey(taskId))) !== undefined;
+}
+
+/** The ids among `ids` that moved, a few reads at a time. */
+export async function movedAmong(ids: readonly string[], moved: MovedCheck): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (let i = 0; i < ids.length; i += CHECKS_AT_ONCE) {
+    const slice = ids.slice(i, i + CHECKS_AT_ONCE);
+    const found = await Promise.all(slice.map((id) => moved(id)));
+    slice.forEach((id, j) => {
+      if (found[j]) out.add(id);
+    });
+  }
+  return out;
+}
+
+/** Where a local run's ledger is, when it kept one. */
+export interface LocalLedgerSource {
+  readonly run?: RunRecord;
+  readonly backend: AwsTarget;
+  readonly resources: Pick<LocalResources, 'jobTable'>;
+  readonly config: Pick<FanoutConfig, 'resultsRetentionDays'>;
+}
+
+/**
+ * A local run's dead-lettered tasks as read from its DLQ, each once, less those its ledger says moved. Without
+ * a ledger nothing says a task moved. A move check is a read per task, so it is made only when the DLQ holds
+ * more tasks than the ledger counts: only then can a listed task be one that moved.
+ */
+export async function stillDeadLettered<T extends { readonly id: string }>(
+  listed: Iterable<T>,
+  { run, backend, resources, config }: LocalLedgerSource,
+): Promise<T[]> {
+  const once = eachTaskOnce(listed);
+  if (!run || once.length <= run.deadLettered) return once;
+  const dynamodb = new DynamoDBClient({
+    endpoint: backend.endpoints.dynamodb,
+    region: backend.region,
+    credentials: localCredentials,
+  });
+  try {
+    const ledger = new JobLedgerTable(dynamodb, {
+      tableName: resources.jobTable,
+      retentionDays: config.resultsRetentionDays,
+    });
+    const moved = await movedAmong(
+      once.map((t) => t.id),
+      movedIn(ledger, run.jobId, run.runId),
+    );
+    return once.filter((t) => !moved.has(t.id));
+  } finally {
+    dynamodb.destroy();
+  }
+}
