@@ -1,4 +1,4 @@
-// The orchestrator's inline tasks run until the invocation is close to its end. Reading stops when
+// The orchestrator’s inline tasks and Invokes run until the invocation is close to its end. Reading stops when
 // `deadlineMarginMs` is left and the segment then awaits what it started; an inline task to a host that never
 // answers (or with a timeoutMs longer than the invocation) would hold it there until Lambda kills it, with
 // nothing settled and the run broken. So when half the margin is left, what still runs is aborted and

@@ -34,7 +34,7 @@ export function segmentPorts(rt: FunctionRuntime): SegmentPorts {
       queueUrl ? sendMessageBatch(rt.aws.sqs, queueUrl, entries) : notWired(EnvVars.QUEUE_URL, entries),
     sendDeadLetters: (entries) =>
       dlqUrl ? sendMessageBatch(rt.aws.sqs, dlqUrl, entries) : notWired(EnvVars.DLQ_URL, entries),
-    invoke: (message) => invokeWorker(rt, workerFunction, message),
+    invoke: (message, cutoff) => invokeWorker(rt, workerFunction, message, cutoff),
   };
 }
 
@@ -42,19 +42,21 @@ async function invokeWorker(
   rt: FunctionRuntime,
   fn: string | undefined,
   message: TaskMessage,
+  cutoff?: AbortSignal,
 ): Promise<TaskOutcome[]> {
   if (!fn) throw new Error(`${EnvVars.WORKER_FUNCTION} is not set`);
-  let last: unknown;
-  for (let attempt = 1; attempt <= INVOKE_ATTEMPTS; attempt++) {
+  let last: unknown = new Error('abandoned at the cutoff');
+  // Abandoned at the segment's cutoff, not retried: a worker busy on a stalled host would hold the orchestrator
+  // until Lambda kills it (the worker's timeout is longer than what is left of the orchestrator's).
+  for (let attempt = 1; attempt <= INVOKE_ATTEMPTS && !cutoff?.aborted; attempt++) {
     if (attempt > 1) await sleep(Math.random() * 200 * 2 ** (attempt - 2));
     try {
-      const out = await rt.aws.lambda.send(
-        new InvokeCommand({
-          FunctionName: fn,
-          InvocationType: 'RequestResponse',
-          Payload: JSON.stringify(message),
-        }),
-      );
+      const command = new InvokeCommand({
+        FunctionName: fn,
+        InvocationType: 'RequestResponse',
+        Payload: JSON.stringify(message),
+      });
+      const out = await rt.aws.lambda.send(command, cutoff ? { abortSignal: cutoff } : {});
       const text = out.Payload ? Buffer.from(out.Payload).toString('utf8') : '';
       if (out.FunctionError) throw new Error(`worker ${out.FunctionError}: ${describeFunctionError(text)}`);
       const body = JSON.parse(text) as { results?: TaskOutcome[] };

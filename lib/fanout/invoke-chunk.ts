@@ -2,7 +2,7 @@ import type { JobTask } from '../manifest/schema.js';
 import type { FailureBudget } from './failure-budget.js';
 import { type DeadLetterTask, deadLetterTask, type TaskMessage } from './messages.js';
 import { type TaskPacket, taskPacket, wireItem } from './packets.js';
-import { errorText, type SegmentPorts } from './segment-ports.js';
+import { CUT_OFF, errorText, type SegmentPorts } from './segment-ports.js';
 import { handOnKey } from './settle.js';
 import type { JobCounts } from './summary.js';
 import type { TaskOutcome } from './task-outcome.js';
@@ -16,13 +16,18 @@ export interface InvokedTask {
  * Invokes the worker with one chunk and pairs each task with its outcome: the worker's, or a failure when
  * the call itself failed or the worker said nothing of the task. Never rejects.
  */
-export async function invokeChunk(ports: SegmentPorts, message: TaskMessage): Promise<InvokedTask[]> {
+export async function invokeChunk(
+  ports: SegmentPorts,
+  message: TaskMessage,
+  cutoff?: AbortSignal,
+): Promise<InvokedTask[]> {
   const { tasks } = message;
   let outcomes: readonly TaskOutcome[];
   try {
-    outcomes = await ports.invoke(message);
+    outcomes = await ports.invoke(message, cutoff);
   } catch (error) {
-    const failed = `invoke failed: ${errorText(error)}`;
+    // Abandoned at the cutoff: what its worker does is not counted here, and the tasks are dead-lettered.
+    const failed = `${cutoff?.aborted ? `${CUT_OFF}: ` : ''}invoke failed: ${errorText(error)}`;
     outcomes = tasks.map((t) => ({ id: t.id, ok: false, attempts: 1, error: failed }));
   }
   const byId = new Map(outcomes.map((o) => [o.id, o]));
@@ -56,6 +61,8 @@ export function pausedPacket(message: TaskMessage, answered: readonly InvokedTas
 export interface ChunkSink {
   readonly counts: JobCounts;
   readonly budget: FailureBudget;
+  /** The segment's cutoff: an Invoke still running when it fires is abandoned. */
+  readonly cutoff?: AbortSignal;
   deadLetter(record: DeadLetterTask): Promise<void>;
   /** A task message to the work queue, through the segment's send lane (it waits while the lane is full). */
   enqueue(packet: TaskPacket): Promise<void>;
@@ -71,7 +78,7 @@ export interface ChunkSink {
 export async function runChunk(ports: SegmentPorts, message: TaskMessage, sink: ChunkSink): Promise<void> {
   const { counts, budget } = sink;
   counts.invokeCalls++;
-  const answered = await invokeChunk(ports, message);
+  const answered = await invokeChunk(ports, message, sink.cutoff);
   const paused = pausedPacket(message, answered);
   if (paused) await sink.enqueue(paused);
   for (const { task, outcome } of answered) {

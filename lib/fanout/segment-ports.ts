@@ -24,6 +24,9 @@ export interface EntryFailure {
   readonly senderFault?: boolean;
 }
 
+/** What the error of a task the segment's cutoff stopped (inline, or an Invoke abandoned) starts with. */
+export const CUT_OFF = "BF_DEADLINE: cut off at the orchestrator's deadline";
+
 export interface SegmentPorts {
   /** Runs an inline task; `cutoff` (the segment's inlineCutoff) aborts it, waiting or mid-attempt. */
   runInline(task: JobTask, cutoff?: AbortSignal): Promise<TaskOutcome>;
@@ -31,8 +34,11 @@ export interface SegmentPorts {
   sendTasks(entries: readonly SendEntry[]): Promise<readonly EntryFailure[]>;
   /** The same to the dead-letter queue. */
   sendDeadLetters(entries: readonly SendEntry[]): Promise<readonly EntryFailure[]>;
-  /** Invokes the worker synchronously with a chunk; rejects when the call itself failed after retries. */
-  invoke(message: TaskMessage): Promise<readonly TaskOutcome[]>;
+  /**
+   * Invokes the worker synchronously with a chunk; rejects when the call itself failed after retries, or at
+   * once when `cutoff` fires (the call is abandoned: its worker may still run the tasks).
+   */
+  invoke(message: TaskMessage, cutoff?: AbortSignal): Promise<readonly TaskOutcome[]>;
 }
 
 export interface SegmentHooks {
@@ -79,8 +85,8 @@ export interface SegmentOptions {
    */
   readonly inlineCap?: () => number | undefined;
   /**
-   * Aborts the inline tasks still running (the invocation's deadline is close): each is dead-lettered with
-   * its error under CUT_OFF, so the segment settles in time. Without it a host that never answers holds the
+   * Aborts the inline tasks and Invokes still running (the invocation's deadline is close): each task is
+   * dead-lettered with its error under CUT_OFF, so the segment settles in time. Without it a host that never answers holds the
    * segment until Lambda kills it, with nothing settled.
    */
   readonly inlineCutoff?: AbortSignal;

@@ -22,7 +22,7 @@ import {
 } from './packets.js';
 import { handledBefore } from './reread.js';
 import { SegmentPackers } from './segment-packers.js';
-import { readNext, type SegmentOptions, type SegmentResult, settleResult } from './segment-ports.js';
+import { CUT_OFF, readNext, type SegmentOptions, type SegmentResult, settleResult } from './segment-ports.js';
 import type { IsolatedSend } from './send-isolated.js';
 import { SendLane } from './send-lane.js';
 import { type JobCounts, type StopReason, StopReasons } from './summary.js';
@@ -37,15 +37,13 @@ calls (under a Semaphore; those a paused run left unstarted go to the work queue
 dead-letters what fails for good (a second send lane). Reading stops when `shouldStop()` says so (the
 deadline) or the failure budget trips; the part-filled message and chunk are then handed back, not sent
 (reread.ts: a retried copy sends the same messages under the same keys), and all else read is awaited, but
-for inline tasks `inlineCutoff` stops (those are dead-lettered). Every task before the cursor, and in the
+for inline tasks and Invokes `inlineCutoff` stops (dead-lettered). Every task before the cursor, and in the
 reread part every one not handed back, was run, enqueued or dead-lettered; no other started. A message SQS
 refuses for its content is split until the task at fault stands alone, and only that task is dead-lettered
 (send-isolated.ts). No AWS here: `ports`.
 */
 
 const DLQ_SENDS_IN_FLIGHT = 2;
-/** What the error of an inline task the cutoff stopped starts with. */
-export const CUT_OFF = "BF_DEADLINE: cut off at the orchestrator's deadline";
 /** Batches a send lane holds for its senders: the read runs at most this far (plus one batch) ahead. */
 const BATCHES_QUEUED = 1;
 
@@ -94,6 +92,7 @@ class Segment {
       onBug,
     });
     this.#chunks = {
+      ...(options.inlineCutoff ? { cutoff: options.inlineCutoff } : {}),
       counts: this.#counts,
       budget: options.budget,
       deadLetter: (record) => this.#deadLetter(record),
@@ -199,7 +198,8 @@ class Segment {
       // is counted by the worker whichever copy of this segment sent it, but only one copy's settle counts.
       if (cutoff?.aborted) error = `${CUT_OFF}: ${error}`;
       if (cutoff?.aborted) this.#o.hooks?.onCutOff?.(task, error);
-      await this.#deadLetter(deadLetterTask(task, 1, error, result.status));
+      // Never sent (the cutoff came while it waited for its host's permit): 0 attempts, as the invoke path says.
+      await this.#deadLetter(deadLetterTask(task, result.unstarted ? 0 : 1, error, result.status));
     }
   }
 
