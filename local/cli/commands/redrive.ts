@@ -1,12 +1,15 @@
 // `bounded-fanout redrive --endpoint URL`: moves dead-lettered messages back to the work queue. SQS's own
 // message-move task where the endpoint has it; otherwise receive from the dead-letter queue, send to the work
 // queue, and delete only what was sent, so a message is never lost (at worst, on a crash between send and
-// delete, it is in both queues and the worker's idempotency runs its tasks once).
+// delete, it is in both queues and the worker's idempotency runs its tasks once). Either way a redrive moves
+// the dead letters there at its start, once each, and ends; those that arrive meanwhile wait for the next.
 import {
+  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   ListMessageMoveTasksCommand,
+  type Message,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   type SQSClient,
@@ -101,55 +104,152 @@ async function waitForMoveTask(
   }
 }
 
+/**
+ * The receive-and-resend drain, bounded as SQS's own message-move task is (ApproximateNumberOfMessagesToMove,
+ * taken when the task starts): it moves at most the dead-letter queue's depth at its start, and never a
+ * message sent to the dead-letter queue after its start (SentTimestamp), such as the new dead letter of a
+ * task it moved that failed again at once. Those it holds invisible while it drains, so that the queue still
+ * comes back empty, and makes visible again at the end, for the next redrive. A message is deleted from the
+ * dead-letter queue only once its send to the work queue succeeded.
+ */
 async function resend(
   sqs: SQSClient,
   queueUrl: string,
   deadLetterQueueUrl: string,
   emptyReceives: number,
 ): Promise<number> {
-  let moved = 0;
-  let empty = 0;
-  while (empty < emptyReceives) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: deadLetterQueueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 1,
-        VisibilityTimeout: 60,
-        MessageAttributeNames: ['All'],
-      }),
-    );
-    if (Messages.length === 0) {
-      empty++;
-      continue;
-    }
-    empty = 0;
-    const sent = await sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: queueUrl,
-        Entries: Messages.map((m, i) => ({
-          Id: String(i),
-          MessageBody: m.Body ?? '',
-          ...(m.MessageAttributes && Object.keys(m.MessageAttributes).length
-            ? { MessageAttributes: m.MessageAttributes }
-            : {}),
-        })),
-      }),
-    );
-    // Only what the work queue accepted leaves the dead-letter queue; the rest reappears there and is tried again.
-    const ok = new Set((sent.Successful ?? []).map((s) => Number(s.Id)));
-    const toDelete = Messages.filter((_, i) => ok.has(i));
-    if (toDelete.length) {
-      await sqs.send(
-        new DeleteMessageBatchCommand({
+  const drain: Drain = {
+    startedAt: Date.now(),
+    budget: await depthOf(sqs, deadLetterQueueUrl),
+    moved: 0,
+    movedIds: new Set(),
+    held: new Map(),
+  };
+  try {
+    let empty = 0;
+    while (empty < emptyReceives && drain.moved < drain.budget) {
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({
           QueueUrl: deadLetterQueueUrl,
-          Entries: toDelete.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+          VisibilityTimeout: 60,
+          MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: ['SentTimestamp'],
         }),
       );
+      empty = Messages.length === 0 ? empty + 1 : 0;
+      if (Messages.length) await moveBatch(sqs, queueUrl, deadLetterQueueUrl, drain, Messages);
     }
-    moved += toDelete.length;
+  } finally {
+    await release(sqs, deadLetterQueueUrl, [...drain.held.values()]);
   }
-  return moved;
+  return drain.moved;
+}
+
+interface Drain {
+  /** When the redrive started, on this machine's clock. */
+  readonly startedAt: number;
+  /** The dead-letter queue's depth at the start: the most this redrive moves. */
+  readonly budget: number;
+  moved: number;
+  /** The dead-letter queue's ids of the messages moved (sent, then deleted). */
+  readonly movedIds: Set<string>;
+  /** Messages received but not to move now, by id: their latest receipt handle, to make visible at the end. */
+  readonly held: Map<string, string>;
+}
+
+/** Visible, in-flight and delayed messages of the queue. */
+async function depthOf(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const names = [
+    'ApproximateNumberOfMessages',
+    'ApproximateNumberOfMessagesNotVisible',
+    'ApproximateNumberOfMessagesDelayed',
+  ] as const;
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: [...names] }),
+  );
+  return names.reduce((sum, name) => sum + (Number(Attributes[name]) || 0), 0);
+}
+
+/** Moves what the drain may of one receive: sends to the work queue, then deletes what was sent. */
+async function moveBatch(
+  sqs: SQSClient,
+  queueUrl: string,
+  deadLetterQueueUrl: string,
+  drain: Drain,
+  messages: readonly Message[],
+): Promise<void> {
+  const toMove: Message[] = [];
+  const stale: Message[] = [];
+  for (const m of messages) {
+    const id = m.MessageId ?? '';
+    // A second delivery of a message already moved: sent once already, so only its delete is left.
+    if (drain.movedIds.has(id)) stale.push(m);
+    else if (sentAfter(m, drain.startedAt) || drain.moved + toMove.length >= drain.budget) {
+      drain.held.set(id, m.ReceiptHandle ?? '');
+    } else {
+      drain.held.delete(id);
+      toMove.push(m);
+    }
+  }
+  const sent = toMove.length ? await sendAll(sqs, queueUrl, toMove) : [];
+  await deleteAll(sqs, deadLetterQueueUrl, [...stale, ...sent]);
+  for (const m of sent) drain.movedIds.add(m.MessageId ?? '');
+  drain.moved += sent.length;
+}
+
+/** Sent to the dead-letter queue after the redrive started (an endpoint that gives no SentTimestamp: no). */
+function sentAfter(message: Message, startedAt: number): boolean {
+  const sent = Number(message.Attributes?.SentTimestamp);
+  return Number.isFinite(sent) && sent > startedAt;
+}
+
+/** Sends the messages to the work queue; returns those it accepted (the rest stay in the dead-letter queue). */
+async function sendAll(sqs: SQSClient, queueUrl: string, messages: readonly Message[]): Promise<Message[]> {
+  const sent = await sqs.send(
+    new SendMessageBatchCommand({
+      QueueUrl: queueUrl,
+      Entries: messages.map((m, i) => ({
+        Id: String(i),
+        MessageBody: m.Body ?? '',
+        ...(m.MessageAttributes && Object.keys(m.MessageAttributes).length
+          ? { MessageAttributes: m.MessageAttributes }
+          : {}),
+      })),
+    }),
+  );
+  const ok = new Set((sent.Successful ?? []).map((s) => Number(s.Id)));
+  return messages.filter((_, i) => ok.has(i));
+}
+
+async function deleteAll(sqs: SQSClient, deadLetterQueueUrl: string, messages: readonly Message[]) {
+  if (!messages.length) return;
+  await sqs.send(
+    new DeleteMessageBatchCommand({
+      QueueUrl: deadLetterQueueUrl,
+      Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
+    }),
+  );
+}
+
+/**
+ * Makes the held messages visible again, for the next redrive. Best effort: one it fails to release comes
+ * back by itself when its visibility timeout ends, and the moves are done by now.
+ */
+async function release(sqs: SQSClient, deadLetterQueueUrl: string, receiptHandles: readonly string[]) {
+  for (let i = 0; i < receiptHandles.length; i += 10) {
+    await sqs
+      .send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: deadLetterQueueUrl,
+          Entries: receiptHandles
+            .slice(i, i + 10)
+            .map((ReceiptHandle, j) => ({ Id: String(j), ReceiptHandle, VisibilityTimeout: 0 })),
+        }),
+      )
+      .catch(() => undefined);
+  }
 }
 
 async function queueUrlOf(sqs: SQSClient, name: string, endpoint: string): Promise<string> {

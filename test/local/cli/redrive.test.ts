@@ -128,6 +128,62 @@ describe('redrive', () => {
     expect(await depth(urls.queueUrl)).toBe(12);
   });
 
+  it('moves what the DLQ held at its start, once each; what arrives during it stays, visible, for the next', async () => {
+    const urls = await queues('redrive-during');
+    await fill(urls.deadLetterQueueUrl, 25);
+    // One dead letter in flight at the start (another reader holds it): counted in the DLQ's depth, not
+    // received, so the redrive may move up to 25 and finds only 24; the rest of its budget must not go to
+    // the dead letters that arrive during it.
+    const { Messages: inFlight = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: urls.deadLetterQueueUrl, VisibilityTimeout: 300 }),
+    );
+    expect(inFlight).toHaveLength(1);
+    // Every task it moves fails again at once: its body comes back to the DLQ, marked, as the worker's new
+    // dead letter would. The guard ends a redrive that keeps moving them.
+    const redriving = new SQSClient({
+      endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      useQueueUrlAsEndpoint: false,
+    });
+    let again = 0;
+    redriving.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        if (context.commandName === 'SendMessageBatchCommand') {
+          const { Entries = [] } = args.input as { Entries?: { MessageBody?: string }[] };
+          again += Entries.length;
+          if (again > 100) throw new Error('guard: the redrive keeps moving what it moved');
+          await sqs.send(
+            new SendMessageBatchCommand({
+              QueueUrl: urls.deadLetterQueueUrl,
+              Entries: Entries.map((e, i) => ({ Id: String(i), MessageBody: `${e.MessageBody} again` })),
+            }),
+          );
+        }
+        return out;
+      },
+      { step: 'initialize', name: 'fails-again-at-once' },
+    );
+    try {
+      const result = await redrive({ sqs: redriving, ...urls });
+      expect(result).toMatchObject({ method: 'receive-and-resend', moved: 24 });
+    } finally {
+      redriving.destroy();
+    }
+    const heldBody = inFlight[0]!.Body!;
+    const moved = (await drain(urls.queueUrl)).map((m) => m.body);
+    expect(moved.sort()).toEqual(
+      Array.from({ length: 25 }, (_, i) => JSON.stringify({ tasks: [`t${i}`] }))
+        .filter((b) => b !== heldBody)
+        .sort(),
+    );
+    // The new dead letters, visible again for the next redrive; the one in flight is still held by its reader.
+    const left = (await drain(urls.deadLetterQueueUrl)).map((m) => m.body);
+    expect(left.sort()).toEqual(moved.map((b) => `${b} again`).sort());
+    expect(await depth(urls.deadLetterQueueUrl)).toBe(25);
+  });
+
   it('exits 2 with one line for a missing queue and for an unreachable endpoint', async () => {
     const missing = await runCli(['redrive', '--endpoint', endpoint, '--prefix', 'nothing-here']);
     expect(missing.code).toBe(2);

@@ -1,0 +1,139 @@
+// `bounded-fanout redrive` against a running `serve` whose target fails every task again at once (404, not
+// retried, one receive): each redriven task's new dead letter lands in the DLQ while the redrive is still
+// draining it. The redrive must move the dead letters that were there when it started, once each, and end;
+// the new ones stay in the DLQ for the next redrive. Before the fix it moved them again and again and never
+// ended, so the test's own guard stops it: a task hit more often than one move allows kills the redrive.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
+import { resourceNames } from '../../../lib/config.js';
+import { loadSharedConfig } from '../../../local/cli/shared-config.js';
+import { localCredentials } from '../../../local/resources.js';
+import { waitFor } from '../fixtures/aws.js';
+import { type CliResult, startCli } from './cli-process.js';
+import { type Serve, startServe } from './run-fixture.js';
+
+const TASKS = ['t1', 't2', 't3', 't4', 't5', 't6'];
+
+// The target: every request is a 404, counted by path. `cap` is the most requests a task may get; one past
+// it means a dead letter was moved again, and `overrun` stops the redrive under way.
+const hits = new Map<string, number>();
+let cap = 1;
+let overrun: (() => void) | undefined;
+function answer(req: IncomingMessage, res: ServerResponse): void {
+  const path = req.url ?? '';
+  const n = (hits.get(path) ?? 0) + 1;
+  hits.set(path, n);
+  if (n > cap) overrun?.();
+  res.writeHead(404).end('404');
+}
+const hitsByTask = () => TASKS.map((id) => hits.get(`/${id}`) ?? 0);
+const totalHits = () => hitsByTask().reduce((a, b) => a + b, 0);
+
+const names = resourceNames(loadSharedConfig());
+let target: Server;
+let targetUrl: string;
+let serve: Serve;
+let clients: { dynamodb: DynamoDBClient; lambda: LambdaClient; sqs: SQSClient };
+let ledger: JobLedgerTable;
+
+beforeAll(async () => {
+  target = createServer(answer);
+  await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+  targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}`;
+  // One receive: a failure is dead-lettered at once.
+  serve = await startServe(['--allow-host', new URL(targetUrl).host, '--max-receive-count', '1']);
+  const options = { endpoint: serve.endpoint, region: 'us-east-1', credentials: localCredentials };
+  clients = {
+    dynamodb: new DynamoDBClient(options),
+    lambda: new LambdaClient(options),
+    sqs: new SQSClient(options),
+  };
+  ledger = new JobLedgerTable(clients.dynamodb, { tableName: names.jobTable, retentionDays: 1 });
+}, 60_000);
+
+afterAll(async () => {
+  overrun = undefined;
+  clients?.dynamodb.destroy();
+  clients?.lambda.destroy();
+  clients?.sqs.destroy();
+  if (serve && serve.cli.child.exitCode === null) {
+    serve.cli.child.kill('SIGINT');
+    await serve.cli.done;
+  }
+  target?.closeAllConnections();
+  await new Promise((resolve) => target?.close(resolve));
+});
+
+const run = () => ledger.getRun('again', 'r1');
+
+/** The DLQ's messages, visible or not. */
+async function deadLetterDepth(): Promise<number> {
+  const { QueueUrl } = await clients.sqs.send(new GetQueueUrlCommand({ QueueName: names.deadLetterQueue }));
+  const { Attributes = {} } = await clients.sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return (
+    Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible)
+  );
+}
+
+/** A redrive through the CLI, killed by the guard once any task is hit more than `maxHits` times. */
+async function guardedRedrive(maxHits: number): Promise<{ result: CliResult; overran: boolean }> {
+  let overran = false;
+  const cli = startCli(['redrive', '--endpoint', serve.endpoint]);
+  cap = maxHits;
+  overrun = () => {
+    overran = true;
+    cli.child.kill('SIGKILL');
+  };
+  const result = await cli.done;
+  overrun = undefined;
+  return { result, overran };
+}
+
+/** Once the redriven tasks have failed again and their new dead letters are in the DLQ. */
+async function settled(hitsEach: number, letters: number): Promise<void> {
+  await waitFor(
+    async () => totalHits() >= TASKS.length * hitsEach && (await deadLetterDepth()) === letters,
+    `each task hit ${hitsEach} times and ${letters} dead letters in the DLQ`,
+  );
+}
+
+describe('redrive while the redriven tasks fail again at once', () => {
+  it('moves each dead letter present at start once and ends; the new dead letters wait for the next redrive', async () => {
+    const tasks = TASKS.map((id, i) => ({ id, url: `${targetUrl}/${id}`, mode: i % 2 ? 'queue' : 'inline' }));
+    const invoked = await clients.lambda.send(
+      new InvokeCommand({
+        FunctionName: names.orchestrator,
+        Payload: JSON.stringify({ jobId: 'again', runId: 'r1', tasks }),
+      }),
+    );
+    expect(invoked.FunctionError).toBeUndefined();
+    await waitFor(async () => (await run())?.finishedAt !== undefined, 'the run to end');
+    const letters = await deadLetterDepth();
+    expect(letters).toBeGreaterThan(0);
+    expect(hitsByTask()).toEqual([1, 1, 1, 1, 1, 1]);
+
+    for (const round of [2, 3]) {
+      const { result, overran } = await guardedRedrive(round);
+      expect(overran, `redrive ${round - 1} moved a dead letter again (hits ${hitsByTask()})`).toBe(false);
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toBe(
+        `Moved ${letters} message${letters === 1 ? '' : 's'} from ${names.deadLetterQueue} to ${names.queue} (receive-and-resend).\n`,
+      );
+      expect(result.code).toBe(0);
+      await settled(round, letters);
+      expect(hitsByTask()).toEqual(TASKS.map(() => round));
+      // Dead-lettered again, each still counted once.
+      expect([(await run())?.succeeded, (await run())?.deadLettered]).toEqual([0, TASKS.length]);
+    }
+  }, 120_000);
+});
