@@ -3,19 +3,17 @@
 // draining it. The redrive must move the dead letters that were there when it started, once each, and end;
 // the new ones stay in the DLQ for the next redrive. Before the fix it moved them again and again and never
 // ended, so the test's own guard stops it: a task hit more often than one move allows kills the redrive.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
+import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
+import type { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
 import { resourceNames } from '../../../lib/config.js';
 import { loadSharedConfig } from '../../../local/cli/shared-config.js';
-import { localCredentials } from '../../../local/resources.js';
 import { waitFor } from '../fixtures/aws.js';
 import { type CliResult, startCli } from './cli-process.js';
-import { type Serve, startServe } from './run-fixture.js';
+import type { Serve } from './run-fixture.js';
+import { type ServedTarget, startServedTarget } from './served-target.js';
 
 const TASKS = ['t1', 't2', 't3', 't4', 't5', 't6'];
 
@@ -35,38 +33,20 @@ const hitsByTask = () => TASKS.map((id) => hits.get(`/${id}`) ?? 0);
 const totalHits = () => hitsByTask().reduce((a, b) => a + b, 0);
 
 const names = resourceNames(loadSharedConfig());
-let target: Server;
-let targetUrl: string;
+let served: ServedTarget;
 let serve: Serve;
-let clients: { dynamodb: DynamoDBClient; lambda: LambdaClient; sqs: SQSClient };
+let targetUrl: string;
+let clients: ServedTarget['clients'];
 let ledger: JobLedgerTable;
 
 beforeAll(async () => {
-  target = createServer(answer);
-  await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
-  targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}`;
-  // One receive: a failure is dead-lettered at once.
-  serve = await startServe(['--allow-host', new URL(targetUrl).host, '--max-receive-count', '1']);
-  const options = { endpoint: serve.endpoint, region: 'us-east-1', credentials: localCredentials };
-  clients = {
-    dynamodb: new DynamoDBClient(options),
-    lambda: new LambdaClient(options),
-    sqs: new SQSClient(options),
-  };
-  ledger = new JobLedgerTable(clients.dynamodb, { tableName: names.jobTable, retentionDays: 1 });
+  served = await startServedTarget(answer, names.jobTable);
+  ({ serve, targetUrl, clients, ledger } = served);
 }, 60_000);
 
 afterAll(async () => {
   overrun = undefined;
-  clients?.dynamodb.destroy();
-  clients?.lambda.destroy();
-  clients?.sqs.destroy();
-  if (serve && serve.cli.child.exitCode === null) {
-    serve.cli.child.kill('SIGINT');
-    await serve.cli.done;
-  }
-  target?.closeAllConnections();
-  await new Promise((resolve) => target?.close(resolve));
+  await served?.close();
 });
 
 const run = () => ledger.getRun('again', 'r1');

@@ -6,32 +6,25 @@
 // object, written when the run ended, still holds every first failure: the report must list only the tasks
 // still dead-lettered, each once.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import {
-  GetQueueUrlCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
+import { GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
+import type { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
 import { resourceNames } from '../../../lib/config.js';
 import type { RunRecord } from '../../../lib/ledger/run-record.js';
 import { loadSharedConfig } from '../../../local/cli/shared-config.js';
 import type { RunReport } from '../../../local/report/types.js';
-import { localCredentials } from '../../../local/resources.js';
 import { waitFor } from '../fixtures/aws.js';
 import { runCli } from './cli-process.js';
-import { type Serve, startServe } from './run-fixture.js';
+import type { Serve } from './run-fixture.js';
+import { type ServedTarget, startServedTarget } from './served-target.js';
 
 // The target: /f... fails (400, not retried) at its first request and succeeds after; /x... always fails, but
-// its requests after the first wait for `release`. While they wait no new dead letter reaches the DLQ, so the
-// redrive, which drains the DLQ until it finds it empty, ends: a task failing again at once would refill it.
+// its requests after the first wait for `release`, so no new dead letter reaches the DLQ while the redrive runs
+// (a redrive moves only what the DLQ held at its start: test/local/cli/redrive-refailing.test.ts).
 const seen = new Map<string, number>();
 let release: () => void = () => {};
 const released = new Promise<void>((resolve) => {
@@ -49,39 +42,21 @@ function answer(req: IncomingMessage, res: ServerResponse): void {
 
 const names = resourceNames(loadSharedConfig());
 let dir: string;
-let target: Server;
-let targetUrl: string;
+let served: ServedTarget;
 let serve: Serve;
-let clients: { dynamodb: DynamoDBClient; lambda: LambdaClient; sqs: SQSClient };
+let targetUrl: string;
+let clients: ServedTarget['clients'];
 let ledger: JobLedgerTable;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'bf-redrive-report-'));
-  target = createServer(answer);
-  await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
-  targetUrl = `http://127.0.0.1:${(target.address() as AddressInfo).port}`;
-  // One receive: a failure is dead-lettered at once.
-  serve = await startServe(['--allow-host', new URL(targetUrl).host, '--max-receive-count', '1']);
-  const options = { endpoint: serve.endpoint, region: 'us-east-1', credentials: localCredentials };
-  clients = {
-    dynamodb: new DynamoDBClient(options),
-    lambda: new LambdaClient(options),
-    sqs: new SQSClient(options),
-  };
-  ledger = new JobLedgerTable(clients.dynamodb, { tableName: names.jobTable, retentionDays: 1 });
+  served = await startServedTarget(answer, names.jobTable);
+  ({ serve, targetUrl, clients, ledger } = served);
 }, 60_000);
 
 afterAll(async () => {
-  clients?.dynamodb.destroy();
-  clients?.lambda.destroy();
-  clients?.sqs.destroy();
-  if (serve && serve.cli.child.exitCode === null) {
-    serve.cli.child.kill('SIGINT');
-    await serve.cli.done;
-  }
   release();
-  target?.closeAllConnections();
-  await new Promise((resolve) => target?.close(resolve));
+  await served?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
