@@ -1,3 +1,4 @@
+import { ErrorCodes } from '../error-codes.js';
 import type { ManifestItem } from '../manifest/parse.js';
 import type { JobTask } from '../manifest/schema.js';
 import { Semaphore } from '../semaphore.js';
@@ -196,8 +197,11 @@ class Segment {
       let error = result.error ?? `status ${result.status}`;
       // Dead-lettered like any failure (redrive runs it again), not handed to the queue: a message sent here
       // is counted by the worker whichever copy of this segment sent it, but only one copy's settle counts.
-      if (cutoff?.aborted) error = `${CUT_OFF}: ${error}`;
-      if (cutoff?.aborted) this.#o.hooks?.onCutOff?.(task, error);
+      // Named the cutoff's only when the abort ended it: a 404 that landed as the cutoff fired keeps its own.
+      if (cutoff?.aborted && (result.unstarted || error.startsWith(ErrorCodes.ABORTED))) {
+        error = `${CUT_OFF}: ${error}`;
+        this.#o.hooks?.onCutOff?.(task, error);
+      }
       // Never sent (the cutoff came while it waited for its host's permit): 0 attempts, as the invoke path says.
       await this.#deadLetter(deadLetterTask(task, result.unstarted ? 0 : 1, error, result.status));
     }

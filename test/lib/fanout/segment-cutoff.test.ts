@@ -41,7 +41,13 @@ class CutoffPorts {
     const kind = this.kinds[Number(id.slice(1))];
     if (kind === 'stall' || kind === 'stall-post') {
       await new Promise((resolve) => cutoff?.addEventListener('abort', resolve, { once: true }));
-      return { id, ok: false, attempts: 1, retryable: kind === 'stall', error: 'AbortError: aborted' };
+      return {
+        id,
+        ok: false,
+        attempts: 1,
+        retryable: kind === 'stall',
+        error: 'BF_ABORTED: Task was aborted',
+      };
     }
     await sleep(Math.random() < 0.5 ? 1 : 0);
     return kind === 'fail'
@@ -141,7 +147,12 @@ describe('the inline cutoff', () => {
           for (const id of ids((k) => k === 'stall' || k === 'stall-post')) {
             expect(ports.deadErrors.get(id)).toMatch(new RegExp(`^${CUT_OFF}: `));
           }
-          for (const id of ids((k) => k === 'fail')) expect(ports.deadErrors.has(id)).toBe(true);
+          // A 404 keeps its own error, even when it landed after the cutoff fired; one never sent is the cutoff's.
+          for (const id of ids((k) => k === 'fail')) {
+            const error = ports.deadErrors.get(id);
+            if (ports.ran.get(id) === 1) expect(error).toBe('status 404');
+            else expect(error).toMatch(new RegExp(`^${CUT_OFF}: `));
+          }
           for (const n of ports.ran.values()) expect(n).toBe(1);
           expect(c.read).toBe(kinds.length);
           expect(c.invalid).toBe(ids((k) => k === 'bad').length);
