@@ -16,6 +16,7 @@ import {
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import { resourceNames, withDefaults } from '../../../lib/config.js';
+import { queueDepth } from '../../queue-depth.js';
 import type { RedriveArgs } from '../args.js';
 import { ExitCodes } from '../exit-code.js';
 import type { CliIo } from '../io.js';
@@ -120,7 +121,7 @@ async function resend(
 ): Promise<number> {
   const drain: Drain = {
     startedAt: Date.now(),
-    budget: await depthOf(sqs, deadLetterQueueUrl),
+    budget: (await queueDepth(sqs, deadLetterQueueUrl)).total,
     moved: 0,
     movedIds: new Set(),
     held: new Map(),
@@ -157,19 +158,6 @@ interface Drain {
   readonly movedIds: Set<string>;
   /** Messages received but not to move now, by id: their latest receipt handle, to make visible at the end. */
   readonly held: Map<string, string>;
-}
-
-/** Visible, in-flight and delayed messages of the queue. */
-async function depthOf(sqs: SQSClient, queueUrl: string): Promise<number> {
-  const names = [
-    'ApproximateNumberOfMessages',
-    'ApproximateNumberOfMessagesNotVisible',
-    'ApproximateNumberOfMessagesDelayed',
-  ] as const;
-  const { Attributes = {} } = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: [...names] }),
-  );
-  return names.reduce((sum, name) => sum + (Number(Attributes[name]) || 0), 0);
 }
 
 /** Moves what the drain may of one receive: sends to the work queue, then deletes what was sent. */
