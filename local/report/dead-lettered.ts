@@ -4,13 +4,12 @@
 // is keyed by message, and a redriven task that now ended otherwise leaves `deadLettered` under a move key of
 // its own (lib/ledger/ledger-keys.ts movedKey, functions/worker-hand-on.ts). Neither the DLQ nor the result
 // object forgets a task that moved, so the list is checked against those keys.
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { JobLedgerTable } from '../../lib/aws/job-ledger-table.js';
 import type { FanoutConfig } from '../../lib/config.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import { movedKey } from '../../lib/ledger/ledger-keys.js';
 import type { RunRecord } from '../../lib/ledger/run-record.js';
-import { type AwsTarget, type LocalResources, localCredentials } from '../resources.js';
+import type { AwsTarget, LocalResources } from '../resources.js';
+import { withLocalLedger } from '../run-record.js';
 
 /** True when the task left `deadLettered` (a redrive ran it to another end). */
 export type MovedCheck = (taskId: string) => Promise<boolean>;
@@ -65,22 +64,9 @@ export async function stillDeadLettered<T extends { readonly id: string }>(
 ): Promise<T[]> {
   const once = eachTaskOnce(listed);
   if (!run || once.length <= run.deadLettered) return once;
-  const dynamodb = new DynamoDBClient({
-    endpoint: backend.endpoints.dynamodb,
-    region: backend.region,
-    credentials: localCredentials,
-  });
-  try {
-    const ledger = new JobLedgerTable(dynamodb, {
-      tableName: resources.jobTable,
-      retentionDays: config.resultsRetentionDays,
-    });
-    const moved = await movedAmong(
-      once.map((t) => t.id),
-      movedIn(ledger, run.jobId, run.runId),
-    );
-    return once.filter((t) => !moved.has(t.id));
-  } finally {
-    dynamodb.destroy();
-  }
+  const ids = once.map((t) => t.id);
+  const moved = await withLocalLedger(backend, resources, config, (ledger) =>
+    movedAmong(ids, movedIn(ledger, run.jobId, run.runId)),
+  );
+  return once.filter((t) => !moved.has(t.id));
 }
