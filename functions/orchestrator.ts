@@ -29,7 +29,6 @@ import { endRun, type SegmentEnd } from './end-run.js';
 import { jobBudget } from './fleet-budget.js';
 import { functionLogger } from './function-logger.js';
 import { IdempotencyUses, idempotencyOptions } from './idempotency.js';
-import { inlineCutoff } from './inline-cutoff.js';
 import { type OpenJob, openJob } from './open-job.js';
 import {
   inlineOverride,
@@ -44,6 +43,7 @@ import { continueJob, segmentPorts } from './orchestrator-ports.js';
 import type { OrchestratorResult } from './orchestrator-result.js';
 import { type RunLedger, runLedgerOf } from './run-ledger.js';
 import { type FunctionRuntime, lazyRuntime } from './runtime.js';
+import { segmentCutoff } from './segment-cutoff.js';
 import { segmentHooks } from './segment-hooks.js';
 
 const logger = functionLogger('bounded-fanout-orchestrator');
@@ -158,7 +158,7 @@ async function runJobSegment(
   const deadlineNear = () => context.getRemainingTimeInMillis() <= margin;
   // Reading stops when the run is cancelled or failed elsewhere (the cached record, refreshed every 2 s).
   const stoppedByLedger = () => ledgerStop(current()) !== undefined;
-  const cutoff = inlineCutoff(context, margin);
+  const cutoff = segmentCutoff(context, margin);
   const outcome = await runSegment({
     jobId,
     runId,
@@ -172,7 +172,7 @@ async function runJobSegment(
     counts: state.counts,
     shouldStop: () => deadlineNear() || stoppedByLedger(),
     ...(ledger ? { hold: pauseHold(ledger.control, jobId, runId, deadlineNear) } : {}),
-    inlineCutoff: cutoff.signal,
+    cutoff: cutoff.signal,
     ports: withHostOverrides(segmentPorts(rt), ledger, current),
     hooks: segmentHooks(logger, jobId, results),
   }).finally(cutoff.close);

@@ -28,7 +28,7 @@ export interface EntryFailure {
 export const CUT_OFF = "BF_DEADLINE: cut off at the orchestrator's deadline";
 
 export interface SegmentPorts {
-  /** Runs an inline task; `cutoff` (the segment's inlineCutoff) aborts it, waiting or mid-attempt. */
+  /** Runs an inline task; `cutoff` (the segment's) aborts it, waiting or mid-attempt. */
   runInline(task: JobTask, cutoff?: AbortSignal): Promise<TaskOutcome>;
   /** Sends one SendMessageBatch to the work queue; resolves to the entries that still failed after retries. */
   sendTasks(entries: readonly SendEntry[]): Promise<readonly EntryFailure[]>;
@@ -47,7 +47,7 @@ export interface SegmentHooks {
   /** A task that could be neither run, enqueued nor dead-lettered. */
   onUndeliverable?(record: DeadLetterTask, error: string): void;
   /** An inline task the cutoff stopped, dead-lettered with `error`. */
-  onCutOff?(task: JobTask, error: string | undefined): void;
+  onCutOff?(task: JobTask, error: string): void;
 }
 
 export interface SegmentLimits {
@@ -86,10 +86,10 @@ export interface SegmentOptions {
   readonly inlineCap?: () => number | undefined;
   /**
    * Aborts the inline tasks and Invokes still running (the invocation's deadline is close): each task is
-   * dead-lettered with its error under CUT_OFF, so the segment settles in time. Without it a host that never answers holds the
-   * segment until Lambda kills it, with nothing settled.
+   * dead-lettered with its error under CUT_OFF, so the segment settles in time. Without it a host that never
+   * answers holds the segment until Lambda kills it, with nothing settled.
    */
-  readonly inlineCutoff?: AbortSignal;
+  readonly cutoff?: AbortSignal;
   readonly ports: SegmentPorts;
   readonly hooks?: SegmentHooks;
 }

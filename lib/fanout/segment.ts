@@ -38,7 +38,7 @@ calls (under a Semaphore; those a paused run left unstarted go to the work queue
 dead-letters what fails for good (a second send lane). Reading stops when `shouldStop()` says so (the
 deadline) or the failure budget trips; the part-filled message and chunk are then handed back, not sent
 (reread.ts: a retried copy sends the same messages under the same keys), and all else read is awaited, but
-for inline tasks and Invokes `inlineCutoff` stops (dead-lettered). Every task before the cursor, and in the
+for inline tasks and Invokes `cutoff` stops (dead-lettered). Every task before the cursor, and in the
 reread part every one not handed back, was run, enqueued or dead-lettered; no other started. A message SQS
 refuses for its content is split until the task at fault stands alone, and only that task is dead-lettered
 (send-isolated.ts). No AWS here: `ports`.
@@ -93,7 +93,7 @@ class Segment {
       onBug,
     });
     this.#chunks = {
-      ...(options.inlineCutoff ? { cutoff: options.inlineCutoff } : {}),
+      ...(options.cutoff ? { cutoff: options.cutoff } : {}),
       counts: this.#counts,
       budget: options.budget,
       deadLetter: (record) => this.#deadLetter(record),
@@ -188,7 +188,7 @@ class Segment {
   }
 
   async #runInline(task: JobTask): Promise<void> {
-    const cutoff = this.#o.inlineCutoff;
+    const { cutoff } = this.#o;
     const result = await settleResult(() => this.#o.ports.runInline(task, cutoff));
     this.#o.budget.record(result.ok);
     if (result.ok) this.#counts.inlineSucceeded++;

@@ -4,7 +4,7 @@
 // before reading stops (deadlineMarginMs left) outlived the invocation. With the stack's defaults (orchestrator
 // margin 10 s, requestTimeoutMs 10 s, worker 60 s) one stalled host did it: three 10 s attempts. Scaled down
 // here: orchestrator 3 s, margin 1 s, the task's timeoutMs 4 s, the worker 10 s. Before the cutoff abandoned the
-// Invoke (functions/inline-cutoff.ts), the orchestrator timed out (`Sandbox.Timedout`) and the run was `broken`
+// Invoke (functions/segment-cutoff.ts), the orchestrator timed out (`Sandbox.Timedout`) and the run was `broken`
 // with nothing submitted; now the chunk's task is dead-lettered with the cutoff's error and the run ends.
 import { describe, expect, it } from 'vitest';
 import { runLocalJob } from '../../local/run-local-job.js';

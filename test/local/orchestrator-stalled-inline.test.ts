@@ -1,7 +1,7 @@
 // An orchestrator segment whose inline task's host never answers, end to end with the real handlers: the local
 // runtime does what Lambda does at a timeout (the sandbox is killed: its slot is freed at once, nothing it does
 // later reaches AWS or a task's host), so a segment that waited on the stalled request would die between its
-// stop and its ledger settle. The inline cutoff (functions/inline-cutoff.ts) aborts the request when half the
+// stop and its ledger settle. The inline cutoff (functions/segment-cutoff.ts) aborts the request when half the
 // deadline margin is left and dead-letters the task: the segment settles, no copy is killed and none retried.
 // Until the cutoff this test drove the killed-and-retried path; that path (copies of a segment that stop at
 // different tasks, one settle counting) is now covered by test/functions/ledger.test.ts's copies at once and

@@ -123,7 +123,7 @@ async function copyOf(world: World, start: End, stopAfter: number, stalls: Reado
     budget: new FailureBudget(100),
     counts: start.counts,
     shouldStop,
-    inlineCutoff: cutoff.signal,
+    cutoff: cutoff.signal,
     ports: world.ports(stalls),
   });
   cutoff.abort();

@@ -47,7 +47,7 @@ describe('an inline task the cutoff stopped before it started', () => {
       budget: new FailureBudget(100),
       counts: emptyCounts(),
       shouldStop: () => cutoff.signal.aborted,
-      inlineCutoff: cutoff.signal,
+      cutoff: cutoff.signal,
       ports: {
         runInline,
         sendTasks: async () => [],

@@ -10,13 +10,13 @@ import type { TaskOutcome } from '../../../lib/fanout/task-outcome.js';
 import { parseInlineManifest } from '../../../lib/manifest/index.js';
 import { RUNS } from '../../helpers/runs.js';
 
-// The inline cutoff (lib/fanout/segment.ts `inlineCutoff`): inline tasks still running when the
+// The segment's cutoff (lib/fanout/segment.ts `cutoff`): inline tasks still running when the
 // invocation's deadline is close are aborted and dead-lettered with their error under CUT_OFF. The accounting
 // rule, checked after every run of random jobs, cutoffs and segments: each task ends exactly once, succeeded
 // inline, dead-lettered or enqueued; the counts and the failure budget say so; no cut-off task goes to the
 // work queue (only one copy of a segment's settle counts, but a worker would count any copy's message). Ports
 // are in-memory stand-ins (a FAKE, named so); the handlers' test against a real stalled host is
-// test/functions/inline-cutoff.test.ts.
+// test/functions/segment-cutoff.test.ts.
 
 /** What an inline task does: answer 200, answer 404 (for good), or never answer (a GET, or a POST). */
 type Kind = 'ok' | 'fail' | 'stall' | 'stall-post' | 'queue' | 'bad';
@@ -113,7 +113,7 @@ async function runAll(kinds: readonly Kind[], ports: CutoffPorts, cutAfterMs: re
       counts,
       // As in the orchestrator: reading has stopped by the time the cutoff fires.
       shouldStop: () => cutoff.signal.aborted,
-      inlineCutoff: cutoff.signal,
+      cutoff: cutoff.signal,
       ports,
     }).finally(() => clearTimeout(timer));
     [counts, seq] = [result.counts, result.nextMessageSeq];

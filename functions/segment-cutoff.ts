@@ -1,9 +1,9 @@
 // The orchestrator’s inline tasks and Invokes run until the invocation is close to its end. Reading stops when
 // `deadlineMarginMs` is left and the segment then awaits what it started; an inline task to a host that never
 // answers (or with a timeoutMs longer than the invocation) would hold it there until Lambda kills it, with
-// nothing settled and the run broken. So when half the margin is left, what still runs is aborted and
-// dead-lettered with its error (lib/fanout/segment.ts; a redrive runs it again), leaving the other half to send
-// it, settle and continue. Not handed to the work queue: a worker counts a message whichever copy of the
+// nothing settled and the run broken, as would an Invoke of a worker busy on such a host. So when half the
+// margin is left, what still runs is aborted (an Invoke abandoned) and its tasks dead-lettered with their error
+// (lib/fanout/segment.ts; a redrive runs them again), leaving the other half to send them, settle and continue. Not handed to the work queue: a worker counts a message whichever copy of the
 // segment sent it, and two copies of a segment (a retried invocation) cut off different tasks by timing, while
 // only one copy's settle counts. Fast tasks are never refused for want of time: the worker's rule (no attempt
 // that would end after the deadline) would fail every inline task of a short invocation, though most end in
@@ -12,19 +12,19 @@ import { setMaxListeners } from 'node:events';
 import type { Context } from 'aws-lambda';
 import { MAX_TIMER_MS } from '../lib/downstream/clock.js';
 
-export interface InlineCutoff {
+export interface SegmentCutoff {
   /** Aborted when half the deadline margin is left. */
   readonly signal: AbortSignal;
   /** Stops the timer (the segment ended). */
   close(): void;
 }
 
-export function inlineCutoff(
+export function segmentCutoff(
   context: Pick<Context, 'getRemainingTimeInMillis'>,
   marginMs: number,
-): InlineCutoff {
+): SegmentCutoff {
   const abort = new AbortController();
-  // Every inline task in flight listens on this one signal: not a leak, so the 10-listener warning is off.
+  // Every inline task and Invoke in flight listens on this one signal: not a leak, so the warning is off.
   setMaxListeners(0, abort.signal);
   const ms = Math.max(0, context.getRemainingTimeInMillis() - marginMs / 2);
   const timer = setTimeout(() => abort.abort(), Math.min(ms, MAX_TIMER_MS));

@@ -5,7 +5,7 @@ import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import { type Containers, startContainers, type Worker } from './containers.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools } from './harness.js';
 
-// The orchestrator's inline tasks against a host that never answers (functions/inline-cutoff.ts). Reading
+// The orchestrator's inline tasks against a host that never answers (functions/segment-cutoff.ts). Reading
 // stops when deadlineMarginMs (1 s here) is left; when half of it is left, an inline task still running is
 // aborted and dead-lettered with its error, so the segment settles in time and the run ends with every task
 // counted. Before, the orchestrator waited on the stalled request until Lambda killed it: nothing settled, the
