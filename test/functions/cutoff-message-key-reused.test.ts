@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
+import type { CountingServer } from '../../bench/servers/counting-server.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import { IdempotencyModes } from '../../lib/config.js';
 import { parseTaskMessage } from '../../lib/fanout/messages.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import { type Containers, startContainers, type Worker } from './containers.js';
 import { drainQueue, fakeContext, quietPowertools, sqsEvent } from './harness.js';
+import { startStallingServer } from './stalling-server.js';
 
 // Regression test. DEFECT of 984c85c (fails there: q7..q11 never requested; ledger `running`, 14 of 18
 // succeeded), fixed by 1941c71 (cut-off inline tasks are dead-lettered instead of sent to the work queue).
@@ -28,16 +29,10 @@ let ledger: JobLedger;
 let worker: Worker;
 let failingRt: FunctionRuntime;
 let failingOrchestrator: Containers['orchestrator'];
-const stalled = new Set<string>();
 
 beforeAll(async () => {
-  server = await startCountingServer({ delayMs: 1 });
   // `/stall/` paths: a task's first request never answers (within the test), later ones at once.
-  server.script((req) => {
-    if (!req.path.includes('/stall/') || stalled.has(req.path)) return undefined;
-    stalled.add(req.path);
-    return { delayMs: 60_000 };
-  });
+  server = await startStallingServer();
   c = await startContainers({ inlineConcurrency: 1, perInvocationConcurrency: 4, deadlineMarginMs: 1000 });
   ledger = c.ledger;
   worker = c.workerOf(c.container(IdempotencyModes.MESSAGE));

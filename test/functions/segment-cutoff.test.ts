@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
+import type { CountingServer } from '../../bench/servers/counting-server.js';
 import { IdempotencyModes } from '../../lib/config.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import { type Containers, startContainers, type Worker } from './containers.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools } from './harness.js';
+import { startStallingServer } from './stalling-server.js';
 
 // The orchestrator's inline tasks against a host that never answers (functions/segment-cutoff.ts). Reading
 // stops when deadlineMarginMs (1 s here) is left; when half of it is left, an inline task still running is
@@ -19,16 +20,9 @@ let h: Harness;
 let server: CountingServer;
 let ledger: JobLedger;
 let worker: Worker;
-/** `/stall/` paths: a task's first request never answers (within the test), later ones at once. */
-const stalled = new Set<string>();
 
 beforeAll(async () => {
-  server = await startCountingServer({ delayMs: 1 });
-  server.script((req) => {
-    if (!req.path.includes('/stall/') || stalled.has(req.path)) return undefined;
-    stalled.add(req.path);
-    return { delayMs: 60_000 };
-  });
+  server = await startStallingServer();
   c = await startContainers({ inlineConcurrency: 4, perInvocationConcurrency: 4, deadlineMarginMs: 1000 });
   ({ h, ledger } = c);
   worker = c.workerOf(c.container(IdempotencyModes.MESSAGE));

@@ -4,12 +4,11 @@
 // the new ones stay in the DLQ for the next redrive. Before the fix it moved them again and again and never
 // ended, so the test's own guard stops it: a task hit more often than one move allows kills the redrive.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { InvokeCommand } from '@aws-sdk/client-lambda';
-import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
 import { resourceNames } from '../../../lib/config.js';
 import { loadSharedConfig } from '../../../local/cli/shared-config.js';
+import { queueDepth } from '../../../local/queue-depth.js';
 import { waitFor } from '../fixtures/aws.js';
 import { type CliResult, startCli } from './cli-process.js';
 import type { Serve } from './run-fixture.js';
@@ -40,7 +39,7 @@ let clients: ServedTarget['clients'];
 let ledger: JobLedgerTable;
 
 beforeAll(async () => {
-  served = await startServedTarget(answer, names.jobTable);
+  served = await startServedTarget(answer);
   ({ serve, targetUrl, clients, ledger } = served);
 }, 60_000);
 
@@ -53,16 +52,8 @@ const run = () => ledger.getRun('again', 'r1');
 
 /** The DLQ's messages, visible or not. */
 async function deadLetterDepth(): Promise<number> {
-  const { QueueUrl } = await clients.sqs.send(new GetQueueUrlCommand({ QueueName: names.deadLetterQueue }));
-  const { Attributes = {} } = await clients.sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return (
-    Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible)
-  );
+  const { visible, inFlight } = await queueDepth(clients.sqs, await served.deadLetterQueueUrl());
+  return visible + inFlight;
 }
 
 /** A redrive through the CLI, killed by the guard once any task is hit more than `maxHits` times. */
@@ -90,14 +81,7 @@ async function settled(hitsEach: number, letters: number): Promise<void> {
 describe('redrive while the redriven tasks fail again at once', () => {
   it('moves each dead letter present at start once and ends; the new dead letters wait for the next redrive', async () => {
     const tasks = TASKS.map((id, i) => ({ id, url: `${targetUrl}/${id}`, mode: i % 2 ? 'queue' : 'inline' }));
-    const invoked = await clients.lambda.send(
-      new InvokeCommand({
-        FunctionName: names.orchestrator,
-        Payload: JSON.stringify({ jobId: 'again', runId: 'r1', tasks }),
-      }),
-    );
-    expect(invoked.FunctionError).toBeUndefined();
-    await waitFor(async () => (await run())?.finishedAt !== undefined, 'the run to end');
+    await served.runJob({ jobId: 'again', runId: 'r1', tasks });
     const letters = await deadLetterDepth();
     expect(letters).toBeGreaterThan(0);
     expect(hitsByTask()).toEqual([1, 1, 1, 1, 1, 1]);

@@ -9,8 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InvokeCommand } from '@aws-sdk/client-lambda';
-import { GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
 import { resourceNames } from '../../../lib/config.js';
@@ -40,7 +39,7 @@ function answer(req: IncomingMessage, res: ServerResponse): void {
   else void released.then(() => reply(400));
 }
 
-const names = resourceNames(loadSharedConfig());
+const _names = resourceNames(loadSharedConfig());
 let dir: string;
 let served: ServedTarget;
 let serve: Serve;
@@ -50,7 +49,7 @@ let ledger: JobLedgerTable;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'bf-redrive-report-'));
-  served = await startServedTarget(answer, names.jobTable);
+  served = await startServedTarget(answer);
   ({ serve, targetUrl, clients, ledger } = served);
 }, 60_000);
 
@@ -63,10 +62,7 @@ afterAll(async () => {
 const run = () => ledger.getRun('rd', 'r1');
 const counts = (r: RunRecord | undefined) => [r?.succeeded, r?.deadLettered, r?.undeliverable];
 
-async function deadLetterQueueUrl(): Promise<string> {
-  const { QueueUrl } = await clients.sqs.send(new GetQueueUrlCommand({ QueueName: names.deadLetterQueue }));
-  return QueueUrl!;
-}
+const deadLetterQueueUrl = () => served.deadLetterQueueUrl();
 
 /** The dead letters in the DLQ (left visible), as the task ids each holds. */
 async function deadLetters(): Promise<{ body: string; ids: string[] }[]> {
@@ -91,15 +87,7 @@ describe('report --job after redrive', () => {
       url: `${targetUrl}/${id}`,
       mode: i % 2 ? 'queue' : 'inline',
     }));
-    const invoked = await clients.lambda.send(
-      new InvokeCommand({
-        FunctionName: names.orchestrator,
-        Payload: JSON.stringify({ jobId: 'rd', runId: 'r1', tasks }),
-      }),
-    );
-    expect(invoked.FunctionError).toBeUndefined();
-    await waitFor(async () => (await run())?.finishedAt !== undefined, 'the run to end');
-    expect(counts(await run())).toEqual([2, 6, 0]);
+    expect(counts(await served.runJob({ jobId: 'rd', runId: 'r1', tasks }))).toEqual([2, 6, 0]);
     // A second copy of the dead letter holding f1, as a send retried after a lost reply leaves it.
     const letters = await deadLetters();
     expect(letters.flatMap((l) => l.ids).sort()).toEqual(['f1', 'f2', 'f3', 'f4', 'x5', 'x8']);
