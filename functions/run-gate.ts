@@ -72,7 +72,11 @@ export async function stoppedOutcome(
  * (runHttpTask's `beforeStart`): after any wait for its host's permit or rate token in the downstream policy,
  * which may last long enough for the run to be paused (or cancelled) meanwhile, and a paused run starts no
  * task. A task stopped there sent nothing and answers stoppedOutcome's outcome, as one stopped before it
- * waited: a paused run's is handed on unstarted, its attempt unspent. Without a ledger, `run` as it is.
+ * waited: a paused run's is handed on unstarted, its attempt unspent. The run is asked again before each
+ * retry too (`beforeRetry`, after its backoff or Retry-After wait): an operator who pauses a run because its
+ * host is failing stops the retries to that host as well. A task stopped there keeps the attempts it made; a
+ * paused run's is handed on all the same (the delivery unspent, its tries start over after the resume), a
+ * cancelled run's ends `cancelled`. Without a ledger, `run` as it is.
  */
 export function gatedRunner(
   ledger: RunLedger | undefined,
@@ -82,18 +86,22 @@ export function gatedRunner(
 ): (task: JobTask) => Promise<TaskOutcome> {
   if (!ledger) return (task) => run(task, options);
   const stopped = new Map<string, TaskOutcome>();
+  const gate = async (task: JobTask, what: string) => {
+    const outcome = await stoppedOutcome(ledger, message, task);
+    if (!outcome) return undefined;
+    stopped.set(task.id, outcome);
+    const why = `Task ${task.id} ${what}: ${outcome.error}`;
+    return { name: 'RunStoppedError', code: ErrorCodes.ABORTED, message: why };
+  };
   const gated = invocationOptions(options, {
-    beforeStart: async (task) => {
-      const outcome = await stoppedOutcome(ledger, message, task);
-      if (!outcome) return undefined;
-      stopped.set(task.id, outcome);
-      const why = `Task ${task.id} not started: ${outcome.error}`;
-      return { name: 'RunStoppedError', code: ErrorCodes.ABORTED, message: why };
-    },
+    beforeStart: (task) => gate(task as JobTask, 'not started'),
+    beforeRetry: (task) => gate(task as JobTask, 'not tried again'),
   });
-  // The runner's outcome says only "unstarted"; the gate's says why (paused, or cancelled: counted so).
+  // The runner's outcome says only "unstarted" or a failure; the gate's says why (paused, or cancelled: counted so).
   return async (task) => {
     const outcome = await run(task, gated);
-    return stopped.get(task.id) ?? outcome;
+    const stop = stopped.get(task.id);
+    if (!stop) return outcome;
+    return outcome.attempts > 0 ? { ...stop, attempts: outcome.attempts, status: outcome.status } : stop;
   };
 }

@@ -67,6 +67,16 @@ export interface RunHttpTaskOptions {
    * refused here sent nothing: `attempts: 0`, `retryable: true`, this error.
    */
   readonly beforeStart?: (task: HttpTask) => Promise<HttpTaskError | undefined> | HttpTaskError | undefined;
+  /**
+   * Asked right before each attempt after the first (`attempt`: 2, 3, ...), once its wait is over: why the
+   * task may not be tried again, or undefined to send it. A worker asks whether the task's run was paused
+   * during the wait: a retry is a request to a host the operator may have paused the run for. A task refused
+   * here ends with the attempts it made, `retryable: true`, this error.
+   */
+  readonly beforeRetry?: (
+    task: HttpTask,
+    attempt: number,
+  ) => Promise<HttpTaskError | undefined> | HttpTaskError | undefined;
 }
 
 export const defaultTaskTimeoutMs = 10_000;
@@ -91,7 +101,10 @@ const resolvedCache = new WeakMap<RunHttpTaskOptions, Resolved>();
 const invocationBases = new WeakMap<RunHttpTaskOptions, RunHttpTaskOptions>();
 
 /** What one invocation (or one message of it) adds to the container's options: deadline, signal, clock, gate. */
-export type InvocationTaskOptions = Pick<RunHttpTaskOptions, 'deadline' | 'signal' | 'now' | 'beforeStart'>;
+export type InvocationTaskOptions = Pick<
+  RunHttpTaskOptions,
+  'deadline' | 'signal' | 'now' | 'beforeStart' | 'beforeRetry'
+>;
 
 /**
  * The container's options with one invocation's deadline, signal and clock (and an invocation's options with
@@ -263,6 +276,8 @@ export async function runHttpTask(task: HttpTask, options: RunHttpTaskOptions): 
     if (signal?.aborted) return abortedAt(status, n);
     // The wait may have run long (a downstream policy queues the retry behind its limits).
     if (!fits(0)) return done(status, n, { error: cutShort(id, ms, error), retryable: true });
+    const refusedRetry = await options.beforeRetry?.(task, n + 1);
+    if (refusedRetry) return done(status, n, { error: refusedRetry, retryable: true });
   }
 }
 

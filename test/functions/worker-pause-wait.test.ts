@@ -1,6 +1,8 @@
 // A pause that lands while a worker's task waits in the downstream policy (for a host permit, or for a token
 // of the host's rate) stops that task when the wait ends, before its request is sent: a paused run starts no
 // new task. It is handed on unstarted, its attempt unspent, like a task the pause stopped before it waited.
+// One that lands while a task waits between two of its attempts (a 503's Retry-After) stops the next attempt:
+// an operator pauses a run because its partner is failing, and a retry is a request to that partner.
 // Real worker handler and ledger on the backend's queue, DLQ and tables; real HTTP servers on 127.0.0.1,
 // counted on their side; the rated host's bucket on a fake clock, so it refills only when the test says.
 import { once } from 'node:events';
@@ -37,6 +39,9 @@ let gate: Promise<void> | undefined;
 let onArrive: () => void = () => {};
 /** Declared with maxRequestsPerSecond 40 (10/s per process, a burst of 1). */
 let rated: CountingServer;
+/** Answers a task's first request 503 with a Retry-After longer than the container's copy of the run lives. */
+let failing: CountingServer;
+const RETRY_AFTER_S = 4;
 const runtimes: FunctionRuntime[] = [];
 let createRuntime: typeof import('../../functions/runtime.js').createRuntime;
 let createWorkerHandler: typeof import('../../functions/worker.js').createWorkerHandler;
@@ -72,6 +77,14 @@ beforeAll(async () => {
   const heldPort = (held.address() as AddressInfo).port;
   heldUrl = `http://127.0.0.1:${heldPort}`;
   rated = await startCountingServer({ delayMs: 1 });
+  const seen = new Set<string>();
+  failing = await startCountingServer({
+    script: (req) => {
+      if (seen.has(req.path)) return undefined;
+      seen.add(req.path);
+      return { status: 503, headers: { 'retry-after': String(RETRY_AFTER_S) } };
+    },
+  });
   h = await startHarness({
     perInvocationConcurrency: 8,
     workerMaxConcurrency: 2,
@@ -92,6 +105,7 @@ afterAll(async () => {
   held?.closeAllConnections();
   held?.close();
   await rated?.close();
+  await failing?.close();
   h?.destroy();
 });
 
@@ -192,5 +206,40 @@ describe('a pause while a task waits in the downstream policy', () => {
       succeeded: 1,
       deadLettered: 0,
     });
+  });
+});
+
+describe('a pause while a task waits between its attempts', () => {
+  it('the retry is not sent once the run is paused: the task is handed on, its delivery unspent', async () => {
+    const { handler, ledger } = await runningWorker('retry');
+    const message = taskMessage('retry', tasksAt(failing.url, 'rx', 1));
+    const done = deliver(handler, message);
+    const hits = () => failing.requests.filter((r) => r.path === '/rx0').length;
+    // The first attempt was answered 503 with a Retry-After of 4 s; the pause lands during that wait, and the
+    // container's copy of the record (read at the message's start) is over 2 s old when the wait ends.
+    expect(await settledCount(hits, 1)).toBe(1);
+    await ledger.setStatus('pjob', 'retry', { status: 'paused', from: ['running'] });
+    expect((await done).batchItemFailures).toEqual([]);
+    expect(hits()).toBe(1);
+    expect(await sentOn()).toEqual({ queued: [[`${message.key}~1`, 1, ['rx0']]], dead: 0 });
+    expect(await ledger.getRun('pjob', 'retry')).toMatchObject({
+      status: 'paused',
+      succeeded: 0,
+      deadLettered: 0,
+      cancelled: 0,
+    });
+  });
+
+  it('the retry is not sent once the run is cancelled: the task ends cancelled, counted once', async () => {
+    const { handler, ledger } = await runningWorker('retry-cancel');
+    const message = taskMessage('retry-cancel', tasksAt(failing.url, 'rc', 1));
+    const done = deliver(handler, message);
+    const hits = () => failing.requests.filter((r) => r.path === '/rc0').length;
+    expect(await settledCount(hits, 1)).toBe(1);
+    await ledger.setStatus('pjob', 'retry-cancel', { status: 'cancelled', from: ['running'] });
+    expect((await done).batchItemFailures).toEqual([]);
+    expect(hits()).toBe(1);
+    expect(await sentOn()).toEqual({ queued: [], dead: 0 });
+    expect(await ledger.getRun('pjob', 'retry-cancel')).toMatchObject({ cancelled: 1, succeeded: 0 });
   });
 });
