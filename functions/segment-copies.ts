@@ -11,7 +11,8 @@
 //   counted in the batch's stats as `staleCopies`;
 // - no copy has settled the segment yet: it is not known whether it will count, so nothing is lost and
 //   nothing counted: a dead letter goes back to the DLQ unchanged, for a later redrive; a hand-off goes back to
-//   the work queue delayed pauseRecheckSeconds, unsettled, and is judged again (`unsettledCopies`).
+//   the work queue delayed pauseRecheckSeconds, unsettled, and is judged again (`unsettledCopies`), until
+//   its run's record is gone (the ledger's retention): then nothing can count it, and it is dropped.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { sendMessageBatch } from '../lib/aws/enqueue.js';
 import { EnvVars } from '../lib/config.js';
@@ -49,7 +50,7 @@ export async function answerCopy(
   body: string,
   stats: WorkerStats,
 ): Promise<CopyAnswer | undefined> {
-  const verdict = await verdictOf(ledger, message);
+  const verdict = await gone(ledger, message, await verdictOf(ledger, message));
   if (verdict === 'won') return undefined;
   const tasks = message.tasks.length;
   const details = { jobId: message.jobId, runId: message.runId, key: message.key, copy: message.copy, tasks };
@@ -66,6 +67,15 @@ export async function answerCopy(
     details,
   );
   return { unsettledCopy: tasks, backTo };
+}
+
+/**
+ * A hand-off of an unsettled segment whose run has no record (expired with the ledger's retention, or never
+ * made): nothing can count it any more, so it is a loser's; this bounds how long one goes round the queue.
+ */
+async function gone(ledger: RunLedger | undefined, message: TaskMessage, verdict: CopyVerdict) {
+  if (verdict !== 'unsettled' || message.redrive || !ledger) return verdict;
+  return (await ledger.control.view(message.jobId, message.runId)) ? verdict : 'lost';
 }
 
 /** A dead letter back to the DLQ as it was; a hand-off back to the work queue, delayed as a paused run's hold. */
