@@ -8,6 +8,7 @@ import { readDeadLetterBody } from '../../lib/fanout/messages.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import type { RunRecord } from '../../lib/ledger/run-record.js';
 import { redrive } from '../../local/cli/commands/redrive.js';
+import { queueDepth } from '../../local/queue-depth.js';
 import { localCredentials } from '../../local/resources.js';
 import { type Containers, startContainers, type Worker } from './containers.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent } from './harness.js';
@@ -260,5 +261,36 @@ describe('a segment run twice: the losing copy’s dead letters and result lines
       deadLettered: 0,
     });
     expect(await drainQueue(h.sqs, h.resources.deadLetterQueueUrl, { keep: true })).toEqual([]);
+  });
+
+  it('a paused chunk’s hand-off of the losing copy is dropped; of a segment not settled yet it goes back to the work queue', async () => {
+    // The run of the first test: its segment 0 settled by copy B. Hand-offs as pausedPacket makes them.
+    const marker = await ledger.settledMarker('copies', 'r1', 'segment:0');
+    const winner = (marker?.state as { copy?: string } | undefined)?.copy;
+    expect(winner).toMatch(/^[0-9a-f]{12}$/);
+    const handOff = (segment: number, id: string, task: string) => ({
+      v: 1,
+      kind: 'tasks',
+      jobId: 'copies',
+      runId: 'r1',
+      key: `copies:r1:0@${id}~1`,
+      attempt: 1,
+      copy: { segment, id },
+      tasks: [{ id: task, url: url(task, 'ok'), mode: 'invoke' }],
+    });
+    const before = counts(await ledger.getRun('copies', 'r1'));
+    const Entries = [handOff(0, 'feedfacefeed', 'h-lost'), handOff(9, 'feedfacefeed', 'h-open')].map(
+      (m, i) => ({
+        Id: String(i),
+        MessageBody: JSON.stringify(m),
+      }),
+    );
+    await h.sqs.send(new SendMessageBatchCommand({ QueueUrl: h.resources.queueUrl, Entries }));
+    const messages = await drainQueue(h.sqs, h.resources.queueUrl);
+    expect(await worker(sqsEvent(messages), fakeContext())).toEqual({ batchItemFailures: [] });
+    expect({ lost: hits('h-lost'), open: hits('h-open') }).toEqual({ lost: 0, open: 0 });
+    expect(counts(await ledger.getRun('copies', 'r1'))).toEqual(before);
+    // The unsettled one is back, delayed pauseRecheckSeconds (10 s: counted, not read); the lost one is gone.
+    expect(await queueDepth(h.sqs, h.resources.queueUrl)).toMatchObject({ total: 1 });
   });
 });
