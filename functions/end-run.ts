@@ -3,6 +3,7 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { ResultWriter } from '../lib/aws/results.js';
 import type { FailureBudget } from '../lib/fanout/failure-budget.js';
 import { errorText, type SegmentResult } from '../lib/fanout/segment.js';
+import type { SegmentCopy } from '../lib/fanout/segment-copy.js';
 import { type JobPeaks, type JobSummary, type StopReason, StopReasons } from '../lib/fanout/summary.js';
 import { LIVE_STATUSES, RunReasons, type RunRecord, RunStatuses } from '../lib/ledger/run-record.js';
 import type { OpenJob } from './open-job.js';
@@ -15,6 +16,8 @@ import type { RunLedger } from './run-ledger.js';
 
 export interface SegmentEnd {
   readonly job: OpenJob;
+  /** This copy of the segment (its settle keeps the id: lib/fanout/segment-copy.ts). */
+  readonly copy: SegmentCopy;
   readonly outcome: SegmentResult;
   /** The outcome's reason, or why the ledger stopped the run. */
   readonly reason: StopReason;

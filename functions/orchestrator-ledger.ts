@@ -3,6 +3,7 @@
 // run's inline limit override, and settles each segment's counts (one write per segment).
 import { parseSegmentEnd, type SegmentEndState } from '../lib/fanout/continuation.js';
 import type { SegmentPorts } from '../lib/fanout/segment.js';
+import { segmentSettleKey } from '../lib/fanout/segment-copy.js';
 import { type JobCounts, type StopReason, StopReasons } from '../lib/fanout/summary.js';
 import type { RunControl } from '../lib/ledger/run-control.js';
 import type { CountDelta, RunRecord } from '../lib/ledger/run-record.js';
@@ -29,7 +30,7 @@ export function segmentDelta(before: JobCounts, after: JobCounts): CountDelta {
 
 /** The ledger key of a segment's settle: only the first settle of a segment counts. */
 export function segmentKey(job: OpenJob): string {
-  return `segment:${job.state.segment}`;
+  return segmentSettleKey(job.state.segment);
 }
 
 /** The end the first settle of this segment kept, when one did (with a job table wired). */

@@ -21,6 +21,7 @@ import { ResultWriter } from '../lib/aws/results.js';
 import { type Continuation, classifyEvent, type SegmentEndState } from '../lib/fanout/continuation.js';
 import type { FailureBudget } from '../lib/fanout/failure-budget.js';
 import { runSegment, type SegmentResult } from '../lib/fanout/segment.js';
+import { newCopyId, type SegmentCopy } from '../lib/fanout/segment-copy.js';
 import { type JobPeaks, maxPeaks, type StopReason, StopReasons } from '../lib/fanout/summary.js';
 import { unannounced } from '../lib/ledger/after-settle.js';
 import { ManifestError } from '../lib/manifest/errors.js';
@@ -131,12 +132,12 @@ async function startRun(rt: FunctionRuntime, job: OpenJob): Promise<Orchestrator
   return undefined;
 }
 
-/** The segment's part of the run's result object, when a bucket is wired. */
-function resultWriterOf(rt: FunctionRuntime, { jobId, runId, state }: OpenJob): ResultWriter | undefined {
+/** The segment's part of the run's result object, when a bucket is wired: named by this copy's id. */
+function resultWriterOf(rt: FunctionRuntime, { jobId, runId }: OpenJob, copy: SegmentCopy) {
   const { bucket } = rt.wiring;
   if (!bucket) return undefined;
   const prefix = rt.config.resultsPrefix;
-  return new ResultWriter(rt.aws.s3, { bucket, jobId, runId, segment: state.segment, prefix });
+  return new ResultWriter(rt.aws.s3, { bucket, jobId, runId, segment: copy.segment, copy: copy.id, prefix });
 }
 
 async function runJobSegment(
@@ -150,7 +151,9 @@ async function runJobSegment(
   // A copy of this segment settled already: this invocation is a retry of one killed after its settle.
   const settled = await storedEnd(ledger, job);
   if (settled) return followStored(job, settled, rt);
-  const results = resultWriterOf(rt, job);
+  // This copy's id: on its dead letters, result part and settle, so the winner's are told from a loser's.
+  const copy = { segment: state.segment, id: newCopyId() };
+  const results = resultWriterOf(rt, job, copy);
   const budget = jobBudget(header.toleratedFailurePercent ?? rt.config.toleratedFailurePercent, ledger, job);
   const margin = rt.config.deadlineMarginMs;
   const record = await ledger?.control.view(jobId, runId);
@@ -167,6 +170,7 @@ async function runJobSegment(
     ...(state.reread ? { reread: state.reread } : {}),
     firstMessageSeq: state.nextMessageSeq,
     limits: effectiveLimits(header.limits, rt.config),
+    copy,
     ...(ledger ? { inlineCap: () => inlineOverride(current()) } : {}),
     budget,
     counts: state.counts,
@@ -178,7 +182,7 @@ async function runJobSegment(
   }).finally(cutoff.close);
   const peaks = maxPeaks(state.peaks, outcome.peaks);
   const reason = (outcome.reason === StopReasons.DEADLINE && ledgerStop(current())) || outcome.reason;
-  return finishSegment({ job, outcome, reason, peaks, budget, ledger, results }, rt);
+  return finishSegment({ job, copy, outcome, reason, peaks, budget, ledger, results }, rt);
 }
 
 /** Settles the segment, then continues the job or ends the run, from whichever copy's settle counted. */
@@ -188,7 +192,7 @@ async function finishSegment(
 ): Promise<OrchestratorResult> {
   const { job, outcome, reason, peaks, budget, ledger, results } = base;
   const { jobId, runId, state } = job;
-  const own = endState(job, outcome, reason, peaks, budget);
+  const own = { ...endState(job, outcome, reason, peaks, budget), copy: base.copy.id };
   // Whether this copy's settle counted: then what it kept is `own`, and reading it back would tell nothing.
   let counted = false;
   const settle = async (manifestDone: boolean) => {
@@ -212,7 +216,10 @@ async function finishSegment(
   return kept?.cursor === undefined ? ended : followStored(job, kept, rt);
 }
 
-/** What this segment's settle keeps: where the job goes on (only at a deadline stop) and its counts. */
+/**
+ * What this segment's settle keeps: where the job goes on (only at a deadline stop) and its counts (and, added
+ * by the caller, this copy's id).
+ */
 function endState(
   { state }: OpenJob,
   outcome: SegmentResult,

@@ -20,6 +20,10 @@ export interface WorkerStats {
   cancelled: number;
   /** Tasks of a paused run put back in the queue for later. */
   paused: number;
+  /** Tasks of a segment copy whose settle did not count (a loser's dead letter or hand-off): dropped. */
+  staleCopies: number;
+  /** Tasks of a segment copy whose segment no copy has settled yet: sent back, not run. */
+  unsettledCopies: number;
   peakInFlight: number;
 }
 
@@ -70,6 +74,8 @@ export function emptyStats(records: number): WorkerStats {
     undeliverable: 0,
     cancelled: 0,
     paused: 0,
+    staleCopies: 0,
+    unsettledCopies: 0,
     peakInFlight: 0,
   };
 }
@@ -91,6 +97,8 @@ export function publishStats(
     ['TasksUndeliverable', stats.undeliverable],
     ['TasksCancelled', stats.cancelled],
     ['TasksPaused', stats.paused],
+    ['TasksStaleCopy', stats.staleCopies],
+    ['TasksUnsettledCopy', stats.unsettledCopies],
     ['MessagesInvalid', stats.invalidMessages],
     ['RecordsFailed', failedRecords],
   ];

@@ -39,6 +39,7 @@ import { lastReceiveSettlement, receiveCountOf } from './last-receive.js';
 import { cancelledSettlement, gatedRunner, heldSettlement, stoppedOutcome } from './run-gate.js';
 import { type RunLedger, runLedgerOf, type SettledOnce } from './run-ledger.js';
 import { type FunctionRuntime, lazyRuntime, requirePersistence } from './runtime.js';
+import { answerCopy } from './segment-copies.js';
 import { type PreparedMessage, TaskRunner } from './task-runner.js';
 import {
   resendIfSettled,
@@ -179,6 +180,9 @@ class Worker {
     const message = parsed.value;
     const member = settles?.join(message.jobId, message.runId);
     try {
+      // A dead letter or hand-off of a segment copy runs only if that copy's settle counted (segment-copies.ts).
+      const copy = await answerCopy(this.#rt, logger, this.#ledger, message, record.body, stats);
+      if (copy) return copy;
       const receives = receiveCountOf(record.attributes);
       return await this.#once(message, () => this.#settle(message, run, stats, member, receives));
     } catch (error) {

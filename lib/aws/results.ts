@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { redactRecord } from '../http/redact.js';
+import { type PartObject, segmentPartName, winningParts } from './result-parts.js';
 
 /*
 The result object of a job: `results/<jobId>/<runId>.ndjson`, its first line the summary, then one line
@@ -52,6 +53,8 @@ export interface ResultWriterOptions {
   readonly runId: string;
   /** The invocation's number within the job: part names sort in the order they were written. */
   readonly segment: number;
+  /** The segment copy's id (lib/fanout/segment-copy.ts), in its part names: copies never overwrite each other's. */
+  readonly copy?: string;
   /** Key prefix of result objects: the config's resultsPrefix, which the stack's grants use too. */
   readonly prefix?: string;
   readonly partBytes?: number;
@@ -62,6 +65,7 @@ export class ResultWriter {
   readonly #bucket: string;
   readonly #prefix: string;
   readonly #segment: number;
+  readonly #copy: string | undefined;
   readonly #partBytes: number;
   #lines: string[] = [];
   #bytes = 0;
@@ -75,6 +79,7 @@ export class ResultWriter {
       jobId,
       runId,
       segment,
+      copy,
       prefix = 'results/',
       partBytes = DEFAULT_PART_BYTES,
     }: ResultWriterOptions,
@@ -83,6 +88,7 @@ export class ResultWriter {
     this.#bucket = bucket;
     this.#prefix = `${prefix}${jobId}/${runId}`;
     this.#segment = segment;
+    this.#copy = copy;
     this.#partBytes = partBytes;
   }
 
@@ -107,10 +113,16 @@ export class ResultWriter {
     await Promise.all(writes);
   }
 
-  /** Writes the result object: the summary line, then every part of every invocation, streamed. */
-  async finish(summary: object): Promise<string> {
+  /**
+   * Writes the result object: the summary line, then the parts of every invocation, streamed; of a segment's
+   * copies, only the one `winnerOf` names (lib/aws/result-parts.ts).
+   */
+  async finish(
+    summary: object,
+    winnerOf?: (segment: number) => Promise<string | undefined>,
+  ): Promise<string> {
     await this.flush();
-    const parts = await this.#listParts();
+    const parts = await winningParts(await this.#listParts(), winnerOf);
     const head = Buffer.from(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
     const length = head.length + parts.reduce((sum, p) => sum + p.size, 0);
     const s3 = this.#s3;
@@ -137,15 +149,15 @@ export class ResultWriter {
   }
 
   #writePart(): void {
-    const key = `${this.#prefix}/part-${pad(this.#segment)}-${pad(this.#part++)}.ndjson`;
+    const key = `${this.#prefix}/${segmentPartName(this.#segment, this.#copy, this.#part++)}`;
     const body = this.#lines.join('');
     this.#lines = [];
     this.#bytes = 0;
     this.#writes.push(this.#s3.send(new PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: body })));
   }
 
-  async #listParts(): Promise<{ key: string; size: number }[]> {
-    const parts: { key: string; size: number }[] = [];
+  async #listParts(): Promise<PartObject[]> {
+    const parts: PartObject[] = [];
     let token: string | undefined;
     do {
       const out = await this.#s3.send(
@@ -162,5 +174,3 @@ export class ResultWriter {
     return parts.sort((a, b) => (a.key < b.key ? -1 : 1));
   }
 }
-
-const pad = (n: number) => String(n).padStart(6, '0');

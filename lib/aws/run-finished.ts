@@ -15,6 +15,11 @@ export interface RunFinishedOptions {
   /** The data bucket; without one no result object is written and the event carries no URI. */
   readonly bucket?: string;
   readonly resultsPrefix: string;
+  /**
+   * The copy of a segment whose settle counted (the id its marker keeps): the result object takes that copy's
+   * parts only. Without it, or when it answers undefined, every copy's.
+   */
+  readonly segmentWinner?: (record: RunRecord, segment: number) => Promise<string | undefined>;
 }
 
 export function runFinishedPorts(o: RunFinishedOptions): Omit<AfterSettlePorts, 'ledger' | 'onError'> {
@@ -30,7 +35,8 @@ export function runFinishedPorts(o: RunFinishedOptions): Omit<AfterSettlePorts, 
         segment: 0,
         prefix: o.resultsPrefix,
       });
-      await writer.finish(r);
+      const { segmentWinner } = o;
+      await writer.finish(r, segmentWinner && ((segment) => segmentWinner(r, segment)));
     },
     announce: (r) => announceRunFinished(o.events, r),
   };

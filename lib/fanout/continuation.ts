@@ -4,6 +4,7 @@ import { toManifestIssues } from '../manifest/issues.js';
 import { JobIdSchema } from '../manifest/schema.js';
 import type { FailureCounts } from './failure-budget.js';
 import type { Reread } from './reread.js';
+import { SegmentCopySchema } from './segment-copy.js';
 import type { JobCounts, JobPeaks } from './summary.js';
 
 /*
@@ -105,13 +106,16 @@ const ContinuationSchema = z.strictObject({
  * How a segment ended, stored with its `segment:<n>` settle in the job ledger: where the job goes on (no
  * `cursor`: it ended there) and its counts. Only the first settle of a segment counts, so a second copy of
  * the segment (a retried invocation) continues from this, not from where it stopped itself: the
- * continuation is the same whichever copy sends it.
+ * continuation is the same whichever copy sends it. `copy` names the copy whose settle this was
+ * (lib/fanout/segment-copy.ts): its dead letters and result part are the run's, the other copies' are not.
  */
 export type SegmentEndState = Pick<
   Continuation,
   'reread' | 'nextMessageSeq' | 'startedAt' | 'counts' | 'peaks' | 'budget'
 > & {
   readonly cursor?: number;
+  /** Absent on an end kept before copies had ids. */
+  readonly copy?: string;
 };
 
 const SegmentEndStateSchema = z.strictObject({
@@ -122,6 +126,7 @@ const SegmentEndStateSchema = z.strictObject({
   counts: ContinuationSchema.shape.counts,
   peaks: ContinuationSchema.shape.peaks,
   budget: ContinuationSchema.shape.budget,
+  copy: SegmentCopySchema.shape.id.optional(),
 });
 
 /** A stored segment end as it was written, or undefined when there is none (or it is not one). */

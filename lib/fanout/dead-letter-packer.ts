@@ -2,6 +2,7 @@ import { DEAD_LETTER_ENVELOPE_BYTES, SQS_MAX_MESSAGE_BYTES } from '../wire/sqs-l
 import { Batcher } from './batcher.js';
 import { type DeadLetterEnvelope, type DeadLetterTask, MESSAGE_VERSION, MessageKinds } from './messages.js';
 import { type DeadLetterPacket, deadLetterPacket, type WireItem, wireItem } from './packets.js';
+import type { SegmentCopy } from './segment-copy.js';
 
 // The one place dead-letter records (a task with its last error) are packed into DLQ messages, for the
 // orchestrator's segment (a stream of records, packed as they come) and the worker's hand-on (the records
@@ -14,8 +15,10 @@ export function deadLetterEnvelope(
   jobId: string,
   runId: string,
   source: DeadLetterEnvelope['source'],
+  copy?: SegmentCopy,
 ): DeadLetterEnvelope {
-  return { v: MESSAGE_VERSION, kind: MessageKinds.DEAD_LETTER, jobId, runId, source };
+  const envelope = { v: MESSAGE_VERSION, kind: MessageKinds.DEAD_LETTER, jobId, runId, source } as const;
+  return copy ? { ...envelope, copy } : envelope;
 }
 
 export class DeadLetterPacker {

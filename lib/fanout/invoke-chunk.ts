@@ -2,6 +2,7 @@ import type { JobTask } from '../manifest/schema.js';
 import type { FailureBudget } from './failure-budget.js';
 import { type DeadLetterTask, deadLetterTask, type TaskMessage } from './messages.js';
 import { type TaskPacket, taskPacket, wireItem } from './packets.js';
+import type { SegmentCopy } from './segment-copy.js';
 import { CUT_OFF, errorText, type SegmentPorts } from './segment-ports.js';
 import { handOnKey } from './settle.js';
 import type { JobCounts } from './summary.js';
@@ -47,14 +48,24 @@ export const pausedInvoke = (outcome: TaskOutcome): boolean =>
  * of the segment's sequence. The worker holds it while the run stays paused and runs it after the resume;
  * the ledger counts its tasks when it settles, as any queued task's. A chunk is packed to SQS's message
  * size, so any part of it fits one message. Undefined when the pause left none.
+ *
+ * With the segment's `copy`, the key is the copy's own, `<chunk key>@<copy id>~1`, and the message carries
+ * the copy: two copies of a segment may find the run paused and not, and hand back different tasks; under
+ * one key the worker would run whichever came first. Apart, the worker runs only the hand-off of the copy
+ * whose settle counted, which counted the chunk's other tasks (functions/segment-copies.ts).
  */
-export function pausedPacket(message: TaskMessage, answered: readonly InvokedTask[]): TaskPacket | undefined {
+export function pausedPacket(
+  message: TaskMessage,
+  answered: readonly InvokedTask[],
+  copy?: SegmentCopy,
+): TaskPacket | undefined {
   const paused = answered.filter((a) => pausedInvoke(a.outcome)).map((a) => wireItem(a.task));
   if (paused.length === 0) return undefined;
   const { tasks: _, ...envelope } = message;
   // An SQS batch entry id: the chunk's sequence number (no message of the segment has the same).
   const id = `p${message.key.slice(message.key.lastIndexOf(':') + 1)}`;
-  return taskPacket(id, { ...envelope, key: handOnKey(message.key) }, paused);
+  const key = handOnKey(copy ? `${message.key}@${copy.id}` : message.key);
+  return taskPacket(id, { ...envelope, key, ...(copy ? { copy } : {}) }, paused);
 }
 
 /** Where a chunk's outcomes go: the segment's counts and failure budget, its dead-letter and task lanes. */
@@ -63,6 +74,8 @@ export interface ChunkSink {
   readonly budget: FailureBudget;
   /** The segment's cutoff: an Invoke still running when it fires is abandoned. */
   readonly cutoff?: AbortSignal;
+  /** The segment's copy, on a paused chunk's hand-off (pausedPacket). */
+  readonly copy?: SegmentCopy;
   deadLetter(record: DeadLetterTask): Promise<void>;
   /** A task message to the work queue, through the segment's send lane (it waits while the lane is full). */
   enqueue(packet: TaskPacket): Promise<void>;
@@ -79,7 +92,7 @@ export async function runChunk(ports: SegmentPorts, message: TaskMessage, sink: 
   const { counts, budget } = sink;
   counts.invokeCalls++;
   const answered = await invokeChunk(ports, message, sink.cutoff);
-  const paused = pausedPacket(message, answered);
+  const paused = pausedPacket(message, answered, sink.copy);
   if (paused) await sink.enqueue(paused);
   for (const { task, outcome } of answered) {
     if (pausedInvoke(outcome)) continue;

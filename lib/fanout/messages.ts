@@ -4,6 +4,7 @@ import { toManifestIssues } from '../manifest/issues.js';
 import { JobIdSchema, type JobTask, RawTaskSchema } from '../manifest/schema.js';
 import { MAX_ERROR_CHARS } from '../wire/sqs-limits.js';
 import { toWireJson } from '../wire/wire-json.js';
+import { type SegmentCopy, SegmentCopySchema } from './segment-copy.js';
 
 /*
 What travels between the orchestrator, the worker and the dead-letter queue, as JSON:
@@ -41,6 +42,8 @@ export const TaskMessageSchema = z.strictObject(
     retryDelaySeconds: z.number().int().min(0).max(900).optional(),
     /** Its tasks were dead-lettered before and redriven: the ledger moves them out of `deadLettered`. */
     redrive: z.literal(true, { error: 'is not true' }).optional(),
+    /** The segment copy that sent it or dead-lettered its tasks: it runs only if that copy's settle counted. */
+    copy: SegmentCopySchema.optional(),
     tasks: z.array(RawTaskSchema, { error: 'is not an array of tasks' }).min(1, { error: 'is empty' }),
   },
   { error: 'is not an object' },
@@ -56,6 +59,11 @@ export interface TaskMessage {
   readonly retryDelaySeconds?: number;
   /** Its tasks were dead-lettered before and redriven: the ledger moves them out of `deadLettered`. */
   readonly redrive?: true;
+  /**
+   * The orchestrator segment's copy that dead-lettered its tasks (a redrive) or handed them on (a paused
+   * chunk): they run only if that copy's settle is the segment's (functions/segment-copies.ts).
+   */
+  readonly copy?: SegmentCopy;
   readonly tasks: readonly JobTask[];
 }
 
@@ -77,6 +85,8 @@ export interface DeadLetterEnvelope {
   readonly runId: string;
   /** Who dead-lettered: the orchestrator (inline, invoke, enqueue failures) or the worker. */
   readonly source: 'orchestrator' | 'worker';
+  /** The orchestrator segment's copy that dead-lettered them (lib/fanout/segment-copy.ts); none from a worker. */
+  readonly copy?: SegmentCopy;
 }
 
 export interface DeadLetterMessage extends DeadLetterEnvelope {
@@ -170,6 +180,7 @@ export function redriveMessage(dead: DeadLetterMessage, messageId: string): Task
     key: `${dead.jobId}:${dead.runId}:redrive:${messageId}`,
     attempt: 1,
     redrive: true,
+    ...(dead.copy ? { copy: dead.copy } : {}),
     tasks: dead.tasks.map((t) => t.task),
   };
 }

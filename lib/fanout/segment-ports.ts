@@ -6,6 +6,7 @@ import { Batcher } from './batcher.js';
 import type { FailureBudget } from './failure-budget.js';
 import type { DeadLetterTask, TaskMessage } from './messages.js';
 import type { Reread } from './reread.js';
+import type { SegmentCopy } from './segment-copy.js';
 import type { JobCounts, JobPeaks, StopReason } from './summary.js';
 import type { TaskOutcome } from './task-outcome.js';
 
@@ -70,6 +71,11 @@ export interface SegmentOptions {
   /** The tasks from `startAt` the previous segment handed back (lib/fanout/reread.ts); none when absent. */
   readonly reread?: Reread;
   readonly limits: SegmentLimits;
+  /**
+   * This copy of the segment (lib/fanout/segment-copy.ts): carried on its dead letters and on a paused chunk's
+   * hand-off, which count only if this copy's settle is the segment's.
+   */
+  readonly copy?: SegmentCopy;
   readonly budget: FailureBudget;
   readonly counts: JobCounts;
   readonly shouldStop: () => boolean;

@@ -67,14 +67,14 @@ class Segment {
   #bug: unknown;
 
   constructor(options: SegmentOptions) {
-    const { limits, ports, jobId, runId } = options;
+    const { limits, ports, jobId, runId, copy } = options;
     this.#o = options;
     this.#counts = { ...options.counts };
     this.#inline = new InlineSlots(limits.inline, options.inlineCap);
     this.#invoke = new Semaphore(limits.invoke);
     this.#seq = options.firstMessageSeq;
     this.#packers = new SegmentPackers(limits);
-    this.#deadPacker = new DeadLetterPacker(deadLetterEnvelope(jobId, runId, 'orchestrator'));
+    this.#deadPacker = new DeadLetterPacker(deadLetterEnvelope(jobId, runId, 'orchestrator', copy));
     const onBug = (error: unknown) => this.#noteBug(error);
     this.#tasks = new SendLane<TaskPacket>({
       senders: limits.enqueue,
@@ -94,6 +94,7 @@ class Segment {
     });
     this.#chunks = {
       ...(options.cutoff ? { cutoff: options.cutoff } : {}),
+      ...(copy ? { copy } : {}),
       counts: this.#counts,
       budget: options.budget,
       deadLetter: (record) => this.#deadLetter(record),

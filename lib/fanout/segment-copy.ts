@@ -1,0 +1,55 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+// Which copy of an orchestrator segment did something. Lambda may run a segment twice (a retry after a timeout,
+// or a copy killed between its settle and its continuation); only the first settle of `segment:<n>` counts
+// (functions/orchestrator.ts), so what a copy did on its own (its dead letters, its result part, a paused
+// chunk's hand-off) counts only if its settle was that one. Each copy draws an id at its start; it rides on
+// those, and the winning settle keeps it on the segment's marker (SegmentEndState.copy), so a reader can tell
+// the winner's from a loser's with one read of the marker.
+
+/** A segment's copy: the segment's number and the id the copy drew. */
+export interface SegmentCopy {
+  readonly segment: number;
+  readonly id: string;
+}
+
+/** 12 hex characters (48 bits): two copies of one segment drawing the same is out of reach. */
+export const SegmentCopySchema = z.strictObject({
+  segment: z.number({ error: 'is not a segment number' }).int().min(0, { error: 'is not a segment number' }),
+  id: z.string({ error: 'is not a copy id' }).regex(/^[0-9a-f]{1,32}$/, { error: 'is not a copy id' }),
+});
+
+/** A new copy id for a segment's invocation. */
+export function newCopyId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/** The ledger key of a segment's settle: only the first settle of a segment counts. */
+export function segmentSettleKey(segment: number): string {
+  return `segment:${segment}`;
+}
+
+/**
+ * What a copy's work is worth, from the segment's marker (`undefined`: the segment is not settled):
+ * `won`: the marker names this copy, or names none (written before copies had ids: it cannot tell, and
+ * counts it as before); `lost`: the marker names another copy, whose counts are the run's; `unsettled`: no
+ * copy has settled the segment yet, so whether this copy's work counts is still open.
+ */
+export type CopyVerdict = 'won' | 'lost' | 'unsettled';
+
+export function copyVerdict(
+  copy: SegmentCopy,
+  marker: { readonly state?: unknown } | undefined,
+): CopyVerdict {
+  if (!marker) return 'unsettled';
+  const winner = keptCopy(marker.state);
+  return winner === undefined || winner === copy.id ? 'won' : 'lost';
+}
+
+/** The copy id a segment's settle kept with its end, if any. */
+export function keptCopy(state: unknown): string | undefined {
+  if (state === null || typeof state !== 'object') return undefined;
+  const copy = (state as { copy?: unknown }).copy;
+  return typeof copy === 'string' ? copy : undefined;
+}
