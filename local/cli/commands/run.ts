@@ -20,6 +20,7 @@ import { openRunSource, stateOption } from '../run-state.js';
 import { readSecrets } from '../secrets-flag.js';
 import { formatAbortSummary } from '../summary.js';
 import { UsageError } from '../usage-error.js';
+import { graceForWatchers, WATCH_WINDOW_MS } from '../watcher-grace.js';
 import { finalTimeline, finishRun, reportOf } from './run-report.js';
 
 /** A local run may take long (a million tasks); Ctrl-C is the way to stop it early. */
@@ -38,9 +39,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
       ...args.config,
       allowHosts: [...new Set([...args.config.allowHosts, ...source.allowHosts])],
     });
-    const log = (line: string) => {
-      if (args.verbose) io.stderr.write(`${line}\n`);
-    };
+    const log = verboseLog(args, io);
     announceDemo(source, io);
     backend = await openBackend({
       endpoint: args.endpoint,
@@ -58,12 +57,8 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
     const startedAt = new Date();
     listenForStops(signals, { display, sampler, live, io, source, embedded: args.endpoint === undefined });
     const local = await runSampled(uri, { args, io, config, backend, live, sampler, signals, log, kept });
-    // The orchestrator refused the job (a bad header found where no check could see it first): bad input.
-    if (local.status === 'refused') {
-      throw new UsageError(`${source.label}: ${local.error ?? 'the job was refused'}`, {
-        flag: '--manifest',
-      });
-    }
+    const watchers = backend.info.edge?.dynamoReaders.end(WATCH_WINDOW_MS); // the run's record is final now
+    throwIfRefused(local, source);
     const timeline = finalTimeline(sampler.samples, local);
     display.finish(timeline[timeline.length - 1]);
     const report = await reportOf({
@@ -77,13 +72,29 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
       live,
       ...(state?.resumed ? { resumedFrom: state.marker.startedAt } : {}),
     });
-    return await finishRun(io, args, report, local);
+    const code = await finishRun(io, args, report, local);
+    await graceForWatchers(watchers, io, signals.stopSignal);
+    return code;
   } finally {
     signals.close();
     // After a cut-off the invocations let go of still use the emulators: they end with the process instead.
     if (!signals.cutOffSignal.aborted) await backend?.stop();
     await source.close();
   }
+}
+
+/** The orchestrator refused the job (a bad header found where no check could see it first): bad input. */
+function throwIfRefused(local: LocalJobReport, source: JobSource): void {
+  if (local.status === 'refused') {
+    throw new UsageError(`${source.label}: ${local.error ?? 'the job was refused'}`, { flag: '--manifest' });
+  }
+}
+
+/** The runtime's own lines, shown with --verbose. */
+function verboseLog(args: RunArgs, io: CliIo): (line: string) => void {
+  return (line) => {
+    if (args.verbose) io.stderr.write(`${line}\n`);
+  };
 }
 
 /** The demo's size and its target server, before the run starts. */
