@@ -4,56 +4,29 @@
 // watcher's next read lands after the end, deterministically, wherever its 2 s polls fall.
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliRun, startCli } from './cli-process.js';
 import { type GateProxy, startGateProxy } from './gate-proxy.js';
+import { type HeldTarget, heldReach, startHeldTarget } from './held-target.js';
 
 const TASKS = 3;
 let dir: string;
 const runs: CliRun[] = [];
 let proxy: GateProxy | undefined;
 
-/** A target that holds every task's request until released, then answers 200 at once. */
-function heldTarget() {
-  const waiting: ServerResponse[] = [];
-  let released = false;
-  const server = createServer((req, res) => {
-    req.resume();
-    if (released) res.end('ok');
-    else waiting.push(res);
-  });
-  return {
-    server,
-    arrived: () => waiting.length,
-    hold() {
-      released = false;
-    },
-    release() {
-      released = true;
-      for (const res of waiting.splice(0)) res.end('ok');
-    },
-  };
-}
-
-const target = heldTarget();
-let targetUrl: string;
+let target: HeldTarget;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'bf-watch-end-'));
-  await new Promise<void>((resolve) => target.server.listen(0, '127.0.0.1', resolve));
-  targetUrl = `http://127.0.0.1:${(target.server.address() as AddressInfo).port}`;
+  target = await startHeldTarget();
 });
 
 afterAll(async () => {
   for (const run of runs) if (run.child.exitCode === null) run.child.kill('SIGKILL');
   await proxy?.stop();
-  target.release();
-  target.server.closeAllConnections();
-  await new Promise((resolve) => target.server.close(resolve));
+  await target?.close();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -62,7 +35,7 @@ async function startHeldRun(jobId: string): Promise<{ run: CliRun; endpoint: str
   target.hold();
   const manifest = join(dir, `${jobId}.ndjson`);
   const lines = [JSON.stringify({ jobId, runId: 'r1' })];
-  for (let i = 0; i < TASKS; i++) lines.push(JSON.stringify({ id: `t${i}`, url: `${targetUrl}/t${i}` }));
+  for (let i = 0; i < TASKS; i++) lines.push(JSON.stringify({ id: `t${i}`, url: `${target.url}/t${i}` }));
   await writeFile(manifest, `${lines.join('\n')}\n`);
   const run = startCli([
     'run',
@@ -76,8 +49,7 @@ async function startHeldRun(jobId: string): Promise<{ run: CliRun; endpoint: str
   runs.push(run);
   await run.waitFor(/\[bounded-fanout\] endpoint: http:\/\/127\.0\.0\.1:\d+/);
   const endpoint = /\[bounded-fanout\] endpoint: (http:\/\/127\.0\.0\.1:\d+)/.exec(run.output().stderr)![1];
-  for (let i = 0; i < 600 && target.arrived() < TASKS; i++) await new Promise((r) => setTimeout(r, 50));
-  expect(target.arrived()).toBe(TASKS);
+  await heldReach(target, TASKS);
   return { run, endpoint };
 }
 
