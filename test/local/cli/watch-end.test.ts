@@ -1,7 +1,8 @@
 // `status --watch` from a second process against a real `bounded-fanout run`, whose endpoint goes away with the
 // process when its job ends. A gate proxy between the watcher and the run holds every request the watcher sends
 // after the test lets the job end, until the run has either exited or said it keeps its endpoint open: so the
-// watcher's next read lands after the end, deterministically, wherever its 2 s polls fall.
+// watcher's next read lands after the end, deterministically, wherever its 2 s polls fall. (The run waits for a
+// client that read in the 3 s before its job ended: the held tasks end well within that of their release.)
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
