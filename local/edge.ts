@@ -17,6 +17,7 @@ import type { Socket } from 'node:net';
 import { assertInteger } from '../lib/errors.js';
 import { answeredOnDisk, type S3Upstream } from './disk-object-routes.js';
 import { DiskObjects } from './disk-objects.js';
+import { DynamoReaders } from './dynamo-readers.js';
 import { endpointUrlOf, type ListenAddress, listenAt } from './edge-listen.js';
 import { type Service, Services, serviceOf } from './edge-route.js';
 import { EventBus, EventBusRequestError, MAX_PUT_EVENTS_BYTES } from './event-bus.js';
@@ -67,6 +68,7 @@ export class Edge {
   readonly eventBus: EventBus;
   readonly secretStore: SecretStore;
   readonly diskObjects: DiskObjects;
+  readonly dynamoReaders = new DynamoReaders(); // outside clients' reads: a `status --watch`
   readonly #server: Server;
   readonly #upstreams: EdgeUpstreams;
   readonly #pools = new Map<string, Pooled>();
@@ -142,6 +144,7 @@ export class Edge {
       return;
     }
     const service = serviceOf(req);
+    if (service === Services.DYNAMODB) this.dynamoReaders.note(req, res);
     if (service === Services.EVENTS) {
       this.#events(req, res).catch((error) => jsonError(res, 500, 'InternalException', String(error)));
       return;

@@ -34,7 +34,16 @@ export interface LocalResources {
 export interface AwsTarget {
   readonly endpoints: Endpoints;
   readonly region: string;
+  /** The DynamoDB front behind the one local endpoint, when there is one (BackendInfo.functionsDynamodb). */
+  readonly functionsDynamodb?: string;
 }
+
+/**
+ * Where the runtime's own DynamoDB calls go: straight to the front behind the one local endpoint, as its functions'
+ * do, so that every read arriving at the endpoint is an outside client's (local/dynamo-readers.ts).
+ */
+export const ownDynamodbEndpoint = (target: AwsTarget): string =>
+  target.functionsDynamodb ?? target.endpoints.dynamodb;
 
 export const localCredentials = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 
@@ -49,7 +58,7 @@ export async function createResources(
   const names = resourceNames(config);
   const sqs = sqsClient(target);
   const dynamodb = new DynamoDBClient({
-    endpoint: target.endpoints.dynamodb,
+    endpoint: ownDynamodbEndpoint(target),
     region: target.region,
     credentials: localCredentials,
   });

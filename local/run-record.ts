@@ -4,7 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { JobLedgerTable } from '../lib/aws/job-ledger-table.js';
 import type { FanoutConfig } from '../lib/config.js';
 import type { RunRecord } from '../lib/ledger/run-record.js';
-import { type AwsTarget, type LocalResources, localCredentials } from './resources.js';
+import { type AwsTarget, type LocalResources, localCredentials, ownDynamodbEndpoint } from './resources.js';
 
 /** `use` of the local run's ledger table, on a client of its own that is let go once `use` settles. */
 export async function withLocalLedger<T>(
@@ -14,7 +14,7 @@ export async function withLocalLedger<T>(
   use: (ledger: JobLedgerTable) => Promise<T>,
 ): Promise<T> {
   const dynamodb = new DynamoDBClient({
-    endpoint: target.endpoints.dynamodb,
+    endpoint: ownDynamodbEndpoint(target),
     region: target.region,
     credentials: localCredentials,
   });

@@ -8,7 +8,7 @@ import { idempotencyTableAttributes } from '../lib/config.js';
 import { parseTaskMessage } from '../lib/fanout/messages.js';
 import type { BackendInfo } from './backend.js';
 import type { OpenMessage } from './queue-journal.js';
-import { localCredentials } from './resources.js';
+import { localCredentials, ownDynamodbEndpoint } from './resources.js';
 import type { TaskLedger } from './task-ledger.js';
 
 /** What a resume put back: the tasks in flight or queued at the kill, which may run a second time. */
@@ -67,7 +67,7 @@ interface PutBackTarget {
 /** Deletes the idempotency records left INPROGRESS (Powertools' status attribute) by the killed process. */
 async function clearInProgress(backend: BackendInfo, table: string): Promise<number> {
   const db = new DynamoDBClient({
-    endpoint: backend.endpoints.dynamodb,
+    endpoint: ownDynamodbEndpoint(backend),
     region: backend.region,
     credentials: localCredentials,
   });

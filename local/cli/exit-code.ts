@@ -15,6 +15,11 @@ export const ExitCodes = {
   USAGE: 2,
   /** The job ran, but a report could not be written (its error is printed; the summary still is). */
   REPORT_NOT_WRITTEN: 3,
+  /**
+   * `status --watch`: the endpoint went away before the run was seen to end (a local `run` that exited or was
+   * killed): its outcome is not known here.
+   */
+  END_NOT_SEEN: 4,
   /** Ctrl-C: the run stopped before every task ended (128 + SIGINT, the shell's convention). */
   INTERRUPTED: 130,
 } as const;

@@ -30,7 +30,8 @@ Options:
 ${target}
 
 Exit codes: 0 printed (with --watch: the run succeeded); 1 with --watch, the run finished otherwise (partial,
-failed, cancelled, skipped); 2 bad usage, no such run, or the ledger cannot be reached; 130 interrupted.`;
+failed, cancelled, skipped); 2 bad usage, no such run, or the ledger cannot be reached; 4 with --watch, the
+--endpoint went away before the run was seen to end (a local run that exited or was killed); 130 interrupted.`;
 
 const runsHelp = `bounded-fanout runs --job ID [--format text|json]
 

@@ -1,6 +1,6 @@
 // The bounded-fanout command line: parses, dispatches, and turns every failure into one clear line on stderr
-// and an exit code (0 ok, 1 tasks failed, 2 bad usage or config, 3 a report not written, 130 interrupted). A
-// stack only with --verbose.
+// and an exit code (0 ok, 1 tasks failed, 2 bad usage or config, 3 a report not written, 4 a watched run's end
+// not seen, 130 interrupted). A stack only with --verbose.
 import { readFile } from 'node:fs/promises';
 import { type ParsedArgs, parseCliArgs } from './args.js';
 import { ExitCodes, exitCodeFor } from './exit-code.js';

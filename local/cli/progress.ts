@@ -77,7 +77,7 @@ export interface ProgressDisplayOptions {
 }
 
 export class ProgressDisplay {
-  readonly #view: ProgressView;
+  #view: ProgressView;
   readonly #mode: ProgressMode;
   readonly #stream: NodeJS.WritableStream;
   readonly #plainIntervalMs: number;
@@ -111,6 +111,11 @@ export class ProgressDisplay {
     if (now - this.#lastDraw < every) return;
     this.#lastDraw = now;
     this.#draw(sample);
+  }
+
+  /** The limits shown from the next draw on (a run's overrides, changed while it runs). */
+  setLimits(limits: LayerTriple): void {
+    this.#view = { ...this.#view, limits };
   }
 
   /** A message above the live block (on a terminal the block is drawn again below it). */

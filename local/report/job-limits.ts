@@ -1,13 +1,14 @@
 // The job header's own limits, read as the orchestrator reads them (functions/open-job.ts), for the report's
-// limits: a header may lower the deployed concurrency and set its own packing (functions/effective-limits.ts),
-// and a run's report must show what applied. The CLI invokes the orchestrator with `{ manifest: s3://... }`,
-// so the header is in the object, not in the event: it is read from there (the header only, then let go).
+// limits and the live progress display's: a header may lower the deployed concurrency and set its own packing
+// (functions/effective-limits.ts), and a run's report and display must show what applied. The CLI invokes the
+// orchestrator with `{ manifest: s3://... }`, so the header is in the object, not in the event: it is read from
+// there (the header only, then let go).
 import type { Readable } from 'node:stream';
 import { S3Client } from '@aws-sdk/client-s3';
 import { jobIdFromKey, openS3Manifest, parseS3Uri } from '../../lib/aws/s3-manifest.js';
 import { classifyEvent } from '../../lib/fanout/continuation.js';
 import { parseInlineManifest, parseManifestStream } from '../../lib/manifest/parse.js';
-import type { JobLimits } from '../../lib/manifest/schema.js';
+import type { JobHeader, JobLimits } from '../../lib/manifest/schema.js';
 import { type AwsTarget, localCredentials } from '../resources.js';
 
 /**
@@ -15,21 +16,26 @@ import { type AwsTarget, localCredentials } from '../resources.js';
  * undefined too: the orchestrator refused such a job (the report says so), so no job limit applied.
  */
 export async function jobLimitsOf(jobEvent: unknown, target: AwsTarget): Promise<JobLimits | undefined> {
+  return (await jobHeaderOf(jobEvent, target))?.limits;
+}
+
+/** The header of the job `jobEvent` starts (its id, run id and limits), undefined when it cannot be read. */
+export async function jobHeaderOf(jobEvent: unknown, target: AwsTarget): Promise<JobHeader | undefined> {
   try {
     const event = classifyEvent(jobEvent);
-    if (event.kind === 'inline') return parseInlineManifest(event.job).header.limits;
-    if (event.kind === 's3') return await s3HeaderLimits(event.uri, event.overrides, target);
+    if (event.kind === 'inline') return parseInlineManifest(event.job).header;
+    if (event.kind === 's3') return await s3Header(event.uri, event.overrides, target);
   } catch {
     // A bad event or header: the job was refused, under no limits of its own.
   }
   return undefined;
 }
 
-async function s3HeaderLimits(
+async function s3Header(
   uri: unknown,
   overrides: Readonly<Record<string, unknown>>,
   target: AwsTarget,
-): Promise<JobLimits | undefined> {
+): Promise<JobHeader> {
   const location = parseS3Uri(uri);
   const s3 = new S3Client({
     endpoint: target.endpoints.s3,
@@ -47,7 +53,7 @@ async function s3HeaderLimits(
       overrides,
       defaultJobId: jobIdFromKey(location.key),
     });
-    return manifest.header.limits;
+    return manifest.header;
   } finally {
     // Only the header was wanted: the rest of the object is not read. The body goes before the client, whose
     // destroy aborts its socket (an error raised on a stream nobody reads any more would end the process).

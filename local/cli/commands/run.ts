@@ -5,21 +5,20 @@
 import { randomBytes } from 'node:crypto';
 import { validateBudget } from '../../../lib/budget/index.js';
 import type { FanoutConfig } from '../../../lib/config.js';
-import { socketLimits } from '../../report/assemble.js';
-import { TimelineSampler } from '../../report/timeline.js';
 import { checkReportPath } from '../../report/write.js';
 import { type LocalJobReport, runLocalJob } from '../../run-local-job.js';
 import type { RunArgs } from '../args.js';
 import { Interrupts } from '../interrupts.js';
 import type { CliIo } from '../io.js';
 import type { JobSource } from '../job-source.js';
-import { LiveProgress } from '../live-progress.js';
+import type { LiveProgress } from '../live-progress.js';
 import { type CliBackend, openBackend, uploadManifest } from '../local-backend.js';
-import { ProgressDisplay, progressModeFor } from '../progress.js';
+import { type Progress, progressOf } from '../run-progress.js';
 import { openRunSource, stateOption } from '../run-state.js';
 import { readSecrets } from '../secrets-flag.js';
 import { formatAbortSummary } from '../summary.js';
 import { UsageError } from '../usage-error.js';
+import { graceForWatchers, WATCH_WINDOW_MS } from '../watcher-grace.js';
 import { finalTimeline, finishRun, reportOf } from './run-report.js';
 
 /** A local run may take long (a million tasks); Ctrl-C is the way to stop it early. */
@@ -38,9 +37,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
       ...args.config,
       allowHosts: [...new Set([...args.config.allowHosts, ...source.allowHosts])],
     });
-    const log = (line: string) => {
-      if (args.verbose) io.stderr.write(`${line}\n`);
-    };
+    const log = verboseLog(args, io);
     announceDemo(source, io);
     backend = await openBackend({
       endpoint: args.endpoint,
@@ -48,22 +45,18 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
       log,
       ...(state ? { dynamoPath: state.dynamoPath } : {}),
     });
-    if (backend.info.edge) io.stderr.write(`[bounded-fanout] endpoint: ${backend.info.edge.url}\n`);
-    if (secrets) backend.info.edge?.secretStore.load(secrets);
+    announceEndpoint(backend, secrets, io);
     const config = runConfigFor(base, backend, io);
     const kept = state && stateOption(state);
     const uri =
       source.uri ?? (await uploadManifest(config, backend.info, source.file ?? '', source.objectName));
-    const { live, display, sampler } = progressOf(config, source, io);
+    const progress = await progressOf({ config, source, io, uri, backend, args });
+    const { live, display, sampler } = progress;
     const startedAt = new Date();
-    listenForStops(signals, { display, sampler, live, io, source, embedded: args.endpoint === undefined });
-    const local = await runSampled(uri, { args, io, config, backend, live, sampler, signals, log, kept });
-    // The orchestrator refused the job (a bad header found where no check could see it first): bad input.
-    if (local.status === 'refused') {
-      throw new UsageError(`${source.label}: ${local.error ?? 'the job was refused'}`, {
-        flag: '--manifest',
-      });
-    }
+    listenForStops(signals, { ...progress, io, source, embedded: args.endpoint === undefined });
+    const local = await runSampled(uri, { args, io, config, backend, progress, signals, log, kept });
+    const watchers = backend.info.edge?.dynamoReaders.end(WATCH_WINDOW_MS); // the run's record is final now
+    throwIfRefused(local, source);
     const timeline = finalTimeline(sampler.samples, local);
     display.finish(timeline[timeline.length - 1]);
     const report = await reportOf({
@@ -77,13 +70,39 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
       live,
       ...(state?.resumed ? { resumedFrom: state.marker.startedAt } : {}),
     });
-    return await finishRun(io, args, report, local);
+    const code = await finishRun(io, args, report, local);
+    await graceForWatchers(watchers, io, signals.stopSignal);
+    return code;
   } finally {
     signals.close();
     // After a cut-off the invocations let go of still use the emulators: they end with the process instead.
     if (!signals.cutOffSignal.aborted) await backend?.stop();
     await source.close();
   }
+}
+
+/** The orchestrator refused the job (a bad header found where no check could see it first): bad input. */
+function throwIfRefused(local: LocalJobReport, source: JobSource): void {
+  if (local.status === 'refused') {
+    throw new UsageError(`${source.label}: ${local.error ?? 'the job was refused'}`, { flag: '--manifest' });
+  }
+}
+
+/** The runtime's own lines, shown with --verbose. */
+function verboseLog(args: RunArgs, io: CliIo): (line: string) => void {
+  return (line) => {
+    if (args.verbose) io.stderr.write(`${line}\n`);
+  };
+}
+
+/** The endpoint the run serves, with the secrets it answers loaded. */
+function announceEndpoint(
+  backend: CliBackend,
+  secrets: Awaited<ReturnType<typeof readSecrets>> | undefined,
+  io: CliIo,
+) {
+  if (backend.info.edge) io.stderr.write(`[bounded-fanout] endpoint: ${backend.info.edge.url}\n`);
+  if (secrets) backend.info.edge?.secretStore.load(secrets);
 }
 
 /** The demo's size and its target server, before the run starts. */
@@ -100,8 +119,7 @@ interface JobRun {
   readonly io: CliIo;
   readonly config: FanoutConfig;
   readonly backend: CliBackend;
-  readonly live: LiveProgress;
-  readonly sampler: TimelineSampler;
+  readonly progress: Progress;
   readonly signals: Interrupts;
   readonly log: (line: string) => void;
   /** `--state DIR`: the journal, and for a resume what the killed run left. */
@@ -110,8 +128,10 @@ interface JobRun {
 
 /** The job on the runtime, its timeline sampled from start to end. */
 async function runSampled(uri: string, run: JobRun): Promise<LocalJobReport> {
-  const { args, io, config, backend, live, sampler, signals, log, kept } = run;
+  const { args, io, config, backend, progress, signals, log, kept } = run;
+  const { live, sampler, follower } = progress;
   sampler.start();
+  follower?.start();
   try {
     return await runLocalJob(
       { manifest: uri },
@@ -132,38 +152,8 @@ async function runSampled(uri: string, run: JobRun): Promise<LocalJobReport> {
     );
   } finally {
     sampler.stop();
+    follower?.stop();
   }
-}
-
-interface Progress {
-  readonly live: LiveProgress;
-  readonly display: ProgressDisplay;
-  readonly sampler: TimelineSampler;
-}
-
-/** The live counts, the progress display and the timeline sampled from them for the report. */
-function progressOf(config: FanoutConfig, source: JobSource, io: CliIo): Progress {
-  const demoServer = source.demo?.server;
-  const live = new LiveProgress({
-    tasksPerMessage: config.tasksPerMessage,
-    ...(demoServer ? { inlineFallback: () => demoServer.inFlightOf('inline') } : {}),
-  });
-  const display = new ProgressDisplay({
-    view: {
-      jobId: source.label,
-      // Sockets are counted over every container: against the sum of their caps.
-      limits: {
-        inline: config.inlineConcurrency,
-        workers: config.workerMaxConcurrency,
-        sockets: socketLimits(config).all,
-      },
-      total: source.total,
-    },
-    mode: progressModeFor({ isTTY: io.stderrIsTTY, env: io.env }),
-    stream: io.stderr,
-  });
-  const sampler = new TimelineSampler({ probe: () => live.snapshot(), onSample: (s) => display.update(s) });
-  return { live, display, sampler };
 }
 
 /** What each Ctrl-C says (the Interrupts decide what it does); the third prints the counts so far. */

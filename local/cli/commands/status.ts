@@ -1,13 +1,17 @@
 // `bounded-fanout status`: a run's record from the job ledger, as a short table or as JSON with the counts at
-// the top level. --watch prints it again every 2 s until the run has finished, then exits with its verdict.
+// the top level. --watch prints it again every 2 s until the run has finished, then exits with its verdict; an
+// endpoint that goes away first (a local run that exited or was killed) is an outcome of its own, exit 4.
+import { ErrorCodes } from '../../../lib/errors.js';
 import { type RunRecord, RunStatuses } from '../../../lib/ledger/run-record.js';
+import { settledCount } from '../../../lib/ledger/run-rules.js';
 import { ExitCodes } from '../exit-code.js';
 import type { CliIo } from '../io.js';
 import type { StatusArgs } from '../ledger-args.js';
 import { latestRuns } from '../ledger-jobs.js';
 import { findRun, type LedgerTarget, openLedgerTarget } from '../ledger-target.js';
-import { formatRunList, formatRunStatus } from '../run-record-text.js';
+import { formatRunList, formatRunStatus, statusLine } from '../run-record-text.js';
 import { UsageError } from '../usage-error.js';
+import { WATCH_INTERVAL_MS } from '../watcher-grace.js';
 
 export interface StatusOptions {
   readonly target?: LedgerTarget;
@@ -16,8 +20,6 @@ export interface StatusOptions {
   /** Stops --watch (the command's own Ctrl-C handler aborts it too). */
   readonly signal?: AbortSignal;
 }
-
-export const WATCH_INTERVAL_MS = 2_000;
 
 export async function statusCommand(
   args: StatusArgs,
@@ -39,7 +41,12 @@ export async function statusCommand(
       while (!hasEnded(record)) {
         if (!(await sleep(options.intervalMs ?? WATCH_INTERVAL_MS, stop.signal)))
           return ExitCodes.INTERRUPTED;
-        record = await findRun(target, args.job, runId);
+        const next = await readAgain(target, args.job, runId);
+        if (!next) {
+          io.stderr.write(`${endNotSeen(target, record)}\n`);
+          return ExitCodes.END_NOT_SEEN;
+        }
+        record = next;
         if (args.format === 'text') io.stdout.write('\n');
         print(record);
       }
@@ -62,6 +69,24 @@ async function everyJob(args: StatusArgs, io: CliIo, target: LedgerTarget, own: 
   } finally {
     if (own) target.destroy();
   }
+}
+
+/**
+ * The run again; undefined when its endpoint, which answered before, no longer does: a local `run` serves its
+ * endpoint only while it runs, and one that was killed, or ended with no reader seen, takes it away.
+ */
+async function readAgain(target: LedgerTarget, jobId: string, runId: string): Promise<RunRecord | undefined> {
+  try {
+    return await findRun(target, jobId, runId);
+  } catch (error) {
+    if (target.endpoint && (error as { code?: unknown }).code === ErrorCodes.ENDPOINT_UNREACHABLE)
+      return undefined;
+    throw error;
+  }
+}
+
+function endNotSeen(target: LedgerTarget, last: RunRecord): string {
+  return `bounded-fanout: the endpoint ${target.endpoint} went away before run ${last.runId} of job ${last.jobId} was seen to end: last seen ${statusLine(last)}, ${settledCount(last).toLocaleString('en-US')} of ${last.submitted.toLocaleString('en-US')} tasks ended. A local \`run\` serves its endpoint only while it runs: it has exited (its own summary has the outcome) or was stopped.`;
 }
 
 /** A skipped run never started, so it may never get a finishedAt. */

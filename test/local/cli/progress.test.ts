@@ -35,6 +35,22 @@ describe('progress', () => {
     expect(progressModeFor({ isTTY: true, env: { BOUNDED_FANOUT_PROGRESS: 'off' } })).toBe(ProgressModes.OFF);
   });
 
+  it('draws against the limits set while it runs, from the next draw on', () => {
+    const out = sink();
+    const display = new ProgressDisplay({
+      view,
+      mode: ProgressModes.PLAIN,
+      stream: out.stream,
+      now: () => 0,
+    });
+    display.update(sample(1_000));
+    display.setLimits({ inline: 2, workers: 10, sockets: 30 });
+    display.finish();
+    expect(out.chunks).toHaveLength(2);
+    expect(out.chunks[0]).toContain('in flight: inline 16/32, workers 10/10, sockets 0/64');
+    expect(out.chunks[1]).toContain('in flight: inline 16/2, workers 10/10, sockets 0/30');
+  });
+
   it('draws each layer against its limit', () => {
     const block = renderProgressBlock(sample(12_345, 1200), view);
     expect(block[0]).toBe('demo · 12.3 s · done 1,200 · failed 2 · queued 1,500 of 3,003');

@@ -1,0 +1,115 @@
+// `status --watch` from a second process against a real `bounded-fanout run`, whose endpoint goes away with the
+// process when its job ends. A gate proxy between the watcher and the run holds every request the watcher sends
+// after the test lets the job end, until the run has either exited or said it keeps its endpoint open: so the
+// watcher's next read lands after the end, deterministically, wherever its 2 s polls fall. (The run waits for a
+// client that read in the 3 s before its job ended: the held tasks end well within that of their release.)
+
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliRun, startCli } from './cli-process.js';
+import { type GateProxy, startGateProxy } from './gate-proxy.js';
+import { type HeldTarget, heldReach, startHeldTarget } from './held-target.js';
+
+const TASKS = 3;
+let dir: string;
+const runs: CliRun[] = [];
+let proxy: GateProxy | undefined;
+
+let target: HeldTarget;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'bf-watch-end-'));
+  target = await startHeldTarget();
+});
+
+afterAll(async () => {
+  for (const run of runs) if (run.child.exitCode === null) run.child.kill('SIGKILL');
+  await proxy?.stop();
+  await target?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A run of TASKS tasks at the held target, once its endpoint is printed and every task is held there. */
+async function startHeldRun(jobId: string): Promise<{ run: CliRun; endpoint: string }> {
+  target.hold();
+  const manifest = join(dir, `${jobId}.ndjson`);
+  const lines = [JSON.stringify({ jobId, runId: 'r1' })];
+  for (let i = 0; i < TASKS; i++) lines.push(JSON.stringify({ id: `t${i}`, url: `${target.url}/t${i}` }));
+  await writeFile(manifest, `${lines.join('\n')}\n`);
+  const run = startCli([
+    'run',
+    '--manifest',
+    manifest,
+    '--allow-host',
+    '127.0.0.1',
+    '--listen',
+    '127.0.0.1:0',
+  ]);
+  runs.push(run);
+  await run.waitFor(/\[bounded-fanout\] endpoint: http:\/\/127\.0\.0\.1:\d+/);
+  const endpoint = /\[bounded-fanout\] endpoint: (http:\/\/127\.0\.0\.1:\d+)/.exec(run.output().stderr)![1];
+  await heldReach(target, TASKS);
+  return { run, endpoint };
+}
+
+function startWatcher(endpoint: string, jobId: string): CliRun {
+  const watcher = startCli([
+    'status',
+    '--watch',
+    '--job',
+    jobId,
+    '--run',
+    'r1',
+    '--format',
+    'json',
+    '--endpoint',
+    endpoint,
+  ]);
+  runs.push(watcher);
+  return watcher;
+}
+
+const records = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+
+describe('status --watch against a local run that ends', () => {
+  it("prints the run's end and exits with its code, though its next read comes after the job ended", async () => {
+    const { run, endpoint } = await startHeldRun('watched');
+    proxy = await startGateProxy(endpoint);
+    const watcher = startWatcher(proxy.url, 'watched');
+    await watcher.waitFor(/"status":"running"/);
+    // From here, the watcher's reads wait at the gate; the job ends.
+    proxy.close();
+    target.release();
+    await Promise.race([run.done, run.waitFor(/endpoint stays open/)]);
+    proxy.open();
+    const watched = await watcher.done;
+    const ran = await run.done;
+    expect(ran.code).toBe(0);
+    expect({ code: watched.code, stderr: watched.stderr }).toEqual({ code: 0, stderr: '' });
+    const seen = records(watched.stdout);
+    expect(seen[0]).toMatchObject({ status: 'running', submitted: TASKS });
+    expect(seen.at(-1)).toMatchObject({ status: 'succeeded', submitted: TASKS, succeeded: TASKS });
+  }, 120_000);
+
+  it('says the endpoint went away before the end was seen, exit 4, when the run is killed while watched', async () => {
+    const { run, endpoint } = await startHeldRun('killed');
+    const watcher = startWatcher(endpoint, 'killed');
+    await watcher.waitFor(/"status":"running"/);
+    run.child.kill('SIGKILL');
+    await run.done;
+    const watched = await watcher.done;
+    expect(watched.code).toBe(4);
+    expect(records(watched.stdout)).toEqual([
+      expect.objectContaining({ status: 'running', submitted: TASKS }),
+    ]);
+    expect(watched.stderr).toBe(
+      `bounded-fanout: the endpoint ${endpoint} went away before run r1 of job killed was seen to end: last seen running, 0 of ${TASKS} tasks ended. A local \`run\` serves its endpoint only while it runs: it has exited (its own summary has the outcome) or was stopped.\n`,
+    );
+  }, 120_000);
+});
