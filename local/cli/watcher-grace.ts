@@ -8,8 +8,11 @@ import type { CliIo } from './io.js';
 
 /** How often `status --watch` reads the run again. */
 export const WATCH_INTERVAL_MS = 2_000;
-/** A watcher's read cycle is its period plus its read's round trip and its printing: this covers those. */
-export const WATCH_MARGIN_MS = 1_000;
+/**
+ * A watcher's read cycle is its period plus its read's round trip and its printing, which a loaded machine
+ * stretches: this covers those generously (an unwatched run never waits; a watched one at most this long).
+ */
+export const WATCH_MARGIN_MS = 3_000;
 export const WATCH_WINDOW_MS = WATCH_INTERVAL_MS + WATCH_MARGIN_MS;
 
 /** Waits for the clients that were reading at the end to read again, saying so on stderr when there are any. */

@@ -2,7 +2,8 @@
 // process when its job ends. A gate proxy between the watcher and the run holds every request the watcher sends
 // after the test lets the job end, until the run has either exited or said it keeps its endpoint open: so the
 // watcher's next read lands after the end, deterministically, wherever its 2 s polls fall. (The run waits for a
-// client that read in the 3 s before its job ended: the held tasks end well within that of their release.)
+// client that read in the 5 s before its job ended: the gate closes right after a read was answered, and the
+// held tasks end well within that of their release.)
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -82,8 +83,9 @@ describe('status --watch against a local run that ends', () => {
     const { run, endpoint } = await startHeldRun('watched');
     proxy = await startGateProxy(endpoint);
     const watcher = startWatcher(proxy.url, 'watched');
-    await watcher.waitFor(/"status":"running"/);
-    // From here, the watcher's reads wait at the gate; the job ends.
+    // Its second read has just been answered: the job now has the run's whole window (5 s) from that read to
+    // end in, on a loaded machine too. From here, the watcher's reads wait at the gate; the job ends.
+    await watcher.waitFor(/"status":"running"[\s\S]*"status":"running"/);
     proxy.close();
     target.release();
     await Promise.race([run.done, run.waitFor(/endpoint stays open/)]);
