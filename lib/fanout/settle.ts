@@ -166,10 +166,14 @@ function followUps(
   }
   const last = packer.flush();
   if (last) groups.push(last.items);
-  // Keys derive from the original's, so settling the same delivery twice sends the same keys.
+  // Keys derive from the original's, so settling the same delivery twice sends the same keys. No `copy`: a
+  // message is settled only once its segment copy was judged the winner (functions/segment-copies.ts), for
+  // good, as a marker is written once; a follow-up keeping it would read the marker again at each delivery
+  // (each hold of a paused run), and once the marker's TTL deleted it, go round unsettled and never run.
+  const { copy: _, ...envelope } = message;
   return groups.map((group, i) => ({
     message: {
-      ...message,
+      ...envelope,
       key: `${key}${groups.length > 1 ? `.${i}` : ''}`,
       attempt,
       tasks: group,

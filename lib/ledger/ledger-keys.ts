@@ -63,11 +63,16 @@ export function movedKey(taskId: string): string {
   return `${MOVE_KEY_PREFIX}#${createHash('sha256').update(taskId).digest('base64url')}`;
 }
 
+/** An orchestrator segment's settle key starts so (lib/fanout/segment-copy.ts segmentSettleKey). */
+const SEGMENT_KEY_PREFIX = 'segment:';
+
 /**
- * How many days a settle key's marker is kept. A move's outlives the dead letters it guards: a copy of a dead
- * letter still in the DLQ when its task moved may be redriven up to DEAD_LETTER_RETENTION_SECONDS later.
+ * How many days a settle key's marker is kept. A move's and a segment's outlive the dead letters they guard,
+ * which may be redriven up to DEAD_LETTER_RETENTION_SECONDS after their send: a copy of a dead letter still in
+ * the DLQ when its task moved; a segment copy's dead letter, sent before the segment's settle, which the worker
+ * judges by the segment's marker (functions/segment-copies.ts: without it, one is sent back at every redrive).
  */
 export function markerRetentionDays(key: string, retentionDays: number): number {
-  if (!key.startsWith(MOVE_KEY_PREFIX)) return retentionDays;
+  if (!key.startsWith(MOVE_KEY_PREFIX) && !key.startsWith(SEGMENT_KEY_PREFIX)) return retentionDays;
   return retentionDays + Math.ceil(DEAD_LETTER_RETENTION_SECONDS / 86_400);
 }

@@ -1,3 +1,4 @@
+import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
 import type { OrchestratorResult } from '../../functions/orchestrator.js';
@@ -5,6 +6,7 @@ import type { FunctionRuntime } from '../../functions/runtime.js';
 import { EnvVars, IdempotencyModes } from '../../lib/config.js';
 import type { TaskMessage } from '../../lib/fanout/messages.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
+import { settleKey } from '../../lib/ledger/ledger-keys.js';
 import type { RunRecord } from '../../lib/ledger/run-record.js';
 import { InvokeServer } from '../../local/invoke-server.js';
 import { LocalFunction } from '../../local/local-function.js';
@@ -27,6 +29,8 @@ type Worker = (event: unknown, context: ReturnType<typeof fakeContext>) => Promi
 let worker: Worker;
 /** Called when the target receives a request: the test's hook into "while tasks run". */
 let onRequest: (path: string) => void = () => {};
+/** The job ledger's reads of a `segment:<n>` marker (a GetItem of its key), by the functions' runtime. */
+let segmentMarkerReads = 0;
 
 beforeAll(async () => {
   server = await startCountingServer({ delayMs: 1 });
@@ -61,6 +65,14 @@ beforeAll(async () => {
   worker = createWorkerHandler(() => runtime) as Worker;
   orchestrator = createOrchestratorHandler(() => runtime);
   ledger = runtime.ledger!;
+  const count =
+    (next: (args: { input: unknown }) => Promise<unknown>, context: { commandName?: string }) =>
+    (args: { input: unknown }) => {
+      const input = JSON.stringify(args.input);
+      if (context.commandName === 'GetItemCommand' && input.includes('settle#segment:')) segmentMarkerReads++;
+      return next(args);
+    };
+  runtime.aws.dynamodb.middlewareStack.add(count as never, { step: 'initialize', name: 'countMarkerReads' });
 });
 
 afterAll(async () => {
@@ -144,6 +156,49 @@ describe('a pause while an invoke chunk runs', () => {
     const record = await ledger.getRun(jobId, 'r1');
     expect(record?.status).toBe('succeeded');
     expect(record?.finishedAt).toBeGreaterThan(0);
+    expect(counts(record)).toEqual({
+      submitted: 8,
+      succeeded: 8,
+      deadLettered: 0,
+      undeliverable: 0,
+      invalid: 0,
+      cancelled: 0,
+    });
+  });
+
+  it('a pause that outlasts the segment’s marker (its TTL): the held hand-off runs after the resume, the run ends', async () => {
+    // The same pause, in a run paused longer than the ledger keeps a settle marker (resultsRetentionDays after
+    // the segment's settle; a paused run's record does not expire): DynamoDB's TTL deletes `segment:0`. The
+    // hand-off was judged the winner's at its first delivery; what the hold hands on needs no second look.
+    const jobId = 'invoke-pause-long';
+    const ids = Array.from({ length: 8 }, (_, i) => `il${i}`);
+    const tasks = ids.map((id) => ({ id, url: `${server.url}/slow/${id}`, mode: 'invoke' }));
+    let paused: Promise<unknown> | undefined;
+    onRequest = () => {
+      paused ??= ledger.setStatus(jobId, 'r1', { status: 'paused', from: ['running'] });
+    };
+    const result = await orchestrator({ jobId, runId: 'r1', tasks }, fakeContext());
+    onRequest = () => {};
+    await paused;
+    const held = ids.filter((id) => hits(id) === 0);
+    expect(held.length).toBeGreaterThan(0);
+    expect(result.status).toBe('succeeded');
+    segmentMarkerReads = 0;
+    for (let round = 0; round < 3; round++) expect((await deliverOnce()).sort()).toEqual(held.sort());
+    // One look at the marker, at the hand-off's first delivery: its holds are the winner's already.
+    expect(segmentMarkerReads).toBe(1);
+
+    const { pk, sk } = settleKey(jobId, 'r1', 'segment:0');
+    const TableName = h.resources.jobTable;
+    await runtime.aws.dynamodb.send(
+      new DeleteItemCommand({ TableName, Key: { pk: { S: pk }, sk: { S: sk } } }),
+    );
+    await ledger.setStatus(jobId, 'r1', { status: 'running', from: ['paused'] });
+    await new Promise((r) => setTimeout(r, 2_100)); // the worker's cached copy expires (not an assertion)
+    for (let round = 0; round < 10 && (await deliverOnce()).length > 0; round++);
+    for (const id of ids) expect(hits(id)).toBe(1);
+    const record = await ledger.getRun(jobId, 'r1');
+    expect(record?.status).toBe('succeeded');
     expect(counts(record)).toEqual({
       submitted: 8,
       succeeded: 8,

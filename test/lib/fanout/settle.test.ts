@@ -34,6 +34,26 @@ describe('settleMessage: each task ends exactly once', () => {
     expect(parseTaskMessage(JSON.stringify(retry)).ok).toBe(true);
   });
 
+  it('a segment copy’s message (a redriven dead letter, a paused hand-off): its follow-ups carry no copy', () => {
+    // Settled only once the copy was judged the winner, for good: its retries and hand-ons need no second look.
+    const m = { ...message(3), redrive: true as const, copy: { segment: 2, id: 'c0ffee' } };
+    const outcomes: TaskOutcome[] = [
+      { id: 't0', ok: false, status: 503, attempts: 1, error: 'BF_HTTP_STATUS: 503' },
+      { id: 't1', ok: false, attempts: 0, unstarted: true, error: 'paused' },
+      { id: 't2', ok: true, attempts: 1 },
+    ];
+    const s = settleMessage(m, outcomes, 5);
+    const sent = [...s.retries, ...s.handedOn].map((f) => f.message);
+    expect(sent.map((f) => [f.key, f.tasks.map((t) => t.id)])).toEqual([
+      ['job:run:7#2', ['t0']],
+      ['job:run:7~1', ['t1']],
+    ]);
+    for (const f of sent) {
+      expect(f).not.toHaveProperty('copy');
+      expect(f.redrive).toBe(true);
+    }
+  });
+
   it('dead-letters the failed tasks alone, with their last error, once the attempts are spent', () => {
     const m = message(3, 5);
     const outcomes: TaskOutcome[] = [

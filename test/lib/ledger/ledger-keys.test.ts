@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { segmentSettleKey } from '../../../lib/fanout/segment-copy.js';
 import { markerRetentionDays, movedKey } from '../../../lib/ledger/ledger-keys.js';
 import { JobIdSchema } from '../../../lib/manifest/schema.js';
 import { RUNS } from '../../helpers/runs.js';
@@ -34,11 +35,12 @@ describe('movedKey', () => {
 });
 
 describe('markerRetentionDays', () => {
-  it('keeps a move 14 days (the DLQ’s retention) longer than any other marker', () => {
+  it('keeps a move and a segment 14 days (the DLQ’s retention) longer than any other marker', () => {
     expect(markerRetentionDays(movedKey('t1'), 30)).toBe(44);
     expect(markerRetentionDays(movedKey('t'.repeat(300)), 1)).toBe(15);
     expect(markerRetentionDays('job:run:0', 30)).toBe(30);
-    expect(markerRetentionDays('segment:3', 7)).toBe(7);
+    // A segment's judges its copies' dead letters (functions/segment-copies.ts): kept as long as a move's.
+    expect(markerRetentionDays(segmentSettleKey(3), 7)).toBe(21);
     expect(markerRetentionDays('job:run:0!handed', 7)).toBe(7);
   });
 });
