@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { markerRetentionDays, movedKey } from '../../../lib/ledger/ledger-keys.js';
+import { markerRetentionDays, movedAsOf, movedKey, movedState } from '../../../lib/ledger/ledger-keys.js';
 import { JobIdSchema } from '../../../lib/manifest/schema.js';
 import { RUNS } from '../../helpers/runs.js';
 
@@ -40,5 +40,15 @@ describe('markerRetentionDays', () => {
     expect(markerRetentionDays('job:run:0', 30)).toBe(30);
     expect(markerRetentionDays('segment:3', 7)).toBe(7);
     expect(markerRetentionDays('job:run:0!handed', 7)).toBe(7);
+  });
+});
+
+describe('a move marker’s state', () => {
+  it('reads back where the task went; a marker that keeps none, or anything else, is unknown', () => {
+    for (const as of ['succeeded', 'cancelled', 'undeliverable'] as const)
+      expect(movedAsOf(movedState(as))).toBe(as);
+    for (const state of [undefined, null, {}, { movedAs: 'deadLettered' }, { movedAs: 1 }, 'undeliverable']) {
+      expect(movedAsOf(state)).toBe('unknown');
+    }
   });
 });
