@@ -55,8 +55,8 @@ function resultLocation(record: RunRecord, target: LedgerTarget, prefix: string)
 function describeSource(at: ResultLocation, kind: 'object' | 'parts', keys: number): string {
   const where = `s3://${at.bucket}/${at.prefix}${at.jobId}/${at.runId}`;
   if (kind === 'parts') return `${keys} part object(s) under ${where}/`;
-  // The object, then the parts written after it (a redrive's lines).
-  return keys > 1 ? `${where}.ndjson and ${keys - 1} part object(s) written after it` : `${where}.ndjson`;
+  // The object, then the parts a redrive's messages wrote (their undeliverable lines: lib/aws/result-reader.ts).
+  return keys > 1 ? `${where}.ndjson and ${keys - 1} redrive part object(s)` : `${where}.ndjson`;
 }
 
 function bucketError(error: unknown, bucket: string, endpoint: string | undefined): unknown {

@@ -84,5 +84,6 @@ describe('report --job after a redrive that ends a task undeliverable', () => {
     // Its last error: the redrive's 404, and the DLQ's refusal of its new dead letter.
     expect(big.error).toMatch(/404/);
     expect(big.error).toMatch(/not delivered to the DLQ: .*1024/);
+    expect(JSON.stringify(rebuilt.runtime)).toMatch(/\.ndjson and \d+ redrive part object\(s\)/);
   }, 120_000);
 });
