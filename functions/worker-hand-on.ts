@@ -3,7 +3,7 @@ import { sendDeadLetters, sendRetry } from '../lib/aws/hand-on.js';
 import type { DeadLetterTask, TaskMessage } from '../lib/fanout/messages.js';
 import type { FollowUps, Settlement } from '../lib/fanout/settle.js';
 import type { SettleInput } from '../lib/ledger/job-ledger.js';
-import { movedKey } from '../lib/ledger/ledger-keys.js';
+import { type MovedAs, movedKey, movedState } from '../lib/ledger/ledger-keys.js';
 import type { CountDelta } from '../lib/ledger/run-record.js';
 import type { FunctionRuntime } from './runtime.js';
 
@@ -115,9 +115,6 @@ export function handedDelta(
   return deadLettered + undeliverable > 0 ? { deadLettered, undeliverable } : undefined;
 }
 
-/** How a redriven task leaves `deadLettered`. */
-export type MovedAs = 'succeeded' | 'cancelled' | 'undeliverable';
-
 /**
  * The settles that move a redriven message's tasks that ended now (succeeded, duplicates too, or cancelled)
  * out of `deadLettered`, one per task and keyed by its id alone. A dead letter may reach the queue as several
@@ -138,7 +135,9 @@ export function movedUndeliverable(message: TaskMessage, ids: readonly string[])
 
 function moves(message: TaskMessage, ids: readonly string[], as: MovedAs): SettleInput[] {
   const { jobId, runId } = message;
-  return ids.map((id) => ({ jobId, runId, key: movedKey(id), delta: { [as]: 1, deadLettered: -1 } }));
+  // The marker says where the task went: the report lists an undeliverable one still (local/report).
+  const state = movedState(as);
+  return ids.map((id) => ({ jobId, runId, key: movedKey(id), delta: { [as]: 1, deadLettered: -1 }, state }));
 }
 
 /** The redriven tasks of `settlement` that end now: succeeded (duplicates too) and cancelled, by id. */

@@ -2,8 +2,18 @@
 // has ended (its summary line, then one line per dead-lettered, undeliverable or invalid task), or, while it
 // runs (or when the object was never written), the parts its writers have left so far. Lines stream: a run
 // may have dead-lettered a million tasks, and the caller decides how many it keeps.
+//
+// A run's lines do not all end with it: a redrive, later, runs its dead letters again as messages of keys of
+// their own (lib/fanout/messages.ts redriveKeyPrefix), and the worker writes the lines of the tasks that fail
+// again as parts named by those keys. The object, written once, lacks those written after it. Of them, the
+// `undeliverable` lines follow the object: such a task left `deadLettered` for `undeliverable` (the ledger
+// moved it), and that line says why. A redrive's new dead letters do not: the task is still dead-lettered as
+// the object has it, and the copies of one dead letter a redrive may run at once can fail it in any order,
+// which S3's whole-second LastModified cannot tell apart. A redrive's part the object holds already (one
+// written while the run was live) is read again: its lines are failed tasks, which the report lists once.
 import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
-import { resultKey } from './results.js';
+import { redriveKeyPrefix } from '../fanout/messages.js';
+import { resultKey, workerPartPrefix } from './results.js';
 
 export interface ResultLocation {
   readonly bucket: string;
@@ -22,7 +32,7 @@ export function parseS3Uri(uri: string): { bucket: string; key: string } | undef
 export interface ResultLines {
   /** `object`: the finished run's result object; `parts`: what its writers have left so far. */
   readonly kind: 'object' | 'parts';
-  /** The S3 keys read, in order. */
+  /** The S3 keys read, in order: the object, then the redrives' parts; or the parts. */
   readonly keys: readonly string[];
   /** The lines, parsed, in the order written (each key read once, as it is reached). */
   readonly lines: AsyncIterable<Record<string, unknown>>;
@@ -34,14 +44,19 @@ export interface ResultLines {
 export async function openResultLines(s3: S3Client, at: ResultLocation): Promise<ResultLines> {
   const objectKey = resultKey(at.prefix, at.jobId, at.runId);
   const finished = await exists(s3, at.bucket, objectKey);
-  const keys = finished ? [objectKey] : await partKeys(s3, at);
+  const redrives = workerPartPrefix(at, redriveKeyPrefix(at.jobId, at.runId));
+  const keys = finished
+    ? [objectKey, ...(await keysUnder(s3, at.bucket, redrives))]
+    : await keysUnder(s3, at.bucket, `${at.prefix}${at.jobId}/${at.runId}/part-`);
   let skipped = 0;
   async function* lines(): AsyncGenerator<Record<string, unknown>> {
     for (const key of keys) {
+      const redriven = finished && key !== objectKey;
       for await (const line of linesOf(s3, at.bucket, key)) {
         const parsed = parseLine(line);
-        if (parsed) yield parsed;
-        else if (line.trim() !== '') skipped++;
+        if (!parsed) {
+          if (line.trim() !== '') skipped++;
+        } else if (!redriven || parsed.type === 'undeliverable') yield parsed;
       }
     }
   }
@@ -64,17 +79,13 @@ async function exists(s3: S3Client, bucket: string, key: string): Promise<boolea
   return (out.Contents ?? []).some((item) => item.Key === key);
 }
 
-/** Every part of the run, sorted as the result object would concatenate them. */
-async function partKeys(s3: S3Client, at: ResultLocation): Promise<string[]> {
+/** Every key under `prefix`, sorted (for the run's parts: as the result object concatenates them). */
+async function keysUnder(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
   const keys: string[] = [];
   let token: string | undefined;
   do {
     const out = await s3.send(
-      new ListObjectsV2Command({
-        Bucket: at.bucket,
-        Prefix: `${at.prefix}${at.jobId}/${at.runId}/part-`,
-        ContinuationToken: token,
-      }),
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
     );
     for (const item of out.Contents ?? []) if (item.Key) keys.push(item.Key);
     token = out.IsTruncated ? out.NextContinuationToken : undefined;

@@ -29,6 +29,14 @@ export interface NamedPart {
   readonly name: string;
 }
 
+/** How the keys of a run's worker parts whose names begin with `namePrefix` begin (all of them for ''). */
+export function workerPartPrefix(
+  at: { readonly prefix: string; readonly jobId: string; readonly runId: string },
+  namePrefix: string,
+): string {
+  return `${at.prefix}${at.jobId}/${at.runId}/part-w-${encodeURIComponent(namePrefix)}`;
+}
+
 /** Writes one worker's lines for the run's result object (dead-lettered tasks with their last error). */
 export async function putResultPart(
   s3: S3Client,
@@ -36,11 +44,10 @@ export async function putResultPart(
   records: readonly object[],
 ): Promise<void> {
   if (records.length === 0) return;
-  const { bucket, prefix, jobId, runId, name } = part;
   await s3.send(
     new PutObjectCommand({
-      Bucket: bucket,
-      Key: `${prefix}${jobId}/${runId}/part-w-${encodeURIComponent(name)}.ndjson`,
+      Bucket: part.bucket,
+      Key: `${workerPartPrefix(part, part.name)}.ndjson`,
       // Redacted like every line of the result object: it keeps no secret a task carried.
       Body: records.map((r) => `${JSON.stringify(redactRecord(r))}\n`).join(''),
     }),

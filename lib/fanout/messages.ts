@@ -177,12 +177,20 @@ export function redriveMessage(dead: DeadLetterMessage, messageId: string): Task
     kind: MessageKinds.TASKS,
     jobId: dead.jobId,
     runId: dead.runId,
-    key: `${dead.jobId}:${dead.runId}:redrive:${messageId}`,
+    key: `${redriveKeyPrefix(dead.jobId, dead.runId)}${messageId}`,
     attempt: 1,
     redrive: true,
     ...(dead.copy ? { copy: dead.copy } : {}),
     tasks: dead.tasks.map((t) => t.task),
   };
+}
+
+/**
+ * How the key of every redriven message of a run begins, and so of its follow-ups (their keys extend it):
+ * job and run ids hold no `:`, so no other message of the run has it.
+ */
+export function redriveKeyPrefix(jobId: string, runId: string): string {
+  return `${jobId}:${runId}:redrive:`;
 }
 
 /** A message body: a task message, or a redriven dead-letter message turned into one. */

@@ -5,7 +5,8 @@
 //   latest pointer pk `job#<jobId>`           sk `latest`         runId of the job's newest started run
 //   settle marker  pk `run#<jobId>#<runId>`   sk `settle#<key>`   one per settled unit of work, with a TTL
 //   move marker    pk `run#<jobId>#<runId>`   sk `settle##moved:<task id>`   a redriven task that left
-//                                                                  `deadLettered` (functions/worker-hand-on.ts)
+//                                                                  `deadLettered` (functions/worker-hand-on.ts),
+//                                                                  state `{ movedAs }`: where it went
 //
 // Why this split: a job's partition holds only its runs and the pointer, so `runs --job` is one small Query
 // however many messages the runs settled; the markers (one per SQS message, segment or invoke chunk) sit on
@@ -65,6 +66,25 @@ export function movedKey(taskId: string): string {
 
 /** An orchestrator segment's settle key starts so (lib/fanout/segment-copy.ts segmentSettleKey). */
 const SEGMENT_KEY_PREFIX = 'segment:';
+
+/** Where a redriven task went when it left `deadLettered`. */
+export type MovedAs = 'succeeded' | 'cancelled' | 'undeliverable';
+
+const MOVED_AS: readonly string[] = ['succeeded', 'cancelled', 'undeliverable'] satisfies MovedAs[];
+
+/** The state a move's marker keeps: where the task went, for the report (an undeliverable one still failed). */
+export function movedState(as: MovedAs): { readonly movedAs: MovedAs } {
+  return { movedAs: as };
+}
+
+/**
+ * Where a move's marker says its task went; `unknown` for a marker that keeps no such state (one written
+ * before markers kept it).
+ */
+export function movedAsOf(state: unknown): MovedAs | 'unknown' {
+  const as = (state as { movedAs?: unknown } | null | undefined)?.movedAs;
+  return typeof as === 'string' && MOVED_AS.includes(as) ? (as as MovedAs) : 'unknown';
+}
 
 /**
  * How many days a settle key's marker is kept. A move's and a segment's outlive the dead letters they guard,

@@ -11,6 +11,8 @@ export const ExitCodes = {
   TASKS_FAILED: 1,
   /** A ledger command (pause, resume, cancel, limits) could not change the run: its status does not allow it. */
   NOT_CHANGED: 1,
+  /** A redrive could not move some dead letters (they are visible in the DLQ again; the summary says why). */
+  NOT_ALL_MOVED: 1,
   /** Bad usage or config: nothing ran. */
   USAGE: 2,
   /** The job ran, but a report could not be written (its error is printed; the summary still is). */

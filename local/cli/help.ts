@@ -105,7 +105,8 @@ export const redriveHelp = `bounded-fanout redrive --endpoint URL [options]
 
 Moves the dead-lettered messages back to the work queue: with SQS's message-move task where the endpoint
 supports it, otherwise by receiving each message from the dead-letter queue, sending it to the work queue and
-then deleting it.
+then deleting it. A failed send is retried a few times; a message still not sent stays in the dead-letter
+queue, visible, and is counted by reason. Exit 0 when it moved everything it set out to, 1 when not.
 
 Options:
   --endpoint URL                  the SQS endpoint (required; AWS needs credentials in the usual places)

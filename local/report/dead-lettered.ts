@@ -1,18 +1,21 @@
 // Which dead-lettered tasks a report lists: each task once, and only those the ledger still counts
-// dead-lettered. A dead letter can be found twice (SQS sends at least once; a redrive can leave a copy behind;
+// failed. A dead letter can be found twice (SQS sends at least once; a redrive can leave a copy behind;
 // a redriven task that fails again is dead-lettered anew), while the ledger counts each task once: its settle
 // is keyed by message, and a redriven task that now ended otherwise leaves `deadLettered` under a move key of
-// its own (lib/ledger/ledger-keys.ts movedKey, functions/worker-hand-on.ts). Neither the DLQ nor the result
-// object forgets a task that moved, so the list is checked against those keys.
+// its own (lib/ledger/ledger-keys.ts movedKey, functions/worker-hand-on.ts), whose marker says where it went.
+// Neither the DLQ nor the result object forgets a task that moved, so the list is checked against those keys.
 import type { FanoutConfig } from '../../lib/config.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
-import { movedKey } from '../../lib/ledger/ledger-keys.js';
+import { type MovedAs, movedAsOf, movedKey } from '../../lib/ledger/ledger-keys.js';
 import type { RunRecord } from '../../lib/ledger/run-record.js';
 import type { AwsTarget, LocalResources } from '../resources.js';
 import { withLocalLedger } from '../run-record.js';
 
-/** True when the task left `deadLettered` (a redrive ran it to another end). */
-export type MovedCheck = (taskId: string) => Promise<boolean>;
+/**
+ * Where the task went when it left `deadLettered` (a redrive ran it to another end): `unknown` for a move
+ * whose marker does not say; undefined when it never left.
+ */
+export type MovedCheck = (taskId: string) => Promise<MovedAs | 'unknown' | undefined>;
 
 /** Reads of the ledger in flight at once while checking a list. */
 const CHECKS_AT_ONCE = 32;
@@ -29,17 +32,24 @@ export function eachTaskOnce<T extends { readonly id: string }>(entries: Iterabl
 
 /** The move keys of a run in the ledger, as a MovedCheck. */
 export function movedIn(ledger: Pick<JobLedger, 'settledMarker'>, jobId: string, runId: string): MovedCheck {
-  return async (taskId) => (await ledger.settledMarker(jobId, runId, movedKey(taskId))) !== undefined;
+  return async (taskId) => {
+    const marker = await ledger.settledMarker(jobId, runId, movedKey(taskId));
+    return marker && movedAsOf(marker.state);
+  };
 }
 
-/** The ids among `ids` that moved, a few reads at a time. */
-export async function movedAmong(ids: readonly string[], moved: MovedCheck): Promise<Set<string>> {
-  const out = new Set<string>();
+/** The ids among `ids` that moved, each with where it went, a few reads at a time. */
+export async function movedAmong(
+  ids: readonly string[],
+  moved: MovedCheck,
+): Promise<Map<string, MovedAs | 'unknown'>> {
+  const out = new Map<string, MovedAs | 'unknown'>();
   for (let i = 0; i < ids.length; i += CHECKS_AT_ONCE) {
     const slice = ids.slice(i, i + CHECKS_AT_ONCE);
     const found = await Promise.all(slice.map((id) => moved(id)));
     slice.forEach((id, j) => {
-      if (found[j]) out.add(id);
+      const as = found[j];
+      if (as) out.set(id, as);
     });
   }
   return out;

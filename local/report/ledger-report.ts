@@ -80,51 +80,71 @@ async function collectTasks(
   const invalid: InvalidTask[] = [];
   let beyond = 0;
   for await (const line of lines) {
-    if (line.type === 'dead-letter' || line.type === 'undeliverable') await failed.add(deadLetteredOf(line));
-    else if (line.type === 'invalid') {
+    if (line.type === 'dead-letter' || line.type === 'undeliverable') {
+      await failed.add(deadLetteredOf(line), line.type);
+    } else if (line.type === 'invalid') {
       if (invalid.length < max) invalid.push(invalidOf(line));
       else beyond++;
     }
   }
   await failed.flush();
-  return { deadLettered: [...failed.listed.values()], invalid, beyond: beyond + failed.beyond };
+  return { deadLettered: failed.tasks(), invalid, beyond: beyond + failed.beyond };
 }
+
+type FailedLine = 'dead-letter' | 'undeliverable';
 
 /**
  * The failed tasks of the lines, each task once at its first line's place with its last line's error (a
- * task's lines repeat: a redriven task that fails again adds one), less those the ledger says moved. The move
- * checks are reads, made a few at once for the lines that would be listed, never for those past `max`.
+ * task's lines repeat: a redriven task that fails again adds one), less those the ledger says moved out of
+ * failing: a redriven task that now succeeded or was cancelled. One that moved to `undeliverable` failed still
+ * and stays, with the error of its last line (the redrive's). A move whose marker does not say where it went
+ * (written before markers said) is judged by the task's last line: `undeliverable` stays. The move checks are
+ * reads, made a few at once for the lines that would be listed, never for those past `max`.
  */
 class FailedTasks {
-  readonly listed = new Map<string, DeadLetteredTask>();
+  readonly #listed = new Map<string, DeadLetteredTask>();
   beyond = 0;
-  readonly #moved = new Set<string>();
-  #pending: DeadLetteredTask[] = [];
+  /** Tasks that moved out of failing. */
+  readonly #left = new Set<string>();
+  /** Tasks listed whose move does not say where it went: their last line's kind. */
+  readonly #unknown = new Map<string, FailedLine>();
+  readonly #checked = new Set<string>();
+  #pending: { task: DeadLetteredTask; type: FailedLine }[] = [];
 
   constructor(
     private readonly max: number,
     private readonly check: MovedCheck | undefined,
   ) {}
 
-  async add(task: DeadLetteredTask): Promise<void> {
-    this.#pending.push(task);
+  async add(task: DeadLetteredTask, type: FailedLine): Promise<void> {
+    this.#pending.push({ task, type });
     if (this.#pending.length >= PENDING_LINES) await this.flush();
   }
 
   async flush(): Promise<void> {
     const pending = this.#pending;
     this.#pending = [];
-    if (this.check && this.listed.size < this.max) {
-      const fresh = new Set(
-        pending.map((t) => t.id).filter((id) => !this.listed.has(id) && !this.#moved.has(id)),
-      );
-      for (const id of await movedAmong([...fresh], this.check)) this.#moved.add(id);
-    }
-    for (const task of pending) {
-      if (this.listed.has(task.id)) this.listed.set(task.id, task);
-      else if (this.#moved.has(task.id)) continue;
-      else if (this.listed.size < this.max) this.listed.set(task.id, task);
+    if (this.check && this.#listed.size < this.max) await this.#checkMoves(pending.map((p) => p.task.id));
+    for (const { task, type } of pending) {
+      if (this.#left.has(task.id)) continue;
+      if (this.#unknown.has(task.id)) this.#unknown.set(task.id, type);
+      if (this.#listed.has(task.id) || this.#listed.size < this.max) this.#listed.set(task.id, task);
       else this.beyond++;
+    }
+  }
+
+  /** The tasks to list, once every line is in. */
+  tasks(): DeadLetteredTask[] {
+    return [...this.#listed.values()].filter((t) => this.#unknown.get(t.id) !== 'dead-letter');
+  }
+
+  async #checkMoves(ids: readonly string[]): Promise<void> {
+    const fresh = [...new Set(ids)].filter((id) => !this.#checked.has(id));
+    for (const id of fresh) this.#checked.add(id);
+    if (!this.check || fresh.length === 0) return;
+    for (const [id, as] of await movedAmong(fresh, this.check)) {
+      if (as === 'unknown') this.#unknown.set(id, 'dead-letter');
+      else if (as !== 'undeliverable') this.#left.add(id);
     }
   }
 }

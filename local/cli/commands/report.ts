@@ -30,7 +30,8 @@ export async function reportCommand(
       config: args.config,
       lines: result.lines,
       source: describeSource(at, result.kind, result.keys.length),
-      // A task a redrive ran to another end is no longer dead-lettered, whatever the result lines still say.
+      // A task a redrive ran to success is no longer failed, whatever the result lines still say; one it ran
+      // to `undeliverable` still is, with the error of the line the redrive added.
       moved: movedIn(target.ledger, record.jobId, record.runId),
     });
     const failed = await writeReports(args.reports, report);
@@ -53,7 +54,9 @@ function resultLocation(record: RunRecord, target: LedgerTarget, prefix: string)
 
 function describeSource(at: ResultLocation, kind: 'object' | 'parts', keys: number): string {
   const where = `s3://${at.bucket}/${at.prefix}${at.jobId}/${at.runId}`;
-  return kind === 'object' ? `${where}.ndjson` : `${keys} part object(s) under ${where}/`;
+  if (kind === 'parts') return `${keys} part object(s) under ${where}/`;
+  // The object, then the parts a redrive's messages wrote (their undeliverable lines: lib/aws/result-reader.ts).
+  return keys > 1 ? `${where}.ndjson and ${keys - 1} redrive part object(s)` : `${where}.ndjson`;
 }
 
 function bucketError(error: unknown, bucket: string, endpoint: string | undefined): unknown {

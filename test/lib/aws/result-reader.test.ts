@@ -1,11 +1,13 @@
 // Reading a run's result lines back (for `report --job`), against real S3 (the test backend): while the run is
 // live, the parts its writers left, in the order the result object will hold them; once it ended, the result
-// object alone (summary first), so lines are never read twice; lines that are not JSON objects are counted and
+// object (summary first), then the undeliverable lines of the parts a redrive wrote (the object lacks those
+// written after it), and no other part, so the run's own lines are never read twice; lines that are not JSON objects are counted and
 // skipped; lines split across S3 chunks come back whole.
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openResultLines, parseS3Uri } from '../../../lib/aws/result-reader.js';
 import { putResultPart, ResultWriter } from '../../../lib/aws/results.js';
+import { redriveKeyPrefix } from '../../../lib/fanout/messages.js';
 import { localCredentials } from '../../../local/resources.js';
 import { backend, freshResources } from '../../local/fixtures/aws.js';
 
@@ -29,6 +31,7 @@ async function collect(lines: AsyncIterable<Record<string, unknown>>) {
 }
 
 const at = (runId: string) => ({ bucket, prefix: 'results/', jobId: 'j', runId });
+const redriveMessageKey = (id: string) => `${redriveKeyPrefix('j', 'redriven')}${id}`;
 
 describe('openResultLines', () => {
   it('reads the parts of a live run, then only the result object once it is written', async () => {
@@ -53,6 +56,39 @@ describe('openResultLines', () => {
     expect(lines[0]).toEqual({ type: 'summary', jobId: 'j', runId: 'live', status: 'partial' });
     // Each line once: the object holds the parts; they are not read again beside it.
     expect(lines.slice(1).map((l) => (l.task as { id: string }).id)).toEqual(liveIds);
+  });
+
+  it('after the result object, reads the undeliverable lines of the parts a redrive wrote, and no other part', async () => {
+    const writer = new ResultWriter(s3, { bucket, jobId: 'j', runId: 'redriven', segment: 0 });
+    writer.add({ type: 'dead-letter', task: { id: 'a' }, attempts: 1, error: 'first' });
+    await putResultPart(s3, { ...at('redriven'), name: 'j:redriven:0' }, [
+      { type: 'dead-letter', task: { id: 'b' }, attempts: 1, error: 'first' },
+    ]);
+    await writer.finish({ jobId: 'j', runId: 'redriven', status: 'partial' });
+    // A redrive, later: one message (a follow-up's key extends its key) ends `b` undeliverable, another
+    // dead-letters `a` anew; a late part of no redrive is not read.
+    await putResultPart(s3, { ...at('redriven'), name: redriveMessageKey('m2#2') }, [
+      { type: 'undeliverable', task: { id: 'b' }, attempts: 1, error: 'again', sendError: 'too big' },
+    ]);
+    await putResultPart(s3, { ...at('redriven'), name: redriveMessageKey('m1') }, [
+      { type: 'dead-letter', task: { id: 'a' }, attempts: 1, error: 'again' },
+    ]);
+    await putResultPart(s3, { ...at('redriven'), name: 'j:redriven:9' }, [
+      { type: 'dead-letter', task: { id: 'c' }, attempts: 1, error: 'late' },
+    ]);
+    const ended = await openResultLines(s3, at('redriven'));
+    expect(ended.kind).toBe('object');
+    expect(ended.keys).toEqual([
+      'results/j/redriven.ndjson',
+      `results/j/redriven/part-w-${encodeURIComponent(redriveMessageKey('m1'))}.ndjson`,
+      `results/j/redriven/part-w-${encodeURIComponent(redriveMessageKey('m2#2'))}.ndjson`,
+    ]);
+    const lines = (await collect(ended.lines)).slice(1);
+    expect(lines.map((l) => [l.type, (l.task as { id: string }).id, l.error])).toEqual([
+      ['dead-letter', 'a', 'first'],
+      ['dead-letter', 'b', 'first'],
+      ['undeliverable', 'b', 'again'],
+    ]);
   });
 
   it('skips and counts lines that are not JSON objects, and joins lines across chunks', async () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { segmentSettleKey } from '../../../lib/fanout/segment-copy.js';
-import { markerRetentionDays, movedKey } from '../../../lib/ledger/ledger-keys.js';
+import { markerRetentionDays, movedAsOf, movedKey, movedState } from '../../../lib/ledger/ledger-keys.js';
 import { JobIdSchema } from '../../../lib/manifest/schema.js';
 import { RUNS } from '../../helpers/runs.js';
 
@@ -42,5 +42,15 @@ describe('markerRetentionDays', () => {
     // A segment's judges its copies' dead letters (functions/segment-copies.ts): kept as long as a move's.
     expect(markerRetentionDays(segmentSettleKey(3), 7)).toBe(21);
     expect(markerRetentionDays('job:run:0!handed', 7)).toBe(7);
+  });
+});
+
+describe('a move marker’s state', () => {
+  it('reads back where the task went; a marker that keeps none, or anything else, is unknown', () => {
+    for (const as of ['succeeded', 'cancelled', 'undeliverable'] as const)
+      expect(movedAsOf(movedState(as))).toBe(as);
+    for (const state of [undefined, null, {}, { movedAs: 'deadLettered' }, { movedAs: 1 }, 'undeliverable']) {
+      expect(movedAsOf(state)).toBe('unknown');
+    }
   });
 });

@@ -155,6 +155,8 @@ describe('redrive through the message-move task', () => {
     expect(result).toEqual({
       method: RedriveMethods.MOVE_TASK,
       moved: 23,
+      notMoved: 0,
+      failures: [],
       queueUrl: q.queueUrl,
       deadLetterQueueUrl: q.deadLetterQueueUrl,
     });

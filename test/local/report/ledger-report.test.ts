@@ -6,9 +6,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
 import { defaultConfig, OverlapPolicies } from '../../../lib/config.js';
-import { movedKey } from '../../../lib/ledger/ledger-keys.js';
+import { type MovedAs, movedKey, movedState } from '../../../lib/ledger/ledger-keys.js';
 import { type RunRecord, RunStatuses } from '../../../lib/ledger/run-record.js';
-import { movedIn } from '../../../local/report/dead-lettered.js';
+import { type MovedCheck, movedIn } from '../../../local/report/dead-lettered.js';
 import { renderHtmlReport } from '../../../local/report/html.js';
 import { ledgerReport } from '../../../local/report/ledger-report.js';
 import { freshJobTable } from '../fixtures/aws.js';
@@ -141,6 +141,125 @@ describe('ledgerReport: failed tasks as the ledger has them', () => {
     } finally {
       client.destroy();
     }
+  });
+
+  // A redrive that ends a task undeliverable moves it out of `deadLettered` too, into `undeliverable`: it
+  // failed still, and is listed with the line the redrive added. Its marker says where it went; one written
+  // before markers said is judged by the task's last line.
+  it('lists a task moved to undeliverable, with its last error, and not one moved to succeeded', async () => {
+    const { client, tableName } = await freshJobTable('lrundeliv');
+    try {
+      const ledger = new JobLedgerTable(client, { tableName, retentionDays: 1 });
+      const ids = { jobId: 'j', runId: 'r' };
+      await ledger.startRun({ ...ids, startedAt: 1_000, toleratedFailurePercent: 100, overlap: 'forbid' });
+      await ledger.settle({
+        ...ids,
+        key: 'm1',
+        delta: { submitted: 4, deadLettered: 4 },
+        manifestDone: true,
+      });
+      const move = (id: string, as: MovedAs, state?: Record<string, unknown>) =>
+        ledger.settle({
+          ...ids,
+          key: movedKey(id),
+          delta: { [as]: 1, deadLettered: -1 },
+          ...(state && { state }),
+        });
+      await move('u', 'undeliverable', movedState('undeliverable'));
+      await move('s', 'succeeded', movedState('succeeded'));
+      await move('k', 'undeliverable');
+      const current = (await ledger.getRun('j', 'r'))!;
+      const dead = (id: string, error: string) => ({ type: 'dead-letter', task: { id }, attempts: 1, error });
+      const refused = (id: string) => ({
+        ...dead(id, 'HTTP 404'),
+        type: 'undeliverable',
+        sendError: 'too big',
+      });
+      const report = await ledgerReport({
+        record: current,
+        config: defaultConfig,
+        source: 't',
+        // The object's first failures, then the lines a redrive added: `s` failed in a second copy after the
+        // first had run it to success, so the ledger has it succeeded.
+        lines: from([
+          dead('d', 'HTTP 500'),
+          dead('u', 'HTTP 500'),
+          dead('s', 'HTTP 500'),
+          dead('k', 'HTTP 500'),
+          refused('u'),
+          refused('k'),
+          refused('s'),
+        ]),
+        moved: movedIn(ledger, 'j', 'r'),
+      });
+      expect([report.succeeded, report.deadLettered, report.undeliverable]).toEqual([1, 1, 2]);
+      const late = 'HTTP 404; not delivered to the DLQ: too big';
+      expect(report.deadLetteredTasks).toEqual([
+        { id: 'd', attempts: 1, error: 'HTTP 500', task: { id: 'd' } },
+        { id: 'u', attempts: 1, error: late, task: { id: 'u' } },
+        { id: 'k', attempts: 1, error: late, task: { id: 'k' } },
+      ]);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  // The accounting rule: the listed tasks are those the ledger counts failed (dead-lettered or undeliverable),
+  // each once, with its last line's error, whatever the redrives did and however the lines repeat.
+  it('lists exactly the tasks still failed, each once with its last error (property)', async () => {
+    const ending = fc.constantFrom('none', 'again', 'succeeded', 'cancelled', 'undeliverable', 'legacy');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(ending, { maxLength: 40 }),
+        fc.integer({ min: 1, max: 50 }),
+        async (ends, max) => {
+          const tasks = ends.map((end, i) => ({ id: `t${i}`, end }));
+          const first = tasks.map(({ id }) => ({
+            type: 'dead-letter',
+            task: { id },
+            attempts: 1,
+            error: `first ${id}`,
+          }));
+          // What a redrive added, after the object: a new dead letter, or a refused one.
+          const later = tasks.flatMap(({ id, end }) => {
+            if (end === 'again')
+              return [{ type: 'dead-letter', task: { id }, attempts: 1, error: `again ${id}` }];
+            if (end === 'undeliverable' || end === 'legacy') {
+              return [
+                { type: 'undeliverable', task: { id }, attempts: 1, error: `again ${id}`, sendError: 'big' },
+              ];
+            }
+            return [];
+          });
+          const moves = new Map<string, MovedAs | 'unknown'>();
+          for (const { id, end } of tasks) {
+            if (end === 'succeeded' || end === 'cancelled' || end === 'undeliverable') moves.set(id, end);
+            if (end === 'legacy') moves.set(id, 'unknown');
+          }
+          const moved: MovedCheck = async (id) => moves.get(id);
+          const report = await ledgerReport({
+            record: record(),
+            config: defaultConfig,
+            source: 't',
+            lines: from([...first, ...later]),
+            moved,
+            maxListed: max,
+          });
+          const failed = tasks.filter((t) => !['succeeded', 'cancelled'].includes(t.end));
+          const expected = failed.slice(0, max).map(({ id, end }) => ({
+            id,
+            error:
+              end === 'none'
+                ? `first ${id}`
+                : end === 'again'
+                  ? `again ${id}`
+                  : `again ${id}; not delivered to the DLQ: big`,
+          }));
+          expect(report.deadLetteredTasks.map(({ id, error }) => ({ id, error }))).toEqual(expected);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
 
