@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { type SendBatchOptions, sendMessageBatch } from '../../lib/aws/enqueue.js';
 import { queueDepth } from '../queue-depth.js';
+import { sendBatches } from './redrive-send-batches.js';
 
 /** Dead letters a redrive could not move, by the reason of their last failed send. */
 export interface NotMoved {
@@ -151,15 +152,27 @@ function sentAfter(message: Message, startedAt: number): boolean {
   return Number.isFinite(sent) && sent > startedAt;
 }
 
+interface Sent {
+  readonly sent: Message[];
+  readonly failed: { message: Message; reason: string }[];
+}
+
 /**
- * Sends the messages to the work queue, each failed entry tried again as sendMessageBatch does: those it
- * accepted, and those it did not, each with the last try's error.
+ * Sends the messages to the work queue, in batches SQS takes whole (./redrive-send-batches.ts), each failed
+ * entry tried again as sendMessageBatch does: those it accepted, and those it did not, each with the last
+ * try's error.
  */
-async function sendAll(
-  sqs: SQSClient,
-  at: Queues,
-  messages: readonly Message[],
-): Promise<{ sent: Message[]; failed: { message: Message; reason: string }[] }> {
+async function sendAll(sqs: SQSClient, at: Queues, messages: readonly Message[]): Promise<Sent> {
+  const out: Sent = { sent: [], failed: [] };
+  for (const batch of sendBatches(messages)) {
+    const { sent, failed } = await sendBatch(sqs, at, batch);
+    out.sent.push(...sent);
+    out.failed.push(...failed);
+  }
+  return out;
+}
+
+async function sendBatch(sqs: SQSClient, at: Queues, messages: readonly Message[]): Promise<Sent> {
   const entries = messages.map((m, i) => ({
     Id: String(i),
     MessageBody: m.Body ?? '',

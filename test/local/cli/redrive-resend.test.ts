@@ -151,6 +151,20 @@ describe('redrive when a send to the work queue fails', () => {
     expect(await depth(deadLetterQueueUrl)).toEqual({ visible: 0, inFlight: 0 });
   });
 
+  // A dead letter may be as large as a message (lib/fanout/dead-letter-packer.ts packs records up to 256 KiB),
+  // and a receive brings up to 10: one SendMessageBatch of them all is over SQS's limit for a batch's total
+  // size (the emulator's: 1 MiB), refused whole, and would be at every redrive.
+  it('moves dead letters too large to go together in one send: each batch under the batch size limit', async () => {
+    const { queueUrl, deadLetterQueueUrl } = await queues('large');
+    const large = Array.from({ length: 10 }, (_, i) => `${i}${'L'.repeat(200 * 1024)}`);
+    for (const body of large) await fill(deadLetterQueueUrl, [body]);
+    const json = await runCli(['redrive', '--endpoint', endpoint, '--prefix', 'large', '--format', 'json']);
+    expect(json.code, json.stdout + json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ moved: 10, notMoved: 0, failures: [] });
+    expect(await bodiesIn(queueUrl)).toEqual(large.sort());
+    expect(await depth(deadLetterQueueUrl)).toEqual({ visible: 0, inFlight: 0 });
+  });
+
   it('gives up on a send that keeps failing after a bounded number of tries; the messages stay, visible', async () => {
     const { queueUrl, deadLetterQueueUrl } = await queues('gone');
     await fill(deadLetterQueueUrl, small(4));
