@@ -32,7 +32,12 @@ export interface LedgerReportInputs {
 export async function ledgerReport(inputs: LedgerReportInputs): Promise<LedgerRunReport> {
   const { record, config } = inputs;
   const max = inputs.maxListed ?? LEDGER_REPORT_MAX_LISTED;
-  const tasks = await collectTasks(inputs.lines, max, inputs.moved);
+  const tasks = await collectTasks(
+    inputs.lines,
+    max,
+    inputs.moved,
+    record.deadLettered + record.undeliverable,
+  );
   const finishedAt = record.finishedAt;
   return redactReport({
     jobId: record.jobId,
@@ -67,7 +72,11 @@ export async function ledgerReport(inputs: LedgerReportInputs): Promise<LedgerRu
 interface CollectedTasks {
   readonly deadLettered: DeadLetteredTask[];
   readonly invalid: InvalidTask[];
-  /** Lines past `max` of their kind: counted, not listed (nor checked for copies or moves). */
+  /**
+   * Tasks not listed: invalid lines past `max`, and, once the failed list is full, the failed tasks the
+   * ledger counts (`failedCount`) less those listed. Not the failed lines past `max`: a task's lines repeat
+   * (a redrive's undeliverable line after the object's), and one past `max` is not checked for a move.
+   */
   beyond: number;
 }
 
@@ -75,6 +84,7 @@ async function collectTasks(
   lines: AsyncIterable<Record<string, unknown>>,
   max: number,
   moved: MovedCheck | undefined,
+  failedCount: number,
 ): Promise<CollectedTasks> {
   const failed = new FailedTasks(max, moved);
   const invalid: InvalidTask[] = [];
@@ -88,7 +98,9 @@ async function collectTasks(
     }
   }
   await failed.flush();
-  return { deadLettered: failed.tasks(), invalid, beyond: beyond + failed.beyond };
+  const deadLettered = failed.tasks();
+  const unlisted = failed.full ? Math.max(0, failedCount - deadLettered.length) : 0;
+  return { deadLettered, invalid, beyond: beyond + unlisted };
 }
 
 type FailedLine = 'dead-letter' | 'undeliverable';
@@ -98,12 +110,16 @@ type FailedLine = 'dead-letter' | 'undeliverable';
  * task's lines repeat: a redriven task that fails again adds one), less those the ledger says moved out of
  * failing: a redriven task that now succeeded or was cancelled. One that moved to `undeliverable` failed still
  * and stays, with the error of its last line (the redrive's). A move whose marker does not say where it went
- * (written before markers said) is judged by the task's last line: `undeliverable` stays. The move checks are
- * reads, made a few at once for the lines that would be listed, never for those past `max`.
+ * (written before markers said) is judged by the task's last line: `undeliverable` stays; such a task, not
+ * judged until every line is in, does not take one of the `max` places meanwhile. The move checks are reads,
+ * made a few at once for the lines that would be listed, never for those past `max`.
  */
 class FailedTasks {
   readonly #listed = new Map<string, DeadLetteredTask>();
-  beyond = 0;
+  /** A failed line found no place: the list is full. */
+  full = false;
+  /** Tasks listed whose move does not say where it went (in #unknown): not counted against `max`. */
+  #undecided = 0;
   /** Tasks that moved out of failing. */
   readonly #left = new Set<string>();
   /** Tasks listed whose move does not say where it went: their last line's kind. */
@@ -124,18 +140,29 @@ class FailedTasks {
   async flush(): Promise<void> {
     const pending = this.#pending;
     this.#pending = [];
-    if (this.check && this.#listed.size < this.max) await this.#checkMoves(pending.map((p) => p.task.id));
+    if (this.check && this.#room()) await this.#checkMoves(pending.map((p) => p.task.id));
     for (const { task, type } of pending) {
       if (this.#left.has(task.id)) continue;
-      if (this.#unknown.has(task.id)) this.#unknown.set(task.id, type);
-      if (this.#listed.has(task.id) || this.#listed.size < this.max) this.#listed.set(task.id, task);
-      else this.beyond++;
+      const undecided = this.#unknown.has(task.id);
+      if (undecided) this.#unknown.set(task.id, type);
+      if (this.#listed.has(task.id)) this.#listed.set(task.id, task);
+      else if (this.#room()) {
+        this.#listed.set(task.id, task);
+        if (undecided) this.#undecided++;
+      } else this.full = true;
     }
   }
 
-  /** The tasks to list, once every line is in. */
+  /** The tasks to list, once every line is in: at most `max`. */
   tasks(): DeadLetteredTask[] {
-    return [...this.#listed.values()].filter((t) => this.#unknown.get(t.id) !== 'dead-letter');
+    const failed = [...this.#listed.values()].filter((t) => this.#unknown.get(t.id) !== 'dead-letter');
+    if (failed.length > this.max) this.full = true;
+    return failed.slice(0, this.max);
+  }
+
+  /** Whether a task not listed yet may be: the listed tasks already judged failed are fewer than `max`. */
+  #room(): boolean {
+    return this.#listed.size - this.#undecided < this.max;
   }
 
   async #checkMoves(ids: readonly string[]): Promise<void> {
