@@ -13,6 +13,7 @@
 // written while the run was live) is read again: its lines are failed tasks, which the report lists once.
 import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
 import { redriveKeyPrefix } from '../fanout/messages.js';
+import { winningParts } from './result-parts.js';
 import { resultKey, workerPartPrefix } from './results.js';
 
 export interface ResultLocation {
@@ -40,14 +41,27 @@ export interface ResultLines {
   skipped(): number;
 }
 
+export interface ResultLinesOptions {
+  /**
+   * The copy whose settle counted for a segment (undefined: not settled, or not told), to read a live run's
+   * parts as the result object will take them: of a segment's copies, the winner's only (lib/aws/result-parts.ts).
+   * Without it every copy's parts are read.
+   */
+  readonly winnerOf?: (segment: number) => Promise<string | undefined>;
+}
+
 /** Where the run's result lines are: the result object if it was written, else its parts. */
-export async function openResultLines(s3: S3Client, at: ResultLocation): Promise<ResultLines> {
+export async function openResultLines(
+  s3: S3Client,
+  at: ResultLocation,
+  options: ResultLinesOptions = {},
+): Promise<ResultLines> {
   const objectKey = resultKey(at.prefix, at.jobId, at.runId);
   const finished = await exists(s3, at.bucket, objectKey);
   const redrives = workerPartPrefix(at, redriveKeyPrefix(at.jobId, at.runId));
   const keys = finished
     ? [objectKey, ...(await keysUnder(s3, at.bucket, redrives))]
-    : await keysUnder(s3, at.bucket, `${at.prefix}${at.jobId}/${at.runId}/part-`);
+    : await liveParts(s3, at, options.winnerOf);
   let skipped = 0;
   async function* lines(): AsyncGenerator<Record<string, unknown>> {
     for (const key of keys) {
@@ -61,6 +75,21 @@ export async function openResultLines(s3: S3Client, at: ResultLocation): Promise
     }
   }
   return { kind: finished ? 'object' : 'parts', keys, lines: lines(), skipped: () => skipped };
+}
+
+/** A live run's parts, as the result object will take them. */
+async function liveParts(
+  s3: S3Client,
+  at: ResultLocation,
+  winnerOf: ResultLinesOptions['winnerOf'],
+): Promise<string[]> {
+  const keys = await keysUnder(s3, at.bucket, `${at.prefix}${at.jobId}/${at.runId}/part-`);
+  // winningParts reads no size: the keys alone are kept, in order.
+  const parts = await winningParts(
+    keys.map((key) => ({ key, size: 0 })),
+    winnerOf,
+  );
+  return parts.map((p) => p.key);
 }
 
 function parseLine(line: string): Record<string, unknown> | undefined {

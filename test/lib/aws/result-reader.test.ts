@@ -1,5 +1,6 @@
 // Reading a run's result lines back (for `report --job`), against real S3 (the test backend): while the run is
-// live, the parts its writers left, in the order the result object will hold them; once it ended, the result
+// live, the parts its writers left, in the order the result object will hold them (of a segment's copies, the
+// winner's only); once it ended, the result
 // object (summary first), then the undeliverable lines of the parts a redrive wrote (the object lacks those
 // written after it), and no other part, so the run's own lines are never read twice; lines that are not JSON objects are counted and
 // skipped; lines split across S3 chunks come back whole.
@@ -89,6 +90,28 @@ describe('openResultLines', () => {
       ['dead-letter', 'b', 'first'],
       ['undeliverable', 'b', 'again'],
     ]);
+  });
+
+  // A retried orchestrator invocation runs a segment twice; only the copy whose settle counted is the run's
+  // (lib/aws/result-parts.ts), and its lines alone go into the result object. A live run's parts are read
+  // the same way: a loser's dead letter may be of a task the winner ran to success.
+  it("reads a live run's segment parts of the winning copy only, all copies of a segment not settled yet", async () => {
+    const copyWriter = (segment: number, copy: string) =>
+      new ResultWriter(s3, { bucket, jobId: 'j', runId: 'copies', segment, copy, partBytes: 64 });
+    const write = async (segment: number, copy: string, id: string) => {
+      const writer = copyWriter(segment, copy);
+      writer.add({ type: 'dead-letter', task: { id }, attempts: 1, error: `from ${copy}` });
+      await writer.flush();
+    };
+    await write(0, 'aaaa', 'lost-0');
+    await write(0, 'bbbb', 'won-0');
+    await write(1, 'cccc', 'open-1a');
+    await write(1, 'dddd', 'open-1b');
+    const winnerOf = async (segment: number) => (segment === 0 ? 'bbbb' : undefined);
+    const live = await openResultLines(s3, at('copies'), { winnerOf });
+    expect(live.kind).toBe('parts');
+    const ids = (await collect(live.lines)).map((l) => (l.task as { id: string }).id);
+    expect(ids).toEqual(['won-0', 'open-1a', 'open-1b']);
   });
 
   it('skips and counts lines that are not JSON objects, and joins lines across chunks', async () => {
