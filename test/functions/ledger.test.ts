@@ -1,4 +1,4 @@
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, type Message } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
@@ -21,6 +21,7 @@ import {
   startHarness,
   watchRecordRead,
 } from './harness.js';
+import { counts, resultLines as resultOf } from './run-outcome.js';
 
 // The job ledger through the real handlers: the orchestrator and the worker against the backend's real
 // queue, DLQ, tables and bucket, a real HTTP target on 127.0.0.1 that counts requests per task, and the
@@ -169,24 +170,7 @@ async function drain(handler: Worker = worker, rounds = 50): Promise<number> {
   throw new Error(`queue not empty after ${rounds} rounds`);
 }
 
-const counts = (r: RunRecord | undefined) =>
-  r && {
-    submitted: r.submitted,
-    succeeded: r.succeeded,
-    deadLettered: r.deadLettered,
-    undeliverable: r.undeliverable,
-    invalid: r.invalid,
-    cancelled: r.cancelled,
-  };
-
-async function resultLines(record: RunRecord): Promise<Record<string, unknown>[]> {
-  const key = record.resultUri!.replace(`s3://${h.resources.bucket}/`, '');
-  const object = await s3.send(new GetObjectCommand({ Bucket: h.resources.bucket, Key: key }));
-  return (await object.Body!.transformToString())
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
-}
+const resultLines = (record: RunRecord) => resultOf(s3, h.resources.bucket, record);
 
 describe('job ledger through the handlers', () => {
   it('records a run: every task counted once, ended once by its last settle, result object and status partial', async () => {

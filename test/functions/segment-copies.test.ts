@@ -1,4 +1,4 @@
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
 import { type Message, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
@@ -12,6 +12,7 @@ import { queueDepth } from '../../local/queue-depth.js';
 import { localCredentials } from '../../local/resources.js';
 import { type Containers, startContainers, type Worker } from './containers.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent } from './harness.js';
+import { counts, resultLines as resultOf } from './run-outcome.js';
 
 // Two copies of one segment (a retried invocation running beside the first, as after a timeout), through the
 // real handlers against the backend's queues, tables and bucket and a real HTTP target on 127.0.0.1 counting
@@ -151,24 +152,7 @@ const deadIds = (messages: readonly Message[]) =>
     return read.kind === 'dead-letter' ? read.message.tasks.map((t) => t.task.id) : [];
   });
 
-const counts = (r: RunRecord | undefined) =>
-  r && {
-    submitted: r.submitted,
-    succeeded: r.succeeded,
-    deadLettered: r.deadLettered,
-    undeliverable: r.undeliverable,
-    invalid: r.invalid,
-    cancelled: r.cancelled,
-  };
-
-async function resultLines(record: RunRecord): Promise<Record<string, unknown>[]> {
-  const key = record.resultUri!.replace(`s3://${h.resources.bucket}/`, '');
-  const object = await s3.send(new GetObjectCommand({ Bucket: h.resources.bucket, Key: key }));
-  return (await object.Body!.transformToString())
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
-}
+const resultLines = (record: RunRecord) => resultOf(s3, h.resources.bucket, record);
 
 /** Hands what the work queue holds to the worker until it is empty. */
 async function drain(): Promise<void> {
