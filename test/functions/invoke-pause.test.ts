@@ -11,6 +11,7 @@ import type { RunRecord } from '../../lib/ledger/run-record.js';
 import { InvokeServer } from '../../local/invoke-server.js';
 import { LocalFunction } from '../../local/local-function.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
+import { counts } from './run-outcome.js';
 
 // A pause while an invoke chunk runs, through the real handlers: the orchestrator invokes the real worker
 // behind the local Invoke endpoint (RequestResponse), against the backend's queue, DLQ and tables, and a
@@ -83,16 +84,6 @@ afterAll(async () => {
 });
 
 const hits = (id: string) => server.requests.filter((r) => r.path.endsWith(`/${id}`)).length;
-
-const counts = (r: RunRecord | undefined) =>
-  r && {
-    submitted: r.submitted,
-    succeeded: r.succeeded,
-    deadLettered: r.deadLettered,
-    undeliverable: r.undeliverable,
-    invalid: r.invalid,
-    cancelled: r.cancelled,
-  };
 
 /** Receives what the work queue holds now and hands it to the worker; the task ids it carried. */
 async function deliverOnce(): Promise<string[]> {
