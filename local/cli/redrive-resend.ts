@@ -29,6 +29,8 @@ export interface ResendResult {
   /** Left in the dead-letter queue, visible, for the next redrive. */
   readonly notMoved: number;
   readonly failures: readonly NotMoved[];
+  /** Stopped by `signal` (Ctrl-C) before the drain's end: the rest stay in the dead-letter queue, visible. */
+  readonly interrupted: boolean;
 }
 
 export interface ResendOptions {
@@ -36,6 +38,11 @@ export interface ResendOptions {
   readonly emptyReceives: number;
   /** The rounds and backoff of a send (sendMessageBatch's defaults: 5 rounds, 100 ms doubling to 2 s). */
   readonly send?: SendBatchOptions;
+  /**
+   * Ctrl-C: no receive starts after it; the batch in hand is sent and deleted (or released) first, so no
+   * message is left invisible or in both queues by the stop.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -63,7 +70,11 @@ export async function resend(
   };
   try {
     let empty = 0;
-    while (empty < options.emptyReceives && drain.moved + drain.failedIds.size < drain.budget) {
+    while (
+      !options.signal?.aborted &&
+      empty < options.emptyReceives &&
+      drain.moved + drain.failedIds.size < drain.budget
+    ) {
       const { Messages = [] } = await sqs.send(
         new ReceiveMessageCommand({
           QueueUrl: deadLetterQueueUrl,
@@ -81,7 +92,8 @@ export async function resend(
     await release(sqs, deadLetterQueueUrl, [...drain.held.values()]);
   }
   const failures = [...drain.reasons].map(([reason, count]) => ({ reason, count }));
-  return { moved: drain.moved, notMoved: drain.failedIds.size, failures };
+  const interrupted = options.signal?.aborted === true;
+  return { moved: drain.moved, notMoved: drain.failedIds.size, failures, interrupted };
 }
 
 interface Drain {

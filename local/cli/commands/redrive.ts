@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SendBatchOptions } from '../../../lib/aws/enqueue.js';
 import { resourceNames, withDefaults } from '../../../lib/config.js';
+import { AbortError } from '../../../lib/errors.js';
 import type { RedriveArgs } from '../args.js';
 import { ExitCodes } from '../exit-code.js';
 import type { CliIo } from '../io.js';
@@ -31,6 +32,8 @@ export interface RedriveResult {
   readonly failures: readonly NotMoved[];
   readonly queueUrl: string;
   readonly deadLetterQueueUrl: string;
+  /** Stopped by Ctrl-C before its end (receive-and-resend): what it did not move stays in the DLQ, visible. */
+  readonly interrupted: boolean;
 }
 
 export interface RedriveOptions {
@@ -43,6 +46,12 @@ export interface RedriveOptions {
   readonly emptyReceives?: number;
   /** The rounds and backoff of a failed send (receive-and-resend). */
   readonly send?: SendBatchOptions;
+  /**
+   * Ctrl-C. Receive-and-resend stops receiving and finishes the batch in hand (./redrive-resend.ts); SQS's
+   * message-move task goes on in SQS whatever this process does, so the wait for it ends with an AbortError
+   * that names its handle.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Errors by which an endpoint says it has no message-move task (fauxqs: InvalidAction). */
@@ -60,6 +69,7 @@ export async function redrive({
   pollMs = 500,
   emptyReceives = 2,
   send,
+  signal,
 }: RedriveOptions): Promise<RedriveResult> {
   const [queueArn, deadLetterQueueArn] = await Promise.all([
     arnOf(sqs, queueUrl),
@@ -69,7 +79,7 @@ export async function redrive({
     const { TaskHandle } = await sqs.send(
       new StartMessageMoveTaskCommand({ SourceArn: deadLetterQueueArn, DestinationArn: queueArn }),
     );
-    const moved = await waitForMoveTask(sqs, deadLetterQueueArn, TaskHandle, pollMs);
+    const moved = await waitForMoveTask(sqs, deadLetterQueueArn, TaskHandle, { pollMs, signal });
     // SQS moves or fails the task as a whole (waitForMoveTask throws): nothing is left behind by count.
     return {
       method: RedriveMethods.MOVE_TASK,
@@ -78,11 +88,16 @@ export async function redrive({
       failures: [],
       queueUrl,
       deadLetterQueueUrl,
+      interrupted: false,
     };
   } catch (error) {
     if (!unsupported.has((error as { name?: string }).name ?? '')) throw error;
   }
-  const out = await resend(sqs, queueUrl, deadLetterQueueUrl, { emptyReceives, ...(send ? { send } : {}) });
+  const out = await resend(sqs, queueUrl, deadLetterQueueUrl, {
+    emptyReceives,
+    ...(send ? { send } : {}),
+    ...(signal ? { signal } : {}),
+  });
   return { method: RedriveMethods.RESEND, ...out, queueUrl, deadLetterQueueUrl };
 }
 
@@ -99,9 +114,14 @@ async function waitForMoveTask(
   sqs: SQSClient,
   sourceArn: string,
   handle: string | undefined,
-  pollMs: number,
+  { pollMs, signal }: { pollMs: number; signal: AbortSignal | undefined },
 ): Promise<number> {
   for (;;) {
+    if (signal?.aborted) {
+      throw new AbortError(
+        `Interrupted: SQS's message-move task ${handle} goes on in SQS (aws sqs cancel-message-move-task --task-handle ${handle} stops it)`,
+      );
+    }
     const { Results = [] } = await sqs.send(
       new ListMessageMoveTasksCommand({ SourceArn: sourceArn, MaxResults: 10 }),
     );
@@ -138,24 +158,58 @@ async function queueUrlOf(sqs: SQSClient, name: string, endpoint: string): Promi
 export async function runRedrive(args: RedriveArgs, io: CliIo): Promise<number> {
   const names = resourceNames(withDefaults(args.prefix ? { prefix: args.prefix } : {}));
   const sqs = endpointSqsClient({ endpoint: args.endpoint, region: args.region, env: io.env });
+  const interrupts = onInterrupt();
   try {
     const queueUrl = await queueUrlOf(sqs, names.queue, args.endpoint);
     const deadLetterQueueUrl = await queueUrlOf(sqs, names.deadLetterQueue, args.endpoint);
-    const result = await redrive({ sqs, queueUrl, deadLetterQueueUrl }).catch((error) => {
-      throw asEndpointError(args.endpoint, error);
-    });
+    const result = await redrive({ sqs, queueUrl, deadLetterQueueUrl, signal: interrupts.signal }).catch(
+      (error) => {
+        if (error instanceof AbortError) return error;
+        throw asEndpointError(args.endpoint, error);
+      },
+    );
+    if (result instanceof AbortError) {
+      io.stderr.write(`bounded-fanout: ${result.message}\n`);
+      return ExitCodes.INTERRUPTED;
+    }
     if (args.format === 'json') io.stdout.write(`${JSON.stringify(result)}\n`);
     else io.stdout.write(summaryText(result, names));
+    if (result.interrupted) return ExitCodes.INTERRUPTED;
     return result.notMoved > 0 ? ExitCodes.NOT_ALL_MOVED : ExitCodes.OK;
   } finally {
+    interrupts.dispose();
     sqs.destroy();
   }
+}
+
+/**
+ * Ctrl-C (or SIGTERM) stops the redrive after the batch in hand, so no message is left invisible or in both
+ * queues by the stop, and it prints what it moved; a second one ends the process there and then.
+ */
+function onInterrupt() {
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) process.exit(ExitCodes.INTERRUPTED);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
 }
 
 const messages = (n: number) => `${n} message${n === 1 ? '' : 's'}`;
 
 function summaryText(result: RedriveResult, names: { queue: string; deadLetterQueue: string }): string {
-  const moved = `Moved ${messages(result.moved)} from ${names.deadLetterQueue} to ${names.queue} (${result.method}).\n`;
+  const stopped = result.interrupted
+    ? `Interrupted: the rest stay in ${names.deadLetterQueue}, visible, for the next redrive.\n`
+    : '';
+  const moved = `Moved ${messages(result.moved)} from ${names.deadLetterQueue} to ${names.queue} (${result.method}).\n${stopped}`;
   if (result.notMoved === 0) return moved;
   const why = result.failures.map((f) => `${f.reason} (${f.count})`).join('; ');
   return `${moved}Not moved: ${messages(result.notMoved)}, visible again in ${names.deadLetterQueue} for the next redrive: ${why}\n`;

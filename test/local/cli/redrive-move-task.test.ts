@@ -159,6 +159,7 @@ describe('redrive through the message-move task', () => {
       failures: [],
       queueUrl: q.queueUrl,
       deadLetterQueueUrl: q.deadLetterQueueUrl,
+      interrupted: false,
     });
     expect(fake.starts).toEqual([{ SourceArn: q.dlqArn, DestinationArn: q.queueArn }]);
     expect(fake.polls()).toBe(3);
@@ -188,6 +189,32 @@ describe('redrive through the message-move task', () => {
     await expect(
       redrive({ sqs: redriving, queueUrl: q.queueUrl, deadLetterQueueUrl: q.deadLetterQueueUrl, pollMs: 1 }),
     ).rejects.toThrow('The message-move task ended FAILED: AWS.SimpleQueueService.NonExistentQueue');
+    expect(fake.commands).not.toContain('ReceiveMessageCommand');
+  });
+
+  it('Ctrl-C while the task runs ends the wait with an error naming the task, which goes on in SQS', async () => {
+    const q = await queues();
+    await fill(q.sqs, q.deadLetterQueueUrl, 3);
+    const redriving = client();
+    const fake = fakeMoveTask(
+      redriving,
+      q.sqs,
+      { [q.dlqArn]: q.deadLetterQueueUrl, [q.queueArn]: q.queueUrl },
+      { runningPolls: Number.MAX_SAFE_INTEGER },
+    );
+    const interrupt = new AbortController();
+    const waiting = redrive({
+      sqs: redriving,
+      queueUrl: q.queueUrl,
+      deadLetterQueueUrl: q.deadLetterQueueUrl,
+      pollMs: 1,
+      signal: interrupt.signal,
+    });
+    while (fake.polls() < 3) await new Promise((resolve) => setTimeout(resolve, 1));
+    interrupt.abort();
+    await expect(waiting).rejects.toThrow(
+      "Interrupted: SQS's message-move task task-1 goes on in SQS (aws sqs cancel-message-move-task --task-handle task-1 stops it)",
+    );
     expect(fake.commands).not.toContain('ReceiveMessageCommand');
   });
 
