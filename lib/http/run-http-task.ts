@@ -71,7 +71,8 @@ export interface RunHttpTaskOptions {
    * Asked right before each attempt after the first (`attempt`: 2, 3, ...), once its wait is over: why the
    * task may not be tried again, or undefined to send it. A worker asks whether the task's run was paused
    * during the wait: a retry is a request to a host the operator may have paused the run for. A task refused
-   * here ends with the attempts it made, `retryable: true`, this error.
+   * here ends with the attempts it made, `retryable: true`, this error. Asked before the deadline is checked
+   * for that attempt: the deadline then counts the time the answer took.
    */
   readonly beforeRetry?: (
     task: HttpTask,
@@ -274,10 +275,12 @@ export async function runHttpTask(task: HttpTask, options: RunHttpTaskOptions): 
       return done(status, n, { error: toTaskError(e, task, r), retryable: mayRepeat });
     }
     if (signal?.aborted) return abortedAt(status, n);
-    // The wait may have run long (a downstream policy queues the retry behind its limits).
-    if (!fits(0)) return done(status, n, { error: cutShort(id, ms, error), retryable: true });
+    // Asked before the deadline's check, as beforeStart is: its look (a ledger read) takes time of its own,
+    // and a task its run stopped is the run's (a paused run's is handed on), whatever the time left.
     const refusedRetry = await options.beforeRetry?.(task, n + 1);
     if (refusedRetry) return done(status, n, { error: refusedRetry, retryable: true });
+    // The wait may have run long (a downstream policy queues the retry behind its limits), and the look too.
+    if (!fits(0)) return done(status, n, { error: cutShort(id, ms, error), retryable: true });
   }
 }
 

@@ -35,8 +35,14 @@ let segmentMarkerReads = 0;
 
 beforeAll(async () => {
   server = await startCountingServer({ delayMs: 1 });
+  const answered = new Set<string>();
   server.script((req) => {
     onRequest(req.path);
+    // A `/retry/` task's first request: a 503 asking for a wait longer than the worker's copy of the run lives.
+    if (req.path.includes('/retry/') && !answered.has(req.path)) {
+      answered.add(req.path);
+      return { status: 503, headers: { 'retry-after': '3' } };
+    }
     return req.path.includes('/slow/') ? { delayMs: 1_500 } : undefined;
   });
   invoke = new InvokeServer({
@@ -199,4 +205,49 @@ describe('a pause while an invoke chunk runs', () => {
       cancelled: 0,
     });
   });
+
+  it('a task the pause stops between its attempts is handed to the work queue, not failed; resumed, it runs', async () => {
+    // One invoke task answered 503 with a Retry-After of 3 s; the pause lands with that request, so the worker
+    // asks the run before the retry and finds it paused: the Invoke answers the task paused, with its attempt.
+    const jobId = 'invoke-pause-retry';
+    const id = 'ir0';
+    let paused: Promise<unknown> | undefined;
+    onRequest = () => {
+      paused ??= ledger.setStatus(jobId, 'r1', { status: 'paused', from: ['running'] });
+    };
+    const tasks = [{ id, url: `${server.url}/retry/${id}`, mode: 'invoke' }];
+    const result = await orchestrator({ jobId, runId: 'r1', tasks }, fakeContext());
+    onRequest = () => {};
+    await paused;
+    expect(result.status).toBe('succeeded');
+    if (result.status !== 'succeeded') return;
+    expect(hits(id)).toBe(1);
+    expect(result.summary.counts).toMatchObject({
+      invokeCalls: 1,
+      invokeSucceeded: 0,
+      invokeFailed: 0,
+      enqueued: 1,
+      deadLettered: 0,
+      cancelled: 0,
+    });
+    expect(counts(result.run)).toMatchObject({ submitted: 1, succeeded: 0, deadLettered: 0, cancelled: 0 });
+    // Held while paused (maxReceiveCount deliveries), never run, never dead-lettered.
+    for (let round = 0; round < 3; round++) expect(await deliverOnce()).toEqual([id]);
+    expect(hits(id)).toBe(1);
+    await ledger.setStatus(jobId, 'r1', { status: 'running', from: ['paused'] });
+    await new Promise((r) => setTimeout(r, 2_100)); // the worker's cached copy expires (not an assertion)
+    for (let round = 0; round < 10 && (await deliverOnce()).length > 0; round++);
+    expect(hits(id)).toBe(2);
+    expect(await drainQueue(h.sqs, h.resources.deadLetterQueueUrl, { keep: true })).toEqual([]);
+    const record = await ledger.getRun(jobId, 'r1');
+    expect(record?.status).toBe('succeeded');
+    expect(counts(record)).toEqual({
+      submitted: 1,
+      succeeded: 1,
+      deadLettered: 0,
+      undeliverable: 0,
+      invalid: 0,
+      cancelled: 0,
+    });
+  }, 60_000);
 });

@@ -21,6 +21,9 @@ import { UsageError } from '../usage-error.js';
 import { graceForWatchers, WATCH_WINDOW_MS } from '../watcher-grace.js';
 import { finalTimeline, finishRun, reportOf } from './run-report.js';
 
+const WAIT_ENDED =
+  '[bounded-fanout] Ctrl-C: the job has ended; the endpoint closes now, waiting for no reader';
+
 /** A local run may take long (a million tasks); Ctrl-C is the way to stop it early. */
 const RUN_TIMEOUT_MS = 6 * 3600_000;
 
@@ -53,7 +56,10 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
     const progress = await progressOf({ config, source, io, uri, backend, args });
     const { live, display, sampler } = progress;
     const startedAt = new Date();
-    listenForStops(signals, { ...progress, io, source, embedded: args.endpoint === undefined });
+    // Once the job's summary is out, a Ctrl-C only ends the wait for a watcher (watcher-grace.ts).
+    let waiting = false;
+    const stops = { ...progress, io, source, embedded: args.endpoint === undefined, waiting: () => waiting };
+    listenForStops(signals, stops);
     const local = await runSampled(uri, { args, io, config, backend, progress, signals, log, kept });
     const watchers = backend.info.edge?.dynamoReaders.end(WATCH_WINDOW_MS); // the run's record is final now
     throwIfRefused(local, source);
@@ -71,6 +77,7 @@ export async function runCommand(args: RunArgs, io: CliIo): Promise<number> {
       ...(state?.resumed ? { resumedFrom: state.marker.startedAt } : {}),
     });
     const code = await finishRun(io, args, report, local);
+    waiting = true;
     await graceForWatchers(watchers, io, signals.stopSignal);
     return code;
   } finally {
@@ -156,7 +163,11 @@ async function runSampled(uri: string, run: JobRun): Promise<LocalJobReport> {
   }
 }
 
-/** What each Ctrl-C says (the Interrupts decide what it does); the third prints the counts so far. */
+/**
+ * What each Ctrl-C says (the Interrupts decide what it does); the third prints the counts so far. After the
+ * summary, while the endpoint waits for a watcher, the first only ends that wait: the display is done (on a
+ * terminal a note would draw its block again below the summary) and nothing is in flight any more.
+ */
 function listenForStops(
   signals: Interrupts,
   {
@@ -166,11 +177,20 @@ function listenForStops(
     io,
     source,
     embedded,
-  }: Progress & { readonly io: CliIo; readonly source: JobSource; readonly embedded: boolean },
+    waiting,
+  }: Progress & {
+    readonly io: CliIo;
+    readonly source: JobSource;
+    readonly embedded: boolean;
+    readonly waiting: () => boolean;
+  },
 ): void {
   signals.listen({
-    stop: () =>
-      display.note('Stopping: no new work is taken; in-flight tasks finish. Ctrl-C again to cut them off.'),
+    stop: () => {
+      if (waiting()) io.stderr.write(`${WAIT_ENDED}\n`);
+      else
+        display.note('Stopping: no new work is taken; in-flight tasks finish. Ctrl-C again to cut them off.');
+    },
     cutOff: () =>
       display.note(
         'Cutting off: worker invocations in flight are let go of, their tasks listed as unfinished (the orchestrator finishes its running tasks first). Ctrl-C again to exit at once, with no report.',

@@ -58,3 +58,56 @@ describe('beforeRetry', () => {
     );
   });
 });
+
+describe('beforeRetry and the deadline', () => {
+  it('a retry the look itself carried past the deadline is not sent (the look is a ledger read that may be slow)', async () => {
+    // An injected clock: the first attempt and the backoff spend nothing; the look spends 3 s, which leaves
+    // less than an attempt's timeout (1 s) before the deadline.
+    let clock = 10_000;
+    const id = `d${seq++}`;
+    const result = await runHttpTask(
+      { id, url: `${server.url}/${id}` },
+      {
+        dispatcher: agents.dispatcher,
+        retry: { maxAttempts: 3 },
+        timeoutMs: 1_000,
+        now: () => clock,
+        deadline: 12_500,
+        sleep: async () => {},
+        beforeRetry: () => {
+          clock += 3_000;
+          return undefined;
+        },
+      },
+    );
+    expect(hits(`/${id}`)).toBe(1);
+    expect(result).toMatchObject({ ok: false, attempts: 1, retryable: true });
+    expect(result.error?.message).toBe(
+      `Unexpected status 503 from task ${id} (not tried again: an attempt of 1000 ms would end after the deadline)`,
+    );
+  });
+
+  it('a paused run is asked first when the wait ran past the deadline: the refusal, not the deadline, ends it', async () => {
+    // The run was paused during the wait, which also ran long: the task is the gate's (handed on, its delivery
+    // unspent), not a deadline's (a retry message, a delivery spent).
+    let clock = 10_000;
+    const id = `d${seq++}`;
+    const refusal = { name: 'RunStoppedError', code: 'STOPPED', message: `Task ${id} not tried again` };
+    const result = await runHttpTask(
+      { id, url: `${server.url}/${id}` },
+      {
+        dispatcher: agents.dispatcher,
+        retry: { maxAttempts: 3 },
+        timeoutMs: 1_000,
+        now: () => clock,
+        deadline: 12_500,
+        sleep: async () => {
+          clock += 2_000;
+        },
+        beforeRetry: () => refusal,
+      },
+    );
+    expect(hits(`/${id}`)).toBe(1);
+    expect(result).toMatchObject({ ok: false, attempts: 1, retryable: true, error: refusal });
+  });
+});

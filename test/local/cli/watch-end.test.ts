@@ -99,6 +99,31 @@ describe('status --watch against a local run that ends', () => {
     expect(seen.at(-1)).toMatchObject({ status: 'succeeded', submitted: TASKS, succeeded: TASKS });
   }, 120_000);
 
+  it("Ctrl-C during the wait ends it: the run exits with its job's code, saying so (not that it stops taking work)", async () => {
+    const { run, endpoint } = await startHeldRun('hurried');
+    const gate = await startGateProxy(endpoint);
+    try {
+      const watcher = startWatcher(gate.url, 'hurried');
+      await watcher.waitFor(/"status":"running"[\s\S]*"status":"running"/);
+      gate.close(); // the watcher's next read waits at the gate: the run waits for it
+      target.release();
+      await run.waitFor(/endpoint stays open/);
+      run.child.kill('SIGINT');
+      const ran = await run.done;
+      gate.open();
+      const watched = await watcher.done;
+      expect(ran.code).toBe(0);
+      const afterWait = ran.stderr.slice(ran.stderr.indexOf('endpoint stays open'));
+      expect(afterWait.split('\n').slice(1)).toEqual([
+        '[bounded-fanout] Ctrl-C: the job has ended; the endpoint closes now, waiting for no reader',
+        '',
+      ]);
+      expect(watched.code).toBe(4);
+    } finally {
+      await gate.stop();
+    }
+  }, 120_000);
+
   it('says the endpoint went away before the end was seen, exit 4, when the run is killed while watched', async () => {
     const { run, endpoint } = await startHeldRun('killed');
     const watcher = startWatcher(endpoint, 'killed');
