@@ -75,6 +75,8 @@ export async function redrive({
     arnOf(sqs, queueUrl),
     arnOf(sqs, deadLetterQueueUrl),
   ]);
+  // A Ctrl-C before the move began starts nothing: SQS's task, once started, would go on without us.
+  if (signal?.aborted) throw new AbortError('Interrupted before the redrive started: nothing moved');
   try {
     const { TaskHandle } = await sqs.send(
       new StartMessageMoveTaskCommand({ SourceArn: deadLetterQueueArn, DestinationArn: queueArn }),

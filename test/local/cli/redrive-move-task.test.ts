@@ -218,6 +218,28 @@ describe('redrive through the message-move task', () => {
     expect(fake.commands).not.toContain('ReceiveMessageCommand');
   });
 
+  it('Ctrl-C before the move began starts no task and moves nothing', async () => {
+    const q = await queues();
+    await fill(q.sqs, q.deadLetterQueueUrl, 3);
+    const redriving = client();
+    const fake = fakeMoveTask(redriving, q.sqs, {
+      [q.dlqArn]: q.deadLetterQueueUrl,
+      [q.queueArn]: q.queueUrl,
+    });
+    const interrupt = new AbortController();
+    interrupt.abort();
+    await expect(
+      redrive({
+        sqs: redriving,
+        queueUrl: q.queueUrl,
+        deadLetterQueueUrl: q.deadLetterQueueUrl,
+        signal: interrupt.signal,
+      }),
+    ).rejects.toThrow('Interrupted before the redrive started: nothing moved');
+    expect(fake.starts).toEqual([]);
+    expect(await bodies(q.sqs, q.deadLetterQueueUrl)).toEqual(['m0', 'm1', 'm2']);
+  });
+
   it('without a move task at the endpoint (fauxqs answers InvalidAction) it falls back to receive-and-resend', async () => {
     const q = await queues();
     await fill(q.sqs, q.deadLetterQueueUrl, 4);
