@@ -9,6 +9,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { readDeadLetterBody } from '../lib/fanout/messages.js';
+import { type SegmentCopy, SegmentCopySchema } from '../lib/fanout/segment-copy.js';
 import type { JobTask } from '../lib/manifest/schema.js';
 
 /** Invalid tasks listed in a report (the result object holds them all); the counts are always exact. */
@@ -20,6 +21,11 @@ export interface DeadLetteredTask {
   readonly error: string;
   readonly source: 'orchestrator' | 'worker' | 'redrive';
   readonly task?: JobTask;
+  /**
+   * The orchestrator segment's copy that dead-lettered it: it is the run's only if that copy's settle counted
+   * (local/report/dead-lettered.ts). None from a worker, or on a body whose copy does not read as one.
+   */
+  readonly copy?: SegmentCopy;
 }
 
 export interface DeadLetterCount {
@@ -107,8 +113,11 @@ function count(tally: Tally, body: string, run: { jobId?: string; runId?: string
   };
   if (read.kind === 'dead-letter') {
     const source = read.message.source === 'worker' ? 'worker' : 'orchestrator';
+    // The body is read as it is, unchecked: a copy that is not one names no segment to judge it by.
+    const copy = SegmentCopySchema.safeParse(read.message.copy);
+    const of = read.message.copy !== undefined && copy.success ? { copy: copy.data } : {};
     for (const t of read.message.tasks) {
-      list({ id: t.task.id, attempts: t.attempts, error: t.error, source, task: t.task });
+      list({ id: t.task.id, attempts: t.attempts, error: t.error, source, task: t.task, ...of });
     }
   } else {
     for (const task of read.message.tasks) {

@@ -4,7 +4,12 @@
 // is keyed by message, and a redriven task that now ended otherwise leaves `deadLettered` under a move key of
 // its own (lib/ledger/ledger-keys.ts movedKey, functions/worker-hand-on.ts), whose marker says where it went.
 // Neither the DLQ nor the result object forgets a task that moved, so the list is checked against those keys.
+// And an orchestrator segment may run twice: only the copy whose `segment:<n>` settle counted is the run's
+// (lib/fanout/segment-copy.ts), so a losing copy's dead letters (still in the DLQ, carrying its copy) were
+// never counted, and the winner may have run those tasks to success: they are left out, judged by the
+// segment's marker, one read per segment.
 import type { FanoutConfig } from '../../lib/config.js';
+import { copyVerdict, type SegmentCopy, segmentSettleKey } from '../../lib/fanout/segment-copy.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import { type MovedAs, movedAsOf, movedKey } from '../../lib/ledger/ledger-keys.js';
 import type { RunRecord } from '../../lib/ledger/run-record.js';
@@ -55,6 +60,40 @@ export async function movedAmong(
   return out;
 }
 
+/** A segment's `segment:<n>` marker (undefined: no copy has settled it yet). */
+export type SegmentMarkerRead = (segment: number) => Promise<{ readonly state?: unknown } | undefined>;
+
+/** The segment markers of a run in the ledger, as a SegmentMarkerRead. */
+export function segmentMarkersIn(
+  ledger: Pick<JobLedger, 'settledMarker'>,
+  jobId: string,
+  runId: string,
+): SegmentMarkerRead {
+  return (segment) => ledger.settledMarker(jobId, runId, segmentSettleKey(segment));
+}
+
+/**
+ * The entries less those of a segment copy whose settle did not count (another copy's is on the marker). One
+ * of no copy is kept, and one whose segment is not settled yet (it may still count) or whose marker names no
+ * copy (written before copies had ids: it cannot tell). One marker read per segment the copies name; none
+ * when no entry carries a copy.
+ */
+export async function lessLosingCopies<T extends { readonly copy?: SegmentCopy }>(
+  entries: readonly T[],
+  marker: SegmentMarkerRead,
+): Promise<T[]> {
+  const segments = [...new Set(entries.flatMap((e) => (e.copy ? [e.copy.segment] : [])))];
+  const markers = new Map<number, { readonly state?: unknown } | undefined>();
+  for (let i = 0; i < segments.length; i += CHECKS_AT_ONCE) {
+    const slice = segments.slice(i, i + CHECKS_AT_ONCE);
+    const found = await Promise.all(slice.map((segment) => marker(segment)));
+    slice.forEach((segment, j) => {
+      markers.set(segment, found[j]);
+    });
+  }
+  return entries.filter((e) => !e.copy || copyVerdict(e.copy, markers.get(e.copy.segment)) !== 'lost');
+}
+
 /** Where a local run's ledger is, when it kept one. */
 export interface LocalLedgerSource {
   readonly run?: RunRecord;
@@ -64,16 +103,25 @@ export interface LocalLedgerSource {
 }
 
 /**
- * A local run's dead-lettered tasks as read from its DLQ, each once, less those its ledger says moved. Without
- * a ledger nothing says a task moved. A move check is a read per task, so it is made only when the DLQ holds
- * more tasks than the ledger counts: only then can a listed task be one that moved.
+ * A local run's dead-lettered tasks as read from its DLQ, less a losing segment copy's, each once, less those
+ * its ledger says moved. Without a ledger nothing says a copy lost or a task moved. The copies are judged
+ * first (a loser's entry must not stand for its task's last failure), and only when some entry carries one.
+ * A move check is a read per task, so it is made only when the DLQ holds more tasks than the ledger counts:
+ * only then can a listed task be one that moved.
  */
-export async function stillDeadLettered<T extends { readonly id: string }>(
+export async function stillDeadLettered<T extends { readonly id: string; readonly copy?: SegmentCopy }>(
   listed: Iterable<T>,
   { run, backend, resources, config }: LocalLedgerSource,
 ): Promise<T[]> {
-  const once = eachTaskOnce(listed);
-  if (!run || once.length <= run.deadLettered) return once;
+  const all = [...listed];
+  if (!run) return eachTaskOnce(all);
+  const counted = all.some((t) => t.copy)
+    ? await withLocalLedger(backend, resources, config, (ledger) =>
+        lessLosingCopies(all, segmentMarkersIn(ledger, run.jobId, run.runId)),
+      )
+    : all;
+  const once = eachTaskOnce(counted);
+  if (once.length <= run.deadLettered) return once;
   const ids = once.map((t) => t.id);
   const moved = await withLocalLedger(backend, resources, config, (ledger) =>
     movedAmong(ids, movedIn(ledger, run.jobId, run.runId)),
