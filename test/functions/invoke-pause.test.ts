@@ -7,7 +7,6 @@ import { EnvVars, IdempotencyModes } from '../../lib/config.js';
 import type { TaskMessage } from '../../lib/fanout/messages.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import { settleKey } from '../../lib/ledger/ledger-keys.js';
-import type { RunRecord } from '../../lib/ledger/run-record.js';
 import { InvokeServer } from '../../local/invoke-server.js';
 import { LocalFunction } from '../../local/local-function.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
