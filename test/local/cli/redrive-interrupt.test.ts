@@ -3,16 +3,12 @@
 // queues, and none is left invisible in the DLQ for its 60 s visibility timeout. A gate proxy between the CLI
 // and the emulator holds the redrive's calls once it has moved its first messages, so the interrupt lands
 // mid-redrive whatever the machine's speed; the test's own client talks to the emulator directly.
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SendMessageBatchCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resourceNames } from '../../../lib/config.js';
+import { queueDepth } from '../../../local/queue-depth.js';
+import { drainBodies, sendBodies } from '../fixtures/aws.js';
 import { startCli } from './cli-process.js';
 import { type GateProxy, startGateProxy } from './gate-proxy.js';
 
@@ -40,34 +36,10 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function depth(queueUrl: string): Promise<{ visible: number; inFlight: number }> {
-  const { Attributes = {} } = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return {
-    visible: Number(Attributes.ApproximateNumberOfMessages),
-    inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible),
-  };
-}
-
-async function bodiesIn(queueUrl: string): Promise<string[]> {
-  const out: string[] = [];
-  for (;;) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 300 }),
-    );
-    if (Messages.length === 0) return out;
-    out.push(...Messages.map((m) => m.Body ?? ''));
-  }
-}
-
 /** Resolves once the work queue holds a message (polled straight at the emulator). */
 async function firstMoved(queueUrl: string): Promise<void> {
   for (let i = 0; i < 3_000; i++) {
-    if ((await depth(queueUrl)).visible > 0) return;
+    if ((await queueDepth(sqs, queueUrl)).visible > 0) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   throw new Error('the redrive moved nothing in 30 s');
@@ -80,10 +52,7 @@ describe('Ctrl-C during a redrive', () => {
       (await sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl!;
     const [queueUrl, deadLetterQueueUrl] = [await url(names.queue), await url(names.deadLetterQueue)];
     const sent = Array.from({ length: DEAD_LETTERS }, (_, i) => `dead letter ${i}`);
-    for (let i = 0; i < sent.length; i += 10) {
-      const Entries = sent.slice(i, i + 10).map((MessageBody, j) => ({ Id: String(j), MessageBody }));
-      await sqs.send(new SendMessageBatchCommand({ QueueUrl: deadLetterQueueUrl, Entries }));
-    }
+    await sendBodies(sqs, deadLetterQueueUrl, sent);
     const redrive = startCli(['redrive', '--endpoint', proxy.url, '--prefix', 'ctrlc', '--format', 'json']);
     // Its first messages reached the work queue: from here its calls wait at the gate, and it is interrupted.
     await firstMoved(queueUrl);
@@ -97,9 +66,12 @@ describe('Ctrl-C during a redrive', () => {
     expect(result.moved).toBeGreaterThan(0);
     expect(result.moved).toBeLessThan(DEAD_LETTERS);
     // Nothing left invisible by the stop: the DLQ's rest is visible at once.
-    expect(await depth(deadLetterQueueUrl)).toEqual({ visible: DEAD_LETTERS - result.moved, inFlight: 0 });
-    const moved = await bodiesIn(queueUrl);
-    const left = await bodiesIn(deadLetterQueueUrl);
+    expect(await queueDepth(sqs, deadLetterQueueUrl)).toMatchObject({
+      visible: DEAD_LETTERS - result.moved,
+      inFlight: 0,
+    });
+    const moved = await drainBodies(sqs, queueUrl);
+    const left = await drainBodies(sqs, deadLetterQueueUrl);
     expect(moved).toHaveLength(result.moved);
     // Every dead letter once, in one queue or the other.
     expect([...moved, ...left].sort()).toEqual([...sent].sort());
