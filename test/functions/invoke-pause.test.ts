@@ -98,20 +98,29 @@ async function deliverOnce(): Promise<string[]> {
   return messages.flatMap((m) => (JSON.parse(m.Body!) as TaskMessage).tasks.map((t) => t.id));
 }
 
+/**
+ * A run of one chunk of 8 slow invoke tasks (ids `<prefix>0`..`<prefix>7`), paused when the target sees its
+ * first request; the orchestrator's result once the segment ends.
+ */
+async function chunkPausedAtFirstRequest(jobId: string, prefix: string) {
+  const ids = Array.from({ length: 8 }, (_, i) => `${prefix}${i}`);
+  const tasks = ids.map((id) => ({ id, url: `${server.url}/slow/${id}`, mode: 'invoke' }));
+  let paused: Promise<unknown> | undefined;
+  onRequest = () => {
+    paused ??= ledger.setStatus(jobId, 'r1', { status: 'paused', from: ['running'] });
+  };
+  const result = await orchestrator({ jobId, runId: 'r1', tasks }, fakeContext());
+  onRequest = () => {};
+  await paused;
+  return { ids, result };
+}
+
 describe('a pause while an invoke chunk runs', () => {
   it('hands the unstarted tasks to the work queue: none dead-lettered, held while paused, resumed each runs once', async () => {
     const jobId = 'invoke-pause';
     // One chunk of 8 tasks of 1.5 s, two at a time in the worker: the pause lands with the first request;
     // the worker's cached record (2 s) lets the second pair start, and the later ones find the run paused.
-    const ids = Array.from({ length: 8 }, (_, i) => `ip${i}`);
-    const tasks = ids.map((id) => ({ id, url: `${server.url}/slow/${id}`, mode: 'invoke' }));
-    let paused: Promise<unknown> | undefined;
-    onRequest = () => {
-      paused ??= ledger.setStatus(jobId, 'r1', { status: 'paused', from: ['running'] });
-    };
-    const result = await orchestrator({ jobId, runId: 'r1', tasks }, fakeContext());
-    onRequest = () => {};
-    await paused;
+    const { ids, result } = await chunkPausedAtFirstRequest(jobId, 'ip');
     expect(result.status).toBe('succeeded');
     if (result.status !== 'succeeded') return;
     const ran = ids.filter((id) => hits(id) === 1);
@@ -167,15 +176,7 @@ describe('a pause while an invoke chunk runs', () => {
     // the segment's settle; a paused run's record does not expire): DynamoDB's TTL deletes `segment:0`. The
     // hand-off was judged the winner's at its first delivery; what the hold hands on needs no second look.
     const jobId = 'invoke-pause-long';
-    const ids = Array.from({ length: 8 }, (_, i) => `il${i}`);
-    const tasks = ids.map((id) => ({ id, url: `${server.url}/slow/${id}`, mode: 'invoke' }));
-    let paused: Promise<unknown> | undefined;
-    onRequest = () => {
-      paused ??= ledger.setStatus(jobId, 'r1', { status: 'paused', from: ['running'] });
-    };
-    const result = await orchestrator({ jobId, runId: 'r1', tasks }, fakeContext());
-    onRequest = () => {};
-    await paused;
+    const { ids, result } = await chunkPausedAtFirstRequest(jobId, 'il');
     const held = ids.filter((id) => hits(id) === 0);
     expect(held.length).toBeGreaterThan(0);
     expect(result.status).toBe('succeeded');
