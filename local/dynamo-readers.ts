@@ -15,9 +15,10 @@ export interface ReadersAtEnd {
   /** Milliseconds until the latest of those reads is a window old: the longest wait for them (0 when none). */
   remainingMs(): number;
   /**
-   * Resolves once as many connections have had a read answered that arrived after the end as were watching
-   * (a new connection counts: a client may reconnect), or when `remainingMs` has passed, or on `signal`.
-   * Returns how many read again.
+   * Resolves once every connection that was watching has had a read answered that arrived after the end, or
+   * when `remainingMs` has passed, or on `signal`. A read on a new connection stands for a watching one that
+   * closed (its client reconnected), never for one still open (a one-shot `status` from a third terminal is
+   * not the watcher). Returns how many read again.
    */
   readAgain(signal?: AbortSignal): Promise<number>;
 }
@@ -52,15 +53,33 @@ export class DynamoReaders {
   /** Now is the end: the connections that read in the `windowMs` before it are the ones to wait for. */
   end(windowMs: number): ReadersAtEnd {
     const endedAt = performance.now();
-    const before = [...this.#reads.values()].map((r) => r.arrived).filter((t) => t >= endedAt - windowMs);
+    const watching = new Set(
+      [...this.#reads].filter(([, r]) => r.arrived >= endedAt - windowMs).map(([socket]) => socket),
+    );
+    const before = [...watching].map((socket) => this.#reads.get(socket)?.arrived ?? endedAt);
     const deadline = before.length === 0 ? endedAt : Math.max(...before) + windowMs;
-    const readAfter = () => [...this.#reads.values()].filter((r) => r.answered >= endedAt).length;
+    const readAfter = () => this.#readAfter(watching, endedAt);
     const remainingMs = () => Math.max(0, deadline - performance.now());
     return {
-      watching: before.length,
+      watching: watching.size,
       remainingMs,
-      readAgain: (signal) => this.#readAgain(before.length, readAfter, remainingMs(), signal),
+      readAgain: (signal) => this.#readAgain(watching.size, readAfter, remainingMs(), signal),
     };
+  }
+
+  /** The watching connections that read after the end; new ones that did, up to how many watching ones closed. */
+  #readAfter(watching: ReadonlySet<Socket>, endedAt: number): number {
+    let open = 0;
+    let again = 0;
+    let fresh = 0;
+    for (const [socket, r] of this.#reads) {
+      const read = r.answered >= endedAt;
+      if (watching.has(socket)) {
+        open++;
+        if (read) again++;
+      } else if (read) fresh++;
+    }
+    return again + Math.min(fresh, watching.size - open);
   }
 
   #readAgain(watching: number, readAfter: () => number, waitMs: number, signal?: AbortSignal) {

@@ -98,6 +98,22 @@ describe('DynamoReaders', () => {
     after.close();
   });
 
+  it('a read on a new connection does not stand for a watching client still connected (a third terminal)', async () => {
+    readers = new DynamoReaders();
+    const watcher = client();
+    await watcher.read();
+    const atEnd = readers.end(LONG);
+    expect(atEnd.watching).toBe(1);
+    const again = atEnd.readAgain();
+    const oneShot = client();
+    await oneShot.read();
+    expect(await settled(again)).toBe(false);
+    await watcher.read();
+    expect(await again).toBe(1);
+    oneShot.close();
+    watcher.close();
+  });
+
   it('waits for a client whose read was in flight at the end, and not for that read', async () => {
     readers = new DynamoReaders();
     const c = client();
