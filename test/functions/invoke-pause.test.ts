@@ -98,13 +98,8 @@ async function deliverOnce(): Promise<string[]> {
   return messages.flatMap((m) => (JSON.parse(m.Body!) as TaskMessage).tasks.map((t) => t.id));
 }
 
-/**
- * A run of one chunk of 8 slow invoke tasks (ids `<prefix>0`..`<prefix>7`), paused when the target sees its
- * first request; the orchestrator's result once the segment ends.
- */
-async function chunkPausedAtFirstRequest(jobId: string, prefix: string) {
-  const ids = Array.from({ length: 8 }, (_, i) => `${prefix}${i}`);
-  const tasks = ids.map((id) => ({ id, url: `${server.url}/slow/${id}`, mode: 'invoke' }));
+/** The orchestrator's result of a run of `tasks`, paused when the target sees its first request. */
+async function pausedAtFirstRequest(jobId: string, tasks: readonly object[]) {
   let paused: Promise<unknown> | undefined;
   onRequest = () => {
     paused ??= ledger.setStatus(jobId, 'r1', { status: 'paused', from: ['running'] });
@@ -112,7 +107,21 @@ async function chunkPausedAtFirstRequest(jobId: string, prefix: string) {
   const result = await orchestrator({ jobId, runId: 'r1', tasks }, fakeContext());
   onRequest = () => {};
   await paused;
-  return { ids, result };
+  return result;
+}
+
+/** A run of one chunk of 8 slow invoke tasks (ids `<prefix>0`..`<prefix>7`), paused at its first request. */
+async function chunkPausedAtFirstRequest(jobId: string, prefix: string) {
+  const ids = Array.from({ length: 8 }, (_, i) => `${prefix}${i}`);
+  const tasks = ids.map((id) => ({ id, url: `${server.url}/slow/${id}`, mode: 'invoke' }));
+  return { ids, result: await pausedAtFirstRequest(jobId, tasks) };
+}
+
+/** Resumes the run and hands the work queue to the worker until it is empty (at most 10 rounds). */
+async function resumeAndDrain(jobId: string): Promise<void> {
+  await ledger.setStatus(jobId, 'r1', { status: 'running', from: ['paused'] });
+  await new Promise((r) => setTimeout(r, 2_100)); // the worker's cached copy expires (not an assertion)
+  for (let round = 0; round < 10 && (await deliverOnce()).length > 0; round++);
 }
 
 describe('a pause while an invoke chunk runs', () => {
@@ -153,9 +162,7 @@ describe('a pause while an invoke chunk runs', () => {
     expect(await drainQueue(h.sqs, h.resources.deadLetterQueueUrl, { keep: true })).toEqual([]);
     expect(await ledger.getRun(jobId, 'r1')).toMatchObject({ status: 'paused', succeeded: ran.length });
 
-    await ledger.setStatus(jobId, 'r1', { status: 'running', from: ['paused'] });
-    await new Promise((r) => setTimeout(r, 2_100)); // the worker's cached copy expires (not an assertion)
-    for (let round = 0; round < 10 && (await deliverOnce()).length > 0; round++);
+    await resumeAndDrain(jobId);
     for (const id of ids) expect(hits(id)).toBe(1);
     expect(await drainQueue(h.sqs, h.resources.deadLetterQueueUrl, { keep: true })).toEqual([]);
     const record = await ledger.getRun(jobId, 'r1');
@@ -190,9 +197,7 @@ describe('a pause while an invoke chunk runs', () => {
     await runtime.aws.dynamodb.send(
       new DeleteItemCommand({ TableName, Key: { pk: { S: pk }, sk: { S: sk } } }),
     );
-    await ledger.setStatus(jobId, 'r1', { status: 'running', from: ['paused'] });
-    await new Promise((r) => setTimeout(r, 2_100)); // the worker's cached copy expires (not an assertion)
-    for (let round = 0; round < 10 && (await deliverOnce()).length > 0; round++);
+    await resumeAndDrain(jobId);
     for (const id of ids) expect(hits(id)).toBe(1);
     const record = await ledger.getRun(jobId, 'r1');
     expect(record?.status).toBe('succeeded');
@@ -211,14 +216,9 @@ describe('a pause while an invoke chunk runs', () => {
     // asks the run before the retry and finds it paused: the Invoke answers the task paused, with its attempt.
     const jobId = 'invoke-pause-retry';
     const id = 'ir0';
-    let paused: Promise<unknown> | undefined;
-    onRequest = () => {
-      paused ??= ledger.setStatus(jobId, 'r1', { status: 'paused', from: ['running'] });
-    };
-    const tasks = [{ id, url: `${server.url}/retry/${id}`, mode: 'invoke' }];
-    const result = await orchestrator({ jobId, runId: 'r1', tasks }, fakeContext());
-    onRequest = () => {};
-    await paused;
+    const result = await pausedAtFirstRequest(jobId, [
+      { id, url: `${server.url}/retry/${id}`, mode: 'invoke' },
+    ]);
     expect(result.status).toBe('succeeded');
     if (result.status !== 'succeeded') return;
     expect(hits(id)).toBe(1);
@@ -234,9 +234,7 @@ describe('a pause while an invoke chunk runs', () => {
     // Held while paused (maxReceiveCount deliveries), never run, never dead-lettered.
     for (let round = 0; round < 3; round++) expect(await deliverOnce()).toEqual([id]);
     expect(hits(id)).toBe(1);
-    await ledger.setStatus(jobId, 'r1', { status: 'running', from: ['paused'] });
-    await new Promise((r) => setTimeout(r, 2_100)); // the worker's cached copy expires (not an assertion)
-    for (let round = 0; round < 10 && (await deliverOnce()).length > 0; round++);
+    await resumeAndDrain(jobId);
     expect(hits(id)).toBe(2);
     expect(await drainQueue(h.sqs, h.resources.deadLetterQueueUrl, { keep: true })).toEqual([]);
     const record = await ledger.getRun(jobId, 'r1');
