@@ -137,15 +137,18 @@ function fakeMoveTask(
   return { commands, starts, polls: () => polls };
 }
 
+/** Fresh queues with `deadLetters` dead letters, and a client on which the FAKE move task (below) moves them. */
+async function movingQueues(deadLetters: number, options?: Parameters<typeof fakeMoveTask>[3]) {
+  const q = await queues();
+  await fill(q.sqs, q.deadLetterQueueUrl, deadLetters);
+  const redriving = client();
+  const urls = { [q.dlqArn]: q.deadLetterQueueUrl, [q.queueArn]: q.queueUrl };
+  return { q, redriving, fake: fakeMoveTask(redriving, q.sqs, urls, options) };
+}
+
 describe('redrive through the message-move task', () => {
   it('starts one task from the DLQ to the work queue, polls it to COMPLETED and reports its count; no receive of its own', async () => {
-    const q = await queues();
-    await fill(q.sqs, q.deadLetterQueueUrl, 23);
-    const redriving = client();
-    const fake = fakeMoveTask(redriving, q.sqs, {
-      [q.dlqArn]: q.deadLetterQueueUrl,
-      [q.queueArn]: q.queueUrl,
-    });
+    const { q, redriving, fake } = await movingQueues(23);
     const result = await redrive({
       sqs: redriving,
       queueUrl: q.queueUrl,
@@ -174,18 +177,10 @@ describe('redrive through the message-move task', () => {
   });
 
   it('a task that ends FAILED is an error with its reason, not a fallback to receive-and-resend', async () => {
-    const q = await queues();
-    await fill(q.sqs, q.deadLetterQueueUrl, 3);
-    const redriving = client();
-    const fake = fakeMoveTask(
-      redriving,
-      q.sqs,
-      { [q.dlqArn]: q.deadLetterQueueUrl, [q.queueArn]: q.queueUrl },
-      {
-        runningPolls: 0,
-        end: { Status: 'FAILED', FailureReason: 'AWS.SimpleQueueService.NonExistentQueue' },
-      },
-    );
+    const { q, redriving, fake } = await movingQueues(3, {
+      runningPolls: 0,
+      end: { Status: 'FAILED', FailureReason: 'AWS.SimpleQueueService.NonExistentQueue' },
+    });
     await expect(
       redrive({ sqs: redriving, queueUrl: q.queueUrl, deadLetterQueueUrl: q.deadLetterQueueUrl, pollMs: 1 }),
     ).rejects.toThrow('The message-move task ended FAILED: AWS.SimpleQueueService.NonExistentQueue');
@@ -193,15 +188,7 @@ describe('redrive through the message-move task', () => {
   });
 
   it('Ctrl-C while the task runs ends the wait with an error naming the task, which goes on in SQS', async () => {
-    const q = await queues();
-    await fill(q.sqs, q.deadLetterQueueUrl, 3);
-    const redriving = client();
-    const fake = fakeMoveTask(
-      redriving,
-      q.sqs,
-      { [q.dlqArn]: q.deadLetterQueueUrl, [q.queueArn]: q.queueUrl },
-      { runningPolls: Number.MAX_SAFE_INTEGER },
-    );
+    const { q, redriving, fake } = await movingQueues(3, { runningPolls: Number.MAX_SAFE_INTEGER });
     const interrupt = new AbortController();
     const waiting = redrive({
       sqs: redriving,
@@ -219,13 +206,7 @@ describe('redrive through the message-move task', () => {
   });
 
   it('Ctrl-C before the move began starts no task and moves nothing', async () => {
-    const q = await queues();
-    await fill(q.sqs, q.deadLetterQueueUrl, 3);
-    const redriving = client();
-    const fake = fakeMoveTask(redriving, q.sqs, {
-      [q.dlqArn]: q.deadLetterQueueUrl,
-      [q.queueArn]: q.queueUrl,
-    });
+    const { q, redriving, fake } = await movingQueues(3);
     const interrupt = new AbortController();
     interrupt.abort();
     await expect(
