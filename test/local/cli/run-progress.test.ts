@@ -1,7 +1,7 @@
 // The live progress of a real `bounded-fanout run` (plain lines on stderr, as in a log) shows the limits that
 // apply: the job header's own (which can only lower the config's), then the run's overrides set with `limits`
 // from a second process while it runs. A held target keeps the run running for as long as the test needs.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '../../../local/report/types.js';
 import { type CliRun, runCli, startCli } from './cli-process.js';
 import { type HeldTarget, heldReach, startHeldTarget } from './held-target.js';
+import { writeManifest } from './run-fixture.js';
 
 const TASKS = 4;
 let dir: string;
@@ -49,9 +50,8 @@ async function linesReach(run: CliRun, n: number): Promise<void> {
 
 async function startRun(header: Record<string, unknown>): Promise<{ run: CliRun; report: string }> {
   const manifest = join(dir, `${String(header.jobId)}.ndjson`);
-  const lines = [JSON.stringify(header)];
-  for (let i = 0; i < TASKS; i++) lines.push(JSON.stringify({ id: `t${i}`, url: `${target.url}/t${i}` }));
-  await writeFile(manifest, `${lines.join('\n')}\n`);
+  const tasks = Array.from({ length: TASKS }, (_, i) => ({ id: `t${i}`, url: `${target.url}/t${i}` }));
+  await writeManifest(manifest, [header, ...tasks]);
   const report = join(dir, `${String(header.jobId)}.json`);
   const run = startCli([
     'run',

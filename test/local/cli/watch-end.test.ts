@@ -5,13 +5,14 @@
 // client that read in the 5 s before its job ended: the gate closes right after a read was answered, and the
 // held tasks end well within that of their release.)
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliRun, startCli } from './cli-process.js';
 import { type GateProxy, startGateProxy } from './gate-proxy.js';
 import { type HeldTarget, heldReach, startHeldTarget } from './held-target.js';
+import { writeManifest } from './run-fixture.js';
 
 const TASKS = 3;
 let dir: string;
@@ -36,9 +37,8 @@ afterAll(async () => {
 async function startHeldRun(jobId: string): Promise<{ run: CliRun; endpoint: string }> {
   target.hold();
   const manifest = join(dir, `${jobId}.ndjson`);
-  const lines = [JSON.stringify({ jobId, runId: 'r1' })];
-  for (let i = 0; i < TASKS; i++) lines.push(JSON.stringify({ id: `t${i}`, url: `${target.url}/t${i}` }));
-  await writeFile(manifest, `${lines.join('\n')}\n`);
+  const tasks = Array.from({ length: TASKS }, (_, i) => ({ id: `t${i}`, url: `${target.url}/t${i}` }));
+  await writeManifest(manifest, [{ jobId, runId: 'r1' }, ...tasks]);
   const run = startCli([
     'run',
     '--manifest',
