@@ -5,7 +5,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { runFinishedPorts } from '../lib/aws/run-finished.js';
 import { errorText } from '../lib/fanout/segment.js';
-import { keptCopy, segmentSettleKey } from '../lib/fanout/segment-copy.js';
+import { segmentWinnerIn } from '../lib/fanout/segment-copy.js';
 import {
   type AfterSettle,
   type AfterSettlePorts,
@@ -116,10 +116,7 @@ export class RunLedger {
         events: this.#rt.aws.events,
         bucket: this.#rt.wiring.bucket,
         resultsPrefix: this.#rt.config.resultsPrefix,
-        segmentWinner: async (r, segment) => {
-          const marker = await this.#ledger.settledMarker(r.jobId, r.runId, segmentSettleKey(segment));
-          return keptCopy(marker?.state);
-        },
+        segmentWinner: (r, segment) => segmentWinnerIn(this.#ledger, r.jobId, r.runId)(segment),
       }),
       onError: (what, error, r) =>
         this.#logger.error(`run ended but its ${what} was not written`, {

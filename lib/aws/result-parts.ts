@@ -4,6 +4,7 @@
 // so neither overwrites the other's; only the copy whose settle counted is the run's, and its lines alone go
 // into the result object. A segment's winner is one read of its marker, at the run's end only, and only for
 // segments that left parts.
+import { ofWinningCopies, type SegmentCopy } from '../fanout/segment-copy.js';
 
 export interface PartObject {
   readonly key: string;
@@ -25,6 +26,12 @@ export function partCopy(key: string): { readonly segment: number; readonly copy
   return match ? { segment: Number(match[1]), copy: match[2] } : undefined;
 }
 
+/** The segment copy that wrote the part at `key`, as ofWinningCopies takes it. */
+function copyOfPart(key: string): SegmentCopy | undefined {
+  const from = partCopy(key);
+  return from && { segment: from.segment, id: from.copy };
+}
+
 /**
  * The parts the result object takes, in order: every worker's and every part named before copy ids, and of a
  * segment's copies only the winner's (`winnerOf`: the copy its marker names). A segment whose winner is not
@@ -34,13 +41,13 @@ export async function winningParts(
   parts: readonly PartObject[],
   winnerOf?: (segment: number) => Promise<string | undefined>,
 ): Promise<PartObject[]> {
-  if (!winnerOf) return [...parts];
-  const segments = new Set(parts.flatMap((p) => partCopy(p.key)?.segment ?? []));
-  const winners = new Map<number, string | undefined>();
-  for (const segment of segments) winners.set(segment, await winnerOf(segment));
-  return parts.filter((p) => {
-    const from = partCopy(p.key);
-    const winner = from && winners.get(from.segment);
-    return winner === undefined || winner === from?.copy;
-  });
+  return winnerOf ? ofWinningCopies(parts, (p) => copyOfPart(p.key), winnerOf) : [...parts];
+}
+
+/** winningParts of part keys alone. */
+export async function winningPartKeys(
+  keys: readonly string[],
+  winnerOf?: (segment: number) => Promise<string | undefined>,
+): Promise<string[]> {
+  return winnerOf ? ofWinningCopies(keys, copyOfPart, winnerOf) : [...keys];
 }

@@ -13,7 +13,7 @@
 // written while the run was live) is read again: its lines are failed tasks, which the report lists once.
 import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, type S3Client } from '@aws-sdk/client-s3';
 import { redriveKeyPrefix } from '../fanout/messages.js';
-import { winningParts } from './result-parts.js';
+import { winningPartKeys } from './result-parts.js';
 import { resultKey, workerPartPrefix } from './results.js';
 
 export interface ResultLocation {
@@ -84,12 +84,7 @@ async function liveParts(
   winnerOf: ResultLinesOptions['winnerOf'],
 ): Promise<string[]> {
   const keys = await keysUnder(s3, at.bucket, `${at.prefix}${at.jobId}/${at.runId}/part-`);
-  // winningParts reads no size: the keys alone are kept, in order.
-  const parts = await winningParts(
-    keys.map((key) => ({ key, size: 0 })),
-    winnerOf,
-  );
-  return parts.map((p) => p.key);
+  return winningPartKeys(keys, winnerOf);
 }
 
 function parseLine(line: string): Record<string, unknown> | undefined {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { runBounded } from '../run-bounded.js';
 
 // Which copy of an orchestrator segment did something. Lambda may run a segment twice (a retry after a timeout,
 // or a copy killed between its settle and its continuation); only the first settle of `segment:<n>` counts
@@ -52,4 +53,47 @@ export function keptCopy(state: unknown): string | undefined {
   if (state === null || typeof state !== 'object') return undefined;
   const copy = (state as { copy?: unknown }).copy;
   return typeof copy === 'string' ? copy : undefined;
+}
+
+/** A reader of a run's settle markers (the job ledger's `settledMarker`). */
+export interface MarkerReader {
+  settledMarker(jobId: string, runId: string, key: string): Promise<{ readonly state?: unknown } | undefined>;
+}
+
+/**
+ * The copy whose settle counted for a segment of the run, as `ledger` keeps it: undefined when the segment is
+ * not settled, or its marker was kept before copies had ids (nobody can tell then).
+ */
+export function segmentWinnerIn(ledger: MarkerReader, jobId: string, runId: string) {
+  return async (segment: number): Promise<string | undefined> =>
+    keptCopy((await ledger.settledMarker(jobId, runId, segmentSettleKey(segment)))?.state);
+}
+
+/** Marker reads in flight at once while judging entries. */
+const WINNERS_AT_ONCE = 32;
+
+/**
+ * `entries` less those of a segment copy whose settle did not count (`winnerOf` names another), in order. An
+ * entry of no copy is kept, and one whose segment's winner is not known: no line is lost. One `winnerOf` per
+ * segment the entries name, a few at once; none when no entry names a copy.
+ */
+export async function ofWinningCopies<T>(
+  entries: readonly T[],
+  copyOf: (entry: T) => SegmentCopy | undefined,
+  winnerOf: (segment: number) => Promise<string | undefined>,
+): Promise<T[]> {
+  const segments = [...new Set(entries.flatMap((e) => copyOf(e)?.segment ?? []))];
+  if (segments.length === 0) return [...entries];
+  const read = await runBounded(segments, winnerOf, { concurrency: WINNERS_AT_ONCE, stopOnError: true });
+  const winners = new Map(
+    segments.map((segment, i) => {
+      const r = read[i];
+      return [segment, r?.status === 'fulfilled' ? r.value : undefined];
+    }),
+  );
+  return entries.filter((e) => {
+    const copy = copyOf(e);
+    const winner = copy && winners.get(copy.segment);
+    return winner === undefined || winner === copy?.id;
+  });
 }

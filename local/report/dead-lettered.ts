@@ -9,7 +9,12 @@
 // never counted, and the winner may have run those tasks to success: they are left out, judged by the
 // segment's marker, one read per segment.
 import type { FanoutConfig } from '../../lib/config.js';
-import { copyVerdict, type SegmentCopy, segmentSettleKey } from '../../lib/fanout/segment-copy.js';
+import {
+  keptCopy,
+  ofWinningCopies,
+  type SegmentCopy,
+  segmentWinnerIn,
+} from '../../lib/fanout/segment-copy.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import { type MovedAs, movedAsOf, movedKey } from '../../lib/ledger/ledger-keys.js';
 import type { RunRecord } from '../../lib/ledger/run-record.js';
@@ -63,35 +68,21 @@ export async function movedAmong(
 /** A segment's `segment:<n>` marker (undefined: no copy has settled it yet). */
 export type SegmentMarkerRead = (segment: number) => Promise<{ readonly state?: unknown } | undefined>;
 
-/** The segment markers of a run in the ledger, as a SegmentMarkerRead. */
-export function segmentMarkersIn(
-  ledger: Pick<JobLedger, 'settledMarker'>,
-  jobId: string,
-  runId: string,
-): SegmentMarkerRead {
-  return (segment) => ledger.settledMarker(jobId, runId, segmentSettleKey(segment));
-}
-
 /**
  * The entries less those of a segment copy whose settle did not count (another copy's is on the marker). One
  * of no copy is kept, and one whose segment is not settled yet (it may still count) or whose marker names no
  * copy (written before copies had ids: it cannot tell). One marker read per segment the copies name; none
- * when no entry carries a copy.
+ * when no entry carries a copy (lib/fanout/segment-copy.ts ofWinningCopies).
  */
-export async function lessLosingCopies<T extends { readonly copy?: SegmentCopy }>(
+export function lessLosingCopies<T extends { readonly copy?: SegmentCopy }>(
   entries: readonly T[],
   marker: SegmentMarkerRead,
 ): Promise<T[]> {
-  const segments = [...new Set(entries.flatMap((e) => (e.copy ? [e.copy.segment] : [])))];
-  const markers = new Map<number, { readonly state?: unknown } | undefined>();
-  for (let i = 0; i < segments.length; i += CHECKS_AT_ONCE) {
-    const slice = segments.slice(i, i + CHECKS_AT_ONCE);
-    const found = await Promise.all(slice.map((segment) => marker(segment)));
-    slice.forEach((segment, j) => {
-      markers.set(segment, found[j]);
-    });
-  }
-  return entries.filter((e) => !e.copy || copyVerdict(e.copy, markers.get(e.copy.segment)) !== 'lost');
+  return ofWinningCopies(
+    entries,
+    (e) => e.copy,
+    async (segment) => keptCopy((await marker(segment))?.state),
+  );
 }
 
 /** Where a local run's ledger is, when it kept one. */
@@ -117,7 +108,7 @@ export async function stillDeadLettered<T extends { readonly id: string; readonl
   if (!run) return eachTaskOnce(all);
   const counted = all.some((t) => t.copy)
     ? await withLocalLedger(backend, resources, config, (ledger) =>
-        lessLosingCopies(all, segmentMarkersIn(ledger, run.jobId, run.runId)),
+        ofWinningCopies(all, (e) => e.copy, segmentWinnerIn(ledger, run.jobId, run.runId)),
       )
     : all;
   const once = eachTaskOnce(counted);
