@@ -5,24 +5,27 @@
 // SQS_MAX_BATCH_BYTES, counted as SQS counts a message's size (its body, and each attribute's name, type and
 // value); one message larger than that alone goes alone, for SQS to judge.
 import type { Message, MessageAttributeValue } from '@aws-sdk/client-sqs';
-import { SQS_MAX_BATCH_BYTES, SQS_MAX_BATCH_ENTRIES } from '../../lib/wire/sqs-limits.js';
+import type { Group } from '../../lib/fanout/batcher.js';
+import { newSendBatcher } from '../../lib/fanout/segment-ports.js';
 
-/** The messages in order, in groups of at most 10 and SQS_MAX_BATCH_BYTES (a larger message alone). */
+/**
+ * The messages in order, in groups of at most 10 and SQS_MAX_BATCH_BYTES (a larger message alone), grouped by
+ * the orchestrator's own send batcher (lib/fanout/segment-ports.ts newSendBatcher).
+ */
 export function sendBatches<T extends Message>(messages: readonly T[]): T[][] {
+  const batcher = newSendBatcher<T>();
   const groups: T[][] = [];
-  let group: T[] = [];
-  let bytes = 0;
+  const close = (group: Group<T> | undefined) => {
+    if (group) groups.push(group.items);
+  };
   for (const message of messages) {
     const size = messageBytes(message);
-    if (group.length > 0 && (group.length >= SQS_MAX_BATCH_ENTRIES || bytes + size > SQS_MAX_BATCH_BYTES)) {
-      groups.push(group);
-      group = [];
-      bytes = 0;
-    }
-    group.push(message);
-    bytes += size;
+    if (size > batcher.maxItemBytes) {
+      close(batcher.flush());
+      groups.push([message]);
+    } else close(batcher.add(message, size));
   }
-  if (group.length > 0) groups.push(group);
+  close(batcher.flush());
   return groups;
 }
 
