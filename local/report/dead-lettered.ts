@@ -18,6 +18,7 @@ import {
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import { type MovedAs, movedAsOf, movedKey } from '../../lib/ledger/ledger-keys.js';
 import type { RunRecord } from '../../lib/ledger/run-record.js';
+import { runBounded } from '../../lib/run-bounded.js';
 import type { AwsTarget, LocalResources } from '../resources.js';
 import { withLocalLedger } from '../run-record.js';
 
@@ -54,14 +55,11 @@ export async function movedAmong(
   moved: MovedCheck,
 ): Promise<Map<string, MovedAs | 'unknown'>> {
   const out = new Map<string, MovedAs | 'unknown'>();
-  for (let i = 0; i < ids.length; i += CHECKS_AT_ONCE) {
-    const slice = ids.slice(i, i + CHECKS_AT_ONCE);
-    const found = await Promise.all(slice.map((id) => moved(id)));
-    slice.forEach((id, j) => {
-      const as = found[j];
-      if (as) out.set(id, as);
-    });
-  }
+  const found = await runBounded(ids, (id) => moved(id), { concurrency: CHECKS_AT_ONCE, stopOnError: true });
+  ids.forEach((id, i) => {
+    const r = found[i];
+    if (r?.status === 'fulfilled' && r.value) out.set(id, r.value);
+  });
   return out;
 }
 
