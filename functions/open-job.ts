@@ -2,7 +2,7 @@
 // manifest of a continuation (re-read from the start, so duplicate ids are still caught across
 // invocations; the segment skips the tasks before its cursor without running them).
 import type { Context } from 'aws-lambda';
-import { jobIdFromKey, openS3Manifest, parseS3Uri } from '../lib/aws/s3-manifest.js';
+import { openS3Manifest, readS3Manifest } from '../lib/aws/s3-manifest.js';
 import type { Continuation, ManifestSource, OrchestratorEvent } from '../lib/fanout/continuation.js';
 import { emptyCounts, emptyPeaks } from '../lib/fanout/summary.js';
 import { ManifestError } from '../lib/manifest/errors.js';
@@ -62,13 +62,7 @@ export async function openJob(
       state: freshState(),
     };
   }
-  const location = parseS3Uri(event.uri);
-  const object = await openS3Manifest(rt.aws.s3, location);
-  const manifest = await parseManifestStream(object.chunks, {
-    declared: object.declared,
-    overrides: event.overrides,
-    defaultJobId: jobIdFromKey(location.key),
-  });
+  const { location, object, manifest } = await readS3Manifest(rt.aws.s3, event.uri, event.overrides);
   const { jobId } = manifest.header;
   const runId = manifest.header.runId ?? runIdOf(context);
   const source: ManifestSource = {

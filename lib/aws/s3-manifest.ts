@@ -1,6 +1,8 @@
+import type { Readable } from 'node:stream';
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { ManifestError } from '../manifest/errors.js';
 import { type DeclaredFormat, declaredFormat } from '../manifest/format.js';
+import { type Manifest, parseManifestStream } from '../manifest/parse.js';
 
 export interface S3Location {
   readonly bucket: string;
@@ -79,4 +81,39 @@ export async function openS3Manifest(
     throw ManifestError.of('manifest', 'has no readable body');
   }
   return { chunks: body, etag: out.ETag, declared: declaredFormat(location.key, out.ContentType) };
+}
+
+/** A job's manifest in S3, opened, its header read; its tasks follow lazily from `manifest.items`. */
+export interface OpenedS3Manifest {
+  readonly location: S3Location;
+  readonly object: S3ManifestObject;
+  readonly manifest: Manifest;
+}
+
+/**
+ * Opens the manifest at `uri` and reads its header as a run's first segment does: the event's `overrides` win
+ * over the file's own fields, and a job the file names no id for is named after its key. A header that does
+ * not parse lets the object's body go (nothing reads it any more).
+ */
+export async function readS3Manifest(
+  s3: S3Client,
+  uri: unknown,
+  overrides: Readonly<Record<string, unknown>>,
+): Promise<OpenedS3Manifest> {
+  const location = parseS3Uri(uri);
+  const object = await openS3Manifest(s3, location);
+  try {
+    const manifest = await parseManifestStream(object.chunks, {
+      declared: object.declared,
+      overrides,
+      defaultJobId: jobIdFromKey(location.key),
+    });
+    return { location, object, manifest };
+  } catch (error) {
+    const body = object.chunks as Partial<Readable>;
+    // An error raised on a stream nobody reads any more would end the process.
+    body.on?.('error', () => {});
+    body.destroy?.();
+    throw error;
+  }
 }

@@ -5,9 +5,9 @@
 // there (the header only, then let go).
 import type { Readable } from 'node:stream';
 import { S3Client } from '@aws-sdk/client-s3';
-import { jobIdFromKey, openS3Manifest, parseS3Uri } from '../../lib/aws/s3-manifest.js';
+import { readS3Manifest } from '../../lib/aws/s3-manifest.js';
 import { classifyEvent } from '../../lib/fanout/continuation.js';
-import { parseInlineManifest, parseManifestStream } from '../../lib/manifest/parse.js';
+import { parseInlineManifest } from '../../lib/manifest/parse.js';
 import type { JobHeader, JobLimits } from '../../lib/manifest/schema.js';
 import { type AwsTarget, localCredentials } from '../resources.js';
 
@@ -36,7 +36,6 @@ async function s3Header(
   overrides: Readonly<Record<string, unknown>>,
   target: AwsTarget,
 ): Promise<JobHeader> {
-  const location = parseS3Uri(uri);
   const s3 = new S3Client({
     endpoint: target.endpoints.s3,
     region: target.region,
@@ -45,14 +44,9 @@ async function s3Header(
   });
   let body: Readable | undefined;
   try {
-    const object = await openS3Manifest(s3, location);
-    body = object.chunks as Readable;
     // The event's own fields win over the file's, as they do for the orchestrator.
-    const manifest = await parseManifestStream(object.chunks, {
-      declared: object.declared,
-      overrides,
-      defaultJobId: jobIdFromKey(location.key),
-    });
+    const { object, manifest } = await readS3Manifest(s3, uri, overrides);
+    body = object.chunks as Readable;
     return manifest.header;
   } finally {
     // Only the header was wanted: the rest of the object is not read. The body goes before the client, whose
