@@ -1,3 +1,4 @@
+import { ErrorCodes } from '../errors.js';
 import { ManifestError } from '../manifest/errors.js';
 import type { InvalidTaskItem, ManifestItem } from '../manifest/parse.js';
 import type { JobTask } from '../manifest/schema.js';
@@ -26,7 +27,7 @@ export interface EntryFailure {
 }
 
 /** What the error of a task the segment's cutoff stopped (inline, or an Invoke abandoned) starts with. */
-export const CUT_OFF = "BF_DEADLINE: cut off at the orchestrator's deadline";
+export const CUT_OFF = `${ErrorCodes.DEADLINE}: cut off at the orchestrator's deadline`;
 
 export interface SegmentPorts {
   /** Runs an inline task; `cutoff` (the segment's) aborts it, waiting or mid-attempt. */

@@ -67,10 +67,10 @@ export function movedKey(taskId: string): string {
 /** An orchestrator segment's settle key starts so (lib/fanout/segment-copy.ts segmentSettleKey). */
 const SEGMENT_KEY_PREFIX = 'segment:';
 
-/** Where a redriven task went when it left `deadLettered`. */
-export type MovedAs = 'succeeded' | 'cancelled' | 'undeliverable';
+const MOVED_AS = ['succeeded', 'cancelled', 'undeliverable'] as const;
 
-const MOVED_AS: readonly string[] = ['succeeded', 'cancelled', 'undeliverable'] satisfies MovedAs[];
+/** Where a redriven task went when it left `deadLettered`. */
+export type MovedAs = (typeof MOVED_AS)[number];
 
 /** The state a move's marker keeps: where the task went, for the report (an undeliverable one still failed). */
 export function movedState(as: MovedAs): { readonly movedAs: MovedAs } {
@@ -83,7 +83,7 @@ export function movedState(as: MovedAs): { readonly movedAs: MovedAs } {
  */
 export function movedAsOf(state: unknown): MovedAs | 'unknown' {
   const as = (state as { movedAs?: unknown } | null | undefined)?.movedAs;
-  return typeof as === 'string' && MOVED_AS.includes(as) ? (as as MovedAs) : 'unknown';
+  return typeof as === 'string' && (MOVED_AS as readonly string[]).includes(as) ? (as as MovedAs) : 'unknown';
 }
 
 /**
