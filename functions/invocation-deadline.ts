@@ -4,7 +4,6 @@
 // what is left (the attempt's timeout: runHttpTask checks the same before every retry), and aborts whatever
 // still runs when that time is up (a body may take up to its timeout again after the headers). Tasks it
 // did not start are handed on with their attempt unspent (lib/fanout/settle.ts).
-import { setMaxListeners } from 'node:events';
 import type { Context } from 'aws-lambda';
 import { taskWindowMs } from '../lib/fanout/settle-reserve.js';
 import type { TaskOutcome } from '../lib/fanout/task-outcome.js';
@@ -15,6 +14,7 @@ import {
   type RunHttpTaskOptions,
 } from '../lib/http/run-http-task.js';
 import type { JobTask } from '../lib/manifest/schema.js';
+import { abortAfter } from './abort-after.js';
 
 export { MAX_SETTLE_RESERVE_MS, settleReserveMs } from '../lib/fanout/settle-reserve.js';
 
@@ -41,20 +41,17 @@ export function invocationDeadline(
   const remaining = context.getRemainingTimeInMillis();
   const start = now();
   const at = start + taskWindowMs(remaining);
-  const abort = new AbortController();
-  // Every task of the invocation listens on this one signal (perInvocationConcurrency at once, more over a
-  // batch): not a leak, so Node's 10-listener warning is turned off for it.
-  setMaxListeners(0, abort.signal);
-  const timer = setTimeout(() => abort.abort(), Math.max(0, at - start));
-  timer.unref();
-  const taskOptions = invocationOptions(base, { deadline: at, now, signal: abort.signal });
+  // Every task of the invocation listens on this one signal (perInvocationConcurrency at once, more over a batch).
+  const timer = abortAfter(at - start);
+  const { signal } = timer;
+  const taskOptions = invocationOptions(base, { deadline: at, now, signal });
   const fallbackMs = base.timeoutMs ?? defaultTaskTimeoutMs;
   return {
     at,
     taskOptions,
     tooLate(task) {
       const ms = task.timeoutMs ?? fallbackMs;
-      if (now() + ms <= at && !abort.signal.aborted) return undefined;
+      if (now() + ms <= at && !signal.aborted) return undefined;
       const notStarted = { id: task.id, ok: false, attempts: 0 };
       if (ms > at - start) {
         const error = `${DEADLINE}: not started: an attempt of ${ms} ms does not fit in the ${at - start} ms an invocation has for tasks`;
@@ -63,6 +60,6 @@ export function invocationDeadline(
       const error = `${DEADLINE}: not started: an attempt of ${ms} ms would end after the invocation's deadline`;
       return { ...notStarted, error, retryable: true, unstarted: true };
     },
-    close: () => clearTimeout(timer),
+    close: timer.close,
   };
 }

@@ -8,9 +8,8 @@
 // only one copy's settle counts. Fast tasks are never refused for want of time: the worker's rule (no attempt
 // that would end after the deadline) would fail every inline task of a short invocation, though most end in
 // milliseconds.
-import { setMaxListeners } from 'node:events';
 import type { Context } from 'aws-lambda';
-import { MAX_TIMER_MS } from '../lib/downstream/clock.js';
+import { abortAfter } from './abort-after.js';
 
 export interface SegmentCutoff {
   /** Aborted when half the deadline margin is left. */
@@ -23,11 +22,5 @@ export function segmentCutoff(
   context: Pick<Context, 'getRemainingTimeInMillis'>,
   marginMs: number,
 ): SegmentCutoff {
-  const abort = new AbortController();
-  // Every inline task and Invoke in flight listens on this one signal: not a leak, so the warning is off.
-  setMaxListeners(0, abort.signal);
-  const ms = Math.max(0, context.getRemainingTimeInMillis() - marginMs / 2);
-  const timer = setTimeout(() => abort.abort(), Math.min(ms, MAX_TIMER_MS));
-  timer.unref();
-  return { signal: abort.signal, close: () => clearTimeout(timer) };
+  return abortAfter(context.getRemainingTimeInMillis() - marginMs / 2);
 }
