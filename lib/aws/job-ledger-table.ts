@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { assertInteger, InvalidArgumentError } from '../errors.js';
 import type {
+  BreakInput,
   JobLedger,
   SettleInput,
   SettleResult,
@@ -38,9 +39,17 @@ import {
   RunStatuses,
 } from '../ledger/run-record.js';
 import { type Ending, isComplete, OverlapActions, overlapAction } from '../ledger/run-rules.js';
-import { newRecord, settleItems, settleMarker, startItems, toRecord } from './ledger-items.js';
+import { newRecord, settleItems, settleMarker, skippedPut, startItems, toRecord } from './ledger-items.js';
 import { failedConditions, sendTransaction } from './ledger-transact.js';
-import { countsUpdate, type Expression, finishUpdate, statusUpdate } from './ledger-updates.js';
+import {
+  announcedUpdate,
+  countsUpdate,
+  type Expression,
+  finishUpdate,
+  limitsUpdate,
+  statusUpdate,
+} from './ledger-updates.js';
+import { breakItems } from './run-break.js';
 import { type GroupCommit, type GroupWrite, SettleGroups } from './settle-groups.js';
 import { unsettledDelta } from './unsettled.js';
 
@@ -128,17 +137,8 @@ export class JobLedgerTable implements JobLedger {
       finishedAt: now,
     };
     try {
-      await this.#doc.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: {
-            ...runKey(input.jobId, input.runId),
-            ...record,
-            expiresAt: expiresAtSeconds(now, this.#retentionDays),
-          },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
+      const expiresAt = expiresAtSeconds(now, this.#retentionDays);
+      await this.#doc.send(new PutCommand(skippedPut(this.#table, input, record, expiresAt)));
       return { action: OverlapActions.SKIP, record, previous };
     } catch (error) {
       if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
@@ -161,6 +161,7 @@ export class JobLedgerTable implements JobLedger {
     keys,
     states,
     delta,
+    tallies,
     manifestDone,
     unread,
     seenVersion,
@@ -169,7 +170,7 @@ export class JobLedgerTable implements JobLedger {
     const items = settleItems(this.#table, {
       record: runKey(jobId, runId),
       markers: keys.map((key, i) => settleMarker(jobId, runId, key, states[i], now, this.#retentionDays)),
-      update: countsUpdate(delta, manifestDone),
+      update: countsUpdate(delta, manifestDone, tallies),
       ...(unread ? { unreadOpen: unsettledDelta(delta), seenVersion } : {}),
     });
     try {
@@ -241,12 +242,7 @@ export class JobLedgerTable implements JobLedger {
   }
 
   setLimits(jobId: string, runId: string, limits: RunLimits): Promise<RunRecord | undefined> {
-    return this.#update(jobId, runId, {
-      UpdateExpression: 'SET #limits = :limits, #version = #version + :one',
-      ConditionExpression: 'attribute_exists(pk)',
-      ExpressionAttributeNames: { '#limits': 'limits', '#version': 'version' },
-      ExpressionAttributeValues: { ':limits': limits, ':one': 1 },
-    });
+    return this.#update(jobId, runId, limitsUpdate(limits));
   }
 
   finish(record: RunRecord, ending: Ending, resultUri?: string): Promise<RunRecord | undefined> {
@@ -267,14 +263,21 @@ export class JobLedgerTable implements JobLedger {
   }
 
   async markAnnounced(record: RunRecord): Promise<boolean> {
-    const noted = await this.#update(record.jobId, record.runId, {
-      // No version bump: containers' cached control state (status, limits) does not change.
-      UpdateExpression: 'SET #announcedAt = :now',
-      ConditionExpression: 'attribute_exists(#finishedAt) AND attribute_not_exists(#announcedAt)',
-      ExpressionAttributeNames: { '#announcedAt': 'announcedAt', '#finishedAt': 'finishedAt' },
-      ExpressionAttributeValues: { ':now': this.#now() },
-    });
+    const noted = await this.#update(record.jobId, record.runId, announcedUpdate(this.#now()));
     return noted !== undefined;
+  }
+
+  async breakRun(input: BreakInput): Promise<RunRecord | undefined> {
+    // A live run fails; a failed or cancelled one keeps its status (lib/aws/run-break.ts).
+    for (const live of [true, false]) {
+      try {
+        await sendTransaction(this.#doc, breakItems(this.#table, input, live));
+        return await this.getRun(input.jobId, input.runId);
+      } catch (error) {
+        if (!failedConditions(error)) throw error;
+      }
+    }
+    return undefined;
   }
 
   /** A conditional update of a run record: the record after it, or undefined when the condition failed. */

@@ -12,6 +12,7 @@ import {
 } from '../ledger/ledger-keys.js';
 import { type RunRecord, zeroCounts } from '../ledger/run-record.js';
 import type { countsUpdate } from './ledger-updates.js';
+import { isTallyAttribute, withAdopted } from './segment-tallies.js';
 import { UNSETTLED, unreadCondition } from './unsettled.js';
 
 /** The table's own attributes, which a RunRecord does not carry. */
@@ -63,6 +64,15 @@ export function startItems(
       },
     },
   ];
+}
+
+/** The record of a run skipped under `forbid`, ended as it is made; new only (a retried start finds it). */
+export function skippedPut(table: string, input: StartRunInput, record: RunRecord, expiresAt: number) {
+  return {
+    TableName: table,
+    Item: { ...runKey(input.jobId, input.runId), ...record, expiresAt },
+    ConditionExpression: 'attribute_not_exists(pk)',
+  };
 }
 
 /** A settle marker: its key, when it expires (a move's later: markerRetentionDays), and what it keeps. */
@@ -139,9 +149,14 @@ function withCondition(
   };
 }
 
-/** A stored item as the port's RunRecord: the table's own attributes off, missing counts as 0. */
+/**
+ * A stored item as the port's RunRecord: the table's own attributes off, missing counts as 0, a broken run's
+ * adopted tasks in `submitted` (lib/aws/segment-tallies.ts).
+ */
 export function toRecord(item: Record<string, unknown>): RunRecord {
   const out: Record<string, unknown> = { ...zeroCounts() };
-  for (const [name, value] of Object.entries(item)) if (!STORE_ONLY.has(name)) out[name] = value;
-  return out as unknown as RunRecord;
+  for (const [name, value] of Object.entries(item)) {
+    if (!STORE_ONLY.has(name) && !isTallyAttribute(name)) out[name] = value;
+  }
+  return withAdopted(out as unknown as RunRecord, item);
 }

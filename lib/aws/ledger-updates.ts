@@ -3,8 +3,9 @@
 // Every attribute goes through a name placeholder (`status` is a DynamoDB reserved word).
 import { InvalidArgumentError } from '../errors.js';
 import type { StatusChange } from '../ledger/job-ledger.js';
-import { COUNT_NAMES, type CountDelta, type RunRecord } from '../ledger/run-record.js';
+import { COUNT_NAMES, type CountDelta, type RunLimits, type RunRecord } from '../ledger/run-record.js';
 import type { Ending } from '../ledger/run-rules.js';
+import { storedSubmitted, tallyAdds } from './segment-tallies.js';
 import { UNSETTLED, UNTRACKED, unsettledDelta } from './unsettled.js';
 
 export interface Expression {
@@ -15,10 +16,14 @@ export interface Expression {
 }
 
 /**
- * A settle's update of the run record: ADD each nonzero count, SET manifestDone and the store's `unsettled`
- * (lib/aws/unsettled.ts); undefined if nothing.
+ * A settle's update of the run record: ADD each nonzero count and segment tally (lib/aws/segment-tallies.ts),
+ * SET manifestDone and the store's `unsettled` (lib/aws/unsettled.ts); undefined if nothing.
  */
-export function countsUpdate(delta: CountDelta | undefined, manifestDone: boolean | undefined) {
+export function countsUpdate(
+  delta: CountDelta | undefined,
+  manifestDone: boolean | undefined,
+  tallies?: ReadonlyMap<number, number>,
+) {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = {};
   const adds: string[] = [];
@@ -33,6 +38,10 @@ export function countsUpdate(delta: CountDelta | undefined, manifestDone: boolea
     values[`:${name}`] = value;
     adds.push(`#${name} :${name}`);
   }
+  const tally = tallyAdds(tallies);
+  Object.assign(names, tally.names);
+  Object.assign(values, tally.values);
+  adds.push(...tally.adds);
   const sets: string[] = [];
   if (manifestDone) {
     names['#manifestDone'] = 'manifestDone';
@@ -130,11 +139,13 @@ export function finishUpdate(
     sets.push('#resultUri = :uri');
     values[':uri'] = resultUri;
   }
+  // As stored: a broken run's `submitted` counts its adopted tasks, which the item keeps apart.
+  const stored = { ...record, submitted: storedSubmitted(record) };
   const same = COUNT_NAMES.map((name) => {
     names[`#${name}`] = name;
-    values[`:${name}`] = record[name];
+    values[`:${name}`] = stored[name];
     const equal = `#${name} = :${name}`;
-    return record[name] === 0 ? `(attribute_not_exists(#${name}) OR ${equal})` : equal;
+    return stored[name] === 0 ? `(attribute_not_exists(#${name}) OR ${equal})` : equal;
   });
   return {
     UpdateExpression: `SET ${sets.join(', ')}${ending.reason === undefined ? ' REMOVE #reason' : ''}`,
@@ -147,5 +158,28 @@ export function finishUpdate(
     ].join(' AND '),
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
+  };
+}
+
+/** The run's limit overrides replaced, its version bumped: containers following it pick them up. */
+export function limitsUpdate(limits: RunLimits): Expression {
+  return {
+    UpdateExpression: 'SET #limits = :limits, #version = #version + :one',
+    ConditionExpression: 'attribute_exists(pk)',
+    ExpressionAttributeNames: { '#limits': 'limits', '#version': 'version' },
+    ExpressionAttributeValues: { ':limits': limits, ':one': 1 },
+  };
+}
+
+/**
+ * `announcedAt` set once, on an ended run. No version bump: containers' cached control state (status, limits)
+ * does not change.
+ */
+export function announcedUpdate(nowMs: number): Expression {
+  return {
+    UpdateExpression: 'SET #announcedAt = :now',
+    ConditionExpression: 'attribute_exists(#finishedAt) AND attribute_not_exists(#announcedAt)',
+    ExpressionAttributeNames: { '#announcedAt': 'announcedAt', '#finishedAt': 'finishedAt' },
+    ExpressionAttributeValues: { ':now': nowMs },
   };
 }

@@ -12,6 +12,7 @@
 // whose settles saw one record version checks it too, and answers `confirmed` (SettleInput.seenVersion).
 import type { SettleInput, SettleResult } from '../ledger/job-ledger.js';
 import type { CountDelta, RunRecord } from '../ledger/run-record.js';
+import { segmentTallies } from './segment-tallies.js';
 import { mayGoUnread } from './unsettled.js';
 
 /** A transaction holds at most 100 actions: the markers and the record's update. */
@@ -33,6 +34,8 @@ export interface GroupWrite {
   readonly states: readonly (Readonly<Record<string, unknown>> | undefined)[];
   /** The keys' counts, summed. */
   readonly delta: CountDelta;
+  /** Per orchestrator segment, the tasks the keys ended of its messages (lib/aws/segment-tallies.ts). */
+  readonly tallies: ReadonlyMap<number, number>;
   readonly manifestDone: boolean;
   /** Go unread: the update holds only if the run is not complete after it (lib/aws/unsettled.ts). */
   readonly unread: boolean;
@@ -118,7 +121,8 @@ export class SettleGroups {
       seenVersion = commonVersion(live);
       const keys = live.map((s) => s.key);
       const states = live.map((s) => s.state);
-      const write = { jobId, runId, keys, states, delta, manifestDone, unread };
+      const tallies = segmentTallies(live);
+      const write = { jobId, runId, keys, states, delta, tallies, manifestDone, unread };
       const outcome = await this.#ports.commit(seenVersion === undefined ? write : { ...write, seenVersion });
       if (outcome.applied) break;
       if (outcome.recordFailed && unread) unreadAllowed = false;

@@ -44,6 +44,8 @@ export const TaskMessageSchema = z.strictObject(
     redrive: z.literal(true, { error: 'is not true' }).optional(),
     /** The segment copy that sent it or dead-lettered its tasks: it runs only if that copy's settle counted. */
     copy: SegmentCopySchema.optional(),
+    /** The orchestrator segment that read its tasks: the ledger tallies its settles per segment. */
+    segment: z.number().int().min(0).optional(),
     tasks: z.array(RawTaskSchema, { error: 'is not an array of tasks' }).min(1, { error: 'is empty' }),
   },
   { error: 'is not an object' },
@@ -64,6 +66,12 @@ export interface TaskMessage {
    * chunk): they run only if that copy's settle is the segment's (functions/segment-copies.ts).
    */
   readonly copy?: SegmentCopy;
+  /**
+   * The orchestrator segment that read its tasks, carried by every message made of them (retries, hand-ons):
+   * the ledger tallies per segment what the workers settle (lib/aws/segment-tallies.ts). Absent on messages
+   * sent before it was carried.
+   */
+  readonly segment?: number;
   readonly tasks: readonly JobTask[];
 }
 

@@ -209,7 +209,7 @@ class Segment {
   }
 
   #envelope(): TaskEnvelope {
-    const { jobId, runId, limits } = this.#o;
+    const { jobId, runId, limits, copy } = this.#o;
     const seq = this.#seq++;
     const envelope = {
       v: MESSAGE_VERSION,
@@ -218,6 +218,7 @@ class Segment {
       runId,
       key: `${jobId}:${runId}:${seq}`,
       attempt: 1,
+      ...(copy ? { segment: copy.segment } : {}),
     };
     return limits.retryDelaySeconds ? { ...envelope, retryDelaySeconds: limits.retryDelaySeconds } : envelope;
   }

@@ -47,6 +47,21 @@ export interface SettleInput {
    * (SettleResult.confirmed): the settler's copy of the status and limits is current, as a read would say.
    */
   readonly seenVersion?: number;
+  /**
+   * The orchestrator segment whose queued tasks these are (TaskMessage.segment), for a worker's settle: the
+   * store tallies what each segment's messages settled, which counts them `submitted` if that segment breaks
+   * (RunRecord.brokenSegment). None for the orchestrator's own settles.
+   */
+  readonly segment?: number;
+}
+
+/** An orchestrator segment that failed its every attempt, as Lambda's on-failure destination reports it. */
+export interface BreakInput {
+  readonly jobId: string;
+  readonly runId: string;
+  readonly segment: number;
+  /** Why, for the record's `detail`: the segment, where in the manifest it began, and the last error. */
+  readonly detail: string;
 }
 
 export interface SettleResult {
@@ -101,4 +116,12 @@ export interface JobLedger {
   finish(record: RunRecord, ending: Ending, resultUri?: string): Promise<RunRecord | undefined>;
   /** Notes that an ended run's result object and event are written (`announcedAt`); false if already noted. */
   markAnnounced(record: RunRecord): Promise<boolean>;
+  /**
+   * Records that the orchestrator broke at `segment`: the manifest is read no further and the segment's settled
+   * queued tasks count `submitted` (RunRecord.brokenSegment). A live run fails with reason
+   * `orchestrator-failed`; a failed or cancelled one keeps its status and reason. Once per run, and only while
+   * its manifest is still being read: the record after the write, or undefined when it was not made (no run,
+   * already broken, finished, or its manifest already read to its end).
+   */
+  breakRun(input: BreakInput): Promise<RunRecord | undefined>;
 }

@@ -31,6 +31,11 @@ export const RunReasons = {
   REPLACED: 'replaced',
   /** The previous run was still running (`schedule.overlap: forbid`). */
   OVERLAP: 'overlap',
+  /**
+   * A segment of the orchestrator failed its every attempt (Lambda's on-failure destination says so): the
+   * manifest is read no further, and `brokenSegment` names the segment.
+   */
+  ORCHESTRATOR_FAILED: 'orchestrator-failed',
 } as const;
 export type RunReason = (typeof RunReasons)[keyof typeof RunReasons];
 
@@ -96,6 +101,15 @@ export interface RunRecord extends RunCounts {
    */
   readonly announcedAt?: number;
   readonly limits?: RunLimits;
+  /**
+   * The orchestrator segment that failed its every attempt (reason `orchestrator-failed`): it never settled, so
+   * the tasks it sent to the queue were never counted `submitted`. The workers count what they settle of each
+   * segment's messages apart, and a broken segment's part of that is `adopted`, already in `submitted` here:
+   * the run still ends when every task anyone counted has ended (lib/aws/segment-tallies.ts).
+   */
+  readonly brokenSegment?: number;
+  /** Tasks of `brokenSegment` the workers settled, counted in `submitted` (see above). */
+  readonly adopted?: number;
   /** Bumped by every change of status or limits: containers cache the record and compare it. */
   readonly version: number;
 }
