@@ -98,7 +98,15 @@ export class FanoutFunctions extends Construct {
       // Failed asynchronous invocations (schedules, continuations) keep their event there after the retries.
       deadLetterQueue: queues.orchestratorDeadLetterQueue,
     });
-    this.orchestrator.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(6) });
+    // An event that failed every attempt also goes to the worker, which breaks its run in the job ledger
+    // (functions/orchestrator-failure.ts): else the run stays `running` for ever. The orchestrator's role may
+    // already invoke the worker (grants.ts), so the destination adds no grant of its own.
+    const workerArn = this.worker.functionArn;
+    this.orchestrator.configureAsyncInvoke({
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(6),
+      onFailure: { bind: () => ({ destination: workerArn }) },
+    });
     grantOrchestrator(this.orchestrator, this.worker, props);
   }
 

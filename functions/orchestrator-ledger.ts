@@ -1,10 +1,12 @@
 // The orchestrator's side of the job ledger: it records a new run under the schedule's overlap policy,
 // waits while the run is paused, stops reading when the run is cancelled or failed elsewhere, applies the
-// run's inline limit override, and settles each segment's counts (one write per segment).
+// run's inline limit override, and settles each segment's counts and where the job goes on (one write per
+// segment).
 import { parseSegmentEnd, type SegmentEndState } from '../lib/fanout/continuation.js';
-import type { SegmentPorts } from '../lib/fanout/segment.js';
+import type { FailureBudget } from '../lib/fanout/failure-budget.js';
+import type { SegmentPorts, SegmentResult } from '../lib/fanout/segment.js';
 import { segmentSettleKey } from '../lib/fanout/segment-copy.js';
-import { type JobCounts, type StopReason, StopReasons } from '../lib/fanout/summary.js';
+import { type JobCounts, type JobPeaks, type StopReason, StopReasons } from '../lib/fanout/summary.js';
 import type { RunControl } from '../lib/ledger/run-control.js';
 import type { CountDelta, RunRecord } from '../lib/ledger/run-record.js';
 import { RunReasons, RunStatuses } from '../lib/ledger/run-record.js';
@@ -120,4 +122,27 @@ export async function markManifestError(
     ledger.control.note(change.record);
     if (change.changed) return;
   }
+}
+
+/**
+ * What this segment's settle keeps: where the job goes on (only at a deadline stop) and its counts (and, added
+ * by the caller, this copy's id).
+ */
+export function endState(
+  { state }: OpenJob,
+  outcome: SegmentResult,
+  reason: StopReason,
+  peaks: JobPeaks,
+  budget: FailureBudget,
+): SegmentEndState {
+  const continuing = reason === StopReasons.DEADLINE && outcome.cursor !== undefined;
+  return {
+    ...(continuing ? { cursor: outcome.cursor } : {}),
+    ...(continuing && outcome.reread ? { reread: outcome.reread } : {}),
+    nextMessageSeq: outcome.nextMessageSeq,
+    startedAt: state.startedAt,
+    counts: outcome.counts,
+    peaks,
+    budget: budget.counts,
+  };
 }

@@ -26,6 +26,17 @@ export type OrchestratorResult =
     }
   | { readonly status: 'refused'; readonly error: string; readonly field: string }
   | {
+      /**
+       * The run was broken at an earlier attempt's failure (functions/orchestrator-failure.ts): a segment event
+       * delivered after it (a redrive of the orchestrator's DLQ) reads nothing, or the workers' tallies and
+       * this segment's own count would both count its tasks.
+       */
+      readonly status: 'broken';
+      readonly jobId: string;
+      readonly runId: string;
+      readonly segment: number;
+    }
+  | {
       readonly status: 'duplicate';
       readonly jobId: string;
       readonly runId: string;

@@ -19,10 +19,9 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { ResultWriter } from '../lib/aws/results.js';
 import { type Continuation, classifyEvent, type SegmentEndState } from '../lib/fanout/continuation.js';
-import type { FailureBudget } from '../lib/fanout/failure-budget.js';
-import { runSegment, type SegmentResult } from '../lib/fanout/segment.js';
+import { runSegment } from '../lib/fanout/segment.js';
 import { newCopyId, type SegmentCopy } from '../lib/fanout/segment-copy.js';
-import { type JobPeaks, maxPeaks, type StopReason, StopReasons } from '../lib/fanout/summary.js';
+import { maxPeaks, StopReasons } from '../lib/fanout/summary.js';
 import { unannounced } from '../lib/ledger/after-settle.js';
 import { ManifestError } from '../lib/manifest/errors.js';
 import { effectiveLimits } from './effective-limits.js';
@@ -32,6 +31,7 @@ import { functionLogger } from './function-logger.js';
 import { IdempotencyUses, idempotencyOptions } from './idempotency.js';
 import { type OpenJob, openJob } from './open-job.js';
 import {
+  endState,
   inlineOverride,
   ledgerStop,
   pauseHold,
@@ -156,7 +156,11 @@ async function runJobSegment(
   const results = resultWriterOf(rt, job, copy);
   const budget = jobBudget(header.toleratedFailurePercent ?? rt.config.toleratedFailurePercent, ledger, job);
   const margin = rt.config.deadlineMarginMs;
-  const record = await ledger?.control.view(jobId, runId);
+  // Read, not the cached copy: a run broken at an earlier attempt's failure (functions/orchestrator-failure.ts)
+  // is the workers' to count, and a late copy of the segment (a redrive of the event) reads nothing.
+  const record = await ledger?.store.getRun(jobId, runId);
+  ledger?.control.note(record);
+  if (record?.brokenSegment !== undefined) return { status: 'broken', jobId, runId, segment: state.segment };
   const current = () => ledger?.control.peek(jobId, runId) ?? record;
   const deadlineNear = () => context.getRemainingTimeInMillis() <= margin;
   // Reading stops when the run is cancelled or failed elsewhere (the cached record, refreshed every 2 s).
@@ -214,29 +218,6 @@ async function finishSegment(
   // One settled it in between, and went on: this copy's settle did not count, the run continues from there.
   const kept = counted ? own : await storedEnd(ledger, job);
   return kept?.cursor === undefined ? ended : followStored(job, kept, rt);
-}
-
-/**
- * What this segment's settle keeps: where the job goes on (only at a deadline stop) and its counts (and, added
- * by the caller, this copy's id).
- */
-function endState(
-  { state }: OpenJob,
-  outcome: SegmentResult,
-  reason: StopReason,
-  peaks: JobPeaks,
-  budget: FailureBudget,
-): SegmentEndState {
-  const continuing = reason === StopReasons.DEADLINE && outcome.cursor !== undefined;
-  return {
-    ...(continuing ? { cursor: outcome.cursor } : {}),
-    ...(continuing && outcome.reread ? { reread: outcome.reread } : {}),
-    nextMessageSeq: outcome.nextMessageSeq,
-    startedAt: state.startedAt,
-    counts: outcome.counts,
-    peaks,
-    budget: budget.counts,
-  };
 }
 
 /** Near the deadline: the segment settled, the job goes on in a new invocation from where the first settle said. */

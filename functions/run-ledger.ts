@@ -5,14 +5,14 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { runFinishedPorts } from '../lib/aws/run-finished.js';
 import { errorText } from '../lib/fanout/segment.js';
-import { segmentWinnerIn } from '../lib/fanout/segment-copy.js';
+import { runWinnerIn } from '../lib/fanout/segment-copy.js';
 import {
   type AfterSettle,
   type AfterSettlePorts,
   afterSettle,
   announceEnded,
 } from '../lib/ledger/after-settle.js';
-import type { JobLedger, SettleInput, StatusChange } from '../lib/ledger/job-ledger.js';
+import type { BreakInput, JobLedger, SettleInput, StatusChange } from '../lib/ledger/job-ledger.js';
 import { RunControl } from '../lib/ledger/run-control.js';
 import type { RunRecord } from '../lib/ledger/run-record.js';
 import type { FunctionRuntime } from './runtime.js';
@@ -116,7 +116,7 @@ export class RunLedger {
         events: this.#rt.aws.events,
         bucket: this.#rt.wiring.bucket,
         resultsPrefix: this.#rt.config.resultsPrefix,
-        segmentWinner: (r, segment) => segmentWinnerIn(this.#ledger, r.jobId, r.runId)(segment),
+        segmentWinner: (r, segment) => runWinnerIn(this.#ledger, r)(segment),
       }),
       onError: (what, error, r) =>
         this.#logger.error(`run ended but its ${what} was not written`, {
@@ -145,6 +145,19 @@ export class RunLedger {
       }
     }
     this.#applied = mark;
+  }
+
+  /**
+   * Breaks the run at an orchestrator segment that failed for good (JobLedger.breakRun), then ends it if every
+   * task it counted has ended: the record as it then stands, or undefined when it was not broken.
+   */
+  async breakRun(input: BreakInput): Promise<RunRecord | undefined> {
+    const broken = await this.#ledger.breakRun(input);
+    this.control.note(broken);
+    if (!broken) return undefined;
+    const after = await this.#after(broken);
+    this.control.note(after.record);
+    return after.record;
   }
 
   async setStatus(jobId: string, runId: string, change: StatusChange): Promise<RunRecord | undefined> {

@@ -12,7 +12,10 @@
 // - no copy has settled the segment yet: it is not known whether it will count, so nothing is lost and
 //   nothing counted: a dead letter goes back to the DLQ unchanged, for a later redrive; a hand-off goes back to
 //   the work queue delayed pauseRecheckSeconds, unsettled, and is judged again (`unsettledCopies`), until
-//   its run's record is gone (the ledger's retention): then nothing can count it, and it is dropped.
+//   its run's record is gone (the ledger's retention): then nothing can count it, and it is dropped; or until
+//   the run is broken at that segment (functions/orchestrator-failure.ts): then no copy will ever settle it, and
+//   it is dropped too (each dead copy handed off its own, under its own key: run, the same task could count
+//   twice). Its tasks were never counted `submitted`; the run's `detail` says where the broken segment began.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { sendMessageBatch } from '../lib/aws/enqueue.js';
 import { EnvVars } from '../lib/config.js';
@@ -71,11 +74,13 @@ export async function answerCopy(
 
 /**
  * A hand-off of an unsettled segment whose run has no record (expired with the ledger's retention, or never
- * made): nothing can count it any more, so it is a loser's; this bounds how long one goes round the queue.
+ * made), or was broken at that segment: no copy's settle can count it any more, so it is a loser's. This bounds
+ * how long one goes round the queue.
  */
 async function gone(ledger: RunLedger | undefined, message: TaskMessage, verdict: CopyVerdict) {
   if (verdict !== 'unsettled' || message.redrive || !ledger) return verdict;
-  return (await ledger.control.view(message.jobId, message.runId)) ? verdict : 'lost';
+  const run = await ledger.control.view(message.jobId, message.runId);
+  return run && run.brokenSegment !== message.copy?.segment ? verdict : 'lost';
 }
 
 /** A dead letter back to the DLQ as it was; a hand-off back to the work queue, delayed as a paused run's hold. */

@@ -77,7 +77,7 @@ export async function settleThenFollowUp(
   const state = isEmptyPlan(plan) ? undefined : { ...keptPlan(plan) };
   const delta = settledDelta(message, settlement);
   await settleAll(ports, movedSettles(message, settlement));
-  const settled = await ports.settle?.({ jobId, runId, key, delta, state });
+  const settled = await ports.settle?.({ jobId, runId, key, delta, state, ...segmentOf(message) });
   // Not applied and no record read: the ledger keeps no such run (no marker written), this delivery's own go.
   const applied = !settled || settled.applied || (settled.record === undefined && !settled.unread);
   const first = applied ? plan : keptBy(ports, message, await ports.kept(message));
@@ -116,9 +116,16 @@ async function followUp(ports: FollowUpPorts, message: TaskMessage, plan: Follow
   const handed = await ports.handOn(message, followUpsOf(message, plan));
   await ports.writeLines(message, handed.lines);
   const counted = handedDelta(message, handed);
-  if (counted) await ports.settleApart?.({ jobId, runId, key: handedKey(key), delta: counted });
+  if (counted) {
+    await ports.settleApart?.({ jobId, runId, key: handedKey(key), delta: counted, ...segmentOf(message) });
+  }
   await settleAll(ports, movedUndeliverable(message, handed.undeliverableIds));
   return handed;
+}
+
+/** The segment whose queued tasks the message holds, for the ledger's per-segment tally (SettleInput.segment). */
+function segmentOf(message: TaskMessage): { readonly segment?: number } {
+  return message.segment === undefined ? {} : { segment: message.segment };
 }
 
 /** Settles each of `inputs` apart, all issued in one tick: the ledger's group commit sends them together. */

@@ -1,5 +1,5 @@
-// The worker Lambda: SQS batches of packed task messages, and direct synchronous Invokes with a chunk of
-// tasks (the orchestrator's 'invoke' mode).
+// The worker Lambda: SQS batches of packed task messages, direct synchronous Invokes with a chunk of tasks
+// (the orchestrator's 'invoke' mode), and the orchestrator's on-failure records (orchestrator-failure.ts).
 //
 // Bounded concurrency inside a batch: every record of the batch is started at once (at most batchSize
 // of them, a cheap promise each), and every task of every record takes a permit of ONE Semaphore of
@@ -22,7 +22,6 @@ import { makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { IdempotencyModes } from '../lib/config.js';
-import { BoundedFanoutError, ErrorCodes } from '../lib/errors.js';
 import { parseTaskMessage, parseWorkBody, type TaskMessage } from '../lib/fanout/messages.js';
 import { errorText } from '../lib/fanout/segment.js';
 import { type Settlement, settleMessage } from '../lib/fanout/settle.js';
@@ -35,7 +34,9 @@ import { runBounded } from '../lib/run-bounded.js';
 import { BatchSettles } from './batch-settles.js';
 import { functionLogger } from './function-logger.js';
 import { type IdempotencyOptions, IdempotencyUses, idempotencyOptions } from './idempotency.js';
+import { InvalidMessageError } from './invalid-message-error.js';
 import { lastReceiveSettlement, receiveCountOf } from './last-receive.js';
+import { type FailureRecord, isFailureRecord, onOrchestratorFailure } from './orchestrator-failure.js';
 import { cancelledSettlement, gatedRunner, heldSettlement, stoppedOutcome } from './run-gate.js';
 import { type RunLedger, runLedgerOf, type SettledOnce } from './run-ledger.js';
 import { type FunctionRuntime, lazyRuntime, requirePersistence } from './runtime.js';
@@ -54,19 +55,11 @@ const logger = functionLogger('bounded-fanout-worker');
 const metrics = new Metrics({ namespace: 'BoundedFanout', serviceName: 'worker' });
 const processor = new BatchProcessor(EventType.SQS);
 
-export class InvalidMessageError extends BoundedFanoutError {
-  /** `message` is the parser's, which quotes offending values: redacted, as Lambda logs a thrown error itself. */
-  constructor(message: string) {
-    super(redactText(message), ErrorCodes.INVALID_MESSAGE);
-    this.name = 'InvalidMessageError';
-  }
-}
-
 export interface InvokeResponse {
   readonly results: readonly TaskOutcome[];
 }
 
-type WorkerEvent = SQSEvent | TaskMessage;
+type WorkerEvent = SQSEvent | TaskMessage | FailureRecord;
 
 const isSqsEvent = (event: WorkerEvent): event is SQSEvent => Array.isArray((event as SQSEvent)?.Records);
 
@@ -74,6 +67,7 @@ export function createWorkerHandler(getRuntime: () => FunctionRuntime) {
   let core: Worker | undefined;
   return (event: WorkerEvent, context: Context) => {
     core ??= new Worker(getRuntime());
+    if (isFailureRecord(event)) return core.orchestratorFailed(event, context);
     return isSqsEvent(event) ? core.batch(event, context) : core.invoke(event, context);
   };
 }
@@ -147,6 +141,12 @@ class Worker {
       peakInFlight: run.slots.peakInFlight,
     });
     return { results };
+  }
+
+  /** The orchestrator failed for good: its run is broken (orchestrator-failure.ts). */
+  orchestratorFailed(record: FailureRecord, context: Context) {
+    this.#register(context);
+    return onOrchestratorFailure(record, this.#rt, this.#ledger, logger);
   }
 
   /** One invocation's shared permits and deadline. */

@@ -1,8 +1,10 @@
 // One asynchronous (Event) invocation as Lambda runs it: retried after an error (MaximumRetryAttempts), waiting
 // out throttles without counting them as attempts, and sent to the function's dead-letter queue when the last
-// retry fails (local/async-dead-letters.ts). The Invoke endpoint (local/invoke-server.ts) keeps the outcome.
+// retry fails (local/async-dead-letters.ts), and to its on-failure destination (local/async-destinations.ts).
+// The Invoke endpoint (local/invoke-server.ts) keeps the outcome.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type DeadLetterSink, deadLetter } from './async-dead-letters.js';
+import type { FailedEvent } from './async-destinations.js';
 import { FunctionThrottledError, type LocalFunction } from './local-function.js';
 
 export interface AsyncInvocationRecord {
@@ -27,11 +29,13 @@ export interface AsyncInvocation {
   readonly retryAttempts: number;
   readonly retryDelayMs: number;
   readonly deadLetters: DeadLetterSink | undefined;
+  /** Told of an event that failed its last retry, after its dead letter (Lambda's on-failure destination). */
+  readonly onFailed?: (failed: FailedEvent) => void;
 }
 
 /** Runs the event to success or its last failed retry; resolves to the outcome, never rejects. */
 export async function runAsyncInvocation(invocation: AsyncInvocation): Promise<AsyncInvocationRecord> {
-  const { fn, payload, requestId, delivery, retryAttempts, retryDelayMs, deadLetters } = invocation;
+  const { fn, payload, requestId, delivery, retryAttempts, retryDelayMs, deadLetters, onFailed } = invocation;
   const base = { functionName: fn.name, requestId, delivery };
   let attempts = 0;
   for (;;) {
@@ -49,6 +53,7 @@ export async function runAsyncInvocation(invocation: AsyncInvocation): Promise<A
       if (attempts > retryAttempts) {
         const message = `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`;
         const dead = await deadLetter(deadLetters, { functionName: fn.name, payload, requestId, error });
+        onFailed?.({ functionName: fn.name, payload, requestId, error, attempts });
         return { ...base, attempts, status: 'failed', error: message, deadLettered: dead };
       }
       await sleep(retryDelayMs);

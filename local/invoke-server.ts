@@ -2,8 +2,8 @@
 // handlers' unchanged @aws-sdk/client-lambda code runs locally through AWS_ENDPOINT_URL_LAMBDA.
 // RequestResponse answers 200 with the result (or `X-Amz-Function-Error: Unhandled` and the error);
 // Event answers 202 at once and runs the invocation in the background, retried on error as Lambda does
-// (twice by default), sent to the function's dead-letter queue when the last retry fails (when it has one:
-// local/async-dead-letters.ts), and held back, not dropped, while the function is at its reserved concurrency.
+// (twice by default), sent to the function's dead-letter queue and on-failure destination when the last retry
+// fails (when it has them: local/async-dead-letters.ts, async-destinations.ts), and held back, not dropped, while the function is at its reserved concurrency.
 // It also answers GetAccountSettings (local/account-settings.ts), for `plan`'s check of the account's quota,
 // and the control-plane calls `limits` makes on the worker's settings (local/lambda-control.ts).
 import { randomUUID } from 'node:crypto';
@@ -17,6 +17,7 @@ import {
   checkAccountSettings,
 } from './account-settings.js';
 import type { DeadLetterSink } from './async-dead-letters.js';
+import { type FailedEvent, type FailureDestinations, failureRecord } from './async-destinations.js';
 import { type AsyncInvocationRecord, runAsyncInvocation } from './async-invocation.js';
 import { functionNameOf } from './function-name.js';
 import { errorBody, errorHeaders, readBody, reply } from './invoke-wire.js';
@@ -58,6 +59,8 @@ export interface InvokeServerOptions {
   readonly holdAsync?: (functionName: string, payload: unknown) => boolean;
   /** Where an event goes when its last retry fails (Lambda's DLQ); lost when not given, as without one. */
   readonly deadLetters?: DeadLetterSink;
+  /** And which function is told of it (Lambda's on-failure destination: local/async-destinations.ts). */
+  readonly onFailure?: FailureDestinations;
 }
 
 export interface HeldEvent {
@@ -73,6 +76,7 @@ export class InvokeServer {
   readonly #held: HeldEvent[] = [];
   readonly #hold: InvokeServerOptions['holdAsync'];
   readonly #deadLetters: DeadLetterSink | undefined;
+  readonly #onFailure: FailureDestinations;
   readonly #retryAttempts: number;
   readonly #retryDelayMs: number;
   readonly #deliveries: (functionName: string, payload: unknown) => number;
@@ -89,9 +93,11 @@ export class InvokeServer {
     accountSettings,
     holdAsync,
     deadLetters,
+    onFailure = {},
   }: InvokeServerOptions) {
     this.#hold = holdAsync;
     this.#deadLetters = deadLetters;
+    this.#onFailure = onFailure;
     for (const fn of functions) this.#functions.set(fn.name, fn);
     this.#accountSettings = checkAccountSettings(accountSettings);
     this.#retryAttempts = assertInteger('asyncRetryAttempts', asyncRetryAttempts, { min: 0 });
@@ -248,6 +254,15 @@ export class InvokeServer {
     }
   }
 
+  /**
+   * Tells `failed.functionName`'s on-failure destination, if it has one, of an event that failed for good: an
+   * asynchronous invocation of it with Lambda's record. The local run calls it for the schedule's invocation.
+   */
+  reportFailure(failed: FailedEvent): void {
+    const destination = this.#functions.get(this.#onFailure[failed.functionName] ?? '');
+    if (destination) this.#runAsync(destination, failureRecord(failed), randomUUID(), 1);
+  }
+
   #runAsync(fn: LocalFunction, payload: unknown, requestId: string, delivery: number): void {
     const retries = { retryAttempts: this.#retryAttempts, retryDelayMs: this.#retryDelayMs };
     const run = runAsyncInvocation({
@@ -257,6 +272,7 @@ export class InvokeServer {
       delivery,
       ...retries,
       deadLetters: this.#deadLetters,
+      onFailed: (failed) => this.reportFailure(failed),
     }).then((record) => {
       this.#records.push(record);
     });

@@ -121,7 +121,7 @@ function endingOf(
   inputs: ReportInputs,
   summary: JobSummary | undefined,
   tail: ManifestTail | undefined,
-): Pick<LocalJobReport, 'status' | 'reason' | 'error'> {
+): Pick<LocalJobReport, 'status' | 'reason' | 'detail' | 'error'> {
   const { outcome, run } = inputs;
   const final = outcome.final;
   const ended = run?.finishedAt !== undefined ? run : undefined;
@@ -134,6 +134,7 @@ function endingOf(
   return {
     status,
     ...(reason ? { reason } : {}),
+    ...(ended?.detail ? { detail: ended.detail } : {}),
     ...(final?.status === 'refused' ? { error: final.error } : {}),
     ...(summary?.error ? { error: summary.error } : {}),
     ...(!final && outcome.errors.length > 0 ? { error: outcome.errors.join('; ') } : {}),

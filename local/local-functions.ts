@@ -59,7 +59,7 @@ export function buildFunctions(
     reservedConcurrency: reservationOf(config.orchestratorReservedConcurrency),
     container: functionContainers(
       'orchestrator',
-      undefined,
+      options.faults?.wrapOrchestrator,
       (rt) => {
         backlog.attach(rt.aws.sqs);
         ledger.attach(rt.aws.sqs);

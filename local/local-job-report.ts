@@ -72,6 +72,8 @@ export interface LocalJobReport {
   readonly status: RunStatus | 'refused' | 'stopped' | 'broken';
   /** Why it ended: the ledger's reason, or why the orchestrator stopped (or an error for refused and broken jobs). */
   readonly reason?: StopReason | RunReason;
+  /** The ledger's words on the reason, once the run ended: the budget's figures, the broken segment and its error. */
+  readonly detail?: string;
   readonly error?: string;
   /** Tasks read from the manifest; the rest of the sums below are counted, not derived. */
   readonly submitted: number;

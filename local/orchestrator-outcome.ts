@@ -5,12 +5,21 @@ import type { LocalFunction } from './local-function.js';
 
 // What the orchestrator did over a local run: its first (scheduled) invocation and its continuations.
 
-/** The schedule's invocation of the orchestrator; its error as text when it threw. */
-export async function invokeFirst(orchestrator: LocalFunction, jobEvent: unknown) {
+/**
+ * The schedule's invocation of the orchestrator; its error as text when it threw, and `onFailed` told of it
+ * (Lambda's on-failure destination: the schedule's invocation is asynchronous in AWS). Unlike Lambda, not
+ * retried first.
+ */
+export async function invokeFirst(
+  orchestrator: LocalFunction,
+  jobEvent: unknown,
+  onFailed?: (error: unknown, requestId: string) => void,
+) {
   const requestId = randomUUID();
   try {
     return { requestId, result: await orchestrator.invoke(jobEvent, { awsRequestId: requestId }) };
   } catch (error) {
+    onFailed?.(error, requestId);
     return { requestId, error: `${(error as Error)?.name}: ${(error as Error)?.message ?? String(error)}` };
   }
 }

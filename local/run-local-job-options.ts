@@ -16,6 +16,8 @@ export interface RunLocalJobFaults {
   readonly loseDelete?: (record: SQSRecord) => boolean;
   /** Wrap each worker container's handler (to make it throw mid-batch, say). */
   readonly wrapWorker?: (handler: LambdaHandler) => LambdaHandler;
+  /** Wrap each orchestrator container's handler (to make a segment fail every attempt, say). */
+  readonly wrapOrchestrator?: (handler: LambdaHandler) => LambdaHandler;
 }
 
 export interface RunLocalJobOptions {

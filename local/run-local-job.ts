@@ -14,6 +14,7 @@ import { type FanoutConfig, functionConfig, resourceNames, withDefaults } from '
 import { assertInteger } from '../lib/errors.js';
 import { Semaphore } from '../lib/semaphore.js';
 import { asyncDeadLetters } from './async-dead-letters.js';
+import { stackFailureDestinations } from './async-destinations.js';
 import { type BackendInfo, startBackend } from './backend.js';
 import { readDeadLetters } from './dead-letters.js';
 import { FunctionLogs } from './function-logs.js';
@@ -123,6 +124,7 @@ async function startMachinery(setup: RunSetup, cleanups: (() => unknown)[]) {
     // Once stopping, the orchestrator's continuation is kept: the rest of the manifest is listed, not enqueued.
     holdAsync: (name) => name === names.orchestrator && stopping(),
     deadLetters: asyncDeadLetters(sqs, { [names.orchestrator]: resources.orchestratorDeadLetterQueueUrl }),
+    onFailure: stackFailureDestinations(names),
   });
   const lambdaEndpoint = await invokeServer.listen();
   cleanups.push(() => invokeServer.close());
@@ -194,7 +196,15 @@ async function runAndReport(
   // The schedule's invocation. Continuations arrive through the Invoke endpoint as Event invocations.
   // Even a cut-off waits for the orchestrator: its counts are known only when it returns, and once stopping
   // it reads no further, so only its tasks already running remain (a third Ctrl-C in the CLI does not wait).
-  const first = options.state?.resume?.first ?? (await invokeFirst(functions.orchestrator, jobEvent));
+  const failed = (error: unknown, requestId: string) =>
+    invokeServer.reportFailure({
+      functionName: names.orchestrator,
+      payload: jobEvent,
+      requestId,
+      error,
+      attempts: 1,
+    });
+  const first = options.state?.resume?.first ?? (await invokeFirst(functions.orchestrator, jobEvent, failed));
   if (!options.state?.resume) options.state?.journal.orchestrator(first);
   const interrupted = await drain({
     options,

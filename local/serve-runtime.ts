@@ -5,6 +5,7 @@
 // LocalStack, with the orchestrator and worker of this checkout as the stack's functions.
 import { type FanoutConfig, functionConfig, resourceNames, withDefaults } from '../lib/config.js';
 import { asyncDeadLetters } from './async-dead-letters.js';
+import { stackFailureDestinations } from './async-destinations.js';
 import { type Backend, BackendKinds, startBackend } from './backend.js';
 import type { ListenAddress } from './edge-listen.js';
 import { FunctionLogs, type LogSink } from './function-logs.js';
@@ -67,6 +68,7 @@ export async function startServeRuntime(options: ServeOptions = {}): Promise<Ser
     const invokeServer = new InvokeServer({
       functions: [functions.orchestrator, functions.worker],
       deadLetters: asyncDeadLetters(sqs, { [names.orchestrator]: resources.orchestratorDeadLetterQueueUrl }),
+      onFailure: stackFailureDestinations(names),
     });
     const lambdaEndpoint = await invokeServer.listen();
     cleanups.push(() => invokeServer.close());

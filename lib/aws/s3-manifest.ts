@@ -3,6 +3,7 @@ import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@a
 import { ManifestError } from '../manifest/errors.js';
 import { type DeclaredFormat, declaredFormat } from '../manifest/format.js';
 import { type Manifest, parseManifestStream } from '../manifest/parse.js';
+import type { JobHeader } from '../manifest/schema.js';
 
 export interface S3Location {
   readonly bucket: string;
@@ -110,10 +111,29 @@ export async function readS3Manifest(
     });
     return { location, object, manifest };
   } catch (error) {
-    const body = object.chunks as Partial<Readable>;
-    // An error raised on a stream nobody reads any more would end the process.
-    body.on?.('error', () => {});
-    body.destroy?.();
+    letGo(object.chunks);
     throw error;
   }
+}
+
+/**
+ * The manifest's header only, read as readS3Manifest reads it (the event's `overrides` win); the rest of the
+ * object is let go unread.
+ */
+export async function readS3Header(
+  s3: S3Client,
+  uri: unknown,
+  overrides: Readonly<Record<string, unknown>>,
+): Promise<JobHeader> {
+  const { object, manifest } = await readS3Manifest(s3, uri, overrides);
+  letGo(object.chunks);
+  return manifest.header;
+}
+
+/** An object's body nobody will read: its socket aborted. */
+function letGo(chunks: unknown): void {
+  const body = chunks as Partial<Readable>;
+  // An error raised on a stream nobody reads any more would end the process.
+  body.on?.('error', () => {});
+  body.destroy?.();
 }

@@ -69,6 +69,23 @@ export function segmentWinnerIn(ledger: MarkerReader, jobId: string, runId: stri
     keptCopy((await ledger.settledMarker(jobId, runId, segmentSettleKey(segment)))?.state);
 }
 
+/** What runWinnerIn answers for a broken segment: no copy's id (those are hex), so every copy of it lost. */
+export const NO_WINNER = 'none';
+
+/**
+ * segmentWinnerIn for a run as its record stands: the segment it was broken at (`brokenSegment`) has no winner,
+ * and none ever will (functions/orchestrator-failure.ts), so every copy's dead letters and result lines of it are
+ * a loser's: its copies' counts never landed.
+ */
+export function runWinnerIn(
+  ledger: MarkerReader,
+  run: { readonly jobId: string; readonly runId: string; readonly brokenSegment?: number },
+) {
+  const winnerOf = segmentWinnerIn(ledger, run.jobId, run.runId);
+  return (segment: number): Promise<string | undefined> =>
+    segment === run.brokenSegment ? Promise.resolve(NO_WINNER) : winnerOf(segment);
+}
+
 /** Marker reads in flight at once while judging entries. */
 const WINNERS_AT_ONCE = 32;
 

@@ -61,14 +61,18 @@ function headline(report: RunReport): string[] {
       : 0;
   const out: string[] = [];
   // The orchestrator's own verdict: a manifest that broke mid-read fails the job whatever the counts say.
-  const runtime = report.runtime as { status?: string; reason?: string; error?: string } | undefined;
+  const runtime = report.runtime as
+    | { status?: string; reason?: string; detail?: string; error?: string }
+    | undefined;
+  // The ledger's own words first (a broken segment, the budget's figures), else the orchestrator's error.
+  const why = runtime?.detail ?? runtime?.error;
   out.push(
     report.interrupted
       ? `Job ${report.jobId} interrupted after ${seconds} s: unstarted work was left in the queue.`
       : report.status === 'cancelled'
         ? `Job ${report.jobId} CANCELLED after ${seconds} s${report.reason ? ` (${report.reason})` : ''}: the tasks not started then are counted cancelled.`
-        : runtime?.status === 'failed' && runtime.error
-          ? `Job ${report.jobId} FAILED after ${seconds} s (${runtime.reason ?? 'error'}): ${oneLine(runtime.error)}`
+        : runtime?.status === 'failed' && why
+          ? `Job ${report.jobId} FAILED after ${seconds} s (${runtime.reason ?? 'error'}): ${oneLine(why)}`
           : `Job ${report.jobId} finished in ${seconds} s (${n(rate)} tasks/s).`,
   );
   if (report.resumed) {

@@ -128,6 +128,7 @@ function runtimeOf(local: LocalJobReport): RunReport['runtime'] {
   return {
     status: local.status,
     ...(local.reason ? { reason: local.reason } : {}),
+    ...(local.detail ? { detail: local.detail } : {}),
     ...(local.error ? { error: local.error } : {}),
     unaccounted: local.unaccounted,
     backend: local.backend,

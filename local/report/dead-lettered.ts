@@ -9,12 +9,7 @@
 // never counted, and the winner may have run those tasks to success: they are left out, judged by the
 // segment's marker, one read per segment.
 import type { FanoutConfig } from '../../lib/config.js';
-import {
-  keptCopy,
-  ofWinningCopies,
-  type SegmentCopy,
-  segmentWinnerIn,
-} from '../../lib/fanout/segment-copy.js';
+import { keptCopy, ofWinningCopies, runWinnerIn, type SegmentCopy } from '../../lib/fanout/segment-copy.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import { type MovedAs, movedAsOf, movedKey } from '../../lib/ledger/ledger-keys.js';
 import type { RunRecord } from '../../lib/ledger/run-record.js';
@@ -106,7 +101,7 @@ export async function stillDeadLettered<T extends { readonly id: string; readonl
   if (!run) return eachTaskOnce(all);
   const counted = all.some((t) => t.copy)
     ? await withLocalLedger(backend, resources, config, (ledger) =>
-        ofWinningCopies(all, (e) => e.copy, segmentWinnerIn(ledger, run.jobId, run.runId)),
+        ofWinningCopies(all, (e) => e.copy, runWinnerIn(ledger, run)),
       )
     : all;
   const once = eachTaskOnce(counted);

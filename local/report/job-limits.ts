@@ -3,9 +3,8 @@
 // (functions/effective-limits.ts), and a run's report and display must show what applied. The CLI invokes the
 // orchestrator with `{ manifest: s3://... }`, so the header is in the object, not in the event: it is read from
 // there (the header only, then let go).
-import type { Readable } from 'node:stream';
 import { S3Client } from '@aws-sdk/client-s3';
-import { readS3Manifest } from '../../lib/aws/s3-manifest.js';
+import { readS3Header } from '../../lib/aws/s3-manifest.js';
 import { classifyEvent } from '../../lib/fanout/continuation.js';
 import { parseInlineManifest } from '../../lib/manifest/parse.js';
 import type { JobHeader, JobLimits } from '../../lib/manifest/schema.js';
@@ -42,17 +41,10 @@ async function s3Header(
     credentials: localCredentials,
     forcePathStyle: true,
   });
-  let body: Readable | undefined;
   try {
-    // The event's own fields win over the file's, as they do for the orchestrator.
-    const { object, manifest } = await readS3Manifest(s3, uri, overrides);
-    body = object.chunks as Readable;
-    return manifest.header;
+    // The event's own fields win over the file's, as they do for the orchestrator; only the header is read.
+    return await readS3Header(s3, uri, overrides);
   } finally {
-    // Only the header was wanted: the rest of the object is not read. The body goes before the client, whose
-    // destroy aborts its socket (an error raised on a stream nobody reads any more would end the process).
-    body?.on('error', () => {});
-    body?.destroy();
     s3.destroy();
   }
 }

@@ -153,11 +153,15 @@ describe('the functions', () => {
     ]);
   });
 
-  it('retry a failed asynchronous orchestrator invocation, then keep its event', () => {
+  it('retry a failed asynchronous orchestrator invocation, then keep its event and tell the worker', () => {
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: logicalId('AWS::Lambda::Function', 'Orchestrator') },
       MaximumRetryAttempts: 2,
       MaximumEventAgeInSeconds: 21_600,
+      // The worker breaks the run (functions/orchestrator-failure.ts); the DLQ keeps the event too.
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [logicalId('AWS::Lambda::Function', 'Worker'), 'Arn'] } },
+      },
     });
   });
 });

@@ -194,6 +194,55 @@ describe('faults', () => {
     );
   }, 180_000);
 
+  it('a continuation that fails every attempt breaks the run: failed, reason orchestrator-failed, every counted task ended', async () => {
+    const slow = await target(undefined, 50);
+    const fast = await target();
+    const tasks = Array.from({ length: 300 }, (_, i) =>
+      i % 2 === 0
+        ? { id: `i${i}`, url: slow.url('inline', `i${i}`), mode: 'inline' }
+        : { id: `q${i}`, url: fast.url('queue', `q${i}`), mode: 'queue' },
+    );
+    let attempts = 0;
+    // Segment 1 throws at once, each of Lambda's three attempts: the local runtime's retries, then its on-failure
+    // destination (the worker) breaks the run, as in AWS.
+    const wrapOrchestrator =
+      (handler: LambdaHandler): LambdaHandler =>
+      (event, context) => {
+        if ((event as { continuation?: unknown }).continuation) {
+          attempts++;
+          throw new Error('segment 1 cannot start');
+        }
+        return handler(event, context);
+      };
+    const report = await runLocalJob(
+      { jobId: 'broken-chain', tasks },
+      {
+        config: config('broken', { deadlineMarginMs: 1_000, visibilityTimeoutSeconds: 20 }),
+        backend: backend(),
+        orchestratorTimeoutMs: 1_500,
+        faults: { wrapOrchestrator },
+      },
+    );
+    log('broken-chain', report);
+
+    expect(attempts).toBe(3);
+    expect(report.status).toBe('failed');
+    expect(report.reason).toBe('orchestrator-failed');
+    // The ledger's record ended (the report takes its status from an ended record only), and says why.
+    expect(report.detail).toMatch(
+      /^orchestrator segment 1 \(the manifest from task \d+\) failed for good after 3 attempts \(RetriesExhausted\): Error: segment 1 cannot start$/,
+    );
+    // Segment 0 read part of the manifest and settled; the rest was never read, nor counted.
+    expect(report.submitted).toBeGreaterThan(0);
+    expect(report.submitted).toBeLessThan(300);
+    expectAccounted(report);
+    // Each task counted succeeded reached its host once; nothing past segment 0 was sent.
+    const ids = [...slow.successes().keys(), ...fast.successes().keys()];
+    expect(ids).toHaveLength(report.succeeded);
+    expectEachSucceededOnce(slow, [...slow.successes().keys()]);
+    expectEachSucceededOnce(fast, [...fast.successes().keys()]);
+  }, 180_000);
+
   // Only a failure another try could fix goes round the queue: a permanent one is sent once and dead-lettered
   // on its first delivery; a retryable one gets maxReceiveCount deliveries of runHttpTask's 4 attempts.
   it('permanent failures are sent once, retryable ones go round maxReceiveCount deliveries, all accounted', async () => {

@@ -2,7 +2,7 @@
 // (or in a local `serve`): the ledger's record and the result lines in the stack's bucket. The same JSON and
 // HTML a local run writes, without the local runtime's own observations (local/report/ledger-report.ts).
 import { openResultLines, parseS3Uri, type ResultLocation } from '../../../lib/aws/result-reader.js';
-import { segmentWinnerIn } from '../../../lib/fanout/segment-copy.js';
+import { runWinnerIn } from '../../../lib/fanout/segment-copy.js';
 import { type RunRecord, RunStatuses } from '../../../lib/ledger/run-record.js';
 import { movedIn } from '../../report/dead-lettered.js';
 import { ledgerReport } from '../../report/ledger-report.js';
@@ -24,7 +24,7 @@ export async function reportCommand(
     const record = await findRun(target, args.job, args.run);
     const at = resultLocation(record, target, args.config.resultsPrefix);
     // A live run's parts of a segment run twice: the winning copy's only, as its result object will have them.
-    const winnerOf = segmentWinnerIn(target.ledger, record.jobId, record.runId);
+    const winnerOf = runWinnerIn(target.ledger, record);
     const result = await openResultLines(target.s3(), at, { winnerOf }).catch((error: unknown) => {
       throw bucketError(error, at.bucket, args.endpoint);
     });

@@ -138,7 +138,8 @@ describe('the accounting of a broken run', () => {
         const jobId = newJob();
         await start(jobId);
         const ended = (u: (typeof units)[number]) => u.succeeded + u.deadLettered + u.cancelled;
-        const ofSegment = (n: number) => units.filter((u) => u.segment === n).reduce((t, u) => t + ended(u), 0);
+        const ofSegment = (n: number) =>
+          units.filter((u) => u.segment === n).reduce((t, u) => t + ended(u), 0);
         // The segments that settled count what they read, as the orchestrator does: before the break, which
         // Lambda reports only after segment 2's every attempt failed (segment 2 ran after 1 settled).
         await settle(jobId, { key: 'segment:0', delta: { submitted: ofSegment(0) } });
@@ -149,13 +150,20 @@ describe('the accounting of a broken run', () => {
           if (won) wins.push(won);
         });
         const judge = async (record: RunRecord | undefined, c: number) => {
-          if (record && isComplete(record)) await Promise.all([finish(record, c), finish(record, (c + 1) % 3)]);
+          if (record && isComplete(record))
+            await Promise.all([finish(record, c), finish(record, (c + 1) % 3)]);
         };
         const settleVia = s.scheduleFunction((input: SettleInput, c: number) => containers[c].settle(input));
         const breakVia = s.scheduleFunction((c: number) => containers[c].breakRun(broken(jobId, 2)));
         const inputs = units.flatMap((u, i) => {
           const { segment, succeeded, deadLettered, cancelled } = u;
-          const input = { jobId, runId: 'r', key: `m${i}`, delta: { succeeded, deadLettered, cancelled }, segment };
+          const input = {
+            jobId,
+            runId: 'r',
+            key: `m${i}`,
+            delta: { succeeded, deadLettered, cancelled },
+            segment,
+          };
           return u.twice ? [input, input] : [input];
         });
         const work = [

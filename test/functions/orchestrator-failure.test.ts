@@ -1,0 +1,286 @@
+// An orchestrator segment that fails its every attempt, through the real handlers (functions/orchestrator-failure.ts):
+// the orchestrator and the worker against the backend's real queue, tables and bucket, a real HTTP target on
+// 127.0.0.1 counting requests per task, and Lambda's on-failure record handed to the worker as Lambda would. Before,
+// the run stayed `running` for ever (and under `forbid` every later run of the job was skipped); now it fails with
+// reason `orchestrator-failed` and ends once every task anyone counted has ended, with exact counts: the tasks
+// the dead segment had queued count submitted as the workers settle them, before the break or after it.
+import { type Message, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
+import type { OrchestratorResult } from '../../functions/orchestrator.js';
+import type { FunctionRuntime } from '../../functions/runtime.js';
+import { EnvVars, IdempotencyModes } from '../../lib/config.js';
+import type { JobLedger } from '../../lib/ledger/job-ledger.js';
+import { RunReasons, type RunRecord } from '../../lib/ledger/run-record.js';
+import { settledCount } from '../../lib/ledger/run-rules.js';
+import { failureRecord } from '../../local/async-destinations.js';
+import { Edge } from '../../local/edge.js';
+import { InvokeServer } from '../../local/invoke-server.js';
+import { LocalFunction } from '../../local/local-function.js';
+import { queueDepth } from '../../local/queue-depth.js';
+import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
+
+quietPowertools();
+
+let h: Harness;
+let server: CountingServer;
+let runtime: FunctionRuntime;
+let ledger: JobLedger;
+let invoke: InvokeServer;
+let events: Edge;
+const continuations: unknown[] = [];
+let orchestrator: (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<OrchestratorResult>;
+let worker: (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<unknown>;
+
+beforeAll(async () => {
+  server = await startCountingServer({ delayMs: 1 });
+  // The orchestrator's continuations land here; the test delivers them (and fails them) itself.
+  invoke = new InvokeServer({
+    functions: [
+      new LocalFunction({
+        name: 'brk-orchestrator',
+        handler: (e) => void continuations.push(e),
+        timeoutMs: 60_000,
+      }),
+    ],
+    asyncRetryAttempts: 0,
+  });
+  const lambda = await invoke.listen();
+  h = await startHarness(
+    {
+      perInvocationConcurrency: 4,
+      idempotency: IdempotencyModes.MESSAGE,
+      deadlineMarginMs: 1000,
+      tasksPerMessage: 5,
+    },
+    { AWS_ENDPOINT_URL_LAMBDA: lambda },
+  );
+  h.env[EnvVars.ORCHESTRATOR_FUNCTION] = 'brk-orchestrator';
+  events = await Edge.start({ upstreams: {}, listen: { host: '127.0.0.1', port: 0 } });
+  process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
+  h.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
+  const { createRuntime } = await import('../../functions/runtime.js');
+  const { createWorkerHandler } = await import('../../functions/worker.js');
+  const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
+  runtime = createRuntime(h.env);
+  worker = createWorkerHandler(() => runtime) as typeof worker;
+  orchestrator = createOrchestratorHandler(() => runtime);
+  ledger = runtime.ledger!;
+});
+
+afterAll(async () => {
+  await invoke?.close();
+  await events?.close();
+  await runtime?.destroy();
+  await server?.close();
+  h?.destroy();
+});
+
+const hitsOf = (id: string) => server.requests.filter((r) => r.path === `/${id}`).length;
+const queued = (prefix: string, n: number) =>
+  Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}${i}`,
+    url: `${server.url}/${prefix}${i}`,
+    mode: 'queue',
+  }));
+
+/** A context with time for `checks` looks at the clock, then under the margin: the segment continues. */
+const deadlineAfter = (checks: number) => {
+  let n = 0;
+  return fakeContext(() => (++n <= checks ? 60_000 : 500));
+};
+
+/** A context that kills the invocation at its `checks`+1st look at the clock, as a crash mid-segment would. */
+const crashAfter = (checks: number, requestId?: string) => {
+  let n = 0;
+  return fakeContext(() => {
+    if (++n > checks) throw new Error('Runtime.ExitError: simulated crash mid-segment');
+    return 60_000;
+  }, requestId);
+};
+
+/** What the work queue holds now, received and deleted (the test hands it on later, as SQS would). */
+async function takeQueue(): Promise<Message[]> {
+  const all: Message[] = [];
+  for (;;) {
+    const batch = await drainQueue(h.sqs, h.resources.queueUrl);
+    if (batch.length === 0) return all;
+    all.push(...batch);
+  }
+}
+
+async function deliver(messages: readonly Message[]): Promise<void> {
+  for (let i = 0; i < messages.length; i += 10)
+    await worker(sqsEvent(messages.slice(i, i + 10)), fakeContext());
+}
+
+const segmentOf = (m: Message) => (JSON.parse(m.Body!) as { segment?: number }).segment;
+const tasksIn = (ms: readonly Message[]) =>
+  ms.flatMap((m) => (JSON.parse(m.Body!) as { tasks: { id: string }[] }).tasks.map((t) => t.id));
+
+describe('an orchestrator segment that fails for good', () => {
+  it('breaks the run: it fails, every task counted once, the dead segment’s queued tasks counted as they settle', async () => {
+    const jobId = 'brk-a';
+    continuations.length = 0;
+    // Segment 0 reads about 20 tasks, then continues.
+    const first = await orchestrator({ jobId, runId: 'r1', tasks: queued('a', 200) }, deadlineAfter(20));
+    expect(first.status).toBe('continued');
+    await invoke.idle();
+    const continuation = continuations.shift();
+    const zero = await takeQueue();
+    expect(new Set(zero.map(segmentOf))).toEqual(new Set([0]));
+
+    // Segment 1 dies mid-way, every attempt (Lambda's three), after queuing some of its tasks.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await expect(orchestrator(continuation, crashAfter(120))).rejects.toThrow('simulated crash');
+    }
+    const one = await takeQueue();
+    expect(one.length).toBeGreaterThan(1);
+    expect(new Set(one.map(segmentOf))).toEqual(new Set([1]));
+    // Its copies sent the same keys: one message per key is what SQS would deliver after the dedup of settles.
+    const byKey = new Map(one.map((m) => [(JSON.parse(m.Body!) as { key: string }).key, m]));
+    const dead = [...byKey.values()];
+    const before = dead.slice(0, Math.ceil(dead.length / 2));
+    const after = dead.slice(before.length);
+
+    // The workers settle segment 0's messages and half of segment 1's before Lambda gives up.
+    await deliver([...zero, ...before]);
+    const running = (await ledger.getRun(jobId, 'r1'))!;
+    expect(running.status).toBe('running');
+    expect(settledCount(running)).toBeGreaterThan(running.submitted);
+
+    const record = failureRecord({
+      functionName: 'brk-orchestrator',
+      payload: continuation,
+      requestId: 'req-1',
+      error: new Error('Runtime.ExitError: simulated crash mid-segment'),
+      attempts: 3,
+    });
+    const answer = await worker(record, fakeContext());
+    expect(answer).toMatchObject({ broken: true, jobId, runId: 'r1', segment: 1 });
+    const cursor = (continuation as { continuation: { cursor: number } }).continuation.cursor;
+    const brokenRecord = (await ledger.getRun(jobId, 'r1'))!;
+    expect(brokenRecord).toMatchObject({
+      status: 'failed',
+      reason: RunReasons.ORCHESTRATOR_FAILED,
+      brokenSegment: 1,
+      manifestDone: true,
+      adopted: tasksIn(before).length,
+      submitted: cursor + tasksIn(before).length,
+    });
+    expect(brokenRecord.detail).toContain(`orchestrator segment 1 (the manifest from task ${cursor})`);
+    expect(brokenRecord.detail).toContain('simulated crash mid-segment');
+    // Every task counted so far has ended: the break itself ended the run.
+    expect(brokenRecord.finishedAt).toBeGreaterThan(0);
+
+    // The rest of segment 1's messages arrive after the end: not run (the run failed), counted cancelled and
+    // submitted alike.
+    await deliver(after);
+    const final = (await ledger.getRun(jobId, 'r1'))!;
+    const counted = cursor + tasksIn(dead).length;
+    expect(final).toMatchObject({ submitted: counted, cancelled: tasksIn(after).length, deadLettered: 0 });
+    expect(settledCount(final)).toBe(final.submitted);
+    // Each task that ran reached its host once; the cancelled ones never did; nothing past segment 1 was read.
+    for (const id of [...tasksIn(zero), ...tasksIn(before)]) expect(hitsOf(id)).toBe(1);
+    for (const id of tasksIn(after)) expect(hitsOf(id)).toBe(0);
+    expect(final.succeeded).toBe(tasksIn(zero).length + tasksIn(before).length);
+    const finished = events.eventBus.events.filter(
+      (e) => e.source === 'bounded-fanout' && (e.detail as RunRecord).jobId === jobId,
+    );
+    expect(finished).toHaveLength(1);
+    expect(finished[0].detail).toMatchObject({ status: 'failed', reason: RunReasons.ORCHESTRATOR_FAILED });
+
+    // The failed event redriven from the orchestrator's DLQ reads nothing: its tasks are counted already.
+    await expect(orchestrator(continuation, fakeContext())).resolves.toMatchObject({
+      status: 'broken',
+      segment: 1,
+    });
+    expect(await takeQueue()).toEqual([]);
+    // Lambda's report delivered twice changes nothing.
+    await expect(worker(record, fakeContext())).resolves.toMatchObject({ broken: false, status: 'failed' });
+    expect(await ledger.getRun(jobId, 'r1')).toEqual(final);
+
+    // A paused chunk's hand-off of a dead copy of segment 1 is dropped, not run or counted: each dead copy
+    // handed off its own, so running them could count one task twice. One of a segment not broken (9, not
+    // settled yet) still goes round the queue, as before.
+    const handOff = (segment: number, task: string) => ({
+      v: 1,
+      kind: 'tasks',
+      jobId,
+      runId: 'r1',
+      key: `${jobId}:r1:900@feedfacefeed~1`,
+      attempt: 1,
+      copy: { segment, id: 'feedfacefeed' },
+      segment,
+      tasks: [{ id: task, url: `${server.url}/${task}`, mode: 'invoke' }],
+    });
+    const bodies = [handOff(1, 'h-dead'), handOff(9, 'h-open')].map((m) => JSON.stringify(m));
+    for (const body of bodies)
+      await h.sqs.send(new SendMessageCommand({ QueueUrl: h.resources.queueUrl, MessageBody: body }));
+    const handOffs = await takeQueue();
+    await deliver(handOffs);
+    expect({ dead: hitsOf('h-dead'), open: hitsOf('h-open') }).toEqual({ dead: 0, open: 0 });
+    expect(await ledger.getRun(jobId, 'r1')).toEqual(final);
+    expect(await queueDepth(h.sqs, h.resources.queueUrl)).toMatchObject({ total: 1 });
+  });
+
+  it('a first segment that fails for good breaks the run its request id named', async () => {
+    const requestId = 'sched-req-1';
+    const event = { jobId: 'brk-b', tasks: queued('b', 150) };
+    // Lambda's retries of one event keep its request id, so every attempt is the same run.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await expect(orchestrator(event, crashAfter(120, requestId))).rejects.toThrow('simulated crash');
+    }
+    // Every attempt sent the same keys: SQS delivers each, the ledger counts each key once.
+    const sent = [
+      ...new Map((await takeQueue()).map((m) => [(JSON.parse(m.Body!) as { key: string }).key, m])).values(),
+    ];
+    const error = new Error('simulated crash');
+    const record = failureRecord({
+      functionName: 'brk-orchestrator',
+      payload: event,
+      requestId,
+      error,
+      attempts: 3,
+    });
+    expect(await worker(record, fakeContext())).toMatchObject({
+      broken: true,
+      jobId: 'brk-b',
+      runId: requestId,
+    });
+    await deliver(sent);
+    const final = (await ledger.getRun('brk-b', requestId))!;
+    expect(final).toMatchObject({
+      status: 'failed',
+      reason: RunReasons.ORCHESTRATOR_FAILED,
+      brokenSegment: 0,
+      submitted: tasksIn(sent).length,
+      // Delivered after the break: the run had failed, so they were not run.
+      cancelled: tasksIn(sent).length,
+      succeeded: 0,
+    });
+    for (const id of tasksIn(sent)) expect(hitsOf(id)).toBe(0);
+    expect(final.finishedAt).toBeGreaterThan(0);
+  });
+
+  it('a failure record for a job the orchestrator refused, or one it cannot read, breaks nothing', async () => {
+    const bad = failureRecord({
+      functionName: 'brk-orchestrator',
+      payload: { jobId: 'has:colon', tasks: [] },
+      requestId: 'req-bad',
+      error: new Error('x'),
+      attempts: 3,
+    });
+    await expect(worker(bad, fakeContext())).resolves.toEqual({ broken: false });
+    // A segment of a run the ledger has no record of: nothing to break.
+    const stray = failureRecord({
+      functionName: 'brk-orchestrator',
+      payload: { jobId: 'brk-none', runId: 'r9', tasks: queued('n', 1) },
+      requestId: 'req-stray',
+      error: new Error('x'),
+      attempts: 3,
+    });
+    await expect(worker(stray, fakeContext())).resolves.toMatchObject({ broken: false, jobId: 'brk-none' });
+    expect(await ledger.getRun('brk-none', 'r9')).toBeUndefined();
+  });
+});
