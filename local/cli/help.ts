@@ -106,7 +106,8 @@ export const redriveHelp = `bounded-fanout redrive --endpoint URL [options]
 Moves the dead-lettered messages back to the work queue: with SQS's message-move task where the endpoint
 supports it, otherwise by receiving each message from the dead-letter queue, sending it to the work queue and
 then deleting it. A failed send is retried a few times; a message still not sent stays in the dead-letter
-queue, visible, and is counted by reason. Exit 0 when it moved everything it set out to, 1 when not.
+queue, visible, and is counted by reason; one sent whose delete failed stays there too, and is counted.
+Exit 0 when it moved everything it set out to, 1 when not.
 Ctrl-C stops it after the batch in hand and prints what it moved (exit 130).
 
 Options:

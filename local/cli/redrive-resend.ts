@@ -31,6 +31,13 @@ export interface ResendResult {
   readonly failures: readonly NotMoved[];
   /** Stopped by `signal` (Ctrl-C) before the drain's end: the rest stay in the dead-letter queue, visible. */
   readonly interrupted: boolean;
+  /**
+   * Moved (in `moved`: sent to the work queue) but still in the dead-letter queue, their delete refused or
+   * failed (`deleteFailure`, the last error): a later redrive sends them again, and the ledger counts each task
+   * once (a redriven task's move is settled once: functions/worker-hand-on.ts).
+   */
+  readonly notDeleted: number;
+  readonly deleteFailure?: string;
 }
 
 export interface ResendOptions {
@@ -67,6 +74,7 @@ export async function resend(
     failedIds: new Set(),
     reasons: new Map(),
     held: new Map(),
+    undeleted: new Set(),
   };
   try {
     let empty = 0;
@@ -93,7 +101,15 @@ export async function resend(
   }
   const failures = [...drain.reasons].map(([reason, count]) => ({ reason, count }));
   const interrupted = options.signal?.aborted === true;
-  return { moved: drain.moved, notMoved: drain.failedIds.size, failures, interrupted };
+  const { moved, undeleted, deleteFailure } = drain;
+  return {
+    moved,
+    notMoved: drain.failedIds.size,
+    failures,
+    interrupted,
+    notDeleted: undeleted.size,
+    ...(undeleted.size > 0 && deleteFailure ? { deleteFailure } : {}),
+  };
 }
 
 interface Drain {
@@ -110,6 +126,9 @@ interface Drain {
   readonly reasons: Map<string, number>;
   /** Messages received but not to move now, by id: their latest receipt handle, to make visible at the end. */
   readonly held: Map<string, string>;
+  /** Moved, but their delete from the dead-letter queue failed, by id; the last error. */
+  readonly undeleted: Set<string>;
+  deleteFailure?: string;
 }
 
 interface Queues {
@@ -143,9 +162,10 @@ async function moveBatch(
     }
   }
   const { sent, failed } = toMove.length ? await sendAll(sqs, at, toMove) : { sent: [], failed: [] };
-  await deleteAll(sqs, at.deadLetterQueueUrl, [...stale, ...sent]);
+  // Sent is moved, whatever the delete does: counted before it, so a delete that throws loses no count.
   for (const m of sent) drain.movedIds.add(m.MessageId ?? '');
   drain.moved += sent.length;
+  await deleteAll(sqs, at.deadLetterQueueUrl, [...stale, ...sent], drain);
   for (const { message, reason } of failed) {
     drain.failedIds.add(message.MessageId ?? '');
     drain.reasons.set(reason, (drain.reasons.get(reason) ?? 0) + 1);
@@ -202,14 +222,37 @@ async function sendBatch(sqs: SQSClient, at: Queues, messages: readonly Message[
   return { sent, failed };
 }
 
-async function deleteAll(sqs: SQSClient, deadLetterQueueUrl: string, messages: readonly Message[]) {
+/**
+ * Deletes moved messages from the dead-letter queue (a receive's: at most 10). A delete that fails, whole or
+ * per entry, ends nothing: the message stays there (it comes back after its visibility timeout, and this drain
+ * deletes it if it receives it again), noted in `drain.undeleted`.
+ */
+async function deleteAll(
+  sqs: SQSClient,
+  deadLetterQueueUrl: string,
+  messages: readonly Message[],
+  drain: Drain,
+) {
   if (!messages.length) return;
-  await sqs.send(
-    new DeleteMessageBatchCommand({
-      QueueUrl: deadLetterQueueUrl,
-      Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
-    }),
-  );
+  let failed: { index: number; reason: string }[];
+  try {
+    const { Failed = [] } = await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: deadLetterQueueUrl,
+        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })),
+      }),
+    );
+    failed = Failed.map((f) => ({ index: Number(f.Id), reason: `${f.Code}: ${f.Message ?? ''}`.trim() }));
+  } catch (error) {
+    const reason = `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`;
+    failed = messages.map((_, index) => ({ index, reason }));
+  }
+  const refused = new Set(failed.map((f) => f.index));
+  messages.forEach((m, i) => {
+    if (refused.has(i)) drain.undeleted.add(m.MessageId ?? '');
+    else drain.undeleted.delete(m.MessageId ?? '');
+  });
+  if (failed.length > 0) drain.deleteFailure = failed[failed.length - 1].reason;
 }
 
 /**

@@ -34,6 +34,9 @@ export interface RedriveResult {
   readonly deadLetterQueueUrl: string;
   /** Stopped by Ctrl-C before its end (receive-and-resend): what it did not move stays in the DLQ, visible. */
   readonly interrupted: boolean;
+  /** Moved, yet still in the DLQ: their delete failed (`deleteFailure`); a later redrive sends them again. */
+  readonly notDeleted: number;
+  readonly deleteFailure?: string;
 }
 
 export interface RedriveOptions {
@@ -88,6 +91,7 @@ export async function redrive({
       moved,
       notMoved: 0,
       failures: [],
+      notDeleted: 0,
       queueUrl,
       deadLetterQueueUrl,
       interrupted: false,
@@ -177,7 +181,7 @@ export async function runRedrive(args: RedriveArgs, io: CliIo): Promise<number> 
     if (args.format === 'json') io.stdout.write(`${JSON.stringify(result)}\n`);
     else io.stdout.write(summaryText(result, names));
     if (result.interrupted) return ExitCodes.INTERRUPTED;
-    return result.notMoved > 0 ? ExitCodes.NOT_ALL_MOVED : ExitCodes.OK;
+    return result.notMoved > 0 || result.notDeleted > 0 ? ExitCodes.NOT_ALL_MOVED : ExitCodes.OK;
   } finally {
     interrupts.dispose();
     sqs.destroy();
@@ -212,7 +216,14 @@ function summaryText(result: RedriveResult, names: { queue: string; deadLetterQu
     ? `Interrupted: the rest stay in ${names.deadLetterQueue}, visible, for the next redrive.\n`
     : '';
   const moved = `Moved ${messages(result.moved)} from ${names.deadLetterQueue} to ${names.queue} (${result.method}).\n${stopped}`;
-  if (result.notMoved === 0) return moved;
   const why = result.failures.map((f) => `${f.reason} (${f.count})`).join('; ');
-  return `${moved}Not moved: ${messages(result.notMoved)}, visible again in ${names.deadLetterQueue} for the next redrive: ${why}\n`;
+  const notMoved =
+    result.notMoved === 0
+      ? ''
+      : `Not moved: ${messages(result.notMoved)}, visible again in ${names.deadLetterQueue} for the next redrive: ${why}\n`;
+  const notDeleted =
+    result.notDeleted === 0
+      ? ''
+      : `Moved but not deleted: ${messages(result.notDeleted)} still in ${names.deadLetterQueue} (${result.deleteFailure}); a later redrive sends them again, and each task is counted once.\n`;
+  return `${moved}${notMoved}${notDeleted}`;
 }

@@ -151,6 +151,33 @@ describe('redrive when a send to the work queue fails', () => {
     expect(await depth(deadLetterQueueUrl)).toEqual({ visible: 0, inFlight: 0 });
   });
 
+  it('counts a batch whose delete throws as moved and not deleted: the redrive goes on, and says so', async () => {
+    const { queueUrl, deadLetterQueueUrl } = await queues('undeleted');
+    await fill(deadLetterQueueUrl, small(13));
+    // The first DeleteMessageBatch throws (as a dropped connection would); the others go through.
+    const observed = client();
+    let deletes = 0;
+    observed.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'DeleteMessageBatchCommand' || ++deletes > 1) return next(args);
+        throw Object.assign(new Error('socket hang up'), { name: 'NetworkingError' });
+      },
+      { step: 'initialize', name: 'first-delete-throws' },
+    );
+    const result = await redrive({ sqs: observed, queueUrl, deadLetterQueueUrl, emptyReceives: 1 });
+    const firstBatch = 13 - result.notDeleted;
+    expect(result).toMatchObject({
+      moved: 13,
+      notMoved: 0,
+      deleteFailure: 'NetworkingError: socket hang up',
+    });
+    // The first receive's messages: sent, then left in the DLQ (hidden until their receive's visibility ends).
+    expect(result.notDeleted).toBeGreaterThan(0);
+    expect(firstBatch).toBeGreaterThan(0);
+    expect(await bodiesIn(queueUrl)).toEqual(small(13).sort());
+    expect(await depth(deadLetterQueueUrl)).toEqual({ visible: 0, inFlight: result.notDeleted });
+  });
+
   // A dead letter may be as large as a message (lib/fanout/dead-letter-packer.ts packs records up to 256 KiB),
   // and a receive brings up to 10: one SendMessageBatch of them all is over SQS's limit for a batch's total
   // size (the emulator's: 1 MiB), refused whole, and would be at every redrive.
