@@ -72,6 +72,41 @@ export function grantWorker(worker: IFunction, props: GrantProps): void {
   grantLedger(role, LEDGER_ACTIONS.worker, props);
   grantResults(role, props);
   grantSecretReads(role, props.config.secrets);
+  grantFailureDestination(worker, props);
+}
+
+/**
+ * The worker as the orchestrator's on-failure destination (functions/orchestrator-failure.ts): it reads a failed
+ * first segment's manifest header (to name its run), and sends a settled segment's next segment again.
+ */
+function grantFailureDestination(worker: IFunction, { config, storage }: GrantProps): void {
+  const role = worker.role!;
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      actions: ['s3:GetObject'],
+      resources: [
+        storage.bucket.arnForObjects(`${config.manifestsPrefix}*`),
+        ...scheduledManifest(config, storage),
+      ],
+    }),
+  );
+  acknowledgePrefix(role, storage, config.manifestsPrefix, 'the worker');
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      actions: ['lambda:InvokeFunction'],
+      resources: [functionArnByName(worker, resourceNames(config).orchestrator)],
+    }),
+  );
+}
+
+/** A function's unqualified ARN, by name: never a version or an alias (and no reference to the function). */
+function functionArnByName(scope: IFunction, name: string): string {
+  return Stack.of(scope).formatArn({
+    service: 'lambda',
+    resource: 'function',
+    resourceName: name,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
 }
 
 /**
@@ -89,12 +124,7 @@ export function grantOrchestrator(orchestrator: IFunction, worker: IFunction, pr
     }),
   );
   // The unqualified ARNs only: it invokes the worker and itself by name, never a version or an alias.
-  const self = Stack.of(orchestrator).formatArn({
-    service: 'lambda',
-    resource: 'function',
-    resourceName: resourceNames(config).orchestrator,
-    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-  });
+  const self = functionArnByName(orchestrator, resourceNames(config).orchestrator);
   role.addToPrincipalPolicy(
     new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [worker.functionArn, self] }),
   );

@@ -2,7 +2,7 @@
 // manifest of a continuation (re-read from the start, so duplicate ids are still caught across
 // invocations; the segment skips the tasks before its cursor without running them).
 import type { Context } from 'aws-lambda';
-import { openS3Manifest, readS3Manifest } from '../lib/aws/s3-manifest.js';
+import { type OpenedS3Manifest, openS3Manifest, readS3Manifest } from '../lib/aws/s3-manifest.js';
 import type { Continuation, ManifestSource, OrchestratorEvent } from '../lib/fanout/continuation.js';
 import { emptyCounts, emptyPeaks } from '../lib/fanout/summary.js';
 import { ManifestError } from '../lib/manifest/errors.js';
@@ -62,18 +62,27 @@ export async function openJob(
       state: freshState(),
     };
   }
-  const { location, object, manifest } = await readS3Manifest(rt.aws.s3, event.uri, event.overrides);
-  const { jobId } = manifest.header;
-  const runId = manifest.header.runId ?? runIdOf(context);
-  const source: ManifestSource = {
+  const opened = await readS3Manifest(rt.aws.s3, event.uri, event.overrides);
+  const { jobId } = opened.manifest.header;
+  const runId = opened.manifest.header.runId ?? runIdOf(context);
+  const source = s3SourceOf(opened, event.overrides, runId);
+  return { jobId, runId, manifest: opened.manifest, source, state: freshState() };
+}
+
+/** Where later segments read an S3 job from: the same object version, format, job id and run id. */
+export function s3SourceOf(
+  { location, object, manifest }: OpenedS3Manifest,
+  overrides: Readonly<Record<string, unknown>>,
+  runId: string,
+): ManifestSource {
+  return {
     kind: 's3',
     ...location,
     ...(object.etag ? { etag: object.etag } : {}),
     format: manifest.format === 'inline' ? 'auto' : manifest.format,
     // Later segments must see the same job id and run id whatever the file says.
-    overrides: { ...event.overrides, jobId, runId },
+    overrides: { ...overrides, jobId: manifest.header.jobId, runId },
   };
-  return { jobId, runId, manifest, source, state: freshState() };
 }
 
 /** A manifest whose reading fails at once with `error`, for a continuation that cannot read its source. */

@@ -7,18 +7,30 @@
 // the segment's queued messages count `submitted` (lib/aws/segment-tallies.ts). It then ends as any run does,
 // once every task counted has ended: here, if that is already so, else by the settle that makes it so.
 //
-// Not broken when a copy of the segment settled: that copy has sent the next segment, or a later attempt of
-// the same event did (it finds the settle and continues from it), so the chain may well be alive. The event
+// Not broken when a copy of the segment settled: the run went on from that settle, or should have. Its every
+// attempt may have failed after the settle and before the next segment was sent (the Invoke refused, say),
+// and nothing else would send it: so the next segment is sent again from the settle's kept end, as a later
+// attempt would have. A duplicate of one already sent does nothing (a segment runs once per key, and its
+// copies agree); if the next segment fails for good in turn, it is reported here and breaks the run. The event
 // itself is in the orchestrator's dead-letter queue too (both are configured), for the operator.
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { readS3Header } from '../lib/aws/s3-manifest.js';
-import { classifyEvent } from '../lib/fanout/continuation.js';
+import { letGo, readS3Manifest } from '../lib/aws/s3-manifest.js';
+import {
+  type Continuation,
+  classifyEvent,
+  nextContinuation,
+  parseSegmentEnd,
+  type SegmentEndState,
+} from '../lib/fanout/continuation.js';
 import { errorText } from '../lib/fanout/segment.js';
+import { segmentSettleKey } from '../lib/fanout/segment-copy.js';
 import { redactText } from '../lib/http/redact.js';
 import type { BreakInput } from '../lib/ledger/job-ledger.js';
 import type { RunRecord } from '../lib/ledger/run-record.js';
+import { ManifestError } from '../lib/manifest/errors.js';
 import { parseInlineManifest } from '../lib/manifest/parse.js';
-import { runIdOf } from './open-job.js';
+import { runIdOf, s3SourceOf } from './open-job.js';
+import { continueJob } from './orchestrator-ports.js';
 import type { RunLedger } from './run-ledger.js';
 import type { FunctionRuntime } from './runtime.js';
 
@@ -40,6 +52,8 @@ export interface FailureRecord {
 /** The answer to a failure record; the worker returns it (Lambda keeps nothing of it). */
 export interface FailureAnswer {
   readonly broken: boolean;
+  /** The segment had settled: the number of the next segment, sent again. */
+  readonly continued?: number;
   readonly jobId?: string;
   readonly runId?: string;
   readonly segment?: number;
@@ -60,23 +74,34 @@ export function isFailureRecord(event: unknown): event is FailureRecord {
   );
 }
 
-/** The run, segment and why, from the failed event; throws when it names no run (a job refused). */
-export async function breakOf(record: FailureRecord, rt: FunctionRuntime): Promise<BreakInput> {
+/** The failed segment: its run, where it began reading, and where the job's manifest is. */
+type FailedSegment = Pick<Continuation, 'jobId' | 'runId' | 'segment' | 'cursor' | 'source'>;
+
+/** The segment the failed event ran; throws when it names no run (a job the orchestrator refused). */
+export async function failedSegmentOf(record: FailureRecord, rt: FunctionRuntime): Promise<FailedSegment> {
   const event = classifyEvent(record.requestPayload);
-  let run: { jobId: string; runId: string; segment: number; cursor: number };
   if (event.kind === 'continuation') {
-    const { jobId, runId, segment, cursor } = event.continuation;
-    run = { jobId, runId, segment, cursor };
-  } else {
-    // The first segment: its run id is the request id's, the same on every retry of the event (open-job.ts).
-    const header =
-      event.kind === 'inline'
-        ? parseInlineManifest(event.job).header
-        : await readS3Header(rt.aws.s3, event.uri, event.overrides);
-    const runId = header.runId ?? runIdOf({ awsRequestId: record.requestContext.requestId });
-    run = { jobId: header.jobId, runId, segment: 0, cursor: 0 };
+    const { jobId, runId, segment, cursor, source } = event.continuation;
+    return { jobId, runId, segment, cursor, source };
   }
-  return { jobId: run.jobId, runId: run.runId, segment: run.segment, detail: detailOf(record, run) };
+  // The first segment: its run id is the request id's, the same on every retry of the event (open-job.ts).
+  const context = { awsRequestId: record.requestContext.requestId };
+  if (event.kind === 'inline') {
+    const { header } = parseInlineManifest(event.job);
+    const runId = header.runId ?? runIdOf(context);
+    return { jobId: header.jobId, runId, segment: 0, cursor: 0, source: { kind: 'inline', job: event.job } };
+  }
+  const opened = await readS3Manifest(rt.aws.s3, event.uri, event.overrides);
+  letGo(opened.object.chunks);
+  const { header } = opened.manifest;
+  const runId = header.runId ?? runIdOf(context);
+  return {
+    jobId: header.jobId,
+    runId,
+    segment: 0,
+    cursor: 0,
+    source: s3SourceOf(opened, event.overrides, runId),
+  };
 }
 
 function detailOf(record: FailureRecord, run: { segment: number; cursor: number }): string {
@@ -98,8 +123,9 @@ function errorOf(payload: unknown): string {
 }
 
 /**
- * Breaks the run the failed event belongs to, and ends it if every task it counted has ended. Throws when the
- * ledger could not be reached: Lambda retries the destination's invocation.
+ * Breaks the run the failed event belongs to, and ends it if every task it counted has ended; or, when its
+ * segment had settled, sends the next segment again. Throws when the ledger or Lambda could not be reached:
+ * Lambda retries the destination's invocation.
  */
 export async function onOrchestratorFailure(
   record: FailureRecord,
@@ -107,10 +133,12 @@ export async function onOrchestratorFailure(
   ledger: RunLedger | undefined,
   logger: Logger,
 ): Promise<FailureAnswer> {
-  let input: BreakInput;
+  let failed: FailedSegment;
   try {
-    input = await breakOf(record, rt);
+    failed = await failedSegmentOf(record, rt);
   } catch (error) {
+    // Not reached (S3 down, access refused): Lambda tries the destination's invocation again.
+    if (!(error instanceof ManifestError)) throw error;
     // A refused job (a header that does not parse): the orchestrator started no run for it.
     logger.error('orchestrator failed on an event that names no run: nothing to break', {
       condition: record.requestContext.condition,
@@ -118,23 +146,40 @@ export async function onOrchestratorFailure(
     });
     return { broken: false };
   }
-  const { jobId, runId, segment } = input;
+  const { jobId, runId, segment } = failed;
+  const ids = { jobId, runId, segment };
   if (!ledger) {
-    logger.error('orchestrator failed for good, and no job table is wired to record it', {
-      jobId,
-      runId,
-      segment,
-    });
-    return { broken: false, jobId, runId, segment };
+    logger.error('orchestrator failed for good, and no job table is wired to record it', ids);
+    return { broken: false, ...ids };
   }
+  const kept = await ledger.store.settledMarker(jobId, runId, segmentSettleKey(segment));
+  const end = parseSegmentEnd(kept?.state);
+  if (end) return continueSettled(rt, logger, failed, end);
+  const input: BreakInput = { ...ids, detail: detailOf(record, failed) };
   const broken = await ledger.breakRun(input);
   const now: RunRecord | undefined = broken ?? (await ledger.store.getRun(jobId, runId));
   if (broken) logger.error('orchestrator failed for good: run broken', { run: broken, detail: input.detail });
-  else
-    logger.warn('orchestrator failed for good, run not broken (settled, ended or broken before)', {
-      jobId,
-      runId,
-      segment,
-    });
-  return { broken: broken !== undefined, jobId, runId, segment, ...(now ? { status: now.status } : {}) };
+  else logger.warn('orchestrator failed for good, run not broken (ended or broken before)', ids);
+  return { broken: broken !== undefined, ...ids, ...(now ? { status: now.status } : {}) };
+}
+
+/**
+ * The failed segment had settled: the next one is sent again from its kept end (see above); when that end was
+ * the manifest's, there is nothing to send.
+ */
+async function continueSettled(
+  rt: FunctionRuntime,
+  logger: Logger,
+  failed: FailedSegment,
+  end: SegmentEndState,
+): Promise<FailureAnswer> {
+  const { jobId, runId, segment } = failed;
+  const ids = { jobId, runId, segment };
+  if (end.cursor === undefined) {
+    logger.warn('orchestrator failed for good after the job’s last segment settled: nothing to send', ids);
+    return { broken: false, ...ids };
+  }
+  await continueJob(rt, nextContinuation(failed, segment, { ...end, cursor: end.cursor }));
+  logger.warn('orchestrator failed for good after its segment settled: the next segment sent again', ids);
+  return { broken: false, ...ids, continued: segment + 1 };
 }

@@ -18,7 +18,7 @@ import { IdempotencyAlreadyInProgressError, makeIdempotent } from '@aws-lambda-p
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { ResultWriter } from '../lib/aws/results.js';
-import { type Continuation, classifyEvent, type SegmentEndState } from '../lib/fanout/continuation.js';
+import { classifyEvent, nextContinuation, type SegmentEndState } from '../lib/fanout/continuation.js';
 import { runSegment } from '../lib/fanout/segment.js';
 import { newCopyId, type SegmentCopy } from '../lib/fanout/segment-copy.js';
 import { maxPeaks, StopReasons } from '../lib/fanout/summary.js';
@@ -248,22 +248,7 @@ async function followStored(
     });
     return { status: 'duplicate', jobId, runId, segment: state.segment };
   }
-  const continuation: Continuation = {
-    v: 1,
-    jobId,
-    runId,
-    source: job.source,
-    cursor,
-    ...(end.reread ? { reread: end.reread } : {}),
-    nextMessageSeq: end.nextMessageSeq,
-    segment: state.segment + 1,
-    // The kept start: two copies of a first segment each took their own clock.
-    startedAt: end.startedAt,
-    counts: end.counts,
-    peaks: end.peaks,
-    budget: end.budget,
-  };
-  await continueJob(rt, continuation);
+  await continueJob(rt, nextContinuation(job, state.segment, { ...end, cursor }));
   logger.info('deadline near: job continued', {
     jobId,
     runId,

@@ -131,7 +131,7 @@ export async function readS3Header(
 }
 
 /** An object's body nobody will read: its socket aborted. */
-function letGo(chunks: unknown): void {
+export function letGo(chunks: unknown): void {
   const body = chunks as Partial<Readable>;
   // An error raised on a stream nobody reads any more would end the process.
   body.on?.('error', () => {});

@@ -129,6 +129,32 @@ const SegmentEndStateSchema = z.strictObject({
   copy: SegmentCopySchema.shape.id.optional(),
 });
 
+/**
+ * The continuation that goes on from `segment`'s settled end, which has a cursor: the next segment, reading
+ * from where that end says, with its counts.
+ */
+export function nextContinuation(
+  job: Pick<Continuation, 'jobId' | 'runId' | 'source'>,
+  segment: number,
+  end: SegmentEndState & { readonly cursor: number },
+): Continuation {
+  return {
+    v: 1,
+    jobId: job.jobId,
+    runId: job.runId,
+    source: job.source,
+    cursor: end.cursor,
+    ...(end.reread ? { reread: end.reread } : {}),
+    nextMessageSeq: end.nextMessageSeq,
+    segment: segment + 1,
+    // The kept start: two copies of a first segment each took their own clock.
+    startedAt: end.startedAt,
+    counts: end.counts,
+    peaks: end.peaks,
+    budget: end.budget,
+  };
+}
+
 /** A stored segment end as it was written, or undefined when there is none (or it is not one). */
 export function parseSegmentEnd(value: unknown): SegmentEndState | undefined {
   const parsed = SegmentEndStateSchema.safeParse(value);

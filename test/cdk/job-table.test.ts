@@ -155,7 +155,7 @@ describe('the ledger grants', () => {
     });
   });
 
-  it('let the worker read and write objects under the results prefix and list it, nothing else in S3', () => {
+  it('let the worker read and write objects under the results prefix and list it, read manifests, nothing else in S3', () => {
     const bucket = logicalId('AWS::S3::Bucket', 'Data');
     const s3 = statementsOf('Worker').filter((s) =>
       [s.Action].flat().some((a: string) => a.startsWith('s3:')),
@@ -171,6 +171,12 @@ describe('the ledger grants', () => {
         Effect: 'Allow',
         Resource: { 'Fn::GetAtt': [bucket, 'Arn'] },
         Condition: { StringLike: { 's3:prefix': ['out/*'] } },
+      },
+      // A failed first segment's manifest header, to name its run (functions/orchestrator-failure.ts).
+      {
+        Action: 's3:GetObject',
+        Effect: 'Allow',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/manifests/*']] },
       },
     ]);
   });

@@ -284,8 +284,11 @@ describe('the grants', () => {
       'events:PutEvents',
       'kms:Decrypt',
       'kms:Decrypt',
+      // As the orchestrator's on-failure destination: send a settled segment's next segment again.
+      'lambda:InvokeFunction',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
+      's3:GetObject',
       's3:GetObject',
       's3:ListBucket',
       's3:PutObject',
@@ -318,6 +321,23 @@ describe('the grants', () => {
     ]);
     expect(on('sqs:ReceiveMessage')).toEqual([
       { 'Fn::GetAtt': [logicalId('AWS::SQS::Queue', 'WorkQueue'), 'Arn'] },
+    ]);
+    // The orchestrator alone, unqualified, by name.
+    expect(on('lambda:InvokeFunction')).toEqual([
+      {
+        'Fn::Join': [
+          '',
+          [
+            'arn:',
+            { Ref: 'AWS::Partition' },
+            ':lambda:',
+            { Ref: 'AWS::Region' },
+            ':',
+            { Ref: 'AWS::AccountId' },
+            ':function:nightly-orchestrator',
+          ],
+        ],
+      },
     ]);
   });
 
@@ -469,6 +489,8 @@ describe('cdk-nag AwsSolutions', () => {
     expect(acknowledged.map((v) => v.ruleName).sort()).toEqual([
       'AwsSolutions-DDB3',
       expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<StorageData\w+\.Arn>\/continuations\/\*\]$/),
+      // The orchestrator's, and the worker's (a failed first segment's header: functions/orchestrator-failure.ts).
+      expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<StorageData\w+\.Arn>\/manifests\/\*\]$/),
       expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<StorageData\w+\.Arn>\/manifests\/\*\]$/),
       // The orchestrator's and the worker's (result parts and the result object).
       expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<StorageData\w+\.Arn>\/results\/\*\]$/),

@@ -263,6 +263,47 @@ describe('an orchestrator segment that fails for good', () => {
     expect(final.finishedAt).toBeGreaterThan(0);
   });
 
+  it('a segment that settled before its every attempt failed is not broken: its next segment is sent again, once run', async () => {
+    const jobId = 'brk-c';
+    continuations.length = 0;
+    const event = { jobId, runId: 'r1', tasks: queued('c', 40) };
+    expect((await orchestrator(event, deadlineAfter(20))).status).toBe('continued');
+    await invoke.idle();
+    const sent = continuations.splice(0);
+    expect(sent).toHaveLength(1);
+    // Lambda reports segment 0 failed for good (say each attempt failed after its settle, the Invoke refused).
+    const error = new Error('TooManyRequestsException: Rate Exceeded');
+    const record = failureRecord({
+      functionName: 'brk-orchestrator',
+      payload: event,
+      requestId: 'req-c',
+      error,
+      attempts: 3,
+    });
+    expect(await worker(record, fakeContext())).toEqual({
+      broken: false,
+      jobId,
+      runId: 'r1',
+      segment: 0,
+      continued: 1,
+    });
+    await invoke.idle();
+    // The same continuation as the settle kept.
+    expect(continuations.splice(0)).toEqual(sent);
+    expect(await ledger.getRun(jobId, 'r1')).toMatchObject({ status: 'running', manifestDone: false });
+    // Both deliveries of segment 1: one runs it, the other finds it run.
+    const statuses = [];
+    for (const c of [sent[0], sent[0]]) statuses.push((await orchestrator(c, fakeContext())).status);
+    expect(statuses).toEqual(['succeeded', 'duplicate']);
+    await deliver(await takeQueue());
+    expect(await ledger.getRun(jobId, 'r1')).toMatchObject({
+      status: 'succeeded',
+      submitted: 40,
+      succeeded: 40,
+    });
+    for (let i = 0; i < 40; i++) expect(hitsOf(`c${i}`)).toBe(1);
+  });
+
   it('a failure record for a job the orchestrator refused, or one it cannot read, breaks nothing', async () => {
     const bad = failureRecord({
       functionName: 'brk-orchestrator',
