@@ -19,6 +19,8 @@ export interface LocalProgress {
   readonly inlineInFlight: number;
   /** The workers' task requests in flight now, over every invocation. */
   readonly workerTasksInFlight: number;
+  /** The worker's event source's MaximumConcurrency now (`limits` may change it while the run runs). */
+  readonly eventSourceMaxConcurrency: number;
 }
 
 export interface SampledFunctions {
@@ -43,6 +45,7 @@ export function startSampler(
   functions: SampledFunctions,
   sqs: SQSClient,
   queueUrl: string,
+  eventSourceMaxConcurrency: () => number,
 ) {
   let peakSockets = 0;
   const sockets = setInterval(() => {
@@ -63,6 +66,7 @@ export function startSampler(
         workerContainers: functions.worker.containers.length,
         inlineInFlight: functions.tasksInFlight(functions.orchestrator.name),
         workerTasksInFlight: functions.tasksInFlight(functions.worker.name),
+        eventSourceMaxConcurrency: eventSourceMaxConcurrency(),
       });
     } catch {
       // A sample that cannot be taken is skipped; the run does not depend on it.

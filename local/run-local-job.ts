@@ -180,7 +180,14 @@ function startDriving(run: Machinery, cleanups: (() => unknown)[]) {
   listen(options.signal, stop, cleanups);
   listen(options.cutOff, cutOff, cleanups);
 
-  const sampler = startSampler(options, started, functions, sqs, resources.queueUrl);
+  const sampler = startSampler(
+    options,
+    started,
+    functions,
+    sqs,
+    resources.queueUrl,
+    () => poller.maxConcurrency,
+  );
   cleanups.push(() => sampler.stop());
   return { poller, sampler };
 }

@@ -1,7 +1,8 @@
 // The limits the live progress display shows each layer against: the config's, with the job header's applied as
 // the orchestrator applies them (functions/effective-limits.ts: concurrency only lowered), then the run's overrides
 // from its ledger record (`bounded-fanout limits`: inlineConcurrency, perInvocationConcurrency), as the functions
-// follow them: an override only lowers what applies (lib/fanout/inline-slots.ts, functions/invocation-permits.ts).
+// follow them: an override only lowers what applies (lib/fanout/inline-slots.ts, functions/invocation-permits.ts);
+// and the worker's event source's MaximumConcurrency as the local runtime's poller now has it.
 // The socket limit is the budget's sum over every container, from those, as the report's (report/assemble.ts).
 import { effectiveLimits } from '../../functions/effective-limits.js';
 import type { FanoutConfig } from '../../lib/config.js';
@@ -14,6 +15,8 @@ export function progressLimits(
   config: FanoutConfig,
   job: JobLimits | undefined,
   run: RunLimits | undefined,
+  /** The worker's event source's MaximumConcurrency as it now is (`limits` may change it live). */
+  eventSourceMaxConcurrency: number = config.workerMaxConcurrency,
 ): LayerTriple {
   const applied = effectiveLimits(job, config);
   const inline = lowered(run?.inlineConcurrency, applied.inline);
@@ -25,7 +28,7 @@ export function progressLimits(
     invokeConcurrency: applied.invoke,
     perInvocationConcurrency: perInvocation,
   }).all;
-  return { inline, workers: config.workerMaxConcurrency, sockets };
+  return { inline, workers: eventSourceMaxConcurrency, sockets };
 }
 
 /** An override as the functions take it: never above what applies without it; one below 1 is not followed. */

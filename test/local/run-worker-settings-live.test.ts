@@ -1,7 +1,8 @@
 // A local run whose worker settings `limits` changes while it runs (the control plane on its Invoke endpoint,
 // local/lambda-control.ts): the report keeps the deployed limits and says what they were at the end, so a
 // lowered maximum is neither hidden nor shown as the limit the whole run's peak is held to. The change is made
-// through the real @aws-sdk/client-lambda at the first batch; the target answers only once it is done.
+// through the real @aws-sdk/client-lambda at the first batch; the target answers only once it is done and a
+// progress sample (what the CLI's live display shows its worker limit from) has the lowered maximum.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -20,6 +21,13 @@ import { backend, uniquePrefix } from './fixtures/aws.js';
 const prefix = uniquePrefix('live');
 const names = resourceNames({ prefix });
 let changed: Promise<void> | undefined;
+/** Resolved by the first progress sample that shows the lowered maximum (the display's worker limit follows it). */
+let seeLowered: () => void = () => {};
+const lowered = new Promise<void>((resolve) => {
+  seeLowered = resolve;
+});
+/** At most this long for that sample: the run ends either way, and the assertion says what was seen. */
+const LOWERED_WAIT_MS = 10_000;
 let server: Server;
 let url: string;
 
@@ -45,7 +53,8 @@ beforeAll(async () => {
   server = createServer((_req, res) => {
     // Answered even when the change failed, so the test reports its error rather than a hung run.
     const answer = () => res.end('ok');
-    void (changed ?? Promise.resolve()).then(answer, answer);
+    const seen = Promise.race([lowered, new Promise((r) => setTimeout(r, LOWERED_WAIT_MS).unref())]);
+    void (changed ?? Promise.resolve()).then(() => seen).then(answer, answer);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -68,8 +77,18 @@ describe("a run's worker settings changed while it runs", () => {
     const onReceive = () => {
       changed ??= change(process.env.AWS_ENDPOINT_URL_LAMBDA ?? '');
     };
-    const report = await runLocalJob({ jobId: 'live', tasks }, { config, backend: backend(), onReceive });
+    // What the progress display is given each sample: the event source's maximum as the poller now has it.
+    const maxima: number[] = [];
+    const onProgress = ({ eventSourceMaxConcurrency }: { eventSourceMaxConcurrency: number }) => {
+      if (maxima.at(-1) !== eventSourceMaxConcurrency) maxima.push(eventSourceMaxConcurrency);
+      if (eventSourceMaxConcurrency === 2) seeLowered();
+    };
+    const report = await runLocalJob(
+      { jobId: 'live', tasks },
+      { config, backend: backend(), onReceive, onProgress, progressIntervalMs: 20 },
+    );
     await changed;
+    expect(maxima).toEqual([3, 2]);
     expect(report).toMatchObject({ submitted: 4, succeeded: 4, unaccounted: 0 });
     expect(report.limits).toMatchObject({
       workers: 3,

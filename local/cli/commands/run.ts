@@ -136,7 +136,7 @@ interface JobRun {
 /** The job on the runtime, its timeline sampled from start to end. */
 async function runSampled(uri: string, run: JobRun): Promise<LocalJobReport> {
   const { args, io, config, backend, progress, signals, log, kept } = run;
-  const { live, sampler, follower } = progress;
+  const { live, sampler, follower, onProgress } = progress;
   sampler.start();
   follower?.start();
   try {
@@ -145,7 +145,7 @@ async function runSampled(uri: string, run: JobRun): Promise<LocalJobReport> {
       {
         config,
         backend: backend.info,
-        onProgress: live.onProgress,
+        onProgress,
         progressIntervalMs: 250,
         functionLogs: args.verbose ? verboseLines(io, live) : live.onLogLine,
         signal: signals.stopSignal,

@@ -47,6 +47,7 @@ const progress = (over: Partial<LocalProgress> = {}): LocalProgress => ({
   workerContainers: 3,
   inlineInFlight: 0,
   workerTasksInFlight: 12,
+  eventSourceMaxConcurrency: 2,
   ...over,
 });
 

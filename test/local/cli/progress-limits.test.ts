@@ -29,6 +29,15 @@ describe('progressLimits', () => {
     });
   });
 
+  it('workers are the event source’s maximum as the runtime has it now, the config’s when not given', () => {
+    fc.assert(
+      fc.property(header, overrides, fc.integer({ min: 2, max: 1_000 }), (job, run, now) => {
+        expect(progressLimits(config, job, run, now).workers).toBe(now);
+        expect(progressLimits(config, job, run).workers).toBe(config.workerMaxConcurrency);
+      }),
+    );
+  });
+
   it('inline is the least of the config, the header and the override; workers stay the config', () => {
     fc.assert(
       fc.property(header, overrides, (job, run) => {
