@@ -17,6 +17,7 @@ import { errorText } from '../lib/fanout/segment.js';
 import { redactText } from '../lib/http/redact.js';
 import type { BreakInput } from '../lib/ledger/job-ledger.js';
 import type { RunRecord } from '../lib/ledger/run-record.js';
+import { ManifestError } from '../lib/manifest/errors.js';
 import { parseInlineManifest } from '../lib/manifest/parse.js';
 import { runIdOf } from './open-job.js';
 import type { RunLedger } from './run-ledger.js';
@@ -111,6 +112,9 @@ export async function onOrchestratorFailure(
   try {
     input = await breakOf(record, rt);
   } catch (error) {
+    // Anything else (S3 unreachable or throttled for a moment) is thrown: Lambda retries this invocation, and
+    // the report is not lost to a passing fault (the orchestrator tells them apart the same way).
+    if (!(error instanceof ManifestError)) throw error;
     // A refused job (a header that does not parse): the orchestrator started no run for it.
     logger.error('orchestrator failed on an event that names no run: nothing to break', {
       condition: record.requestContext.condition,
