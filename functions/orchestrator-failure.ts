@@ -137,7 +137,8 @@ export async function onOrchestratorFailure(
   try {
     failed = await failedSegmentOf(record, rt);
   } catch (error) {
-    // Not reached (S3 down, access refused): Lambda tries the destination's invocation again.
+    // Anything else (S3 unreachable or throttled for a moment) is thrown: Lambda retries this invocation, and
+    // the report is not lost to a passing fault (the orchestrator tells them apart the same way).
     if (!(error instanceof ManifestError)) throw error;
     // A refused job (a header that does not parse): the orchestrator started no run for it.
     logger.error('orchestrator failed on an event that names no run: nothing to break', {

@@ -149,15 +149,17 @@ export class RunLedger {
 
   /**
    * Breaks the run at an orchestrator segment that failed for good (JobLedger.breakRun), then ends it if every
-   * task it counted has ended: the record as it then stands, or undefined when it was not broken.
+   * task it counted has ended: the record as it then stands, or undefined when it was not broken. A report sent
+   * again (Lambda's retry of a delivery that broke the run, then failed before it ended it) ends it too.
    */
   async breakRun(input: BreakInput): Promise<RunRecord | undefined> {
     const broken = await this.#ledger.breakRun(input);
-    this.control.note(broken);
-    if (!broken) return undefined;
-    const after = await this.#after(broken);
+    const record = broken ?? (await this.#ledger.getRun(input.jobId, input.runId));
+    this.control.note(record);
+    if (record?.brokenSegment !== input.segment) return undefined;
+    const after = await this.#after(record);
     this.control.note(after.record);
-    return after.record;
+    return broken && after.record;
   }
 
   async setStatus(jobId: string, runId: string, change: StatusChange): Promise<RunRecord | undefined> {

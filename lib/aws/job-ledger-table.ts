@@ -268,10 +268,10 @@ export class JobLedgerTable implements JobLedger {
   }
 
   async breakRun(input: BreakInput): Promise<RunRecord | undefined> {
-    // A live run fails; a failed or cancelled one keeps its status (lib/aws/run-break.ts).
+    const [now, days] = [this.#now(), this.#retentionDays]; // live first, then failed or cancelled (run-break.ts)
     for (const live of [true, false]) {
       try {
-        await sendTransaction(this.#doc, breakItems(this.#table, input, live));
+        await sendTransaction(this.#doc, breakItems(this.#table, input, live, now, days));
         return await this.getRun(input.jobId, input.runId);
       } catch (error) {
         if (!failedConditions(error)) throw error;

@@ -35,7 +35,7 @@ export function segmentSettleKey(segment: number): string {
  * What a copy's work is worth, from the segment's marker (`undefined`: the segment is not settled):
  * `won`: the marker names this copy, or names none (written before copies had ids: it cannot tell, and
  * counts it as before); `lost`: the marker names another copy, whose counts are the run's; `unsettled`: no
- * copy has settled the segment yet, so whether this copy's work counts is still open.
+ * copy has settled the segment yet (or none ever will: it broke), so whether this copy's work counts is open.
  */
 export type CopyVerdict = 'won' | 'lost' | 'unsettled';
 
@@ -45,6 +45,9 @@ export function copyVerdict(
 ): CopyVerdict {
   if (!marker) return 'unsettled';
   const winner = keptCopy(marker.state);
+  // A broken segment's marker (lib/aws/run-break.ts) names no copy: none settled, and none ever will. Its
+  // copies' work was never counted, so it is neither run nor dropped (functions/segment-copies.ts decides).
+  if (winner === NO_WINNER) return 'unsettled';
   return winner === undefined || winner === copy.id ? 'won' : 'lost';
 }
 

@@ -222,6 +222,28 @@ describe('an orchestrator segment that fails for good', () => {
     expect({ dead: hitsOf('h-dead'), open: hitsOf('h-open') }).toEqual({ dead: 0, open: 0 });
     expect(await ledger.getRun(jobId, 'r1')).toEqual(final);
     expect(await queueDepth(h.sqs, h.resources.queueUrl)).toMatchObject({ total: 1 });
+
+    // A dead copy's own dead letter, redriven: never counted, so neither run nor dropped: back to the DLQ.
+    await drainQueue(h.sqs, h.resources.queueUrl);
+    await drainQueue(h.sqs, h.resources.deadLetterQueueUrl);
+    const deadLetter = {
+      v: 1,
+      kind: 'dead-letter',
+      jobId,
+      runId: 'r1',
+      source: 'orchestrator',
+      copy: { segment: 1, id: 'feedfacefeed' },
+      tasks: [
+        { task: { id: 'd-dead', url: `${server.url}/d-dead`, mode: 'inline' }, attempts: 1, error: 'x' },
+      ],
+    };
+    const body = JSON.stringify(deadLetter);
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: h.resources.queueUrl, MessageBody: body }));
+    await deliver(await takeQueue());
+    expect(hitsOf('d-dead')).toBe(0);
+    expect(await ledger.getRun(jobId, 'r1')).toEqual(final);
+    const back = await drainQueue(h.sqs, h.resources.deadLetterQueueUrl);
+    expect(back.map((m) => m.Body)).toEqual([body]);
   });
 
   it('a first segment that fails for good breaks the run its request id named', async () => {
