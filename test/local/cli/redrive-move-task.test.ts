@@ -163,6 +163,8 @@ describe('redrive through the message-move task', () => {
       queueUrl: q.queueUrl,
       deadLetterQueueUrl: q.deadLetterQueueUrl,
       interrupted: false,
+      // SQS's task deletes what it moves: nothing is left behind by a delete.
+      notDeleted: 0,
     });
     expect(fake.starts).toEqual([{ SourceArn: q.dlqArn, DestinationArn: q.queueArn }]);
     expect(fake.polls()).toBe(3);
