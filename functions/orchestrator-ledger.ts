@@ -129,7 +129,7 @@ export async function markManifestError(
  * by the caller, this copy's id).
  */
 export function endState(
-  { state }: OpenJob,
+  { state, source }: OpenJob,
   outcome: SegmentResult,
   reason: StopReason,
   peaks: JobPeaks,
@@ -144,5 +144,7 @@ export function endState(
     counts: outcome.counts,
     peaks,
     budget: budget.counts,
+    // The version read: a first segment's continuation sent by another (the worker) reads it, not a newer one.
+    ...(source.kind === 's3' && source.etag ? { etag: source.etag } : {}),
   };
 }

@@ -116,6 +116,11 @@ export type SegmentEndState = Pick<
   readonly cursor?: number;
   /** Absent on an end kept before copies had ids. */
   readonly copy?: string;
+  /**
+   * The ETag of the S3 manifest the settling copy read: the next segment reads that version, whoever sends it
+   * (a first segment's source is read again by whoever continues it, and the object may have been replaced).
+   */
+  readonly etag?: string;
 };
 
 const SegmentEndStateSchema = z.strictObject({
@@ -127,6 +132,7 @@ const SegmentEndStateSchema = z.strictObject({
   peaks: ContinuationSchema.shape.peaks,
   budget: ContinuationSchema.shape.budget,
   copy: SegmentCopySchema.shape.id.optional(),
+  etag: z.string().optional(),
 });
 
 /**
@@ -142,7 +148,7 @@ export function nextContinuation(
     v: 1,
     jobId: job.jobId,
     runId: job.runId,
-    source: job.source,
+    source: job.source.kind === 's3' && end.etag ? { ...job.source, etag: end.etag } : job.source,
     cursor: end.cursor,
     ...(end.reread ? { reread: end.reread } : {}),
     nextMessageSeq: end.nextMessageSeq,
