@@ -78,6 +78,21 @@ beforeAll(() => {
 });
 afterAll(() => synth?.dispose());
 
+/** The orchestrator's unqualified ARN, by name: what a role that invokes it is granted. */
+const orchestratorByName = {
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      { Ref: 'AWS::Partition' },
+      ':lambda:',
+      { Ref: 'AWS::Region' },
+      ':',
+      { Ref: 'AWS::AccountId' },
+      ':function:nightly-orchestrator',
+    ],
+  ],
+};
 describe('the functions', () => {
   it('run on the newest Node.js runtime aws-cdk-lib offers, on arm64', () => {
     const newest = Object.entries(Runtime)
@@ -323,22 +338,7 @@ describe('the grants', () => {
       { 'Fn::GetAtt': [logicalId('AWS::SQS::Queue', 'WorkQueue'), 'Arn'] },
     ]);
     // The orchestrator alone, unqualified, by name.
-    expect(on('lambda:InvokeFunction')).toEqual([
-      {
-        'Fn::Join': [
-          '',
-          [
-            'arn:',
-            { Ref: 'AWS::Partition' },
-            ':lambda:',
-            { Ref: 'AWS::Region' },
-            ':',
-            { Ref: 'AWS::AccountId' },
-            ':function:nightly-orchestrator',
-          ],
-        ],
-      },
-    ]);
+    expect(on('lambda:InvokeFunction')).toEqual([orchestratorByName]);
   });
 
   it('let the orchestrator send to the queues, invoke itself and the worker, read manifests and write results', () => {
@@ -378,23 +378,7 @@ describe('the grants', () => {
       [queue('WorkQueue'), queue('QueuesDeadLetterQueue')],
     ]);
     expect(on('lambda:InvokeFunction')).toEqual([
-      [
-        { 'Fn::GetAtt': [logicalId('AWS::Lambda::Function', 'Worker'), 'Arn'] },
-        {
-          'Fn::Join': [
-            '',
-            [
-              'arn:',
-              { Ref: 'AWS::Partition' },
-              ':lambda:',
-              { Ref: 'AWS::Region' },
-              ':',
-              { Ref: 'AWS::AccountId' },
-              ':function:nightly-orchestrator',
-            ],
-          ],
-        },
-      ],
+      [{ 'Fn::GetAtt': [logicalId('AWS::Lambda::Function', 'Worker'), 'Arn'] }, orchestratorByName],
     ]);
     expect(on('s3:GetObject')).toEqual([
       [objects('manifests/'), objects('results/'), objects('continuations/')],

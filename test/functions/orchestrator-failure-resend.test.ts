@@ -4,67 +4,33 @@
 // the settled copy sent would have (its ETag), not a manifest put there since.
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
-import type { OrchestratorResult } from '../../functions/orchestrator.js';
+import type { CountingServer } from '../../bench/servers/counting-server.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
-import { EnvVars, IdempotencyModes } from '../../lib/config.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import { RunReasons } from '../../lib/ledger/run-record.js';
 import { failureRecord } from '../../local/async-destinations.js';
-import { Edge } from '../../local/edge.js';
-import { InvokeServer } from '../../local/invoke-server.js';
-import { LocalFunction } from '../../local/local-function.js';
-import { fakeContext, type Harness, quietPowertools, startHarness } from './harness.js';
+import type { InvokeServer } from '../../local/invoke-server.js';
+import { type ContinuingHandlers, startContinuingHandlers } from './continuing-handlers.js';
+import { fakeContext, type Harness, quietPowertools } from './harness.js';
 
 quietPowertools();
 
+let c: ContinuingHandlers;
 let h: Harness;
 let server: CountingServer;
 let runtime: FunctionRuntime;
 let ledger: JobLedger;
 let invoke: InvokeServer;
-let events: Edge;
-const continuations: unknown[] = [];
-let orchestrator: (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<OrchestratorResult>;
-let worker: (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<unknown>;
+let continuations: unknown[];
+let orchestrator: ContinuingHandlers['orchestrator'];
+let worker: ContinuingHandlers['worker'];
 
 beforeAll(async () => {
-  server = await startCountingServer({ delayMs: 1 });
-  invoke = new InvokeServer({
-    functions: [
-      new LocalFunction({
-        name: 'rs-orchestrator',
-        handler: (e) => void continuations.push(e),
-        timeoutMs: 60_000,
-      }),
-    ],
-    asyncRetryAttempts: 0,
-  });
-  const lambda = await invoke.listen();
-  h = await startHarness(
-    { perInvocationConcurrency: 4, idempotency: IdempotencyModes.MESSAGE, deadlineMarginMs: 1000 },
-    { AWS_ENDPOINT_URL_LAMBDA: lambda },
-  );
-  h.env[EnvVars.ORCHESTRATOR_FUNCTION] = 'rs-orchestrator';
-  events = await Edge.start({ upstreams: {}, listen: { host: '127.0.0.1', port: 0 } });
-  process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
-  h.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
-  const { createRuntime } = await import('../../functions/runtime.js');
-  const { createWorkerHandler } = await import('../../functions/worker.js');
-  const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
-  runtime = createRuntime(h.env);
-  worker = createWorkerHandler(() => runtime) as typeof worker;
-  orchestrator = createOrchestratorHandler(() => runtime);
-  ledger = runtime.ledger!;
+  c = await startContinuingHandlers('rs-orchestrator');
+  ({ h, server, runtime, ledger, invoke, continuations, orchestrator, worker } = c);
 });
 
-afterAll(async () => {
-  await invoke?.close();
-  await events?.close();
-  await runtime?.destroy();
-  await server?.close();
-  h?.destroy();
-});
+afterAll(() => c?.destroy());
 
 const hitsOf = (prefix: string) => server.requests.filter((r) => r.path.startsWith(`/${prefix}`)).length;
 const inline = (prefix: string, n: number) =>

@@ -6,75 +6,35 @@
 // the dead segment had queued count submitted as the workers settle them, before the break or after it.
 import { type Message, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
-import type { OrchestratorResult } from '../../functions/orchestrator.js';
-import type { FunctionRuntime } from '../../functions/runtime.js';
-import { EnvVars, IdempotencyModes } from '../../lib/config.js';
+import type { CountingServer } from '../../bench/servers/counting-server.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import { RunReasons, type RunRecord } from '../../lib/ledger/run-record.js';
 import { settledCount } from '../../lib/ledger/run-rules.js';
 import { failureRecord } from '../../local/async-destinations.js';
-import { Edge } from '../../local/edge.js';
-import { InvokeServer } from '../../local/invoke-server.js';
-import { LocalFunction } from '../../local/local-function.js';
+import type { Edge } from '../../local/edge.js';
+import type { InvokeServer } from '../../local/invoke-server.js';
 import { queueDepth } from '../../local/queue-depth.js';
-import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
+import { type ContinuingHandlers, startContinuingHandlers } from './continuing-handlers.js';
+import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent } from './harness.js';
 
 quietPowertools();
 
+let c: ContinuingHandlers;
 let h: Harness;
 let server: CountingServer;
-let runtime: FunctionRuntime;
 let ledger: JobLedger;
 let invoke: InvokeServer;
 let events: Edge;
-const continuations: unknown[] = [];
-let orchestrator: (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<OrchestratorResult>;
-let worker: (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<unknown>;
+let continuations: unknown[];
+let orchestrator: ContinuingHandlers['orchestrator'];
+let worker: ContinuingHandlers['worker'];
 
 beforeAll(async () => {
-  server = await startCountingServer({ delayMs: 1 });
-  // The orchestrator's continuations land here; the test delivers them (and fails them) itself.
-  invoke = new InvokeServer({
-    functions: [
-      new LocalFunction({
-        name: 'brk-orchestrator',
-        handler: (e) => void continuations.push(e),
-        timeoutMs: 60_000,
-      }),
-    ],
-    asyncRetryAttempts: 0,
-  });
-  const lambda = await invoke.listen();
-  h = await startHarness(
-    {
-      perInvocationConcurrency: 4,
-      idempotency: IdempotencyModes.MESSAGE,
-      deadlineMarginMs: 1000,
-      tasksPerMessage: 5,
-    },
-    { AWS_ENDPOINT_URL_LAMBDA: lambda },
-  );
-  h.env[EnvVars.ORCHESTRATOR_FUNCTION] = 'brk-orchestrator';
-  events = await Edge.start({ upstreams: {}, listen: { host: '127.0.0.1', port: 0 } });
-  process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
-  h.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
-  const { createRuntime } = await import('../../functions/runtime.js');
-  const { createWorkerHandler } = await import('../../functions/worker.js');
-  const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
-  runtime = createRuntime(h.env);
-  worker = createWorkerHandler(() => runtime) as typeof worker;
-  orchestrator = createOrchestratorHandler(() => runtime);
-  ledger = runtime.ledger!;
+  c = await startContinuingHandlers('brk-orchestrator', { tasksPerMessage: 5 });
+  ({ h, server, ledger, invoke, events, continuations, orchestrator, worker } = c);
 });
 
-afterAll(async () => {
-  await invoke?.close();
-  await events?.close();
-  await runtime?.destroy();
-  await server?.close();
-  h?.destroy();
-});
+afterAll(() => c?.destroy());
 
 const hitsOf = (id: string) => server.requests.filter((r) => r.path === `/${id}`).length;
 const queued = (prefix: string, n: number) =>

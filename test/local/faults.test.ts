@@ -56,6 +56,21 @@ function expectEachSucceededOnce(t: Target, ids: readonly string[]) {
   expect(ids.filter((id) => successes.get(id) !== 1)).toEqual([]);
 }
 
+/**
+ * 300 tasks, every other one inline to a target that answers in 50 ms (at 4 at once, about 1.9 s of them: past
+ * a 1.5 s orchestrator's deadline), the rest queued to a fast one.
+ */
+async function inlineAndQueued() {
+  const slow = await target(undefined, 50);
+  const fast = await target();
+  const tasks = Array.from({ length: 300 }, (_, i) =>
+    i % 2 === 0
+      ? { id: `i${i}`, url: slow.url('inline', `i${i}`), mode: 'inline' }
+      : { id: `q${i}`, url: fast.url('queue', `q${i}`), mode: 'queue' },
+  );
+  return { slow, fast, tasks };
+}
+
 describe('faults', () => {
   it('a message delivered twice does not run its tasks twice', async () => {
     const t = await target();
@@ -144,13 +159,7 @@ describe('faults', () => {
 
   it('a deadline that forces continuations, each delivered twice, completes with each task enqueued once', async () => {
     // Inline tasks take 50 ms at 4 at once: 150 of them need about 1.9 s, over 500 ms windows.
-    const slow = await target(undefined, 50);
-    const fast = await target();
-    const tasks = Array.from({ length: 300 }, (_, i) =>
-      i % 2 === 0
-        ? { id: `i${i}`, url: slow.url('inline', `i${i}`), mode: 'inline' }
-        : { id: `q${i}`, url: fast.url('queue', `q${i}`), mode: 'queue' },
-    );
+    const { slow, fast, tasks } = await inlineAndQueued();
     const firstDeliveries = new Map<string, string>();
     const onReceive = (records: readonly SQSRecord[]) => {
       for (const r of records)
@@ -195,13 +204,7 @@ describe('faults', () => {
   }, 180_000);
 
   it('a continuation that fails every attempt breaks the run: failed, reason orchestrator-failed, every counted task ended', async () => {
-    const slow = await target(undefined, 50);
-    const fast = await target();
-    const tasks = Array.from({ length: 300 }, (_, i) =>
-      i % 2 === 0
-        ? { id: `i${i}`, url: slow.url('inline', `i${i}`), mode: 'inline' }
-        : { id: `q${i}`, url: fast.url('queue', `q${i}`), mode: 'queue' },
-    );
+    const { slow, fast, tasks } = await inlineAndQueued();
     let attempts = 0;
     // Segment 1 throws at once, each of Lambda's three attempts: the local runtime's retries, then its on-failure
     // destination (the worker) breaks the run, as in AWS.
