@@ -45,6 +45,7 @@ import type { OrchestratorResult } from './orchestrator-result.js';
 import { type RunLedger, runLedgerOf } from './run-ledger.js';
 import { type FunctionRuntime, lazyRuntime } from './runtime.js';
 import { segmentCutoff } from './segment-cutoff.js';
+import { holderDead, startHeartbeat } from './segment-heartbeat.js';
 import { segmentHooks } from './segment-hooks.js';
 
 const logger = functionLogger('bounded-fanout-orchestrator');
@@ -97,6 +98,16 @@ async function orchestrate(
     if (!result.replayed) return result;
   } catch (error) {
     if (!(error instanceof IdempotencyAlreadyInProgressError)) throw error;
+    // In progress, but its holder may have died without an error: then this copy runs it (segment-heartbeat.ts).
+    const beats = ledgerOf(rt)?.beats;
+    if (beats && (await holderDead(beats, { jobId, runId, segment }, rt.config.segmentHeartbeatMs))) {
+      logger.warn('segment in progress, its holder missed its heartbeats: this copy runs it', {
+        jobId,
+        runId,
+        segment,
+      });
+      return runJobSegment(job, context, rt);
+    }
   }
   logger.warn('segment already run or running: duplicate delivery ignored', { jobId, runId, segment });
   return { status: 'duplicate', jobId, runId, segment };
@@ -140,7 +151,24 @@ function resultWriterOf(rt: FunctionRuntime, { jobId, runId }: OpenJob, copy: Se
   return new ResultWriter(rt.aws.s3, { bucket, jobId, runId, segment: copy.segment, copy: copy.id, prefix });
 }
 
+/** The segment, beating while it runs: a copy that finds it in progress can tell whether its holder lives. */
 async function runJobSegment(
+  job: OpenJob,
+  context: Context,
+  rt: FunctionRuntime,
+): Promise<OrchestratorResult> {
+  const beats = ledgerOf(rt)?.beats;
+  const { jobId, runId, state } = job;
+  const ids = { jobId, runId, segment: state.segment };
+  const stop = beats ? startHeartbeat(beats, ids, rt.config.segmentHeartbeatMs, logger) : undefined;
+  try {
+    return await runSegmentOnce(job, context, rt);
+  } finally {
+    stop?.();
+  }
+}
+
+async function runSegmentOnce(
   job: OpenJob,
   context: Context,
   rt: FunctionRuntime,

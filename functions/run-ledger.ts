@@ -4,6 +4,7 @@
 // status and limits through a RunControl, read at most once per run every 2 s.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { runFinishedPorts } from '../lib/aws/run-finished.js';
+import { SegmentBeats } from '../lib/aws/segment-beats.js';
 import { errorText } from '../lib/fanout/segment.js';
 import { runWinnerIn } from '../lib/fanout/segment-copy.js';
 import {
@@ -32,6 +33,7 @@ export class RunLedger {
   readonly #rt: FunctionRuntime;
   readonly #logger: Logger;
   #applied: string | undefined;
+  #beats: SegmentBeats | undefined;
   readonly #afters = new WeakMap<RunRecord, Promise<AfterSettle>>();
 
   constructor(ledger: JobLedger, rt: FunctionRuntime, logger: Logger) {
@@ -43,6 +45,12 @@ export class RunLedger {
 
   get store(): JobLedger {
     return this.#ledger;
+  }
+
+  /** Running orchestrator segments' heartbeats, on the same table (functions/segment-heartbeat.ts). */
+  get beats(): SegmentBeats {
+    this.#beats ??= new SegmentBeats(this.#rt.aws.dynamodb, { tableName: this.#rt.wiring.jobTable ?? '' });
+    return this.#beats;
   }
 
   /** Settles once per key and ends the run if that made it complete; the record as it now stands. */

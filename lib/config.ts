@@ -104,6 +104,13 @@ export interface FanoutConfig {
   readonly pauseRecheckSeconds: number;
   /** Milliseconds before the Lambda deadline at which the orchestrator stops starting work and continues itself. */
   readonly deadlineMarginMs: number;
+  /**
+   * How often a running orchestrator segment notes it is alive (functions/segment-heartbeat.ts). A copy of the
+   * segment that finds another in progress runs it itself once that one has missed three: its attempt died
+   * without an error (out of memory), and Lambda's retries would otherwise answer `duplicate` for good. At most
+   * 20 s, so a dead attempt's segment is taken over by Lambda's first retry, a minute on.
+   */
+  readonly segmentHeartbeatMs: number;
   /** Days result objects are kept in the bucket. */
   readonly resultsRetentionDays: number;
   /** Key prefixes in the data bucket: the orchestrator may read `manifestsPrefix*` and write `resultsPrefix*`. */
@@ -154,6 +161,7 @@ export const defaultConfig: FanoutConfig = {
   toleratedFailurePercent: 100,
   pauseRecheckSeconds: 10,
   deadlineMarginMs: 10_000,
+  segmentHeartbeatMs: 15_000,
   resultsRetentionDays: 30,
   manifestsPrefix: 'manifests/',
   resultsPrefix: 'results/',

@@ -1,6 +1,7 @@
 // The job ledger's share of the plan's cost: DynamoDB request units on the job table and the Run Finished
 // event. Counts follow the JobLedger port (lib/ledger/job-ledger.ts): one settle per SQS message and per
-// orchestrator segment, never per task; a few writes per run; the record cached per worker container.
+// orchestrator segment, never per task; a few writes per run; the record cached per worker container; a running
+// segment's heartbeat.
 // Priced for tasks that succeed: a message with failed tasks keeps its follow-up plan on its marker (over
 // 1 KB only with many failures), and one with dead letters settles a second time (functions/worker-follow-ups.ts).
 import { awsPrices } from './prices.js';
@@ -18,6 +19,8 @@ export const RUN_WRITE_UNITS = 2 * TRANSACT_UNITS_PER_ITEM + 2;
 export const RUN_READ_UNITS = 1;
 /** A worker container reads its run's record at most once per this many seconds. */
 export const RECORD_CACHE_SECONDS = 2;
+/** A running orchestrator segment's heartbeat (functions/segment-heartbeat.ts): a PutItem under 1 KB per beat. */
+export const BEAT_WRITE_UNITS = 1;
 
 export interface LedgerCost {
   /** Runs per million queued tasks: one per job of the plan's `tasks`. */
@@ -26,6 +29,10 @@ export interface LedgerCost {
   readonly segments: number;
   /** Worker container-seconds busy, each reading the record at most once per RECORD_CACHE_SECONDS. */
   readonly workerBusySeconds: number;
+  /** Orchestrator seconds busy, each segment beating every `heartbeatMs`, and once as it starts. */
+  readonly orchestratorBusySeconds: number;
+  readonly heartbeatMs: number;
+  readonly beats: number;
   readonly writeUnits: number;
   readonly readUnits: number;
   /** Run Finished events, one per run (well under 64 KB: one billed event each). */
@@ -41,15 +48,18 @@ export function ledgerCost(job: {
   readonly messages: number;
   readonly segments: number;
   readonly workerBusySeconds: number;
+  readonly orchestratorBusySeconds: number;
+  readonly heartbeatMs: number;
 }): LedgerCost {
   const { dynamodb, eventbridge } = awsPrices;
   const settles = job.messages + job.segments;
-  const writeUnits = settles * SETTLE_WRITE_UNITS + job.runs * RUN_WRITE_UNITS;
+  const beats = job.segments + Math.floor((job.orchestratorBusySeconds * 1000) / job.heartbeatMs);
+  const writeUnits = settles * SETTLE_WRITE_UNITS + job.runs * RUN_WRITE_UNITS + beats * BEAT_WRITE_UNITS;
   const readUnits =
     settles * SETTLE_READ_UNITS + job.runs * RUN_READ_UNITS + job.workerBusySeconds / RECORD_CACHE_SECONDS;
   const writeUsd = (writeUnits * dynamodb.usdPerMillionWriteUnits) / MILLION;
   const readUsd = (readUnits * dynamodb.usdPerMillionReadUnits) / MILLION;
   const eventsUsd = (job.runs * eventbridge.usdPerMillionEvents) / MILLION;
   const usd = writeUsd + readUsd + eventsUsd;
-  return { ...job, writeUnits, readUnits, events: job.runs, writeUsd, readUsd, eventsUsd, usd };
+  return { ...job, beats, writeUnits, readUnits, events: job.runs, writeUsd, readUsd, eventsUsd, usd };
 }

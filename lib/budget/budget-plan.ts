@@ -221,6 +221,8 @@ export function costPerMillion(
     messages: pack.messages,
     segments: orchestratorInvocations,
     workerBusySeconds: (workerInvocations * batch.ms) / 1000,
+    orchestratorBusySeconds: (lambda.orchestratorGbSeconds * 1024) / c.orchestratorMemoryMb,
+    heartbeatMs: c.segmentHeartbeatMs,
   });
   const leases = leaseCosts(c, hosts, workerInvocations, o.latencyMs);
   const leasesUsd = Math.max(0, ...leases.map((lease) => lease.usd));

@@ -174,7 +174,7 @@ function ledgerRows(plan: BudgetPlan): string[][] {
     [
       'Job ledger writes',
       count(l.writeUnits),
-      `${SETTLE_WRITE_UNITS} x (${messages} + ${segments}) + ${RUN_WRITE_UNITS} x ${runs}: settles are 2-item transactions`,
+      `${SETTLE_WRITE_UNITS} x (${messages} + ${segments}) + ${RUN_WRITE_UNITS} x ${runs} + ${count(l.beats)} heartbeat${l.beats === 1 ? '' : 's'}: settles are 2-item transactions`,
       usd(l.writeUsd),
     ],
     [

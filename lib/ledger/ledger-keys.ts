@@ -4,6 +4,8 @@
 //   run record     pk `job#<jobId>`           sk `run#<runId>`    counts, status, limits, version
 //   latest pointer pk `job#<jobId>`           sk `latest`         runId of the job's newest started run
 //   settle marker  pk `run#<jobId>#<runId>`   sk `settle#<key>`   one per settled unit of work, with a TTL
+//   segment beat   pk `run#<jobId>#<runId>`   sk `beat#<segment>`  when a running segment last said it was
+//                                                                  alive (lib/aws/segment-beats.ts), with a TTL
 //   move marker    pk `run#<jobId>#<runId>`   sk `settle##moved:<task id>`   a redriven task that left
 //                                                                  `deadLettered` (functions/worker-hand-on.ts),
 //                                                                  state `{ movedAs }`: where it went
@@ -47,6 +49,11 @@ export function latestKey(jobId: string): TableKey {
 
 export function settleKey(jobId: string, runId: string, key: string): TableKey {
   return { pk: `run#${jobId}#${runId}`, sk: `${SETTLE_SORT_PREFIX}${key}` };
+}
+
+/** A running orchestrator segment's heartbeat (lib/aws/segment-beats.ts). */
+export function beatKey(jobId: string, runId: string, segment: number): TableKey {
+  return { pk: `run#${jobId}#${runId}`, sk: `beat#${segment}` };
 }
 
 /** Seconds since the epoch at which DynamoDB's TTL may delete an item written at `nowMs`. */

@@ -1,58 +1,103 @@
-// An orchestrator attempt killed hard (out of memory, the process gone: no JavaScript error, so
-// Powertools never deletes the segment's idempotency record) leaves that record INPROGRESS until the attempt's
-// own deadline. Lambda's retries come 1 and 2 minutes later, inside a 300 s timeout: they find it in progress
-// and answer `duplicate`, a success, so Lambda stops retrying and never sends the on-failure record. The run
-// then stays `running` for ever, which the break (functions/orchestrator-failure.ts) was meant to end.
+// An orchestrator attempt killed hard (out of memory, the process gone: no JavaScript error, so Powertools never
+// deletes the segment's idempotency record) leaves that record in progress until the attempt's own deadline.
+// Lambda's retries come 1 and 3 minutes later, inside that deadline. Before, they found it in progress and
+// answered `duplicate`, a success: nothing ran the segment, no failure was reported, the run stayed `running` for
+// ever. Now a running segment beats (functions/segment-heartbeat.ts), and a retry that finds the holder has
+// missed its beats runs the segment itself; one beside a live holder is still a duplicate. Through the real
+// orchestrator handler, two containers on the backend's real tables, a real 127.0.0.1 target whose `/stall/`
+// paths leave a task's first request unanswered (the holder is mid-segment when it "dies").
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CountingServer } from '../../bench/servers/counting-server.js';
 import type { OrchestratorResult } from '../../functions/orchestrator.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
+import { MISSED_BEATS } from '../../functions/segment-heartbeat.js';
 import { fakeContext, type Harness, quietPowertools, startHarness } from './harness.js';
 import { startStallingServer } from './stalling-server.js';
 
 quietPowertools();
 
+/** Short beats, so a dead holder is told in a test's time. */
+const BEAT_MS = 200;
+
 let h: Harness;
 let server: CountingServer;
-let runtime: FunctionRuntime;
-let orchestrator: (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<OrchestratorResult>;
+const runtimes: FunctionRuntime[] = [];
+
+type Orchestrator = (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<OrchestratorResult>;
+
+/** An orchestrator in a container of its own, as each Lambda attempt may get. */
+async function container(): Promise<{ runtime: FunctionRuntime; orchestrator: Orchestrator }> {
+  const { createRuntime } = await import('../../functions/runtime.js');
+  const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
+  const runtime = createRuntime(h.env);
+  runtimes.push(runtime);
+  return { runtime, orchestrator: createOrchestratorHandler(() => runtime) };
+}
 
 beforeAll(async () => {
   server = await startStallingServer();
-  h = await startHarness({ deadlineMarginMs: 1000 });
-  const { createRuntime } = await import('../../functions/runtime.js');
-  const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
-  runtime = createRuntime(h.env);
-  orchestrator = createOrchestratorHandler(() => runtime);
+  h = await startHarness({ deadlineMarginMs: 1000, segmentHeartbeatMs: BEAT_MS });
 });
 afterAll(async () => {
   await server?.close();
-  await runtime?.destroy();
+  for (const rt of runtimes) await rt.destroy().catch(() => undefined);
   h?.destroy();
 });
 
+const tasksOf = (jobId: string) => [
+  { id: `${jobId}-i0`, url: `${server.url}/stall/${jobId}-i0`, mode: 'inline' },
+  { id: `${jobId}-i1`, url: `${server.url}/${jobId}-i1`, mode: 'inline' },
+];
+const hits = (path: string) => server.requests.filter((r) => r.path === path).length;
+
+/** Starts the holder's attempt and waits until it is mid-segment: its stalled request reached the target. */
+async function holding(orchestrator: Orchestrator, jobId: string, requestId: string): Promise<void> {
+  void orchestrator(
+    { jobId, tasks: tasksOf(jobId) },
+    fakeContext(() => 300_000, requestId),
+  ).catch(() => undefined);
+  for (let i = 0; i < 500 && hits(`/stall/${jobId}-i0`) === 0; i++) await sleep(10);
+  expect(hits(`/stall/${jobId}-i0`)).toBe(1);
+}
+
 describe('an orchestrator attempt killed hard', () => {
-  // A known defect, not fixed (an in-progress record cannot tell a dead holder from a live duplicate, which
-  // must not fail): `it.fails` passes while the defect stands. Make it `it` once it is fixed.
-  it.fails('is retried by Lambda, not answered as a duplicate', async () => {
+  it('is taken over by Lambda’s retry once it has missed its beats: the segment runs, not answered duplicate', async () => {
     const requestId = 'hard-kill-1';
-    const event = {
-      jobId: 'hard-kill',
-      tasks: [{ id: 'i0', url: `${server.url}/stall/i0`, mode: 'inline' }],
-    };
-    // The first attempt: it holds the segment's record, then its process dies (here: it never answers).
-    const killed = orchestrator(
-      event,
-      fakeContext(() => 300_000, requestId),
-    ).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 500));
-    // Lambda's retry of the same event, a minute on (same request id, the same run).
-    const retry = await orchestrator(
-      event,
+    const holder = await container();
+    await holding(holder.orchestrator, 'hard-kill', requestId);
+    // Its process dies: from now on none of its calls goes out, so it beats no more (its record stays in progress).
+    holder.runtime.aws.dynamodb.middlewareStack.add(
+      () => async () => {
+        throw new Error('the process is gone');
+      },
+      { step: 'initialize', name: 'process-gone' },
+    );
+    await sleep(BEAT_MS * (MISSED_BEATS + 2));
+    // Lambda's retry of the same event (same request id: the same run), in a container of its own.
+    const retry = await (await container()).orchestrator(
+      { jobId: 'hard-kill', tasks: tasksOf('hard-kill') },
       fakeContext(() => 300_000, requestId),
     );
-    // `duplicate` is a success: Lambda retries no more and sends no failure record; nothing runs the segment.
-    expect(retry.status).not.toBe('duplicate');
-    void killed;
+    expect(retry.status).toBe('succeeded');
+    // The retry ran the segment again: i0 a second time (its first request was never answered), and i1, which
+    // the dead holder had run beside it, too: a dead copy's work is not known to have counted.
+    expect(hits('/stall/hard-kill-i0')).toBe(2);
+    expect(hits('/hard-kill-i1')).toBe(2);
+  });
+
+  it('beside a live holder (it beats), a second delivery is still a duplicate, and runs nothing', async () => {
+    const requestId = 'live-holder-1';
+    const holder = await container();
+    await holding(holder.orchestrator, 'live-holder', requestId);
+    await sleep(BEAT_MS * (MISSED_BEATS + 2));
+    const second = await (await container()).orchestrator(
+      { jobId: 'live-holder', tasks: tasksOf('live-holder') },
+      fakeContext(() => 300_000, requestId),
+    );
+    expect(second.status).toBe('duplicate');
+    // Only the holder's requests: the duplicate sent none.
+    expect(hits('/stall/live-holder-i0')).toBe(1);
+    expect(hits('/live-holder-i1')).toBe(1);
   });
 });

@@ -1,0 +1,47 @@
+// A running orchestrator segment's heartbeat, and how a copy tells a dead holder from a live one.
+//
+// Each segment runs once per key under Powertools' idempotency: a second delivery of its event that finds the
+// first still in progress answers `duplicate`. But an attempt that dies without a JavaScript error (out of memory,
+// the process gone) never clears its record: it stays in progress until that attempt's deadline, Lambda's retries
+// of the event (a minute and three minutes on) find it so and answer `duplicate`, a success, and nothing ever
+// runs the segment or reports it failed: the run would stay `running` for ever. So a running segment notes it is
+// alive every `segmentHeartbeatMs` (lib/aws/segment-beats.ts), and a copy that finds the segment in progress runs
+// it itself when the holder has missed MISSED_BEATS beats: the holder is dead. A copy running beside a live one
+// is what the segment copies are made for (lib/fanout/segment-copy.ts: only one settle counts), so a wrong guess
+// costs a segment's work twice, never a count. No beat at all (a holder that had not beaten yet, or one written
+// before beats) counts as alive.
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { SegmentBeats, SegmentIds } from '../lib/aws/segment-beats.js';
+import { errorText } from '../lib/fanout/segment.js';
+
+/** Beats a holder may miss before a copy takes its segment over. */
+export const MISSED_BEATS = 3;
+
+/** Beats now, then every `everyMs` until stopped; a beat that fails is logged, and the next one tries again. */
+export function startHeartbeat(
+  beats: SegmentBeats,
+  ids: SegmentIds,
+  everyMs: number,
+  logger: Logger,
+  now: () => number = Date.now,
+): () => void {
+  const beat = () =>
+    beats.beat(ids, now()).catch((error: unknown) => {
+      logger.warn('segment heartbeat not written', { ...ids, error: errorText(error) });
+    });
+  void beat();
+  const timer = setInterval(() => void beat(), everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** Whether the segment's holder has missed MISSED_BEATS beats: it died, and its segment is anyone's to run. */
+export async function holderDead(
+  beats: SegmentBeats,
+  ids: SegmentIds,
+  everyMs: number,
+  now: () => number = Date.now,
+): Promise<boolean> {
+  const last = await beats.lastBeat(ids);
+  return last !== undefined && now() - last > MISSED_BEATS * everyMs;
+}
