@@ -108,7 +108,7 @@ export interface FanoutConfig {
    * How often a running orchestrator segment notes it is alive (functions/segment-heartbeat.ts). A copy of the
    * segment that finds another in progress runs it itself once that one has missed three: its attempt died
    * without an error (out of memory), and Lambda's retries would otherwise answer `duplicate` for good. At most
-   * 20 s, so a dead attempt's segment is taken over by Lambda's first retry, a minute on.
+   * 15 s, so three missed beats pass well before Lambda's first retry, a minute on, which takes the segment over.
    */
   readonly segmentHeartbeatMs: number;
   /** Days result objects are kept in the bucket. */

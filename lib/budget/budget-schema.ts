@@ -121,7 +121,11 @@ const configSchema = z.object({
     .max(100, 'is above 100'),
   pauseRecheckSeconds: int(0, 900, ' (SQS DelaySeconds takes 0..900)'),
   deadlineMarginMs: int(0),
-  segmentHeartbeatMs: int(100, 20_000, ' (three missed beats must pass before Lambda retries, a minute on)'),
+  segmentHeartbeatMs: int(
+    100,
+    15_000,
+    ' (three missed beats must pass well before Lambda retries, a minute on)',
+  ),
   resultsRetentionDays: int(1),
   manifestsPrefix: prefix(),
   resultsPrefix: prefix(),

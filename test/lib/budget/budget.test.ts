@@ -70,6 +70,12 @@ describe('validateBudget', () => {
     ['maxReceiveCount', 0, 'maxReceiveCount: 0 is below 1 (SQS allows 1..1000)'],
     ['idempotency', 'sometimes', 'idempotency: "sometimes" is not one of task, message, off'],
     ['toleratedFailurePercent', 101, 'toleratedFailurePercent: 101 is above 100'],
+    [
+      'segmentHeartbeatMs',
+      15_001,
+      'segmentHeartbeatMs: 15001 is above 15000 (three missed beats must pass well before Lambda retries, a minute on)',
+    ],
+    ['segmentHeartbeatMs', 50, 'segmentHeartbeatMs: 50 is below 100'],
     ['logRetentionDays', 10, 'logRetentionDays: 10 is not a CloudWatch Logs retention (1, 3, 5, 7, 14, 30,'],
     ['prefix', 'Bounded_Fanout', 'prefix: "Bounded_Fanout" is not 1-40 lowercase letters, digits or hyphens'],
     ['resultsPrefix', 'results', 'resultsPrefix: "results" is not a key prefix ending in "/"'],
