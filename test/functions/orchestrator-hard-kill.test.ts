@@ -9,10 +9,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CountingServer } from '../../bench/servers/counting-server.js';
-import type { OrchestratorResult } from '../../functions/orchestrator.js';
-import type { FunctionRuntime } from '../../functions/runtime.js';
 import { MISSED_BEATS } from '../../functions/segment-heartbeat.js';
 import { fakeContext, type Harness, quietPowertools, startHarness } from './harness.js';
+import { type Orchestrator, orchestratorContainers } from './orchestrator-containers.js';
 import { startStallingServer } from './stalling-server.js';
 
 quietPowertools();
@@ -22,18 +21,8 @@ const BEAT_MS = 200;
 
 let h: Harness;
 let server: CountingServer;
-const runtimes: FunctionRuntime[] = [];
-
-type Orchestrator = (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<OrchestratorResult>;
-
-/** An orchestrator in a container of its own, as each Lambda attempt may get. */
-async function container(): Promise<{ runtime: FunctionRuntime; orchestrator: Orchestrator }> {
-  const { createRuntime } = await import('../../functions/runtime.js');
-  const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
-  const runtime = createRuntime(h.env);
-  runtimes.push(runtime);
-  return { runtime, orchestrator: createOrchestratorHandler(() => runtime) };
-}
+const containers = orchestratorContainers(() => h);
+const container = containers.container;
 
 beforeAll(async () => {
   server = await startStallingServer();
@@ -41,7 +30,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.close();
-  for (const rt of runtimes) await rt.destroy().catch(() => undefined);
+  await containers.destroy();
   h?.destroy();
 });
 
