@@ -6,7 +6,8 @@
 //
 // Each segment runs at most once per (job, run, segment): with the idempotency table wired, the segment
 // is wrapped in Powertools' makeIdempotent, so an asynchronous invocation delivered twice finds the first
-// one's record and does nothing (no task enqueued twice, no continuation forked).
+// one's record and does nothing (no task enqueued twice, no continuation forked), unless the first one's holder
+// has missed its heartbeats: it died without an error, and this copy runs the segment (segment-heartbeat.ts).
 //
 // A segment may still run twice: Lambda retries an invocation that timed out (its idempotency record expires
 // with it), or one killed between its ledger settle and its continuation. The copies are made to agree: a
