@@ -14,7 +14,7 @@
 // copies agree); if the next segment fails for good in turn, it is reported here and breaks the run. The event
 // itself is in the orchestrator's dead-letter queue too (both are configured), for the operator.
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { letGo, readS3Manifest } from '../lib/aws/s3-manifest.js';
+import { jobIdFromKey, letGo, parseS3Uri, readS3Manifest, type S3Location } from '../lib/aws/s3-manifest.js';
 import {
   type Continuation,
   classifyEvent,
@@ -91,7 +91,12 @@ export async function failedSegmentOf(record: FailureRecord, rt: FunctionRuntime
     const runId = header.runId ?? runIdOf(context);
     return { jobId: header.jobId, runId, segment: 0, cursor: 0, source: { kind: 'inline', job: event.job } };
   }
-  const opened = await readS3Manifest(rt.aws.s3, event.uri, event.overrides);
+  const location = parseS3Uri(event.uri);
+  const opened = await readS3Manifest(rt.aws.s3, event.uri, event.overrides).catch((error: unknown) => {
+    if (error instanceof ManifestError) return undefined;
+    throw error;
+  });
+  if (!opened) return unreadFirstSegment(location, event.overrides, context);
   letGo(opened.object.chunks);
   const { header } = opened.manifest;
   const runId = header.runId ?? runIdOf(context);
@@ -102,6 +107,27 @@ export async function failedSegmentOf(record: FailureRecord, rt: FunctionRuntime
     cursor: 0,
     source: s3SourceOf(opened, event.overrides, runId),
   };
+}
+
+/**
+ * A first segment whose manifest cannot be read now (deleted since the run began, say): its run named as the
+ * orchestrator named it where the file did not, from the event's own fields, else the key and the request id. A
+ * file that named its own job id is not known any more: that run is not found, and stays as it is.
+ */
+function unreadFirstSegment(
+  location: S3Location,
+  overrides: Readonly<Record<string, unknown>>,
+  context: { readonly awsRequestId: string },
+): FailedSegment {
+  const jobId = typeof overrides.jobId === 'string' ? overrides.jobId : jobIdFromKey(location.key);
+  const runId = typeof overrides.runId === 'string' ? overrides.runId : runIdOf(context);
+  const source = {
+    kind: 's3',
+    ...location,
+    format: 'auto',
+    overrides: { ...overrides, jobId, runId },
+  } as const;
+  return { jobId, runId, segment: 0, cursor: 0, source };
 }
 
 function detailOf(record: FailureRecord, run: { segment: number; cursor: number }): string {

@@ -4,6 +4,7 @@
 // the run stayed `running` for ever (and under `forbid` every later run of the job was skipped); now it fails with
 // reason `orchestrator-failed` and ends once every task anyone counted has ended, with exact counts: the tasks
 // the dead segment had queued count submitted as the workers settle them, before the break or after it.
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { type Message, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CountingServer } from '../../bench/servers/counting-server.js';
@@ -284,6 +285,45 @@ describe('an orchestrator segment that fails for good', () => {
       succeeded: 40,
     });
     for (let i = 0; i < 40; i++) expect(hitsOf(`c${i}`)).toBe(1);
+  });
+
+  it('a first segment whose manifest was deleted before the report still breaks its run (named by its key)', async () => {
+    const key = 'manifests/brk-gone.json';
+    const s3 = c.runtime.aws.s3;
+    const Bucket = h.resources.bucket;
+    // No job id in the file: the job is named after its key, as the orchestrator names it.
+    await s3.send(
+      new PutObjectCommand({ Bucket, Key: key, Body: JSON.stringify({ tasks: queued('g', 150) }) }),
+    );
+    const event = { manifest: `s3://${Bucket}/${key}` };
+    const requestId = 'sched-req-gone';
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await expect(orchestrator(event, crashAfter(120, requestId))).rejects.toThrow('simulated crash');
+    }
+    await s3.send(new DeleteObjectCommand({ Bucket, Key: key }));
+    const error = new Error('simulated crash');
+    const record = failureRecord({
+      functionName: 'brk-orchestrator',
+      payload: event,
+      requestId,
+      error,
+      attempts: 3,
+    });
+    expect(await worker(record, fakeContext())).toMatchObject({
+      broken: true,
+      jobId: 'brk-gone',
+      runId: requestId,
+    });
+    const sent = [
+      ...new Map((await takeQueue()).map((m) => [(JSON.parse(m.Body!) as { key: string }).key, m])).values(),
+    ];
+    await deliver(sent);
+    expect(await ledger.getRun('brk-gone', requestId)).toMatchObject({
+      status: 'failed',
+      reason: RunReasons.ORCHESTRATOR_FAILED,
+      submitted: tasksIn(sent).length,
+      cancelled: tasksIn(sent).length,
+    });
   });
 
   it('a failure record for a job the orchestrator refused, or one it cannot read, breaks nothing', async () => {
