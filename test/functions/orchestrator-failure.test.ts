@@ -79,6 +79,20 @@ const segmentOf = (m: Message) => (JSON.parse(m.Body!) as { segment?: number }).
 const tasksIn = (ms: readonly Message[]) =>
   ms.flatMap((m) => (JSON.parse(m.Body!) as { tasks: { id: string }[] }).tasks.map((t) => t.id));
 
+/** One message per key: every attempt of a segment sent the same keys, and the ledger counts each key once. */
+const onePerKey = (ms: readonly Message[]) => [
+  ...new Map(ms.map((m) => [(JSON.parse(m.Body!) as { key: string }).key, m])).values(),
+];
+
+/** A first segment whose every attempt (Lambda's three, one request id) crashes mid-way; Lambda's report of it. */
+async function crashedThrice(event: unknown, requestId: string) {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    await expect(orchestrator(event, crashAfter(120, requestId))).rejects.toThrow('simulated crash');
+  }
+  const error = new Error('simulated crash');
+  return failureRecord({ functionName: 'brk-orchestrator', payload: event, requestId, error, attempts: 3 });
+}
+
 describe('an orchestrator segment that fails for good', () => {
   it('breaks the run: it fails, every task counted once, the dead segment’s queued tasks counted as they settle', async () => {
     const jobId = 'brk-a';
@@ -211,21 +225,8 @@ describe('an orchestrator segment that fails for good', () => {
     const requestId = 'sched-req-1';
     const event = { jobId: 'brk-b', tasks: queued('b', 150) };
     // Lambda's retries of one event keep its request id, so every attempt is the same run.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      await expect(orchestrator(event, crashAfter(120, requestId))).rejects.toThrow('simulated crash');
-    }
-    // Every attempt sent the same keys: SQS delivers each, the ledger counts each key once.
-    const sent = [
-      ...new Map((await takeQueue()).map((m) => [(JSON.parse(m.Body!) as { key: string }).key, m])).values(),
-    ];
-    const error = new Error('simulated crash');
-    const record = failureRecord({
-      functionName: 'brk-orchestrator',
-      payload: event,
-      requestId,
-      error,
-      attempts: 3,
-    });
+    const record = await crashedThrice(event, requestId);
+    const sent = onePerKey(await takeQueue());
     expect(await worker(record, fakeContext())).toMatchObject({
       broken: true,
       jobId: 'brk-b',
@@ -297,26 +298,14 @@ describe('an orchestrator segment that fails for good', () => {
     );
     const event = { manifest: `s3://${Bucket}/${key}` };
     const requestId = 'sched-req-gone';
-    for (let attempt = 0; attempt < 3; attempt++) {
-      await expect(orchestrator(event, crashAfter(120, requestId))).rejects.toThrow('simulated crash');
-    }
+    const record = await crashedThrice(event, requestId);
     await s3.send(new DeleteObjectCommand({ Bucket, Key: key }));
-    const error = new Error('simulated crash');
-    const record = failureRecord({
-      functionName: 'brk-orchestrator',
-      payload: event,
-      requestId,
-      error,
-      attempts: 3,
-    });
     expect(await worker(record, fakeContext())).toMatchObject({
       broken: true,
       jobId: 'brk-gone',
       runId: requestId,
     });
-    const sent = [
-      ...new Map((await takeQueue()).map((m) => [(JSON.parse(m.Body!) as { key: string }).key, m])).values(),
-    ];
+    const sent = onePerKey(await takeQueue());
     await deliver(sent);
     expect(await ledger.getRun('brk-gone', requestId)).toMatchObject({
       status: 'failed',
