@@ -162,10 +162,13 @@ describe('manifest headers and the client that sends them', () => {
         // A Host header the schema refuses beyond undici's rules: one that is not a host with an optional
         // port (undici asserts on an unclosed IPv6 bracket and passes the rest on as the authority).
         const badHost = name.toLowerCase() === 'host' && !HOST_LIKE.test(value);
+        // `__proto__`, which undici sends, the schema refuses by name: zod's record would drop it unsaid
+        // (lib/manifest/schema.ts NoProtoKey). fast-check draws it now and then (seed -103013689, run 26).
+        const protoKey = name === '__proto__';
         expect({ name, value, refused: !checked.ok }).toEqual({
           name,
           value,
-          refused: refusedByClient || badHost,
+          refused: refusedByClient || badHost || protoKey,
         });
       }),
       { numRuns: Math.min(RUNS, 300), endOnFailure: true },
