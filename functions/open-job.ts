@@ -51,22 +51,33 @@ export async function openJob(
   rt: FunctionRuntime,
 ): Promise<OpenJob> {
   if (event.kind === 'continuation') return reopen(event.continuation, rt);
+  const { body: _, ...first } = await openFirst(event, context, rt);
+  return { ...first, state: freshState() };
+}
+
+/** A first segment's event: an inline manifest, or a pointer to one in S3. */
+export type FirstEvent = Exclude<OrchestratorEvent, { readonly kind: 'continuation' }>;
+
+/**
+ * A first segment's job, named as the orchestrator names it: the header's ids, the run id the request id's when
+ * the header gives none (runIdOf), and where later segments read the manifest. `body` is an S3 object's body,
+ * for a caller that reads no task to let go (lib/aws/s3-manifest.ts letGo).
+ */
+export async function openFirst(
+  event: FirstEvent,
+  context: Pick<Context, 'awsRequestId'>,
+  rt: FunctionRuntime,
+): Promise<Omit<OpenJob, 'state'> & { readonly body?: unknown }> {
   if (event.kind === 'inline') {
     const manifest = parseInlineManifest(event.job);
     const runId = manifest.header.runId ?? runIdOf(context);
-    return {
-      jobId: manifest.header.jobId,
-      runId,
-      manifest,
-      source: { kind: 'inline', job: event.job },
-      state: freshState(),
-    };
+    return { jobId: manifest.header.jobId, runId, manifest, source: { kind: 'inline', job: event.job } };
   }
   const opened = await readS3Manifest(rt.aws.s3, event.uri, event.overrides);
   const { jobId } = opened.manifest.header;
   const runId = opened.manifest.header.runId ?? runIdOf(context);
   const source = s3SourceOf(opened, event.overrides, runId);
-  return { jobId, runId, manifest: opened.manifest, source, state: freshState() };
+  return { jobId, runId, manifest: opened.manifest, source, body: opened.object.chunks };
 }
 
 /** Where later segments read an S3 job from: the same object version, format, job id and run id. */

@@ -14,22 +14,19 @@
 // copies agree); if the next segment fails for good in turn, it is reported here and breaks the run. The event
 // itself is in the orchestrator's dead-letter queue too (both are configured), for the operator.
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { jobIdFromKey, letGo, parseS3Uri, readS3Manifest, type S3Location } from '../lib/aws/s3-manifest.js';
+import { jobIdFromKey, letGo, parseS3Uri, type S3Location } from '../lib/aws/s3-manifest.js';
 import {
   type Continuation,
   classifyEvent,
   nextContinuation,
-  parseSegmentEnd,
   type SegmentEndState,
 } from '../lib/fanout/continuation.js';
 import { errorText } from '../lib/fanout/segment.js';
-import { segmentSettleKey } from '../lib/fanout/segment-copy.js';
 import { redactText } from '../lib/http/redact.js';
 import type { BreakInput } from '../lib/ledger/job-ledger.js';
-import type { RunRecord } from '../lib/ledger/run-record.js';
 import { ManifestError } from '../lib/manifest/errors.js';
-import { parseInlineManifest } from '../lib/manifest/parse.js';
-import { runIdOf, s3SourceOf } from './open-job.js';
+import { openFirst, runIdOf } from './open-job.js';
+import { keptEnd } from './orchestrator-ledger.js';
 import { continueJob } from './orchestrator-ports.js';
 import type { RunLedger } from './run-ledger.js';
 import type { FunctionRuntime } from './runtime.js';
@@ -84,29 +81,17 @@ export async function failedSegmentOf(record: FailureRecord, rt: FunctionRuntime
     const { jobId, runId, segment, cursor, source } = event.continuation;
     return { jobId, runId, segment, cursor, source };
   }
-  // The first segment: its run id is the request id's, the same on every retry of the event (open-job.ts).
+  // The first segment, named as the orchestrator names it (open-job.ts openFirst): its run id is the request
+  // id's, the same on every retry of the event.
   const context = { awsRequestId: record.requestContext.requestId };
-  if (event.kind === 'inline') {
-    const { header } = parseInlineManifest(event.job);
-    const runId = header.runId ?? runIdOf(context);
-    return { jobId: header.jobId, runId, segment: 0, cursor: 0, source: { kind: 'inline', job: event.job } };
+  try {
+    const { jobId, runId, source, body } = await openFirst(event, context, rt);
+    if (body !== undefined) letGo(body);
+    return { jobId, runId, segment: 0, cursor: 0, source };
+  } catch (error) {
+    if (event.kind !== 's3' || !(error instanceof ManifestError)) throw error;
+    return unreadFirstSegment(parseS3Uri(event.uri), event.overrides, context);
   }
-  const location = parseS3Uri(event.uri);
-  const opened = await readS3Manifest(rt.aws.s3, event.uri, event.overrides).catch((error: unknown) => {
-    if (error instanceof ManifestError) return undefined;
-    throw error;
-  });
-  if (!opened) return unreadFirstSegment(location, event.overrides, context);
-  letGo(opened.object.chunks);
-  const { header } = opened.manifest;
-  const runId = header.runId ?? runIdOf(context);
-  return {
-    jobId: header.jobId,
-    runId,
-    segment: 0,
-    cursor: 0,
-    source: s3SourceOf(opened, event.overrides, runId),
-  };
 }
 
 /**
@@ -179,15 +164,13 @@ export async function onOrchestratorFailure(
     logger.error('orchestrator failed for good, and no job table is wired to record it', ids);
     return { broken: false, ...ids };
   }
-  const kept = await ledger.store.settledMarker(jobId, runId, segmentSettleKey(segment));
-  const end = parseSegmentEnd(kept?.state);
+  const end = await keptEnd(ledger, ids);
   if (end) return continueSettled(rt, logger, failed, end);
   const input: BreakInput = { ...ids, detail: detailOf(record, failed) };
-  const broken = await ledger.breakRun(input);
-  const now: RunRecord | undefined = broken ?? (await ledger.store.getRun(jobId, runId));
-  if (broken) logger.error('orchestrator failed for good: run broken', { run: broken, detail: input.detail });
+  const { broken, record: now } = await ledger.breakRun(input);
+  if (broken) logger.error('orchestrator failed for good: run broken', { run: now, detail: input.detail });
   else logger.warn('orchestrator failed for good, run not broken (ended or broken before)', ids);
-  return { broken: broken !== undefined, ...ids, ...(now ? { status: now.status } : {}) };
+  return { broken, ...ids, ...(now ? { status: now.status } : {}) };
 }
 
 /**

@@ -36,12 +36,17 @@ export function segmentKey(job: OpenJob): string {
 }
 
 /** The end the first settle of this segment kept, when one did (with a job table wired). */
-export async function storedEnd(
+export function storedEnd(ledger: RunLedger | undefined, job: OpenJob): Promise<SegmentEndState | undefined> {
+  return keptEnd(ledger, { jobId: job.jobId, runId: job.runId, segment: job.state.segment });
+}
+
+/** The end the first settle of a run's segment kept; undefined when none did, or one that is no end (a break's). */
+export async function keptEnd(
   ledger: RunLedger | undefined,
-  job: OpenJob,
+  { jobId, runId, segment }: { readonly jobId: string; readonly runId: string; readonly segment: number },
 ): Promise<SegmentEndState | undefined> {
   if (!ledger) return undefined;
-  return parseSegmentEnd(await ledger.store.settledState(job.jobId, job.runId, segmentKey(job)));
+  return parseSegmentEnd(await ledger.store.settledState(jobId, runId, segmentSettleKey(segment)));
 }
 
 /**

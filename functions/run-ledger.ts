@@ -157,17 +157,17 @@ export class RunLedger {
 
   /**
    * Breaks the run at an orchestrator segment that failed for good (JobLedger.breakRun), then ends it if every
-   * task it counted has ended: the record as it then stands, or undefined when it was not broken. A report sent
-   * again (Lambda's retry of a delivery that broke the run, then failed before it ended it) ends it too.
+   * task it counted has ended. A report sent again (Lambda's retry of a delivery that broke the run, then failed
+   * before it ended it) ends it too. `broken`: this call broke it; `record`: the run as it then stands.
    */
-  async breakRun(input: BreakInput): Promise<RunRecord | undefined> {
+  async breakRun(input: BreakInput): Promise<{ broken: boolean; record: RunRecord | undefined }> {
     const broken = await this.#ledger.breakRun(input);
     const record = broken ?? (await this.#ledger.getRun(input.jobId, input.runId));
     this.control.note(record);
-    if (record?.brokenSegment !== input.segment) return undefined;
+    if (record?.brokenSegment !== input.segment) return { broken: false, record };
     const after = await this.#after(record);
     this.control.note(after.record);
-    return broken && after.record;
+    return { broken: broken !== undefined, record: after.record };
   }
 
   async setStatus(jobId: string, runId: string, change: StatusChange): Promise<RunRecord | undefined> {
