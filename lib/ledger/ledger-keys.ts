@@ -47,13 +47,18 @@ export function latestKey(jobId: string): TableKey {
   return { pk: jobPartition(jobId), sk: LATEST_SORT_KEY };
 }
 
+/** The partition of a run's own items: its settle markers and its segments' heartbeats. */
+function runPartition(jobId: string, runId: string): string {
+  return `run#${jobId}#${runId}`;
+}
+
 export function settleKey(jobId: string, runId: string, key: string): TableKey {
-  return { pk: `run#${jobId}#${runId}`, sk: `${SETTLE_SORT_PREFIX}${key}` };
+  return { pk: runPartition(jobId, runId), sk: `${SETTLE_SORT_PREFIX}${key}` };
 }
 
 /** A running orchestrator segment's heartbeat (lib/aws/segment-beats.ts). */
 export function beatKey(jobId: string, runId: string, segment: number): TableKey {
-  return { pk: `run#${jobId}#${runId}`, sk: `beat#${segment}` };
+  return { pk: runPartition(jobId, runId), sk: `beat#${segment}` };
 }
 
 /** Seconds since the epoch at which DynamoDB's TTL may delete an item written at `nowMs`. */
