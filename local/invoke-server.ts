@@ -3,7 +3,8 @@
 // RequestResponse answers 200 with the result (or `X-Amz-Function-Error: Unhandled` and the error);
 // Event answers 202 at once and runs the invocation in the background, retried on error as Lambda does
 // (twice by default), sent to the function's dead-letter queue and on-failure destination when the last retry
-// fails (when it has them: local/async-dead-letters.ts, async-destinations.ts), and held back, not dropped, while the function is at its reserved concurrency.
+// fails (when it has them: local/async-dead-letters.ts, async-destinations.ts), and held back, not dropped,
+// while the function is at its reserved concurrency.
 // It also answers GetAccountSettings (local/account-settings.ts), for `plan`'s check of the account's quota,
 // and the control-plane calls `limits` makes on the worker's settings (local/lambda-control.ts).
 import { randomUUID } from 'node:crypto';

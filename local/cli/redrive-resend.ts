@@ -15,6 +15,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { type SendBatchOptions, sendMessageBatch } from '../../lib/aws/enqueue.js';
+import { errorText } from '../../lib/fanout/segment.js';
 import { queueDepth } from '../queue-depth.js';
 import { sendBatches } from './redrive-send-batches.js';
 
@@ -244,7 +245,7 @@ async function deleteAll(
     );
     failed = Failed.map((f) => ({ index: Number(f.Id), reason: `${f.Code}: ${f.Message ?? ''}`.trim() }));
   } catch (error) {
-    const reason = `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`;
+    const reason = errorText(error);
     failed = messages.map((_, index) => ({ index, reason }));
   }
   const refused = new Set(failed.map((f) => f.index));
