@@ -5,8 +5,8 @@ import type { FunctionRuntime } from '../../functions/runtime.js';
 import type { FanoutConfig } from '../../lib/config.js';
 import { EnvVars, type IdempotencyMode, IdempotencyModes } from '../../lib/config.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
-import { Edge } from '../../local/edge.js';
-import { drainQueue, fakeContext, type Harness, sqsEvent, startHarness } from './harness.js';
+import type { Edge } from '../../local/edge.js';
+import { drainQueue, fakeContext, type Harness, sqsEvent, startEventBus, startHarness } from './harness.js';
 
 export type Worker = (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<unknown>;
 
@@ -28,9 +28,7 @@ export interface Containers {
 
 export async function startContainers(config: Partial<FanoutConfig>): Promise<Containers> {
   const h = await startHarness(config);
-  const events = await Edge.start({ upstreams: {}, listen: { host: '127.0.0.1', port: 0 } });
-  process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
-  h.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
+  const events = await startEventBus(h);
   const { createRuntime } = await import('../../functions/runtime.js');
   const { createWorkerHandler } = await import('../../functions/worker.js');
   const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');

@@ -7,10 +7,10 @@ import type { OrchestratorResult } from '../../functions/orchestrator.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import { EnvVars, type FanoutConfig, IdempotencyModes } from '../../lib/config.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
-import { Edge } from '../../local/edge.js';
+import type { Edge } from '../../local/edge.js';
 import { InvokeServer } from '../../local/invoke-server.js';
 import { LocalFunction } from '../../local/local-function.js';
-import { type fakeContext, type Harness, startHarness } from './harness.js';
+import { type fakeContext, type Harness, startEventBus, startHarness } from './harness.js';
 
 type Handler<T> = (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<T>;
 
@@ -52,9 +52,7 @@ export async function startContinuingHandlers(
     { AWS_ENDPOINT_URL_LAMBDA: lambda },
   );
   h.env[EnvVars.ORCHESTRATOR_FUNCTION] = orchestratorName;
-  const events = await Edge.start({ upstreams: {}, listen: { host: '127.0.0.1', port: 0 } });
-  process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
-  h.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
+  const events = await startEventBus(h);
   const { createRuntime } = await import('../../functions/runtime.js');
   const { createWorkerHandler } = await import('../../functions/worker.js');
   const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');

@@ -12,6 +12,7 @@ import {
 import type { Context, SQSEvent } from 'aws-lambda';
 import { inject } from 'vitest';
 import { EnvVars, type FanoutConfig, withDefaults } from '../../lib/config.js';
+import { Edge } from '../../local/edge.js';
 import { createResources, type LocalResources, localCredentials } from '../../local/resources.js';
 
 export interface Harness {
@@ -71,6 +72,17 @@ export async function startHarness(
     credentials: localCredentials,
   });
   return { resources, config, env, sqs, destroy: () => sqs.destroy() };
+}
+
+/**
+ * An EventBridge of the test's own (the local edge's bus), for the handlers `h` wires and any runtime made in
+ * this process after: the Run Finished events land where the test can read them, never heading for AWS.
+ */
+export async function startEventBus(h: Harness): Promise<Edge> {
+  const events = await Edge.start({ upstreams: {}, listen: { host: '127.0.0.1', port: 0 } });
+  process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
+  h.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
+  return events;
 }
 
 /** A Lambda context whose remaining time is whatever `remaining()` says at each call. */

@@ -8,7 +8,7 @@ import { EnvVars, IdempotencyModes } from '../../lib/config.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import { RunReasons, type RunRecord } from '../../lib/ledger/run-record.js';
 import { redrive } from '../../local/cli/commands/redrive.js';
-import { Edge } from '../../local/edge.js';
+import type { Edge } from '../../local/edge.js';
 import { InvokeServer } from '../../local/invoke-server.js';
 import { LocalFunction } from '../../local/local-function.js';
 import { localCredentials } from '../../local/resources.js';
@@ -18,6 +18,7 @@ import {
   type Harness,
   quietPowertools,
   sqsEvent,
+  startEventBus,
   startHarness,
   watchRecordRead,
 } from './harness.js';
@@ -103,9 +104,7 @@ beforeAll(async () => {
   );
   h.env[EnvVars.ORCHESTRATOR_FUNCTION] = 'ledger-orchestrator';
   // This file's own EventBridge: the Run Finished events land on a bus the test can read.
-  events = await Edge.start({ upstreams: {}, listen: { host: '127.0.0.1', port: 0 } });
-  process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
-  h.env.AWS_ENDPOINT_URL_EVENTBRIDGE = events.url;
+  events = await startEventBus(h);
   const { createRuntime } = await import('../../functions/runtime.js');
   const { createWorkerHandler } = await import('../../functions/worker.js');
   const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
