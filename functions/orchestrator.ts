@@ -46,7 +46,7 @@ import type { OrchestratorResult } from './orchestrator-result.js';
 import { type RunLedger, runLedgerOf } from './run-ledger.js';
 import { type FunctionRuntime, lazyRuntime } from './runtime.js';
 import { segmentCutoff } from './segment-cutoff.js';
-import { holderDead, startHeartbeat } from './segment-heartbeat.js';
+import { firstBeat, holderDead, startHeartbeat } from './segment-heartbeat.js';
 import { segmentHooks } from './segment-hooks.js';
 
 const logger = functionLogger('bounded-fanout-orchestrator');
@@ -89,9 +89,14 @@ async function orchestrate(
   if (!persistence) return runJobSegment(job, context, rt);
   const idempotency = idempotencyOptions(IdempotencyUses.SEGMENT, persistence, rt.config);
   idempotency.config.registerLambdaContext(context);
-  const once = makeIdempotent(async (_key: { key: string }) => runJobSegment(job, context, rt), idempotency);
   const { jobId, runId } = job;
   const segment = job.state.segment;
+  // Beaten before the claim, so a holder that dies just after it is told dead as any other (segment-heartbeat.ts).
+  const beaten = await firstBeat(ledgerOf(rt)?.beats, { jobId, runId, segment }, logger);
+  const once = makeIdempotent(
+    async (_key: { key: string }) => runJobSegment(job, context, rt, !beaten),
+    idempotency,
+  );
   try {
     const result = (await once({ key: `${jobId}:${runId}:${segment}` })) as OrchestratorResult & {
       replayed?: boolean;
@@ -152,16 +157,21 @@ function resultWriterOf(rt: FunctionRuntime, { jobId, runId }: OpenJob, copy: Se
   return new ResultWriter(rt.aws.s3, { bucket, jobId, runId, segment: copy.segment, copy: copy.id, prefix });
 }
 
-/** The segment, beating while it runs: a copy that finds it in progress can tell whether its holder lives. */
+/**
+ * The segment, beating while it runs: a copy that finds it in progress can tell whether its holder lives. Its
+ * first beat at once, unless this attempt wrote the segment's first beat just before its claim.
+ */
 async function runJobSegment(
   job: OpenJob,
   context: Context,
   rt: FunctionRuntime,
+  beatNow = true,
 ): Promise<OrchestratorResult> {
   const beats = ledgerOf(rt)?.beats;
   const { jobId, runId, state } = job;
   const ids = { jobId, runId, segment: state.segment };
-  const stop = beats ? startHeartbeat(beats, ids, rt.config.segmentHeartbeatMs, logger) : undefined;
+  const every = rt.config.segmentHeartbeatMs;
+  const stop = beats ? startHeartbeat(beats, ids, every, logger, { beatNow }) : undefined;
   try {
     return await runSegmentOnce(job, context, rt);
   } finally {

@@ -8,8 +8,10 @@
 // alive every `segmentHeartbeatMs` (lib/aws/segment-beats.ts), and a copy that finds the segment in progress runs
 // it itself when the holder has missed MISSED_BEATS beats: the holder is dead. A copy running beside a live one
 // is what the segment copies are made for (lib/fanout/segment-copy.ts: only one settle counts), so a wrong guess
-// costs a segment's work twice, never a count. No beat at all (a holder that had not beaten yet, or one written
-// before beats) counts as alive.
+// costs a segment's work twice, never a count. Every attempt writes the segment's first beat before it claims the
+// segment (firstBeat: only when there is none), so a holder killed just after its claim, before its own first
+// beat, has one beat to go stale like any other. No beat at all (its write failed, or a holder from before
+// beats) counts as alive; the next copy's first beat then starts the clock.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SegmentBeats, SegmentIds } from '../lib/aws/segment-beats.js';
 import { errorText } from '../lib/fanout/segment.js';
@@ -17,19 +19,44 @@ import { errorText } from '../lib/fanout/segment.js';
 /** Beats a holder may miss before a copy takes its segment over. */
 export const MISSED_BEATS = 3;
 
+/**
+ * The segment's first beat, written before its attempt claims it, when it has none yet: true when this attempt
+ * wrote it. One that fails is logged, and the attempt goes on (its heartbeat then beats at once).
+ */
+export async function firstBeat(
+  beats: SegmentBeats | undefined,
+  ids: SegmentIds,
+  logger: Logger,
+  now: () => number = Date.now,
+): Promise<boolean> {
+  if (!beats) return false;
+  try {
+    return await beats.firstBeat(ids, now());
+  } catch (error) {
+    logger.warn('segment first heartbeat not written', { ...ids, error: errorText(error) });
+    return false;
+  }
+}
+
+export interface HeartbeatOptions {
+  /** Beat as it starts (default true); false when the attempt's first beat was just written (firstBeat). */
+  readonly beatNow?: boolean;
+  readonly now?: () => number;
+}
+
 /** Beats now, then every `everyMs` until stopped; a beat that fails is logged, and the next one tries again. */
 export function startHeartbeat(
   beats: SegmentBeats,
   ids: SegmentIds,
   everyMs: number,
   logger: Logger,
-  now: () => number = Date.now,
+  { beatNow = true, now = Date.now }: HeartbeatOptions = {},
 ): () => void {
   const beat = () =>
     beats.beat(ids, now()).catch((error: unknown) => {
       logger.warn('segment heartbeat not written', { ...ids, error: errorText(error) });
     });
-  void beat();
+  if (beatNow) void beat();
   const timer = setInterval(() => void beat(), everyMs);
   timer.unref();
   return () => clearInterval(timer);

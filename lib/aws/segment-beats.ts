@@ -3,7 +3,9 @@
 // was alive. Why it exists: an attempt that dies without an error (out of memory, the process gone) leaves its
 // segment's idempotency record in progress until that attempt's deadline, so Lambda's retries of the event find
 // it so and answer `duplicate`; a retry that finds the beat stale knows the holder is dead and runs the segment.
-// Beats expire with the table's TTL a day after they were last written.
+// A segment's first beat is written before its attempt claims the segment (firstBeat), so a holder that dies
+// right after its claim has beaten once, and is told dead like any other. Beats expire with the table's TTL a
+// day after they were last written.
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { InvalidArgumentError } from '../errors.js';
@@ -35,6 +37,23 @@ export class SegmentBeats {
   async beat({ jobId, runId, segment }: SegmentIds, atMs: number): Promise<void> {
     const Item = { ...beatKey(jobId, runId, segment), at: atMs, expiresAt: expiresAtSeconds(atMs, 1) };
     await this.#doc.send(new PutCommand({ TableName: this.#table, Item }));
+  }
+
+  /**
+   * Beats at `atMs` when the segment has no beat yet: true when this wrote it. A beat already there is kept, so
+   * a copy arriving beside a holder (live or dead) never makes it look alive.
+   */
+  async firstBeat({ jobId, runId, segment }: SegmentIds, atMs: number): Promise<boolean> {
+    const Item = { ...beatKey(jobId, runId, segment), at: atMs, expiresAt: expiresAtSeconds(atMs, 1) };
+    try {
+      await this.#doc.send(
+        new PutCommand({ TableName: this.#table, Item, ConditionExpression: 'attribute_not_exists(pk)' }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
   }
 
   /** When the segment's attempt last beat (epoch ms), undefined if none ever did. Strongly consistent. */

@@ -75,6 +75,46 @@ describe('an orchestrator attempt killed hard', () => {
     expect(hits('/hard-kill-i1')).toBe(2);
   });
 
+  it('is taken over when it died just after claiming the segment, before its own first beat', async () => {
+    const requestId = 'claim-kill-1';
+    const tasks = ['a', 'b'].map((t) => ({
+      id: `claim-kill-${t}`,
+      url: `${server.url}/claim-kill-${t}`,
+      mode: 'inline',
+    }));
+    const holder = await container();
+    // Its process dies the moment its claim (the segment's idempotency record) is written: every call after it,
+    // its own first beat and the deletion of the record included, never goes out.
+    let claimed = false;
+    holder.runtime.aws.dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (claimed) throw new Error('the process is gone');
+        const out = await next(args);
+        const table = (args.input as { TableName?: string }).TableName;
+        claimed = context.commandName === 'PutItemCommand' && table === h.resources.idempotencyTable;
+        return out;
+      },
+      { step: 'initialize', name: 'gone-after-claim' },
+    );
+    await expect(
+      holder.orchestrator(
+        { jobId: 'claim-kill', tasks },
+        fakeContext(() => 300_000, requestId),
+      ),
+    ).rejects.toThrow(); // Powertools' failure to delete its record, after the segment's first call failed.
+    expect(claimed).toBe(true);
+    expect(hits('/claim-kill-a') + hits('/claim-kill-b')).toBe(0);
+    await sleep(BEAT_MS * (MISSED_BEATS + 2));
+    const retry = await (await container()).orchestrator(
+      { jobId: 'claim-kill', tasks },
+      fakeContext(() => 300_000, requestId),
+    );
+    // Before, no beat was ever written: the holder counted as alive, and the retry answered `duplicate`.
+    expect(retry.status).toBe('succeeded');
+    expect(hits('/claim-kill-a')).toBe(1);
+    expect(hits('/claim-kill-b')).toBe(1);
+  });
+
   it('beside a live holder (it beats), a second delivery is still a duplicate, and runs nothing', async () => {
     const requestId = 'live-holder-1';
     const holder = await container();
