@@ -77,7 +77,9 @@ export function grantWorker(worker: IFunction, props: GrantProps): void {
 
 /**
  * The worker as the orchestrator's on-failure destination (functions/orchestrator-failure.ts): it reads a failed
- * first segment's manifest header (to name its run), and sends a settled segment's next segment again.
+ * first segment's manifest header (to name its run), and sends a settled segment's next segment again; when
+ * that is an inline job over Lambda's event payload, it keeps the job under the continuations prefix first, as
+ * the orchestrator does (functions/orchestrator-ports.ts).
  */
 function grantFailureDestination(worker: IFunction, { config, storage }: GrantProps): void {
   const role = worker.role!;
@@ -91,6 +93,13 @@ function grantFailureDestination(worker: IFunction, { config, storage }: GrantPr
     }),
   );
   acknowledgePrefix(role, storage, config.manifestsPrefix, 'the worker');
+  role.addToPrincipalPolicy(
+    new PolicyStatement({
+      actions: ['s3:PutObject'],
+      resources: [storage.bucket.arnForObjects(`${CONTINUATIONS_PREFIX}*`)],
+    }),
+  );
+  acknowledgePrefix(role, storage, CONTINUATIONS_PREFIX, 'the worker');
   role.addToPrincipalPolicy(
     new PolicyStatement({
       actions: ['lambda:InvokeFunction'],

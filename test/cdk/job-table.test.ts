@@ -155,7 +155,7 @@ describe('the ledger grants', () => {
     });
   });
 
-  it('let the worker read and write objects under the results prefix and list it, read manifests, nothing else in S3', () => {
+  it('let the worker read and write objects under the results prefix and list it, read manifests, keep continuations, nothing else in S3', () => {
     const bucket = logicalId('AWS::S3::Bucket', 'Data');
     const s3 = statementsOf('Worker').filter((s) =>
       [s.Action].flat().some((a: string) => a.startsWith('s3:')),
@@ -177,6 +177,12 @@ describe('the ledger grants', () => {
         Action: 's3:GetObject',
         Effect: 'Allow',
         Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/manifests/*']] },
+      },
+      // A settled segment's next one sent again, an inline job too large for an event kept first (the same file).
+      {
+        Action: 's3:PutObject',
+        Effect: 'Allow',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/continuations/*']] },
       },
     ]);
   });

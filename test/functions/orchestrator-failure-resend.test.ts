@@ -1,13 +1,16 @@
 // The worker sends a settled segment's next segment again when Lambda reports the segment failed for good
 // (functions/orchestrator-failure.ts continueSettled). For a first segment read from S3 the worker reads the
 // object again to name the run: the re-sent continuation must still read the version the run read, as the one
-// the settled copy sent would have (its ETag), not a manifest put there since.
+// the settled copy sent would have (its ETag), not a manifest put there since. An inline job too large for the
+// next segment's event is kept in the bucket first, by the worker as by the orchestrator.
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CountingServer } from '../../bench/servers/counting-server.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
+import { CONTINUATIONS_PREFIX } from '../../lib/config.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import { RunReasons } from '../../lib/ledger/run-record.js';
+import { LAMBDA_MAX_EVENT_PAYLOAD_BYTES } from '../../lib/wire/sqs-limits.js';
 import { failureRecord } from '../../local/async-destinations.js';
 import type { InvokeServer } from '../../local/invoke-server.js';
 import { type ContinuingHandlers, startContinuingHandlers } from './continuing-handlers.js';
@@ -79,5 +82,62 @@ describe('a settled first segment read from S3, reported failed for good', () =>
     });
     // The continuation the settled copy sent, and no other.
     expect(resent).toEqual(sent);
+  });
+});
+
+describe('a settled first segment of an inline job too large for the next segment’s event, reported failed for good', () => {
+  it('is continued from the job kept in the bucket, and the run ends with every task run once', async () => {
+    const event = {
+      jobId: 'rs-big',
+      tasks: inline('big', 40).map((t) => ({ ...t, method: 'POST', body: '' })),
+    };
+    // The event fits Lambda's payload by a few bytes; the continuation (the job and where it stopped) does not.
+    const room = LAMBDA_MAX_EVENT_PAYLOAD_BYTES - Buffer.byteLength(JSON.stringify(event)) - 8;
+    for (const [i, task] of event.tasks.entries()) {
+      task.body = 'x'.repeat(Math.floor(room / 40) + (i < room % 40 ? 1 : 0));
+    }
+    expect(LAMBDA_MAX_EVENT_PAYLOAD_BYTES - Buffer.byteLength(JSON.stringify(event))).toBe(8);
+    let n = 0;
+    const requestId = 'req-rs-big';
+    const first = await orchestrator(
+      event,
+      fakeContext(() => (++n <= 10 ? 60_000 : 500), requestId),
+    );
+    expect(first.status).toBe('continued');
+    await invoke.idle();
+    const sent = continuations.splice(0) as { continuation: { source: { kind: string; key?: string } } }[];
+    expect(sent).toHaveLength(1);
+    const record = failureRecord({
+      functionName: 'rs-orchestrator',
+      payload: event,
+      requestId,
+      error: new Error('TooManyRequestsException: Rate Exceeded'),
+      attempts: 3,
+    });
+    expect(await worker(record, fakeContext())).toMatchObject({ broken: false, continued: 1 });
+    await invoke.idle();
+    const resent = continuations.splice(0) as typeof sent;
+    expect(resent).toHaveLength(1);
+    expect(resent[0].continuation.source).toMatchObject({
+      kind: 's3',
+      key: `${CONTINUATIONS_PREFIX}rs-big/${requestId}/manifest.json`,
+    });
+    // The continuation the settled copy sent, and no other: the same kept job, the same version of it.
+    expect(resent).toEqual(sent);
+    let last = await orchestrator(resent[0], fakeContext());
+    while (last.status === 'continued') {
+      await invoke.idle();
+      last = await orchestrator(continuations.splice(0)[0], fakeContext());
+    }
+    for (const { id } of event.tasks)
+      expect(
+        server.requests.filter((r) => r.path === `/${id}`),
+        id,
+      ).toHaveLength(1);
+    expect(await ledger.getRun('rs-big', requestId)).toMatchObject({
+      status: 'succeeded',
+      submitted: 40,
+      succeeded: 40,
+    });
   });
 });
