@@ -14,7 +14,7 @@
 // copies agree); if the next segment fails for good in turn, it is reported here and breaks the run. The event
 // itself is in the orchestrator's dead-letter queue too (both are configured), for the operator.
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { jobIdFromKey, letGo, parseS3Uri, type S3Location } from '../lib/aws/s3-manifest.js';
+import { letGo, parseS3Uri, type S3Location } from '../lib/aws/s3-manifest.js';
 import {
   type Continuation,
   classifyEvent,
@@ -25,10 +25,11 @@ import { errorText } from '../lib/fanout/segment.js';
 import { redactText } from '../lib/http/redact.js';
 import type { BreakInput } from '../lib/ledger/job-ledger.js';
 import { ManifestError } from '../lib/manifest/errors.js';
-import { openFirst, runIdOf } from './open-job.js';
+import { openFirst } from './open-job.js';
 import { keptEnd } from './orchestrator-ledger.js';
 import { continueJob } from './orchestrator-ports.js';
 import type { RunLedger } from './run-ledger.js';
+import { originOf } from './run-origin.js';
 import type { FunctionRuntime } from './runtime.js';
 
 /** Lambda's record of an asynchronous invocation that failed for good (an on-failure destination's event). */
@@ -75,7 +76,11 @@ export function isFailureRecord(event: unknown): event is FailureRecord {
 type FailedSegment = Pick<Continuation, 'jobId' | 'runId' | 'segment' | 'cursor' | 'source'>;
 
 /** The segment the failed event ran; throws when it names no run (a job the orchestrator refused). */
-export async function failedSegmentOf(record: FailureRecord, rt: FunctionRuntime): Promise<FailedSegment> {
+export async function failedSegmentOf(
+  record: FailureRecord,
+  rt: FunctionRuntime,
+  ledger: RunLedger | undefined,
+): Promise<FailedSegment> {
   const event = classifyEvent(record.requestPayload);
   if (event.kind === 'continuation') {
     const { jobId, runId, segment, cursor, source } = event.continuation;
@@ -90,22 +95,22 @@ export async function failedSegmentOf(record: FailureRecord, rt: FunctionRuntime
     return { jobId, runId, segment: 0, cursor: 0, source };
   } catch (error) {
     if (event.kind !== 's3' || !(error instanceof ManifestError)) throw error;
-    return unreadFirstSegment(parseS3Uri(event.uri), event.overrides, context);
+    return unreadFirstSegment(ledger, parseS3Uri(event.uri), event.overrides, context.awsRequestId);
   }
 }
 
 /**
- * A first segment whose manifest cannot be read now (deleted since the run began, say): its run named as the
- * orchestrator named it where the file did not, from the event's own fields, else the key and the request id. A
- * file that named its own job id is not known any more: that run is not found, and stays as it is.
+ * A first segment whose manifest cannot be read now (deleted since the run began, say): its run as the
+ * orchestrator noted it (a file that named its own ids), else named from the event's own fields, the key and the
+ * request id, as the orchestrator names a run whose file names neither (functions/run-origin.ts).
  */
-function unreadFirstSegment(
+async function unreadFirstSegment(
+  ledger: RunLedger | undefined,
   location: S3Location,
   overrides: Readonly<Record<string, unknown>>,
-  context: { readonly awsRequestId: string },
-): FailedSegment {
-  const jobId = typeof overrides.jobId === 'string' ? overrides.jobId : jobIdFromKey(location.key);
-  const runId = typeof overrides.runId === 'string' ? overrides.runId : runIdOf(context);
+  requestId: string,
+): Promise<FailedSegment> {
+  const { jobId, runId } = await originOf(ledger?.origins, location, overrides, requestId);
   const source = {
     kind: 's3',
     ...location,
@@ -146,7 +151,7 @@ export async function onOrchestratorFailure(
 ): Promise<FailureAnswer> {
   let failed: FailedSegment;
   try {
-    failed = await failedSegmentOf(record, rt);
+    failed = await failedSegmentOf(record, rt, ledger);
   } catch (error) {
     // Anything else (S3 unreachable or throttled for a moment) is thrown: Lambda retries this invocation, and
     // the report is not lost to a passing fault (the orchestrator tells them apart the same way).

@@ -19,11 +19,15 @@ import { IdempotencyAlreadyInProgressError, makeIdempotent } from '@aws-lambda-p
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { ResultWriter } from '../lib/aws/results.js';
-import { classifyEvent, nextContinuation, type SegmentEndState } from '../lib/fanout/continuation.js';
+import {
+  classifyEvent,
+  nextContinuation,
+  type OrchestratorEvent,
+  type SegmentEndState,
+} from '../lib/fanout/continuation.js';
 import { runSegment } from '../lib/fanout/segment.js';
 import { newCopyId, type SegmentCopy } from '../lib/fanout/segment-copy.js';
 import { maxPeaks, StopReasons } from '../lib/fanout/summary.js';
-import { unannounced } from '../lib/ledger/after-settle.js';
 import { ManifestError } from '../lib/manifest/errors.js';
 import { effectiveLimits } from './effective-limits.js';
 import { endRun, type SegmentEnd } from './end-run.js';
@@ -44,6 +48,7 @@ import {
 import { continueJob, segmentPorts } from './orchestrator-ports.js';
 import type { OrchestratorResult } from './orchestrator-result.js';
 import { type RunLedger, runLedgerOf } from './run-ledger.js';
+import { startRun } from './run-start.js';
 import { type FunctionRuntime, lazyRuntime } from './runtime.js';
 import { segmentCutoff } from './segment-cutoff.js';
 import { firstBeat, holderDead, startHeartbeat } from './segment-heartbeat.js';
@@ -75,15 +80,22 @@ async function orchestrate(
 ): Promise<OrchestratorResult> {
   logger.addContext(context);
   let job: OpenJob;
+  let classified: OrchestratorEvent;
   try {
-    job = await openJob(classifyEvent(event), context, rt);
+    classified = classifyEvent(event);
+    job = await openJob(classified, context, rt);
   } catch (error) {
     if (!(error instanceof ManifestError)) throw error;
     // A bad header fails the job, not the invocation: a retry of the same event cannot do better.
     logger.error('job refused', { error: error.message, field: error.field });
     return { status: 'refused', error: error.message, field: error.field };
   }
-  const skipped = await startRun(rt, job);
+  const skipped = await startRun(
+    ledgerOf(rt),
+    rt,
+    { job, event: classified, requestId: context.awsRequestId },
+    logger,
+  );
   if (skipped) return skipped;
   const persistence = rt.persistence(IdempotencyUses.SEGMENT);
   if (!persistence) return runJobSegment(job, context, rt);
@@ -117,36 +129,6 @@ async function orchestrate(
   }
   logger.warn('segment already run or running: duplicate delivery ignored', { jobId, runId, segment });
   return { status: 'duplicate', jobId, runId, segment };
-}
-
-/**
- * Records a new run in the job ledger at the job's first segment, under the schedule's overlap policy: the
- * result to return when the run is skipped (its previous run still running), else undefined.
- */
-async function startRun(rt: FunctionRuntime, job: OpenJob): Promise<OrchestratorResult | undefined> {
-  const ledger = ledgerOf(rt);
-  if (!ledger || job.state.segment !== 0) return undefined;
-  const started = await ledger.store.startRun({
-    jobId: job.jobId,
-    runId: job.runId,
-    startedAt: job.state.startedAt,
-    toleratedFailurePercent: job.manifest.header.toleratedFailurePercent ?? rt.config.toleratedFailurePercent,
-    overlap: rt.config.schedule.overlap,
-  });
-  ledger.control.note(started.record);
-  // The run before this one ended without its result object or event noted: write them now.
-  if (unannounced(started.previous)) await ledger.announceMissed(started.previous);
-  if (started.action === 'skip') {
-    logger.warn('previous run still running: this run skipped (schedule.overlap forbid)', {
-      jobId: job.jobId,
-      runId: job.runId,
-      previousRunId: started.previous?.runId,
-    });
-    const { jobId, runId } = job;
-    const previousRunId = started.previous?.runId;
-    return { status: 'skipped', jobId, runId, ...(previousRunId ? { previousRunId } : {}) };
-  }
-  return undefined;
 }
 
 /** The segment's part of the run's result object, when a bucket is wired: named by this copy's id. */

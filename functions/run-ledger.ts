@@ -4,6 +4,7 @@
 // status and limits through a RunControl, read at most once per run every 2 s.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { runFinishedPorts } from '../lib/aws/run-finished.js';
+import { RunOrigins } from '../lib/aws/run-origins.js';
 import { SegmentBeats } from '../lib/aws/segment-beats.js';
 import { errorText } from '../lib/fanout/segment.js';
 import { runWinnerIn } from '../lib/fanout/segment-copy.js';
@@ -34,6 +35,7 @@ export class RunLedger {
   readonly #logger: Logger;
   #applied: string | undefined;
   #beats: SegmentBeats | undefined;
+  #origins: RunOrigins | undefined;
   readonly #afters = new WeakMap<RunRecord, Promise<AfterSettle>>();
 
   constructor(ledger: JobLedger, rt: FunctionRuntime, logger: Logger) {
@@ -51,6 +53,12 @@ export class RunLedger {
   get beats(): SegmentBeats {
     this.#beats ??= new SegmentBeats(this.#rt.aws.dynamodb, { tableName: this.#rt.wiring.jobTable ?? '' });
     return this.#beats;
+  }
+
+  /** The runs first S3 segments began, by request id, on the same table (functions/run-origin.ts). */
+  get origins(): RunOrigins {
+    this.#origins ??= new RunOrigins(this.#rt.aws.dynamodb, { tableName: this.#rt.wiring.jobTable ?? '' });
+    return this.#origins;
   }
 
   /** Settles once per key and ends the run if that made it complete; the record as it now stands. */

@@ -13,8 +13,11 @@ const TRANSACT_UNITS_PER_ITEM = 2;
 export const SETTLE_WRITE_UNITS = 2 * TRANSACT_UNITS_PER_ITEM;
 /** The record read back after a settle, strongly consistent: 1 read unit (up to 4 KB). */
 export const SETTLE_READ_UNITS = 1;
-/** startRun: a 2-item transaction (the run and the job's overlap guard); finish and announcedAt: one update each. */
-export const RUN_WRITE_UNITS = 2 * TRANSACT_UNITS_PER_ITEM + 2;
+/**
+ * startRun: a 2-item transaction (the run and the job's overlap guard); finish and announcedAt: one update each;
+ * and the run's origin, when its S3 file names its own ids (functions/run-origin.ts): priced for every run.
+ */
+export const RUN_WRITE_UNITS = 2 * TRANSACT_UNITS_PER_ITEM + 2 + 1;
 /** startRun's Query for the job's latest run. */
 export const RUN_READ_UNITS = 1;
 /** A worker container reads its run's record at most once per this many seconds. */

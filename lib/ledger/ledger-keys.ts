@@ -9,6 +9,9 @@
 //   move marker    pk `run#<jobId>#<runId>`   sk `settle##moved:<task id>`   a redriven task that left
 //                                                                  `deadLettered` (functions/worker-hand-on.ts),
 //                                                                  state `{ movedAs }`: where it went
+//   run origin     pk `request#<requestId>`   sk `origin`         the run an orchestrator request began from
+//                                                                  an S3 file naming its own ids
+//                                                                  (lib/aws/run-origins.ts), with a TTL
 //
 // Why this split: a job's partition holds only its runs and the pointer, so `runs --job` is one small Query
 // however many messages the runs settled; the markers (one per SQS message, segment or invoke chunk) sit on
@@ -59,6 +62,11 @@ export function settleKey(jobId: string, runId: string, key: string): TableKey {
 /** A running orchestrator segment's heartbeat (lib/aws/segment-beats.ts). */
 export function beatKey(jobId: string, runId: string, segment: number): TableKey {
   return { pk: runPartition(jobId, runId), sk: `beat#${segment}` };
+}
+
+/** The run an orchestrator request began (lib/aws/run-origins.ts): a partition of its own per request. */
+export function originKey(requestId: string): TableKey {
+  return { pk: `request#${requestId}`, sk: 'origin' };
 }
 
 /** Seconds since the epoch at which DynamoDB's TTL may delete an item written at `nowMs`. */

@@ -50,7 +50,7 @@ describe('npm run synth', () => {
     expect(outcome.stderr).toMatch(/connections one host can see\s+240/);
     expect(outcome.stderr).toMatch(/total by idempotency mode: task 0\.9537, message 0\.2037, off 0\.1537/);
     // The job ledger's lines (test/lib/budget-ledger.test.ts has their figures).
-    expect(outcome.stderr).toMatch(/Job ledger writes\s+160,011 .*0\.1000\n/);
+    expect(outcome.stderr).toMatch(/Job ledger writes\s+160,012 .*0\.1000\n/);
     expect(outcome.stderr).toMatch(/EventBridge events\s+1\s+Run Finished/);
     expect(outcome.stdout.trimStart()).toMatch(
       /^Description: "bounded-fanout: scheduled, bounded fan-out work"/,

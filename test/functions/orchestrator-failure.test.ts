@@ -8,6 +8,7 @@ import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { type Message, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CountingServer } from '../../bench/servers/counting-server.js';
+import { RunOrigins } from '../../lib/aws/run-origins.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import { RunReasons, type RunRecord } from '../../lib/ledger/run-record.js';
 import { settledCount } from '../../lib/ledger/run-rules.js';
@@ -313,6 +314,37 @@ describe('an orchestrator segment that fails for good', () => {
       submitted: tasksIn(sent).length,
       cancelled: tasksIn(sent).length,
     });
+  });
+
+  it('a first segment whose deleted manifest named its own job and run ids still breaks that run (noted by request)', async () => {
+    const key = 'manifests/brk-file.json';
+    const s3 = c.runtime.aws.s3;
+    const Bucket = h.resources.bucket;
+    const body = { jobId: 'brk-named', runId: 'nightly-7', tasks: queued('n', 150) };
+    await s3.send(new PutObjectCommand({ Bucket, Key: key, Body: JSON.stringify(body) }));
+    const event = { manifest: `s3://${Bucket}/${key}` };
+    const requestId = 'sched-req-named';
+    const record = await crashedThrice(event, requestId);
+    await s3.send(new DeleteObjectCommand({ Bucket, Key: key }));
+    // Before, the report named the run after the key and the request id (brk-file / sched-req-named), found no
+    // such run, and `brk-named` stayed running for ever.
+    expect(await worker(record, fakeContext())).toMatchObject({
+      broken: true,
+      jobId: 'brk-named',
+      runId: 'nightly-7',
+    });
+    const sent = onePerKey(await takeQueue());
+    await deliver(sent);
+    expect(await ledger.getRun('brk-named', 'nightly-7')).toMatchObject({
+      status: 'failed',
+      reason: RunReasons.ORCHESTRATOR_FAILED,
+      submitted: tasksIn(sent).length,
+      cancelled: tasksIn(sent).length,
+    });
+    // The origin is noted only where the report could not guess the run: not for the key-named run above.
+    const origins = new RunOrigins(c.runtime.aws.dynamodb, { tableName: h.resources.jobTable });
+    expect(await origins.of(requestId)).toEqual({ jobId: 'brk-named', runId: 'nightly-7' });
+    expect(await origins.of('sched-req-gone')).toBeUndefined();
   });
 
   it('a failure record for a job the orchestrator refused, or one it cannot read, breaks nothing', async () => {

@@ -314,18 +314,18 @@ describe('planBudget: hand-computed examples', () => {
       readUsd: expect.closeTo(0.125, 12),
       usd: expect.closeTo(0.80000125, 12),
     });
-    // The job ledger (test/lib/budget-ledger.test.ts): 4 x 40,001 settles + 6 x 1 run + 1 segment beat (10 s
-    // busy: none more at 15 s) = 160,011 write units ($0.100006875), 40,001 + 1 + 12,800 s busy / 2 = 46,402 read
+    // The job ledger (test/lib/budget-ledger.test.ts): 4 x 40,001 settles + 7 x 1 run + 1 segment beat (10 s
+    // busy: none more at 15 s) = 160,012 write units ($0.1000075), 40,001 + 1 + 12,800 s busy / 2 = 46,402 read
     // units ($0.00580025), 1 event ($0.000001).
-    expect(plan.cost.ledger.usd).toBeCloseTo(0.105808125, 12);
+    expect(plan.cost.ledger.usd).toBeCloseTo(0.10580875, 12);
     // Without the idempotency table: SQS $0.0048 + requests $0.0008002 + duration $0.085400427 + the ledger
-    // $0.105808125 = $0.196808752. task: + $0.80000125 = $0.996810002.
-    expect(plan.cost.usd).toBeCloseTo(0.996810002, 9);
-    expect(plan.cost.usdByIdempotency.task).toBeCloseTo(0.996810002, 9);
-    // message: 2 x 40,000 + 2 x 1 = 80,002 writes = $0.05000125: $0.246810002.
-    expect(plan.cost.usdByIdempotency.message).toBeCloseTo(0.246810002, 9);
-    // off: the orchestrator's segment record alone, 2 writes = $0.00000125: $0.196810002.
-    expect(plan.cost.usdByIdempotency.off).toBeCloseTo(0.196810002, 9);
+    // $0.10580875 = $0.196809377. task: + $0.80000125 = $0.996810627.
+    expect(plan.cost.usd).toBeCloseTo(0.996810627, 9);
+    expect(plan.cost.usdByIdempotency.task).toBeCloseTo(0.996810627, 9);
+    // message: 2 x 40,000 + 2 x 1 = 80,002 writes = $0.05000125: $0.246810627.
+    expect(plan.cost.usdByIdempotency.message).toBeCloseTo(0.246810627, 9);
+    // off: the orchestrator's segment record alone, 2 writes = $0.00000125: $0.196810627.
+    expect(plan.cost.usdByIdempotency.off).toBeCloseTo(0.196810627, 9);
     expect(plan.problems).toEqual([]);
     expect(plan.warnings).toEqual([
       expect.stringContaining(
@@ -411,15 +411,15 @@ describe('planBudget: hand-computed examples', () => {
       writeUnits: 20_002,
     });
     expect(dynamodb.usd).toBeCloseTo(0.01250125, 12);
-    // The ledger, 100 runs of 10,000 tasks per million: 4 x 10,001 settles + 6 x 100 + 1 segment beat (12.5 s
-    // busy) = 40,605 write units ($0.025378125), 10,001 + 100 + 1,300 s busy / 2 = 10,751 read units
+    // The ledger, 100 runs of 10,000 tasks per million: 4 x 10,001 settles + 7 x 100 + 1 segment beat (12.5 s
+    // busy) = 40,705 write units ($0.025440625), 10,001 + 100 + 1,300 s busy / 2 = 10,751 read units
     // ($0.001343875), 100 events ($0.0001).
-    expect(plan.cost.ledger.usd).toBeCloseTo(0.026822, 12);
-    // $0.0152 + $0.0004002 + $0.0173750869 + $0.01250125 + $0.026822 = $0.0722985369.
-    expect(plan.cost.usd).toBeCloseTo(0.0722985369, 10);
+    expect(plan.cost.ledger.usd).toBeCloseTo(0.0268845, 12);
+    // $0.0152 + $0.0004002 + $0.0173750869 + $0.01250125 + $0.0268845 = $0.0723610369.
+    expect(plan.cost.usd).toBeCloseTo(0.0723610369, 10);
     // Task mode adds a record per task, a write and a read: 1,000,000 + 20,002 = 1,020,002 writes =
-    // $0.63750125 and 1,000,000 reads = $0.125, and $0.0597972869 without the idempotency table: $0.8222985369.
-    expect(plan.cost.usdByIdempotency.task).toBeCloseTo(0.8222985369, 10);
+    // $0.63750125 and 1,000,000 reads = $0.125, and $0.0598597869 without the idempotency table: $0.8223610369.
+    expect(plan.cost.usdByIdempotency.task).toBeCloseTo(0.8223610369, 10);
   });
 
   it('holds each declared host to the share of every process: concurrency, rate and burst', () => {

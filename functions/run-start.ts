@@ -1,0 +1,56 @@
+// A run's start in the job ledger, at its first orchestrator segment (functions/orchestrator.ts): the run's
+// origin noted when its S3 file names its own ids (run-origin.ts), the run recorded under the schedule's
+// overlap policy, and the previous run's missed announcement made good.
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { OrchestratorEvent } from '../lib/fanout/continuation.js';
+import { unannounced } from '../lib/ledger/after-settle.js';
+import type { OpenJob } from './open-job.js';
+import type { OrchestratorResult } from './orchestrator-result.js';
+import type { RunLedger } from './run-ledger.js';
+import { noteOrigin } from './run-origin.js';
+import type { FunctionRuntime } from './runtime.js';
+
+/** The request that opened a job: the job, its event and Lambda's request id. */
+export interface FirstRequest {
+  readonly job: OpenJob;
+  readonly event: OrchestratorEvent;
+  readonly requestId: string;
+}
+
+/**
+ * Records a new run in the job ledger at the job's first segment, under the schedule's overlap policy: the
+ * result to return when the run is skipped (its previous run still running), else undefined.
+ */
+export async function startRun(
+  ledger: RunLedger | undefined,
+  rt: FunctionRuntime,
+  { job, event, requestId }: FirstRequest,
+  logger: Logger,
+): Promise<OrchestratorResult | undefined> {
+  if (!ledger || job.state.segment !== 0) return undefined;
+  // Before the run exists, so a report of this request failing for good always finds its run (run-origin.ts).
+  if (event.kind === 's3' && job.source.kind === 's3') {
+    await noteOrigin(ledger.origins, { location: job.source, overrides: event.overrides }, requestId, job);
+  }
+  const started = await ledger.store.startRun({
+    jobId: job.jobId,
+    runId: job.runId,
+    startedAt: job.state.startedAt,
+    toleratedFailurePercent: job.manifest.header.toleratedFailurePercent ?? rt.config.toleratedFailurePercent,
+    overlap: rt.config.schedule.overlap,
+  });
+  ledger.control.note(started.record);
+  // The run before this one ended without its result object or event noted: write them now.
+  if (unannounced(started.previous)) await ledger.announceMissed(started.previous);
+  if (started.action === 'skip') {
+    logger.warn('previous run still running: this run skipped (schedule.overlap forbid)', {
+      jobId: job.jobId,
+      runId: job.runId,
+      previousRunId: started.previous?.runId,
+    });
+    const { jobId, runId } = job;
+    const previousRunId = started.previous?.runId;
+    return { status: 'skipped', jobId, runId, ...(previousRunId ? { previousRunId } : {}) };
+  }
+  return undefined;
+}
