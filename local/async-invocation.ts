@@ -3,6 +3,7 @@
 // retry fails (local/async-dead-letters.ts), and to its on-failure destination (local/async-destinations.ts).
 // The Invoke endpoint (local/invoke-server.ts) keeps the outcome.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { errorText } from '../lib/fanout/segment.js';
 import { type DeadLetterSink, deadLetter } from './async-dead-letters.js';
 import type { FailedEvent } from './async-destinations.js';
 import { FunctionThrottledError, type LocalFunction } from './local-function.js';
@@ -51,7 +52,7 @@ export async function runAsyncInvocation(invocation: AsyncInvocation): Promise<A
         continue;
       }
       if (attempts > retryAttempts) {
-        const message = `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}`;
+        const message = errorText(error);
         const dead = await deadLetter(deadLetters, { functionName: fn.name, payload, requestId, error });
         onFailed?.({ functionName: fn.name, payload, requestId, error, attempts });
         return { ...base, attempts, status: 'failed', error: message, deadLettered: dead };

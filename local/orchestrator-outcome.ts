@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { errorText } from '../lib/fanout/segment.js';
 import type { AsyncInvocationRecord } from './invoke-server.js';
 import type { OrchestratorOutcome } from './job-report.js';
 import type { LocalFunction } from './local-function.js';
@@ -20,7 +21,7 @@ export async function invokeFirst(
     return { requestId, result: await orchestrator.invoke(jobEvent, { awsRequestId: requestId }) };
   } catch (error) {
     onFailed?.(error, requestId);
-    return { requestId, error: `${(error as Error)?.name}: ${(error as Error)?.message ?? String(error)}` };
+    return { requestId, error: errorText(error) };
   }
 }
 
