@@ -170,7 +170,7 @@ export async function onOrchestratorFailure(
     return { broken: false, ...ids };
   }
   const end = await keptEnd(ledger, ids);
-  if (end) return continueSettled(rt, logger, failed, end);
+  if (end) return continueSettled(rt, logger, ledger, failed, end);
   const input: BreakInput = { ...ids, detail: detailOf(record, failed) };
   const { broken, record: now } = await ledger.breakRun(input);
   if (broken) logger.error('orchestrator failed for good: run broken', { run: now, detail: input.detail });
@@ -185,6 +185,7 @@ export async function onOrchestratorFailure(
 async function continueSettled(
   rt: FunctionRuntime,
   logger: Logger,
+  ledger: RunLedger,
   failed: FailedSegment,
   end: SegmentEndState,
 ): Promise<FailureAnswer> {
@@ -192,6 +193,8 @@ async function continueSettled(
   const ids = { jobId, runId, segment };
   if (end.cursor === undefined) {
     logger.warn('orchestrator failed for good after the job’s last segment settled: nothing to send', ids);
+    // Its every attempt may have failed after that settle, before the run's end: the run ends here then.
+    await ledger.endIfComplete(jobId, runId);
     return { broken: false, ...ids };
   }
   await continueJob(rt, nextContinuation(failed, segment, { ...end, cursor: end.cursor }));

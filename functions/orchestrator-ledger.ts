@@ -55,7 +55,10 @@ export async function keptEnd(
  * never above the deployed and job limits (the segment caps it at its own).
  */
 export function inlineOverride(record: RunRecord | undefined): number | undefined {
-  return record?.limits?.inlineConcurrency;
+  const asked = record?.limits?.inlineConcurrency;
+  // One the store took unchecked (below 1, a fraction) would throw in the segment's semaphore and fail every
+  // attempt of the segment: the worker's rule (invocation-permits.ts), whole values from 1 only.
+  return asked !== undefined && asked >= 1 ? Math.floor(asked) : undefined;
 }
 
 /**

@@ -267,6 +267,8 @@ async function followStored(
       runId,
       segment: state.segment,
     });
+    // The copy that settled it may have failed before the run's end: a retry's own settle counts nothing.
+    await ledgerOf(rt)?.endIfComplete(jobId, runId);
     return { status: 'duplicate', jobId, runId, segment: state.segment };
   }
   await continueJob(rt, nextContinuation(job, state.segment, { ...end, cursor }));

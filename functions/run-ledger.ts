@@ -113,6 +113,19 @@ export class RunLedger {
   }
 
   /**
+   * Ends the run if it is complete and not ended yet (afterSettle on the record as it stands): for a settle whose
+   * settler failed between its settle and the run's end (a crash, a timeout, a write that failed), then found
+   * settled by its retry, which adds nothing and so would end nothing. One read; nothing else when it ended.
+   */
+  async endIfComplete(jobId: string, runId: string): Promise<RunRecord | undefined> {
+    const record = await this.#ledger.getRun(jobId, runId);
+    this.control.note(record);
+    const after = await this.#after(record);
+    this.control.note(after.record);
+    return after.record;
+  }
+
+  /**
    * Writes the result object and Run Finished event of an ended run that has no `announcedAt` (its writer
    * died before, or a write failed): the job's next run calls it for the run before it.
    */

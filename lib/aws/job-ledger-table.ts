@@ -241,8 +241,8 @@ export class JobLedgerTable implements JobLedger {
     return { changed: false, record: await this.getRun(jobId, runId) };
   }
 
-  setLimits(jobId: string, runId: string, limits: RunLimits): Promise<RunRecord | undefined> {
-    return this.#update(jobId, runId, limitsUpdate(limits));
+  setLimits(jobId: string, runId: string, limits: RunLimits, seen?: number): Promise<RunRecord | undefined> {
+    return this.#update(jobId, runId, limitsUpdate(limits, seen));
   }
 
   finish(record: RunRecord, ending: Ending, resultUri?: string): Promise<RunRecord | undefined> {

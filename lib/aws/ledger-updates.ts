@@ -161,13 +161,26 @@ export function finishUpdate(
   };
 }
 
-/** The run's limit overrides replaced, its version bumped: containers following it pick them up. */
-export function limitsUpdate(limits: RunLimits): Expression {
+/**
+ * The run's limit overrides replaced, its version bumped: containers following it pick them up. Only on a run not
+ * ended (an ended run's limits no longer apply), and, given `expectedVersion`, only while the record is still at
+ * it: the caller merged the new overrides over those it read, and a change that landed since (another `limits`)
+ * would be lost under a plain SET.
+ */
+export function limitsUpdate(limits: RunLimits, expectedVersion?: number): Expression {
+  const versioned = expectedVersion !== undefined;
+  if (versioned && !Number.isSafeInteger(expectedVersion)) {
+    throw new InvalidArgumentError('expectedVersion', expectedVersion, 'an integer');
+  }
   return {
     UpdateExpression: 'SET #limits = :limits, #version = #version + :one',
-    ConditionExpression: 'attribute_exists(pk)',
-    ExpressionAttributeNames: { '#limits': 'limits', '#version': 'version' },
-    ExpressionAttributeValues: { ':limits': limits, ':one': 1 },
+    ConditionExpression: `attribute_exists(pk) AND attribute_not_exists(#finishedAt)${versioned ? ' AND #version = :seen' : ''}`,
+    ExpressionAttributeNames: { '#limits': 'limits', '#version': 'version', '#finishedAt': 'finishedAt' },
+    ExpressionAttributeValues: {
+      ':limits': limits,
+      ':one': 1,
+      ...(versioned ? { ':seen': expectedVersion } : {}),
+    },
   };
 }
 

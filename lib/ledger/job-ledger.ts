@@ -107,8 +107,17 @@ export interface JobLedger {
   /** The job's runs, newest first. */
   listRuns(jobId: string, options?: { readonly limit?: number }): Promise<RunRecord[]>;
   setStatus(jobId: string, runId: string, change: StatusChange): Promise<StatusChangeResult>;
-  /** Replaces the run's limit overrides (already checked against the budget by the caller). */
-  setLimits(jobId: string, runId: string, limits: RunLimits): Promise<RunRecord | undefined>;
+  /**
+   * Replaces the run's limit overrides (already checked against the budget by the caller): the record after it,
+   * or undefined when there is no such run, it has ended, or `expectedVersion` is given and the record is no
+   * longer at it (a change landed since the caller read the overrides it merged over).
+   */
+  setLimits(
+    jobId: string,
+    runId: string,
+    limits: RunLimits,
+    expectedVersion?: number,
+  ): Promise<RunRecord | undefined>;
   /**
    * Ends a complete run exactly once: the write succeeds only if the run is not finished and its counts
    * are still those of `record` (isComplete(record) must hold). Undefined when another writer ended it.

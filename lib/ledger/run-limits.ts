@@ -93,7 +93,8 @@ function splitPairs(pairs: readonly string[], config: FanoutConfig, problems: Bu
     const key = keyOf(name);
     if (!key) {
       problems.push(problem(name, raw, `is not a limit: the keys are ${LIMIT_KEYS.join(', ')}`));
-    } else if (key.kind === 'host' && !(key.host in config.downstream)) {
+    } else if (key.kind === 'host' && !Object.hasOwn(config.downstream, key.host)) {
+      // Own keys only: `in` finds __proto__, constructor and toString on every object, each then bounded by nothing.
       const declared = Object.keys(config.downstream);
       const list = declared.length > 0 ? `declared: ${declared.join(', ')}` : 'none declared';
       problems.push(problem(name, raw, `names host "${key.host}", not in the config's downstream (${list})`));

@@ -433,12 +433,27 @@ describe('setStatus, setLimits, listRuns', () => {
     expect(finalStatus(record!)).toEqual({ status: 'failed', reason: 'manifest-error' });
   });
 
-  it('replaces the limits and bumps the version; undefined for no run', async () => {
+  it('replaces the limits and bumps the version; undefined for no run, a stale version or an ended run', async () => {
     const jobId = newJob();
     await start(jobId, 'r1');
     const limits = { perInvocationConcurrency: 4, downstream: { api: { maxRequestsPerSecond: 5 } } };
     expect(await ledger.setLimits(jobId, 'r1', limits)).toMatchObject({ limits, version: 2 });
     expect(await ledger.setLimits(newJob(), 'r1', limits)).toBeUndefined();
+    // At a version no longer the record's (another change landed since it was read): not written.
+    expect(await ledger.setLimits(jobId, 'r1', { inlineConcurrency: 1 }, 1)).toBeUndefined();
+    expect(await ledger.setLimits(jobId, 'r1', { inlineConcurrency: 1 }, 2)).toMatchObject({ version: 3 });
+    const { record } = await ledger.settle({
+      jobId,
+      runId: 'r1',
+      key: 'segment:0',
+      delta: { submitted: 1, succeeded: 1 },
+      manifestDone: true,
+    });
+    await ledger.finish(record!, finalStatus(record!));
+    // An ended run's limits no longer apply, at its version or without one.
+    expect(await ledger.setLimits(jobId, 'r1', limits, 4)).toBeUndefined();
+    expect(await ledger.setLimits(jobId, 'r1', limits)).toBeUndefined();
+    expect(await ledger.getRun(jobId, 'r1')).toMatchObject({ version: 4, limits: { inlineConcurrency: 1 } });
   });
 
   it('lists runs newest first, up to the limit', async () => {

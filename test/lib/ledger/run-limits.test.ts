@@ -130,6 +130,22 @@ describe('parseRunLimits', () => {
     );
   });
 
+  it('refuses a host named after an Object property (__proto__, constructor, toString): none is declared', () => {
+    // `in` would find them on every object's prototype: each passed as declared, bounded by nothing.
+    const error = refusal([
+      'downstream.__proto__.maxConcurrency=100000',
+      'downstream.constructor.maxConcurrency=100000',
+      'downstream.toString.maxRequestsPerSecond=5',
+    ]);
+    const declared = '(declared: api.example.com, plain.example.com:8443)';
+    expect(error.message.split('\n')).toEqual([
+      'Invalid concurrency budget (3 problems):',
+      `  - downstream.__proto__.maxConcurrency: "100000" names host "__proto__", not in the config's downstream ${declared}`,
+      `  - downstream.constructor.maxConcurrency: "100000" names host "constructor", not in the config's downstream ${declared}`,
+      `  - downstream.toString.maxRequestsPerSecond: "5" names host "toString", not in the config's downstream ${declared}`,
+    ]);
+  });
+
   it('lets a host with no declared limit get one (it can only lower the worst case)', () => {
     expect(
       parseRunLimits(['downstream.plain.example.com:8443.maxRequestsPerSecond=1000'], deployed).limits,

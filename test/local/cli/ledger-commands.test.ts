@@ -250,6 +250,18 @@ describe('limits', () => {
     expect(host.stderr).toContain('names host "api.example.com", not in the config\'s downstream');
   });
 
+  it('refuses a host named after an Object property, exit 2, the run untouched', async () => {
+    await startRun('lim3', 'l1', Date.now());
+    // cdk.json declares no downstream host: `constructor` and `__proto__` are not one either.
+    for (const host of ['constructor', '__proto__']) {
+      const result = await cli(['limits', '--job', 'lim3', `downstream.${host}.maxConcurrency=100000`]);
+      expect(result.stderr).toContain(`names host "${host}", not in the config's downstream (none declared)`);
+      expect(result).toMatchObject({ code: 2, stdout: '' });
+    }
+    expect(await ledger.getRun('lim3', 'l1')).toMatchObject({ version: 1 });
+    expect((await ledger.getRun('lim3', 'l1'))?.limits).toBeUndefined();
+  });
+
   it("the worker's settings at an endpoint without them: one line, exit 2, the run untouched", async () => {
     await startRun('lim2', 'l1', Date.now());
     const result = await cli([
