@@ -1,9 +1,11 @@
 // A run's start in the job ledger, at its first orchestrator segment (functions/orchestrator.ts): the run's
 // origin noted when its S3 file names its own ids (run-origin.ts), the run recorded under the schedule's
-// overlap policy, and the previous run's missed announcement made good.
+// overlap policy, and the previous run's missed announcement made good, or its missed end when it is complete.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { OrchestratorEvent } from '../lib/fanout/continuation.js';
 import { unannounced } from '../lib/ledger/after-settle.js';
+import type { RunRecord } from '../lib/ledger/run-record.js';
+import { isComplete } from '../lib/ledger/run-rules.js';
 import type { OpenJob } from './open-job.js';
 import type { OrchestratorResult } from './orchestrator-result.js';
 import type { RunLedger } from './run-ledger.js';
@@ -48,9 +50,25 @@ export async function startRun(
       runId: job.runId,
       previousRunId: started.previous?.runId,
     });
+    await endCompletePrevious(ledger, started.previous, logger);
     const { jobId, runId } = job;
     const previousRunId = started.previous?.runId;
     return { status: 'skipped', jobId, runId, ...(previousRunId ? { previousRunId } : {}) };
   }
   return undefined;
+}
+
+/**
+ * The previous run, which made this one skip, when every task it counted has ended but nobody ended it (its
+ * last settler died, or lost its end to status changes five times): ended now, so the job's next run starts.
+ * This run stays skipped: its record was written so.
+ */
+async function endCompletePrevious(
+  ledger: RunLedger,
+  previous: RunRecord | undefined,
+  logger: Logger,
+): Promise<void> {
+  if (!previous || !isComplete(previous)) return;
+  const ended = await ledger.endIfComplete(previous.jobId, previous.runId);
+  logger.warn('previous run was complete but not ended: ended now', { run: ended });
 }

@@ -997,4 +997,40 @@ describe('job ledger through the handlers', () => {
     for (let i = 0; i < 5; i++) expect(hits(`fg${i}`)).toBe(0);
     expect(await ledger.getRun('ledger-f', 'r1')).toMatchObject({ status: 'succeeded', succeeded: 5 });
   });
+
+  it('overlap: a previous run complete but never ended (its last settler died) is ended by the next, skipped, run', async () => {
+    // r1's every task settled, but whoever settled last died before ending it: the store's settles, no end.
+    const started = { jobId: 'ledger-fc', runId: 'r1', startedAt: Date.now(), toleratedFailurePercent: 0 };
+    await ledger.startRun({ ...started, overlap: 'forbid' });
+    await ledger.settle({
+      jobId: 'ledger-fc',
+      runId: 'r1',
+      key: 'segment:0',
+      delta: { submitted: 2 },
+      manifestDone: true,
+    });
+    await ledger.settle({ jobId: 'ledger-fc', runId: 'r1', key: 'm0', delta: { succeeded: 2 } });
+    expect(await ledger.getRun('ledger-fc', 'r1')).toMatchObject({
+      status: 'running',
+      submitted: 2,
+      succeeded: 2,
+    });
+    // Before, r1 stayed running for ever and every later run was skipped.
+    const skipped = await orchestrator(
+      { jobId: 'ledger-fc', runId: 'r2', tasks: queued('fc', 2) },
+      fakeContext(),
+    );
+    expect(skipped).toMatchObject({ status: 'skipped', previousRunId: 'r1' });
+    expect(await ledger.getRun('ledger-fc', 'r1')).toMatchObject({ status: 'succeeded', succeeded: 2 });
+    expect((await ledger.getRun('ledger-fc', 'r1'))?.finishedAt).toBeGreaterThan(0);
+    const next = await orchestrator(
+      { jobId: 'ledger-fc', runId: 'r3', tasks: queued('fd', 2) },
+      fakeContext(),
+    );
+    expect(next).not.toMatchObject({ status: 'skipped' });
+    await drain();
+    expect(await ledger.getRun('ledger-fc', 'r3')).toMatchObject({ status: 'succeeded', succeeded: 2 });
+    for (const id of ['fc0', 'fc1']) expect(hits(id)).toBe(0);
+    for (const id of ['fd0', 'fd1']) expect(hits(id)).toBe(1);
+  });
 });
