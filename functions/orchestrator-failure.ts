@@ -14,6 +14,7 @@
 // copies agree); if the next segment fails for good in turn, it is reported here and breaks the run. The event
 // itself is in the orchestrator's dead-letter queue too (both are configured), for the operator.
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { RunIds } from '../lib/aws/run-origins.js';
 import { letGo, parseS3Uri, type S3Location } from '../lib/aws/s3-manifest.js';
 import {
   type Continuation,
@@ -29,7 +30,7 @@ import { openFirst } from './open-job.js';
 import { keptEnd } from './orchestrator-ledger.js';
 import { continueJob } from './orchestrator-ports.js';
 import type { RunLedger } from './run-ledger.js';
-import { originOf } from './run-origin.js';
+import { guessedIds } from './run-origin.js';
 import type { FunctionRuntime } from './runtime.js';
 
 /** Lambda's record of an asynchronous invocation that failed for good (an on-failure destination's event). */
@@ -86,31 +87,31 @@ export async function failedSegmentOf(
     const { jobId, runId, segment, cursor, source } = event.continuation;
     return { jobId, runId, segment, cursor, source };
   }
+  const requestId = record.requestContext.requestId;
+  // The run this request began, as the orchestrator noted it (a file naming its own ids), before the file: the
+  // file may name another run now (rewritten at a fixed key for the next run), or be gone (functions/run-origin.ts).
+  const noted = event.kind === 's3' ? await ledger?.origins.of(requestId) : undefined;
+  if (event.kind === 's3' && noted) return firstS3Segment(parseS3Uri(event.uri), event.overrides, noted);
   // The first segment, named as the orchestrator names it (open-job.ts openFirst): its run id is the request
   // id's, the same on every retry of the event.
-  const context = { awsRequestId: record.requestContext.requestId };
   try {
-    const { jobId, runId, source, body } = await openFirst(event, context, rt);
+    const { jobId, runId, source, body } = await openFirst(event, { awsRequestId: requestId }, rt);
     if (body !== undefined) letGo(body);
     return { jobId, runId, segment: 0, cursor: 0, source };
   } catch (error) {
     if (event.kind !== 's3' || !(error instanceof ManifestError)) throw error;
-    return unreadFirstSegment(ledger, parseS3Uri(event.uri), event.overrides, context.awsRequestId);
+    // Unreadable now (deleted since the run began, say), and nothing noted: the file named no ids of its own.
+    const location = parseS3Uri(event.uri);
+    return firstS3Segment(location, event.overrides, guessedIds(location, event.overrides, requestId));
   }
 }
 
-/**
- * A first segment whose manifest cannot be read now (deleted since the run began, say): its run as the
- * orchestrator noted it (a file that named its own ids), else named from the event's own fields, the key and the
- * request id, as the orchestrator names a run whose file names neither (functions/run-origin.ts).
- */
-async function unreadFirstSegment(
-  ledger: RunLedger | undefined,
+/** A first segment read from S3, its run named without reading the file (noted, or guessed as the orchestrator would). */
+function firstS3Segment(
   location: S3Location,
   overrides: Readonly<Record<string, unknown>>,
-  requestId: string,
-): Promise<FailedSegment> {
-  const { jobId, runId } = await originOf(ledger?.origins, location, overrides, requestId);
+  { jobId, runId }: RunIds,
+): FailedSegment {
   const source = {
     kind: 's3',
     ...location,

@@ -1,8 +1,9 @@
-// How a report of a first segment that failed for good names its run when the segment's S3 manifest cannot be
-// read any more (functions/orchestrator-failure.ts): from the event's fields, else the key and the request id,
-// as the orchestrator names a run whose file names neither. A file that named its own job or run id is told
-// apart by the run the orchestrator noted under the request id before starting it (lib/aws/run-origins.ts):
-// only then, so a run costs that write only when its file names ids the report could not guess.
+// How a report of a first segment that failed for good names its run (functions/orchestrator-failure.ts) without
+// trusting the segment's S3 manifest as it is now: it may be gone, or name another run (rewritten at a fixed key).
+// A file that named its own job or run id is told by the run the orchestrator noted under the request id before
+// starting it (lib/aws/run-origins.ts), read first; else the file as it reads now (a run begun before origins were
+// noted), and when it is gone the event's fields, else the key and the request id, as the orchestrator names a
+// run whose file names neither. Noted only when that guess would be wrong: the write only for such files.
 import type { RunIds, RunOrigins } from '../lib/aws/run-origins.js';
 import { jobIdFromKey, type S3Location } from '../lib/aws/s3-manifest.js';
 import { runIdOf } from './open-job.js';
@@ -30,14 +31,4 @@ export async function noteOrigin(
   if (guessed.jobId === run.jobId && guessed.runId === run.runId) return false;
   await origins.note(requestId, { jobId: run.jobId, runId: run.runId }, now());
   return true;
-}
-
-/** The run a first S3 segment began, its manifest unread: the noted one, else the guessed ids. */
-export async function originOf(
-  origins: RunOrigins | undefined,
-  location: S3Location,
-  overrides: Readonly<Record<string, unknown>>,
-  requestId: string,
-): Promise<RunIds> {
-  return (await origins?.of(requestId)) ?? guessedIds(location, overrides, requestId);
 }

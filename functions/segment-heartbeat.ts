@@ -10,8 +10,8 @@
 // is what the segment copies are made for (lib/fanout/segment-copy.ts: only one settle counts), so a wrong guess
 // costs a segment's work twice, never a count. Every attempt writes the segment's first beat before it claims the
 // segment (firstBeat: only when there is none), so a holder killed just after its claim, before its own first
-// beat, has one beat to go stale like any other. No beat at all (its write failed, or a holder from before
-// beats) counts as alive; the next copy's first beat then starts the clock.
+// beat, has one beat to go stale like any other; an attempt whose first beat cannot be written fails before its
+// claim, so no holder claims with none. No beat at all (a holder from before beats) counts as alive.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SegmentBeats, SegmentIds } from '../lib/aws/segment-beats.js';
 import { errorText } from '../lib/fanout/segment.js';
@@ -21,7 +21,9 @@ export const MISSED_BEATS = 3;
 
 /**
  * The segment's first beat, written before its attempt claims it, when it has none yet: true when this attempt
- * wrote it. One that fails is logged, and the attempt goes on (its heartbeat then beats at once).
+ * wrote it. One that cannot be written fails the attempt, before its claim, and Lambda retries the event: a
+ * holder that claimed with no beat and then died would be answered `duplicate` (a success: no retry after it,
+ * no report) by a copy whose own first beat made it look alive, and its run would stay running for ever.
  */
 export async function firstBeat(
   beats: SegmentBeats | undefined,
@@ -33,8 +35,11 @@ export async function firstBeat(
   try {
     return await beats.firstBeat(ids, now());
   } catch (error) {
-    logger.warn('segment first heartbeat not written', { ...ids, error: errorText(error) });
-    return false;
+    logger.error('segment first heartbeat not written: the attempt fails before its claim', {
+      ...ids,
+      error: errorText(error),
+    });
+    throw error;
   }
 }
 

@@ -347,6 +347,31 @@ describe('an orchestrator segment that fails for good', () => {
     expect(await origins.of('sched-req-gone')).toBeUndefined();
   });
 
+  it('a first segment whose manifest was replaced since (the next night’s ids) breaks the run its request began', async () => {
+    const key = 'manifests/brk-fixed.json';
+    const s3 = c.runtime.aws.s3;
+    const Bucket = h.resources.bucket;
+    const night = (runId: string) => ({ jobId: 'brk-fixed', runId, tasks: queued(`${runId}-`, 150) });
+    await s3.send(new PutObjectCommand({ Bucket, Key: key, Body: JSON.stringify(night('night-7')) }));
+    const event = { manifest: `s3://${Bucket}/${key}` };
+    const record = await crashedThrice(event, 'sched-req-fixed');
+    // A schedule at a fixed key: the file is rewritten for the next night before Lambda's report is handled.
+    await s3.send(new PutObjectCommand({ Bucket, Key: key, Body: JSON.stringify(night('night-8')) }));
+    // Before, the report read the new file's header, named `night-8` (no such run: nothing broken), and
+    // `night-7` stayed running for ever, every later run of the job skipped under forbid.
+    expect(await worker(record, fakeContext())).toMatchObject({
+      broken: true,
+      jobId: 'brk-fixed',
+      runId: 'night-7',
+    });
+    await deliver(onePerKey(await takeQueue()));
+    expect(await ledger.getRun('brk-fixed', 'night-7')).toMatchObject({
+      status: 'failed',
+      reason: RunReasons.ORCHESTRATOR_FAILED,
+    });
+    expect(await ledger.getRun('brk-fixed', 'night-8')).toBeUndefined();
+  });
+
   it('a failure record for a job the orchestrator refused, or one it cannot read, breaks nothing', async () => {
     const bad = failureRecord({
       functionName: 'brk-orchestrator',

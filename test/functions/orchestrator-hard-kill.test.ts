@@ -115,6 +115,61 @@ describe('an orchestrator attempt killed hard', () => {
     expect(hits('/claim-kill-b')).toBe(1);
   });
 
+  it('never claims the segment with no beat written: its first beat throttled, it fails before the claim, and Lambda’s retry runs it', async () => {
+    const requestId = 'beat-throttled-1';
+    const jobId = 'beat-throttled';
+    const tasks = ['a', 'b'].map((t) => ({
+      id: `${jobId}-${t}`,
+      url: `${server.url}/${jobId}-${t}`,
+      mode: 'inline',
+    }));
+    const holder = await container();
+    // The job table throttles its first beat (the conditional put), and its process dies the moment its claim is
+    // written, as in the test above. Before, the throttled beat was only logged: the holder claimed with no beat,
+    // died, and Lambda's retry wrote its own first beat, read it as the holder's, answered `duplicate` (a
+    // success: no retry after it, no report) and the run stayed running for ever.
+    let claimed = false;
+    let throttled = 0;
+    holder.runtime.aws.dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (claimed) throw new Error('the process is gone');
+        const input = args.input as { TableName?: string; ConditionExpression?: string };
+        if (context.commandName === 'PutItemCommand' && input.TableName === h.resources.jobTable) {
+          throttled++;
+          throw Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), {
+            name: 'ThrottlingException',
+          });
+        }
+        const out = await next(args);
+        claimed =
+          context.commandName === 'PutItemCommand' && input.TableName === h.resources.idempotencyTable;
+        return out;
+      },
+      { step: 'initialize', name: 'beat-throttled' },
+    );
+    const held = await holder
+      .orchestrator(
+        { jobId, tasks },
+        fakeContext(() => 300_000, requestId),
+      )
+      .then(
+        () => 'returned',
+        (error: Error) => error.message,
+      );
+    await sleep(BEAT_MS * (MISSED_BEATS + 2));
+    const retry = await (await container()).orchestrator(
+      { jobId, tasks },
+      fakeContext(() => 300_000, requestId),
+    );
+    expect(retry.status).toBe('succeeded');
+    // The holder's attempt failed on its beat (Lambda retries it), before any claim.
+    expect(held).toMatch(/allowed throughput/);
+    expect(throttled).toBeGreaterThan(0);
+    expect(claimed).toBe(false);
+    expect(hits(`/${jobId}-a`)).toBe(1);
+    expect(hits(`/${jobId}-b`)).toBe(1);
+  });
+
   it('beside a live holder (it beats), a second delivery is still a duplicate, and runs nothing', async () => {
     const requestId = 'live-holder-1';
     const holder = await container();
