@@ -1,12 +1,30 @@
-// How a report of a first segment that failed for good names its run (functions/orchestrator-failure.ts) without
-// trusting the segment's S3 manifest as it is now: it may be gone, or name another run (rewritten at a fixed key).
-// A file that named its own job or run id is told by the run the orchestrator noted under the request id before
-// starting it (lib/aws/run-origins.ts), read first; else the file as it reads now (a run begun before origins were
-// noted), and when it is gone the event's fields, else the key and the request id, as the orchestrator names a
-// run whose file names neither. Noted only when that guess would be wrong: the write only for such files.
-import type { RunIds, RunOrigins } from '../lib/aws/run-origins.js';
+// The run a first S3 segment's request began, pinned to the version of the file it read (lib/aws/run-origins.ts).
+// The orchestrator notes it before starting the run, on every attempt; an attempt that finds the request began
+// another run or read another version fails (OriginChangedError), since the file was rewritten at its key between
+// Lambda's attempts: running it would start another run, or give this one other tasks, and leave the run the
+// request began `running` for ever. Lambda then reports the request failed for good, and the report
+// (functions/orchestrator-failure.ts) breaks the noted run. The report reads the origin first; a run begun
+// before origins were noted is named by the file as it reads now, and when the file is gone by the event's
+// fields, else the key and the request id (guessedIds), as the orchestrator names a run whose file names neither.
+import type { RunIds, RunOrigin, RunOrigins } from '../lib/aws/run-origins.js';
 import { jobIdFromKey, type S3Location } from '../lib/aws/s3-manifest.js';
 import { runIdOf } from './open-job.js';
+
+/** The file of a first segment's request was rewritten since an earlier attempt began its run. */
+export class OriginChangedError extends Error {
+  override readonly name = 'OriginChangedError';
+  constructor(
+    readonly requestId: string,
+    readonly noted: RunOrigin,
+    readonly now: RunOrigin,
+  ) {
+    super(
+      `manifest: changed since request ${requestId} began run ${noted.jobId}/${noted.runId} ` +
+        `(ETag ${noted.etag || 'none'}, now ${now.etag || 'none'}, naming run ${now.jobId}/${now.runId}): ` +
+        'that run is not started again nor another one begun; Lambda reports the request failed, and the report breaks it',
+    );
+  }
+}
 
 /** The ids a first segment's report gives its run with the manifest unread: the event's, else the key's and the request's. */
 export function guessedIds(
@@ -19,16 +37,13 @@ export function guessedIds(
   return { jobId, runId };
 }
 
-/** Notes the run a first S3 segment begins under its request id, when its ids are not the guessed ones. */
+/** Notes the run a first S3 segment begins under its request id; throws OriginChangedError as above. */
 export async function noteOrigin(
   origins: RunOrigins,
-  first: { readonly location: S3Location; readonly overrides: Readonly<Record<string, unknown>> },
   requestId: string,
-  run: RunIds,
+  origin: RunOrigin,
   now: () => number = Date.now,
-): Promise<boolean> {
-  const guessed = guessedIds(first.location, first.overrides, requestId);
-  if (guessed.jobId === run.jobId && guessed.runId === run.runId) return false;
-  await origins.note(requestId, { jobId: run.jobId, runId: run.runId }, now());
-  return true;
+): Promise<void> {
+  const noted = await origins.note(requestId, origin, now());
+  if (noted) throw new OriginChangedError(requestId, noted, origin);
 }

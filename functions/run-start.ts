@@ -1,5 +1,5 @@
 // A run's start in the job ledger, at its first orchestrator segment (functions/orchestrator.ts): the run's
-// origin noted when its S3 file names its own ids (run-origin.ts), the run recorded under the schedule's
+// origin noted, pinned to the version of its S3 file (run-origin.ts), the run recorded under the schedule's
 // overlap policy, and the previous run's missed announcement made good, or its missed end when it is complete.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { OrchestratorEvent } from '../lib/fanout/continuation.js';
@@ -30,9 +30,11 @@ export async function startRun(
   logger: Logger,
 ): Promise<OrchestratorResult | undefined> {
   if (!ledger || job.state.segment !== 0) return undefined;
-  // Before the run exists, so a report of this request failing for good always finds its run (run-origin.ts).
+  // Before the run exists: a report of this request failing for good finds its run, and a retry that read the
+  // file rewritten since fails, and starts nothing (run-origin.ts).
   if (event.kind === 's3' && job.source.kind === 's3') {
-    await noteOrigin(ledger.origins, { location: job.source, overrides: event.overrides }, requestId, job);
+    const { jobId, runId } = job;
+    await noteOrigin(ledger.origins, requestId, { jobId, runId, etag: job.source.etag ?? '' });
   }
   const started = await ledger.store.startRun({
     jobId: job.jobId,

@@ -1,11 +1,13 @@
-// Which run an orchestrator request began, on the job ledger's table: `request#<requestId>` / `origin`, holding
-// the run's `jobId` and `runId`. Why it exists: Lambda reports an asynchronous invocation that failed for good
-// with its request id and event (functions/orchestrator-failure.ts), and the report must break the run that
-// event began. For a first segment read from S3, the run is named by the file's header; when that file cannot
-// be read any more (deleted since), the report can name the run only from the event, the key and the request id,
-// and a file that named its own job or run id would leave its run `running` for ever (under `schedule.overlap:
-// forbid`, every later run of the job skipped). So the orchestrator notes such a run here before starting it.
-// Origins expire with the table's TTL a day after they were written: Lambda's reports come within hours.
+// Which run an orchestrator request began, and from which version of its S3 manifest, on the job ledger's table:
+// `request#<requestId>` / `origin`, holding the run's `jobId`, `runId` and the object's `etag`. Why it exists:
+// - Lambda reports an asynchronous invocation that failed for good with its request id and event
+//   (functions/orchestrator-failure.ts), and the report must break the run that event began. The file may be
+//   gone by then, or rewritten at its fixed key with the next run's ids: the report reads the origin first.
+// - Lambda's retries of the request read the file again. Rewritten since, it would name another run, or give the
+//   same run other tasks: a retry that finds the origin pinned to another version fails instead (RunOrigins.note
+//   answers the origin it found), and the report then breaks the run the request began.
+// Written before the run starts, by every attempt, only where none is or the same is. Origins expire with the
+// table's TTL a day after they were written: Lambda's retries and reports come within hours.
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { InvalidArgumentError } from '../errors.js';
@@ -20,6 +22,11 @@ export interface RunIds {
   readonly runId: string;
 }
 
+/** A run and the version of the manifest its request read (`''` when the store gave none). */
+export interface RunOrigin extends RunIds {
+  readonly etag: string;
+}
+
 export class RunOrigins {
   readonly #doc: DynamoDBDocumentClient;
   readonly #table: string;
@@ -32,18 +39,34 @@ export class RunOrigins {
     this.#table = tableName;
   }
 
-  /** Notes that the request `requestId` began the run `ids` (written again by its retries, to the same). */
-  async note(requestId: string, { jobId, runId }: RunIds, atMs: number): Promise<void> {
-    const Item = { ...originKey(requestId), jobId, runId, expiresAt: expiresAtSeconds(atMs, 1) };
-    await this.#doc.send(new PutCommand({ TableName: this.#table, Item }));
+  /**
+   * Notes that the request `requestId` began `origin`, unless it began another (other ids, or another version
+   * of the file): undefined when noted (or noted the same before), else the origin found.
+   */
+  async note(requestId: string, origin: RunOrigin, atMs: number): Promise<RunOrigin | undefined> {
+    const { jobId, runId, etag } = origin;
+    try {
+      await this.#doc.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: { ...originKey(requestId), jobId, runId, etag, expiresAt: expiresAtSeconds(atMs, 1) },
+          ConditionExpression: 'attribute_not_exists(pk) OR (jobId = :j AND runId = :r AND etag = :e)',
+          ExpressionAttributeValues: { ':j': jobId, ':r': runId, ':e': etag },
+        }),
+      );
+      return undefined;
+    } catch (error) {
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      return this.of(requestId);
+    }
   }
 
   /** The run the request began, undefined if none was noted. Strongly consistent. */
-  async of(requestId: string): Promise<RunIds | undefined> {
+  async of(requestId: string): Promise<RunOrigin | undefined> {
     const { Item } = await this.#doc.send(
       new GetCommand({ TableName: this.#table, Key: originKey(requestId), ConsistentRead: true }),
     );
     if (typeof Item?.jobId !== 'string' || typeof Item.runId !== 'string') return undefined;
-    return { jobId: Item.jobId, runId: Item.runId };
+    return { jobId: Item.jobId, runId: Item.runId, etag: typeof Item.etag === 'string' ? Item.etag : '' };
   }
 }

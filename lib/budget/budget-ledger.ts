@@ -15,7 +15,7 @@ export const SETTLE_WRITE_UNITS = 2 * TRANSACT_UNITS_PER_ITEM;
 export const SETTLE_READ_UNITS = 1;
 /**
  * startRun: a 2-item transaction (the run and the job's overlap guard); finish and announcedAt: one update each;
- * and the run's origin, when its S3 file names its own ids (functions/run-origin.ts): priced for every run.
+ * and the run's origin, for a manifest read from S3 (functions/run-origin.ts): priced for every run.
  */
 export const RUN_WRITE_UNITS = 2 * TRANSACT_UNITS_PER_ITEM + 2 + 1;
 /** startRun's Query for the job's latest run. */

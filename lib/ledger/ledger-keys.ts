@@ -10,7 +10,7 @@
 //                                                                  `deadLettered` (functions/worker-hand-on.ts),
 //                                                                  state `{ movedAs }`: where it went
 //   run origin     pk `request#<requestId>`   sk `origin`         the run an orchestrator request began from
-//                                                                  an S3 file naming its own ids
+//                                                                  an S3 manifest, and its ETag
 //                                                                  (lib/aws/run-origins.ts), with a TTL
 //
 // Why this split: a job's partition holds only its runs and the pointer, so `runs --job` is one small Query

@@ -341,10 +341,14 @@ describe('an orchestrator segment that fails for good', () => {
       submitted: tasksIn(sent).length,
       cancelled: tasksIn(sent).length,
     });
-    // The origin is noted only where the report could not guess the run: not for the key-named run above.
+    // The origin is noted for every first S3 segment, with the version of the file its request read.
     const origins = new RunOrigins(c.runtime.aws.dynamodb, { tableName: h.resources.jobTable });
-    expect(await origins.of(requestId)).toEqual({ jobId: 'brk-named', runId: 'nightly-7' });
-    expect(await origins.of('sched-req-gone')).toBeUndefined();
+    expect(await origins.of(requestId)).toEqual({
+      jobId: 'brk-named',
+      runId: 'nightly-7',
+      etag: expect.stringMatching(/^".+"$/),
+    });
+    expect(await origins.of('sched-req-gone')).toMatchObject({ jobId: 'brk-gone', runId: 'sched-req-gone' });
   });
 
   it('a first segment whose manifest was replaced since (the next night’s ids) breaks the run its request began', async () => {
@@ -370,6 +374,55 @@ describe('an orchestrator segment that fails for good', () => {
       reason: RunReasons.ORCHESTRATOR_FAILED,
     });
     expect(await ledger.getRun('brk-fixed', 'night-8')).toBeUndefined();
+  });
+
+  it('a retry that reads the file rewritten since starts nothing and fails; the report breaks the run the request began', async () => {
+    const key = 'manifests/brk-retry.json';
+    const s3 = c.runtime.aws.s3;
+    const Bucket = h.resources.bucket;
+    const put = (body: unknown) =>
+      s3.send(new PutObjectCommand({ Bucket, Key: key, Body: JSON.stringify(body) }));
+    // The first file names no ids (the run is the key's job and the request's id); the second names its own.
+    await put({ tasks: queued('old', 150) });
+    const event = { manifest: `s3://${Bucket}/${key}` };
+    const requestId = 'sched-req-retry';
+    await expect(orchestrator(event, crashAfter(120, requestId))).rejects.toThrow('simulated crash');
+    await put({ jobId: 'brk-retry', runId: 'night-8', tasks: queued('new', 150) });
+    // Lambda's two retries of the request read the new file. Before, the first started night-8 beside the
+    // run the request began (brk-retry/sched-req-retry), which stayed running for ever.
+    for (let retry = 0; retry < 2; retry++) {
+      await expect(
+        orchestrator(
+          event,
+          fakeContext(() => 60_000, requestId),
+        ),
+      ).rejects.toThrow(
+        /^manifest: changed since request sched-req-retry began run brk-retry\/sched-req-retry/,
+      );
+    }
+    expect(await ledger.getRun('brk-retry', 'night-8')).toBeUndefined();
+    const record = failureRecord({
+      functionName: 'brk-orchestrator',
+      payload: event,
+      requestId,
+      error: new Error('manifest: changed since request sched-req-retry began run brk-retry/sched-req-retry'),
+      attempts: 3,
+    });
+    expect(await worker(record, fakeContext())).toMatchObject({
+      broken: true,
+      jobId: 'brk-retry',
+      runId: requestId,
+    });
+    const sent = onePerKey(await takeQueue());
+    expect(tasksIn(sent).every((id) => id.startsWith('old'))).toBe(true);
+    await deliver(sent);
+    expect(await ledger.getRun('brk-retry', requestId)).toMatchObject({
+      status: 'failed',
+      reason: RunReasons.ORCHESTRATOR_FAILED,
+      submitted: tasksIn(sent).length,
+      cancelled: tasksIn(sent).length,
+    });
+    for (let i = 0; i < 150; i++) expect(hitsOf(`new${i}`)).toBe(0);
   });
 
   it('a failure record for a job the orchestrator refused, or one it cannot read, breaks nothing', async () => {

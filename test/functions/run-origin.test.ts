@@ -1,11 +1,12 @@
-// How a report of a failed first segment names its run with the manifest unread (functions/run-origin.ts), on the
-// real job table: the orchestrator notes a run's origin only when its file named ids the report would not guess,
-// and the report then finds exactly the run the orchestrator started, as a property over files' ids and events.
+// The run a first S3 segment's request began, pinned to the version of the file it read (functions/run-origin.ts,
+// lib/aws/run-origins.ts), on the real job table: the first attempt's origin is kept; a retry that read the same
+// run and version passes; one that read another version or other ids fails with both named, and the origin stays
+// the first. As a property over attempts, and the guess of a run whose file is gone.
 import { randomBytes } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { guessedIds, noteOrigin } from '../../functions/run-origin.js';
+import { guessedIds, noteOrigin, OriginChangedError } from '../../functions/run-origin.js';
 import { RunOrigins } from '../../lib/aws/run-origins.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { freshJobTable } from '../local/fixtures/aws.js';
@@ -21,7 +22,7 @@ beforeAll(async () => {
 afterAll(() => client?.destroy());
 
 const location = { bucket: 'b', key: 'manifests/nightly.ndjson' };
-const id = fc.constantFrom('nightly', 'other', 'r-1', 'req');
+const newRequest = () => `req-${randomBytes(6).toString('hex')}`;
 
 describe('a run’s origin', () => {
   it('refuses a missing table name, naming the option', () => {
@@ -34,21 +35,42 @@ describe('a run’s origin', () => {
     expect(guessedIds(location, { jobId: 'j', runId: 'r' }, 'req')).toEqual({ jobId: 'j', runId: 'r' });
   });
 
-  it('is noted only when the run is not the guessed one, and the report always finds the run started', async () => {
-    const overrides = fc.record({ jobId: id, runId: id }, { requiredKeys: [] });
+  it('a retry that read the file rewritten since fails, naming both, and the first attempt’s origin stays', async () => {
+    const requestId = newRequest();
+    const first = { jobId: 'nightly', runId: 'n7', etag: '"a"' };
+    await noteOrigin(origins, requestId, first);
+    await noteOrigin(origins, requestId, first); // a retry of the same file: passes
+    const rewritten = { jobId: 'nightly', runId: 'n8', etag: '"b"' };
+    const error = await noteOrigin(origins, requestId, rewritten).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OriginChangedError);
+    expect((error as Error).message).toMatch(
+      /^manifest: changed since request req-\w+ began run nightly\/n7 \(ETag "a", now "b", naming run nightly\/n8\)/,
+    );
+    expect(await origins.of(requestId)).toEqual(first);
+  });
+
+  it('over any attempts, the first attempt’s origin is kept, and an attempt passes exactly when it read the same', async () => {
+    const attempt = fc.record({
+      jobId: fc.constantFrom('nightly', 'other'),
+      runId: fc.constantFrom('n7', 'n8'),
+      etag: fc.constantFrom('"a"', '"b"', ''),
+    });
     await fc.assert(
-      fc.asyncProperty(overrides, fc.option(id), fc.option(id), async (over, fileJob, fileRun) => {
-        const requestId = `req-${randomBytes(6).toString('hex')}`;
-        // The orchestrator's naming: the event's fields over the file's, else the key's job and the request's run.
-        const run = { jobId: over.jobId ?? fileJob ?? 'nightly', runId: over.runId ?? fileRun ?? requestId };
-        const noted = await noteOrigin(origins, { location, overrides: over }, requestId, run);
-        const guessed = guessedIds(location, over, requestId);
-        expect(noted).toBe(guessed.jobId !== run.jobId || guessed.runId !== run.runId);
-        expect(await origins.of(requestId)).toEqual(noted ? run : undefined);
-        // The report's rule (functions/orchestrator-failure.ts): the noted run, else the guessed one.
-        expect((await origins.of(requestId)) ?? guessed).toEqual(run);
+      fc.asyncProperty(fc.array(attempt, { minLength: 1, maxLength: 5 }), async (attempts) => {
+        const requestId = newRequest();
+        for (const a of attempts) {
+          const passed = await noteOrigin(origins, requestId, a).then(
+            () => true,
+            (e: unknown) => {
+              expect(e).toBeInstanceOf(OriginChangedError);
+              return false;
+            },
+          );
+          expect(passed).toBe(JSON.stringify(a) === JSON.stringify(attempts[0]));
+          expect(await origins.of(requestId)).toEqual(attempts[0]);
+        }
       }),
-      { numRuns: 60 },
+      { numRuns: 50 },
     );
   });
 });
