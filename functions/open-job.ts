@@ -2,7 +2,7 @@
 // manifest of a continuation (re-read from the start, so duplicate ids are still caught across
 // invocations; the segment skips the tasks before its cursor without running them).
 import type { Context } from 'aws-lambda';
-import { type OpenedS3Manifest, openS3Manifest, readS3Manifest } from '../lib/aws/s3-manifest.js';
+import { letGo, type OpenedS3Manifest, openS3Manifest, readS3Manifest } from '../lib/aws/s3-manifest.js';
 import type { Continuation, ManifestSource, OrchestratorEvent } from '../lib/fanout/continuation.js';
 import { emptyCounts, emptyPeaks } from '../lib/fanout/summary.js';
 import { ManifestError } from '../lib/manifest/errors.js';
@@ -22,6 +22,11 @@ export interface OpenJob {
   readonly manifest: Manifest;
   readonly source: ManifestSource;
   readonly state: JobState;
+  /**
+   * An S3 manifest's body, to let go when the invocation ends (lib/aws/s3-manifest.ts letGo): a body nobody
+   * reads to its end holds its socket, and a container's AWS clients share a few.
+   */
+  readonly body?: unknown;
 }
 
 const freshState = (): JobState => ({
@@ -51,8 +56,7 @@ export async function openJob(
   rt: FunctionRuntime,
 ): Promise<OpenJob> {
   if (event.kind === 'continuation') return reopen(event.continuation, rt);
-  const { body: _, ...first } = await openFirst(event, context, rt);
-  return { ...first, state: freshState() };
+  return { ...(await openFirst(event, context, rt)), state: freshState() };
 }
 
 /** A first segment's event: an inline manifest, or a pointer to one in S3. */
@@ -112,16 +116,20 @@ function unreadableManifest(c: Continuation, error: ManifestError): Manifest {
 async function reopen(c: Continuation, rt: FunctionRuntime): Promise<OpenJob> {
   const { source } = c;
   let manifest: Manifest;
+  let body: unknown;
   if (source.kind === 'inline')
     manifest = parseInlineManifest({ ...source.job, jobId: c.jobId, runId: c.runId });
   else {
     try {
       const object = await openS3Manifest(rt.aws.s3, source, source.etag);
+      body = object.chunks;
       manifest = await parseManifestStream(object.chunks, {
         format: source.format,
         overrides: source.overrides,
       });
     } catch (error) {
+      if (body !== undefined) letGo(body);
+      body = undefined;
       if (!(error instanceof ManifestError)) throw error;
       // Replaced (If-Match failed), gone or no longer valid after the run began: the run fails at this
       // segment as a manifest that breaks mid-read does, its earlier segments counted. Refusing the event
@@ -135,6 +143,7 @@ async function reopen(c: Continuation, rt: FunctionRuntime): Promise<OpenJob> {
     runId: c.runId,
     manifest,
     source,
+    ...(body === undefined ? {} : { body }),
     state: {
       cursor,
       ...(reread ? { reread } : {}),

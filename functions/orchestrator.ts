@@ -19,6 +19,7 @@ import { IdempotencyAlreadyInProgressError, makeIdempotent } from '@aws-lambda-p
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { ResultWriter } from '../lib/aws/results.js';
+import { letGo } from '../lib/aws/s3-manifest.js';
 import {
   classifyEvent,
   nextContinuation,
@@ -90,6 +91,22 @@ async function orchestrate(
     logger.error('job refused', { error: error.message, field: error.field });
     return { status: 'refused', error: error.message, field: error.field };
   }
+  try {
+    return await runOpened(job, classified, context, rt);
+  } finally {
+    // Whatever this invocation read of an S3 manifest, its body goes now: one left unread (a skipped run, a
+    // duplicate, a segment already settled) would hold one of the container's few AWS sockets for ever.
+    if (job.body !== undefined) letGo(job.body);
+  }
+}
+
+/** The opened job's run: started, then its segment run once (or taken over), or answered duplicate. */
+async function runOpened(
+  job: OpenJob,
+  classified: OrchestratorEvent,
+  context: Context,
+  rt: FunctionRuntime,
+): Promise<OrchestratorResult> {
   const skipped = await startRun(
     ledgerOf(rt),
     rt,
@@ -157,7 +174,7 @@ async function runJobSegment(
   try {
     return await runSegmentOnce(job, context, rt);
   } finally {
-    stop?.();
+    await stop?.();
   }
 }
 

@@ -49,22 +49,31 @@ export interface HeartbeatOptions {
   readonly now?: () => number;
 }
 
-/** Beats now, then every `everyMs` until stopped; a beat that fails is logged, and the next one tries again. */
+/**
+ * Beats now, then every `everyMs` until stopped; a beat that fails is logged, and the next one tries again. The
+ * stop answers once the last beat sent has landed (or failed).
+ */
 export function startHeartbeat(
   beats: SegmentBeats,
   ids: SegmentIds,
   everyMs: number,
   logger: Logger,
   { beatNow = true, now = Date.now }: HeartbeatOptions = {},
-): () => void {
-  const beat = () =>
-    beats.beat(ids, now()).catch((error: unknown) => {
+): () => Promise<void> {
+  let last: Promise<void> = Promise.resolve();
+  const beat = () => {
+    last = beats.beat(ids, now()).catch((error: unknown) => {
       logger.warn('segment heartbeat not written', { ...ids, error: errorText(error) });
     });
-  if (beatNow) void beat();
-  const timer = setInterval(() => void beat(), everyMs);
+  };
+  if (beatNow) beat();
+  const timer = setInterval(beat, everyMs);
   timer.unref();
-  return () => clearInterval(timer);
+  // Stopped, it also waits for a beat still on its way: none lands after the segment has ended.
+  return () => {
+    clearInterval(timer);
+    return last;
+  };
 }
 
 /** Whether the segment's holder has missed MISSED_BEATS beats: it died, and its segment is anyone's to run. */
