@@ -5,7 +5,9 @@
 import { DeleteItemCommand, DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { idempotencyTableAttributes } from '../lib/config.js';
+import type { Group } from '../lib/fanout/batcher.js';
 import { parseTaskMessage } from '../lib/fanout/messages.js';
+import { newSendBatcher } from '../lib/fanout/segment-ports.js';
 import type { BackendInfo } from './backend.js';
 import type { OpenMessage } from './queue-journal.js';
 import { localCredentials, ownDynamodbEndpoint } from './resources.js';
@@ -32,8 +34,7 @@ export async function putBack(
     const parsed = parseTaskMessage(body);
     if (parsed.ok) tasks += parsed.value.tasks.length;
   }
-  for (let i = 0; i < bodies.length; i += 10) {
-    const batch = bodies.slice(i, i + 10);
+  for (const batch of bodyBatches(bodies)) {
     const out = await sqs.send(
       new SendMessageBatchCommand({
         QueueUrl: queueUrl,
@@ -62,6 +63,28 @@ interface PutBackTarget {
   readonly queueUrl: string;
   readonly idempotencyTable: string;
   readonly ledger: TaskLedger;
+}
+
+/**
+ * The bodies in order, in SendMessageBatch calls of at most 10 and 256 KiB in all, by the orchestrator's own
+ * send batcher (a larger body alone): a queue may hold up to 10 messages of up to 256 KiB each, and SQS refuses
+ * a batch over its total size whole, which would refuse every resume of the run alike.
+ */
+function bodyBatches(bodies: readonly string[]): string[][] {
+  const batcher = newSendBatcher<string>();
+  const batches: string[][] = [];
+  const close = (group: Group<string> | undefined) => {
+    if (group) batches.push(group.items);
+  };
+  for (const body of bodies) {
+    const size = Buffer.byteLength(body, 'utf8');
+    if (size > batcher.maxItemBytes) {
+      close(batcher.flush());
+      batches.push([body]);
+    } else close(batcher.add(body, size));
+  }
+  close(batcher.flush());
+  return batches;
 }
 
 /** Deletes the idempotency records left INPROGRESS (Powertools' status attribute) by the killed process. */

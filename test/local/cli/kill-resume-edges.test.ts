@@ -1,0 +1,77 @@
+// `run --state DIR --resume` after a kill -9 at the moments test/local/cli/kill-resume.test.ts does not reach:
+// real child CLIs, SIGKILL, and a loopback target that holds every request until the test lets them go, so the
+// kill lands while the run's messages are queued (no sleeps: the target's own count and the journal say when).
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JOURNAL_FILE } from '../../../local/queue-journal.js';
+import type { RunReport } from '../../../local/report/types.js';
+import { runCli, startCli } from './cli-process.js';
+import { type HeldTarget, heldReach, startHeldTarget } from './held-target.js';
+
+let dir: string;
+let target: HeldTarget;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'bf-kill-edges-'));
+  target = await startHeldTarget();
+});
+
+afterAll(async () => {
+  await target?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Waits (bounded: 30 s) until the state directory's journal holds the orchestrator's result. */
+async function journaledFirst(state: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const text = await readFile(join(state, JOURNAL_FILE), 'utf8').catch(() => '');
+    if (text.includes('{"o":')) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no orchestrator result in ${state}/${JOURNAL_FILE}`);
+}
+
+function reportOf(result: { code: number | null; stdout: string; stderr: string }): RunReport {
+  if (!result.stdout.startsWith('{')) throw new Error(`no report (exit ${result.code}): ${result.stderr}`);
+  return JSON.parse(result.stdout) as RunReport;
+}
+
+const own = ['--format', 'json', '--listen', '127.0.0.1:0'];
+
+describe('bounded-fanout run --state DIR --resume, after a kill -9', () => {
+  it('puts back queued messages larger in all than one SendMessageBatch takes', async () => {
+    const TASKS = 24;
+    // 10 such messages are 1.2 MB: above what one SendMessageBatch takes (256 KiB on SQS, 1 MiB on fauxqs)
+    const body = 'x'.repeat(120_000);
+    const manifest = join(dir, 'large.ndjson');
+    const lines = [JSON.stringify({ jobId: 'kill-large' })];
+    for (let i = 0; i < TASKS; i++) {
+      lines.push(
+        JSON.stringify({ id: `l${i}`, url: `${target.url}/l${i}`, method: 'POST', body, mode: 'queue' }),
+      );
+    }
+    await writeFile(manifest, `${lines.join('\n')}\n`);
+    const state = join(dir, 'state-large');
+    const limits = ['--worker-concurrency', '2', '--per-invocation-concurrency', '1'];
+    const packing = ['--tasks-per-message', '1', '--batch-size', '1', '--allow-host', '127.0.0.1'];
+    target.hold();
+    const first = startCli(['run', '--state', state, '--manifest', manifest, ...own, ...limits, ...packing]);
+    await journaledFirst(state);
+    await heldReach(target, 1);
+    first.child.kill('SIGKILL');
+    expect((await first.done).signal).toBe('SIGKILL');
+    target.release();
+
+    const report = reportOf(await runCli(['run', '--state', state, '--resume', ...own]));
+    expect([
+      report.submitted,
+      report.succeeded,
+      report.deadLettered,
+      report.invalid,
+      report.unfinished ?? 0,
+    ]).toEqual([TASKS, TASKS, 0, 0, 0]);
+    expect(report.resumed).toMatchObject({ messages: TASKS, tasks: TASKS });
+  }, 120_000);
+});
