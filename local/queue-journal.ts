@@ -5,7 +5,7 @@
 // task idempotency keys, so a task whose record says it completed is not run again. The orchestrator's first
 // result is journaled too: the resume takes the run's job and run ids and its read counts from it.
 // Each line is appended with one write(2): it survives a kill -9 of this process (not a power cut: no fsync).
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const JOURNAL_FILE = 'queue.ndjson';
@@ -37,6 +37,8 @@ export interface JournalState {
 
 export class QueueJournal {
   readonly #file: string;
+  /** Whether the file was checked for a torn last line before this process's first append. */
+  #ended = false;
 
   constructor(dir: string) {
     this.#file = join(dir, JOURNAL_FILE);
@@ -70,7 +72,26 @@ export class QueueJournal {
   }
 
   #append(line: Line): void {
-    appendFileSync(this.#file, `${JSON.stringify(line)}\n`);
+    // A killed process may leave a torn last line (no newline): this process's first line would be glued to it
+    // and lost with it (a resume's re-sent message, say, never to be sent by the next resume). It starts a line.
+    const start = this.#ended || !tornEnd(this.#file) ? '' : '\n';
+    this.#ended = true;
+    appendFileSync(this.#file, `${start}${JSON.stringify(line)}\n`);
+  }
+}
+
+/** Whether `file` exists and its last byte is not a newline. */
+function tornEnd(file: string): boolean {
+  if (!existsSync(file)) return false;
+  const fd = openSync(file, 'r');
+  try {
+    const { size } = fstatSync(fd);
+    if (size === 0) return false;
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    return last[0] !== 0x0a;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -79,7 +100,7 @@ function parseLine(text: string): Line | undefined {
   try {
     return JSON.parse(text) as Line;
   } catch {
-    // Only the last line can be torn (the process died inside its write): everything before it is whole.
+    // A line torn by a kill inside its write (the next process starts a line of its own after it).
     return undefined;
   }
 }

@@ -1,7 +1,7 @@
 // `run --state DIR --resume` after a kill -9 at the moments test/local/cli/kill-resume.test.ts does not reach:
 // real child CLIs, SIGKILL, and a loopback target that holds every request until the test lets them go, so the
 // kill lands while the run's messages are queued (no sleeps: the target's own count and the journal say when).
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +62,60 @@ describe('bounded-fanout run --state DIR --resume, after a kill -9', () => {
     await heldReach(target, 1);
     first.child.kill('SIGKILL');
     expect((await first.done).signal).toBe('SIGKILL');
+    target.release();
+
+    const report = reportOf(await runCli(['run', '--state', state, '--resume', ...own]));
+    expect([
+      report.submitted,
+      report.succeeded,
+      report.deadLettered,
+      report.invalid,
+      report.unfinished ?? 0,
+    ]).toEqual([TASKS, TASKS, 0, 0, 0]);
+    expect(report.resumed).toMatchObject({ messages: TASKS, tasks: TASKS });
+  }, 120_000);
+
+  it('keeps a resume’s journal lines whole after a torn last line, through a second kill and resume', async () => {
+    const TASKS = 12;
+    const manifest = join(dir, 'torn.ndjson');
+    const lines = [JSON.stringify({ jobId: 'kill-torn' })];
+    for (let i = 0; i < TASKS; i++)
+      lines.push(JSON.stringify({ id: `n${i}`, url: `${target.url}/n${i}`, mode: 'queue' }));
+    await writeFile(manifest, `${lines.join('\n')}\n`);
+    const state = join(dir, 'state-torn');
+    const limits = [
+      '--worker-concurrency',
+      '2',
+      '--per-invocation-concurrency',
+      '1',
+      '--tasks-per-message',
+      '1',
+    ];
+    target.hold();
+    const first = startCli([
+      'run',
+      '--state',
+      state,
+      '--manifest',
+      manifest,
+      '--allow-host',
+      '127.0.0.1',
+      ...own,
+      ...limits,
+    ]);
+    await journaledFirst(state);
+    await heldReach(target, 1);
+    first.child.kill('SIGKILL');
+    expect((await first.done).signal).toBe('SIGKILL');
+    // Killed inside a write: the journal ends in a line's first bytes, with no newline.
+    await appendFile(join(state, JOURNAL_FILE), '{"d":["');
+    target.release();
+    target.hold();
+    // The first resume puts every message back (its journal lines come after the torn one), then is killed.
+    const again = startCli(['run', '--state', state, '--resume', ...own]);
+    await heldReach(target, 1);
+    again.child.kill('SIGKILL');
+    expect((await again.done).signal).toBe('SIGKILL');
     target.release();
 
     const report = reportOf(await runCli(['run', '--state', state, '--resume', ...own]));
