@@ -5,8 +5,9 @@
 // task idempotency keys, so a task whose record says it completed is not run again. The orchestrator's first
 // result is journaled too: the resume takes the run's job and run ids and its read counts from it.
 // Each line is appended with one write(2): it survives a kill -9 of this process (not a power cut: no fsync).
-import { appendFileSync, closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { journalLines } from './journal-lines.js';
 
 export const JOURNAL_FILE = 'queue.ndjson';
 
@@ -56,13 +57,17 @@ export class QueueJournal {
     this.#append({ o: first });
   }
 
-  /** Replays the journal: the open messages and the orchestrator's result. A torn last line is ignored. */
+  /**
+   * Replays the journal: the open messages and the orchestrator's result. A line torn by a kill inside its write
+   * is not JSON, and is passed over; JSON that is no journal line (the directory was written by something else)
+   * is refused, naming the line: a message passed over is a message lost.
+   */
   read(): JournalState {
     if (!existsSync(this.#file)) return { open: [] };
     const open = new Map<string, string>();
     let first: FirstInvocation | undefined;
-    for (const text of readFileSync(this.#file, 'utf8').split('\n')) {
-      const line = parseLine(text);
+    for (const { text, number } of journalLines(this.#file)) {
+      const line = parseLine(text, () => `${this.#file}: line ${number}`);
       if (line === undefined) continue;
       if ('s' in line) open.set(line.s, line.b);
       else if ('d' in line) for (const id of line.d) open.delete(id);
@@ -95,12 +100,26 @@ function tornEnd(file: string): boolean {
   }
 }
 
-function parseLine(text: string): Line | undefined {
+function parseLine(text: string, where: () => string): Line | undefined {
   if (text === '') return undefined;
+  let value: unknown;
   try {
-    return JSON.parse(text) as Line;
+    value = JSON.parse(text);
   } catch {
     // A line torn by a kill inside its write (the next process starts a line of its own after it).
     return undefined;
   }
+  if (isLine(value)) return value;
+  throw new Error(
+    `${where()} is not a journal line ({ s, b } a message sent, { d } ids settled, { o } the orchestrator's result): ${text.slice(0, 80)}`,
+  );
+}
+
+function isLine(value: unknown): value is Line {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const line = value as Record<string, unknown>;
+  if ('s' in line) return typeof line.s === 'string' && typeof line.b === 'string';
+  if ('d' in line) return Array.isArray(line.d) && line.d.every((id) => typeof id === 'string');
+  const first = line.o as Record<string, unknown> | null | undefined;
+  return typeof first === 'object' && first !== null && typeof first.requestId === 'string';
 }
