@@ -128,4 +128,71 @@ describe('bounded-fanout run --state DIR --resume, after a kill -9', () => {
     ]).toEqual([TASKS, TASKS, 0, 0, 0]);
     expect(report.resumed).toMatchObject({ messages: TASKS, tasks: TASKS });
   }, 120_000);
+
+  it.each([
+    ['once (stop)', 1],
+    ['twice (cut off)', 2],
+  ])(
+    'finishes a run stopped by Ctrl-C %s, each task once, none that succeeded sent again',
+    async (_, times) => {
+      const TASKS = 12;
+      const name = `ctrl-c-${times}`;
+      const manifest = join(dir, `${name}.ndjson`);
+      const lines = [JSON.stringify({ jobId: name })];
+      for (let i = 0; i < TASKS; i++)
+        lines.push(JSON.stringify({ id: `${name}-${i}`, url: `${target.url}/${name}/${i}`, mode: 'queue' }));
+      await writeFile(manifest, `${lines.join('\n')}\n`);
+      const state = join(dir, `state-${name}`);
+      const limits = [
+        '--worker-concurrency',
+        '2',
+        '--per-invocation-concurrency',
+        '1',
+        '--tasks-per-message',
+        '1',
+      ];
+      target.hold();
+      const first = startCli([
+        'run',
+        '--state',
+        state,
+        '--manifest',
+        manifest,
+        '--allow-host',
+        '127.0.0.1',
+        ...own,
+        ...limits,
+      ]);
+      await journaledFirst(state);
+      await heldReach(target, 2);
+      first.child.kill('SIGINT');
+      await first.waitFor(/Stopping/);
+      if (times === 2) {
+        first.child.kill('SIGINT');
+        await first.waitFor(/Cutting off/);
+      }
+      target.release();
+      const stopped = reportOf(await first.done);
+      expect(stopped.interrupted).toBe(true);
+      const before = new Map(target.requests);
+
+      const report = reportOf(await runCli(['run', '--state', state, '--resume', ...own]));
+      expect([
+        report.submitted,
+        report.succeeded,
+        report.deadLettered,
+        report.invalid,
+        report.unfinished ?? 0,
+      ]).toEqual([TASKS, TASKS, 0, 0, 0]);
+      const mine = [...target.requests].filter(([path]) => path.startsWith(`/${name}/`));
+      expect(mine).toHaveLength(TASKS);
+      // Stopped, the first process finished its 2 tasks in flight (their answers came): none is sent again.
+      // Cut off, it let go of them: they may run twice, and the report says they could have.
+      const twice = mine.filter(([, n]) => n > 1).map(([path]) => path);
+      expect(twice.every((path) => before.has(path))).toBe(true);
+      expect(twice.length).toBeLessThanOrEqual(times === 1 ? 0 : 2);
+      expect(report.resumed?.tasks).toBeGreaterThanOrEqual(twice.length);
+    },
+    120_000,
+  );
 });
