@@ -1,16 +1,18 @@
 // A resumed run (`run --state DIR --resume`): before the poller starts, the killed process's leftovers are put
 // back. Its idempotency records still marked in progress are deleted (the process that held them is dead, and
 // they would keep its tasks from running until they expire), and the messages it had sent and not settled are
-// sent again to the fresh work queue, body for body: same keys, so what had completed is found completed.
+// sent again to the fresh work queue, body for body: same keys, so what had completed is found completed (in
+// `task` mode their tasks' records are renewed first, however long ago they expired: local/resume-records.ts).
 import { DeleteItemCommand, DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { idempotencyTableAttributes } from '../lib/config.js';
+import { type FanoutConfig, IdempotencyModes, idempotencyTableAttributes } from '../lib/config.js';
 import type { Group } from '../lib/fanout/batcher.js';
 import { parseTaskMessage } from '../lib/fanout/messages.js';
 import { newSendBatcher } from '../lib/fanout/segment-ports.js';
 import type { BackendInfo } from './backend.js';
 import type { OpenMessage } from './queue-journal.js';
 import { localCredentials, ownDynamodbEndpoint } from './resources.js';
+import { keepCompletedTasks } from './resume-records.js';
 import type { TaskLedger } from './task-ledger.js';
 
 /** What a resume put back: the tasks in flight or queued at the kill, which may run a second time. */
@@ -20,15 +22,27 @@ export interface ResumeCounts {
   readonly inProgressCleared: number;
 }
 
-export async function putBack(
-  { backend, sqs, queueUrl, idempotencyTable, ledger }: PutBackTarget,
-  open: readonly OpenMessage[],
-): Promise<ResumeCounts> {
-  const inProgressCleared = await clearInProgress(backend, idempotencyTable);
+export async function putBack(target: PutBackTarget, open: readonly OpenMessage[]): Promise<ResumeCounts> {
+  const { backend, sqs, queueUrl, idempotencyTable, ledger, config } = target;
   // One send per body: a body open under two ids (sent twice) is the same message, its key counted once.
   const ids = new Map<string, string[]>();
   for (const { id, body } of open) ids.set(body, [...(ids.get(body) ?? []), id]);
   const bodies = [...ids.keys()];
+  const db = new DynamoDBClient({
+    endpoint: ownDynamodbEndpoint(backend),
+    region: backend.region,
+    credentials: localCredentials,
+  });
+  let inProgressCleared: number;
+  try {
+    inProgressCleared = await clearInProgress(db, idempotencyTable);
+    if (config.idempotency === IdempotencyModes.TASK) {
+      const ttlSeconds = config.idempotencyTtlSeconds;
+      await keepCompletedTasks({ db, table: idempotencyTable, ttlSeconds }, bodies);
+    }
+  } finally {
+    db.destroy();
+  }
   let tasks = 0;
   for (const body of bodies) {
     const parsed = parseTaskMessage(body);
@@ -63,6 +77,7 @@ interface PutBackTarget {
   readonly queueUrl: string;
   readonly idempotencyTable: string;
   readonly ledger: TaskLedger;
+  readonly config: Pick<FanoutConfig, 'idempotency' | 'idempotencyTtlSeconds'>;
 }
 
 /**
@@ -88,32 +103,23 @@ function bodyBatches(bodies: readonly string[]): string[][] {
 }
 
 /** Deletes the idempotency records left INPROGRESS (Powertools' status attribute) by the killed process. */
-async function clearInProgress(backend: BackendInfo, table: string): Promise<number> {
-  const db = new DynamoDBClient({
-    endpoint: ownDynamodbEndpoint(backend),
-    region: backend.region,
-    credentials: localCredentials,
-  });
+async function clearInProgress(db: DynamoDBClient, table: string): Promise<number> {
   const key = idempotencyTableAttributes.partitionKey;
   let cleared = 0;
-  try {
-    const pages = paginateScan(
-      { client: db },
-      {
-        TableName: table,
-        FilterExpression: '#s = :p',
-        ExpressionAttributeNames: { '#s': 'status' },
-        ExpressionAttributeValues: { ':p': { S: 'INPROGRESS' } },
-      },
-    );
-    for await (const page of pages) {
-      for (const item of page.Items ?? []) {
-        await db.send(new DeleteItemCommand({ TableName: table, Key: { [key]: item[key] } }));
-        cleared += 1;
-      }
+  const pages = paginateScan(
+    { client: db },
+    {
+      TableName: table,
+      FilterExpression: '#s = :p',
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: { ':p': { S: 'INPROGRESS' } },
+    },
+  );
+  for await (const page of pages) {
+    for (const item of page.Items ?? []) {
+      await db.send(new DeleteItemCommand({ TableName: table, Key: { [key]: item[key] } }));
+      cleared += 1;
     }
-  } finally {
-    db.destroy();
   }
   return cleared;
 }

@@ -9,6 +9,7 @@ import { JOURNAL_FILE } from '../../../local/queue-journal.js';
 import type { RunReport } from '../../../local/report/types.js';
 import { runCli, startCli } from './cli-process.js';
 import { type HeldTarget, heldReach, startHeldTarget } from './held-target.js';
+import { completedBeforeKill } from './state-records.js';
 
 let dir: string;
 let target: HeldTarget;
@@ -195,4 +196,69 @@ describe('bounded-fanout run --state DIR --resume, after a kill -9', () => {
     },
     120_000,
   );
+
+  it('sends no task that had succeeded again when resumed a day after the kill (task mode)', async () => {
+    const TASKS = 4;
+    const manifest = join(dir, 'later.ndjson');
+    const lines = [JSON.stringify({ jobId: 'kill-later' })];
+    for (let i = 0; i < TASKS; i++)
+      lines.push(JSON.stringify({ id: `d${i}`, url: `${target.url}/later/${i}`, mode: 'queue' }));
+    await writeFile(manifest, `${lines.join('\n')}\n`);
+    const state = join(dir, 'state-later');
+    // One message of 4 tasks run one at a time: the kill lands with its first task done, the second held.
+    const limits = ['--per-invocation-concurrency', '1', '--tasks-per-message', '4'];
+    target.hold();
+    const first = startCli([
+      'run',
+      '--state',
+      state,
+      '--manifest',
+      manifest,
+      '--allow-host',
+      '127.0.0.1',
+      ...own,
+      ...limits,
+    ]);
+    await journaledFirst(state);
+    await heldReach(target, 1);
+    target.release();
+    target.hold();
+    await heldReach(target, 1);
+    first.child.kill('SIGKILL');
+    expect((await first.done).signal).toBe('SIGKILL');
+    target.release();
+    const succeeded = await completedBeforeKill(join(state, 'dynamo'));
+    expect([...succeeded]).toEqual(['d0']);
+    const laterPaths = () => [...target.requests].filter(([path]) => path.startsWith('/later/'));
+    expect(new Map(laterPaths())).toEqual(
+      new Map([
+        ['/later/0', 1],
+        ['/later/1', 1],
+      ]),
+    );
+
+    // A mock of the clock, the one way to be a day later here: the resume's Date.now runs 25 hours ahead.
+    const later = `data:text/javascript,${encodeURIComponent(`const now = Date.now; Date.now = () => now() + ${25 * 3600_000};`)}`;
+    const resumed = await runCli(['run', '--state', state, '--resume', ...own], {
+      NODE_OPTIONS: `--import=${later}`,
+    });
+    const report = reportOf(resumed);
+    expect([
+      report.submitted,
+      report.succeeded,
+      report.deadLettered,
+      report.invalid,
+      report.unfinished ?? 0,
+    ]).toEqual([TASKS, TASKS, 0, 0, 0]);
+    // Requested once each but d1, held at the kill: d0's record says it completed.
+    const requested = [...target.requests].filter(([path]) => path.startsWith('/later/'));
+    expect(new Map(requested)).toEqual(
+      new Map([
+        ['/later/0', 1],
+        ['/later/1', 2],
+        ['/later/2', 1],
+        ['/later/3', 1],
+      ]),
+    );
+  }, 120_000);
 });
