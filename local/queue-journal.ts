@@ -2,11 +2,13 @@
 // run's queue is rebuilt from here). The task ledger (local/task-ledger.ts) tells the journal every message
 // the functions sent to the work queue (its id and body) and every message the poller settled; what was sent
 // and not settled when the process died is what the resume sends again, body for body: the same message and
-// task idempotency keys, so a task whose record says it completed is not run again. The orchestrator's first
-// result is journaled too: the resume takes the run's job and run ids and its read counts from it.
+// task idempotency keys, so a task whose record says it completed is not run again. The orchestrator's results
+// are journaled too, its first invocation's and each continuation's as it ends: the resume takes the run's job
+// and run ids and its read counts from them, and whether the manifest was read to its end.
 // Each line is appended with one write(2): it survives a kill -9 of this process (not a power cut: no fsync).
 import { appendFileSync, closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AsyncInvocationRecord } from './async-invocation.js';
 import { journalLines } from './journal-lines.js';
 
 export const JOURNAL_FILE = 'queue.ndjson';
@@ -21,7 +23,8 @@ export interface FirstInvocation {
 type Line =
   | { readonly s: string; readonly b: string }
   | { readonly d: readonly string[] }
-  | { readonly o: FirstInvocation };
+  | { readonly o: FirstInvocation }
+  | { readonly c: AsyncInvocationRecord };
 
 /** A message sent to the work queue and never settled: its SQS id then, and its body. */
 export interface OpenMessage {
@@ -29,9 +32,11 @@ export interface OpenMessage {
   readonly body: string;
 }
 
-/** What a killed run left: its orchestrator's first result and the messages sent and never settled. */
+/** What a killed run left: its orchestrator's results and the messages sent and never settled. */
 export interface JournalState {
   readonly first?: FirstInvocation;
+  /** The orchestrator's asynchronous invocations that ended (its continuations), in the order they did. */
+  readonly continuations: readonly AsyncInvocationRecord[];
   /** The open messages, in the order they were sent. */
   readonly open: readonly OpenMessage[];
 }
@@ -57,23 +62,31 @@ export class QueueJournal {
     this.#append({ o: first });
   }
 
+  /** An asynchronous invocation of the orchestrator that ended: a continuation read on where one stopped. */
+  continuation(record: AsyncInvocationRecord): void {
+    this.#append({ c: record });
+  }
+
   /**
    * Replays the journal: the open messages and the orchestrator's result. A line torn by a kill inside its write
    * is not JSON, and is passed over; JSON that is no journal line (the directory was written by something else)
    * is refused, naming the line: a message passed over is a message lost.
    */
   read(): JournalState {
-    if (!existsSync(this.#file)) return { open: [] };
+    if (!existsSync(this.#file)) return { open: [], continuations: [] };
     const open = new Map<string, string>();
+    const continuations: AsyncInvocationRecord[] = [];
     let first: FirstInvocation | undefined;
     for (const { text, number } of journalLines(this.#file)) {
       const line = parseLine(text, () => `${this.#file}: line ${number}`);
       if (line === undefined) continue;
       if ('s' in line) open.set(line.s, line.b);
       else if ('d' in line) for (const id of line.d) open.delete(id);
+      else if ('c' in line) continuations.push(line.c);
       else first = line.o;
     }
-    return { ...(first ? { first } : {}), open: [...open].map(([id, body]) => ({ id, body })) };
+    const opened = [...open].map(([id, body]) => ({ id, body }));
+    return { ...(first ? { first } : {}), continuations, open: opened };
   }
 
   #append(line: Line): void {
@@ -111,7 +124,7 @@ function parseLine(text: string, where: () => string): Line | undefined {
   }
   if (isLine(value)) return value;
   throw new Error(
-    `${where()} is not a journal line ({ s, b } a message sent, { d } ids settled, { o } the orchestrator's result): ${text.slice(0, 80)}`,
+    `${where()} is not a journal line ({ s, b } a message sent, { d } ids settled, { o } the orchestrator's result, { c } a continuation's): ${text.slice(0, 80)}`,
   );
 }
 
@@ -120,6 +133,10 @@ function isLine(value: unknown): value is Line {
   const line = value as Record<string, unknown>;
   if ('s' in line) return typeof line.s === 'string' && typeof line.b === 'string';
   if ('d' in line) return Array.isArray(line.d) && line.d.every((id) => typeof id === 'string');
+  if ('c' in line) {
+    const record = line.c as Record<string, unknown> | null;
+    return typeof record === 'object' && record !== null && typeof record.functionName === 'string';
+  }
   const first = line.o as Record<string, unknown> | null | undefined;
   return typeof first === 'object' && first !== null && typeof first.requestId === 'string';
 }

@@ -73,7 +73,7 @@ describe('QueueJournal', () => {
     const dir = fresh();
     writeFileSync(join(dir, JOURNAL_FILE), `{"s":"m1","b":"x"}\n${line}\n`);
     expect(() => new QueueJournal(dir).read()).toThrow(
-      `${join(dir, JOURNAL_FILE)}: line 2 is not a journal line ({ s, b } a message sent, { d } ids settled, { o } the orchestrator's result): ${line}`,
+      `${join(dir, JOURNAL_FILE)}: line 2 is not a journal line ({ s, b } a message sent, { d } ids settled, { o } the orchestrator's result, { c } a continuation's): ${line}`,
     );
   });
 
