@@ -261,4 +261,44 @@ describe('bounded-fanout run --state DIR --resume, after a kill -9', () => {
       ]),
     );
   }, 120_000);
+
+  it('refuses, exit 2, a run killed inside its orchestrator, and a resume whose manifest changed', async () => {
+    const manifest = join(dir, 'inline.ndjson');
+    const lines = [JSON.stringify({ jobId: 'kill-inline' })];
+    lines.push(JSON.stringify({ id: 'in0', url: `${target.url}/inline/0`, mode: 'inline' }));
+    lines.push(JSON.stringify({ id: 'q0', url: `${target.url}/inline/q0`, mode: 'queue' }));
+    await writeFile(manifest, `${lines.join('\n')}\n`);
+    const state = join(dir, 'state-inline');
+    target.hold();
+    const first = startCli([
+      'run',
+      '--state',
+      state,
+      '--manifest',
+      manifest,
+      '--allow-host',
+      '127.0.0.1',
+      ...own,
+    ]);
+    // The orchestrator runs the inline task itself: held, it has not returned.
+    await heldReach(target, 1);
+    first.child.kill('SIGKILL');
+    expect((await first.done).signal).toBe('SIGKILL');
+    target.release();
+    const refused = await runCli(['run', '--state', state, '--resume', ...own]);
+    expect({ code: refused.code, stdout: refused.stdout }).toEqual({ code: 2, stdout: '' });
+    expect(refused.stderr).toContain(
+      `--resume: the run in --state ${state} was killed before its orchestrator had read the whole manifest (no result): it cannot be resumed; start a new run in an empty directory`,
+    );
+
+    await writeFile(manifest, `${lines.slice(0, 2).join('\n')}\n`);
+    const changed = await runCli(['run', '--state', state, '--resume', ...own]);
+    expect({ code: changed.code, stdout: changed.stdout }).toEqual({ code: 2, stdout: '' });
+    expect(changed.stderr).toMatch(
+      /--resume: the manifest \S+inline\.ndjson changed since the run in --state \S+ started \(SHA-256 [0-9a-f]{64}, now [0-9a-f]{64}\)/,
+    );
+    // Neither refusal left the directory claimed: a third is refused for what it holds, not its lock.
+    const third = await runCli(['run', '--state', state, '--resume', ...own]);
+    expect(third.stderr).not.toMatch(/still running/);
+  }, 120_000);
 });
