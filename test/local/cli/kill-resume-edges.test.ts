@@ -301,4 +301,61 @@ describe('bounded-fanout run --state DIR --resume, after a kill -9', () => {
     const third = await runCli(['run', '--state', state, '--resume', ...own]);
     expect(third.stderr).not.toMatch(/still running/);
   }, 120_000);
+
+  it('in message mode runs again only the tasks of the messages in flight at the kill, as the report says', async () => {
+    const TASKS = 8;
+    const manifest = join(dir, 'message.ndjson');
+    const lines = [JSON.stringify({ jobId: 'kill-message' })];
+    for (let i = 0; i < TASKS; i++)
+      lines.push(JSON.stringify({ id: `m${i}`, url: `${target.url}/message/${i}`, mode: 'queue' }));
+    await writeFile(manifest, `${lines.join('\n')}\n`);
+    const state = join(dir, 'state-message');
+    // Messages of 2 tasks run one at a time, 2 messages at once: killed with each one's first task done.
+    const limits = [
+      ...['--worker-concurrency', '2', '--per-invocation-concurrency', '1', '--idempotency', 'message'],
+      ...['--tasks-per-message', '2', '--batch-size', '1'],
+    ];
+    target.hold();
+    const first = startCli([
+      'run',
+      '--state',
+      state,
+      '--manifest',
+      manifest,
+      '--allow-host',
+      '127.0.0.1',
+      ...own,
+      ...limits,
+    ]);
+    await journaledFirst(state);
+    await heldReach(target, 2);
+    target.release();
+    target.hold();
+    await heldReach(target, 2);
+    first.child.kill('SIGKILL');
+    expect((await first.done).signal).toBe('SIGKILL');
+    target.release();
+    const mine = () => [...target.requests].filter(([path]) => path.startsWith('/message/'));
+    const before = new Map(mine());
+    expect([before.size, [...before.values()].every((n) => n === 1)]).toEqual([4, true]);
+
+    const report = reportOf(await runCli(['run', '--state', state, '--resume', ...own]));
+    expect([
+      report.submitted,
+      report.succeeded,
+      report.deadLettered,
+      report.invalid,
+      report.unfinished ?? 0,
+    ]).toEqual([TASKS, TASKS, 0, 0, 0]);
+    const after = new Map(mine());
+    expect(after.size).toBe(TASKS);
+    // Twice: the 4 tasks of the 2 messages in flight (their first tasks had succeeded, their seconds were
+    // held), none other; no task three times; the report's put-back count covers them.
+    const twice = [...after].filter(([, n]) => n > 1).map(([path]) => path);
+    expect(twice.every((path) => before.has(path))).toBe(true);
+    expect(twice.length).toBeLessThanOrEqual(4);
+    expect([...after.values()].every((n) => n <= 2)).toBe(true);
+    expect(report.resumed).toMatchObject({ idempotency: 'message' });
+    expect(report.resumed?.tasks).toBeGreaterThanOrEqual(twice.length);
+  }, 120_000);
 });
