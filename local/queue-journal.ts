@@ -21,7 +21,7 @@ export interface FirstInvocation {
 }
 
 type Line =
-  | { readonly s: string; readonly b: string }
+  | { readonly s: string; readonly b: string; readonly v?: number }
   | { readonly d: readonly string[] }
   | { readonly o: FirstInvocation }
   | { readonly c: AsyncInvocationRecord };
@@ -30,6 +30,8 @@ type Line =
 export interface OpenMessage {
   readonly id: string;
   readonly body: string;
+  /** When it could be received, epoch ms, for a message sent with a delay. */
+  readonly visibleAt?: number;
 }
 
 /** What a killed run left: its orchestrator's results and the messages sent and never settled. */
@@ -50,8 +52,10 @@ export class QueueJournal {
     this.#file = join(dir, JOURNAL_FILE);
   }
 
-  sent(messageId: string, body: string): void {
-    this.#append({ s: messageId, b: body });
+  sent(messageId: string, body: string, visibleAt?: number): void {
+    this.#append(
+      visibleAt === undefined ? { s: messageId, b: body } : { s: messageId, b: body, v: visibleAt },
+    );
   }
 
   settled(messageIds: readonly string[]): void {
@@ -74,19 +78,19 @@ export class QueueJournal {
    */
   read(): JournalState {
     if (!existsSync(this.#file)) return { open: [], continuations: [] };
-    const open = new Map<string, string>();
+    const open = new Map<string, OpenMessage>();
     const continuations: AsyncInvocationRecord[] = [];
     let first: FirstInvocation | undefined;
     for (const { text, number } of journalLines(this.#file)) {
       const line = parseLine(text, () => `${this.#file}: line ${number}`);
       if (line === undefined) continue;
-      if ('s' in line) open.set(line.s, line.b);
+      if ('s' in line)
+        open.set(line.s, { id: line.s, body: line.b, ...(line.v ? { visibleAt: line.v } : {}) });
       else if ('d' in line) for (const id of line.d) open.delete(id);
       else if ('c' in line) continuations.push(line.c);
       else first = line.o;
     }
-    const opened = [...open].map(([id, body]) => ({ id, body }));
-    return { ...(first ? { first } : {}), continuations, open: opened };
+    return { ...(first ? { first } : {}), continuations, open: [...open.values()] };
   }
 
   #append(line: Line): void {
@@ -131,7 +135,12 @@ function parseLine(text: string, where: () => string): Line | undefined {
 function isLine(value: unknown): value is Line {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const line = value as Record<string, unknown>;
-  if ('s' in line) return typeof line.s === 'string' && typeof line.b === 'string';
+  if ('s' in line)
+    return (
+      typeof line.s === 'string' &&
+      typeof line.b === 'string' &&
+      ['undefined', 'number'].includes(typeof line.v)
+    );
   if ('d' in line) return Array.isArray(line.d) && line.d.every((id) => typeof id === 'string');
   if ('c' in line) {
     const record = line.c as Record<string, unknown> | null;

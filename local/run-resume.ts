@@ -9,6 +9,7 @@ import { type FanoutConfig, IdempotencyModes, idempotencyTableAttributes } from 
 import type { Group } from '../lib/fanout/batcher.js';
 import { parseTaskMessage } from '../lib/fanout/messages.js';
 import { newSendBatcher } from '../lib/fanout/segment-ports.js';
+import { SQS_MAX_DELAY_SECONDS } from '../lib/wire/sqs-limits.js';
 import type { BackendInfo } from './backend.js';
 import type { OpenMessage } from './queue-journal.js';
 import { localCredentials, ownDynamodbEndpoint } from './resources.js';
@@ -28,6 +29,7 @@ export async function putBack(target: PutBackTarget, open: readonly OpenMessage[
   const ids = new Map<string, string[]>();
   for (const { id, body } of open) ids.set(body, [...(ids.get(body) ?? []), id]);
   const bodies = [...ids.keys()];
+  const delays = remainingDelays(open);
   const db = new DynamoDBClient({
     endpoint: ownDynamodbEndpoint(backend),
     region: backend.region,
@@ -52,7 +54,11 @@ export async function putBack(target: PutBackTarget, open: readonly OpenMessage[
     const out = await sqs.send(
       new SendMessageBatchCommand({
         QueueUrl: queueUrl,
-        Entries: batch.map((body, j) => ({ Id: String(j), MessageBody: body })),
+        Entries: batch.map((body, j) => ({
+          Id: String(j),
+          MessageBody: body,
+          ...(delays.has(body) ? { DelaySeconds: delays.get(body) } : {}),
+        })),
       }),
     );
     if (out.Failed?.length) {
@@ -65,7 +71,7 @@ export async function putBack(target: PutBackTarget, open: readonly OpenMessage[
     // not sent again by a later resume of this run once its new message is settled.
     for (const ok of out.Successful ?? []) {
       const body = batch[Number(ok.Id)];
-      ledger.resent(ok.MessageId ?? '', body, ids.get(body) ?? []);
+      ledger.resent(ok.MessageId ?? '', body, ids.get(body) ?? [], delays.get(body));
     }
   }
   return { messages: bodies.length, tasks, inProgressCleared };
@@ -78,6 +84,19 @@ interface PutBackTarget {
   readonly idempotencyTable: string;
   readonly ledger: TaskLedger;
   readonly config: Pick<FanoutConfig, 'idempotency' | 'idempotencyTtlSeconds'>;
+}
+
+/**
+ * The delay left, in seconds, of each body sent with one (a retry's backoff, a Retry-After its target asked
+ * for) and not yet due: put back at once, its tasks would reach their target before it said they may.
+ */
+function remainingDelays(open: readonly OpenMessage[], now = Date.now()): Map<string, number> {
+  const delays = new Map<string, number>();
+  for (const { body, visibleAt } of open) {
+    const left = Math.min(SQS_MAX_DELAY_SECONDS, Math.ceil(((visibleAt ?? now) - now) / 1000));
+    if (left > 0) delays.set(body, Math.max(left, delays.get(body) ?? 0));
+  }
+  return delays;
 }
 
 /**

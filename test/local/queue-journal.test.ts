@@ -67,6 +67,7 @@ describe('QueueJournal', () => {
     ['a number', '5'],
     ['settled ids that are no list', '{"d":null}'],
     ['a sent message with no body', '{"s":"m1"}'],
+    ['a sent message due at no time', '{"s":"m1","b":"x","v":"soon"}'],
     ['an orchestrator result with no request id', '{"o":{}}'],
     ['a list', '[]'],
   ])('refuses a line of JSON that is no journal line: %s', (_, line) => {

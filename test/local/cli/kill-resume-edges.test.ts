@@ -5,6 +5,7 @@ import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCountingServer } from '../../../bench/servers/counting-server.js';
 import { JOURNAL_FILE } from '../../../local/queue-journal.js';
 import type { RunReport } from '../../../local/report/types.js';
 import { runCli, startCli } from './cli-process.js';
@@ -357,5 +358,52 @@ describe('bounded-fanout run --state DIR --resume, after a kill -9', () => {
     expect([...after.values()].every((n) => n <= 2)).toBe(true);
     expect(report.resumed).toMatchObject({ idempotency: 'message' });
     expect(report.resumed?.tasks).toBeGreaterThanOrEqual(twice.length);
+  }, 120_000);
+
+  it('keeps a retry’s Retry-After through the kill: the task is not sent again before its target said', async () => {
+    const answered: number[] = [];
+    const server = await startCountingServer({
+      script: (request) => {
+        if (request.path !== '/after/r0') return undefined;
+        answered.push(Date.now());
+        return answered.length === 1 ? { status: 429, headers: { 'retry-after': '40' } } : undefined;
+      },
+    });
+    try {
+      const manifest = join(dir, 'after.ndjson');
+      const lines = [JSON.stringify({ jobId: 'kill-after' })];
+      lines.push(JSON.stringify({ id: 'r0', url: `${server.url}/after/r0`, mode: 'queue' }));
+      await writeFile(manifest, `${lines.join('\n')}\n`);
+      const state = join(dir, 'state-after');
+      const first = startCli([
+        'run',
+        '--state',
+        state,
+        '--manifest',
+        manifest,
+        '--allow-host',
+        '127.0.0.1',
+        ...own,
+      ]);
+      // Killed once the retry, delayed 40 s (above the 30 s a task waits in its invocation), is journaled (its
+      // first message settled after it).
+      for (let i = 0; i < 600; i++) {
+        const text = await readFile(join(state, JOURNAL_FILE), 'utf8').catch(() => '');
+        if (text.includes('{"d":[') && text.split('{"s":').length === 3) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      first.child.kill('SIGKILL');
+      expect((await first.done).signal).toBe('SIGKILL');
+      expect(answered).toHaveLength(1);
+
+      const report = reportOf(await runCli(['run', '--state', state, '--resume', ...own]));
+      expect([report.submitted, report.succeeded, report.deadLettered]).toEqual([1, 1, 0]);
+      expect(answered).toHaveLength(2);
+      // A lower bound only (a slow machine makes it later, never sooner): the second request came no sooner
+      // than the 40 s the 429 asked for, less the second SQS's whole-second delay may round away.
+      expect(answered[1] - answered[0]).toBeGreaterThanOrEqual(39_000);
+    } finally {
+      await server.close();
+    }
   }, 120_000);
 });
