@@ -33,6 +33,10 @@ export type RecordFailed = (message: string, details: { taskId: string; error: s
 
 const UNRECORDED = 'task succeeded but its idempotency record was not stored: a redelivery may run it again';
 
+/** A task's key in 'task' mode: its record says the task of this run completed (a resume reads it too). */
+export const taskRecordKey = (jobId: string, runId: string, taskId: string): string =>
+  `${jobId}:${runId}:${taskId}`;
+
 export class TaskRunner {
   readonly #runtime: FunctionRuntime;
   readonly #records: TaskRecords | undefined;
@@ -72,7 +76,7 @@ export class TaskRunner {
     const records = this.#records;
     const none = new Map<string, TaskOutcome>();
     if (!records) return { run: (task, options) => this.runHttp(task, options), completed: none };
-    const keyOf = (task: JobTask) => `${jobId}:${runId}:${task.id}`;
+    const keyOf = (task: JobTask) => taskRecordKey(jobId, runId, task.id);
     const claims = this.#claims;
     if (claimEach && claims) {
       const run: MessageTaskRunner = (task, options = this.#runtime.taskOptions) =>

@@ -62,6 +62,8 @@ export interface InvokeServerOptions {
   readonly deadLetters?: DeadLetterSink;
   /** And which function is told of it (Lambda's on-failure destination: local/async-destinations.ts). */
   readonly onFailure?: FailureDestinations;
+  /** Told of each asynchronous invocation's outcome as it is kept (`run --state`: the journal). */
+  readonly onAsyncRecord?: (record: AsyncInvocationRecord) => void;
 }
 
 export interface HeldEvent {
@@ -74,6 +76,7 @@ export class InvokeServer {
   readonly #server: Server;
   readonly #pending = new Set<Promise<void>>();
   readonly #records: AsyncInvocationRecord[] = [];
+  readonly #onAsyncRecord: InvokeServerOptions['onAsyncRecord'];
   readonly #held: HeldEvent[] = [];
   readonly #hold: InvokeServerOptions['holdAsync'];
   readonly #deadLetters: DeadLetterSink | undefined;
@@ -95,8 +98,10 @@ export class InvokeServer {
     holdAsync,
     deadLetters,
     onFailure = {},
+    onAsyncRecord,
   }: InvokeServerOptions) {
     this.#hold = holdAsync;
+    this.#onAsyncRecord = onAsyncRecord;
     this.#deadLetters = deadLetters;
     this.#onFailure = onFailure;
     for (const fn of functions) this.#functions.set(fn.name, fn);
@@ -276,6 +281,7 @@ export class InvokeServer {
       onFailed: (failed) => this.reportFailure(failed),
     }).then((record) => {
       this.#records.push(record);
+      this.#onAsyncRecord?.(record);
     });
     this.#pending.add(run);
     run.finally(() => this.#pending.delete(run));

@@ -2,11 +2,14 @@
 // run's queue is rebuilt from here). The task ledger (local/task-ledger.ts) tells the journal every message
 // the functions sent to the work queue (its id and body) and every message the poller settled; what was sent
 // and not settled when the process died is what the resume sends again, body for body: the same message and
-// task idempotency keys, so a task whose record says it completed is not run again. The orchestrator's first
-// result is journaled too: the resume takes the run's job and run ids and its read counts from it.
+// task idempotency keys, so a task whose record says it completed is not run again. The orchestrator's results
+// are journaled too, its first invocation's and each continuation's as it ends: the resume takes the run's job
+// and run ids and its read counts from them, and whether the manifest was read to its end.
 // Each line is appended with one write(2): it survives a kill -9 of this process (not a power cut: no fsync).
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AsyncInvocationRecord } from './async-invocation.js';
+import { journalLines } from './journal-lines.js';
 
 export const JOURNAL_FILE = 'queue.ndjson';
 
@@ -18,32 +21,41 @@ export interface FirstInvocation {
 }
 
 type Line =
-  | { readonly s: string; readonly b: string }
+  | { readonly s: string; readonly b: string; readonly v?: number }
   | { readonly d: readonly string[] }
-  | { readonly o: FirstInvocation };
+  | { readonly o: FirstInvocation }
+  | { readonly c: AsyncInvocationRecord };
 
 /** A message sent to the work queue and never settled: its SQS id then, and its body. */
 export interface OpenMessage {
   readonly id: string;
   readonly body: string;
+  /** When it could be received, epoch ms, for a message sent with a delay. */
+  readonly visibleAt?: number;
 }
 
-/** What a killed run left: its orchestrator's first result and the messages sent and never settled. */
+/** What a killed run left: its orchestrator's results and the messages sent and never settled. */
 export interface JournalState {
   readonly first?: FirstInvocation;
+  /** The orchestrator's asynchronous invocations that ended (its continuations), in the order they did. */
+  readonly continuations: readonly AsyncInvocationRecord[];
   /** The open messages, in the order they were sent. */
   readonly open: readonly OpenMessage[];
 }
 
 export class QueueJournal {
   readonly #file: string;
+  /** Whether the file was checked for a torn last line before this process's first append. */
+  #ended = false;
 
   constructor(dir: string) {
     this.#file = join(dir, JOURNAL_FILE);
   }
 
-  sent(messageId: string, body: string): void {
-    this.#append({ s: messageId, b: body });
+  sent(messageId: string, body: string, visibleAt?: number): void {
+    this.#append(
+      visibleAt === undefined ? { s: messageId, b: body } : { s: messageId, b: body, v: visibleAt },
+    );
   }
 
   settled(messageIds: readonly string[]): void {
@@ -54,32 +66,86 @@ export class QueueJournal {
     this.#append({ o: first });
   }
 
-  /** Replays the journal: the open messages and the orchestrator's result. A torn last line is ignored. */
+  /** An asynchronous invocation of the orchestrator that ended: a continuation read on where one stopped. */
+  continuation(record: AsyncInvocationRecord): void {
+    this.#append({ c: record });
+  }
+
+  /**
+   * Replays the journal: the open messages and the orchestrator's result. A line torn by a kill inside its write
+   * is not JSON, and is passed over; JSON that is no journal line (the directory was written by something else)
+   * is refused, naming the line: a message passed over is a message lost.
+   */
   read(): JournalState {
-    if (!existsSync(this.#file)) return { open: [] };
-    const open = new Map<string, string>();
+    if (!existsSync(this.#file)) return { open: [], continuations: [] };
+    const open = new Map<string, OpenMessage>();
+    const continuations: AsyncInvocationRecord[] = [];
     let first: FirstInvocation | undefined;
-    for (const text of readFileSync(this.#file, 'utf8').split('\n')) {
-      const line = parseLine(text);
+    for (const { text, number } of journalLines(this.#file)) {
+      const line = parseLine(text, () => `${this.#file}: line ${number}`);
       if (line === undefined) continue;
-      if ('s' in line) open.set(line.s, line.b);
+      if ('s' in line)
+        open.set(line.s, { id: line.s, body: line.b, ...(line.v ? { visibleAt: line.v } : {}) });
       else if ('d' in line) for (const id of line.d) open.delete(id);
+      else if ('c' in line) continuations.push(line.c);
       else first = line.o;
     }
-    return { ...(first ? { first } : {}), open: [...open].map(([id, body]) => ({ id, body })) };
+    return { ...(first ? { first } : {}), continuations, open: [...open.values()] };
   }
 
   #append(line: Line): void {
-    appendFileSync(this.#file, `${JSON.stringify(line)}\n`);
+    // A killed process may leave a torn last line (no newline): this process's first line would be glued to it
+    // and lost with it (a resume's re-sent message, say, never to be sent by the next resume). It starts a line.
+    const start = this.#ended || !tornEnd(this.#file) ? '' : '\n';
+    this.#ended = true;
+    appendFileSync(this.#file, `${start}${JSON.stringify(line)}\n`);
   }
 }
 
-function parseLine(text: string): Line | undefined {
-  if (text === '') return undefined;
+/** Whether `file` exists and its last byte is not a newline. */
+function tornEnd(file: string): boolean {
+  if (!existsSync(file)) return false;
+  const fd = openSync(file, 'r');
   try {
-    return JSON.parse(text) as Line;
+    const { size } = fstatSync(fd);
+    if (size === 0) return false;
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    return last[0] !== 0x0a;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function parseLine(text: string, where: () => string): Line | undefined {
+  if (text === '') return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
   } catch {
-    // Only the last line can be torn (the process died inside its write): everything before it is whole.
+    // A line torn by a kill inside its write (the next process starts a line of its own after it).
     return undefined;
   }
+  if (isLine(value)) return value;
+  throw new Error(
+    `${where()} is not a journal line ({ s, b } a message sent, { d } ids settled, { o } the orchestrator's result, { c } a continuation's): ${text.slice(0, 80)}`,
+  );
+}
+
+function isLine(value: unknown): value is Line {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const line = value as Record<string, unknown>;
+  if ('s' in line)
+    return (
+      typeof line.s === 'string' &&
+      typeof line.b === 'string' &&
+      ['undefined', 'number'].includes(typeof line.v)
+    );
+  if ('d' in line) return Array.isArray(line.d) && line.d.every((id) => typeof id === 'string');
+  if ('c' in line) {
+    const record = line.c as Record<string, unknown> | null;
+    return typeof record === 'object' && record !== null && typeof record.functionName === 'string';
+  }
+  const first = line.o as Record<string, unknown> | null | undefined;
+  return typeof first === 'object' && first !== null && typeof first.requestId === 'string';
 }

@@ -125,6 +125,10 @@ async function startMachinery(setup: RunSetup, cleanups: (() => unknown)[]) {
     holdAsync: (name) => name === names.orchestrator && stopping(),
     deadLetters: asyncDeadLetters(sqs, { [names.orchestrator]: resources.orchestratorDeadLetterQueueUrl }),
     onFailure: stackFailureDestinations(names),
+    // A continuation's outcome is journaled as it ends: a resume needs to know whether the manifest was read.
+    onAsyncRecord: (record) => {
+      if (record.functionName === names.orchestrator) options.state?.journal.continuation(record);
+    },
   });
   const lambdaEndpoint = await invokeServer.listen();
   cleanups.push(() => invokeServer.close());
@@ -227,7 +231,8 @@ async function runAndReport(
   await invokeServer.idle();
   sampler.stop();
 
-  const outcome = orchestratorOutcome(first, invokeServer.asyncInvocations, names.orchestrator);
+  const asyncRecords = [...(options.state?.resume?.continuations ?? []), ...invokeServer.asyncInvocations];
+  const outcome = orchestratorOutcome(first, asyncRecords, names.orchestrator);
   const deadLetters = await readDeadLetters(sqs, resources.deadLetterQueueUrl, outcome);
   const tail = await manifestTail(backend, invokeServer, names.orchestrator);
   const run = options.ledger === false ? undefined : await readRunRecord(backend, resources, config, outcome);

@@ -13,7 +13,12 @@ const SENDS = new Set(['SendMessageCommand', 'SendMessageBatchCommand']);
 interface SendInput {
   readonly QueueUrl?: string;
   readonly MessageBody?: string;
-  readonly Entries?: ReadonlyArray<{ readonly Id?: string; readonly MessageBody?: string }>;
+  readonly DelaySeconds?: number;
+  readonly Entries?: ReadonlyArray<{
+    readonly Id?: string;
+    readonly MessageBody?: string;
+    readonly DelaySeconds?: number;
+  }>;
 }
 
 interface SendOutput {
@@ -29,7 +34,8 @@ export interface OpenTask {
 
 /** Where the ledger's changes are kept on disk (`run --state DIR`: local/queue-journal.ts). */
 export interface LedgerJournal {
-  sent(messageId: string, body: string): void;
+  /** `visibleAt`: when a delayed message (a retry's backoff, a Retry-After) may be received, epoch ms. */
+  sent(messageId: string, body: string, visibleAt?: number): void;
   settled(messageIds: readonly string[]): void;
 }
 
@@ -88,8 +94,8 @@ export class TaskLedger {
    * A message the runtime itself sent to the work queue: a resume's re-send of a killed run's open one, which
    * replaces the ids it was open under (closed in the journal once the new one is recorded).
    */
-  resent(messageId: string, body: string, replaces: readonly string[] = []): void {
-    this.#record(messageId, body);
+  resent(messageId: string, body: string, replaces: readonly string[] = [], delaySeconds = 0): void {
+    this.#record(messageId, body, delaySeconds);
     if (replaces.length > 0) this.#journal?.settled(replaces);
   }
 
@@ -124,19 +130,22 @@ export class TaskLedger {
   #sent(input: SendInput, output: SendOutput): void {
     if (this.#frozen) return;
     if (input.MessageBody !== undefined && output.MessageId) {
-      this.#record(output.MessageId, input.MessageBody);
+      this.#record(output.MessageId, input.MessageBody, input.DelaySeconds);
       return;
     }
-    const bodies = new Map((input.Entries ?? []).map((e) => [e.Id, e.MessageBody]));
+    const entries = new Map((input.Entries ?? []).map((e) => [e.Id, e]));
     for (const ok of output.Successful ?? []) {
-      const body = bodies.get(ok.Id);
-      if (ok.MessageId && body !== undefined) this.#record(ok.MessageId, body);
+      const entry = entries.get(ok.Id);
+      if (ok.MessageId && entry?.MessageBody !== undefined)
+        this.#record(ok.MessageId, entry.MessageBody, entry.DelaySeconds ?? input.DelaySeconds);
     }
   }
 
-  #record(messageId: string, body: string): void {
+  #record(messageId: string, body: string, delaySeconds = 0): void {
     if (this.#settledFirst.delete(messageId)) return;
     this.#open.set(messageId, body);
-    this.#journal?.sent(messageId, body);
+    // A delayed message keeps its delay through a resume: a target that asked for time (Retry-After) gets it.
+    if (delaySeconds > 0) this.#journal?.sent(messageId, body, Date.now() + delaySeconds * 1000);
+    else this.#journal?.sent(messageId, body);
   }
 }

@@ -42,12 +42,16 @@ export function stateOption(state: StateDir): NonNullable<RunLocalJobOptions['st
   const journal = new QueueJournal(state.dir);
   if (!state.resumed) return { journal };
   const left = journal.read();
-  const status = (left.first?.result as { status?: string } | undefined)?.status;
-  // The orchestrator's result names the run and its counts; one that had not returned, or had handed on a
-  // continuation, left a manifest partly read: its reading position is not kept, so no resume is guessed at.
-  if (left.first === undefined || status === undefined || status === 'continued') {
+  // The orchestrator's results name the run and its counts; a chain of them with no end (a first one that had
+  // not returned, or handed on continuations none of which read to the manifest's end) left a manifest partly
+  // read: its reading position is not kept, so no resume is guessed at.
+  const results = [left.first?.result, ...left.continuations.map((c) => c.result)];
+  const statuses = results.map((r) => (r as { status?: string } | undefined)?.status);
+  const read = statuses.some((s) => s !== undefined && s !== 'continued' && s !== 'duplicate');
+  if (left.first === undefined || !read) {
+    const status = statuses.at(-1) ?? 'no result';
     throw new UsageError(
-      `--resume: the run in --state ${state.dir} was killed before its orchestrator had read the whole manifest (${status ?? 'no result'}): it cannot be resumed; start a new run in an empty directory`,
+      `--resume: the run in --state ${state.dir} was killed before its orchestrator had read the whole manifest (${status}): it cannot be resumed; start a new run in an empty directory`,
       { flag: '--resume', value: state.dir },
     );
   }

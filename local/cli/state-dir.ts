@@ -3,8 +3,8 @@
 // which manifest file and its SHA-256), dynalite's LevelDB store (the job ledger and the idempotency records)
 // and the runtime's journal of the queue (local/queue-journal.ts). A directory is taken for a new run only when
 // it is empty or missing; one that holds another run is refused, as is one that is not a state directory.
-import { unlinkSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync, unlinkSync } from 'node:fs';
+import { link, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UsageError } from './usage-error.js';
 
@@ -119,20 +119,21 @@ async function readMarker(root: string, entries: readonly string[]): Promise<Sta
  * Claims the directory for this process: refused while another live process holds it (its emulators have the
  * store open: a second process would fail deep in LevelDB), taken over from one that is gone (killed). The
  * lock names the process; it is removed when this one exits. A process id reused since a kill -9 reads as
- * live: the message names it, and removing the lock file settles it.
+ * live: the message names it, and removing the lock file settles it. Two processes that claim at once (two
+ * resumes started together) never both take it: the lock appears whole or not at all (a link of a file
+ * already written), and a lock taken over is first moved aside, so only one of them removes the dead one.
  */
 async function claim(root: string, dir: string): Promise<void> {
   const file = join(root, STATE_LOCK);
   for (let tries = 0; tries < 3; tries++) {
-    try {
-      await writeFile(file, String(process.pid), { flag: 'wx' });
+    if (await createLock(file)) {
       if (locksHeld.size === 0) process.once('exit', () => locksHeld.forEach(removeLock));
       locksHeld.add(file);
       return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    if (text === undefined) continue; // removed meanwhile: try again
+    const pid = Number(text.trim());
     if (pid === process.pid) return;
     if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
       throw new UsageError(
@@ -140,12 +141,46 @@ async function claim(root: string, dir: string): Promise<void> {
         { flag: '--state', value: dir },
       );
     }
-    await rm(file, { force: true }); // its process is gone (killed): taken over
+    await takeOver(file, text); // its process is gone (killed)
   }
   throw new UsageError(`--state ${dir}: could not claim it (${STATE_LOCK} keeps coming back)`, {
     flag: '--state',
     value: dir,
   });
+}
+
+/** Makes the lock naming this process, whole (written aside, then linked): false when one is there. */
+async function createLock(file: string): Promise<boolean> {
+  const written = `${file}.${process.pid}.new`;
+  await writeFile(written, String(process.pid));
+  try {
+    await link(written, file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    await rm(written, { force: true });
+  }
+}
+
+/**
+ * Removes the lock of a process that is gone, read as `stale`. It is moved aside first (one process's move
+ * wins); one that turns out to be another's, made since it was read, is linked back, never removed.
+ */
+async function takeOver(file: string, stale: string): Promise<void> {
+  const aside = `${file}.${process.pid}.stale`;
+  try {
+    await rename(file, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // another process took it over first
+    throw error;
+  }
+  try {
+    if ((await readFile(aside, 'utf8')) !== stale) await link(aside, file).catch(() => {});
+  } finally {
+    await rm(aside, { force: true });
+  }
 }
 
 /** The locks this process holds, removed when it exits. */
@@ -160,9 +195,10 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** Removes the lock at exit if it still names this process (never another's that replaced it). */
 function removeLock(file: string): void {
   try {
-    unlinkSync(file);
+    if (readFileSync(file, 'utf8').trim() === String(process.pid)) unlinkSync(file);
   } catch {
     // gone already
   }

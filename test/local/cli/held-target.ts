@@ -7,6 +7,8 @@ export interface HeldTarget {
   readonly url: string;
   /** Requests held now. */
   arrived(): number;
+  /** Requests received so far, per path. */
+  readonly requests: ReadonlyMap<string, number>;
   /** Holds the requests that come from now on. */
   hold(): void;
   /** Answers the held requests, and the next ones at once. */
@@ -16,9 +18,11 @@ export interface HeldTarget {
 
 export async function startHeldTarget(): Promise<HeldTarget> {
   const waiting: ServerResponse[] = [];
+  const requests = new Map<string, number>();
   let released = false;
   const server = createServer((req, res) => {
     req.resume();
+    requests.set(req.url ?? '', (requests.get(req.url ?? '') ?? 0) + 1);
     if (released) res.end('ok');
     else waiting.push(res);
   });
@@ -30,6 +34,7 @@ export async function startHeldTarget(): Promise<HeldTarget> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     arrived: () => waiting.length,
+    requests,
     hold: () => {
       released = false;
     },

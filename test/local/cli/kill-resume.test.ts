@@ -6,13 +6,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../../bench/servers/counting-server.js';
-import { resourceNames, withDefaults } from '../../../lib/config.js';
-import { startEmulators } from '../../../local/emulators.js';
 import type { RunReport } from '../../../local/report/types.js';
 import { runCli, startCli } from './cli-process.js';
+import { completedBeforeKill } from './state-records.js';
 
 const TASKS = 120;
 let dir: string;
@@ -37,36 +35,6 @@ function perId(prefix = 't'): Map<string, number> {
     if (id.startsWith(prefix)) counts.set(id, (counts.get(id) ?? 0) + 1);
   }
   return counts;
-}
-
-/**
- * The tasks that had succeeded when the process died, as the run itself knows it: their idempotency records
- * COMPLETED in the state directory's DynamoDB store (the stored outcome names the task). A request the server
- * answered but whose answer the killed worker never read is not among them: that task had not succeeded.
- */
-async function completedBeforeKill(dynamoPath: string): Promise<Set<string>> {
-  const emulators = await startEmulators({ dynamoPath });
-  const db = new DynamoDBClient({
-    endpoint: emulators.endpoints.dynamodb,
-    region: emulators.region,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  const ids = new Set<string>();
-  try {
-    const TableName = resourceNames(withDefaults({})).idempotencyTable;
-    for await (const page of paginateScan({ client: db }, { TableName })) {
-      for (const item of page.Items ?? []) {
-        // A task's record keeps its outcome ({ id, ok, status... }); a message's or a segment's has none such.
-        const outcome = item.data?.M;
-        if (item.status?.S === 'COMPLETED' && outcome?.ok?.BOOL === true && outcome.id?.S)
-          ids.add(outcome.id.S);
-      }
-    }
-  } finally {
-    db.destroy();
-    await emulators.stop();
-  }
-  return ids;
 }
 
 async function until(check: () => boolean, what: string): Promise<void> {
