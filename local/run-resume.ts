@@ -6,9 +6,8 @@
 import { DeleteItemCommand, DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { type FanoutConfig, IdempotencyModes, idempotencyTableAttributes } from '../lib/config.js';
-import type { Group } from '../lib/fanout/batcher.js';
 import { parseTaskMessage } from '../lib/fanout/messages.js';
-import { newSendBatcher } from '../lib/fanout/segment-ports.js';
+import { sendGroups } from '../lib/fanout/segment-ports.js';
 import { SQS_MAX_DELAY_SECONDS } from '../lib/wire/sqs-limits.js';
 import type { BackendInfo } from './backend.js';
 import type { OpenMessage } from './queue-journal.js';
@@ -105,20 +104,7 @@ function remainingDelays(open: readonly OpenMessage[], now = Date.now()): Map<st
  * a batch over its total size whole, which would refuse every resume of the run alike.
  */
 function bodyBatches(bodies: readonly string[]): string[][] {
-  const batcher = newSendBatcher<string>();
-  const batches: string[][] = [];
-  const close = (group: Group<string> | undefined) => {
-    if (group) batches.push(group.items);
-  };
-  for (const body of bodies) {
-    const size = Buffer.byteLength(body, 'utf8');
-    if (size > batcher.maxItemBytes) {
-      close(batcher.flush());
-      batches.push([body]);
-    } else close(batcher.add(body, size));
-  }
-  close(batcher.flush());
-  return batches;
+  return sendGroups(bodies, (body) => Buffer.byteLength(body, 'utf8'));
 }
 
 /** Deletes the idempotency records left INPROGRESS (Powertools' status attribute) by the killed process. */

@@ -3,7 +3,7 @@ import { ManifestError } from '../manifest/errors.js';
 import type { InvalidTaskItem, ManifestItem } from '../manifest/parse.js';
 import type { JobTask } from '../manifest/schema.js';
 import { SQS_MAX_BATCH_BYTES, SQS_MAX_BATCH_ENTRIES } from '../wire/sqs-limits.js';
-import { Batcher } from './batcher.js';
+import { Batcher, type Group } from './batcher.js';
 import type { FailureBudget } from './failure-budget.js';
 import type { DeadLetterTask, TaskMessage } from './messages.js';
 import type { Reread } from './reread.js';
@@ -119,6 +119,28 @@ export interface SegmentResult {
 
 export function newSendBatcher<T>(): Batcher<T> {
   return new Batcher<T>({ maxItems: SQS_MAX_BATCH_ENTRIES, maxBytes: SQS_MAX_BATCH_BYTES });
+}
+
+/**
+ * `items` in order, in SendMessageBatch groups of at most 10 and SQS_MAX_BATCH_BYTES by `sizeOf` (the send
+ * batcher's): SQS refuses a batch over its total size whole. One item larger than that goes alone, for SQS to
+ * judge.
+ */
+export function sendGroups<T>(items: readonly T[], sizeOf: (item: T) => number): T[][] {
+  const batcher = newSendBatcher<T>();
+  const groups: T[][] = [];
+  const close = (group: Group<T> | undefined) => {
+    if (group) groups.push(group.items);
+  };
+  for (const item of items) {
+    const size = sizeOf(item);
+    if (size > batcher.maxItemBytes) {
+      close(batcher.flush());
+      groups.push([item]);
+    } else close(batcher.add(item, size));
+  }
+  close(batcher.flush());
+  return groups;
 }
 
 /** A port's result, or a failed one when it threw. */

@@ -5,28 +5,14 @@
 // SQS_MAX_BATCH_BYTES, counted as SQS counts a message's size (its body, and each attribute's name, type and
 // value); one message larger than that alone goes alone, for SQS to judge.
 import type { Message, MessageAttributeValue } from '@aws-sdk/client-sqs';
-import type { Group } from '../../lib/fanout/batcher.js';
-import { newSendBatcher } from '../../lib/fanout/segment-ports.js';
+import { sendGroups } from '../../lib/fanout/segment-ports.js';
 
 /**
  * The messages in order, in groups of at most 10 and SQS_MAX_BATCH_BYTES (a larger message alone), grouped by
- * the orchestrator's own send batcher (lib/fanout/segment-ports.ts newSendBatcher).
+ * the orchestrator's own send batcher (lib/fanout/segment-ports.ts sendGroups).
  */
 export function sendBatches<T extends Message>(messages: readonly T[]): T[][] {
-  const batcher = newSendBatcher<T>();
-  const groups: T[][] = [];
-  const close = (group: Group<T> | undefined) => {
-    if (group) groups.push(group.items);
-  };
-  for (const message of messages) {
-    const size = messageBytes(message);
-    if (size > batcher.maxItemBytes) {
-      close(batcher.flush());
-      groups.push([message]);
-    } else close(batcher.add(message, size));
-  }
-  close(batcher.flush());
-  return groups;
+  return sendGroups(messages, messageBytes);
 }
 
 /** A message's size as SQS counts it against a batch's total. */

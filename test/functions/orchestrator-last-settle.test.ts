@@ -7,6 +7,7 @@ import { runLedgerOf } from '../../functions/run-ledger.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import { failureRecord } from '../../local/async-destinations.js';
 import { fakeContext, type Harness, quietPowertools, startHarness } from './harness.js';
+import { orchestratorContainers } from './orchestrator-containers.js';
 
 // The orchestrator's last segment settles the run complete (its manifest read, every task ended), and its
 // invocation fails before the run is ended: the end's conditional write (JobLedger.finish) meets a passing
@@ -20,18 +21,16 @@ let h: Harness;
 let server: CountingServer;
 let runtime: FunctionRuntime;
 let orchestrator: (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<OrchestratorResult>;
+const containers = orchestratorContainers(() => h);
 
 beforeAll(async () => {
   server = await startCountingServer({ delayMs: 1 });
   h = await startHarness({});
-  const { createRuntime } = await import('../../functions/runtime.js');
-  const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
-  runtime = createRuntime(h.env);
-  orchestrator = createOrchestratorHandler(() => runtime);
+  ({ runtime: runtime, orchestrator } = await containers.container());
 });
 
 afterAll(async () => {
-  await runtime?.destroy();
+  await containers.destroy();
   await server?.close();
   h?.destroy();
 });

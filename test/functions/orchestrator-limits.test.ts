@@ -4,6 +4,7 @@ import type { OrchestratorResult } from '../../functions/orchestrator.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import type { RunLimits } from '../../lib/ledger/run-record.js';
 import { fakeContext, type Harness, quietPowertools, startHarness } from './harness.js';
+import { orchestratorContainers } from './orchestrator-containers.js';
 
 // A run's inlineConcurrency override that the store took unchecked (JobLedgerTable.setLimits is the library's
 // own API; `bounded-fanout limits` checks its values, the store does not), reaching a running orchestrator
@@ -19,6 +20,7 @@ let h: Harness;
 let server: CountingServer;
 let runtime: FunctionRuntime;
 let orchestrator: (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<OrchestratorResult>;
+const containers = orchestratorContainers(() => h);
 const arrivals: number[] = [];
 let onRequest: () => void = () => {};
 
@@ -30,14 +32,11 @@ beforeAll(async () => {
     return req.path.includes('/slow/') ? { delayMs: 2_500 } : undefined;
   });
   h = await startHarness({ inlineConcurrency: 8, idempotency: 'off' });
-  const { createRuntime } = await import('../../functions/runtime.js');
-  const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
-  runtime = createRuntime(h.env);
-  orchestrator = createOrchestratorHandler(() => runtime);
+  ({ runtime: runtime, orchestrator } = await containers.container());
 });
 
 afterAll(async () => {
-  await runtime?.destroy();
+  await containers.destroy();
   await server?.close();
   h?.destroy();
 });

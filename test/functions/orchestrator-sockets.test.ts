@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrchestratorResult } from '../../functions/orchestrator.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import { fakeContext, type Harness, quietPowertools, startHarness } from './harness.js';
+import { orchestratorContainers } from './orchestrator-containers.js';
 
 quietPowertools();
 
@@ -17,16 +18,14 @@ const MAX_SOCKETS = 3;
 let h: Harness;
 let rt: FunctionRuntime;
 let orchestrator: (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<OrchestratorResult>;
+const containers = orchestratorContainers(() => h);
 
 beforeAll(async () => {
   h = await startHarness({ awsMaxSockets: MAX_SOCKETS });
-  const { createRuntime } = await import('../../functions/runtime.js');
-  const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
-  rt = createRuntime(h.env);
-  orchestrator = createOrchestratorHandler(() => rt);
+  ({ runtime: rt, orchestrator } = await containers.container());
 });
 afterAll(async () => {
-  await rt?.destroy();
+  await containers.destroy();
   h?.destroy();
 });
 

@@ -7,6 +7,7 @@ import { DEAD_LETTER_RETENTION_SECONDS } from '../../lib/config.js';
 import { readDeadLetterBody } from '../../lib/fanout/messages.js';
 import { settleKey } from '../../lib/ledger/ledger-keys.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, startHarness } from './harness.js';
+import { orchestratorContainers } from './orchestrator-containers.js';
 
 // A segment's `segment:<n>` marker is what the worker judges the segment's dead letters by (the copy whose
 // settle counted: functions/segment-copies.ts). One whose marker is gone is judged unsettled and sent back to
@@ -21,19 +22,17 @@ let h: Harness;
 let server: CountingServer;
 let runtime: FunctionRuntime;
 let orchestrator: (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<OrchestratorResult>;
+const containers = orchestratorContainers(() => h);
 
 beforeAll(async () => {
   server = await startCountingServer({ delayMs: 1 });
   server.script(() => ({ status: 404 }));
   h = await startHarness({ resultsRetentionDays: 1, deadlineMarginMs: 1000 });
-  const { createRuntime } = await import('../../functions/runtime.js');
-  const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
-  runtime = createRuntime(h.env);
-  orchestrator = createOrchestratorHandler(() => runtime);
+  ({ runtime: runtime, orchestrator } = await containers.container());
 });
 
 afterAll(async () => {
-  await runtime?.destroy();
+  await containers.destroy();
   await server?.close();
   h?.destroy();
 });

@@ -42,6 +42,33 @@ function reportOf(result: { code: number | null; stdout: string; stderr: string 
 
 const own = ['--format', 'json', '--listen', '127.0.0.1:0'];
 
+/**
+ * `run --state` killed with `held` requests held at the target, after a first round of as many was let go: the
+ * kill lands with that round's tasks done and the next round's in flight.
+ */
+async function killedOnSecondHold(state: string, manifest: string, limits: readonly string[], held: number) {
+  target.hold();
+  const first = startCli([
+    'run',
+    '--state',
+    state,
+    '--manifest',
+    manifest,
+    '--allow-host',
+    '127.0.0.1',
+    ...own,
+    ...limits,
+  ]);
+  await journaledFirst(state);
+  await heldReach(target, held);
+  target.release();
+  target.hold();
+  await heldReach(target, held);
+  first.child.kill('SIGKILL');
+  expect((await first.done).signal).toBe('SIGKILL');
+  target.release();
+}
+
 describe('bounded-fanout run --state DIR --resume, after a kill -9', () => {
   it('puts back queued messages larger in all than one SendMessageBatch takes', async () => {
     const TASKS = 24;
@@ -208,26 +235,7 @@ describe('bounded-fanout run --state DIR --resume, after a kill -9', () => {
     const state = join(dir, 'state-later');
     // One message of 4 tasks run one at a time: the kill lands with its first task done, the second held.
     const limits = ['--per-invocation-concurrency', '1', '--tasks-per-message', '4'];
-    target.hold();
-    const first = startCli([
-      'run',
-      '--state',
-      state,
-      '--manifest',
-      manifest,
-      '--allow-host',
-      '127.0.0.1',
-      ...own,
-      ...limits,
-    ]);
-    await journaledFirst(state);
-    await heldReach(target, 1);
-    target.release();
-    target.hold();
-    await heldReach(target, 1);
-    first.child.kill('SIGKILL');
-    expect((await first.done).signal).toBe('SIGKILL');
-    target.release();
+    await killedOnSecondHold(state, manifest, limits, 1);
     const succeeded = await completedBeforeKill(join(state, 'dynamo'));
     expect([...succeeded]).toEqual(['d0']);
     const laterPaths = () => [...target.requests].filter(([path]) => path.startsWith('/later/'));
@@ -316,26 +324,7 @@ describe('bounded-fanout run --state DIR --resume, after a kill -9', () => {
       ...['--worker-concurrency', '2', '--per-invocation-concurrency', '1', '--idempotency', 'message'],
       ...['--tasks-per-message', '2', '--batch-size', '1'],
     ];
-    target.hold();
-    const first = startCli([
-      'run',
-      '--state',
-      state,
-      '--manifest',
-      manifest,
-      '--allow-host',
-      '127.0.0.1',
-      ...own,
-      ...limits,
-    ]);
-    await journaledFirst(state);
-    await heldReach(target, 2);
-    target.release();
-    target.hold();
-    await heldReach(target, 2);
-    first.child.kill('SIGKILL');
-    expect((await first.done).signal).toBe('SIGKILL');
-    target.release();
+    await killedOnSecondHold(state, manifest, limits, 2);
     const mine = () => [...target.requests].filter(([path]) => path.startsWith('/message/'));
     const before = new Map(mine());
     expect([before.size, [...before.values()].every((n) => n === 1)]).toEqual([4, true]);
