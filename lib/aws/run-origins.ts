@@ -50,7 +50,10 @@ export class RunOrigins {
         new PutCommand({
           TableName: this.#table,
           Item: { ...originKey(requestId), jobId, runId, etag, expiresAt: expiresAtSeconds(atMs, 1) },
-          ConditionExpression: 'attribute_not_exists(pk) OR (jobId = :j AND runId = :r AND etag = :e)',
+          // An origin noted before origins held an ETag (a deploy between Lambda's attempts) names the same
+          // run with no version: the retry's is taken, where it would otherwise fail a file never changed.
+          ConditionExpression:
+            'attribute_not_exists(pk) OR (jobId = :j AND runId = :r AND (etag = :e OR attribute_not_exists(etag)))',
           ExpressionAttributeValues: { ':j': jobId, ':r': runId, ':e': etag },
         }),
       );
