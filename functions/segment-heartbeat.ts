@@ -51,7 +51,7 @@ export interface HeartbeatOptions {
 
 /**
  * Beats now, then every `everyMs` until stopped; a beat that fails is logged, and the next one tries again. The
- * stop answers once the last beat sent has landed (or failed).
+ * stop answers once the last beat sent has landed (or failed), or STOP_WAIT_MS on.
  */
 export function startHeartbeat(
   beats: SegmentBeats,
@@ -69,11 +69,25 @@ export function startHeartbeat(
   if (beatNow) beat();
   const timer = setInterval(beat, everyMs);
   timer.unref();
-  // Stopped, it also waits for a beat still on its way: none lands after the segment has ended.
+  // Stopped, it also waits for a beat still on its way, so none lands after the segment has ended; for at most
+  // STOP_WAIT_MS, though: a beat on a stalled connection gets its answer only at the client's socket timeout
+  // (minutes, then its retries), and the segment stopped a deadline margin (seconds) before Lambda's timeout.
   return () => {
     clearInterval(timer);
-    return last;
+    return landedOrAfter(last, Math.min(everyMs, STOP_WAIT_MS));
   };
+}
+
+/** How long a heartbeat's stop waits for a beat still on its way. */
+export const STOP_WAIT_MS = 2_000;
+
+/** Resolves when `beat` has landed (or failed), or `ms` on, whichever comes first. */
+function landedOrAfter(beat: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([beat, waited]).finally(() => clearTimeout(timer));
 }
 
 /** Whether the segment's holder has missed MISSED_BEATS beats: it died, and its segment is anyone's to run. */
