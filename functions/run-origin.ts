@@ -37,13 +37,20 @@ export function guessedIds(
   return { jobId, runId };
 }
 
-/** Notes the run a first S3 segment begins under its request id; throws OriginChangedError as above. */
+/**
+ * Notes the run a first S3 segment begins under its request id; throws OriginChangedError as above, unless the
+ * noted run never began (`begun` false: the attempt that noted it died before starting it, or its start
+ * failed): then no run of the request is left to stay running, and this attempt's file is the request's.
+ */
 export async function noteOrigin(
   origins: RunOrigins,
   requestId: string,
   origin: RunOrigin,
+  begun: (run: RunIds) => Promise<boolean> = async () => true,
   now: () => number = Date.now,
 ): Promise<void> {
   const noted = await origins.note(requestId, origin, now());
-  if (noted) throw new OriginChangedError(requestId, noted, origin);
+  if (!noted) return;
+  if (!(await begun(noted)) && (await origins.repin(requestId, noted, origin, now()))) return;
+  throw new OriginChangedError(requestId, noted, origin);
 }

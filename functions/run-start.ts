@@ -34,7 +34,9 @@ export async function startRun(
   // file rewritten since fails, and starts nothing (run-origin.ts).
   if (event.kind === 's3' && job.source.kind === 's3') {
     const { jobId, runId } = job;
-    await noteOrigin(ledger.origins, requestId, { jobId, runId, etag: job.source.etag ?? '' });
+    const begun = async (run: { jobId: string; runId: string }) =>
+      (await ledger.store.getRun(run.jobId, run.runId)) !== undefined;
+    await noteOrigin(ledger.origins, requestId, { jobId, runId, etag: job.source.etag ?? '' }, begun);
   }
   const started = await ledger.store.startRun({
     jobId: job.jobId,

@@ -64,6 +64,32 @@ export class RunOrigins {
     }
   }
 
+  /**
+   * Moves the request's origin from `was` (as `note` answered it) to `origin`, for an attempt whose request began
+   * no run (functions/run-origin.ts): false when the origin is not `was` any more (another attempt moved it).
+   */
+  async repin(requestId: string, was: RunOrigin, origin: RunOrigin, atMs: number): Promise<boolean> {
+    const { jobId, runId, etag } = origin;
+    try {
+      await this.#doc.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: { ...originKey(requestId), jobId, runId, etag, expiresAt: expiresAtSeconds(atMs, 1) },
+          ConditionExpression: `jobId = :j AND runId = :r AND ${was.etag ? 'etag = :e' : 'attribute_not_exists(etag)'}`,
+          ExpressionAttributeValues: {
+            ':j': was.jobId,
+            ':r': was.runId,
+            ...(was.etag ? { ':e': was.etag } : {}),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      return false;
+    }
+  }
+
   /** The run the request began, undefined if none was noted. Strongly consistent. */
   async of(requestId: string): Promise<RunOrigin | undefined> {
     const { Item } = await this.#doc.send(

@@ -57,4 +57,29 @@ describe('a retry of a first S3 segment', () => {
       etag: expect.stringMatching(/^".+"$/),
     });
   });
+
+  it('runs the file as it reads now when the attempt that noted the origin died before its run began', async () => {
+    const key = 'manifests/origin-unbegun.json';
+    const Bucket = c.h.resources.bucket;
+    const put = (body: unknown) =>
+      c.runtime.aws.s3.send(new PutObjectCommand({ Bucket, Key: key, Body: JSON.stringify(body) }));
+    const requestId = 'sched-req-unbegun';
+    const { ETag } = await put({ tasks: queued('u-old', 6) });
+    // What the first attempt left when it died between its note and its run's start (or its start failed):
+    // the origin, pinned to the version it read, and no run.
+    const origins = new RunOrigins(c.runtime.aws.dynamodb, { tableName: c.h.resources.jobTable });
+    const run = { jobId: 'origin-unbegun', runId: requestId };
+    expect(await origins.note(requestId, { ...run, etag: ETag ?? '' }, Date.now())).toBeUndefined();
+    expect(await c.ledger.getRun(run.jobId, run.runId)).toBeUndefined();
+    await put({ tasks: queued('u-new', 4) });
+    // No run of this request exists to stay running: the retry runs the request's file as it reads now. Before,
+    // it failed, and Lambda's report found no run to break: the request ran nothing at all.
+    const result = await c.orchestrator(
+      { manifest: `s3://${Bucket}/${key}` },
+      fakeContext(() => 60_000, requestId),
+    );
+    expect(result).toMatchObject({ status: 'succeeded', summary: run });
+    expect(await c.ledger.getRun(run.jobId, run.runId)).toMatchObject({ submitted: 4 });
+    expect((await origins.of(requestId))?.etag).not.toBe(ETag);
+  });
 });
