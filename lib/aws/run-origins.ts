@@ -75,12 +75,9 @@ export class RunOrigins {
         new PutCommand({
           TableName: this.#table,
           Item: { ...originKey(requestId), jobId, runId, etag, expiresAt: expiresAtSeconds(atMs, 1) },
-          ConditionExpression: `jobId = :j AND runId = :r AND ${was.etag ? 'etag = :e' : 'attribute_not_exists(etag)'}`,
-          ExpressionAttributeValues: {
-            ':j': was.jobId,
-            ':r': was.runId,
-            ...(was.etag ? { ':e': was.etag } : {}),
-          },
+          // `of` answers '' for an etag noted empty and for none noted (before origins held one): either is `was`.
+          ConditionExpression: `jobId = :j AND runId = :r AND (etag = :e${was.etag ? '' : ' OR attribute_not_exists(etag)'})`,
+          ExpressionAttributeValues: { ':j': was.jobId, ':r': was.runId, ':e': was.etag },
         }),
       );
       return true;

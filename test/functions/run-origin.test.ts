@@ -73,4 +73,23 @@ describe('a run’s origin', () => {
       { numRuns: 50 },
     );
   });
+
+  it('when the noted run never began, any attempt passes and the origin is the last attempt’s', async () => {
+    const attempt = fc.record({
+      jobId: fc.constantFrom('nightly', 'other'),
+      runId: fc.constantFrom('n7', 'n8'),
+      etag: fc.constantFrom('"a"', '"b"', ''),
+    });
+    const never = async () => false;
+    await fc.assert(
+      fc.asyncProperty(fc.array(attempt, { minLength: 1, maxLength: 5 }), async (attempts) => {
+        const requestId = newRequest();
+        for (const a of attempts) {
+          await noteOrigin(origins, requestId, a, never);
+          expect(await origins.of(requestId)).toEqual(a);
+        }
+      }),
+      { numRuns: 50 },
+    );
+  });
 });
