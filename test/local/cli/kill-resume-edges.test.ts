@@ -42,11 +42,11 @@ function reportOf(result: { code: number | null; stdout: string; stderr: string 
 
 const own = ['--format', 'json', '--listen', '127.0.0.1:0'];
 
-/**
- * `run --state` killed with `held` requests held at the target, after a first round of as many was let go: the
- * kill lands with that round's tasks done and the next round's in flight.
- */
-async function killedOnSecondHold(state: string, manifest: string, limits: readonly string[], held: number) {
+/** A report's counts: submitted, succeeded, dead-lettered, invalid, unfinished. */
+const countsOf = (r: RunReport) => [r.submitted, r.succeeded, r.deadLettered, r.invalid, r.unfinished ?? 0];
+
+/** `run --state` with the target holding every request, once its orchestrator's result is journaled. */
+async function startHeld(state: string, manifest: string, limits: readonly string[]) {
   target.hold();
   const first = startCli([
     'run',
@@ -60,6 +60,15 @@ async function killedOnSecondHold(state: string, manifest: string, limits: reado
     ...limits,
   ]);
   await journaledFirst(state);
+  return first;
+}
+
+/**
+ * `run --state` killed with `held` requests held at the target, after a first round of as many was let go: the
+ * kill lands with that round's tasks done and the next round's in flight.
+ */
+async function killedOnSecondHold(state: string, manifest: string, limits: readonly string[], held: number) {
+  const first = await startHeld(state, manifest, limits);
   await heldReach(target, held);
   target.release();
   target.hold();
@@ -94,13 +103,7 @@ describe('bounded-fanout run --state DIR --resume, after a kill -9', () => {
     target.release();
 
     const report = reportOf(await runCli(['run', '--state', state, '--resume', ...own]));
-    expect([
-      report.submitted,
-      report.succeeded,
-      report.deadLettered,
-      report.invalid,
-      report.unfinished ?? 0,
-    ]).toEqual([TASKS, TASKS, 0, 0, 0]);
+    expect(countsOf(report)).toEqual([TASKS, TASKS, 0, 0, 0]);
     expect(report.resumed).toMatchObject({ messages: TASKS, tasks: TASKS });
   }, 120_000);
 
@@ -120,19 +123,7 @@ describe('bounded-fanout run --state DIR --resume, after a kill -9', () => {
       '--tasks-per-message',
       '1',
     ];
-    target.hold();
-    const first = startCli([
-      'run',
-      '--state',
-      state,
-      '--manifest',
-      manifest,
-      '--allow-host',
-      '127.0.0.1',
-      ...own,
-      ...limits,
-    ]);
-    await journaledFirst(state);
+    const first = await startHeld(state, manifest, limits);
     await heldReach(target, 1);
     first.child.kill('SIGKILL');
     expect((await first.done).signal).toBe('SIGKILL');
@@ -148,13 +139,7 @@ describe('bounded-fanout run --state DIR --resume, after a kill -9', () => {
     target.release();
 
     const report = reportOf(await runCli(['run', '--state', state, '--resume', ...own]));
-    expect([
-      report.submitted,
-      report.succeeded,
-      report.deadLettered,
-      report.invalid,
-      report.unfinished ?? 0,
-    ]).toEqual([TASKS, TASKS, 0, 0, 0]);
+    expect(countsOf(report)).toEqual([TASKS, TASKS, 0, 0, 0]);
     expect(report.resumed).toMatchObject({ messages: TASKS, tasks: TASKS });
   }, 120_000);
 
@@ -180,19 +165,7 @@ describe('bounded-fanout run --state DIR --resume, after a kill -9', () => {
         '--tasks-per-message',
         '1',
       ];
-      target.hold();
-      const first = startCli([
-        'run',
-        '--state',
-        state,
-        '--manifest',
-        manifest,
-        '--allow-host',
-        '127.0.0.1',
-        ...own,
-        ...limits,
-      ]);
-      await journaledFirst(state);
+      const first = await startHeld(state, manifest, limits);
       await heldReach(target, 2);
       first.child.kill('SIGINT');
       await first.waitFor(/Stopping/);
@@ -206,13 +179,7 @@ describe('bounded-fanout run --state DIR --resume, after a kill -9', () => {
       const before = new Map(target.requests);
 
       const report = reportOf(await runCli(['run', '--state', state, '--resume', ...own]));
-      expect([
-        report.submitted,
-        report.succeeded,
-        report.deadLettered,
-        report.invalid,
-        report.unfinished ?? 0,
-      ]).toEqual([TASKS, TASKS, 0, 0, 0]);
+      expect(countsOf(report)).toEqual([TASKS, TASKS, 0, 0, 0]);
       const mine = [...target.requests].filter(([path]) => path.startsWith(`/${name}/`));
       expect(mine).toHaveLength(TASKS);
       // Stopped, the first process finished its 2 tasks in flight (their answers came): none is sent again.
@@ -252,13 +219,7 @@ describe('bounded-fanout run --state DIR --resume, after a kill -9', () => {
       NODE_OPTIONS: `--import=${later}`,
     });
     const report = reportOf(resumed);
-    expect([
-      report.submitted,
-      report.succeeded,
-      report.deadLettered,
-      report.invalid,
-      report.unfinished ?? 0,
-    ]).toEqual([TASKS, TASKS, 0, 0, 0]);
+    expect(countsOf(report)).toEqual([TASKS, TASKS, 0, 0, 0]);
     // Requested once each but d1, held at the kill: d0's record says it completed.
     const requested = [...target.requests].filter(([path]) => path.startsWith('/later/'));
     expect(new Map(requested)).toEqual(
@@ -330,13 +291,7 @@ describe('bounded-fanout run --state DIR --resume, after a kill -9', () => {
     expect([before.size, [...before.values()].every((n) => n === 1)]).toEqual([4, true]);
 
     const report = reportOf(await runCli(['run', '--state', state, '--resume', ...own]));
-    expect([
-      report.submitted,
-      report.succeeded,
-      report.deadLettered,
-      report.invalid,
-      report.unfinished ?? 0,
-    ]).toEqual([TASKS, TASKS, 0, 0, 0]);
+    expect(countsOf(report)).toEqual([TASKS, TASKS, 0, 0, 0]);
     const after = new Map(mine());
     expect(after.size).toBe(TASKS);
     // Twice: the 4 tasks of the 2 messages in flight (their first tasks had succeeded, their seconds were
