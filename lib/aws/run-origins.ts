@@ -9,7 +9,7 @@
 // Written before the run starts, by every attempt, only where none is or the same is. Origins expire with the
 // table's TTL a day after they were written: Lambda's retries and reports come within hours.
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
 import { InvalidArgumentError } from '../errors.js';
 import { expiresAtSeconds, originKey } from '../ledger/ledger-keys.js';
 
@@ -45,41 +45,38 @@ export class RunOrigins {
    */
   async note(requestId: string, origin: RunOrigin, atMs: number): Promise<RunOrigin | undefined> {
     const { jobId, runId, etag } = origin;
-    try {
-      await this.#doc.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: { ...originKey(requestId), jobId, runId, etag, expiresAt: expiresAtSeconds(atMs, 1) },
-          // An origin noted before origins held an ETag (a deploy between Lambda's attempts) names the same
-          // run with no version: the retry's is taken, where it would otherwise fail a file never changed.
-          ConditionExpression:
-            'attribute_not_exists(pk) OR (jobId = :j AND runId = :r AND (etag = :e OR attribute_not_exists(etag)))',
-          ExpressionAttributeValues: { ':j': jobId, ':r': runId, ':e': etag },
-        }),
-      );
-      return undefined;
-    } catch (error) {
-      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
-      return this.of(requestId);
-    }
+    // An origin noted before origins held an ETag (a deploy between Lambda's attempts) names the same run with
+    // no version: the retry's is taken, where it would otherwise fail a file never changed.
+    const written = await this.#put(requestId, origin, atMs, {
+      ConditionExpression:
+        'attribute_not_exists(pk) OR (jobId = :j AND runId = :r AND (etag = :e OR attribute_not_exists(etag)))',
+      ExpressionAttributeValues: { ':j': jobId, ':r': runId, ':e': etag },
+    });
+    return written ? undefined : this.of(requestId);
   }
 
   /**
    * Moves the request's origin from `was` (as `note` answered it) to `origin`, for an attempt whose request began
    * no run (functions/run-origin.ts): false when the origin is not `was` any more (another attempt moved it).
    */
-  async repin(requestId: string, was: RunOrigin, origin: RunOrigin, atMs: number): Promise<boolean> {
-    const { jobId, runId, etag } = origin;
+  repin(requestId: string, was: RunOrigin, origin: RunOrigin, atMs: number): Promise<boolean> {
+    // `of` answers '' for an etag noted empty and for none noted (before origins held one): either is `was`.
+    return this.#put(requestId, origin, atMs, {
+      ConditionExpression: `jobId = :j AND runId = :r AND (etag = :e${was.etag ? '' : ' OR attribute_not_exists(etag)'})`,
+      ExpressionAttributeValues: { ':j': was.jobId, ':r': was.runId, ':e': was.etag },
+    });
+  }
+
+  /** Puts `origin` under the request if `condition` holds: false when it does not. */
+  async #put(
+    requestId: string,
+    { jobId, runId, etag }: RunOrigin,
+    atMs: number,
+    condition: Pick<PutCommandInput, 'ConditionExpression' | 'ExpressionAttributeValues'>,
+  ): Promise<boolean> {
+    const Item = { ...originKey(requestId), jobId, runId, etag, expiresAt: expiresAtSeconds(atMs, 1) };
     try {
-      await this.#doc.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: { ...originKey(requestId), jobId, runId, etag, expiresAt: expiresAtSeconds(atMs, 1) },
-          // `of` answers '' for an etag noted empty and for none noted (before origins held one): either is `was`.
-          ConditionExpression: `jobId = :j AND runId = :r AND (etag = :e${was.etag ? '' : ' OR attribute_not_exists(etag)'})`,
-          ExpressionAttributeValues: { ':j': was.jobId, ':r': was.runId, ':e': was.etag },
-        }),
-      );
+      await this.#doc.send(new PutCommand({ TableName: this.#table, Item, ...condition }));
       return true;
     } catch (error) {
       if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
