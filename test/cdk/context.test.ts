@@ -1,6 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { configFromContext, PlanContextKeys, planOptionsFromContext } from '../../cdk/context.js';
 import { checkBudget, defaultPlanOptions } from '../../lib/budget/index.js';
 import { defaultConfig } from '../../lib/config.js';
@@ -10,9 +12,14 @@ const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.ur
   context: Record<string, unknown>;
 };
 
+// One output directory for this file's apps (none is synthesized), removed after: an App given none makes a
+// cdk.out directory of its own in the system's temp folder, and nothing removes it.
+const outdir = mkdtempSync(join(tmpdir(), 'bf-context-'));
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
 /** An app whose context is cdk.json's, with `-c` overrides on top (as the CLI gives them: strings). */
 const appWith = (overrides: Record<string, string> = {}) =>
-  new App({ context: { ...cdkJson.context, ...overrides } });
+  new App({ outdir, context: { ...cdkJson.context, ...overrides } });
 
 describe('cdk.json', () => {
   it('runs the app through tsx', () => {
@@ -92,6 +99,7 @@ describe('-c overrides', () => {
 
   it('take a whole schedule as JSON, its dotted keys still winning', () => {
     const app = new App({
+      outdir,
       context: { schedule: '{"expression":"rate(1 hour)","enabled":true}', 'schedule.enabled': 'false' },
     });
     expect(configFromContext(app).schedule).toEqual({

@@ -6,7 +6,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { NODE_RUNTIME } from '../../cdk/functions.js';
 import { BoundedFanoutStack } from '../../cdk/stack.js';
 import { BudgetError } from '../../lib/budget/index.js';
@@ -618,7 +618,9 @@ describe('the default config', () => {
 
 describe('a config the budget refuses', () => {
   it('is refused before any resource is made, with every problem', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const outdir = mkdtempSync(join(tmpdir(), 'bf-refused-'));
+    onTestFinished(() => rmSync(outdir, { recursive: true, force: true }));
+    const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
     let error: unknown;
     try {
       new BoundedFanoutStack(app, 'Refused', {
