@@ -88,8 +88,8 @@ export async function failedSegmentOf(
     return { jobId, runId, segment, cursor, source };
   }
   const requestId = record.requestContext.requestId;
-  // The run this request began, as the orchestrator noted it (a file naming its own ids), before the file: the
-  // file may name another run now (rewritten at a fixed key for the next run), or be gone (functions/run-origin.ts).
+  // The run this request began, as the orchestrator noted it before starting it, read before the file: the file
+  // may name another run now (rewritten at a fixed key for the next run), or be gone (functions/run-origin.ts).
   const noted = event.kind === 's3' ? await ledger?.origins.of(requestId) : undefined;
   if (event.kind === 's3' && noted) return firstS3Segment(parseS3Uri(event.uri), event.overrides, noted);
   // The first segment, named as the orchestrator names it (open-job.ts openFirst): its run id is the request
@@ -100,7 +100,7 @@ export async function failedSegmentOf(
     return { jobId, runId, segment: 0, cursor: 0, source };
   } catch (error) {
     if (event.kind !== 's3' || !(error instanceof ManifestError)) throw error;
-    // Unreadable now (deleted since the run began, say), and nothing noted: the file named no ids of its own.
+    // Unreadable now (deleted since the run began, say), and nothing noted (a run begun before origins were).
     const location = parseS3Uri(event.uri);
     return firstS3Segment(location, event.overrides, guessedIds(location, event.overrides, requestId));
   }

@@ -86,10 +86,15 @@ export class RunLedger {
         known: record !== undefined,
       });
     }
+    return { applied, record: await this.#endNoted(record), unread: unread === true };
+  }
+
+  /** The run ended if `record` shows it complete (#after), the cache noting the record before and after. */
+  async #endNoted(record: RunRecord | undefined): Promise<RunRecord | undefined> {
     this.control.note(record);
     const after = await this.#after(record);
     this.control.note(after.record);
-    return { applied, record: after.record, unread: unread === true };
+    return after.record;
   }
 
   /**
@@ -118,11 +123,7 @@ export class RunLedger {
    * settled by its retry, which adds nothing and so would end nothing. One read; nothing else when it ended.
    */
   async endIfComplete(jobId: string, runId: string): Promise<RunRecord | undefined> {
-    const record = await this.#ledger.getRun(jobId, runId);
-    this.control.note(record);
-    const after = await this.#after(record);
-    this.control.note(after.record);
-    return after.record;
+    return this.#endNoted(await this.#ledger.getRun(jobId, runId));
   }
 
   /**
@@ -184,11 +185,11 @@ export class RunLedger {
   async breakRun(input: BreakInput): Promise<{ broken: boolean; record: RunRecord | undefined }> {
     const broken = await this.#ledger.breakRun(input);
     const record = broken ?? (await this.#ledger.getRun(input.jobId, input.runId));
-    this.control.note(record);
-    if (record?.brokenSegment !== input.segment) return { broken: false, record };
-    const after = await this.#after(record);
-    this.control.note(after.record);
-    return { broken: broken !== undefined, record: after.record };
+    if (record?.brokenSegment !== input.segment) {
+      this.control.note(record);
+      return { broken: false, record };
+    }
+    return { broken: broken !== undefined, record: await this.#endNoted(record) };
   }
 
   async setStatus(jobId: string, runId: string, change: StatusChange): Promise<RunRecord | undefined> {
