@@ -41,6 +41,15 @@ function reportOf(result: { code: number | null; stdout: string; stderr: string 
 }
 
 const own = ['--format', 'json', '--listen', '127.0.0.1:0'];
+/** Two workers, each running one message of one task at a time: the target's held count says where the run is. */
+const ONE_TASK_TWO_WORKERS = [
+  '--worker-concurrency',
+  '2',
+  '--per-invocation-concurrency',
+  '1',
+  '--tasks-per-message',
+  '1',
+];
 
 /** A report's counts: submitted, succeeded, dead-lettered, invalid, unfinished. */
 const countsOf = (r: RunReport) => [r.submitted, r.succeeded, r.deadLettered, r.invalid, r.unfinished ?? 0];
@@ -115,15 +124,7 @@ describe('bounded-fanout run --state DIR --resume, after a kill -9', () => {
       lines.push(JSON.stringify({ id: `n${i}`, url: `${target.url}/n${i}`, mode: 'queue' }));
     await writeFile(manifest, `${lines.join('\n')}\n`);
     const state = join(dir, 'state-torn');
-    const limits = [
-      '--worker-concurrency',
-      '2',
-      '--per-invocation-concurrency',
-      '1',
-      '--tasks-per-message',
-      '1',
-    ];
-    const first = await startHeld(state, manifest, limits);
+    const first = await startHeld(state, manifest, ONE_TASK_TWO_WORKERS);
     await heldReach(target, 1);
     first.child.kill('SIGKILL');
     expect((await first.done).signal).toBe('SIGKILL');
@@ -157,15 +158,7 @@ describe('bounded-fanout run --state DIR --resume, after a kill -9', () => {
         lines.push(JSON.stringify({ id: `${name}-${i}`, url: `${target.url}/${name}/${i}`, mode: 'queue' }));
       await writeFile(manifest, `${lines.join('\n')}\n`);
       const state = join(dir, `state-${name}`);
-      const limits = [
-        '--worker-concurrency',
-        '2',
-        '--per-invocation-concurrency',
-        '1',
-        '--tasks-per-message',
-        '1',
-      ];
-      const first = await startHeld(state, manifest, limits);
+      const first = await startHeld(state, manifest, ONE_TASK_TWO_WORKERS);
       await heldReach(target, 2);
       first.child.kill('SIGINT');
       await first.waitFor(/Stopping/);
