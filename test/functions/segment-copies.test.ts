@@ -3,7 +3,7 @@ import { type Message, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
-import { EnvVars, IdempotencyModes } from '../../lib/config.js';
+import { IdempotencyModes } from '../../lib/config.js';
 import { readDeadLetterBody } from '../../lib/fanout/messages.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import type { RunRecord } from '../../lib/ledger/run-record.js';
@@ -13,6 +13,7 @@ import { localCredentials } from '../../local/resources.js';
 import { type Containers, startContainers, type Worker } from './containers.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent } from './harness.js';
 import { counts, resultLines as resultOf } from './run-outcome.js';
+import { atPart, atSettle, orchestratorCopy as copyIn, type Gate } from './segment-copy-gates.js';
 
 // Two copies of one segment (a retried invocation running beside the first, as after a timeout), through the
 // real handlers against the backend's queues, tables and bucket and a real HTTP target on 127.0.0.1 counting
@@ -59,67 +60,9 @@ afterAll(async () => {
   s3?.destroy();
 });
 
+const orchestratorCopy = (...gates: Gate[]) => copyIn(h, runtimes, ...gates);
 const hits = (id: string) => server.requests.filter((r) => r.path.endsWith(`/${id}`)).length;
 const url = (id: string, kind: string) => `${server.url}/${kind}/${id}`;
-
-/** A point a copy stops at until released: `reached` resolves when it gets there. */
-interface Gate {
-  readonly reached: Promise<void>;
-  release(): void;
-  /** Whether a call (command name, input JSON) is the one held here; the first such call only. */
-  readonly holds: (command: string, input: string) => boolean;
-  arrive(): Promise<void>;
-}
-
-function gate(holds: (command: string, input: string) => boolean): Gate {
-  let reach = () => {};
-  const reached = new Promise<void>((r) => {
-    reach = r;
-  });
-  let release = () => {};
-  const released = new Promise<void>((r) => {
-    release = r;
-  });
-  let used = false;
-  return {
-    reached,
-    release,
-    holds: (command, input) => {
-      if (used || !holds(command, input)) return false;
-      used = true;
-      return true;
-    },
-    arrive: () => {
-      reach();
-      return released;
-    },
-  };
-}
-
-const atSettle = () => gate((cmd, input) => /TransactWrite/.test(cmd) && input.includes('segment:0'));
-const atPart = () => gate((cmd, input) => /PutObject/.test(cmd) && input.includes('/part-'));
-
-/**
- * An orchestrator in a container of its own with no idempotency table (a retried segment runs again, as after
- * a timeout in AWS), stopping at each of `gates` until it is released.
- */
-async function orchestratorCopy(...gates: Gate[]) {
-  const { createRuntime } = await import('../../functions/runtime.js');
-  const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
-  const rt = createRuntime({ ...h.env, [EnvVars.IDEMPOTENCY_TABLE]: '' });
-  runtimes.push(rt);
-  const hold =
-    (next: (args: { input: unknown }) => Promise<unknown>, context: { commandName?: string }) =>
-    async (args: { input: unknown }) => {
-      const input = JSON.stringify(args.input);
-      const at = gates.find((g) => g.holds(context.commandName ?? '', input));
-      if (at) await at.arrive();
-      return next(args);
-    };
-  rt.aws.dynamodb.middlewareStack.add(hold as never, { step: 'initialize', name: 'gateDynamo' });
-  rt.aws.s3.middlewareStack.add(hold as never, { step: 'initialize', name: 'gateS3' });
-  return createOrchestratorHandler(() => rt);
-}
 
 /**
  * Copies A and B of one segment, B's settle first: A runs and stops before writing its result part; B runs and
