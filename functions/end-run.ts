@@ -5,14 +5,13 @@ import type { FailureBudget } from '../lib/fanout/failure-budget.js';
 import { errorText, type SegmentResult } from '../lib/fanout/segment.js';
 import type { SegmentCopy } from '../lib/fanout/segment-copy.js';
 import { type JobPeaks, type JobSummary, type StopReason, StopReasons } from '../lib/fanout/summary.js';
-import { LIVE_STATUSES, RunReasons, type RunRecord, RunStatuses } from '../lib/ledger/run-record.js';
+import { RunReasons, type RunRecord, type SegmentFailure } from '../lib/ledger/run-record.js';
 import type { OpenJob } from './open-job.js';
-import { markManifestError } from './orchestrator-ledger.js';
 import type { OrchestratorResult } from './orchestrator-result.js';
 import type { RunLedger } from './run-ledger.js';
 
-// The end of a job's last segment: the run's status when the manifest broke or the failure budget tripped
-// here, the segment's settle, one summary logged and published as EMF metrics, and the result object.
+// The end of a job's last segment: the segment's settle (keeping how it failed, when the manifest broke or the
+// failure budget tripped here), one summary logged and published as EMF metrics, and the result object.
 
 export interface SegmentEnd {
   readonly job: OpenJob;
@@ -32,7 +31,7 @@ export interface SegmentEnd {
 export async function endRun(end: SegmentEnd, logger: Logger, metrics: Metrics): Promise<OrchestratorResult> {
   const { job, ledger, results } = end;
   const { jobId, runId } = job;
-  await markFailure(end, logger);
+  logFailure(end, logger);
   const run = ledger ? await end.settle(true) : undefined;
   const summary = summaryOf(end);
   let resultKey: string | undefined;
@@ -52,25 +51,35 @@ export async function endRun(end: SegmentEnd, logger: Logger, metrics: Metrics):
   };
 }
 
-/** The run's status when the manifest broke, or the failure budget tripped on this segment's outcomes. */
-async function markFailure({ job, outcome, reason, ledger }: SegmentEnd, logger: Logger): Promise<void> {
-  const { jobId, runId } = job;
+/**
+ * How this segment failed, for its settle to keep (SettleInput.failure): the manifest broke, or the failure
+ * budget tripped here on the orchestrator's own outcomes. Only a settle that counts keeps it, so a copy of the
+ * segment whose settle loses never fails the run (lib/ledger/after-settle.ts failureChange).
+ */
+export function segmentFailure({
+  outcome,
+  reason,
+  budget,
+}: Pick<SegmentEnd, 'outcome' | 'reason' | 'budget'>): { failure?: SegmentFailure } {
   if (reason === StopReasons.MANIFEST_ERROR) {
-    logger.error('manifest unreadable past its first tasks: job failed', {
-      jobId,
-      runId,
-      error: outcome.error,
-    });
-    if (ledger) await markManifestError(ledger, jobId, runId, outcome.error);
+    return { failure: { reason: RunReasons.MANIFEST_ERROR, ...optional('detail', outcome.error) } };
   }
-  if (reason === StopReasons.FAILURE_BUDGET && outcome.reason === StopReasons.FAILURE_BUDGET) {
-    // Tripped here, on the orchestrator's own outcomes: the whole fleet stops.
-    await ledger?.setStatus(jobId, runId, {
-      status: RunStatuses.FAILED,
-      reason: RunReasons.FAILURE_BUDGET,
-      from: LIVE_STATUSES,
-    });
-  }
+  if (reason !== StopReasons.FAILURE_BUDGET || outcome.reason !== StopReasons.FAILURE_BUDGET) return {};
+  const { finished, failed } = budget.counts;
+  const detail = `the orchestrator tripped the failure budget (${budget.toleratedFailurePercent}% tolerated; ${failed} of the ${finished} tasks it finished failed)`;
+  return { failure: { reason: RunReasons.FAILURE_BUDGET, detail } };
+}
+
+const optional = <K extends string>(key: K, value: string | undefined) =>
+  (value === undefined ? {} : { [key]: value }) as { [k in K]?: string };
+
+function logFailure({ job, outcome, reason }: SegmentEnd, logger: Logger): void {
+  if (reason !== StopReasons.MANIFEST_ERROR) return;
+  logger.error('manifest unreadable past its first tasks: job failed', {
+    jobId: job.jobId,
+    runId: job.runId,
+    error: outcome.error,
+  });
 }
 
 function summaryOf({ job, outcome, reason, peaks, budget }: SegmentEnd): JobSummary {

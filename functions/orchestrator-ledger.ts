@@ -9,7 +9,7 @@ import { segmentSettleKey } from '../lib/fanout/segment-copy.js';
 import { type JobCounts, type JobPeaks, type StopReason, StopReasons } from '../lib/fanout/summary.js';
 import type { RunControl } from '../lib/ledger/run-control.js';
 import type { CountDelta, RunRecord } from '../lib/ledger/run-record.js';
-import { RunReasons, RunStatuses } from '../lib/ledger/run-record.js';
+import { RunStatuses } from '../lib/ledger/run-record.js';
 import { isLive } from '../lib/ledger/run-rules.js';
 import type { OpenJob } from './open-job.js';
 import type { RunLedger } from './run-ledger.js';
@@ -105,31 +105,6 @@ export function pauseHold(
       if (record?.status !== RunStatuses.PAUSED) return;
     }
   };
-}
-
-/**
- * The manifest broke after some tasks were read: those still run to their end (a retry could not do better),
- * so the run is not stopped; its `reason` says why it will end `failed` (lib/ledger/run-rules.ts finalStatus).
- * The status is left as it is (running or paused), checked by the write so a concurrent change wins.
- */
-export async function markManifestError(
-  ledger: RunLedger,
-  jobId: string,
-  runId: string,
-  detail: string | undefined,
-): Promise<void> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const record = await ledger.store.getRun(jobId, runId);
-    if (!record || !isLive(record.status)) return;
-    const change = await ledger.store.setStatus(jobId, runId, {
-      status: record.status,
-      reason: RunReasons.MANIFEST_ERROR,
-      ...(detail === undefined ? {} : { detail }),
-      from: [record.status],
-    });
-    ledger.control.note(change.record);
-    if (change.changed) return;
-  }
 }
 
 /**

@@ -31,7 +31,7 @@ import { newCopyId, type SegmentCopy } from '../lib/fanout/segment-copy.js';
 import { maxPeaks, StopReasons } from '../lib/fanout/summary.js';
 import { ManifestError } from '../lib/manifest/errors.js';
 import { effectiveLimits } from './effective-limits.js';
-import { endRun, type SegmentEnd } from './end-run.js';
+import { endRun, type SegmentEnd, segmentFailure } from './end-run.js';
 import { jobBudget } from './fleet-budget.js';
 import { functionLogger } from './function-logger.js';
 import { IdempotencyUses, idempotencyOptions } from './idempotency.js';
@@ -241,8 +241,8 @@ async function finishSegment(
     // The parts first: once the segment is settled the run may end, and its result object reads them.
     await results?.flush();
     const delta = segmentDelta(state.counts, outcome.counts);
-    const kept = own as unknown as Record<string, unknown>;
-    const input = { jobId, runId, key: segmentKey(job), delta, manifestDone, state: kept };
+    const kept = { state: own as unknown as Record<string, unknown>, ...segmentFailure(base) };
+    const input = { jobId, runId, key: segmentKey(job), delta, manifestDone, ...kept };
     const settled = await ledger?.settleOnce(input);
     counted = settled?.applied ?? false;
     return settled?.record;

@@ -155,22 +155,13 @@ export class JobLedgerTable implements JobLedger {
   }
 
   /** One group's transaction: its keys' markers and their summed counts (lib/aws/settle-groups.ts). */
-  async #commit({
-    jobId,
-    runId,
-    keys,
-    states,
-    delta,
-    tallies,
-    manifestDone,
-    unread,
-    seenVersion,
-  }: GroupWrite): Promise<GroupCommit> {
+  async #commit(write: GroupWrite): Promise<GroupCommit> {
+    const { jobId, runId, keys, states, delta, unread, seenVersion } = write;
     const now = this.#now();
     const items = settleItems(this.#table, {
       record: runKey(jobId, runId),
       markers: keys.map((key, i) => settleMarker(jobId, runId, key, states[i], now, this.#retentionDays)),
-      update: countsUpdate(delta, manifestDone, tallies),
+      update: countsUpdate(delta, write.manifestDone, write.tallies, write.failure),
       ...(unread ? { unreadOpen: unsettledDelta(delta), seenVersion } : {}),
     });
     try {

@@ -3,7 +3,13 @@
 // Every attribute goes through a name placeholder (`status` is a DynamoDB reserved word).
 import { InvalidArgumentError } from '../errors.js';
 import type { StatusChange } from '../ledger/job-ledger.js';
-import { COUNT_NAMES, type CountDelta, type RunLimits, type RunRecord } from '../ledger/run-record.js';
+import {
+  COUNT_NAMES,
+  type CountDelta,
+  type RunLimits,
+  type RunRecord,
+  type SegmentFailure,
+} from '../ledger/run-record.js';
 import type { Ending } from '../ledger/run-rules.js';
 import { storedSubmitted, tallyAdds } from './segment-tallies.js';
 import { UNSETTLED, UNTRACKED, unsettledDelta } from './unsettled.js';
@@ -17,12 +23,13 @@ export interface Expression {
 
 /**
  * A settle's update of the run record: ADD each nonzero count and segment tally (lib/aws/segment-tallies.ts),
- * SET manifestDone and the store's `unsettled` (lib/aws/unsettled.ts); undefined if nothing.
+ * SET manifestDone, a segment's failure and the store's `unsettled` (lib/aws/unsettled.ts); undefined if nothing.
  */
 export function countsUpdate(
   delta: CountDelta | undefined,
   manifestDone: boolean | undefined,
   tallies?: ReadonlyMap<number, number>,
+  failure?: SegmentFailure,
 ) {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = {};
@@ -47,6 +54,12 @@ export function countsUpdate(
     names['#manifestDone'] = 'manifestDone';
     values[':done'] = true;
     sets.push('#manifestDone = :done');
+  }
+  if (failure) {
+    // The first segment failure kept: a later one (another segment's) never rewrites why the run fails.
+    names['#segmentFailure'] = 'segmentFailure';
+    values[':failure'] = failure;
+    sets.push('#segmentFailure = if_not_exists(#segmentFailure, :failure)');
   }
   const open = unsettledDelta(delta);
   if (open !== 0) {

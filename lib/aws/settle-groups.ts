@@ -11,7 +11,7 @@
 // others are sent again without it: each key still counts once, atomically with its counts. An unread group
 // whose settles saw one record version checks it too, and answers `confirmed` (SettleInput.seenVersion).
 import type { SettleInput, SettleResult } from '../ledger/job-ledger.js';
-import type { CountDelta, RunRecord } from '../ledger/run-record.js';
+import type { CountDelta, RunRecord, SegmentFailure } from '../ledger/run-record.js';
 import { segmentTallies } from './segment-tallies.js';
 import { mayGoUnread } from './unsettled.js';
 
@@ -41,6 +41,8 @@ export interface GroupWrite {
   readonly unread: boolean;
   /** The record's version every settle of the group saw, when they agree: an unread write checks it too. */
   readonly seenVersion?: number;
+  /** An orchestrator segment's failure, kept on the record with its marker (SettleInput.failure). */
+  readonly failure?: SegmentFailure;
 }
 
 /** What the store does for a group: one transaction, and one read of the record. */
@@ -122,7 +124,8 @@ export class SettleGroups {
       const keys = live.map((s) => s.key);
       const states = live.map((s) => s.state);
       const tallies = segmentTallies(live);
-      const write = { jobId, runId, keys, states, delta, tallies, manifestDone, unread };
+      const failure = live.find((s) => s.failure)?.failure;
+      const write = { jobId, runId, keys, states, delta, tallies, manifestDone, unread, failure };
       const outcome = await this.#ports.commit(seenVersion === undefined ? write : { ...write, seenVersion });
       if (outcome.applied) break;
       if (outcome.recordFailed && unread) unreadAllowed = false;

@@ -1,10 +1,11 @@
 // What every writer of the ledger does with the record its settle returned, the orchestrator and the
-// workers alike: trip the fleet-wide failure budget, and end the run when it is complete. Ending is one
+// workers alike: trip the fleet-wide failure budget (or make the failure a segment's settle kept the run's),
+// and end the run when it is complete. Ending is one
 // conditional write (JobLedger.finish), so of any number of settlers seeing the run complete at once
 // exactly one wins; only the winner writes the result object and announces the run (in that order, so
 // an event's result URI points at a written object).
-import type { JobLedger } from './job-ledger.js';
-import { LIVE_STATUSES, RunReasons, type RunRecord, RunStatuses } from './run-record.js';
+import type { JobLedger, StatusChange } from './job-ledger.js';
+import { LIVE_STATUSES, type RunReason, RunReasons, type RunRecord, RunStatuses } from './run-record.js';
 import { budgetExceeded, finalStatus, isComplete, isLive } from './run-rules.js';
 
 export interface AfterSettlePorts {
@@ -35,13 +36,9 @@ export async function afterSettle(
 ): Promise<AfterSettle> {
   if (!record) return { record, finished: false };
   let current = record;
-  if (isLive(current.status) && budgetExceeded(current, current.toleratedFailurePercent)) {
-    const change = await ports.ledger.setStatus(current.jobId, current.runId, {
-      status: RunStatuses.FAILED,
-      reason: RunReasons.FAILURE_BUDGET,
-      detail: budgetDetail(current),
-      from: LIVE_STATUSES,
-    });
+  const failing = failureChange(current);
+  if (failing) {
+    const change = await ports.ledger.setStatus(current.jobId, current.runId, failing);
     current = change.record ?? current;
   }
   for (let tries = 1; isComplete(current) && current.finishedAt === undefined; tries++) {
@@ -59,6 +56,26 @@ export async function afterSettle(
     current = now;
   }
   return { record: current, finished: false };
+}
+
+/**
+ * The change a live run's record calls for: `failed` when the fleet's counts exceed the failure budget or the
+ * segment that counted tripped it on its own outcomes; the reason `manifest-error` (the status kept: the tasks
+ * read still run to their end) when that segment's manifest broke. Undefined when none, or already made.
+ */
+export function failureChange(r: RunRecord): StatusChange | undefined {
+  if (!isLive(r.status)) return undefined;
+  const failed = (reason: RunReason, detail: string | undefined): StatusChange => ({
+    status: RunStatuses.FAILED,
+    reason,
+    ...(detail === undefined ? {} : { detail }),
+    from: LIVE_STATUSES,
+  });
+  if (budgetExceeded(r, r.toleratedFailurePercent)) return failed(RunReasons.FAILURE_BUDGET, budgetDetail(r));
+  const { reason, detail } = r.segmentFailure ?? {};
+  if (reason === RunReasons.FAILURE_BUDGET) return failed(reason, detail);
+  if (reason !== RunReasons.MANIFEST_ERROR || r.reason === reason) return undefined;
+  return { status: r.status, reason, ...(detail === undefined ? {} : { detail }), from: [r.status] };
 }
 
 /** Finishes tried on one settle's record: each lost one means a change landed; they are few and operator-made. */

@@ -2,7 +2,7 @@
 // DynamoDB store (lib/aws/job-ledger-table.ts) implements it on the stack's job table, in AWS, LocalStack
 // and the local emulators alike.
 import type { OverlapPolicy } from '../config.js';
-import type { CountDelta, RunLimits, RunReason, RunRecord, RunStatus } from './run-record.js';
+import type { CountDelta, RunLimits, RunReason, RunRecord, RunStatus, SegmentFailure } from './run-record.js';
 import type { Ending, OverlapAction } from './run-rules.js';
 
 export interface StartRunInput {
@@ -53,6 +53,11 @@ export interface SettleInput {
    * (RunRecord.brokenSegment). None for the orchestrator's own settles.
    */
   readonly segment?: number;
+  /**
+   * An orchestrator segment's failure (its manifest broke, or its own outcomes tripped the budget): kept on the
+   * record only if this settle is the key's first, in the same transaction (RunRecord.segmentFailure).
+   */
+  readonly failure?: SegmentFailure;
 }
 
 /** An orchestrator segment that failed its every attempt, as Lambda's on-failure destination reports it. */

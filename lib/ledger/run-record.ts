@@ -79,6 +79,17 @@ export interface RunLimits {
   >;
 }
 
+/**
+ * How an orchestrator segment ended in failure: its manifest broke, or its own outcomes tripped the failure
+ * budget. Written by the segment's settle in the same transaction as its marker, so only the copy whose settle
+ * counts can fail the run (a losing copy's view is not the run's); lib/ledger/after-settle.ts then sets the
+ * status (or reason) the fleet follows, and finalStatus ends the run by it.
+ */
+export interface SegmentFailure {
+  readonly reason: typeof RunReasons.MANIFEST_ERROR | typeof RunReasons.FAILURE_BUDGET;
+  readonly detail?: string;
+}
+
 export interface RunRecord extends RunCounts {
   readonly jobId: string;
   readonly runId: string;
@@ -110,6 +121,8 @@ export interface RunRecord extends RunCounts {
   readonly brokenSegment?: number;
   /** Tasks of `brokenSegment` the workers settled, counted in `submitted` (see above). */
   readonly adopted?: number;
+  /** The failure the settle that counted of an orchestrator segment reported (the first one kept). */
+  readonly segmentFailure?: SegmentFailure;
   /** Bumped by every change of status or limits: containers cache the record and compare it. */
   readonly version: number;
 }

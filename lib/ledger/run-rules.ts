@@ -54,10 +54,14 @@ export function finalStatus(r: RunRecord): Ending {
     return r.reason === undefined ? { status: r.status } : { status: r.status, reason: r.reason };
   }
   // The manifest broke after some tasks were read: they ran to their end, and the run fails.
-  if (r.reason === RunReasons.MANIFEST_ERROR) {
+  if (r.reason === RunReasons.MANIFEST_ERROR || r.segmentFailure?.reason === RunReasons.MANIFEST_ERROR) {
     return { status: RunStatuses.FAILED, reason: RunReasons.MANIFEST_ERROR };
   }
-  if (budgetExceeded(r, r.toleratedFailurePercent)) {
+  // The segment that counted tripped the budget on its own outcomes, as the fleet's counts may not show.
+  if (
+    budgetExceeded(r, r.toleratedFailurePercent) ||
+    r.segmentFailure?.reason === RunReasons.FAILURE_BUDGET
+  ) {
     return { status: RunStatuses.FAILED, reason: RunReasons.FAILURE_BUDGET };
   }
   if (r.undeliverable > 0) return { status: RunStatuses.FAILED, reason: RunReasons.UNDELIVERABLE };
