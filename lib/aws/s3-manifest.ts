@@ -4,6 +4,7 @@ import { ManifestError } from '../manifest/errors.js';
 import { type DeclaredFormat, declaredFormat } from '../manifest/format.js';
 import { type Manifest, parseManifestStream } from '../manifest/parse.js';
 import type { JobHeader } from '../manifest/schema.js';
+import { ResumableBody } from './resumable-body.js';
 
 export interface S3Location {
   readonly bucket: string;
@@ -81,7 +82,32 @@ export async function openS3Manifest(
   if (!body || typeof (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] !== 'function') {
     throw ManifestError.of('manifest', 'has no readable body');
   }
-  return { chunks: body, etag: out.ETag, declared: declaredFormat(location.key, out.ContentType) };
+  return {
+    chunks: resumable(s3, location, out, body),
+    etag: out.ETag,
+    declared: declaredFormat(location.key, out.ContentType),
+  };
+}
+
+/**
+ * The body, read on past a connection lost mid-read from where it broke (lib/aws/resumable-body.ts): the same
+ * version only, so not without an ETag to pin it.
+ */
+function resumable(
+  s3: S3Client,
+  { bucket, key }: S3Location,
+  { ETag, ContentLength }: GetObjectCommandOutput,
+  body: AsyncIterable<Uint8Array>,
+): AsyncIterable<Uint8Array> {
+  if (!ETag) return body;
+  const reopen = async (offset: number) => {
+    const range = `bytes=${offset}-`;
+    const out = await s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: ETag, Range: range }),
+    );
+    return { body: out.Body as AsyncIterable<Uint8Array>, contentRange: out.ContentRange };
+  };
+  return new ResumableBody({ body, size: ContentLength, reopen, where: `s3://${bucket}/${key}` });
 }
 
 /** A job's manifest in S3, opened, its header read; its tasks follow lazily from `manifest.items`. */
