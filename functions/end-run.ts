@@ -5,7 +5,9 @@ import type { FailureBudget } from '../lib/fanout/failure-budget.js';
 import { errorText, type SegmentResult } from '../lib/fanout/segment.js';
 import type { SegmentCopy } from '../lib/fanout/segment-copy.js';
 import { type JobPeaks, type JobSummary, type StopReason, StopReasons } from '../lib/fanout/summary.js';
+import { budgetFigures } from '../lib/ledger/after-settle.js';
 import { RunReasons, type RunRecord, type SegmentFailure } from '../lib/ledger/run-record.js';
+import { FleetBudget } from './fleet-budget.js';
 import type { OpenJob } from './open-job.js';
 import type { OrchestratorResult } from './orchestrator-result.js';
 import type { RunLedger } from './run-ledger.js';
@@ -65,8 +67,9 @@ export function segmentFailure({
     return { failure: { reason: RunReasons.MANIFEST_ERROR, ...optional('detail', outcome.error) } };
   }
   if (reason !== StopReasons.FAILURE_BUDGET || outcome.reason !== StopReasons.FAILURE_BUDGET) return {};
-  const { finished, failed } = budget.counts;
-  const detail = `the orchestrator tripped the failure budget (${budget.toleratedFailurePercent}% tolerated; ${failed} of the ${finished} tasks it finished failed)`;
+  // The counts it tripped on (the fleet's plus its own), as a worker's trip names them (after-settle.ts).
+  const judged = budget instanceof FleetBudget ? budget.judged : undefined;
+  const detail = budgetFigures(judged ?? budget.counts, budget.toleratedFailurePercent);
   return { failure: { reason: RunReasons.FAILURE_BUDGET, detail } };
 }
 

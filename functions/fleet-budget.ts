@@ -29,6 +29,8 @@ export class FleetBudget extends FailureBudget {
   readonly #jobId: string;
   readonly #runId: string;
   #tripped = false;
+  /** The fleet's counts plus this segment's own when the budget tripped: the run's `detail` names them. */
+  #judged: FailureCounts | undefined;
   #judging: Promise<void> | undefined;
   #again = false;
 
@@ -51,6 +53,11 @@ export class FleetBudget extends FailureBudget {
     return this.#tripped;
   }
 
+  /** The counts the budget tripped on (the fresh record's plus this segment's own); undefined until it trips. */
+  get judged(): FailureCounts | undefined {
+    return this.#judged;
+  }
+
   async #judge(): Promise<void> {
     do {
       this.#again = false;
@@ -61,21 +68,28 @@ export class FleetBudget extends FailureBudget {
         record = this.#ledger.control.peek(this.#jobId, this.#runId); // no read: the cached one
       }
       this.#ledger.control.note(record);
-      if (this.#exceeded(record)) this.#tripped = true;
+      const judged = this.#judgedOn(record);
+      if (this.#over(judged)) {
+        this.#tripped = true;
+        this.#judged = judged;
+      }
     } while (this.#again && !this.#tripped);
   }
 
   /** The fleet's settled counts (the record's) plus this segment's own, over the tolerated share. */
   #exceeded(record: RunRecord | undefined): boolean {
-    const own = this.counts;
-    const fleet: FailureCounts = record
-      ? {
-          finished: record.succeeded + record.deadLettered + record.undeliverable,
-          failed: record.deadLettered + record.undeliverable,
-        }
-      : { finished: 0, failed: 0 };
-    const failed = fleet.failed + own.failed;
-    const finished = fleet.finished + own.finished;
+    return this.#over(this.#judgedOn(record));
+  }
+
+  #over({ failed, finished }: FailureCounts): boolean {
     return failed * 100 > this.toleratedFailurePercent * finished;
+  }
+
+  /** The fleet's settled counts (the record's) plus this segment's own. */
+  #judgedOn(record: RunRecord | undefined): FailureCounts {
+    const own = this.counts;
+    const fleetFailed = record ? record.deadLettered + record.undeliverable : 0;
+    const fleetFinished = record ? record.succeeded + fleetFailed : 0;
+    return { failed: fleetFailed + own.failed, finished: fleetFinished + own.finished };
   }
 }

@@ -100,7 +100,15 @@ export const unannounced = (record: RunRecord | undefined): record is RunRecord 
 
 export function budgetDetail(r: RunRecord): string {
   const failed = r.deadLettered + r.undeliverable;
-  return `${failed} of ${r.succeeded + failed} finished tasks failed, more than the ${r.toleratedFailurePercent}% tolerated`;
+  return budgetFigures({ failed, finished: r.succeeded + failed }, r.toleratedFailurePercent);
+}
+
+/** The `detail` of a run failed by its budget, from the counts that tripped it (the record's, or an orchestrator's). */
+export function budgetFigures(
+  c: { readonly failed: number; readonly finished: number },
+  tolerated: number,
+): string {
+  return `${c.failed} of ${c.finished} finished tasks failed, more than the ${tolerated}% tolerated`;
 }
 
 /** True when `write` succeeded; its error goes to onError. */
