@@ -8,12 +8,14 @@
 // The record is read afresh before a trip counts: an own failure that would trip the budget on the cached
 // record (up to 2 s old) starts a read, and the budget trips only if the fresh counts still exceed it. The
 // segment reads on meanwhile (one GetItem: a few more tasks at most). At most one read is in flight, and one
-// more follows when failures came during it. A budget the workers trip is the ledger's to act on: the run
-// turns `failed` and the orchestrator stops on the record's status (orchestrator-ledger.ts ledgerStop); so
-// does one whose judgement is still in flight when the segment ends, judged again on the record its settle
-// makes (lib/ledger/after-settle.ts).
+// more follows when failures came during it. A trip here fails the run in the ledger at once, so the workers
+// stop starting its queued tasks while this segment's inline tasks still run. A budget the workers trip is the
+// ledger's to act on: the run turns `failed` and the orchestrator stops on the record's status
+// (orchestrator-ledger.ts ledgerStop); so does one whose judgement is still in flight when the segment ends,
+// judged again on the record its settle makes (lib/ledger/after-settle.ts).
 import { FailureBudget, type FailureCounts } from '../lib/fanout/failure-budget.js';
-import type { RunRecord } from '../lib/ledger/run-record.js';
+import { budgetFigures } from '../lib/ledger/after-settle.js';
+import { LIVE_STATUSES, RunReasons, type RunRecord, RunStatuses } from '../lib/ledger/run-record.js';
 import type { OpenJob } from './open-job.js';
 import type { RunLedger } from './run-ledger.js';
 
@@ -72,8 +74,27 @@ export class FleetBudget extends FailureBudget {
       if (this.#over(judged)) {
         this.#tripped = true;
         this.#judged = judged;
+        await this.#failRun(judged);
       }
     } while (this.#again && !this.#tripped);
+  }
+
+  /**
+   * The run failed at once, its detail the counts it tripped on: the workers stop starting its tasks now, not
+   * when this segment ends (after its slowest inline task). A write that fails is made again at the end
+   * (functions/end-run.ts markFailure).
+   */
+  async #failRun(judged: FailureCounts): Promise<void> {
+    try {
+      await this.#ledger.setStatus(this.#jobId, this.#runId, {
+        status: RunStatuses.FAILED,
+        reason: RunReasons.FAILURE_BUDGET,
+        detail: budgetFigures(judged, this.toleratedFailurePercent),
+        from: LIVE_STATUSES,
+      });
+    } catch {
+      // Left to the segment's end.
+    }
   }
 
   /** The fleet's settled counts (the record's) plus this segment's own, over the tolerated share. */

@@ -1,13 +1,27 @@
-// A failure budget the orchestrator trips on its own inline outcomes names the counts it tripped on in the
-// run's `detail`, as one a worker's settle trips does (lib/ledger/after-settle.ts budgetDetail): the record,
-// `status` and the Run Finished event say why the run failed, not only that it did. Through the real handler
-// on the emulators, a 127.0.0.1 target failing some tasks for good (400), the event read off the test's bus.
+// A failure budget the orchestrator trips on its own inline outcomes: the run is failed at once, so the workers
+// stop starting its queued tasks while the orchestrator's slow inline tasks still run (before, the record turned
+// failed only at the segment's end, and the workers ran every queued task meanwhile); and its `detail` names the
+// counts it tripped on, as one a worker's settle trips does (lib/ledger/after-settle.ts budgetDetail): the
+// record, `status` and the Run Finished event say why the run failed, not only that it did. Through the real
+// handlers on the emulators, a 127.0.0.1 target failing some tasks for good (400) and holding others until the
+// test lets them go, the event read off the test's bus.
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
 import type { OrchestratorResult } from '../../functions/orchestrator.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import type { Edge } from '../../local/edge.js';
-import { fakeContext, type Harness, quietPowertools, startEventBus, startHarness } from './harness.js';
+import {
+  drainQueue,
+  fakeContext,
+  type Harness,
+  quietPowertools,
+  sqsEvent,
+  startEventBus,
+  startHarness,
+} from './harness.js';
+import { counts } from './run-outcome.js';
 
 quietPowertools();
 
@@ -16,6 +30,7 @@ let server: CountingServer;
 let events: Edge;
 let runtime: FunctionRuntime;
 let orchestrator: (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<OrchestratorResult>;
+let worker: (event: unknown, context: ReturnType<typeof fakeContext>) => Promise<unknown>;
 
 beforeAll(async () => {
   server = await startCountingServer({
@@ -27,6 +42,8 @@ beforeAll(async () => {
   const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
   runtime = createRuntime(h.env);
   orchestrator = createOrchestratorHandler(() => runtime);
+  const { createWorkerHandler } = await import('../../functions/worker.js');
+  worker = createWorkerHandler(() => runtime) as typeof worker;
 });
 
 afterAll(async () => {
@@ -72,4 +89,81 @@ describe('a failure budget the orchestrator trips', () => {
       expect.objectContaining({ status: 'failed', reason: 'failure-budget', detail: record?.detail }),
     ]);
   });
+
+  it('fails the run at once: the workers start none of its queued tasks while its slow inline tasks run', async () => {
+    const jobId = 'budget-at-once';
+    const target = await heldTarget();
+    try {
+      // 20 queued tasks (sent first), then four inline tasks at once: one fails for good, three are held.
+      const queued = Array.from({ length: 20 }, (_, i) => ({
+        id: `q${i}`,
+        url: `${target.url}/ok/q${i}`,
+        mode: 'queue',
+      }));
+      const inline = [
+        { id: 'i0', url: `${target.url}/fail/i0`, mode: 'inline' },
+        ...[1, 2, 3].map((i) => ({ id: `i${i}`, url: `${target.url}/held/i${i}`, mode: 'inline' })),
+      ];
+      const limits = { inline: 4, tasksPerMessage: 5 };
+      const tasks = [...queued, ...inline];
+      const run = orchestrator(
+        { jobId, runId: 'r1', toleratedFailurePercent: 10, limits, tasks },
+        fakeContext(),
+      );
+      const ledger = runtime.ledger!;
+      let record = await ledger.getRun(jobId, 'r1');
+      for (let i = 0; i < 60 && record?.status !== 'failed'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        record = await ledger.getRun(jobId, 'r1');
+      }
+      // The three held inline tasks are still in flight: the segment has not ended, the run has failed.
+      expect(target.paths().filter((p) => p.startsWith('/held/'))).toHaveLength(3);
+      expect(record).toMatchObject({ status: 'failed', reason: 'failure-budget' });
+      const messages = await drainQueue(h.sqs, h.resources.queueUrl);
+      expect(messages).toHaveLength(4);
+      await worker(sqsEvent(messages), fakeContext());
+      expect(target.paths().filter((p) => p.startsWith('/ok/'))).toEqual([]);
+      target.release();
+      await run;
+      const ended = await ledger.getRun(jobId, 'r1');
+      expect(ended).toMatchObject({ status: 'failed', reason: 'failure-budget' });
+      expect(ended?.finishedAt).toBeGreaterThan(0);
+      expect(counts(ended)).toEqual({
+        submitted: 24,
+        succeeded: 3,
+        deadLettered: 1,
+        undeliverable: 0,
+        invalid: 0,
+        cancelled: 20,
+      });
+    } finally {
+      target.release();
+      await target.close();
+    }
+  });
 });
+
+/** A 127.0.0.1 target: `/fail/` answers 400, `/held/` waits for release(), anything else 200. */
+async function heldTarget() {
+  const paths: string[] = [];
+  const waiting: ServerResponse[] = [];
+  let released = false;
+  const server = createServer((req, res) => {
+    req.resume();
+    const path = req.url ?? '';
+    paths.push(path);
+    if (path.startsWith('/fail/')) res.writeHead(400).end('no');
+    else if (path.startsWith('/held/') && !released) waiting.push(res);
+    else res.end('ok');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    paths: () => [...paths],
+    release: () => {
+      released = true;
+      for (const res of waiting.splice(0)) res.end('ok');
+    },
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
