@@ -112,7 +112,7 @@ describe('a failure budget the orchestrator trips', () => {
       );
       const ledger = runtime.ledger!;
       let record = await ledger.getRun(jobId, 'r1');
-      for (let i = 0; i < 60 && record?.status !== 'failed'; i++) {
+      for (let i = 0; i < 200 && record?.status !== 'failed'; i++) {
         await new Promise((resolve) => setTimeout(resolve, 50));
         record = await ledger.getRun(jobId, 'r1');
       }
