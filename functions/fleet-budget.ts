@@ -14,6 +14,7 @@
 // (orchestrator-ledger.ts ledgerStop); so does one whose judgement is still in flight when the segment ends,
 // judged again on the record its settle makes (lib/ledger/after-settle.ts).
 import { FailureBudget, type FailureCounts } from '../lib/fanout/failure-budget.js';
+import { segmentSettleKey } from '../lib/fanout/segment-copy.js';
 import { budgetFigures } from '../lib/ledger/after-settle.js';
 import { LIVE_STATUSES, RunReasons, type RunRecord, RunStatuses } from '../lib/ledger/run-record.js';
 import type { OpenJob } from './open-job.js';
@@ -22,7 +23,7 @@ import type { RunLedger } from './run-ledger.js';
 /** A segment's budget: on the fleet's counts with a ledger; without one, on the job's own outcomes so far. */
 export function jobBudget(tolerated: number, ledger: RunLedger | undefined, job: OpenJob): FailureBudget {
   return ledger
-    ? new FleetBudget(tolerated, ledger, job.jobId, job.runId)
+    ? new FleetBudget(tolerated, ledger, job.jobId, job.runId, job.state.segment)
     : new FailureBudget(tolerated, job.state.budget);
 }
 
@@ -30,17 +31,25 @@ export class FleetBudget extends FailureBudget {
   readonly #ledger: RunLedger;
   readonly #jobId: string;
   readonly #runId: string;
+  readonly #segment: number;
   #tripped = false;
   /** The fleet's counts plus this segment's own when the budget tripped: the run's `detail` names them. */
   #judged: FailureCounts | undefined;
   #judging: Promise<void> | undefined;
   #again = false;
 
-  constructor(toleratedFailurePercent: number, ledger: RunLedger, jobId: string, runId: string) {
+  constructor(
+    toleratedFailurePercent: number,
+    ledger: RunLedger,
+    jobId: string,
+    runId: string,
+    segment: number,
+  ) {
     super(toleratedFailurePercent);
     this.#ledger = ledger;
     this.#jobId = jobId;
     this.#runId = runId;
+    this.#segment = segment;
   }
 
   override record(ok: boolean): void {
@@ -81,11 +90,14 @@ export class FleetBudget extends FailureBudget {
 
   /**
    * The run failed at once, its detail the counts it tripped on: the workers stop starting its tasks now, not
-   * when this segment ends (after its slowest inline task). A write that fails is made again at the end
-   * (functions/end-run.ts markFailure).
+   * when this segment ends (after its slowest inline task). Not when another copy of the segment (a retry run
+   * beside this one) has settled it already: that copy's outcomes are the run's, and this one's settle will not
+   * count. The segment's settle keeps the trip too (end-run.ts segmentFailure), for a write that failed here.
    */
   async #failRun(judged: FailureCounts): Promise<void> {
     try {
+      const key = segmentSettleKey(this.#segment);
+      if (await this.#ledger.store.settledMarker(this.#jobId, this.#runId, key)) return;
       await this.#ledger.setStatus(this.#jobId, this.#runId, {
         status: RunStatuses.FAILED,
         reason: RunReasons.FAILURE_BUDGET,

@@ -65,7 +65,7 @@ describe('FleetBudget: the orchestrator’s own failures judged on the fleet’s
         async (fleetCounts, cachedCounts, tolerated, outcomes) => {
           const fleet = record(fleetCounts);
           const { ledger, reads } = fakeLedger(fleet, cachedCounts && record(cachedCounts));
-          const budget = new FleetBudget(tolerated, ledger, 'j', 'r');
+          const budget = new FleetBudget(tolerated, ledger, 'j', 'r', 0);
           const fleetFailed = fleet.deadLettered + fleet.undeliverable;
           const fleetFinished = fleet.succeeded + fleetFailed;
           let expected = false;
@@ -99,7 +99,7 @@ describe('FleetBudget: the orchestrator’s own failures judged on the fleet’s
       record({ succeeded: 1000, deadLettered: 0, undeliverable: 0 }),
       record({ succeeded: 0, deadLettered: 0, undeliverable: 0 }),
     );
-    const budget = new FleetBudget(10, ledger, 'j', 'r');
+    const budget = new FleetBudget(10, ledger, 'j', 'r', 0);
     budget.record(false);
     await new Promise((resolve) => setImmediate(resolve));
     expect({ tripped: budget.tripped, reads: reads() }).toEqual({ tripped: false, reads: 1 });

@@ -1,18 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
+import { IdempotencyModes } from '../../lib/config.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import { type Containers, startContainers } from './containers.js';
 import { fakeContext, type Harness, quietPowertools } from './harness.js';
 import { counts } from './run-outcome.js';
-import { atSettle, orchestratorCopy } from './segment-copy-gates.js';
+import { atTask, orchestratorCopy } from './segment-copy-gates.js';
 
 // Two copies of one segment (a retried invocation beside the first, as after a timeout) that saw different
-// outcomes, through the real handlers against the backend and a real HTTP target on 127.0.0.1. Only the copy
-// whose settle counts says how the run went: a losing copy that tripped the failure budget on its own outcomes
-// must not fail the run. Copy A runs first and its task `x` answers 404 (its first request), which trips a
-// budget of 0%; A is held at its settle while copy B runs the same task (200) and settles first, ending the
-// run; then A's settle loses.
+// outcomes, through the real handlers against the backend and a real HTTP target on 127.0.0.1. The copy whose
+// settle counts says how the run went: once it has settled, a copy that trips the failure budget on its own
+// outcomes afterwards fails nothing, neither at its trip (which would stop the fleet at once) nor at its end.
+// Copy A starts first and is held before its request to task `x`; copy B runs x (200, its first request),
+// queues `q` and settles, counted; then A's request to x answers 404, which trips a budget of 0% on the
+// fleet's counts plus A's own, and A's settle loses. The queued task then runs and the run ends `succeeded`.
 
 quietPowertools();
 
@@ -28,7 +30,7 @@ beforeAll(async () => {
   server.script((req) => {
     const n = (seen.get(req.path) ?? 0) + 1;
     seen.set(req.path, n);
-    return req.path.includes('/first404/') && n === 1 ? { status: 404 } : undefined;
+    return req.path.includes('/notfirst/') && n > 1 ? { status: 404 } : undefined;
   });
   c = await startContainers({ perInvocationConcurrency: 4, deadlineMarginMs: 1000 });
   ({ h, ledger } = c);
@@ -40,27 +42,37 @@ afterAll(async () => {
   await server?.close();
 });
 
+const hits = (id: string) => server.requests.filter((r) => r.path.endsWith(`/${id}`)).length;
+
 describe('a losing copy of a segment', () => {
-  it('that tripped the failure budget on its own outcomes does not fail the run the winner settled', async () => {
-    const tasks = [{ id: 'x', url: `${server.url}/first404/x`, mode: 'inline' }];
+  it('that trips the failure budget after the winner settled fails nothing: the run ends succeeded', async () => {
+    const tasks = [
+      { id: 'x', url: `${server.url}/notfirst/x`, mode: 'inline' },
+      { id: 'q', url: `${server.url}/ok/q`, mode: 'queue' },
+    ];
     const event = { jobId: 'loser-budget', runId: 'r1', tasks, toleratedFailurePercent: 0 };
-    const aSettle = atSettle();
-    const copyA = await orchestratorCopy(h, runtimes, aSettle);
+    const aTask = atTask('/notfirst/x');
+    const copyA = await orchestratorCopy(h, runtimes, aTask);
     const copyB = await orchestratorCopy(h, runtimes);
     const a = copyA(event, fakeContext());
-    await aSettle.reached;
-    // A's own outcome: x dead-lettered, its budget tripped; it has not settled.
+    await aTask.reached;
     const b = await copyB(event, fakeContext());
     expect(b).toMatchObject({ status: 'succeeded' });
-    aSettle.release();
+    // B settled the segment; q is still queued, so the run is live. A's request now answers 404.
+    expect((await ledger.getRun('loser-budget', 'r1'))?.status).toBe('running');
+    aTask.release();
     await a;
-    expect(server.requests.filter((r) => r.path.endsWith('/x'))).toHaveLength(2);
+    expect(hits('x')).toBe(2);
+    expect((await ledger.getRun('loser-budget', 'r1'))?.status).toBe('running');
+    await c.drain(c.workerOf(c.container(IdempotencyModes.MESSAGE)));
+    expect(hits('q')).toBe(1);
     const run = await ledger.getRun('loser-budget', 'r1');
     expect(run).toMatchObject({ status: 'succeeded' });
     expect(run?.reason).toBeUndefined();
+    expect(run?.segmentFailure).toBeUndefined();
     expect(counts(run)).toEqual({
-      submitted: 1,
-      succeeded: 1,
+      submitted: 2,
+      succeeded: 2,
       deadLettered: 0,
       undeliverable: 0,
       invalid: 0,

@@ -1,6 +1,7 @@
 // Copies of one orchestrator segment that stop where a test says: an orchestrator in a container of its own with
 // no idempotency table (a retried segment runs again, as after a timeout in AWS), whose DynamoDB and S3 calls
 // wait at a gate until the test releases it. Shared by the tests of two copies of a segment.
+import type { Dispatcher } from 'undici';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import { EnvVars } from '../../lib/config.js';
 import type { Harness } from './harness.js';
@@ -44,9 +45,13 @@ export const atSettle = () => gate((cmd, input) => /TransactWrite/.test(cmd) && 
 /** Held at the write of a result part. */
 export const atPart = () => gate((cmd, input) => /PutObject/.test(cmd) && input.includes('/part-'));
 
+/** Held before the request of the inline task whose URL path ends with `suffix` is sent. */
+export const atTask = (suffix: string) => gate((cmd, path) => cmd === 'task' && path.endsWith(suffix));
+
 /**
  * An orchestrator handler in a container of its own (kept in `runtimes` for the test to destroy), stopping at
- * each of `gates` until it is released.
+ * each of `gates` until it is released: its AWS calls (command name, input JSON) and its tasks' requests
+ * (`task`, the URL path).
  */
 export async function orchestratorCopy(h: Harness, runtimes: FunctionRuntime[], ...gates: Gate[]) {
   const { createRuntime } = await import('../../functions/runtime.js');
@@ -63,5 +68,13 @@ export async function orchestratorCopy(h: Harness, runtimes: FunctionRuntime[], 
     };
   rt.aws.dynamodb.middlewareStack.add(hold as never, { step: 'initialize', name: 'gateDynamo' });
   rt.aws.s3.middlewareStack.add(hold as never, { step: 'initialize', name: 'gateS3' });
-  return createOrchestratorHandler(() => rt);
+  const heldTask: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (options, handler) => {
+    const at = gates.find((g) => g.holds('task', String(options.path)));
+    if (!at) return dispatch(options, handler);
+    void at.arrive().then(() => dispatch(options, handler));
+    return true;
+  };
+  const dispatcher = rt.taskOptions.dispatcher.compose(heldTask);
+  const held = { ...rt, taskOptions: { ...rt.taskOptions, dispatcher } };
+  return createOrchestratorHandler(() => held);
 }
