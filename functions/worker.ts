@@ -79,11 +79,9 @@ class Worker {
   readonly #tasks: TaskRunner;
   readonly #messageOptions: IdempotencyOptions | undefined;
   readonly #ledger: RunLedger | undefined;
-  readonly #taskMode: boolean;
 
   constructor(runtime: FunctionRuntime) {
     this.#rt = runtime;
-    this.#taskMode = runtime.config.idempotency === IdempotencyModes.TASK;
     this.#tasks = new TaskRunner(runtime, (message, details) => logger.warn(message, details));
     this.#ledger = runLedgerOf(runtime, logger);
     // Per message in 'message' and 'task' modes: a message delivered twice is settled once (else its failed
@@ -224,10 +222,11 @@ class Worker {
       message.tasks,
       message.redrive,
     );
-    // 'task' mode runs no task twice: a message settled before (its delivery died after the settle, its own
-    // record gone with it) sends what that settle kept, its failed tasks run only in their retry message.
-    // Asked when it may be so: a later receive, or a copy of which some tasks completed.
-    if (this.#taskMode && (receives > 1 || prepared.completed.size > 0)) {
+    // A message settled before (its delivery died after the settle, its own record gone with it or, in 'off'
+    // mode, never kept) runs no task again, in any mode: it sends what that settle kept, its failed tasks run
+    // only in their retry message. Asked when it may be so: a later receive (a resume's put-back of a message
+    // the ledger settled is one: local/run-resume.ts), or ('task' mode) a copy of which some tasks completed.
+    if (receives > 1 || prepared.completed.size > 0) {
       const before = await resendIfSettled(this.#rt, logger, this.#ledger, member, message);
       if (before) return before;
     }

@@ -45,7 +45,11 @@ export interface PollerOptions {
   readonly loseDelete?: (record: SQSRecord) => boolean;
   /** The messages of a batch the worker is done with (not reported failed), before they are deleted. */
   readonly onSettled?: (messageIds: readonly string[]) => void;
+  /** Receives a message had before this queue held it (a resume's put-back), added to the count SQS gives. */
+  readonly receivesBefore?: (messageId: string) => number;
 }
+
+type Hooks = 'onReceive' | 'loseDelete' | 'onSettled' | 'receivesBefore';
 
 export interface PollerStats {
   receives: number;
@@ -60,8 +64,7 @@ export interface PollerStats {
 }
 
 export class EventSourcePoller {
-  readonly #options: Required<Omit<PollerOptions, 'onReceive' | 'loseDelete' | 'onSettled'>> &
-    Pick<PollerOptions, 'onReceive' | 'loseDelete' | 'onSettled'>;
+  readonly #options: Required<Omit<PollerOptions, Hooks>> & Pick<PollerOptions, Hooks>;
   readonly #slots: Semaphore;
   readonly #dispatches = new Set<Promise<void>>();
   #loops: Promise<void>[] = [];
@@ -98,6 +101,7 @@ export class EventSourcePoller {
       onReceive,
       loseDelete,
       onSettled,
+      receivesBefore,
     } = options;
     if (!sqs || typeof sqs.send !== 'function') throw new InvalidArgumentError('sqs', sqs, 'an SQSClient');
     if (typeof queueUrl !== 'string' || !queueUrl)
@@ -128,6 +132,7 @@ export class EventSourcePoller {
       onReceive,
       loseDelete,
       onSettled,
+      receivesBefore,
     };
     this.#slots = new Semaphore(maxConcurrency);
   }
@@ -244,9 +249,8 @@ export class EventSourcePoller {
   }
 
   async #dispatch(messages: Message[]): Promise<void> {
-    const records = messages.map((message) =>
-      toRecord(this.#options.queueArn, this.#options.region, message),
-    );
+    const { queueArn, region, receivesBefore } = this.#options;
+    const records = messages.map((m) => toRecord(queueArn, region, m, receivesBefore?.(m.MessageId ?? '')));
     this.#options.onReceive?.(records);
     this.#stats.invocations++;
     // Counted here rather than from the semaphore, whose permits are also held by pollers waiting on a receive.

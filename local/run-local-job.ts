@@ -69,15 +69,15 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
     );
     const resume = options.state?.resume;
     // A resume puts the killed run's open messages back before any poller receives.
+    const { queueUrl, idempotencyTable, jobTable } = run.resources;
+    const journal = options.state?.journal;
     const resumed =
       resume &&
-      (await putBack(
-        { ...run, queueUrl: run.resources.queueUrl, idempotencyTable: run.resources.idempotencyTable },
-        resume.open,
-      ));
-    const driven = startDriving(run, cleanups);
+      journal &&
+      (await putBack({ ...run, queueUrl, idempotencyTable, jobTable, journal }, resume.open));
+    const driven = startDriving(run, cleanups, resumed ? resumed.laterReceives : new Set());
     const report = await runAndReport(run, driven, jobEvent);
-    return resumed ? { ...report, resumed } : report;
+    return resumed ? { ...report, resumed: resumed.counts } : report;
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup();
     // The invocations let go of by a cut-off still use the emulators (dynalite throws on a closed database):
@@ -155,8 +155,11 @@ async function startMachinery(setup: RunSetup, cleanups: (() => unknown)[]) {
   return { ...setup, resources, sqs, observer, ledger, functions, cut, invokeServer };
 }
 
-/** The event-source poller driving the worker, the stop and cut-off listeners, and the progress sampler. */
-function startDriving(run: Machinery, cleanups: (() => unknown)[]) {
+/**
+ * The event-source poller driving the worker, the stop and cut-off listeners, and the progress sampler.
+ * `laterReceives`: a resume's put-back messages the killed run's worker had received and settled.
+ */
+function startDriving(run: Machinery, cleanups: (() => unknown)[], laterReceives: ReadonlySet<string>) {
   const { options, started, config, resources, sqs, functions, backend, ledger, logs } = run;
   const source = eventSourceOf(config, resources, sqs, functions.worker, backend.region);
   const poller = new EventSourcePoller({
@@ -164,6 +167,7 @@ function startDriving(run: Machinery, cleanups: (() => unknown)[]) {
     loseDelete: options.faults?.loseDelete,
     onReceive: options.onReceive,
     onSettled: (ids) => ledger.settled(ids),
+    receivesBefore: (id) => (laterReceives.has(id) ? 1 : 0),
   }).start();
   cleanups.push(() => poller.stop());
   run.invokeServer.addEventSource(mappedSource(poller, source));

@@ -3,6 +3,8 @@
 // they would keep its tasks from running until they expire), and the messages it had sent and not settled are
 // sent again to the fresh work queue, body for body: same keys, so what had completed is found completed (in
 // `task` mode their tasks' records are renewed first, however long ago they expired: local/resume-records.ts).
+// A message the job ledger had settled (its delivery died after the settle, before the journal closed it) is
+// not in flight: closed if its follow-ups went out, else put back as a later receive (local/settled-open.ts).
 import { DeleteItemCommand, DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { type FanoutConfig, IdempotencyModes, idempotencyTableAttributes } from '../lib/config.js';
@@ -10,46 +12,83 @@ import { parseTaskMessage } from '../lib/fanout/messages.js';
 import { sendGroups } from '../lib/fanout/segment-ports.js';
 import { SQS_MAX_DELAY_SECONDS } from '../lib/wire/sqs-limits.js';
 import type { BackendInfo } from './backend.js';
-import type { OpenMessage } from './queue-journal.js';
+import type { OpenMessage, QueueJournal } from './queue-journal.js';
 import { localCredentials, ownDynamodbEndpoint } from './resources.js';
 import { keepCompletedTasks } from './resume-records.js';
+import { sortOpen } from './settled-open.js';
 import type { TaskLedger } from './task-ledger.js';
 
 /** What a resume put back: the tasks in flight or queued at the kill, which may run a second time. */
 export interface ResumeCounts {
+  /** Messages sent again. */
   readonly messages: number;
+  /** The tasks of those the ledger had not settled: in flight or queued at the kill, they may run twice. */
   readonly tasks: number;
   readonly inProgressCleared: number;
+  /** Open messages the ledger had settled: none of their tasks runs again (closed, or back for their follow-ups). */
+  readonly settled: number;
 }
 
-export async function putBack(target: PutBackTarget, open: readonly OpenMessage[]): Promise<ResumeCounts> {
-  const { backend, sqs, queueUrl, idempotencyTable, ledger, config } = target;
+export interface PutBack {
+  readonly counts: ResumeCounts;
+  /** The new ids of the messages put back as later receives (their ledger settled them: local/settled-open.ts). */
+  readonly laterReceives: ReadonlySet<string>;
+}
+
+export async function putBack(target: PutBackTarget, open: readonly OpenMessage[]): Promise<PutBack> {
+  const { sorted, inProgressCleared } = await readLeftovers(target, open);
+  // Done but for their close: closed now, never sent again.
+  target.ledger.closed(sorted.done.map((m) => m.id));
+  const again = [...sorted.unsettled, ...sorted.toHandOn];
+  const later = new Set(sorted.toHandOn.map((m) => m.body));
   // One send per body: a body open under two ids (sent twice) is the same message, its key counted once.
   const ids = new Map<string, string[]>();
-  for (const { id, body } of open) ids.set(body, [...(ids.get(body) ?? []), id]);
+  for (const { id, body } of again) ids.set(body, [...(ids.get(body) ?? []), id]);
   const bodies = [...ids.keys()];
-  const delays = remainingDelays(open);
+  let tasks = 0;
+  for (const body of bodies) {
+    const parsed = parseTaskMessage(body);
+    if (parsed.ok && !later.has(body)) tasks += parsed.value.tasks.length;
+  }
+  const sent = await resend(target, ids, remainingDelays(again));
+  const laterReceives = new Set([...sent].filter(([, body]) => later.has(body)).map(([id]) => id));
+  const settled = sorted.done.length + sorted.toHandOn.length;
+  return { counts: { messages: bodies.length, tasks, inProgressCleared, settled }, laterReceives };
+}
+
+/**
+ * What the killed process left in the tables: which open messages the ledger had settled, and its idempotency
+ * records in progress, deleted; in `task` mode the records of the tasks going back are renewed.
+ */
+async function readLeftovers(target: PutBackTarget, open: readonly OpenMessage[]) {
+  const { backend, idempotencyTable, config } = target;
   const db = new DynamoDBClient({
     endpoint: ownDynamodbEndpoint(backend),
     region: backend.region,
     credentials: localCredentials,
   });
-  let inProgressCleared: number;
   try {
-    inProgressCleared = await clearInProgress(db, idempotencyTable);
+    const sorted = await sortOpen({ db, jobTable: target.jobTable }, open, () => target.journal.sentBodies());
+    const inProgressCleared = await clearInProgress(db, idempotencyTable);
     if (config.idempotency === IdempotencyModes.TASK) {
       const ttlSeconds = config.idempotencyTtlSeconds;
+      const bodies = [...sorted.unsettled, ...sorted.toHandOn].map((m) => m.body);
       await keepCompletedTasks({ db, table: idempotencyTable, ttlSeconds }, bodies);
     }
+    return { sorted, inProgressCleared };
   } finally {
     db.destroy();
   }
-  let tasks = 0;
-  for (const body of bodies) {
-    const parsed = parseTaskMessage(body);
-    if (parsed.ok) tasks += parsed.value.tasks.length;
-  }
-  for (const batch of bodyBatches(bodies)) {
+}
+
+/** Sends each body of `ids` once (the ids it was open under replaced); the new ids and their bodies. */
+async function resend(
+  { sqs, queueUrl, ledger }: PutBackTarget,
+  ids: ReadonlyMap<string, readonly string[]>,
+  delays: ReadonlyMap<string, number>,
+): Promise<Map<string, string>> {
+  const sent = new Map<string, string>();
+  for (const batch of bodyBatches([...ids.keys()])) {
     const out = await sqs.send(
       new SendMessageBatchCommand({
         QueueUrl: queueUrl,
@@ -71,9 +110,10 @@ export async function putBack(target: PutBackTarget, open: readonly OpenMessage[
     for (const ok of out.Successful ?? []) {
       const body = batch[Number(ok.Id)];
       ledger.resent(ok.MessageId ?? '', body, ids.get(body) ?? [], delays.get(body));
+      sent.set(ok.MessageId ?? '', body);
     }
   }
-  return { messages: bodies.length, tasks, inProgressCleared };
+  return sent;
 }
 
 interface PutBackTarget {
@@ -81,7 +121,9 @@ interface PutBackTarget {
   readonly sqs: SQSClient;
   readonly queueUrl: string;
   readonly idempotencyTable: string;
+  readonly jobTable: string;
   readonly ledger: TaskLedger;
+  readonly journal: Pick<QueueJournal, 'sentBodies'>;
   readonly config: Pick<FanoutConfig, 'idempotency' | 'idempotencyTtlSeconds'>;
 }
 

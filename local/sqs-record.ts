@@ -1,15 +1,19 @@
 import type { Message } from '@aws-sdk/client-sqs';
 import type { SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 
-/** A received message as Lambda hands it to the worker: one record of an SQSEvent. */
-export function toRecord(queueArn: string, region: string, message: Message): SQSRecord {
+/**
+ * A received message as Lambda hands it to the worker: one record of an SQSEvent. `receivesBefore`: receives it
+ * had before this queue held it (a resume's put-back of a message a killed process's worker had received).
+ */
+export function toRecord(queueArn: string, region: string, message: Message, receivesBefore = 0): SQSRecord {
   const attributes = message.Attributes ?? {};
+  const count = attributes.ApproximateReceiveCount ?? '1';
   return {
     messageId: message.MessageId!,
     receiptHandle: message.ReceiptHandle!,
     body: message.Body ?? '',
     attributes: {
-      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
+      ApproximateReceiveCount: receivesBefore > 0 ? String(Number(count) + receivesBefore) : count,
       SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
       SenderId: attributes.SenderId ?? 'local',
       ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),

@@ -99,6 +99,11 @@ export class TaskLedger {
     if (replaces.length > 0) this.#journal?.settled(replaces);
   }
 
+  /** Messages a killed process left open that a resume found done (local/settled-open.ts): closed, not sent. */
+  closed(messageIds: readonly string[]): void {
+    if (messageIds.length > 0) this.#journal?.settled(messageIds);
+  }
+
   /**
    * No change from now on: a run cut off reads the ledger as it stood when the worker's counts were taken, so a
    * task is either counted by the worker's metrics or open here, never both nor neither.

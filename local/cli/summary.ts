@@ -76,9 +76,9 @@ function headline(report: RunReport): string[] {
           : `Job ${report.jobId} finished in ${seconds} s (${n(rate)} tasks/s).`,
   );
   if (report.resumed) {
-    const { tasks, startedAt, idempotency } = report.resumed;
+    const { tasks, startedAt, idempotency, settled } = report.resumed;
     out.push(
-      `Resumed the run started ${startedAt} (the counts cover both processes): ${n(tasks)} task(s) in flight or queued at the kill were put back and could have run twice${idempotency === 'task' ? ' (none that had completed did: task idempotency)' : ''}.`,
+      `Resumed the run started ${startedAt} (the counts cover both processes): ${n(tasks)} task(s) in flight or queued at the kill were put back and could have run twice${idempotency === 'task' ? ' (none that had completed did: task idempotency)' : ''}${settled ? `; ${n(settled)} message(s) settled before the kill ran none of their tasks again` : ''}.`,
     );
   }
   if (report.cutOff)

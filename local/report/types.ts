@@ -151,6 +151,11 @@ export interface RunReport {
     readonly messages: number;
     readonly tasks: number;
     readonly inProgressCleared: number;
+    /**
+     * Messages open at the kill that the job ledger had settled (their delivery died after its settle): none of
+     * their tasks ran again, and they are not in `tasks`. Absent from reports of earlier versions.
+     */
+    readonly settled?: number;
   };
   /**
    * NDJSON file beside the JSON report (a name in the same folder) holding every dead-lettered and unfinished

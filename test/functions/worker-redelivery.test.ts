@@ -251,6 +251,24 @@ describe('a message delivered twice with different outcomes, through the worker 
     await expectExact(jobId, 8);
   });
 
+  it('idempotency off: a delivery that settled and sent its retry, delivered again (its delete lost): runs no task again', async () => {
+    const jobId = 'rd-late-off';
+    const message = await oneMessage(jobId, 3);
+    await workerOf(container(IdempotencyModes.OFF))(sqsEvent([message]), fakeContext());
+    const requested = () => server.requests.filter((r) => r.path.includes(jobId)).length;
+    const before = requested();
+    // SQS's later receive of it (a resume's put-back of a settled message is one too: local/settled-open.ts).
+    const again = { ...message, Attributes: { ...message.Attributes, ApproximateReceiveCount: '2' } };
+    expect(await workerOf(container(IdempotencyModes.OFF))(sqsEvent([again]), fakeContext())).toEqual({
+      batchItemFailures: [],
+    });
+    // Its marker read, what its settle kept sent again (the retry, the same key): none of its 4 tasks requested.
+    expect(requested()).toBe(before);
+    flipFails = false;
+    await drain(workerOf(container(IdempotencyModes.OFF)));
+    await expectExact(jobId, 4);
+  });
+
   for (const mode of [IdempotencyModes.OFF, IdempotencyModes.MESSAGE]) {
     it(`idempotency ${mode}: a delivery whose settle fails after its task failed, then a redelivery where it succeeds: counted once`, async () => {
       const jobId = `rd-fail-${mode}`;

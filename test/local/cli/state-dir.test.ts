@@ -84,6 +84,11 @@ describe('formatSummary of a resumed run', () => {
     );
     const task = formatSummary(fixtureReport({ resumed: { ...resumed, idempotency: 'task' } }));
     expect(task).toContain('could have run twice (none that had completed did: task idempotency).');
+    // Open messages the ledger had settled (local/settled-open.ts) are said apart: none of their tasks ran.
+    const settled = formatSummary(fixtureReport({ resumed: { ...resumed, idempotency: 'off', settled: 2 } }));
+    expect(settled).toContain(
+      'could have run twice; 2 message(s) settled before the kill ran none of their tasks again.',
+    );
     expect(formatSummary(fixtureReport())).not.toContain('Resumed');
   });
 });

@@ -1,0 +1,134 @@
+// Which of a killed run's open messages its job ledger had settled. The journal closes a message only once the
+// worker's invocation returned (the poller's word, local/task-ledger.ts), but the worker settles it in the ledger
+// before that, then sends its follow-ups: a kill in between leaves it open in the journal, settled in the ledger.
+// Its tasks had ended and were counted: it was no longer in flight. Put back as it was, it ran them again (in
+// `off` and `message` modes; in `task` mode a failed one) and sent its follow-ups a second time, so a retried
+// task ran three or four times, and in `task` and `message` modes one copy of the retry, found in progress,
+// failed and held the resume for the queue's visibility timeout (360 s). So the resume reads each open message's
+// marker (one BatchGetItem per 100), and a settled message is
+// - done: every follow-up its settle kept was journaled sent, and its dead letters, if any, counted (`!handed`):
+//   closed in the journal, not sent again (its follow-ups, open or settled, are the journal's to put back);
+// - to hand on: put back as the later receive it is, so the worker sends what its settle kept and runs none of
+//   its tasks (functions/worker.ts). A redrive's or a segment copy's message goes so however far it got.
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { handedKey } from '../functions/worker-follow-ups.js';
+import { emptyPlan, parsePlan } from '../lib/fanout/follow-up-plan.js';
+import { parseTaskMessage, type TaskMessage } from '../lib/fanout/messages.js';
+import { followUpsOf } from '../lib/fanout/settle.js';
+import { settleKey } from '../lib/ledger/ledger-keys.js';
+import type { OpenMessage } from './queue-journal.js';
+
+export interface SortedOpen {
+  /** Not settled: in flight or queued at the kill. Their tasks may run again. */
+  readonly unsettled: readonly OpenMessage[];
+  /** Settled, follow-ups and dead letters out: nothing left to do. */
+  readonly done: readonly OpenMessage[];
+  /** Settled, some follow-up maybe not sent: back to the worker as a later receive. */
+  readonly toHandOn: readonly OpenMessage[];
+}
+
+export interface LedgerReader {
+  readonly db: DynamoDBClient;
+  readonly jobTable: string;
+}
+
+/** Sorts `open` by what the ledger says of each; `sentBodies` are the journal's, every message sent. */
+export async function sortOpen(
+  reader: LedgerReader,
+  open: readonly OpenMessage[],
+  sentBodies: () => Iterable<string>,
+): Promise<SortedOpen> {
+  const parsed = open.flatMap((m) => {
+    const message = parseTaskMessage(m.body);
+    return message.ok ? [{ m, message: message.value }] : [];
+  });
+  const markers = await readMarkers(
+    reader,
+    parsed.map(({ message }) => markerOf(message)),
+  );
+  const settled = parsed.flatMap(({ m, message }) => {
+    const marker = markers.get(keyString(markerOf(message)));
+    return marker ? [{ m, message, ...keptFollowUps(message, marker) }] : [];
+  });
+  if (settled.length === 0) return { unsettled: open, done: [], toHandOn: [] };
+  const sent = sentAmong(new Set(settled.flatMap((s) => s.keys)), sentBodies());
+  const handed = await readMarkers(
+    reader,
+    settled.filter((s) => s.dead).map((s) => handedMarkerOf(s.message)),
+  );
+  const isDone = (s: (typeof settled)[number]) =>
+    s.plain &&
+    s.keys.every((key) => sent.has(key)) &&
+    (!s.dead || handed.has(keyString(handedMarkerOf(s.message))));
+  const settledOnes = new Set(settled.map((s) => s.m));
+  return {
+    unsettled: open.filter((m) => !settledOnes.has(m)),
+    done: settled.filter(isDone).map((s) => s.m),
+    toHandOn: settled.filter((s) => !isDone(s)).map((s) => s.m),
+  };
+}
+
+type MarkerKey = ReturnType<typeof settleKey>;
+
+const markerOf = ({ jobId, runId, key }: Pick<TaskMessage, 'jobId' | 'runId' | 'key'>) =>
+  settleKey(jobId, runId, key);
+const handedMarkerOf = (message: TaskMessage) => markerOf({ ...message, key: handedKey(message.key) });
+const keyString = ({ pk, sk }: MarkerKey) => `${pk}\u0000${sk}`;
+
+/** The keys of the messages `message`'s kept plan sends; whether it dead-letters; whether it is plain (no redrive, no copy). */
+function keptFollowUps(message: TaskMessage, marker: Record<string, unknown> | undefined) {
+  const plan = parsePlan(marker?.state, message) ?? emptyPlan;
+  const { retries, handedOn } = followUpsOf(message, plan);
+  const keys = [...retries, ...handedOn].map((f) => f.message.key);
+  return { keys, dead: plan.dead.length > 0, plain: !message.redrive && message.copy === undefined };
+}
+
+/** The markers found among `keys`, by keyString, each read consistently; 100 keys a call. */
+async function readMarkers(
+  { db, jobTable }: LedgerReader,
+  keys: readonly MarkerKey[],
+): Promise<Map<string, Record<string, unknown>>> {
+  const doc = DynamoDBDocumentClient.from(db);
+  const unique = [...new Map(keys.map((k) => [keyString(k), k])).values()];
+  const found = new Map<string, Record<string, unknown>>();
+  for (let i = 0; i < unique.length; i += 100) {
+    let ask: Record<string, unknown>[] = unique.slice(i, i + 100).map((k) => ({ ...k }));
+    while (ask.length > 0) {
+      const out = await doc.send(
+        new BatchGetCommand({ RequestItems: { [jobTable]: { Keys: ask, ConsistentRead: true } } }),
+      );
+      for (const item of out.Responses?.[jobTable] ?? []) found.set(keyString(item as MarkerKey), item);
+      ask = out.UnprocessedKeys?.[jobTable]?.Keys ?? [];
+    }
+  }
+  return found;
+}
+
+/** Which of `keys` are the keys of messages among `bodies`. */
+function sentAmong(keys: ReadonlySet<string>, bodies: Iterable<string>): Set<string> {
+  const sent = new Set<string>();
+  if (keys.size === 0) return sent;
+  for (const body of bodies) {
+    const key = keyOfBody(body);
+    if (key !== undefined && keys.has(key)) sent.add(key);
+  }
+  return sent;
+}
+
+/**
+ * A task message body's key, read without parsing the body (a long run's journal holds every body sent): the
+ * envelope's `key` comes before its `tasks` (lib/fanout/segment.ts, settle.ts), so it is the first `"key":` of
+ * the part before them. Undefined when none is found there: the message then counts as not sent.
+ */
+export function keyOfBody(body: string): string | undefined {
+  const tasksAt = body.indexOf('"tasks":');
+  const head = tasksAt === -1 ? body : body.slice(0, tasksAt);
+  const match = /"key":("(?:[^"\\]|\\.)*")/.exec(head);
+  if (!match) return undefined;
+  try {
+    return JSON.parse(match[1]) as string;
+  } catch {
+    return undefined;
+  }
+}
