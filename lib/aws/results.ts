@@ -160,7 +160,11 @@ export class ResultWriter {
     const body = this.#lines.join('');
     this.#lines = [];
     this.#bytes = 0;
-    this.#writes.push(this.#s3.send(new PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: body })));
+    const write = this.#s3.send(new PutObjectCommand({ Bucket: this.#bucket, Key: key, Body: body }));
+    // Its failure is flush's to throw; until then it must not count as unhandled, which ends the process
+    // (Lambda's runtime fails the invocation at once; the local runtime would lose every container).
+    write.catch(() => {});
+    this.#writes.push(write);
   }
 
   async #listParts(): Promise<PartObject[]> {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ResultWriter } from '../../../lib/aws/results.js';
 import { REDACTED } from '../../../lib/http/redact.js';
 import { localCredentials } from '../../../local/resources.js';
+import { collectUnhandled } from '../../helpers/runs.js';
 import { backend, freshResources } from '../../local/fixtures/aws.js';
 
 let s3: S3Client;
@@ -57,5 +58,27 @@ describe('ResultWriter', () => {
       status: 500,
     });
     expect(undeliverable).toMatchObject({ task: shown, sendError: `${REDACTED} refused` });
+  });
+});
+
+describe('ResultWriter: a part that cannot be written', () => {
+  it('fails its flush, never the process: no unhandled rejection while the segment runs on', async () => {
+    // A bucket that does not exist: every PutObject of a part is refused (NoSuchBucket) by the real S3.
+    const writer = new ResultWriter(s3, {
+      bucket: `${bucket}-gone`,
+      jobId: 'j',
+      runId: 'r',
+      segment: 0,
+      partBytes: 10,
+    });
+    let flushed: unknown;
+    const unhandled = await collectUnhandled(async () => {
+      writer.add({ type: 'dead-letter', task: { id: 'a' }, attempts: 1, error: 'e' });
+      // The part's write fails while the segment still runs its tasks, long before its flush.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      flushed = await writer.flush().catch((error: unknown) => error);
+    });
+    expect(unhandled).toEqual([]);
+    expect((flushed as Error).name).toBe('NoSuchBucket');
   });
 });
