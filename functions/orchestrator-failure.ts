@@ -26,6 +26,7 @@ import { errorText } from '../lib/fanout/segment.js';
 import { redactText } from '../lib/http/redact.js';
 import type { BreakInput } from '../lib/ledger/job-ledger.js';
 import { ManifestError } from '../lib/manifest/errors.js';
+import { cutText } from '../lib/wire/cut-text.js';
 import { openFirst } from './open-job.js';
 import { keptEnd } from './orchestrator-ledger.js';
 import { continueJob } from './orchestrator-ports.js';
@@ -124,7 +125,7 @@ function firstS3Segment(
 function detailOf(record: FailureRecord, run: { segment: number; cursor: number }): string {
   const { condition, approximateInvokeCount } = record.requestContext;
   const attempts = approximateInvokeCount === undefined ? '' : ` after ${approximateInvokeCount} attempts`;
-  const error = redactText(errorOf(record.responsePayload)).slice(0, MAX_ERROR_CHARS);
+  const error = cutText(redactText(errorOf(record.responsePayload)), MAX_ERROR_CHARS);
   return (
     `orchestrator segment ${run.segment} (the manifest from task ${run.cursor}) failed for good${attempts} ` +
     `(${condition}): ${error}`

@@ -10,6 +10,7 @@ import type { TaskMessage } from '../lib/fanout/messages.js';
 import type { SegmentPorts, SendEntry } from '../lib/fanout/segment.js';
 import type { TaskOutcome } from '../lib/fanout/task-outcome.js';
 import { invocationOptions, type RunHttpTaskOptions } from '../lib/http/run-http-task.js';
+import { cutText } from '../lib/wire/cut-text.js';
 import { LAMBDA_MAX_EVENT_PAYLOAD_BYTES } from '../lib/wire/sqs-limits.js';
 import type { FunctionRuntime } from './runtime.js';
 import { runOverHttp } from './task-runner.js';
@@ -74,7 +75,7 @@ function describeFunctionError(text: string): string {
     const body = JSON.parse(text) as { errorType?: string; errorMessage?: string };
     return `${body.errorType ?? 'Error'}: ${body.errorMessage ?? text}`;
   } catch {
-    return text.slice(0, 500);
+    return cutText(text, 500);
   }
 }
 

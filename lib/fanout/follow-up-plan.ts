@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors.js';
+import { cutText } from '../wire/cut-text.js';
 import { SQS_MAX_DELAY_SECONDS } from '../wire/sqs-limits.js';
 import type { TaskMessage } from './messages.js';
 
@@ -60,7 +61,7 @@ export function isEmptyPlan(plan: FollowUpPlan): boolean {
 export function keptPlan(plan: FollowUpPlan): FollowUpPlan {
   const each = Math.floor(PLAN_ERROR_CHARS / Math.max(1, plan.dead.length));
   const dead = plan.dead.map((d) =>
-    d.error.length > each ? { ...d, error: `${d.error.slice(0, each)}…` } : d,
+    d.error.length > each ? { ...d, error: cutText(d.error, each, '…') } : d,
   );
   return { ...plan, dead };
 }

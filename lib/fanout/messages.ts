@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { ManifestIssue } from '../manifest/errors.js';
 import { toManifestIssues } from '../manifest/issues.js';
 import { JobIdSchema, type JobTask, RawTaskSchema } from '../manifest/schema.js';
+import { cutText } from '../wire/cut-text.js';
 import { MAX_ERROR_CHARS } from '../wire/sqs-limits.js';
 import { toWireJson } from '../wire/wire-json.js';
 import { type SegmentCopy, SegmentCopySchema } from './segment-copy.js';
@@ -119,7 +120,7 @@ export function deadLetterTask(
   error: string,
   status?: number,
 ): DeadLetterTask {
-  const text = error.length > MAX_ERROR_CHARS ? `${error.slice(0, MAX_ERROR_CHARS)}…` : error;
+  const text = cutText(error, MAX_ERROR_CHARS, '…');
   return status === undefined ? { task, attempts, error: text } : { task, attempts, error: text, status };
 }
 
