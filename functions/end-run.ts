@@ -5,6 +5,7 @@ import type { FailureBudget } from '../lib/fanout/failure-budget.js';
 import { errorText, type SegmentResult } from '../lib/fanout/segment.js';
 import type { SegmentCopy } from '../lib/fanout/segment-copy.js';
 import { type JobPeaks, type JobSummary, type StopReason, StopReasons } from '../lib/fanout/summary.js';
+import { redactText } from '../lib/http/redact.js';
 import { RunReasons, type RunRecord, type SegmentFailure } from '../lib/ledger/run-record.js';
 import type { OpenJob } from './open-job.js';
 import type { OrchestratorResult } from './orchestrator-result.js';
@@ -62,12 +63,28 @@ export function segmentFailure({
   budget,
 }: Pick<SegmentEnd, 'outcome' | 'reason' | 'budget'>): { failure?: SegmentFailure } {
   if (reason === StopReasons.MANIFEST_ERROR) {
-    return { failure: { reason: RunReasons.MANIFEST_ERROR, ...optional('detail', outcome.error) } };
+    const detail = outcome.error === undefined ? undefined : detailOf(outcome.error);
+    return { failure: { reason: RunReasons.MANIFEST_ERROR, ...optional('detail', detail) } };
   }
   if (reason !== StopReasons.FAILURE_BUDGET || outcome.reason !== StopReasons.FAILURE_BUDGET) return {};
   const { finished, failed } = budget.counts;
   const detail = `the orchestrator tripped the failure budget (${budget.toleratedFailurePercent}% tolerated; ${failed} of the ${finished} tasks it finished failed)`;
   return { failure: { reason: RunReasons.FAILURE_BUDGET, detail } };
+}
+
+/**
+ * How much of a manifest's error the run keeps (as functions/orchestrator-failure.ts keeps of an orchestrator's):
+ * the manifest makes it (a member name of up to a piece's 1 MiB), and the record is one DynamoDB item of at most
+ * 400 KB, written by the segment's settle; the Run Finished event carries it too (256 KB at most).
+ */
+const MAX_DETAIL_CHARS = 500;
+
+/** The error, redacted, cut in its middle when long: its start names the field, its end says what is wrong. */
+function detailOf(error: string): string {
+  const text = redactText(error);
+  if (text.length <= MAX_DETAIL_CHARS) return text;
+  const half = MAX_DETAIL_CHARS / 2;
+  return `${text.slice(0, half)}…${text.slice(text.length - half + 1)}`;
 }
 
 const optional = <K extends string>(key: K, value: string | undefined) =>
