@@ -5,8 +5,10 @@ import type { FailureBudget } from '../lib/fanout/failure-budget.js';
 import { errorText, type SegmentResult } from '../lib/fanout/segment.js';
 import type { SegmentCopy } from '../lib/fanout/segment-copy.js';
 import { type JobPeaks, type JobSummary, type StopReason, StopReasons } from '../lib/fanout/summary.js';
+import { redactText } from '../lib/http/redact.js';
 import { budgetFigures } from '../lib/ledger/after-settle.js';
 import { RunReasons, type RunRecord, type SegmentFailure } from '../lib/ledger/run-record.js';
+import { cutText } from '../lib/wire/cut-text.js';
 import { FleetBudget } from './fleet-budget.js';
 import type { OpenJob } from './open-job.js';
 import type { OrchestratorResult } from './orchestrator-result.js';
@@ -64,13 +66,31 @@ export function segmentFailure({
   budget,
 }: Pick<SegmentEnd, 'outcome' | 'reason' | 'budget'>): { failure?: SegmentFailure } {
   if (reason === StopReasons.MANIFEST_ERROR) {
-    return { failure: { reason: RunReasons.MANIFEST_ERROR, ...optional('detail', outcome.error) } };
+    const detail = outcome.error === undefined ? undefined : detailOf(outcome.error);
+    return { failure: { reason: RunReasons.MANIFEST_ERROR, ...optional('detail', detail) } };
   }
   if (reason !== StopReasons.FAILURE_BUDGET || outcome.reason !== StopReasons.FAILURE_BUDGET) return {};
   // The counts it tripped on (the fleet's plus its own), as a worker's trip names them (after-settle.ts).
   const judged = budget instanceof FleetBudget ? budget.judged : undefined;
   const detail = budgetFigures(judged ?? budget.counts, budget.toleratedFailurePercent);
   return { failure: { reason: RunReasons.FAILURE_BUDGET, detail } };
+}
+
+/**
+ * How much of a manifest's error the run keeps (as functions/orchestrator-failure.ts keeps of an orchestrator's):
+ * the manifest makes it (a member name of up to a piece's 1 MiB), and the record is one DynamoDB item of at most
+ * 400 KB, written by the segment's settle; the Run Finished event carries it too (256 KB at most).
+ */
+const MAX_DETAIL_CHARS = 500;
+
+/** The error, redacted, cut in its middle when long: its start names the field, its end says what is wrong. */
+function detailOf(error: string): string {
+  const text = redactText(error);
+  if (text.length <= MAX_DETAIL_CHARS) return text;
+  const half = MAX_DETAIL_CHARS / 2;
+  // Neither side keeps half of a surrogate pair (lib/wire/cut-text.ts).
+  const tail = text.slice(text.length - half + 1).replace(/^[\udc00-\udfff]/, '');
+  return `${cutText(text, half)}…${tail}`;
 }
 
 const optional = <K extends string>(key: K, value: string | undefined) =>

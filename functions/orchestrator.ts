@@ -203,7 +203,7 @@ async function runSegmentOnce(
   const deadlineNear = () => context.getRemainingTimeInMillis() <= margin;
   // Reading stops when the run is cancelled or failed elsewhere (the cached record, refreshed every 2 s).
   const stoppedByLedger = () => ledgerStop(current()) !== undefined;
-  const cutoff = segmentCutoff(context, margin);
+  const cutoff = segmentCutoff(context, margin, job.body);
   const outcome = await runSegment({
     jobId,
     runId,

@@ -9,6 +9,7 @@
 // that would end after the deadline) would fail every inline task of a short invocation, though most end in
 // milliseconds.
 import type { Context } from 'aws-lambda';
+import { letGo } from '../lib/aws/s3-manifest.js';
 import { abortAfter } from './abort-after.js';
 
 export interface SegmentCutoff {
@@ -18,9 +19,17 @@ export interface SegmentCutoff {
   close(): void;
 }
 
+/**
+ * The cutoff lets go of the S3 manifest's `body` too: a read stuck then (reopening a connection lost mid-read,
+ * or stalled) would hold the segment past its deadline, killed with nothing settled and run again by Lambda's
+ * retry; let go, the read ends and the segment stops there as at a deadline (lib/fanout/segment.ts).
+ */
 export function segmentCutoff(
   context: Pick<Context, 'getRemainingTimeInMillis'>,
   marginMs: number,
+  body?: unknown,
 ): SegmentCutoff {
-  return abortAfter(context.getRemainingTimeInMillis() - marginMs / 2);
+  const cutoff = abortAfter(context.getRemainingTimeInMillis() - marginMs / 2);
+  if (body !== undefined) cutoff.signal.addEventListener('abort', () => letGo(body), { once: true });
+  return cutoff;
 }

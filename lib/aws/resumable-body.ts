@@ -8,7 +8,9 @@
 // reads that. Each reopen waits a little longer (RESUME_DELAYS_MS) and the tries start over once bytes flow
 // again, so a connection that keeps failing before any byte ends the read with its last error, as before. A
 // version changed meanwhile fails the If-Match: a ManifestError, as for a continuation. An answer that is not
-// the asked range (a server that ignores Range) is never read: the error stands.
+// the asked range to the object's end (a server that ignores Range, or answers less) is never read: the
+// error stands. So does a body error that is no lost connection (the SDK's checksum of the whole body failing
+// at its end): a reopen would hide it. `destroy` wakes a reopen's wait and aborts its ask.
 import type { Readable } from 'node:stream';
 import { ManifestError } from '../manifest/errors.js';
 
@@ -26,21 +28,23 @@ export interface ResumableBodyOptions {
   readonly body: AsyncIterable<Uint8Array>;
   /** The object's size (the first answer's Content-Length): a read that got it all needs no reopen. */
   readonly size?: number;
-  /** GetObject of the same version from byte `offset` on (Range and If-Match). */
-  readonly reopen: (offset: number) => Promise<RangeAnswer>;
+  /** GetObject of the same version from byte `offset` on (Range and If-Match), given up when `signal` aborts. */
+  readonly reopen: (offset: number, signal: AbortSignal) => Promise<RangeAnswer>;
   /** For the errors: s3://bucket/key. */
   readonly where: string;
-  readonly sleep?: (ms: number) => Promise<void>;
+  /** Waits `ms`, or less once `signal` aborts. */
+  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 export class ResumableBody implements AsyncIterable<Uint8Array> {
   #body: AsyncIterable<Uint8Array>;
   readonly #size: number | undefined;
-  readonly #reopen: (offset: number) => Promise<RangeAnswer>;
+  readonly #reopen: (offset: number, signal: AbortSignal) => Promise<RangeAnswer>;
   readonly #where: string;
-  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   #offset = 0;
-  #destroyed = false;
+  /** Aborted by destroy: a reopen's wait and ask end with it. */
+  readonly #letGo = new AbortController();
   /** Reopens made since the last byte arrived. */
   #tries = 0;
   /** Reopens made in all: the tests' count of what happened. */
@@ -51,7 +55,7 @@ export class ResumableBody implements AsyncIterable<Uint8Array> {
     this.#size = size;
     this.#reopen = reopen;
     this.#where = where;
-    this.#sleep = sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#sleep = sleep ?? abortableSleep;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
@@ -74,20 +78,26 @@ export class ResumableBody implements AsyncIterable<Uint8Array> {
   }
 
   /**
-   * The rest of the object after a failed read (undefined: there is none), reopened until it comes or the
-   * tries run out; `failure`, the last transport error, stands when it cannot be had.
+   * The rest of the object after a connection lost mid-read (undefined: there is none), reopened until it
+   * comes or the tries run out; `failure` stands when it cannot be had, or is no lost connection.
    */
   async #rest(failure: unknown): Promise<AsyncIterable<Uint8Array> | undefined> {
+    const { signal } = this.#letGo;
+    // Any other error (the SDK's checksum of the whole body failed) is no byte missing: a reopen, a range S3
+    // checks no checksum of, would only hide it.
+    if (!lostConnection(failure)) throw failure;
     for (;;) {
-      if (this.#destroyed || this.#tries >= RESUME_DELAYS_MS.length) throw failure;
+      if (signal.aborted || this.#tries >= RESUME_DELAYS_MS.length) throw failure;
       if (this.#size !== undefined && this.#offset >= this.#size) return undefined;
-      await this.#sleep(RESUME_DELAYS_MS[this.#tries]);
+      await this.#sleep(RESUME_DELAYS_MS[this.#tries], signal);
+      if (signal.aborted) throw failure;
       this.#tries++;
       this.resumed++;
       let answer: RangeAnswer;
       try {
-        answer = await this.#reopen(this.#offset);
+        answer = await this.#reopen(this.#offset, signal);
       } catch (error) {
+        if (signal.aborted) throw failure;
         if ((error as { name?: string }).name === 'PreconditionFailed') {
           throw ManifestError.of('manifest', `${JSON.stringify(this.#where)} changed while it was read`);
         }
@@ -96,15 +106,22 @@ export class ResumableBody implements AsyncIterable<Uint8Array> {
         failure = error;
         continue;
       }
-      if (!this.#destroyed && answer.contentRange?.startsWith(`bytes ${this.#offset}-`)) return answer.body;
+      if (!signal.aborted && this.#isRest(answer.contentRange)) return answer.body;
       letGoOf(answer.body);
       throw failure;
     }
   }
 
-  /** Nothing will read on: the body's socket is let go, and no reopen follows. */
+  /** The answer is the rest asked for: from the offset read to the object's end (when its size is known). */
+  #isRest(contentRange: string | undefined): boolean {
+    const size = this.#size;
+    if (size === undefined) return contentRange?.startsWith(`bytes ${this.#offset}-`) === true;
+    return contentRange === `bytes ${this.#offset}-${size - 1}/${size}`;
+  }
+
+  /** Nothing will read on: the body's socket is let go, and no reopen follows (one waiting or asking ends). */
   destroy(): void {
-    this.#destroyed = true;
+    this.#letGo.abort();
     letGoOf(this.#body);
   }
 
@@ -113,6 +130,35 @@ export class ResumableBody implements AsyncIterable<Uint8Array> {
     (this.#body as Partial<Readable>).on?.(event, listener);
     return this;
   }
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Socket errors a body meets when its connection is lost (Node's codes; the SDK's socket timeout). */
+const LOST_CONNECTION_CODES = new Set([
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ECONNABORTED',
+  'ENETDOWN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+function lostConnection(error: unknown): boolean {
+  const { code, name } = (error ?? {}) as { code?: unknown; name?: unknown };
+  return name === 'TimeoutError' || (typeof code === 'string' && LOST_CONNECTION_CODES.has(code));
 }
 
 const statusOf = (error: unknown) =>

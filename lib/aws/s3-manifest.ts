@@ -95,19 +95,28 @@ export async function openS3Manifest(
  */
 function resumable(
   s3: S3Client,
-  { bucket, key }: S3Location,
+  location: S3Location,
   { ETag, ContentLength }: GetObjectCommandOutput,
   body: AsyncIterable<Uint8Array>,
 ): AsyncIterable<Uint8Array> {
   if (!ETag) return body;
-  const reopen = async (offset: number) => {
+  const reopen = rangeReopen(s3, location, ETag);
+  return new ResumableBody({
+    body,
+    size: ContentLength,
+    reopen,
+    where: `s3://${location.bucket}/${location.key}`,
+  });
+}
+
+/** GetObject of the version `etag` names from byte `offset` on (ResumableBodyOptions.reopen). */
+export function rangeReopen(s3: S3Client, { bucket, key }: S3Location, etag: string) {
+  return async (offset: number, abortSignal: AbortSignal) => {
     const range = `bytes=${offset}-`;
-    const out = await s3.send(
-      new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: ETag, Range: range }),
-    );
+    const get = new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: etag, Range: range });
+    const out = await s3.send(get, { abortSignal });
     return { body: out.Body as AsyncIterable<Uint8Array>, contentRange: out.ContentRange };
   };
-  return new ResumableBody({ body, size: ContentLength, reopen, where: `s3://${bucket}/${key}` });
 }
 
 /** A job's manifest in S3, opened, its header read; its tasks follow lazily from `manifest.items`. */

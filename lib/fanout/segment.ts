@@ -127,14 +127,21 @@ class Segment {
   async #read(): Promise<{ reason: StopReason; stoppedAt?: number; error?: string }> {
     const { items, startAt, reread, shouldStop, budget } = this.#o;
     const reader = items[Symbol.asyncIterator]();
+    // The first task not read yet: where a read the cutoff let go stops.
+    let unread = startAt;
     for (;;) {
       const next = await readNext(reader);
+      // A read the cutoff let go (the orchestrator's: stuck reopening a lost connection, or stalled) stops as a
+      // deadline does, where it got to, but not inside the reread part (read through, as below).
+      const cut = this.#o.cutoff?.aborted && (!reread || unread >= reread.to);
+      if ('error' in next && cut) return { reason: StopReasons.DEADLINE, stoppedAt: unread };
       // The manifest broke after some tasks were read (truncated, a second "tasks"): what was read still
       // runs to its end and is counted; the job ends failed, never thrown, since a retry of the invocation
       // would run those tasks again.
       if ('error' in next) return { reason: StopReasons.MANIFEST_ERROR, error: next.error };
       if (next.done) return { reason: StopReasons.COMPLETE };
       const item = next.value;
+      unread = item.index + 1;
       if (handledBefore(item, startAt, reread)) continue;
       if (this.#o.hold) await this.#o.hold();
       // The reread part is read through whatever the deadline: it holds at most the tasks of one message and

@@ -1,3 +1,4 @@
+import { failureChange } from './after-settle.js';
 import type { JobLedger } from './job-ledger.js';
 import type { RunRecord } from './run-record.js';
 
@@ -9,6 +10,10 @@ settle written on the condition that the record's version is the cached one; the
 change of status or limits, never with counts). `peek` answers at once from the cache (the per-task check),
 `view` reads when the cached copy is stale. A read that fails keeps the last copy: the
 ledger being slow never stops the work it only steers. At most `maxRuns` runs are kept (the oldest go).
+A record read that calls for a failure not made yet (a segment's kept by its settle, or the budget exceeded on
+the counts: after-settle.ts failureChange) has it made before it is kept, as a settler would: its writer may
+have died between its settle and that change, and the settles of successes that follow go unread, so the
+fleet would run on to the run's last task.
 */
 
 export interface RunControlOptions {
@@ -66,6 +71,7 @@ export class RunControl {
     this.#reads++;
     held.reading = this.#ledger
       .getRun(jobId, runId)
+      .then((record) => this.#failed(record))
       .then(
         (record) => {
           this.#store(held, record);
@@ -81,6 +87,17 @@ export class RunControl {
         held.reading = undefined;
       });
     return held.reading;
+  }
+
+  /** The record with the failure it calls for made (once: then it is not live); as read if that write fails. */
+  async #failed(record: RunRecord | undefined): Promise<RunRecord | undefined> {
+    const change = record && failureChange(record);
+    if (!record || !change) return record;
+    try {
+      return (await this.#ledger.setStatus(record.jobId, record.runId, change)).record ?? record;
+    } catch {
+      return record;
+    }
   }
 
   /** The cached record's version (undefined when none was read yet), without reading or refreshing. */

@@ -33,6 +33,7 @@ export interface ContinuingHandlers {
 export async function startContinuingHandlers(
   orchestratorName: string,
   config: Partial<FanoutConfig> = {},
+  env: Record<string, string> = {},
 ): Promise<ContinuingHandlers> {
   const server = await startCountingServer({ delayMs: 1 });
   const continuations: unknown[] = [];
@@ -49,7 +50,7 @@ export async function startContinuingHandlers(
   const lambda = await invoke.listen();
   const h = await startHarness(
     { perInvocationConcurrency: 4, idempotency: IdempotencyModes.MESSAGE, deadlineMarginMs: 1000, ...config },
-    { AWS_ENDPOINT_URL_LAMBDA: lambda },
+    { ...env, AWS_ENDPOINT_URL_LAMBDA: lambda },
   );
   h.env[EnvVars.ORCHESTRATOR_FUNCTION] = orchestratorName;
   const events = await startEventBus(h);

@@ -1,7 +1,7 @@
 // A real HTTP proxy on 127.0.0.1 in front of a real endpoint (the S3 emulator) that cuts answers short: each
 // GET whose path ends with the path given takes the next cut point off `cuts`, passes on the answer's head
 // and that many bytes of its body, then destroys the client's socket, as a connection reset mid-body does (at
-// 0, before any answer).
+// 0, before any answer; at HOLD, it never answers: the ask waits until the client gives it up).
 // Every request's method, path and Range / If-Match headers are kept for the test to read.
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +12,9 @@ export interface SeenRequest {
   readonly range?: string;
   readonly ifMatch?: string;
 }
+
+/** A cut point that holds the ask unanswered, as a connection to a host gone silent. */
+export const HOLD = -1;
 
 export interface CuttingProxy {
   readonly url: string;
@@ -36,6 +39,7 @@ export async function startCuttingProxy(target: string): Promise<CuttingProxy> {
       req.method === 'GET' && suffix && path.split('?')[0].endsWith(suffix) ? cuts.shift() : undefined;
     // A cut at 0: the connection is reset before any answer.
     if (cutAt === 0) return void req.socket.destroy();
+    if (cutAt === HOLD) return;
     const out = request(new URL(path, target), { method: req.method, headers: req.headers, agent });
     out.on('response', (answer) => {
       if (cutAt === undefined) {
