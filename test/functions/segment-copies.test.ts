@@ -10,6 +10,7 @@ import type { RunRecord } from '../../lib/ledger/run-record.js';
 import { redrive } from '../../local/cli/commands/redrive.js';
 import { queueDepth } from '../../local/queue-depth.js';
 import { localCredentials } from '../../local/resources.js';
+import { pathCounts } from '../helpers/path-counts.js';
 import { type Containers, startContainers, type Worker } from './containers.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent } from './harness.js';
 import { counts, resultLines as resultOf } from './run-outcome.js';
@@ -35,13 +36,12 @@ let worker: Worker;
 const runtimes: FunctionRuntime[] = [];
 /** `/fixable/` paths answer 404 while this is true. */
 let broken = true;
-const seen = new Map<string, number>();
+const nth = pathCounts();
 
 beforeAll(async () => {
   server = await startCountingServer({ delayMs: 1 });
   server.script((req) => {
-    const n = (seen.get(req.path) ?? 0) + 1;
-    seen.set(req.path, n);
+    const n = nth(req.path);
     if (req.path.includes('/first404/') && n === 1) return { status: 404 };
     if (req.path.includes('/notfirst/') && n > 1 && broken) return { status: 404 };
     if (req.path.includes('/fixable/') && broken) return { status: 404 };

@@ -3,6 +3,7 @@ import { type CountingServer, startCountingServer } from '../../bench/servers/co
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import { IdempotencyModes } from '../../lib/config.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
+import { pathCounts } from '../helpers/path-counts.js';
 import { type Containers, startContainers } from './containers.js';
 import { fakeContext, type Harness, quietPowertools } from './harness.js';
 import { counts } from './run-outcome.js';
@@ -23,13 +24,12 @@ let h: Harness;
 let server: CountingServer;
 let ledger: JobLedger;
 const runtimes: FunctionRuntime[] = [];
-const seen = new Map<string, number>();
+const nth = pathCounts();
 
 beforeAll(async () => {
   server = await startCountingServer({ delayMs: 1 });
   server.script((req) => {
-    const n = (seen.get(req.path) ?? 0) + 1;
-    seen.set(req.path, n);
+    const n = nth(req.path);
     return req.path.includes('/notfirst/') && n > 1 ? { status: 404 } : undefined;
   });
   c = await startContainers({ perInvocationConcurrency: 4, deadlineMarginMs: 1000 });

@@ -17,19 +17,19 @@ import { stillDeadLettered } from '../../../local/report/dead-lettered.js';
 import { type Containers, startContainers } from '../../functions/containers.js';
 import { drainQueue, fakeContext, quietPowertools } from '../../functions/harness.js';
 import { counts } from '../../functions/run-outcome.js';
+import { pathCounts } from '../../helpers/path-counts.js';
 
 quietPowertools();
 
 let c: Containers;
 let server: CountingServer;
 const runtimes: FunctionRuntime[] = [];
-const seen = new Map<string, number>();
+const nth = pathCounts();
 
 beforeAll(async () => {
   server = await startCountingServer({ delayMs: 1 });
   server.script((req) => {
-    const n = (seen.get(req.path) ?? 0) + 1;
-    seen.set(req.path, n);
+    const n = nth(req.path);
     if (req.path.includes('/first404/') && n === 1) return { status: 404 };
     if (req.path.includes('/notfirst/') && n > 1) return { status: 404 };
     return undefined;
