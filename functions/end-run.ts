@@ -101,7 +101,7 @@ function logFailure({ job, outcome, reason }: SegmentEnd, logger: Logger): void 
   logger.error('manifest unreadable past its first tasks: job failed', {
     jobId: job.jobId,
     runId: job.runId,
-    error: outcome.error,
+    ...(outcome.error === undefined ? {} : { error: detailOf(outcome.error) }),
   });
 }
 
@@ -116,7 +116,9 @@ function summaryOf({ job, outcome, reason, peaks, budget }: SegmentEnd): JobSumm
     runId: job.runId,
     status: reason === StopReasons.CANCELLED ? 'cancelled' : failed ? 'failed' : 'succeeded',
     reason,
-    ...(outcome.error === undefined ? {} : { error: outcome.error }),
+    // Bounded and redacted as the record's detail: the summary is logged (CloudWatch cuts a line at 256 KB)
+    // and heads the result object.
+    ...(outcome.error === undefined ? {} : { error: detailOf(outcome.error) }),
     ...(outcome.cursor === undefined ? {} : { stoppedAtTask: outcome.cursor }),
     segments: state.segment + 1,
     durationMs: Date.now() - state.startedAt,

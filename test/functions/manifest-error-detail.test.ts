@@ -58,6 +58,11 @@ describe('a manifest error as long as the manifest makes it', () => {
     await s3.send(new PutObjectCommand({ Bucket: h.resources.bucket, Key, Body: body }));
     const result = await orchestrator({ manifest: `s3://${h.resources.bucket}/${Key}` }, fakeContext());
     expect(result).toMatchObject({ status: 'failed', summary: { reason: 'manifest-error' } });
+    // The summary (logged, and the result object's first line) keeps the same bounded text.
+    expect((result as { summary: { error?: string } }).summary.error).toMatch(
+      /^k+…k+: is not a known field$/,
+    );
+    expect((result as { summary: { error?: string } }).summary.error?.length).toBeLessThanOrEqual(500);
     for (const t of tasks) expect(server.requests.filter((r) => r.path === `/${t.id}`)).toHaveLength(1);
     const run = await runtime.ledger!.getRun('long-error', 'r1');
     expect(run).toMatchObject({ status: 'failed', reason: 'manifest-error' });
