@@ -7,6 +7,7 @@
 // not in flight: closed if its follow-ups went out, else put back as a later receive (local/settled-open.ts).
 import { DeleteItemCommand, DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { JobLedgerTable } from '../lib/aws/job-ledger-table.js';
 import { type FanoutConfig, IdempotencyModes, idempotencyTableAttributes } from '../lib/config.js';
 import { parseTaskMessage } from '../lib/fanout/messages.js';
 import { sendGroups } from '../lib/fanout/segment-ports.js';
@@ -70,7 +71,10 @@ async function readLeftovers(target: PutBackTarget, open: readonly OpenMessage[]
     credentials: localCredentials,
   });
   try {
-    const sorted = await sortOpen({ db, jobTable: target.jobTable }, open);
+    const tableName = target.jobTable;
+    const runs = new JobLedgerTable(db, { tableName, retentionDays: config.resultsRetentionDays });
+    const runOf = (jobId: string, runId: string) => runs.getRun(jobId, runId);
+    const sorted = await sortOpen({ db, jobTable: tableName, runOf }, open);
     const inProgressCleared = await clearInProgress(db, idempotencyTable);
     if (config.idempotency === IdempotencyModes.TASK) {
       const ttlSeconds = config.idempotencyTtlSeconds;
@@ -125,7 +129,7 @@ interface PutBackTarget {
   readonly idempotencyTable: string;
   readonly jobTable: string;
   readonly ledger: TaskLedger;
-  readonly config: Pick<FanoutConfig, 'idempotency' | 'idempotencyTtlSeconds'>;
+  readonly config: Pick<FanoutConfig, 'idempotency' | 'idempotencyTtlSeconds' | 'resultsRetentionDays'>;
 }
 
 /**

@@ -14,7 +14,9 @@
 //   sends each again, the same body, and a second copy would run its tasks twice in `off` mode, or be found in
 //   progress beside the first and held for the visibility timeout. One that settled is the worker's to leave
 //   out (its marker: functions/worker-follow-ups.ts); a closed one with no marker is one a resume superseded,
-//   so "sent" is never read from the journal's closed lines.
+//   so "sent" is never read from the journal's closed lines. A done message of a run complete and not ended
+//   goes so too: the settle that completed the run died before its end, and the later receive ends it (one read
+//   of the record per run of a done message).
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { handedKey } from '../functions/worker-follow-ups.js';
@@ -22,6 +24,8 @@ import { emptyPlan, parsePlan } from '../lib/fanout/follow-up-plan.js';
 import { parseTaskMessage, type TaskMessage } from '../lib/fanout/messages.js';
 import { followUpsOf } from '../lib/fanout/settle.js';
 import { settleKey } from '../lib/ledger/ledger-keys.js';
+import type { RunRecord } from '../lib/ledger/run-record.js';
+import { isComplete } from '../lib/ledger/run-rules.js';
 import type { OpenMessage } from './queue-journal.js';
 
 export interface SortedOpen {
@@ -38,6 +42,8 @@ export interface SortedOpen {
 export interface LedgerReader {
   readonly db: DynamoDBClient;
   readonly jobTable: string;
+  /** The run's record; undefined when it has none. */
+  readonly runOf: (jobId: string, runId: string) => Promise<RunRecord | undefined>;
 }
 
 /** Sorts `open` by what the ledger says of each and of the follow-ups their settles kept. */
@@ -66,18 +72,37 @@ export async function sortOpen(reader: LedgerReader, open: readonly OpenMessage[
     s.keys.every((key) => out(s, key)) &&
     (!s.dead || found.has(keyString(handedMarkerOf(s.message))));
   const settledOnes = new Set(settled.map((s) => s.m));
-  const toHandOn = settled.filter((s) => !isDone(s));
+  // A run complete but not ended: the settle that completed it died before its end, which its later receive makes.
+  const unended = await unendedRuns(
+    reader,
+    settled.filter(isDone).map((s) => s.message),
+  );
+  const backToEnd = (s: (typeof settled)[number]) => unended.has(runOf(s.message));
+  const toHandOn = settled.filter((s) => !isDone(s) || backToEnd(s));
   const again = new Set(toHandOn.flatMap((s) => s.keys));
   const unsettled = parsed.filter(({ m }) => !settledOnes.has(m));
   return {
     unsettled: open.filter((m) => !settledOnes.has(m)),
-    done: settled.filter(isDone).map((s) => s.m),
+    done: settled.filter((s) => isDone(s) && !backToEnd(s)).map((s) => s.m),
     toHandOn: toHandOn.map((s) => s.m),
     superseded: unsettled.filter(({ message }) => again.has(message.key)).map(({ m }) => m),
   };
 }
 
 type MarkerKey = ReturnType<typeof settleKey>;
+
+const runOf = ({ jobId, runId }: Pick<TaskMessage, 'jobId' | 'runId'>) => `${jobId}\u0000${runId}`;
+
+/** The runs of `messages` whose every task ended and that nobody ended (isComplete), by runOf; one read a run. */
+async function unendedRuns(reader: LedgerReader, messages: readonly TaskMessage[]): Promise<Set<string>> {
+  const runs = new Map(messages.map((m) => [runOf(m), m]));
+  const unended = new Set<string>();
+  for (const [run, { jobId, runId }] of runs) {
+    const record = await reader.runOf(jobId, runId);
+    if (record && isComplete(record)) unended.add(run);
+  }
+  return unended;
+}
 
 const markerOf = ({ jobId, runId, key }: Pick<TaskMessage, 'jobId' | 'runId' | 'key'>) =>
   settleKey(jobId, runId, key);
