@@ -57,7 +57,7 @@ export interface FollowUpPorts {
    */
   readonly settleApart?: (input: SettleInput) => Promise<unknown>;
   readonly logger?: Pick<Logger, 'info'>;
-  /** The follow-ups of a settle found kept that still need sending (resendIfSettled); absent: all of them. */
+  /** Of a kept plan's follow-ups, those not settled yet (followUpKept); absent: all of them. */
   readonly unsettled?: (message: TaskMessage, followUps: FollowUps) => Promise<FollowUps>;
 }
 
@@ -82,16 +82,18 @@ export async function settleThenFollowUp(
   const settled = await ports.settle?.({ jobId, runId, key, delta, state, ...segmentOf(message) });
   // Not applied and no record read: the ledger keeps no such run (no marker written), this delivery's own go.
   const applied = !settled || settled.applied || (settled.record === undefined && !settled.unread);
-  const first = applied ? plan : keptBy(ports, message, await ports.kept(message));
-  return { ...(await followUp(ports, message, first)), applied };
+  if (applied) return { ...(await followUp(ports, message, plan)), applied };
+  return { ...(await followUpKept(ports, message, await ports.kept(message))), applied };
 }
 
 /**
  * A message settled before, found again (its delivery died before its follow-ups, and the run is paused now):
- * sends the follow-ups its first settle kept (`state`, JobLedger.settledMarker), not the whole message again.
+ * sends the follow-ups its first settle kept (`state`, JobLedger.settledMarker), not the whole message again,
+ * but those that have settled since (ports.unsettled): they went out and ran, and in `off` mode a copy of one
+ * would run its tasks again.
  */
 export function followUpKept(ports: FollowUpPorts, message: TaskMessage, state: unknown): Promise<HandedOn> {
-  return followUp(ports, message, keptBy(ports, message, state));
+  return followUp(ports, message, keptBy(ports, message, state), ports.unsettled);
 }
 
 /**
@@ -111,8 +113,7 @@ export async function resendIfSettled(
 ): Promise<{ settledBefore: true; handedOn: number; retried: number } | undefined> {
   const marker = await ledger?.store.settledMarker(message.jobId, message.runId, message.key);
   if (!ledger || !marker) return undefined;
-  const ports = { ...workerFollowUps(rt, logger, ledger, member), unsettled: unsettledIn(ledger) };
-  const handed = await followUpKept(ports, message, marker.state);
+  const handed = await followUpKept(workerFollowUps(rt, logger, ledger, member), message, marker.state);
   if (handed.retried + handed.handedOn === 0) await ledger.endIfComplete(message.jobId, message.runId);
   return { settledBefore: true, handedOn: handed.handedOn, retried: handed.retried };
 }
@@ -131,11 +132,16 @@ function unsettledIn(ledger: RunLedger): (message: TaskMessage, followUps: Follo
   };
 }
 
-/** Sends `plan`'s follow-ups, writes their result lines, then counts their dead letters once. */
-async function followUp(ports: FollowUpPorts, message: TaskMessage, plan: FollowUpPlan): Promise<HandedOn> {
+/** Sends `plan`'s follow-ups (but those `unsettled` leaves out), writes their result lines, then counts their dead letters once. */
+async function followUp(
+  ports: FollowUpPorts,
+  message: TaskMessage,
+  plan: FollowUpPlan,
+  unsettled?: FollowUpPorts['unsettled'],
+): Promise<HandedOn> {
   const { jobId, runId, key } = message;
   const all = followUpsOf(message, plan);
-  const handed = await ports.handOn(message, ports.unsettled ? await ports.unsettled(message, all) : all);
+  const handed = await ports.handOn(message, unsettled ? await unsettled(message, all) : all);
   await ports.writeLines(message, handed.lines);
   const counted = handedDelta(message, handed);
   if (counted) {
@@ -181,6 +187,7 @@ export function workerFollowUps(
     handOn: (message, followUps) => handOn(rt, logger, message, followUps),
     writeLines: (message, lines) => writeLines(rt, ledger, message, lines),
     ...(ledger ? { settleApart: (input: SettleInput) => ledger.settle(input) } : {}),
+    ...(ledger ? { unsettled: unsettledIn(ledger) } : {}),
     logger,
   };
 }

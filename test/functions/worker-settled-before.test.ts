@@ -101,10 +101,9 @@ describe('a later receive of a message the ledger settled', () => {
     });
   }
 
-  it('idempotency off: its retry ran and settled before the later receive: the retry is not sent again', async () => {
-    const jobId = 'sb-retried';
+  /** A run of two messages: the flip and two others, then a fourth task; the first delivered, its retry drained. */
+  async function retriedAndSettled(jobId: string): Promise<{ message: Message; other: Message }> {
     flipFails = true;
-    // Two messages: the flip and two others in the first, a fourth task in the second, which keeps the run live.
     const tasks = ['flip', 'ok0', 'ok1', 'ok2'].map((id) => ({
       id: `${jobId}-${id}`,
       url: `${server.url}/${id === 'flip' ? 'flip/' : ''}${jobId}-${id}`,
@@ -116,7 +115,14 @@ describe('a later receive of a message the ledger settled', () => {
     await workerOf(c.container(IdempotencyModes.OFF))(sqsEvent([message]), fakeContext());
     flipFails = false;
     await c.drain(workerOf(c.container(IdempotencyModes.OFF)));
+    // The second message keeps the run live.
     expect(await ledger.getRun(jobId, 'r1')).toMatchObject({ status: 'running', succeeded: 3 });
+    return { message, other };
+  }
+
+  it('idempotency off: its retry ran and settled before the later receive: the retry is not sent again', async () => {
+    const jobId = 'sb-retried';
+    const { message, other } = await retriedAndSettled(jobId);
     const flipped = requests(`${jobId}-flip`);
     // Its delete was lost: SQS receives it again, the run still live.
     await workerOf(c.container(IdempotencyModes.OFF))(sqsEvent([laterReceive(message)]), fakeContext());
@@ -125,5 +131,19 @@ describe('a later receive of a message the ledger settled', () => {
     await workerOf(c.container(IdempotencyModes.OFF))(sqsEvent([other]), fakeContext());
     expect(await ledger.getRun(jobId, 'r1')).toMatchObject({ status: 'succeeded', succeeded: 4 });
     expect(finishedEvents(jobId)).toHaveLength(1);
+  });
+
+  it('idempotency off: the same, received again while its run is paused: the retry is not held and sent again', async () => {
+    const jobId = 'sb-retried-paused';
+    const { message, other } = await retriedAndSettled(jobId);
+    const flipped = requests(`${jobId}-flip`);
+    await ledger.setStatus(jobId, 'r1', { status: 'paused', from: ['running'] });
+    // A copy of it (a resume's put-back, or SQS's own), taken while the run is paused.
+    await workerOf(c.container(IdempotencyModes.OFF))(sqsEvent([message]), fakeContext());
+    await ledger.setStatus(jobId, 'r1', { status: 'running', from: ['paused'] });
+    await c.drain(workerOf(c.container(IdempotencyModes.OFF)));
+    expect(requests(`${jobId}-flip`)).toBe(flipped);
+    await workerOf(c.container(IdempotencyModes.OFF))(sqsEvent([other]), fakeContext());
+    expect(await ledger.getRun(jobId, 'r1')).toMatchObject({ status: 'succeeded', succeeded: 4 });
   });
 });
