@@ -25,7 +25,7 @@ import {
   parsePlan,
 } from '../lib/fanout/follow-up-plan.js';
 import type { TaskMessage } from '../lib/fanout/messages.js';
-import { type FollowUps, followUpsOf, type Settlement } from '../lib/fanout/settle.js';
+import { type FollowUp, type FollowUps, followUpsOf, type Settlement } from '../lib/fanout/settle.js';
 import type { SettleInput } from '../lib/ledger/job-ledger.js';
 import type { BatchMember } from './batch-settles.js';
 import type { RunLedger, SettledOnce } from './run-ledger.js';
@@ -57,6 +57,8 @@ export interface FollowUpPorts {
    */
   readonly settleApart?: (input: SettleInput) => Promise<unknown>;
   readonly logger?: Pick<Logger, 'info'>;
+  /** Of a kept plan's follow-ups, those not settled yet (followUpKept); absent: all of them. */
+  readonly unsettled?: (message: TaskMessage, followUps: FollowUps) => Promise<FollowUps>;
 }
 
 /** The key under which a message's dead letters are counted, once, after they were sent. */
@@ -80,22 +82,27 @@ export async function settleThenFollowUp(
   const settled = await ports.settle?.({ jobId, runId, key, delta, state, ...segmentOf(message) });
   // Not applied and no record read: the ledger keeps no such run (no marker written), this delivery's own go.
   const applied = !settled || settled.applied || (settled.record === undefined && !settled.unread);
-  const first = applied ? plan : keptBy(ports, message, await ports.kept(message));
-  return { ...(await followUp(ports, message, first)), applied };
+  if (applied) return { ...(await followUp(ports, message, plan)), applied };
+  return { ...(await followUpKept(ports, message, await ports.kept(message))), applied };
 }
 
 /**
  * A message settled before, found again (its delivery died before its follow-ups, and the run is paused now):
- * sends the follow-ups its first settle kept (`state`, JobLedger.settledMarker), not the whole message again.
+ * sends the follow-ups its first settle kept (`state`, JobLedger.settledMarker), not the whole message again,
+ * but those that have settled since (ports.unsettled): they went out and ran, and in `off` mode a copy of one
+ * would run its tasks again.
  */
 export function followUpKept(ports: FollowUpPorts, message: TaskMessage, state: unknown): Promise<HandedOn> {
-  return followUp(ports, message, keptBy(ports, message, state));
+  return followUp(ports, message, keptBy(ports, message, state), ports.unsettled);
 }
 
 /**
  * When `message` was settled before (a delivery that died after its settle and before its answer, or a copy of
  * it): sends the follow-ups that settle kept, and answers what it handed on; undefined when its key has no
- * marker (or no job table is wired). One read of the marker; none of the message's tasks runs again.
+ * marker (or no job table is wired). One read of the marker; none of the message's tasks runs again. A kept
+ * follow-up whose own marker says it settled is not sent again: it went out and ran before this receive (in
+ * `off` mode a copy of it would run its tasks again). When nothing went onward, the run is ended if that settle
+ * completed it: its delivery may have died before the run's end, and nothing else would end it (one read).
  */
 export async function resendIfSettled(
   rt: FunctionRuntime,
@@ -105,15 +112,36 @@ export async function resendIfSettled(
   message: TaskMessage,
 ): Promise<{ settledBefore: true; handedOn: number; retried: number } | undefined> {
   const marker = await ledger?.store.settledMarker(message.jobId, message.runId, message.key);
-  if (!marker) return undefined;
+  if (!ledger || !marker) return undefined;
   const handed = await followUpKept(workerFollowUps(rt, logger, ledger, member), message, marker.state);
+  if (handed.retried + handed.handedOn === 0) await ledger.endIfComplete(message.jobId, message.runId);
   return { settledBefore: true, handedOn: handed.handedOn, retried: handed.retried };
 }
 
-/** Sends `plan`'s follow-ups, writes their result lines, then counts their dead letters once. */
-async function followUp(ports: FollowUpPorts, message: TaskMessage, plan: FollowUpPlan): Promise<HandedOn> {
+/** The follow-ups whose keys `ledger` has not settled, each key read apart (a message has one or two). */
+function unsettledIn(ledger: RunLedger): (message: TaskMessage, followUps: FollowUps) => Promise<FollowUps> {
+  return async ({ jobId, runId }, followUps) => {
+    const open = async (list: readonly FollowUp[]) => {
+      const markers = await Promise.all(
+        list.map((f) => ledger.store.settledMarker(jobId, runId, f.message.key)),
+      );
+      return list.filter((_, i) => !markers[i]);
+    };
+    const [retries, handedOn] = await Promise.all([open(followUps.retries), open(followUps.handedOn)]);
+    return { ...followUps, retries, handedOn };
+  };
+}
+
+/** Sends `plan`'s follow-ups (but those `unsettled` leaves out), writes their result lines, then counts their dead letters once. */
+async function followUp(
+  ports: FollowUpPorts,
+  message: TaskMessage,
+  plan: FollowUpPlan,
+  unsettled?: FollowUpPorts['unsettled'],
+): Promise<HandedOn> {
   const { jobId, runId, key } = message;
-  const handed = await ports.handOn(message, followUpsOf(message, plan));
+  const all = followUpsOf(message, plan);
+  const handed = await ports.handOn(message, unsettled ? await unsettled(message, all) : all);
   await ports.writeLines(message, handed.lines);
   const counted = handedDelta(message, handed);
   if (counted) {
@@ -159,6 +187,7 @@ export function workerFollowUps(
     handOn: (message, followUps) => handOn(rt, logger, message, followUps),
     writeLines: (message, lines) => writeLines(rt, ledger, message, lines),
     ...(ledger ? { settleApart: (input: SettleInput) => ledger.settle(input) } : {}),
+    ...(ledger ? { unsettled: unsettledIn(ledger) } : {}),
     logger,
   };
 }

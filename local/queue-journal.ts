@@ -93,15 +93,6 @@ export class QueueJournal {
     return { ...(first ? { first } : {}), continuations, open: [...open.values()] };
   }
 
-  /** The body of every message the journal says was sent, settled or not, in the order they were sent. */
-  *sentBodies(): Generator<string> {
-    if (!existsSync(this.#file)) return;
-    for (const { text, number } of journalLines(this.#file)) {
-      const line = parseLine(text, () => `${this.#file}: line ${number}`);
-      if (line !== undefined && 's' in line) yield line.b;
-    }
-  }
-
   #append(line: Line): void {
     // A killed process may leave a torn last line (no newline): this process's first line would be glued to it
     // and lost with it (a resume's re-sent message, say, never to be sent by the next resume). It starts a line.

@@ -70,11 +70,7 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
     const resume = options.state?.resume;
     // A resume puts the killed run's open messages back before any poller receives.
     const { queueUrl, idempotencyTable, jobTable } = run.resources;
-    const journal = options.state?.journal;
-    const resumed =
-      resume &&
-      journal &&
-      (await putBack({ ...run, queueUrl, idempotencyTable, jobTable, journal }, resume.open));
+    const resumed = resume && (await putBack({ ...run, queueUrl, idempotencyTable, jobTable }, resume.open));
     const driven = startDriving(run, cleanups, resumed ? resumed.laterReceives : new Set());
     const report = await runAndReport(run, driven, jobEvent);
     return resumed ? { ...report, resumed: resumed.counts } : report;

@@ -7,12 +7,13 @@
 // not in flight: closed if its follow-ups went out, else put back as a later receive (local/settled-open.ts).
 import { DeleteItemCommand, DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { JobLedgerTable } from '../lib/aws/job-ledger-table.js';
 import { type FanoutConfig, IdempotencyModes, idempotencyTableAttributes } from '../lib/config.js';
 import { parseTaskMessage } from '../lib/fanout/messages.js';
 import { sendGroups } from '../lib/fanout/segment-ports.js';
 import { SQS_MAX_DELAY_SECONDS } from '../lib/wire/sqs-limits.js';
 import type { BackendInfo } from './backend.js';
-import type { OpenMessage, QueueJournal } from './queue-journal.js';
+import type { OpenMessage } from './queue-journal.js';
 import { localCredentials, ownDynamodbEndpoint } from './resources.js';
 import { keepCompletedTasks } from './resume-records.js';
 import { sortOpen } from './settled-open.js';
@@ -37,23 +38,25 @@ export interface PutBack {
 
 export async function putBack(target: PutBackTarget, open: readonly OpenMessage[]): Promise<PutBack> {
   const { sorted, inProgressCleared } = await readLeftovers(target, open);
-  // Done but for their close: closed now, never sent again.
-  target.ledger.closed(sorted.done.map((m) => m.id));
-  const again = [...sorted.unsettled, ...sorted.toHandOn];
+  // Done but for their close, or sent again by a later receive put back: closed now, not sent from here.
+  const superseded = new Set(sorted.superseded);
+  target.ledger.closed([...sorted.done, ...superseded].map((m) => m.id));
+  const again = [...sorted.unsettled.filter((m) => !superseded.has(m)), ...sorted.toHandOn];
   const later = new Set(sorted.toHandOn.map((m) => m.body));
   // One send per body: a body open under two ids (sent twice) is the same message, its key counted once.
   const ids = new Map<string, string[]>();
   for (const { id, body } of again) ids.set(body, [...(ids.get(body) ?? []), id]);
-  const bodies = [...ids.keys()];
+  // The tasks in flight or queued at the kill (a superseded follow-up's too: it goes out again), each body once.
   let tasks = 0;
-  for (const body of bodies) {
+  for (const body of new Set(sorted.unsettled.map((m) => m.body))) {
     const parsed = parseTaskMessage(body);
-    if (parsed.ok && !later.has(body)) tasks += parsed.value.tasks.length;
+    if (parsed.ok) tasks += parsed.value.tasks.length;
   }
   const sent = await resend(target, ids, remainingDelays(again));
   const laterReceives = new Set([...sent].filter(([, body]) => later.has(body)).map(([id]) => id));
-  const settled = sorted.done.length + sorted.toHandOn.length;
-  return { counts: { messages: bodies.length, tasks, inProgressCleared, settled }, laterReceives };
+  // Each message once: one open under two ids (sent twice, or a resume killed between its send and its close).
+  const settled = new Set([...sorted.done, ...sorted.toHandOn].map((m) => m.body)).size;
+  return { counts: { messages: ids.size, tasks, inProgressCleared, settled }, laterReceives };
 }
 
 /**
@@ -68,7 +71,10 @@ async function readLeftovers(target: PutBackTarget, open: readonly OpenMessage[]
     credentials: localCredentials,
   });
   try {
-    const sorted = await sortOpen({ db, jobTable: target.jobTable }, open, () => target.journal.sentBodies());
+    const tableName = target.jobTable;
+    const runs = new JobLedgerTable(db, { tableName, retentionDays: config.resultsRetentionDays });
+    const runOf = (jobId: string, runId: string) => runs.getRun(jobId, runId);
+    const sorted = await sortOpen({ db, jobTable: tableName, runOf }, open);
     const inProgressCleared = await clearInProgress(db, idempotencyTable);
     if (config.idempotency === IdempotencyModes.TASK) {
       const ttlSeconds = config.idempotencyTtlSeconds;
@@ -123,8 +129,7 @@ interface PutBackTarget {
   readonly idempotencyTable: string;
   readonly jobTable: string;
   readonly ledger: TaskLedger;
-  readonly journal: Pick<QueueJournal, 'sentBodies'>;
-  readonly config: Pick<FanoutConfig, 'idempotency' | 'idempotencyTtlSeconds'>;
+  readonly config: Pick<FanoutConfig, 'idempotency' | 'idempotencyTtlSeconds' | 'resultsRetentionDays'>;
 }
 
 /**

@@ -6,10 +6,17 @@
 // task ran three or four times, and in `task` and `message` modes one copy of the retry, found in progress,
 // failed and held the resume for the queue's visibility timeout (360 s). So the resume reads each open message's
 // marker (one BatchGetItem per 100), and a settled message is
-// - done: every follow-up its settle kept was journaled sent, and its dead letters, if any, counted (`!handed`):
-//   closed in the journal, not sent again (its follow-ups, open or settled, are the journal's to put back);
+// - done: every follow-up its settle kept is open in the journal (it goes back itself) or settled in the
+//   ledger, and its dead letters, if any, counted (`!handed`): closed in the journal, not sent again;
 // - to hand on: put back as the later receive it is, so the worker sends what its settle kept and runs none of
-//   its tasks (functions/worker.ts). A redrive's or a segment copy's message goes so however far it got.
+//   its tasks (functions/worker.ts). A redrive's or a segment copy's message goes so however far it got. Its
+//   kept follow-ups open in the journal and unsettled are closed, not put back (`superseded`): the later receive
+//   sends each again, the same body, and a second copy would run its tasks twice in `off` mode, or be found in
+//   progress beside the first and held for the visibility timeout. One that settled is the worker's to leave
+//   out (its marker: functions/worker-follow-ups.ts); a closed one with no marker is one a resume superseded,
+//   so "sent" is never read from the journal's closed lines. A done message of a run complete and not ended
+//   goes so too: the settle that completed the run died before its end, and the later receive ends it (one read
+//   of the record per run of a done message).
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { handedKey } from '../functions/worker-follow-ups.js';
@@ -17,6 +24,8 @@ import { emptyPlan, parsePlan } from '../lib/fanout/follow-up-plan.js';
 import { parseTaskMessage, type TaskMessage } from '../lib/fanout/messages.js';
 import { followUpsOf } from '../lib/fanout/settle.js';
 import { settleKey } from '../lib/ledger/ledger-keys.js';
+import type { RunRecord } from '../lib/ledger/run-record.js';
+import { isComplete } from '../lib/ledger/run-rules.js';
 import type { OpenMessage } from './queue-journal.js';
 
 export interface SortedOpen {
@@ -26,19 +35,19 @@ export interface SortedOpen {
   readonly done: readonly OpenMessage[];
   /** Settled, some follow-up maybe not sent: back to the worker as a later receive. */
   readonly toHandOn: readonly OpenMessage[];
+  /** Among `unsettled`: follow-ups of a `toHandOn` message, which its later receive sends again. */
+  readonly superseded: readonly OpenMessage[];
 }
 
 export interface LedgerReader {
   readonly db: DynamoDBClient;
   readonly jobTable: string;
+  /** The run's record; undefined when it has none. */
+  readonly runOf: (jobId: string, runId: string) => Promise<RunRecord | undefined>;
 }
 
-/** Sorts `open` by what the ledger says of each; `sentBodies` are the journal's, every message sent. */
-export async function sortOpen(
-  reader: LedgerReader,
-  open: readonly OpenMessage[],
-  sentBodies: () => Iterable<string>,
-): Promise<SortedOpen> {
+/** Sorts `open` by what the ledger says of each and of the follow-ups their settles kept. */
+export async function sortOpen(reader: LedgerReader, open: readonly OpenMessage[]): Promise<SortedOpen> {
   const parsed = open.flatMap((m) => {
     const message = parseTaskMessage(m.body);
     return message.ok ? [{ m, message: message.value }] : [];
@@ -51,25 +60,49 @@ export async function sortOpen(
     const marker = markers.get(keyString(markerOf(message)));
     return marker ? [{ m, message, ...keptFollowUps(message, marker) }] : [];
   });
-  if (settled.length === 0) return { unsettled: open, done: [], toHandOn: [] };
-  const sent = sentAmong(new Set(settled.flatMap((s) => s.keys)), sentBodies());
-  const handed = await readMarkers(
-    reader,
-    settled.filter((s) => s.dead).map((s) => handedMarkerOf(s.message)),
-  );
+  if (settled.length === 0) return { unsettled: open, done: [], toHandOn: [], superseded: [] };
+  const followUps = settled.flatMap((s) => s.keys.map((key) => markerOf({ ...s.message, key })));
+  const handed = settled.filter((s) => s.dead).map((s) => handedMarkerOf(s.message));
+  const found = await readMarkers(reader, [...followUps, ...handed]);
+  const openKeys = new Set(parsed.map(({ message }) => message.key));
+  const out = (s: (typeof settled)[number], key: string) =>
+    openKeys.has(key) || found.has(keyString(markerOf({ ...s.message, key })));
   const isDone = (s: (typeof settled)[number]) =>
     s.plain &&
-    s.keys.every((key) => sent.has(key)) &&
-    (!s.dead || handed.has(keyString(handedMarkerOf(s.message))));
+    s.keys.every((key) => out(s, key)) &&
+    (!s.dead || found.has(keyString(handedMarkerOf(s.message))));
   const settledOnes = new Set(settled.map((s) => s.m));
+  // A run complete but not ended: the settle that completed it died before its end, which its later receive makes.
+  const unended = await unendedRuns(
+    reader,
+    settled.filter(isDone).map((s) => s.message),
+  );
+  const backToEnd = (s: (typeof settled)[number]) => unended.has(runOf(s.message));
+  const toHandOn = settled.filter((s) => !isDone(s) || backToEnd(s));
+  const again = new Set(toHandOn.flatMap((s) => s.keys));
+  const unsettled = parsed.filter(({ m }) => !settledOnes.has(m));
   return {
     unsettled: open.filter((m) => !settledOnes.has(m)),
-    done: settled.filter(isDone).map((s) => s.m),
-    toHandOn: settled.filter((s) => !isDone(s)).map((s) => s.m),
+    done: settled.filter((s) => isDone(s) && !backToEnd(s)).map((s) => s.m),
+    toHandOn: toHandOn.map((s) => s.m),
+    superseded: unsettled.filter(({ message }) => again.has(message.key)).map(({ m }) => m),
   };
 }
 
 type MarkerKey = ReturnType<typeof settleKey>;
+
+const runOf = ({ jobId, runId }: Pick<TaskMessage, 'jobId' | 'runId'>) => `${jobId}\u0000${runId}`;
+
+/** The runs of `messages` whose every task ended and that nobody ended (isComplete), by runOf; one read a run. */
+async function unendedRuns(reader: LedgerReader, messages: readonly TaskMessage[]): Promise<Set<string>> {
+  const runs = new Map(messages.map((m) => [runOf(m), m]));
+  const unended = new Set<string>();
+  for (const [run, { jobId, runId }] of runs) {
+    const record = await reader.runOf(jobId, runId);
+    if (record && isComplete(record)) unended.add(run);
+  }
+  return unended;
+}
 
 const markerOf = ({ jobId, runId, key }: Pick<TaskMessage, 'jobId' | 'runId' | 'key'>) =>
   settleKey(jobId, runId, key);
@@ -103,32 +136,4 @@ async function readMarkers(
     }
   }
   return found;
-}
-
-/** Which of `keys` are the keys of messages among `bodies`. */
-function sentAmong(keys: ReadonlySet<string>, bodies: Iterable<string>): Set<string> {
-  const sent = new Set<string>();
-  if (keys.size === 0) return sent;
-  for (const body of bodies) {
-    const key = keyOfBody(body);
-    if (key !== undefined && keys.has(key)) sent.add(key);
-  }
-  return sent;
-}
-
-/**
- * A task message body's key, read without parsing the body (a long run's journal holds every body sent): the
- * envelope's `key` comes before its `tasks` (lib/fanout/segment.ts, settle.ts), so it is the first `"key":` of
- * the part before them. Undefined when none is found there: the message then counts as not sent.
- */
-export function keyOfBody(body: string): string | undefined {
-  const tasksAt = body.indexOf('"tasks":');
-  const head = tasksAt === -1 ? body : body.slice(0, tasksAt);
-  const match = /"key":("(?:[^"\\]|\\.)*")/.exec(head);
-  if (!match) return undefined;
-  try {
-    return JSON.parse(match[1]) as string;
-  } catch {
-    return undefined;
-  }
 }
