@@ -1,10 +1,9 @@
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
 import type { OrchestratorResult } from '../../functions/orchestrator.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
-import { localCredentials } from '../../local/resources.js';
-import { backend } from '../local/fixtures/aws.js';
+import { backendS3 } from '../local/fixtures/aws.js';
 import { fakeContext, type Harness, quietPowertools, startHarness } from './harness.js';
 import { counts } from './run-outcome.js';
 
@@ -30,12 +29,7 @@ beforeAll(async () => {
   const { createOrchestratorHandler } = await import('../../functions/orchestrator.js');
   runtime = createRuntime(h.env);
   orchestrator = createOrchestratorHandler(() => runtime);
-  s3 = new S3Client({
-    endpoint: backend().endpoints.s3,
-    region: backend().region,
-    credentials: localCredentials,
-    forcePathStyle: true,
-  });
+  s3 = backendS3();
 });
 
 afterAll(async () => {

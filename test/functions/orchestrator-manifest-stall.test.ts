@@ -1,8 +1,7 @@
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localCredentials } from '../../local/resources.js';
 import { type CuttingProxy, HOLD, startCuttingProxy } from '../helpers/cutting-proxy.js';
-import { backend } from '../local/fixtures/aws.js';
+import { backend, backendS3 } from '../local/fixtures/aws.js';
 import { type ContinuingHandlers, startContinuingHandlers } from './continuing-handlers.js';
 import { fakeContext, quietPowertools } from './harness.js';
 import { counts } from './run-outcome.js';
@@ -29,12 +28,7 @@ beforeAll(async () => {
     { inlineConcurrency: 8 },
     { AWS_ENDPOINT_URL_S3: proxy.url },
   );
-  s3 = new S3Client({
-    endpoint: backend().endpoints.s3,
-    region: backend().region,
-    credentials: localCredentials,
-    forcePathStyle: true,
-  });
+  s3 = backendS3();
 });
 
 afterAll(async () => {

@@ -1,6 +1,7 @@
 // Runs the bounded-fanout executable (local/cli/bin.mjs: node + tsx) as a subprocess, as a user would.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { RunReport } from '../../../local/report/types.js';
 
 export const binPath = fileURLToPath(new URL('../../../local/cli/bin.mjs', import.meta.url));
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -65,4 +66,10 @@ export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): 
 
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return startCli(args, env).done;
+}
+
+/** The JSON report a `run --format json` child printed; an error with its exit code and stderr when none. */
+export function reportOf(result: Pick<CliResult, 'code' | 'stdout' | 'stderr'>): RunReport {
+  if (!result.stdout.startsWith('{')) throw new Error(`no report (exit ${result.code}): ${result.stderr}`);
+  return JSON.parse(result.stdout) as RunReport;
 }

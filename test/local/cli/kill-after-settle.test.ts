@@ -19,8 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../../bench/servers/counting-server.js';
-import type { RunReport } from '../../../local/report/types.js';
-import { runCli, startCli } from './cli-process.js';
+import { reportOf, runCli, startCli } from './cli-process.js';
 
 /** The preloaded module that kills the child at a line of its journal (BF_KILL_AT says which). */
 const killAtJournal = new URL('./kill-at-journal.mjs', import.meta.url).href;
@@ -48,11 +47,6 @@ afterAll(async () => {
 });
 
 const own = ['--format', 'json', '--listen', '127.0.0.1:0'];
-
-function reportOf(result: { code: number | null; stdout: string; stderr: string }): RunReport {
-  if (!result.stdout.startsWith('{')) throw new Error(`no report (exit ${result.code}): ${result.stderr}`);
-  return JSON.parse(result.stdout) as RunReport;
-}
 
 type Case = readonly [mode: string, at: 'sending' | 'sent' | 'settled', containers: 'inline' | 'threads'];
 

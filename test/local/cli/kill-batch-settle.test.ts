@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../../bench/servers/counting-server.js';
 import type { RunReport } from '../../../local/report/types.js';
-import { runCli, startCli } from './cli-process.js';
+import { reportOf, runCli, startCli } from './cli-process.js';
 
 const killAtJournal = new URL('./kill-at-journal.mjs', import.meta.url).href;
 const TASKS = 4;
@@ -62,11 +62,6 @@ function requestsOf(name: string): Map<string, number> {
   for (const { path } of server.requests)
     if (path.startsWith(`/${name}/`)) counts.set(path, (counts.get(path) ?? 0) + 1);
   return counts;
-}
-
-function reportOf(result: { code: number | null; stdout: string; stderr: string }): RunReport {
-  if (!result.stdout.startsWith('{')) throw new Error(`no report (exit ${result.code}): ${result.stderr}`);
-  return JSON.parse(result.stdout) as RunReport;
 }
 
 const countsOf = (r: RunReport) => [r.submitted, r.succeeded, r.deadLettered, r.invalid, r.unfinished ?? 0];

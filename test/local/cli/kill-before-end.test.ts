@@ -11,8 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../../bench/servers/counting-server.js';
-import type { RunReport } from '../../../local/report/types.js';
-import { runCli, startCli } from './cli-process.js';
+import { reportOf, runCli, startCli } from './cli-process.js';
 
 const killAtFinish = new URL('./kill-at-finish.mjs', import.meta.url).href;
 
@@ -30,11 +29,6 @@ afterAll(async () => {
 });
 
 const own = ['--format', 'json', '--listen', '127.0.0.1:0'];
-
-function reportOf(result: { code: number | null; stdout: string; stderr: string }): RunReport {
-  if (!result.stdout.startsWith('{')) throw new Error(`no report (exit ${result.code}): ${result.stderr}`);
-  return JSON.parse(result.stdout) as RunReport;
-}
 
 describe('bounded-fanout run --state DIR --resume, killed between the last settle and the run’s end', () => {
   it.each(['off', 'message', 'task'])(

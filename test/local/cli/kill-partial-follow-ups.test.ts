@@ -13,8 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../../bench/servers/counting-server.js';
-import type { RunReport } from '../../../local/report/types.js';
-import { runCli, startCli } from './cli-process.js';
+import { reportOf, runCli, startCli } from './cli-process.js';
 
 const killAtJournal = new URL('./kill-at-journal.mjs', import.meta.url).href;
 /** Requests the first delivery makes of the retried task (runHttpTask's default attempts). */
@@ -41,11 +40,6 @@ afterAll(async () => {
 });
 
 const own = ['--format', 'json', '--listen', '127.0.0.1:0'];
-
-function reportOf(result: { code: number | null; stdout: string; stderr: string }): RunReport {
-  if (!result.stdout.startsWith('{')) throw new Error(`no report (exit ${result.code}): ${result.stderr}`);
-  return JSON.parse(result.stdout) as RunReport;
-}
 
 /** The child kills itself right after the first journal line of a message whose body holds every `body`. */
 const killedAt = (body: readonly string[]) => ({

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCountingServer } from '../../../bench/servers/counting-server.js';
 import { JOURNAL_FILE } from '../../../local/queue-journal.js';
 import type { RunReport } from '../../../local/report/types.js';
-import { runCli, startCli } from './cli-process.js';
+import { reportOf, runCli, startCli } from './cli-process.js';
 import { type HeldTarget, heldReach, startHeldTarget } from './held-target.js';
 import { completedBeforeKill } from './state-records.js';
 
@@ -33,11 +33,6 @@ async function journaledFirst(state: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`no orchestrator result in ${state}/${JOURNAL_FILE}`);
-}
-
-function reportOf(result: { code: number | null; stdout: string; stderr: string }): RunReport {
-  if (!result.stdout.startsWith('{')) throw new Error(`no report (exit ${result.code}): ${result.stderr}`);
-  return JSON.parse(result.stdout) as RunReport;
 }
 
 const own = ['--format', 'json', '--listen', '127.0.0.1:0'];
