@@ -12,7 +12,9 @@
 // error stands. So does a body error that is no lost connection (the SDK's checksum of the whole body failing
 // at its end): a reopen would hide it. `destroy` wakes a reopen's wait and aborts its ask.
 import type { Readable } from 'node:stream';
+import { setTimeout as timer } from 'node:timers/promises';
 import { ManifestError } from '../manifest/errors.js';
+import { httpStatusOf, letGo } from './s3-answers.js';
 
 /** How long each successive reopen without progress waits first; their count is the tries. */
 export const RESUME_DELAYS_MS = [100, 400, 1_600] as const;
@@ -102,12 +104,12 @@ export class ResumableBody implements AsyncIterable<Uint8Array> {
           throw ManifestError.of('manifest', `${JSON.stringify(this.#where)} changed while it was read`);
         }
         // An answer (403, 404) says the rest cannot be had; no answer (a reset, a timeout) may pass.
-        if (statusOf(error) !== undefined) throw error;
+        if (httpStatusOf(error) !== undefined) throw error;
         failure = error;
         continue;
       }
       if (!signal.aborted && this.#isRest(answer.contentRange)) return answer.body;
-      letGoOf(answer.body);
+      letGo(answer.body);
       throw failure;
     }
   }
@@ -122,7 +124,7 @@ export class ResumableBody implements AsyncIterable<Uint8Array> {
   /** Nothing will read on: the body's socket is let go, and no reopen follows (one waiting or asking ends). */
   destroy(): void {
     this.#letGo.abort();
-    letGoOf(this.#body);
+    letGo(this.#body);
   }
 
   /** A stream's `on`, for letGo's error guard: the current body's. */
@@ -132,17 +134,9 @@ export class ResumableBody implements AsyncIterable<Uint8Array> {
   }
 }
 
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
+/** Node's timer, ended early (not thrown) when `signal` aborts. */
+const abortableSleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  timer(ms, undefined, { signal }).catch(() => undefined);
 
 /** Socket errors a body meets when its connection is lost (Node's codes; the SDK's socket timeout). */
 const LOST_CONNECTION_CODES = new Set([
@@ -159,13 +153,4 @@ const LOST_CONNECTION_CODES = new Set([
 function lostConnection(error: unknown): boolean {
   const { code, name } = (error ?? {}) as { code?: unknown; name?: unknown };
   return name === 'TimeoutError' || (typeof code === 'string' && LOST_CONNECTION_CODES.has(code));
-}
-
-const statusOf = (error: unknown) =>
-  (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-
-function letGoOf(body: unknown): void {
-  const stream = body as Partial<Readable>;
-  stream.on?.('error', () => {});
-  stream.destroy?.();
 }

@@ -1,10 +1,12 @@
-import type { Readable } from 'node:stream';
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { ManifestError } from '../manifest/errors.js';
 import { type DeclaredFormat, declaredFormat } from '../manifest/format.js';
 import { type Manifest, parseManifestStream } from '../manifest/parse.js';
 import type { JobHeader } from '../manifest/schema.js';
 import { ResumableBody } from './resumable-body.js';
+import { httpStatusOf, letGo } from './s3-answers.js';
+
+export { letGo } from './s3-answers.js';
 
 export interface S3Location {
   readonly bucket: string;
@@ -32,9 +34,6 @@ export function parseS3Uri(uri: unknown): S3Location {
   if (!BUCKET.test(bucket)) throw bad(`names an invalid bucket "${bucket}"`);
   return { bucket, key };
 }
-
-const statusOf = (error: unknown) =>
-  (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 
 /**
  * A job id from the key's file name (`manifests/nightly.ndjson` -> `nightly`), for manifests naming none. What a
@@ -70,7 +69,7 @@ export async function openS3Manifest(
     // S3 answers a missing key with 403, not 404, to a caller that may not list the bucket (the
     // orchestrator's role may read manifests/ but not list it): missing and unreadable look the same. A
     // retry cannot change either, so it is refused, not thrown (a throw is retried, then dead-lettered).
-    if (name === 'AccessDenied' || statusOf(error) === 403) {
+    if (name === 'AccessDenied' || httpStatusOf(error) === 403) {
       throw ManifestError.of(
         'manifest',
         `${JSON.stringify(where)} is missing or may not be read (403 ${name}: S3 answers 403, not 404, for a missing key when the reader may not list the bucket)`,
@@ -163,12 +162,4 @@ export async function readS3Header(
   const { object, manifest } = await readS3Manifest(s3, uri, overrides);
   letGo(object.chunks);
   return manifest.header;
-}
-
-/** An object's body nobody will read: its socket aborted. */
-export function letGo(chunks: unknown): void {
-  const body = chunks as Partial<Readable>;
-  // An error raised on a stream nobody reads any more would end the process.
-  body.on?.('error', () => {});
-  body.destroy?.();
 }
