@@ -67,7 +67,7 @@ export function segmentFailure({
 }: Pick<SegmentEnd, 'outcome' | 'reason' | 'budget'>): { failure?: SegmentFailure } {
   if (reason === StopReasons.MANIFEST_ERROR) {
     const detail = outcome.error === undefined ? undefined : detailOf(outcome.error);
-    return { failure: { reason: RunReasons.MANIFEST_ERROR, ...optional('detail', detail) } };
+    return { failure: { reason: RunReasons.MANIFEST_ERROR, ...(detail === undefined ? {} : { detail }) } };
   }
   if (reason !== StopReasons.FAILURE_BUDGET || outcome.reason !== StopReasons.FAILURE_BUDGET) return {};
   // The counts it tripped on (the fleet's plus its own), as a worker's trip names them (after-settle.ts).
@@ -92,9 +92,6 @@ function detailOf(error: string): string {
   const tail = text.slice(text.length - half + 1).replace(/^[\udc00-\udfff]/, '');
   return `${cutText(text, half)}…${tail}`;
 }
-
-const optional = <K extends string>(key: K, value: string | undefined) =>
-  (value === undefined ? {} : { [key]: value }) as { [k in K]?: string };
 
 function logFailure({ job, outcome, reason }: SegmentEnd, logger: Logger): void {
   if (reason !== StopReasons.MANIFEST_ERROR) return;
