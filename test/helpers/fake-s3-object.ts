@@ -15,6 +15,8 @@ export interface FakeS3Faults {
   readonly rangeBytes?: number;
   /** Range asks get no answer: the socket stays open until the client closes it. */
   readonly holdRanges?: boolean;
+  /** The cut first answer ends its socket cleanly (FIN after the bytes), not with a reset. */
+  readonly cutCleanly?: boolean;
 }
 
 export interface FakeS3Get {
@@ -65,8 +67,10 @@ function answerWhole(res: ServerResponse, body: Buffer, etag: string, faults: Fa
     ...(first && faults.cutFirstAt !== undefined ? { connection: 'close' } : {}),
   });
   if (!first || faults.cutFirstAt === undefined) return void res.end(body);
-  // Destroyed once the bytes are on the wire, as a reset mid-body.
-  res.write(body.subarray(0, faults.cutFirstAt), () => res.socket?.destroy());
+  // Destroyed once the bytes are on the wire, as a reset mid-body; or ended, as a peer that closes early.
+  res.write(body.subarray(0, faults.cutFirstAt), () =>
+    faults.cutCleanly ? res.socket?.end() : res.socket?.destroy(),
+  );
 }
 
 function answerRange(

@@ -72,6 +72,16 @@ describe('a resumable S3 body', () => {
     expect(fake?.gets.map((g) => g.range)).toEqual([undefined, 'bytes=70000-']);
   });
 
+  it('closed cleanly mid-body (a FIN, no reset) under the SDK’s checksum check: read on, every byte', async () => {
+    const bytes = randomBytes(200_000);
+    const client = await serve(bytes, { cutFirstAt: 70_000, cutCleanly: true, wrongChecksum: true });
+    const object = await openS3Manifest(client, location);
+    const parts: Buffer[] = [];
+    for await (const chunk of object.chunks) parts.push(Buffer.from(chunk));
+    expect(Buffer.concat(parts).equals(bytes)).toBe(true);
+    expect(fake?.gets.map((g) => g.range)).toEqual([undefined, 'bytes=70000-']);
+  });
+
   it('cut, then answered a range short of the end: not read as the rest, the cut stands', async () => {
     const client = await serve(randomBytes(20_000), { cutFirstAt: 5_000, rangeBytes: 1_000 });
     const object = await openS3Manifest(client, location);
