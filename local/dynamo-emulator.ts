@@ -2,8 +2,12 @@
 // calling thread. The embedded emulators run it on a thread of its own (local/dynamo-on-thread.ts).
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import dynalite from 'dynalite';
 import { startDynamoFront } from './dynamo-front.js';
+
+/** The front's undo log, in dynalite's LevelDB directory (LevelDB leaves a file of a name not its own alone). */
+export const UNDO_LOG_FILE = 'transactions.ndjson';
 
 export interface DynamoEmulatorOptions {
   /** dynalite's LevelDB store on disk (`run --state DIR`); in memory without it. */
@@ -33,10 +37,14 @@ export async function startDynamoEmulator({
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const target = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const front = await startDynamoFront({ target, dynalite: server }).catch(async (error: unknown) => {
-    await closeDynalite(server);
-    throw error;
-  });
+  // On disk, the front keeps its transactions' undo log beside LevelDB's files (local/dynamo-undo-log.ts).
+  const undoLog = dynamoPath ? { undoLog: join(dynamoPath, UNDO_LOG_FILE) } : {};
+  const front = await startDynamoFront({ target, dynalite: server, ...undoLog }).catch(
+    async (error: unknown) => {
+      await closeDynalite(server);
+      throw error;
+    },
+  );
   let stopped: Promise<void> | undefined;
   return {
     endpoint: front.endpoint,

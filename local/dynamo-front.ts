@@ -11,8 +11,10 @@
 // When dynalite runs in the front's own thread (the emulators: local/dynamo-emulator.ts), it is asked in process,
 // with no socket between the two (local/dynalite-in-process.ts).
 //
-// Not emulated (LocalStack and AWS have real transactions): atomicity across a crash (kill -9 between two
-// actions leaves the first applied; so does a call that reached dynalite but whose answer was lost);
+// Atomic across a kill -9 of this process only on a store kept on disk, given `undoLog` (local/dynamo-undo-log.ts:
+// a transaction cut short is undone when the store is opened again).
+// Not emulated (LocalStack and AWS have real transactions): atomicity across a crash of an in-memory store, and
+// of a call that reached dynalite but whose answer was lost (its action stays applied);
 // ClientRequestToken idempotency (a retried token applies again); TransactionConflict (transactions here wait
 // their turn instead of failing); writes that bypass the front (straight to dynalite) are not locked;
 // TransactGetItems; consumed capacity and item collection metrics.
@@ -30,6 +32,7 @@ import {
   transactWrite,
   type WireAnswer,
 } from './dynamo-transact.js';
+import { openUndoLog } from './dynamo-undo-log.js';
 import { NamedLocks } from './rw-lock.js';
 
 export interface DynamoFront {
@@ -44,6 +47,8 @@ export interface DynamoFrontOptions {
   /** dynalite's server, when it runs in this thread: asked in process, not over HTTP (local/dynalite-in-process.ts). */
   readonly dynalite?: Server;
   readonly port?: number;
+  /** The undo log of a store kept on disk: what a killed process left half applied is undone first. */
+  readonly undoLog?: string;
 }
 
 const TRANSACT_WRITE = 'DynamoDB_20120810.TransactWriteItems';
@@ -55,9 +60,11 @@ export async function startDynamoFront({
   target,
   dynalite: inProcess,
   port = 0,
+  undoLog,
 }: DynamoFrontOptions): Promise<DynamoFront> {
   const dynalite = new DynaliteCalls(target, inProcess);
   const locks = new NamedLocks();
+  const undo = undoLog ? await openUndoLog(undoLog, dynalite) : undefined;
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const targetUrl = new URL(target);
   const server = createServer((req, res) => {
@@ -78,7 +85,7 @@ export async function startDynamoFront({
       const answer = await locks.with(
         actions.map((a) => a.tableName),
         true,
-        () => transactWrite(dynalite, actions),
+        () => transactWrite(dynalite, actions, undo),
       );
       return json(answer);
     }
@@ -92,10 +99,7 @@ export async function startDynamoFront({
     return answer;
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
+  await listenOn(server, port);
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   let closed: Promise<void> | undefined;
   return {
@@ -104,6 +108,7 @@ export async function startDynamoFront({
       closed ??= closeServer(server).finally(() => {
         agent.destroy();
         dynalite.destroy();
+        undo?.close();
       });
       return closed;
     },
@@ -171,6 +176,13 @@ function parseJson(body: Buffer): unknown {
   } catch {
     return undefined;
   }
+}
+
+function listenOn(server: Server, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -4,13 +4,15 @@
 // (ReturnValues ALL_OLD): one round trip to dynalite, not a read and a write per action one after another.
 // When any condition fails, every applied action's item is put back as it was, and the answer names every
 // failing condition, each judged on the items as they were (as DynamoDB does): its
-// TransactionCanceledException.
+// TransactionCanceledException. On a store kept on disk the items' prior images are read and kept first, so a
+// kill -9 between two calls leaves nothing half applied (local/dynamo-undo-log.ts).
 import {
   type AttributeMap,
   type DynaliteAnswer,
   type DynaliteCalls,
   isConditionalCheckFailed,
 } from './dynalite-calls.js';
+import { putBack, type UndoLog } from './dynamo-undo-log.js';
 
 export interface WireAnswer {
   readonly status: number;
@@ -68,15 +70,29 @@ export function parseActions(body: unknown): Action[] {
   });
 }
 
+/** `undo`: a store kept on disk keeps each transaction's prior images first (local/dynamo-undo-log.ts). */
 export async function transactWrite(
   dynalite: DynaliteCalls,
   actions: readonly Action[],
+  undo?: UndoLog,
 ): Promise<WireAnswer> {
   const prepared = await Promise.all(actions.map((a) => withKey(dynalite, a)));
   const ids = new Set(prepared.map(itemId));
   if (ids.size !== prepared.length) {
     return error('ValidationException', 'Transaction request cannot include multiple operations on one item');
   }
+  if (!undo) return applyTransaction(dynalite, prepared);
+  const priors = await Promise.all(prepared.map((a) => priorImage(dynalite, a)));
+  const entry = undo.begin(prepared.map(({ tableName, key }, i) => ({ tableName, key, item: priors[i] })));
+  try {
+    return await applyTransaction(dynalite, prepared);
+  } finally {
+    // Over, in this live process, however it went: a later start must not put back items written since.
+    undo.end(entry);
+  }
+}
+
+async function applyTransaction(dynalite: DynaliteCalls, prepared: readonly Prepared[]): Promise<WireAnswer> {
   // The items are distinct and locked: the actions run at once, each one call that returns its prior image
   // (ReturnValues ALL_OLD), and every condition is judged on the items as they were.
   const outcomes = await applyAll(dynalite, prepared);
@@ -168,9 +184,8 @@ function apply(dynalite: DynaliteCalls, action: Prepared): Promise<DynaliteAnswe
   return dynalite.call(OPERATION[action.kind], params);
 }
 
-async function restore(dynalite: DynaliteCalls, action: Prepared, prior: AttributeMap | undefined) {
-  if (prior) await dynalite.ok('PutItem', { TableName: action.tableName, Item: prior });
-  else await dynalite.ok('DeleteItem', { TableName: action.tableName, Key: action.key });
+function restore(dynalite: DynaliteCalls, { tableName, key }: Prepared, prior: AttributeMap | undefined) {
+  return putBack(dynalite, { tableName, key, item: prior });
 }
 
 function conditionFailed(action: Prepared, prior: AttributeMap | undefined) {
