@@ -102,7 +102,8 @@ export class JobLedgerTable implements JobLedger {
       const previous = pointed === undefined ? undefined : await this.getRun(jobId, pointed);
       const action = overlapAction(input.overlap, previous);
       if (action === OverlapActions.SKIP) return this.#skip(input, previous!);
-      if (action === OverlapActions.REPLACE) {
+      // A complete one has nothing left to stop: the new run ends it as it stands (functions/run-start.ts).
+      if (action === OverlapActions.REPLACE && !isComplete(previous!)) {
         await this.setStatus(jobId, previous!.runId, {
           status: RunStatuses.CANCELLED,
           reason: RunReasons.REPLACED,

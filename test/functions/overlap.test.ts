@@ -136,4 +136,25 @@ describe('schedule.overlap through the handlers', () => {
       });
     });
   }
+
+  for (const policy of ['replace', 'allow'] as const) {
+    it(`${policy}: a previous run complete but never ended (its last settler died) is ended by the next run, as it stands`, async () => {
+      // r1's every task settled, but whoever settled last died before ending it. Under forbid the run it makes skip
+      // ends it (ledger.test.ts). Before, under replace it was cancelled ('replaced', though nothing was left to
+      // replace) and under allow left running: ended by no one, its result object and event never written.
+      const jobId = `ov-complete-${policy}`;
+      const started = { jobId, runId: 'r1', startedAt: Date.now(), toleratedFailurePercent: 0 };
+      await ledger().startRun({ ...started, overlap: policy });
+      const settle = { jobId, runId: 'r1' };
+      await ledger().settle({ ...settle, key: 'segment:0', delta: { submitted: 2 }, manifestDone: true });
+      await ledger().settle({ ...settle, key: 'm0', delta: { succeeded: 2 } });
+      const second = await start(policy, jobId, 'r2', `c${policy[0]}`);
+      expect(second).toMatchObject({ status: 'succeeded', run: { runId: 'r2' } });
+      const first = await ledger().getRun(jobId, 'r1');
+      expect(first).toMatchObject({ status: 'succeeded', submitted: 2, succeeded: 2, cancelled: 0 });
+      expect(first?.finishedAt).toBeGreaterThan(0);
+      await drain();
+      expect(await ledger().getRun(jobId, 'r2')).toMatchObject({ status: 'succeeded', succeeded: 4 });
+    });
+  }
 });
