@@ -97,8 +97,9 @@ export function pauseHold(
   sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
 ): () => Promise<void> {
   return async () => {
-    // The cached record (refreshed every 2 s) answers the per-task question without a read.
-    if (control.peek(jobId, runId)?.status !== RunStatuses.PAUSED) return;
+    // The cached record answers without a read; once it is 2 s old, the shared read again does (view, not
+    // peek: a stale copy let a task start seconds into a pause, as the worker's stoppedOutcome says).
+    if ((await control.view(jobId, runId))?.status !== RunStatuses.PAUSED) return;
     while (!deadlineNear()) {
       await sleep(PAUSE_POLL_MS);
       const record = await control.view(jobId, runId);

@@ -30,15 +30,20 @@ export function heldSettlement(message: TaskMessage, holdSeconds: number): Settl
 
 /**
  * A cancelled or failed run's message: its tasks end `cancelled`, nothing follows (settled like any other
- * message, so a delivery that finds it settled before still sends that settle's follow-ups).
+ * message, so a delivery that finds it settled before still sends that settle's follow-ups). But those an
+ * earlier delivery completed (`completed`, by id: their records in `task` mode) ran and succeeded: they count
+ * succeeded, as on a last receive (last-receive.ts), not `cancelled`, which says a task never started.
  */
-export function cancelledSettlement(message: TaskMessage): Settlement {
-  const cancelled = message.tasks.length;
+export function cancelledSettlement(
+  message: TaskMessage,
+  completed: ReadonlyMap<string, unknown> = new Map(),
+): Settlement {
+  const cancelledAt = message.tasks.flatMap((task, i) => (completed.has(task.id) ? [] : [i]));
   return {
     succeeded: 0,
-    duplicates: 0,
-    cancelled,
-    cancelledAt: message.tasks.map((_, i) => i),
+    duplicates: message.tasks.length - cancelledAt.length,
+    cancelled: cancelledAt.length,
+    cancelledAt,
     plan: emptyPlan,
     retries: [],
     handedOn: [],

@@ -1,6 +1,7 @@
 // A run's start in the job ledger, at its first orchestrator segment (functions/orchestrator.ts): the run's
 // origin noted, pinned to the version of its S3 file (run-origin.ts), the run recorded under the schedule's
-// overlap policy, and the previous run's missed announcement made good, or its missed end when it is complete.
+// overlap policy, and the previous run's missed announcement made good, or its missed end when it is complete
+// (under every policy).
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { OrchestratorEvent } from '../lib/fanout/continuation.js';
 import { unannounced } from '../lib/ledger/after-settle.js';
@@ -48,13 +49,14 @@ export async function startRun(
   ledger.control.note(started.record);
   // The run before this one ended without its result object or event noted: write them now.
   if (unannounced(started.previous)) await ledger.announceMissed(started.previous);
+  // Under every policy: forbid skipped this run for it, replace did not cancel it, allow would leave it.
+  await endCompletePrevious(ledger, started.previous, logger);
   if (started.action === 'skip') {
     logger.warn('previous run still running: this run skipped (schedule.overlap forbid)', {
       jobId: job.jobId,
       runId: job.runId,
       previousRunId: started.previous?.runId,
     });
-    await endCompletePrevious(ledger, started.previous, logger);
     const { jobId, runId } = job;
     const previousRunId = started.previous?.runId;
     return { status: 'skipped', jobId, runId, ...(previousRunId ? { previousRunId } : {}) };
@@ -63,9 +65,10 @@ export async function startRun(
 }
 
 /**
- * The previous run, which made this one skip, when every task it counted has ended but nobody ended it (its
- * last settler died, or lost its end to status changes five times): ended now, so the job's next run starts.
- * This run stays skipped: its record was written so.
+ * The previous run, when every task it counted has ended but nobody ended it (its last settler died, or lost its
+ * end to status changes five times): ended now, with the status it calls for. Under forbid it made this run skip
+ * (which stays skipped: its record was written so), and the job's next run starts; under replace it was not
+ * cancelled (nothing was left to stop); under allow nothing else would end it.
  */
 async function endCompletePrevious(
   ledger: RunLedger,

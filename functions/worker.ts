@@ -210,18 +210,16 @@ class Worker {
   ): Promise<object> {
     const record = await this.#ledger?.control.view(message.jobId, message.runId);
     if (record?.status === RunStatuses.PAUSED) return this.#hold(message, member, stats);
+    const { jobId, runId, tasks, redrive } = message;
+    // In 'task' mode, the tasks an earlier delivery completed: a stopped run counts them succeeded, not cancelled.
+    const prepared = await this.#tasks.forMessage(jobId, runId, tasks, redrive);
     // A redrive is the operator's ask to run a finished run's dead letters again: only a pause holds it.
-    if (record && !message.redrive && (!isLive(record.status) || record.finishedAt !== undefined)) {
-      const { cancelled } = await this.#settleAndHandOn(message, cancelledSettlement(message), member, stats);
+    if (record && !redrive && (!isLive(record.status) || record.finishedAt !== undefined)) {
+      const stopped = cancelledSettlement(message, prepared.completed);
+      const { cancelled } = await this.#settleAndHandOn(message, stopped, member, stats);
       logger.info('run not live: tasks cancelled', { key: message.key, status: record.status, cancelled });
       return { cancelled };
     }
-    const prepared = await this.#tasks.forMessage(
-      message.jobId,
-      message.runId,
-      message.tasks,
-      message.redrive,
-    );
     // A message settled before (its delivery died after the settle, its own record gone with it or, in 'off'
     // mode, never kept) runs no task again, in any mode: it sends what that settle kept, its failed tasks run
     // only in their retry message. Asked when it may be so: a later receive (a resume's put-back of a message

@@ -96,17 +96,21 @@ export class JobLedgerTable implements JobLedger {
         const action = existing.status === RunStatuses.SKIPPED ? OverlapActions.SKIP : OverlapActions.START;
         return { action, record: existing };
       }
-      const previous = await this.getRun(jobId);
+      // The pointer has no TTL, a finished run's record has (retentionDays): a job not run for that long finds it
+      // naming no record, a run in no one's way, and moves it all the same (else none of its runs could start).
+      const pointed = (await this.#get(latestKey(jobId)))?.runId as string | undefined;
+      const previous = pointed === undefined ? undefined : await this.getRun(jobId, pointed);
       const action = overlapAction(input.overlap, previous);
       if (action === OverlapActions.SKIP) return this.#skip(input, previous!);
-      if (action === OverlapActions.REPLACE) {
+      // A complete one has nothing left to stop: the new run ends it as it stands (functions/run-start.ts).
+      if (action === OverlapActions.REPLACE && !isComplete(previous!)) {
         await this.setStatus(jobId, previous!.runId, {
           status: RunStatuses.CANCELLED,
           reason: RunReasons.REPLACED,
           from: LIVE_STATUSES,
         });
       }
-      const record = await this.#start(input, previous?.runId);
+      const record = await this.#start(input, pointed);
       if (record) return { action, record, ...(previous ? { previous } : {}) };
     }
     throw new Error(

@@ -205,31 +205,24 @@ const rules: ReadonlyArray<{ readonly reads: readonly string[]; readonly check: 
     },
   },
   {
-    // Each process holds a host to its share of maxConcurrency (lib/downstream), rounded down but never
-    // below 1 request, so the fleet stays within the cap exactly when it has no more processes than the
-    // cap has requests. Reads each entry only when its maxConcurrency is a valid number, so that a bad host
-    // name elsewhere in the map does not hide this check for the good ones.
+    // Reads each entry only when its maxConcurrency is a valid number, so that a bad host name elsewhere in the
+    // map does not hide this check for the good ones.
     reads: FLEET_FIELDS,
     check: (c) => {
-      const { workers, orchestrators, processes } = fleetProcesses(c);
-      const formula = `${processes} processes (${workers} workers + ${orchestrators} orchestrator${orchestrators === 1 ? '' : 's'}) x 1 request each`;
       const entries =
         typeof c.downstream === 'object' && c.downstream !== null ? Object.entries(c.downstream) : [];
-      return entries
-        .filter(
-          ([, limits]) =>
-            Number.isInteger(limits?.maxConcurrency) &&
-            processes > limits.maxConcurrency! &&
-            // A shared host is held by leases to its cap, whatever the process count (shared-host-bound.ts).
-            limits.shared !== true,
-        )
-        .map(([host, limits]) =>
-          problem(
-            `downstream${pathKey(host)}.maxConcurrency`,
-            limits.maxConcurrency,
-            `is below ${formula} = ${processes} concurrent requests to ${host}: each process's share (${limits.maxConcurrency} / ${processes}) is raised to the minimum of 1; lower workerMaxConcurrency, invokeConcurrency or orchestratorReservedConcurrency, or raise maxConcurrency to ${processes}, or declare it shared: true (leases across the fleet)`,
-          ),
+      return entries.flatMap(([host, limits]) => {
+        if (!Number.isInteger(limits?.maxConcurrency)) return [];
+        const path = `downstream${pathKey(host)}.maxConcurrency`;
+        return (
+          hostShareProblem(
+            c,
+            host,
+            { maxConcurrency: limits.maxConcurrency!, shared: limits.shared },
+            path,
+          ) ?? []
         );
+      });
     },
   },
 ];
@@ -243,4 +236,26 @@ export function crossProblems(config: FanoutConfig, fields: readonly BudgetProbl
     if (!blocked) problems.push(...[rule.check(config) ?? []].flat());
   }
   return problems;
+}
+
+/**
+ * Each process holds a host to its share of maxConcurrency (lib/downstream), rounded down but never below 1
+ * request, so the fleet stays within `maxConcurrency` exactly when it has no more processes than that: a problem
+ * at `path` when it has more, unless the host is `shared` (held by leases to its cap: shared-host-bound.ts). The
+ * budget's rule on a declared value, and `limits`' on a run's override (lib/ledger/run-limits.ts).
+ */
+export function hostShareProblem(
+  config: FanoutConfig,
+  host: string,
+  { maxConcurrency, shared }: { readonly maxConcurrency: number; readonly shared?: boolean },
+  path: string,
+): BudgetProblem | undefined {
+  const { workers, orchestrators, processes } = fleetProcesses(config);
+  if (processes <= maxConcurrency || shared === true) return undefined;
+  const formula = `${processes} processes (${workers} workers + ${orchestrators} orchestrator${orchestrators === 1 ? '' : 's'}) x 1 request each`;
+  return problem(
+    path,
+    maxConcurrency,
+    `is below ${formula} = ${processes} concurrent requests to ${host}: each process's share (${maxConcurrency} / ${processes}) is raised to the minimum of 1; lower workerMaxConcurrency, invokeConcurrency or orchestratorReservedConcurrency, or raise maxConcurrency to ${processes}, or declare it shared: true (leases across the fleet)`,
+  );
 }

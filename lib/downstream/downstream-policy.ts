@@ -106,7 +106,7 @@ export class DownstreamPolicy {
       new AdaptiveLimit({
         ...tuning,
         ceiling: Number.isFinite(cap) ? cap : (adaptive.ceiling ?? 64),
-        onChange: (key, limit) => this.limiter.setLimit(key, limit),
+        onChange: (key) => this.limiter.setLimit(key, this.#concurrencyOf(key)),
       });
     for (const [host, limits] of this.#hosts)
       if (limits.adaptive) this.#adaptive.set(host, makeAdaptive(limits, this.#shared.hosts.get(host)?.cap));
@@ -119,10 +119,7 @@ export class DownstreamPolicy {
     this.#rates = sharedRates(this.#declared, leases, this.#clock, (key) => this.rateLimiter.take(key));
     this.limiter = new KeyedLimiter({
       global,
-      perKey: (key) =>
-        this.#adaptiveOf(key)?.limitOf(key) ??
-        this.#shared.hosts.get(key)?.cap ??
-        this.limitsOf(key).maxConcurrency,
+      perKey: (key) => this.#concurrencyOf(key),
       gate: (key) => {
         const holdMs =
           this.#adaptiveOf(key)?.pausedFor(key) ||
@@ -149,6 +146,12 @@ export class DownstreamPolicy {
     return key;
   }
 
+  /** A shared host's lease cap, else its maxConcurrency share; an adaptive host's AIMD limit under it (override). */
+  #concurrencyOf(key: string): number {
+    const cap = this.#shared.hosts.get(key)?.cap ?? this.limitsOf(key).maxConcurrency;
+    return Math.min(cap, this.#adaptiveOf(key)?.limitOf(key) ?? cap);
+  }
+
   /** One process's limits for a key: its entry cut to the share, or the defaults. */
   limitsOf(key: string): ResolvedHostLimits {
     return this.#hosts.get(key) ?? this.#defaults;
@@ -157,10 +160,9 @@ export class DownstreamPolicy {
   /**
    * Lowers a named host's fleet-wide limits while a run's override lasts (the job ledger's `limits`), cut to
    * this process's share like the declared ones and never above them; `undefined` restores the declared
-   * limits. Tasks in flight finish; the next ones are admitted under the new limits. An adaptive host keeps
-   * its AIMD limit (its ceiling stays the declared one). A shared host's lease takes the new fleet cap
-   * (FleetLease.setCap: each process keeps its proportional part of what it holds) and its rate the new
-   * slice limit.
+   * limits. Tasks in flight finish; the next ones are admitted under the new limits. An adaptive host's AIMD
+   * limit (its ceiling the declared one) is held under the new cap. A shared host's lease takes the new fleet
+   * cap (FleetLease.setCap: each process keeps its proportional part of what it holds), its rate the new slice.
    */
   override(host: string, fleet: OverrideLimits | undefined): void {
     const key = host.toLowerCase();
@@ -179,13 +181,12 @@ export class DownstreamPolicy {
       maxConcurrency: lower(fleet?.maxConcurrency, declared.maxConcurrency),
       maxRequestsPerSecond: lower(fleet?.maxRequestsPerSecond, declared.maxRequestsPerSecond),
     };
-    const resolved = resolveHostLimits(host, limits, this.#share);
-    this.#hosts.set(key, resolved);
+    this.#hosts.set(key, resolveHostLimits(host, limits, this.#share));
     // A shared host's lease takes the fleet cap (its permits bound the fleet); others their share of it.
     const shared = this.#shared.hosts.get(key);
     if (shared && limits.maxConcurrency !== undefined)
       shared.setCap(limits.maxConcurrency, staticShare(limits.maxConcurrency, this.#share));
-    if (!this.#adaptive.has(key)) this.limiter.setLimit(key, shared?.cap ?? resolved.maxConcurrency);
+    this.limiter.setLimit(key, this.#concurrencyOf(key));
     this.rateLimiter.refresh(key);
     if (limits.maxRequestsPerSecond !== undefined) this.#rates.get(key)?.setRate(limits.maxRequestsPerSecond);
   }

@@ -81,8 +81,9 @@ export interface SegmentOptions {
   readonly counts: JobCounts;
   readonly shouldStop: () => boolean;
   /**
-   * Awaited before each task is started: the orchestrator waits here while the job ledger says the run is
-   * paused (it returns at once otherwise, or when shouldStop() turns true).
+   * Awaited before each task is read, and again once an inline task holds its permit (a pause may come while it
+   * waits for one): the orchestrator waits here while the job ledger says the run is paused (it returns at once
+   * otherwise, or when shouldStop() turns true).
    */
   readonly hold?: () => Promise<void>;
   /**

@@ -173,6 +173,8 @@ class Segment {
     const { task } = item;
     if (task.mode === 'inline') {
       const release = await this.#inline.acquire();
+      // Held again: a pause may have come while it waited for its permit, past the hold before its read.
+      if (this.#o.hold) await this.#o.hold();
       if (this.#o.budget.tripped || this.#o.shouldStop()) {
         release();
         return false;

@@ -1,8 +1,9 @@
 // The `KEY=VALUE` overrides of `bounded-fanout limits`, parsed and checked against the deployed config. An
 // override only lowers what the budget proved at synth (validateBudget), never raises it, so the proven worst
-// case stays true while a run is slowed; anything else is refused with the budget's own error, every problem
-// at once. Two keys are not the run's but the worker's Lambda settings, returned apart for the caller to apply.
+// case stays true while a run is slowed, and a host's maxConcurrency stays one the fleet can keep to (the
+// budget's own rule); anything else is refused with the budget's own error, every problem at once. Two keys are not the run's but the worker's Lambda settings, returned apart for the caller to apply.
 
+import { hostShareProblem } from '../budget/budget-rules.js';
 import { BudgetError, type BudgetProblem, problem } from '../budget/budget-schema.js';
 import { type FanoutConfig, reservationOf } from '../config.js';
 import { fleetProcesses } from '../fleet.js';
@@ -151,7 +152,14 @@ function boundProblem(pair: Pair, value: number, config: FanoutConfig): BudgetPr
   if (pair.key.kind === 'worker' && pair.key.name === 'eventSourceMaxConcurrency' && value < 2) {
     return problem(pair.text, value, 'is below 2 (the SQS event source takes 2..1000)');
   }
-  const deployed = deployedValue(pair.key, config);
+  const { key } = pair;
+  // Below the process count a host's share rounds up to 1 a process: the fleet would go over it (unless leased).
+  if (key.kind === 'host' && key.name === 'maxConcurrency') {
+    const shared = config.downstream[key.host]?.shared;
+    const below = hostShareProblem(config, key.host, { maxConcurrency: value, shared }, pair.text);
+    if (below) return below;
+  }
+  const deployed = deployedValue(key, config);
   if (deployed.value === undefined || value <= deployed.value) return undefined;
   return problem(
     pair.text,

@@ -65,7 +65,8 @@ the budget's message, and nothing changes.
 Keys of the run (need --job):
   perInvocationConcurrency=N      tasks one worker invocation runs at once
   inlineConcurrency=N             tasks the orchestrator runs in-process at once
-  downstream.HOST.maxConcurrency=N        a host of the config's downstream: requests at once
+  downstream.HOST.maxConcurrency=N        a host of the config's downstream: requests at once (at least the
+                                          fleet's processes, one each, unless the host is shared)
   downstream.HOST.maxRequestsPerSecond=R  a host of the config's downstream: requests a second (R > 0)
 Keys of the worker function (AWS or LocalStack; not the local runtime):
   eventSourceMaxConcurrency=N     the SQS event source's maximum concurrency (2..workerMaxConcurrency)

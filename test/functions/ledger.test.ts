@@ -751,6 +751,64 @@ describe('job ledger through the handlers', () => {
     });
   });
 
+  it('a paused run’s orchestrator does not start the inline task that was waiting for its permit when the pause came', async () => {
+    // One inline task at a time, 3 s each (longer than the orchestrator's 2 s cache of the record). The pause lands
+    // with the first task's request, while the second, read and past its hold, waits for the inline permit. Before,
+    // it started as the first ended, the pause unasked (only a cancel or the budget was), and so did the third,
+    // read while the record was being read again: the run was never held. The run is resumed at the second
+    // `paused` answer read, which only a held orchestrator asks for.
+    const { tasks, started } = slowInline('iw', 3);
+    let pausedReads = 0;
+    let atResume: number | undefined;
+    let resumed: Promise<unknown> | undefined;
+    runtime.aws.dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        const out = await next(args);
+        const read = /^Get(Item)?Command$/.test(context.commandName ?? '');
+        const text = read ? JSON.stringify(out.output) : '';
+        if (text.includes('ledger-iw') && text.includes('"paused"') && ++pausedReads === 2) {
+          atResume = started();
+          resumed = ledger.setStatus('ledger-iw', 'r1', { status: 'running', from: ['paused'] });
+        }
+        return out;
+      },
+      { step: 'initialize', name: 'permitPauseWatch' },
+    );
+    let paused: Promise<unknown> | undefined;
+    onRequest = (path) => {
+      if (path.startsWith('/slow/iw'))
+        paused ??= ledger.setStatus('ledger-iw', 'r1', { status: 'paused', from: ['running'] });
+    };
+    try {
+      const result = await orchestrator(
+        { jobId: 'ledger-iw', runId: 'r1', limits: { inline: 1 }, tasks },
+        fakeContext(),
+      );
+      expect(result).toMatchObject({
+        status: 'succeeded',
+        summary: { counts: { read: 3, inlineSucceeded: 3 } },
+      });
+    } finally {
+      runtime.aws.dynamodb.middlewareStack.remove('permitPauseWatch');
+      onRequest = () => {};
+    }
+    await paused;
+    await resumed;
+    // Only the first task had started when the run was resumed (before: all three, never held).
+    expect(atResume ?? started()).toBe(1);
+    for (let i = 0; i < 3; i++) expect(hits(`iw${i}`)).toBe(1);
+    const record = await ledger.getRun('ledger-iw', 'r1');
+    expect(record).toMatchObject({ status: 'succeeded', manifestDone: true });
+    expect(counts(record)).toEqual({
+      submitted: 3,
+      succeeded: 3,
+      deadLettered: 0,
+      undeliverable: 0,
+      invalid: 0,
+      cancelled: 0,
+    });
+  });
+
   it('a running orchestrator follows an inlineConcurrency override lowered mid-run: tasks started after it run alone', async () => {
     // Four slow inline tasks (3 s, longer than the 2 s the orchestrator caches the record) then fast ones,
     // four at a time. The override (1) is set with the first request; the orchestrator's reads of the record

@@ -1,11 +1,14 @@
 // schedule.overlap `replace` and `allow` through the real orchestrator and worker handlers (`forbid`, the
 // default, is in ledger.test.ts): a second run of a job starts while the first still has queued tasks, and a
-// loopback target counts every request by task id, so what ran, and how often, is known exactly.
+// loopback target counts every request by task id, so what ran, and how often, is known exactly. And, under
+// every policy, a job whose last run's record has expired starts again.
+import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
 import type { OrchestratorResult } from '../../functions/orchestrator.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
 import { EnvVars, IdempotencyModes, type OverlapPolicy } from '../../lib/config.js';
+import { runKey } from '../../lib/ledger/ledger-keys.js';
 import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent, startHarness } from './harness.js';
 
 quietPowertools();
@@ -16,7 +19,7 @@ let h: Harness;
 let server: CountingServer;
 const runtimes: FunctionRuntime[] = [];
 let worker: Handler;
-const orchestrators = {} as Record<'replace' | 'allow', Handler>;
+const orchestrators = {} as Record<OverlapPolicy, Handler>;
 
 beforeAll(async () => {
   server = await startCountingServer({ delayMs: 1 });
@@ -34,6 +37,8 @@ beforeAll(async () => {
   const allow = runtimeWith('allow');
   orchestrators.replace = createOrchestratorHandler(() => replace) as Handler;
   orchestrators.allow = createOrchestratorHandler(() => allow) as Handler;
+  const forbid = runtimeWith('forbid');
+  orchestrators.forbid = createOrchestratorHandler(() => forbid) as Handler;
   worker = createWorkerHandler(() => replace) as Handler;
 });
 
@@ -62,7 +67,7 @@ async function drain(): Promise<void> {
   throw new Error('queue not empty after 20 rounds');
 }
 
-async function start(policy: 'replace' | 'allow', jobId: string, runId: string, prefix: string) {
+async function start(policy: OverlapPolicy, jobId: string, runId: string, prefix: string) {
   const event = { jobId, runId, tasks: queued(prefix, 4) };
   return (await orchestrators[policy](event, fakeContext())) as OrchestratorResult;
 }
@@ -104,4 +109,52 @@ describe('schedule.overlap through the handlers', () => {
       });
     }
   });
+
+  for (const policy of ['forbid', 'replace', 'allow'] as const) {
+    it(`${policy}: a job whose last run's record expired (the ledger's retention) starts again`, async () => {
+      // The latest pointer has no TTL; the finished run's record has one (resultsRetentionDays). A job run less
+      // often than that, or one left unscheduled for as long, found its pointer naming a run with no record.
+      const jobId = `ov-expired-${policy}`;
+      await start(policy, jobId, 'r1', `x${policy[0]}a`);
+      await drain();
+      expect(await ledger().getRun(jobId, 'r1')).toMatchObject({ status: 'succeeded', succeeded: 4 });
+      // As DynamoDB's TTL deletes it.
+      const { pk, sk } = runKey(jobId, 'r1');
+      await runtimes[0].aws.dynamodb.send(
+        new DeleteItemCommand({ TableName: h.resources.jobTable, Key: { pk: { S: pk }, sk: { S: sk } } }),
+      );
+      // Before: every start failed ("the latest pointer kept moving"), and so every later run of the job.
+      const second = await start(policy, jobId, 'r2', `x${policy[0]}b`);
+      expect(second).toMatchObject({ status: 'succeeded', run: { jobId, runId: 'r2', status: 'running' } });
+      await drain();
+      for (let i = 0; i < 4; i++) expect(hits(`x${policy[0]}b${i}`)).toBe(1);
+      expect((await ledger().getRun(jobId))?.runId).toBe('r2');
+      expect(await ledger().getRun(jobId, 'r2')).toMatchObject({
+        status: 'succeeded',
+        submitted: 4,
+        succeeded: 4,
+      });
+    });
+  }
+
+  for (const policy of ['replace', 'allow'] as const) {
+    it(`${policy}: a previous run complete but never ended (its last settler died) is ended by the next run, as it stands`, async () => {
+      // r1's every task settled, but whoever settled last died before ending it. Under forbid the run it makes skip
+      // ends it (ledger.test.ts). Before, under replace it was cancelled ('replaced', though nothing was left to
+      // replace) and under allow left running: ended by no one, its result object and event never written.
+      const jobId = `ov-complete-${policy}`;
+      const started = { jobId, runId: 'r1', startedAt: Date.now(), toleratedFailurePercent: 0 };
+      await ledger().startRun({ ...started, overlap: policy });
+      const settle = { jobId, runId: 'r1' };
+      await ledger().settle({ ...settle, key: 'segment:0', delta: { submitted: 2 }, manifestDone: true });
+      await ledger().settle({ ...settle, key: 'm0', delta: { succeeded: 2 } });
+      const second = await start(policy, jobId, 'r2', `c${policy[0]}`);
+      expect(second).toMatchObject({ status: 'succeeded', run: { runId: 'r2' } });
+      const first = await ledger().getRun(jobId, 'r1');
+      expect(first).toMatchObject({ status: 'succeeded', submitted: 2, succeeded: 2, cancelled: 0 });
+      expect(first?.finishedAt).toBeGreaterThan(0);
+      await drain();
+      expect(await ledger().getRun(jobId, 'r2')).toMatchObject({ status: 'succeeded', succeeded: 4 });
+    });
+  }
 });

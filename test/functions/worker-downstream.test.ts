@@ -293,6 +293,39 @@ describe('config.downstream in the worker', () => {
     });
   });
 
+  it("a running worker container holds an adaptive host to a run's maxConcurrency override: its AIMD limit under it", async () => {
+    // The capped host declared `adaptive: true` in this container: its concurrency an AIMD limit whose ceiling is
+    // the share (3). Before, a run's override left it untouched: the limiter took the AIMD limit whatever the
+    // override, so the batch after it still reached 3 in flight, the override written and said done.
+    const host = `127.0.0.1:${capped.port}`;
+    const rt = container({
+      downstream: { ...h.config.downstream, [host]: { maxConcurrency: CAP, adaptive: true } },
+    });
+    const handler = worker(rt);
+    const runId = 'adaptive-override-run';
+    await rt.ledger!.startRun({
+      jobId: 'djob',
+      runId,
+      startedAt: Date.now(),
+      toleratedFailurePercent: 100,
+      overlap: 'allow',
+    });
+    const batch = async (prefix: string, n: number) => {
+      const message = { ...taskMessage(tasksTo(capped, prefix, n)), runId };
+      capped.tally.reset();
+      const response = (await handler(sqsEvent(await receive([message])), fakeContext())) as SQSBatchResponse;
+      expect(response.batchItemFailures).toEqual([]);
+      expect(hits(capped, prefix)).toBe(n);
+      return capped.tally.peakInFlight;
+    };
+    expect(await batch('ad1-', 9)).toBe(SHARE);
+    await rt.ledger!.setLimits('djob', runId, { downstream: { [host]: { maxConcurrency: PROCESSES } } });
+    await sleep(RUN_CONTROL_MAX_AGE_MS + 100);
+    // The answers are held until 3 are in flight or 1 s has passed: three tasks, one at a time.
+    expect(await batch('ad2-', 3)).toBe(1);
+    expect(rt.downstream!.limitsOf(host).maxConcurrency).toBe(1);
+  });
+
   it("a running worker container picks up a run's host maxRequestsPerSecond override: its policy holds the new share", async () => {
     // As above, for the rate: the override (fleet-wide 40/s: 10/s per process) set after the first batch; these
     // batches are quick, so the test waits out the container's 2 s record cache before the next one.

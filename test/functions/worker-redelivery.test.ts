@@ -299,6 +299,39 @@ describe('a message delivered twice with different outcomes, through the worker 
   }
 });
 
+describe('a cancel between a delivery’s tasks and its settle', () => {
+  it('idempotency task: the tasks the dead delivery completed count succeeded, from their records; the rest cancelled', async () => {
+    // Delivery A runs the message: three tasks succeed (recorded), the flip one fails; its settle is lost. The run
+    // is cancelled, and B, the redelivery, runs nothing. Before, B counted all four `cancelled` ("not started"),
+    // though three had run and succeeded and their records said so, as a last receive reads them.
+    const jobId = 'rd-cancel-task';
+    const message = await oneMessage(jobId, 3);
+    const [a, b] = [container(IdempotencyModes.TASK), container(IdempotencyModes.TASK)];
+    onCommand(a, 'dynamodb', /^TransactWrite/, () => {
+      throw new Error('injected: the settle is lost');
+    });
+    await deliveryDies(a, message);
+    const requests = (id: string) => server.requests.filter((r) => r.path.endsWith(`/${jobId}-${id}`)).length;
+    const flipTries = requests('flip');
+    await ledger.setStatus(jobId, 'r1', { status: 'cancelled', reason: 'cancelled', from: ['running'] });
+    flipFails = false;
+    expect(await workerOf(b)(sqsEvent([message]), fakeContext())).toEqual({ batchItemFailures: [] });
+    await drain(workerOf(b));
+    expect(await ledger.getRun(jobId, 'r1')).toMatchObject({
+      status: 'cancelled',
+      submitted: 4,
+      succeeded: 3,
+      cancelled: 1,
+      deadLettered: 0,
+      manifestDone: true,
+    });
+    expect((await ledger.getRun(jobId, 'r1'))?.finishedAt).toBeGreaterThan(0);
+    // B sent nothing: each succeeded task ran once (A's), the failed one only in A's tries.
+    for (const id of ['ok0', 'ok1', 'ok2']) expect(requests(id)).toBe(1);
+    expect(requests('flip')).toBe(flipTries);
+  });
+});
+
 describe('a paused run’s held message, delivered again', () => {
   /** A run paused with its one message held by container A; the message as SQS would deliver it again. */
   async function heldOnce(jobId: string): Promise<Message> {

@@ -34,9 +34,9 @@ describe('parseRunLimits', () => {
       [
         'perInvocationConcurrency=4',
         'inlineConcurrency=8',
-        'downstream.api.example.com.maxConcurrency=10',
+        'downstream.api.example.com.maxConcurrency=20',
         'downstream.api.example.com.maxRequestsPerSecond=2.5',
-        'downstream.plain.example.com:8443.maxConcurrency=3',
+        'downstream.plain.example.com:8443.maxConcurrency=15',
         'eventSourceMaxConcurrency=5',
         'workerReservedConcurrency=9',
       ],
@@ -47,8 +47,8 @@ describe('parseRunLimits', () => {
         perInvocationConcurrency: 4,
         inlineConcurrency: 8,
         downstream: {
-          'api.example.com': { maxConcurrency: 10, maxRequestsPerSecond: 2.5 },
-          'plain.example.com:8443': { maxConcurrency: 3 },
+          'api.example.com': { maxConcurrency: 20, maxRequestsPerSecond: 2.5 },
+          'plain.example.com:8443': { maxConcurrency: 15 },
         },
       },
       worker: { eventSourceMaxConcurrency: 5, workerReservedConcurrency: 9 },
@@ -105,6 +105,24 @@ describe('parseRunLimits', () => {
       '  - eventSourceMaxConcurrency: 1 is below 2 (the SQS event source takes 2..1000)',
       '  - workerReservedConcurrency: 15 is above the deployed workerReservedConcurrency (14): an override only lowers what the budget proved at synth',
     ]);
+  });
+
+  it("refuses a host's maxConcurrency below the fleet's processes, as the budget does, unless the host is shared", () => {
+    // 14 workers + 1 orchestrator, each held to at least 1 request: 15 at once whatever the override says.
+    expect(refusal(['downstream.api.example.com.maxConcurrency=14']).message).toBe(
+      'Invalid concurrency budget (1 problem):\n' +
+        "  - downstream.api.example.com.maxConcurrency: 14 is below 15 processes (14 workers + 1 orchestrator) x 1 request each = 15 concurrent requests to api.example.com: each process's share (14 / 15) is raised to the minimum of 1; lower workerMaxConcurrency, invokeConcurrency or orchestratorReservedConcurrency, or raise maxConcurrency to 15, or declare it shared: true (leases across the fleet)",
+    );
+    expect(refusal(['downstream.plain.example.com:8443.maxConcurrency=1']).message).toContain(
+      '1 is below 15 processes',
+    );
+    const leased = withDefaults({
+      ...deployed,
+      downstream: { 'api.example.com': { maxConcurrency: 40, shared: true } },
+    });
+    expect(parseRunLimits(['downstream.api.example.com.maxConcurrency=1'], leased).limits).toEqual({
+      downstream: { 'api.example.com': { maxConcurrency: 1 } },
+    });
   });
 
   it("refuses a worker reservation below the event source's maximum plus the direct invokes", () => {

@@ -6,6 +6,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   GetFunctionConcurrencyCommand,
   LambdaClient,
@@ -14,6 +15,7 @@ import {
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../../bench/servers/counting-server.js';
+import { JobLedgerTable } from '../../../lib/aws/job-ledger-table.js';
 import { resourceNames, withDefaults } from '../../../lib/config.js';
 import type { RunReport } from '../../../local/report/types.js';
 import { type CliRun, runCli, startCli } from './cli-process.js';
@@ -201,6 +203,55 @@ describe('bounded-fanout serve', () => {
       expect(await maximum()).toBe(2);
     } finally {
       lambda.destroy();
+      cli.child.kill('SIGINT');
+      expect((await cli.done).code).toBe(0);
+    }
+  });
+
+  it("limits refuses a host's maxConcurrency its processes cannot keep to, as the budget does, unless shared", async () => {
+    // Each process holds a host to its share of maxConcurrency, at least 1 request: below the process count
+    // the fleet goes over, which is why the budget refuses such a declared value. Before, an override below it was
+    // written and said done, and the fleet still sent one request per process.
+    const file = join(dir, 'hosts.json');
+    const hosts = {
+      'api.example.com': { maxConcurrency: 200 },
+      'leased.example.com': { maxConcurrency: 200, shared: true },
+    };
+    await writeFile(file, JSON.stringify(hosts));
+    const { cli, endpoint } = await startServe('--downstream', file);
+    const dynamodb = new DynamoDBClient({
+      endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'any', secretAccessKey: 'any' },
+    });
+    const ledger = new JobLedgerTable(dynamodb, { tableName: names.jobTable, retentionDays: 1 });
+    try {
+      const start = { jobId: 'hosts', runId: 'h1', startedAt: Date.now(), toleratedFailurePercent: 100 };
+      await ledger.startRun({ ...start, overlap: 'allow' });
+      const limits = (pair: string) => runCli(['limits', '--endpoint', endpoint, '--job', 'hosts', pair]);
+      const below = await limits('downstream.api.example.com.maxConcurrency=2');
+      expect(below).toMatchObject({ code: 2, stdout: '' });
+      expect(below.stderr).toMatch(
+        /- downstream\.api\.example\.com\.maxConcurrency: 2 is below \d+ processes .* each process's share \(2 \/ \d+\) is raised to the minimum of 1; .* or declare it shared: true/,
+      );
+      expect((await ledger.getRun('hosts', 'h1'))?.limits).toBeUndefined();
+      // A shared host is held to its cap by leases across the fleet, whatever the process count.
+      expect(await limits('downstream.leased.example.com.maxConcurrency=2')).toMatchObject({
+        code: 0,
+        stderr: '',
+      });
+      expect(await limits('downstream.api.example.com.maxConcurrency=150')).toMatchObject({
+        code: 0,
+        stderr: '',
+      });
+      expect((await ledger.getRun('hosts', 'h1'))?.limits).toEqual({
+        downstream: {
+          'leased.example.com': { maxConcurrency: 2 },
+          'api.example.com': { maxConcurrency: 150 },
+        },
+      });
+    } finally {
+      dynamodb.destroy();
       cli.child.kill('SIGINT');
       expect((await cli.done).code).toBe(0);
     }
