@@ -20,9 +20,10 @@ import { DiskObjects } from './disk-objects.js';
 import { DynamoReaders } from './dynamo-readers.js';
 import { endpointUrlOf, type ListenAddress, listenAt } from './edge-listen.js';
 import { type Service, Services, serviceOf } from './edge-route.js';
-import { EventBus, EventBusRequestError, MAX_PUT_EVENTS_BYTES } from './event-bus.js';
+import { EventBus } from './event-bus.js';
 import { withoutHopByHop } from './hop-by-hop.js';
 import { jsonError, sendJson } from './json-reply.js';
+import { answerPutEvents } from './put-events-route.js';
 import { readLimited } from './read-limited.js';
 import { isSecretTarget, MAX_SECRET_REQUEST_BYTES, SecretStore } from './secret-store.js';
 import { exchange, type UpstreamAnswer, type UpstreamRequest } from './upstream-exchange.js';
@@ -146,7 +147,9 @@ export class Edge {
     const service = serviceOf(req);
     if (service === Services.DYNAMODB) this.dynamoReaders.note(req, res);
     if (service === Services.EVENTS) {
-      this.#events(req, res).catch((error) => jsonError(res, 500, 'InternalException', String(error)));
+      answerPutEvents(req, res, this.eventBus).catch((error) =>
+        jsonError(res, 500, 'InternalException', String(error)),
+      );
       return;
     }
     if (
@@ -238,34 +241,6 @@ export class Edge {
       this.#pools.set(origin, pool);
     }
     return pool;
-  }
-
-  async #events(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const target = String(req.headers['x-amz-target'] ?? '');
-    const body = await readLimited(req, 4 * MAX_PUT_EVENTS_BYTES);
-    if (body === undefined) {
-      return jsonError(res, 413, 'RequestEntityTooLargeException', 'Request size exceeded the 256 KiB limit');
-    }
-    if (target !== 'AWSEvents.PutEvents') {
-      return jsonError(
-        res,
-        400,
-        'UnknownOperationException',
-        `The local event bus answers only PutEvents, not ${target}`,
-      );
-    }
-    let input: unknown;
-    try {
-      input = JSON.parse(body.toString('utf8') || '{}');
-    } catch {
-      return jsonError(res, 400, 'SerializationException', 'The request body is not JSON');
-    }
-    try {
-      sendJson(res, 200, this.eventBus.putEvents(input));
-    } catch (error) {
-      if (!(error instanceof EventBusRequestError)) throw error;
-      jsonError(res, 400, error.type, error.message);
-    }
   }
 
   async #secrets(req: IncomingMessage, res: ServerResponse, target: string): Promise<void> {
