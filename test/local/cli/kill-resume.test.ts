@@ -147,7 +147,13 @@ describe('bounded-fanout run --state DIR, killed with SIGKILL, then --resume', (
       code: resumed.code,
       status: report.status,
       reason: report.reason,
-      counts: [report.submitted, report.succeeded, report.deadLettered, report.invalid, report.unfinished ?? 0],
+      counts: [
+        report.submitted,
+        report.succeeded,
+        report.deadLettered,
+        report.invalid,
+        report.unfinished ?? 0,
+      ],
     }).toEqual({ code: 0, status: 'succeeded', reason: undefined, counts: [TASKS, TASKS, 0, 0, 0] });
     const after = perId('o');
     expect(after.size).toBe(TASKS);
