@@ -19,6 +19,7 @@ import { answeredOnDisk, type S3Upstream } from './disk-object-routes.js';
 import { DiskObjects } from './disk-objects.js';
 import { DynamoReaders } from './dynamo-readers.js';
 import { endpointUrlOf, type ListenAddress, listenAt } from './edge-listen.js';
+import { isRedriveSend, passRedriveSend, type RedriveSendListener } from './edge-redrive-sends.js';
 import { type Service, Services, serviceOf } from './edge-route.js';
 import { EventBus } from './event-bus.js';
 import { withoutHopByHop } from './hop-by-hop.js';
@@ -76,9 +77,10 @@ export class Edge {
   readonly #maxSockets: number;
   #info: () => Record<string, unknown>;
   #url: string | undefined;
+  #onRedriveSend: RedriveSendListener | undefined;
   readonly #s3: S3Upstream = {
     forward: (req, res, onAnswer) => this.#forward(req, res, Services.S3, onAnswer),
-    exchange: (call) => this.#exchangeS3(call),
+    exchange: (call) => this.#exchange(Services.S3, call),
   };
 
   private constructor(options: EdgeOptions) {
@@ -117,6 +119,11 @@ export class Edge {
     this.#info = info;
   }
 
+  /** Who is told of each send a `redrive` makes through here, before the redrive hears its answer (none: unseen). */
+  onRedriveSend(listener: RedriveSendListener | undefined): void {
+    this.#onRedriveSend = listener;
+  }
+
   /** Most sockets open at once to each upstream origin so far. */
   peakSockets(): Record<string, number> {
     return Object.fromEntries([...this.#pools].map(([origin, pool]) => [origin, pool.peak]));
@@ -146,6 +153,14 @@ export class Edge {
     }
     const service = serviceOf(req);
     if (service === Services.DYNAMODB) this.dynamoReaders.note(req, res);
+    const listener = this.#onRedriveSend;
+    if (service === Services.SQS && listener && isRedriveSend(req)) {
+      const exchange = (call: UpstreamRequest) => this.#exchange(Services.SQS, call);
+      passRedriveSend(req, res, exchange, listener).catch((e) =>
+        jsonError(res, 500, 'InternalError', String(e)),
+      );
+      return;
+    }
     if (service === Services.EVENTS) {
       answerPutEvents(req, res, this.eventBus).catch((error) =>
         jsonError(res, 500, 'InternalException', String(error)),
@@ -172,10 +187,13 @@ export class Edge {
     else this.#proxy(req, res, service, new URL(upstream), onAnswer);
   }
 
-  /** A request of the edge's own to the S3 emulator (disk-object-routes.ts), its answer read whole. */
-  #exchangeS3(call: UpstreamRequest): Promise<UpstreamAnswer> {
-    const upstream = this.#upstreams.s3;
-    if (!upstream) return Promise.reject(new Error('no S3 endpoint is running behind it'));
+  /** A request of the edge's own to an emulator (disk-object-routes.ts, a redrive's send), its answer read whole. */
+  #exchange(
+    service: typeof Services.S3 | typeof Services.SQS,
+    call: UpstreamRequest,
+  ): Promise<UpstreamAnswer> {
+    const upstream = this.#upstreams[service];
+    if (!upstream) return Promise.reject(new Error(`no ${LABELS[service]} endpoint is running behind it`));
     const url = new URL(upstream);
     return exchange(url, this.#pool(url.origin).agent, call);
   }
