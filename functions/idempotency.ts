@@ -7,7 +7,11 @@
 // All three keep their records idempotencyTtlSeconds and carry their use in the key prefix, so one table holds
 // the three without collisions. A replayed task answers marked `duplicate`, a replayed segment `replayed`; a
 // message's replay is its stored settlement, unmarked.
-import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
+import {
+  IdempotencyAlreadyInProgressError,
+  IdempotencyConfig,
+  makeIdempotent,
+} from '@aws-lambda-powertools/idempotency';
 import type { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { FanoutConfig } from '../lib/config.js';
 
@@ -47,4 +51,26 @@ export function idempotencyOptions(
     }),
     keyPrefix: idempotencyKeyPrefix(use),
   };
+}
+
+/**
+ * Runs `work` once per `key` on `options`' records (makeIdempotent), or as it is without options (idempotency
+ * off). With `evenInProgress`, a record another delivery holds in progress does not stop it: a message's last
+ * receive (functions/last-receive.ts) runs whatever holds it, as in `off` mode, since failing it lets SQS move
+ * the message to its DLQ uncounted. The job ledger settles the message's key once whichever gets there first.
+ */
+export async function runOnce<T>(
+  options: IdempotencyOptions | undefined,
+  key: string,
+  work: () => Promise<T>,
+  evenInProgress = false,
+): Promise<T> {
+  if (!options) return work();
+  const idempotent = makeIdempotent(async (_payload: { key: string }) => work(), options);
+  try {
+    return (await idempotent({ key })) as T;
+  } catch (error) {
+    if (evenInProgress && error instanceof IdempotencyAlreadyInProgressError) return work();
+    throw error;
+  }
 }

@@ -5,6 +5,8 @@
 // last receive the worker does not run the tasks a further time: it dead-letters them, counted, with an error
 // that says why, from where `bounded-fanout redrive` can run them again once the cause is fixed. In 'task' mode
 // the tasks an earlier delivery completed are not among them: their records count them succeeded.
+// The last receive is run even beside a delivery holding the message's idempotency record (functions/worker.ts,
+// idempotency.ts runOnce): a copy SQS delivered twice may be it, and failing it would let SQS move the message.
 import { ErrorCodes } from '../lib/error-codes.js';
 import type { TaskMessage } from '../lib/fanout/messages.js';
 import { type Settlement, settleMessage } from '../lib/fanout/settle.js';
@@ -16,6 +18,11 @@ export function receiveCountOf(
 ): number {
   const count = Number(attributes?.ApproximateReceiveCount);
   return Number.isInteger(count) && count > 0 ? count : 1;
+}
+
+/** Whether `receives` is a message's last receive: at or above `maxReceiveCount`, and not its first. */
+export function isLastReceive(receives: number, maxReceiveCount: number): boolean {
+  return receives >= Math.max(2, maxReceiveCount);
 }
 
 /**
@@ -31,7 +38,7 @@ export function lastReceiveSettlement(
   maxReceiveCount: number,
   completed: ReadonlyMap<string, TaskOutcome> = new Map(),
 ): Settlement | undefined {
-  if (receives < Math.max(2, maxReceiveCount)) return undefined;
+  if (!isLastReceive(receives, maxReceiveCount)) return undefined;
   const error = `${ErrorCodes.UNSETTLED_DELIVERIES}: delivered ${receives} times without settling (its worker crashed, timed out or was throttled each time): dead-lettered unrun on the last receive before SQS's own dead-letter move`;
   const outcomes: TaskOutcome[] = message.tasks.map(
     (task) => completed.get(task.id) ?? { id: task.id, ok: false, attempts: 0, retryable: false, error },

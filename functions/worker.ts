@@ -18,7 +18,6 @@
 // own key, as one transaction of the store rather than one or two calls a message. A message is settled
 // before its follow-ups are sent, and the follow-ups sent are its first settle's (worker-follow-ups.ts).
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import { makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { IdempotencyModes } from '../lib/config.js';
@@ -33,9 +32,9 @@ import type { JobTask } from '../lib/manifest/schema.js';
 import { runBounded } from '../lib/run-bounded.js';
 import { BatchSettles } from './batch-settles.js';
 import { functionLogger } from './function-logger.js';
-import { type IdempotencyOptions, IdempotencyUses, idempotencyOptions } from './idempotency.js';
+import { type IdempotencyOptions, IdempotencyUses, idempotencyOptions, runOnce } from './idempotency.js';
 import { InvalidMessageError } from './invalid-message-error.js';
-import { lastReceiveSettlement, receiveCountOf } from './last-receive.js';
+import { isLastReceive, lastReceiveSettlement, receiveCountOf } from './last-receive.js';
 import { type FailureRecord, isFailureRecord, onOrchestratorFailure } from './orchestrator-failure.js';
 import { cancelledSettlement, gatedRunner, heldSettlement, stoppedOutcome } from './run-gate.js';
 import { type RunLedger, runLedgerOf, type SettledOnce } from './run-ledger.js';
@@ -131,7 +130,9 @@ class Worker {
     const message = parsed.value;
     const run = this.#invocation(context);
     run.permits.follow(message.jobId, message.runId);
-    const results = await this.#once(message, () => this.#runTasks(message, run)).finally(() => run.close());
+    const results = await runOnce(this.#messageOptions, message.key, () =>
+      this.#runTasks(message, run),
+    ).finally(() => run.close());
     logger.info('invoke done', {
       jobId: message.jobId,
       key: message.key,
@@ -182,7 +183,10 @@ class Worker {
       const copy = await answerCopy(this.#rt, logger, this.#ledger, message, record.body, stats);
       if (copy) return copy;
       const receives = receiveCountOf(record.attributes);
-      return await this.#once(message, () => this.#settle(message, run, stats, member, receives));
+      // The last receive runs even beside a delivery in progress (a copy SQS delivered twice): idempotency.ts.
+      const last = isLastReceive(receives, this.#rt.config.maxReceiveCount);
+      const settle = () => this.#settle(message, run, stats, member, receives);
+      return await runOnce(this.#messageOptions, message.key, settle, last);
     } catch (error) {
       logger.error('message not settled: SQS will redeliver it', {
         messageId: record.messageId,
@@ -266,13 +270,6 @@ class Worker {
   ) {
     const ports = workerFollowUps(this.#rt, logger, this.#ledger, member);
     return countSettled(stats, settlement, await settleThenFollowUp(ports, message, settlement));
-  }
-
-  /** Runs `work` once per message key unless idempotency is off. */
-  async #once<T>(message: TaskMessage, work: () => Promise<T>): Promise<T> {
-    if (!this.#messageOptions) return work();
-    const idempotent = makeIdempotent(async (_payload: { key: string }) => work(), this.#messageOptions);
-    return (await idempotent({ key: message.key })) as T;
   }
 
   async #runTasks(

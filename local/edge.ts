@@ -19,10 +19,12 @@ import { answeredOnDisk, type S3Upstream } from './disk-object-routes.js';
 import { DiskObjects } from './disk-objects.js';
 import { DynamoReaders } from './dynamo-readers.js';
 import { endpointUrlOf, type ListenAddress, listenAt } from './edge-listen.js';
+import { isRedriveSend, passRedriveSend, type RedriveSendListener } from './edge-redrive-sends.js';
 import { type Service, Services, serviceOf } from './edge-route.js';
-import { EventBus, EventBusRequestError, MAX_PUT_EVENTS_BYTES } from './event-bus.js';
+import { EventBus } from './event-bus.js';
 import { withoutHopByHop } from './hop-by-hop.js';
 import { jsonError, sendJson } from './json-reply.js';
+import { answerPutEvents } from './put-events-route.js';
 import { readLimited } from './read-limited.js';
 import { isSecretTarget, MAX_SECRET_REQUEST_BYTES, SecretStore } from './secret-store.js';
 import { exchange, type UpstreamAnswer, type UpstreamRequest } from './upstream-exchange.js';
@@ -75,9 +77,10 @@ export class Edge {
   readonly #maxSockets: number;
   #info: () => Record<string, unknown>;
   #url: string | undefined;
+  #onRedriveSend: RedriveSendListener | undefined;
   readonly #s3: S3Upstream = {
     forward: (req, res, onAnswer) => this.#forward(req, res, Services.S3, onAnswer),
-    exchange: (call) => this.#exchangeS3(call),
+    exchange: (call) => this.#exchange(Services.S3, call),
   };
 
   private constructor(options: EdgeOptions) {
@@ -116,6 +119,11 @@ export class Edge {
     this.#info = info;
   }
 
+  /** Who is told of each send a `redrive` makes through here, before the redrive hears its answer (none: unseen). */
+  onRedriveSend(listener: RedriveSendListener | undefined): void {
+    this.#onRedriveSend = listener;
+  }
+
   /** Most sockets open at once to each upstream origin so far. */
   peakSockets(): Record<string, number> {
     return Object.fromEntries([...this.#pools].map(([origin, pool]) => [origin, pool.peak]));
@@ -145,8 +153,18 @@ export class Edge {
     }
     const service = serviceOf(req);
     if (service === Services.DYNAMODB) this.dynamoReaders.note(req, res);
+    const listener = this.#onRedriveSend;
+    if (service === Services.SQS && listener && isRedriveSend(req)) {
+      const exchange = (call: UpstreamRequest) => this.#exchange(Services.SQS, call);
+      passRedriveSend(req, res, exchange, listener).catch((e) =>
+        jsonError(res, 500, 'InternalError', String(e)),
+      );
+      return;
+    }
     if (service === Services.EVENTS) {
-      this.#events(req, res).catch((error) => jsonError(res, 500, 'InternalException', String(error)));
+      answerPutEvents(req, res, this.eventBus).catch((error) =>
+        jsonError(res, 500, 'InternalException', String(error)),
+      );
       return;
     }
     if (
@@ -169,10 +187,13 @@ export class Edge {
     else this.#proxy(req, res, service, new URL(upstream), onAnswer);
   }
 
-  /** A request of the edge's own to the S3 emulator (disk-object-routes.ts), its answer read whole. */
-  #exchangeS3(call: UpstreamRequest): Promise<UpstreamAnswer> {
-    const upstream = this.#upstreams.s3;
-    if (!upstream) return Promise.reject(new Error('no S3 endpoint is running behind it'));
+  /** A request of the edge's own to an emulator (disk-object-routes.ts, a redrive's send), its answer read whole. */
+  #exchange(
+    service: typeof Services.S3 | typeof Services.SQS,
+    call: UpstreamRequest,
+  ): Promise<UpstreamAnswer> {
+    const upstream = this.#upstreams[service];
+    if (!upstream) return Promise.reject(new Error(`no ${LABELS[service]} endpoint is running behind it`));
     const url = new URL(upstream);
     return exchange(url, this.#pool(url.origin).agent, call);
   }
@@ -238,34 +259,6 @@ export class Edge {
       this.#pools.set(origin, pool);
     }
     return pool;
-  }
-
-  async #events(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const target = String(req.headers['x-amz-target'] ?? '');
-    const body = await readLimited(req, 4 * MAX_PUT_EVENTS_BYTES);
-    if (body === undefined) {
-      return jsonError(res, 413, 'RequestEntityTooLargeException', 'Request size exceeded the 256 KiB limit');
-    }
-    if (target !== 'AWSEvents.PutEvents') {
-      return jsonError(
-        res,
-        400,
-        'UnknownOperationException',
-        `The local event bus answers only PutEvents, not ${target}`,
-      );
-    }
-    let input: unknown;
-    try {
-      input = JSON.parse(body.toString('utf8') || '{}');
-    } catch {
-      return jsonError(res, 400, 'SerializationException', 'The request body is not JSON');
-    }
-    try {
-      sendJson(res, 200, this.eventBus.putEvents(input));
-    } catch (error) {
-      if (!(error instanceof EventBusRequestError)) throw error;
-      jsonError(res, 400, error.type, error.message);
-    }
   }
 
   async #secrets(req: IncomingMessage, res: ServerResponse, target: string): Promise<void> {

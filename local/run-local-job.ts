@@ -34,7 +34,7 @@ import type { RunLocalJobOptions } from './run-local-job-options.js';
 import { readRunRecord } from './run-record.js';
 import { putBack } from './run-resume.js';
 import { cutOffWhen, listen, manifestTail } from './run-stop.js';
-import { TaskLedger } from './task-ledger.js';
+import { type SendInput, type SendOutput, TaskLedger } from './task-ledger.js';
 
 export type { LocalJobReport } from './job-report.js';
 export type { LocalProgress } from './job-sampler.js';
@@ -111,6 +111,11 @@ async function startMachinery(setup: RunSetup, cleanups: (() => unknown)[]) {
   });
   const observer = new HttpObserver();
   const ledger = new TaskLedger(resources.queueUrl, options.state?.journal);
+  // A `redrive` run from another process through the run's endpoint sends the run's messages too.
+  backend.edge?.onRedriveSend((input, output) =>
+    ledger.recordRedriveSend(input as SendInput, output as SendOutput),
+  );
+  cleanups.push(() => backend.edge?.onRedriveSend(undefined));
   const functions = buildFunctions(config, options, backlog, observer, ledger);
   const stopping = () => options.signal?.aborted === true;
   const cut = cutOffWhen(options.cutOff);

@@ -9,7 +9,8 @@ import { DeleteItemCommand, DynamoDBClient, paginateScan } from '@aws-sdk/client
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { JobLedgerTable } from '../lib/aws/job-ledger-table.js';
 import { type FanoutConfig, IdempotencyModes, idempotencyTableAttributes } from '../lib/config.js';
-import { parseTaskMessage } from '../lib/fanout/messages.js';
+import { parseTaskMessage, parseWorkBody } from '../lib/fanout/messages.js';
+import { taskMessagePacket } from '../lib/fanout/packets.js';
 import { sendGroups } from '../lib/fanout/segment-ports.js';
 import { SQS_MAX_DELAY_SECONDS } from '../lib/wire/sqs-limits.js';
 import type { BackendInfo } from './backend.js';
@@ -36,7 +37,8 @@ export interface PutBack {
   readonly laterReceives: ReadonlySet<string>;
 }
 
-export async function putBack(target: PutBackTarget, open: readonly OpenMessage[]): Promise<PutBack> {
+export async function putBack(target: PutBackTarget, journaled: readonly OpenMessage[]): Promise<PutBack> {
+  const open = journaled.map(asTaskBody);
   const { sorted, inProgressCleared } = await readLeftovers(target, open);
   // Done but for their close, or sent again by a later receive put back: closed now, not sent from here.
   const superseded = new Set(sorted.superseded);
@@ -57,6 +59,17 @@ export async function putBack(target: PutBackTarget, open: readonly OpenMessage[
   // Each message once: one open under two ids (sent twice, or a resume killed between its send and its close).
   const settled = new Set([...sorted.done, ...sorted.toHandOn].map((m) => m.body)).size;
   return { counts: { messages: ids.size, tasks, inProgressCleared, settled }, laterReceives };
+}
+
+/**
+ * A dead letter a `redrive` sent into the work queue as it was (local/edge-redrive-sends.ts), as the task message
+ * the worker made of it under the id it is open under (parseWorkBody): its key stays its delivery's through the
+ * put-back, so a settle of it is found (local/settled-open.ts), not taken for a new message whose tasks run again.
+ */
+function asTaskBody(message: OpenMessage): OpenMessage {
+  if (parseTaskMessage(message.body).ok) return message;
+  const work = parseWorkBody(message.body, message.id);
+  return work.ok ? { ...message, body: taskMessagePacket('0', work.value).entry.MessageBody } : message;
 }
 
 /**

@@ -10,7 +10,7 @@ import type { JobTask } from '../lib/manifest/schema.js';
 
 const SENDS = new Set(['SendMessageCommand', 'SendMessageBatchCommand']);
 
-interface SendInput {
+export interface SendInput {
   readonly QueueUrl?: string;
   readonly MessageBody?: string;
   readonly DelaySeconds?: number;
@@ -21,7 +21,7 @@ interface SendInput {
   }>;
 }
 
-interface SendOutput {
+export interface SendOutput {
   readonly MessageId?: string;
   readonly Successful?: ReadonlyArray<{ readonly Id?: string; readonly MessageId?: string }>;
 }
@@ -61,6 +61,15 @@ export class TaskLedger {
   /** A send to the work queue seen elsewhere (a container thread's client: local/thread-container.ts). */
   recordSend(input: SendInput, output: SendOutput): void {
     if (input.QueueUrl === this.#queueUrl) this.#sent(input, output);
+  }
+
+  /**
+   * A `redrive`'s send through the runtime's endpoint (local/edge-redrive-sends.ts): another process, which names
+   * the work queue by the host it reached the endpoint at, so the queue is matched by its name.
+   */
+  recordRedriveSend(input: SendInput, output: SendOutput): void {
+    const name = (url?: string) => url?.slice(url.lastIndexOf('/') + 1);
+    if (name(input.QueueUrl) === name(this.#queueUrl)) this.#sent(input, output);
   }
 
   /** Messages sent to the work queue and not settled. */

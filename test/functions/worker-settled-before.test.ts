@@ -1,8 +1,9 @@
+import { ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { Message } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CountingServer, startCountingServer } from '../../bench/servers/counting-server.js';
 import type { FunctionRuntime } from '../../functions/runtime.js';
-import { type IdempotencyMode, IdempotencyModes } from '../../lib/config.js';
+import { type IdempotencyMode, IdempotencyModes, idempotencyTableAttributes } from '../../lib/config.js';
 import type { JobLedger } from '../../lib/ledger/job-ledger.js';
 import type { RunRecord } from '../../lib/ledger/run-record.js';
 import type { Edge } from '../../local/edge.js';
@@ -17,7 +18,15 @@ import { drainQueue, fakeContext, type Harness, quietPowertools, sqsEvent } from
 //   adds nothing to count, so no settle of its own would: the run stayed `running` until the job's next run
 //   (which ends it and is skipped for it);
 // - a settle whose retry was sent, ran and settled before the later receive: the retry is not sent again
-//   (its own marker says it settled), where `off` mode ran its task a second time.
+//   (its own marker says it settled), where `off` mode ran its task a second time;
+// - a settle whose delivery died hard before its retry went out (`message` and `task` modes), its idempotency
+//   record left in progress: the last receive (receive count = maxReceiveCount) sends the kept retry and
+//   dead-letters nothing. SQS receives a message again no sooner than visibilityTimeoutSeconds after it last
+//   did (validateBudget: 6 x the worker's timeout or more), and Powertools keeps a record in progress only
+//   until its holder's deadline, so such a receive finds it taken over (the test moves the deadline to the past,
+//   as time would). But a standard queue delivers at least once: a copy may come while another delivery of the
+//   message runs, and that copy may be the last receive. It found the record in progress and failed, and SQS
+//   then moved the message, settled, its retry never sent, to its DLQ: the run never ended.
 
 quietPowertools();
 
@@ -80,6 +89,45 @@ function dieBeforeTheEnd(rt: FunctionRuntime): void {
   );
 }
 
+/** Every call of `rt` to `command` on `client` fails, as in a container that is gone. */
+function dies(rt: FunctionRuntime, client: 'sqs' | 'dynamodb', command: RegExp): void {
+  (rt.aws[client].middlewareStack as { add: (m: unknown, o: unknown) => void }).add(
+    (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) =>
+      async (args: unknown) => {
+        if (command.test(context.commandName ?? '')) throw new Error('injected: the container is gone');
+        return next(args);
+      },
+    { step: 'initialize', name: `dies${Math.random()}` },
+  );
+}
+
+/** The ids of the idempotency records in progress. */
+async function inProgress(rt: FunctionRuntime): Promise<Set<string>> {
+  const { Items = [] } = await rt.aws.dynamodb.send(
+    new ScanCommand({
+      TableName: h.resources.idempotencyTable,
+      FilterExpression: '#s = :p',
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: { ':p': { S: 'INPROGRESS' } },
+    }),
+  );
+  return new Set(Items.map((item) => item[idempotencyTableAttributes.partitionKey].S!));
+}
+
+/** Moves the deadline of the holder of each record of `ids` to the past, as time does. */
+async function pastDeadline(rt: FunctionRuntime, ids: Iterable<string>): Promise<void> {
+  for (const id of ids) {
+    await rt.aws.dynamodb.send(
+      new UpdateItemCommand({
+        TableName: h.resources.idempotencyTable,
+        Key: { [idempotencyTableAttributes.partitionKey]: { S: id } },
+        UpdateExpression: 'SET in_progress_expiration = :past',
+        ExpressionAttributeValues: { ':past': { N: String(Date.now() - 1) } },
+      }),
+    );
+  }
+}
+
 describe('a later receive of a message the ledger settled', () => {
   const modes: IdempotencyMode[] = [IdempotencyModes.OFF, IdempotencyModes.MESSAGE, IdempotencyModes.TASK];
   for (const mode of modes) {
@@ -97,6 +145,51 @@ describe('a later receive of a message the ledger settled', () => {
       await workerOf(c.container(mode))(sqsEvent([laterReceive(message)]), fakeContext());
       expect(requests(jobId)).toBe(before);
       expect(await ledger.getRun(jobId, 'r1')).toMatchObject({ status: 'succeeded', succeeded: 3 });
+      expect(finishedEvents(jobId)).toHaveLength(1);
+    });
+  }
+
+  const hardDeaths = [IdempotencyModes.MESSAGE, IdempotencyModes.TASK].flatMap((mode) =>
+    (['passed', 'live'] as const).map((deadline) => [mode, deadline] as const),
+  );
+  for (const [mode, deadline] of hardDeaths) {
+    it(`idempotency ${mode}: its delivery died hard after its settle, its record in progress, its deadline ${deadline}: the last receive sends the retry`, async () => {
+      const jobId = `sb-hard-${mode}-${deadline}`;
+      flipFails = true;
+      const message = await oneMessage(jobId, 3, true);
+      const a = c.container(mode);
+      // Killed after its settle: its retry never sent, and its idempotency record never deleted.
+      for (const [client, command] of [
+        ['sqs', /^SendMessage/],
+        ['dynamodb', /^DeleteItemCommand$/],
+      ] as const)
+        dies(a, client, command);
+      const held = await inProgress(a);
+      const failed = (await workerOf(a)(sqsEvent([message]), fakeContext())) as {
+        batchItemFailures: unknown[];
+      };
+      expect(failed.batchItemFailures).toHaveLength(1);
+      expect(await ledger.getRun(jobId, 'r1')).toMatchObject({ status: 'running', succeeded: 3 });
+      // Passed: SQS's next receive of the message, as it comes. Live: a copy SQS delivered beside the dying one.
+      const left = [...(await inProgress(a))].filter((id) => !held.has(id));
+      expect(left).toHaveLength(1);
+      if (deadline === 'passed') await pastDeadline(a, left);
+      const [before, flipped] = [requests(jobId), requests(`${jobId}-flip`)];
+      flipFails = false;
+      const last = { ...message, Attributes: { ...message.Attributes, ApproximateReceiveCount: '3' } };
+      expect(await workerOf(c.container(mode))(sqsEvent([last]), fakeContext())).toEqual({
+        batchItemFailures: [],
+      });
+      expect(requests(jobId)).toBe(before);
+      await c.drain(workerOf(c.container(mode)));
+      // No task of the message ran again; its retry ran once.
+      expect(requests(`${jobId}-flip`)).toBe(flipped + 1);
+      expect(await ledger.getRun(jobId, 'r1')).toMatchObject({
+        status: 'succeeded',
+        succeeded: 4,
+        deadLettered: 0,
+      });
+      expect(await drainQueue(h.sqs, h.resources.deadLetterQueueUrl)).toEqual([]);
       expect(finishedEvents(jobId)).toHaveLength(1);
     });
   }

@@ -13,6 +13,7 @@ import {
 import type { SendBatchOptions } from '../../../lib/aws/enqueue.js';
 import { resourceNames, withDefaults } from '../../../lib/config.js';
 import { AbortError } from '../../../lib/errors.js';
+import { markRedriveSends } from '../../edge-redrive-sends.js';
 import type { RedriveArgs } from '../args.js';
 import { ExitCodes } from '../exit-code.js';
 import type { CliIo } from '../io.js';
@@ -164,6 +165,8 @@ async function queueUrlOf(sqs: SQSClient, name: string, endpoint: string): Promi
 export async function runRedrive(args: RedriveArgs, io: CliIo): Promise<number> {
   const names = resourceNames(withDefaults(args.prefix ? { prefix: args.prefix } : {}));
   const sqs = endpointSqsClient({ endpoint: args.endpoint, region: args.region, env: io.env });
+  // A run's endpoint journals what a redrive moves into its work queue, so a kill -9 of the run loses none of it.
+  markRedriveSends(sqs);
   const interrupts = onInterrupt();
   try {
     const queueUrl = await queueUrlOf(sqs, names.queue, args.endpoint);

@@ -3,7 +3,8 @@
 // and only once its invocation returned does the poller journal the message settled. A real child CLI, a
 // loopback target counting requests per task, and a kill at an instant no test reaches from outside: the child
 // kills itself with SIGKILL at a line of its own journal (kill-at-journal.mjs, preloaded with --import):
-// - `sending`: just before the retry's send is journaled (the retry is in the queue, the journal says nothing);
+// - `sending`: just before the retry's send is journaled (the retry is in the queue, the journal says nothing):
+//   as for a retry SQS refused, the message is open and settled, its retry nowhere; resumed twice, it goes once;
 // - `sent`: just after it (the retry journaled open, its message still open);
 // - `settled`: just before the line that closes the message (its invocation returned).
 // The one task fails its first delivery (4 attempts, 503) and succeeds on its retry: 5 requests in all, however
@@ -91,6 +92,13 @@ describe('bounded-fanout run --state DIR --resume, killed between a settle and i
       expect(requests()).toBe(FIRST_DELIVERY + 1);
       // The report: one message found settled; put back as could-run-twice, only the retry once journaled.
       expect(report.resumed).toMatchObject({ settled: 1, tasks: at === 'sending' ? 0 : 1 });
+      if (at === 'sending') {
+        // The retry never reached the queue (lost with the process, as one SQS refused would be): the first resume
+        // sent it through the message's later receive; resumed again, nothing is open, nothing goes again.
+        const again = reportOf(await runCli(['run', '--state', state, '--resume', ...own]));
+        expect(again.resumed).toMatchObject({ messages: 0, tasks: 0, settled: 0 });
+        expect([again.submitted, again.succeeded, requests()]).toEqual([1, 1, FIRST_DELIVERY + 1]);
+      }
     },
     120_000,
   );
