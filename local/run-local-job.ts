@@ -10,6 +10,7 @@
 //   unfinished                after a stop: the tasks of messages sent to the work queue and never settled
 //                             (local/task-ledger.ts), and the manifest's tasks never read (manifest-tail.ts).
 // `unaccounted = submitted - succeeded - deadLettered - invalid - unfinished` is reported, not assumed zero.
+import { randomUUID } from 'node:crypto';
 import { type FanoutConfig, functionConfig, resourceNames, withDefaults } from '../lib/config.js';
 import { assertInteger } from '../lib/errors.js';
 import { Semaphore } from '../lib/semaphore.js';
@@ -29,11 +30,13 @@ import { buildFunctions, eventSourceOf } from './local-functions.js';
 import { invokeFirst, orchestratorOutcome } from './orchestrator-outcome.js';
 import { EventSourcePoller } from './poller.js';
 import { QueueBacklog } from './queue-backlog.js';
+import { ResendGuard } from './resend-guard.js';
 import { createResources, sqsClient } from './resources.js';
 import type { RunLocalJobOptions } from './run-local-job-options.js';
 import { readRunRecord } from './run-record.js';
 import { putBack } from './run-resume.js';
 import { cutOffWhen, listen, manifestTail } from './run-stop.js';
+import { rereadInline } from './segment-reread.js';
 import { TaskLedger } from './task-ledger.js';
 
 export type { LocalJobReport } from './job-report.js';
@@ -73,7 +76,11 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
     const resumed = resume && (await putBack({ ...run, queueUrl, idempotencyTable, jobTable }, resume.open));
     const driven = startDriving(run, cleanups, resumed ? resumed.laterReceives : new Set());
     const report = await runAndReport(run, driven, jobEvent);
-    return resumed ? { ...report, resumed: resumed.counts } : report;
+    if (!resumed) return report;
+    // The first segment run again: its inline tasks ran again, those the killed process ran among them.
+    const inline = resume?.first ? 0 : await rereadInline(backend, run.resources, config, report);
+    const counts = { ...resumed.counts, tasks: resumed.counts.tasks + inline };
+    return { ...report, resumed: resume?.first ? counts : { ...counts, reread: { inline } } };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup();
     // The invocations let go of by a cut-off still use the emulators (dynalite throws on a closed database):
@@ -103,6 +110,9 @@ async function startMachinery(setup: RunSetup, cleanups: (() => unknown)[]) {
   const resources = await createResources(config, backend);
   const sqs = sqsClient(backend);
   cleanups.push(() => sqs.destroy());
+  // A resume that runs the killed first segment again drops the sends of it the killed process made.
+  const resume = options.state?.resume;
+  const guard = resume && !resume.first ? new ResendGuard(resources.queueUrl, resume.keys) : undefined;
   const backlog = new QueueBacklog({
     sqs,
     queueUrl: resources.queueUrl,
@@ -111,7 +121,7 @@ async function startMachinery(setup: RunSetup, cleanups: (() => unknown)[]) {
   });
   const observer = new HttpObserver();
   const ledger = new TaskLedger(resources.queueUrl, options.state?.journal);
-  const functions = buildFunctions(config, options, backlog, observer, ledger);
+  const functions = buildFunctions(config, options, backlog, observer, ledger, guard);
   const stopping = () => options.signal?.aborted === true;
   const cut = cutOffWhen(options.cutOff);
   const invokeServer = new InvokeServer({
@@ -196,17 +206,18 @@ function startDriving(run: Machinery, cleanups: (() => unknown)[], laterReceives
   return { poller, sampler };
 }
 
-/** Invokes the orchestrator as the schedule would, waits for the work to drain and builds the report. */
-async function runAndReport(
-  machinery: Machinery,
-  { poller, sampler }: ReturnType<typeof startDriving>,
+/**
+ * The schedule's invocation of the orchestrator, or a resume's kept result of it. Continuations arrive through
+ * the Invoke endpoint as Event invocations. Even a cut-off waits for the orchestrator: its counts are known only
+ * when it returns, and once stopping it reads no further, so only its tasks already running remain (a third
+ * Ctrl-C in the CLI does not wait).
+ */
+async function scheduledInvocation(
+  { options, names, invokeServer, functions }: Machinery,
   jobEvent: unknown,
-): Promise<LocalJobReport> {
-  const { options, started, config, names, backend, resources, sqs, observer, ledger, functions } = machinery;
-  const { cut, invokeServer, logs } = machinery;
-  // The schedule's invocation. Continuations arrive through the Invoke endpoint as Event invocations.
-  // Even a cut-off waits for the orchestrator: its counts are known only when it returns, and once stopping
-  // it reads no further, so only its tasks already running remain (a third Ctrl-C in the CLI does not wait).
+) {
+  const resume = options.state?.resume;
+  if (resume?.first) return resume.first;
   const failed = (error: unknown, requestId: string) =>
     invokeServer.reportFailure({
       functionName: names.orchestrator,
@@ -215,8 +226,24 @@ async function runAndReport(
       error,
       attempts: 1,
     });
-  const first = options.state?.resume?.first ?? (await invokeFirst(functions.orchestrator, jobEvent, failed));
-  if (!options.state?.resume) options.state?.journal.orchestrator(first);
+  // Journaled as it starts: a process killed inside it leaves its request id, for a resume to run it again
+  // under it (local/segment-reread.ts); a resume that does so journals it again, the same id.
+  const requestId = resume?.started ?? randomUUID();
+  options.state?.journal.started(requestId);
+  const first = await invokeFirst(functions.orchestrator, jobEvent, failed, requestId);
+  options.state?.journal.orchestrator(first);
+  return first;
+}
+
+/** Invokes the orchestrator as the schedule would, waits for the work to drain and builds the report. */
+async function runAndReport(
+  machinery: Machinery,
+  { poller, sampler }: ReturnType<typeof startDriving>,
+  jobEvent: unknown,
+): Promise<LocalJobReport> {
+  const { options, started, config, names, backend, resources, sqs, observer, ledger, functions } = machinery;
+  const { cut, invokeServer, logs } = machinery;
+  const first = await scheduledInvocation(machinery, jobEvent);
   const interrupted = await drain({
     options,
     started,
