@@ -25,7 +25,14 @@ type Line =
   | { readonly d: readonly string[] }
   | { readonly o: FirstInvocation }
   | { readonly f: string }
+  | { readonly a: AcceptedEvent }
   | { readonly c: AsyncInvocationRecord };
+
+/** An asynchronous event of the orchestrator (a continuation) as the Invoke endpoint accepted it. */
+export interface AcceptedEvent {
+  readonly requestId: string;
+  readonly payload: unknown;
+}
 
 /** A message sent to the work queue and never settled: its SQS id then, and its body. */
 export interface OpenMessage {
@@ -49,6 +56,11 @@ export interface JournalState {
   readonly started?: string;
   /** The idempotency keys of every task message ever sent (open or settled), each once. */
   readonly keys: ReadonlySet<string>;
+  /**
+   * The continuations accepted (run or held by a stop) whose invocation never ended, each request id once, in
+   * the order accepted: a resume runs them again under the same request id.
+   */
+  readonly unended: readonly AcceptedEvent[];
 }
 
 export class QueueJournal {
@@ -79,6 +91,11 @@ export class QueueJournal {
     this.#append({ o: first });
   }
 
+  /** An asynchronous event of the orchestrator accepted (a continuation), held or run: a resume may run it. */
+  accepted(requestId: string, payload: unknown): void {
+    this.#append({ a: { requestId, payload } });
+  }
+
   /** An asynchronous invocation of the orchestrator that ended: a continuation read on where one stopped. */
   continuation(record: AsyncInvocationRecord): void {
     this.#append({ c: record });
@@ -91,7 +108,8 @@ export class QueueJournal {
    */
   read(): JournalState {
     const keys = new Set<string>();
-    if (!existsSync(this.#file)) return { open: [], continuations: [], keys };
+    if (!existsSync(this.#file)) return { open: [], continuations: [], keys, unended: [] };
+    const accepted = new Map<string, AcceptedEvent>();
     const open = new Map<string, OpenMessage>();
     const continuations: AsyncInvocationRecord[] = [];
     let first: FirstInvocation | undefined;
@@ -106,10 +124,12 @@ export class QueueJournal {
       } else if ('d' in line) for (const id of line.d) open.delete(id);
       else if ('c' in line) continuations.push(line.c);
       else if ('f' in line) started = line.f;
+      else if ('a' in line) accepted.set(line.a.requestId, line.a);
       else first = line.o;
     }
     const opened = { ...(first ? { first } : {}), ...(started ? { started } : {}) };
-    return { ...opened, continuations, open: [...open.values()], keys };
+    for (const { requestId } of continuations) accepted.delete(requestId);
+    return { ...opened, continuations, open: [...open.values()], keys, unended: [...accepted.values()] };
   }
 
   #append(line: Line): void {
@@ -157,7 +177,7 @@ function parseLine(text: string, where: () => string): Line | undefined {
   }
   if (isLine(value)) return value;
   throw new Error(
-    `${where()} is not a journal line ({ s, b } a message sent, { d } ids settled, { f } the orchestrator's start, { o } its result, { c } a continuation's): ${text.slice(0, 80)}`,
+    `${where()} is not a journal line ({ s, b } a message sent, { d } ids settled, { f } the orchestrator's start, { o } its result, { a } a continuation accepted, { c } its end): ${text.slice(0, 80)}`,
   );
 }
 
@@ -172,6 +192,10 @@ function isLine(value: unknown): value is Line {
     );
   if ('d' in line) return Array.isArray(line.d) && line.d.every((id) => typeof id === 'string');
   if ('f' in line) return typeof line.f === 'string';
+  if ('a' in line) {
+    const event = line.a as Record<string, unknown> | null;
+    return typeof event === 'object' && event !== null && typeof event.requestId === 'string';
+  }
   if ('c' in line) {
     const record = line.c as Record<string, unknown> | null;
     return typeof record === 'object' && record !== null && typeof record.functionName === 'string';

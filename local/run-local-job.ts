@@ -10,7 +10,6 @@
 //   unfinished                after a stop: the tasks of messages sent to the work queue and never settled
 //                             (local/task-ledger.ts), and the manifest's tasks never read (manifest-tail.ts).
 // `unaccounted = submitted - succeeded - deadLettered - invalid - unfinished` is reported, not assumed zero.
-import { randomUUID } from 'node:crypto';
 import { type FanoutConfig, functionConfig, resourceNames, withDefaults } from '../lib/config.js';
 import { assertInteger } from '../lib/errors.js';
 import { Semaphore } from '../lib/semaphore.js';
@@ -27,7 +26,7 @@ import { buildReport, type LocalJobReport } from './job-report.js';
 import { startSampler } from './job-sampler.js';
 import { mappedSource } from './lambda-control.js';
 import { buildFunctions, eventSourceOf } from './local-functions.js';
-import { invokeFirst, orchestratorOutcome } from './orchestrator-outcome.js';
+import { orchestratorOutcome } from './orchestrator-outcome.js';
 import { EventSourcePoller } from './poller.js';
 import { QueueBacklog } from './queue-backlog.js';
 import { ResendGuard } from './resend-guard.js';
@@ -36,7 +35,8 @@ import type { RunLocalJobOptions } from './run-local-job-options.js';
 import { readRunRecord } from './run-record.js';
 import { putBack } from './run-resume.js';
 import { cutOffWhen, listen, manifestTail } from './run-stop.js';
-import { rereadInline } from './segment-reread.js';
+import { scheduledInvocation } from './scheduled-invocation.js';
+import { withRereads } from './segment-reread.js';
 import { TaskLedger } from './task-ledger.js';
 
 export type { LocalJobReport } from './job-report.js';
@@ -77,10 +77,14 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
     const driven = startDriving(run, cleanups, resumed ? resumed.laterReceives : new Set());
     const report = await runAndReport(run, driven, jobEvent);
     if (!resumed) return report;
-    // The first segment run again: its inline tasks ran again, those the killed process ran among them.
-    const inline = resume?.first ? 0 : await rereadInline(backend, run.resources, config, report);
-    const counts = { ...resumed.counts, tasks: resumed.counts.tasks + inline };
-    return { ...report, resumed: resume?.first ? counts : { ...counts, reread: { inline } } };
+    // Segments run again: their inline tasks ran again, those the killed process ran among them.
+    const counts = await withRereads(
+      { backend, resources: run.resources, config },
+      report,
+      resume,
+      resumed.counts,
+    );
+    return { ...report, resumed: counts };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup();
     // The invocations let go of by a cut-off still use the emulators (dynalite throws on a closed database):
@@ -112,7 +116,8 @@ async function startMachinery(setup: RunSetup, cleanups: (() => unknown)[]) {
   cleanups.push(() => sqs.destroy());
   // A resume that runs the killed first segment again drops the sends of it the killed process made.
   const resume = options.state?.resume;
-  const guard = resume && !resume.first ? new ResendGuard(resources.queueUrl, resume.keys) : undefined;
+  const rereads = resume && (!resume.first || resume.unended.length > 0);
+  const guard = rereads ? new ResendGuard(resources.queueUrl, resume.keys) : undefined;
   const backlog = new QueueBacklog({
     sqs,
     queueUrl: resources.queueUrl,
@@ -134,6 +139,10 @@ async function startMachinery(setup: RunSetup, cleanups: (() => unknown)[]) {
     // A continuation's outcome is journaled as it ends: a resume needs to know whether the manifest was read.
     onAsyncRecord: (record) => {
       if (record.functionName === names.orchestrator) options.state?.journal.continuation(record);
+    },
+    // And as it is accepted: a resume runs again one that never ended (local/segment-reread.ts).
+    onAsyncAccepted: (name, payload, requestId) => {
+      if (name === names.orchestrator) options.state?.journal.accepted(requestId, payload);
     },
   });
   const lambdaEndpoint = await invokeServer.listen();
@@ -206,35 +215,6 @@ function startDriving(run: Machinery, cleanups: (() => unknown)[], laterReceives
   return { poller, sampler };
 }
 
-/**
- * The schedule's invocation of the orchestrator, or a resume's kept result of it. Continuations arrive through
- * the Invoke endpoint as Event invocations. Even a cut-off waits for the orchestrator: its counts are known only
- * when it returns, and once stopping it reads no further, so only its tasks already running remain (a third
- * Ctrl-C in the CLI does not wait).
- */
-async function scheduledInvocation(
-  { options, names, invokeServer, functions }: Machinery,
-  jobEvent: unknown,
-) {
-  const resume = options.state?.resume;
-  if (resume?.first) return resume.first;
-  const failed = (error: unknown, requestId: string) =>
-    invokeServer.reportFailure({
-      functionName: names.orchestrator,
-      payload: jobEvent,
-      requestId,
-      error,
-      attempts: 1,
-    });
-  // Journaled as it starts: a process killed inside it leaves its request id, for a resume to run it again
-  // under it (local/segment-reread.ts); a resume that does so journals it again, the same id.
-  const requestId = resume?.started ?? randomUUID();
-  options.state?.journal.started(requestId);
-  const first = await invokeFirst(functions.orchestrator, jobEvent, failed, requestId);
-  options.state?.journal.orchestrator(first);
-  return first;
-}
-
 /** Invokes the orchestrator as the schedule would, waits for the work to drain and builds the report. */
 async function runAndReport(
   machinery: Machinery,
@@ -243,7 +223,8 @@ async function runAndReport(
 ): Promise<LocalJobReport> {
   const { options, started, config, names, backend, resources, sqs, observer, ledger, functions } = machinery;
   const { cut, invokeServer, logs } = machinery;
-  const first = await scheduledInvocation(machinery, jobEvent);
+  const orchestrator = { fn: functions.orchestrator, name: names.orchestrator, invokeServer };
+  const first = await scheduledInvocation({ state: options.state, ...orchestrator }, jobEvent);
   const interrupted = await drain({
     options,
     started,

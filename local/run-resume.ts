@@ -32,7 +32,7 @@ export interface ResumeCounts {
    * The process died inside the orchestrator's first segment, which was run again (local/segment-reread.ts):
    * the inline tasks it ran again (counted in `tasks` too).
    */
-  readonly reread?: { readonly inline: number };
+  readonly reread?: { readonly segments: number; readonly inline: number };
 }
 
 export interface PutBack {

@@ -51,12 +51,13 @@ export function stateOption(state: StateDir): NonNullable<RunLocalJobOptions['st
     return { journal, resume: left };
   }
   // The orchestrator's results name the run and its counts; a chain of them with no end (continuations none of
-  // which read to the manifest's end) left a manifest partly read: a continuation's event is not kept, so no
-  // resume is guessed at.
+  // which read to the manifest's end) left a manifest partly read: the resume runs again the continuations
+  // accepted and never ended (killed running, or held by a stop), each a copy of its segment. A journal of an
+  // earlier version kept no continuation's event: then no resume is guessed at.
   const results = [left.first.result, ...left.continuations.map((c) => c.result)];
   const statuses = results.map((r) => (r as { status?: string } | undefined)?.status);
   const read = statuses.some((s) => s !== undefined && s !== 'continued' && s !== 'duplicate');
-  if (!read) refuse(state, statuses.at(-1) ?? 'no result');
+  if (!read && left.unended.length === 0) refuse(state, statuses.at(-1) ?? 'no result');
   return { journal, resume: left };
 }
 

@@ -160,7 +160,7 @@ export interface RunReport {
      * The process died inside the orchestrator's first segment, which the resume ran again: `inline` is its
      * inline tasks, run again (those the killed one ran among them), counted in `tasks` too.
      */
-    readonly reread?: { readonly inline: number };
+    readonly reread?: { readonly segments: number; readonly inline: number };
   };
   /**
    * NDJSON file beside the JSON report (a name in the same folder) holding every dead-lettered and unfinished

@@ -74,11 +74,11 @@ describe('QueueJournal', () => {
     const dir = fresh();
     writeFileSync(join(dir, JOURNAL_FILE), `{"s":"m1","b":"x"}\n${line}\n`);
     expect(() => new QueueJournal(dir).read()).toThrow(
-      `${join(dir, JOURNAL_FILE)}: line 2 is not a journal line ({ s, b } a message sent, { d } ids settled, { f } the orchestrator's start, { o } its result, { c } a continuation's): ${line}`,
+      `${join(dir, JOURNAL_FILE)}: line 2 is not a journal line ({ s, b } a message sent, { d } ids settled, { f } the orchestrator's start, { o } its result, { a } a continuation accepted, { c } its end): ${line}`,
     );
   });
 
-  it("keeps the first segment's request id as it starts, and every task message's key, settled ones too", () => {
+  it("keeps the first segment's request id, every task message's key and the continuations never ended", () => {
     const dir = fresh();
     const journal = new QueueJournal(dir);
     const body = (seq: number) => JSON.stringify({ v: 1, kind: 'tasks', key: `j:r:${seq}`, tasks: [] });
@@ -94,6 +94,21 @@ describe('QueueJournal', () => {
       keys: ['j:r:0', 'j:r:1'],
     });
     expect(left.open.map((m) => m.id)).toEqual(['m2', 'm3']);
+    // Continuations accepted: one ended, one not (held by a stop, or killed running), accepted twice.
+    const record = {
+      functionName: 'o',
+      requestId: 'c1',
+      attempts: 1,
+      status: 'succeeded',
+      delivery: 1,
+    } as const;
+    journal.accepted('c1', { continuation: { segment: 1 } });
+    journal.accepted('c2', { continuation: { segment: 2 } });
+    journal.continuation(record);
+    journal.accepted('c2', { continuation: { segment: 2 } });
+    expect(new QueueJournal(dir).read().unended).toEqual([
+      { requestId: 'c2', payload: { continuation: { segment: 2 } } },
+    ]);
     new QueueJournal(dir).orchestrator({ requestId: 'req-1', result: { status: 'succeeded' } });
     expect(new QueueJournal(dir).read()).toMatchObject({ started: 'req-1', first: { requestId: 'req-1' } });
   });

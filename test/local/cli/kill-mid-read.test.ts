@@ -112,7 +112,7 @@ describe('run --state DIR killed while its orchestrator reads the manifest, then
     expect(twice.length).toBeLessThanOrEqual(4);
     // The inline tasks ran again in the copy: the held one twice, the one never reached once.
     expect([target.requests.get('/t/in0'), target.requests.get('/t/in1')]).toEqual([2, 1]);
-    expect(report.resumed?.reread).toEqual({ inline: 2 });
+    expect(report.resumed?.reread).toEqual({ segments: 1, inline: 2 });
     expect(report.runtime).toMatchObject({ unaccounted: 0 });
   }, 120_000);
 
@@ -137,5 +137,54 @@ describe('run --state DIR killed while its orchestrator reads the manifest, then
     expect([target.requests.get('/o/in0'), target.requests.get('/o/in1')]).toEqual([2, 1]);
     expect(twice.length + 1).toBeLessThanOrEqual(report.resumed?.tasks ?? 0);
     expect(report.resumed?.idempotency).toBe('off');
+  }, 120_000);
+
+  it('a stopped run whose continuation was kept unrun is finished by a resume, which runs that continuation', async () => {
+    // Ctrl-C while the first segment waits at the second inline task: its continuation is accepted and kept
+    // (holdAsync), never run. The journal keeps it as accepted ({ a }) and not ended: the resume runs it.
+    const manifest = join(dir, 'cont.ndjson');
+    const lines = [JSON.stringify({ jobId: 'mid-read-cont' })];
+    const queued = (i: number) => JSON.stringify({ id: `c${i}`, url: `${server.url}/c${i}`, mode: 'queue' });
+    const inline = (n: number) =>
+      JSON.stringify({ id: `in${n}`, url: `${target.url}/c/in${n}`, mode: 'inline' });
+    for (let i = 0; i < 30; i += 1) lines.push(queued(i));
+    lines.push(inline(0), inline(1));
+    for (let i = 30; i < 60; i += 1) lines.push(queued(i));
+    await writeFile(manifest, `${lines.join('\n')}\n`);
+    const state = join(dir, 'state-cont');
+    const limits = [
+      ...['--worker-concurrency', '2', '--per-invocation-concurrency', '2', '--idempotency', 'off'],
+      ...['--tasks-per-message', '5', '--batch-size', '1', '--inline-concurrency', '1'],
+    ];
+    target.hold();
+    const args = ['run', '--state', state, '--manifest', manifest, '--allow-host', '127.0.0.1', ...own];
+    const first = startCli([...args, ...limits]);
+    await heldReach(target, 1);
+    first.child.kill('SIGINT');
+    // Stopping before the held task is answered: the segment stops at the next inline task, which waited.
+    await first.waitFor(/Stopping:/);
+    target.release();
+    expect((await first.done).signal).toBeNull();
+    const stopped = await readFile(join(state, JOURNAL_FILE), 'utf8');
+    expect(stopped).toContain('"status":"continued"');
+    expect(stopped).toContain('{"a":');
+    expect(stopped).not.toContain('/c30');
+    const before = perId('c');
+
+    const resumed = await runCli(['run', '--state', state, '--resume', ...own]);
+    const report = reportOf(resumed);
+    expect({ code: resumed.code, status: report.status, stderr: resumed.stderr }).toMatchObject({
+      code: 0,
+      status: 'succeeded',
+    });
+    const counts = [report.submitted, report.succeeded, report.deadLettered, report.invalid];
+    expect([...counts, report.unfinished ?? 0]).toEqual([62, 62, 0, 0, 0]);
+    const after = perId('c');
+    expect(after.size).toBe(60);
+    // The stop let its running tasks finish: none ran twice, the kept continuation's inline tasks once each.
+    expect([...after].filter(([, n]) => n > 1)).toEqual([]);
+    expect(before.size).toBeLessThan(60);
+    expect([target.requests.get('/c/in0'), target.requests.get('/c/in1')]).toEqual([1, 1]);
+    expect(report.resumed?.reread).toEqual({ segments: 1, inline: 1 });
   }, 120_000);
 });

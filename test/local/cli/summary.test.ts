@@ -45,10 +45,10 @@ describe('formatSummary', () => {
     );
     const reread = formatSummary({
       ...fixtureReport(),
-      resumed: { ...resumed, tasks: 9, reread: { inline: 2 } },
+      resumed: { ...resumed, tasks: 9, reread: { segments: 1, inline: 2 } },
     });
     expect(reread).toContain(
-      "9 task(s) in flight or queued at the kill were put back and could have run twice, the 2 inline task(s) of the orchestrator's first segment, read again as the kill cut its reading short, among them.",
+      '9 task(s) in flight or queued at the kill were put back and could have run twice, the 2 inline task(s) of the 1 orchestrator segment(s) the kill cut short, read again, among them.',
     );
   });
 
