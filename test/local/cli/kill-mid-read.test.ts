@@ -187,4 +187,73 @@ describe('run --state DIR killed while its orchestrator reads the manifest, then
     expect([target.requests.get('/c/in0'), target.requests.get('/c/in1')]).toEqual([1, 1]);
     expect(report.resumed?.reread).toEqual({ segments: 1, inline: 1 });
   }, 120_000);
+
+  it('a continuation killed mid-read is read again by the next resume, its sent messages not sent again', async () => {
+    // Ctrl-C while the first segment waits at its second inline task stops it there; its continuation, kept,
+    // starts with that task (answered at once by `quick`), sends the next part and holds the inline task
+    // after it, reads on to the next and waits: killed there, with the last part unsent.
+    const quick = await startHeldTarget();
+    quick.release();
+    const manifest = join(dir, 'kill-cont.ndjson');
+    const lines = [JSON.stringify({ jobId: 'mid-read-kill-cont' })];
+    const queued = (i: number) => JSON.stringify({ id: `k${i}`, url: `${server.url}/k${i}`, mode: 'queue' });
+    const inline = (n: number) => {
+      const url = n === 1 ? `${quick.url}/k/in1` : `${target.url}/k/in${n}`;
+      return JSON.stringify({ id: `in${n}`, url, mode: 'inline' });
+    };
+    for (let part = 0; part < 5; part += 1) {
+      for (let i = part * 30; i < (part + 1) * 30; i += 1) lines.push(queued(i));
+      if (part < 4) lines.push(inline(part));
+    }
+    await writeFile(manifest, `${lines.join('\n')}\n`);
+    const state = join(dir, 'state-kill-cont');
+    const limits = [
+      ...['--worker-concurrency', '2', '--per-invocation-concurrency', '2', '--idempotency', 'off'],
+      ...['--tasks-per-message', '5', '--batch-size', '1', '--inline-concurrency', '1'],
+    ];
+    target.hold();
+    const args = ['run', '--state', state, '--manifest', manifest, '--allow-host', '127.0.0.1', ...own];
+    const first = startCli([...args, ...limits]);
+    await heldReach(target, 1);
+    first.child.kill('SIGINT');
+    await first.waitFor(/Stopping:/);
+    target.release();
+    expect((await first.done).signal).toBeNull();
+    expect(await readFile(join(state, JOURNAL_FILE), 'utf8')).not.toContain('/k60');
+
+    target.hold();
+    const second = startCli(['run', '--state', state, '--resume', ...own]);
+    await heldReach(target, 1);
+    const thirdPart = () => [...perId('k').keys()].filter((id) => Number(id.slice(1)) >= 60).length;
+    await until(() => thirdPart() >= 5, 'some of the third part');
+    second.child.kill('SIGKILL');
+    expect((await second.done).signal).toBe('SIGKILL');
+    target.release();
+    // Killed mid-read: the continuation had sent the third part, not the last (it waits before it).
+    const killed = await readFile(join(state, JOURNAL_FILE), 'utf8');
+    expect(killed).toContain('/k89');
+    expect(killed).not.toContain('/k149');
+    const before = perId('k');
+    const resumed = await runCli(['run', '--state', state, '--resume', ...own]);
+    await quick.close();
+    const report = reportOf(resumed);
+    expect({ code: resumed.code, status: report.status, stderr: resumed.stderr }).toMatchObject({
+      code: 0,
+      status: 'succeeded',
+    });
+    const counts = [report.submitted, report.succeeded, report.deadLettered, report.invalid];
+    expect([...counts, report.unfinished ?? 0]).toEqual([154, 154, 0, 0, 0]);
+    const after = perId('k');
+    expect(after.size).toBe(150);
+    // Twice: only tasks of the messages in flight at the kill (2 messages of 5); the copy of the continuation
+    // did not send again what the killed one had sent (local/resend-guard.ts).
+    const twice = [...after].filter(([, n]) => n > 1).map(([id]) => id);
+    expect(twice.every((id) => before.has(id))).toBe(true);
+    expect(twice.length).toBeLessThanOrEqual(10);
+    expect([...after.values()].every((n) => n <= 2)).toBe(true);
+    const inlines = [0, 2, 3].map((n) => target.requests.get(`/k/in${n}`));
+    expect([...inlines, quick.requests.get('/k/in1')]).toEqual([1, 2, 1, 2]);
+    expect(report.resumed?.reread).toEqual({ segments: 1, inline: 3 });
+    expect(twice.length + 2).toBeLessThanOrEqual(report.resumed?.tasks ?? 0);
+  }, 180_000);
 });
