@@ -25,6 +25,7 @@ import { errorBody, errorHeaders, readBody, reply } from './invoke-wire.js';
 import { answerControl, type MappedEventSource } from './lambda-control.js';
 import { FunctionThrottledError, type LocalFunction } from './local-function.js';
 
+export type { AsyncInvocationRecord } from './async-invocation.js';
 export { functionNameOf } from './function-name.js';
 
 /** Lambda's payload quotas: 6 MB for a synchronous request, 1 MB for an asynchronous one. */
@@ -38,8 +39,6 @@ export const InvocationTypes = {
 } as const;
 
 const ROUTE = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
-
-export type { AsyncInvocationRecord } from './async-invocation.js';
 
 export interface InvokeServerOptions {
   readonly functions: Iterable<LocalFunction>;
@@ -64,6 +63,8 @@ export interface InvokeServerOptions {
   readonly onFailure?: FailureDestinations;
   /** Told of each asynchronous invocation's outcome as it is kept (`run --state`: the journal). */
   readonly onAsyncRecord?: (record: AsyncInvocationRecord) => void;
+  /** Told of each event as it is accepted, held or not (`run --state`: the journal, for a resume to run it). */
+  readonly onAsyncAccepted?: (functionName: string, payload: unknown, requestId: string) => void;
 }
 
 export interface HeldEvent {
@@ -77,6 +78,7 @@ export class InvokeServer {
   readonly #pending = new Set<Promise<void>>();
   readonly #records: AsyncInvocationRecord[] = [];
   readonly #onAsyncRecord: InvokeServerOptions['onAsyncRecord'];
+  readonly #onAsyncAccepted: InvokeServerOptions['onAsyncAccepted'];
   readonly #held: HeldEvent[] = [];
   readonly #hold: InvokeServerOptions['holdAsync'];
   readonly #deadLetters: DeadLetterSink | undefined;
@@ -99,9 +101,11 @@ export class InvokeServer {
     deadLetters,
     onFailure = {},
     onAsyncRecord,
+    onAsyncAccepted,
   }: InvokeServerOptions) {
     this.#hold = holdAsync;
     this.#onAsyncRecord = onAsyncRecord;
+    this.#onAsyncAccepted = onAsyncAccepted;
     this.#deadLetters = deadLetters;
     this.#onFailure = onFailure;
     for (const fn of functions) this.#functions.set(fn.name, fn);
@@ -225,8 +229,15 @@ export class InvokeServer {
     return this.#invokeSync(fn, payload, requestId, res);
   }
 
+  /** An event accepted by an earlier process under `requestId` and never ended, run again (a resume). */
+  acceptAgain(functionName: string, payload: unknown, requestId: string): void {
+    const fn = this.#functions.get(functionName);
+    if (fn) this.#acceptEvent(fn, payload, requestId);
+  }
+
   /** An Event invocation: held unrun when `holdAsync` says so, else run once per delivery in the background. */
   #acceptEvent(fn: LocalFunction, payload: unknown, requestId: string): void {
+    this.#onAsyncAccepted?.(fn.name, payload, requestId);
     if (this.#hold?.(fn.name, payload)) {
       this.#held.push({ functionName: fn.name, payload });
       return;

@@ -4,6 +4,7 @@ import type { HttpObserver } from './http-observer.js';
 import { functionContainers, socketBudgetOf } from './load-functions.js';
 import { type LocalContainer, LocalFunction } from './local-function.js';
 import type { QueueBacklog } from './queue-backlog.js';
+import type { ResendGuard } from './resend-guard.js';
 import type { LocalResources } from './resources.js';
 import type { RunLocalJobOptions } from './run-local-job-options.js';
 import type { TaskLedger } from './task-ledger.js';
@@ -41,6 +42,7 @@ export function buildFunctions(
   backlog: QueueBacklog,
   observer: HttpObserver,
   ledger: TaskLedger,
+  resendGuard?: ResendGuard,
 ) {
   const names = resourceNames(config);
   const observations = new ThreadObservations({ functionNames: [names.worker] });
@@ -63,6 +65,7 @@ export function buildFunctions(
       (rt) => {
         backlog.attach(rt.aws.sqs);
         ledger.attach(rt.aws.sqs);
+        resendGuard?.attach(rt.aws.sqs);
       },
       observer.interceptor(names.orchestrator),
     ),

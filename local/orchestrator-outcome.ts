@@ -15,8 +15,8 @@ export async function invokeFirst(
   orchestrator: LocalFunction,
   jobEvent: unknown,
   onFailed?: (error: unknown, requestId: string) => void,
+  requestId: string = randomUUID(),
 ) {
-  const requestId = randomUUID();
   try {
     return { requestId, result: await orchestrator.invoke(jobEvent, { awsRequestId: requestId }) };
   } catch (error) {

@@ -24,7 +24,15 @@ type Line =
   | { readonly s: string; readonly b: string; readonly v?: number }
   | { readonly d: readonly string[] }
   | { readonly o: FirstInvocation }
+  | { readonly f: string }
+  | { readonly a: AcceptedEvent }
   | { readonly c: AsyncInvocationRecord };
+
+/** An asynchronous event of the orchestrator (a continuation) as the Invoke endpoint accepted it. */
+export interface AcceptedEvent {
+  readonly requestId: string;
+  readonly payload: unknown;
+}
 
 /** A message sent to the work queue and never settled: its SQS id then, and its body. */
 export interface OpenMessage {
@@ -41,6 +49,18 @@ export interface JournalState {
   readonly continuations: readonly AsyncInvocationRecord[];
   /** The open messages, in the order they were sent. */
   readonly open: readonly OpenMessage[];
+  /**
+   * The request id of the schedule's invocation of the orchestrator, journaled as it started: with no `first`,
+   * the process died inside it, and a resume runs it again under that id (the same run: functions/open-job.ts).
+   */
+  readonly started?: string;
+  /** The idempotency keys of every task message ever sent (open or settled), each once. */
+  readonly keys: ReadonlySet<string>;
+  /**
+   * The continuations accepted (run or held by a stop) whose invocation never ended, each request id once, in
+   * the order accepted: a resume runs them again under the same request id.
+   */
+  readonly unended: readonly AcceptedEvent[];
 }
 
 export class QueueJournal {
@@ -62,8 +82,18 @@ export class QueueJournal {
     if (messageIds.length > 0) this.#append({ d: messageIds });
   }
 
+  /** The schedule's invocation of the orchestrator starts, under this request id (before any of its sends). */
+  started(requestId: string): void {
+    this.#append({ f: requestId });
+  }
+
   orchestrator(first: FirstInvocation): void {
     this.#append({ o: first });
+  }
+
+  /** An asynchronous event of the orchestrator accepted (a continuation), held or run: a resume may run it. */
+  accepted(requestId: string, payload: unknown): void {
+    this.#append({ a: { requestId, payload } });
   }
 
   /** An asynchronous invocation of the orchestrator that ended: a continuation read on where one stopped. */
@@ -77,20 +107,29 @@ export class QueueJournal {
    * is refused, naming the line: a message passed over is a message lost.
    */
   read(): JournalState {
-    if (!existsSync(this.#file)) return { open: [], continuations: [] };
+    const keys = new Set<string>();
+    if (!existsSync(this.#file)) return { open: [], continuations: [], keys, unended: [] };
+    const accepted = new Map<string, AcceptedEvent>();
     const open = new Map<string, OpenMessage>();
     const continuations: AsyncInvocationRecord[] = [];
     let first: FirstInvocation | undefined;
+    let started: string | undefined;
     for (const { text, number } of journalLines(this.#file)) {
       const line = parseLine(text, () => `${this.#file}: line ${number}`);
       if (line === undefined) continue;
-      if ('s' in line)
+      if ('s' in line) {
         open.set(line.s, { id: line.s, body: line.b, ...(line.v ? { visibleAt: line.v } : {}) });
-      else if ('d' in line) for (const id of line.d) open.delete(id);
+        const key = keyOf(line.b);
+        if (key !== undefined) keys.add(key);
+      } else if ('d' in line) for (const id of line.d) open.delete(id);
       else if ('c' in line) continuations.push(line.c);
+      else if ('f' in line) started = line.f;
+      else if ('a' in line) accepted.set(line.a.requestId, line.a);
       else first = line.o;
     }
-    return { ...(first ? { first } : {}), continuations, open: [...open.values()] };
+    const opened = { ...(first ? { first } : {}), ...(started ? { started } : {}) };
+    for (const { requestId } of continuations) accepted.delete(requestId);
+    return { ...opened, continuations, open: [...open.values()], keys, unended: [...accepted.values()] };
   }
 
   #append(line: Line): void {
@@ -117,6 +156,16 @@ function tornEnd(file: string): boolean {
   }
 }
 
+/** A task message's idempotency key (lib/fanout/messages.ts), undefined for a body that is none. */
+function keyOf(body: string): string | undefined {
+  try {
+    const key = (JSON.parse(body) as { key?: unknown } | null)?.key;
+    return typeof key === 'string' ? key : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function parseLine(text: string, where: () => string): Line | undefined {
   if (text === '') return undefined;
   let value: unknown;
@@ -128,7 +177,7 @@ function parseLine(text: string, where: () => string): Line | undefined {
   }
   if (isLine(value)) return value;
   throw new Error(
-    `${where()} is not a journal line ({ s, b } a message sent, { d } ids settled, { o } the orchestrator's result, { c } a continuation's): ${text.slice(0, 80)}`,
+    `${where()} is not a journal line ({ s, b } a message sent, { d } ids settled, { f } the orchestrator's start, { o } its result, { a } a continuation accepted, { c } its end): ${text.slice(0, 80)}`,
   );
 }
 
@@ -142,6 +191,11 @@ function isLine(value: unknown): value is Line {
       ['undefined', 'number'].includes(typeof line.v)
     );
   if ('d' in line) return Array.isArray(line.d) && line.d.every((id) => typeof id === 'string');
+  if ('f' in line) return typeof line.f === 'string';
+  if ('a' in line) {
+    const event = line.a as Record<string, unknown> | null;
+    return typeof event === 'object' && event !== null && typeof event.requestId === 'string';
+  }
   if ('c' in line) {
     const record = line.c as Record<string, unknown> | null;
     return typeof record === 'object' && record !== null && typeof record.functionName === 'string';

@@ -71,7 +71,9 @@ export interface RunLocalJobOptions {
   readonly state?: { readonly journal: QueueJournal; readonly resume?: ResumeFrom };
 }
 
-/** A killed run to finish: its orchestrator had returned (the journal holds its result). */
-export interface ResumeFrom extends JournalState {
-  readonly first: NonNullable<JournalState['first']>;
-}
+/**
+ * A killed run to finish: its orchestrator had returned (the journal holds its result, `first`), or it died
+ * inside its first segment (`started` without `first`): then the segment is run again under that request id
+ * (local/segment-reread.ts).
+ */
+export interface ResumeFrom extends JournalState {}

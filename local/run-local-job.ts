@@ -26,14 +26,17 @@ import { buildReport, type LocalJobReport } from './job-report.js';
 import { startSampler } from './job-sampler.js';
 import { mappedSource } from './lambda-control.js';
 import { buildFunctions, eventSourceOf } from './local-functions.js';
-import { invokeFirst, orchestratorOutcome } from './orchestrator-outcome.js';
+import { orchestratorOutcome } from './orchestrator-outcome.js';
 import { EventSourcePoller } from './poller.js';
 import { QueueBacklog } from './queue-backlog.js';
+import { ResendGuard } from './resend-guard.js';
 import { createResources, sqsClient } from './resources.js';
 import type { RunLocalJobOptions } from './run-local-job-options.js';
 import { readRunRecord } from './run-record.js';
 import { putBack } from './run-resume.js';
 import { cutOffWhen, listen, manifestTail } from './run-stop.js';
+import { scheduledInvocation } from './scheduled-invocation.js';
+import { withRereads } from './segment-reread.js';
 import { type SendInput, type SendOutput, TaskLedger } from './task-ledger.js';
 
 export type { LocalJobReport } from './job-report.js';
@@ -73,7 +76,15 @@ async function runExclusive(jobEvent: unknown, options: RunLocalJobOptions): Pro
     const resumed = resume && (await putBack({ ...run, queueUrl, idempotencyTable, jobTable }, resume.open));
     const driven = startDriving(run, cleanups, resumed ? resumed.laterReceives : new Set());
     const report = await runAndReport(run, driven, jobEvent);
-    return resumed ? { ...report, resumed: resumed.counts } : report;
+    if (!resumed) return report;
+    // Segments run again: their inline tasks ran again, those the killed process ran among them.
+    const counts = await withRereads(
+      { backend, resources: run.resources, config },
+      report,
+      resume,
+      resumed.counts,
+    );
+    return { ...report, resumed: counts };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup();
     // The invocations let go of by a cut-off still use the emulators (dynalite throws on a closed database):
@@ -103,6 +114,10 @@ async function startMachinery(setup: RunSetup, cleanups: (() => unknown)[]) {
   const resources = await createResources(config, backend);
   const sqs = sqsClient(backend);
   cleanups.push(() => sqs.destroy());
+  // A resume that runs the killed first segment again drops the sends of it the killed process made.
+  const resume = options.state?.resume;
+  const rereads = resume && (!resume.first || resume.unended.length > 0);
+  const guard = rereads ? new ResendGuard(resources.queueUrl, resume.keys) : undefined;
   const backlog = new QueueBacklog({
     sqs,
     queueUrl: resources.queueUrl,
@@ -116,7 +131,7 @@ async function startMachinery(setup: RunSetup, cleanups: (() => unknown)[]) {
     ledger.recordRedriveSend(input as SendInput, output as SendOutput),
   );
   cleanups.push(() => backend.edge?.onRedriveSend(undefined));
-  const functions = buildFunctions(config, options, backlog, observer, ledger);
+  const functions = buildFunctions(config, options, backlog, observer, ledger, guard);
   const stopping = () => options.signal?.aborted === true;
   const cut = cutOffWhen(options.cutOff);
   const invokeServer = new InvokeServer({
@@ -129,6 +144,10 @@ async function startMachinery(setup: RunSetup, cleanups: (() => unknown)[]) {
     // A continuation's outcome is journaled as it ends: a resume needs to know whether the manifest was read.
     onAsyncRecord: (record) => {
       if (record.functionName === names.orchestrator) options.state?.journal.continuation(record);
+    },
+    // And as it is accepted: a resume runs again one that never ended (local/segment-reread.ts).
+    onAsyncAccepted: (name, payload, requestId) => {
+      if (name === names.orchestrator) options.state?.journal.accepted(requestId, payload);
     },
   });
   const lambdaEndpoint = await invokeServer.listen();
@@ -209,19 +228,8 @@ async function runAndReport(
 ): Promise<LocalJobReport> {
   const { options, started, config, names, backend, resources, sqs, observer, ledger, functions } = machinery;
   const { cut, invokeServer, logs } = machinery;
-  // The schedule's invocation. Continuations arrive through the Invoke endpoint as Event invocations.
-  // Even a cut-off waits for the orchestrator: its counts are known only when it returns, and once stopping
-  // it reads no further, so only its tasks already running remain (a third Ctrl-C in the CLI does not wait).
-  const failed = (error: unknown, requestId: string) =>
-    invokeServer.reportFailure({
-      functionName: names.orchestrator,
-      payload: jobEvent,
-      requestId,
-      error,
-      attempts: 1,
-    });
-  const first = options.state?.resume?.first ?? (await invokeFirst(functions.orchestrator, jobEvent, failed));
-  if (!options.state?.resume) options.state?.journal.orchestrator(first);
+  const orchestrator = { fn: functions.orchestrator, name: names.orchestrator, invokeServer };
+  const first = await scheduledInvocation({ state: options.state, ...orchestrator }, jobEvent);
   const interrupted = await drain({
     options,
     started,

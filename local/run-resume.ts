@@ -29,6 +29,11 @@ export interface ResumeCounts {
   readonly inProgressCleared: number;
   /** Open messages the ledger had settled: none of their tasks runs again (closed, or back for their follow-ups). */
   readonly settled: number;
+  /**
+   * The process died inside the orchestrator's first segment, which was run again (local/segment-reread.ts):
+   * the inline tasks it ran again (counted in `tasks` too).
+   */
+  readonly reread?: { readonly segments: number; readonly inline: number };
 }
 
 export interface PutBack {

@@ -42,18 +42,28 @@ export function stateOption(state: StateDir): NonNullable<RunLocalJobOptions['st
   const journal = new QueueJournal(state.dir);
   if (!state.resumed) return { journal };
   const left = journal.read();
-  // The orchestrator's results name the run and its counts; a chain of them with no end (a first one that had
-  // not returned, or handed on continuations none of which read to the manifest's end) left a manifest partly
-  // read: its reading position is not kept, so no resume is guessed at.
-  const results = [left.first?.result, ...left.continuations.map((c) => c.result)];
+  // Killed inside the orchestrator's first segment: the resume runs it again, under the request id journaled
+  // as it started (the same run), a copy of it (local/segment-reread.ts). Killed before that line, it had sent
+  // nothing: the resume runs it as it would have. A journal with sends and neither line is of an earlier
+  // version, which journaled no start: its request id, so its run, is not known.
+  if (left.first === undefined) {
+    if (left.started === undefined && left.keys.size > 0) refuse(state, 'no result');
+    return { journal, resume: left };
+  }
+  // The orchestrator's results name the run and its counts; a chain of them with no end (continuations none of
+  // which read to the manifest's end) left a manifest partly read: the resume runs again the continuations
+  // accepted and never ended (killed running, or held by a stop), each a copy of its segment. A journal of an
+  // earlier version kept no continuation's event: then no resume is guessed at.
+  const results = [left.first.result, ...left.continuations.map((c) => c.result)];
   const statuses = results.map((r) => (r as { status?: string } | undefined)?.status);
   const read = statuses.some((s) => s !== undefined && s !== 'continued' && s !== 'duplicate');
-  if (left.first === undefined || !read) {
-    const status = statuses.at(-1) ?? 'no result';
-    throw new UsageError(
-      `--resume: the run in --state ${state.dir} was killed before its orchestrator had read the whole manifest (${status}): it cannot be resumed; start a new run in an empty directory`,
-      { flag: '--resume', value: state.dir },
-    );
-  }
-  return { journal, resume: { ...left, first: left.first } };
+  if (!read && left.unended.length === 0) refuse(state, statuses.at(-1) ?? 'no result');
+  return { journal, resume: left };
+}
+
+function refuse(state: StateDir, status: string): never {
+  throw new UsageError(
+    `--resume: the run in --state ${state.dir} was killed before its orchestrator had read the whole manifest (${status}): it cannot be resumed; start a new run in an empty directory`,
+    { flag: '--resume', value: state.dir },
+  );
 }

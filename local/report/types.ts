@@ -156,6 +156,11 @@ export interface RunReport {
      * their tasks ran again, and they are not in `tasks`. Absent from reports of earlier versions.
      */
     readonly settled?: number;
+    /**
+     * The process died inside the orchestrator's first segment, which the resume ran again: `inline` is its
+     * inline tasks, run again (those the killed one ran among them), counted in `tasks` too.
+     */
+    readonly reread?: { readonly segments: number; readonly inline: number };
   };
   /**
    * NDJSON file beside the JSON report (a name in the same folder) holding every dead-lettered and unfinished

@@ -74,8 +74,43 @@ describe('QueueJournal', () => {
     const dir = fresh();
     writeFileSync(join(dir, JOURNAL_FILE), `{"s":"m1","b":"x"}\n${line}\n`);
     expect(() => new QueueJournal(dir).read()).toThrow(
-      `${join(dir, JOURNAL_FILE)}: line 2 is not a journal line ({ s, b } a message sent, { d } ids settled, { o } the orchestrator's result, { c } a continuation's): ${line}`,
+      `${join(dir, JOURNAL_FILE)}: line 2 is not a journal line ({ s, b } a message sent, { d } ids settled, { f } the orchestrator's start, { o } its result, { a } a continuation accepted, { c } its end): ${line}`,
     );
+  });
+
+  it("keeps the first segment's request id, every task message's key and the continuations never ended", () => {
+    const dir = fresh();
+    const journal = new QueueJournal(dir);
+    const body = (seq: number) => JSON.stringify({ v: 1, kind: 'tasks', key: `j:r:${seq}`, tasks: [] });
+    journal.started('req-1');
+    journal.sent('m1', body(0));
+    journal.sent('m2', body(1));
+    journal.sent('m3', 'no task message');
+    journal.settled(['m1']);
+    const left = new QueueJournal(dir).read();
+    expect({ started: left.started, first: left.first, keys: [...left.keys] }).toEqual({
+      started: 'req-1',
+      first: undefined,
+      keys: ['j:r:0', 'j:r:1'],
+    });
+    expect(left.open.map((m) => m.id)).toEqual(['m2', 'm3']);
+    // Continuations accepted: one ended, one not (held by a stop, or killed running), accepted twice.
+    const record = {
+      functionName: 'o',
+      requestId: 'c1',
+      attempts: 1,
+      status: 'succeeded',
+      delivery: 1,
+    } as const;
+    journal.accepted('c1', { continuation: { segment: 1 } });
+    journal.accepted('c2', { continuation: { segment: 2 } });
+    journal.continuation(record);
+    journal.accepted('c2', { continuation: { segment: 2 } });
+    expect(new QueueJournal(dir).read().unended).toEqual([
+      { requestId: 'c2', payload: { continuation: { segment: 2 } } },
+    ]);
+    new QueueJournal(dir).orchestrator({ requestId: 'req-1', result: { status: 'succeeded' } });
+    expect(new QueueJournal(dir).read()).toMatchObject({ started: 'req-1', first: { requestId: 'req-1' } });
   });
 
   it('refuses a line longer than any message, naming it', () => {

@@ -32,6 +32,26 @@ describe('formatSummary', () => {
     expect(text).toContain('Report: .tmp/report.html');
   });
 
+  it('says of a resume that read the first segment again how many inline tasks it ran again', () => {
+    const resumed = {
+      startedAt: '2026-01-01T00:00:00.000Z',
+      idempotency: 'off',
+      messages: 3,
+      inProgressCleared: 1,
+    };
+    const plain = formatSummary({ ...fixtureReport(), resumed: { ...resumed, tasks: 7 } });
+    expect(plain).toContain(
+      '7 task(s) in flight or queued at the kill were put back and could have run twice.',
+    );
+    const reread = formatSummary({
+      ...fixtureReport(),
+      resumed: { ...resumed, tasks: 9, reread: { segments: 1, inline: 2 } },
+    });
+    expect(reread).toContain(
+      '9 task(s) in flight or queued at the kill were put back and could have run twice, the 2 inline task(s) of the 1 orchestrator segment(s) the kill cut short, read again, among them.',
+    );
+  });
+
   it('shows a hostile id or error as text: no control character reaches the terminal, no line is forged', () => {
     const forged = '\u001b[31mRED\u001b[0m\n  every task accounted for FAKE';
     const base = fixtureReport();
