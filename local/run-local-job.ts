@@ -126,11 +126,6 @@ async function startMachinery(setup: RunSetup, cleanups: (() => unknown)[]) {
   });
   const observer = new HttpObserver();
   const ledger = new TaskLedger(resources.queueUrl, options.state?.journal);
-  // A `redrive` run from another process through the run's endpoint sends the run's messages too.
-  backend.edge?.onRedriveSend((input, output) =>
-    ledger.recordRedriveSend(input as SendInput, output as SendOutput),
-  );
-  cleanups.push(() => backend.edge?.onRedriveSend(undefined));
   const functions = buildFunctions(config, options, backlog, observer, ledger, guard);
   const stopping = () => options.signal?.aborted === true;
   const cut = cutOffWhen(options.cutOff);
@@ -152,15 +147,7 @@ async function startMachinery(setup: RunSetup, cleanups: (() => unknown)[]) {
   });
   const lambdaEndpoint = await invokeServer.listen();
   cleanups.push(() => invokeServer.close());
-  // The one local endpoint serves this run's Invoke endpoint as Lambda while the run lasts.
-  const edge = backend.edge;
-  if (edge) {
-    edge.setUpstream('lambda', lambdaEndpoint);
-    cleanups.push(() => edge.setUpstream('lambda', undefined));
-    // As a serve says it: `limits` from a second terminal checks values against this run's config.
-    edge.setInfo(() => ({ prefix: config.prefix, config: functionConfig(config) }));
-    cleanups.push(() => edge.setInfo(() => ({})));
-  }
+  attachEdge(backend, config, ledger, lambdaEndpoint, cleanups);
   cleanups.push(
     withEnvironment(
       jobEnvironment(config, backend, resources, names, lambdaEndpoint, options.ledger !== false),
@@ -173,6 +160,26 @@ async function startMachinery(setup: RunSetup, cleanups: (() => unknown)[]) {
   });
   cleanups.push(() => functions.close());
   return { ...setup, resources, sqs, observer, ledger, functions, cut, invokeServer };
+}
+
+/** The one local endpoint, while the run lasts: this run's Invoke endpoint as Lambda, its config, its redrives. */
+function attachEdge(
+  backend: BackendInfo,
+  config: FanoutConfig,
+  ledger: TaskLedger,
+  lambdaEndpoint: string,
+  cleanups: (() => unknown)[],
+): void {
+  const edge = backend.edge;
+  if (!edge) return;
+  edge.setUpstream('lambda', lambdaEndpoint);
+  cleanups.push(() => edge.setUpstream('lambda', undefined));
+  // As a serve says it: `limits` from a second terminal checks values against this run's config.
+  edge.setInfo(() => ({ prefix: config.prefix, config: functionConfig(config) }));
+  cleanups.push(() => edge.setInfo(() => ({})));
+  // A `redrive` run from another process through the run's endpoint sends the run's messages too.
+  edge.onRedriveSend((input, output) => ledger.recordRedriveSend(input as SendInput, output as SendOutput));
+  cleanups.push(() => edge.onRedriveSend(undefined));
 }
 
 /**
