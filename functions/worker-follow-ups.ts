@@ -6,6 +6,8 @@
 // position kept on the message's marker (lib/fanout/follow-up-plan.ts), and then sends the follow-ups of the
 // settle that was first: its own when its settle applied, else the ones the marker kept. A worker that dies
 // between its settle and its sends fails the message; its redelivery finds the marker and sends them then.
+// One whose record fails once they are out and counted (`<key>!handed` settled) left nothing to send: its
+// redelivery sends none of them again, the dead letters above all, each of which must be in the DLQ once.
 // The follow-ups' keys derive from the message's, so a re-send is the same message again, counted once.
 //
 // The failed tasks count when they are out: the settle counts the succeeded and cancelled, and the dead
@@ -118,16 +120,27 @@ export async function resendIfSettled(
   return { settledBefore: true, handedOn: handed.handedOn, retried: handed.retried };
 }
 
-/** The follow-ups whose keys `ledger` has not settled, each key read apart (a message has one or two). */
+/**
+ * The follow-ups whose keys `ledger` has not settled, each key read apart (a message has one or two); none when
+ * the message's dead letters were counted (`<key>!handed` settled): that settle comes only once every follow-up
+ * of the kept plan went out and its result lines were written, so a delivery whose record failed after it (its
+ * idempotency write failed, its sandbox killed, its delete lost) left nothing to send, and a dead letter sent
+ * again would be a second one in the DLQ for one task (a redrive would run it twice).
+ */
 function unsettledIn(ledger: RunLedger): (message: TaskMessage, followUps: FollowUps) => Promise<FollowUps> {
-  return async ({ jobId, runId }, followUps) => {
+  return async ({ jobId, runId, key }, followUps) => {
     const open = async (list: readonly FollowUp[]) => {
       const markers = await Promise.all(
         list.map((f) => ledger.store.settledMarker(jobId, runId, f.message.key)),
       );
       return list.filter((_, i) => !markers[i]);
     };
-    const [retries, handedOn] = await Promise.all([open(followUps.retries), open(followUps.handedOn)]);
+    const [handed, retries, handedOn] = await Promise.all([
+      ledger.store.settledMarker(jobId, runId, handedKey(key)),
+      open(followUps.retries),
+      open(followUps.handedOn),
+    ]);
+    if (handed) return { retries: [], handedOn: [], deadLetters: [] };
     return { ...followUps, retries, handedOn };
   };
 }

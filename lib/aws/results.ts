@@ -134,24 +134,35 @@ export class ResultWriter {
     const length = head.length + parts.reduce((sum, p) => sum + p.size, 0);
     const s3 = this.#s3;
     const bucket = this.#bucket;
+    // A part that cannot be read aborts the put, and finish throws its error. The body never fails: the SDK
+    // pipes it through streams of its own that no one listens on for errors, so a failing body ends the process
+    // (Lambda's runtime fails the invocation; the local runtime would lose every container).
+    const abort = new AbortController();
+    let unreadable: unknown;
     const body = Readable.from(
       (async function* () {
         yield head;
-        for (const part of parts) {
-          const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: part.key }));
-          yield* out.Body as AsyncIterable<Uint8Array>;
+        try {
+          for (const part of parts) {
+            const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: part.key }));
+            yield* out.Body as AsyncIterable<Uint8Array>;
+          }
+        } catch (error) {
+          unreadable = error;
+          abort.abort(error);
         }
       })(),
     );
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: bucket,
-        Key: this.key,
-        Body: body,
-        ContentLength: length,
-        ContentType: 'application/x-ndjson',
-      }),
-    );
+    const put = new PutObjectCommand({
+      Bucket: bucket,
+      Key: this.key,
+      Body: body,
+      ContentLength: length,
+      ContentType: 'application/x-ndjson',
+    });
+    await s3.send(put, { abortSignal: abort.signal }).catch((error: unknown) => {
+      throw unreadable ?? error;
+    });
     return this.key;
   }
 

@@ -82,3 +82,44 @@ describe('ResultWriter: a part that cannot be written', () => {
     expect((flushed as Error).name).toBe('NoSuchBucket');
   });
 });
+
+describe('ResultWriter: a part that cannot be read back', () => {
+  it('fails finish with the read’s error, never the process, and the put does not wait on', async () => {
+    const { endpoints, region } = backend();
+    const failing = new S3Client({
+      endpoint: endpoints.s3,
+      region,
+      credentials: localCredentials,
+      forcePathStyle: true,
+    });
+    // The parts are written and listed; reading one back for the result object fails (S3 refusing, or a
+    // sandbox killed at its timeout while the put streams them).
+    failing.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'GetObjectCommand') throw new Error('injected: the part cannot be read');
+        return next(args);
+      },
+      { step: 'initialize', name: 'partUnreadable' },
+    );
+    const writer = new ResultWriter(failing, {
+      bucket,
+      jobId: 'j',
+      runId: 'unreadable',
+      segment: 0,
+      partBytes: 10,
+    });
+    writer.add({ type: 'dead-letter', task: { id: 'a' }, attempts: 1, error: 'e' });
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const finished = await writer.finish({ jobId: 'j' }).catch((error: unknown) => error);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect((finished as Error).message).toBe('injected: the part cannot be read');
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      failing.destroy();
+    }
+  }, 20_000);
+});
