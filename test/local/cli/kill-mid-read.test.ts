@@ -14,6 +14,7 @@ import { JOURNAL_FILE } from '../../../local/queue-journal.js';
 import { reportOf, runCli, startCli } from './cli-process.js';
 import { type HeldTarget, heldReach, startHeldTarget } from './held-target.js';
 import { completedBeforeKill } from './state-records.js';
+import { requestsPerId, until } from './wait-and-count.js';
 
 const HALF = 60;
 let dir: string;
@@ -31,24 +32,6 @@ afterAll(async () => {
   await server?.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-/** Requests the counting server answered per task id with this prefix. */
-function perId(prefix: string): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const r of server.requests) {
-    const id = r.path.slice(1);
-    if (id.startsWith(prefix)) counts.set(id, (counts.get(id) ?? 0) + 1);
-  }
-  return counts;
-}
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 3_000; i += 1) {
-    if (check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 const own = ['--format', 'json', '--listen', '127.0.0.1:0'];
 
@@ -76,12 +59,12 @@ async function killMidReadThenResume(prefix: string, idempotency: 'task' | 'off'
   const first = startCli([...args, ...limits]);
   // The orchestrator holds its first inline task, and the workers have run some of the queue tasks sent.
   await heldReach(target, 1);
-  await until(() => perId(prefix).size >= HALF / 3, 'a third of the first half');
+  await until(() => requestsPerId(server, prefix).size >= HALF / 3, 'a third of the first half');
   first.child.kill('SIGKILL');
   expect((await first.done).signal).toBe('SIGKILL');
   target.release();
   const journal = await readFile(join(state, JOURNAL_FILE), 'utf8');
-  const before = perId(prefix);
+  const before = requestsPerId(server, prefix);
   const succeeded = await completedBeforeKill(join(state, 'dynamo'));
   const resumed = await runCli(['run', '--state', state, '--resume', ...own]);
   return { journal, before, succeeded, resumed, report: reportOf(resumed) };
@@ -104,7 +87,7 @@ describe('run --state DIR killed while its orchestrator reads the manifest, then
     // The same run: its id is the one the killed process's first request began (functions/open-job.ts).
     const started = /\{"f":"([^"]+)"\}/.exec(journal)?.[1];
     expect(report.runId).toBe(started);
-    const after = perId('t');
+    const after = requestsPerId(server, 't');
     expect(after.size).toBe(2 * HALF);
     for (const id of succeeded) expect({ id, n: after.get(id) }).toEqual({ id, n: 1 });
     const twice = [...after].filter(([, n]) => n > 1).map(([id]) => id);
@@ -126,7 +109,7 @@ describe('run --state DIR killed while its orchestrator reads the manifest, then
     });
     const counts = [report.submitted, report.succeeded, report.deadLettered, report.invalid];
     expect([...counts, report.unfinished ?? 0]).toEqual([2 * HALF + 2, 2 * HALF + 2, 0, 0, 0]);
-    const after = perId('o');
+    const after = requestsPerId(server, 'o');
     expect(after.size).toBe(2 * HALF);
     // Twice: queue tasks requested before the kill, in the messages in flight then (2 of 5 tasks each, 2 at
     // once), and the held inline task; each at most twice, and no more than the report says could have.
@@ -169,7 +152,7 @@ describe('run --state DIR killed while its orchestrator reads the manifest, then
     expect(stopped).toContain('"status":"continued"');
     expect(stopped).toContain('{"a":');
     expect(stopped).not.toContain('/c30');
-    const before = perId('c');
+    const before = requestsPerId(server, 'c');
 
     const resumed = await runCli(['run', '--state', state, '--resume', ...own]);
     const report = reportOf(resumed);
@@ -179,7 +162,7 @@ describe('run --state DIR killed while its orchestrator reads the manifest, then
     });
     const counts = [report.submitted, report.succeeded, report.deadLettered, report.invalid];
     expect([...counts, report.unfinished ?? 0]).toEqual([62, 62, 0, 0, 0]);
-    const after = perId('c');
+    const after = requestsPerId(server, 'c');
     expect(after.size).toBe(60);
     // The stop let its running tasks finish: none ran twice, the kept continuation's inline tasks once each.
     expect([...after].filter(([, n]) => n > 1)).toEqual([]);
@@ -224,7 +207,8 @@ describe('run --state DIR killed while its orchestrator reads the manifest, then
     target.hold();
     const second = startCli(['run', '--state', state, '--resume', ...own]);
     await heldReach(target, 1);
-    const thirdPart = () => [...perId('k').keys()].filter((id) => Number(id.slice(1)) >= 60).length;
+    const thirdPart = () =>
+      [...requestsPerId(server, 'k').keys()].filter((id) => Number(id.slice(1)) >= 60).length;
     await until(() => thirdPart() >= 5, 'some of the third part');
     second.child.kill('SIGKILL');
     expect((await second.done).signal).toBe('SIGKILL');
@@ -233,7 +217,7 @@ describe('run --state DIR killed while its orchestrator reads the manifest, then
     const killed = await readFile(join(state, JOURNAL_FILE), 'utf8');
     expect(killed).toContain('/k89');
     expect(killed).not.toContain('/k149');
-    const before = perId('k');
+    const before = requestsPerId(server, 'k');
     const resumed = await runCli(['run', '--state', state, '--resume', ...own]);
     await quick.close();
     const report = reportOf(resumed);
@@ -243,7 +227,7 @@ describe('run --state DIR killed while its orchestrator reads the manifest, then
     });
     const counts = [report.submitted, report.succeeded, report.deadLettered, report.invalid];
     expect([...counts, report.unfinished ?? 0]).toEqual([154, 154, 0, 0, 0]);
-    const after = perId('k');
+    const after = requestsPerId(server, 'k');
     expect(after.size).toBe(150);
     // Twice: only tasks of the messages in flight at the kill (2 messages of 5); the copy of the continuation
     // did not send again what the killed one had sent (local/resend-guard.ts).

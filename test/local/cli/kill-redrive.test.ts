@@ -12,6 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliRun, reportOf, runCli, startCli } from './cli-process.js';
+import { until } from './wait-and-count.js';
+
+// Each check may run a CLI child (a status read): polled every 50 ms, for a minute at most.
+const SLOW_POLL = { tries: 1_200, everyMs: 50 };
 
 const killAtJournal = new URL('./kill-at-journal.mjs', import.meta.url).href;
 
@@ -58,14 +62,6 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 1_200; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
-
 const flags = ['--allow-host', '127.0.0.1', '--format', 'json', '--listen', '127.0.0.1:0'];
 // One task a message, one message a batch: `d0`'s dead letter never waits at a batch's settle for held `h0`.
 const limits = ['--tasks-per-message', '1', '--batch-size', '1', '--idempotency', 'message'];
@@ -96,6 +92,7 @@ async function liveRun(name: string, state: string, env: NodeJS.ProcessEnv = {})
   await until(
     async () => requests.get(`${name}/h0`) === 1 && (await deadLettered()) === 1,
     'd0 dead-lettered',
+    SLOW_POLL,
   );
   return endpoint;
 }
@@ -107,7 +104,7 @@ describe('a redrive into a live `run --state DIR`, the run killed, then --resume
     const redriven = await runCli(['redrive', '--endpoint', endpoint, '--format', 'json']);
     expect(redriven.code).toBe(0);
     expect(JSON.parse(redriven.stdout)).toMatchObject({ moved: 1 });
-    await until(() => requests.get('flight/d0') === 2, 'the redriven d0 in flight');
+    await until(() => requests.get('flight/d0') === 2, 'the redriven d0 in flight', SLOW_POLL);
     run!.child.kill('SIGKILL');
     expect((await run!.done).signal).toBe('SIGKILL');
 

@@ -11,6 +11,7 @@ import { type CountingServer, startCountingServer } from '../../../bench/servers
 import type { RunReport } from '../../../local/report/types.js';
 import { runCli, startCli } from './cli-process.js';
 import { completedBeforeKill } from './state-records.js';
+import { requestsPerId, until } from './wait-and-count.js';
 
 const TASKS = 120;
 let dir: string;
@@ -26,24 +27,6 @@ afterAll(async () => {
   await server?.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-/** Requests the server answered per task id (a 200 is the only answer it gives). */
-function perId(prefix = 't'): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const r of server.requests) {
-    const id = r.path.slice(1);
-    if (id.startsWith(prefix)) counts.set(id, (counts.get(id) ?? 0) + 1);
-  }
-  return counts;
-}
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 3_000; i += 1) {
-    if (check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 describe('bounded-fanout run --state DIR, killed with SIGKILL, then --resume', () => {
   it('ends every task exactly once and, in task mode, sends no succeeded task again', async () => {
@@ -74,7 +57,7 @@ describe('bounded-fanout run --state DIR, killed with SIGKILL, then --resume', (
     first.child.kill('SIGKILL');
     const killed = await first.done;
     expect(killed.signal).toBe('SIGKILL');
-    const before = perId();
+    const before = requestsPerId(server, 't');
     // Requested before the kill: each once (nothing ran twice yet), some tasks and not all.
     expect([...before.values()].every((n) => n === 1)).toBe(true);
     const succeeded = await completedBeforeKill(join(state, 'dynamo'));
@@ -94,7 +77,7 @@ describe('bounded-fanout run --state DIR, killed with SIGKILL, then --resume', (
       invalid: report.invalid,
       unfinished: report.unfinished ?? 0,
     }).toEqual({ submitted: TASKS + 1, succeeded: TASKS, deadLettered: 0, invalid: 1, unfinished: 0 });
-    const after = perId();
+    const after = requestsPerId(server, 't');
     // Every task was requested; none that had succeeded before the kill was requested again. Only tasks in
     // flight at the kill (requested, not completed: at most the 2 x 2 concurrency) were requested twice.
     expect(after.size).toBe(TASKS);
@@ -126,10 +109,10 @@ describe('bounded-fanout run --state DIR, killed with SIGKILL, then --resume', (
       ...['--tasks-per-message', '5', '--batch-size', '1'],
     ];
     const first = startCli(['run', '--state', state, '--manifest', manifest, ...flags, ...limits]);
-    await until(() => perId('o').size >= TASKS / 3, 'a third of the tasks');
+    await until(() => requestsPerId(server, 'o').size >= TASKS / 3, 'a third of the tasks');
     first.child.kill('SIGKILL');
     expect((await first.done).signal).toBe('SIGKILL');
-    const before = perId('o');
+    const before = requestsPerId(server, 'o');
     expect(before.size).toBeLessThan(TASKS);
 
     // A resume runs with the flags its run started with: given another, it is refused, naming it.
@@ -155,7 +138,7 @@ describe('bounded-fanout run --state DIR, killed with SIGKILL, then --resume', (
         report.unfinished ?? 0,
       ],
     }).toEqual({ code: 0, status: 'succeeded', reason: undefined, counts: [TASKS, TASKS, 0, 0, 0] });
-    const after = perId('o');
+    const after = requestsPerId(server, 'o');
     expect(after.size).toBe(TASKS);
     // Ran twice: only tasks requested before the kill, in the messages in flight then (at most 2 of 5 tasks),
     // and no more than the report says could have.
@@ -170,6 +153,6 @@ describe('bounded-fanout run --state DIR, killed with SIGKILL, then --resume', (
     const second = JSON.parse(again.stdout) as RunReport;
     expect(second.resumed).toMatchObject({ messages: 0, tasks: 0 });
     expect([second.submitted, second.succeeded]).toEqual([TASKS, TASKS]);
-    expect(perId('o')).toEqual(after);
+    expect(requestsPerId(server, 'o')).toEqual(after);
   }, 120_000);
 });
