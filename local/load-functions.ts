@@ -5,7 +5,6 @@
 // modules under it stay shared) and builds its own runtime: AWS clients, HTTP agents, idempotency stores.
 // Imports happen in the container's init phase (a cold start, outside the invocation timeout), after the
 // job's environment is set.
-import type { InitializeMiddleware } from '@smithy/types';
 import type { Context } from 'aws-lambda';
 import type { Dispatcher } from 'undici';
 import type { FunctionRuntime } from '../functions/runtime.js';
@@ -80,26 +79,40 @@ export function functionContainers(
   };
 }
 
-/** Every AWS call of the runtime's clients fails once `killed()` (a sandbox Lambda killed sends nothing). */
+/**
+ * Every AWS call of the runtime's clients fails once `killed()` (a sandbox Lambda killed sends nothing): checked
+ * when a call starts and again before each attempt goes on the wire (after the retry middleware, which re-runs
+ * the later steps per attempt), so a call already past the first check at the kill makes no retry either.
+ */
 function fence(rt: FunctionRuntime, killed: () => boolean): void {
   const { sqs, lambda, s3, dynamodb, events } = rt.aws;
   const clients = [sqs, lambda, s3, dynamodb, events] as unknown as readonly {
-    middlewareStack: { add(middleware: InitializeMiddleware<object, object>, options: object): void };
+    middlewareStack: { add(middleware: FenceMiddleware, options: object): void };
   }[];
+  const guard: FenceMiddleware = (next, context) => (args) => {
+    if (killed()) {
+      const error = new Error(`${context.commandName ?? 'call'} after the invocation timed out`);
+      error.name = 'Sandbox.Timedout';
+      return Promise.reject(error);
+    }
+    return next(args);
+  };
   for (const client of clients) {
-    client.middlewareStack.add(
-      (next, context) => (args) => {
-        if (killed()) {
-          const error = new Error(`${context.commandName ?? 'call'} after the invocation timed out`);
-          error.name = 'Sandbox.Timedout';
-          return Promise.reject(error);
-        }
-        return next(args);
-      },
-      { step: 'initialize', name: 'localSandboxFence' },
-    );
+    client.middlewareStack.add(guard, { step: 'initialize', name: 'localSandboxFence' });
+    // Last of its step: after the retry middleware (priority high) and the signing placed after it.
+    client.middlewareStack.add(guard, {
+      step: 'finalizeRequest',
+      priority: 'low',
+      name: 'localSandboxFenceAttempt',
+    });
   }
 }
+
+/** A middleware of any step that only decides whether to call `next`. */
+type FenceMiddleware = (
+  next: (args: object) => Promise<unknown>,
+  context: { readonly commandName?: string },
+) => (args: object) => Promise<unknown>;
 
 /**
  * The runtime whose tasks dispatch through `interceptor` too: the same runtime (clients, agents, budgets, destroy)
