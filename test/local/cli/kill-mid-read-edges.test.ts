@@ -200,4 +200,56 @@ describe('run --state DIR --resume, killed at the edges of the first segment', (
     },
     180_000,
   );
+
+  it('off: the invoke tasks the killed segment ran, run again by its copy, are counted in resumed.tasks', async () => {
+    // Ten invoke tasks run by the orchestrator itself, then two inline tasks, the first held: killed there, nothing sent to
+    // the queue yet. The copy invokes the ten again (off: no task record), as it runs the inline task again.
+    const prefix = 'v';
+    const manifest = join(dir, `${prefix}.ndjson`);
+    const lines = [JSON.stringify({ jobId: `edges-${prefix}`, limits: { tasksPerInvoke: 5 } })];
+    const task = (i: number, mode: string) =>
+      JSON.stringify({ id: `${prefix}${i}`, url: `${server.url}/${prefix}${i}`, mode });
+    for (let i = 0; i < 10; i += 1) lines.push(task(i, 'invoke'));
+    for (const n of [0, 1])
+      lines.push(JSON.stringify({ id: `in${n}`, url: `${target.url}/${prefix}/in${n}`, mode: 'inline' }));
+    for (let i = 10; i < 30; i += 1) lines.push(task(i, 'queue'));
+    await writeFile(manifest, `${lines.join('\n')}\n`);
+    const state = join(dir, `state-${prefix}`);
+    const limits = [
+      ...['--worker-concurrency', '2', '--per-invocation-concurrency', '2', '--idempotency', 'off'],
+      ...['--tasks-per-message', '5', '--batch-size', '1', '--inline-concurrency', '1'],
+    ];
+    const args = [
+      'run',
+      '--state',
+      state,
+      '--manifest',
+      manifest,
+      '--allow-host',
+      '127.0.0.1',
+      ...own,
+      ...limits,
+    ];
+    target.hold();
+    const first = startCli(args);
+    await heldReach(target, 1);
+    await until(() => requestsPerId(server, prefix).size === 10, 'the invoke tasks');
+    first.child.kill('SIGKILL');
+    expect((await first.done).signal).toBe('SIGKILL');
+    target.release();
+    expect(await readFile(join(state, JOURNAL_FILE), 'utf8')).not.toContain('{"s":');
+    const resumed = await runCli(['run', '--state', state, '--resume', ...own]);
+    const report = reportOf(resumed);
+    expect({ code: resumed.code, status: report.status, stderr: resumed.stderr }).toMatchObject({
+      code: 0,
+      status: 'succeeded',
+    });
+    const counts = [report.submitted, report.succeeded, report.deadLettered, report.invalid];
+    expect([...counts, report.unfinished ?? 0]).toEqual([32, 32, 0, 0, 0]);
+    const twice = [...requestsPerId(server, prefix)].filter(([, n]) => n > 1).map(([id]) => id);
+    expect(twice.length).toBe(10);
+    expect([target.requests.get(`/${prefix}/in0`), target.requests.get(`/${prefix}/in1`)]).toEqual([2, 1]);
+    // The copy ran the ten invoke tasks and both inline tasks again, which the report counts (none was queued).
+    expect(report.resumed).toMatchObject({ tasks: 12, reread: { segments: 1, inline: 2, invoked: 10 } });
+  }, 120_000);
 });
