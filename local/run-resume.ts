@@ -31,9 +31,9 @@ export interface ResumeCounts {
   readonly settled: number;
   /**
    * The process died inside the orchestrator's first segment, which was run again (local/segment-reread.ts):
-   * the inline tasks it ran again (counted in `tasks` too).
+   * the inline and invoke tasks it ran again (counted in `tasks` too).
    */
-  readonly reread?: { readonly segments: number; readonly inline: number };
+  readonly reread?: { readonly segments: number; readonly inline: number; readonly invoked: number };
 }
 
 export interface PutBack {

@@ -77,9 +77,9 @@ function headline(report: RunReport): string[] {
   );
   if (report.resumed) {
     const { tasks, startedAt, idempotency, settled, reread } = report.resumed;
-    // Killed inside orchestrator segments: the resume read them again, their inline tasks run again.
+    // Killed inside orchestrator segments: the resume read them again, their inline and invoke tasks run again.
     const again = reread
-      ? `, the ${n(reread.inline)} inline task(s) of the ${n(reread.segments)} orchestrator segment(s) the kill cut short, read again, among them`
+      ? `, the ${n(reread.inline)} inline task(s)${reread.invoked ? ` and ${n(reread.invoked)} invoke task(s)` : ''} of the ${n(reread.segments)} orchestrator segment(s) the kill cut short, read again, among them`
       : '';
     out.push(
       `Resumed the run started ${startedAt} (the counts cover both processes): ${n(tasks)} task(s) in flight or queued at the kill were put back and could have run twice${again}${idempotency === 'task' ? ' (none that had completed did: task idempotency)' : ''}${settled ? `; ${n(settled)} message(s) settled before the kill ran none of their tasks again` : ''}.`,

@@ -158,9 +158,11 @@ export interface RunReport {
     readonly settled?: number;
     /**
      * The process died inside the orchestrator's first segment, which the resume ran again: `inline` is its
-     * inline tasks, run again (those the killed one ran among them), counted in `tasks` too.
+     * inline tasks, run again (those the killed one ran among them), `invoked` its invoke tasks (the
+     * orchestrator's own calls of the worker) likewise, both counted in `tasks` too. `invoked` is absent from
+     * reports of earlier versions.
      */
-    readonly reread?: { readonly segments: number; readonly inline: number };
+    readonly reread?: { readonly segments: number; readonly inline: number; readonly invoked?: number };
   };
   /**
    * NDJSON file beside the JSON report (a name in the same folder) holding every dead-lettered and unfinished

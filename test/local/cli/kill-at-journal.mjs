@@ -1,7 +1,8 @@
 // Preloaded into a CLI child (NODE_OPTIONS=--import=<this file>) by the kill tests that need the kill at an
 // instant no test can reach from outside: the process kills itself with SIGKILL at a line of its queue journal
 // (local/queue-journal.ts). BF_KILL_AT names the line: { at: 'sent', body } right after the first message sent
-// whose body contains `body` (a string, or each of a list) is journaled; { at: 'settled', body } just before the line that would settle it.
+// whose body contains `body` (a string, or each of a list) is journaled; { at: 'settled', body } just before the line that would settle it;
+// { at: 'started' } right after the orchestrator's start ({ f }) is journaled; { at: 'accepted' } right after a continuation's acceptance ({ a }).
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { isMainThread } from 'node:worker_threads';
@@ -18,6 +19,7 @@ if (spec && isMainThread) {
     const match = 's' in line && [spec.body].flat().every((part) => line.b.includes(part));
     if (match && spec.at === 'sending') kill();
     append.call(this, file, data, ...rest);
+    if (('f' in line && spec.at === 'started') || ('a' in line && spec.at === 'accepted')) kill();
     if (match) {
       watched.add(line.s);
       if (spec.at === 'sent') kill();

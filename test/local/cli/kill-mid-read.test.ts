@@ -95,7 +95,7 @@ describe('run --state DIR killed while its orchestrator reads the manifest, then
     expect(twice.length).toBeLessThanOrEqual(4);
     // The inline tasks ran again in the copy: the held one twice, the one never reached once.
     expect([target.requests.get('/t/in0'), target.requests.get('/t/in1')]).toEqual([2, 1]);
-    expect(report.resumed?.reread).toEqual({ segments: 1, inline: 2 });
+    expect(report.resumed?.reread).toEqual({ segments: 1, inline: 2, invoked: 0 });
     expect(report.runtime).toMatchObject({ unaccounted: 0 });
   }, 120_000);
 
@@ -168,7 +168,7 @@ describe('run --state DIR killed while its orchestrator reads the manifest, then
     expect([...after].filter(([, n]) => n > 1)).toEqual([]);
     expect(before.size).toBeLessThan(60);
     expect([target.requests.get('/c/in0'), target.requests.get('/c/in1')]).toEqual([1, 1]);
-    expect(report.resumed?.reread).toEqual({ segments: 1, inline: 1 });
+    expect(report.resumed?.reread).toEqual({ segments: 1, inline: 1, invoked: 0 });
   }, 120_000);
 
   it('a continuation killed mid-read is read again by the next resume, its sent messages not sent again', async () => {
@@ -237,7 +237,7 @@ describe('run --state DIR killed while its orchestrator reads the manifest, then
     expect([...after.values()].every((n) => n <= 2)).toBe(true);
     const inlines = [0, 2, 3].map((n) => target.requests.get(`/k/in${n}`));
     expect([...inlines, quick.requests.get('/k/in1')]).toEqual([1, 2, 1, 2]);
-    expect(report.resumed?.reread).toEqual({ segments: 1, inline: 3 });
+    expect(report.resumed?.reread).toEqual({ segments: 1, inline: 3, invoked: 0 });
     expect(twice.length + 2).toBeLessThanOrEqual(report.resumed?.tasks ?? 0);
   }, 180_000);
 });

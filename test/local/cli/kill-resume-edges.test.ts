@@ -260,7 +260,7 @@ describe('bounded-fanout run --state DIR --resume, after a kill -9', () => {
       counts: [2, 2, 0, 0, 0],
     });
     expect(target.requests.get('/inline/0')).toBe(2);
-    expect(report.resumed?.reread).toEqual({ segments: 1, inline: 1 });
+    expect(report.resumed?.reread).toEqual({ segments: 1, inline: 1, invoked: 0 });
   }, 120_000);
 
   it('in message mode runs again only the tasks of the messages in flight at the kill, as the report says', async () => {

@@ -50,6 +50,13 @@ describe('formatSummary', () => {
     expect(reread).toContain(
       '9 task(s) in flight or queued at the kill were put back and could have run twice, the 2 inline task(s) of the 1 orchestrator segment(s) the kill cut short, read again, among them.',
     );
+    const invoked = formatSummary({
+      ...fixtureReport(),
+      resumed: { ...resumed, tasks: 19, reread: { segments: 1, inline: 2, invoked: 10 } },
+    });
+    expect(invoked).toContain(
+      'could have run twice, the 2 inline task(s) and 10 invoke task(s) of the 1 orchestrator segment(s) the kill cut short, read again, among them.',
+    );
   });
 
   it('shows a hostile id or error as text: no control character reaches the terminal, no line is forged', () => {
