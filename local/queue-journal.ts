@@ -119,7 +119,7 @@ export class QueueJournal {
       if (line === undefined) continue;
       if ('s' in line) {
         open.set(line.s, { id: line.s, body: line.b, ...(line.v ? { visibleAt: line.v } : {}) });
-        const key = keyOf(line.b);
+        const key = messageKeyOf(line.b);
         if (key !== undefined) keys.add(key);
       } else if ('d' in line) for (const id of line.d) open.delete(id);
       else if ('c' in line) continuations.push(line.c);
@@ -156,8 +156,12 @@ function tornEnd(file: string): boolean {
   }
 }
 
-/** A task message's idempotency key (lib/fanout/messages.ts), undefined for a body that is none. */
-function keyOf(body: string): string | undefined {
+/**
+ * A task message's idempotency key (lib/fanout/messages.ts), undefined for a body that is none: the journal's
+ * `keys`, and the resend guard's test of a copy's send (local/resend-guard.ts).
+ */
+export function messageKeyOf(body: string | undefined): string | undefined {
+  if (body === undefined) return undefined;
   try {
     const key = (JSON.parse(body) as { key?: unknown } | null)?.key;
     return typeof key === 'string' ? key : undefined;

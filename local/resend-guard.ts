@@ -9,6 +9,7 @@
 // send and answers it as sent: the copy goes on as if it had sent it, and neither the queue nor the journal sees
 // it. Keys the journal does not hold (a send the kill cut off before its journal line) go out as any send.
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { messageKeyOf } from './queue-journal.js';
 
 interface Entry {
   readonly Id?: string;
@@ -26,17 +27,6 @@ interface BatchOutput {
   readonly Failed?: readonly unknown[];
 }
 
-/** The message key of a task message body, undefined for anything else. */
-function keyOf(body: string | undefined): string | undefined {
-  if (body === undefined) return undefined;
-  try {
-    const key = (JSON.parse(body) as { key?: unknown } | null)?.key;
-    return typeof key === 'string' ? key : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export class ResendGuard {
   readonly #queueUrl: string;
   readonly #sent: ReadonlySet<string>;
@@ -50,7 +40,7 @@ export class ResendGuard {
   }
 
   #known = (body: string | undefined): boolean => {
-    const key = keyOf(body);
+    const key = messageKeyOf(body);
     return key !== undefined && this.#sent.has(key);
   };
 
